@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.contrib.auth import authenticate
+from django.http import HttpRequest
+from ninja import Router, Schema
+
+from kapclinic.accounts import services
+from kapclinic.accounts.models import User
+from kapclinic.errors import AccessDenied, NotFound
+
+router = Router(tags=["auth"])
+
+
+class TokenRequest(Schema):
+    username: str
+    password: str
+    otp: str | None = None
+    label: str = ""
+
+
+class TokenOut(Schema):
+    id: int
+    token: str
+    token_type: str = "bearer"
+    expires_at: datetime
+
+
+class ErrorOut(Schema):
+    detail: str
+
+
+class RevokedOut(Schema):
+    id: int
+    revoked_at: datetime
+
+
+@router.post("/token", auth=None, response={201: TokenOut, 401: ErrorOut, 403: ErrorOut, 429: ErrorOut})
+def token_create(request: HttpRequest, payload: TokenRequest) -> tuple[int, dict[str, object]]:
+    """Exchange a username and password (and a one-time code for staff when two-factor is on) for a token."""
+    user = authenticate(request, username=payload.username[:150], password=payload.password[:4096])
+    if getattr(request, "axes_locked_out", False):
+        return 429, {"detail": "Too many failed sign-ins. Try again later or ask the clinic director."}
+    if not isinstance(user, User):
+        return 401, {"detail": "Wrong username or password."}
+    if services.mfa_required_for(user):
+        device = services.mfa_device_for(user)
+        if device is None:
+            return 403, {"detail": "Set up two-factor sign-in in the browser before using the API."}
+        if not payload.otp or not device.verify_token(payload.otp.strip()):
+            return 401, {"detail": "A current one-time code (otp) is required."}
+    if user.must_change_password:
+        return 403, {"detail": "Your password was reset. Sign in in the browser and choose a new one first."}
+    token, raw = services.api_token_issue(user=user, label=payload.label)
+    return 201, {"id": token.pk, "token": raw, "expires_at": token.expires_at}
+
+
+@router.delete("/token", response=RevokedOut)
+def token_revoke_current(request: HttpRequest) -> dict[str, object]:
+    """Revoke the token this request was made with."""
+    current = getattr(request, "api_token", None)
+    if current is None:
+        raise AccessDenied("This request was not made with a token.")
+    token = services.api_token_revoke(user=current.user, token_id=current.pk)
+    return {"id": token.pk, "revoked_at": token.revoked_at}
+
+
+@router.post("/tokens/{token_id}/revoke", response=RevokedOut)
+def token_revoke(request: HttpRequest, token_id: int) -> dict[str, object]:
+    """Revoke one of your tokens (the director may revoke anyone's)."""
+    user = request.user
+    if not isinstance(user, User):
+        raise NotFound("No such token.")
+    token = services.api_token_revoke(user=user, token_id=token_id)
+    return {"id": token.pk, "revoked_at": token.revoked_at}

@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+from django.http import HttpRequest
+
+from kapclinic.accounts.roles import Action, Role, may
+
+
+def role(request: HttpRequest) -> dict[str, object]:
+    """Expose the signed-in user's role and what the navigation may offer them."""
+    user = request.user
+    role_value = getattr(user, "role", "") if user.is_authenticated else ""
+    if not role_value:
+        return {"clinic_role": None, "nav": {}}
+    current = Role(role_value)
+    return {
+        "clinic_role": current,
+        "nav": {
+            "patients": may(current, Action.PATIENT_LIST),
+            "register": may(current, Action.PATIENT_REGISTER),
+            "audit": may(current, Action.AUDIT_BROWSE),
+            "users": may(current, Action.USER_LIST),
+            "portal": may(current, Action.PORTAL_USE),
+        },
+    }

@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+from django import forms
+from django.contrib.auth.forms import AuthenticationForm
+
+from kapclinic.accounts.models import User
+from kapclinic.accounts.roles import Role
+
+
+class SignInForm(AuthenticationForm):
+    username = forms.CharField(
+        max_length=150, widget=forms.TextInput(attrs={"autofocus": True, "autocomplete": "username"})
+    )
+
+
+class OneTimeCodeForm(forms.Form):
+    code = forms.CharField(
+        label="6-digit code from your authenticator app",
+        min_length=6,
+        max_length=6,
+        widget=forms.TextInput(
+            attrs={"inputmode": "numeric", "autocomplete": "one-time-code", "pattern": "[0-9]{6}", "autofocus": True}
+        ),
+    )
+
+
+STAFF_ROLE_CHOICES = [(r.value, r.label) for r in Role if r is not Role.PATIENT]
+
+
+class StaffUserForm(forms.Form):
+    username = forms.CharField(max_length=150)
+    first_name = forms.CharField(max_length=150, required=False)
+    last_name = forms.CharField(max_length=150, required=False)
+    email = forms.EmailField(required=False)
+    role = forms.ChoiceField(choices=STAFF_ROLE_CHOICES)
+    licence_type = forms.CharField(max_length=40, required=False, help_text="e.g. MD, NP, RN")
+    licence_number = forms.CharField(max_length=40, required=False)
+    password = forms.CharField(
+        label="Temporary password",
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text="At least 12 characters; the user chooses their own at first sign-in.",
+    )
+
+    def clean_username(self) -> str:
+        username: str = self.cleaned_data["username"].strip()
+        if User.objects.filter(username__iexact=username).exists():
+            raise forms.ValidationError("A user with that username already exists.")
+        return username
+
+
+class PasswordResetByDirectorForm(forms.Form):
+    new_password = forms.CharField(
+        label="Temporary password",
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text="Tell the user in person or by phone; they must change it when they sign in.",
+    )

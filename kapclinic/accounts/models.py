@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from kapclinic.accounts.roles import Role
+
+
+class User(AbstractUser):
+    """A person who signs in: a staff member in one role, or a patient."""
+
+    role = models.CharField(max_length=20, choices=[(r.value, r.label) for r in Role])
+    licence_type = models.CharField(max_length=40, blank=True, help_text="e.g. MD, NP, RN")
+    licence_number = models.CharField(max_length=40, blank=True)
+    must_change_password = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["last_name", "first_name", "username"]
+        constraints = [
+            models.CheckConstraint(
+                name="user_role_known",
+                condition=Q(role__in=[r.value for r in Role]),
+            ),
+        ]
+
+    @property
+    def clinic_role(self) -> Role:
+        return Role(self.role)
+
+    @property
+    def is_patient_user(self) -> bool:
+        return self.role == Role.PATIENT
+
+    @property
+    def display_name(self) -> str:
+        return self.get_full_name() or self.username
+
+
+def api_token_digest(raw: str) -> str:
+    """Return the stored digest of a bearer token; the token itself is never stored."""
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+class ApiToken(models.Model):
+    """A bearer token for the API; only its SHA-256 digest is kept."""
+
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="api_tokens")
+    digest = models.CharField(max_length=64, unique=True)
+    prefix = models.CharField(max_length=8, help_text="First characters, to tell tokens apart")
+    label = models.CharField(max_length=80, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def is_usable(self, now: datetime | None = None) -> bool:
+        moment = now or timezone.now()
+        return self.revoked_at is None and self.expires_at > moment

@@ -1,0 +1,120 @@
+"""The role x action table: who may do what, in one place.
+
+Plain Python with no Django import. Every view, API route and selector asks
+`scope_for(role, action)`; a test walks every cell of `MATRIX` through real
+requests. Starting point: ../shared/design/roles.md.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    COORDINATOR = "coordinator"
+    PRESCRIBER = "prescriber"
+    NURSE = "nurse"
+    THERAPIST = "therapist"
+    DIRECTOR = "director"
+    AUDITOR = "auditor"
+    PATIENT = "patient"
+
+    @property
+    def label(self) -> str:
+        return ROLE_LABELS[self]
+
+    @property
+    def is_staff_role(self) -> bool:
+        return self is not Role.PATIENT
+
+    @property
+    def is_licensed(self) -> bool:
+        """Prescribers and nurses carry a licence (a ledger witness must hold one)."""
+        return self in {Role.PRESCRIBER, Role.NURSE}
+
+
+ROLE_LABELS = {
+    Role.COORDINATOR: "Intake coordinator",
+    Role.PRESCRIBER: "Prescriber",
+    Role.NURSE: "Nurse",
+    Role.THERAPIST: "Therapist",
+    Role.DIRECTOR: "Clinic director",
+    Role.AUDITOR: "Auditor",
+    Role.PATIENT: "Patient",
+}
+
+# Roles that can sit on a patient's care team.
+CARE_TEAM_ROLES = (Role.PRESCRIBER, Role.NURSE, Role.THERAPIST)
+
+
+class Scope(StrEnum):
+    """How far an allowed action reaches."""
+
+    NONE = "none"  # not allowed
+    ALL = "all"  # any patient
+    TEAM = "team"  # patients on the user's care team, or by emergency access
+    OWN = "own"  # the patient user's own record only
+
+
+class Action(StrEnum):
+    PATIENT_LIST = "patient.list"
+    PATIENT_REGISTER = "patient.register"
+    PATIENT_VIEW = "patient.view"
+    PATIENT_VIEW_CLINICAL = "patient.view_clinical"
+    PATIENT_EDIT = "patient.edit"
+    PATIENT_EDIT_CONTACT = "patient.edit_contact"
+    CARE_TEAM_ASSIGN = "care_team.assign"
+    EMERGENCY_ACCESS = "emergency.access"
+    EMERGENCY_REVIEW = "emergency.review"
+    AUDIT_BROWSE = "audit.browse"
+    USER_LIST = "user.list"
+    USER_MANAGE = "user.manage"
+    PORTAL_USE = "portal.use"
+
+
+_N, _A, _T, _O = Scope.NONE, Scope.ALL, Scope.TEAM, Scope.OWN
+_COLUMNS = (
+    Role.COORDINATOR,
+    Role.PRESCRIBER,
+    Role.NURSE,
+    Role.THERAPIST,
+    Role.DIRECTOR,
+    Role.AUDITOR,
+    Role.PATIENT,
+)
+
+# fmt: off
+_ROWS: dict[Action, tuple[Scope, ...]] = {
+    #                              coord presc nurse ther  dir   audit patient
+    Action.PATIENT_LIST:          (_A,   _A,   _T,   _T,   _A,   _A,   _N),
+    Action.PATIENT_REGISTER:      (_A,   _A,   _N,   _N,   _A,   _N,   _N),
+    Action.PATIENT_VIEW:          (_A,   _A,   _T,   _T,   _A,   _A,   _O),
+    # A coordinator sees who a patient is and when they come, never clinical content.
+    Action.PATIENT_VIEW_CLINICAL: (_N,   _A,   _T,   _T,   _A,   _A,   _O),
+    Action.PATIENT_EDIT:          (_A,   _A,   _N,   _N,   _A,   _N,   _N),
+    # Nurses may correct contact details of their team's patients; patients their own.
+    Action.PATIENT_EDIT_CONTACT:  (_A,   _A,   _T,   _N,   _A,   _N,   _O),
+    Action.CARE_TEAM_ASSIGN:      (_A,   _A,   _N,   _N,   _A,   _N,   _N),
+    # Break the glass: roles limited to their team may open another chart with a reason.
+    Action.EMERGENCY_ACCESS:      (_N,   _N,   _A,   _A,   _N,   _N,   _N),
+    Action.EMERGENCY_REVIEW:      (_N,   _N,   _N,   _N,   _A,   _N,   _N),
+    Action.AUDIT_BROWSE:          (_N,   _N,   _N,   _N,   _A,   _A,   _N),
+    Action.USER_LIST:             (_N,   _N,   _N,   _N,   _A,   _A,   _N),
+    Action.USER_MANAGE:           (_N,   _N,   _N,   _N,   _A,   _N,   _N),
+    Action.PORTAL_USE:            (_N,   _N,   _N,   _N,   _N,   _N,   _O),
+}
+# fmt: on
+
+MATRIX: dict[Action, dict[Role, Scope]] = {
+    action: dict(zip(_COLUMNS, scopes, strict=True)) for action, scopes in _ROWS.items()
+}
+
+
+def scope_for(role: Role | str, action: Action) -> Scope:
+    """Return how far `role` may perform `action` (Scope.NONE when not at all)."""
+    return MATRIX[action].get(Role(role), Scope.NONE)
+
+
+def may(role: Role | str, action: Action) -> bool:
+    """Return whether `role` may perform `action` on at least some patients."""
+    return scope_for(role, action) is not Scope.NONE

@@ -1,0 +1,187 @@
+from __future__ import annotations
+
+import segno
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse_lazy
+from django.views.decorators.http import require_POST
+from django_otp import login as otp_login
+
+from kapclinic.accounts import services
+from kapclinic.accounts.forms import OneTimeCodeForm, PasswordResetByDirectorForm, SignInForm, StaffUserForm
+from kapclinic.accounts.models import ApiToken, User
+from kapclinic.accounts.roles import Action, may
+from kapclinic.audit.context import AuditContext
+from kapclinic.errors import AccessDenied, NotFound
+from kapclinic.web import current_user, forbidden
+
+
+class SignInView(auth_views.LoginView):
+    template_name = "registration/login.html"
+    authentication_form = SignInForm
+    redirect_authenticated_user = True
+
+
+class PasswordChangeView(auth_views.PasswordChangeView):
+    template_name = "registration/password_change.html"
+    success_url = reverse_lazy("home:home")
+
+    def form_valid(self, form):  # type: ignore[no-untyped-def]
+        response = super().form_valid(form)
+        services.password_changed(user=form.user)
+        messages.success(self.request, "Your password was changed.")
+        return response
+
+
+@login_required
+def mfa_verify(request: HttpRequest) -> HttpResponse:
+    user = current_user(request)
+    device = services.mfa_device_for(user)
+    if device is None:
+        return redirect("accounts:mfa_setup")
+    form = OneTimeCodeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        if device.verify_token(form.cleaned_data["code"]):
+            otp_login(request, device)
+            return redirect(request.GET.get("next") or "home:home")
+        form.add_error("code", "That code is not right. Check the time on your phone and try the newest code.")
+    return render(request, "accounts/mfa_verify.html", {"form": form})
+
+
+@login_required
+def mfa_setup(request: HttpRequest) -> HttpResponse:
+    user = current_user(request)
+    device = services.mfa_enrolment_start(user=user)
+    form = OneTimeCodeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        if services.mfa_enrolment_confirm(user=user, code=form.cleaned_data["code"]):
+            confirmed = services.mfa_device_for(user)
+            if confirmed is not None:
+                otp_login(request, confirmed)
+            messages.success(request, "Two-factor sign-in is set up.")
+            return redirect("home:home")
+        form.add_error("code", "That code is not right. Scan the code again or type the key, then try again.")
+    qr = segno.make(device.config_url, error="m")
+    context = {
+        "form": form,
+        "qr_svg": qr.svg_inline(scale=4, title="QR code to add kapclinic to your authenticator app"),
+        "secret": device.config_url.split("secret=")[1].split("&")[0],
+    }
+    return render(request, "accounts/mfa_setup.html", context)
+
+
+@login_required
+def account(request: HttpRequest) -> HttpResponse:
+    user = current_user(request)
+    tokens = ApiToken.objects.filter(user=user).order_by("-created_at")[:20]
+    return render(
+        request,
+        "accounts/account.html",
+        {"tokens": tokens, "mfa_device": services.mfa_device_for(user)},
+    )
+
+
+@login_required
+@require_POST
+def token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
+    try:
+        services.api_token_revoke(user=current_user(request), token_id=token_id)
+    except NotFound:
+        messages.error(request, "No such token.")
+    else:
+        messages.success(request, "The token was revoked.")
+    return redirect("accounts:account")
+
+
+def _users_listed(request: HttpRequest) -> QuerySet[User]:
+    users = User.objects.exclude(role="patient").order_by("last_name", "first_name", "username")
+    query = request.GET.get("q", "").strip()
+    if query:
+        users = users.filter(username__icontains=query) | users.filter(last_name__icontains=query)
+    return users
+
+
+@login_required
+def user_list(request: HttpRequest) -> HttpResponse:
+    user = current_user(request)
+    if not may(user.role, Action.USER_LIST):
+        return forbidden(request, "Only the clinic director and auditor see the staff list.")
+    page = Paginator(_users_listed(request), 25).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "accounts/user_list.html",
+        {"page": page, "can_manage": may(user.role, Action.USER_MANAGE), "q": request.GET.get("q", "")},
+    )
+
+
+@login_required
+def user_create(request: HttpRequest) -> HttpResponse:
+    user = current_user(request)
+    if not may(user.role, Action.USER_MANAGE):
+        return forbidden(request, "Only the clinic director adds users.")
+    form = StaffUserForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            created = services.user_create(ctx=AuditContext.from_request(request), **form.cleaned_data)
+        except ValidationError as exc:
+            _errors_to_form(form, exc)
+        else:
+            messages.success(request, f"{created.username} was added. Give them the temporary password.")
+            return redirect("accounts:user_list")
+    return render(request, "accounts/user_form.html", {"form": form})
+
+
+def _errors_to_form(form: StaffUserForm | PasswordResetByDirectorForm, exc: ValidationError) -> None:
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.message_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        field = "password" if "password" in form.fields else "new_password"
+        form.add_error(field, exc.messages)
+
+
+@login_required
+def user_password_reset(request: HttpRequest, user_id: int) -> HttpResponse:
+    actor = current_user(request)
+    if not may(actor.role, Action.USER_MANAGE):
+        return forbidden(request, "Only the clinic director resets passwords.")
+    target = User.objects.filter(pk=user_id).first()
+    if target is None:
+        return render(request, "404.html", status=404)
+    form = PasswordResetByDirectorForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.user_password_reset(
+                ctx=AuditContext.from_request(request), user_id=user_id, new_password=form.cleaned_data["new_password"]
+            )
+        except ValidationError as exc:
+            _errors_to_form(form, exc)
+        else:
+            messages.success(request, f"{target.username}'s password was reset; they must change it at sign-in.")
+            return redirect("accounts:user_list")
+    return render(request, "accounts/password_reset.html", {"form": form, "target": target})
+
+
+@login_required
+@require_POST
+def user_set_active(request: HttpRequest, user_id: int) -> HttpResponse:
+    try:
+        target = services.user_set_active(
+            ctx=AuditContext.from_request(request), user_id=user_id, active=request.POST.get("active") == "1"
+        )
+    except AccessDenied as exc:
+        return forbidden(request, exc.message)
+    except NotFound:
+        return render(request, "404.html", status=404)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        state = "reactivated" if target.is_active else "deactivated"
+        messages.success(request, f"{target.username} was {state}.")
+    return redirect("accounts:user_list")

@@ -1,0 +1,112 @@
+"""The JSON API at /api/v1/: one NinjaAPI that mounts each app's router.
+
+Errors from the services become the same answers everywhere: 403, 404, 409, and 422
+with the field and message, shaped like ninja's own validation errors.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import HttpRequest, HttpResponse
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError
+from ninja.security import APIKeyCookie, HttpBearer
+
+from kapclinic.accounts.models import User
+from kapclinic.accounts.services import api_token_for, mfa_required_for
+from kapclinic.errors import AccessDenied, Conflict, NotFound
+
+
+class BearerToken(HttpBearer):
+    """`Authorization: Bearer <token>` from POST /api/v1/auth/token."""
+
+    def authenticate(self, request: HttpRequest, token: str) -> User | None:
+        found = api_token_for(token)
+        if found is None:
+            return None
+        request.user = found.user
+        request.api_token = found  # type: ignore[attr-defined]
+        return found.user
+
+
+class SignedInSession(APIKeyCookie):
+    """The browser's session cookie, with CSRF on unsafe methods, once any second factor is passed."""
+
+    param_name = "sessionid"
+
+    def authenticate(self, request: HttpRequest, key: str | None) -> User | None:
+        user = request.user
+        if not user.is_authenticated or not isinstance(user, User):
+            return None
+        if mfa_required_for(user) and not user.is_verified():  # type: ignore[attr-defined]
+            return None
+        return user
+
+
+api = NinjaAPI(
+    title="kapclinic API",
+    version="1",
+    urls_namespace="api",
+    docs_url="/docs",
+    openapi_url="/openapi.json",
+    auth=[BearerToken(), SignedInSession(csrf=True)],
+    description=(
+        "Ketamine-assisted psychotherapy clinic API. Get a token with POST /api/v1/auth/token and send it as "
+        "`Authorization: Bearer <token>`. Every read or write of patient data is audited."
+    ),
+)
+
+
+def validation_detail(exc: DjangoValidationError, location: str = "body") -> list[dict[str, Any]]:
+    """Turn a Django ValidationError into ninja's 422 shape: one entry per field and message."""
+    if hasattr(exc, "error_dict"):
+        return [
+            {"loc": [location, field], "msg": message, "type": "value_error"}
+            for field, messages in exc.message_dict.items()
+            for message in messages
+        ]
+    return [{"loc": [location], "msg": message, "type": "value_error"} for message in exc.messages]
+
+
+@api.exception_handler(DjangoValidationError)
+def _on_validation(request: HttpRequest, exc: DjangoValidationError) -> HttpResponse:
+    return api.create_response(request, {"detail": validation_detail(exc)}, status=422)
+
+
+@api.exception_handler(AccessDenied)
+def _on_denied(request: HttpRequest, exc: AccessDenied) -> HttpResponse:
+    return api.create_response(request, {"detail": exc.message}, status=403)
+
+
+@api.exception_handler(NotFound)
+def _on_not_found(request: HttpRequest, exc: NotFound) -> HttpResponse:
+    return api.create_response(request, {"detail": exc.message}, status=404)
+
+
+@api.exception_handler(Conflict)
+def _on_conflict(request: HttpRequest, exc: Conflict) -> HttpResponse:
+    return api.create_response(request, {"detail": exc.message}, status=409)
+
+
+@api.exception_handler(AuthenticationError)
+def _on_unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    response = api.create_response(
+        request, {"detail": "Sign in first: send a valid, unexpired bearer token."}, status=401
+    )
+    response["WWW-Authenticate"] = "Bearer"
+    return response
+
+
+def _mount() -> None:
+    from kapclinic.accounts.api import router as auth_router
+    from kapclinic.audit.api import router as audit_router
+    from kapclinic.patients.api import router as patients_router
+
+    api.add_router("/auth", auth_router)
+    api.add_router("/patients", patients_router)
+    api.add_router("/audit-events", audit_router)
+
+
+_mount()

@@ -1,0 +1,119 @@
+"""Writing the audit trail: every read or write of patient data, allowed or refused."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from kapclinic.accounts.roles import Action, may
+from kapclinic.audit.context import AuditContext
+from kapclinic.audit.models import AccessEvent, EmergencyAccess, Outcome
+from kapclinic.errors import AccessDenied, Conflict, NotFound
+
+if TYPE_CHECKING:
+    from kapclinic.patients.models import Patient
+
+
+def _event(
+    ctx: AuditContext,
+    action: str,
+    patient_id: int | None,
+    outcome: str,
+    detail: dict[str, Any] | None,
+    emergency: EmergencyAccess | None,
+) -> AccessEvent:
+    user = ctx.user if ctx.user.is_authenticated else None
+    return AccessEvent(
+        occurred_at=timezone.now(),
+        user=user,
+        username=ctx.user.get_username() if user else "",
+        role=getattr(user, "role", "") or "",
+        patient_id=patient_id,
+        action=str(action),
+        outcome=outcome,
+        channel=ctx.channel,
+        method=ctx.method,
+        path=ctx.path,
+        client_address=ctx.client_address,
+        emergency=emergency is not None,
+        reason=emergency.reason if emergency else "",
+        detail=detail or {},
+    )
+
+
+def access_event_record(
+    *,
+    ctx: AuditContext,
+    action: str,
+    patient_id: int | None = None,
+    outcome: str = Outcome.ALLOWED,
+    detail: dict[str, Any] | None = None,
+    emergency: EmergencyAccess | None = None,
+) -> AccessEvent:
+    """Record one access event; inside the caller's transaction when there is one."""
+    event = _event(ctx, action, patient_id, outcome, detail, emergency)
+    event.save(force_insert=True)
+    return event
+
+
+def access_events_record_many(
+    *, ctx: AuditContext, action: str, patient_ids: Iterable[int], detail: dict[str, Any] | None = None
+) -> None:
+    """Record that a list showed these patients: one row each, in one INSERT."""
+    events = [_event(ctx, action, pid, Outcome.ALLOWED, detail, None) for pid in patient_ids]
+    if events:
+        AccessEvent.objects.bulk_create(events)
+
+
+def emergency_access_active(*, user_id: int, patient_id: int) -> EmergencyAccess | None:
+    """Return the user's unexpired emergency grant for this patient, if any."""
+    return (
+        EmergencyAccess.objects.filter(user_id=user_id, patient_id=patient_id, expires_at__gt=timezone.now())
+        .order_by("-expires_at")
+        .first()
+    )
+
+
+@transaction.atomic
+def emergency_access_grant(*, ctx: AuditContext, patient: Patient, reason: str) -> EmergencyAccess:
+    """Open a chart outside the user's care team for a while; flagged for the director's review."""
+    if not may(ctx.user.role, Action.EMERGENCY_ACCESS):  # type: ignore[attr-defined]
+        raise AccessDenied("Your role cannot use emergency access.")
+    reason = reason.strip()
+    if len(reason) < 10:
+        raise ValueError("Give the clinical reason for emergency access (at least 10 characters).")
+    now = timezone.now()
+    grant = EmergencyAccess.objects.create(
+        user=ctx.user,
+        patient=patient,
+        reason=reason[:2000],
+        granted_at=now,
+        expires_at=now + timedelta(minutes=settings.KAPCLINIC_EMERGENCY_ACCESS_MINUTES),
+    )
+    access_event_record(ctx=ctx, action=Action.EMERGENCY_ACCESS, patient_id=patient.pk, emergency=grant)
+    return grant
+
+
+@transaction.atomic
+def emergency_access_review(*, ctx: AuditContext, grant_id: int, note: str) -> EmergencyAccess:
+    """Mark an emergency access as reviewed by the director."""
+    if not may(ctx.user.role, Action.EMERGENCY_REVIEW):  # type: ignore[attr-defined]
+        raise AccessDenied("Only the clinic director reviews emergency access.")
+    grant = EmergencyAccess.objects.select_for_update().filter(pk=grant_id).first()
+    if grant is None:
+        raise NotFound("No such emergency access.")
+    if grant.reviewed_at is not None:
+        raise Conflict("This emergency access was already reviewed.")
+    grant.reviewed_by = ctx.user
+    grant.reviewed_at = timezone.now()
+    grant.review_note = note.strip()[:2000]
+    grant.save(update_fields=["reviewed_by", "reviewed_at", "review_note"])
+    access_event_record(
+        ctx=ctx, action=Action.EMERGENCY_REVIEW, patient_id=grant.patient_id, detail={"grant": grant.pk}
+    )
+    return grant

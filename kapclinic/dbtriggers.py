@@ -1,0 +1,57 @@
+"""Append-only tables, enforced by the database itself (not only by Python).
+
+`append_only("app_model")` is a migration operation that creates triggers refusing
+UPDATE and DELETE on that table, written for SQLite and PostgreSQL. Signed notes,
+administered doses, vitals, ledger entries and audit events use it.
+"""
+
+from __future__ import annotations
+
+from django.db import migrations
+from django.db.backends.base.schema import BaseDatabaseSchemaEditor
+from django.db.migrations.state import StateApps
+
+_PG_FUNCTION = """
+CREATE OR REPLACE FUNCTION kapclinic_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION '% is append-only: % refused', TG_TABLE_NAME, TG_OP USING ERRCODE = 'insufficient_privilege';
+END
+$$;
+"""
+
+
+def _create_sql(vendor: str, table: str) -> list[str]:
+    if vendor == "sqlite":
+        return [
+            f"CREATE TRIGGER {table}_no_update BEFORE UPDATE ON {table} "
+            f"BEGIN SELECT RAISE(ABORT, '{table} is append-only: UPDATE refused'); END;",
+            f"CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table} "
+            f"BEGIN SELECT RAISE(ABORT, '{table} is append-only: DELETE refused'); END;",
+        ]
+    if vendor == "postgresql":
+        return [
+            _PG_FUNCTION,
+            f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+            "FOR EACH ROW EXECUTE FUNCTION kapclinic_refuse_change();",
+        ]
+    raise NotImplementedError(f"No append-only trigger for the {vendor} backend")
+
+
+def _drop_sql(vendor: str, table: str) -> list[str]:
+    if vendor == "sqlite":
+        return [f"DROP TRIGGER IF EXISTS {table}_no_update;", f"DROP TRIGGER IF EXISTS {table}_no_delete;"]
+    return [f"DROP TRIGGER IF EXISTS {table}_append_only ON {table};"]
+
+
+def append_only(table: str) -> migrations.RunPython:
+    """Return a migration operation that makes `table` refuse UPDATE and DELETE."""
+
+    def forwards(apps: StateApps, schema_editor: BaseDatabaseSchemaEditor) -> None:
+        for statement in _create_sql(schema_editor.connection.vendor, table):
+            schema_editor.execute(statement)
+
+    def backwards(apps: StateApps, schema_editor: BaseDatabaseSchemaEditor) -> None:
+        for statement in _drop_sql(schema_editor.connection.vendor, table):
+            schema_editor.execute(statement)
+
+    return migrations.RunPython(forwards, backwards, elidable=False)

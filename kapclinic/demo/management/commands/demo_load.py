@@ -1,0 +1,62 @@
+"""Load the synthetic demo clinic; running it again adds nothing twice."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from kapclinic.accounts.models import User
+from kapclinic.accounts.roles import Role
+from kapclinic.clinical.registry import mrn_from_number
+from kapclinic.demo.synthetic import (
+    DEMO_PASSWORD,
+    DEMO_STAFF,
+    SYNTHETIC_MRN_BASE,
+    patients_ensure,
+    staff_ensure,
+)
+from kapclinic.patients.models import Patient
+
+DEMO_PATIENT_COUNT = 24
+# Portal logins, each linked to one synthetic patient (by serial).
+DEMO_PATIENT_USERS = (("patient", 1), ("patient2", 3))
+
+
+class Command(BaseCommand):
+    help = "Load the synthetic demo clinic (staff, patients, care teams). Idempotent."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--quiet", action="store_true", help="Do not print the logins.")
+
+    @transaction.atomic
+    def handle(self, *args: Any, **options: Any) -> None:
+        staff = staff_ensure()
+        made = patients_ensure(DEMO_PATIENT_COUNT, staff=staff)
+        hashed = staff["coordinator"].password
+        for username, serial in DEMO_PATIENT_USERS:
+            patient = Patient.objects.get(mrn=mrn_from_number(SYNTHETIC_MRN_BASE + serial))
+            if patient.user_id is not None:
+                continue
+            user, _ = User.objects.get_or_create(
+                username=username,
+                defaults={
+                    "role": Role.PATIENT,
+                    "first_name": patient.given_name,
+                    "last_name": patient.family_name,
+                    "email": patient.email,
+                    "password": hashed,
+                },
+            )
+            patient.user = user
+            patient.save(update_fields=["user"])
+        if options["quiet"]:
+            return
+        self.stdout.write(f"Demo clinic ready: {made} patients added, {Patient.objects.count()} in all.")
+        self.stdout.write("Sign in at the address below with any of these users; the password is the same:")
+        for spec in DEMO_STAFF:
+            self.stdout.write(f"  {spec.username:<12} {spec.role.label}")
+        for username, _serial in DEMO_PATIENT_USERS:
+            self.stdout.write(f"  {username:<12} Patient (portal)")
+        self.stdout.write(f"  password:    {DEMO_PASSWORD}")

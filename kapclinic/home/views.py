@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+
+from kapclinic.accounts.models import User
+from kapclinic.accounts.roles import Role
+from kapclinic.audit.context import AuditContext
+from kapclinic.audit.selectors import emergency_accesses_to_review
+from kapclinic.patients.models import Patient
+from kapclinic.patients.selectors import patient_search_for_user
+from kapclinic.web import current_user
+
+_TEMPLATES = {
+    Role.COORDINATOR: "home/coordinator.html",
+    Role.PRESCRIBER: "home/prescriber.html",
+    Role.NURSE: "home/nurse.html",
+    Role.THERAPIST: "home/therapist.html",
+    Role.DIRECTOR: "home/director.html",
+    Role.AUDITOR: "home/auditor.html",
+}
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    """Each role's own start page: what that role does first."""
+    user = current_user(request)
+    role = user.clinic_role
+    if role is Role.PATIENT:
+        return redirect("portal:home")
+    context: dict[str, object] = {}
+    if role in (Role.PRESCRIBER, Role.NURSE, Role.THERAPIST):
+        context["caseload"] = patient_search_for_user(
+            ctx=AuditContext.from_request(request), own_caseload=True, limit=10
+        )
+    if role in (Role.DIRECTOR, Role.AUDITOR):
+        context["to_review"] = list(emergency_accesses_to_review()[:20])
+        context["patient_count"] = Patient.objects.count()
+        context["staff_count"] = User.objects.filter(is_active=True).exclude(role=Role.PATIENT).count()
+    return render(request, _TEMPLATES[role], context)
+
+
+def healthz(request: HttpRequest) -> HttpResponse:
+    return HttpResponse("ok", content_type="text/plain")

@@ -1,0 +1,86 @@
+"""The only doors to patient data: each checks the role matrix and the care team, and audits.
+
+Every view and API route that touches a patient goes through `patient_get_for_user`
+or `patient_search_for_user`; tests walk them exhaustively so the pages can rely on them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import Q, QuerySet
+
+from kapclinic.accounts.roles import Action, Scope, may, scope_for
+from kapclinic.audit.context import AuditContext
+from kapclinic.audit.models import EmergencyAccess, Outcome
+from kapclinic.audit.services import access_event_record, emergency_access_active
+from kapclinic.errors import AccessDenied, NotFound
+from kapclinic.patients.models import CareTeamMember, Patient
+
+
+@dataclass(frozen=True)
+class PatientAccess:
+    """A patient the user may reach, and how: by role, care team, own record or emergency access."""
+
+    patient: Patient
+    scope: Scope
+    emergency: EmergencyAccess | None = None
+
+
+def is_on_care_team(*, user_id: int, patient_id: int) -> bool:
+    return CareTeamMember.objects.filter(user_id=user_id, patient_id=patient_id).exists()
+
+
+def patient_get_for_user(
+    *,
+    ctx: AuditContext,
+    patient_id: int,
+    action: Action = Action.PATIENT_VIEW,
+    record_allowed: bool = True,
+) -> PatientAccess:
+    """Return the patient if `ctx.user` may perform `action` on them; audit the attempt either way.
+
+    Raises NotFound for an unknown id (and, for patient users, for anyone else's record, so a
+    patient cannot even learn that another record exists) and AccessDenied otherwise.
+    `record_allowed=False` leaves the allowed event to the calling service, which writes it
+    in the same transaction as its change.
+    """
+    user = ctx.user
+    scope = scope_for(user.role, action)
+    patient = Patient.objects.filter(pk=patient_id).first()
+    if patient is None:
+        access_event_record(ctx=ctx, action=action, outcome=Outcome.NOT_FOUND, detail={"patient_id": patient_id})
+        raise NotFound("No patient with that id.")
+    if scope is Scope.NONE:
+        access_event_record(ctx=ctx, action=action, patient_id=patient.pk, outcome=Outcome.DENIED)
+        raise AccessDenied("Your role does not allow this for patients.")
+    grant: EmergencyAccess | None = None
+    if scope is Scope.OWN and patient.user_id != user.pk:
+        access_event_record(ctx=ctx, action=action, patient_id=patient.pk, outcome=Outcome.DENIED)
+        raise NotFound("No patient with that id.")
+    if scope is Scope.TEAM and not is_on_care_team(user_id=user.pk, patient_id=patient.pk):
+        grant = emergency_access_active(user_id=user.pk, patient_id=patient.pk)
+        if grant is None:
+            access_event_record(ctx=ctx, action=action, patient_id=patient.pk, outcome=Outcome.DENIED)
+            raise AccessDenied(
+                "This patient is not on your care team.",
+                emergency_possible=may(user.role, Action.EMERGENCY_ACCESS),
+            )
+    if record_allowed:
+        access_event_record(ctx=ctx, action=action, patient_id=patient.pk, emergency=grant)
+    return PatientAccess(patient=patient, scope=scope, emergency=grant)
+
+
+def patients_visible_to(*, ctx: AuditContext, action: Action = Action.PATIENT_LIST) -> QuerySet[Patient]:
+    """Return the patients `ctx.user` may list; raises AccessDenied for roles that list none."""
+    user = ctx.user
+    scope = scope_for(user.role, action)
+    patients = Patient.objects.all()
+    if scope is Scope.ALL:
+        return patients
+    if scope is Scope.TEAM:
+        return patients.filter(Q(care_team__user_id=user.pk))
+    if scope is Scope.OWN:
+        return patients.filter(user_id=user.pk)
+    access_event_record(ctx=ctx, action=action, outcome=Outcome.DENIED)
+    raise AccessDenied("Your role does not allow listing patients.")

@@ -1,0 +1,159 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from django.http import HttpRequest
+from ninja import Field, Query, Router, Schema
+
+from kapclinic.audit.context import AuditContext
+from kapclinic.patients import services
+from kapclinic.patients.access import patient_get_for_user
+from kapclinic.patients.models import Patient
+from kapclinic.patients.selectors import MAX_PAGE_SIZE, patient_search_for_user
+from kapclinic.web import api_user
+
+router = Router(tags=["patients"])
+
+
+class PatientOut(Schema):
+    id: int
+    mrn: str
+    given_name: str
+    family_name: str
+    preferred_name: str
+    birth_date: date
+    sex_at_birth: str
+    gender_identity: str
+    pronouns: str
+    phone: str
+    email: str
+    address_line1: str
+    address_line2: str
+    city: str
+    region: str
+    postal_code: str
+    country: str
+    emergency_contact_name: str
+    emergency_contact_relationship: str
+    emergency_contact_phone: str
+    preferred_language: str
+    insurance_payer: str
+    insurance_member_id: str
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class PatientListOut(Schema):
+    items: list[PatientOut]
+    count: int
+
+
+class PatientIn(Schema):
+    given_name: str
+    family_name: str
+    birth_date: date
+    preferred_name: str = ""
+    sex_at_birth: str = "unknown"
+    gender_identity: str = ""
+    pronouns: str = ""
+    phone: str = ""
+    email: str = ""
+    address_line1: str = ""
+    address_line2: str = ""
+    city: str = ""
+    region: str = ""
+    postal_code: str = ""
+    country: str = "United States"
+    emergency_contact_name: str = ""
+    emergency_contact_relationship: str = ""
+    emergency_contact_phone: str = ""
+    preferred_language: str = "English"
+    insurance_payer: str = ""
+    insurance_member_id: str = ""
+    allow_duplicate: bool = Field(
+        default=False, description="Register even though the name and date of birth or phone match someone."
+    )
+
+
+class PatientPatch(Schema):
+    given_name: str | None = None
+    family_name: str | None = None
+    birth_date: date | None = None
+    preferred_name: str | None = None
+    sex_at_birth: str | None = None
+    gender_identity: str | None = None
+    pronouns: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    address_line1: str | None = None
+    address_line2: str | None = None
+    city: str | None = None
+    region: str | None = None
+    postal_code: str | None = None
+    country: str | None = None
+    emergency_contact_name: str | None = None
+    emergency_contact_relationship: str | None = None
+    emergency_contact_phone: str | None = None
+    preferred_language: str | None = None
+    insurance_payer: str | None = None
+    insurance_member_id: str | None = None
+    version: int | None = Field(
+        default=None, description="The version you read; a change made since then is refused with 409."
+    )
+
+
+class ListParams(Schema):
+    search: str = Field(default="", max_length=100)
+    limit: int = Field(default=25, ge=1, le=MAX_PAGE_SIZE)
+    offset: int = Field(default=0, ge=0, le=10_000_000)
+
+
+class DuplicateOut(Schema):
+    id: int
+    mrn: str
+    reasons: list[str]
+
+
+class DuplicatesOut(Schema):
+    detail: str
+    duplicates: list[DuplicateOut]
+
+
+def _ctx(request: HttpRequest) -> AuditContext:
+    return AuditContext.from_request(request, user=api_user(request), channel="api")
+
+
+@router.get("", response=PatientListOut)
+def patient_list(request: HttpRequest, params: Query[ListParams]) -> dict[str, object]:
+    """Search patients by name, MRN, phone or date of birth (YYYY-MM-DD); paginated."""
+    page = patient_search_for_user(ctx=_ctx(request), query=params.search, limit=params.limit, offset=params.offset)
+    return {"items": page.items, "count": page.count}
+
+
+@router.post("", response={201: PatientOut, 409: DuplicatesOut})
+def patient_create(request: HttpRequest, payload: PatientIn) -> tuple[int, object]:
+    """Register a patient; the MRN is made by the system. A possible duplicate answers 409."""
+    values = payload.dict(exclude={"allow_duplicate"})
+    try:
+        patient = services.patient_register(ctx=_ctx(request), values=values, allow_duplicate=payload.allow_duplicate)
+    except services.PossibleDuplicates as exc:
+        return 409, {
+            "detail": "This may be a patient who is already registered. Send allow_duplicate=true if not.",
+            "duplicates": [{"id": m.patient.pk, "mrn": m.patient.mrn, "reasons": m.reasons} for m in exc.matches],
+        }
+    return 201, patient
+
+
+@router.get("/{patient_id}", response=PatientOut)
+def patient_read(request: HttpRequest, patient_id: int) -> Patient:
+    return patient_get_for_user(ctx=_ctx(request), patient_id=patient_id).patient
+
+
+@router.patch("/{patient_id}", response=PatientOut)
+def patient_update(request: HttpRequest, patient_id: int, payload: PatientPatch) -> Patient:
+    """Change some fields; send only those. Nurses may change contact fields of their team's patients."""
+    values = payload.dict(exclude_unset=True, exclude={"version"})
+    return services.patient_update(
+        ctx=_ctx(request), patient_id=patient_id, values=values, expected_version=payload.version
+    )

@@ -1,0 +1,143 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+from kapclinic.clinical.registry import age_on, birth_date_problem, phone_digits, phone_problem
+
+
+class SexAtBirth(models.TextChoices):
+    FEMALE = "female", "Female"
+    MALE = "male", "Male"
+    INTERSEX = "intersex", "Intersex"
+    UNKNOWN = "unknown", "Unknown / not recorded"
+
+
+class Patient(models.Model):
+    """A person in the registry; the chart hangs off this row."""
+
+    mrn = models.CharField("MRN", max_length=12, unique=True, editable=False)
+    given_name = models.CharField(max_length=100)
+    family_name = models.CharField(max_length=100)
+    preferred_name = models.CharField(max_length=100, blank=True)
+    birth_date = models.DateField("date of birth")
+    sex_at_birth = models.CharField(max_length=10, choices=SexAtBirth.choices, default=SexAtBirth.UNKNOWN)
+    gender_identity = models.CharField(max_length=60, blank=True)
+    pronouns = models.CharField(max_length=40, blank=True)
+    phone = models.CharField(max_length=25, blank=True)
+    # Digits of `phone` only, kept by the service so search by phone is one indexed lookup.
+    phone_digits = models.CharField(max_length=20, blank=True, db_index=True, editable=False)
+    email = models.EmailField(max_length=254, blank=True)
+    address_line1 = models.CharField("address", max_length=200, blank=True)
+    address_line2 = models.CharField("address line 2", max_length=200, blank=True)
+    city = models.CharField(max_length=100, blank=True)
+    region = models.CharField("state", max_length=50, blank=True)
+    postal_code = models.CharField("ZIP code", max_length=12, blank=True)
+    country = models.CharField(max_length=60, blank=True, default="United States")
+    emergency_contact_name = models.CharField(max_length=200, blank=True)
+    emergency_contact_relationship = models.CharField(max_length=60, blank=True)
+    emergency_contact_phone = models.CharField(max_length=25, blank=True)
+    preferred_language = models.CharField(max_length=60, default="English")
+    insurance_payer = models.CharField(max_length=120, blank=True)
+    insurance_member_id = models.CharField(max_length=60, blank=True)
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="patient_record",
+        help_text="The portal login of this patient, if any.",
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+", editable=False
+    )
+    updated_at = models.DateTimeField(default=timezone.now, editable=False)
+    # Incremented on every edit: a form saved over someone else's newer change is refused.
+    version = models.PositiveIntegerField(default=1, editable=False)
+
+    class Meta:
+        ordering = ["family_name", "given_name", "id"]
+        indexes = [
+            models.Index(Lower("family_name"), Lower("given_name"), name="patient_name_lower"),
+            models.Index(fields=["birth_date"], name="patient_birth_date"),
+        ]
+        constraints = [
+            models.CheckConstraint(name="patient_given_name_present", condition=~Q(given_name="")),
+            models.CheckConstraint(name="patient_family_name_present", condition=~Q(family_name="")),
+            models.CheckConstraint(
+                name="patient_sex_at_birth_known", condition=Q(sex_at_birth__in=SexAtBirth.values)
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.family_name}, {self.given_name} ({self.mrn})"
+
+    def clean(self) -> None:
+        """Check what field types cannot: plausible birth date, usable phone numbers."""
+        errors: dict[str, str] = {}
+        for name in ("given_name", "family_name", "preferred_name"):
+            setattr(self, name, " ".join(str(getattr(self, name) or "").split()))
+        if self.birth_date:
+            problem = birth_date_problem(self.birth_date, timezone.localdate())
+            if problem:
+                errors["birth_date"] = problem
+        for name in ("phone", "emergency_contact_phone"):
+            value = str(getattr(self, name) or "").strip()
+            setattr(self, name, value)
+            problem = phone_problem(value)
+            if problem:
+                errors[name] = problem
+        self.phone_digits = phone_digits(self.phone) if self.phone else ""
+        if errors:
+            raise ValidationError(errors)
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.given_name} {self.family_name}"
+
+    @property
+    def age(self) -> int:
+        return age_on(self.birth_date, timezone.localdate())
+
+
+class CareTeamRole(models.TextChoices):
+    PRESCRIBER = "prescriber", "Prescriber"
+    NURSE = "nurse", "Nurse"
+    THERAPIST = "therapist", "Therapist"
+
+
+class CareTeamMember(models.Model):
+    """A clinician assigned to a patient; therapists and nurses see only their team's patients."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="care_team")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="care_teams")
+    role = models.CharField(max_length=12, choices=CareTeamRole.choices)
+    assigned_at = models.DateTimeField(default=timezone.now)
+    assigned_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["role", "assigned_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["patient", "role"], name="care_team_one_per_role"),
+            models.CheckConstraint(name="care_team_role_known", condition=Q(role__in=CareTeamRole.values)),
+        ]
+        indexes = [models.Index(fields=["user", "patient"], name="care_team_user_patient")]
+
+
+class DuplicateFlag(models.Model):
+    """A possible duplicate noticed on registration and registered anyway, kept for review."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="duplicate_flags")
+    other = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="+")
+    reasons = models.CharField(max_length=200)
+    flagged_at = models.DateTimeField(default=timezone.now)
+    flagged_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["-flagged_at"]
+        constraints = [models.UniqueConstraint(fields=["patient", "other"], name="duplicate_flag_once")]

@@ -1,0 +1,120 @@
+"""Reads that the pages and the API share; each has a fixed number of queries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import Q, QuerySet
+
+from kapclinic.accounts.roles import Action
+from kapclinic.audit.context import AuditContext
+from kapclinic.audit.services import access_events_record_many
+from kapclinic.clinical.registry import PersonKey, SearchTerms, duplicate_reasons, parse_search
+from kapclinic.patients.access import patients_visible_to
+from kapclinic.patients.models import CareTeamMember, DuplicateFlag, Patient
+
+MAX_PAGE_SIZE = 100
+
+
+@dataclass(frozen=True)
+class PatientPage:
+    items: list[Patient]
+    count: int
+    offset: int
+    limit: int
+
+    @property
+    def has_previous(self) -> bool:
+        return self.offset > 0
+
+    @property
+    def has_next(self) -> bool:
+        return self.offset + len(self.items) < self.count
+
+    @property
+    def first_shown(self) -> int:
+        return self.offset + 1 if self.items else 0
+
+    @property
+    def last_shown(self) -> int:
+        return self.offset + len(self.items)
+
+
+def _apply_search(patients: QuerySet[Patient], terms: SearchTerms) -> QuerySet[Patient]:
+    if terms.mrn:
+        return patients.filter(mrn=terms.mrn)
+    if terms.birth_date:
+        return patients.filter(birth_date=terms.birth_date)
+    if terms.phone_digits:
+        return patients.filter(phone_digits__contains=terms.phone_digits)
+    for word in terms.name_words:
+        # Each word must start the given, family or preferred name ("ash syn" finds Ash Synthetic).
+        patients = patients.filter(
+            Q(family_name__istartswith=word) | Q(given_name__istartswith=word) | Q(preferred_name__istartswith=word)
+        )
+    return patients
+
+
+def patient_search_for_user(
+    *, ctx: AuditContext, query: str = "", limit: int = 25, offset: int = 0, own_caseload: bool = False
+) -> PatientPage:
+    """Return one page of the patients the user may list that match `query`; audit each one shown.
+
+    `own_caseload` keeps only patients on the user's care team. Queries: count, page, one
+    INSERT of audit rows.
+    """
+    limit = max(1, min(limit, MAX_PAGE_SIZE))
+    offset = max(0, offset)
+    terms = parse_search(query)
+    patients = _apply_search(patients_visible_to(ctx=ctx), terms)
+    if own_caseload:
+        patients = patients.filter(care_team__user_id=ctx.user.pk)
+    count = patients.count()
+    items = list(patients.order_by("family_name", "given_name", "id")[offset : offset + limit])
+    detail = {"query": query[:100], "offset": offset} if query else {"offset": offset}
+    access_events_record_many(ctx=ctx, action=Action.PATIENT_LIST, patient_ids=[p.pk for p in items], detail=detail)
+    return PatientPage(items=items, count=count, offset=offset, limit=limit)
+
+
+@dataclass(frozen=True)
+class PossibleDuplicate:
+    patient: Patient
+    reasons: list[str]
+
+
+def possible_duplicates(key: PersonKey, *, exclude_id: int | None = None) -> list[PossibleDuplicate]:
+    """Return registered patients who may be the person described by `key`.
+
+    One query: candidates share the date of birth (then names are compared) or the phone digits.
+    """
+    match = Q()
+    if key.birth_date is not None:
+        match |= Q(birth_date=key.birth_date, family_name__iexact=key.family_name.strip())
+    if key.phone_digits:
+        match |= Q(phone_digits=key.phone_digits)
+    if not match:
+        return []
+    candidates = Patient.objects.filter(match)
+    if exclude_id is not None:
+        candidates = candidates.exclude(pk=exclude_id)
+    found = []
+    for other in candidates[:20]:
+        reasons = duplicate_reasons(
+            key, PersonKey(other.given_name, other.family_name, other.birth_date, other.phone_digits)
+        )
+        if reasons:
+            found.append(PossibleDuplicate(patient=other, reasons=reasons))
+    return found
+
+
+@dataclass(frozen=True)
+class ChartHeader:
+    care_team: list[CareTeamMember]
+    duplicate_flags: list[DuplicateFlag]
+
+
+def chart_header(*, patient: Patient) -> ChartHeader:
+    """Return what the chart banner shows beside identity: care team and alerts. Two queries."""
+    care_team = list(patient.care_team.select_related("user").order_by("role"))
+    flags = list(patient.duplicate_flags.select_related("other"))
+    return ChartHeader(care_team=care_team, duplicate_flags=flags)

@@ -1,0 +1,203 @@
+"""Writes to the patient registry: each one transaction, with its audit row inside it."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from kapclinic.accounts.models import User
+from kapclinic.accounts.roles import Action, Role, may
+from kapclinic.audit.context import AuditContext
+from kapclinic.audit.models import Outcome
+from kapclinic.audit.services import access_event_record
+from kapclinic.clinical.registry import PersonKey, mrn_from_number, phone_digits
+from kapclinic.errors import AccessDenied, Conflict, NotFound
+from kapclinic.patients.access import patient_get_for_user
+from kapclinic.patients.models import CareTeamMember, CareTeamRole, DuplicateFlag, Patient
+from kapclinic.patients.selectors import PossibleDuplicate, possible_duplicates
+
+CONTACT_FIELDS = (
+    "phone",
+    "email",
+    "address_line1",
+    "address_line2",
+    "city",
+    "region",
+    "postal_code",
+    "country",
+    "emergency_contact_name",
+    "emergency_contact_relationship",
+    "emergency_contact_phone",
+)
+DEMOGRAPHIC_FIELDS = (
+    "given_name",
+    "family_name",
+    "preferred_name",
+    "birth_date",
+    "sex_at_birth",
+    "gender_identity",
+    "pronouns",
+    "preferred_language",
+    "insurance_payer",
+    "insurance_member_id",
+    *CONTACT_FIELDS,
+)
+
+
+class PossibleDuplicates(Exception):
+    """Registration matched existing patients; the user must confirm it is someone else."""
+
+    def __init__(self, matches: list[PossibleDuplicate]):
+        super().__init__("This may be a patient who is already registered.")
+        self.matches = matches
+
+
+def _new_mrn() -> str:
+    # Random, so MRNs reveal neither how many patients there are nor their order; unique in the schema.
+    for _ in range(10):
+        mrn = mrn_from_number(secrets.randbelow(10**7 - 1) + 1)
+        if not Patient.objects.filter(mrn=mrn).exists():
+            return mrn
+    raise RuntimeError("Could not draw a free MRN")  # pragma: no cover - 1 in 10^7 per try
+
+
+def _assign(patient: Patient, values: Mapping[str, Any], allowed: tuple[str, ...]) -> list[str]:
+    unknown = sorted(set(values) - set(allowed))
+    if unknown:
+        raise ValidationError({name: "This field cannot be set here." for name in unknown})
+    changed = []
+    for name, value in values.items():
+        value = "" if value is None and name != "birth_date" else value
+        if isinstance(value, str):
+            value = value.strip()
+        if getattr(patient, name) != value:
+            setattr(patient, name, value)
+            changed.append(name)
+    return changed
+
+
+def patient_register(
+    *, ctx: AuditContext, values: Mapping[str, Any], allow_duplicate: bool = False
+) -> Patient:
+    """Register a new patient with a system-made MRN.
+
+    Raises ValidationError for bad fields and PossibleDuplicates when the name and date
+    of birth or the phone number match someone already registered, unless `allow_duplicate`;
+    then the match is kept as a DuplicateFlag for review.
+    """
+    if not may(ctx.user.role, Action.PATIENT_REGISTER):
+        access_event_record(ctx=ctx, action=Action.PATIENT_REGISTER, outcome=Outcome.DENIED)
+        raise AccessDenied("Your role cannot register patients.")
+    patient = Patient(created_by=ctx.user)
+    _assign(patient, values, DEMOGRAPHIC_FIELDS)
+    try:
+        patient.full_clean(exclude=["mrn"], validate_unique=False)
+    except ValidationError as exc:
+        access_event_record(
+            ctx=ctx, action=Action.PATIENT_REGISTER, outcome=Outcome.INVALID, detail={"fields": _fields(exc)}
+        )
+        raise
+    key = PersonKey(patient.given_name, patient.family_name, patient.birth_date, phone_digits(patient.phone))
+    matches = possible_duplicates(key)
+    if matches and not allow_duplicate:
+        for match in matches:
+            access_event_record(
+                ctx=ctx,
+                action="patient.duplicate_check",
+                patient_id=match.patient.pk,
+                detail={"reasons": match.reasons},
+            )
+        raise PossibleDuplicates(matches)
+    with transaction.atomic():
+        patient.mrn = _new_mrn()
+        patient.save(force_insert=True)
+        DuplicateFlag.objects.bulk_create(
+            DuplicateFlag(patient=patient, other=m.patient, reasons=", ".join(m.reasons), flagged_by=ctx.user)
+            for m in matches
+        )
+        access_event_record(
+            ctx=ctx,
+            action=Action.PATIENT_REGISTER,
+            patient_id=patient.pk,
+            detail={"possible_duplicates": [m.patient.mrn for m in matches]} if matches else None,
+        )
+    return patient
+
+
+def _fields(exc: ValidationError) -> list[str]:
+    return sorted(exc.message_dict) if hasattr(exc, "error_dict") else ["__all__"]
+
+
+def patient_update(
+    *, ctx: AuditContext, patient_id: int, values: Mapping[str, Any], expected_version: int | None = None
+) -> Patient:
+    """Change a patient's demographics; contact-only changes need only the contact permission.
+
+    `expected_version` is the version the user's form was drawn from: if someone saved in
+    between, the change is refused (Conflict) rather than silently overwriting theirs.
+    """
+    contact_only = set(values) <= set(CONTACT_FIELDS)
+    action = Action.PATIENT_EDIT_CONTACT if contact_only else Action.PATIENT_EDIT
+    patient_get_for_user(ctx=ctx, patient_id=patient_id, action=action, record_allowed=False)
+    allowed = CONTACT_FIELDS if contact_only else DEMOGRAPHIC_FIELDS
+    try:
+        with transaction.atomic():
+            # Lock the row: two edits of one patient are applied one after the other.
+            patient = Patient.objects.select_for_update().get(pk=patient_id)
+            if expected_version is not None and patient.version != expected_version:
+                raise Conflict(
+                    "Someone else changed this patient while you were editing. Reload to see their change."
+                )
+            changed = _assign(patient, values, allowed)
+            patient.full_clean(validate_unique=False)
+            if changed:
+                patient.version += 1
+                patient.updated_at = timezone.now()
+                patient.save(update_fields=[*changed, "phone_digits", "version", "updated_at"])
+            access_event_record(ctx=ctx, action=action, patient_id=patient.pk, detail={"changed": changed})
+    except ValidationError as exc:
+        access_event_record(
+            ctx=ctx, action=action, patient_id=patient_id, outcome=Outcome.INVALID, detail={"fields": _fields(exc)}
+        )
+        raise
+    return patient
+
+
+def care_team_assign(*, ctx: AuditContext, patient_id: int, role: str, user_id: int | None) -> CareTeamMember | None:
+    """Put a clinician on the patient's care team in `role`, replacing whoever held it; None clears it."""
+    access = patient_get_for_user(ctx=ctx, patient_id=patient_id, action=Action.CARE_TEAM_ASSIGN, record_allowed=False)
+    if role not in CareTeamRole.values:
+        raise ValidationError({"role": f"Choose one of: {', '.join(CareTeamRole.values)}."})
+    member_user = None
+    if user_id is not None:
+        member_user = User.objects.filter(pk=user_id, is_active=True).first()
+        if member_user is None:
+            raise NotFound("No active user with that id.")
+        if member_user.role != Role(role):
+            raise ValidationError({"user": f"{member_user.display_name} is not a {role}."})
+    with transaction.atomic():
+        Patient.objects.select_for_update().filter(pk=access.patient.pk).first()
+        previous = CareTeamMember.objects.filter(patient_id=patient_id, role=role).first()
+        if previous is not None:
+            previous.delete()
+        member = None
+        if member_user is not None:
+            member = CareTeamMember.objects.create(
+                patient_id=patient_id, user=member_user, role=role, assigned_by=ctx.user
+            )
+        access_event_record(
+            ctx=ctx,
+            action=Action.CARE_TEAM_ASSIGN,
+            patient_id=patient_id,
+            detail={
+                "role": role,
+                "user": member_user.get_username() if member_user else None,
+                "replaced": previous.user.get_username() if previous else None,
+            },
+        )
+    return member

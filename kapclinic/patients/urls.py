@@ -1,0 +1,14 @@
+from django.urls import path
+
+from kapclinic.patients import views
+
+app_name = "patients"
+
+urlpatterns = [
+    path("", views.patient_list, name="list"),
+    path("new/", views.patient_register, name="register"),
+    path("<int:patient_id>/", views.patient_chart, name="chart"),
+    path("<int:patient_id>/edit/", views.patient_edit, name="edit"),
+    path("<int:patient_id>/emergency-access/", views.emergency_access, name="emergency_access"),
+    path("<int:patient_id>/care-team/", views.care_team_assign, name="care_team"),
+]

@@ -1,0 +1,229 @@
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from kapclinic.accounts.models import User
+from kapclinic.accounts.roles import Action, Role, may
+from kapclinic.audit.context import AuditContext
+from kapclinic.audit.services import emergency_access_grant
+from kapclinic.errors import AccessDenied, Conflict, NotFound
+from kapclinic.patients import services
+from kapclinic.patients.access import PatientAccess, patient_get_for_user
+from kapclinic.patients.chart import chart_sections
+from kapclinic.patients.models import Patient
+from kapclinic.patients.forms import (
+    CareTeamForm,
+    ContactForm,
+    DuplicateConfirmForm,
+    EmergencyAccessForm,
+    PatientForm,
+)
+from kapclinic.patients.selectors import chart_header, patient_search_for_user
+from kapclinic.web import current_user, forbidden, not_found
+
+
+def _page_number(request: HttpRequest) -> int:
+    try:
+        return max(1, int(request.GET.get("page", "1")))
+    except ValueError:
+        return 1
+
+
+@login_required
+def patient_list(request: HttpRequest) -> HttpResponse:
+    user = current_user(request)
+    if user.role == Role.PATIENT:
+        return redirect("portal:home")
+    query = request.GET.get("q", "").strip()[:100]
+    per_page = 25
+    page_number = _page_number(request)
+    try:
+        page = patient_search_for_user(
+            ctx=AuditContext.from_request(request), query=query, limit=per_page, offset=(page_number - 1) * per_page
+        )
+    except AccessDenied as exc:
+        return forbidden(request, exc.message)
+    context = {
+        "page": page,
+        "q": query,
+        "page_number": page_number,
+        "can_register": may(user.role, Action.PATIENT_REGISTER),
+        "team_only": user.role in (Role.NURSE, Role.THERAPIST),
+    }
+    template = "patients/_results.html" if request.htmx else "patients/list.html"  # type: ignore[attr-defined]
+    return render(request, template, context)
+
+
+def _apply_errors(form: PatientForm, exc: ValidationError) -> None:
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.message_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, exc.messages)
+
+
+@login_required
+def patient_register(request: HttpRequest) -> HttpResponse:
+    user = current_user(request)
+    if not may(user.role, Action.PATIENT_REGISTER):
+        return forbidden(request, "Your role cannot register patients.")
+    form = PatientForm(request.POST or None)
+    confirm = DuplicateConfirmForm(request.POST or None)
+    duplicates = []
+    if request.method == "POST" and form.is_valid() and confirm.is_valid():
+        try:
+            patient = services.patient_register(
+                ctx=AuditContext.from_request(request),
+                values=form.values(),
+                allow_duplicate=confirm.cleaned_data["confirm_not_duplicate"],
+            )
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        except services.PossibleDuplicates as exc:
+            duplicates = exc.matches
+        else:
+            messages.success(request, f"{patient.full_name} was registered with MRN {patient.mrn}.")
+            return redirect("patients:chart", patient_id=patient.pk)
+    status = 422 if request.method == "POST" else 200
+    return render(
+        request, "patients/register.html", {"form": form, "duplicates": duplicates, "confirm": confirm}, status=status
+    )
+
+
+def _denied(request: HttpRequest, exc: AccessDenied, patient_id: int) -> HttpResponse:
+    context: dict[str, object] = {}
+    if exc.emergency_possible:
+        context = {"emergency_form": EmergencyAccessForm(), "patient_id": patient_id}
+    return forbidden(request, exc.message, context=context)
+
+
+@login_required
+def patient_chart(request: HttpRequest, patient_id: int) -> HttpResponse:
+    user = current_user(request)
+    if user.role == Role.PATIENT:
+        return redirect("portal:home")
+    try:
+        access = patient_get_for_user(ctx=AuditContext.from_request(request), patient_id=patient_id)
+    except NotFound:
+        return not_found(request, "No patient with that id.")
+    except AccessDenied as exc:
+        return _denied(request, exc, patient_id)
+    return render(request, "patients/chart.html", _chart_context(user, access))
+
+
+def _chart_context(user: User, access: PatientAccess) -> dict[str, object]:
+    patient = access.patient
+    header = chart_header(patient=patient)
+    show_clinical = may(user.role, Action.PATIENT_VIEW_CLINICAL)
+    can_assign = may(user.role, Action.CARE_TEAM_ASSIGN)
+    clinicians: list[User] = []
+    if can_assign:
+        clinicians = list(
+            User.objects.filter(role__in=["prescriber", "nurse", "therapist"], is_active=True).order_by(
+                "last_name", "first_name"
+            )
+        )
+    team_by_role = {m.role: m for m in header.care_team}
+    return {
+        "patient": patient,
+        "access": access,
+        "header": header,
+        "sections": chart_sections(show_clinical=show_clinical),
+        "show_clinical": show_clinical,
+        "can_edit": may(user.role, Action.PATIENT_EDIT) or may(user.role, Action.PATIENT_EDIT_CONTACT),
+        "can_assign": can_assign,
+        "team_rows": [
+            (role, label, team_by_role.get(role), [c for c in clinicians if c.role == role])
+            for role, label in (("prescriber", "Prescriber"), ("nurse", "Nurse"), ("therapist", "Therapist"))
+        ],
+    }
+
+
+@login_required
+def patient_edit(request: HttpRequest, patient_id: int) -> HttpResponse:
+    user = current_user(request)
+    full = may(user.role, Action.PATIENT_EDIT)
+    action = Action.PATIENT_EDIT if full else Action.PATIENT_EDIT_CONTACT
+    ctx = AuditContext.from_request(request)
+    try:
+        access = patient_get_for_user(ctx=ctx, patient_id=patient_id, action=action, record_allowed=False)
+    except NotFound:
+        return not_found(request, "No patient with that id.")
+    except AccessDenied as exc:
+        return _denied(request, exc, patient_id)
+    form_class = PatientForm if full else ContactForm
+    patient = access.patient
+    form = form_class(request.POST or None, instance=patient, initial={"version": patient.version})
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.patient_update(
+                ctx=ctx,
+                patient_id=patient_id,
+                values=form.values(),
+                expected_version=form.cleaned_data.get("version"),
+            )
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        except Conflict as exc:
+            form.add_error(None, exc.message)
+        except AccessDenied as exc:
+            return _denied(request, exc, patient_id)
+        else:
+            messages.success(request, "The patient's details were saved.")
+            return redirect("patients:chart", patient_id=patient_id)
+    status = 422 if request.method == "POST" else 200
+    return render(
+        request, "patients/edit.html", {"form": form, "patient": patient, "contact_only": not full}, status=status
+    )
+
+
+@login_required
+@require_POST
+def emergency_access(request: HttpRequest, patient_id: int) -> HttpResponse:
+    ctx = AuditContext.from_request(request)
+    form = EmergencyAccessForm(request.POST)
+    patient = Patient.objects.filter(pk=patient_id).first()
+    if patient is None:
+        return not_found(request, "No patient with that id.")
+    if not form.is_valid():
+        return forbidden(
+            request,
+            "Emergency access needs a reason of at least 10 characters.",
+            context={"emergency_form": form, "patient_id": patient_id},
+        )
+    try:
+        emergency_access_grant(ctx=ctx, patient=patient, reason=form.cleaned_data["reason"])
+    except AccessDenied as exc:
+        return forbidden(request, exc.message)
+    messages.warning(request, "Emergency access granted. It is recorded and will be reviewed by the clinic director.")
+    return redirect("patients:chart", patient_id=patient_id)
+
+
+@login_required
+@require_POST
+def care_team_assign(request: HttpRequest, patient_id: int) -> HttpResponse:
+    form = CareTeamForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose a role and a clinician.")
+        return redirect("patients:chart", patient_id=patient_id)
+    try:
+        services.care_team_assign(
+            ctx=AuditContext.from_request(request),
+            patient_id=patient_id,
+            role=form.cleaned_data["role"],
+            user_id=form.cleaned_data["user"],
+        )
+    except NotFound as exc:
+        return not_found(request, exc.message)
+    except AccessDenied as exc:
+        return forbidden(request, exc.message)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, "The care team was updated.")
+    return redirect("patients:chart", patient_id=patient_id)

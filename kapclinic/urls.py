@@ -1,0 +1,18 @@
+from django.urls import include, path
+
+from kapclinic.api import api
+from kapclinic.home.views import healthz
+
+urlpatterns = [
+    path("", include("kapclinic.home.urls")),
+    path("accounts/", include("kapclinic.accounts.urls")),
+    path("patients/", include("kapclinic.patients.urls")),
+    path("audit/", include("kapclinic.audit.urls")),
+    path("portal/", include("kapclinic.portal.urls")),
+    path("api/v1/", api.urls),
+    path("healthz", healthz, name="healthz"),
+]
+
+handler403 = "kapclinic.errorpages.forbidden"
+handler404 = "kapclinic.errorpages.page_not_found"
+handler500 = "kapclinic.errorpages.server_error"

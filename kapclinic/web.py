@@ -1,0 +1,30 @@
+"""Small pieces every HTML view uses."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from kapclinic.accounts.models import User
+
+
+def current_user(request: HttpRequest) -> User:
+    """Return the signed-in user (views using this are behind login_required)."""
+    user = request.user
+    assert isinstance(user, User)
+    return user
+
+
+def forbidden(request: HttpRequest, message: str, *, context: dict[str, object] | None = None) -> HttpResponse:
+    return render(request, "403.html", {"message": message, **(context or {})}, status=403)
+
+
+def not_found(request: HttpRequest, message: str = "That page does not exist.") -> HttpResponse:
+    return render(request, "404.html", {"message": message}, status=404)
+
+
+def api_user(request: HttpRequest) -> User:
+    """Return the user the API authenticated (bearer token or signed-in session)."""
+    user = request.auth  # type: ignore[attr-defined]
+    assert isinstance(user, User)
+    return user
