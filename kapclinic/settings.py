@@ -47,7 +47,7 @@ SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("SECRET_KEY must be set (KAPCLINIC_DEBUG=true allows a development key).")
-    SECRET_KEY = "development-only-key-never-used-in-production-0123456789"
+    SECRET_KEY = "development-only-key-never-used-in-production-0123456789"  # noqa: S105
 
 ALLOWED_HOSTS = [h for h in env_str("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h]
 CSRF_TRUSTED_ORIGINS = [o for o in env_str("CSRF_TRUSTED_ORIGINS", "").split(",") if o]
@@ -184,7 +184,9 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+WHITENOISE_USE_FINDERS = env_bool("KAPCLINIC_STATIC_FROM_FINDERS", default=DEBUG)
+# Served from the finders in development and tests; `collectstatic` fills STATIC_ROOT in production.
+STATIC_ROOT = None if WHITENOISE_USE_FINDERS else Path(env_str("KAPCLINIC_STATIC_ROOT", str(BASE_DIR / "staticfiles")))
 STATICFILES_DIRS = [
     BASE_DIR / "kapclinic" / "static",
     ("vendor/htmx", BASE_DIR / "node_modules" / "htmx.org" / "dist"),
@@ -195,7 +197,6 @@ STORAGES = {
 }
 if DEBUG or env_bool("KAPCLINIC_PLAIN_STATIC", default=False):
     STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
-WHITENOISE_USE_FINDERS = env_bool("KAPCLINIC_STATIC_FROM_FINDERS", default=DEBUG)
 
 LOGGING = {
     "version": 1,

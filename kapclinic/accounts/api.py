@@ -4,7 +4,7 @@ from datetime import datetime
 
 from django.contrib.auth import authenticate
 from django.http import HttpRequest
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 
 from kapclinic.accounts import services
 from kapclinic.accounts.models import User
@@ -23,7 +23,7 @@ class TokenRequest(Schema):
 class TokenOut(Schema):
     id: int
     token: str
-    token_type: str = "bearer"
+    token_type: str = "bearer"  # noqa: S105 - the OAuth token type, not a secret
     expires_at: datetime
 
 
@@ -37,23 +37,23 @@ class RevokedOut(Schema):
 
 
 @router.post("/token", auth=None, response={201: TokenOut, 401: ErrorOut, 403: ErrorOut, 429: ErrorOut})
-def token_create(request: HttpRequest, payload: TokenRequest) -> tuple[int, dict[str, object]]:
+def token_create(request: HttpRequest, payload: TokenRequest) -> Status[dict[str, object]]:
     """Exchange a username and password (and a one-time code for staff when two-factor is on) for a token."""
     user = authenticate(request, username=payload.username[:150], password=payload.password[:4096])
     if getattr(request, "axes_locked_out", False):
-        return 429, {"detail": "Too many failed sign-ins. Try again later or ask the clinic director."}
+        return Status(429, {"detail": "Too many failed sign-ins. Try again later or ask the clinic director."})
     if not isinstance(user, User):
-        return 401, {"detail": "Wrong username or password."}
+        return Status(401, {"detail": "Wrong username or password."})
     if services.mfa_required_for(user):
         device = services.mfa_device_for(user)
         if device is None:
-            return 403, {"detail": "Set up two-factor sign-in in the browser before using the API."}
+            return Status(403, {"detail": "Set up two-factor sign-in in the browser before using the API."})
         if not payload.otp or not device.verify_token(payload.otp.strip()):
-            return 401, {"detail": "A current one-time code (otp) is required."}
+            return Status(401, {"detail": "A current one-time code (otp) is required."})
     if user.must_change_password:
-        return 403, {"detail": "Your password was reset. Sign in in the browser and choose a new one first."}
+        return Status(403, {"detail": "Your password was reset. Sign in in the browser and choose a new one first."})
     token, raw = services.api_token_issue(user=user, label=payload.label)
-    return 201, {"id": token.pk, "token": raw, "expires_at": token.expires_at}
+    return Status(201, {"id": token.pk, "token": raw, "expires_at": token.expires_at})
 
 
 @router.delete("/token", response=RevokedOut)

@@ -32,9 +32,7 @@ class AccessEvent(models.Model):
     # Snapshots, so the row still reads right if the account is renamed later.
     username = models.CharField(max_length=150, blank=True)
     role = models.CharField(max_length=20, blank=True)
-    patient = models.ForeignKey(
-        "patients.Patient", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
+    patient = models.ForeignKey("patients.Patient", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     action = models.CharField(max_length=60)
     outcome = models.CharField(max_length=12, choices=Outcome.choices, default=Outcome.ALLOWED)
     channel = models.CharField(max_length=8, choices=Channel.choices)
@@ -79,3 +77,6 @@ class EmergencyAccess(models.Model):
                 name="emergency_expires_after_grant", condition=models.Q(expires_at__gt=models.F("granted_at"))
             ),
         ]
+
+    def __str__(self) -> str:
+        return f"emergency access by {self.user_id} to {self.patient_id} at {self.granted_at:%Y-%m-%d %H:%M}"

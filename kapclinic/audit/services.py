@@ -82,7 +82,7 @@ def emergency_access_active(*, user_id: int, patient_id: int) -> EmergencyAccess
 @transaction.atomic
 def emergency_access_grant(*, ctx: AuditContext, patient: Patient, reason: str) -> EmergencyAccess:
     """Open a chart outside the user's care team for a while; flagged for the director's review."""
-    if not may(ctx.user.role, Action.EMERGENCY_ACCESS):  # type: ignore[attr-defined]
+    if not may(ctx.user.role, Action.EMERGENCY_ACCESS):
         raise AccessDenied("Your role cannot use emergency access.")
     reason = reason.strip()
     if len(reason) < 10:
@@ -102,7 +102,7 @@ def emergency_access_grant(*, ctx: AuditContext, patient: Patient, reason: str) 
 @transaction.atomic
 def emergency_access_review(*, ctx: AuditContext, grant_id: int, note: str) -> EmergencyAccess:
     """Mark an emergency access as reviewed by the director."""
-    if not may(ctx.user.role, Action.EMERGENCY_REVIEW):  # type: ignore[attr-defined]
+    if not may(ctx.user.role, Action.EMERGENCY_REVIEW):
         raise AccessDenied("Only the clinic director reviews emergency access.")
     grant = EmergencyAccess.objects.select_for_update().filter(pk=grant_id).first()
     if grant is None:

@@ -138,14 +138,13 @@ def patients_ensure(
         p.created_by = creator
     Patient.objects.bulk_create(new, batch_size=2000)
     made = {p.mrn: p for p in Patient.objects.filter(mrn__startswith="K9") if p.mrn in wanted}
-    members = []
-    for p in new:
-        serial = wanted[p.mrn]
-        if serial % team_every == 1 or team_every == 1:
-            saved = made[p.mrn]
-            for role in ("prescriber", "nurse", "therapist"):
-                if role in staff:
-                    members.append(CareTeamMember(patient=saved, user=staff[role], role=role, assigned_by=creator))
+    members = [
+        CareTeamMember(patient=made[p.mrn], user=staff[role], role=role, assigned_by=creator)
+        for p in new
+        if team_every == 1 or wanted[p.mrn] % team_every == 1
+        for role in ("prescriber", "nurse", "therapist")
+        if role in staff
+    ]
     CareTeamMember.objects.bulk_create(members, batch_size=2000)
     if events_per_patient and creator is not None:
         now = timezone.now()

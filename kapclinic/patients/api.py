@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from django.http import HttpRequest
-from ninja import Field, Query, Router, Schema
+from ninja import Field, Query, Router, Schema, Status
 
 from kapclinic.audit.context import AuditContext
 from kapclinic.patients import services
@@ -132,17 +132,20 @@ def patient_list(request: HttpRequest, params: Query[ListParams]) -> dict[str, o
 
 
 @router.post("", response={201: PatientOut, 409: DuplicatesOut})
-def patient_create(request: HttpRequest, payload: PatientIn) -> tuple[int, object]:
+def patient_create(request: HttpRequest, payload: PatientIn) -> Status[object]:
     """Register a patient; the MRN is made by the system. A possible duplicate answers 409."""
     values = payload.dict(exclude={"allow_duplicate"})
     try:
         patient = services.patient_register(ctx=_ctx(request), values=values, allow_duplicate=payload.allow_duplicate)
     except services.PossibleDuplicates as exc:
-        return 409, {
-            "detail": "This may be a patient who is already registered. Send allow_duplicate=true if not.",
-            "duplicates": [{"id": m.patient.pk, "mrn": m.patient.mrn, "reasons": m.reasons} for m in exc.matches],
-        }
-    return 201, patient
+        return Status(
+            409,
+            {
+                "detail": "This may be a patient who is already registered. Send allow_duplicate=true if not.",
+                "duplicates": [{"id": m.patient.pk, "mrn": m.patient.mrn, "reasons": m.reasons} for m in exc.matches],
+            },
+        )
+    return Status(201, patient)
 
 
 @router.get("/{patient_id}", response=PatientOut)

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 
 from kapclinic.patients.models import Patient
@@ -31,7 +33,7 @@ class PatientForm(forms.ModelForm):  # type: ignore[type-arg]
             "pronouns": "e.g. she/her, he/him, they/them",
         }
 
-    def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         for name, value in _AUTOCOMPLETE.items():
             if name in self.fields:

@@ -69,9 +69,7 @@ class Patient(models.Model):
         constraints = [
             models.CheckConstraint(name="patient_given_name_present", condition=~Q(given_name="")),
             models.CheckConstraint(name="patient_family_name_present", condition=~Q(family_name="")),
-            models.CheckConstraint(
-                name="patient_sex_at_birth_known", condition=Q(sex_at_birth__in=SexAtBirth.values)
-            ),
+            models.CheckConstraint(name="patient_sex_at_birth_known", condition=Q(sex_at_birth__in=SexAtBirth.values)),
         ]
 
     def __str__(self) -> str:
@@ -128,6 +126,9 @@ class CareTeamMember(models.Model):
         ]
         indexes = [models.Index(fields=["user", "patient"], name="care_team_user_patient")]
 
+    def __str__(self) -> str:
+        return f"{self.role} {self.user_id} for patient {self.patient_id}"
+
 
 class DuplicateFlag(models.Model):
     """A possible duplicate noticed on registration and registered anyway, kept for review."""
@@ -141,3 +142,6 @@ class DuplicateFlag(models.Model):
     class Meta:
         ordering = ["-flagged_at"]
         constraints = [models.UniqueConstraint(fields=["patient", "other"], name="duplicate_flag_once")]
+
+    def __str__(self) -> str:
+        return f"patient {self.patient_id} may duplicate {self.other_id}: {self.reasons}"

@@ -69,7 +69,7 @@ def _new_mrn() -> str:
 def _assign(patient: Patient, values: Mapping[str, Any], allowed: tuple[str, ...]) -> list[str]:
     unknown = sorted(set(values) - set(allowed))
     if unknown:
-        raise ValidationError({name: "This field cannot be set here." for name in unknown})
+        raise ValidationError(dict.fromkeys(unknown, "This field cannot be set here."))
     changed = []
     for name, value in values.items():
         value = "" if value is None and name != "birth_date" else value
@@ -81,9 +81,7 @@ def _assign(patient: Patient, values: Mapping[str, Any], allowed: tuple[str, ...
     return changed
 
 
-def patient_register(
-    *, ctx: AuditContext, values: Mapping[str, Any], allow_duplicate: bool = False
-) -> Patient:
+def patient_register(*, ctx: AuditContext, values: Mapping[str, Any], allow_duplicate: bool = False) -> Patient:
     """Register a new patient with a system-made MRN.
 
     Raises ValidationError for bad fields and PossibleDuplicates when the name and date
@@ -150,9 +148,7 @@ def patient_update(
             # Lock the row: two edits of one patient are applied one after the other.
             patient = Patient.objects.select_for_update().get(pk=patient_id)
             if expected_version is not None and patient.version != expected_version:
-                raise Conflict(
-                    "Someone else changed this patient while you were editing. Reload to see their change."
-                )
+                raise Conflict("Someone else changed this patient while you were editing. Reload to see their change.")
             changed = _assign(patient, values, allowed)
             patient.full_clean(validate_unique=False)
             if changed:

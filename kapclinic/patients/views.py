@@ -15,7 +15,6 @@ from kapclinic.errors import AccessDenied, Conflict, NotFound
 from kapclinic.patients import services
 from kapclinic.patients.access import PatientAccess, patient_get_for_user
 from kapclinic.patients.chart import chart_sections
-from kapclinic.patients.models import Patient
 from kapclinic.patients.forms import (
     CareTeamForm,
     ContactForm,
@@ -23,6 +22,7 @@ from kapclinic.patients.forms import (
     EmergencyAccessForm,
     PatientForm,
 )
+from kapclinic.patients.models import Patient
 from kapclinic.patients.selectors import chart_header, patient_search_for_user
 from kapclinic.web import current_user, forbidden, not_found
 

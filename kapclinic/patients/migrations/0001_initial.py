@@ -8,7 +8,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -17,104 +16,194 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Patient',
+            name="Patient",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('mrn', models.CharField(editable=False, max_length=12, unique=True, verbose_name='MRN')),
-                ('given_name', models.CharField(max_length=100)),
-                ('family_name', models.CharField(max_length=100)),
-                ('preferred_name', models.CharField(blank=True, max_length=100)),
-                ('birth_date', models.DateField(verbose_name='date of birth')),
-                ('sex_at_birth', models.CharField(choices=[('female', 'Female'), ('male', 'Male'), ('intersex', 'Intersex'), ('unknown', 'Unknown / not recorded')], default='unknown', max_length=10)),
-                ('gender_identity', models.CharField(blank=True, max_length=60)),
-                ('pronouns', models.CharField(blank=True, max_length=40)),
-                ('phone', models.CharField(blank=True, max_length=25)),
-                ('phone_digits', models.CharField(blank=True, db_index=True, editable=False, max_length=20)),
-                ('email', models.EmailField(blank=True, max_length=254)),
-                ('address_line1', models.CharField(blank=True, max_length=200, verbose_name='address')),
-                ('address_line2', models.CharField(blank=True, max_length=200, verbose_name='address line 2')),
-                ('city', models.CharField(blank=True, max_length=100)),
-                ('region', models.CharField(blank=True, max_length=50, verbose_name='state')),
-                ('postal_code', models.CharField(blank=True, max_length=12, verbose_name='ZIP code')),
-                ('country', models.CharField(blank=True, default='United States', max_length=60)),
-                ('emergency_contact_name', models.CharField(blank=True, max_length=200)),
-                ('emergency_contact_relationship', models.CharField(blank=True, max_length=60)),
-                ('emergency_contact_phone', models.CharField(blank=True, max_length=25)),
-                ('preferred_language', models.CharField(default='English', max_length=60)),
-                ('insurance_payer', models.CharField(blank=True, max_length=120)),
-                ('insurance_member_id', models.CharField(blank=True, max_length=60)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ('version', models.PositiveIntegerField(default=1, editable=False)),
-                ('created_by', models.ForeignKey(editable=False, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('user', models.OneToOneField(blank=True, help_text='The portal login of this patient, if any.', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='patient_record', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("mrn", models.CharField(editable=False, max_length=12, unique=True, verbose_name="MRN")),
+                ("given_name", models.CharField(max_length=100)),
+                ("family_name", models.CharField(max_length=100)),
+                ("preferred_name", models.CharField(blank=True, max_length=100)),
+                ("birth_date", models.DateField(verbose_name="date of birth")),
+                (
+                    "sex_at_birth",
+                    models.CharField(
+                        choices=[
+                            ("female", "Female"),
+                            ("male", "Male"),
+                            ("intersex", "Intersex"),
+                            ("unknown", "Unknown / not recorded"),
+                        ],
+                        default="unknown",
+                        max_length=10,
+                    ),
+                ),
+                ("gender_identity", models.CharField(blank=True, max_length=60)),
+                ("pronouns", models.CharField(blank=True, max_length=40)),
+                ("phone", models.CharField(blank=True, max_length=25)),
+                ("phone_digits", models.CharField(blank=True, db_index=True, editable=False, max_length=20)),
+                ("email", models.EmailField(blank=True, max_length=254)),
+                ("address_line1", models.CharField(blank=True, max_length=200, verbose_name="address")),
+                ("address_line2", models.CharField(blank=True, max_length=200, verbose_name="address line 2")),
+                ("city", models.CharField(blank=True, max_length=100)),
+                ("region", models.CharField(blank=True, max_length=50, verbose_name="state")),
+                ("postal_code", models.CharField(blank=True, max_length=12, verbose_name="ZIP code")),
+                ("country", models.CharField(blank=True, default="United States", max_length=60)),
+                ("emergency_contact_name", models.CharField(blank=True, max_length=200)),
+                ("emergency_contact_relationship", models.CharField(blank=True, max_length=60)),
+                ("emergency_contact_phone", models.CharField(blank=True, max_length=25)),
+                ("preferred_language", models.CharField(default="English", max_length=60)),
+                ("insurance_payer", models.CharField(blank=True, max_length=120)),
+                ("insurance_member_id", models.CharField(blank=True, max_length=60)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now, editable=False)),
+                ("updated_at", models.DateTimeField(default=django.utils.timezone.now, editable=False)),
+                ("version", models.PositiveIntegerField(default=1, editable=False)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        editable=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "user",
+                    models.OneToOneField(
+                        blank=True,
+                        help_text="The portal login of this patient, if any.",
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="patient_record",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['family_name', 'given_name', 'id'],
+                "ordering": ["family_name", "given_name", "id"],
             },
         ),
         migrations.CreateModel(
-            name='DuplicateFlag',
+            name="DuplicateFlag",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('reasons', models.CharField(max_length=200)),
-                ('flagged_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('flagged_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('other', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='patients.patient')),
-                ('patient', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='duplicate_flags', to='patients.patient')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("reasons", models.CharField(max_length=200)),
+                ("flagged_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "flagged_by",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "other",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="patients.patient"
+                    ),
+                ),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="duplicate_flags",
+                        to="patients.patient",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-flagged_at'],
+                "ordering": ["-flagged_at"],
             },
         ),
         migrations.CreateModel(
-            name='CareTeamMember',
+            name="CareTeamMember",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('role', models.CharField(choices=[('prescriber', 'Prescriber'), ('nurse', 'Nurse'), ('therapist', 'Therapist')], max_length=12)),
-                ('assigned_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('assigned_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='care_teams', to=settings.AUTH_USER_MODEL)),
-                ('patient', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='care_team', to='patients.patient')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[("prescriber", "Prescriber"), ("nurse", "Nurse"), ("therapist", "Therapist")],
+                        max_length=12,
+                    ),
+                ),
+                ("assigned_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "assigned_by",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="care_teams",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="care_team", to="patients.patient"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['role', 'assigned_at'],
+                "ordering": ["role", "assigned_at"],
             },
         ),
         migrations.AddIndex(
-            model_name='patient',
-            index=models.Index(django.db.models.functions.text.Lower('family_name'), django.db.models.functions.text.Lower('given_name'), name='patient_name_lower'),
+            model_name="patient",
+            index=models.Index(
+                django.db.models.functions.text.Lower("family_name"),
+                django.db.models.functions.text.Lower("given_name"),
+                name="patient_name_lower",
+            ),
         ),
         migrations.AddIndex(
-            model_name='patient',
-            index=models.Index(fields=['birth_date'], name='patient_birth_date'),
+            model_name="patient",
+            index=models.Index(fields=["birth_date"], name="patient_birth_date"),
         ),
         migrations.AddConstraint(
-            model_name='patient',
-            constraint=models.CheckConstraint(condition=models.Q(('given_name', ''), _negated=True), name='patient_given_name_present'),
+            model_name="patient",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("given_name", ""), _negated=True), name="patient_given_name_present"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='patient',
-            constraint=models.CheckConstraint(condition=models.Q(('family_name', ''), _negated=True), name='patient_family_name_present'),
+            model_name="patient",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("family_name", ""), _negated=True), name="patient_family_name_present"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='patient',
-            constraint=models.CheckConstraint(condition=models.Q(('sex_at_birth__in', ['female', 'male', 'intersex', 'unknown'])), name='patient_sex_at_birth_known'),
+            model_name="patient",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("sex_at_birth__in", ["female", "male", "intersex", "unknown"])),
+                name="patient_sex_at_birth_known",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='duplicateflag',
-            constraint=models.UniqueConstraint(fields=('patient', 'other'), name='duplicate_flag_once'),
+            model_name="duplicateflag",
+            constraint=models.UniqueConstraint(fields=("patient", "other"), name="duplicate_flag_once"),
         ),
         migrations.AddIndex(
-            model_name='careteammember',
-            index=models.Index(fields=['user', 'patient'], name='care_team_user_patient'),
+            model_name="careteammember",
+            index=models.Index(fields=["user", "patient"], name="care_team_user_patient"),
         ),
         migrations.AddConstraint(
-            model_name='careteammember',
-            constraint=models.UniqueConstraint(fields=('patient', 'role'), name='care_team_one_per_role'),
+            model_name="careteammember",
+            constraint=models.UniqueConstraint(fields=("patient", "role"), name="care_team_one_per_role"),
         ),
         migrations.AddConstraint(
-            model_name='careteammember',
-            constraint=models.CheckConstraint(condition=models.Q(('role__in', ['prescriber', 'nurse', 'therapist'])), name='care_team_role_known'),
+            model_name="careteammember",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("role__in", ["prescriber", "nurse", "therapist"])), name="care_team_role_known"
+            ),
         ),
     ]

@@ -1,0 +1,194 @@
+"""Walk every cell of the role x action table through real requests.
+
+For each action a probe tries it, as a role, on the patient whose care team the
+clinicians are on (for the patient role: their own record) and on a patient with no
+team. What it observes (allowed nowhere, on the team/own patient only, or everywhere)
+must be what MATRIX says.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from kapclinic.accounts.models import User
+from kapclinic.accounts.roles import MATRIX, Action, Role, Scope
+from kapclinic.audit.models import EmergencyAccess
+from kapclinic.patients.models import CareTeamMember, Patient
+
+# The persona that plays each role (clinicians are on team_patient's care team).
+PERSONA = {
+    Role.COORDINATOR: "coordinator",
+    Role.PRESCRIBER: "prescriber",
+    Role.NURSE: "nurse",
+    Role.THERAPIST: "therapist",
+    Role.DIRECTOR: "director",
+    Role.AUDITOR: "auditor",
+    Role.PATIENT: "patient_user",
+}
+
+
+class World:
+    """What a probe needs: clients for the persona, both patients, and every persona."""
+
+    def __init__(self, page: Client, api: Client, team: Patient, other: Patient, people: dict[str, User]):
+        self.page = page
+        self.api = api
+        self.team = team
+        self.other = other
+        self.people = people
+
+
+Probe = Callable[[World, Patient], bool]
+
+
+def _list(w: World, patient: Patient) -> bool:
+    page = w.page.get("/patients/", {"q": patient.family_name})
+    api = w.api.get("/api/v1/patients", {"search": patient.family_name})
+    page_ok = page.status_code == 200 and patient.mrn in page.content.decode()
+    api_ok = api.status_code == 200 and any(p["mrn"] == patient.mrn for p in api.json()["items"])
+    assert page_ok == api_ok, "page and API disagree"
+    return page_ok
+
+
+def _register(w: World, patient: Patient) -> bool:
+    # Not patient-specific: allowed means "everywhere".
+    data = {"given_name": "Probe", "family_name": "Registration", "birth_date": "1970-01-01", "sex_at_birth": "unknown"}
+    before = Patient.objects.count()
+    page = w.page.post("/patients/new/", {**data, "preferred_language": "English", "country": "United States"})
+    api = w.api.post("/api/v1/patients", {**data, "given_name": "Probe2"}, content_type="application/json")
+    created = Patient.objects.count() - before
+    assert (page.status_code == 302) == (api.status_code == 201), "page and API disagree"
+    return created == 2
+
+
+def _view(w: World, patient: Patient) -> bool:
+    api = w.api.get(f"/api/v1/patients/{patient.pk}")
+    return api.status_code == 200 and api.json()["mrn"] == patient.mrn
+
+
+def _view_clinical(w: World, patient: Patient) -> bool:
+    response = w.page.get(f"/patients/{patient.pk}/", follow=True)
+    if response.redirect_chain and response.redirect_chain[-1][0].endswith("/portal/"):
+        # A patient's clinical view is their portal, which shows only their own record.
+        return patient.user_id is not None and patient.given_name in response.content.decode()
+    return response.status_code == 200 and "Evaluation and eligibility" in response.content.decode()
+
+
+def _edit(w: World, patient: Patient) -> bool:
+    response = w.api.patch(f"/api/v1/patients/{patient.pk}", {"pronouns": "they/them"}, content_type="application/json")
+    patient.refresh_from_db()
+    return response.status_code == 200 and patient.pronouns == "they/them"
+
+
+def _edit_contact(w: World, patient: Patient) -> bool:
+    response = w.api.patch(
+        f"/api/v1/patients/{patient.pk}", {"phone": "(212) 555-0188"}, content_type="application/json"
+    )
+    patient.refresh_from_db()
+    return response.status_code == 200 and patient.phone == "(212) 555-0188"
+
+
+def _assign(w: World, patient: Patient) -> bool:
+    new_therapist = w.people["outsider_therapist"]
+    w.page.post(f"/patients/{patient.pk}/care-team/", {"role": "therapist", "user": new_therapist.pk})
+    return CareTeamMember.objects.filter(patient=patient, role="therapist", user=new_therapist).exists()
+
+
+def _emergency(w: World, patient: Patient) -> bool:
+    w.page.post(f"/patients/{patient.pk}/emergency-access/", {"reason": "Patient unwell in the waiting room"})
+    return EmergencyAccess.objects.filter(patient=patient).exists()
+
+
+def _review(w: World, patient: Patient) -> bool:
+    grant = EmergencyAccess.objects.create(
+        user=w.people["outsider_nurse"],
+        patient=patient,
+        reason="Covering for a colleague on leave",
+        expires_at="2999-01-01T00:00:00Z",
+    )
+    w.page.post(f"/audit/emergency/{grant.pk}/review/", {"note": "appropriate"})
+    grant.refresh_from_db()
+    return grant.reviewed_at is not None
+
+
+def _audit(w: World, patient: Patient) -> bool:
+    page = w.page.get("/audit/", {"patient": patient.mrn})
+    api = w.api.get("/api/v1/audit-events", {"patient": patient.pk})
+    assert (page.status_code == 200) == (api.status_code == 200), "page and API disagree"
+    return page.status_code == 200
+
+
+def _user_list(w: World, patient: Patient) -> bool:
+    return w.page.get("/accounts/users/").status_code == 200
+
+
+def _user_manage(w: World, patient: Patient) -> bool:
+    w.page.post(
+        "/accounts/users/new/",
+        {"username": "probe-user", "role": "coordinator", "password": "a-long-temporary-pass-9"},
+    )
+    return User.objects.filter(username="probe-user").exists()
+
+
+def _portal(w: World, patient: Patient) -> bool:
+    response = w.page.get("/portal/")
+    return response.status_code == 200 and patient.given_name in response.content.decode()
+
+
+PROBES: dict[Action, tuple[Probe, bool]] = {
+    # action: (probe, whether the probe is about one patient)
+    Action.PATIENT_LIST: (_list, True),
+    Action.PATIENT_REGISTER: (_register, False),
+    Action.PATIENT_VIEW: (_view, True),
+    Action.PATIENT_VIEW_CLINICAL: (_view_clinical, True),
+    Action.PATIENT_EDIT: (_edit, True),
+    Action.PATIENT_EDIT_CONTACT: (_edit_contact, True),
+    Action.CARE_TEAM_ASSIGN: (_assign, True),
+    Action.EMERGENCY_ACCESS: (_emergency, False),
+    Action.EMERGENCY_REVIEW: (_review, False),
+    Action.AUDIT_BROWSE: (_audit, False),
+    Action.USER_LIST: (_user_list, False),
+    Action.USER_MANAGE: (_user_manage, False),
+    Action.PORTAL_USE: (_portal, True),
+}
+
+
+def test_every_action_has_a_probe() -> None:
+    assert set(PROBES) == set(MATRIX)
+
+
+CELLS = [(action, role) for action in MATRIX for role in Role]
+
+
+@pytest.mark.parametrize(("action", "role"), CELLS, ids=[f"{a.value}-{r.value}" for a, r in CELLS])
+def test_matrix_cell(
+    action: Action,
+    role: Role,
+    personas: dict[str, User],
+    team_patient: Patient,
+    other_patient: Patient,
+    client_for: Any,
+    api_for: Any,
+) -> None:
+    name = PERSONA[role]
+    world = World(client_for(name), api_for(name), team_patient, other_patient, personas)
+    probe, per_patient = PROBES[action]
+    expected = MATRIX[action][role]
+    if not per_patient:
+        # Emergency access is tried on the patient outside the care team, where it matters.
+        observed = Scope.ALL if probe(world, other_patient) else Scope.NONE
+        assert observed == (Scope.NONE if expected is Scope.NONE else Scope.ALL)
+        return
+    on_other = probe(world, other_patient)
+    on_own = probe(world, team_patient)
+    if on_other:
+        observed = Scope.ALL
+    elif on_own:
+        observed = Scope.OWN if role is Role.PATIENT else Scope.TEAM
+    else:
+        observed = Scope.NONE
+    assert observed == expected
