@@ -9,10 +9,12 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import date
 from typing import Any
 
 import pytest
+from django.contrib.auth.hashers import make_password
 from django.test import Client
 
 from kapclinic.accounts.models import User
@@ -30,16 +32,14 @@ def _no_mfa_by_default(settings: Any) -> None:
     settings.KAPCLINIC_REQUIRE_MFA = False
 
 
-def make_user(username: str, role: Role, **extra: Any) -> User:
-    user = User(username=username, role=role, first_name=username.title(), last_name="Persona", **extra)
-    user.set_password(PASSWORD)
-    user.save()
-    return user
+@functools.cache
+def hashed_password() -> str:
+    """Return PASSWORD hashed once per run (argon2 is slow on purpose)."""
+    return make_password(PASSWORD)
 
 
 @pytest.fixture
 def personas(db: None, django_user_model: type[User]) -> dict[str, User]:
-    # One hash for everyone keeps fixture set-up fast (argon2 is slow on purpose).
     people = {
         "coordinator": (Role.COORDINATOR, {}),
         "prescriber": (Role.PRESCRIBER, {"licence_type": "MD", "licence_number": "TEST-MD-1"}),
@@ -51,13 +51,10 @@ def personas(db: None, django_user_model: type[User]) -> dict[str, User]:
         "outsider_therapist": (Role.THERAPIST, {}),
         "patient_user": (Role.PATIENT, {}),
     }
-    first = make_user("coordinator", Role.COORDINATOR)
-    users = {"coordinator": first}
+    users = {}
     for name, (role, extra) in people.items():
-        if name == "coordinator":
-            continue
         user = User(username=name, role=role, first_name=name.title(), last_name="Persona", **extra)
-        user.password = first.password
+        user.password = hashed_password()
         user.save()
         users[name] = user
     return users

@@ -7,7 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
 from django.views.decorators.http import require_POST
@@ -185,3 +185,13 @@ def user_set_active(request: HttpRequest, user_id: int) -> HttpResponse:
         state = "reactivated" if target.is_active else "deactivated"
         messages.success(request, f"{target.username} was {state}.")
     return redirect("accounts:user_list")
+
+
+def locked_out(
+    request: HttpRequest, original_response: HttpResponse | None = None, credentials: object = None
+) -> HttpResponse:
+    """Answer a throttled sign-in (django-axes): JSON for the API, a page for the browser; 429 either way."""
+    message = "Too many failed sign-ins. Try again later or ask the clinic director."
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": message}, status=429)
+    return render(request, "registration/locked_out.html", status=429)

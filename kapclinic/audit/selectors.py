@@ -37,11 +37,18 @@ def _day_start(day: date) -> datetime:
     return timezone.make_aware(datetime.combine(day, time.min))
 
 
-def access_events_for(*, ctx: AuditContext, filters: AuditFilter, export: bool = False) -> QuerySet[AccessEvent]:
-    """Return the events matching `filters`, newest first; browsing the log is itself recorded."""
+def access_events_for(
+    *, ctx: AuditContext, filters: AuditFilter, export: bool = False, dry: bool = False
+) -> QuerySet[AccessEvent]:
+    """Return the events matching `filters`, newest first; browsing the log is itself recorded.
+
+    `dry` (the filters had errors) checks the right to read but returns nothing and records nothing.
+    """
     if not may(ctx.user.role, Action.AUDIT_BROWSE):
         access_event_record(ctx=ctx, action=Action.AUDIT_BROWSE, outcome="denied")
         raise AccessDenied("Only the clinic director and auditor read the audit log.")
+    if dry:
+        return AccessEvent.objects.none()
     events = AccessEvent.objects.select_related("patient")
     if filters.patient_id is not None:
         events = events.filter(patient_id=filters.patient_id)

@@ -56,7 +56,7 @@ def _filters(request: HttpRequest) -> tuple[AuditFilter, list[str]]:
             found = lookup.values_list("pk", flat=True).first()
             if found is None:
                 errors.append(f"No patient with MRN {patient_ref}.")
-            patient_id = found if found is not None else -1
+            patient_id = found
         else:
             patient_id = int(patient_ref)
     date_from = _parse_date(request.GET.get("from", ""))
@@ -81,7 +81,7 @@ def _filters(request: HttpRequest) -> tuple[AuditFilter, list[str]]:
 def audit_log(request: HttpRequest) -> HttpResponse:
     filters, errors = _filters(request)
     try:
-        events = access_events_for(ctx=AuditContext.from_request(request), filters=filters)
+        events = access_events_for(ctx=AuditContext.from_request(request), filters=filters, dry=bool(errors))
     except AccessDenied as exc:
         return forbidden(request, exc.message)
     page = Paginator(events, 50).get_page(request.GET.get("page"))
