@@ -51,7 +51,7 @@ test: system-deps venv assets
 	$(MAKE) --no-print-directory lint typecheck test-sqlite test-postgres && \
 	echo "make test: all passed in $$(( $$(date +%s) - start )) s"
 
-bench: venv assets
+bench: venv
 	KAPCLINIC_DEBUG=true $(PY) bench/run.py
 
 lock:

@@ -48,10 +48,10 @@ def append_only(table: str) -> migrations.RunPython:
 
     def forwards(apps: StateApps, schema_editor: BaseDatabaseSchemaEditor) -> None:
         for statement in _create_sql(schema_editor.connection.vendor, table):
-            schema_editor.execute(statement)
+            schema_editor.execute(statement, params=None)
 
     def backwards(apps: StateApps, schema_editor: BaseDatabaseSchemaEditor) -> None:
         for statement in _drop_sql(schema_editor.connection.vendor, table):
-            schema_editor.execute(statement)
+            schema_editor.execute(statement, params=None)
 
     return migrations.RunPython(forwards, backwards, elidable=False)

@@ -34,7 +34,7 @@ def test_token_then_list_read_create_update(personas: dict[str, User], team_pati
     assert token.startswith("kap_") and not ApiToken.objects.filter(digest=token).exists()  # only a digest is kept
     api = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
 
-    listed = api.get("/api/v1/patients", {"search": "alder", "limit": 10, "offset": 0}).json()
+    listed = api.get("/api/v1/patients", {"search": "alder", "limit": "10", "offset": "0"}).json()
     assert listed["count"] == 1
     assert {"id", "mrn", "given_name", "family_name", "birth_date"} <= set(listed["items"][0])
 
@@ -52,7 +52,9 @@ def test_token_then_list_read_create_update(personas: dict[str, User], team_pati
     assert patched.status_code == 200 and patched.json()["pronouns"] == "they/them"
     assert patched.json()["version"] == 2
 
-    stale = api.patch(f"/api/v1/patients/{body['id']}", {"pronouns": "he/him", "version": 1}, content_type="application/json")
+    stale = api.patch(
+        f"/api/v1/patients/{body['id']}", {"pronouns": "he/him", "version": 1}, content_type="application/json"
+    )
     assert stale.status_code == 409 and "Someone else changed" in stale.json()["detail"]
 
     channels = set(AccessEvent.objects.filter(username="coordinator").values_list("channel", flat=True))

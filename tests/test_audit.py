@@ -67,7 +67,7 @@ def test_csv_export(client_for: Any, team_patient: Patient) -> None:
     response = client_for("auditor").get("/audit/export.csv", {"patient": team_patient.mrn})
     assert response.status_code == 200 and response["Content-Type"] == "text/csv"
     assert "attachment" in response["Content-Disposition"]
-    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))  # type: ignore[arg-type]
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
     # Newest first; the export itself is an access to this patient's trail and is listed too.
     assert [(r["username"], r["action"], r["patient_mrn"]) for r in rows] == [
         ("auditor", "audit.export", team_patient.mrn),
@@ -80,4 +80,6 @@ def test_only_director_and_auditor_read_the_log(client_for: Any, personas: dict[
     client = client_for(name)
     assert client.get("/audit/").status_code == 403
     assert client.get("/audit/export.csv").status_code == 403
-    assert AccessEvent.objects.filter(action="audit.browse", outcome="denied", username=personas[name].username).exists()
+    assert AccessEvent.objects.filter(
+        action="audit.browse", outcome="denied", username=personas[name].username
+    ).exists()

@@ -134,9 +134,9 @@ def test_patient_list_is_paginated(client_for: Any, personas: dict[str, User]) -
     _many_patients(30)
     client = client_for("coordinator")
     first = client.get("/patients/").content.decode()
-    assert "Showing 1–25 of 30 patients" in first and 'rel="next"' in first
+    assert "Showing 1\u201325 of 30 patients" in first and 'rel="next"' in first
     second = client.get("/patients/", {"page": 2}).content.decode()
-    assert "Showing 26–30 of 30 patients" in second and 'rel="next"' not in second
+    assert "Showing 26\u201330 of 30 patients" in second and 'rel="next"' not in second
     # Each patient shown is one audit row; 25 + 5.
     assert AccessEvent.objects.filter(action="patient.list").count() == 30
 

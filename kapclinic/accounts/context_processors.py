@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.http import HttpRequest
 
 from kapclinic.accounts.roles import Action, Role, may
@@ -10,9 +11,10 @@ def role(request: HttpRequest) -> dict[str, object]:
     user = request.user
     role_value = getattr(user, "role", "") if user.is_authenticated else ""
     if not role_value:
-        return {"clinic_role": None, "nav": {}}
+        return {"clinic_role": None, "nav": {}, "clinic_time_zone": settings.TIME_ZONE}
     current = Role(role_value)
     return {
+        "clinic_time_zone": settings.TIME_ZONE,
         "clinic_role": current,
         "nav": {
             "patients": may(current, Action.PATIENT_LIST),

@@ -46,6 +46,8 @@ def _apply_search(patients: QuerySet[Patient], terms: SearchTerms) -> QuerySet[P
     if terms.birth_date:
         return patients.filter(birth_date=terms.birth_date)
     if terms.phone_digits:
+        if len(terms.phone_digits) >= 10:  # a whole number: an indexed equality lookup
+            return patients.filter(phone_digits=terms.phone_digits)
         return patients.filter(phone_digits__contains=terms.phone_digits)
     for word in terms.name_words:
         # Each word must start the given, family or preferred name ("ash syn" finds Ash Synthetic).

@@ -184,11 +184,6 @@ def test_chart_on_a_tablet(new_context: Any, artifacts: Path) -> None:
     page.screenshot(path=str(artifacts / "chart-tablet.png"), full_page=True)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug: on desktop the 20rem chart sidebar's .facts grid grows to the longest word (an email), "
-    "so Details text runs out of its card under the main column; fix in kapclinic.css, then drop this mark",
-)
 def test_chart_details_stay_inside_their_cards_on_desktop(page: Page) -> None:
     sign_in(page, "coordinator")
     open_demo_chart(page)

@@ -1,0 +1,258 @@
+"""`make bench`: server time of the patient pages and API, as a ratio to a bare primary-key view.
+
+Scale 1x is 250 synthetic patients with 4 past audit events each; 100x is 25,000 patients.
+Each scale runs in its own process on a fresh SQLite file in a temporary folder, migrated
+from scratch. If DATABASE_URL is set (e.g. PostgreSQL), that database is used instead:
+the audit table refuses DELETE, so it cannot be emptied; scales then run one after another
+on the same database, each adding the patients it is missing (start from an empty database
+for comparable numbers; the patient and audit counts measured are in the results).
+
+Requests go through django.test.Client signed in as the coordinator, with DEBUG off as in
+production. Workloads take turns request by request, so a drift (the audit table grows by
+25 rows per list request) falls on all of them alike. Query counts come from untimed warm-up
+requests, so the timed ones carry no query capture overhead.
+
+Results: a table on stdout, and bench/results/<UTC timestamp>.json and latest.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO_ROOT = BENCH_DIR.parent
+RESULTS_DIR = BENCH_DIR / "results"
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+PATIENTS_PER_SCALE = 250
+EVENTS_PER_PATIENT = 4
+WARMUP = 5
+NAME_PREFIX = "Sampl"  # starts "Sample" and "Sample-<serial>": one family name in eight
+PHONE_QUERY = "555-0142"  # the last digits of one synthetic phone number in a hundred
+
+# Workload name -> what it requests; `{pk}` takes turns over a sample of patients.
+WORKLOADS = {
+    "bare_pk_view": "/bench/bare/{pk}/",
+    "patient_list": "/patients/",
+    "search_name": f"/patients/?q={NAME_PREFIX}",
+    "search_phone": f"/patients/?q={PHONE_QUERY}",
+    "chart": "/patients/{pk}/",
+    "api_search": f"/api/v1/patients?search={NAME_PREFIX}",
+}
+
+
+def percentile(values: list[float], pct: int) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[pct - 1]
+
+
+def measure_scale(scale: int, requests: int, seconds: float) -> dict[str, Any]:
+    """Load `scale` times the base data into the configured database and time every workload."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kapclinic.settings")
+    os.environ["KAPCLINIC_REQUIRE_MFA"] = "false"
+    import django
+
+    django.setup()
+
+    from django.core.management import call_command
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext, override_settings
+
+    from kapclinic.audit.models import AccessEvent
+    from kapclinic.demo.synthetic import patients_ensure, staff_ensure
+    from kapclinic.patients.models import Patient
+
+    started = time.perf_counter()
+    call_command("migrate", verbosity=0)
+    staff = staff_ensure()
+    made = patients_ensure(PATIENTS_PER_SCALE * scale, staff=staff, events_per_patient=EVENTS_PER_PATIENT)
+    load_seconds = time.perf_counter() - started
+    data = {
+        "patients": Patient.objects.count(),
+        "patients_made": made,
+        "audit_events": AccessEvent.objects.count(),
+        "load_seconds": round(load_seconds, 1),
+    }
+    print(f"  {scale}x: {data['patients']} patients, {data['audit_events']} audit events, {load_seconds:.1f} s to load")
+    pks = random.Random(scale).sample(sorted(Patient.objects.values_list("pk", flat=True)), 50)
+
+    with override_settings(ROOT_URLCONF="bench.urls", DEBUG=False):
+        client = Client()
+        client.force_login(staff["coordinator"], backend="django.contrib.auth.backends.ModelBackend")
+
+        def get(name: str, turn: int) -> float:
+            url = WORKLOADS[name].format(pk=pks[turn % len(pks)])
+            begin = time.perf_counter()
+            response = client.get(url)
+            elapsed = time.perf_counter() - begin
+            if response.status_code != 200:
+                raise SystemExit(f"{url} answered {response.status_code}, not 200")
+            return elapsed
+
+        queries: dict[str, list[int]] = {}
+        for name in WORKLOADS:
+            queries[name] = []
+            for turn in range(WARMUP):
+                with CaptureQueriesContext(connection) as captured:
+                    get(name, turn)
+                queries[name].append(len(captured))
+
+        timings: dict[str, list[float]] = {name: [] for name in WORKLOADS}
+        deadline = time.perf_counter() + seconds
+        for turn in range(requests):
+            for name in WORKLOADS:
+                timings[name].append(get(name, turn))
+            if time.perf_counter() > deadline and turn >= 19:
+                break
+
+    bare_p50 = statistics.median(timings["bare_pk_view"])
+    rows = []
+    for name, values in timings.items():
+        p50 = statistics.median(values)
+        counts = queries[name][1:]  # the first request of a workload may fill caches
+        rows.append(
+            {
+                "workload": name,
+                "scale": scale,
+                "patients": data["patients"],
+                "n": len(values),
+                "p50_ms": round(p50 * 1000, 2),
+                "p95_ms": round(percentile(values, 95) * 1000, 2),
+                "ratio_p50_to_bare": round(p50 / bare_p50, 1),
+                "queries": max(counts),
+                "queries_seen": sorted(set(counts)),
+            }
+        )
+    return {"scale": scale, "data": data, "rows": rows}
+
+
+def run_scale_process(scale: int, args: argparse.Namespace, shared_database: bool) -> dict[str, Any]:
+    """Run one scale in a child process (settings and database are fixed at django.setup())."""
+    folder = Path(tempfile.mkdtemp(prefix=f"kapclinic-bench-{scale}x-"))
+    env = dict(os.environ)
+    if not shared_database:
+        env["DATABASE_URL"] = f"sqlite:///{folder / 'bench.sqlite3'}"
+    out = folder / "result.json"
+    command = [sys.executable, __file__, "--one-scale", str(scale), "--out", str(out)]
+    command += ["--requests", str(args.requests), "--seconds", str(args.seconds)]
+    try:
+        subprocess.run(command, env=env, check=True)
+        result: dict[str, Any] = json.loads(out.read_text())
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return result
+
+
+def machine_info(database: str) -> dict[str, Any]:
+    import django
+
+    return {
+        "python": platform.python_version(),
+        "django": django.get_version(),
+        "sqlite": sqlite3.sqlite_version,
+        "cpu_count": os.cpu_count(),
+        "platform": platform.platform(),
+        "database": database,
+    }
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    line = "{:<14} {:>5} {:>8} {:>4} {:>8} {:>8} {:>8} {:>7}"
+    header = line.format("workload", "scale", "patients", "n", "p50 ms", "p95 ms", "p50/bare", "queries")
+    lines = [header, "-" * len(header)]
+    for r in rows:
+        seen = r["queries_seen"]
+        queries = str(seen[0]) if len(seen) == 1 else f"{seen[0]}-{seen[-1]}"
+        lines.append(
+            line.format(
+                r["workload"],
+                f"{r['scale']}x",
+                r["patients"],
+                r["n"],
+                f"{r['p50_ms']:.2f}",
+                f"{r['p95_ms']:.2f}",
+                f"{r['ratio_p50_to_bare']:.1f}",
+                queries,
+            )
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--scales", default="1,100", help="scale factors, comma-separated (1x = 250 patients)")
+    parser.add_argument("--requests", type=int, default=100, help="timed requests per workload at most")
+    parser.add_argument("--seconds", type=float, default=45, help="time budget per scale (at least 20 requests)")
+    parser.add_argument("--one-scale", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.one_scale is not None:
+        result = measure_scale(args.one_scale, args.requests, args.seconds)
+        args.out.write_text(json.dumps(result))
+        return
+
+    started = time.perf_counter()
+    scales = sorted(int(s) for s in args.scales.split(","))
+    shared_database = bool(os.environ.get("DATABASE_URL"))
+    if shared_database:
+        engine = os.environ["DATABASE_URL"].split(":", 1)[0]
+        database = f"DATABASE_URL ({engine}), shared by all scales: each adds its missing patients"
+        print(f"Using DATABASE_URL ({engine}) as set: the audit table cannot be emptied, so scales add up.")
+    else:
+        database = "fresh SQLite file per scale in a temporary folder"
+    print(f"Benchmark: scales {', '.join(f'{s}x' for s in scales)} ({database})")
+    results = [run_scale_process(scale, args, shared_database) for scale in scales]
+    rows = [row for result in results for row in result["rows"]]
+    print()
+    print(table(rows))
+
+    now = datetime.now(UTC)
+    report = {
+        "generated_at": now.isoformat(timespec="seconds"),
+        "machine": machine_info(database),
+        "method": {
+            "client": "django.test.Client, signed in as the coordinator, DEBUG off",
+            "warmup_requests": WARMUP,
+            "max_requests": args.requests,
+            "seconds_per_scale": args.seconds,
+            "ratio": "p50 of the workload / p50 of bare_pk_view (one Patient.objects.get) in the same run",
+            "queries": "per request, from the warm-up requests after the first",
+            "workloads": WORKLOADS,
+        },
+        "scales": {
+            f"{r['scale']}x": {
+                "patients_wanted": PATIENTS_PER_SCALE * r["scale"],
+                "events_per_patient": EVENTS_PER_PATIENT,
+                **r["data"],
+            }
+            for r in results
+        },
+        "results": rows,
+        "total_seconds": round(time.perf_counter() - started, 1),
+    }
+    RESULTS_DIR.mkdir(exist_ok=True)
+    text = json.dumps(report, indent=2) + "\n"
+    stamped = RESULTS_DIR / f"{now:%Y%m%dT%H%M%SZ}.json"
+    stamped.write_text(text)
+    (RESULTS_DIR / "latest.json").write_text(text)
+    print(f"\nWrote {stamped.relative_to(REPO_ROOT)} and latest.json in {report['total_seconds']} s")
+
+
+if __name__ == "__main__":
+    main()
