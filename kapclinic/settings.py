@@ -148,6 +148,7 @@ AXES_FAILURE_LIMIT = env_int("KAPCLINIC_LOGIN_FAILURE_LIMIT", 5, minimum=1)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("KAPCLINIC_LOGIN_COOLOFF_MINUTES", 15, minimum=1))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "kapclinic.audit.context.client_address"  # the address the audit log records
 AXES_LOCKOUT_CALLABLE = "kapclinic.accounts.views.locked_out"
 AXES_VERBOSE = False
 AXES_ENABLE_ACCESS_FAILURE_LOG = False
@@ -176,7 +177,9 @@ SECURE_HSTS_SECONDS = env_int("KAPCLINIC_HSTS_SECONDS", 0)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("KAPCLINIC_BEHIND_PROXY", False) else None
+# Behind the clinic's own reverse proxy: trust its scheme header and its X-Forwarded-For (audit addresses).
+KAPCLINIC_BEHIND_PROXY = env_bool("KAPCLINIC_BEHIND_PROXY", default=False)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if KAPCLINIC_BEHIND_PROXY else None
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env_str("KAPCLINIC_TIME_ZONE", "America/New_York")

@@ -83,3 +83,9 @@ def test_only_director_and_auditor_read_the_log(client_for: Any, personas: dict[
     assert AccessEvent.objects.filter(
         action="audit.browse", outcome="denied", username=personas[name].username
     ).exists()
+
+
+def test_client_address_behind_the_clinic_proxy(client_for: Any, team_patient: Patient, settings: Any) -> None:
+    settings.KAPCLINIC_BEHIND_PROXY = True
+    client_for("prescriber").get(f"/patients/{team_patient.pk}/", HTTP_X_FORWARDED_FOR="203.0.113.7, 10.0.0.2")
+    assert AccessEvent.objects.get(action="patient.view").client_address == "203.0.113.7"

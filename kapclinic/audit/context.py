@@ -5,10 +5,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from django.conf import settings
 from django.http import HttpRequest
 
 if TYPE_CHECKING:
     from kapclinic.accounts.models import User
+
+
+def client_address(request: HttpRequest) -> str | None:
+    """Return the client's address; behind the clinic's own proxy, the one it forwarded."""
+    if settings.KAPCLINIC_BEHIND_PROXY:
+        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")[0].strip()
+        if forwarded:
+            return forwarded
+    return request.META.get("REMOTE_ADDR") or None
 
 
 @dataclass(frozen=True)
@@ -26,7 +36,7 @@ class AuditContext:
         return cls(
             user=actor,  # type: ignore[arg-type]
             channel=channel,
-            client_address=request.META.get("REMOTE_ADDR") or None,
+            client_address=client_address(request),
             method=request.method or "",
             path=request.get_full_path()[:300],
         )
