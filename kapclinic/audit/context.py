@@ -15,10 +15,10 @@ if TYPE_CHECKING:
 def client_address(request: HttpRequest) -> str | None:
     """Return the client's address; behind the clinic's own proxy, the one it forwarded."""
     if settings.KAPCLINIC_BEHIND_PROXY:
-        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")[0].strip()
+        forwarded = str(request.META.get("HTTP_X_FORWARDED_FOR", "")).split(",")[0].strip()
         if forwarded:
             return forwarded
-    return request.META.get("REMOTE_ADDR") or None
+    return str(request.META.get("REMOTE_ADDR") or "") or None
 
 
 @dataclass(frozen=True)
