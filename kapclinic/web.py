@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import render, resolve_url
+from django.utils.http import url_has_allowed_host_and_scheme
 
 from kapclinic.accounts.models import User
 
@@ -13,6 +14,13 @@ def current_user(request: HttpRequest) -> User:
     user = request.user
     assert isinstance(user, User)
     return user
+
+
+def safe_next(request: HttpRequest, target: str | None, default: str) -> str:
+    """Return `target` if it is a path on this site, else `default` (no open redirects)."""
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=False):
+        return target
+    return resolve_url(default)
 
 
 def forbidden(request: HttpRequest, message: str, *, context: dict[str, object] | None = None) -> HttpResponse:

@@ -10,7 +10,7 @@ import pytest
 from django.db import DatabaseError, connection, transaction
 
 from kapclinic.accounts.models import User
-from kapclinic.audit.models import AccessEvent
+from kapclinic.audit.models import AccessEvent, EmergencyAccess
 from kapclinic.patients.models import Patient
 
 
@@ -89,3 +89,17 @@ def test_client_address_behind_the_clinic_proxy(client_for: Any, team_patient: P
     settings.KAPCLINIC_BEHIND_PROXY = True
     client_for("prescriber").get(f"/patients/{team_patient.pk}/", HTTP_X_FORWARDED_FOR="203.0.113.7, 10.0.0.2")
     assert AccessEvent.objects.get(action="patient.view").client_address == "203.0.113.7"
+
+
+def test_review_redirect_stays_on_this_site(client_for: Any, other_patient: Patient, personas: dict[str, User]) -> None:
+
+    grant = EmergencyAccess.objects.create(
+        user=personas["nurse"],
+        patient=other_patient,
+        reason="Covering the evening clinic",
+        expires_at="2999-01-01T00:00Z",
+    )
+    response = client_for("director").post(
+        f"/audit/emergency/{grant.pk}/review/", {"note": "", "next": "https://elsewhere.example/steal"}
+    )
+    assert response["Location"] == "/audit/"

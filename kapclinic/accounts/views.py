@@ -19,7 +19,7 @@ from kapclinic.accounts.models import ApiToken, User
 from kapclinic.accounts.roles import Action, may
 from kapclinic.audit.context import AuditContext
 from kapclinic.errors import AccessDenied, NotFound
-from kapclinic.web import current_user, forbidden
+from kapclinic.web import current_user, forbidden, not_found, safe_next
 
 
 class SignInView(auth_views.LoginView):
@@ -49,7 +49,7 @@ def mfa_verify(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         if device.verify_token(form.cleaned_data["code"]):
             otp_login(request, device)
-            return redirect(request.GET.get("next") or "home:home")
+            return redirect(safe_next(request, request.GET.get("next"), "home:home"))
         form.add_error("code", "That code is not right. Check the time on your phone and try the newest code.")
     return render(request, "accounts/mfa_verify.html", {"form": form})
 
@@ -153,7 +153,7 @@ def user_password_reset(request: HttpRequest, user_id: int) -> HttpResponse:
         return forbidden(request, "Only the clinic director resets passwords.")
     target = User.objects.filter(pk=user_id).first()
     if target is None:
-        return render(request, "404.html", status=404)
+        return not_found(request, "No such user.")
     form = PasswordResetByDirectorForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -178,7 +178,7 @@ def user_set_active(request: HttpRequest, user_id: int) -> HttpResponse:
     except AccessDenied as exc:
         return forbidden(request, exc.message)
     except NotFound:
-        return render(request, "404.html", status=404)
+        return not_found(request, "No such user.")
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:

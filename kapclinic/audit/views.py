@@ -20,7 +20,7 @@ from kapclinic.audit.selectors import AuditFilter, access_events_for, emergency_
 from kapclinic.audit.services import emergency_access_review
 from kapclinic.errors import AccessDenied, Conflict, NotFound
 from kapclinic.patients.models import Patient
-from kapclinic.web import current_user, forbidden
+from kapclinic.web import current_user, forbidden, safe_next
 
 CSV_COLUMNS = [
     "occurred_at",
@@ -158,4 +158,4 @@ def emergency_review(request: HttpRequest, grant_id: int) -> HttpResponse:
         messages.error(request, exc.message)
     else:
         messages.success(request, "Marked as reviewed.")
-    return redirect(request.POST.get("next") or "audit:log")
+    return redirect(safe_next(request, request.POST.get("next"), "audit:log"))
