@@ -41,7 +41,7 @@ typecheck: venv
 
 test-sqlite: venv assets
 	@mkdir -p test-artifacts
-	KAPCLINIC_DEBUG=true $(VENV)/bin/pytest -q
+	KAPCLINIC_DEBUG=true $(VENV)/bin/pytest -q -m "not postgres_only"
 
 test-postgres: venv assets
 	KAPCLINIC_DEBUG=true scripts/with-postgres $(VENV)/bin/pytest -q -m "not browser"

@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "kapclinic.patients",
     "kapclinic.home",
     "kapclinic.portal",
+    "kapclinic.inventory",
     "kapclinic.demo",
 ]
 

@@ -9,6 +9,7 @@ urlpatterns = [
     path("patients/", include("kapclinic.patients.urls")),
     path("audit/", include("kapclinic.audit.urls")),
     path("portal/", include("kapclinic.portal.urls")),
+    path("inventory/", include("kapclinic.inventory.urls")),
     path("api/v1/", api.urls),
     path("healthz", healthz, name="healthz"),
 ]

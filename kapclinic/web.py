@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
+from django.forms import BaseForm
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render, resolve_url
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -36,3 +38,12 @@ def api_user(request: HttpRequest) -> User:
     user = request.auth  # type: ignore[attr-defined]
     assert isinstance(user, User)
     return user
+
+
+def apply_validation_errors(form: BaseForm, exc: ValidationError, *, fallback_field: str | None = None) -> None:
+    """Put a service's ValidationError on the form: next to its field, or at the top when it has none."""
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.message_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(fallback_field if fallback_field in form.fields else None, exc.messages)

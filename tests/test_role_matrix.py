@@ -9,14 +9,18 @@ must be what MATRIX says.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from kapclinic.accounts.models import User
 from kapclinic.accounts.roles import MATRIX, Action, Role, Scope
 from kapclinic.audit.models import EmergencyAccess
+from kapclinic.inventory.models import LedgerEntry, Product, StorageLocation
 from kapclinic.patients.models import CareTeamMember, Patient
 
 # The persona that plays each role (clinicians are on team_patient's care team).
@@ -139,6 +143,44 @@ def _portal(w: World, patient: Patient) -> bool:
     return response.status_code == 200 and patient.given_name in response.content.decode()
 
 
+def _ledger_stock() -> tuple[Product, StorageLocation]:
+    product = Product.objects.create(
+        name="Ketamine HCl injection", form="vial", mg_per_unit=Decimal("50"), unit="mL", units_per_container=10
+    )
+    return product, StorageLocation.objects.create(name="Safe")
+
+
+def _ledger_record(w: World, patient: Patient) -> bool:
+    product, safe = _ledger_stock()
+    response = w.api.post(
+        "/api/v1/ledger/lots",
+        {
+            "product": product.pk,
+            "lot_number": "M1",
+            "expires_on": (timezone.localdate() + timedelta(days=90)).isoformat(),
+            "supplier_name": "Synthetic supplier",
+            "invoice_reference": "INV-M",
+            "received_on": timezone.localdate().isoformat(),
+            "location": safe.pk,
+            "quantity": "10",
+            "unit": "mL",
+        },
+        content_type="application/json",
+    )
+    return response.status_code == 201 and LedgerEntry.objects.exists()
+
+
+def _ledger_view(w: World, patient: Patient) -> bool:
+    statuses = {w.api.get(f"/api/v1/ledger/{what}").status_code for what in ("balances", "entries", "reconciliation")}
+    assert len(statuses) == 1, "ledger reads disagree"
+    return statuses == {200}
+
+
+def _ledger_setup(w: World, patient: Patient) -> bool:
+    w.page.post("/inventory/locations/", {"name": "Probe cabinet", "description": "probe"})
+    return StorageLocation.objects.filter(name="Probe cabinet").exists()
+
+
 PROBES: dict[Action, tuple[Probe, bool]] = {
     # action: (probe, whether the probe is about one patient)
     Action.PATIENT_LIST: (_list, True),
@@ -154,6 +196,9 @@ PROBES: dict[Action, tuple[Probe, bool]] = {
     Action.USER_LIST: (_user_list, False),
     Action.USER_MANAGE: (_user_manage, False),
     Action.PORTAL_USE: (_portal, True),
+    Action.LEDGER_RECORD: (_ledger_record, False),
+    Action.LEDGER_VIEW: (_ledger_view, False),
+    Action.LEDGER_SETUP: (_ledger_setup, False),
 }
 
 

@@ -22,5 +22,6 @@ def role(request: HttpRequest) -> dict[str, object]:
             "audit": may(current, Action.AUDIT_BROWSE),
             "users": may(current, Action.USER_LIST),
             "portal": may(current, Action.PORTAL_USE),
+            "ledger": may(current, Action.LEDGER_VIEW),
         },
     }

@@ -70,6 +70,9 @@ class Action(StrEnum):
     USER_LIST = "user.list"
     USER_MANAGE = "user.manage"
     PORTAL_USE = "portal.use"
+    LEDGER_RECORD = "ledger.record"
+    LEDGER_VIEW = "ledger.view"
+    LEDGER_SETUP = "ledger.setup"
 
 
 _N, _A, _T, _O = Scope.NONE, Scope.ALL, Scope.TEAM, Scope.OWN
@@ -102,6 +105,10 @@ _ROWS: dict[Action, tuple[Scope, ...]] = {
     Action.USER_LIST:             (_N,   _N,   _N,   _N,   _A,   _A,   _N),
     Action.USER_MANAGE:           (_N,   _N,   _N,   _N,   _A,   _N,   _N),
     Action.PORTAL_USE:            (_N,   _N,   _N,   _N,   _N,   _N,   _O),
+    # Controlled-substance ledger: licensed staff record; director and auditor read the books.
+    Action.LEDGER_RECORD:         (_N,   _A,   _A,   _N,   _N,   _N,   _N),
+    Action.LEDGER_VIEW:           (_N,   _A,   _A,   _N,   _A,   _A,   _N),
+    Action.LEDGER_SETUP:          (_N,   _N,   _N,   _N,   _A,   _N,   _N),
 }
 # fmt: on
 

@@ -19,7 +19,7 @@ from kapclinic.accounts.models import ApiToken, User
 from kapclinic.accounts.roles import Action, may
 from kapclinic.audit.context import AuditContext
 from kapclinic.errors import AccessDenied, NotFound
-from kapclinic.web import current_user, forbidden, not_found, safe_next
+from kapclinic.web import apply_validation_errors, current_user, forbidden, not_found, safe_next
 
 
 class SignInView(auth_views.LoginView):
@@ -130,20 +130,11 @@ def user_create(request: HttpRequest) -> HttpResponse:
         try:
             created = services.user_create(ctx=AuditContext.from_request(request), **form.cleaned_data)
         except ValidationError as exc:
-            _errors_to_form(form, exc)
+            apply_validation_errors(form, exc, fallback_field="password")
         else:
             messages.success(request, f"{created.username} was added. Give them the temporary password.")
             return redirect("accounts:user_list")
     return render(request, "accounts/user_form.html", {"form": form})
-
-
-def _errors_to_form(form: StaffUserForm | PasswordResetByDirectorForm, exc: ValidationError) -> None:
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        field = "password" if "password" in form.fields else "new_password"
-        form.add_error(field, exc.messages)
 
 
 @login_required
@@ -161,7 +152,7 @@ def user_password_reset(request: HttpRequest, user_id: int) -> HttpResponse:
                 ctx=AuditContext.from_request(request), user_id=user_id, new_password=form.cleaned_data["new_password"]
             )
         except ValidationError as exc:
-            _errors_to_form(form, exc)
+            apply_validation_errors(form, exc, fallback_field="new_password")
         else:
             messages.success(request, f"{target.username}'s password was reset; they must change it at sign-in.")
             return redirect("accounts:user_list")

@@ -24,7 +24,7 @@ from kapclinic.patients.forms import (
 )
 from kapclinic.patients.models import Patient
 from kapclinic.patients.selectors import chart_header, patient_search_for_user
-from kapclinic.web import current_user, forbidden, not_found
+from kapclinic.web import apply_validation_errors, current_user, forbidden, not_found
 
 
 def _page_number(request: HttpRequest) -> int:
@@ -59,14 +59,6 @@ def patient_list(request: HttpRequest) -> HttpResponse:
     return render(request, template, context)
 
 
-def _apply_errors(form: PatientForm, exc: ValidationError) -> None:
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc.messages)
-
-
 @login_required
 def patient_register(request: HttpRequest) -> HttpResponse:
     user = current_user(request)
@@ -83,7 +75,7 @@ def patient_register(request: HttpRequest) -> HttpResponse:
                 allow_duplicate=confirm.cleaned_data["confirm_not_duplicate"],
             )
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_validation_errors(form, exc)
         except services.PossibleDuplicates as exc:
             duplicates = exc.matches
         else:
@@ -168,7 +160,7 @@ def patient_edit(request: HttpRequest, patient_id: int) -> HttpResponse:
                 expected_version=form.cleaned_data.get("version"),
             )
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_validation_errors(form, exc)
         except Conflict as exc:
             form.add_error(None, exc.message)
         except AccessDenied as exc:

@@ -1,0 +1,216 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest
+from ninja import Field, Query, Router, Schema, Status
+
+from kapclinic.audit.context import AuditContext
+from kapclinic.inventory import selectors, services
+from kapclinic.inventory.models import LedgerEntry
+from kapclinic.web import api_user
+
+router = Router(tags=["controlled-substance ledger"])
+
+
+class EntryOut(Schema):
+    id: int
+    kind: str
+    lot: int = Field(alias="lot_id")
+    lot_number: str = Field(alias="lot.lot_number")
+    product: str = Field(alias="lot.product.name")
+    location: int = Field(alias="location_id")
+    quantity_mg: Decimal
+    units: Decimal
+    unit: str = Field(alias="lot.product.unit")
+    balance_after_mg: Decimal
+    occurred_at: datetime
+    recorded_at: datetime
+    actor: str = Field(alias="actor.username")
+    witness: str | None = Field(default=None, alias="witness.username")
+    patient: int | None = Field(alias="patient_id")
+    reason: str
+    reference: str
+    corrects: int | None = Field(alias="corrects_id")
+    counterpart: int | None = Field(alias="counterpart_id")
+
+
+class EntryListOut(Schema):
+    items: list[EntryOut]
+    count: int
+
+
+class EntryIn(Schema):
+    kind: str = Field(description="administration, waste, return, destruction, loss, correction, transfer, receipt")
+    lot: int
+    location: int
+    quantity: str = Field(description="a number; with `unit` mg or the product's unit (mL, device, troche)")
+    unit: str = "mg"
+    occurred_at: datetime | None = None
+    witness_username: str = ""
+    witness_password: str = ""
+    patient: int | None = None
+    reason: str = Field(default="", max_length=2000)
+    reference: str = Field(default="", max_length=80)
+    corrects: int | None = None
+    to_location: int | None = Field(default=None, description="for a transfer: where the stock goes")
+
+
+class LotIn(Schema):
+    product: int
+    lot_number: str = Field(max_length=40)
+    expires_on: date
+    supplier_name: str = Field(max_length=120)
+    supplier_address: str = Field(default="", max_length=200)
+    supplier_dea_number: str = Field(default="", max_length=9)
+    invoice_reference: str = Field(max_length=60)
+    received_on: date
+    location: int
+    quantity: str
+    unit: str = "mg"
+
+
+class BalanceOut(Schema):
+    lot: int
+    lot_number: str
+    product: str
+    location: int
+    location_name: str
+    mg: Decimal
+    units: Decimal
+    unit: str
+    expires_on: date
+    expired: bool
+
+
+class ReconciliationOut(Schema):
+    lot: int
+    location: int
+    entries: int
+    totals_mg: dict[str, Decimal]
+    expected_mg: Decimal
+    recorded_mg: Decimal
+    balanced: bool
+    problems: list[str]
+
+
+class EntryParams(Schema):
+    lot: int | None = None
+    location: int | None = None
+    kind: str = Field(default="", max_length=20)
+    limit: int = Field(default=50, ge=1, le=500)
+    offset: int = Field(default=0, ge=0)
+
+
+def _ctx(request: HttpRequest) -> AuditContext:
+    return AuditContext.from_request(request, user=api_user(request), channel="api")
+
+
+def _with_relations(entry_id: int) -> LedgerEntry:
+    return LedgerEntry.objects.select_related("lot__product", "actor", "witness").get(pk=entry_id)
+
+
+@router.get("/entries", response=EntryListOut)
+def entry_list(request: HttpRequest, params: Query[EntryParams]) -> dict[str, object]:
+    """Ledger entries, newest first; filter by lot, location or kind."""
+    entries = selectors.ledger_entries(
+        ctx=_ctx(request), lot_id=params.lot, location_id=params.location, kind=params.kind
+    )
+    return {"items": list(entries[params.offset : params.offset + params.limit]), "count": entries.count()}
+
+
+@router.post("/entries", response={201: EntryOut})
+def entry_create(request: HttpRequest, payload: EntryIn) -> Status[LedgerEntry]:
+    """Record a movement. Waste and destruction need the witness's own username and password."""
+    ctx = _ctx(request)
+    quantity = services.Quantity(payload.quantity, payload.unit)
+    if payload.kind == "transfer":
+        if payload.to_location is None:
+            raise ValidationError({"to_location": "A transfer needs the location the stock goes to."})
+        out, _into = services.ledger_transfer(
+            ctx=ctx,
+            lot_id=payload.lot,
+            from_location_id=payload.location,
+            to_location_id=payload.to_location,
+            quantity=quantity,
+            reason=payload.reason,
+        )
+        return Status(201, _with_relations(out.pk))
+    witness = (
+        services.WitnessCredentials(payload.witness_username, payload.witness_password)
+        if payload.witness_username
+        else None
+    )
+    entry = services.ledger_entry_record(
+        ctx=ctx,
+        kind=payload.kind,
+        lot_id=payload.lot,
+        location_id=payload.location,
+        quantity=quantity,
+        occurred_at=payload.occurred_at,
+        witness=witness,
+        patient_id=payload.patient,
+        reason=payload.reason,
+        reference=payload.reference,
+        corrects_id=payload.corrects,
+    )
+    return Status(201, _with_relations(entry.pk))
+
+
+@router.post("/lots", response={201: EntryOut})
+def lot_receive(request: HttpRequest, payload: LotIn) -> Status[LedgerEntry]:
+    """Receive a delivery: the lot and its receipt entry at a location."""
+    entry = services.ledger_receive(
+        ctx=_ctx(request),
+        product_id=payload.product,
+        lot_number=payload.lot_number,
+        expires_on=payload.expires_on,
+        supplier_name=payload.supplier_name,
+        supplier_address=payload.supplier_address,
+        supplier_dea_number=payload.supplier_dea_number,
+        invoice_reference=payload.invoice_reference,
+        received_on=payload.received_on,
+        location_id=payload.location,
+        quantity=services.Quantity(payload.quantity, payload.unit),
+    )
+    return Status(201, _with_relations(entry.pk))
+
+
+@router.get("/balances", response=list[BalanceOut])
+def balances(request: HttpRequest) -> list[dict[str, object]]:
+    """What is on hand, per lot and location, in mg and in the product's unit."""
+    return [
+        {
+            "lot": b.lot.pk,
+            "lot_number": b.lot.lot_number,
+            "product": str(b.lot.product),
+            "location": b.location.pk,
+            "location_name": b.location.name,
+            "mg": b.mg,
+            "units": b.units,
+            "unit": b.lot.product.unit,
+            "expires_on": b.lot.expires_on,
+            "expired": b.expired,
+        }
+        for b in selectors.ledger_balances(ctx=_ctx(request))
+    ]
+
+
+@router.get("/reconciliation", response=list[ReconciliationOut])
+def reconciliation(request: HttpRequest) -> list[dict[str, object]]:
+    """received - administered - wasted - destroyed - lost - returned +/- transfers = on hand, per lot and location."""
+    return [
+        {
+            "lot": r.lot,
+            "location": r.location,
+            "entries": r.entries,
+            "totals_mg": {k.value: v for k, v in r.totals.items()},
+            "expected_mg": r.expected_mg,
+            "recorded_mg": r.recorded_mg,
+            "balanced": r.balanced,
+            "problems": r.problems,
+        }
+        for r in selectors.ledger_reconciliation(ctx=_ctx(request))
+    ]

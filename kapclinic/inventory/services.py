@@ -1,0 +1,400 @@
+"""Writing the controlled-substance ledger: one transaction per movement, the lot row locked first."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from kapclinic.accounts.models import User
+from kapclinic.accounts.roles import Action, Role, may
+from kapclinic.audit.context import AuditContext
+from kapclinic.audit.models import Outcome
+from kapclinic.audit.services import access_event_record
+from kapclinic.clinical.ledger import (
+    NEEDS_REASON,
+    NEEDS_WITNESS,
+    EntryKind,
+    LedgerError,
+    balance_after,
+    mg_for_units,
+    signed_quantity,
+    to_mg,
+    units_for_mg,
+)
+from kapclinic.errors import AccessDenied, NotFound
+from kapclinic.inventory.models import LedgerEntry, Lot, Product, StorageLocation
+from kapclinic.patients.models import Patient
+
+# Entry kinds recorded through ledger_entry_record; receipts, transfers and count adjustments have their own doors.
+DIRECT_KINDS = (
+    EntryKind.ADMINISTRATION,
+    EntryKind.WASTE,
+    EntryKind.RETURN,
+    EntryKind.DESTRUCTION,
+    EntryKind.LOSS,
+    EntryKind.CORRECTION,
+)
+
+
+@dataclass(frozen=True)
+class Quantity:
+    """An amount as typed: a number and its unit, either "mg" or the product's own unit."""
+
+    amount: str | Decimal
+    unit: str
+
+
+@dataclass(frozen=True)
+class WitnessCredentials:
+    """The witness confirms with their own username and password, at the same screen."""
+
+    username: str
+    password: str
+
+
+def _require_recorder(ctx: AuditContext, kind: str) -> None:
+    if not may(ctx.user.role, Action.LEDGER_RECORD):
+        access_event_record(ctx=ctx, action=f"ledger.{kind}", outcome=Outcome.DENIED)
+        raise AccessDenied("Only prescribers and nurses record controlled-substance movements.")
+
+
+def _to_mg(quantity: Quantity, product: Product, *, signed: bool = False) -> Decimal:
+    """Return the milligrams meant by `quantity`; the unit must be mg or the product's unit."""
+    try:
+        amount = Decimal(str(quantity.amount).strip())
+    except (InvalidOperation, ValueError):
+        raise ValidationError({"quantity": "Enter the quantity as a number, e.g. 2.5."}) from None
+    if not amount.is_finite() or abs(amount) >= Decimal("1e8"):
+        raise ValidationError({"quantity": "Enter a realistic quantity."})
+    if quantity.unit == "mg":
+        mg = to_mg(amount)
+    elif quantity.unit == product.unit:
+        mg = mg_for_units(amount, product.mg_per_unit)
+    else:
+        raise ValidationError(
+            {"unit": f"{product.name} is counted in {product.unit} or mg, not {quantity.unit or 'no unit'}."}
+        )
+    if not signed and mg <= 0:
+        raise ValidationError({"quantity": "Enter a quantity above 0."})
+    return mg
+
+
+def _witness(actor: User, credentials: WitnessCredentials | None, kind: EntryKind) -> User | None:
+    if kind not in NEEDS_WITNESS:
+        return None
+    if credentials is None or not credentials.username:
+        raise ValidationError({"witness": f"A {kind.label.lower()} needs a second licensed person as witness."})
+    witness = User.objects.filter(username=credentials.username, is_active=True).first()
+    # One message for unknown user and wrong password: a witness prompt must not reveal usernames.
+    if witness is None or not witness.check_password(credentials.password):
+        raise ValidationError({"witness": "The witness's username or password is not right."})
+    if witness.pk == actor.pk:
+        raise ValidationError({"witness": "The witness must be someone other than you."})
+    if not Role(witness.role).is_licensed or not witness.licence_number:
+        raise ValidationError({"witness": f"{witness.display_name} holds no licence on file and cannot witness."})
+    return witness
+
+
+def _locked_balance(lot_id: int, location_id: int) -> tuple[Lot, Decimal]:
+    # Lock the lot row: two nurses drawing the last mL of a vial at the same moment are served
+    # one after the other, and the second sees the first one's balance (no overdraw).
+    lot = Lot.objects.select_for_update().select_related("product").filter(pk=lot_id).first()
+    if lot is None:
+        raise NotFound("No such lot.")
+    latest = (
+        LedgerEntry.objects.filter(lot_id=lot_id, location_id=location_id)
+        .order_by("-id")
+        .values_list("balance_after_mg", flat=True)
+        .first()
+    )
+    return lot, latest if latest is not None else Decimal("0")
+
+
+def _entry(
+    *,
+    ctx: AuditContext,
+    kind: EntryKind,
+    lot: Lot,
+    location: StorageLocation,
+    balance: Decimal,
+    quantity_mg: Decimal,
+    occurred_at: datetime,
+    **fields: object,
+) -> LedgerEntry:
+    try:
+        after = balance_after(balance, kind, quantity_mg)
+        change = signed_quantity(kind, quantity_mg)
+    except LedgerError as exc:
+        raise ValidationError({"quantity": str(exc)}) from None
+    entry = LedgerEntry(
+        kind=kind,
+        lot=lot,
+        location=location,
+        quantity_mg=change,
+        units=units_for_mg(change, lot.product.mg_per_unit),
+        balance_after_mg=after,
+        occurred_at=occurred_at,
+        recorded_at=timezone.now(),
+        actor=ctx.user,
+        **fields,
+    )
+    entry.save(force_insert=True)
+    patient_id = entry.patient_id
+    access_event_record(
+        ctx=ctx,
+        action=f"ledger.{kind.value}",
+        patient_id=patient_id,
+        detail={"entry": entry.pk, "lot": lot.lot_number, "mg": str(change)},
+    )
+    return entry
+
+
+def _when(occurred_at: datetime | None) -> datetime:
+    now = timezone.now()
+    if occurred_at is None:
+        return now
+    if timezone.is_naive(occurred_at):
+        occurred_at = timezone.make_aware(occurred_at)
+    if occurred_at > now + timedelta(minutes=5):
+        raise ValidationError({"occurred_at": "A movement cannot be recorded in the future."})
+    return occurred_at
+
+
+def _location(location_id: int) -> StorageLocation:
+    location = StorageLocation.objects.filter(pk=location_id, active=True).first()
+    if location is None:
+        raise ValidationError({"location": "Choose an active storage location."})
+    return location
+
+
+def ledger_receive(
+    *,
+    ctx: AuditContext,
+    product_id: int,
+    lot_number: str,
+    expires_on: date,
+    supplier_name: str,
+    invoice_reference: str,
+    received_on: date,
+    location_id: int,
+    quantity: Quantity,
+    supplier_address: str = "",
+    supplier_dea_number: str = "",
+) -> LedgerEntry:
+    """Book a delivery: the lot (created on first receipt) and a receipt entry at the location."""
+    _require_recorder(ctx, EntryKind.RECEIPT)
+    product = Product.objects.filter(pk=product_id, active=True).first()
+    if product is None:
+        raise ValidationError({"product": "Choose a product."})
+    errors: dict[str, str] = {}
+    if not lot_number.strip():
+        errors["lot_number"] = "Enter the lot number printed on the container."
+    if not invoice_reference.strip():
+        errors["invoice_reference"] = "Enter the invoice or packing-slip number (the Schedule III receipt record)."
+    if not supplier_name.strip():
+        errors["supplier_name"] = "Enter the supplier."
+    if expires_on <= timezone.localdate():
+        errors["expires_on"] = "This lot has expired; do not receive it into stock."
+    if received_on > timezone.localdate():
+        errors["received_on"] = "The date received cannot be in the future."
+    if errors:
+        raise ValidationError(errors)
+    location = _location(location_id)
+    mg = _to_mg(quantity, product)
+    with transaction.atomic():
+        lot, created = Lot.objects.get_or_create(
+            product=product,
+            lot_number=lot_number.strip(),
+            defaults={
+                "expires_on": expires_on,
+                "supplier_name": supplier_name.strip(),
+                "supplier_address": supplier_address.strip(),
+                "supplier_dea_number": supplier_dea_number.strip(),
+                "invoice_reference": invoice_reference.strip(),
+                "received_on": received_on,
+                "received_by": ctx.user,
+            },
+        )
+        if not created and lot.expires_on != expires_on:
+            raise ValidationError({"expires_on": f"Lot {lot.lot_number} is on file with expiry {lot.expires_on}."})
+        lot, balance = _locked_balance(lot.pk, location.pk)
+        return _entry(
+            ctx=ctx,
+            kind=EntryKind.RECEIPT,
+            lot=lot,
+            location=location,
+            balance=balance,
+            quantity_mg=mg,
+            occurred_at=_when(None),
+            reference=invoice_reference.strip()[:80],
+        )
+
+
+def ledger_entry_record(
+    *,
+    ctx: AuditContext,
+    kind: str,
+    lot_id: int,
+    location_id: int,
+    quantity: Quantity,
+    occurred_at: datetime | None = None,
+    witness: WitnessCredentials | None = None,
+    patient_id: int | None = None,
+    reason: str = "",
+    reference: str = "",
+    corrects_id: int | None = None,
+) -> LedgerEntry:
+    """Record an administration, waste, return, destruction, loss or correction.
+
+    Refused, with nothing written: a quantity of 0 or below, more than the lot holds here,
+    administration from an expired lot, a missing or unlicensed witness (or the actor as
+    their own witness), a loss without its report reference, a correction of an entry that
+    does not exist or of another lot or location.
+    """
+    try:
+        entry_kind = EntryKind(kind)
+    except ValueError:
+        raise ValidationError({"kind": f"Choose one of: {', '.join(k.value for k in DIRECT_KINDS)}."}) from None
+    if entry_kind not in DIRECT_KINDS:
+        raise ValidationError({"kind": f"A {entry_kind.label.lower()} is not recorded here."})
+    _require_recorder(ctx, entry_kind)
+    errors: dict[str, str] = {}
+    if entry_kind in NEEDS_REASON and not reason.strip():
+        errors["reason"] = f"A {entry_kind.label.lower()} needs a reason."
+    if entry_kind is EntryKind.LOSS and not reference.strip():
+        errors["reference"] = "Enter the DEA Form 106 or police report reference."
+    if entry_kind is EntryKind.ADMINISTRATION and patient_id is None:
+        errors["patient"] = "An administration names the patient who received the dose."
+    if errors:
+        raise ValidationError(errors)
+    when = _when(occurred_at)
+    location = _location(location_id)
+    witness_user = _witness(ctx.user, witness, entry_kind)
+    patient = None
+    if patient_id is not None:
+        patient = Patient.objects.filter(pk=patient_id).first()
+        if patient is None:
+            raise ValidationError({"patient": "No patient with that id."})
+    with transaction.atomic():
+        lot, balance = _locked_balance(lot_id, location.pk)
+        corrected = None
+        if entry_kind is EntryKind.CORRECTION:
+            corrected = LedgerEntry.objects.filter(pk=corrects_id).first() if corrects_id else None
+            if corrected is None:
+                raise ValidationError({"corrects": "A correction points at an existing entry; none has that id."})
+            if (corrected.lot_id, corrected.location_id) != (lot.pk, location.pk):
+                raise ValidationError({"corrects": "A correction must be for the same lot and location as the entry."})
+        if entry_kind is EntryKind.ADMINISTRATION and lot.expires_on < timezone.localdate():
+            raise ValidationError({"lot": f"Lot {lot.lot_number} expired on {lot.expires_on}; it cannot be given."})
+        mg = _to_mg(quantity, lot.product, signed=entry_kind is EntryKind.CORRECTION)
+        return _entry(
+            ctx=ctx,
+            kind=entry_kind,
+            lot=lot,
+            location=location,
+            balance=balance,
+            quantity_mg=mg,
+            occurred_at=when,
+            witness=witness_user,
+            patient=patient,
+            reason=reason.strip(),
+            reference=reference.strip()[:80],
+            corrects=corrected,
+        )
+
+
+def ledger_transfer(
+    *,
+    ctx: AuditContext,
+    lot_id: int,
+    from_location_id: int,
+    to_location_id: int,
+    quantity: Quantity,
+    reason: str = "",
+) -> tuple[LedgerEntry, LedgerEntry]:
+    """Move stock between locations: an out entry and an in entry, written together."""
+    _require_recorder(ctx, EntryKind.TRANSFER_OUT)
+    if from_location_id == to_location_id:
+        raise ValidationError({"to_location": "Choose a different location to move the stock to."})
+    source = _location(from_location_id)
+    target = _location(to_location_id)
+    with transaction.atomic():
+        lot, balance = _locked_balance(lot_id, source.pk)
+        mg = _to_mg(quantity, lot.product)
+        out = _entry(
+            ctx=ctx,
+            kind=EntryKind.TRANSFER_OUT,
+            lot=lot,
+            location=source,
+            balance=balance,
+            quantity_mg=mg,
+            occurred_at=_when(None),
+            reason=reason.strip(),
+        )
+        target_balance = (
+            LedgerEntry.objects.filter(lot_id=lot.pk, location_id=target.pk)
+            .order_by("-id")
+            .values_list("balance_after_mg", flat=True)
+            .first()
+        ) or Decimal("0")
+        into = _entry(
+            ctx=ctx,
+            kind=EntryKind.TRANSFER_IN,
+            lot=lot,
+            location=target,
+            balance=target_balance,
+            quantity_mg=mg,
+            occurred_at=out.occurred_at,
+            reason=reason.strip(),
+            counterpart=out,
+        )
+    return out, into
+
+
+def _require_setup(ctx: AuditContext, what: str) -> None:
+    if not may(ctx.user.role, Action.LEDGER_SETUP):
+        access_event_record(ctx=ctx, action=f"ledger.setup.{what}", outcome=Outcome.DENIED)
+        raise AccessDenied("Only the clinic director sets up products and storage locations.")
+
+
+def storage_location_create(*, ctx: AuditContext, name: str, description: str = "") -> StorageLocation:
+    """Add a place where controlled stock is kept (e.g. the safe, a crash cart)."""
+    _require_setup(ctx, "location")
+    location = StorageLocation(name=name.strip(), description=description.strip())
+    location.full_clean()
+    with transaction.atomic():
+        location.save()
+        access_event_record(ctx=ctx, action="ledger.setup.location", detail={"location": location.name})
+    return location
+
+
+def product_create(
+    *,
+    ctx: AuditContext,
+    name: str,
+    form: str,
+    mg_per_unit: Decimal,
+    unit: str,
+    units_per_container: Decimal,
+    ndc: str = "",
+) -> Product:
+    """Add a controlled product as the supplier ships it (name, form, strength, container size, NDC)."""
+    _require_setup(ctx, "product")
+    product = Product(
+        name=name.strip(),
+        form=form.strip(),
+        mg_per_unit=mg_per_unit,
+        unit=unit,
+        units_per_container=units_per_container,
+        ndc=ndc.strip(),
+    )
+    product.full_clean()
+    with transaction.atomic():
+        product.save()
+        access_event_record(ctx=ctx, action="ledger.setup.product", detail={"product": str(product)})
+    return product

@@ -1,0 +1,16 @@
+from django.urls import path
+
+from kapclinic.inventory import views
+
+app_name = "inventory"
+
+urlpatterns = [
+    path("", views.stock, name="stock"),
+    path("entries/", views.entries, name="entries"),
+    path("reconciliation/", views.reconciliation, name="reconciliation"),
+    path("receive/", views.receive, name="receive"),
+    path("record/", views.record, name="record"),
+    path("transfer/", views.transfer, name="transfer"),
+    path("locations/", views.locations, name="locations"),
+    path("products/", views.products, name="products"),
+]

@@ -1,0 +1,262 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.forms import Form
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+
+from kapclinic.accounts.roles import Action, may
+from kapclinic.audit.context import AuditContext
+from kapclinic.clinical.ledger import EntryKind
+from kapclinic.errors import AccessDenied, NotFound
+from kapclinic.inventory import selectors, services
+from kapclinic.inventory.forms import (
+    ENTRY_KINDS,
+    LocationForm,
+    MovementForm,
+    ProductForm,
+    ReceiveForm,
+    TransferForm,
+)
+from kapclinic.inventory.models import Lot, Product, StorageLocation
+from kapclinic.web import apply_validation_errors, current_user, forbidden
+
+
+@login_required
+def stock(request: HttpRequest) -> HttpResponse:
+    """What is on hand, per lot and location, with expiry warnings."""
+    try:
+        balances = selectors.ledger_balances(ctx=AuditContext.from_request(request))
+    except AccessDenied as exc:
+        return forbidden(request, exc.message)
+    user = current_user(request)
+    return render(
+        request,
+        "inventory/stock.html",
+        {
+            "balances": balances,
+            "can_record": may(user.role, Action.LEDGER_RECORD),
+            "can_setup": may(user.role, Action.LEDGER_SETUP),
+        },
+    )
+
+
+@login_required
+def entries(request: HttpRequest) -> HttpResponse:
+    def _int(name: str) -> int | None:
+        raw = request.GET.get(name, "")
+        return int(raw) if raw.isdigit() and len(raw) < 10 else None
+
+    kind = request.GET.get("kind", "")
+    kind = kind if kind in EntryKind.__members__.values() else ""
+    try:
+        rows = selectors.ledger_entries(
+            ctx=AuditContext.from_request(request), lot_id=_int("lot"), location_id=_int("location"), kind=kind
+        )
+    except AccessDenied as exc:
+        return forbidden(request, exc.message)
+    page = Paginator(rows, 50).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "inventory/entries.html",
+        {
+            "page": page,
+            "kinds": ENTRY_KINDS,
+            "lots": Lot.objects.select_related("product"),
+            "locations": StorageLocation.objects.all(),
+            "params": request.GET,
+            "querystring": query.urlencode(),
+        },
+    )
+
+
+@login_required
+def reconciliation(request: HttpRequest) -> HttpResponse:
+    try:
+        rows = selectors.ledger_reconciliation(ctx=AuditContext.from_request(request))
+    except AccessDenied as exc:
+        return forbidden(request, exc.message)
+    lots = Lot.objects.select_related("product").in_bulk({r.lot for r in rows})
+    locations = StorageLocation.objects.in_bulk({r.location for r in rows})
+    table = [
+        {
+            "row": r,
+            "lot": lots[r.lot],
+            "location": locations[r.location],
+            "totals": [(k.label, r.totals.get(k)) for k in EntryKind],
+        }
+        for r in rows
+    ]
+    return render(
+        request,
+        "inventory/reconciliation.html",
+        {"table": table, "kinds": [k.label for k in EntryKind], "mismatches": sum(not r.balanced for r in rows)},
+    )
+
+
+def _ledger_form(
+    request: HttpRequest,
+    *,
+    form_class: type[Form],
+    template: str,
+    action: Action,
+    write: Callable[[AuditContext, dict[str, Any]], object],
+    done: str,
+) -> HttpResponse:
+    """Show a ledger form; on a valid POST call the service, keep the user's input on any refusal."""
+    if not may(current_user(request).role, action):
+        return forbidden(request, "Your role does not record in the controlled-substance ledger.")
+    form = form_class(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            write(AuditContext.from_request(request), form.cleaned_data)
+        except ValidationError as exc:
+            apply_validation_errors(form, exc)
+        except (AccessDenied, NotFound) as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, done)
+            return redirect("inventory:stock")
+    status = 422 if request.method == "POST" else 200
+    return render(request, template, {"form": form}, status=status)
+
+
+@login_required
+def receive(request: HttpRequest) -> HttpResponse:
+    def write(ctx: AuditContext, data: dict[str, Any]) -> object:
+        return services.ledger_receive(
+            ctx=ctx,
+            product_id=data["product"].pk,
+            lot_number=data["lot_number"],
+            expires_on=data["expires_on"],
+            supplier_name=data["supplier_name"],
+            supplier_address=data["supplier_address"],
+            supplier_dea_number=data["supplier_dea_number"],
+            invoice_reference=data["invoice_reference"],
+            received_on=data["received_on"],
+            location_id=data["location"],
+            quantity=services.Quantity(data["quantity"], data["unit"]),
+        )
+
+    return _ledger_form(
+        request,
+        form_class=ReceiveForm,
+        template="inventory/receive.html",
+        action=Action.LEDGER_RECORD,
+        write=write,
+        done="The delivery was received into stock.",
+    )
+
+
+@login_required
+def record(request: HttpRequest) -> HttpResponse:
+    def write(ctx: AuditContext, data: dict[str, Any]) -> object:
+        witness = (
+            services.WitnessCredentials(data["witness_username"], data["witness_password"])
+            if data["witness_username"]
+            else None
+        )
+        return services.ledger_entry_record(
+            ctx=ctx,
+            kind=data["kind"],
+            lot_id=data["lot"],
+            location_id=data["location"],
+            quantity=services.Quantity(data["quantity"], data["unit"]),
+            witness=witness,
+            patient_id=data["patient"],
+            reason=data["reason"],
+            reference=data["reference"],
+            corrects_id=data["corrects"],
+        )
+
+    return _ledger_form(
+        request,
+        form_class=MovementForm,
+        template="inventory/record.html",
+        action=Action.LEDGER_RECORD,
+        write=write,
+        done="The entry was recorded.",
+    )
+
+
+@login_required
+def transfer(request: HttpRequest) -> HttpResponse:
+    def write(ctx: AuditContext, data: dict[str, Any]) -> object:
+        return services.ledger_transfer(
+            ctx=ctx,
+            lot_id=data["lot"],
+            from_location_id=data["from_location"],
+            to_location_id=data["to_location"],
+            quantity=services.Quantity(data["quantity"], data["unit"]),
+            reason=data["reason"],
+        )
+
+    return _ledger_form(
+        request,
+        form_class=TransferForm,
+        template="inventory/transfer.html",
+        action=Action.LEDGER_RECORD,
+        write=write,
+        done="The stock was moved.",
+    )
+
+
+@login_required
+def locations(request: HttpRequest) -> HttpResponse:
+    user = current_user(request)
+    if not may(user.role, Action.LEDGER_VIEW):
+        return forbidden(request, "Your role does not see the controlled-substance ledger.")
+    can_setup = may(user.role, Action.LEDGER_SETUP)
+    form = LocationForm(request.POST or None)
+    if request.method == "POST":
+        if not can_setup:
+            return forbidden(request, "Only the clinic director sets up storage locations.")
+        if form.is_valid():
+            try:
+                services.storage_location_create(ctx=AuditContext.from_request(request), **form.cleaned_data)
+            except ValidationError as exc:
+                apply_validation_errors(form, exc)
+            else:
+                messages.success(request, "The storage location was added.")
+                return redirect("inventory:locations")
+    return _setup_page(request, location_form=form, product_form=ProductForm(), can_setup=can_setup)
+
+
+@login_required
+def products(request: HttpRequest) -> HttpResponse:
+    user = current_user(request)
+    if request.method != "POST":
+        return redirect("inventory:locations")
+    if not may(user.role, Action.LEDGER_SETUP):
+        return forbidden(request, "Only the clinic director sets up products.")
+    form = ProductForm(request.POST)
+    if form.is_valid():
+        try:
+            services.product_create(ctx=AuditContext.from_request(request), **form.cleaned_data)
+        except ValidationError as exc:
+            apply_validation_errors(form, exc)
+        else:
+            messages.success(request, "The product was added.")
+            return redirect("inventory:locations")
+    return _setup_page(request, location_form=LocationForm(), product_form=form, can_setup=True, status=422)
+
+
+def _setup_page(
+    request: HttpRequest, *, location_form: Form, product_form: Form, can_setup: bool, status: int = 200
+) -> HttpResponse:
+    context = {
+        "form": location_form,
+        "product_form": product_form,
+        "can_setup": can_setup,
+        "locations": StorageLocation.objects.all(),
+        "products": Product.objects.all(),
+    }
+    return render(request, "inventory/setup.html", context, status=status)
