@@ -7,7 +7,8 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: demo test lint typecheck test-sqlite test-postgres bench lock venv assets system-deps clean
+
+.PHONY: demo demo-deps test lint typecheck test-sqlite test-postgres bench lock venv assets system-deps clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +26,10 @@ assets: node_modules/.installed
 system-deps:
 	@scripts/system-deps
 
-demo: venv assets
+demo-deps:
+	@scripts/system-deps demo
+
+demo: demo-deps venv assets
 	@mkdir -p var
 	KAPCLINIC_DEBUG=true KAPCLINIC_REQUIRE_MFA=false $(PY) manage.py migrate --no-input -v 0
 	KAPCLINIC_DEBUG=true KAPCLINIC_REQUIRE_MFA=false $(PY) manage.py demo_load

@@ -42,6 +42,8 @@ class SignedInSession(APIKeyCookie):
             return None
         if mfa_required_for(user) and not user.is_verified():  # type: ignore[attr-defined]
             return None
+        if user.must_change_password:
+            return None
         return user
 
 

@@ -179,3 +179,14 @@ def test_patient_lands_on_the_portal(client_for: Any, team_patient: Patient) -> 
     assert response.redirect_chain[-1][0] == "/portal/"
     assert "Hello, Alder" in response.content.decode()
     assert AccessEvent.objects.filter(action="portal.use", patient=team_patient).exists()
+
+
+def test_password_alone_cannot_replace_the_authenticator(personas: dict[str, User], settings: Any) -> None:
+    settings.KAPCLINIC_REQUIRE_MFA = True
+    device = TOTPDevice.objects.create(user=personas["prescriber"], name="phone", confirmed=True)
+    client = Client()
+    _sign_in(client, "prescriber")
+    # Setting up a new device is the verify page until the current code is given.
+    assert client.get("/accounts/mfa/setup/")["Location"] == "/accounts/mfa/"
+    assert client.post("/accounts/mfa/setup/", {"code": "123456"})["Location"] == "/accounts/mfa/"
+    assert list(TOTPDevice.objects.filter(user=personas["prescriber"])) == [device]

@@ -201,12 +201,34 @@ JSON_VALUES = st.recursive(
 def test_no_500_on_any_patient_body(api_for: Any, team_patient: Patient, body: dict[str, Any]) -> None:
     api = api_for("coordinator")
     created = api.post("/api/v1/patients", json.dumps(body), content_type="application/json")
-    assert created.status_code in {201, 409, 422}, created.content
+    assert created.status_code in {201, 400, 409, 422}, created.content
     patched = api.patch(f"/api/v1/patients/{team_patient.pk}", json.dumps(body), content_type="application/json")
-    assert patched.status_code in {200, 409, 422}, patched.content
+    assert patched.status_code in {200, 400, 409, 422}, patched.content
 
 
 @pytest.mark.parametrize("raw", ["{", "[]", '"text"', "null", "\x00"])
 def test_malformed_json_is_a_client_error(api_for: Any, personas: dict[str, User], raw: str) -> None:
     response = api_for("coordinator").post("/api/v1/patients", raw, content_type="application/json")
     assert 400 <= response.status_code < 500
+
+
+def test_nul_characters_are_refused(api_for: Any, client_for: Any, personas: dict[str, User]) -> None:
+    api = api_for("coordinator")
+    body = '{"given_name": "A\\u0000", "family_name": "B", "birth_date": "1980-01-01"}'
+    response = api.post("/api/v1/patients", body, content_type="application/json")
+    assert response.status_code == 400 and "NUL" in response.json()["detail"]
+    assert api.get("/api/v1/patients", {"search": "a\x00"}).status_code == 400
+    assert client_for("coordinator").get("/patients/", {"q": "a\x00b"}).status_code == 400
+    assert not Patient.objects.exists()
+
+
+def test_unknown_fields_are_refused(api_for: Any, team_patient: Patient) -> None:
+    response = api_for("coordinator").patch(
+        f"/api/v1/patients/{team_patient.pk}", {"mrn": "K00000000"}, content_type="application/json"
+    )
+    assert response.status_code == 422 and response.json()["detail"][0]["loc"][-1] == "mrn"
+
+
+def test_session_api_refused_until_a_reset_password_is_changed(client_for: Any, personas: dict[str, User]) -> None:
+    User.objects.filter(username="nurse").update(must_change_password=True)
+    assert client_for("nurse").get("/api/v1/patients").status_code == 401

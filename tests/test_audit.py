@@ -57,7 +57,7 @@ def test_director_filters_the_log_by_patient_user_and_date(
     wrong = director.get("/audit/", {"from": "2026-05-01", "to": "2026-04-01"}).content.decode()
     assert "The start date is after the end date." in wrong
     unknown = director.get("/audit/", {"patient": "K99999999"}).content.decode()
-    assert "No patient with MRN K99999999." in unknown
+    assert "No patient with MRN or id K99999999." in unknown
     # Reading the log is itself recorded (a filter with an error shows nothing and reads nothing).
     assert AccessEvent.objects.filter(action="audit.browse", username="director").count() == 3
 
@@ -103,3 +103,24 @@ def test_review_redirect_stays_on_this_site(client_for: Any, other_patient: Pati
         f"/audit/emergency/{grant.pk}/review/", {"note": "", "next": "https://elsewhere.example/steal"}
     )
     assert response["Location"] == "/audit/"
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.postgres_only
+@pytest.mark.parametrize("reference", ["99999", "²", str(10**30), "K99999999"])
+def test_unknown_patient_filter_is_an_error_not_a_crash(
+    client_for: Any, personas: dict[str, User], reference: str
+) -> None:
+    # Committed transactions (PostgreSQL checks foreign keys at commit): no audit row may point nowhere.
+    page = client_for("director").get("/audit/", {"patient": reference})
+    assert page.status_code == 200 and "No patient with MRN or id" in page.content.decode()
+    api = client_for("director").get("/api/v1/audit-events", {"patient": reference})
+    assert api.status_code in {404, 422}
+
+
+def test_csv_cells_cannot_run_as_formulas(client_for: Any, other_patient: Patient) -> None:
+    reason = '=HYPERLINK("https://elsewhere.example","urgent")'
+    client_for("outsider_nurse").post(f"/patients/{other_patient.pk}/emergency-access/", {"reason": reason})
+    response = client_for("director").get("/audit/export.csv", {"emergency": "1"})
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert [r["reason"] for r in rows] == ["'" + reason]

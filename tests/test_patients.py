@@ -258,8 +258,8 @@ def test_edit_demographics_with_version_check(client_for: Any, team_patient: Pat
     assert response.status_code == 302
     team_patient.refresh_from_db()
     assert team_patient.pronouns == "they/them" and team_patient.version == 2
-    event = AccessEvent.objects.get(action="patient.edit")
-    assert "pronouns" in event.detail["changed"]
+    opened, saved = AccessEvent.objects.filter(action="patient.edit").order_by("id")
+    assert opened.method == "GET" and saved.method == "POST" and "pronouns" in saved.detail["changed"]
 
     # A second form drawn from version 1 must not overwrite the newer change.
     stale = client.post(f"/patients/{team_patient.pk}/edit/", {**data, "pronouns": "she/her"})
@@ -302,3 +302,40 @@ def test_care_team_assignment_replaces_the_holder(
     assert CareTeamMember.objects.get(patient=team_patient, role="nurse").user == personas["outsider_nurse"]
     # The former nurse no longer reaches the chart.
     assert client_for("nurse").get(f"/patients/{team_patient.pk}/").status_code == 403
+
+
+def test_duplicate_flag_shows_on_both_charts(client_for: Any, team_patient: Patient) -> None:
+    client = client_for("coordinator")
+    same = {**VALID, "given_name": "Alder", "family_name": "Teampatient", "birth_date": "1984-03-14", "phone": ""}
+    client.post("/patients/new/", {**same, "confirm_not_duplicate": "on"})
+    created = Patient.objects.exclude(pk=team_patient.pk).get()
+    original_chart = client.get(f"/patients/{team_patient.pk}/").content.decode()
+    assert "Possible duplicate of" in original_chart and created.mrn in original_chart
+
+
+def test_patient_user_learns_nothing_from_emergency_access(
+    client_for: Any, other_patient: Patient, personas: dict[str, User]
+) -> None:
+    client = client_for("patient_user")
+    existing = client.post(f"/patients/{other_patient.pk}/emergency-access/", {"reason": "I would like to look"})
+    missing = client.post("/patients/999999/emergency-access/", {"reason": "I would like to look"})
+    assert existing.status_code == missing.status_code == 404
+    assert not EmergencyAccess.objects.exists()
+
+
+def test_team_member_needs_no_emergency_access(client_for: Any, team_patient: Patient) -> None:
+    response = client_for("nurse").post(
+        f"/patients/{team_patient.pk}/emergency-access/", {"reason": "Patient unwell in the waiting room"}
+    )
+    assert response["Location"] == f"/patients/{team_patient.pk}/"
+    assert not EmergencyAccess.objects.exists()
+
+
+def test_edit_under_emergency_access_is_flagged(client_for: Any, other_patient: Patient) -> None:
+    client = client_for("outsider_nurse")
+    client.post(f"/patients/{other_patient.pk}/emergency-access/", {"reason": "Covering the evening clinic"})
+    client.post(
+        f"/patients/{other_patient.pk}/edit/", {"phone": "212 555 0111", "country": "United States", "version": 1}
+    )
+    saved = AccessEvent.objects.get(action="patient.edit_contact", method="POST")
+    assert saved.emergency and saved.reason == "Covering the evening clinic"

@@ -5,6 +5,7 @@ from datetime import datetime
 from django.contrib.auth import authenticate
 from django.http import HttpRequest
 from ninja import Router, Schema, Status
+from pydantic import ConfigDict
 
 from kapclinic.accounts import services
 from kapclinic.accounts.models import User
@@ -14,6 +15,8 @@ router = Router(tags=["auth"])
 
 
 class TokenRequest(Schema):
+    model_config = ConfigDict(extra="forbid")  # an unknown field is a 422, not silently dropped
+
     username: str
     password: str
     otp: str | None = None

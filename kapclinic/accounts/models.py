@@ -33,10 +33,6 @@ class User(AbstractUser):
         return Role(self.role)
 
     @property
-    def is_patient_user(self) -> bool:
-        return self.role == Role.PATIENT
-
-    @property
     def display_name(self) -> str:
         return self.get_full_name() or self.username
 

@@ -24,10 +24,6 @@ class Role(StrEnum):
         return ROLE_LABELS[self]
 
     @property
-    def is_staff_role(self) -> bool:
-        return self is not Role.PATIENT
-
-    @property
     def is_licensed(self) -> bool:
         """Prescribers and nurses carry a licence (a ledger witness must hold one)."""
         return self in {Role.PRESCRIBER, Role.NURSE}
@@ -42,9 +38,6 @@ ROLE_LABELS = {
     Role.AUDITOR: "Auditor",
     Role.PATIENT: "Patient",
 }
-
-# Roles that can sit on a patient's care team.
-CARE_TEAM_ROLES = (Role.PRESCRIBER, Role.NURSE, Role.THERAPIST)
 
 
 class Scope(StrEnum):

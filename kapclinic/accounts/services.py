@@ -156,15 +156,17 @@ def mfa_enrolment_start(*, user: User) -> TOTPDevice:
     return device
 
 
-def mfa_enrolment_confirm(*, user: User, code: str) -> bool:
-    """Confirm the pending authenticator if `code` is right; return whether it was."""
+def mfa_enrolment_confirm(*, ctx: AuditContext, code: str) -> bool:
+    """Confirm the pending authenticator if `code` is right (replacing any earlier one); return whether it was."""
+    user = ctx.user
     device = TOTPDevice.objects.filter(user=user, confirmed=False).first()
     if device is None or not device.verify_token(code.strip()):
         return False
     with transaction.atomic():
-        TOTPDevice.objects.filter(user=user, confirmed=True).delete()
+        replaced = TOTPDevice.objects.filter(user=user, confirmed=True).delete()[0]
         device.confirmed = True
         device.save(update_fields=["confirmed"])
+        access_event_record(ctx=ctx, action="user.mfa_enrol", detail={"replaced": bool(replaced)})
     return True
 
 

@@ -57,10 +57,13 @@ def mfa_verify(request: HttpRequest) -> HttpResponse:
 @login_required
 def mfa_setup(request: HttpRequest) -> HttpResponse:
     user = current_user(request)
+    if services.mfa_device_for(user) is not None and not user.is_verified():  # type: ignore[attr-defined]
+        # Replacing an authenticator needs the current one first: a password alone must not do it.
+        return redirect("accounts:mfa_verify")
     device = services.mfa_enrolment_start(user=user)
     form = OneTimeCodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        if services.mfa_enrolment_confirm(user=user, code=form.cleaned_data["code"]):
+        if services.mfa_enrolment_confirm(ctx=AuditContext.from_request(request), code=form.cleaned_data["code"]):
             confirmed = services.mfa_device_for(user)
             if confirmed is not None:
                 otp_login(request, confirmed)

@@ -7,7 +7,7 @@ from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
 
 from kapclinic.audit.context import AuditContext
-from kapclinic.audit.selectors import AuditFilter, access_events_for
+from kapclinic.audit.selectors import AuditFilter, access_events_for, audit_patient_id, require_audit_browse
 from kapclinic.web import api_user
 
 router = Router(tags=["audit"])
@@ -48,14 +48,15 @@ class AuditParams(Schema):
 @router.get("", response=AccessEventListOut)
 def audit_events(request: HttpRequest, params: Query[AuditParams]) -> dict[str, object]:
     """The audit trail, newest first (director and auditor)."""
+    ctx = AuditContext.from_request(request, user=api_user(request), channel="api")
+    require_audit_browse(ctx)
     filters = AuditFilter(
-        patient_id=params.patient,
+        patient_id=audit_patient_id(str(params.patient)) if params.patient is not None else None,
         username=params.user,
         date_from=params.date_from,
         date_to=params.date_to,
         emergency_only=params.emergency,
     )
-    ctx = AuditContext.from_request(request, user=api_user(request), channel="api")
     events = access_events_for(ctx=ctx, filters=filters)
     items = list(events[params.offset : params.offset + params.limit])
     return {"items": items, "count": events.count()}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
@@ -12,7 +13,8 @@ from kapclinic.accounts.roles import Action, may
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.models import AccessEvent, EmergencyAccess
 from kapclinic.audit.services import access_event_record
-from kapclinic.errors import AccessDenied
+from kapclinic.errors import AccessDenied, NotFound
+from kapclinic.patients.models import Patient
 
 
 @dataclass(frozen=True)
@@ -37,18 +39,28 @@ def _day_start(day: date) -> datetime:
     return timezone.make_aware(datetime.combine(day, time.min))
 
 
-def access_events_for(
-    *, ctx: AuditContext, filters: AuditFilter, export: bool = False, dry: bool = False
-) -> QuerySet[AccessEvent]:
-    """Return the events matching `filters`, newest first; browsing the log is itself recorded.
-
-    `dry` (the filters had errors) checks the right to read but returns nothing and records nothing.
-    """
+def require_audit_browse(ctx: AuditContext) -> None:
+    """Refuse (and record the refusal) unless the user may read the audit log."""
     if not may(ctx.user.role, Action.AUDIT_BROWSE):
         access_event_record(ctx=ctx, action=Action.AUDIT_BROWSE, outcome="denied")
         raise AccessDenied("Only the clinic director and auditor read the audit log.")
-    if dry:
-        return AccessEvent.objects.none()
+
+
+def audit_patient_id(reference: str) -> int | None:
+    """Return the id of the patient named by an MRN or a numeric id; NotFound if there is none."""
+    reference = reference.strip()
+    if re.fullmatch(r"\d{1,18}", reference):
+        found = Patient.objects.filter(pk=int(reference)).values_list("pk", flat=True).first()
+    else:
+        found = Patient.objects.filter(mrn=reference.upper()[:12]).values_list("pk", flat=True).first()
+    if found is None:
+        raise NotFound(f"No patient with MRN or id {reference[:20]}.")
+    return found
+
+
+def access_events_for(*, ctx: AuditContext, filters: AuditFilter, export: bool = False) -> QuerySet[AccessEvent]:
+    """Return the events matching `filters`, newest first; browsing the log is itself recorded."""
+    require_audit_browse(ctx)
     events = AccessEvent.objects.select_related("patient")
     if filters.patient_id is not None:
         events = events.filter(patient_id=filters.patient_id)

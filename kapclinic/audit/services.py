@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -79,31 +80,41 @@ def emergency_access_active(*, user_id: int, patient_id: int) -> EmergencyAccess
     )
 
 
-@transaction.atomic
 def emergency_access_grant(*, ctx: AuditContext, patient: Patient, reason: str) -> EmergencyAccess:
-    """Open a chart outside the user's care team for a while; flagged for the director's review."""
+    """Open a chart outside the user's care team for a while; flagged for the director's review.
+
+    Refusals are recorded too (outside the transaction, so they are kept).
+    """
     if not may(ctx.user.role, Action.EMERGENCY_ACCESS):
+        access_event_record(ctx=ctx, action=Action.EMERGENCY_ACCESS, patient_id=patient.pk, outcome=Outcome.DENIED)
         raise AccessDenied("Your role cannot use emergency access.")
     reason = reason.strip()
     if len(reason) < 10:
-        raise ValueError("Give the clinical reason for emergency access (at least 10 characters).")
+        access_event_record(ctx=ctx, action=Action.EMERGENCY_ACCESS, patient_id=patient.pk, outcome=Outcome.INVALID)
+        raise ValidationError({"reason": "Give the clinical reason for emergency access (at least 10 characters)."})
     now = timezone.now()
-    grant = EmergencyAccess.objects.create(
-        user=ctx.user,
-        patient=patient,
-        reason=reason[:2000],
-        granted_at=now,
-        expires_at=now + timedelta(minutes=settings.KAPCLINIC_EMERGENCY_ACCESS_MINUTES),
-    )
-    access_event_record(ctx=ctx, action=Action.EMERGENCY_ACCESS, patient_id=patient.pk, emergency=grant)
+    with transaction.atomic():
+        grant = EmergencyAccess.objects.create(
+            user=ctx.user,
+            patient=patient,
+            reason=reason[:2000],
+            granted_at=now,
+            expires_at=now + timedelta(minutes=settings.KAPCLINIC_EMERGENCY_ACCESS_MINUTES),
+        )
+        access_event_record(ctx=ctx, action=Action.EMERGENCY_ACCESS, patient_id=patient.pk, emergency=grant)
     return grant
 
 
-@transaction.atomic
 def emergency_access_review(*, ctx: AuditContext, grant_id: int, note: str) -> EmergencyAccess:
     """Mark an emergency access as reviewed by the director."""
     if not may(ctx.user.role, Action.EMERGENCY_REVIEW):
+        access_event_record(ctx=ctx, action=Action.EMERGENCY_REVIEW, outcome=Outcome.DENIED, detail={"grant": grant_id})
         raise AccessDenied("Only the clinic director reviews emergency access.")
+    with transaction.atomic():
+        return _review(ctx, grant_id, note)
+
+
+def _review(ctx: AuditContext, grant_id: int, note: str) -> EmergencyAccess:
     grant = EmergencyAccess.objects.select_for_update().filter(pk=grant_id).first()
     if grant is None:
         raise NotFound("No such emergency access.")

@@ -16,10 +16,15 @@ from django.views.decorators.http import require_POST
 from kapclinic.accounts.roles import Action, may
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.models import AccessEvent
-from kapclinic.audit.selectors import AuditFilter, access_events_for, emergency_accesses_to_review
+from kapclinic.audit.selectors import (
+    AuditFilter,
+    access_events_for,
+    audit_patient_id,
+    emergency_accesses_to_review,
+    require_audit_browse,
+)
 from kapclinic.audit.services import emergency_access_review
 from kapclinic.errors import AccessDenied, Conflict, NotFound
-from kapclinic.patients.models import Patient
 from kapclinic.web import current_user, forbidden, safe_next
 
 CSV_COLUMNS = [
@@ -51,14 +56,10 @@ def _filters(request: HttpRequest) -> tuple[AuditFilter, list[str]]:
     patient_id = None
     patient_ref = request.GET.get("patient", "").strip()
     if patient_ref:
-        lookup = Patient.objects.filter(mrn=patient_ref.upper()) if not patient_ref.isdigit() else None
-        if lookup is not None:
-            found = lookup.values_list("pk", flat=True).first()
-            if found is None:
-                errors.append(f"No patient with MRN {patient_ref}.")
-            patient_id = found
-        else:
-            patient_id = int(patient_ref)
+        try:
+            patient_id = audit_patient_id(patient_ref)
+        except NotFound as exc:
+            errors.append(exc.message)
     date_from = _parse_date(request.GET.get("from", ""))
     date_to = _parse_date(request.GET.get("to", ""))
     if request.GET.get("from") and date_from is None:
@@ -80,8 +81,13 @@ def _filters(request: HttpRequest) -> tuple[AuditFilter, list[str]]:
 @login_required
 def audit_log(request: HttpRequest) -> HttpResponse:
     filters, errors = _filters(request)
+    ctx = AuditContext.from_request(request)
     try:
-        events = access_events_for(ctx=AuditContext.from_request(request), filters=filters, dry=bool(errors))
+        if errors:  # show the errors, read nothing
+            require_audit_browse(ctx)
+            events = AccessEvent.objects.none()
+        else:
+            events = access_events_for(ctx=ctx, filters=filters)
     except AccessDenied as exc:
         return forbidden(request, exc.message)
     page = Paginator(events, 50).get_page(request.GET.get("page"))
@@ -107,12 +113,19 @@ class _Echo:
         return value
 
 
+def _cell(value: object) -> str:
+    # A cell starting with = + - @ would run as a formula when the file is opened in a spreadsheet.
+    text = str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
 def _csv_rows(events: Iterator[AccessEvent]) -> Iterator[str]:
     writer = csv.writer(_Echo())
     yield writer.writerow(CSV_COLUMNS)
     for e in events:
         yield writer.writerow(
-            [
+            _cell(value)
+            for value in [
                 e.occurred_at.isoformat(),
                 e.username,
                 e.role,

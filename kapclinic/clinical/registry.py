@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 MRN_PREFIX = "K"
+# Serials from here up (MRNs K9...) are reserved for synthetic demo and benchmark patients.
+SYNTHETIC_MRN_BASE = 9_000_000
 MRN_DIGITS = 7
 OLDEST_PLAUSIBLE_AGE_YEARS = 125
 

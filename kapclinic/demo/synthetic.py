@@ -16,7 +16,7 @@ from django.utils import timezone
 from kapclinic.accounts.models import User
 from kapclinic.accounts.roles import Role
 from kapclinic.audit.models import AccessEvent, Channel
-from kapclinic.clinical.registry import mrn_from_number, phone_digits
+from kapclinic.clinical.registry import SYNTHETIC_MRN_BASE, mrn_from_number, phone_digits
 from kapclinic.patients.models import CareTeamMember, Patient, SexAtBirth
 
 DEMO_PASSWORD = "kapclinic-demo-2026"  # noqa: S105 - printed by `make demo`; demo only
@@ -52,9 +52,6 @@ DEMO_STAFF = (
     StaffSpec("nurse2", Role.NURSE, "Demo", "Nurse-Two", "RN", "DEMO-RN-0002"),
     StaffSpec("therapist2", Role.THERAPIST, "Demo", "Therapist-Two", "LPC", "DEMO-LPC-0002"),
 )
-
-# Demo and bench patients get MRNs from this serial upward, so re-running finds them again.
-SYNTHETIC_MRN_BASE = 9_000_000
 
 
 def staff_ensure(specs: tuple[StaffSpec, ...] = DEMO_STAFF, password: str = DEMO_PASSWORD) -> dict[str, User]:

@@ -8,6 +8,7 @@ from kapclinic.accounts.models import User
 from kapclinic.accounts.roles import Role
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.selectors import emergency_accesses_to_review
+from kapclinic.audit.services import access_events_record_many
 from kapclinic.patients.models import Patient
 from kapclinic.patients.selectors import patient_search_for_user
 from kapclinic.web import current_user
@@ -35,7 +36,14 @@ def home(request: HttpRequest) -> HttpResponse:
             ctx=AuditContext.from_request(request), own_caseload=True, limit=10
         )
     if role in (Role.DIRECTOR, Role.AUDITOR):
-        context["to_review"] = list(emergency_accesses_to_review()[:20])
+        to_review = list(emergency_accesses_to_review()[:20])
+        # The list names patients: each one shown is an audited read.
+        access_events_record_many(
+            ctx=AuditContext.from_request(request),
+            action="emergency.review_list",
+            patient_ids=[g.patient_id for g in to_review],
+        )
+        context["to_review"] = to_review
         context["patient_count"] = Patient.objects.count()
         context["staff_count"] = User.objects.filter(is_active=True).exclude(role=Role.PATIENT).count()
     return render(request, _TEMPLATES[role], context)

@@ -6,6 +6,7 @@ from decimal import Decimal
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
+from pydantic import ConfigDict
 
 from kapclinic.audit.context import AuditContext
 from kapclinic.inventory import selectors, services
@@ -43,6 +44,8 @@ class EntryListOut(Schema):
 
 
 class EntryIn(Schema):
+    model_config = ConfigDict(extra="forbid")  # an unknown field is a 422, not silently dropped
+
     kind: str = Field(description="administration, waste, return, destruction, loss, correction, transfer, receipt")
     lot: int
     location: int
@@ -59,6 +62,8 @@ class EntryIn(Schema):
 
 
 class LotIn(Schema):
+    model_config = ConfigDict(extra="forbid")  # an unknown field is a 422, not silently dropped
+
     product: int
     lot_number: str = Field(max_length=40)
     expires_on: date

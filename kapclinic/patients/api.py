@@ -4,6 +4,7 @@ from datetime import date, datetime
 
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
+from pydantic import ConfigDict
 
 from kapclinic.audit.context import AuditContext
 from kapclinic.patients import services
@@ -50,6 +51,8 @@ class PatientListOut(Schema):
 
 
 class PatientIn(Schema):
+    model_config = ConfigDict(extra="forbid")  # an unknown field is a 422, not silently dropped
+
     given_name: str
     family_name: str
     birth_date: date
@@ -77,6 +80,8 @@ class PatientIn(Schema):
 
 
 class PatientPatch(Schema):
+    model_config = ConfigDict(extra="forbid")  # an unknown field is a 422, not silently dropped
+
     given_name: str | None = None
     family_name: str | None = None
     birth_date: date | None = None

@@ -4,7 +4,7 @@ from typing import Any
 
 from django import forms
 
-from kapclinic.patients.models import Patient
+from kapclinic.patients.models import CareTeamRole, Patient
 from kapclinic.patients.services import CONTACT_FIELDS, DEMOGRAPHIC_FIELDS
 
 _AUTOCOMPLETE = {
@@ -69,5 +69,5 @@ class EmergencyAccessForm(forms.Form):
 
 
 class CareTeamForm(forms.Form):
-    role = forms.ChoiceField(choices=[("prescriber", "Prescriber"), ("nurse", "Nurse"), ("therapist", "Therapist")])
+    role = forms.ChoiceField(choices=CareTeamRole.choices)
     user = forms.IntegerField(required=False)

@@ -110,13 +110,26 @@ def possible_duplicates(key: PersonKey, *, exclude_id: int | None = None) -> lis
 
 
 @dataclass(frozen=True)
+class DuplicateAlert:
+    other: Patient
+    reasons: str
+
+
+@dataclass(frozen=True)
 class ChartHeader:
     care_team: list[CareTeamMember]
-    duplicate_flags: list[DuplicateFlag]
+    duplicate_alerts: list[DuplicateAlert]
 
 
 def chart_header(*, patient: Patient) -> ChartHeader:
-    """Return what the chart banner shows beside identity: care team and alerts. Two queries."""
+    """Return what the chart banner shows beside identity: care team and alerts. Two queries.
+
+    A possible duplicate shows on both charts: the one registered later and the one it matched.
+    """
     care_team = list(patient.care_team.select_related("user").order_by("role"))
-    flags = list(patient.duplicate_flags.select_related("other"))
-    return ChartHeader(care_team=care_team, duplicate_flags=flags)
+    flags = DuplicateFlag.objects.filter(Q(patient=patient) | Q(other=patient)).select_related("patient", "other")
+    alerts = [
+        DuplicateAlert(other=flag.other if flag.patient_id == patient.pk else flag.patient, reasons=flag.reasons)
+        for flag in flags
+    ]
+    return ChartHeader(care_team=care_team, duplicate_alerts=alerts)

@@ -15,7 +15,7 @@ from kapclinic.accounts.roles import Action, Role, may
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.models import Outcome
 from kapclinic.audit.services import access_event_record
-from kapclinic.clinical.registry import PersonKey, mrn_from_number, phone_digits
+from kapclinic.clinical.registry import SYNTHETIC_MRN_BASE, PersonKey, mrn_from_number, phone_digits
 from kapclinic.errors import AccessDenied, Conflict, NotFound
 from kapclinic.patients.access import patient_get_for_user
 from kapclinic.patients.models import CareTeamMember, CareTeamRole, DuplicateFlag, Patient
@@ -59,8 +59,9 @@ class PossibleDuplicates(Exception):
 
 def _new_mrn() -> str:
     # Random, so MRNs reveal neither how many patients there are nor their order; unique in the schema.
+    # Serials from SYNTHETIC_MRN_BASE up (K9...) are kept for demo and bench data.
     for _ in range(10):
-        mrn = mrn_from_number(secrets.randbelow(10**7 - 1) + 1)
+        mrn = mrn_from_number(secrets.randbelow(SYNTHETIC_MRN_BASE - 1) + 1)
         if not Patient.objects.filter(mrn=mrn).exists():
             return mrn
     raise RuntimeError("Could not draw a free MRN")  # pragma: no cover - 1 in 10^7 per try
@@ -141,7 +142,7 @@ def patient_update(
     """
     contact_only = set(values) <= set(CONTACT_FIELDS)
     action = Action.PATIENT_EDIT_CONTACT if contact_only else Action.PATIENT_EDIT
-    patient_get_for_user(ctx=ctx, patient_id=patient_id, action=action, record_allowed=False)
+    access = patient_get_for_user(ctx=ctx, patient_id=patient_id, action=action, record_allowed=False)
     allowed = CONTACT_FIELDS if contact_only else DEMOGRAPHIC_FIELDS
     try:
         with transaction.atomic():
@@ -155,27 +156,49 @@ def patient_update(
                 patient.version += 1
                 patient.updated_at = timezone.now()
                 patient.save(update_fields=[*changed, "phone_digits", "version", "updated_at"])
-            access_event_record(ctx=ctx, action=action, patient_id=patient.pk, detail={"changed": changed})
+            access_event_record(
+                ctx=ctx, action=action, patient_id=patient.pk, detail={"changed": changed}, emergency=access.emergency
+            )
     except ValidationError as exc:
         access_event_record(
             ctx=ctx, action=action, patient_id=patient_id, outcome=Outcome.INVALID, detail={"fields": _fields(exc)}
         )
         raise
+    except Conflict:
+        access_event_record(
+            ctx=ctx, action=action, patient_id=patient_id, outcome=Outcome.INVALID, detail={"conflict": "version"}
+        )
+        raise
     return patient
+
+
+def _care_team_candidate(role: str, user_id: int | None) -> User | None:
+    if role not in CareTeamRole.values:
+        raise ValidationError({"role": f"Choose one of: {', '.join(CareTeamRole.values)}."})
+    if user_id is None:
+        return None
+    member_user = User.objects.filter(pk=user_id, is_active=True).first()
+    if member_user is None:
+        raise NotFound("No active user with that id.")
+    if member_user.role != Role(role):
+        raise ValidationError({"user": f"{member_user.display_name} is not a {role}."})
+    return member_user
 
 
 def care_team_assign(*, ctx: AuditContext, patient_id: int, role: str, user_id: int | None) -> CareTeamMember | None:
     """Put a clinician on the patient's care team in `role`, replacing whoever held it; None clears it."""
     access = patient_get_for_user(ctx=ctx, patient_id=patient_id, action=Action.CARE_TEAM_ASSIGN, record_allowed=False)
-    if role not in CareTeamRole.values:
-        raise ValidationError({"role": f"Choose one of: {', '.join(CareTeamRole.values)}."})
-    member_user = None
-    if user_id is not None:
-        member_user = User.objects.filter(pk=user_id, is_active=True).first()
-        if member_user is None:
-            raise NotFound("No active user with that id.")
-        if member_user.role != Role(role):
-            raise ValidationError({"user": f"{member_user.display_name} is not a {role}."})
+    try:
+        member_user = _care_team_candidate(role, user_id)
+    except (ValidationError, NotFound) as exc:
+        access_event_record(
+            ctx=ctx,
+            action=Action.CARE_TEAM_ASSIGN,
+            patient_id=patient_id,
+            outcome=Outcome.INVALID,
+            detail={"role": role, "user_id": user_id, "error": " ".join(getattr(exc, "messages", [str(exc)]))},
+        )
+        raise
     with transaction.atomic():
         Patient.objects.select_for_update().filter(pk=access.patient.pk).first()
         previous = CareTeamMember.objects.filter(patient_id=patient_id, role=role).first()

@@ -8,9 +8,10 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from kapclinic.accounts.models import User
-from kapclinic.accounts.roles import Action, Role, may
+from kapclinic.accounts.roles import Action, Role, Scope, may, scope_for
 from kapclinic.audit.context import AuditContext
-from kapclinic.audit.services import emergency_access_grant
+from kapclinic.audit.models import Outcome
+from kapclinic.audit.services import access_event_record, emergency_access_grant
 from kapclinic.errors import AccessDenied, Conflict, NotFound
 from kapclinic.patients import services
 from kapclinic.patients.access import PatientAccess, patient_get_for_user
@@ -22,7 +23,7 @@ from kapclinic.patients.forms import (
     EmergencyAccessForm,
     PatientForm,
 )
-from kapclinic.patients.models import Patient
+from kapclinic.patients.models import CareTeamRole, Patient
 from kapclinic.patients.selectors import chart_header, patient_search_for_user
 from kapclinic.web import apply_validation_errors, current_user, forbidden, not_found
 
@@ -53,7 +54,7 @@ def patient_list(request: HttpRequest) -> HttpResponse:
         "q": query,
         "page_number": page_number,
         "can_register": may(user.role, Action.PATIENT_REGISTER),
-        "team_only": user.role in (Role.NURSE, Role.THERAPIST),
+        "team_only": scope_for(user.role, Action.PATIENT_LIST) is Scope.TEAM,
     }
     template = "patients/_results.html" if request.htmx else "patients/list.html"  # type: ignore[attr-defined]
     return render(request, template, context)
@@ -116,9 +117,7 @@ def _chart_context(user: User, access: PatientAccess) -> dict[str, object]:
     clinicians: list[User] = []
     if can_assign:
         clinicians = list(
-            User.objects.filter(role__in=["prescriber", "nurse", "therapist"], is_active=True).order_by(
-                "last_name", "first_name"
-            )
+            User.objects.filter(role__in=CareTeamRole.values, is_active=True).order_by("last_name", "first_name")
         )
     team_by_role = {m.role: m for m in header.care_team}
     return {
@@ -129,9 +128,10 @@ def _chart_context(user: User, access: PatientAccess) -> dict[str, object]:
         "show_clinical": show_clinical,
         "can_edit": may(user.role, Action.PATIENT_EDIT) or may(user.role, Action.PATIENT_EDIT_CONTACT),
         "can_assign": can_assign,
+        "can_read_audit": may(user.role, Action.AUDIT_BROWSE),
         "team_rows": [
             (role, label, team_by_role.get(role), [c for c in clinicians if c.role == role])
-            for role, label in (("prescriber", "Prescriber"), ("nurse", "Nurse"), ("therapist", "Therapist"))
+            for role, label in CareTeamRole.choices
         ],
     }
 
@@ -139,11 +139,16 @@ def _chart_context(user: User, access: PatientAccess) -> dict[str, object]:
 @login_required
 def patient_edit(request: HttpRequest, patient_id: int) -> HttpResponse:
     user = current_user(request)
+    if user.role == Role.PATIENT:
+        return redirect("portal:home")
     full = may(user.role, Action.PATIENT_EDIT)
     action = Action.PATIENT_EDIT if full else Action.PATIENT_EDIT_CONTACT
     ctx = AuditContext.from_request(request)
     try:
-        access = patient_get_for_user(ctx=ctx, patient_id=patient_id, action=action, record_allowed=False)
+        # Opening the form shows the record: audited now. A save is audited by the service.
+        access = patient_get_for_user(
+            ctx=ctx, patient_id=patient_id, action=action, record_allowed=request.method != "POST"
+        )
     except NotFound:
         return not_found(request, "No patient with that id.")
     except AccessDenied as exc:
@@ -151,6 +156,14 @@ def patient_edit(request: HttpRequest, patient_id: int) -> HttpResponse:
     form_class = PatientForm if full else ContactForm
     patient = access.patient
     form = form_class(request.POST or None, instance=patient, initial={"version": patient.version})
+    if request.method == "POST" and not form.is_valid():
+        access_event_record(
+            ctx=ctx,
+            action=action,
+            patient_id=patient.pk,
+            outcome=Outcome.INVALID,
+            detail={"fields": sorted(form.errors)},
+        )
     if request.method == "POST" and form.is_valid():
         try:
             services.patient_update(
@@ -177,11 +190,18 @@ def patient_edit(request: HttpRequest, patient_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def emergency_access(request: HttpRequest, patient_id: int) -> HttpResponse:
+    """Break the glass: open a chart outside the care team, with a reason that is recorded and reviewed."""
     ctx = AuditContext.from_request(request)
     form = EmergencyAccessForm(request.POST)
-    patient = Patient.objects.filter(pk=patient_id).first()
-    if patient is None:
+    try:
+        patient_get_for_user(ctx=ctx, patient_id=patient_id, record_allowed=False)
+    except NotFound:
         return not_found(request, "No patient with that id.")
+    except AccessDenied as exc:
+        if not exc.emergency_possible:
+            return forbidden(request, exc.message)
+    else:
+        return redirect("patients:chart", patient_id=patient_id)  # already reachable: nothing to grant
     if not form.is_valid():
         return forbidden(
             request,
@@ -189,7 +209,7 @@ def emergency_access(request: HttpRequest, patient_id: int) -> HttpResponse:
             context={"emergency_form": form, "patient_id": patient_id},
         )
     try:
-        emergency_access_grant(ctx=ctx, patient=patient, reason=form.cleaned_data["reason"])
+        emergency_access_grant(ctx=ctx, patient=Patient.objects.get(pk=patient_id), reason=form.cleaned_data["reason"])
     except AccessDenied as exc:
         return forbidden(request, exc.message)
     messages.warning(request, "Emergency access granted. It is recorded and will be reviewed by the clinic director.")

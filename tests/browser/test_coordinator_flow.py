@@ -14,8 +14,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from kapclinic.clinical.registry import mrn_from_number
-from kapclinic.demo.synthetic import SYNTHETIC_MRN_BASE
+from kapclinic.clinical.registry import SYNTHETIC_MRN_BASE, mrn_from_number
 from tests.browser.conftest import TABLET, axe_check, sign_in
 
 pytestmark = pytest.mark.browser

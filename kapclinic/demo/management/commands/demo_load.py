@@ -9,11 +9,10 @@ from django.db import transaction
 
 from kapclinic.accounts.models import User
 from kapclinic.accounts.roles import Role
-from kapclinic.clinical.registry import mrn_from_number
+from kapclinic.clinical.registry import SYNTHETIC_MRN_BASE, mrn_from_number
 from kapclinic.demo.synthetic import (
     DEMO_PASSWORD,
     DEMO_STAFF,
-    SYNTHETIC_MRN_BASE,
     patients_ensure,
     staff_ensure,
 )

@@ -1,0 +1,36 @@
+"""Request checks that apply to every page and API route."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+
+class RejectNulCharactersMiddleware:
+    """Refuse a request carrying a NUL character anywhere (400), before any view sees it.
+
+    No clinical field can hold one; PostgreSQL refuses them in text columns, and SQLite
+    would store them silently.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        query = request.META.get("QUERY_STRING", "")
+        body = request.body if request.method in ("POST", "PUT", "PATCH") else b""
+        encoded = request.content_type == "application/x-www-form-urlencoded"
+        # A NUL arrives raw, percent-encoded (query strings and form bodies) or JSON-escaped.
+        if (
+            "%00" in query
+            or "\x00" in query
+            or b"\x00" in body
+            or (encoded and b"%00" in body)
+            or (request.content_type == "application/json" and b"\\u0000" in body)
+        ):
+            message = "The request contains a NUL character, which no field accepts."
+            if request.path.startswith("/api/"):
+                return JsonResponse({"detail": message}, status=400)
+            return HttpResponse(message, status=400, content_type="text/plain")
+        return self.get_response(request)
