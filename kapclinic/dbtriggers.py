@@ -3,11 +3,17 @@
 `append_only("app_model")` is a migration operation that creates triggers refusing
 UPDATE and DELETE on that table, written for SQLite and PostgreSQL. Signed notes,
 administered doses, vitals, ledger entries and audit events use it.
+
+On SQLite, Django alters a table by rebuilding it, which drops its triggers: a migration
+that alters an append-only table must end with `append_only(table)` again (it replaces
+any trigger already there). `tests/test_append_only.py` checks every table in
+APPEND_ONLY_TABLES on both backends, so a forgotten one fails the suite.
 """
 
 from __future__ import annotations
 
 from django.db import migrations
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 from django.db.migrations.state import StateApps
 
@@ -18,6 +24,14 @@ BEGIN
 END
 $$;
 """
+
+
+APPEND_ONLY_TABLES = (
+    "audit_accessevent",
+    "inventory_ledgerentry",
+    "inventory_inventorycount",
+    "inventory_countline",
+)
 
 
 def _create_sql(vendor: str, table: str) -> list[str]:
@@ -43,11 +57,28 @@ def _drop_sql(vendor: str, table: str) -> list[str]:
     return [f"DROP TRIGGER IF EXISTS {table}_append_only ON {table};"]
 
 
+def triggers_present(connection: BaseDatabaseWrapper, table: str) -> bool:
+    """Return whether `table` still has its append-only triggers in this database."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute(
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger' AND tbl_name = %s AND name IN (%s, %s)",
+                [table, f"{table}_no_update", f"{table}_no_delete"],
+            )
+            return bool(cursor.fetchone()[0] == 2)
+        cursor.execute(
+            "SELECT COUNT(*) FROM pg_trigger WHERE tgrelid = %s::regclass AND tgname = %s",
+            [table, f"{table}_append_only"],
+        )
+        return bool(cursor.fetchone()[0] == 1)
+
+
 def append_only(table: str) -> migrations.RunPython:
     """Return a migration operation that makes `table` refuse UPDATE and DELETE."""
 
     def forwards(apps: StateApps, schema_editor: BaseDatabaseSchemaEditor) -> None:
-        for statement in _create_sql(schema_editor.connection.vendor, table):
+        vendor = schema_editor.connection.vendor
+        for statement in [*_drop_sql(vendor, table), *_create_sql(vendor, table)]:
             schema_editor.execute(statement, params=None)
 
     def backwards(apps: StateApps, schema_editor: BaseDatabaseSchemaEditor) -> None:

@@ -169,6 +169,8 @@ OTP_TOTP_ISSUER = "kapclinic"
 
 KAPCLINIC_API_TOKEN_HOURS = env_int("KAPCLINIC_API_TOKEN_HOURS", 8, minimum=1)
 KAPCLINIC_EMERGENCY_ACCESS_MINUTES = env_int("KAPCLINIC_EMERGENCY_ACCESS_MINUTES", 60, minimum=1)
+# A count differing from the ledger by more than this opens an investigation [policy: exact].
+KAPCLINIC_COUNT_TOLERANCE_MG = env_int("KAPCLINIC_COUNT_TOLERANCE_MG", 0)
 KAPCLINIC_PAGE_SIZE = env_int("KAPCLINIC_PAGE_SIZE", 25, minimum=1)
 
 SECURE_COOKIES = env_bool("KAPCLINIC_SECURE_COOKIES", default=not DEBUG)

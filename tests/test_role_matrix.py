@@ -20,7 +20,15 @@ from django.utils import timezone
 from kapclinic.accounts.models import User
 from kapclinic.accounts.roles import MATRIX, Action, Role, Scope
 from kapclinic.audit.models import EmergencyAccess
-from kapclinic.inventory.models import LedgerEntry, Product, StorageLocation
+from kapclinic.inventory.models import (
+    CountLine,
+    InventoryCount,
+    Investigation,
+    LedgerEntry,
+    Lot,
+    Product,
+    StorageLocation,
+)
 from kapclinic.patients.models import CareTeamMember, Patient
 
 # The persona that plays each role (clinicians are on team_patient's care team).
@@ -181,6 +189,28 @@ def _ledger_setup(w: World, patient: Patient) -> bool:
     return StorageLocation.objects.filter(name="Probe cabinet").exists()
 
 
+def _ledger_investigate(w: World, patient: Patient) -> bool:
+    product, safe = _ledger_stock()
+    nurse = w.people["nurse"]
+    lot = Lot.objects.create(
+        product=product,
+        lot_number="I1",
+        expires_on=timezone.localdate() + timedelta(days=90),
+        supplier_name="Synthetic supplier",
+        invoice_reference="INV-I",
+        received_on=timezone.localdate(),
+        received_by=nurse,
+    )
+    count = InventoryCount.objects.create(
+        kind="daily", business_time="close", location=safe, counted_by=nurse, witness=w.people["prescriber"]
+    )
+    line = CountLine.objects.create(count=count, lot=lot, counted_mg=Decimal("0"), expected_mg=Decimal("0"))
+    investigation = Investigation.objects.create(line=line)
+    w.page.post(f"/inventory/investigations/{investigation.pk}/", {"resolution": "Counted again: fine"})
+    investigation.refresh_from_db()
+    return investigation.resolved_at is not None
+
+
 PROBES: dict[Action, tuple[Probe, bool]] = {
     # action: (probe, whether the probe is about one patient)
     Action.PATIENT_LIST: (_list, True),
@@ -199,6 +229,7 @@ PROBES: dict[Action, tuple[Probe, bool]] = {
     Action.LEDGER_RECORD: (_ledger_record, False),
     Action.LEDGER_VIEW: (_ledger_view, False),
     Action.LEDGER_SETUP: (_ledger_setup, False),
+    Action.LEDGER_INVESTIGATE: (_ledger_investigate, False),
 }
 
 

@@ -66,6 +66,7 @@ class Action(StrEnum):
     LEDGER_RECORD = "ledger.record"
     LEDGER_VIEW = "ledger.view"
     LEDGER_SETUP = "ledger.setup"
+    LEDGER_INVESTIGATE = "ledger.investigate"
 
 
 _N, _A, _T, _O = Scope.NONE, Scope.ALL, Scope.TEAM, Scope.OWN
@@ -102,6 +103,8 @@ _ROWS: dict[Action, tuple[Scope, ...]] = {
     Action.LEDGER_RECORD:         (_N,   _A,   _A,   _N,   _N,   _N,   _N),
     Action.LEDGER_VIEW:           (_N,   _A,   _A,   _N,   _A,   _A,   _N),
     Action.LEDGER_SETUP:          (_N,   _N,   _N,   _N,   _A,   _N,   _N),
+    # A count discrepancy is resolved by the director, who may adjust the books to the count.
+    Action.LEDGER_INVESTIGATE:    (_N,   _N,   _N,   _N,   _A,   _N,   _N),
 }
 # fmt: on
 

@@ -132,6 +132,18 @@ def waste_for(drawn_units: Decimal, given_units: Decimal, mg_per_unit: Decimal) 
     )
 
 
+def count_discrepancy(*, expected_mg: Decimal, counted_mg: Decimal, tolerance_mg: Decimal = ZERO) -> Decimal | None:
+    """Return counted - expected when it is beyond the tolerance, else None.
+
+    Default tolerance 0 (exact): controlled-substances.md section 11.2 allows a policy
+    tolerance for opened vials (e.g. 0.2 mL); any unexplained variance opens an investigation.
+    """
+    if counted_mg < 0:
+        raise LedgerError("A count cannot be below zero.")
+    difference = to_mg(counted_mg - expected_mg)
+    return difference if abs(difference) > tolerance_mg else None
+
+
 @dataclass(frozen=True)
 class Movement:
     """One ledger entry as reconciliation sees it."""

@@ -3,12 +3,14 @@ from __future__ import annotations
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 
 from kapclinic.accounts.models import User
 from kapclinic.accounts.roles import Role
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.selectors import emergency_accesses_to_review
 from kapclinic.audit.services import access_events_record_many
+from kapclinic.inventory.selectors import lots_expiring, open_investigations
 from kapclinic.patients.models import Patient
 from kapclinic.patients.selectors import patient_search_for_user
 from kapclinic.web import current_user
@@ -44,6 +46,9 @@ def home(request: HttpRequest) -> HttpResponse:
             patient_ids=[g.patient_id for g in to_review],
         )
         context["to_review"] = to_review
+        context["investigations"] = list(open_investigations()[:20])
+        context["expiring"] = list(lots_expiring())
+        context["today"] = timezone.localdate()
         context["patient_count"] = Patient.objects.count()
         context["staff_count"] = User.objects.filter(is_active=True).exclude(role=Role.PATIENT).count()
     return render(request, _TEMPLATES[role], context)

@@ -10,7 +10,7 @@ from pydantic import ConfigDict
 
 from kapclinic.audit.context import AuditContext
 from kapclinic.inventory import selectors, services
-from kapclinic.inventory.models import LedgerEntry
+from kapclinic.inventory.models import InventoryCount, Investigation, LedgerEntry
 from kapclinic.web import api_user
 
 router = Router(tags=["controlled-substance ledger"])
@@ -219,3 +219,113 @@ def reconciliation(request: HttpRequest) -> list[dict[str, object]]:
         }
         for r in selectors.ledger_reconciliation(ctx=_ctx(request))
     ]
+
+
+class CountLineIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    lot: int
+    quantity: str
+    unit: str = "mg"
+
+
+class CountIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    location: int
+    kind: str = Field(description="initial, shift, daily or biennial")
+    business_time: str = Field(description="opening, close or during")
+    lines: list[CountLineIn]
+    witness_username: str = ""
+    witness_password: str = ""
+
+
+class CountLineOut(Schema):
+    lot: int
+    counted_mg: Decimal
+    expected_mg: Decimal
+    investigation: int | None
+    resolved: bool
+
+
+class CountOut(Schema):
+    id: int
+    kind: str
+    business_time: str
+    location: int
+    counted_at: datetime
+    counted_by: str
+    witness: str
+    lines: list[CountLineOut]
+
+
+class ResolveIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    resolution: str = Field(max_length=4000)
+    adjust_ledger: bool = False
+
+
+class InvestigationOut(Schema):
+    id: int
+    resolved_at: datetime | None
+    resolution: str
+    adjustment: int | None = Field(alias="adjustment_id")
+
+
+def _count_out(count: InventoryCount) -> dict[str, object]:
+    lines = []
+    for line in count.lines.all():
+        investigation = getattr(line, "investigation", None)
+        lines.append(
+            {
+                "lot": line.lot_id,
+                "counted_mg": line.counted_mg,
+                "expected_mg": line.expected_mg,
+                "investigation": investigation.pk if investigation else None,
+                "resolved": bool(investigation and investigation.resolved_at),
+            }
+        )
+    return {
+        "id": count.pk,
+        "kind": count.kind,
+        "business_time": count.business_time,
+        "location": count.location_id,
+        "counted_at": count.counted_at,
+        "counted_by": count.counted_by.username,
+        "witness": count.witness.username,
+        "lines": lines,
+    }
+
+
+@router.get("/counts", response=list[CountOut])
+def count_list(request: HttpRequest, limit: int = 20) -> list[dict[str, object]]:
+    """Counts, newest first, each with counted and ledger figures and any investigation."""
+    counts = selectors.inventory_counts(ctx=_ctx(request))[: max(1, min(limit, 200))]
+    return [_count_out(c) for c in counts]
+
+
+@router.post("/counts", response={201: CountOut})
+def count_create(request: HttpRequest, payload: CountIn) -> Status[dict[str, object]]:
+    """Record a blind, witnessed count of every lot at a location; differences open investigations."""
+    count = services.inventory_count_record(
+        ctx=_ctx(request),
+        location_id=payload.location,
+        kind=payload.kind,
+        business_time=payload.business_time,
+        lines=[services.CountedLot(line.lot, services.Quantity(line.quantity, line.unit)) for line in payload.lines],
+        witness=services.WitnessCredentials(payload.witness_username, payload.witness_password),
+    )
+    fresh = selectors.inventory_counts(ctx=_ctx(request)).get(pk=count.pk)
+    return Status(201, _count_out(fresh))
+
+
+@router.post("/investigations/{investigation_id}/resolve", response=InvestigationOut)
+def investigation_resolve(request: HttpRequest, investigation_id: int, payload: ResolveIn) -> Investigation:
+    """Close a count discrepancy (director); optionally adjust the ledger to the count."""
+    return services.investigation_resolve(
+        ctx=_ctx(request),
+        investigation_id=investigation_id,
+        resolution=payload.resolution,
+        adjust_ledger=payload.adjust_ledger,
+    )

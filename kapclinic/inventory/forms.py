@@ -5,7 +5,7 @@ from typing import Any
 from django import forms
 
 from kapclinic.clinical.ledger import EntryKind
-from kapclinic.inventory.models import Lot, Product, ProductUnit, StorageLocation
+from kapclinic.inventory.models import BusinessTime, CountKind, Lot, Product, ProductUnit, StorageLocation
 from kapclinic.inventory.services import DIRECT_KINDS
 
 UNIT_CHOICES = [("mg", "mg"), *ProductUnit.choices]
@@ -121,3 +121,39 @@ class ProductForm(forms.Form):
 
 
 ENTRY_KINDS = [(k.value, k.label) for k in EntryKind]
+
+
+class CountForm(forms.Form):
+    """A blind count: one quantity per lot kept at the location, never the expected figure."""
+
+    kind = forms.ChoiceField(choices=CountKind.choices, initial=CountKind.DAILY)
+    business_time = forms.ChoiceField(choices=BusinessTime.choices, initial=BusinessTime.CLOSE)
+    witness_username = forms.CharField(label="Witness username", help_text="A second licensed person.")
+    witness_password = forms.CharField(
+        label="Witness password", widget=forms.PasswordInput(attrs={"autocomplete": "off"})
+    )
+
+    def __init__(self, *args: Any, lots: list[Lot], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lot_fields = []
+        for lot in lots:
+            self.fields[f"lot_{lot.pk}"] = forms.DecimalField(
+                label=f"{lot.product} · lot {lot.lot_number}",
+                max_digits=12,
+                decimal_places=3,
+                min_value=0,
+                widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
+            )
+            self.fields[f"unit_{lot.pk}"] = forms.ChoiceField(
+                label=f"Unit for lot {lot.lot_number}", choices=[(lot.product.unit, lot.product.unit), ("mg", "mg")]
+            )
+            self.lot_fields.append((self[f"lot_{lot.pk}"], self[f"unit_{lot.pk}"]))
+
+
+class InvestigationForm(forms.Form):
+    resolution = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), max_length=4000, label="What was found")
+    adjust_ledger = forms.BooleanField(
+        required=False,
+        label="Adjust the ledger to the count (writes a count-adjustment entry)",
+        help_text="For theft or significant loss, record a loss entry with its DEA Form 106 reference instead.",
+    )

@@ -125,6 +125,9 @@ class LedgerEntry(models.Model):
     reason = models.TextField(blank=True)
     reference = models.CharField(max_length=80, blank=True, help_text="invoice, DEA Form 106/41, return record")
     corrects = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="corrections")
+    count_line = models.ForeignKey(
+        "CountLine", null=True, blank=True, on_delete=models.PROTECT, related_name="+", help_text="for an adjustment"
+    )
     counterpart = models.ForeignKey(
         "self",
         null=True,
@@ -145,6 +148,10 @@ class LedgerEntry(models.Model):
                 name="ledger_witness_not_actor", condition=Q(witness__isnull=True) | ~Q(witness=F("actor"))
             ),
             models.CheckConstraint(
+                name="ledger_adjustment_only_through_a_count",
+                condition=~Q(kind=EntryKind.COUNT_ADJUSTMENT) | Q(count_line__isnull=False),
+            ),
+            models.CheckConstraint(
                 name="ledger_correction_points_back",
                 condition=~Q(kind=EntryKind.CORRECTION) | Q(corrects__isnull=False),
             ),
@@ -152,3 +159,88 @@ class LedgerEntry(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.kind} {self.quantity_mg} mg lot {self.lot_id} at {self.location_id}"
+
+
+class CountKind(models.TextChoices):
+    INITIAL = "initial", "Initial inventory"
+    SHIFT = "shift", "Shift count"
+    DAILY = "daily", "Daily count"
+    BIENNIAL = "biennial", "Biennial inventory"
+
+
+class BusinessTime(models.TextChoices):
+    # 21 CFR 1304.11(a): an inventory states whether it was taken at the opening or close of business.
+    OPENING = "opening", "Opening of business"
+    CLOSE = "close", "Close of business"
+    DURING = "during", "During the day (shift change)"
+
+
+class InventoryCount(models.Model):
+    """A physical count at one location, entered blind and witnessed, then compared with the ledger."""
+
+    kind = models.CharField(max_length=10, choices=CountKind.choices)
+    business_time = models.CharField(max_length=8, choices=BusinessTime.choices)
+    location = models.ForeignKey(StorageLocation, on_delete=models.PROTECT, related_name="counts")
+    counted_at = models.DateTimeField(default=timezone.now)
+    counted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    witness = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["-counted_at", "-id"]
+        constraints = [
+            models.CheckConstraint(name="count_witness_not_counter", condition=~Q(witness=F("counted_by"))),
+            models.CheckConstraint(name="count_kind_known", condition=Q(kind__in=CountKind.values)),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} at {self.location_id} on {self.counted_at:%Y-%m-%d}"
+
+
+class CountLine(models.Model):
+    """What was counted of one lot, and what the ledger said at that moment (kept for the record)."""
+
+    count = models.ForeignKey(InventoryCount, on_delete=models.PROTECT, related_name="lines")
+    lot = models.ForeignKey(Lot, on_delete=models.PROTECT, related_name="+")
+    counted_mg = models.DecimalField(max_digits=12, decimal_places=3)
+    expected_mg = models.DecimalField(max_digits=12, decimal_places=3)
+
+    class Meta:
+        ordering = ["count", "lot"]
+        constraints = [
+            models.UniqueConstraint(fields=["count", "lot"], name="count_line_once_per_lot"),
+            models.CheckConstraint(name="count_line_not_negative", condition=Q(counted_mg__gte=0, expected_mg__gte=0)),
+        ]
+
+    def __str__(self) -> str:
+        return f"count {self.count_id} lot {self.lot_id}: {self.counted_mg} mg counted, {self.expected_mg} expected"
+
+    @property
+    def difference_mg(self) -> object:
+        return self.counted_mg - self.expected_mg
+
+
+class Investigation(models.Model):
+    """A count discrepancy; it stays on the director's dashboard until resolved."""
+
+    line = models.OneToOneField(CountLine, on_delete=models.PROTECT, related_name="investigation")
+    opened_at = models.DateTimeField(default=timezone.now)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    resolution = models.TextField(blank=True)
+    adjustment = models.OneToOneField(
+        "LedgerEntry", null=True, blank=True, on_delete=models.PROTECT, related_name="investigation"
+    )
+
+    class Meta:
+        ordering = ["-opened_at"]
+        constraints = [
+            models.CheckConstraint(
+                name="investigation_resolved_with_reason",
+                condition=Q(resolved_at__isnull=True) | ~Q(resolution=""),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"investigation of count line {self.line_id} ({'resolved' if self.resolved_at else 'open'})"

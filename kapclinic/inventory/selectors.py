@@ -15,7 +15,7 @@ from kapclinic.audit.models import Outcome
 from kapclinic.audit.services import access_event_record
 from kapclinic.clinical.ledger import EntryKind, Movement, Reconciliation, reconcile, to_mg, units_for_mg
 from kapclinic.errors import AccessDenied
-from kapclinic.inventory.models import LedgerEntry, Lot, StorageLocation
+from kapclinic.inventory.models import InventoryCount, Investigation, LedgerEntry, Lot, StorageLocation
 
 EXPIRY_WARNING_DAYS = 60
 
@@ -97,13 +97,49 @@ def ledger_reconciliation(*, ctx: AuditContext) -> list[Reconciliation]:
     rows = LedgerEntry.objects.order_by("id").values_list(
         "lot_id", "location_id", "kind", "quantity_mg", "balance_after_mg"
     )
-    return reconcile(
+    recs = reconcile(
         Movement(lot=lot, location=location, kind=EntryKind(kind), change_mg=change, balance_after_mg=after)
         for lot, location, kind, change, after in rows.iterator(chunk_size=5000)
+    )
+    # A physical count that disagreed and is still under investigation is a mismatch too.
+    by_key = {(r.lot, r.location): r for r in recs}
+    for investigation in open_investigations():
+        line = investigation.line
+        row = by_key.get((line.lot_id, line.count.location_id))
+        if row is not None:
+            counted_on = timezone.localtime(line.count.counted_at)
+            row.problems.append(
+                f"Count of {counted_on:%Y-%m-%d %H:%M} found {line.counted_mg} mg, the ledger {line.expected_mg} mg: "
+                "investigation open."
+            )
+    return recs
+
+
+def open_investigations() -> QuerySet[Investigation]:
+    return Investigation.objects.filter(resolved_at__isnull=True).select_related(
+        "line__count__location", "line__lot__product", "line__count__counted_by"
     )
 
 
 def lots_expiring(*, within_days: int = EXPIRY_WARNING_DAYS) -> QuerySet[Lot]:
-    return Lot.objects.filter(expires_on__lte=timezone.localdate() + timedelta(days=within_days)).select_related(
-        "product"
+    """Return lots still holding stock that are expired or expire within `within_days`."""
+    return (
+        Lot.objects.filter(expires_on__lte=timezone.localdate() + timedelta(days=within_days))
+        .annotate(on_hand=Sum("entries__quantity_mg"))
+        .filter(on_hand__gt=0)
+        .select_related("product")
+        .order_by("expires_on")
     )
+
+
+def inventory_counts(*, ctx: AuditContext) -> QuerySet[InventoryCount]:
+    require_ledger_view(ctx, "counts")
+    return InventoryCount.objects.select_related("location", "counted_by", "witness").prefetch_related(
+        "lines__lot__product", "lines__investigation"
+    )
+
+
+def lots_at(location_id: int) -> list[Lot]:
+    """Return every lot that has been at this location (what a blind count form lists; no quantities)."""
+    ids = LedgerEntry.objects.filter(location_id=location_id).values_list("lot_id", flat=True).distinct()
+    return list(Lot.objects.filter(pk__in=ids).select_related("product").order_by("product__name", "lot_number"))

@@ -6,8 +6,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Sum
 from django.utils import timezone
 
 from kapclinic.accounts.models import User
@@ -21,13 +23,24 @@ from kapclinic.clinical.ledger import (
     EntryKind,
     LedgerError,
     balance_after,
+    count_discrepancy,
     mg_for_units,
     signed_quantity,
     to_mg,
     units_for_mg,
 )
-from kapclinic.errors import AccessDenied, NotFound
-from kapclinic.inventory.models import LedgerEntry, Lot, Product, StorageLocation
+from kapclinic.errors import AccessDenied, Conflict, NotFound
+from kapclinic.inventory.models import (
+    BusinessTime,
+    CountKind,
+    CountLine,
+    InventoryCount,
+    Investigation,
+    LedgerEntry,
+    Lot,
+    Product,
+    StorageLocation,
+)
 from kapclinic.patients.models import Patient
 
 # Entry kinds recorded through ledger_entry_record; receipts, transfers and count adjustments have their own doors.
@@ -87,8 +100,13 @@ def _to_mg(quantity: Quantity, product: Product, *, signed: bool = False) -> Dec
 def _witness(actor: User, credentials: WitnessCredentials | None, kind: EntryKind) -> User | None:
     if kind not in NEEDS_WITNESS:
         return None
+    return witness_confirm(actor, credentials, what=f"A {kind.label.lower()}")
+
+
+def witness_confirm(actor: User, credentials: WitnessCredentials | None, *, what: str) -> User:
+    """Return the witness after checking their own password, their licence, and that they are not the actor."""
     if credentials is None or not credentials.username:
-        raise ValidationError({"witness": f"A {kind.label.lower()} needs a second licensed person as witness."})
+        raise ValidationError({"witness": f"{what} needs a second licensed person as witness."})
     witness = User.objects.filter(username=credentials.username, is_active=True).first()
     # One message for unknown user and wrong password: a witness prompt must not reveal usernames.
     if witness is None or not witness.check_password(credentials.password):
@@ -398,3 +416,143 @@ def product_create(
         product.save()
         access_event_record(ctx=ctx, action="ledger.setup.product", detail={"product": str(product)})
     return product
+
+
+@dataclass(frozen=True)
+class CountedLot:
+    lot_id: int
+    quantity: Quantity
+
+
+def _latest_balance(lot_id: int, location_id: int) -> Decimal | None:
+    return (
+        LedgerEntry.objects.filter(lot_id=lot_id, location_id=location_id)
+        .order_by("-id")
+        .values_list("balance_after_mg", flat=True)
+        .first()
+    )
+
+
+def inventory_count_record(
+    *,
+    ctx: AuditContext,
+    location_id: int,
+    kind: str,
+    business_time: str,
+    lines: list[CountedLot],
+    witness: WitnessCredentials | None,
+) -> InventoryCount:
+    """Record a blind, witnessed count of every lot at a location and compare it with the ledger.
+
+    The counter never sees the expected numbers; each difference beyond the policy tolerance
+    opens an Investigation for the director (controlled-substances.md section 11.2).
+    """
+    _require_recorder(ctx, "count")
+    errors: dict[str, str] = {}
+    if kind not in CountKind.values:
+        errors["kind"] = "Choose the kind of count."
+    if business_time not in BusinessTime.values:
+        errors["business_time"] = "Say whether the count is at the opening or close of business."
+    if not lines:
+        errors["lines"] = "Enter what you counted of each lot."
+    lot_ids = [line.lot_id for line in lines]
+    if len(set(lot_ids)) != len(lot_ids):
+        errors["lines"] = "Each lot is counted once."
+    if errors:
+        raise ValidationError(errors)
+    location = _location(location_id)
+    witness_user = witness_confirm(ctx.user, witness, what="A count")
+    tolerance = Decimal(str(settings.KAPCLINIC_COUNT_TOLERANCE_MG))
+    with transaction.atomic():
+        # Lock the lots in id order (no deadlock between two counts), so nothing moves while counting.
+        lots = {lot.pk: lot for lot in Lot.objects.select_for_update().select_related("product").filter(pk__in=lot_ids)}
+        on_hand = {
+            lot_id
+            for lot_id, total in LedgerEntry.objects.filter(location=location)
+            .values_list("lot_id")
+            .annotate(total=Sum("quantity_mg"))
+            .values_list("lot_id", "total")
+            if total
+        }
+        missing = sorted(on_hand - set(lot_ids))
+        if missing:
+            names = ", ".join(Lot.objects.filter(pk__in=missing).values_list("lot_number", flat=True))
+            raise ValidationError({"lines": f"Count every lot kept here; not counted: {names}."})
+        count = InventoryCount.objects.create(
+            kind=kind, business_time=business_time, location=location, counted_by=ctx.user, witness=witness_user
+        )
+        discrepancies = []
+        for line in lines:
+            lot = lots.get(line.lot_id)
+            expected = _latest_balance(line.lot_id, location.pk) if lot else None
+            if lot is None or expected is None:
+                raise ValidationError({"lines": f"Lot {line.lot_id} has never been at {location.name}."})
+            counted = _to_mg(line.quantity, lot.product, signed=True)
+            try:
+                difference = count_discrepancy(expected_mg=expected, counted_mg=counted, tolerance_mg=tolerance)
+            except LedgerError as exc:
+                raise ValidationError({"lines": f"Lot {lot.lot_number}: {exc}"}) from None
+            saved = CountLine.objects.create(count=count, lot=lot, counted_mg=counted, expected_mg=expected)
+            if difference is not None:
+                Investigation.objects.create(line=saved)
+                discrepancies.append({"lot": lot.lot_number, "difference_mg": str(difference)})
+        access_event_record(
+            ctx=ctx,
+            action="ledger.count",
+            detail={"count": count.pk, "location": location.name, "discrepancies": discrepancies},
+        )
+    return count
+
+
+def investigation_resolve(
+    *, ctx: AuditContext, investigation_id: int, resolution: str, adjust_ledger: bool
+) -> Investigation:
+    """Close a count discrepancy with the director's finding; optionally adjust the books to the count.
+
+    The adjustment is the only way a count_adjustment entry is written (the schema refuses any
+    adjustment without its count line). A theft or significant loss is recorded as a loss entry
+    with its DEA Form 106 reference instead.
+    """
+    if not may(ctx.user.role, Action.LEDGER_INVESTIGATE):
+        access_event_record(ctx=ctx, action="ledger.investigate", outcome=Outcome.DENIED)
+        raise AccessDenied("Only the clinic director resolves count discrepancies.")
+    if not resolution.strip():
+        raise ValidationError({"resolution": "Write what the investigation found."})
+    with transaction.atomic():
+        investigation = (
+            Investigation.objects.select_for_update()
+            .select_related("line__count", "line__lot")
+            .filter(pk=investigation_id)
+            .first()
+        )
+        if investigation is None:
+            raise NotFound("No such investigation.")
+        if investigation.resolved_at is not None:
+            raise Conflict("This investigation was already resolved.")
+        line = investigation.line
+        adjustment = None
+        if adjust_ledger:
+            lot, balance = _locked_balance(line.lot_id, line.count.location_id)
+            adjustment = _entry(
+                ctx=ctx,
+                kind=EntryKind.COUNT_ADJUSTMENT,
+                lot=lot,
+                location=line.count.location,
+                balance=balance,
+                quantity_mg=line.counted_mg - line.expected_mg,
+                occurred_at=timezone.now(),
+                reason=resolution.strip(),
+                reference=f"count {line.count_id}",
+                count_line=line,
+            )
+        investigation.resolution = resolution.strip()
+        investigation.resolved_by = ctx.user
+        investigation.resolved_at = timezone.now()
+        investigation.adjustment = adjustment
+        investigation.save(update_fields=["resolution", "resolved_by", "resolved_at", "adjustment"])
+        access_event_record(
+            ctx=ctx,
+            action="ledger.investigate",
+            detail={"investigation": investigation.pk, "adjusted": adjustment is not None},
+        )
+    return investigation

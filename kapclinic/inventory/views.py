@@ -14,10 +14,12 @@ from django.shortcuts import redirect, render
 from kapclinic.accounts.roles import Action, may
 from kapclinic.audit.context import AuditContext
 from kapclinic.clinical.ledger import EntryKind
-from kapclinic.errors import AccessDenied, NotFound
+from kapclinic.errors import AccessDenied, Conflict, NotFound
 from kapclinic.inventory import selectors, services
 from kapclinic.inventory.forms import (
     ENTRY_KINDS,
+    CountForm,
+    InvestigationForm,
     LocationForm,
     MovementForm,
     ProductForm,
@@ -25,7 +27,7 @@ from kapclinic.inventory.forms import (
     TransferForm,
 )
 from kapclinic.inventory.models import Lot, Product, StorageLocation
-from kapclinic.web import apply_validation_errors, current_user, forbidden
+from kapclinic.web import apply_validation_errors, current_user, forbidden, not_found
 
 
 @login_required
@@ -260,3 +262,102 @@ def _setup_page(
         "products": Product.objects.all(),
     }
     return render(request, "inventory/setup.html", context, status=status)
+
+
+@login_required
+def counts(request: HttpRequest) -> HttpResponse:
+    try:
+        rows = selectors.inventory_counts(ctx=AuditContext.from_request(request))
+    except AccessDenied as exc:
+        return forbidden(request, exc.message)
+    user = current_user(request)
+    page = Paginator(rows, 20).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "inventory/counts.html",
+        {
+            "page": page,
+            "locations": StorageLocation.objects.filter(active=True),
+            "can_record": may(user.role, Action.LEDGER_RECORD),
+            "can_investigate": may(user.role, Action.LEDGER_INVESTIGATE),
+        },
+    )
+
+
+@login_required
+def count_new(request: HttpRequest, location_id: int) -> HttpResponse:
+    """The blind count form: every lot kept at the location, with no expected quantity shown."""
+    if not may(current_user(request).role, Action.LEDGER_RECORD):
+        return forbidden(request, "Only prescribers and nurses count controlled stock.")
+    location = StorageLocation.objects.filter(pk=location_id, active=True).first()
+    if location is None:
+        return not_found(request, "No such storage location.")
+    lots = selectors.lots_at(location.pk)
+    form = CountForm(request.POST or None, lots=lots)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            count = services.inventory_count_record(
+                ctx=AuditContext.from_request(request),
+                location_id=location.pk,
+                kind=data["kind"],
+                business_time=data["business_time"],
+                lines=[
+                    services.CountedLot(lot.pk, services.Quantity(data[f"lot_{lot.pk}"], data[f"unit_{lot.pk}"]))
+                    for lot in lots
+                ],
+                witness=services.WitnessCredentials(data["witness_username"], data["witness_password"]),
+            )
+        except ValidationError as exc:
+            apply_validation_errors(form, exc)
+        except AccessDenied as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, "The count was recorded and compared with the ledger.")
+            return redirect("inventory:count", count_id=count.pk)
+    status = 422 if request.method == "POST" else 200
+    return render(request, "inventory/count_form.html", {"form": form, "location": location}, status=status)
+
+
+@login_required
+def count_detail(request: HttpRequest, count_id: int) -> HttpResponse:
+    try:
+        count = selectors.inventory_counts(ctx=AuditContext.from_request(request)).filter(pk=count_id).first()
+    except AccessDenied as exc:
+        return forbidden(request, exc.message)
+    if count is None:
+        return not_found(request, "No such count.")
+    return render(
+        request,
+        "inventory/count_detail.html",
+        {"count": count, "can_investigate": may(current_user(request).role, Action.LEDGER_INVESTIGATE)},
+    )
+
+
+@login_required
+def investigation_resolve(request: HttpRequest, investigation_id: int) -> HttpResponse:
+    if not may(current_user(request).role, Action.LEDGER_INVESTIGATE):
+        return forbidden(request, "Only the clinic director resolves count discrepancies.")
+    investigation = selectors.open_investigations().filter(pk=investigation_id).first()
+    if investigation is None:
+        return not_found(request, "No open investigation with that id.")
+    form = InvestigationForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.investigation_resolve(
+                ctx=AuditContext.from_request(request),
+                investigation_id=investigation_id,
+                resolution=form.cleaned_data["resolution"],
+                adjust_ledger=form.cleaned_data["adjust_ledger"],
+            )
+        except ValidationError as exc:
+            apply_validation_errors(form, exc)
+        except Conflict as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, "The investigation was resolved.")
+            return redirect("inventory:count", count_id=investigation.line.count_id)
+    status = 422 if request.method == "POST" else 200
+    return render(
+        request, "inventory/investigation.html", {"form": form, "investigation": investigation}, status=status
+    )

@@ -1,0 +1,161 @@
+"""Blind, witnessed counts; discrepancies open investigations the director resolves."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.db import DatabaseError, transaction
+from django.utils import timezone
+
+from kapclinic.accounts.models import User
+from kapclinic.audit.context import AuditContext
+from kapclinic.inventory.models import CountLine, Investigation, LedgerEntry, Lot, Product, StorageLocation
+from kapclinic.inventory.services import Quantity, ledger_receive
+from tests.conftest import PASSWORD
+
+D = Decimal
+
+
+@pytest.fixture
+def stocked(personas: dict[str, User]) -> dict[str, Any]:
+    product = Product.objects.create(
+        name="Ketamine HCl injection", form="multi-dose vial", mg_per_unit=D("50"), unit="mL", units_per_container=10
+    )
+    safe = StorageLocation.objects.create(name="Safe")
+    cart = StorageLocation.objects.create(name="Crash cart")
+    ctx = AuditContext(user=personas["nurse"], channel="system")
+    lots = []
+    for number, ml in (("A1", "20"), ("B2", "10")):
+        ledger_receive(
+            ctx=ctx,
+            product_id=product.pk,
+            lot_number=number,
+            expires_on=timezone.localdate() + timedelta(days=200),
+            supplier_name="Synthetic supplier",
+            invoice_reference=f"INV-{number}",
+            received_on=timezone.localdate(),
+            location_id=safe.pk,
+            quantity=Quantity(ml, "mL"),
+        )
+        lots.append(Lot.objects.get(lot_number=number))
+    return {"product": product, "safe": safe, "cart": cart, "a": lots[0], "b": lots[1]}
+
+
+def _count(api: Any, stocked: dict[str, Any], a: str, b: str, **change: Any) -> Any:
+    body = {
+        "location": stocked["safe"].pk,
+        "kind": "daily",
+        "business_time": "close",
+        "lines": [
+            {"lot": stocked["a"].pk, "quantity": a, "unit": "mL"},
+            {"lot": stocked["b"].pk, "quantity": b, "unit": "mL"},
+        ],
+        "witness_username": "prescriber",
+        "witness_password": PASSWORD,
+        **change,
+    }
+    return api.post("/api/v1/ledger/counts", body, content_type="application/json")
+
+
+def test_matching_count_opens_nothing(api_for: Any, stocked: dict[str, Any]) -> None:
+    response = _count(api_for("nurse"), stocked, "20", "10")
+    assert response.status_code == 201, response.content
+    assert [line["investigation"] for line in response.json()["lines"]] == [None, None]
+    assert not Investigation.objects.exists()
+
+
+def test_discrepancy_opens_an_investigation_shown_until_resolved(
+    api_for: Any, client_for: Any, stocked: dict[str, Any]
+) -> None:
+    response = _count(api_for("nurse"), stocked, "19.9", "10")  # 5 mg short in lot A1
+    assert response.status_code == 201
+    line = CountLine.objects.get(lot=stocked["a"])
+    assert line.counted_mg == D("995") and line.expected_mg == D("1000")
+    investigation = Investigation.objects.get()
+
+    director = client_for("director")
+    assert "counted 995.000 mg, ledger 1000.000 mg" in director.get("/").content.decode()
+    rec = {r["lot"]: r for r in api_for("auditor").get("/api/v1/ledger/reconciliation").json()}
+    assert not rec[stocked["a"].pk]["balanced"] and "investigation open" in rec[stocked["a"].pk]["problems"][0]
+    assert rec[stocked["b"].pk]["balanced"]
+
+    refused = api_for("nurse").post(
+        f"/api/v1/ledger/investigations/{investigation.pk}/resolve",
+        {"resolution": "spill", "adjust_ledger": True},
+        content_type="application/json",
+    )
+    assert refused.status_code == 403
+    resolved = api_for("director").post(
+        f"/api/v1/ledger/investigations/{investigation.pk}/resolve",
+        {"resolution": "Overfill estimate at receipt; confirmed with the supplier.", "adjust_ledger": True},
+        content_type="application/json",
+    )
+    assert resolved.status_code == 200, resolved.content
+    adjustment = LedgerEntry.objects.get(kind="count_adjustment")
+    assert adjustment.quantity_mg == D("-5") and adjustment.balance_after_mg == D("995")
+    assert adjustment.count_line == line
+    rec = api_for("auditor").get("/api/v1/ledger/reconciliation").json()
+    assert all(r["balanced"] for r in rec)
+    assert "No open investigations." in director.get("/").content.decode()
+    again = api_for("director").post(
+        f"/api/v1/ledger/investigations/{investigation.pk}/resolve",
+        {"resolution": "twice"},
+        content_type="application/json",
+    )
+    assert again.status_code == 409
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"lines": []}, "Enter what you counted of each lot."),
+        ({"kind": "weekly"}, "Choose the kind of count."),
+        ({"witness_username": "nurse"}, "someone other than you"),
+        ({"witness_password": "nope"}, "username or password is not right"),
+    ],
+)
+def test_bad_counts_write_nothing(api_for: Any, stocked: dict[str, Any], change: dict[str, Any], message: str) -> None:
+    response = _count(api_for("nurse"), stocked, "20", "10", **change)
+    assert response.status_code == 422 and message in str(response.json())
+    assert not CountLine.objects.exists()
+
+
+def test_every_lot_on_hand_must_be_counted_and_only_lots_kept_here(api_for: Any, stocked: dict[str, Any]) -> None:
+    nurse = api_for("nurse")
+    only_a = _count(nurse, stocked, "20", "10", lines=[{"lot": stocked["a"].pk, "quantity": "20", "unit": "mL"}])
+    assert only_a.status_code == 422 and "not counted: B2" in str(only_a.json())
+    elsewhere = _count(nurse, stocked, "20", "10", location=stocked["cart"].pk)
+    assert elsewhere.status_code == 422 and "has never been at Crash cart" in str(elsewhere.json())
+    assert not CountLine.objects.exists()
+
+
+def test_blind_count_page_never_shows_the_expected_figure(client_for: Any, stocked: dict[str, Any]) -> None:
+    client = client_for("nurse")
+    page = client.get(f"/inventory/counts/new/{stocked['safe'].pk}/").content.decode()
+    assert "lot A1" in page and "lot B2" in page
+    assert "1000" not in page and "20.000" not in page
+    response = client.post(
+        f"/inventory/counts/new/{stocked['safe'].pk}/",
+        {
+            "kind": "daily",
+            "business_time": "close",
+            f"lot_{stocked['a'].pk}": "20",
+            f"unit_{stocked['a'].pk}": "mL",
+            f"lot_{stocked['b'].pk}": "9",
+            f"unit_{stocked['b'].pk}": "mL",
+            "witness_username": "prescriber",
+            "witness_password": PASSWORD,
+        },
+    )
+    assert response.status_code == 302
+    detail = client.get(response["Location"]).content.decode()
+    assert "under investigation" in detail and "-50.000" in detail
+
+
+def test_counts_are_append_only(api_for: Any, stocked: dict[str, Any]) -> None:
+    _count(api_for("nurse"), stocked, "20", "10")
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        CountLine.objects.update(counted_mg=D("1"))
