@@ -10,6 +10,7 @@ from django.db import transaction
 from kapclinic.accounts.models import User
 from kapclinic.accounts.roles import Role
 from kapclinic.clinical.registry import SYNTHETIC_MRN_BASE, mrn_from_number
+from kapclinic.demo.ledger import ledger_demo_ensure
 from kapclinic.demo.synthetic import (
     DEMO_PASSWORD,
     DEMO_STAFF,
@@ -29,8 +30,15 @@ class Command(BaseCommand):
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--quiet", action="store_true", help="Do not print the logins.")
 
-    @transaction.atomic
     def handle(self, *args: Any, **options: Any) -> None:
+        # Load in one transaction, print after it: a closed pipe while printing must not undo the load.
+        with transaction.atomic():
+            made, entries = self._load()
+        if options["quiet"]:
+            return
+        self._print(made, entries)
+
+    def _load(self) -> tuple[int, int]:
         staff = staff_ensure()
         made = patients_ensure(DEMO_PATIENT_COUNT, staff=staff)
         hashed = staff["coordinator"].password
@@ -50,9 +58,13 @@ class Command(BaseCommand):
             )
             patient.user = user
             patient.save(update_fields=["user"])
-        if options["quiet"]:
-            return
+        entries = ledger_demo_ensure(staff, DEMO_PASSWORD)
+        return made, entries
+
+    def _print(self, made: int, entries: int) -> None:
         self.stdout.write(f"Demo clinic ready: {made} patients added, {Patient.objects.count()} in all.")
+        if entries:
+            self.stdout.write(f"Controlled-substance ledger: {entries} entries, one count discrepancy to investigate.")
         self.stdout.write("Sign in at the address below with any of these users; the password is the same:")
         for spec in DEMO_STAFF:
             self.stdout.write(f"  {spec.username:<12} {spec.role.label}")
