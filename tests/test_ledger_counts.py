@@ -159,3 +159,19 @@ def test_counts_are_append_only(api_for: Any, stocked: dict[str, Any]) -> None:
     _count(api_for("nurse"), stocked, "20", "10")
     with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
         CountLine.objects.update(counted_mg=D("1"))
+
+
+def test_director_sets_the_dea_registration(client_for: Any, personas: dict[str, User]) -> None:
+    director = client_for("director")
+    data = {
+        "registrant_name": "Synthetic Clinic",
+        "dea_number": "ab12",
+        "address": "1 Example St",
+        "schedules": "3N",
+        "expires_on": "2030-01-01",
+    }
+    bad = director.post("/inventory/registration/", data)
+    assert "two letters and seven digits" in bad.content.decode()
+    director.post("/inventory/registration/", {**data, "dea_number": "zz0000000"})
+    assert "ZZ0000000" in client_for("auditor").get("/inventory/registration/").content.decode()
+    assert client_for("nurse").post("/inventory/registration/", data).status_code == 403

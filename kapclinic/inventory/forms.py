@@ -157,3 +157,11 @@ class InvestigationForm(forms.Form):
         label="Adjust the ledger to the count (writes a count-adjustment entry)",
         help_text="For theft or significant loss, record a loss entry with its DEA Form 106 reference instead.",
     )
+
+
+class RegistrationForm(forms.Form):
+    registrant_name = forms.CharField(max_length=200)
+    dea_number = forms.CharField(label="DEA number", max_length=9)
+    address = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}))
+    schedules = forms.CharField(max_length=40, initial="3N")
+    expires_on = forms.DateField(label="Registration expires", widget=forms.DateInput(attrs={"type": "date"}))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -32,6 +33,7 @@ from kapclinic.clinical.ledger import (
 from kapclinic.errors import AccessDenied, Conflict, NotFound
 from kapclinic.inventory.models import (
     BusinessTime,
+    ClinicRegistration,
     CountKind,
     CountLine,
     InventoryCount,
@@ -556,3 +558,24 @@ def investigation_resolve(
             detail={"investigation": investigation.pk, "adjusted": adjustment is not None},
         )
     return investigation
+
+
+def clinic_registration_save(
+    *, ctx: AuditContext, registrant_name: str, dea_number: str, address: str, schedules: str, expires_on: date
+) -> ClinicRegistration:
+    """Set the registrant's name, DEA number, address and expiry that reports print (director only)."""
+    _require_setup(ctx, "registration")
+    registration = ClinicRegistration.objects.first() or ClinicRegistration()
+    registration.registrant_name = registrant_name.strip()
+    registration.dea_number = dea_number.strip().upper()
+    registration.address = address.strip()
+    registration.schedules = schedules.strip() or "3N"
+    registration.expires_on = expires_on
+    registration.updated_at = timezone.now()
+    if not re.fullmatch(r"[A-Z]{2}\d{7}", registration.dea_number):
+        raise ValidationError({"dea_number": "A DEA number is two letters and seven digits, e.g. AB1234563."})
+    registration.full_clean()
+    with transaction.atomic():
+        registration.save()
+        access_event_record(ctx=ctx, action="ledger.setup.registration", detail={"dea_number": registration.dea_number})
+    return registration

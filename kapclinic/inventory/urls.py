@@ -13,6 +13,7 @@ urlpatterns = [
     path("transfer/", views.transfer, name="transfer"),
     path("locations/", views.locations, name="locations"),
     path("products/", views.products, name="products"),
+    path("registration/", views.registration, name="registration"),
     path("counts/", views.counts, name="counts"),
     path("counts/new/<int:location_id>/", views.count_new, name="count_new"),
     path("counts/<int:count_id>/", views.count_detail, name="count"),

@@ -24,9 +24,10 @@ from kapclinic.inventory.forms import (
     MovementForm,
     ProductForm,
     ReceiveForm,
+    RegistrationForm,
     TransferForm,
 )
-from kapclinic.inventory.models import Lot, Product, StorageLocation
+from kapclinic.inventory.models import ClinicRegistration, Lot, Product, StorageLocation
 from kapclinic.web import apply_validation_errors, current_user, forbidden, not_found
 
 
@@ -363,3 +364,37 @@ def investigation_resolve(request: HttpRequest, investigation_id: int) -> HttpRe
     return render(
         request, "inventory/investigation.html", {"form": form, "investigation": investigation}, status=status
     )
+
+
+@login_required
+def registration(request: HttpRequest) -> HttpResponse:
+    """The registrant's DEA registration, printed on the reports (director edits, others read)."""
+    user = current_user(request)
+    if not may(user.role, Action.LEDGER_VIEW):
+        return forbidden(request, "Your role does not see the controlled-substance ledger.")
+    current = ClinicRegistration.objects.first()
+    can_setup = may(user.role, Action.LEDGER_SETUP)
+    initial = (
+        {
+            "registrant_name": current.registrant_name,
+            "dea_number": current.dea_number,
+            "address": current.address,
+            "schedules": current.schedules,
+            "expires_on": current.expires_on,
+        }
+        if current
+        else None
+    )
+    form = RegistrationForm(request.POST or None, initial=initial)
+    if request.method == "POST":
+        if not can_setup:
+            return forbidden(request, "Only the clinic director changes the DEA registration.")
+        if form.is_valid():
+            try:
+                services.clinic_registration_save(ctx=AuditContext.from_request(request), **form.cleaned_data)
+            except ValidationError as exc:
+                apply_validation_errors(form, exc)
+            else:
+                messages.success(request, "The registration was saved.")
+                return redirect("inventory:registration")
+    return render(request, "inventory/registration.html", {"form": form, "current": current, "can_setup": can_setup})
