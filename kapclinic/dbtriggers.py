@@ -31,6 +31,8 @@ APPEND_ONLY_TABLES = (
     "inventory_ledgerentry",
     "inventory_inventorycount",
     "inventory_countline",
+    "measures_questionnaireresponse",
+    "measures_responseitem",
 )
 
 

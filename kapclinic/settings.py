@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "kapclinic.home",
     "kapclinic.portal",
     "kapclinic.inventory",
+    "kapclinic.measures",
     "kapclinic.demo",
 ]
 
@@ -171,6 +172,13 @@ KAPCLINIC_API_TOKEN_HOURS = env_int("KAPCLINIC_API_TOKEN_HOURS", 8, minimum=1)
 KAPCLINIC_EMERGENCY_ACCESS_MINUTES = env_int("KAPCLINIC_EMERGENCY_ACCESS_MINUTES", 60, minimum=1)
 # A count differing from the ledger by more than this opens an investigation [policy: exact].
 KAPCLINIC_COUNT_TOLERANCE_MG = env_int("KAPCLINIC_COUNT_TOLERANCE_MG", 0)
+# Shown to a patient at once after an answer that raises a suicide-risk flag [policy: configurable text].
+KAPCLINIC_CRISIS_TEXT = env_str(
+    "KAPCLINIC_CRISIS_TEXT",
+    "If you are thinking about harming yourself or ending your life, call or text 988, the Suicide & Crisis "
+    "Lifeline, at any time. If you are in immediate danger, call 911. A member of your care team will also "
+    "contact you.",
+)
 KAPCLINIC_PAGE_SIZE = env_int("KAPCLINIC_PAGE_SIZE", 25, minimum=1)
 
 SECURE_COOKIES = env_bool("KAPCLINIC_SECURE_COOKIES", default=not DEBUG)

@@ -10,6 +10,7 @@ urlpatterns = [
     path("audit/", include("kapclinic.audit.urls")),
     path("portal/", include("kapclinic.portal.urls")),
     path("inventory/", include("kapclinic.inventory.urls")),
+    path("measures/", include("kapclinic.measures.urls")),
     path("api/v1/", api.urls),
     path("healthz", healthz, name="healthz"),
 ]

@@ -8,6 +8,7 @@ must be what MATRIX says.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
@@ -20,6 +21,7 @@ from django.utils import timezone
 from kapclinic.accounts.models import User
 from kapclinic.accounts.roles import MATRIX, Action, Role, Scope
 from kapclinic.audit.models import EmergencyAccess
+from kapclinic.clinical.instruments import INSTRUMENTS
 from kapclinic.inventory.models import (
     CountLine,
     InventoryCount,
@@ -29,6 +31,7 @@ from kapclinic.inventory.models import (
     Product,
     StorageLocation,
 )
+from kapclinic.measures.models import QuestionnaireResponse, SafetyFlag
 from kapclinic.patients.models import CareTeamMember, Patient
 
 # The persona that plays each role (clinicians are on team_patient's care team).
@@ -211,6 +214,42 @@ def _ledger_investigate(w: World, patient: Patient) -> bool:
     return investigation.resolved_at is not None
 
 
+def _measure_answer(w: World, patient: Patient) -> bool:
+    before = QuestionnaireResponse.objects.count()
+    w.page.post("/portal/questionnaires/phq9/", {**_phq9_form(), "client_token": str(uuid.uuid4())})
+    return QuestionnaireResponse.objects.count() == before + 1
+
+
+def _phq9_form() -> dict[str, str]:
+    return {item.id: "0" for item in INSTRUMENTS["phq9"].items}
+
+
+def _measure_enter(w: World, patient: Patient) -> bool:
+    w.page.post(f"/measures/patients/{patient.pk}/phq9/", {**_phq9_form(), "client_token": str(uuid.uuid4())})
+    return QuestionnaireResponse.objects.filter(patient=patient).exists()
+
+
+def _measure_view(w: World, patient: Patient) -> bool:
+    return w.api.get(f"/api/v1/patients/{patient.pk}/responses").status_code == 200
+
+
+def _safety_acknowledge(w: World, patient: Patient) -> bool:
+    response = QuestionnaireResponse.objects.create(
+        patient=patient,
+        instrument="phq9",
+        version="1",
+        total=1,
+        complete=True,
+        source="paper",
+        entered_by=w.people["director"],
+        flags=["suicide_risk"],
+    )
+    flag = SafetyFlag.objects.create(patient=patient, response=response, code="suicide_risk")
+    w.page.post(f"/measures/safety-flags/{flag.pk}/acknowledge/", {"action_taken": "Called the patient"})
+    flag.refresh_from_db()
+    return flag.acknowledged_at is not None
+
+
 PROBES: dict[Action, tuple[Probe, bool]] = {
     # action: (probe, whether the probe is about one patient)
     Action.PATIENT_LIST: (_list, True),
@@ -230,6 +269,10 @@ PROBES: dict[Action, tuple[Probe, bool]] = {
     Action.LEDGER_VIEW: (_ledger_view, False),
     Action.LEDGER_SETUP: (_ledger_setup, False),
     Action.LEDGER_INVESTIGATE: (_ledger_investigate, False),
+    Action.MEASURE_ANSWER: (_measure_answer, False),
+    Action.MEASURE_ENTER: (_measure_enter, True),
+    Action.MEASURE_VIEW: (_measure_view, True),
+    Action.SAFETY_ACKNOWLEDGE: (_safety_acknowledge, True),
 }
 
 

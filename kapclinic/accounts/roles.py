@@ -67,6 +67,10 @@ class Action(StrEnum):
     LEDGER_VIEW = "ledger.view"
     LEDGER_SETUP = "ledger.setup"
     LEDGER_INVESTIGATE = "ledger.investigate"
+    MEASURE_ANSWER = "measure.answer"
+    MEASURE_ENTER = "measure.enter"
+    MEASURE_VIEW = "measure.view"
+    SAFETY_ACKNOWLEDGE = "safety.acknowledge"
 
 
 _N, _A, _T, _O = Scope.NONE, Scope.ALL, Scope.TEAM, Scope.OWN
@@ -105,6 +109,12 @@ _ROWS: dict[Action, tuple[Scope, ...]] = {
     Action.LEDGER_SETUP:          (_N,   _N,   _N,   _N,   _A,   _N,   _N),
     # A count discrepancy is resolved by the director, who may adjust the books to the count.
     Action.LEDGER_INVESTIGATE:    (_N,   _N,   _N,   _N,   _A,   _N,   _N),
+    # Questionnaires: the patient answers their own; staff enter paper forms or rate.
+    Action.MEASURE_ANSWER:        (_N,   _N,   _N,   _N,   _N,   _N,   _O),
+    Action.MEASURE_ENTER:         (_A,   _A,   _T,   _T,   _A,   _N,   _N),
+    # Scores are clinical content: not for the coordinator.
+    Action.MEASURE_VIEW:          (_N,   _A,   _T,   _T,   _A,   _A,   _O),
+    Action.SAFETY_ACKNOWLEDGE:    (_N,   _A,   _T,   _T,   _A,   _N,   _N),
 }
 # fmt: on
 

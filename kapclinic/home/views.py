@@ -11,6 +11,7 @@ from kapclinic.audit.context import AuditContext
 from kapclinic.audit.selectors import emergency_accesses_to_review
 from kapclinic.audit.services import access_events_record_many
 from kapclinic.inventory.selectors import lots_expiring, open_investigations
+from kapclinic.measures.selectors import open_safety_flags_for_user
 from kapclinic.patients.models import Patient
 from kapclinic.patients.selectors import patient_search_for_user
 from kapclinic.web import current_user
@@ -33,6 +34,10 @@ def home(request: HttpRequest) -> HttpResponse:
     if role is Role.PATIENT:
         return redirect("portal:home")
     context: dict[str, object] = {}
+    ctx = AuditContext.from_request(request)
+    context["safety_flags"] = open_safety_flags_for_user(ctx=ctx)
+    context["can_acknowledge"] = True
+    context["show_patient"] = True
     if role in (Role.PRESCRIBER, Role.NURSE, Role.THERAPIST):
         context["caseload"] = patient_search_for_user(
             ctx=AuditContext.from_request(request), own_caseload=True, limit=10

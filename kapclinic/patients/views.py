@@ -12,7 +12,9 @@ from kapclinic.accounts.roles import Action, Role, Scope, may, scope_for
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.models import Outcome
 from kapclinic.audit.services import access_event_record, emergency_access_grant
+from kapclinic.clinical.instruments import INSTRUMENTS
 from kapclinic.errors import AccessDenied, Conflict, NotFound
+from kapclinic.measures.selectors import open_safety_flags_for_patient, recent_responses
 from kapclinic.patients import services
 from kapclinic.patients.access import PatientAccess, patient_get_for_user
 from kapclinic.patients.chart import chart_sections
@@ -120,7 +122,13 @@ def _chart_context(user: User, access: PatientAccess) -> dict[str, object]:
             User.objects.filter(role__in=CareTeamRole.values, is_active=True).order_by("last_name", "first_name")
         )
     team_by_role = {m.role: m for m in header.care_team}
+    can_view_scores = may(user.role, Action.MEASURE_VIEW)
     return {
+        "safety_flags": open_safety_flags_for_patient(patient_id=patient.pk) if can_view_scores else [],
+        "can_acknowledge": may(user.role, Action.SAFETY_ACKNOWLEDGE),
+        "responses": recent_responses(patient_id=patient.pk) if can_view_scores else [],
+        "can_view_scores": can_view_scores,
+        "entry_instruments": list(INSTRUMENTS.values()) if may(user.role, Action.MEASURE_ENTER) else [],
         "patient": patient,
         "access": access,
         "header": header,

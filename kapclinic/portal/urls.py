@@ -4,4 +4,9 @@ from kapclinic.portal import views
 
 app_name = "portal"
 
-urlpatterns = [path("", views.portal_home, name="home")]
+urlpatterns = [
+    path("", views.portal_home, name="home"),
+    path("questionnaires/<slug:code>/", views.questionnaire, name="questionnaire"),
+    path("questionnaires/<slug:code>/draft/", views.questionnaire_draft, name="questionnaire_draft"),
+    path("responses/<int:response_id>/", views.response_done, name="response_done"),
+]

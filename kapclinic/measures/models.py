@@ -1,0 +1,107 @@
+"""Questionnaire responses, stored item by item with the instrument version; safety flags they raise."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class ResponseSource(models.TextChoices):
+    PORTAL = "portal", "Answered by the patient in the portal"
+    PAPER = "paper", "Entered by staff from a paper form"
+    CLINICIAN = "clinician", "Rated by a clinician"
+
+
+class QuestionnaireResponse(models.Model):
+    """One submitted response. Append-only (trigger): a correction is a new response pointing back."""
+
+    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="responses")
+    instrument = models.CharField(max_length=30)
+    version = models.CharField(max_length=20)
+    total = models.IntegerField(null=True, blank=True)
+    severity = models.CharField(max_length=80, blank=True)
+    flags = models.JSONField(default=list, blank=True)
+    complete = models.BooleanField()
+    prorated = models.BooleanField(default=False)
+    source = models.CharField(max_length=10, choices=ResponseSource.choices)
+    entered_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    submitted_at = models.DateTimeField(default=timezone.now)
+    # Sent with the form: a double click or a second tab submits the same token and gets the same response.
+    client_token = models.UUIDField(null=True, blank=True, unique=True)
+    corrects = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="corrections")
+    correction_reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-submitted_at", "-id"]
+        indexes = [models.Index(fields=["patient", "instrument", "-submitted_at"], name="response_patient_instrument")]
+        constraints = [
+            models.CheckConstraint(name="response_source_known", condition=Q(source__in=ResponseSource.values)),
+            models.CheckConstraint(
+                name="response_correction_has_reason",
+                condition=Q(corrects__isnull=True) | ~Q(correction_reason=""),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.instrument} {self.total} for patient {self.patient_id} at {self.submitted_at:%Y-%m-%d}"
+
+
+class ResponseItem(models.Model):
+    """One answer of a response (append-only)."""
+
+    response = models.ForeignKey(QuestionnaireResponse, on_delete=models.PROTECT, related_name="items")
+    item = models.CharField(max_length=30)
+    value = models.IntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["response", "id"]
+        constraints = [models.UniqueConstraint(fields=["response", "item"], name="response_item_once")]
+
+    def __str__(self) -> str:
+        return f"{self.item}={self.value}"
+
+
+class SafetyFlag(models.Model):
+    """A safety answer (e.g. PHQ-9 item 9 above 0): shown until a clinician acknowledges it with an action."""
+
+    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="safety_flags")
+    response = models.ForeignKey(QuestionnaireResponse, on_delete=models.PROTECT, related_name="safety_flags")
+    code = models.CharField(max_length=40)
+    raised_at = models.DateTimeField(default=timezone.now)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    action_taken = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-raised_at"]
+        indexes = [models.Index(fields=["acknowledged_at", "patient"], name="safety_flag_open")]
+        constraints = [
+            models.CheckConstraint(
+                name="safety_flag_ack_with_action",
+                condition=Q(acknowledged_at__isnull=True) | ~Q(action_taken=""),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.code} for patient {self.patient_id} ({'open' if self.acknowledged_at is None else 'acknowledged'})"
+        )
+
+
+class ResponseDraft(models.Model):
+    """Answers saved as they are given, so a questionnaire can be resumed; deleted on submit."""
+
+    patient = models.ForeignKey("patients.Patient", on_delete=models.CASCADE, related_name="+")
+    instrument = models.CharField(max_length=30)
+    answers = models.JSONField(default=dict)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["patient", "instrument"], name="one_draft_per_instrument")]
+
+    def __str__(self) -> str:
+        return f"draft {self.instrument} for patient {self.patient_id}"

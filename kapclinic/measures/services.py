@@ -1,0 +1,211 @@
+"""Submitting questionnaire responses and acknowledging the safety flags they raise."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from kapclinic.accounts.roles import Action, Role
+from kapclinic.audit.context import AuditContext
+from kapclinic.audit.models import Outcome
+from kapclinic.audit.services import access_event_record
+from kapclinic.clinical.instruments import (
+    RISK_ITEM_MISSING,
+    SUICIDE_RISK,
+    SUICIDE_RISK_URGENT,
+    Instrument,
+    ScoreResult,
+    get_instrument,
+    score,
+)
+from kapclinic.errors import Conflict, NotFound
+from kapclinic.measures.models import (
+    QuestionnaireResponse,
+    ResponseDraft,
+    ResponseItem,
+    ResponseSource,
+    SafetyFlag,
+)
+from kapclinic.patients.access import patient_get_for_user
+from kapclinic.patients.models import Patient
+
+# Flags that stay on the chart and the clinicians' home pages until acknowledged with an action,
+# most urgent first: one response raises one safety flag, the most urgent it has.
+SAFETY_FLAG_CODES = (SUICIDE_RISK_URGENT, SUICIDE_RISK, RISK_ITEM_MISSING)
+
+
+def instrument_or_error(code: str, version: str | None = None) -> Instrument:
+    """Return the shipped instrument; a code or version that does not exist is a validation error."""
+    try:
+        return get_instrument(code[:30], version[:20] if version is not None else None)
+    except ValueError as exc:
+        raise ValidationError({"instrument": str(exc)}) from None
+
+
+def response_submit(
+    *,
+    ctx: AuditContext,
+    patient_id: int,
+    instrument_code: str,
+    answers: Sequence[object] | Mapping[str, object],
+    version: str | None = None,
+    client_token: uuid.UUID | None = None,
+    corrects_id: int | None = None,
+    correction_reason: str = "",
+) -> tuple[QuestionnaireResponse, bool]:
+    """Score and store a response with its items and safety flags; return (response, created).
+
+    A patient answers only their own, completely; staff enter paper forms or clinician ratings
+    for patients they may reach, where a skipped item is kept as skipped (and a skipped risk
+    item raises a flag). The same `client_token` twice returns the first response, unchanged.
+    """
+    is_patient = ctx.user.role == Role.PATIENT
+    action = Action.MEASURE_ANSWER if is_patient else Action.MEASURE_ENTER
+    patient_get_for_user(ctx=ctx, patient_id=patient_id, action=action, record_allowed=False)
+    try:
+        instrument = instrument_or_error(instrument_code, version)
+        if is_patient and instrument.respondent != "self":
+            raise ValidationError({"instrument": f"{instrument.name} is completed by a clinician."})
+        try:
+            result = score(instrument, answers)
+        except ValueError as exc:
+            raise ValidationError({"answers": str(exc)}) from None
+        if is_patient and result.missing:
+            raise ValidationError({"answers": f"Answer every question; still to answer: {', '.join(result.missing)}."})
+        if corrects_id is not None and not correction_reason.strip():
+            raise ValidationError({"correction_reason": "Say why the earlier response is being corrected."})
+        with transaction.atomic():
+            return _store(ctx, patient_id, instrument, answers, result, client_token, corrects_id, correction_reason)
+    except ValidationError as exc:
+        access_event_record(
+            ctx=ctx,
+            action=action,
+            patient_id=patient_id,
+            outcome=Outcome.INVALID,
+            detail={"instrument": instrument_code[:30], "errors": exc.messages[:3]},
+        )
+        raise
+
+
+def _store(
+    ctx: AuditContext,
+    patient_id: int,
+    instrument: Instrument,
+    answers: Sequence[object] | Mapping[str, object],
+    result: ScoreResult,
+    client_token: uuid.UUID | None,
+    corrects_id: int | None,
+    correction_reason: str,
+) -> tuple[QuestionnaireResponse, bool]:
+    # Lock the patient: two tabs submitting the same form are handled one after the other.
+    Patient.objects.select_for_update().filter(pk=patient_id).first()
+    if client_token is not None:
+        existing = QuestionnaireResponse.objects.filter(client_token=client_token).first()
+        if existing is not None:
+            if existing.patient_id != patient_id:
+                raise ValidationError({"client_token": "This form token was already used."})
+            return existing, False
+    corrected = None
+    if corrects_id is not None:
+        corrected = QuestionnaireResponse.objects.filter(
+            pk=corrects_id, patient_id=patient_id, instrument=instrument.code
+        ).first()
+        if corrected is None:
+            raise ValidationError(
+                {"corrects": "No earlier response of this questionnaire for this patient has that id."}
+            )
+    values = _by_item(instrument, answers)
+    response = QuestionnaireResponse.objects.create(
+        patient_id=patient_id,
+        instrument=instrument.code,
+        version=instrument.version,
+        total=result.total,
+        severity=result.severity or "",
+        flags=list(result.flags),
+        complete=result.complete,
+        prorated=result.prorated,
+        source=_source(ctx, instrument),
+        entered_by=ctx.user,
+        client_token=client_token,
+        corrects=corrected,
+        correction_reason=correction_reason.strip(),
+    )
+    ResponseItem.objects.bulk_create(ResponseItem(response=response, item=k, value=v) for k, v in values.items())
+    ResponseDraft.objects.filter(patient_id=patient_id, instrument=instrument.code).delete()
+    most_urgent = next((code for code in SAFETY_FLAG_CODES if code in result.flags), None)
+    if most_urgent is not None:
+        SafetyFlag.objects.create(patient_id=patient_id, response=response, code=most_urgent)
+    access_event_record(
+        ctx=ctx,
+        action="measure.submit",
+        patient_id=patient_id,
+        detail={"response": response.pk, "instrument": instrument.code, "flags": list(result.flags)},
+    )
+    return response, True
+
+
+def _source(ctx: AuditContext, instrument: Instrument) -> str:
+    if ctx.user.role == Role.PATIENT:
+        return ResponseSource.PORTAL
+    return ResponseSource.PAPER if instrument.respondent == "self" else ResponseSource.CLINICIAN
+
+
+def _by_item(instrument: Instrument, answers: Sequence[object] | Mapping[str, object]) -> dict[str, int | None]:
+    if isinstance(answers, Mapping):
+        return {item.id: _int_or_none(answers.get(item.id)) for item in instrument.items}
+    padded = list(answers) + [None] * (len(instrument.items) - len(answers))
+    return {item.id: _int_or_none(value) for item, value in zip(instrument.items, padded, strict=False)}
+
+
+def _int_or_none(value: object) -> int | None:
+    return None if value is None or value == "" else int(str(value))
+
+
+def safety_flag_acknowledge(*, ctx: AuditContext, flag_id: int, action_taken: str) -> SafetyFlag:
+    """Close a safety flag with the action the clinician took (who and when are recorded)."""
+    flag = SafetyFlag.objects.filter(pk=flag_id).first()
+    if flag is None:
+        raise NotFound("No such safety flag.")
+    access = patient_get_for_user(
+        ctx=ctx, patient_id=flag.patient_id, action=Action.SAFETY_ACKNOWLEDGE, record_allowed=False
+    )
+    if not action_taken.strip():
+        raise ValidationError(
+            {"action_taken": "Record the action taken (e.g. safety plan reviewed, called the patient)."}
+        )
+    with transaction.atomic():
+        flag = SafetyFlag.objects.select_for_update().get(pk=flag_id)
+        if flag.acknowledged_at is not None:
+            raise Conflict("This safety flag was already acknowledged.")
+        flag.acknowledged_by = ctx.user
+        flag.acknowledged_at = timezone.now()
+        flag.action_taken = action_taken.strip()[:4000]
+        flag.save(update_fields=["acknowledged_by", "acknowledged_at", "action_taken"])
+        access_event_record(
+            ctx=ctx,
+            action=Action.SAFETY_ACKNOWLEDGE,
+            patient_id=flag.patient_id,
+            detail={"flag": flag.pk, "code": flag.code},
+            emergency=access.emergency,
+        )
+    return flag
+
+
+def response_draft_save(*, ctx: AuditContext, patient_id: int, instrument_code: str, answers: dict[str, str]) -> None:
+    """Keep the answers given so far (only valid item ids and whole numbers), to resume later."""
+    patient_get_for_user(ctx=ctx, patient_id=patient_id, action=Action.MEASURE_ANSWER, record_allowed=False)
+    instrument = instrument_or_error(instrument_code)
+    kept = {
+        item.id: int(answers[item.id])
+        for item in instrument.items
+        if answers.get(item.id, "").lstrip("-").isdigit() and len(answers[item.id]) < 6
+    }
+    ResponseDraft.objects.update_or_create(
+        patient_id=patient_id,
+        instrument=instrument.code,
+        defaults={"answers": kept, "updated_at": timezone.now()},
+    )
