@@ -12,7 +12,11 @@ production. Workloads take turns request by request, so a drift (the audit table
 25 rows per list request) falls on all of them alike. Query counts come from untimed warm-up
 requests, so the timed ones carry no query capture overhead.
 
-Results: a table on stdout, and bench/results/<UTC timestamp>.json and latest.json.
+The ledger workload (bench/ledger.py) then loads 1,000,000 controlled-substance ledger
+entries (--ledger-entries) in its own process and times all balances and the reconciliation
+as a ratio to one SQL aggregate over the same table. `--only web` or `--only ledger` runs one part.
+
+Results: tables on stdout, and bench/results/<UTC timestamp>.json and latest.json.
 """
 
 from __future__ import annotations
@@ -38,6 +42,8 @@ REPO_ROOT = BENCH_DIR.parent
 RESULTS_DIR = BENCH_DIR / "results"
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
+
+from bench.ledger import BASELINE_SQL, FAST_REPS, LEDGER_ENTRIES, LEDGER_REPS, ledger_table, measure_ledger  # noqa: E402
 
 PATIENTS_PER_SCALE = 250
 EVENTS_PER_PATIENT = 4
@@ -143,13 +149,23 @@ def measure_scale(scale: int, requests: int, seconds: float) -> dict[str, Any]:
 
 def run_scale_process(scale: int, args: argparse.Namespace, shared_database: bool) -> dict[str, Any]:
     """Run one scale in a child process (settings and database are fixed at django.setup())."""
-    folder = Path(tempfile.mkdtemp(prefix=f"kapclinic-bench-{scale}x-"))
+    options = ["--one-scale", str(scale), "--requests", str(args.requests), "--seconds", str(args.seconds)]
+    return run_child(f"{scale}x", options, shared_database)
+
+
+def run_ledger_process(args: argparse.Namespace, shared_database: bool) -> dict[str, Any]:
+    """Run the ledger workload in a child process, on its own fresh SQLite file unless DATABASE_URL is set."""
+    options = ["--one-ledger", "--ledger-entries", str(args.ledger_entries), "--ledger-reps", str(args.ledger_reps)]
+    return run_child("ledger", options, shared_database)
+
+
+def run_child(tag: str, options: list[str], shared_database: bool) -> dict[str, Any]:
+    folder = Path(tempfile.mkdtemp(prefix=f"kapclinic-bench-{tag}-"))
     env = dict(os.environ)
     if not shared_database:
         env["DATABASE_URL"] = f"sqlite:///{folder / 'bench.sqlite3'}"
     out = folder / "result.json"
-    command = [sys.executable, __file__, "--one-scale", str(scale), "--out", str(out)]
-    command += ["--requests", str(args.requests), "--seconds", str(args.seconds)]
+    command = [sys.executable, __file__, *options, "--out", str(out)]
     try:
         subprocess.run(command, env=env, check=True)
         result: dict[str, Any] = json.loads(out.read_text())
@@ -198,29 +214,46 @@ def main() -> None:
     parser.add_argument("--scales", default="1,100", help="scale factors, comma-separated (1x = 250 patients)")
     parser.add_argument("--requests", type=int, default=100, help="timed requests per workload at most")
     parser.add_argument("--seconds", type=float, default=45, help="time budget per scale (at least 20 requests)")
+    parser.add_argument("--only", choices=("web", "ledger"), help="run only the page/API scales or only the ledger")
+    parser.add_argument("--ledger-entries", type=int, default=LEDGER_ENTRIES, help="ledger entries to load")
+    parser.add_argument("--ledger-reps", type=int, default=LEDGER_REPS, help="timed reconciliations (median)")
     parser.add_argument("--one-scale", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--one-ledger", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.ledger_entries < 1 or args.ledger_reps < 1:
+        parser.error("--ledger-entries and --ledger-reps must be at least 1")
 
     if args.one_scale is not None:
         result = measure_scale(args.one_scale, args.requests, args.seconds)
         args.out.write_text(json.dumps(result))
         return
+    if args.one_ledger:
+        args.out.write_text(json.dumps(measure_ledger(args.ledger_entries, args.ledger_reps)))
+        return
 
     started = time.perf_counter()
-    scales = sorted(int(s) for s in args.scales.split(","))
+    scales = [] if args.only == "ledger" else sorted(int(s) for s in args.scales.split(","))
     shared_database = bool(os.environ.get("DATABASE_URL"))
     if shared_database:
         engine = os.environ["DATABASE_URL"].split(":", 1)[0]
         database = f"DATABASE_URL ({engine}), shared by all scales: each adds its missing patients"
         print(f"Using DATABASE_URL ({engine}) as set: the audit table cannot be emptied, so scales add up.")
     else:
-        database = "fresh SQLite file per scale in a temporary folder"
-    print(f"Benchmark: scales {', '.join(f'{s}x' for s in scales)} ({database})")
+        database = "fresh SQLite file per process (each scale, the ledger) in a temporary folder"
+    parts = [f"scales {', '.join(f'{s}x' for s in scales)}"] if scales else []
+    if args.only != "web":
+        parts.append(f"ledger of {args.ledger_entries:,} entries")
+    print(f"Benchmark: {' and '.join(parts)} ({database})")
     results = [run_scale_process(scale, args, shared_database) for scale in scales]
     rows = [row for result in results for row in result["rows"]]
-    print()
-    print(table(rows))
+    ledger = run_ledger_process(args, shared_database) if args.only != "web" else None
+    if rows:
+        print()
+        print(table(rows))
+    if ledger:
+        print()
+        print(ledger_table(ledger["rows"]))
 
     now = datetime.now(UTC)
     report = {
@@ -234,6 +267,15 @@ def main() -> None:
             "ratio": "p50 of the workload / p50 of bare_pk_view (one Patient.objects.get) in the same run",
             "queries": "per request, from the warm-up requests after the first",
             "workloads": WORKLOADS,
+            "ledger": {
+                "baseline": "sql_aggregate: " + BASELINE_SQL + ", through a cursor, every row fetched",
+                "workloads": "ledger_balances(ctx) and ledger_reconciliation(ctx), signed in as the auditor, DEBUG off",
+                "ratio": "median of the workload / median of sql_aggregate in the same process",
+                "reps": f"{args.ledger_reps} timed reconciliations, {max(args.ledger_reps, FAST_REPS)} timed "
+                "aggregates and balances, taking turns, after one untimed call of each",
+                "peak_mib": "tracemalloc peak of Python allocations during the untimed call",
+                "queries": "in the untimed call, including the audit insert",
+            },
         },
         "scales": {
             f"{r['scale']}x": {
@@ -243,7 +285,9 @@ def main() -> None:
             }
             for r in results
         },
+        "parts": [*(["web"] if scales else []), *(["ledger"] if ledger else [])],
         "results": rows,
+        "ledger": {**ledger["data"], "results": ledger["rows"]} if ledger else None,
         "total_seconds": round(time.perf_counter() - started, 1),
     }
     RESULTS_DIR.mkdir(exist_ok=True)

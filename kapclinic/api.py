@@ -105,12 +105,14 @@ def _mount() -> None:
     from kapclinic.accounts.api import router as auth_router
     from kapclinic.audit.api import router as audit_router
     from kapclinic.inventory.api import router as ledger_router
+    from kapclinic.inventory.report_api import router as ledger_reports_router
     from kapclinic.measures.api import router as measures_router
     from kapclinic.patients.api import router as patients_router
 
     api.add_router("/auth", auth_router)
     api.add_router("/patients", patients_router)
     api.add_router("/audit-events", audit_router)
+    api.add_router("/ledger/reports", ledger_reports_router)
     api.add_router("/ledger", ledger_router)
     api.add_router("", measures_router)
 

@@ -9,6 +9,7 @@ urlpatterns = [
     path("patients/", include("kapclinic.patients.urls")),
     path("audit/", include("kapclinic.audit.urls")),
     path("portal/", include("kapclinic.portal.urls")),
+    path("inventory/reports/", include("kapclinic.inventory.report_urls")),
     path("inventory/", include("kapclinic.inventory.urls")),
     path("measures/", include("kapclinic.measures.urls")),
     path("api/v1/", api.urls),

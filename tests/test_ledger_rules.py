@@ -83,7 +83,7 @@ def test_reconcile_flags_a_recorded_balance_that_does_not_add_up() -> None:
     ]
     first, second = reconcile(good)
     assert first.balanced and first.expected_mg == D("461") and first.totals[EntryKind.ADMINISTRATION] == D("-39")
-    assert not second.balanced and "records 95 mg on hand; the entries add up to 90 mg" in second.problems[0]
+    assert not second.balanced and "records 95.000 mg on hand; the entries add up to 90.000 mg" in second.problems[0]
 
 
 KINDS = st.sampled_from(list(EntryKind))

@@ -182,8 +182,17 @@ def _ledger_record(w: World, patient: Patient) -> bool:
 
 
 def _ledger_view(w: World, patient: Patient) -> bool:
-    statuses = {w.api.get(f"/api/v1/ledger/{what}").status_code for what in ("balances", "entries", "reconciliation")}
+    statuses = {w.api.get(f"/api/v1/ledger/{what}").status_code for what in ("balances", "entries", "counts")}
     assert len(statuses) == 1, "ledger reads disagree"
+    return statuses == {200}
+
+
+def _ledger_report(w: World, patient: Patient) -> bool:
+    paths = ("/api/v1/ledger/reconciliation", "/api/v1/ledger/reports/dispensing-log", "/inventory/reports/inventory/")
+    statuses = {
+        w.api.get(path).status_code if path.startswith("/api") else w.page.get(path).status_code for path in paths
+    }
+    assert len(statuses) == 1, f"ledger reports disagree: {statuses}"
     return statuses == {200}
 
 
@@ -267,6 +276,7 @@ PROBES: dict[Action, tuple[Probe, bool]] = {
     Action.PORTAL_USE: (_portal, True),
     Action.LEDGER_RECORD: (_ledger_record, False),
     Action.LEDGER_VIEW: (_ledger_view, False),
+    Action.LEDGER_REPORT: (_ledger_report, False),
     Action.LEDGER_SETUP: (_ledger_setup, False),
     Action.LEDGER_INVESTIGATE: (_ledger_investigate, False),
     Action.MEASURE_ANSWER: (_measure_answer, False),

@@ -23,5 +23,6 @@ def role(request: HttpRequest) -> dict[str, object]:
             "users": may(current, Action.USER_LIST),
             "portal": may(current, Action.PORTAL_USE),
             "ledger": may(current, Action.LEDGER_VIEW),
+            "ledger_report": may(current, Action.LEDGER_REPORT),
         },
     }

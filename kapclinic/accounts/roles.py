@@ -65,6 +65,7 @@ class Action(StrEnum):
     PORTAL_USE = "portal.use"
     LEDGER_RECORD = "ledger.record"
     LEDGER_VIEW = "ledger.view"
+    LEDGER_REPORT = "ledger.report"
     LEDGER_SETUP = "ledger.setup"
     LEDGER_INVESTIGATE = "ledger.investigate"
     MEASURE_ANSWER = "measure.answer"
@@ -106,6 +107,8 @@ _ROWS: dict[Action, tuple[Scope, ...]] = {
     # Controlled-substance ledger: licensed staff record; director and auditor read the books.
     Action.LEDGER_RECORD:         (_N,   _A,   _A,   _N,   _N,   _N,   _N),
     Action.LEDGER_VIEW:           (_N,   _A,   _A,   _N,   _A,   _A,   _N),
+    # Reports and the reconciliation: the director and the auditor (issue: "reports by the director and auditor").
+    Action.LEDGER_REPORT:         (_N,   _N,   _N,   _N,   _A,   _A,   _N),
     Action.LEDGER_SETUP:          (_N,   _N,   _N,   _N,   _A,   _N,   _N),
     # A count discrepancy is resolved by the director, who may adjust the books to the count.
     Action.LEDGER_INVESTIGATE:    (_N,   _N,   _N,   _N,   _A,   _N,   _N),

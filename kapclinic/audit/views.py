@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator
 from datetime import date
 
@@ -24,6 +23,7 @@ from kapclinic.audit.selectors import (
     require_audit_browse,
 )
 from kapclinic.audit.services import emergency_access_review
+from kapclinic.csvsafe import csv_lines
 from kapclinic.errors import AccessDenied, Conflict, NotFound
 from kapclinic.web import current_user, forbidden, safe_next
 
@@ -108,24 +108,11 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     )
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-def _cell(value: object) -> str:
-    # A cell starting with = + - @ would run as a formula when the file is opened in a spreadsheet.
-    text = str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 def _csv_rows(events: Iterator[AccessEvent]) -> Iterator[str]:
-    writer = csv.writer(_Echo())
-    yield writer.writerow(CSV_COLUMNS)
-    for e in events:
-        yield writer.writerow(
-            _cell(value)
-            for value in [
+    return csv_lines(
+        CSV_COLUMNS,
+        (
+            [
                 e.occurred_at.isoformat(),
                 e.username,
                 e.role,
@@ -140,7 +127,9 @@ def _csv_rows(events: Iterator[AccessEvent]) -> Iterator[str]:
                 e.reason,
                 e.detail,
             ]
-        )
+            for e in events
+        ),
+    )
 
 
 @login_required

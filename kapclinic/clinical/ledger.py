@@ -186,21 +186,56 @@ def reconcile(movements: Iterable[Movement]) -> list[Reconciliation]:
     Checks that each entry's recorded balance equals the running sum, and that no running
     balance ever went below zero (controlled-substances.md section 11, check 1).
     """
-    rows: dict[tuple[int, int], Reconciliation] = {}
-    for m in movements:
-        key = (m.lot, m.location)
-        row = rows.get(key)
-        if row is None:
-            row = rows[key] = Reconciliation(lot=m.lot, location=m.location)
-        row.totals[m.kind] = row.totals.get(m.kind, ZERO) + m.change_mg
-        row.expected_mg += m.change_mg
-        row.entries += 1
-        row.recorded_mg = m.balance_after_mg
-        if row.expected_mg < 0:
-            row.problems.append(f"Entry {row.entries} took the running balance below zero ({row.expected_mg} mg).")
-        if m.balance_after_mg != row.expected_mg:
-            row.problems.append(
-                f"Entry {row.entries} records {m.balance_after_mg} mg on hand; "
-                f"the entries add up to {row.expected_mg} mg."
+    return reconcile_micrograms(
+        (m.lot, m.location, m.kind.value, _ug(m.change_mg), _ug(m.balance_after_mg)) for m in movements
+    )
+
+
+def _ug(mg: Decimal) -> int:
+    return int(to_mg(mg) * 1000)
+
+
+def _mg(ug: int) -> Decimal:
+    return (Decimal(ug) / 1000).quantize(MG)
+
+
+def reconcile_micrograms(rows: Iterable[tuple[int, int, str, int, int]]) -> list[Reconciliation]:
+    """The same checks on whole micrograms: (lot, location, kind, change, balance after), in entry order.
+
+    Exact like Decimal milligrams at 3 places, and several times faster over a million rows;
+    Decimals are made only for the result rows.
+    """
+    running: dict[tuple[int, int], list[int]] = {}  # key -> [sum, entries, recorded]
+    totals: dict[tuple[int, int], dict[str, int]] = {}
+    problems: dict[tuple[int, int], list[str]] = {}
+    for lot, location, kind, change, after in rows:
+        key = (lot, location)
+        state = running.get(key)
+        if state is None:
+            state = running[key] = [0, 0, 0]
+            totals[key] = {}
+        state[0] += change
+        state[1] += 1
+        state[2] = after
+        by_kind = totals[key]
+        by_kind[kind] = by_kind.get(kind, 0) + change
+        if state[0] < 0:
+            problems.setdefault(key, []).append(
+                f"Entry {state[1]} took the running balance below zero ({_mg(state[0])} mg)."
             )
-    return sorted(rows.values(), key=lambda r: (r.lot, r.location))
+        if after != state[0]:
+            problems.setdefault(key, []).append(
+                f"Entry {state[1]} records {_mg(after)} mg on hand; the entries add up to {_mg(state[0])} mg."
+            )
+    return [
+        Reconciliation(
+            lot=key[0],
+            location=key[1],
+            totals={EntryKind(kind): _mg(value) for kind, value in totals[key].items()},
+            expected_mg=_mg(state[0]),
+            recorded_mg=_mg(state[2]),
+            entries=state[1],
+            problems=problems.get(key, []),
+        )
+        for key, state in sorted(running.items())
+    ]

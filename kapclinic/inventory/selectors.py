@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
+from django.db import connection
 from django.db.models import QuerySet, Sum
 from django.utils import timezone
 
@@ -13,7 +15,7 @@ from kapclinic.accounts.roles import Action, may
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.models import Outcome
 from kapclinic.audit.services import access_event_record
-from kapclinic.clinical.ledger import EntryKind, Movement, Reconciliation, reconcile, to_mg, units_for_mg
+from kapclinic.clinical.ledger import Reconciliation, reconcile_micrograms, to_mg, units_for_mg
 from kapclinic.errors import AccessDenied
 from kapclinic.inventory.models import InventoryCount, Investigation, LedgerEntry, Lot, StorageLocation
 
@@ -24,6 +26,12 @@ def require_ledger_view(ctx: AuditContext, what: str) -> None:
     if not may(ctx.user.role, Action.LEDGER_VIEW):
         access_event_record(ctx=ctx, action=f"ledger.{what}", outcome=Outcome.DENIED)
         raise AccessDenied("Your role does not see the controlled-substance ledger.")
+
+
+def require_ledger_report(ctx: AuditContext, what: str) -> None:
+    if not may(ctx.user.role, Action.LEDGER_REPORT):
+        access_event_record(ctx=ctx, action=f"ledger.{what}", outcome=Outcome.DENIED)
+        raise AccessDenied("Ledger reports and the reconciliation are for the clinic director and the auditor.")
 
 
 @dataclass(frozen=True)
@@ -92,15 +100,9 @@ def ledger_entries(
 
 def ledger_reconciliation(*, ctx: AuditContext) -> list[Reconciliation]:
     """Recompute every lot and location from all of its entries and flag mismatches."""
-    require_ledger_view(ctx, "reconciliation")
+    require_ledger_report(ctx, "reconciliation")
     access_event_record(ctx=ctx, action="ledger.reconciliation")
-    rows = LedgerEntry.objects.order_by("id").values_list(
-        "lot_id", "location_id", "kind", "quantity_mg", "balance_after_mg"
-    )
-    recs = reconcile(
-        Movement(lot=lot, location=location, kind=EntryKind(kind), change_mg=change, balance_after_mg=after)
-        for lot, location, kind, change, after in rows.iterator(chunk_size=5000)
-    )
+    recs = reconcile_micrograms(_entries_in_micrograms())
     # A physical count that disagreed and is still under investigation is a mismatch too.
     by_key = {(r.lot, r.location): r for r in recs}
     for investigation in open_investigations():
@@ -113,6 +115,22 @@ def ledger_reconciliation(*, ctx: AuditContext) -> list[Reconciliation]:
                 "investigation open."
             )
     return recs
+
+
+def _entries_in_micrograms() -> Iterator[tuple[int, int, str, int, int]]:
+    """Stream every entry in order as whole micrograms, converted by the database.
+
+    Reading a million Decimal fields through the ORM costs most of the reconciliation's time
+    (bench/ledger.py measured it); integers from one raw query are exact and about 4x faster.
+    """
+    table = LedgerEntry._meta.db_table
+    micrograms = "CAST(ROUND({} * 1000) AS BIGINT)"
+    columns = f"lot_id, location_id, kind, {micrograms.format('quantity_mg')}, {micrograms.format('balance_after_mg')}"
+    sql = f"SELECT {columns} FROM {table} ORDER BY id"  # noqa: S608 - names from the code, never from input
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        while batch := cursor.fetchmany(5000):
+            yield from batch
 
 
 def open_investigations() -> QuerySet[Investigation]:

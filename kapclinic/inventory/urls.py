@@ -7,7 +7,6 @@ app_name = "inventory"
 urlpatterns = [
     path("", views.stock, name="stock"),
     path("entries/", views.entries, name="entries"),
-    path("reconciliation/", views.reconciliation, name="reconciliation"),
     path("receive/", views.receive, name="receive"),
     path("record/", views.record, name="record"),
     path("transfer/", views.transfer, name="transfer"),

@@ -81,32 +81,6 @@ def entries(request: HttpRequest) -> HttpResponse:
     )
 
 
-@login_required
-def reconciliation(request: HttpRequest) -> HttpResponse:
-    try:
-        rows = selectors.ledger_reconciliation(ctx=AuditContext.from_request(request))
-    except AccessDenied as exc:
-        return forbidden(request, exc.message)
-    lots = Lot.objects.select_related("product").in_bulk({r.lot for r in rows})
-    locations = StorageLocation.objects.in_bulk({r.location for r in rows})
-    # Only the kinds of movement that occurred get a column, so the table fits a tablet.
-    used = [k for k in EntryKind if any(k in r.totals for r in rows)]
-    table = [
-        {"row": r, "lot": lots[r.lot], "location": locations[r.location], "totals": [r.totals.get(k) for k in used]}
-        for r in rows
-    ]
-    return render(
-        request,
-        "inventory/reconciliation.html",
-        {
-            "table": table,
-            "kinds": [k.label for k in used],
-            "columns": len(used) + 5,
-            "mismatches": sum(not r.balanced for r in rows),
-        },
-    )
-
-
 def _ledger_form(
     request: HttpRequest,
     *,
