@@ -38,7 +38,7 @@ def test_phq9_with_item9_raises_a_flag_shown_until_acknowledged(
     flag = SafetyFlag.objects.get()
     assert flag.code == "suicide_risk_urgent"  # item 9 of 2 or more: one flag, the most urgent
     for name in ("prescriber", "therapist"):
-        assert "Safety flag: suicide_risk_urgent" in client_for(name).get("/").content.decode()
+        assert "Safety flag: Urgent: suicide risk" in client_for(name).get("/").content.decode()
     assert "Safety flag" in client_for("nurse").get(f"/patients/{team_patient.pk}/").content.decode()
 
     empty = client_for("prescriber").post(f"/measures/safety-flags/{flag.pk}/acknowledge/", {"action_taken": " "})

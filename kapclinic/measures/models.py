@@ -63,12 +63,18 @@ class ResponseItem(models.Model):
         return f"{self.item}={self.value}"
 
 
+class SafetyFlagCode(models.TextChoices):
+    SUICIDE_RISK_URGENT = "suicide_risk_urgent", "Urgent: suicide risk"
+    SUICIDE_RISK = "suicide_risk", "Suicide risk"
+    RISK_ITEM_MISSING = "risk_item_missing", "Suicide-risk question left unanswered"
+
+
 class SafetyFlag(models.Model):
     """A safety answer (e.g. PHQ-9 item 9 above 0): shown until a clinician acknowledges it with an action."""
 
     patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="safety_flags")
     response = models.ForeignKey(QuestionnaireResponse, on_delete=models.PROTECT, related_name="safety_flags")
-    code = models.CharField(max_length=40)
+    code = models.CharField(max_length=40, choices=SafetyFlagCode.choices)
     raised_at = models.DateTimeField(default=timezone.now)
     acknowledged_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"

@@ -1,0 +1,201 @@
+"""Score trajectories on the chart: the selector, the SVG and the partial with its text alternative."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from xml.etree import ElementTree
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.template.loader import render_to_string
+
+from kapclinic.accounts.models import User
+from kapclinic.clinical.instruments import PCL5, PHQ9
+from kapclinic.clinical.outcomes import trajectory
+from kapclinic.measures.charts import trajectory_svg, trajectory_table
+from kapclinic.measures.models import QuestionnaireResponse
+from kapclinic.measures.trajectories import trajectories_for_patient
+from kapclinic.patients.models import Patient
+
+NEW_YORK = "America/New_York"
+START = datetime(2026, 9, 1, 14, 0, tzinfo=UTC)  # 10:00 in New York
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+@pytest.fixture(autouse=True)
+def _clinic_zone(settings: Any) -> None:
+    settings.TIME_ZONE = NEW_YORK
+
+
+def _record(patient: Patient, user: User, instrument: str, *totals: int | None, **extra: Any) -> list[Any]:
+    return [
+        QuestionnaireResponse.objects.create(
+            patient=patient,
+            instrument=instrument,
+            version="1",
+            total=total,
+            complete=total is not None,
+            source="portal",
+            entered_by=user,
+            submitted_at=START + timedelta(weeks=week),
+            **extra,
+        )
+        for week, total in enumerate(totals)
+    ]
+
+
+def _phq9_svg(*totals: int, doses: tuple[date, ...] = ()) -> str:
+    points = [(START + timedelta(weeks=n), total) for n, total in enumerate(totals)]
+    return trajectory_svg(PHQ9, trajectory(PHQ9, points), doses, tz=ZoneInfo(NEW_YORK))
+
+
+def test_selector_builds_one_trajectory_per_instrument_in_one_query(
+    team_patient: Patient, other_patient: Patient, personas: dict[str, User], django_assert_num_queries: Any
+) -> None:
+    user = personas["patient_user"]
+    _record(team_patient, user, "gad7", 14, 6)
+    _record(team_patient, user, "phq9", 20, 16, 11, 8, 4)
+    _record(team_patient, user, "cssrs_screen", 0)  # triage, no total: no chart
+    _record(other_patient, personas["nurse"], "phq9", 27, 27)  # someone else's scores never show
+    with django_assert_num_queries(1):  # the patient's scored, uncorrected responses, oldest first
+        charts = trajectories_for_patient(patient_id=team_patient.pk)
+    assert [c.instrument.code for c in charts] == ["phq9", "gad7"]  # the registry's order
+    phq9 = charts[0]
+    assert [p.total for p in phq9.trajectory.points] == [20, 16, 11, 8, 4]
+    assert phq9.trajectory.first_response == START + timedelta(weeks=3)
+    assert phq9.trajectory.first_remission == START + timedelta(weeks=4)
+    assert [(r.total, r.band, r.response, r.remission) for r in phq9.rows][-2:] == [
+        (8, "mild", "response", "not in remission"),
+        (4, "none/minimal", "response", "remission"),
+    ]
+    assert phq9.rows[0].response == "baseline"
+    assert phq9.summary.startswith("5 PHQ-9 scores from 2026-09-01 to 2026-09-29.")
+    assert "<title" in phq9.svg and 'id="trajectory-phq9-remission"' in phq9.svg
+
+
+def test_selector_skips_unscorable_and_corrected_responses(team_patient: Patient, personas: dict[str, User]) -> None:
+    nurse = personas["nurse"]
+    wrong, _ = _record(team_patient, nurse, "phq9", 25, None)
+    QuestionnaireResponse.objects.create(
+        patient=team_patient,
+        instrument="phq9",
+        version="1",
+        total=15,
+        complete=True,
+        source="paper",
+        entered_by=nurse,
+        submitted_at=START + timedelta(days=1),
+        corrects=wrong,
+        correction_reason="Item 3 was misread from the paper form",
+    )
+    (chart,) = trajectories_for_patient(patient_id=team_patient.pk)
+    assert [p.total for p in chart.trajectory.points] == [15]
+
+
+def test_no_scores_gives_no_charts(team_patient: Patient) -> None:
+    assert trajectories_for_patient(patient_id=team_patient.pk) == []
+
+
+def test_first_dosing_session_ends_the_baseline(team_patient: Patient, personas: dict[str, User]) -> None:
+    _record(team_patient, personas["patient_user"], "phq9", 12, 20, 9)
+    # Week 1's score was taken at 10:00 on Sep 8; a dose on that date is drawn (and counts) from noon.
+    (chart,) = trajectories_for_patient(patient_id=team_patient.pk, dosing_dates=[date(2026, 9, 15), date(2026, 9, 8)])
+    assert [p.is_baseline for p in chart.trajectory.points] == [False, True, False]
+    assert [r.response for r in chart.rows] == ["no response", "baseline", "response"]
+    assert 'id="trajectory-phq9-dose-1"' in chart.svg and 'id="trajectory-phq9-dose-2"' in chart.svg
+
+
+def test_dates_are_the_clinics(team_patient: Patient, personas: dict[str, User]) -> None:
+    QuestionnaireResponse.objects.create(
+        patient=team_patient,
+        instrument="phq9",
+        version="1",
+        total=10,
+        complete=True,
+        source="portal",
+        entered_by=personas["patient_user"],
+        submitted_at=datetime(2026, 9, 2, 2, 30, tzinfo=UTC),  # still Sep 1 in New York
+    )
+    (chart,) = trajectories_for_patient(patient_id=team_patient.pk)
+    assert chart.rows[0].at.strftime("%Y-%m-%d %H:%M") == "2026-09-01 22:30"
+    assert "10 (moderate) on 2026-09-01" in chart.summary
+    html = render_to_string("measures/_trajectories.html", {"trajectories": [chart]})
+    assert "2026-09-01 22:30" in html
+
+
+def test_svg_is_accessible_labelled_and_well_formed() -> None:
+    svg = _phq9_svg(20, 16, 11, 8, 4)
+    root = ElementTree.fromstring(svg)  # noqa: S314  # our own output, parsed only to check it is well formed
+    assert root.get("role") == "img"
+    assert root.get("aria-labelledby") == "trajectory-phq9-title trajectory-phq9-desc"
+    assert [child.tag for child in root][:2] == [f"{SVG}title", f"{SVG}desc"]
+    assert root.findtext(f"{SVG}title") == "PHQ-9 scores over time"
+    assert "Remission first met 2026-09-29." in (root.findtext(f"{SVG}desc") or "")
+    assert (root.get("width"), root.get("height")) == ("640", "280")
+    texts = " ".join("".join(node.itertext()) for node in root.iter(f"{SVG}text"))
+    for label in ("severe (20-27)", "moderate (10-14)", "mild (5-9)", "none/minimal (0-4)"):
+        assert label.replace("-", "\N{EN DASH}") in texts
+    assert "moderately severe" in texts  # wrapped over two lines
+    assert "PHQ-9 · Total score" in texts
+    assert "Response (≥50% drop)" in texts and "Remission (≤4)" in texts
+    assert "Sep 8" in texts and "Sep 22" in texts
+    assert "<style" not in svg and "<?xml" not in svg and "<metadata" not in svg
+
+
+def test_remission_marker_only_when_a_total_is_in_remission() -> None:
+    assert 'id="trajectory-phq9-remission"' in _phq9_svg(20, 16, 11, 8, 4)
+    still_ill = _phq9_svg(20, 16, 11, 8)
+    assert 'id="trajectory-phq9-remission"' not in still_ill and "Remission (" not in still_ill
+    assert 'id="trajectory-phq9-response"' in still_ill  # 20 -> 8 is a 60% drop
+
+
+def test_render_is_deterministic() -> None:
+    assert _phq9_svg(20, 16, 11, 8, 4) == _phq9_svg(20, 16, 11, 8, 4)
+    assert _phq9_svg(20, 16, 11, 8, 4) != _phq9_svg(20, 16, 11, 8, 5)
+
+
+def test_two_charts_on_one_page_share_no_ids() -> None:
+    points = [(START + timedelta(weeks=n), total) for n, total in enumerate((50, 38))]
+    pcl5 = trajectory_svg(PCL5, trajectory(PCL5, points), tz=ZoneInfo(NEW_YORK))
+    ids = re.findall(r'\bid="([^"]+)"', _phq9_svg(20, 4) + pcl5)
+    assert ids and [name for name, count in Counter(ids).items() if count > 1] == []
+    # Every internal reference points at an id in the same chart.
+    refs = re.findall(r'(?:href="#|url\(#)([^")]+)', pcl5)
+    assert refs and set(refs) <= set(ids)
+
+
+def test_instrument_without_bands_or_remission() -> None:
+    tz = ZoneInfo(NEW_YORK)
+    result = trajectory(PCL5, [(START, 50), (START + timedelta(weeks=4), 38)])
+    rows = trajectory_table(PCL5, result, tz=tz)
+    assert [(r.band, r.response, r.remission) for r in rows] == [
+        ("no bands defined", "baseline", "no remission rule"),
+        ("no bands defined", "response", "no remission rule"),
+    ]
+    svg = trajectory_svg(PCL5, result, tz=tz)
+    assert "Response (≥10-point drop)" in svg and "Remission" not in svg.split("</desc>")[1]
+
+
+def test_empty_trajectory_still_renders() -> None:
+    svg = _phq9_svg()
+    assert "No scores yet" in svg and "No PHQ-9 scores yet." in svg
+
+
+def test_partial_shows_figure_caption_and_table(team_patient: Patient, personas: dict[str, User]) -> None:
+    _record(team_patient, personas["patient_user"], "phq9", 20, 16, 11, 8, 4)
+    html = render_to_string(
+        "measures/_trajectories.html", {"trajectories": trajectories_for_patient(patient_id=team_patient.pk)}
+    )
+    assert html.count("<figure") == 1 and "<svg" in html and "<figcaption>" in html
+    assert "<details" in html and "PHQ-9 scores as a table" in html
+    body = re.search(r"<tbody>(.*)</tbody>", html, re.DOTALL)
+    assert body is not None and body.group(1).count("<tr>") == 5
+    assert '<th scope="col">Remission</th>' in html and ">remission</td>" in html
+    assert "&lt;svg" not in html  # the SVG is inlined, not escaped
+
+
+def test_partial_renders_nothing_without_trajectories() -> None:
+    assert render_to_string("measures/_trajectories.html", {"trajectories": []}).strip() == ""
