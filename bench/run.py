@@ -14,7 +14,12 @@ requests, so the timed ones carry no query capture overhead.
 
 The ledger workload (bench/ledger.py) then loads 1,000,000 controlled-substance ledger
 entries (--ledger-entries) in its own process and times all balances and the reconciliation
-as a ratio to one SQL aggregate over the same table. `--only web` or `--only ledger` runs one part.
+as a ratio to one SQL aggregate over the same table.
+
+The scoring workload (bench/scoring.py) scores 100,000 seeded random questionnaire responses
+(--scoring-responses) with kapclinic.clinical.instruments.score(), in this process and without
+Django (the scoring is plain Python), as a ratio to a plain sum() over the same answer lists,
+as a whole and per instrument. `--only web`, `--only ledger` or `--only scoring` runs one part.
 
 Results: tables on stdout, and bench/results/<UTC timestamp>.json and latest.json.
 """
@@ -44,6 +49,7 @@ if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
 from bench.ledger import BASELINE_SQL, FAST_REPS, LEDGER_ENTRIES, LEDGER_REPS, ledger_table, measure_ledger  # noqa: E402
+from bench.scoring import MIX, SCORING_REPS, SCORING_RESPONSES, measure_scoring, scoring_table  # noqa: E402
 
 PATIENTS_PER_SCALE = 250
 EVENTS_PER_PATIENT = 4
@@ -214,15 +220,21 @@ def main() -> None:
     parser.add_argument("--scales", default="1,100", help="scale factors, comma-separated (1x = 250 patients)")
     parser.add_argument("--requests", type=int, default=100, help="timed requests per workload at most")
     parser.add_argument("--seconds", type=float, default=45, help="time budget per scale (at least 20 requests)")
-    parser.add_argument("--only", choices=("web", "ledger"), help="run only the page/API scales or only the ledger")
+    parser.add_argument(
+        "--only", choices=("web", "ledger", "scoring"), help="run only the page/API scales, the ledger or the scoring"
+    )
     parser.add_argument("--ledger-entries", type=int, default=LEDGER_ENTRIES, help="ledger entries to load")
     parser.add_argument("--ledger-reps", type=int, default=LEDGER_REPS, help="timed reconciliations (median)")
+    parser.add_argument("--scoring-responses", type=int, default=SCORING_RESPONSES, help="responses to score")
+    parser.add_argument("--scoring-reps", type=int, default=SCORING_REPS, help="timed passes over them (median)")
     parser.add_argument("--one-scale", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--one-ledger", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.ledger_entries < 1 or args.ledger_reps < 1:
         parser.error("--ledger-entries and --ledger-reps must be at least 1")
+    if args.scoring_responses < len(MIX) or args.scoring_reps < 1:
+        parser.error(f"--scoring-responses must be at least {len(MIX)} and --scoring-reps at least 1")
 
     if args.one_scale is not None:
         result = measure_scale(args.one_scale, args.requests, args.seconds)
@@ -233,27 +245,37 @@ def main() -> None:
         return
 
     started = time.perf_counter()
-    scales = [] if args.only == "ledger" else sorted(int(s) for s in args.scales.split(","))
+    scales = sorted(int(s) for s in args.scales.split(",")) if args.only in (None, "web") else []
+    run_ledger = args.only in (None, "ledger")
+    run_scoring = args.only in (None, "scoring")
     shared_database = bool(os.environ.get("DATABASE_URL"))
-    if shared_database:
+    if not scales and not run_ledger:
+        database = "none: the scoring runs in this process without Django or a database"
+    elif shared_database:
         engine = os.environ["DATABASE_URL"].split(":", 1)[0]
         database = f"DATABASE_URL ({engine}), shared by all scales: each adds its missing patients"
         print(f"Using DATABASE_URL ({engine}) as set: the audit table cannot be emptied, so scales add up.")
     else:
         database = "fresh SQLite file per process (each scale, the ledger) in a temporary folder"
     parts = [f"scales {', '.join(f'{s}x' for s in scales)}"] if scales else []
-    if args.only != "web":
+    if run_ledger:
         parts.append(f"ledger of {args.ledger_entries:,} entries")
+    if run_scoring:
+        parts.append(f"scoring of {args.scoring_responses:,} responses")
     print(f"Benchmark: {' and '.join(parts)} ({database})")
     results = [run_scale_process(scale, args, shared_database) for scale in scales]
     rows = [row for result in results for row in result["rows"]]
-    ledger = run_ledger_process(args, shared_database) if args.only != "web" else None
+    ledger = run_ledger_process(args, shared_database) if run_ledger else None
+    scoring = measure_scoring(args.scoring_responses, args.scoring_reps) if run_scoring else None
     if rows:
         print()
         print(table(rows))
     if ledger:
         print()
         print(ledger_table(ledger["rows"]))
+    if scoring:
+        print()
+        print(scoring_table(scoring["rows"]))
 
     now = datetime.now(UTC)
     report = {
@@ -276,6 +298,18 @@ def main() -> None:
                 "peak_mib": "tracemalloc peak of Python allocations during the untimed call",
                 "queries": "in the untimed call, including the audit insert",
             },
+            "scoring": {
+                "baseline": "sum_baseline: sum(filter(None, answers)) over the same answer lists, in the same process",
+                "workloads": "score(instrument, answers) from kapclinic.clinical.instruments, pure Python, no Django; "
+                "score_all over every response in shuffled order, score_<code> over one instrument's responses",
+                "responses": "seeded random valid answer lists in item order; mix (per cent) "
+                + ", ".join(f"{code} {share}" for code, share in MIX.items())
+                + "; 10% of PHQ-9 with one of items 1-8 unanswered (prorated), PHQ-9 item 10 answered, None "
+                "or left off",
+                "ratio": "median of the workload / median of sum_baseline over the same responses",
+                "reps": f"{args.scoring_reps} timed passes of each, baseline and score() taking turns, after one "
+                "untimed pass that checks every total; garbage collector on, collected before each pass",
+            },
         },
         "scales": {
             f"{r['scale']}x": {
@@ -285,9 +319,10 @@ def main() -> None:
             }
             for r in results
         },
-        "parts": [*(["web"] if scales else []), *(["ledger"] if ledger else [])],
+        "parts": [*(["web"] if scales else []), *(["ledger"] if ledger else []), *(["scoring"] if scoring else [])],
         "results": rows,
         "ledger": {**ledger["data"], "results": ledger["rows"]} if ledger else None,
+        "scoring": {**scoring["data"], "results": scoring["rows"]} if scoring else None,
         "total_seconds": round(time.perf_counter() - started, 1),
     }
     RESULTS_DIR.mkdir(exist_ok=True)

@@ -65,6 +65,8 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "axes",
     "ninja",
+    "django_tasks",
+    "django_tasks_db",
     "kapclinic.accounts",
     "kapclinic.audit",
     "kapclinic.patients",
@@ -212,6 +214,16 @@ STORAGES = {
 }
 if DEBUG or env_bool("KAPCLINIC_PLAIN_STATIC", default=False):
     STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+
+# Background jobs (reminders) through Django's task interface, queued in the database; `manage.py db_worker` runs them.
+TASKS = {"default": {"BACKEND": env_str("KAPCLINIC_TASK_BACKEND", "django_tasks_db.DatabaseBackend")}}
+EMAIL_BACKEND = env_str(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.console.EmailBackend" if DEBUG else "django.core.mail.backends.smtp.EmailBackend",
+)
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "kapclinic <no-reply@clinic.example.test>")
 
 LOGGING = {
     "version": 1,

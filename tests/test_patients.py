@@ -171,13 +171,13 @@ def test_chart_query_count_is_constant(
     client = client_for("nurse")
     client.get(f"/patients/{team_patient.pk}/")
     # session, user, patient, care-team check, audit INSERT, care team with users, duplicate flags,
-    # open safety flags, recent scores, trajectory scores, and the idle time-out's session refresh
-    # (savepoint, UPDATE, release)
-    with django_assert_num_queries(13):
+    # open safety flags, recent scores, trajectory scores, measurement schedule, and the idle time-out's
+    # session refresh (savepoint, UPDATE, release)
+    with django_assert_num_queries(14):
         response = client.get(f"/patients/{team_patient.pk}/")
     assert response.status_code == 200
     _many_patients(20)
-    with django_assert_num_queries(13):
+    with django_assert_num_queries(14):
         client.get(f"/patients/{team_patient.pk}/")
 
 

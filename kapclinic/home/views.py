@@ -11,7 +11,7 @@ from kapclinic.audit.context import AuditContext
 from kapclinic.audit.selectors import emergency_accesses_to_review
 from kapclinic.audit.services import access_events_record_many
 from kapclinic.inventory.selectors import lots_expiring, open_investigations
-from kapclinic.measures.selectors import open_safety_flags_for_user
+from kapclinic.measures.selectors import open_safety_flags_for_user, overdue_measures
 from kapclinic.patients.models import Patient
 from kapclinic.patients.selectors import patient_search_for_user
 from kapclinic.web import current_user
@@ -42,6 +42,8 @@ def home(request: HttpRequest) -> HttpResponse:
         context["caseload"] = patient_search_for_user(
             ctx=AuditContext.from_request(request), own_caseload=True, limit=10
         )
+    if role is Role.COORDINATOR:
+        context["overdue"] = overdue_measures(ctx=ctx)
     if role in (Role.DIRECTOR, Role.AUDITOR):
         to_review = list(emergency_accesses_to_review()[:20])
         # The list names patients: each one shown is an audited read.

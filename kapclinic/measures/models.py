@@ -111,3 +111,47 @@ class ResponseDraft(models.Model):
 
     def __str__(self) -> str:
         return f"draft {self.instrument} for patient {self.patient_id}"
+
+
+class ScheduledMeasure(models.Model):
+    """A questionnaire due on a date for a patient; fulfilled by the first response answered in its window."""
+
+    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="scheduled_measures")
+    instrument = models.CharField(max_length=30)
+    label = models.CharField(max_length=80)
+    due_on = models.DateField()
+    response = models.OneToOneField(
+        QuestionnaireResponse, null=True, blank=True, on_delete=models.PROTECT, related_name="fulfils"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["due_on", "id"]
+        indexes = [models.Index(fields=["response", "due_on"], name="scheduled_open_due")]
+        constraints = [
+            models.UniqueConstraint(fields=["patient", "instrument", "due_on"], name="scheduled_once_per_day")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.instrument} due {self.due_on} for patient {self.patient_id}"
+
+
+class ReminderKind(models.TextChoices):
+    DUE = "due", "Due"
+    OVERDUE = "overdue", "Overdue"
+
+
+class ReminderSent(models.Model):
+    """One reminder sent; the unique pair makes the reminder job idempotent (never the same one twice)."""
+
+    scheduled = models.ForeignKey(ScheduledMeasure, on_delete=models.PROTECT, related_name="reminders")
+    kind = models.CharField(max_length=8, choices=ReminderKind.choices)
+    sent_at = models.DateTimeField(default=timezone.now)
+    to = models.EmailField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["scheduled", "kind"], name="reminder_once")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} reminder for {self.scheduled_id}"

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date, timedelta
+
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from kapclinic.accounts.roles import Action, Scope, scope_for
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.services import access_events_record_many
-from kapclinic.measures.models import QuestionnaireResponse, SafetyFlag
+from kapclinic.clinical.instruments import INSTRUMENTS
+from kapclinic.clinical.schedule import OVERDUE_AFTER_DAYS, status_on
+from kapclinic.measures.models import QuestionnaireResponse, SafetyFlag, ScheduledMeasure
 from kapclinic.patients.access import patient_get_for_user
 
 
@@ -47,3 +53,36 @@ def open_safety_flags_for_patient(*, patient_id: int) -> list[SafetyFlag]:
 def recent_responses(*, patient_id: int, limit: int = 20) -> list[QuestionnaireResponse]:
     """For the chart's outcomes section (the chart read itself is already audited)."""
     return list(QuestionnaireResponse.objects.filter(patient_id=patient_id).order_by("-submitted_at", "-id")[:limit])
+
+
+@dataclass(frozen=True)
+class DueMeasure:
+    scheduled: ScheduledMeasure
+    status: str  # done, upcoming, due, overdue
+
+    @property
+    def name(self) -> str:
+        instrument = INSTRUMENTS.get(self.scheduled.instrument)
+        return instrument.name if instrument else self.scheduled.instrument
+
+
+def schedule_for_patient(*, patient_id: int, today: date | None = None) -> list[DueMeasure]:
+    """Every scheduled measure of the patient with its status today (one query)."""
+    today = today or timezone.localdate()
+    return [
+        DueMeasure(s, status_on(s.due_on, today, completed=s.response_id is not None))
+        for s in ScheduledMeasure.objects.filter(patient_id=patient_id).order_by("due_on", "instrument")
+    ]
+
+
+def overdue_measures(*, ctx: AuditContext, today: date | None = None, limit: int = 50) -> list[DueMeasure]:
+    """Overdue measures across the clinic for the coordinator's list; each patient shown is audited."""
+    today = today or timezone.localdate()
+    cutoff = today - timedelta(days=OVERDUE_AFTER_DAYS)
+    rows = list(
+        ScheduledMeasure.objects.filter(response__isnull=True, due_on__lt=cutoff)
+        .select_related("patient")
+        .order_by("due_on")[:limit]
+    )
+    access_events_record_many(ctx=ctx, action="measure.overdue_list", patient_ids=[s.patient_id for s in rows])
+    return [DueMeasure(s, "overdue") for s in rows]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
+from datetime import date
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -22,6 +23,7 @@ from kapclinic.clinical.instruments import (
     get_instrument,
     score,
 )
+from kapclinic.clinical.schedule import counts_for, standard_schedule
 from kapclinic.errors import Conflict, NotFound
 from kapclinic.measures.models import (
     QuestionnaireResponse,
@@ -29,6 +31,7 @@ from kapclinic.measures.models import (
     ResponseItem,
     ResponseSource,
     SafetyFlag,
+    ScheduledMeasure,
 )
 from kapclinic.patients.access import patient_get_for_user
 from kapclinic.patients.models import Patient
@@ -136,6 +139,8 @@ def _store(
     )
     ResponseItem.objects.bulk_create(ResponseItem(response=response, item=k, value=v) for k, v in values.items())
     ResponseDraft.objects.filter(patient_id=patient_id, instrument=instrument.code).delete()
+    if corrected is None:
+        _fulfil_schedule(patient_id, instrument.code, response)
     most_urgent = next((code for code in SAFETY_FLAG_CODES if code in result.flags), None)
     if most_urgent is not None:
         SafetyFlag.objects.create(patient_id=patient_id, response=response, code=most_urgent)
@@ -209,3 +214,53 @@ def response_draft_save(*, ctx: AuditContext, patient_id: int, instrument_code: 
         instrument=instrument.code,
         defaults={"answers": kept, "updated_at": timezone.now()},
     )
+
+
+def measure_schedule_apply(
+    *,
+    ctx: AuditContext,
+    patient_id: int,
+    instruments: Sequence[str],
+    baseline_on: date,
+    course_end_on: date,
+) -> list[ScheduledMeasure]:
+    """Schedule the standard measures (baseline, end of course, 1, 3 and 6 months after); skip ones already there."""
+    patient_get_for_user(ctx=ctx, patient_id=patient_id, action=Action.MEASURE_ENTER, record_allowed=False)
+    if not instruments:
+        raise ValidationError({"instruments": "Choose at least one questionnaire."})
+    codes = [instrument_or_error(code).code for code in instruments]
+    try:
+        milestones = standard_schedule(baseline_on=baseline_on, course_end_on=course_end_on)
+    except ValueError as exc:
+        raise ValidationError({"course_end_on": str(exc)}) from None
+    with transaction.atomic():
+        existing = set(ScheduledMeasure.objects.filter(patient_id=patient_id).values_list("instrument", "due_on"))
+        created = ScheduledMeasure.objects.bulk_create(
+            ScheduledMeasure(
+                patient_id=patient_id, instrument=code, label=m.label, due_on=m.due_on, created_by=ctx.user
+            )
+            for m in milestones
+            for code in codes
+            if (code, m.due_on) not in existing
+        )
+        access_event_record(
+            ctx=ctx,
+            action="measure.schedule",
+            patient_id=patient_id,
+            detail={"instruments": codes, "added": len(created)},
+        )
+    return created
+
+
+def _fulfil_schedule(patient_id: int, instrument: str, response: QuestionnaireResponse) -> None:
+    """Mark the earliest open scheduled measure this response counts for as done."""
+    answered_on = timezone.localdate(response.submitted_at)
+    for scheduled in (
+        ScheduledMeasure.objects.select_for_update()
+        .filter(patient_id=patient_id, instrument=instrument, response__isnull=True)
+        .order_by("due_on")
+    ):
+        if counts_for(scheduled.due_on, answered_on):
+            scheduled.response = response
+            scheduled.save(update_fields=["response"])
+            return

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import date
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -85,3 +86,32 @@ def safety_acknowledge(request: HttpRequest, flag_id: int) -> HttpResponse:
         return redirect(safe_next(request, request.POST.get("next"), "home:home"))
     messages.success(request, "The safety flag was acknowledged.")
     return redirect(safe_next(request, request.POST.get("next"), f"/patients/{flag.patient_id}/"))
+
+
+@login_required
+@require_POST
+def schedule_apply(request: HttpRequest, patient_id: int) -> HttpResponse:
+    """Schedule the standard measures for a patient from the chart."""
+    try:
+        baseline = date.fromisoformat(request.POST.get("baseline_on", ""))
+        course_end = date.fromisoformat(request.POST.get("course_end_on", ""))
+    except ValueError:
+        messages.error(request, "Enter the baseline and end-of-course dates.")
+        return redirect("patients:chart", patient_id=patient_id)
+    try:
+        created = services.measure_schedule_apply(
+            ctx=AuditContext.from_request(request),
+            patient_id=patient_id,
+            instruments=request.POST.getlist("instruments"),
+            baseline_on=baseline,
+            course_end_on=course_end,
+        )
+    except NotFound as exc:
+        return not_found(request, exc.message)
+    except AccessDenied as exc:
+        return forbidden(request, exc.message)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"{len(created)} questionnaire{'s' if len(created) != 1 else ''} scheduled.")
+    return redirect("patients:chart", patient_id=patient_id)

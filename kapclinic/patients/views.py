@@ -14,7 +14,7 @@ from kapclinic.audit.models import Outcome
 from kapclinic.audit.services import access_event_record, emergency_access_grant
 from kapclinic.clinical.instruments import INSTRUMENTS
 from kapclinic.errors import AccessDenied, Conflict, NotFound
-from kapclinic.measures.selectors import open_safety_flags_for_patient, recent_responses
+from kapclinic.measures.selectors import open_safety_flags_for_patient, recent_responses, schedule_for_patient
 from kapclinic.measures.trajectories import trajectories_for_patient
 from kapclinic.patients import services
 from kapclinic.patients.access import PatientAccess, patient_get_for_user
@@ -129,6 +129,7 @@ def _chart_context(user: User, access: PatientAccess) -> dict[str, object]:
         "can_acknowledge": may(user.role, Action.SAFETY_ACKNOWLEDGE),
         "responses": recent_responses(patient_id=patient.pk) if can_view_scores else [],
         "trajectories": trajectories_for_patient(patient_id=patient.pk) if can_view_scores else [],
+        "schedule": schedule_for_patient(patient_id=patient.pk),
         "can_view_scores": can_view_scores,
         "entry_instruments": list(INSTRUMENTS.values()) if may(user.role, Action.MEASURE_ENTER) else [],
         "patient": patient,

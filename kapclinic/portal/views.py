@@ -17,7 +17,7 @@ from kapclinic.errors import AccessDenied, NotFound
 from kapclinic.measures import services
 from kapclinic.measures.forms import answers_from, question_fields, token_from
 from kapclinic.measures.models import QuestionnaireResponse, ResponseDraft
-from kapclinic.measures.selectors import responses_for_patient
+from kapclinic.measures.selectors import responses_for_patient, schedule_for_patient
 from kapclinic.patients.access import patient_get_for_user
 from kapclinic.patients.models import Patient
 from kapclinic.web import current_user, forbidden, not_found
@@ -48,10 +48,18 @@ def portal_home(request: HttpRequest) -> HttpResponse:
     except (AccessDenied, NotFound) as exc:
         return forbidden(request, exc.message)
     drafts = set(ResponseDraft.objects.filter(patient_id=patient_id).values_list("instrument", flat=True))
+    schedule = schedule_for_patient(patient_id=patient_id)
     return render(
         request,
         "portal/home.html",
-        {"patient": access.patient, "instruments": SELF_REPORT, "responses": responses, "drafts": drafts},
+        {
+            "patient": access.patient,
+            "instruments": SELF_REPORT,
+            "responses": responses,
+            "drafts": drafts,
+            "due": [d for d in schedule if d.status in ("due", "overdue")],
+            "upcoming": [d for d in schedule if d.status == "upcoming"][:5],
+        },
     )
 
 

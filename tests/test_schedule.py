@@ -1,0 +1,108 @@
+"""Measurement schedules: due and overdue measures, fulfilment by a response, idempotent reminders."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+import time_machine
+from django.core import mail
+from django.utils import timezone
+
+from kapclinic.clinical.schedule import add_months, standard_schedule, status_on
+from kapclinic.measures.models import ReminderSent, ScheduledMeasure
+from kapclinic.measures.tasks import send_measure_reminders
+from kapclinic.patients.models import Patient
+
+
+def test_standard_schedule_and_month_ends() -> None:
+    milestones = standard_schedule(baseline_on=date(2026, 1, 5), course_end_on=date(2026, 1, 31))
+    assert [(m.label, m.due_on) for m in milestones] == [
+        ("Baseline", date(2026, 1, 5)),
+        ("End of course", date(2026, 1, 31)),
+        ("1 month after the course", date(2026, 2, 28)),
+        ("3 months after the course", date(2026, 4, 30)),
+        ("6 months after the course", date(2026, 7, 31)),
+    ]
+    assert add_months(date(2027, 11, 30), 3) == date(2028, 2, 29)
+    with pytest.raises(ValueError, match="cannot end before its baseline"):
+        standard_schedule(baseline_on=date(2026, 2, 1), course_end_on=date(2026, 1, 1))
+
+
+@pytest.mark.parametrize(
+    ("today", "status"),
+    [
+        (date(2026, 3, 1), "upcoming"),
+        (date(2026, 3, 7), "due"),
+        (date(2026, 3, 17), "due"),
+        (date(2026, 3, 18), "overdue"),
+    ],
+)
+def test_status_edges(today: date, status: str) -> None:
+    assert status_on(date(2026, 3, 10), today, completed=False) == status
+    assert status_on(date(2026, 3, 10), today, completed=True) == "done"
+
+
+def _schedule(client: Any, patient: Patient, end: date) -> Any:
+    return client.post(
+        f"/measures/patients/{patient.pk}/schedule/",
+        {
+            "instruments": ["phq9", "gad7"],
+            "baseline_on": timezone.localdate().isoformat(),
+            "course_end_on": end.isoformat(),
+        },
+    )
+
+
+def test_schedule_from_the_chart_then_answer_in_the_portal(client_for: Any, team_patient: Patient) -> None:
+    _schedule(client_for("coordinator"), team_patient, timezone.localdate() + timedelta(days=21))
+    assert ScheduledMeasure.objects.filter(patient=team_patient).count() == 10
+    _schedule(client_for("coordinator"), team_patient, timezone.localdate() + timedelta(days=21))
+    assert ScheduledMeasure.objects.filter(patient=team_patient).count() == 10  # nothing twice
+    portal = client_for("patient_user")
+    home = portal.get("/portal/").content.decode()
+    assert "Answer: PHQ-9" in home and "Baseline, due" in home
+    answers = {str(n): "0" for n in range(1, 11)}
+    portal.post("/portal/questionnaires/phq9/", {**answers, "client_token": "5a0c7c4e-1d55-4a8d-9a57-0f7c1d0e6b11"})
+    baseline = ScheduledMeasure.objects.get(patient=team_patient, instrument="phq9", label="Baseline")
+    assert baseline.response is not None
+    end = ScheduledMeasure.objects.get(patient=team_patient, instrument="phq9", label="End of course")
+    assert end.response is None  # one response fulfils one measure
+
+
+def test_overdue_on_the_coordinators_list(client_for: Any, team_patient: Patient, personas: Any) -> None:
+    ScheduledMeasure.objects.create(
+        patient=team_patient,
+        instrument="gad7",
+        label="Baseline",
+        due_on=timezone.localdate() - timedelta(days=10),
+        created_by=personas["coordinator"],
+    )
+    body = client_for("coordinator").get("/").content.decode()
+    assert "GAD-7, baseline" in body and "overdue" in body and team_patient.mrn in body
+
+
+def test_reminders_are_sent_once_each_due_then_overdue(team_patient: Patient, personas: Any, settings: Any) -> None:
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    team_patient.email = "alder@example.test"
+    team_patient.save(update_fields=["email"])
+    today = timezone.localdate()
+    ScheduledMeasure.objects.create(
+        patient=team_patient, instrument="phq9", label="Baseline", due_on=today, created_by=personas["coordinator"]
+    )
+    ScheduledMeasure.objects.create(
+        patient=team_patient,
+        instrument="gad7",
+        label="Later",
+        due_on=today + timedelta(days=30),
+        created_by=personas["coordinator"],
+    )
+    assert send_measure_reminders.call() == 1
+    assert send_measure_reminders.call() == 0  # run again: nothing sent twice
+    assert len(mail.outbox) == 1 and mail.outbox[0].to == ["alder@example.test"]
+    assert "PHQ" not in mail.outbox[0].body  # no clinical content by email
+    with time_machine.travel(timezone.now() + timedelta(days=9)):
+        assert send_measure_reminders.call() == 1  # now overdue: one more, once
+        assert send_measure_reminders.call() == 0
+    assert sorted(ReminderSent.objects.values_list("kind", flat=True)) == ["due", "overdue"]
