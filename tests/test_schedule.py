@@ -98,11 +98,14 @@ def test_reminders_are_sent_once_each_due_then_overdue(team_patient: Patient, pe
         due_on=today + timedelta(days=30),
         created_by=personas["coordinator"],
     )
-    assert send_measure_reminders.call() == 1
+    ScheduledMeasure.objects.create(
+        patient=team_patient, instrument="gad7", label="Baseline", due_on=today, created_by=personas["coordinator"]
+    )
+    assert send_measure_reminders.call() == 1  # one email for both measures due today
     assert send_measure_reminders.call() == 0  # run again: nothing sent twice
     assert len(mail.outbox) == 1 and mail.outbox[0].to == ["alder@example.test"]
     assert "PHQ" not in mail.outbox[0].body  # no clinical content by email
     with time_machine.travel(timezone.now() + timedelta(days=9)):
         assert send_measure_reminders.call() == 1  # now overdue: one more, once
         assert send_measure_reminders.call() == 0
-    assert sorted(ReminderSent.objects.values_list("kind", flat=True)) == ["due", "overdue"]
+    assert sorted(ReminderSent.objects.values_list("kind", flat=True)) == ["due", "due", "overdue", "overdue"]

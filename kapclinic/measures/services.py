@@ -140,7 +140,7 @@ def _store(
     ResponseItem.objects.bulk_create(ResponseItem(response=response, item=k, value=v) for k, v in values.items())
     ResponseDraft.objects.filter(patient_id=patient_id, instrument=instrument.code).delete()
     if corrected is None:
-        _fulfil_schedule(patient_id, instrument.code, response)
+        schedule_fulfil(patient_id, instrument.code, response)
     most_urgent = next((code for code in SAFETY_FLAG_CODES if code in result.flags), None)
     if most_urgent is not None:
         SafetyFlag.objects.create(patient_id=patient_id, response=response, code=most_urgent)
@@ -252,7 +252,7 @@ def measure_schedule_apply(
     return created
 
 
-def _fulfil_schedule(patient_id: int, instrument: str, response: QuestionnaireResponse) -> None:
+def schedule_fulfil(patient_id: int, instrument: str, response: QuestionnaireResponse) -> None:
     """Mark the earliest open scheduled measure this response counts for as done."""
     answered_on = timezone.localdate(response.submitted_at)
     for scheduled in (

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -23,35 +23,52 @@ REMINDER_BODY = (
 
 @task()
 def send_measure_reminders() -> int:
-    """Email each patient once when a measure is due and once more when it is overdue; return how many were sent.
+    """Email each patient about measures that became due or overdue; return how many emails were sent.
 
-    Idempotent: the reminder row is written before the email, under a unique constraint, in one
-    transaction; a second run (or a second worker) finds the row and sends nothing. If sending
-    fails, the row is rolled back and a later run tries again.
+    Idempotent: one ReminderSent row per measure and kind, under a unique constraint, written in
+    the same transaction as the patient's email; a second run (or a second worker) finds the rows
+    and sends nothing again. If sending fails, the rows are rolled back and a later run retries.
+    One email per patient per run, whatever the number of measures.
     """
     today = timezone.localdate()
     open_measures = (
         ScheduledMeasure.objects.filter(response__isnull=True, due_on__lte=today + timedelta(days=EARLY_WINDOW_DAYS))
         .exclude(patient__email="")
         .select_related("patient")
+        .order_by("patient_id", "due_on")
     )
-    sent = 0
-    for scheduled in open_measures.iterator():
-        state = status_on(scheduled.due_on, today, completed=False)
-        kind = ReminderKind.OVERDUE if state == "overdue" else ReminderKind.DUE
-        try:
-            with transaction.atomic():
-                ReminderSent.objects.create(scheduled=scheduled, kind=kind, to=scheduled.patient.email)
-                send_mail(
-                    REMINDER_SUBJECT,
-                    REMINDER_BODY.format(
-                        name=scheduled.patient.preferred_name or scheduled.patient.given_name,
-                        state="overdue" if kind == ReminderKind.OVERDUE else "due",
-                    ),
-                    settings.DEFAULT_FROM_EMAIL,
-                    [scheduled.patient.email],
-                )
-        except IntegrityError:
-            continue  # this reminder was already sent
-        sent += 1
-    return sent
+    by_patient: dict[int, list[ScheduledMeasure]] = {}
+    for scheduled in open_measures:
+        by_patient.setdefault(scheduled.patient_id, []).append(scheduled)
+    emails = 0
+    for measures in by_patient.values():
+        if _remind(measures, today):
+            emails += 1
+    return emails
+
+
+def _remind(measures: list[ScheduledMeasure], today: date) -> bool:
+    patient = measures[0].patient
+    with transaction.atomic():
+        new_kinds = []
+        for scheduled in measures:
+            overdue = status_on(scheduled.due_on, today, completed=False) == "overdue"
+            kind = ReminderKind.OVERDUE if overdue else ReminderKind.DUE
+            try:
+                with transaction.atomic():  # a savepoint: an existing reminder leaves the rest untouched
+                    ReminderSent.objects.create(scheduled=scheduled, kind=kind, to=patient.email)
+            except IntegrityError:
+                continue  # this reminder was already sent
+            new_kinds.append(kind)
+        if not new_kinds:
+            return False
+        send_mail(
+            REMINDER_SUBJECT,
+            REMINDER_BODY.format(
+                name=patient.preferred_name or patient.given_name,
+                state="overdue" if ReminderKind.OVERDUE in new_kinds else "due",
+            ),
+            settings.DEFAULT_FROM_EMAIL,
+            [patient.email],
+        )
+    return True
