@@ -22,7 +22,7 @@ from kapclinic.audit.context import AuditContext
 from kapclinic.audit.services import access_event_record, access_events_record_many
 from kapclinic.clinical.ledger import ZERO, EntryKind, Reconciliation, to_mg, units_for_mg
 from kapclinic.inventory.models import BusinessTime, ClinicRegistration, LedgerEntry, Lot, Product, StorageLocation
-from kapclinic.inventory.selectors import EXPIRY_WARNING_DAYS, ledger_reconciliation, require_ledger_report
+from kapclinic.inventory.selectors import EXPIRY_WARNING_DAYS, Balance, ledger_reconciliation, require_ledger_report
 from kapclinic.patients.models import Patient
 
 # A log longer than this is refused as one PDF: WeasyPrint lays out about 20 rows a second, and a
@@ -528,19 +528,6 @@ class ReconciliationLine:
 
 
 @dataclass(frozen=True)
-class ExpiryWarning:
-    lot: Lot
-    location: StorageLocation
-    mg: Decimal
-    units: Decimal
-    expires_in_days: int
-
-    @property
-    def expired(self) -> bool:
-        return self.expires_in_days < 0
-
-
-@dataclass(frozen=True)
 class ReconciliationReport:
     generated_at: datetime
     time_zone: str
@@ -548,7 +535,7 @@ class ReconciliationReport:
     kinds: list[EntryKind]  # only the kinds of movement that occurred get a column
     lines: list[ReconciliationLine]  # per lot and location
     lots: list[ReconciliationLine]  # per lot
-    expiry: list[ExpiryWarning]
+    expiry: list[Balance]  # expired or expiring lots that still hold stock
     warning_days: int
 
     @property
@@ -621,7 +608,7 @@ def reconciliation_report(
         )
     )
     expiry = [
-        ExpiryWarning(
+        Balance(
             lot=ln.lot,
             location=ln.location,
             mg=ln.expected_mg,

@@ -85,7 +85,8 @@ def _ledger_form(
     request: HttpRequest,
     *,
     form_class: type[Form],
-    template: str,
+    heading: str,
+    hint: str,
     action: Action,
     write: Callable[[AuditContext, dict[str, Any]], object],
     done: str,
@@ -105,7 +106,9 @@ def _ledger_form(
             messages.success(request, done)
             return redirect("inventory:stock")
     status = 422 if request.method == "POST" else 200
-    return render(request, template, {"form": form}, status=status)
+    return render(
+        request, "inventory/ledger_form.html", {"form": form, "heading": heading, "hint": hint}, status=status
+    )
 
 
 @login_required
@@ -128,7 +131,8 @@ def receive(request: HttpRequest) -> HttpResponse:
     return _ledger_form(
         request,
         form_class=ReceiveForm,
-        template="inventory/receive.html",
+        heading="Receive a delivery",
+        hint="Book the supplier's invoice: the lot, its expiry and how much arrived.",
         action=Action.LEDGER_RECORD,
         write=write,
         done="The delivery was received into stock.",
@@ -159,7 +163,9 @@ def record(request: HttpRequest) -> HttpResponse:
     return _ledger_form(
         request,
         form_class=MovementForm,
-        template="inventory/record.html",
+        heading="Record a movement",
+        hint="Administration, waste (with a witness who signs with their own password), return, destruction, "
+        "loss, or a correction of an earlier entry.",
         action=Action.LEDGER_RECORD,
         write=write,
         done="The entry was recorded.",
@@ -181,7 +187,8 @@ def transfer(request: HttpRequest) -> HttpResponse:
     return _ledger_form(
         request,
         form_class=TransferForm,
-        template="inventory/transfer.html",
+        heading="Transfer between locations",
+        hint="Moves stock from one location to another as two entries written together.",
         action=Action.LEDGER_RECORD,
         write=write,
         done="The stock was moved.",

@@ -5,9 +5,13 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
+from django.core.exceptions import ValidationError
 from django.http import QueryDict
 
+from kapclinic.audit.context import AuditContext
 from kapclinic.clinical.instruments import Instrument, Item
+from kapclinic.measures.models import QuestionnaireResponse
+from kapclinic.measures.services import response_submit
 
 
 @dataclass(frozen=True)
@@ -46,3 +50,29 @@ def token_from(data: QueryDict) -> uuid.UUID | None:
         return uuid.UUID(data.get("client_token", ""))
     except ValueError:
         return None
+
+
+@dataclass(frozen=True)
+class FormSubmission:
+    """What posting a questionnaire form gave: the stored response, or the errors and the answers to show again."""
+
+    response: QuestionnaireResponse | None
+    errors: list[str]
+    values: dict[str, object]
+
+
+def submit_form(*, ctx: AuditContext, patient_id: int, instrument: Instrument, data: QueryDict) -> FormSubmission:
+    """Read a posted questionnaire form and submit it through the service (the portal and staff entry share it)."""
+    values = answers_from(instrument, data)
+    try:
+        response, _created = response_submit(
+            ctx=ctx,
+            patient_id=patient_id,
+            instrument_code=instrument.code,
+            answers=values,
+            version=data.get("version") or None,
+            client_token=token_from(data),
+        )
+    except ValidationError as exc:
+        return FormSubmission(None, exc.messages, values)
+    return FormSubmission(response, [], values)

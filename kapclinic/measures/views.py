@@ -15,7 +15,7 @@ from kapclinic.audit.context import AuditContext
 from kapclinic.clinical.instruments import INSTRUMENTS
 from kapclinic.errors import AccessDenied, Conflict, NotFound
 from kapclinic.measures import services
-from kapclinic.measures.forms import answers_from, question_fields, token_from
+from kapclinic.measures.forms import question_fields, submit_form
 from kapclinic.patients.access import patient_get_for_user
 from kapclinic.web import current_user, forbidden, not_found, safe_next
 
@@ -40,21 +40,11 @@ def paper_entry(request: HttpRequest, patient_id: int, code: str) -> HttpRespons
     errors: list[str] = []
     values: dict[str, object] = {}
     if request.method == "POST":
-        values = answers_from(instrument, request.POST)
-        try:
-            services.response_submit(
-                ctx=ctx,
-                patient_id=patient_id,
-                instrument_code=instrument.code,
-                answers=values,
-                version=request.POST.get("version") or None,
-                client_token=token_from(request.POST),
-            )
-        except ValidationError as exc:
-            errors = exc.messages
-        else:
+        submitted = submit_form(ctx=ctx, patient_id=patient_id, instrument=instrument, data=request.POST)
+        if submitted.response is not None:
             messages.success(request, f"The {instrument.name} was recorded.")
             return redirect("patients:chart", patient_id=patient_id)
+        errors, values = submitted.errors, submitted.values
     return render(
         request,
         "measures/paper_entry.html",

@@ -15,7 +15,7 @@ from kapclinic.audit.services import access_event_record
 from kapclinic.clinical.instruments import INSTRUMENTS, SUICIDE_RISK
 from kapclinic.errors import AccessDenied, NotFound
 from kapclinic.measures import services
-from kapclinic.measures.forms import answers_from, question_fields, token_from
+from kapclinic.measures.forms import question_fields, submit_form
 from kapclinic.measures.models import QuestionnaireResponse, ResponseDraft
 from kapclinic.measures.selectors import responses_for_patient, schedule_for_patient
 from kapclinic.patients.access import patient_get_for_user
@@ -76,22 +76,13 @@ def questionnaire(request: HttpRequest, code: str) -> HttpResponse:
     errors: list[str] = []
     values: dict[str, object] = {}
     if request.method == "POST":
-        values = answers_from(instrument, request.POST)
         try:
-            response, _created = services.response_submit(
-                ctx=ctx,
-                patient_id=patient_id,
-                instrument_code=instrument.code,
-                answers=values,
-                version=request.POST.get("version") or None,
-                client_token=token_from(request.POST),
-            )
-        except ValidationError as exc:
-            errors = exc.messages
+            submitted = submit_form(ctx=ctx, patient_id=patient_id, instrument=instrument, data=request.POST)
         except (AccessDenied, NotFound) as exc:
             return forbidden(request, exc.message)
-        else:
-            return redirect("portal:response_done", response_id=response.pk)
+        if submitted.response is not None:
+            return redirect("portal:response_done", response_id=submitted.response.pk)
+        errors, values = submitted.errors, submitted.values
     else:
         draft = ResponseDraft.objects.filter(patient_id=patient_id, instrument=instrument.code).first()
         values = dict(draft.answers) if draft else {}
