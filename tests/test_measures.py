@@ -154,3 +154,39 @@ def test_calm_result_page_without_risk(client_for: Any, team_patient: Patient) -
     body = client.post("/portal/questionnaires/gad7/", {**answers, "client_token": str(uuid.uuid4())}, follow=True)
     text = body.content.decode()
     assert "Your score: <strong>7</strong>" in text and "988" not in text
+
+
+def test_a_patient_reaches_no_other_patients_data_by_any_url(
+    client_for: Any, api_for: Any, team_patient: Patient, other_patient: Patient, personas: dict[str, User]
+) -> None:
+    other_response = QuestionnaireResponse.objects.create(
+        patient=other_patient,
+        instrument="phq9",
+        version="1",
+        total=3,
+        complete=True,
+        source="paper",
+        entered_by=personas["nurse"],
+    )
+    page, api = client_for("patient_user"), api_for("patient_user")
+    pages = [
+        f"/patients/{other_patient.pk}/",
+        f"/patients/{other_patient.pk}/edit/",
+        f"/measures/patients/{other_patient.pk}/phq9/",
+        f"/portal/responses/{other_response.pk}/",
+        f"/audit/?patient={other_patient.mrn}",
+        "/patients/",
+        "/inventory/entries/",
+    ]
+    for url in pages:
+        body = page.get(url, follow=True).content.decode()
+        assert other_patient.mrn not in body and "Birch" not in body, url
+    for url in (
+        f"/api/v1/patients/{other_patient.pk}",
+        f"/api/v1/patients/{other_patient.pk}/responses",
+        "/api/v1/patients",
+        f"/api/v1/audit-events?patient={other_patient.pk}",
+        "/api/v1/ledger/entries",
+    ):
+        response = api.get(url)
+        assert response.status_code in {403, 404} and "Birch" not in response.content.decode(), url
