@@ -104,6 +104,7 @@ def _on_unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpR
 def _mount() -> None:
     from kapclinic.accounts.api import router as auth_router
     from kapclinic.audit.api import router as audit_router
+    from kapclinic.intake.api import router as intake_router
     from kapclinic.inventory.api import router as ledger_router
     from kapclinic.inventory.report_api import router as ledger_reports_router
     from kapclinic.measures.api import router as measures_router
@@ -115,6 +116,7 @@ def _mount() -> None:
     api.add_router("/ledger/reports", ledger_reports_router)
     api.add_router("/ledger", ledger_router)
     api.add_router("", measures_router)
+    api.add_router("", intake_router)
 
 
 _mount()

@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "kapclinic.portal",
     "kapclinic.inventory",
     "kapclinic.measures",
+    "kapclinic.intake",
     "kapclinic.demo",
 ]
 
@@ -181,6 +182,8 @@ KAPCLINIC_CRISIS_TEXT = env_str(
     "Lifeline, at any time. If you are in immediate danger, call 911. A member of your care team will also "
     "contact you.",
 )
+# Spam protection of the public inquiry form: at most this many from one address an hour.
+KAPCLINIC_PUBLIC_INQUIRIES_PER_HOUR = env_int("KAPCLINIC_PUBLIC_INQUIRIES_PER_HOUR", 5, minimum=1)
 KAPCLINIC_PAGE_SIZE = env_int("KAPCLINIC_PAGE_SIZE", 25, minimum=1)
 
 SECURE_COOKIES = env_bool("KAPCLINIC_SECURE_COOKIES", default=not DEBUG)

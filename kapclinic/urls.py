@@ -2,6 +2,7 @@ from django.urls import include, path
 
 from kapclinic.api import api
 from kapclinic.home.views import healthz
+from kapclinic.intake.views import public_inquiry
 
 urlpatterns = [
     path("", include("kapclinic.home.urls")),
@@ -12,6 +13,8 @@ urlpatterns = [
     path("inventory/reports/", include("kapclinic.inventory.report_urls")),
     path("inventory/", include("kapclinic.inventory.urls")),
     path("measures/", include("kapclinic.measures.urls")),
+    path("intake/", include("kapclinic.intake.urls")),
+    path("inquire/", public_inquiry, name="public_inquiry"),
     path("api/v1/", api.urls),
     path("healthz", healthz, name="healthz"),
 ]

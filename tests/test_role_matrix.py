@@ -22,6 +22,7 @@ from kapclinic.accounts.models import User
 from kapclinic.accounts.roles import MATRIX, Action, Role, Scope
 from kapclinic.audit.models import EmergencyAccess
 from kapclinic.clinical.instruments import INSTRUMENTS
+from kapclinic.intake.models import Inquiry
 from kapclinic.inventory.models import (
     CountLine,
     InventoryCount,
@@ -259,6 +260,18 @@ def _safety_acknowledge(w: World, patient: Patient) -> bool:
     return flag.acknowledged_at is not None
 
 
+def _inquiry_manage(w: World, patient: Patient) -> bool:
+    w.page.post(
+        "/intake/inquiries/new/",
+        {"source": "phone", "given_name": "Probe", "family_name": "Inquiry", "phone": "212-555-0160", "reason": "r"},
+    )
+    return Inquiry.objects.filter(family_name="Inquiry").exists()
+
+
+def _inquiry_view(w: World, patient: Patient) -> bool:
+    return w.page.get("/intake/inquiries/").status_code == 200
+
+
 PROBES: dict[Action, tuple[Probe, bool]] = {
     # action: (probe, whether the probe is about one patient)
     Action.PATIENT_LIST: (_list, True),
@@ -283,6 +296,8 @@ PROBES: dict[Action, tuple[Probe, bool]] = {
     Action.MEASURE_ENTER: (_measure_enter, True),
     Action.MEASURE_VIEW: (_measure_view, True),
     Action.SAFETY_ACKNOWLEDGE: (_safety_acknowledge, True),
+    Action.INQUIRY_MANAGE: (_inquiry_manage, False),
+    Action.INQUIRY_VIEW: (_inquiry_view, False),
 }
 
 

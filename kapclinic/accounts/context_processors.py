@@ -23,6 +23,7 @@ def role(request: HttpRequest) -> dict[str, object]:
             "users": may(current, Action.USER_LIST),
             "portal": may(current, Action.PORTAL_USE),
             "ledger": may(current, Action.LEDGER_VIEW),
+            "inquiries": may(current, Action.INQUIRY_VIEW),
             "ledger_report": may(current, Action.LEDGER_REPORT),
         },
     }

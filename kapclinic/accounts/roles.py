@@ -72,6 +72,8 @@ class Action(StrEnum):
     MEASURE_ENTER = "measure.enter"
     MEASURE_VIEW = "measure.view"
     SAFETY_ACKNOWLEDGE = "safety.acknowledge"
+    INQUIRY_MANAGE = "inquiry.manage"
+    INQUIRY_VIEW = "inquiry.view"
 
 
 _N, _A, _T, _O = Scope.NONE, Scope.ALL, Scope.TEAM, Scope.OWN
@@ -118,6 +120,9 @@ _ROWS: dict[Action, tuple[Scope, ...]] = {
     # Scores are clinical content: not for the coordinator.
     Action.MEASURE_VIEW:          (_N,   _A,   _T,   _T,   _A,   _A,   _O),
     Action.SAFETY_ACKNOWLEDGE:    (_N,   _A,   _T,   _T,   _A,   _N,   _N),
+    # Inquiries: the coordinator (and director) work them; prescribers and the auditor read.
+    Action.INQUIRY_MANAGE:        (_A,   _N,   _N,   _N,   _A,   _N,   _N),
+    Action.INQUIRY_VIEW:          (_A,   _A,   _N,   _N,   _A,   _A,   _N),
 }
 # fmt: on
 

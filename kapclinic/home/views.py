@@ -10,6 +10,7 @@ from kapclinic.accounts.roles import Role
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.selectors import emergency_accesses_to_review
 from kapclinic.audit.services import access_events_record_many
+from kapclinic.intake.models import Inquiry, InquiryStatus
 from kapclinic.inventory.selectors import lots_expiring, open_investigations
 from kapclinic.measures.selectors import open_safety_flags_for_user, overdue_measures
 from kapclinic.patients.models import Patient
@@ -44,6 +45,7 @@ def home(request: HttpRequest) -> HttpResponse:
         )
     if role is Role.COORDINATOR:
         context["overdue"] = overdue_measures(ctx=ctx)
+        context["new_inquiries"] = list(Inquiry.objects.filter(status=InquiryStatus.NEW).order_by("created_at")[:10])
     if role in (Role.DIRECTOR, Role.AUDITOR):
         to_review = list(emergency_accesses_to_review()[:20])
         # The list names patients: each one shown is an audited read.

@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+from django import forms
+
+from kapclinic.intake.models import Inquiry, InquirySource
+
+FIELDS = [
+    "given_name",
+    "family_name",
+    "birth_date",
+    "phone",
+    "email",
+    "reason",
+    "referral_source",
+    "insurance_payer",
+    "consent_to_contact",
+]
+
+
+class InquiryForm(forms.ModelForm):  # type: ignore[type-arg]
+    class Meta:
+        model = Inquiry
+        fields = FIELDS
+        widgets = {
+            "birth_date": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+            "phone": forms.TextInput(attrs={"type": "tel", "inputmode": "tel", "autocomplete": "tel"}),
+            "reason": forms.Textarea(attrs={"rows": 4}),
+        }
+        labels = {"consent_to_contact": "The clinic may contact me by phone or email"}
+        help_texts = {"phone": "A phone number or an email address is needed."}
+
+    def _post_clean(self) -> None:
+        # The service validates (one place for the public form, staff entry and the API).
+        pass
+
+
+class PublicInquiryForm(InquiryForm):
+    # Honeypot: hidden from people, filled by bots. A filled one is dropped silently.
+    website = forms.CharField(required=False, label="Leave this empty")
+
+
+class StaffInquiryForm(InquiryForm):
+    source = forms.ChoiceField(choices=[c for c in InquirySource.choices if c[0] != InquirySource.WEB])
+    field_order = ["source", *FIELDS]
+
+
+class ConvertForm(forms.Form):
+    birth_date = forms.DateField(
+        label="Date of birth", required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
+    allow_duplicate = forms.BooleanField(
+        required=False, label="I checked: this is a different person from the possible duplicates shown."
+    )

@@ -1,0 +1,64 @@
+"""Inquiries: the first contact, before anyone is a patient (stage 1 of the care pathway)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class InquirySource(models.TextChoices):
+    WEB = "web", "Web form"
+    PHONE = "phone", "Phone"
+    REFERRAL = "referral", "Referral"
+
+
+class InquiryStatus(models.TextChoices):
+    NEW = "new", "New"
+    CONTACTED = "contacted", "Contacted"
+    CONSULTATION_BOOKED = "consultation_booked", "Consultation booked"
+    CONVERTED = "converted", "Converted to patient"
+    CLOSED = "closed", "Closed"
+
+
+class Inquiry(models.Model):
+    given_name = models.CharField(max_length=100)
+    family_name = models.CharField(max_length=100)
+    birth_date = models.DateField("date of birth", null=True, blank=True)
+    phone = models.CharField(max_length=25, blank=True)
+    email = models.EmailField(max_length=254, blank=True)
+    reason = models.TextField("what brings them", max_length=2000)
+    referral_source = models.CharField("how they heard / referred by", max_length=200, blank=True)
+    insurance_payer = models.CharField(max_length=120, blank=True)
+    consent_to_contact = models.BooleanField(default=False)
+    source = models.CharField(max_length=10, choices=InquirySource.choices)
+    status = models.CharField(max_length=20, choices=InquiryStatus.choices, default=InquiryStatus.NEW)
+    closed_reason = models.CharField(max_length=200, blank=True)
+    patient = models.OneToOneField(
+        "patients.Patient", null=True, blank=True, on_delete=models.PROTECT, related_name="inquiry"
+    )
+    client_address = models.GenericIPAddressField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(name="inquiry_has_contact", condition=~Q(phone="") | ~Q(email="")),
+            models.CheckConstraint(name="inquiry_status_known", condition=Q(status__in=InquiryStatus.values)),
+            models.CheckConstraint(
+                name="inquiry_converted_has_patient",
+                condition=~Q(status=InquiryStatus.CONVERTED) | Q(patient__isnull=False),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Inquiry {self.pk}: {self.given_name} {self.family_name} ({self.status})"
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.given_name} {self.family_name}"

@@ -1,0 +1,162 @@
+"""Working inquiries: receive (public form, phone, referral), move through statuses, convert to a patient."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from kapclinic.accounts.models import User
+from kapclinic.accounts.roles import Action, may
+from kapclinic.audit.context import AuditContext
+from kapclinic.audit.models import Outcome
+from kapclinic.audit.services import access_event_record
+from kapclinic.clinical.registry import birth_date_problem, phone_problem
+from kapclinic.errors import AccessDenied, Conflict, NotFound
+from kapclinic.intake.models import Inquiry, InquirySource, InquiryStatus
+from kapclinic.patients.models import Patient
+from kapclinic.patients.services import patient_register
+
+INQUIRY_FIELDS = (
+    "given_name",
+    "family_name",
+    "birth_date",
+    "phone",
+    "email",
+    "reason",
+    "referral_source",
+    "insurance_payer",
+    "consent_to_contact",
+)
+
+
+class TooManyInquiries(Exception):
+    """The public form was used too often from one address (spam protection)."""
+
+
+def _clean(inquiry: Inquiry) -> None:
+    errors: dict[str, str] = {}
+    for name in ("given_name", "family_name", "reason", "phone", "email", "referral_source", "insurance_payer"):
+        setattr(
+            inquiry,
+            name,
+            " ".join(str(getattr(inquiry, name) or "").split())
+            if name != "reason"
+            else str(getattr(inquiry, name) or "").strip(),
+        )
+    if not inquiry.phone and not inquiry.email:
+        errors["phone"] = "Give a phone number or an email address, so the clinic can reach them."
+    problem = phone_problem(inquiry.phone)
+    if problem:
+        errors["phone"] = problem
+    if inquiry.birth_date is not None:
+        problem = birth_date_problem(inquiry.birth_date, timezone.localdate())
+        if problem:
+            errors["birth_date"] = problem
+    try:
+        inquiry.full_clean(exclude=["created_by", "patient"])
+    except ValidationError as exc:
+        for field, messages in exc.message_dict.items():
+            errors.setdefault(field, messages[0])
+    if errors:
+        raise ValidationError(errors)
+
+
+def inquiry_receive_public(*, values: Mapping[str, Any], client_address: str | None) -> Inquiry:
+    """Store an inquiry from the public web form (no login); rate-limited per address."""
+    window = timezone.now() - timedelta(hours=1)
+    if client_address and (
+        Inquiry.objects.filter(client_address=client_address, created_at__gte=window).count()
+        >= settings.KAPCLINIC_PUBLIC_INQUIRIES_PER_HOUR
+    ):
+        raise TooManyInquiries
+    inquiry = Inquiry(source=InquirySource.WEB, client_address=client_address)
+    for name in INQUIRY_FIELDS:
+        setattr(inquiry, name, values.get(name) if name != "consent_to_contact" else bool(values.get(name)))
+    _clean(inquiry)
+    inquiry.save()
+    return inquiry
+
+
+def inquiry_record(*, ctx: AuditContext, values: Mapping[str, Any], source: str) -> Inquiry:
+    """Staff enter a phone or referral inquiry."""
+    if not may(ctx.user.role, Action.INQUIRY_MANAGE):
+        access_event_record(ctx=ctx, action=Action.INQUIRY_MANAGE, outcome=Outcome.DENIED)
+        raise AccessDenied("Your role does not take inquiries.")
+    if source not in InquirySource.values:
+        raise ValidationError({"source": "Choose web, phone or referral."})
+    unknown = sorted(set(values) - set(INQUIRY_FIELDS))
+    if unknown:
+        raise ValidationError(dict.fromkeys(unknown, "This field cannot be set here."))
+    inquiry = Inquiry(source=source, created_by=ctx.user)
+    for name in INQUIRY_FIELDS:
+        value = values.get(name)
+        setattr(inquiry, name, bool(value) if name == "consent_to_contact" else value)
+    _clean(inquiry)
+    with transaction.atomic():
+        inquiry.save()
+        access_event_record(ctx=ctx, action="inquiry.create", detail={"inquiry": inquiry.pk, "source": source})
+    return inquiry
+
+
+def inquiry_set_status(*, ctx: AuditContext, inquiry_id: int, status: str, closed_reason: str = "") -> Inquiry:
+    """Move an inquiry along: contacted, consultation booked, or closed (with a reason)."""
+    if not may(ctx.user.role, Action.INQUIRY_MANAGE):
+        raise AccessDenied("Your role does not work inquiries.")
+    if status not in (InquiryStatus.CONTACTED, InquiryStatus.CONSULTATION_BOOKED, InquiryStatus.CLOSED):
+        raise ValidationError({"status": "Choose contacted, consultation booked or closed."})
+    if status == InquiryStatus.CLOSED and not closed_reason.strip():
+        raise ValidationError({"closed_reason": "Say why the inquiry is closed (e.g. referred elsewhere, declined)."})
+    with transaction.atomic():
+        inquiry = Inquiry.objects.select_for_update().filter(pk=inquiry_id).first()
+        if inquiry is None:
+            raise NotFound("No such inquiry.")
+        if inquiry.status == InquiryStatus.CONVERTED:
+            raise Conflict("This inquiry was already converted to a patient.")
+        inquiry.status = status
+        inquiry.closed_reason = closed_reason.strip()[:200]
+        inquiry.updated_at = timezone.now()
+        inquiry.save(update_fields=["status", "closed_reason", "updated_at"])
+        access_event_record(ctx=ctx, action="inquiry.status", detail={"inquiry": inquiry.pk, "status": status})
+    return inquiry
+
+
+def inquiry_convert(
+    *, ctx: AuditContext, inquiry_id: int, birth_date: Any = None, allow_duplicate: bool = False
+) -> Patient:
+    """Register the inquirer as a patient from what the inquiry already holds; nothing is typed twice."""
+    if not may(ctx.user.role, Action.INQUIRY_MANAGE):
+        raise AccessDenied("Your role does not convert inquiries.")
+    inquiry = Inquiry.objects.filter(pk=inquiry_id).first()
+    if inquiry is None:
+        raise NotFound("No such inquiry.")
+    if inquiry.status == InquiryStatus.CONVERTED:
+        raise Conflict("This inquiry was already converted to a patient.")
+    dob = birth_date or inquiry.birth_date
+    if dob is None:
+        raise ValidationError({"birth_date": "Enter the date of birth to register the patient."})
+    values = {
+        "given_name": inquiry.given_name,
+        "family_name": inquiry.family_name,
+        "birth_date": dob,
+        "phone": inquiry.phone,
+        "email": inquiry.email,
+        "insurance_payer": inquiry.insurance_payer,
+    }
+    with transaction.atomic():
+        patient = patient_register(ctx=ctx, values=values, allow_duplicate=allow_duplicate)
+        inquiry.patient = patient
+        inquiry.status = InquiryStatus.CONVERTED
+        inquiry.updated_at = timezone.now()
+        inquiry.save(update_fields=["patient", "status", "updated_at"])
+        access_event_record(ctx=ctx, action="inquiry.convert", patient_id=patient.pk, detail={"inquiry": inquiry.pk})
+    return patient
+
+
+def inquiries_visible(*, user: User) -> bool:
+    return may(user.role, Action.INQUIRY_VIEW)

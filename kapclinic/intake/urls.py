@@ -1,0 +1,12 @@
+from django.urls import path
+
+from kapclinic.intake import views
+
+app_name = "intake"
+
+urlpatterns = [
+    path("inquiries/", views.inquiry_list, name="list"),
+    path("inquiries/new/", views.inquiry_new, name="new"),
+    path("inquiries/<int:inquiry_id>/", views.inquiry_detail, name="detail"),
+    path("inquiries/<int:inquiry_id>/status/", views.inquiry_status, name="status"),
+]

@@ -1,0 +1,163 @@
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Q
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from kapclinic.accounts.roles import Action, may
+from kapclinic.audit.context import AuditContext, client_address
+from kapclinic.audit.services import access_event_record
+from kapclinic.errors import AccessDenied, Conflict, NotFound
+from kapclinic.intake import services
+from kapclinic.intake.forms import FIELDS, ConvertForm, PublicInquiryForm, StaffInquiryForm
+from kapclinic.intake.models import Inquiry, InquiryStatus
+from kapclinic.patients.services import PossibleDuplicates
+from kapclinic.web import apply_validation_errors, current_user, forbidden, not_found
+
+
+def public_inquiry(request: HttpRequest) -> HttpResponse:
+    """The clinic's public contact form: no login, a honeypot and a rate limit against spam."""
+    form = PublicInquiryForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        if form.cleaned_data.get("website"):
+            return render(request, "intake/public_thanks.html")  # a bot: say thanks, keep nothing
+        try:
+            services.inquiry_receive_public(
+                values={name: form.cleaned_data.get(name) for name in FIELDS}, client_address=client_address(request)
+            )
+        except services.TooManyInquiries:
+            return render(request, "intake/public_form.html", {"form": form, "too_many": True}, status=429)
+        except ValidationError as exc:
+            apply_validation_errors(form, exc)
+        else:
+            return render(request, "intake/public_thanks.html")
+    status = 422 if request.method == "POST" else 200
+    return render(request, "intake/public_form.html", {"form": form}, status=status)
+
+
+@login_required
+def inquiry_list(request: HttpRequest) -> HttpResponse:
+    user = current_user(request)
+    if not may(user.role, Action.INQUIRY_VIEW):
+        return forbidden(request, "Your role does not see inquiries.")
+    status = request.GET.get("status", "")
+    query = request.GET.get("q", "").strip()[:100]
+    inquiries = Inquiry.objects.select_related("patient")
+    if status in InquiryStatus.values:
+        inquiries = inquiries.filter(status=status)
+    if query:
+        inquiries = inquiries.filter(
+            Q(family_name__istartswith=query)
+            | Q(given_name__istartswith=query)
+            | Q(email__istartswith=query)
+            | Q(phone__contains=query)
+        )
+    page = Paginator(inquiries, 25).get_page(request.GET.get("page"))
+    access_event_record(
+        ctx=AuditContext.from_request(request), action="inquiry.list", detail={"status": status, "q": query}
+    )
+    return render(
+        request,
+        "intake/list.html",
+        {
+            "page": page,
+            "statuses": InquiryStatus.choices,
+            "status": status,
+            "q": query,
+            "can_manage": may(user.role, Action.INQUIRY_MANAGE),
+        },
+    )
+
+
+@login_required
+def inquiry_new(request: HttpRequest) -> HttpResponse:
+    if not may(current_user(request).role, Action.INQUIRY_MANAGE):
+        return forbidden(request, "Your role does not take inquiries.")
+    form = StaffInquiryForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            inquiry = services.inquiry_record(
+                ctx=AuditContext.from_request(request),
+                values={name: form.cleaned_data.get(name) for name in FIELDS},
+                source=form.cleaned_data["source"],
+            )
+        except ValidationError as exc:
+            apply_validation_errors(form, exc)
+        else:
+            messages.success(request, f"The inquiry from {inquiry.full_name} was recorded.")
+            return redirect("intake:detail", inquiry_id=inquiry.pk)
+    status = 422 if request.method == "POST" else 200
+    return render(request, "intake/new.html", {"form": form}, status=status)
+
+
+@login_required
+def inquiry_detail(request: HttpRequest, inquiry_id: int) -> HttpResponse:
+    user = current_user(request)
+    if not may(user.role, Action.INQUIRY_VIEW):
+        return forbidden(request, "Your role does not see inquiries.")
+    inquiry = Inquiry.objects.select_related("patient", "created_by").filter(pk=inquiry_id).first()
+    if inquiry is None:
+        return not_found(request, "No such inquiry.")
+    ctx = AuditContext.from_request(request)
+    form = ConvertForm(request.POST if request.method == "POST" else None, initial={"birth_date": inquiry.birth_date})
+    duplicates = []
+    if request.method == "POST":
+        if not may(user.role, Action.INQUIRY_MANAGE):
+            return forbidden(request, "Your role does not convert inquiries.")
+        if form.is_valid():
+            try:
+                patient = services.inquiry_convert(
+                    ctx=ctx,
+                    inquiry_id=inquiry.pk,
+                    birth_date=form.cleaned_data["birth_date"],
+                    allow_duplicate=form.cleaned_data["allow_duplicate"],
+                )
+            except ValidationError as exc:
+                apply_validation_errors(form, exc)
+            except PossibleDuplicates as exc:
+                duplicates = exc.matches
+            except Conflict as exc:
+                messages.error(request, exc.message)
+                return redirect("intake:detail", inquiry_id=inquiry.pk)
+            else:
+                messages.success(request, f"{patient.full_name} was registered with MRN {patient.mrn}.")
+                return redirect("patients:chart", patient_id=patient.pk)
+    else:
+        access_event_record(ctx=ctx, action="inquiry.view", detail={"inquiry": inquiry.pk})
+    return render(
+        request,
+        "intake/detail.html",
+        {
+            "inquiry": inquiry,
+            "form": form,
+            "duplicates": duplicates,
+            "can_manage": may(user.role, Action.INQUIRY_MANAGE),
+        },
+        status=422 if request.method == "POST" else 200,
+    )
+
+
+@login_required
+@require_POST
+def inquiry_status(request: HttpRequest, inquiry_id: int) -> HttpResponse:
+    try:
+        services.inquiry_set_status(
+            ctx=AuditContext.from_request(request),
+            inquiry_id=inquiry_id,
+            status=request.POST.get("status", ""),
+            closed_reason=request.POST.get("closed_reason", ""),
+        )
+    except AccessDenied as exc:
+        return forbidden(request, exc.message)
+    except NotFound as exc:
+        return not_found(request, exc.message)
+    except (ValidationError, Conflict) as exc:
+        messages.error(request, " ".join(getattr(exc, "messages", [str(exc)])))
+    else:
+        messages.success(request, "The inquiry was updated.")
+    return redirect("intake:detail", inquiry_id=inquiry_id)
