@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "kapclinic.inventory",
     "kapclinic.measures",
     "kapclinic.intake",
+    "kapclinic.appointments",
     "kapclinic.demo",
 ]
 
@@ -184,6 +185,7 @@ KAPCLINIC_CRISIS_TEXT = env_str(
 )
 # Spam protection of the public inquiry form: at most this many from one address an hour.
 KAPCLINIC_PUBLIC_INQUIRIES_PER_HOUR = env_int("KAPCLINIC_PUBLIC_INQUIRIES_PER_HOUR", 5, minimum=1)
+KAPCLINIC_CLINIC_ADDRESS = env_str("KAPCLINIC_CLINIC_ADDRESS", "The clinic")
 KAPCLINIC_PAGE_SIZE = env_int("KAPCLINIC_PAGE_SIZE", 25, minimum=1)
 
 SECURE_COOKIES = env_bool("KAPCLINIC_SECURE_COOKIES", default=not DEBUG)

@@ -14,6 +14,7 @@ urlpatterns = [
     path("inventory/", include("kapclinic.inventory.urls")),
     path("measures/", include("kapclinic.measures.urls")),
     path("intake/", include("kapclinic.intake.urls")),
+    path("appointments/", include("kapclinic.appointments.urls")),
     path("inquire/", public_inquiry, name="public_inquiry"),
     path("api/v1/", api.urls),
     path("healthz", healthz, name="healthz"),

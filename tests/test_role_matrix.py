@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from kapclinic.accounts.models import User
 from kapclinic.accounts.roles import MATRIX, Action, Role, Scope
+from kapclinic.appointments.models import Appointment
 from kapclinic.audit.models import EmergencyAccess
 from kapclinic.clinical.instruments import INSTRUMENTS
 from kapclinic.intake.models import Inquiry
@@ -272,6 +273,21 @@ def _inquiry_view(w: World, patient: Patient) -> bool:
     return w.page.get("/intake/inquiries/").status_code == 200
 
 
+def _appointment_book(w: World, patient: Patient) -> bool:
+    start = (timezone.localtime() + timedelta(days=2)).replace(minute=0, second=0, microsecond=0)
+    w.page.post(
+        f"/appointments/book/?patient={patient.pk}",
+        {
+            "kind": "evaluation",
+            "with_user": w.people["prescriber"].pk,
+            "starts_at": start.strftime("%Y-%m-%dT%H:%M"),
+            "minutes": 60,
+            "mode": "in_person",
+        },
+    )
+    return Appointment.objects.filter(patient=patient).exists()
+
+
 PROBES: dict[Action, tuple[Probe, bool]] = {
     # action: (probe, whether the probe is about one patient)
     Action.PATIENT_LIST: (_list, True),
@@ -298,6 +314,7 @@ PROBES: dict[Action, tuple[Probe, bool]] = {
     Action.SAFETY_ACKNOWLEDGE: (_safety_acknowledge, True),
     Action.INQUIRY_MANAGE: (_inquiry_manage, False),
     Action.INQUIRY_VIEW: (_inquiry_view, False),
+    Action.APPOINTMENT_BOOK: (_appointment_book, True),
 }
 
 

@@ -74,6 +74,7 @@ class Action(StrEnum):
     SAFETY_ACKNOWLEDGE = "safety.acknowledge"
     INQUIRY_MANAGE = "inquiry.manage"
     INQUIRY_VIEW = "inquiry.view"
+    APPOINTMENT_BOOK = "appointment.book"
 
 
 _N, _A, _T, _O = Scope.NONE, Scope.ALL, Scope.TEAM, Scope.OWN
@@ -123,6 +124,7 @@ _ROWS: dict[Action, tuple[Scope, ...]] = {
     # Inquiries: the coordinator (and director) work them; prescribers and the auditor read.
     Action.INQUIRY_MANAGE:        (_A,   _N,   _N,   _N,   _A,   _N,   _N),
     Action.INQUIRY_VIEW:          (_A,   _A,   _N,   _N,   _A,   _A,   _N),
+    Action.APPOINTMENT_BOOK:      (_A,   _A,   _T,   _T,   _A,   _N,   _N),
 }
 # fmt: on
 

@@ -1,0 +1,74 @@
+"""Appointments with a staff member: free consultations first; later evaluations and sessions."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+
+
+class AppointmentKind(models.TextChoices):
+    CONSULTATION = "consultation", "Free consultation"
+    EVALUATION = "evaluation", "Medical and psychiatric evaluation"
+    PREPARATION = "preparation", "Preparation session"
+    INTEGRATION = "integration", "Integration session"
+
+
+class AppointmentMode(models.TextChoices):
+    IN_PERSON = "in_person", "In person"
+    VIDEO = "video", "Video"
+
+
+class AppointmentStatus(models.TextChoices):
+    BOOKED = "booked", "Booked"
+    DONE = "done", "Done"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class ConsultationOutcome(models.TextChoices):
+    PROCEED = "proceed", "Proceed to evaluation"
+    REFER = "refer", "Refer elsewhere"
+    DECLINED = "declined", "Declined"
+
+
+class Appointment(models.Model):
+    kind = models.CharField(max_length=14, choices=AppointmentKind.choices)
+    patient = models.ForeignKey(
+        "patients.Patient", null=True, blank=True, on_delete=models.PROTECT, related_name="appointments"
+    )
+    inquiry = models.ForeignKey(
+        "intake.Inquiry", null=True, blank=True, on_delete=models.PROTECT, related_name="appointments"
+    )
+    with_user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="appointments")
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    mode = models.CharField(max_length=10, choices=AppointmentMode.choices)
+    video_link = models.URLField(blank=True)
+    status = models.CharField(max_length=10, choices=AppointmentStatus.choices, default=AppointmentStatus.BOOKED)
+    outcome = models.CharField(max_length=10, choices=ConsultationOutcome.choices, blank=True)
+    outcome_note = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["starts_at"]
+        indexes = [models.Index(fields=["with_user", "starts_at"], name="appointment_staff_time")]
+        constraints = [
+            models.CheckConstraint(name="appointment_ends_after_start", condition=Q(ends_at__gt=F("starts_at"))),
+            models.CheckConstraint(
+                name="appointment_for_someone", condition=Q(patient__isnull=False) | Q(inquiry__isnull=False)
+            ),
+            models.CheckConstraint(
+                name="appointment_video_has_link", condition=~Q(mode=AppointmentMode.VIDEO) | ~Q(video_link="")
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} with {self.with_user_id} at {self.starts_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def person_name(self) -> str:
+        if self.patient is not None:
+            return self.patient.full_name
+        return self.inquiry.full_name if self.inquiry is not None else ""

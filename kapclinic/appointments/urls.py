@@ -1,0 +1,12 @@
+from django.urls import path
+
+from kapclinic.appointments import views
+
+app_name = "appointments"
+
+urlpatterns = [
+    path("book/", views.book, name="book"),
+    path("mine.ics", views.ics_mine, name="ics_mine"),
+    path("<int:appointment_id>/", views.detail, name="detail"),
+    path("<int:appointment_id>.ics", views.ics_one, name="ics"),
+]
