@@ -13,6 +13,7 @@ precaution) lets the prescriber proceed only with a written reason; "interaction
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -143,7 +144,9 @@ class EvaluationSnapshot:
         """Return the body-mass index (kg/m2, one decimal), or None without a usable height and weight."""
         if self.height_cm is None or self.weight_kg is None or self.height_cm <= 0 or self.weight_kg <= 0:
             return None
-        return round(self.weight_kg / (self.height_cm / 100) ** 2, 1)
+        area = (self.height_cm / 100) ** 2
+        bmi = self.weight_kg / area if area > 0 else math.inf
+        return round(bmi, 1) if math.isfinite(bmi) else None
 
 
 @dataclass(frozen=True)
@@ -575,12 +578,11 @@ def hypersensitivity(snapshot: EvaluationSnapshot, policy: EligibilityPolicy) ->
     matched, found = KETAMINE_ALLERGENS.find(snapshot.allergies)
     if not matched:
         return []
-    message = f"Absolute contraindication: recorded hypersensitivity to {', '.join(found)}" + (
-        " (benzethonium chloride is the preservative in multi-dose ketamine vials; a preservative-free "
-        "product may be considered by the prescriber)."
-        if found == ("benzethonium",)
-        else "."
-    )
+    # Excipients count too (Spravato PI 4; Ketalar PI): benzethonium chloride is named because it is the
+    # preservative in multi-dose ketamine vials (dosing.md section 1).
+    message = f"Absolute contraindication: recorded hypersensitivity to {', '.join(found)}."
+    if "benzethonium" in found:
+        message += " Benzethonium chloride is the preservative in multi-dose ketamine vials."
     return [_finding("hypersensitivity", "absolute", message, source, {"allergies": matched, "matched": found})]
 
 
@@ -619,7 +621,9 @@ def uncontrolled_hypertension(snapshot: EvaluationSnapshot, policy: EligibilityP
             "ketamine raises blood pressure."
         )
         return [
-            _finding("uncontrolled_hypertension.coded", "relative", message, f"{source}; eligibility.md 3", evidence)
+            _finding(
+                "uncontrolled_hypertension.coded", "relative", message, f"{source}; eligibility.md section 3", evidence
+            )
         ]
     if snapshot.uncontrolled_hypertension is None:
         return [
@@ -1096,7 +1100,7 @@ def suicide_risk(snapshot: EvaluationSnapshot, policy: EligibilityPolicy) -> lis
                     evidence,
                 )
             )
-        elif snapshot.suicidal_intent_with_plan is None:
+        else:
             findings.append(
                 _missing(
                     "suicide_risk",
@@ -1118,7 +1122,8 @@ def _interaction(
     matched, found = drugs.find(snapshot.medications or ())
     if not matched:
         return []
-    message = f"Interaction: {drugs.label} ({', '.join(found)}). {effect} {action}"
+    named = drugs.label if found == (drugs.label.lower(),) else f"{drugs.label} ({', '.join(found)})"
+    message = f"Interaction: {named}. {effect} {action}"
     return [_finding(code, "interaction", message, source, {"medications": matched, "matched": found})]
 
 
