@@ -33,6 +33,7 @@ APPEND_ONLY_TABLES = (
     "inventory_countline",
     "measures_questionnaireresponse",
     "measures_responseitem",
+    "intake_eligibilitydecision",
 )
 
 

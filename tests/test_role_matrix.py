@@ -23,7 +23,7 @@ from kapclinic.accounts.roles import MATRIX, Action, Role, Scope
 from kapclinic.appointments.models import Appointment
 from kapclinic.audit.models import EmergencyAccess
 from kapclinic.clinical.instruments import INSTRUMENTS
-from kapclinic.intake.models import Inquiry
+from kapclinic.intake.models import EligibilityDecision, Evaluation, Inquiry
 from kapclinic.inventory.models import (
     CountLine,
     InventoryCount,
@@ -288,6 +288,26 @@ def _appointment_book(w: World, patient: Patient) -> bool:
     return Appointment.objects.filter(patient=patient).exists()
 
 
+def _evaluation_record(w: World, patient: Patient) -> bool:
+    response = w.api.put(
+        f"/api/v1/patients/{patient.pk}/evaluation", {"weight_kg": 70}, content_type="application/json"
+    )
+    return response.status_code == 200 and Evaluation.objects.filter(patient=patient).exists()
+
+
+def _eligibility_decide(w: World, patient: Patient) -> bool:
+    w.api.post(
+        f"/api/v1/patients/{patient.pk}/eligibility-decisions",
+        {"decision": "not_eligible"},
+        content_type="application/json",
+    )
+    return EligibilityDecision.objects.filter(patient=patient).exists()
+
+
+def _eligibility_view(w: World, patient: Patient) -> bool:
+    return w.api.get(f"/api/v1/patients/{patient.pk}/eligibility").status_code == 200
+
+
 PROBES: dict[Action, tuple[Probe, bool]] = {
     # action: (probe, whether the probe is about one patient)
     Action.PATIENT_LIST: (_list, True),
@@ -315,6 +335,9 @@ PROBES: dict[Action, tuple[Probe, bool]] = {
     Action.INQUIRY_MANAGE: (_inquiry_manage, False),
     Action.INQUIRY_VIEW: (_inquiry_view, False),
     Action.APPOINTMENT_BOOK: (_appointment_book, True),
+    Action.EVALUATION_RECORD: (_evaluation_record, True),
+    Action.ELIGIBILITY_DECIDE: (_eligibility_decide, True),
+    Action.ELIGIBILITY_VIEW: (_eligibility_view, True),
 }
 
 

@@ -75,6 +75,9 @@ class Action(StrEnum):
     INQUIRY_MANAGE = "inquiry.manage"
     INQUIRY_VIEW = "inquiry.view"
     APPOINTMENT_BOOK = "appointment.book"
+    EVALUATION_RECORD = "evaluation.record"
+    ELIGIBILITY_DECIDE = "eligibility.decide"
+    ELIGIBILITY_VIEW = "eligibility.view"
 
 
 _N, _A, _T, _O = Scope.NONE, Scope.ALL, Scope.TEAM, Scope.OWN
@@ -125,6 +128,10 @@ _ROWS: dict[Action, tuple[Scope, ...]] = {
     Action.INQUIRY_MANAGE:        (_A,   _N,   _N,   _N,   _A,   _N,   _N),
     Action.INQUIRY_VIEW:          (_A,   _A,   _N,   _N,   _A,   _A,   _N),
     Action.APPOINTMENT_BOOK:      (_A,   _A,   _T,   _T,   _A,   _N,   _N),
+    # Evaluation and eligibility: the prescriber records and decides; the care team, director and auditor read.
+    Action.EVALUATION_RECORD:     (_N,   _A,   _N,   _N,   _N,   _N,   _N),
+    Action.ELIGIBILITY_DECIDE:    (_N,   _A,   _N,   _N,   _N,   _N,   _N),
+    Action.ELIGIBILITY_VIEW:      (_N,   _A,   _T,   _T,   _A,   _A,   _N),
 }
 # fmt: on
 

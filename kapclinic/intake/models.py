@@ -62,3 +62,47 @@ class Inquiry(models.Model):
     @property
     def full_name(self) -> str:
         return f"{self.given_name} {self.family_name}"
+
+
+class Evaluation(models.Model):
+    """The prescriber's evaluation of a patient: the facts the eligibility rules read (one per patient, editable)."""
+
+    patient = models.OneToOneField("patients.Patient", on_delete=models.PROTECT, related_name="evaluation")
+    data = models.JSONField(default=dict)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    updated_at = models.DateTimeField(default=timezone.now)
+    version = models.PositiveIntegerField(default=1)
+
+    def __str__(self) -> str:
+        return f"evaluation of patient {self.patient_id} (v{self.version})"
+
+
+class EligibilityDecisionKind(models.TextChoices):
+    ELIGIBLE = "eligible", "Eligible"
+    ELIGIBLE_WITH_PRECAUTIONS = "eligible_with_precautions", "Eligible with precautions"
+    NOT_ELIGIBLE = "not_eligible", "Not eligible"
+
+
+class EligibilityDecision(models.Model):
+    """The prescriber's decision, with the findings, rule set and policy that were in force. Append-only."""
+
+    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="eligibility_decisions")
+    decision = models.CharField(max_length=30, choices=EligibilityDecisionKind.choices)
+    reason = models.TextField(blank=True)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    decided_at = models.DateTimeField(default=timezone.now)
+    rule_set_version = models.CharField(max_length=40)
+    policy_version = models.CharField(max_length=40)
+    findings = models.JSONField(default=list)
+    evaluation_data = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["-decided_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                name="eligibility_decision_known", condition=Q(decision__in=EligibilityDecisionKind.values)
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.decision} for patient {self.patient_id} at {self.decided_at:%Y-%m-%d}"

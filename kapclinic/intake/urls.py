@@ -9,4 +9,5 @@ urlpatterns = [
     path("inquiries/new/", views.inquiry_new, name="new"),
     path("inquiries/<int:inquiry_id>/", views.inquiry_detail, name="detail"),
     path("inquiries/<int:inquiry_id>/status/", views.inquiry_status, name="status"),
+    path("patients/<int:patient_id>/eligibility/", views.eligibility_page, name="eligibility"),
 ]

@@ -14,8 +14,11 @@ from kapclinic.audit.context import AuditContext, client_address
 from kapclinic.audit.services import access_event_record
 from kapclinic.errors import AccessDenied, Conflict, NotFound
 from kapclinic.intake import services
+from kapclinic.intake.eligibility import eligibility_decide, eligibility_for_patient, evaluation_save
+from kapclinic.intake.evaluation_forms import EvaluationForm
 from kapclinic.intake.forms import FIELDS, ConvertForm, PublicInquiryForm, StaffInquiryForm
-from kapclinic.intake.models import Inquiry, InquiryStatus
+from kapclinic.intake.models import EligibilityDecisionKind, Evaluation, Inquiry, InquiryStatus
+from kapclinic.patients.models import Patient
 from kapclinic.patients.services import PossibleDuplicates
 from kapclinic.web import apply_validation_errors, current_user, forbidden, not_found
 
@@ -161,3 +164,69 @@ def inquiry_status(request: HttpRequest, inquiry_id: int) -> HttpResponse:
     else:
         messages.success(request, "The inquiry was updated.")
     return redirect("intake:detail", inquiry_id=inquiry_id)
+
+
+@login_required
+def eligibility_page(request: HttpRequest, patient_id: int) -> HttpResponse:
+    """The evaluation and eligibility screen: every finding with its reason and source, and the decision."""
+    user = current_user(request)
+    ctx = AuditContext.from_request(request)
+    try:
+        findings, latest = eligibility_for_patient(ctx=ctx, patient_id=patient_id)
+    except NotFound as exc:
+        return not_found(request, exc.message)
+    except AccessDenied as exc:
+        return forbidden(request, exc.message)
+    patient = Patient.objects.get(pk=patient_id)
+    evaluation = Evaluation.objects.filter(patient_id=patient_id).first()
+    can_record = may(user.role, Action.EVALUATION_RECORD)
+    form = EvaluationForm(data_in=evaluation.data if evaluation else {})
+    decision_error = ""
+    if request.method == "POST" and can_record:
+        if request.POST.get("form") == "evaluation":
+            form = EvaluationForm(request.POST, data_in=evaluation.data if evaluation else {})
+            if form.is_valid():
+                try:
+                    evaluation_save(ctx=ctx, patient_id=patient_id, values=form.values())
+                except ValidationError as exc:
+                    apply_validation_errors(form, exc)
+                else:
+                    messages.success(request, "The evaluation was saved; the findings below are up to date.")
+                    return redirect("intake:eligibility", patient_id=patient_id)
+        else:
+            try:
+                eligibility_decide(
+                    ctx=ctx,
+                    patient_id=patient_id,
+                    decision=request.POST.get("decision", ""),
+                    reason=request.POST.get("reason", ""),
+                )
+            except ValidationError as exc:
+                decision_error = " ".join(exc.messages)
+            else:
+                messages.success(request, "The eligibility decision was recorded.")
+                return redirect("intake:eligibility", patient_id=patient_id)
+    groups = [
+        (severity, label, [f for f in findings if f.severity == severity])
+        for severity, label in (
+            ("absolute", "✕ Absolute contraindications"),
+            ("relative", "⚠ Relative contraindications and precautions"),
+            ("interaction", "⚠ Interactions"),
+            ("missing", "? Missing information"),
+        )
+    ]
+    return render(
+        request,
+        "intake/eligibility.html",
+        {
+            "patient": patient,
+            "groups": groups,
+            "latest": latest,
+            "form": form,
+            "can_record": can_record,
+            "can_decide": may(user.role, Action.ELIGIBILITY_DECIDE),
+            "decision_error": decision_error,
+            "decisions": EligibilityDecisionKind.choices,
+        },
+        status=422 if (decision_error or form.errors) else 200,
+    )

@@ -1,0 +1,229 @@
+"""The evaluation as stored data, turned into the eligibility engine's snapshot; the prescriber's decision.
+
+The rules themselves are in kapclinic/clinical/eligibility.py (pure). Here: validating what the prescriber
+records (field by field, from the snapshot's own type hints, so the field list is written once), reading the
+findings, and recording a decision that the rules allow.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import typing
+from collections.abc import Mapping
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from kapclinic.accounts.roles import Action
+from kapclinic.audit.context import AuditContext
+from kapclinic.audit.models import Outcome
+from kapclinic.audit.services import access_event_record
+from kapclinic.clinical.eligibility import (
+    DEFAULT_POLICY,
+    RULE_SET_VERSION,
+    EvaluationSnapshot,
+    Finding,
+    TreatmentTrial,
+    decision_allowed,
+    evaluate,
+)
+from kapclinic.clinical.registry import age_on
+from kapclinic.intake.models import EligibilityDecision, EligibilityDecisionKind, Evaluation
+from kapclinic.measures.models import QuestionnaireResponse
+from kapclinic.patients.access import patient_get_for_user
+from kapclinic.patients.models import Patient
+
+# Taken from the patient record and the questionnaires, not typed into the evaluation.
+DERIVED = {"age", "sex_at_birth", "baseline_scores"}
+# Plausible ranges; outside them the value is a typing error (a weight of 0 or 900 kg).
+RANGES: dict[str, tuple[float, float, str]] = {
+    "height_cm": (100, 250, "cm"),
+    "weight_kg": (25, 350, "kg"),
+    "systolic_bp": (60, 260, "mm Hg"),
+    "diastolic_bp": (30, 160, "mm Hg"),
+    "heart_rate": (25, 220, "/min"),
+}
+_HINTS = typing.get_type_hints(EvaluationSnapshot)
+_TRIAL_FIELDS = {f.name for f in dataclasses.fields(TreatmentTrial)}
+RECORDED_FIELDS = tuple(f.name for f in dataclasses.fields(EvaluationSnapshot) if f.name not in DERIVED)
+
+
+def _is_icd10_cm(code: str) -> bool:
+    # Imported on first use: loading the bundled code list takes about 3 s, too long for every start-up.
+    module = importlib.import_module("simple_icd_10_cm")
+    return bool(module.is_valid_item(code))
+
+
+def _allowed_literals(name: str) -> tuple[object, ...] | None:
+    for arg in typing.get_args(_HINTS[name]):
+        if typing.get_origin(arg) is typing.Literal:
+            return typing.get_args(arg)
+    return None
+
+
+def _check(name: str, value: Any) -> Any:
+    """Return the value as the snapshot wants it, or raise ValueError with a clear message."""
+    if value is None:
+        return None
+    if name == "diagnoses":
+        codes = [str(code).strip().upper() for code in value if str(code).strip()]
+        unknown = [code for code in codes if not _is_icd10_cm(code)]
+        if unknown:
+            raise ValueError(f"Not an ICD-10-CM code: {', '.join(unknown)}.")
+        return codes
+    if name == "prior_trials":
+        trials = []
+        for trial in value:
+            if not isinstance(trial, Mapping) or not trial.get("drug"):
+                raise ValueError("Each prior trial needs at least the drug.")
+            extra = set(trial) - _TRIAL_FIELDS
+            if extra:
+                raise ValueError(f"Unknown trial fields: {', '.join(sorted(extra))}.")
+            trials.append(dict(trial))
+        return trials
+    if name in ("medications", "allergies"):
+        return [str(item).strip()[:200] for item in value if str(item).strip()]
+    if name in RANGES:
+        low, high, unit = RANGES[name]
+        number = float(value)
+        if not low <= number <= high:
+            raise ValueError(f"{number:g} {unit} is outside {low:g} to {high:g} {unit}; check the value.")
+        return number
+    literals = _allowed_literals(name)
+    if literals is not None:
+        if value not in literals:
+            raise ValueError(f"Choose one of: {', '.join(str(v) for v in literals)}.")
+        return value
+    if "bool" in str(_HINTS[name]):
+        if not isinstance(value, bool):
+            raise ValueError("Answer yes (true), no (false) or leave it unknown (null).")
+        return value
+    return str(value)[:200]
+
+
+def evaluation_validate(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the cleaned evaluation data; every bad field is reported at once."""
+    errors: dict[str, str] = {}
+    cleaned: dict[str, Any] = {}
+    for name, value in values.items():
+        if name not in RECORDED_FIELDS:
+            errors[name] = "This is not part of the evaluation."
+            continue
+        try:
+            cleaned[name] = _check(name, value)
+        except (ValueError, TypeError) as exc:
+            errors[name] = str(exc) if isinstance(exc, ValueError) else "This value has the wrong form."
+    if errors:
+        raise ValidationError(errors)
+    return cleaned
+
+
+def evaluation_save(*, ctx: AuditContext, patient_id: int, values: Mapping[str, Any]) -> Evaluation:
+    """Record or update the evaluation (prescriber); only the fields sent change."""
+    patient_get_for_user(ctx=ctx, patient_id=patient_id, action=Action.EVALUATION_RECORD, record_allowed=False)
+    try:
+        cleaned = evaluation_validate(values)
+    except ValidationError as exc:
+        access_event_record(
+            ctx=ctx,
+            action=Action.EVALUATION_RECORD,
+            patient_id=patient_id,
+            outcome=Outcome.INVALID,
+            detail={"fields": sorted(exc.message_dict)},
+        )
+        raise
+    with transaction.atomic():
+        evaluation = Evaluation.objects.select_for_update().filter(patient_id=patient_id).first()
+        if evaluation is None:
+            evaluation = Evaluation(patient_id=patient_id, recorded_by=ctx.user, data={}, version=0)
+        evaluation.data = {**evaluation.data, **cleaned}
+        evaluation.recorded_by = ctx.user
+        evaluation.updated_at = timezone.now()
+        evaluation.version += 1
+        evaluation.save()
+        access_event_record(
+            ctx=ctx, action=Action.EVALUATION_RECORD, patient_id=patient_id, detail={"changed": sorted(cleaned)}
+        )
+    return evaluation
+
+
+def snapshot_for(patient: Patient, data: Mapping[str, Any]) -> EvaluationSnapshot:
+    """Return the engine's snapshot: recorded evaluation data plus age, sex and the latest baseline scores."""
+    scores: dict[str, int] = {}
+    for instrument, total in (
+        QuestionnaireResponse.objects.filter(patient=patient, total__isnull=False)
+        .order_by("instrument", "-submitted_at")
+        .values_list("instrument", "total")
+    ):
+        if total is not None:
+            scores.setdefault(instrument, total)
+    values: dict[str, Any] = {name: data.get(name) for name in RECORDED_FIELDS}
+    for name in ("diagnoses", "medications", "allergies"):
+        if values[name] is not None:
+            values[name] = tuple(values[name])
+    if values["prior_trials"] is not None:
+        values["prior_trials"] = tuple(TreatmentTrial(**trial) for trial in values["prior_trials"])
+    sex = patient.sex_at_birth if patient.sex_at_birth in ("female", "male", "intersex") else None
+    return EvaluationSnapshot(
+        age=age_on(patient.birth_date, timezone.localdate()),
+        sex_at_birth=sex,  # type: ignore[arg-type]
+        baseline_scores=scores or None,
+        **values,
+    )
+
+
+def eligibility_for_patient(*, ctx: AuditContext, patient_id: int) -> tuple[list[Finding], EligibilityDecision | None]:
+    """Return the findings for the patient's current evaluation and their latest decision (audited read)."""
+    access = patient_get_for_user(ctx=ctx, patient_id=patient_id, action=Action.ELIGIBILITY_VIEW)
+    evaluation = Evaluation.objects.filter(patient_id=patient_id).first()
+    findings = evaluate(snapshot_for(access.patient, evaluation.data if evaluation else {}), DEFAULT_POLICY)
+    latest = EligibilityDecision.objects.filter(patient_id=patient_id).order_by("-decided_at", "-id").first()
+    return findings, latest
+
+
+def eligibility_decide(*, ctx: AuditContext, patient_id: int, decision: str, reason: str = "") -> EligibilityDecision:
+    """Record the prescriber's decision; refused (and the refusal audited) when the rules do not allow it.
+
+    "eligible" despite an absolute contraindication is refused; despite a relative one it needs a reason.
+    The decision keeps the findings, the rule set version and the policy version in force.
+    """
+    access = patient_get_for_user(
+        ctx=ctx, patient_id=patient_id, action=Action.ELIGIBILITY_DECIDE, record_allowed=False
+    )
+    if decision not in EligibilityDecisionKind.values:
+        raise ValidationError({"decision": "Choose eligible, eligible_with_precautions or not_eligible."})
+    evaluation = Evaluation.objects.filter(patient_id=patient_id).first()
+    data = evaluation.data if evaluation else {}
+    findings = evaluate(snapshot_for(access.patient, data), DEFAULT_POLICY)
+    allowed, why = decision_allowed(findings, decision, reason)
+    if not allowed:
+        # A refused override of a contraindication is a safety event: kept in the audit log.
+        access_event_record(
+            ctx=ctx,
+            action=Action.ELIGIBILITY_DECIDE,
+            patient_id=patient_id,
+            outcome=Outcome.DENIED,
+            detail={"decision": decision, "why": why},
+        )
+        raise ValidationError({"decision": why})
+    with transaction.atomic():
+        saved = EligibilityDecision.objects.create(
+            patient_id=patient_id,
+            decision=decision,
+            reason=reason.strip(),
+            decided_by=ctx.user,
+            rule_set_version=RULE_SET_VERSION,
+            policy_version=DEFAULT_POLICY.version,
+            findings=[f.as_dict() for f in findings],
+            evaluation_data=data,
+        )
+        access_event_record(
+            ctx=ctx,
+            action=Action.ELIGIBILITY_DECIDE,
+            patient_id=patient_id,
+            detail={"decision": decision, "findings": [f.code for f in findings if f.severity != "missing"]},
+        )
+    return saved

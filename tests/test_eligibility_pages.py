@@ -1,0 +1,112 @@
+"""Evaluation, findings and the prescriber's decision through the API and the page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.db import DatabaseError, transaction
+
+from kapclinic.accounts.models import User
+from kapclinic.audit.models import AccessEvent
+from kapclinic.intake.models import EligibilityDecision
+from kapclinic.patients.models import Patient
+
+
+def _put(api: Any, patient: Patient, body: dict[str, Any]) -> Any:
+    return api.put(f"/api/v1/patients/{patient.pk}/evaluation", body, content_type="application/json")
+
+
+def test_absolute_contraindication_refuses_eligible(api_for: Any, team_patient: Patient) -> None:
+    prescriber = api_for("prescriber")
+    saved = _put(prescriber, team_patient, {"diagnoses": ["F33.2"], "aneurysmal_vascular_disease": True})
+    assert saved.status_code == 200, saved.content
+    eligibility = prescriber.get(f"/api/v1/patients/{team_patient.pk}/eligibility").json()
+    absolute = [f for f in eligibility["findings"] if f["severity"] == "absolute"]
+    assert absolute and {"code", "severity", "message", "source", "evidence"} <= set(absolute[0])
+    assert {f["severity"] for f in eligibility["findings"]} <= {"absolute", "relative", "interaction", "missing"}
+    refused = prescriber.post(
+        f"/api/v1/patients/{team_patient.pk}/eligibility-decisions",
+        {"decision": "eligible", "reason": "I accept the risk"},
+        content_type="application/json",
+    )
+    assert refused.status_code == 422 and not EligibilityDecision.objects.exists()
+    assert AccessEvent.objects.filter(action="eligibility.decide", outcome="denied").exists()
+    not_eligible = prescriber.post(
+        f"/api/v1/patients/{team_patient.pk}/eligibility-decisions",
+        {"decision": "not_eligible"},
+        content_type="application/json",
+    )
+    assert not_eligible.status_code == 201 and not_eligible.json()["rule_set_version"]
+
+
+def test_relative_contraindication_needs_a_reason(api_for: Any, team_patient: Patient) -> None:
+    prescriber = api_for("prescriber")
+    _put(prescriber, team_patient, {"diagnoses": ["F33.2"], "systolic_bp": 150, "diastolic_bp": 92})
+    findings = prescriber.get(f"/api/v1/patients/{team_patient.pk}/eligibility").json()["findings"]
+    assert any(f["severity"] == "relative" for f in findings)
+    url = f"/api/v1/patients/{team_patient.pk}/eligibility-decisions"
+    no_reason = prescriber.post(url, {"decision": "eligible_with_precautions"}, content_type="application/json")
+    assert no_reason.status_code == 422
+    ok = prescriber.post(
+        url,
+        {"decision": "eligible_with_precautions", "reason": "BP repeated at 132/84 after rest; monitor each session"},
+        content_type="application/json",
+    )
+    assert ok.status_code == 201
+    decision = EligibilityDecision.objects.get()
+    assert decision.findings and decision.evaluation_data["systolic_bp"] == 150
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        EligibilityDecision.objects.update(decision="eligible")
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "message"),
+    [
+        ({"weight_kg": 0}, "weight_kg", "outside 25 to 350 kg"),
+        ({"weight_kg": 900}, "weight_kg", "outside 25 to 350 kg"),
+        ({"diagnoses": ["F99.99"]}, "diagnoses", "Not an ICD-10-CM code: F99.99"),
+        ({"psychosis": "maybe"}, "psychosis", "Choose one of"),
+        ({"aneurysmal_vascular_disease": "yes"}, "aneurysmal_vascular_disease", "Answer yes (true)"),
+        ({"favourite_colour": "blue"}, "favourite_colour", "not part of the evaluation"),
+    ],
+)
+def test_bad_evaluation_values(
+    api_for: Any, team_patient: Patient, body: dict[str, Any], field: str, message: str
+) -> None:
+    response = _put(api_for("prescriber"), team_patient, body)
+    assert response.status_code == 422
+    assert any(e["loc"][-1] == field and message in e["msg"] for e in response.json()["detail"]), response.json()
+
+
+def test_only_the_prescriber_records_and_decides(
+    api_for: Any, team_patient: Patient, personas: dict[str, User]
+) -> None:
+    assert _put(api_for("nurse"), team_patient, {"weight_kg": 70}).status_code == 403
+    assert api_for("nurse").get(f"/api/v1/patients/{team_patient.pk}/eligibility").status_code == 200
+    assert api_for("coordinator").get(f"/api/v1/patients/{team_patient.pk}/eligibility").status_code == 403
+    assert (
+        api_for("director")
+        .post(
+            f"/api/v1/patients/{team_patient.pk}/eligibility-decisions",
+            {"decision": "not_eligible"},
+            content_type="application/json",
+        )
+        .status_code
+        == 403
+    )
+
+
+def test_page_shows_findings_with_sources_and_saves_the_evaluation(client_for: Any, team_patient: Patient) -> None:
+    client = client_for("prescriber")
+    page = client.get(f"/intake/patients/{team_patient.pk}/eligibility/").content.decode()
+    assert "Missing information" in page and "Source:" in page
+    response = client.post(
+        f"/intake/patients/{team_patient.pk}/eligibility/",
+        {"form": "evaluation", "diagnoses": "F33.2\nF41.1", "weight_kg": "72", "aneurysmal_vascular_disease": "yes"},
+    )
+    assert response.status_code == 302
+    page = client.get(f"/intake/patients/{team_patient.pk}/eligibility/").content.decode()
+    assert "Absolute contraindications (1)" in page or "Absolute contraindications (2)" in page
+    refused = client.post(f"/intake/patients/{team_patient.pk}/eligibility/", {"decision": "eligible", "reason": "x"})
+    assert refused.status_code == 422 and not EligibilityDecision.objects.exists()
