@@ -10,6 +10,7 @@ from django.db import transaction
 from kapclinic.accounts.models import User
 from kapclinic.accounts.roles import Role
 from kapclinic.clinical.registry import SYNTHETIC_MRN_BASE, mrn_from_number
+from kapclinic.demo.intake import intake_demo_ensure
 from kapclinic.demo.ledger import ledger_demo_ensure
 from kapclinic.demo.measures import measures_demo_ensure
 from kapclinic.demo.synthetic import (
@@ -61,6 +62,7 @@ class Command(BaseCommand):
             patient.save(update_fields=["user"])
         entries = ledger_demo_ensure(staff, DEMO_PASSWORD)
         measures_demo_ensure(staff)
+        intake_demo_ensure(staff)
         return made, entries
 
     def _print(self, made: int, entries: int) -> None:
