@@ -90,3 +90,9 @@ def test_outside_team_cannot_book_for_a_patient(
 ) -> None:
     response = _book(client_for("nurse"), personas, f"patient={other_patient.pk}", with_user=personas["nurse"].pk)
     assert response.status_code == 403 and not Appointment.objects.exists()
+
+
+def test_coordinator_home_lists_upcoming_consultations(client_for: Any, personas: dict[str, User]) -> None:
+    inquiry = _inquiry()
+    _book(client_for("coordinator"), personas, f"inquiry={inquiry.pk}", starts_at=_when(20))
+    assert "Yarrow Consulttest" in client_for("coordinator").get("/").content.decode()

@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from kapclinic.accounts.models import User
 from kapclinic.accounts.roles import Role
+from kapclinic.appointments.selectors import consultations_coming
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.selectors import emergency_accesses_to_review
 from kapclinic.audit.services import access_events_record_many
@@ -46,6 +47,7 @@ def home(request: HttpRequest) -> HttpResponse:
     if role is Role.COORDINATOR:
         context["overdue"] = overdue_measures(ctx=ctx)
         context["new_inquiries"] = list(Inquiry.objects.filter(status=InquiryStatus.NEW).order_by("created_at")[:10])
+        context["consultations"] = consultations_coming(days=2)
     if role in (Role.DIRECTOR, Role.AUDITOR):
         to_review = list(emergency_accesses_to_review()[:20])
         # The list names patients: each one shown is an audited read.
