@@ -120,18 +120,23 @@ def witness_confirm(actor: User, credentials: WitnessCredentials | None, *, what
     return witness
 
 
+def _latest_balance(lot_id: int, location_id: int) -> Decimal | None:
+    """Return the balance written on the latest entry of this lot at this location (None: never there)."""
+    return (
+        LedgerEntry.objects.filter(lot_id=lot_id, location_id=location_id)
+        .order_by("-id")
+        .values_list("balance_after_mg", flat=True)
+        .first()
+    )
+
+
 def _locked_balance(lot_id: int, location_id: int) -> tuple[Lot, Decimal]:
     # Lock the lot row: two nurses drawing the last mL of a vial at the same moment are served
     # one after the other, and the second sees the first one's balance (no overdraw).
     lot = Lot.objects.select_for_update().select_related("product").filter(pk=lot_id).first()
     if lot is None:
         raise NotFound("No such lot.")
-    latest = (
-        LedgerEntry.objects.filter(lot_id=lot_id, location_id=location_id)
-        .order_by("-id")
-        .values_list("balance_after_mg", flat=True)
-        .first()
-    )
+    latest = _latest_balance(lot_id, location_id)
     return lot, latest if latest is not None else Decimal("0")
 
 
@@ -356,12 +361,7 @@ def ledger_transfer(
             occurred_at=_when(None),
             reason=reason.strip(),
         )
-        target_balance = (
-            LedgerEntry.objects.filter(lot_id=lot.pk, location_id=target.pk)
-            .order_by("-id")
-            .values_list("balance_after_mg", flat=True)
-            .first()
-        ) or Decimal("0")
+        target_balance = _latest_balance(lot.pk, target.pk) or Decimal("0")
         into = _entry(
             ctx=ctx,
             kind=EntryKind.TRANSFER_IN,
@@ -424,15 +424,6 @@ def product_create(
 class CountedLot:
     lot_id: int
     quantity: Quantity
-
-
-def _latest_balance(lot_id: int, location_id: int) -> Decimal | None:
-    return (
-        LedgerEntry.objects.filter(lot_id=lot_id, location_id=location_id)
-        .order_by("-id")
-        .values_list("balance_after_mg", flat=True)
-        .first()
-    )
 
 
 def inventory_count_record(
