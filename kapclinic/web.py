@@ -47,3 +47,10 @@ def apply_validation_errors(form: BaseForm, exc: ValidationError, *, fallback_fi
             form.add_error(field if field in form.fields else None, errors)
     else:
         form.add_error(fallback_field if fallback_field in form.fields else None, exc.messages)
+
+
+def querystring_without_page(request: HttpRequest) -> str:
+    """Return the request's filters as a query string, without the page number (for pager links)."""
+    query = request.GET.copy()
+    query.pop("page", None)
+    return query.urlencode()

@@ -25,7 +25,7 @@ from kapclinic.audit.selectors import (
 from kapclinic.audit.services import emergency_access_review
 from kapclinic.csvsafe import csv_lines
 from kapclinic.errors import AccessDenied, Conflict, NotFound
-from kapclinic.web import current_user, forbidden, safe_next
+from kapclinic.web import current_user, forbidden, querystring_without_page, safe_next
 
 CSV_COLUMNS = [
     "occurred_at",
@@ -91,8 +91,6 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     except AccessDenied as exc:
         return forbidden(request, exc.message)
     page = Paginator(events, 50).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
     user = current_user(request)
     return render(
         request,
@@ -101,7 +99,7 @@ def audit_log(request: HttpRequest) -> HttpResponse:
             "page": page,
             "errors": errors,
             "params": request.GET,
-            "querystring": query.urlencode(),
+            "querystring": querystring_without_page(request),
             "to_review": list(emergency_accesses_to_review()[:50]),
             "can_review": may(user.role, Action.EMERGENCY_REVIEW),
         },

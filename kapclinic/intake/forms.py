@@ -3,18 +3,9 @@ from __future__ import annotations
 from django import forms
 
 from kapclinic.intake.models import Inquiry, InquirySource
+from kapclinic.intake.services import INQUIRY_FIELDS
 
-FIELDS = [
-    "given_name",
-    "family_name",
-    "birth_date",
-    "phone",
-    "email",
-    "reason",
-    "referral_source",
-    "insurance_payer",
-    "consent_to_contact",
-]
+FIELDS = list(INQUIRY_FIELDS)
 
 
 class InquiryForm(forms.ModelForm):  # type: ignore[type-arg]

@@ -28,7 +28,7 @@ from kapclinic.inventory.forms import (
     TransferForm,
 )
 from kapclinic.inventory.models import ClinicRegistration, Lot, Product, StorageLocation
-from kapclinic.web import apply_validation_errors, current_user, forbidden, not_found
+from kapclinic.web import apply_validation_errors, current_user, forbidden, not_found, querystring_without_page
 
 
 @login_required
@@ -65,8 +65,6 @@ def entries(request: HttpRequest) -> HttpResponse:
     except AccessDenied as exc:
         return forbidden(request, exc.message)
     page = Paginator(rows, 50).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
     return render(
         request,
         "inventory/entries.html",
@@ -76,7 +74,7 @@ def entries(request: HttpRequest) -> HttpResponse:
             "lots": Lot.objects.select_related("product"),
             "locations": StorageLocation.objects.all(),
             "params": request.GET,
-            "querystring": query.urlencode(),
+            "querystring": querystring_without_page(request),
         },
     )
 
