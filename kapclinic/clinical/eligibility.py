@@ -91,6 +91,16 @@ class TreatmentTrial:
     antidepressant: bool | None = None
 
 
+# Plausible evaluation values: outside them the value is a typing error (a weight of 0 or 900 kg), refused at entry.
+PLAUSIBLE_RANGES: dict[str, tuple[float, float, str]] = {
+    "height_cm": (100, 250, "cm"),
+    "weight_kg": (25, 350, "kg"),
+    "systolic_bp": (60, 260, "mm Hg"),
+    "diastolic_bp": (30, 160, "mm Hg"),
+    "heart_rate": (25, 220, "/min"),
+}
+
+
 @dataclass(frozen=True)
 class EvaluationSnapshot:
     """The evaluation as plain values. None everywhere means "not recorded"; rules that need it say so."""

@@ -18,6 +18,8 @@ from typing import Literal
 SUICIDE_RISK = "suicide_risk"
 SUICIDE_RISK_URGENT = "suicide_risk_urgent"
 RISK_ITEM_MISSING = "risk_item_missing"
+# The flags a clinician must acknowledge, most urgent first; a response raises one flag, its most urgent.
+SAFETY_FLAGS_BY_URGENCY = (SUICIDE_RISK_URGENT, SUICIDE_RISK, RISK_ITEM_MISSING)
 RISK_TAKING_REVIEW = "risk_taking_review"
 DISSOCIATION_ATTENTION = "dissociation_attention"
 SEDATION = "sedation"

@@ -23,6 +23,7 @@ from kapclinic.audit.models import Outcome
 from kapclinic.audit.services import access_event_record
 from kapclinic.clinical.eligibility import (
     DEFAULT_POLICY,
+    PLAUSIBLE_RANGES,
     RULE_SET_VERSION,
     EvaluationSnapshot,
     Finding,
@@ -38,14 +39,6 @@ from kapclinic.patients.models import Patient
 
 # Taken from the patient record and the questionnaires, not typed into the evaluation.
 DERIVED = {"age", "sex_at_birth", "baseline_scores"}
-# Plausible ranges; outside them the value is a typing error (a weight of 0 or 900 kg).
-RANGES: dict[str, tuple[float, float, str]] = {
-    "height_cm": (100, 250, "cm"),
-    "weight_kg": (25, 350, "kg"),
-    "systolic_bp": (60, 260, "mm Hg"),
-    "diastolic_bp": (30, 160, "mm Hg"),
-    "heart_rate": (25, 220, "/min"),
-}
 _HINTS = typing.get_type_hints(EvaluationSnapshot)
 _TRIAL_FIELDS = {f.name for f in dataclasses.fields(TreatmentTrial)}
 RECORDED_FIELDS = tuple(f.name for f in dataclasses.fields(EvaluationSnapshot) if f.name not in DERIVED)
@@ -86,8 +79,8 @@ def _check(name: str, value: Any) -> Any:
         return trials
     if name in ("medications", "allergies"):
         return [str(item).strip()[:200] for item in value if str(item).strip()]
-    if name in RANGES:
-        low, high, unit = RANGES[name]
+    if name in PLAUSIBLE_RANGES:
+        low, high, unit = PLAUSIBLE_RANGES[name]
         number = float(value)
         if not low <= number <= high:
             raise ValueError(f"{number:g} {unit} is outside {low:g} to {high:g} {unit}; check the value.")

@@ -6,7 +6,8 @@ from typing import Any
 
 from django import forms
 
-from kapclinic.intake.eligibility import RANGES, RECORDED_FIELDS, _allowed_literals
+from kapclinic.clinical.eligibility import PLAUSIBLE_RANGES
+from kapclinic.intake.eligibility import RECORDED_FIELDS, _allowed_literals
 
 LIST_FIELDS = ("diagnoses", "medications", "allergies")
 YES_NO = [("", "Unknown / not asked"), ("yes", "Yes"), ("no", "No")]
@@ -35,8 +36,10 @@ class EvaluationForm(forms.Form):
                     widget=forms.Textarea(attrs={"rows": 3}),
                     initial="\n".join(value or []),
                 )
-            elif name in RANGES:
-                field = forms.FloatField(label=f"{_label(name)} ({RANGES[name][2]})", required=False, initial=value)
+            elif name in PLAUSIBLE_RANGES:
+                field = forms.FloatField(
+                    label=f"{_label(name)} ({PLAUSIBLE_RANGES[name][2]})", required=False, initial=value
+                )
             elif (choices := _allowed_literals(name)) is not None:
                 field = forms.ChoiceField(
                     label=_label(name),
@@ -57,7 +60,7 @@ class EvaluationForm(forms.Form):
         for name, value in self.cleaned_data.items():
             if name in LIST_FIELDS:
                 out[name] = [line.strip() for line in str(value).splitlines() if line.strip()] if value else None
-            elif name in RANGES:
+            elif name in PLAUSIBLE_RANGES:
                 out[name] = value
             elif isinstance(self.fields[name], forms.ChoiceField) and set(dict(YES_NO)) == {
                 c[0]

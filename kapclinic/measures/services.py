@@ -15,9 +15,7 @@ from kapclinic.audit.context import AuditContext
 from kapclinic.audit.models import Outcome
 from kapclinic.audit.services import access_event_record
 from kapclinic.clinical.instruments import (
-    RISK_ITEM_MISSING,
-    SUICIDE_RISK,
-    SUICIDE_RISK_URGENT,
+    SAFETY_FLAGS_BY_URGENCY,
     Instrument,
     ScoreResult,
     get_instrument,
@@ -35,10 +33,6 @@ from kapclinic.measures.models import (
 )
 from kapclinic.patients.access import patient_get_for_user
 from kapclinic.patients.models import Patient
-
-# Flags that stay on the chart and the clinicians' home pages until acknowledged with an action,
-# most urgent first: one response raises one safety flag, the most urgent it has.
-SAFETY_FLAG_CODES = (SUICIDE_RISK_URGENT, SUICIDE_RISK, RISK_ITEM_MISSING)
 
 
 def instrument_or_error(code: str, version: str | None = None) -> Instrument:
@@ -141,7 +135,7 @@ def _store(
     ResponseDraft.objects.filter(patient_id=patient_id, instrument=instrument.code).delete()
     if corrected is None:
         schedule_fulfil(patient_id, instrument.code, response)
-    most_urgent = next((code for code in SAFETY_FLAG_CODES if code in result.flags), None)
+    most_urgent = next((code for code in SAFETY_FLAGS_BY_URGENCY if code in result.flags), None)
     if most_urgent is not None:
         SafetyFlag.objects.create(patient_id=patient_id, response=response, code=most_urgent)
     access_event_record(
