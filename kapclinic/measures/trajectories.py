@@ -6,14 +6,17 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
 from kapclinic.clinical.instruments import INSTRUMENTS, Instrument
 from kapclinic.clinical.outcomes import Trajectory, trajectory
-from kapclinic.measures.charts import TrajectoryRow, dose_moment, trajectory_summary, trajectory_svg, trajectory_table
 from kapclinic.measures.models import QuestionnaireResponse
+
+if TYPE_CHECKING:
+    from kapclinic.measures.charts import TrajectoryRow
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,9 @@ def trajectories_for_patient(*, patient_id: int, dosing_dates: Sequence[date] = 
     One query. A response that a later one corrects is left out (the correction stands in its place), and so
     is one without a total (not scorable) or for an instrument that gives no total (the C-SSRS triage).
     """
+    # Imported here: matplotlib takes about a second to load, a cost only chart pages with scores should pay.
+    from kapclinic.measures.charts import dose_moment, trajectory_summary, trajectory_svg, trajectory_table
+
     rows = (
         QuestionnaireResponse.objects.filter(patient_id=patient_id, total__isnull=False, corrections__isnull=True)
         .order_by("submitted_at", "id")
