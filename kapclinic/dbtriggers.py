@@ -34,6 +34,11 @@ APPEND_ONLY_TABLES = (
     "measures_questionnaireresponse",
     "measures_responseitem",
     "intake_eligibilitydecision",
+    "consent_consentversion",
+    "consent_consentsignature",
+    "consent_consentwitness",
+    "consent_consentwithdrawal",
+    "dosing_sessiontransition",
 )
 
 
@@ -74,6 +79,72 @@ def triggers_present(connection: BaseDatabaseWrapper, table: str) -> bool:
             [table, f"{table}_append_only"],
         )
         return bool(cursor.fetchone()[0] == 1)
+
+
+FROZEN_ONCE_SIGNED_TABLES = ("plans_treatmentplan", "dosing_dosingsession")
+
+
+def _frozen_create_sql(vendor: str, table: str) -> list[str]:
+    if vendor == "sqlite":
+        return [
+            f"CREATE TRIGGER {table}_signed_frozen BEFORE UPDATE ON {table} WHEN OLD.signed_at IS NOT NULL "
+            f"BEGIN SELECT RAISE(ABORT, '{table} row is signed: UPDATE refused'); END;",
+            f"CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table} "
+            f"BEGIN SELECT RAISE(ABORT, '{table} is append-only: DELETE refused'); END;",
+        ]
+    if vendor == "postgresql":
+        return [
+            _PG_FUNCTION,
+            f"CREATE TRIGGER {table}_signed_frozen BEFORE UPDATE ON {table} FOR EACH ROW "
+            "WHEN (OLD.signed_at IS NOT NULL) EXECUTE FUNCTION kapclinic_refuse_change();",
+            f"CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table} "
+            "FOR EACH ROW EXECUTE FUNCTION kapclinic_refuse_change();",
+        ]
+    raise NotImplementedError(f"No signed-row trigger for the {vendor} backend")
+
+
+def _frozen_drop_sql(vendor: str, table: str) -> list[str]:
+    if vendor == "sqlite":
+        return [f"DROP TRIGGER IF EXISTS {table}_signed_frozen;", f"DROP TRIGGER IF EXISTS {table}_no_delete;"]
+    return [
+        f"DROP TRIGGER IF EXISTS {table}_signed_frozen ON {table};",
+        f"DROP TRIGGER IF EXISTS {table}_no_delete ON {table};",
+    ]
+
+
+def frozen_triggers_present(connection: BaseDatabaseWrapper, table: str) -> bool:
+    """Return whether `table` still refuses updates of signed rows and all deletes."""
+    names = [f"{table}_signed_frozen", f"{table}_no_delete"]
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute(
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger' AND tbl_name = %s AND name IN (%s, %s)",
+                [table, *names],
+            )
+        else:
+            cursor.execute(
+                "SELECT COUNT(*) FROM pg_trigger WHERE tgrelid = %s::regclass AND tgname IN (%s, %s)",
+                [table, *names],
+            )
+        return bool(cursor.fetchone()[0] == 2)
+
+
+def frozen_once_signed(table: str) -> migrations.RunPython:
+    """Return a migration operation: rows of `table` (which has `signed_at`) never change once signed, never go.
+
+    Drafts stay editable; the signature is the line after which only addenda or new versions may follow.
+    """
+
+    def forwards(apps: StateApps, schema_editor: BaseDatabaseSchemaEditor) -> None:
+        vendor = schema_editor.connection.vendor
+        for statement in [*_frozen_drop_sql(vendor, table), *_frozen_create_sql(vendor, table)]:
+            schema_editor.execute(statement, params=None)
+
+    def backwards(apps: StateApps, schema_editor: BaseDatabaseSchemaEditor) -> None:
+        for statement in _frozen_drop_sql(schema_editor.connection.vendor, table):
+            schema_editor.execute(statement, params=None)
+
+    return migrations.RunPython(forwards, backwards, elidable=False)
 
 
 def append_only(table: str) -> migrations.RunPython:

@@ -76,6 +76,9 @@ INSTALLED_APPS = [
     "kapclinic.measures",
     "kapclinic.intake",
     "kapclinic.appointments",
+    "kapclinic.consent",
+    "kapclinic.plans",
+    "kapclinic.dosing",
     "kapclinic.demo",
 ]
 

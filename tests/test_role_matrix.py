@@ -9,13 +9,11 @@ must be what MATRIX says.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.test import Client
 from django.utils import timezone
 
 from kapclinic.accounts.models import User
@@ -35,6 +33,7 @@ from kapclinic.inventory.models import (
 )
 from kapclinic.measures.models import QuestionnaireResponse, SafetyFlag
 from kapclinic.patients.models import CareTeamMember, Patient
+from tests.probes import PROBES_BY_AREA, Probe, World
 
 # The persona that plays each role (clinicians are on team_patient's care team).
 PERSONA = {
@@ -46,20 +45,6 @@ PERSONA = {
     Role.AUDITOR: "auditor",
     Role.PATIENT: "patient_user",
 }
-
-
-class World:
-    """What a probe needs: clients for the persona, both patients, and every persona."""
-
-    def __init__(self, page: Client, api: Client, team: Patient, other: Patient, people: dict[str, User]):
-        self.page = page
-        self.api = api
-        self.team = team
-        self.other = other
-        self.people = people
-
-
-Probe = Callable[[World, Patient], bool]
 
 
 def _list(w: World, patient: Patient) -> bool:
@@ -339,6 +324,8 @@ PROBES: dict[Action, tuple[Probe, bool]] = {
     Action.ELIGIBILITY_DECIDE: (_eligibility_decide, True),
     Action.ELIGIBILITY_VIEW: (_eligibility_view, True),
 }
+for _area in PROBES_BY_AREA:
+    PROBES.update(_area)
 
 
 def test_every_action_has_a_probe() -> None:

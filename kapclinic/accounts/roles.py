@@ -78,6 +78,18 @@ class Action(StrEnum):
     EVALUATION_RECORD = "evaluation.record"
     ELIGIBILITY_DECIDE = "eligibility.decide"
     ELIGIBILITY_VIEW = "eligibility.view"
+    CONSENT_PUBLISH = "consent.publish"
+    CONSENT_VIEW = "consent.view"
+    CONSENT_SIGN = "consent.sign"
+    CONSENT_WITNESS = "consent.witness"
+    CONSENT_WITHDRAW = "consent.withdraw"
+    PLAN_WRITE = "plan.write"
+    PLAN_VIEW = "plan.view"
+    DOSING_SCHEDULE = "dosing.schedule"
+    CHECKLIST_COMPLETE = "checklist.complete"
+    NOTE_WRITE = "note.write"
+    NOTE_VIEW = "note.view"
+    # Psychotherapy (issue 8): further actions go here.
 
 
 _N, _A, _T, _O = Scope.NONE, Scope.ALL, Scope.TEAM, Scope.OWN
@@ -132,6 +144,25 @@ _ROWS: dict[Action, tuple[Scope, ...]] = {
     Action.EVALUATION_RECORD:     (_N,   _A,   _N,   _N,   _N,   _N,   _N),
     Action.ELIGIBILITY_DECIDE:    (_N,   _A,   _N,   _N,   _N,   _N,   _N),
     Action.ELIGIBILITY_VIEW:      (_N,   _A,   _T,   _T,   _A,   _A,   _N),
+    # Consent: the director publishes the texts; the patient signs their own (portal, or a clinic
+    # tablet with a staff witness); the team records a withdrawal the patient asks for.
+    Action.CONSENT_PUBLISH:       (_N,   _N,   _N,   _N,   _A,   _N,   _N),
+    Action.CONSENT_VIEW:          (_A,   _A,   _T,   _T,   _A,   _A,   _O),
+    Action.CONSENT_SIGN:          (_N,   _N,   _N,   _N,   _N,   _N,   _O),
+    Action.CONSENT_WITNESS:       (_A,   _A,   _T,   _T,   _A,   _N,   _N),
+    Action.CONSENT_WITHDRAW:      (_N,   _A,   _T,   _T,   _A,   _N,   _O),
+    # The treatment plan is the prescriber's order; the patient sees their own plan and goals.
+    Action.PLAN_WRITE:            (_N,   _A,   _N,   _N,   _N,   _N,   _N),
+    Action.PLAN_VIEW:             (_N,   _A,   _T,   _T,   _A,   _A,   _O),
+    # Confirming proposed dosing sessions on the calendar (consent and eligibility are checked).
+    Action.DOSING_SCHEDULE:       (_A,   _A,   _T,   _N,   _A,   _N,   _N),
+    # The per-session preparation checklist: the patient in the portal.
+    Action.CHECKLIST_COMPLETE:    (_N,   _N,   _N,   _N,   _N,   _N,   _O),
+    # Therapy notes (preparation, in-session, integration): written by the team's therapist and
+    # prescriber; read by the team, the director and the auditor. Process notes have their own rules.
+    Action.NOTE_WRITE:            (_N,   _T,   _N,   _T,   _N,   _N,   _N),
+    Action.NOTE_VIEW:             (_N,   _T,   _T,   _T,   _A,   _A,   _N),
+    # Psychotherapy (issue 8): further rows go here.
 }
 # fmt: on
 

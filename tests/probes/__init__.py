@@ -1,0 +1,15 @@
+"""Role-matrix probes for each area, collected by tests/test_role_matrix.py.
+
+A probe tries one action as the World's persona on one patient and says whether it worked.
+Each area keeps its probes in its own module here and registers its dict in PROBES_BY_AREA.
+"""
+
+from __future__ import annotations
+
+from kapclinic.accounts.roles import Action
+from tests.probes.world import Probe, World
+
+# Each area's module defines PROBES: {action: (probe, whether the probe is about one patient)}.
+PROBES_BY_AREA: list[dict[Action, tuple[Probe, bool]]] = []
+
+__all__ = ["PROBES_BY_AREA", "Probe", "World"]
