@@ -110,3 +110,43 @@ def test_page_shows_findings_with_sources_and_saves_the_evaluation(client_for: A
     assert "Absolute contraindications (1)" in page or "Absolute contraindications (2)" in page
     refused = client.post(f"/intake/patients/{team_patient.pk}/eligibility/", {"decision": "eligible", "reason": "x"})
     assert refused.status_code == 422 and not EligibilityDecision.objects.exists()
+
+
+def test_prior_trials_are_recorded_on_the_page_and_resistance_is_derived(
+    client_for: Any, team_patient: Patient
+) -> None:
+    from kapclinic.intake.models import Evaluation
+
+    page = client_for("prescriber")
+    url = f"/intake/patients/{team_patient.pk}/eligibility/"
+    assert "Prior treatment trials" in page.get(url).content.decode()
+    trial = {"dose": "", "duration_weeks": "8", "response": "none", "adequate_dose": "yes", "current_episode": "yes"}
+    body: dict[str, str] = {
+        "form": "evaluation",
+        "trials-TOTAL_FORMS": "3",
+        "trials-INITIAL_FORMS": "0",
+        "trials-MIN_NUM_FORMS": "0",
+        "trials-MAX_NUM_FORMS": "20",
+    }
+    for i, drug in enumerate(["sertraline", "venlafaxine", ""]):
+        body |= {f"trials-{i}-drug": drug} | {f"trials-{i}-{k}": v for k, v in trial.items()}
+    saved = page.post(url, body)
+    assert saved.status_code == 302, saved.content.decode()[:2000]
+    trials = Evaluation.objects.get(patient=team_patient).data["prior_trials"]
+    assert [t["drug"] for t in trials] == ["sertraline", "venlafaxine"]
+    assert trials[0]["adequate_dose"] is True and trials[0]["duration_weeks"] == 8
+    shown = page.get(url).content.decode()
+    assert "<strong>treatment-resistant</strong>" in shown
+    bad = page.post(url, body | {"trials-0-duration_weeks": "-3"})
+    assert bad.status_code == 422
+    assert len(Evaluation.objects.get(patient=team_patient).data["prior_trials"]) == 2
+
+
+def test_icd10_picker_finds_codes_by_code_and_by_words(client_for: Any, personas: dict[str, User]) -> None:
+    staff = client_for("prescriber")
+    by_code = staff.get("/intake/icd10/", {"q": "F33.2"}).content.decode()
+    assert 'value="F33.2"' in by_code and "recurrent severe" in by_code
+    by_words = staff.get("/intake/icd10/", {"q": "recurrent depressive severe"}).content.decode()
+    assert 'value="F33.2"' in by_words or 'value="F33.3"' in by_words
+    assert staff.get("/intake/icd10/", {"q": ""}).content.decode().strip() == ""
+    assert client_for("patient_user").get("/intake/icd10/", {"q": "F33"}).status_code == 403

@@ -70,3 +70,57 @@ class EvaluationForm(forms.Form):
             else:
                 out[name] = value or None
         return out
+
+
+TRIAL_RESPONSES = [
+    ("", "Not recorded"),
+    ("none", "No response"),
+    ("partial", "Partial response"),
+    ("response", "Response"),
+    ("remission", "Remission"),
+    ("not_tolerated", "Stopped: not tolerated"),
+]
+
+
+class TrialForm(forms.Form):
+    """One prior treatment trial; treatment resistance is derived from these (eligibility.treatment_resistance)."""
+
+    drug = forms.CharField(label="Drug", max_length=100, required=False)
+    dose = forms.CharField(label="Dose", max_length=60, required=False, help_text="e.g. 200 mg/day")
+    duration_weeks = forms.FloatField(label="Weeks", min_value=0, max_value=520, required=False)
+    response = forms.ChoiceField(label="Response", choices=TRIAL_RESPONSES, required=False)
+    adequate_dose = forms.ChoiceField(label="Adequate dose?", choices=YES_NO, required=False)
+    current_episode = forms.ChoiceField(label="Current episode?", choices=YES_NO, required=False)
+
+    def trial(self) -> dict[str, Any] | None:
+        """The trial as the evaluation stores it, or None for an empty row."""
+        data = self.cleaned_data
+        if not data.get("drug"):
+            return None
+        return {
+            "drug": data["drug"].strip(),
+            "dose": data.get("dose") or None,
+            "duration_weeks": data.get("duration_weeks"),
+            "response": data.get("response") or None,
+            "adequate_dose": None if not data.get("adequate_dose") else data["adequate_dose"] == "yes",
+            "current_episode": None if not data.get("current_episode") else data["current_episode"] == "yes",
+        }
+
+
+TrialFormSet = forms.formset_factory(TrialForm, extra=2, max_num=20)
+
+
+def trial_initial(trials: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    def yn(value: object) -> str:
+        return "" if value is None else "yes" if value else "no"
+
+    return [
+        {
+            **t,
+            "dose": t.get("dose") or "",
+            "response": t.get("response") or "",
+            "adequate_dose": yn(t.get("adequate_dose")),
+            "current_episode": yn(t.get("current_episode")),
+        }
+        for t in trials or []
+    ]

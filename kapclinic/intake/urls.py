@@ -9,5 +9,6 @@ urlpatterns = [
     path("inquiries/new/", views.inquiry_new, name="new"),
     path("inquiries/<int:inquiry_id>/", views.inquiry_detail, name="detail"),
     path("inquiries/<int:inquiry_id>/status/", views.inquiry_status, name="status"),
+    path("icd10/", views.icd10_options, name="icd10"),
     path("patients/<int:patient_id>/eligibility/", views.eligibility_page, name="eligibility"),
 ]

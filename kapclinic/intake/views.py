@@ -9,14 +9,16 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from kapclinic.accounts.roles import Action, may
+from kapclinic.accounts.roles import Action, Role, may
 from kapclinic.audit.context import AuditContext, client_address
 from kapclinic.audit.services import access_event_record
+from kapclinic.clinical.eligibility import treatment_resistance
 from kapclinic.errors import AccessDenied, Conflict, NotFound
 from kapclinic.intake import services
-from kapclinic.intake.eligibility import eligibility_decide, eligibility_for_patient, evaluation_save
-from kapclinic.intake.evaluation_forms import EvaluationForm
+from kapclinic.intake.eligibility import eligibility_decide, eligibility_for_patient, evaluation_save, snapshot_for
+from kapclinic.intake.evaluation_forms import EvaluationForm, TrialFormSet, trial_initial
 from kapclinic.intake.forms import FIELDS, ConvertForm, PublicInquiryForm, StaffInquiryForm
+from kapclinic.intake.icd10 import icd10_search
 from kapclinic.intake.models import EligibilityDecisionKind, Evaluation, Inquiry, InquiryStatus
 from kapclinic.patients.models import Patient
 from kapclinic.patients.services import PossibleDuplicates
@@ -180,14 +182,23 @@ def eligibility_page(request: HttpRequest, patient_id: int) -> HttpResponse:
     patient = Patient.objects.get(pk=patient_id)
     evaluation = Evaluation.objects.filter(patient_id=patient_id).first()
     can_record = may(user.role, Action.EVALUATION_RECORD)
-    form = EvaluationForm(data_in=evaluation.data if evaluation else {})
+    data_in = evaluation.data if evaluation else {}
+    form = EvaluationForm(data_in=data_in)
+    trials = TrialFormSet(prefix="trials", initial=trial_initial(data_in.get("prior_trials")))
     decision_error = ""
     if request.method == "POST" and can_record:
         if request.POST.get("form") == "evaluation":
-            form = EvaluationForm(request.POST, data_in=evaluation.data if evaluation else {})
-            if form.is_valid():
+            form = EvaluationForm(request.POST, data_in=data_in)
+            # A post without the trials table (an older form, a script) leaves the recorded trials alone.
+            with_trials = "trials-TOTAL_FORMS" in request.POST
+            if with_trials:
+                trials = TrialFormSet(request.POST, prefix="trials", initial=trial_initial(data_in.get("prior_trials")))
+            if form.is_valid() and (not with_trials or trials.is_valid()):
+                values = form.values()
+                if with_trials:
+                    values["prior_trials"] = [t for t in (f.trial() for f in trials.forms) if t is not None]
                 try:
-                    evaluation_save(ctx=ctx, patient_id=patient_id, values=form.values())
+                    evaluation_save(ctx=ctx, patient_id=patient_id, values=values)
                 except ValidationError as exc:
                     apply_validation_errors(form, exc)
                 else:
@@ -223,10 +234,22 @@ def eligibility_page(request: HttpRequest, patient_id: int) -> HttpResponse:
             "groups": groups,
             "latest": latest,
             "form": form,
+            "trials": trials,
+            "resistance": treatment_resistance(snapshot_for(patient, data_in).prior_trials),
             "can_record": can_record,
             "can_decide": may(user.role, Action.ELIGIBILITY_DECIDE),
             "decision_error": decision_error,
             "decisions": EligibilityDecisionKind.choices,
         },
-        status=422 if (decision_error or form.errors) else 200,
+        status=422 if (decision_error or form.errors or trials.total_error_count()) else 200,
     )
+
+
+@login_required
+def icd10_options(request: HttpRequest) -> HttpResponse:
+    """ICD-10-CM search results as <option>s for a picker's datalist (htmx), for staff."""
+    user = current_user(request)
+    if user.role == Role.PATIENT:
+        return forbidden(request, "Staff only.")
+    query = next((request.GET[k] for k in ("q", "indication_code", "diagnosis_search") if request.GET.get(k)), "")
+    return render(request, "intake/_icd10_options.html", {"codes": icd10_search(query[:60])})
