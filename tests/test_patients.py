@@ -171,13 +171,13 @@ def test_chart_query_count_is_constant(
     client = client_for("nurse")
     client.get(f"/patients/{team_patient.pk}/")
     # session, user, patient, care-team check, audit INSERT, care team with users, duplicate flags,
-    # open safety flags, recent scores, trajectory scores, measurement schedule, and the idle time-out's
-    # session refresh (savepoint, UPDATE, release)
-    with django_assert_num_queries(14):
+    # open safety flags, recent scores, trajectory scores, measurement schedule, current treatment plan,
+    # dosing sessions with checklists, and the idle time-out's session refresh (savepoint, UPDATE, release)
+    with django_assert_num_queries(16):
         response = client.get(f"/patients/{team_patient.pk}/")
     assert response.status_code == 200
     _many_patients(20)
-    with django_assert_num_queries(14):
+    with django_assert_num_queries(16):
         client.get(f"/patients/{team_patient.pk}/")
 
 
@@ -340,3 +340,23 @@ def test_edit_under_emergency_access_is_flagged(client_for: Any, other_patient: 
     )
     saved = AccessEvent.objects.get(action="patient.edit_contact", method="POST")
     assert saved.emergency and saved.reason == "Covering the evening clinic"
+
+
+def test_coordinator_opens_a_portal_login_shown_once(client_for: Any, other_patient: Patient) -> None:
+    coordinator = client_for("coordinator")
+    chart = coordinator.get(f"/patients/{other_patient.pk}/").content.decode()
+    assert "Open portal login" in chart
+    opened = coordinator.post(f"/patients/{other_patient.pk}/portal-account/", {"username": "birch.portal"})
+    assert opened.status_code == 200
+    page = opened.content.decode()
+    temporary = page.split('id="portal-temporary-password">')[1].split("<")[0]
+    other_patient.refresh_from_db()
+    assert other_patient.user is not None and other_patient.user.role == "patient"
+    assert other_patient.user.must_change_password
+    assert other_patient.user.check_password(temporary)
+    again = coordinator.post(f"/patients/{other_patient.pk}/portal-account/", {"username": "birch.other"})
+    assert again.status_code == 302 and not User.objects.filter(username="birch.other").exists()
+    assert (
+        client_for("nurse").post(f"/patients/{other_patient.pk}/portal-account/", {"username": "x.y"}).status_code
+        == 403
+    )

@@ -220,3 +220,39 @@ def care_team_assign(*, ctx: AuditContext, patient_id: int, role: str, user_id: 
             },
         )
     return member
+
+
+def portal_account_open(*, ctx: AuditContext, patient_id: int, username: str) -> tuple[User, str]:
+    """Open the patient's portal login; return it with a one-time temporary password to hand over.
+
+    The patient must choose their own password at first sign-in. A patient has at most one login.
+    """
+    access = patient_get_for_user(ctx=ctx, patient_id=patient_id, action=Action.PATIENT_EDIT, record_allowed=False)
+    patient = access.patient
+    username = username.strip()
+    if not username:
+        raise ValidationError({"username": "Choose a username for the patient (their email address works)."})
+    if User.objects.filter(username__iexact=username).exists():
+        raise ValidationError({"username": "That username is taken; choose another."})
+    # Readable, typed once by the patient: 4 groups of 4 from an alphabet without look-alikes.
+    alphabet = "abcdefghjkmnpqrstuvwxyz23456789"
+    temporary = "-".join("".join(secrets.choice(alphabet) for _ in range(4)) for _ in range(4))
+    with transaction.atomic():
+        locked = Patient.objects.select_for_update().get(pk=patient.pk)
+        if locked.user_id is not None:
+            raise Conflict("This patient already has a portal login.")
+        user = User(
+            username=username,
+            role=Role.PATIENT,
+            first_name=patient.given_name,
+            last_name=patient.family_name,
+            email=patient.email,
+            must_change_password=True,
+        )
+        user.set_password(temporary)
+        user.full_clean(exclude=["password"])
+        user.save()
+        locked.user = user
+        locked.save(update_fields=["user"])
+        access_event_record(ctx=ctx, action="portal.account_open", patient_id=patient.pk, detail={"username": username})
+    return user, temporary

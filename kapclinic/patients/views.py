@@ -13,6 +13,7 @@ from kapclinic.audit.context import AuditContext
 from kapclinic.audit.models import Outcome
 from kapclinic.audit.services import access_event_record, emergency_access_grant
 from kapclinic.clinical.instruments import INSTRUMENTS
+from kapclinic.dosing.models import DosingSession, SessionState
 from kapclinic.errors import AccessDenied, Conflict, NotFound
 from kapclinic.measures.selectors import open_safety_flags_for_patient, recent_responses, schedule_for_patient
 from kapclinic.measures.trajectories import trajectories_for_patient
@@ -28,6 +29,7 @@ from kapclinic.patients.forms import (
 )
 from kapclinic.patients.models import CareTeamRole, Patient
 from kapclinic.patients.selectors import chart_header, patient_search_for_user
+from kapclinic.plans.selectors import current_plan
 from kapclinic.web import apply_validation_errors, current_user, forbidden, not_found
 
 
@@ -131,6 +133,15 @@ def _chart_context(user: User, access: PatientAccess) -> dict[str, object]:
         "trajectories": trajectories_for_patient(patient_id=patient.pk) if can_view_scores else [],
         "schedule": schedule_for_patient(patient_id=patient.pk),
         "can_view_scores": can_view_scores,
+        "plan": current_plan(patient.pk) if show_clinical else None,
+        "dosing_sessions": list(
+            DosingSession.objects.filter(patient=patient)
+            .exclude(state=SessionState.CANCELLED)
+            .select_related("checklist")
+            .order_by("scheduled_for")[:12]
+        )
+        if show_clinical
+        else [],
         "entry_instruments": list(INSTRUMENTS.values()) if may(user.role, Action.MEASURE_ENTER) else [],
         "patient": patient,
         "access": access,
@@ -139,6 +150,7 @@ def _chart_context(user: User, access: PatientAccess) -> dict[str, object]:
         "show_clinical": show_clinical,
         "can_edit": may(user.role, Action.PATIENT_EDIT) or may(user.role, Action.PATIENT_EDIT_CONTACT),
         "can_assign": can_assign,
+        "can_edit_full": may(user.role, Action.PATIENT_EDIT),
         "can_read_audit": may(user.role, Action.AUDIT_BROWSE),
         "team_rows": [
             (role, label, team_by_role.get(role), [c for c in clinicians if c.role == role])
@@ -250,3 +262,23 @@ def care_team_assign(request: HttpRequest, patient_id: int) -> HttpResponse:
     else:
         messages.success(request, "The care team was updated.")
     return redirect("patients:chart", patient_id=patient_id)
+
+
+@login_required
+@require_POST
+def portal_account(request: HttpRequest, patient_id: int) -> HttpResponse:
+    """Open the patient's portal login and show its temporary password once."""
+    try:
+        user, temporary = services.portal_account_open(
+            ctx=AuditContext.from_request(request), patient_id=patient_id, username=request.POST.get("username", "")
+        )
+    except NotFound as exc:
+        return not_found(request, exc.message)
+    except AccessDenied as exc:
+        return forbidden(request, exc.message)
+    except (ValidationError, Conflict) as exc:
+        messages.error(request, " ".join(getattr(exc, "messages", [str(exc)])))
+        return redirect("patients:chart", patient_id=patient_id)
+    return render(
+        request, "patients/portal_account.html", {"patient_id": patient_id, "login": user, "temporary": temporary}
+    )
