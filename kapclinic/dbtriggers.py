@@ -39,6 +39,10 @@ APPEND_ONLY_TABLES = (
     "consent_consentwitness",
     "consent_consentwithdrawal",
     "dosing_sessiontransition",
+    "therapy_noteaddendum",
+    "therapy_notecosignature",
+    "therapy_noteshare",
+    "therapy_goalprogress",
 )
 
 
@@ -81,7 +85,7 @@ def triggers_present(connection: BaseDatabaseWrapper, table: str) -> bool:
         return bool(cursor.fetchone()[0] == 1)
 
 
-FROZEN_ONCE_SIGNED_TABLES = ("plans_treatmentplan", "dosing_dosingsession")
+FROZEN_ONCE_SIGNED_TABLES = ("plans_treatmentplan", "dosing_dosingsession", "therapy_therapynote")
 
 
 def _frozen_create_sql(vendor: str, table: str) -> list[str]:

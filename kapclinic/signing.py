@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Any
 
@@ -22,8 +22,8 @@ from django.utils import timezone
 
 def _canonical(value: Any) -> Any:
     if isinstance(value, datetime):
-        return value.astimezone(timezone.UTC).isoformat() if timezone.is_aware(value) else value.isoformat()
-    if isinstance(value, date | Decimal):
+        return value.astimezone(UTC).isoformat() if timezone.is_aware(value) else value.isoformat()
+    if isinstance(value, date | time | Decimal):
         return str(value)
     if isinstance(value, Mapping):
         return {str(k): _canonical(v) for k, v in value.items()}

@@ -7,10 +7,15 @@ of the text it showed).
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+
+from kapclinic.signing import content_digest
 
 
 class ConsentVersion(models.Model):
@@ -31,10 +36,25 @@ class ConsentVersion(models.Model):
         ordering = ["document", "-number"]
         constraints = [
             models.UniqueConstraint(fields=["document", "number"], name="consent_version_unique"),
+            models.CheckConstraint(name="consent_version_number_positive", condition=Q(number__gte=1)),
+            models.CheckConstraint(name="consent_version_title_present", condition=~Q(title="")),
+            models.CheckConstraint(name="consent_version_body_present", condition=~Q(body="")),
         ]
 
     def __str__(self) -> str:
         return f"{self.title} v{self.number}"
+
+    def text_content(self) -> dict[str, Any]:
+        """The words the patient reads and ticks: what `body_digest` covers."""
+        return {"document": self.document, "title": self.title, "body": self.body, "risks": self.risks}
+
+    @property
+    def text_intact(self) -> bool:
+        return self.body_digest == content_digest(self.text_content())
+
+    @property
+    def risk_codes(self) -> list[str]:
+        return [str(risk["code"]) for risk in self.risks]
 
 
 class SigningChannel(models.TextChoices):
@@ -61,9 +81,53 @@ class ConsentSignature(models.Model):
     class Meta:
         ordering = ["-signed_at", "-id"]
         indexes = [models.Index(fields=["patient", "signed_at"], name="consent_patient_time")]
+        constraints = [
+            models.CheckConstraint(
+                name="consent_signature_channel_known", condition=Q(channel__in=["portal", "clinic"])
+            ),
+            models.CheckConstraint(name="consent_signature_name_typed", condition=~Q(typed_name="")),
+        ]
 
     def __str__(self) -> str:
         return f"consent {self.version_id} signed by patient {self.patient_id}"
+
+    def signed_content(self) -> dict[str, Any]:
+        """What the digest covers: the version's text (by its digest) and risks, the name typed, the ticks, when."""
+        return signature_content(
+            patient_id=self.patient_id,
+            version=self.version,
+            typed_name=self.typed_name,
+            risks_acknowledged=list(self.risks_acknowledged),
+            signed_at=self.signed_at,
+        )
+
+    @property
+    def digest_intact(self) -> bool:
+        """Whether the stored signature still matches the version text and what the patient typed and ticked."""
+        return self.version.text_intact and self.digest == content_digest(self.signed_content())
+
+    @property
+    def acknowledged_risks(self) -> list[tuple[dict[str, str], bool]]:
+        """Each risk of the version with whether the patient ticked it, in the order the patient read them."""
+        ticked = set(self.risks_acknowledged)
+        return [(risk, risk["code"] in ticked) for risk in self.version.risks]
+
+
+def signature_content(
+    *, patient_id: int, version: ConsentVersion, typed_name: str, risks_acknowledged: list[str], signed_at: datetime
+) -> dict[str, Any]:
+    """Return the fields a consent signature's digest covers (kapclinic.signing.content_digest)."""
+    return {
+        "patient": patient_id,
+        "version": version.pk,
+        "version_body_digest": version.body_digest,
+        "risks": version.risks,
+        "typed_name": typed_name,
+        "risks_acknowledged": risks_acknowledged,
+        # As UTC text here (the same form content_digest gives datetimes), so the digest never depends on
+        # the server's time zone.
+        "signed_at": signed_at.astimezone(UTC).isoformat(),
+    }
 
 
 class ConsentWitness(models.Model):

@@ -111,3 +111,286 @@ class PreparationChecklist(models.Model):
             and self.ride_phone.strip()
             and self.no_driving_until_next_day
         )
+
+
+class PregnancyTest(models.TextChoices):
+    NOT_APPLICABLE = "not_applicable", "Not applicable"
+    NEGATIVE = "negative", "Negative"
+    POSITIVE = "positive", "Positive"
+    DECLINED = "declined", "Declined"
+
+
+class CheckIn(models.Model):
+    """Check-in (pathway stage 5): identity, checklist, pregnancy test, today's weight. Append-only."""
+
+    session = models.OneToOneField(DosingSession, on_delete=models.PROTECT, related_name="check_in")
+    identity_confirmed = models.BooleanField()
+    checklist_confirmed = models.BooleanField()
+    checklist_note = models.CharField(max_length=300, blank=True)
+    pregnancy_test = models.CharField(max_length=14, choices=PregnancyTest.choices)
+    weight_kg = models.DecimalField(max_digits=5, decimal_places=1)
+    at = models.DateTimeField(default=timezone.now)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+
+    def __str__(self) -> str:
+        return f"check-in of session {self.session_id}"
+
+
+class VitalSource(models.TextChoices):
+    MANUAL = "manual", "Entered by hand"
+    DEVICE = "device", "Device"
+
+
+class VitalSign(models.Model):
+    """One set of vital signs at a moment of the session. Append-only; a correction points at what it corrects."""
+
+    session = models.ForeignKey(DosingSession, on_delete=models.PROTECT, related_name="vitals")
+    measured_at = models.DateTimeField()
+    systolic = models.PositiveSmallIntegerField(null=True, blank=True)
+    diastolic = models.PositiveSmallIntegerField(null=True, blank=True)
+    heart_rate = models.PositiveSmallIntegerField(null=True, blank=True)
+    spo2 = models.PositiveSmallIntegerField("SpO₂", null=True, blank=True)
+    respiratory_rate = models.PositiveSmallIntegerField(null=True, blank=True)
+    predose = models.BooleanField(default=False)
+    source = models.CharField(max_length=8, choices=VitalSource.choices, default=VitalSource.MANUAL)
+    recorded_at = models.DateTimeField(default=timezone.now)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    corrects = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    correction_reason = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["measured_at", "id"]
+        indexes = [models.Index(fields=["session", "measured_at"], name="vital_session_time")]
+
+    def __str__(self) -> str:
+        return f"vitals of session {self.session_id} at {self.measured_at:%H:%M}"
+
+
+class Clearance(models.Model):
+    """The pre-dose rules' verdict on the pre-dose vitals (clear, hold, do not dose), with their findings."""
+
+    session = models.ForeignKey(DosingSession, on_delete=models.PROTECT, related_name="clearances")
+    vital = models.ForeignKey(VitalSign, on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=12)
+    findings = models.JSONField(default=list)
+    policy_version = models.CharField(max_length=40)
+    at = models.DateTimeField(default=timezone.now)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    # A hold overridden by the prescriber, with the reason (a "do not dose" is never overridden).
+    override_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    override_reason = models.TextField(max_length=2000, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"clearance {self.status} of session {self.session_id}"
+
+
+class DoseOrder(models.Model):
+    """The prescriber's signed order for this session's dose, with the calculation's working. Append-only."""
+
+    session = models.ForeignKey(DosingSession, on_delete=models.PROTECT, related_name="orders")
+    route = models.CharField(max_length=12)
+    dose_mg = models.DecimalField(max_digits=7, decimal_places=2)
+    dose_mg_per_kg = models.DecimalField(max_digits=6, decimal_places=3, null=True, blank=True)
+    weight_kg = models.DecimalField(max_digits=5, decimal_places=1, null=True, blank=True)
+    product = models.ForeignKey("inventory.Product", on_delete=models.PROTECT, related_name="+")
+    volume_ml = models.DecimalField(max_digits=7, decimal_places=2, null=True, blank=True)
+    units = models.DecimalField(max_digits=6, decimal_places=2, null=True, blank=True)
+    escalated = models.BooleanField(default=False)
+    working = models.JSONField(default=list)
+    hard_stops = models.JSONField(default=list)
+    override_reason = models.TextField(max_length=2000, blank=True)
+    policy_version = models.CharField(max_length=40)
+    signed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    signed_at = models.DateTimeField(default=timezone.now)
+    digest = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["signed_at", "id"]
+
+    def __str__(self) -> str:
+        return f"order {self.dose_mg} mg for session {self.session_id}"
+
+
+class Administration(models.Model):
+    """The nurse's record of the dose given, drawn from a lot in the ledger in the same transaction. Append-only."""
+
+    session = models.OneToOneField(DosingSession, on_delete=models.PROTECT, related_name="administration")
+    order = models.ForeignKey(DoseOrder, on_delete=models.PROTECT, related_name="+")
+    route = models.CharField(max_length=12)
+    lot = models.ForeignKey("inventory.Lot", on_delete=models.PROTECT, related_name="+")
+    location = models.ForeignKey("inventory.StorageLocation", on_delete=models.PROTECT, related_name="+")
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    infusion_rate_ml_per_h = models.DecimalField(max_digits=7, decimal_places=2, null=True, blank=True)
+    drawn_mg = models.DecimalField(max_digits=8, decimal_places=3)
+    given_mg = models.DecimalField(max_digits=8, decimal_places=3)
+    ledger_entry = models.OneToOneField("inventory.LedgerEntry", on_delete=models.PROTECT, related_name="+")
+    waste_entry = models.OneToOneField(
+        "inventory.LedgerEntry", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"administration for session {self.session_id}"
+
+
+class AlertLevel(models.TextChoices):
+    ALERT = "alert", "Alert"
+    CRITICAL = "critical", "Critical"
+
+
+class MonitoringAlert(models.Model):
+    """A reading outside the thresholds (monitoring.md section 3). Append-only; acknowledged separately."""
+
+    session = models.ForeignKey(DosingSession, on_delete=models.PROTECT, related_name="alerts")
+    vital = models.ForeignKey(VitalSign, on_delete=models.PROTECT, related_name="alerts")
+    code = models.CharField(max_length=40)
+    level = models.CharField(max_length=10, choices=AlertLevel.choices)
+    message = models.CharField(max_length=300)
+    source = models.CharField(max_length=300)
+    raised_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["raised_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.code} on session {self.session_id}"
+
+
+class AlertAcknowledgement(models.Model):
+    alert = models.OneToOneField(MonitoringAlert, on_delete=models.PROTECT, related_name="acknowledgement")
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(default=timezone.now)
+    action_taken = models.TextField(max_length=2000)
+
+    def __str__(self) -> str:
+        return f"acknowledgement of alert {self.alert_id}"
+
+
+class SessionEventKind(models.TextChoices):
+    SIDE_EFFECT = "side_effect", "Side effect"
+    INTERVENTION = "intervention", "Intervention"
+    RESCUE_MEDICATION = "rescue_medication", "Rescue medication"
+    SCORE = "score", "Score"
+
+
+SIDE_EFFECTS = (
+    ("nausea", "Nausea"),
+    ("vomiting", "Vomiting"),
+    ("dizziness", "Dizziness / vertigo"),
+    ("hypertension", "Increased blood pressure"),
+    ("agitation", "Agitation"),
+    ("emergence_reaction", "Emergence reaction"),
+    ("dissociation_distress", "Distressing dissociation"),
+    ("sedation", "Excessive sedation"),
+    ("respiratory_depression", "Respiratory depression"),
+    ("headache", "Headache"),
+    ("other", "Other"),
+)
+
+
+class SessionEvent(models.Model):
+    """What happened during the session, with its time: side effects, interventions, rescue drugs, scores."""
+
+    session = models.ForeignKey(DosingSession, on_delete=models.PROTECT, related_name="events")
+    kind = models.CharField(max_length=20, choices=SessionEventKind.choices)
+    code = models.CharField(max_length=40, help_text="side effect code, drug name, or instrument code")
+    severity = models.CharField(max_length=10, blank=True)
+    value = models.CharField(max_length=60, blank=True, help_text="dose of a drug, score of a scale")
+    note = models.TextField(max_length=2000, blank=True)
+    occurred_at = models.DateTimeField()
+    recorded_at = models.DateTimeField(default=timezone.now)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["occurred_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.code} in session {self.session_id}"
+
+
+class Discharge(models.Model):
+    """Discharge with the criteria as assessed; an unmet criterion needs the prescriber's override. Append-only."""
+
+    session = models.OneToOneField(DosingSession, on_delete=models.PROTECT, related_name="discharge")
+    criteria = models.JSONField(default=list)
+    driver_name = models.CharField(max_length=120)
+    override_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    override_reason = models.TextField(max_length=2000, blank=True)
+    at = models.DateTimeField(default=timezone.now)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+
+    def __str__(self) -> str:
+        return f"discharge of session {self.session_id}"
+
+
+class AdverseSeverity(models.TextChoices):
+    MILD = "mild", "Mild"
+    MODERATE = "moderate", "Moderate"
+    SEVERE = "severe", "Severe"
+
+
+class AdverseEvent(models.Model):
+    """An adverse event (CTCAE-style grade, monitoring.md section 4); shown to the director until reviewed."""
+
+    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="adverse_events")
+    session = models.ForeignKey(
+        DosingSession, null=True, blank=True, on_delete=models.PROTECT, related_name="adverse_events"
+    )
+    what = models.CharField(max_length=300)
+    severity = models.CharField(max_length=10, choices=AdverseSeverity.choices)
+    serious = models.BooleanField(default=False)
+    action = models.TextField(max_length=2000)
+    outcome = models.TextField(max_length=2000, blank=True)
+    occurred_at = models.DateTimeField()
+    recorded_at = models.DateTimeField(default=timezone.now)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"adverse event {self.what} ({self.severity})"
+
+
+class AdverseEventReview(models.Model):
+    event = models.OneToOneField(AdverseEvent, on_delete=models.PROTECT, related_name="review")
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(default=timezone.now)
+    note = models.TextField(max_length=2000)
+
+    def __str__(self) -> str:
+        return f"review of adverse event {self.event_id}"
+
+
+class RemsSubmission(models.Model):
+    """The Spravato REMS patient monitoring form marked submitted (due within 7 days of the session)."""
+
+    session = models.OneToOneField(DosingSession, on_delete=models.PROTECT, related_name="rems_submission")
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(default=timezone.now)
+    reference = models.CharField(max_length=80, blank=True)
+
+    def __str__(self) -> str:
+        return f"REMS form of session {self.session_id}"
+
+
+class RemsEnrollment(models.Model):
+    """The patient's Spravato REMS enrollment (FDA REMS page), checked before the first esketamine dose."""
+
+    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="rems_enrollments")
+    enrolled_on = models.DateField()
+    reference = models.CharField("REMS patient enrollment reference", max_length=60)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"REMS enrollment of patient {self.patient_id}"

@@ -1,0 +1,841 @@
+"""Dose arithmetic for ketamine and esketamine: the session's target, mg, volume or units, waste, hard stops.
+
+Plain Python, no Django. Milligrams and millilitres are Decimal throughout (never float), so the working shown
+to the prescriber and nurse is the arithmetic that was done. Facts come from ../shared/domain/dosing.md:
+section 1 (products: 28 mg per Spravato device), section 5 (Spravato schedule, 28 mg steps) and section 6
+(dose_mg = mg/kg x kg; volume = mg / concentration; waste = (drawn - given) x concentration; rounding; hard stops).
+
+Hard stops are reported, never enforced here: the caller refuses the order unless a prescriber overrides with a
+written reason. Bad input (impossible weight, unknown route, stale weight) raises ValueError instead, because no
+dose can be calculated from it. Every value marked [policy] in the notes lives in `DosingPolicy`, whose `version`
+is stored with each order beside `DOSING_RULES_VERSION`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import ROUND_HALF_DOWN, ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Literal
+
+# Bump when a rule or its wording changes: orders store it to explain their working later.
+DOSING_RULES_VERSION = "2026-11-24.1"
+POLICY_VERSION = "dosing-default-1"
+
+Route = Literal["iv", "im", "intranasal", "sublingual"]
+ROUTES: tuple[Route, ...] = ("iv", "im", "intranasal", "sublingual")
+WEIGHT_BASED_ROUTES: tuple[Route, ...] = ("iv", "im")  # mg/kg; the others are fixed mg
+PARENTERAL_ROUTES: tuple[Route, ...] = ("iv", "im")
+ROUTE_NAMES: dict[str, str] = {
+    "iv": "IV",
+    "im": "IM",
+    "intranasal": "Intranasal esketamine (Spravato)",
+    "sublingual": "Sublingual",
+}
+TITRATION_KINDS = ("none", "step")
+
+# Spravato PI 2 and openFDA NDC 50458-028: each device holds 28 mg; doses change in 28 mg steps.
+SPRAVATO_MG_PER_DEVICE = Decimal(28)
+# Spravato PI 2.1-2.4: the label's largest session dose; a policy may lower the hard stop, never raise it.
+SPRAVATO_LABEL_MAX_MG = Decimal(84)
+# Outside these the entry is a typing error, not a patient (exclusive low, inclusive high).
+WEIGHT_LIMITS_KG = (Decimal(0), Decimal(400))
+HEIGHT_LIMITS_CM = (Decimal(100), Decimal(250))  # as eligibility.PLAUSIBLE_RANGES
+# dosing.md section 6: AdjBW = IBW + 0.4 x (TBW - IBW); Devine IBW = base + 2.3 kg per inch over 60 in.
+ADJUSTED_WEIGHT_FACTOR = Decimal("0.4")
+DEVINE_BASE_KG = {"male": Decimal(50), "female": Decimal("45.5")}
+DEVINE_KG_PER_INCH = Decimal("2.3")
+CM_PER_INCH = Decimal("2.54")
+
+MG = Decimal("0.001")
+TIMES, MINUS = "\u00d7", "\u2212"  # multiplication and minus signs for the working; escaped for the linter
+KG = Decimal("0.1")
+
+SOURCE_IV_MAX = (
+    "dosing.md §6 hard stops [policy]; studied range 0.1-1.0 mg/kg (Fava 2020), 0.5 mg/kg best supported "
+    "(Sanacora 2017)"
+)
+SOURCE_IM_MAX = "dosing.md §6 hard stops [policy]; KAP practice 0.5-1.5 mg/kg IM (Dore 2019, [unverified ranges])"
+SOURCE_PARENTERAL_MAX = "dosing.md §6 hard stops [policy]: any single parenteral dose"
+SOURCE_SL_MAX = "dosing.md §4 and §6 hard stops [policy]: sublingual single dose"
+SOURCE_IN_MAX = "Spravato PI 2.1-2.4 (56 or 84 mg per session); dosing.md §6 hard stops [policy]"
+SOURCE_IN_FREQUENCY = "Spravato PI 2.1-2.4 (at most twice weekly, induction); dosing.md §6 hard stops [policy]"
+SOURCE_IN_DEVICES = "Spravato PI 2 (28 mg per device; dose changes in 28 mg steps); dosing.md §1 and §5"
+
+
+@dataclass(frozen=True)
+class DosingPolicy:
+    """Clinic policy for dose calculation, with dosing.md section 6 defaults; all [policy] unless noted."""
+
+    version: str = POLICY_VERSION
+    # Hard stops (dosing.md §6): a dose above one needs a prescriber override with a written reason.
+    iv_max_mg_per_kg: Decimal = Decimal("1.0")
+    im_max_mg_per_kg: Decimal = Decimal("1.5")
+    parenteral_max_mg: Decimal = Decimal(150)
+    sublingual_max_mg: Decimal = Decimal(300)
+    intranasal_max_mg: Decimal = Decimal(84)  # never above the label's 84 mg (Spravato PI 2)
+    intranasal_max_sessions_per_week: int = 2
+    # Rounding (dosing.md §6): mg to the nearest 1 mg for IV/IM; volume to 0.01 mL below 1 mL (tuberculin
+    # syringe), else 0.1 mL; sublingual to whole units (0.5 for a scored troche).
+    dose_rounding_mg: Decimal = Decimal(1)
+    volume_rounding_small_ml: Decimal = Decimal("0.01")
+    volume_rounding_ml: Decimal = Decimal("0.1")
+    volume_small_below_ml: Decimal = Decimal(1)
+    sublingual_unit_step: Decimal = Decimal(1)
+    # Re-weigh each session or when the weight is older than this (monitoring.md §1).
+    weight_max_age_days: int = 30
+    # Obesity option (dosing.md §6, no psychiatric RCT evidence): dose on adjusted body weight at BMI >= threshold.
+    adjusted_weight_when_obese: bool = False
+    obesity_bmi_threshold: Decimal = Decimal(30)
+
+    def __post_init__(self) -> None:
+        problems = policy_problems(self)
+        if problems:
+            raise ValueError(f"Dosing policy {self.version!r}: " + "; ".join(problems))
+
+
+def policy_problems(policy: DosingPolicy) -> list[str]:
+    """Return what is inconsistent in a policy, so a bad setting fails when it is loaded, not in clinic."""
+    problems = []
+    if not policy.version.strip():
+        problems.append("a policy needs a version")
+    positive = (
+        "iv_max_mg_per_kg",
+        "im_max_mg_per_kg",
+        "parenteral_max_mg",
+        "sublingual_max_mg",
+        "intranasal_max_mg",
+        "dose_rounding_mg",
+        "volume_rounding_small_ml",
+        "volume_rounding_ml",
+        "volume_small_below_ml",
+        "sublingual_unit_step",
+        "obesity_bmi_threshold",
+    )
+    problems += [f"{name} must be above 0" for name in positive if not getattr(policy, name) > 0]
+    if policy.intranasal_max_mg > SPRAVATO_LABEL_MAX_MG:
+        problems.append("intranasal_max_mg cannot exceed the Spravato label's 84 mg")
+    if policy.intranasal_max_mg % SPRAVATO_MG_PER_DEVICE:
+        problems.append("intranasal_max_mg must be a whole number of 28 mg devices")
+    if policy.intranasal_max_sessions_per_week < 1:
+        problems.append("intranasal_max_sessions_per_week must be at least 1")
+    if policy.sublingual_unit_step > 1:
+        problems.append("sublingual_unit_step is a fraction of one unit (at most 1)")
+    if policy.weight_max_age_days < 0:
+        problems.append("weight_max_age_days cannot be negative")
+    return problems
+
+
+DEFAULT_POLICY = DosingPolicy()
+
+
+@dataclass(frozen=True)
+class HardStop:
+    """A dose or plan above a policy maximum: the caller refuses unless a prescriber overrides with a reason."""
+
+    code: str
+    message: str
+    source: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"code": self.code, "message": self.message, "source": self.source}
+
+
+@dataclass(frozen=True)
+class TitrationRule:
+    """How the dose may change across sessions, in the plan's unit (mg/kg for IV/IM, mg otherwise).
+
+    "none": the same dose every session. "step": the dose rises by `step` only at a session the prescriber marks
+    "escalate", and only after `after_sessions` sessions; never above `ceiling` or the policy maximum.
+    """
+
+    kind: str = "none"
+    step: Decimal | None = None
+    ceiling: Decimal | None = None
+    after_sessions: int = 1  # escalation allowed from session after_sessions + 1
+
+    def __post_init__(self) -> None:
+        if self.kind not in TITRATION_KINDS:
+            raise ValueError(f"Unknown titration {self.kind!r}; choose one of {', '.join(TITRATION_KINDS)}.")
+        if self.kind == "step":
+            object.__setattr__(self, "step", _positive(self.step, "The titration step"))
+            object.__setattr__(self, "ceiling", _positive(self.ceiling, "The titration ceiling"))
+        if self.after_sessions < 0:
+            raise ValueError("A titration cannot start before the first session.")
+
+    def describe(self, unit: str = "mg/kg") -> str:
+        """Return the rule in plain words, e.g. for the plan page and the signed order."""
+        if self.kind == "none" or self.step is None or self.ceiling is None:
+            return "No titration: the same dose every session."
+        start = self.after_sessions + 1
+        return (
+            f"Step up by {_amount(self.step, unit)} at a session the prescriber marks to escalate, from session "
+            f"{start} on, never above {_amount(self.ceiling, unit)} or the policy maximum."
+        )
+
+
+@dataclass(frozen=True)
+class DosePlan:
+    """What the treatment plan orders: the route, the starting dose in the route's unit, and the titration."""
+
+    route: str
+    starting_dose: Decimal  # mg/kg for IV and IM; fixed mg for intranasal and sublingual
+    titration: TitrationRule = TitrationRule()
+
+    def __post_init__(self) -> None:
+        _check_route(self.route)
+        start = _positive(self.starting_dose, "The starting dose")
+        object.__setattr__(self, "starting_dose", start)
+        ceiling = self.titration.ceiling
+        if self.titration.kind == "step" and ceiling is not None and ceiling < start:
+            raise ValueError(
+                f"The titration ceiling {_amount(ceiling, self.unit)} is below the starting dose "
+                f"{_amount(start, self.unit)}."
+            )
+
+    @property
+    def unit(self) -> str:
+        return dose_unit(self.route)
+
+
+@dataclass(frozen=True)
+class TargetDose:
+    """This session's dose in the plan's unit, and how it was reached."""
+
+    dose: Decimal
+    unit: str
+    escalated: bool
+    working: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DoseCalculation:
+    """The calculated dose with its working: what the prescriber signs and the nurse draws up."""
+
+    route: str
+    dose_mg: Decimal  # the rounded dose ordered
+    measured_mg: Decimal  # mg in the measured volume or units: what is drawn up and recorded as given
+    volume_ml: Decimal | None  # IV and IM
+    units: Decimal | None  # devices (intranasal) or troches (sublingual)
+    unit_name: str | None  # "device" or "troche"
+    concentration: Decimal  # mg/mL (IV/IM), mg per troche (sublingual), 28 mg per device (intranasal)
+    dose_mg_per_kg: Decimal | None  # the ordered mg/kg (IV/IM)
+    weight_kg: Decimal | None  # the weight the dose is calculated on (actual or adjusted)
+    actual_weight_kg: Decimal | None
+    weight_basis: str | None  # "actual" or "adjusted" (IV/IM)
+    escalated: bool
+    working: tuple[str, ...]
+    hard_stops: tuple[HardStop, ...] = ()
+    notes: tuple[str, ...] = ()
+    policy_version: str = POLICY_VERSION
+    rules_version: str = DOSING_RULES_VERSION
+
+    @property
+    def blocked(self) -> bool:
+        """True when a hard stop fired: the order needs a prescriber override with a written reason."""
+        return bool(self.hard_stops)
+
+    def as_dict(self) -> dict[str, object]:
+        """Return the calculation as JSON-safe values (Decimals as strings, so nothing is lost)."""
+
+        def text(value: Decimal | None) -> str | None:
+            return None if value is None else _fmt(value)
+
+        return {
+            "route": self.route,
+            "dose_mg": text(self.dose_mg),
+            "measured_mg": text(self.measured_mg),
+            "volume_ml": text(self.volume_ml),
+            "units": text(self.units),
+            "unit_name": self.unit_name,
+            "concentration": text(self.concentration),
+            "dose_mg_per_kg": text(self.dose_mg_per_kg),
+            "weight_kg": text(self.weight_kg),
+            "actual_weight_kg": text(self.actual_weight_kg),
+            "weight_basis": self.weight_basis,
+            "escalated": self.escalated,
+            "working": list(self.working),
+            "hard_stops": [stop.as_dict() for stop in self.hard_stops],
+            "notes": list(self.notes),
+            "policy_version": self.policy_version,
+            "rules_version": self.rules_version,
+        }
+
+
+# --- Helpers ------------------------------------------------------------------------------------------------
+
+
+def _dec(value: object, what: str) -> Decimal:
+    """Return `value` as a finite Decimal; floats are refused so no binary rounding reaches a dose."""
+    if isinstance(value, bool | float):
+        raise ValueError(f"{what} must be a Decimal, an int or a numeric string, not {type(value).__name__}.")
+    if not isinstance(value, Decimal | int | str):
+        raise ValueError(f"{what} must be a number.")
+    try:
+        number = Decimal(value)
+    except InvalidOperation:
+        raise ValueError(f"{what} {value!r} is not a number.") from None
+    if not number.is_finite():
+        raise ValueError(f"{what} must be a finite number.")
+    return number
+
+
+def _positive(value: object, what: str) -> Decimal:
+    if value is None:
+        raise ValueError(f"{what} is missing.")
+    number = _dec(value, what)
+    if number <= 0:
+        raise ValueError(f"{what} must be above 0 (got {_fmt(number)}).")
+    return number
+
+
+def _fmt(value: Decimal) -> str:
+    """Plain digits without trailing zeros: 39.00 -> "39", 0.780 -> "0.78"."""
+    text = format(value.normalize(), "f")
+    return "0" if text in ("-0", "") else text
+
+
+def _fmt1(value: Decimal) -> str:
+    """At least one decimal place, as in the notes' worked example ("78.0 kg", "39.0 mg")."""
+    text = _fmt(value)
+    return text if "." in text else f"{text}.0"
+
+
+def _amount(value: Decimal, unit: str) -> str:
+    """A dose with its unit: mg/kg keeps one decimal ("1.0 mg/kg"), mg drops trailing zeros ("84 mg")."""
+    return f"{_fmt1(value) if unit == 'mg/kg' else _fmt(value)} {unit}"
+
+
+def _round_to(value: Decimal, step: Decimal) -> Decimal:
+    # Nearest step; an exact tie goes to the lower dose, so rounding never adds drug on a coin toss.
+    return (value / step).quantize(Decimal(1), rounding=ROUND_HALF_DOWN) * step
+
+
+def _plural(count: Decimal, word: str) -> str:
+    return word if count == 1 else f"{word}s"
+
+
+def _check_route(route: str) -> None:
+    if route not in ROUTES:
+        raise ValueError(f"Unknown route {route!r}; choose one of {', '.join(ROUTES)}.")
+
+
+def dose_unit(route: str) -> str:
+    """Return the unit a plan's dose is written in for `route`: "mg/kg" (IV, IM) or "mg"."""
+    _check_route(route)
+    return "mg/kg" if route in WEIGHT_BASED_ROUTES else "mg"
+
+
+def route_maximum(route: str, policy: DosingPolicy = DEFAULT_POLICY) -> Decimal:
+    """Return the policy's per-session maximum for `route`, in the route's unit (mg/kg or mg)."""
+    _check_route(route)
+    return {
+        "iv": policy.iv_max_mg_per_kg,
+        "im": policy.im_max_mg_per_kg,
+        "intranasal": policy.intranasal_max_mg,
+        "sublingual": policy.sublingual_max_mg,
+    }[route]
+
+
+def check_weight(weight_kg: object) -> Decimal:
+    """Return the weight as Decimal kg, or raise ValueError for an impossible entry (<= 0 or > 400 kg)."""
+    if weight_kg is None:
+        raise ValueError("The weight is missing.")
+    weight = _dec(weight_kg, "The weight")
+    low, high = WEIGHT_LIMITS_KG
+    if not low < weight <= high:
+        raise ValueError(
+            f"A weight of {_fmt(weight)} kg is not possible (above {low} and at most {high} kg): re-weigh."
+        )
+    return weight
+
+
+def check_weight_age(measured_on: date, today: date, policy: DosingPolicy = DEFAULT_POLICY) -> int:
+    """Return the weight's age in days, or raise ValueError when it is in the future or older than the policy allows."""
+    age = (today - measured_on).days
+    if age < 0:
+        raise ValueError(f"The weight is dated {measured_on.isoformat()}, after today ({today.isoformat()}).")
+    if age > policy.weight_max_age_days:
+        raise ValueError(
+            f"The weight was measured {age} days ago ({measured_on.isoformat()}); the policy allows "
+            f"{policy.weight_max_age_days} days for mg/kg dosing: re-weigh today."
+        )
+    return age
+
+
+def dosing_weight(
+    weight_kg: Decimal,
+    *,
+    height_cm: Decimal | None = None,
+    sex_at_birth: str | None = None,
+    policy: DosingPolicy = DEFAULT_POLICY,
+) -> tuple[Decimal, str, list[str]]:
+    """Return the weight to dose on, its basis ("actual" or "adjusted") and the working lines.
+
+    Actual body weight unless the obesity option is on and BMI >= the threshold; then the adjusted body weight
+    AdjBW = IBW + 0.4 x (TBW - IBW), with the Devine IBW (dosing.md §6; [policy], no psychiatric RCT evidence).
+    """
+    weight = check_weight(weight_kg)
+    if not policy.adjusted_weight_when_obese:
+        return weight, "actual", [f"Weight {_fmt1(weight)} kg (actual body weight)."]
+    if height_cm is None:
+        raise ValueError("The obesity option is on: the height is needed to work out the BMI.")
+    height = _dec(height_cm, "The height")
+    low, high = HEIGHT_LIMITS_CM
+    if not low <= height <= high:
+        raise ValueError(f"A height of {_fmt(height)} cm is outside {low}-{high} cm: check the entry.")
+    bmi = (weight / (height / 100) ** 2).quantize(KG, rounding=ROUND_HALF_UP)
+    threshold = policy.obesity_bmi_threshold
+    if bmi < threshold:
+        line = f"Weight {_fmt1(weight)} kg (actual body weight; BMI {_fmt1(bmi)} is below {_fmt(threshold)}, policy)."
+        return weight, "actual", [line]
+    lines = [
+        f"BMI {_fmt1(bmi)} is at least {_fmt(threshold)}: dosing on adjusted body weight (obesity option, policy)."
+    ]
+    # Devine has no formula for anyone but male or female: the female one gives the lower weight, hence the lower dose.
+    sex = sex_at_birth if sex_at_birth in DEVINE_BASE_KG else "female"
+    base = DEVINE_BASE_KG[sex]
+    inches_over = max((height / CM_PER_INCH - 60).quantize(KG, rounding=ROUND_HALF_DOWN), Decimal(0))
+    ibw = (base + DEVINE_KG_PER_INCH * inches_over).quantize(KG, rounding=ROUND_HALF_DOWN)
+    formula = f"Devine, {sex}" if sex == sex_at_birth else f"Devine, female formula: sex at birth is {sex_at_birth}"
+    lines.append(
+        f"IBW ({formula}) = {_fmt(base)} kg + 2.3 kg {TIMES} {_fmt1(inches_over)} in over 60 in = {_fmt1(ibw)} kg."
+    )
+    if weight <= ibw:
+        lines.append(f"Actual weight {_fmt1(weight)} kg is not above the IBW: dosing on actual weight.")
+        return weight, "actual", lines
+    adjusted = (ibw + ADJUSTED_WEIGHT_FACTOR * (weight - ibw)).quantize(KG, rounding=ROUND_HALF_DOWN)
+    lines.append(f"AdjBW = {_fmt1(ibw)} + 0.4 {TIMES} ({_fmt1(weight)} {MINUS} {_fmt1(ibw)}) = {_fmt1(adjusted)} kg.")
+    return adjusted, "adjusted", lines
+
+
+# --- Target dose (titration) --------------------------------------------------------------------------------
+
+
+def target_dose(
+    plan: DosePlan,
+    *,
+    session_number: int,
+    escalate: bool = False,
+    previous_dose: Decimal | None = None,
+    policy: DosingPolicy = DEFAULT_POLICY,
+) -> TargetDose:
+    """Return this session's dose in the plan's unit.
+
+    Deterministic: without titration, the plan's dose. With a step rule the dose stays at the previous session's
+    dose (the starting dose when none is given) unless the prescriber marks this session "escalate"; then it rises
+    by one step, never above the plan's ceiling or the policy maximum. A starting dose above the policy maximum
+    is not lowered here: `calculate_dose` reports it as a hard stop for the prescriber.
+    """
+    if session_number < 1:
+        raise ValueError("Session numbers start at 1.")
+    unit, rule, start = plan.unit, plan.titration, plan.starting_dose
+    if rule.kind == "none" or rule.step is None or rule.ceiling is None:
+        if escalate:
+            raise ValueError("This plan has no titration: changing the dose needs a new plan.")
+        return TargetDose(start, unit, False, (f"Dose {_amount(start, unit)}: the plan's dose (no titration).",))
+    ceiling = rule.ceiling
+    if previous_dose is None:
+        base = start
+        lines = [f"Starting dose {_amount(start, unit)} (no previous dose given)."]
+    else:
+        base = _positive(previous_dose, "The previous dose")
+        lines = [f"Previous session's dose {_amount(base, unit)}."]
+    if not escalate:
+        if base > ceiling:
+            lines.append(f"Lowered to the plan's ceiling {_amount(ceiling, unit)}.")
+            return TargetDose(ceiling, unit, False, tuple(lines))
+        lines.append(f"Dose {_amount(base, unit)}: not escalated this session.")
+        return TargetDose(base, unit, False, tuple(lines))
+    if session_number <= rule.after_sessions:
+        raise ValueError(
+            f"The plan allows a step-up from session {rule.after_sessions + 1}; this is session {session_number}."
+        )
+    maximum = route_maximum(plan.route, policy)
+    limit, limit_name = (ceiling, "the plan's ceiling") if ceiling <= maximum else (maximum, "the policy maximum")
+    if base >= limit:
+        dose = min(base, ceiling)
+        lines.append(f"Already at {limit_name} {_amount(limit, unit)}: no further step; dose {_amount(dose, unit)}.")
+        return TargetDose(dose, unit, False, tuple(lines))
+    raised = base + rule.step
+    step_line = (
+        f"{_amount(base, unit)} + step {_amount(rule.step, unit)} = {_amount(raised, unit)} "
+        f"(escalated at session {session_number})"
+    )
+    if raised > limit:
+        lines.append(f"{step_line}, capped at {limit_name} {_amount(limit, unit)}.")
+        return TargetDose(limit, unit, True, tuple(lines))
+    lines.append(f"{step_line}.")
+    return TargetDose(raised, unit, True, tuple(lines))
+
+
+# --- Dose calculation ---------------------------------------------------------------------------------------
+
+
+def calculate_dose(
+    plan: DosePlan,
+    *,
+    weight_kg: Decimal | None = None,
+    concentration: Decimal | None = None,
+    session_number: int = 1,
+    escalate: bool = False,
+    previous_dose: Decimal | None = None,
+    height_cm: Decimal | None = None,
+    sex_at_birth: str | None = None,
+    weight_measured_on: date | None = None,
+    today: date | None = None,
+    doses_in_previous_6_days: int | None = None,
+    policy: DosingPolicy = DEFAULT_POLICY,
+) -> DoseCalculation:
+    """Return this session's dose, volume or units, the working, and any hard stops.
+
+    `concentration` is mg/mL for IV and IM, mg per troche for sublingual, and 28 mg per device for intranasal
+    (the default there). `previous_dose` is the last session's dose in the plan's unit, for titration.
+    `doses_in_previous_6_days` (intranasal) counts Spravato doses on the 6 calendar days before today, so with
+    today's dose it is a 7-day window: Monday and Thursday doses never put a third dose in one window.
+    """
+    target = target_dose(
+        plan, session_number=session_number, escalate=escalate, previous_dose=previous_dose, policy=policy
+    )
+    if plan.route in WEIGHT_BASED_ROUTES:
+        return _parenteral(
+            plan, target, weight_kg, concentration, height_cm, sex_at_birth, weight_measured_on, today, policy
+        )
+    info_weight = None if weight_kg is None else check_weight(weight_kg)
+    if plan.route == "sublingual":
+        return _sublingual(target, info_weight, concentration, policy)
+    return _intranasal(target, info_weight, concentration, doses_in_previous_6_days, policy)
+
+
+def _parenteral(
+    plan: DosePlan,
+    target: TargetDose,
+    weight_kg: Decimal | None,
+    concentration: Decimal | None,
+    height_cm: Decimal | None,
+    sex_at_birth: str | None,
+    weight_measured_on: date | None,
+    today: date | None,
+    policy: DosingPolicy,
+) -> DoseCalculation:
+    route = plan.route
+    name = ROUTE_NAMES[route]
+    if weight_kg is None:
+        raise ValueError(f"{name} dosing is in mg/kg: today's weight is needed.")
+    actual = check_weight(weight_kg)
+    if weight_measured_on is not None and today is not None:
+        check_weight_age(weight_measured_on, today, policy)
+    strength = _positive(concentration, "The concentration (mg/mL)")
+    weight, basis, weight_lines = dosing_weight(actual, height_cm=height_cm, sex_at_birth=sex_at_birth, policy=policy)
+    per_kg = target.dose
+    working = [*target.working, *weight_lines]
+    raw_mg = per_kg * weight
+    working.append(f"{_amount(per_kg, 'mg/kg')} {TIMES} {_fmt1(weight)} kg = {_fmt1(raw_mg)} mg.")
+    dose_mg = _round_to(raw_mg, policy.dose_rounding_mg)
+    if dose_mg <= 0:
+        raise ValueError(f"{_fmt1(raw_mg)} mg rounds to 0 mg: check the dose and the weight.")
+    working.append(f"Rounded to {_fmt(dose_mg)} mg (nearest {_fmt(policy.dose_rounding_mg)} mg, policy).")
+    raw_ml = dose_mg / strength
+    small = raw_ml < policy.volume_small_below_ml
+    step = policy.volume_rounding_small_ml if small else policy.volume_rounding_ml
+    volume = _round_to(raw_ml, step)
+    if volume <= 0:
+        raise ValueError(
+            f"{_fmt(dose_mg)} mg at {_fmt(strength)} mg/mL is too small a volume to measure: use a lower concentration."
+        )
+    exact = raw_ml.quantize(MG) == raw_ml
+    line = f"{_fmt(dose_mg)} mg ÷ {_fmt(strength)} mg/mL {'=' if exact else '≈'} {_fmt(raw_ml.quantize(MG))} mL"
+    if volume != raw_ml:
+        where = f"below {_fmt(policy.volume_small_below_ml)} mL" if small else "otherwise"
+        line += f", rounded to {_fmt(volume)} mL (nearest {_fmt(step)} mL {where}, policy)"
+    working.append(f"{line}.")
+    measured = volume * strength
+    if measured != dose_mg:
+        working.append(f"{_fmt(volume)} mL {TIMES} {_fmt(strength)} mg/mL = {_fmt(measured)} mg drawn up and given.")
+    stops: list[HardStop] = []
+    per_kg_max, source = (
+        (policy.iv_max_mg_per_kg, SOURCE_IV_MAX) if route == "iv" else (policy.im_max_mg_per_kg, SOURCE_IM_MAX)
+    )
+    # The mg/kg stop checks what was ordered: 1 mg rounding must not trip it for a dose ordered at the maximum.
+    if per_kg > per_kg_max:
+        stops.append(_above(f"{route}_above_max_mg_per_kg", f"{name} dose", per_kg, per_kg_max, "mg/kg", source))
+    largest = max(dose_mg, measured)
+    if largest > policy.parenteral_max_mg:
+        stops.append(
+            _above(
+                "parenteral_above_max_mg",
+                f"{name} dose",
+                largest,
+                policy.parenteral_max_mg,
+                "mg",
+                SOURCE_PARENTERAL_MAX,
+                "for any single parenteral dose",
+            )
+        )
+    notes = ["A second licensed person verifies drug, concentration, dose and volume (dosing.md §6, policy)."]
+    if route == "iv" and strength >= 100:
+        notes.append("100 mg/mL must be diluted before IV use (Ketalar PI).")
+    return DoseCalculation(
+        route=route,
+        dose_mg=dose_mg,
+        measured_mg=measured,
+        volume_ml=volume,
+        units=None,
+        unit_name=None,
+        concentration=strength,
+        dose_mg_per_kg=per_kg,
+        weight_kg=weight,
+        actual_weight_kg=actual,
+        weight_basis=basis,
+        escalated=target.escalated,
+        working=tuple(working),
+        hard_stops=tuple(stops),
+        notes=tuple(notes),
+        policy_version=policy.version,
+    )
+
+
+def _info_per_kg(dose_mg: Decimal, weight: Decimal | None) -> list[str]:
+    if weight is None:
+        return []
+    per_kg = (dose_mg / weight).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    return [f"That is about {_fmt(per_kg)} mg/kg at {_fmt1(weight)} kg (for information)."]
+
+
+def _sublingual(
+    target: TargetDose, weight: Decimal | None, concentration: Decimal | None, policy: DosingPolicy
+) -> DoseCalculation:
+    strength = _positive(concentration, "The product strength (mg per troche)")
+    working = list(target.working)
+    raw_units = target.dose / strength
+    units = _round_to(raw_units, policy.sublingual_unit_step)
+    if units <= 0:
+        raise ValueError(
+            f"{_fmt(target.dose)} mg rounds to 0 troches of {_fmt(strength)} mg: choose a lower-strength product."
+        )
+    exact = raw_units.quantize(MG) == raw_units
+    working.append(
+        f"{_fmt(target.dose)} mg ÷ {_fmt(strength)} mg per troche {'=' if exact else '≈'} "
+        f"{_fmt(raw_units.quantize(MG))} {_plural(raw_units, 'troche')}."
+    )
+    step = "whole troche" if policy.sublingual_unit_step == 1 else f"{_fmt(policy.sublingual_unit_step)} troche"
+    working.append(f"Rounded to {_fmt(units)} {_plural(units, 'troche')} (nearest {step}, policy).")
+    dose_mg = units * strength
+    working.append(f"{_fmt(units)} {TIMES} {_fmt(strength)} mg = {_fmt(dose_mg)} mg.")
+    working += _info_per_kg(dose_mg, weight)
+    stops = []
+    if dose_mg > policy.sublingual_max_mg:
+        stops.append(
+            _above("sublingual_above_max_mg", "Sublingual dose", dose_mg, policy.sublingual_max_mg, "mg", SOURCE_SL_MAX)
+        )
+    notes = (
+        "Record the troches given, time in mouth, and whether saliva was swallowed or spat (dosing.md §4).",
+        "Compounded product, not FDA-approved (FDA safety communication, 10 Oct 2023).",
+    )
+    return DoseCalculation(
+        route="sublingual",
+        dose_mg=dose_mg,
+        measured_mg=dose_mg,
+        volume_ml=None,
+        units=units,
+        unit_name="troche",
+        concentration=strength,
+        dose_mg_per_kg=None,
+        weight_kg=weight,
+        actual_weight_kg=weight,
+        weight_basis=None,
+        escalated=target.escalated,
+        working=tuple(working),
+        hard_stops=tuple(stops),
+        notes=notes,
+        policy_version=policy.version,
+    )
+
+
+def _intranasal(
+    target: TargetDose,
+    weight: Decimal | None,
+    concentration: Decimal | None,
+    doses_in_previous_6_days: int | None,
+    policy: DosingPolicy,
+) -> DoseCalculation:
+    strength = SPRAVATO_MG_PER_DEVICE if concentration is None else _dec(concentration, "The device strength")
+    if strength != SPRAVATO_MG_PER_DEVICE:
+        raise ValueError(f"Spravato devices hold 28 mg each (Spravato PI 2), not {_fmt(strength)} mg.")
+    devices = target.dose / strength
+    if devices != devices.to_integral_value():
+        raise ValueError(
+            f"{_fmt(target.dose)} mg is not a whole number of 28 mg Spravato devices: use 28, 56 or 84 mg "
+            "(Spravato PI 2)."
+        )
+    working = [
+        *target.working,
+        f"{_fmt(target.dose)} mg ÷ 28 mg per device = {_fmt(devices)} {_plural(devices, 'device')} "
+        "(Spravato PI 2: 28 mg per device).",
+    ]
+    working += _info_per_kg(target.dose, weight)
+    stops = []
+    if target.dose > policy.intranasal_max_mg:
+        stops.append(
+            _above(
+                "intranasal_above_max_mg",
+                "Spravato dose",
+                target.dose,
+                policy.intranasal_max_mg,
+                "mg",
+                SOURCE_IN_MAX,
+                "per session",
+            )
+        )
+    if doses_in_previous_6_days is not None:
+        if doses_in_previous_6_days < 0:
+            raise ValueError("The number of doses in the previous 6 days cannot be negative.")
+        count = doses_in_previous_6_days + 1
+        if count > policy.intranasal_max_sessions_per_week:
+            stops.append(
+                HardStop(
+                    "intranasal_above_max_sessions_per_week",
+                    f"This would be Spravato dose {count} within 7 days; the policy maximum is "
+                    f"{policy.intranasal_max_sessions_per_week} per week. A prescriber may proceed only with a "
+                    "written reason.",
+                    SOURCE_IN_FREQUENCY,
+                )
+            )
+    notes = (
+        "Patient self-administers under direct supervision; 5-minute rest between devices; do not prime "
+        "(Spravato PI 2).",
+    )
+    return DoseCalculation(
+        route="intranasal",
+        dose_mg=target.dose,
+        measured_mg=target.dose,
+        volume_ml=None,
+        units=devices,
+        unit_name="device",
+        concentration=strength,
+        dose_mg_per_kg=None,
+        weight_kg=weight,
+        actual_weight_kg=weight,
+        weight_basis=None,
+        escalated=target.escalated,
+        working=tuple(working),
+        hard_stops=tuple(stops),
+        notes=notes,
+        policy_version=policy.version,
+    )
+
+
+def _above(
+    code: str, what: str, amount: Decimal, limit: Decimal, unit: str, source: str, scope: str = "per session"
+) -> HardStop:
+    return HardStop(
+        code,
+        f"{what} {_amount(amount, unit)} is above the policy maximum of {_amount(limit, unit)} {scope}. "
+        "A prescriber may proceed only with a written reason.",
+        source,
+    )
+
+
+# --- Waste and plan checks ----------------------------------------------------------------------------------
+
+
+def waste_mg(volume_drawn_ml: Decimal, volume_given_ml: Decimal, concentration_mg_per_ml: Decimal) -> Decimal:
+    """Return the mg to waste: (volume drawn - volume given) x concentration (dosing.md §6), to 0.001 mg.
+
+    Worked example (dosing.md §6): 1.0 mL of 50 mg/mL drawn, 0.78 mL given -> 0.22 mL = 11 mg.
+    """
+    drawn = _positive(volume_drawn_ml, "The volume drawn")
+    given = _dec(volume_given_ml, "The volume given")
+    strength = _positive(concentration_mg_per_ml, "The concentration (mg/mL)")
+    if given < 0:
+        raise ValueError("The volume given cannot be negative.")
+    if given > drawn:
+        raise ValueError(
+            f"The volume given ({_fmt(given)} mL) is more than the volume drawn ({_fmt(drawn)} mL): check both."
+        )
+    return ((drawn - given) * strength).quantize(MG, rounding=ROUND_HALF_UP)
+
+
+def plan_dose_check(
+    route: str,
+    dose: Decimal,
+    sessions_per_week: Decimal | int,
+    policy: DosingPolicy = DEFAULT_POLICY,
+    *,
+    ceiling: Decimal | None = None,
+) -> list[HardStop]:
+    """Return the hard stops a treatment plan hits: starting dose or ceiling above the route maximum, a Spravato
+    dose that is not whole 28 mg devices, or Spravato more often than the policy's sessions per week.
+
+    `dose` and `ceiling` are in the route's unit (mg/kg for IV/IM, mg otherwise). The 150 mg parenteral cap
+    needs a weight, so it is checked per session by `calculate_dose`. A fixed every-3-days series is 7/3 = 2.33
+    sessions a week (3 doses in some 7-day windows), so it exceeds a twice-weekly limit.
+    """
+    _check_route(route)
+    unit = dose_unit(route)
+    maximum = route_maximum(route, policy)
+    per_week = _positive(sessions_per_week, "Sessions per week")
+    source = {"iv": SOURCE_IV_MAX, "im": SOURCE_IM_MAX, "intranasal": SOURCE_IN_MAX, "sublingual": SOURCE_SL_MAX}[route]
+    name = ROUTE_NAMES[route]
+    stops: list[HardStop] = []
+    amounts = [("", "starting dose", _positive(dose, "The dose"))]
+    if ceiling is not None:
+        amounts.append(("_ceiling", "titration ceiling", _positive(ceiling, "The titration ceiling")))
+    for suffix, label, amount in amounts:
+        if amount > maximum:
+            stops.append(
+                _above(
+                    f"{route}_above_max_{unit.replace('/', '_per_')}{suffix}",
+                    f"{name} {label}",
+                    amount,
+                    maximum,
+                    unit,
+                    source,
+                )
+            )
+        if route == "intranasal" and amount % SPRAVATO_MG_PER_DEVICE:
+            stops.append(
+                HardStop(
+                    f"intranasal_not_whole_devices{suffix}",
+                    f"{name} {label} {_fmt(amount)} mg is not a whole number of 28 mg devices: use 28, 56 or 84 mg.",
+                    SOURCE_IN_DEVICES,
+                )
+            )
+    if route == "intranasal" and per_week > policy.intranasal_max_sessions_per_week:
+        shown = per_week.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+        stops.append(
+            HardStop(
+                "intranasal_above_max_sessions_per_week",
+                f"{_fmt(shown)} Spravato sessions a week is above the policy maximum of "
+                f"{policy.intranasal_max_sessions_per_week} a week. A prescriber may proceed only with a written "
+                "reason.",
+                SOURCE_IN_FREQUENCY,
+            )
+        )
+    return stops
+
+
+__all__ = [
+    "DEFAULT_POLICY",
+    "DOSING_RULES_VERSION",
+    "POLICY_VERSION",
+    "ROUTES",
+    "SPRAVATO_MG_PER_DEVICE",
+    "WEIGHT_BASED_ROUTES",
+    "DoseCalculation",
+    "DosePlan",
+    "DosingPolicy",
+    "HardStop",
+    "TargetDose",
+    "TitrationRule",
+    "calculate_dose",
+    "check_weight",
+    "check_weight_age",
+    "dose_unit",
+    "dosing_weight",
+    "plan_dose_check",
+    "policy_problems",
+    "route_maximum",
+    "target_dose",
+    "waste_mg",
+]

@@ -1,0 +1,836 @@
+"""Session monitoring rules: pre-dose clearance, intra/post-dose alerts, discharge criteria, vitals schedule.
+
+Plain Python, no Django. Facts come from ../shared/domain/monitoring.md (sections below) and instruments.md
+(MOAA/S, CADSS). The Spravato label gives no hold or stop numbers: every threshold except the Spravato 2-hour
+observation is [policy] and lives in `MonitoringPolicy`, whose `version` is stored with each clearance and alert.
+Thresholds are prompts for clinician judgement, not automatic drug orders (Yip 2022, monitoring.md §3).
+
+Levels: pre-dose "warn" does not block; "hold" needs a prescriber override with a reason (the caller records it);
+"do_not_dose" is absolute for that reading. Intra/post-dose "alert" asks for a recheck and the prescriber;
+"critical" is the act/stop level. An implausible reading (a typing or device error) raises ValueError.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, fields
+from typing import Literal
+
+# Bump when a rule or its wording changes: clearances and alerts store it.
+MONITORING_RULES_VERSION = "2026-11-24.1"
+POLICY_VERSION = "monitoring-default-1"
+
+ROUTES = ("iv", "im", "intranasal", "sublingual")
+# Spravato PI boxed warning, 2.x and 5.1; REMS: observe at least 2 hours. A policy may lengthen it, never shorten.
+SPRAVATO_LABEL_OBSERVATION_MINUTES = 120
+
+PredoseLevel = Literal["warn", "hold", "do_not_dose"]
+ClearanceStatus = Literal["clear", "hold", "do_not_dose"]
+AlertLevel = Literal["alert", "critical"]
+_PREDOSE_RANK: dict[str, int] = {"warn": 0, "hold": 1, "do_not_dose": 2}
+
+# Plausible ranges (inclusive): outside them the value is an entry or device error, refused before any rule runs.
+PLAUSIBLE_VITALS: dict[str, tuple[int, int, str]] = {
+    "systolic": (50, 300, "mmHg"),
+    "diastolic": (20, 200, "mmHg"),
+    "heart_rate": (20, 250, "/min"),
+    "spo2": (50, 100, "%"),
+    "respiratory_rate": (2, 60, "/min"),
+}
+VITAL_LABELS: dict[str, str] = {
+    "systolic": "Systolic BP",
+    "diastolic": "Diastolic BP",
+    "heart_rate": "Heart rate",
+    "spo2": "SpO₂",
+    "respiratory_rate": "Respiratory rate",
+}
+
+SOURCE_BP_PREDOSE = (
+    "Spravato PI 2.x/5.x (assess BP before dosing; > 140/90 elevated: weigh the risk); hold 160/100 and "
+    "do-not-dose 180/110 are clinic policy (monitoring.md §3)"
+)
+SOURCE_HR = "Clinic policy from practice, [unverified] (monitoring.md §3); Ketalar PI (tachycardia, arrhythmia)"
+SOURCE_SPO2 = "Spravato PI boxed warning and REMS (respiratory depression); clinic policy (monitoring.md §3)"
+SOURCE_RR = "Practice; clinic policy (monitoring.md §3)"
+SOURCE_MOAAS = "MOAA/S (instruments.md); clinic policy (monitoring.md §3)"
+SOURCE_SUICIDE = "C-SSRS since last visit / ASQ, PHQ-9 item 9 (instruments.md); clinic policy (monitoring.md §1)"
+SOURCE_MISSING = "monitoring.md §1: record BP, HR and SpO₂ before dosing (Spravato PI 2.x/5.x for BP)"
+SOURCE_BP_ALERT = (
+    "Clinic policy (monitoring.md §3); ACC/AHA 2017 (> 180/120 severe); Yip 2022 (observe, recheck, stop the "
+    "infusion if persistent)"
+)
+
+
+@dataclass(frozen=True)
+class MonitoringPolicy:
+    """Clinic thresholds with monitoring.md defaults. Comparisons are named in each field's comment."""
+
+    version: str = POLICY_VERSION
+    # Pre-dose (§3): warn when above; hold and do-not-dose when at or above.
+    predose_systolic_warn: int = 140  # > : the Spravato PI's example of elevated
+    predose_systolic_hold: int = 160  # >=
+    predose_systolic_do_not_dose: int = 180  # >=
+    predose_diastolic_warn: int = 90  # >
+    predose_diastolic_hold: int = 100  # >=
+    predose_diastolic_do_not_dose: int = 110  # >=
+    predose_hr_low: int = 50  # < : review
+    predose_hr_high: int = 110  # > : review
+    predose_spo2_low: int = 94  # < : review
+    predose_rr_low: int = 10  # < : review
+    predose_moaas_required: int = 5  # MOAA/S below this: do not dose
+    # What "review" means before a dose: "hold" (prescriber decides, in writing) or "warn" (shown, not blocking).
+    predose_review_level: str = "hold"
+    # Intra/post-dose alert (§3): above the high limits, below the low limits.
+    alert_systolic: int = 180
+    alert_diastolic: int = 110
+    alert_hr_high: int = 120  # the notes say sustained 5 minutes: one reading prompts a recheck
+    alert_hr_low: int = 50
+    alert_spo2_low: int = 94
+    alert_rr_low: int = 10
+    alert_moaas_at_or_below: int = 3  # instruments.md: <= 3 "sedated"
+    # Act / stop (§3).
+    critical_systolic: int = 200
+    critical_diastolic: int = 120
+    critical_hr_high: int = 140
+    critical_spo2_low: int = 90  # the notes say for > 30 s: one reading prompts action and a recheck
+    critical_rr_low: int = 8
+    critical_moaas_at_or_below: int = 1  # instruments.md: <= 1 emergency
+    # Discharge (§6): BP below these or within the margin of baseline; HR within the band; SpO2 at least this.
+    discharge_systolic_below: int = 160
+    discharge_diastolic_below: int = 100
+    discharge_hr_low: int = 50
+    discharge_hr_high: int = 110
+    discharge_spo2_min: int = 94
+    discharge_baseline_margin_percent: int = 20
+    discharge_cadss_max: int = 4  # instruments.md: CADSS back to pre-dose or <= 4
+    # Observation minimum (§6): Spravato is the label; the others are policy. IV counts from the infusion's end.
+    observation_minutes_intranasal: int = SPRAVATO_LABEL_OBSERVATION_MINUTES
+    observation_minutes_iv: int = 30
+    observation_minutes_im: int = 120
+    observation_minutes_sublingual: int = 120
+    # Vitals schedule (§2): IV infusion length, and the interval after the fixed readings until discharge.
+    iv_infusion_minutes: int = 40
+    iv_after_interval_minutes: int = 15
+    im_after_interval_minutes: int = 30
+    sublingual_after_interval_minutes: int = 30
+    intranasal_recheck_minutes: int = 30  # after the 2-hour check, if not yet discharged [policy]
+
+    def __post_init__(self) -> None:
+        problems = policy_problems(self)
+        if problems:
+            raise ValueError(f"Monitoring policy {self.version!r}: " + "; ".join(problems))
+
+
+def policy_problems(policy: MonitoringPolicy) -> list[str]:
+    """Return what is inconsistent in a policy, so a bad setting fails when it is loaded, not in clinic."""
+    p = policy
+    problems = []
+    if not p.version.strip():
+        problems.append("a policy needs a version")
+    if not p.predose_systolic_warn <= p.predose_systolic_hold <= p.predose_systolic_do_not_dose:
+        problems.append("pre-dose systolic limits must rise: warn <= hold <= do not dose")
+    if not p.predose_diastolic_warn <= p.predose_diastolic_hold <= p.predose_diastolic_do_not_dose:
+        problems.append("pre-dose diastolic limits must rise: warn <= hold <= do not dose")
+    if not 0 < p.predose_hr_low < p.predose_hr_high:
+        problems.append("pre-dose heart-rate bounds must satisfy 0 < low < high")
+    if p.predose_review_level not in ("warn", "hold"):
+        problems.append("predose_review_level must be 'warn' or 'hold'")
+    if not 0 <= p.predose_moaas_required <= 5:
+        problems.append("predose_moaas_required must be 0-5")
+    if not (p.alert_systolic <= p.critical_systolic and p.alert_diastolic <= p.critical_diastolic):
+        problems.append("blood-pressure alert limits must not exceed the critical limits")
+    if not p.alert_hr_low < p.alert_hr_high <= p.critical_hr_high:
+        problems.append("heart-rate limits must satisfy alert low < alert high <= critical high")
+    if not (p.critical_spo2_low <= p.alert_spo2_low and p.critical_rr_low <= p.alert_rr_low):
+        problems.append("SpO2 and respiratory-rate critical limits must not exceed the alert limits")
+    if not 0 <= p.critical_moaas_at_or_below <= p.alert_moaas_at_or_below <= 5:
+        problems.append("MOAA/S limits must satisfy 0 <= critical <= alert <= 5")
+    if not 0 < p.discharge_hr_low < p.discharge_hr_high:
+        problems.append("discharge heart-rate bounds must satisfy 0 < low < high")
+    if not 0 <= p.discharge_baseline_margin_percent <= 100:
+        problems.append("discharge_baseline_margin_percent must be 0-100")
+    if p.observation_minutes_intranasal < SPRAVATO_LABEL_OBSERVATION_MINUTES:
+        problems.append("observation_minutes_intranasal cannot be below the Spravato label's 120 minutes")
+    minutes = [f.name for f in fields(p) if f.name.endswith("_minutes") or f.name.startswith("observation_minutes")]
+    problems += [f"{name} must be above 0" for name in minutes if getattr(p, name) <= 0]
+    return problems
+
+
+DEFAULT_POLICY = MonitoringPolicy()
+
+
+# --- Readings -----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VitalReading:
+    """One set of vital signs; any value may be missing, but not all."""
+
+    systolic: int | None = None
+    diastolic: int | None = None
+    heart_rate: int | None = None
+    spo2: int | None = None
+    respiratory_rate: int | None = None
+
+    def __post_init__(self) -> None:
+        if all(getattr(self, name) is None for name in PLAUSIBLE_VITALS):
+            raise ValueError("A reading needs at least one value.")
+
+    @property
+    def bp(self) -> str:
+        """Return "150/95", with "?" for a missing half."""
+        systolic = "?" if self.systolic is None else self.systolic
+        diastolic = "?" if self.diastolic is None else self.diastolic
+        return f"{systolic}/{diastolic}"
+
+
+def reading_problems(reading: VitalReading) -> list[str]:
+    """Return why a reading cannot be right (out of the plausible range, systolic not above diastolic)."""
+    problems = []
+    for name, (low, high, unit) in PLAUSIBLE_VITALS.items():
+        value = getattr(reading, name)
+        if value is None:
+            continue
+        label = VITAL_LABELS[name]
+        if isinstance(value, bool) or not isinstance(value, int):
+            problems.append(f"{label} must be a whole number, not {value!r}.")
+        elif not low <= value <= high:
+            problems.append(
+                f"{label} {value} {unit} is outside the plausible range {low}-{high} {unit}: check the entry or device."
+            )
+    systolic, diastolic = reading.systolic, reading.diastolic
+    if isinstance(systolic, int) and isinstance(diastolic, int) and systolic <= diastolic:
+        problems.append(f"Systolic {systolic} mmHg is not above diastolic {diastolic} mmHg: check the entry.")
+    return problems
+
+
+def _require_plausible(reading: VitalReading, what: str = "reading") -> None:
+    problems = reading_problems(reading)
+    if problems:
+        raise ValueError(f"Implausible {what}: " + " ".join(problems))
+
+
+def _check_moaas(moaas: int | None) -> None:
+    if moaas is not None and (isinstance(moaas, bool) or not 0 <= moaas <= 5):
+        raise ValueError(f"MOAA/S is scored 0-5, not {moaas!r}.")
+
+
+# --- Pre-dose clearance (§1, §3) ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One pre-dose finding: what, how serious, the numbers, and the source."""
+
+    code: str
+    level: PredoseLevel
+    message: str
+    source: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"code": self.code, "level": self.level, "message": self.message, "source": self.source}
+
+
+@dataclass(frozen=True)
+class Clearance:
+    """The pre-dose verdict: "clear" (warnings allowed), "hold" (prescriber override) or "do_not_dose"."""
+
+    status: ClearanceStatus
+    findings: tuple[Finding, ...]
+    policy_version: str = POLICY_VERSION
+    rules_version: str = MONITORING_RULES_VERSION
+
+    @property
+    def needs_override(self) -> bool:
+        return self.status == "hold"
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "status": self.status,
+            "findings": [finding.as_dict() for finding in self.findings],
+            "policy_version": self.policy_version,
+            "rules_version": self.rules_version,
+        }
+
+
+def _bp_finding(name: str, value: int, warn: int, hold: int, do_not_dose: int) -> Finding | None:
+    label = VITAL_LABELS[name]
+    code = f"bp_{name}"
+    if value >= do_not_dose:
+        return Finding(
+            f"{code}_do_not_dose",
+            "do_not_dose",
+            f"{label} {value} mmHg is at or above the do-not-dose limit of {do_not_dose} mmHg: no dose at this "
+            "reading. Rest, recheck, treat if needed.",
+            SOURCE_BP_PREDOSE,
+        )
+    if value >= hold:
+        return Finding(
+            f"{code}_hold",
+            "hold",
+            f"{label} {value} mmHg is at or above the hold limit of {hold} mmHg: the prescriber decides whether to "
+            "dose, in writing. Recheck after rest.",
+            SOURCE_BP_PREDOSE,
+        )
+    if value > warn:
+        return Finding(
+            f"{code}_warn",
+            "warn",
+            f"{label} {value} mmHg is above {warn} mmHg (elevated): weigh the short-term rise in BP against the "
+            "benefit.",
+            SOURCE_BP_PREDOSE,
+        )
+    return None
+
+
+def predose_clearance(
+    reading: VitalReading,
+    *,
+    moaas: int | None = None,
+    suicide_risk_high: bool = False,
+    policy: MonitoringPolicy = DEFAULT_POLICY,
+) -> Clearance:
+    """Return the pre-dose verdict on this reading: the worst level of its findings ("warn" stays "clear").
+
+    BP, HR and SpO₂ must be recorded (§1); a missing one holds for the prescriber. HR, SpO₂ and RR "review"
+    findings take `policy.predose_review_level`. MOAA/S below 5 and high suicide risk do not dose.
+    """
+    _require_plausible(reading, "pre-dose reading")
+    _check_moaas(moaas)
+    p = policy
+    review: PredoseLevel = "warn" if p.predose_review_level == "warn" else "hold"
+    need = "the prescriber decides whether to dose, in writing" if review == "hold" else "review before dosing"
+    findings: list[Finding] = []
+    if reading.systolic is None or reading.diastolic is None:
+        findings.append(
+            Finding("bp_missing", "hold", "Blood pressure is not recorded: measure it before dosing.", SOURCE_MISSING)
+        )
+    for name, warn, hold, stop in (
+        ("systolic", p.predose_systolic_warn, p.predose_systolic_hold, p.predose_systolic_do_not_dose),
+        ("diastolic", p.predose_diastolic_warn, p.predose_diastolic_hold, p.predose_diastolic_do_not_dose),
+    ):
+        value = getattr(reading, name)
+        if value is not None and (finding := _bp_finding(name, value, warn, hold, stop)):
+            findings.append(finding)
+    hr = reading.heart_rate
+    if hr is None:
+        findings.append(
+            Finding("hr_missing", "hold", "Heart rate is not recorded: measure it before dosing.", SOURCE_MISSING)
+        )
+    elif hr < p.predose_hr_low:
+        findings.append(
+            Finding("hr_low", review, f"Heart rate {hr} /min is below {p.predose_hr_low} /min: {need}.", SOURCE_HR)
+        )
+    elif hr > p.predose_hr_high:
+        findings.append(
+            Finding("hr_high", review, f"Heart rate {hr} /min is above {p.predose_hr_high} /min: {need}.", SOURCE_HR)
+        )
+    spo2 = reading.spo2
+    if spo2 is None:
+        findings.append(
+            Finding("spo2_missing", "hold", "SpO₂ is not recorded: measure it before dosing.", SOURCE_MISSING)
+        )
+    elif spo2 < p.predose_spo2_low:
+        findings.append(
+            Finding(
+                "spo2_low", review, f"SpO₂ {spo2}% is below {p.predose_spo2_low}% on room air: {need}.", SOURCE_SPO2
+            )
+        )
+    rr = reading.respiratory_rate
+    if rr is not None and rr < p.predose_rr_low:
+        findings.append(
+            Finding(
+                "rr_low", review, f"Respiratory rate {rr} /min is below {p.predose_rr_low} /min: {need}.", SOURCE_RR
+            )
+        )
+    if moaas is not None and moaas < p.predose_moaas_required:
+        findings.append(
+            Finding(
+                "moaas_below_required",
+                "do_not_dose",
+                f"MOAA/S {moaas} before the dose (needs {p.predose_moaas_required}, alert): do not dose a sedated "
+                "patient.",
+                SOURCE_MOAAS,
+            )
+        )
+    if suicide_risk_high:
+        findings.append(
+            Finding(
+                "suicide_risk_high",
+                "do_not_dose",
+                "High suicide risk on today's screen: do not dose; follow the suicide-risk protocol.",
+                SOURCE_SUICIDE,
+            )
+        )
+    findings.sort(key=lambda f: -_PREDOSE_RANK[f.level])
+    worst = findings[0].level if findings else "warn"
+    status: ClearanceStatus = "clear" if worst == "warn" else worst
+    return Clearance(status=status, findings=tuple(findings), policy_version=p.version)
+
+
+# --- Intra/post-dose alerts (§3) ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Alert:
+    """A reading outside the intra/post-dose thresholds. Messages and sources stay under 300 characters."""
+
+    code: str
+    level: AlertLevel
+    message: str
+    source: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"code": self.code, "level": self.level, "message": self.message, "source": self.source}
+
+
+def reading_alerts(
+    reading: VitalReading, *, moaas: int | None = None, policy: MonitoringPolicy = DEFAULT_POLICY
+) -> list[Alert]:
+    """Return the alerts for a reading during or after the dose: per parameter, the critical one or the alert.
+
+    One reading cannot show "sustained 5 minutes" (HR) or "over 30 s" (SpO₂): it fires and the message asks for
+    the recheck that decides.
+    """
+    _require_plausible(reading)
+    _check_moaas(moaas)
+    p = policy
+    alerts: list[Alert] = []
+    s, d, hr, spo2, rr = reading.systolic, reading.diastolic, reading.heart_rate, reading.spo2, reading.respiratory_rate
+    symptoms = "chest pain, severe headache, neurological deficit, dyspnoea"
+    if s is not None and s > p.critical_systolic:
+        alerts.append(
+            Alert(
+                "bp_systolic_critical",
+                "critical",
+                f"Systolic BP {s} mmHg is above {p.critical_systolic} mmHg: stop the infusion or dosing, call the "
+                f"prescriber, check for symptoms ({symptoms}); emergency protocol if present.",
+                SOURCE_BP_ALERT,
+            )
+        )
+    elif s is not None and s > p.alert_systolic:
+        alerts.append(
+            Alert(
+                "bp_systolic_high",
+                "alert",
+                f"Systolic BP {s} mmHg is above {p.alert_systolic} mmHg: recheck in 5 minutes, tell the prescriber, "
+                f"ask about symptoms ({symptoms}).",
+                SOURCE_BP_ALERT,
+            )
+        )
+    if d is not None and d > p.critical_diastolic:
+        alerts.append(
+            Alert(
+                "bp_diastolic_critical",
+                "critical",
+                f"Diastolic BP {d} mmHg is above {p.critical_diastolic} mmHg: stop the infusion or dosing, call the "
+                f"prescriber, check for symptoms ({symptoms}); emergency protocol if present.",
+                SOURCE_BP_ALERT,
+            )
+        )
+    elif d is not None and d > p.alert_diastolic:
+        alerts.append(
+            Alert(
+                "bp_diastolic_high",
+                "alert",
+                f"Diastolic BP {d} mmHg is above {p.alert_diastolic} mmHg: recheck in 5 minutes, tell the "
+                f"prescriber, ask about symptoms ({symptoms}).",
+                SOURCE_BP_ALERT,
+            )
+        )
+    if hr is not None and hr > p.critical_hr_high:
+        alerts.append(
+            Alert(
+                "hr_critical",
+                "critical",
+                f"Heart rate {hr} /min is above {p.critical_hr_high} /min: stop dosing, call the prescriber, check "
+                "the rhythm and symptoms.",
+                SOURCE_HR,
+            )
+        )
+    elif hr is not None and hr > p.alert_hr_high:
+        alerts.append(
+            Alert(
+                "hr_high",
+                "alert",
+                f"Heart rate {hr} /min is above {p.alert_hr_high} /min: recheck; tell the prescriber if it lasts "
+                "5 minutes.",
+                SOURCE_HR,
+            )
+        )
+    elif hr is not None and hr < p.alert_hr_low:
+        alerts.append(
+            Alert(
+                "hr_low",
+                "alert",
+                f"Heart rate {hr} /min is below {p.alert_hr_low} /min: recheck, check symptoms, tell the prescriber.",
+                SOURCE_HR,
+            )
+        )
+    if spo2 is not None and spo2 < p.critical_spo2_low:
+        alerts.append(
+            Alert(
+                "spo2_critical",
+                "critical",
+                f"SpO₂ {spo2}% is below {p.critical_spo2_low}%: if it lasts over 30 s give oxygen, support the "
+                "airway and stop dosing; call the prescriber.",
+                SOURCE_SPO2,
+            )
+        )
+    elif spo2 is not None and spo2 < p.alert_spo2_low:
+        alerts.append(
+            Alert(
+                "spo2_low",
+                "alert",
+                f"SpO₂ {spo2}% is below {p.alert_spo2_low}%: stimulate, reposition, check the probe, recheck.",
+                SOURCE_SPO2,
+            )
+        )
+    if rr is not None and rr < p.critical_rr_low:
+        alerts.append(
+            Alert(
+                "rr_critical",
+                "critical",
+                f"Respiratory rate {rr} /min is below {p.critical_rr_low} /min: support the airway, give oxygen, "
+                "stop dosing; call the prescriber.",
+                SOURCE_RR,
+            )
+        )
+    elif rr is not None and rr < p.alert_rr_low:
+        alerts.append(
+            Alert(
+                "rr_low",
+                "alert",
+                f"Respiratory rate {rr} /min is below {p.alert_rr_low} /min: stimulate, watch SpO₂, recheck.",
+                SOURCE_RR,
+            )
+        )
+    if moaas is not None and moaas <= p.critical_moaas_at_or_below:
+        alerts.append(
+            Alert(
+                "sedation_critical",
+                "critical",
+                f"MOAA/S {moaas} (at or below {p.critical_moaas_at_or_below}): emergency: airway, SpO₂, call the "
+                "prescriber.",
+                SOURCE_MOAAS,
+            )
+        )
+    elif moaas is not None and moaas <= p.alert_moaas_at_or_below:
+        alerts.append(
+            Alert(
+                "sedation_deep",
+                "alert",
+                f"MOAA/S {moaas} (at or below {p.alert_moaas_at_or_below}): sedated: nurse at the bedside, watch "
+                "airway and SpO₂, record as an adverse event.",
+                SOURCE_MOAAS,
+            )
+        )
+    return alerts
+
+
+# --- Observation and discharge (§6) -------------------------------------------------------------------------
+
+
+def _check_route(route: str) -> None:
+    if route not in ROUTES:
+        raise ValueError(f"Unknown route {route!r}; choose one of {', '.join(ROUTES)}.")
+
+
+def observation_minutes(route: str, policy: MonitoringPolicy = DEFAULT_POLICY) -> int:
+    """Return the minimum observation for `route` (IV: after the infusion ends; others: after the dose)."""
+    _check_route(route)
+    return int(getattr(policy, f"observation_minutes_{route}"))
+
+
+@dataclass(frozen=True)
+class DischargeCriterion:
+    """One discharge criterion of monitoring.md §6, whether it is met, and the detail behind it."""
+
+    code: str
+    label: str
+    met: bool
+    detail: str
+
+    def as_dict(self) -> dict[str, object]:
+        return {"code": self.code, "label": self.label, "met": self.met, "detail": self.detail}
+
+
+def _within(value: int, base: int, percent: int) -> bool:
+    # Integer arithmetic: |value - base| <= base x percent / 100.
+    return abs(value - base) * 100 <= base * percent
+
+
+def _observation(
+    route: str, minutes_since_dose: int, minutes_since_infusion_end: int | None, policy: MonitoringPolicy
+) -> DischargeCriterion:
+    needed = observation_minutes(route, policy)
+    label = "Observation time met for the route"
+    if route == "iv":
+        if minutes_since_infusion_end is None:
+            return DischargeCriterion(
+                "observation_time",
+                label,
+                False,
+                "The infusion's end time is not recorded; IV observation counts from it.",
+            )
+        elapsed, since = minutes_since_infusion_end, "since the infusion ended"
+        basis = "policy; until mental status is at baseline (Sanacora 2017)"
+    else:
+        elapsed, since = minutes_since_dose, "since the dose"
+        basis = (
+            "Spravato PI: at least 2 hours and until clinically stable"
+            if route == "intranasal"
+            else "policy; monitoring.md §6"
+        )
+    if elapsed >= needed:
+        return DischargeCriterion(
+            "observation_time", label, True, f"{elapsed} min {since}, at least {needed} ({basis})."
+        )
+    return DischargeCriterion(
+        "observation_time",
+        label,
+        False,
+        f"{elapsed} of {needed} min {since} ({basis}): {needed - elapsed} min to go.",
+    )
+
+
+def _alertness(
+    moaas: int | None, oriented: bool | None, cadss: int | None, cadss_baseline: int | None, policy: MonitoringPolicy
+) -> DischargeCriterion:
+    label = "Alert and oriented: MOAA/S 5; dissociation resolved"
+    failed, passed = [], []
+    if moaas is None:
+        failed.append("MOAA/S not recorded")
+    elif moaas < 5:
+        failed.append(f"MOAA/S {moaas}, needs 5")
+    else:
+        passed.append("MOAA/S 5")
+    if oriented is None:
+        failed.append("orientation not recorded")
+    elif not oriented:
+        failed.append("not oriented")
+    else:
+        passed.append("oriented")
+    if cadss is not None:
+        limit = max(policy.discharge_cadss_max, cadss_baseline if cadss_baseline is not None else 0)
+        if cadss > limit:
+            failed.append(f"CADSS {cadss}, above {limit} (pre-dose score or {policy.discharge_cadss_max})")
+        else:
+            passed.append(f"CADSS {cadss}")
+    return DischargeCriterion("alert_oriented", label, not failed, "; ".join(failed or passed) + ".")
+
+
+def _vitals(last: VitalReading | None, baseline: VitalReading | None, policy: MonitoringPolicy) -> DischargeCriterion:
+    p = policy
+    label = "Vital signs within discharge limits or near baseline"
+    if last is None:
+        return DischargeCriterion("vitals", label, False, "No reading after the dose.")
+    margin = p.discharge_baseline_margin_percent
+    failed, passed = [], []
+    s, d = last.systolic, last.diastolic
+    if s is None or d is None:
+        failed.append("BP not recorded")
+    else:
+        limit = f"{p.discharge_systolic_below}/{p.discharge_diastolic_below}"
+        if s < p.discharge_systolic_below and d < p.discharge_diastolic_below:
+            passed.append(f"BP {s}/{d} below {limit}")
+        elif (
+            baseline is not None
+            and baseline.systolic is not None
+            and baseline.diastolic is not None
+            and _within(s, baseline.systolic, margin)
+            and _within(d, baseline.diastolic, margin)
+        ):
+            passed.append(f"BP {s}/{d} within {margin}% of baseline {baseline.bp}")
+        else:
+            failed.append(
+                f"BP {s}/{d} not below {limit}"
+                + ("" if baseline is None else f" nor within {margin}% of baseline {baseline.bp}")
+            )
+    hr = last.heart_rate
+    band = f"{p.discharge_hr_low}-{p.discharge_hr_high}"
+    base_hr = baseline.heart_rate if baseline is not None else None
+    if hr is None:
+        failed.append("heart rate not recorded")
+    elif p.discharge_hr_low <= hr <= p.discharge_hr_high:
+        passed.append(f"HR {hr} within {band}")
+    elif base_hr is not None and _within(hr, base_hr, margin):
+        passed.append(f"HR {hr} within {margin}% of baseline {base_hr}")
+    else:
+        failed.append(f"HR {hr} outside {band}")
+    spo2 = last.spo2
+    base_spo2 = baseline.spo2 if baseline is not None else None
+    if spo2 is None:
+        failed.append("SpO₂ not recorded")
+    elif spo2 >= p.discharge_spo2_min:
+        passed.append(f"SpO₂ {spo2}% at least {p.discharge_spo2_min}%")
+    elif base_spo2 is not None and spo2 >= base_spo2:
+        passed.append(f"SpO₂ {spo2}% at baseline {base_spo2}%")
+    else:
+        failed.append(f"SpO₂ {spo2}% below {p.discharge_spo2_min}%")
+    return DischargeCriterion("vitals", label, not failed, "; ".join(failed or passed) + ".")
+
+
+def _yes(code: str, label: str, value: bool | None, yes: str, no: str, unknown: str) -> DischargeCriterion:
+    if value is None:
+        return DischargeCriterion(code, label, False, unknown)
+    return DischargeCriterion(code, label, value, yes if value else no)
+
+
+def discharge_check(
+    *,
+    route: str,
+    minutes_since_dose: int,
+    last_reading: VitalReading | None,
+    moaas: int | None,
+    oriented: bool | None,
+    walks_steadily: bool | None,
+    nausea_controlled: bool | None,
+    new_suicidal_ideation: bool | None,
+    escort_present: bool | None,
+    minutes_since_infusion_end: int | None = None,
+    baseline_reading: VitalReading | None = None,
+    cadss: int | None = None,
+    cadss_baseline: int | None = None,
+    policy: MonitoringPolicy = DEFAULT_POLICY,
+) -> list[DischargeCriterion]:
+    """Return the discharge criteria of monitoring.md §6 in order; discharge needs every one met (`all_met`).
+
+    Not recorded (None) is never met. Not covered here, for the caller: "BP decreasing" needs the trend (show the
+    chart), the Spravato REMS monitoring form, and the nurse's and prescriber's discharge signatures.
+    """
+    _check_route(route)
+    if minutes_since_dose < 0 or (minutes_since_infusion_end is not None and minutes_since_infusion_end < 0):
+        raise ValueError("Minutes since the dose or the infusion's end cannot be negative.")
+    for reading, what in ((last_reading, "last reading"), (baseline_reading, "baseline reading")):
+        if reading is not None:
+            _require_plausible(reading, what)
+    _check_moaas(moaas)
+    steady_detail: list[str] = []
+    if walks_steadily is None:
+        steady_detail.append("walking not assessed")
+    elif not walks_steadily:
+        steady_detail.append("does not walk steadily without help")
+    if nausea_controlled is None:
+        steady_detail.append("nausea not assessed")
+    elif not nausea_controlled:
+        steady_detail.append("nausea not controlled")
+    steady = DischargeCriterion(
+        "walks_steadily",
+        "Walks steadily without assistance; nausea controlled",
+        not steady_detail,
+        "; ".join(steady_detail) + "." if steady_detail else "Walks steadily; nausea controlled.",
+    )
+    return [
+        _observation(route, minutes_since_dose, minutes_since_infusion_end, policy),
+        _alertness(moaas, oriented, cadss, cadss_baseline, policy),
+        _vitals(last_reading, baseline_reading, policy),
+        steady,
+        _yes(
+            "no_new_suicidal_ideation",
+            "No new suicidal ideation on the exit check",
+            None if new_suicidal_ideation is None else not new_suicidal_ideation,
+            "No new suicidal ideation.",
+            "New suicidal ideation: do not discharge; follow the suicide-risk protocol.",
+            "Exit suicide check not recorded.",
+        ),
+        _yes(
+            "escort_present",
+            "Responsible adult escort or arranged ride present",
+            escort_present,
+            "Escort present; told not to drive until the next day after sleep.",
+            "No escort or ride: the patient must not leave alone or drive (Spravato PI 5.x).",
+            "Escort not confirmed.",
+        ),
+    ]
+
+
+def all_met(criteria: Iterable[DischargeCriterion]) -> bool:
+    """Return True when there are criteria and every one is met."""
+    criteria = list(criteria)
+    return bool(criteria) and all(c.met for c in criteria)
+
+
+# --- Vitals schedule (§2) -----------------------------------------------------------------------------------
+
+# Fixed readings after the dose (minutes), before the repeating interval takes over. 0 = the pre-dose reading.
+_IM_FIXED = (0, 5, 15, 30, 45, 60)  # [policy]
+_SL_FIXED = (0, 15, 30, 45, 60)  # [policy]
+_SPRAVATO_FIXED = (0, 40)  # Spravato PI: reassess BP at about 40 minutes
+
+
+def _schedule(route: str, policy: MonitoringPolicy, infusion_minutes: int | None) -> tuple[list[int], int, int, bool]:
+    """Return the fixed offsets, the observation end, the repeating interval, and whether it fills up to the end."""
+    if route == "iv":
+        infusion = policy.iv_infusion_minutes if infusion_minutes is None else infusion_minutes
+        if infusion <= 0:
+            raise ValueError("The infusion length must be above 0 minutes.")
+        # Emory protocol (Riva-Posse 2018): every 10 minutes during the infusion, every 15 after it.
+        fixed = [0, *range(10, infusion, 10), infusion]
+        return fixed, infusion + policy.observation_minutes_iv, policy.iv_after_interval_minutes, True
+    if route == "im":
+        return list(_IM_FIXED), policy.observation_minutes_im, policy.im_after_interval_minutes, True
+    if route == "sublingual":
+        return list(_SL_FIXED), policy.observation_minutes_sublingual, policy.sublingual_after_interval_minutes, True
+    # Spravato: the label asks for 40 minutes and before discharge only; rechecks after 2 hours are [policy].
+    return list(_SPRAVATO_FIXED), policy.observation_minutes_intranasal, policy.intranasal_recheck_minutes, False
+
+
+def vitals_schedule(
+    route: str, *, policy: MonitoringPolicy = DEFAULT_POLICY, infusion_minutes: int | None = None
+) -> list[int]:
+    """Return the minutes after the dose (IV: after the infusion starts) at which vitals are due, to the
+    observation minimum; 0 is the pre-dose reading. Readings continue at the route's interval until discharge
+    (`next_reading_due`). Spravato: before, at 40 minutes, and before discharge at 2 hours or later.
+    """
+    _check_route(route)
+    fixed, end, interval, fill = _schedule(route, policy, infusion_minutes)
+    offsets = list(fixed)
+    while fill and offsets[-1] + interval < end:
+        offsets.append(offsets[-1] + interval)
+    if offsets[-1] < end:
+        offsets.append(end)  # a reading at the observation minimum, before discharge
+    return offsets
+
+
+def next_reading_due(
+    route: str,
+    after_minute: int,
+    *,
+    policy: MonitoringPolicy = DEFAULT_POLICY,
+    infusion_minutes: int | None = None,
+) -> int:
+    """Return the minute of the next reading due after `after_minute` (the last reading taken), continuing at the
+    route's interval past the observation minimum until the patient is discharged.
+    """
+    offsets = vitals_schedule(route, policy=policy, infusion_minutes=infusion_minutes)
+    for offset in offsets:
+        if offset > after_minute:
+            return offset
+    interval = _schedule(route, policy, infusion_minutes)[2]
+    last = offsets[-1]
+    return last + ((after_minute - last) // interval + 1) * interval
+
+
+__all__ = [
+    "DEFAULT_POLICY",
+    "MONITORING_RULES_VERSION",
+    "PLAUSIBLE_VITALS",
+    "POLICY_VERSION",
+    "SPRAVATO_LABEL_OBSERVATION_MINUTES",
+    "Alert",
+    "Clearance",
+    "DischargeCriterion",
+    "Finding",
+    "MonitoringPolicy",
+    "VitalReading",
+    "all_met",
+    "discharge_check",
+    "next_reading_due",
+    "observation_minutes",
+    "policy_problems",
+    "predose_clearance",
+    "reading_alerts",
+    "reading_problems",
+    "vitals_schedule",
+]

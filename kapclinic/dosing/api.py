@@ -1,0 +1,291 @@
+"""Dosing sessions over the API: scheduling proposed sessions and the patient's preparation checklist."""
+
+from __future__ import annotations
+
+from datetime import date as date_type
+from datetime import datetime
+
+from django.http import HttpRequest
+from django.utils import timezone
+from ninja import Router, Schema, Status
+from pydantic import ConfigDict
+
+from kapclinic.audit.context import AuditContext
+from kapclinic.audit.services import access_event_record
+from kapclinic.dosing import services, session_services
+from kapclinic.dosing.models import (
+    AdverseEvent,
+    AdverseEventReview,
+    AlertAcknowledgement,
+    DosingSession,
+    PreparationChecklist,
+)
+from kapclinic.dosing.selectors import sessions_on
+from kapclinic.web import api_user
+
+router = Router(tags=["dosing sessions"])
+
+
+def _ctx(request: HttpRequest) -> AuditContext:
+    return AuditContext.from_request(request, user=api_user(request), channel="api")
+
+
+class ScheduleIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    room: str = ""
+    nurse: int | None = None
+    version: int | None = None
+
+
+class SessionOut(Schema):
+    id: int
+    patient: int
+    plan: int
+    number: int
+    scheduled_for: datetime
+    state: str
+    room: str
+    nurse: int | None
+    therapist: int | None
+    version: int
+
+    @staticmethod
+    def resolve_patient(obj: DosingSession) -> int:
+        return obj.patient_id
+
+    @staticmethod
+    def resolve_plan(obj: DosingSession) -> int:
+        return obj.plan_id
+
+    @staticmethod
+    def resolve_nurse(obj: DosingSession) -> int | None:
+        return obj.nurse_id
+
+    @staticmethod
+    def resolve_therapist(obj: DosingSession) -> int | None:
+        return obj.therapist_id
+
+
+class ChecklistIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    fasting_since: datetime | None = None
+    medications_held: bool = False
+    ride_name: str = ""
+    ride_phone: str = ""
+    no_driving_until_next_day: bool = False
+
+
+class ChecklistOut(Schema):
+    fasting_since: datetime | None
+    medications_held: bool
+    ride_name: str
+    ride_phone: str
+    no_driving_until_next_day: bool
+    complete: bool
+    completed_at: datetime | None
+    confirmed_at: datetime | None
+
+    @staticmethod
+    def resolve_complete(obj: PreparationChecklist) -> bool:
+        return obj.is_complete
+
+
+@router.post("/dosing-sessions/{session_id}/schedule", response=SessionOut)
+def session_schedule(request: HttpRequest, session_id: int, payload: ScheduleIn) -> DosingSession:
+    """Confirm a proposed session: 422 without current consent, an eligible decision and a signed plan."""
+    return services.session_schedule(
+        ctx=_ctx(request), session_id=session_id, room=payload.room, nurse_id=payload.nurse, version=payload.version
+    )
+
+
+@router.put("/dosing-sessions/{session_id}/checklist", response=ChecklistOut)
+def checklist_put(request: HttpRequest, session_id: int, payload: ChecklistIn) -> PreparationChecklist:
+    """The patient's preparation checklist for an upcoming session (the patient only, until check-in)."""
+    return services.checklist_save(ctx=_ctx(request), session_id=session_id, values=payload.dict())
+
+
+class VitalIn(Schema):
+    """One reading from a device or a script. `measured_at` defaults to now."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    systolic: int | None = None
+    diastolic: int | None = None
+    heart_rate: int | None = None
+    spo2: int | None = None
+    respiratory_rate: int | None = None
+    measured_at: datetime | None = None
+    source: str = "device"
+
+
+class AlertOut(Schema):
+    id: int
+    code: str
+    level: str
+    message: str
+    source: str
+    raised_at: datetime
+
+
+class VitalOut(Schema):
+    id: int
+    session: int
+    measured_at: datetime
+    systolic: int | None
+    diastolic: int | None
+    heart_rate: int | None
+    spo2: int | None
+    respiratory_rate: int | None
+    predose: bool
+    source: str
+    alerts: list[AlertOut]
+    clearance: str | None = None
+
+
+@router.post("/dosing-sessions/{session_id}/vitals", response={201: VitalOut})
+def vitals_post(request: HttpRequest, session_id: int, payload: VitalIn) -> Status[dict[str, object]]:
+    """Store a reading (nurse, or a device with a nurse's token); returns it with the alerts it raised at once."""
+    values = payload.dict(exclude={"measured_at", "source"}, exclude_none=True)
+    vital, alerts, clearance = session_services.vital_record(
+        ctx=_ctx(request), session_id=session_id, values=values, measured_at=payload.measured_at, source=payload.source
+    )
+    return Status(
+        201,
+        {
+            "id": vital.pk,
+            "session": vital.session_id,
+            "measured_at": vital.measured_at,
+            "systolic": vital.systolic,
+            "diastolic": vital.diastolic,
+            "heart_rate": vital.heart_rate,
+            "spo2": vital.spo2,
+            "respiratory_rate": vital.respiratory_rate,
+            "predose": vital.predose,
+            "source": vital.source,
+            "alerts": alerts,
+            "clearance": clearance.status if clearance else None,
+        },
+    )
+
+
+class BoardSessionOut(SessionOut):
+    open_alerts: int
+    route: str
+    patient_mrn: str
+
+    @staticmethod
+    def resolve_route(obj: DosingSession) -> str:
+        return obj.plan.route
+
+    @staticmethod
+    def resolve_patient_mrn(obj: DosingSession) -> str:
+        return obj.patient.mrn
+
+
+@router.get("/dosing-sessions", response=list[BoardSessionOut])
+def sessions_list(request: HttpRequest, date: date_type | None = None) -> list[DosingSession]:
+    """A day's sessions (default today) that the caller may see, with state, room and open alerts."""
+    user = api_user(request)
+    rows = sessions_on(date or timezone.localdate(), user=user)
+    ctx = _ctx(request)
+    for patient_id in sorted({s.patient_id for s in rows}):
+        access_event_record(ctx=ctx, action="dosing.board.view", patient_id=patient_id)
+    return rows
+
+
+class AckIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    action_taken: str
+
+
+class AckOut(Schema):
+    alert: int
+    by: int
+    at: datetime
+    action_taken: str
+
+    @staticmethod
+    def resolve_alert(obj: AlertAcknowledgement) -> int:
+        return obj.alert_id
+
+    @staticmethod
+    def resolve_by(obj: AlertAcknowledgement) -> int:
+        return obj.by_id
+
+
+@router.post("/alerts/{alert_id}/acknowledgement", response={201: AckOut})
+def alert_ack(request: HttpRequest, alert_id: int, payload: AckIn) -> Status[AlertAcknowledgement]:
+    """Acknowledge an alert as the caller (the acknowledging user is always the caller)."""
+    return Status(
+        201, session_services.alert_acknowledge(ctx=_ctx(request), alert_id=alert_id, action_taken=payload.action_taken)
+    )
+
+
+class AdverseEventIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    what: str
+    severity: str
+    action: str
+    occurred_at: datetime
+    serious: bool = False
+    outcome: str = ""
+    session: int | None = None
+
+
+class AdverseEventOut(Schema):
+    id: int
+    patient: int
+    session: int | None
+    what: str
+    severity: str
+    serious: bool
+    action: str
+    outcome: str
+    occurred_at: datetime
+
+    @staticmethod
+    def resolve_patient(obj: AdverseEvent) -> int:
+        return obj.patient_id
+
+    @staticmethod
+    def resolve_session(obj: AdverseEvent) -> int | None:
+        return obj.session_id
+
+
+@router.post("/patients/{patient_id}/adverse-events", response={201: AdverseEventOut})
+def adverse_event_post(request: HttpRequest, patient_id: int, payload: AdverseEventIn) -> Status[AdverseEvent]:
+    """Record an adverse event (what, severity, action, outcome); the director sees it until reviewed."""
+    values = payload.dict()
+    values["session_id"] = values.pop("session")
+    return Status(201, session_services.adverse_event_record(ctx=_ctx(request), patient_id=patient_id, **values))
+
+
+class ReviewIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    note: str
+
+
+class ReviewOut(Schema):
+    event: int
+    by: int
+    at: datetime
+    note: str
+
+    @staticmethod
+    def resolve_event(obj: AdverseEventReview) -> int:
+        return obj.event_id
+
+    @staticmethod
+    def resolve_by(obj: AdverseEventReview) -> int:
+        return obj.by_id
+
+
+@router.post("/adverse-events/{event_id}/review", response={201: ReviewOut})
+def adverse_event_review_post(request: HttpRequest, event_id: int, payload: ReviewIn) -> Status[AdverseEventReview]:
+    """The director's review of an adverse event (it then leaves the dashboard)."""
+    return Status(201, session_services.adverse_event_review(ctx=_ctx(request), event_id=event_id, note=payload.note))

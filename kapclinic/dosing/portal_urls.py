@@ -1,0 +1,8 @@
+from django.urls import path
+
+from kapclinic.dosing import views
+
+app_name = "dosing_portal"
+urlpatterns = [
+    path("<int:session_id>/checklist/", views.portal_checklist, name="checklist"),
+]

@@ -1,0 +1,167 @@
+"""Reads of dosing sessions shared by pages and the API; what still blocks dosing a patient."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from django.core.exceptions import ObjectDoesNotExist
+from django.db.models import Count, Q, QuerySet
+
+from kapclinic.accounts.models import User
+from kapclinic.accounts.roles import Action, Scope, scope_for
+from kapclinic.audit.context import AuditContext
+from kapclinic.consent.selectors import consent_status
+from kapclinic.dosing.models import (
+    Administration,
+    AlertAcknowledgement,
+    CheckIn,
+    Clearance,
+    Discharge,
+    DoseOrder,
+    DosingSession,
+    MonitoringAlert,
+    SessionEvent,
+    SessionState,
+    SessionTransition,
+    VitalSign,
+)
+from kapclinic.errors import NotFound
+from kapclinic.intake.models import EligibilityDecision, EligibilityDecisionKind
+from kapclinic.patients.access import patient_get_for_user
+from kapclinic.plans.models import TreatmentPlan
+
+# Sessions in which a reading can raise an alert that someone must act on.
+LIVE = (SessionState.DOSING, SessionState.MONITORING, SessionState.RECOVERY)
+ELIGIBLE = (EligibilityDecisionKind.ELIGIBLE, EligibilityDecisionKind.ELIGIBLE_WITH_PRECAUTIONS)
+
+
+def dosing_blockers(*, patient_id: int, plan: TreatmentPlan, on: date | None = None) -> list[str]:
+    """Why this patient may not be scheduled for (or given) a dose under this plan; empty when nothing blocks.
+
+    Pathway stages 2-3 (../shared/design/pathway.md) and monitoring.md section 1: current signed consent, an
+    eligible decision that is still the latest, and a signed plan that has not been replaced.
+    """
+    reasons = []
+    consent = consent_status(patient_id, on=on)
+    if not consent.current:
+        reasons.append(f"No current signed consent: {consent.message}")
+    decision = EligibilityDecision.objects.filter(patient_id=patient_id).order_by("-decided_at", "-id").first()
+    if decision is None or decision.decision not in ELIGIBLE:
+        reasons.append("The latest eligibility decision is not eligible (or there is none).")
+    if not plan.is_signed:
+        reasons.append("The treatment plan is not signed.")
+    elif TreatmentPlan.objects.filter(supersedes=plan, signed_at__isnull=False).exists():
+        reasons.append("The treatment plan has been replaced by a newer one.")
+    return reasons
+
+
+def sessions_between(start: date, end: date) -> QuerySet[DosingSession]:
+    """Sessions on the calendar from `start` to `end` inclusive, with what the schedule shows, in time order."""
+    return (
+        DosingSession.objects.filter(scheduled_for__date__gte=start, scheduled_for__date__lte=end)
+        .select_related("patient", "plan", "therapist", "nurse", "checklist")
+        .order_by("scheduled_for", "id")
+    )
+
+
+@dataclass
+class SessionRecord:
+    """Everything the session screen shows, read in a fixed number of queries however long the session runs."""
+
+    session: DosingSession
+    check_in: CheckIn | None
+    vitals: list[VitalSign]
+    alerts: list[MonitoringAlert]
+    clearances: list[Clearance]
+    orders: list[DoseOrder]
+    administration: Administration | None
+    events: list[SessionEvent]
+    transitions: list[SessionTransition]
+    discharge: Discharge | None
+
+    @property
+    def open_alerts(self) -> list[MonitoringAlert]:
+        return [a for a in self.alerts if not _acknowledged(a)]
+
+    @property
+    def latest_clearance(self) -> Clearance | None:
+        return self.clearances[-1] if self.clearances else None
+
+    @property
+    def order(self) -> DoseOrder | None:
+        return self.orders[-1] if self.orders else None
+
+
+def _acknowledged(alert: MonitoringAlert) -> bool:
+    try:
+        return alert.acknowledgement is not None
+    except AlertAcknowledgement.DoesNotExist:
+        return False
+
+
+def session_get(*, ctx: AuditContext, session_id: int, action: Action = Action.SESSION_VIEW) -> SessionRecord:
+    """The session with its whole record, after the access check (audited)."""
+    session = (
+        DosingSession.objects.select_related(
+            "patient", "plan", "nurse", "therapist", "checklist", "check_in", "discharge", "administration__lot"
+        )
+        .filter(pk=session_id)
+        .first()
+    )
+    if session is None:
+        raise NotFound("No such dosing session.")
+    patient_get_for_user(ctx=ctx, patient_id=session.patient_id, action=action)
+    return SessionRecord(
+        session=session,
+        check_in=session.check_in if _has(session, "check_in") else None,
+        vitals=list(VitalSign.objects.filter(session=session).order_by("measured_at", "id")),
+        alerts=list(
+            MonitoringAlert.objects.filter(session=session)
+            .select_related("acknowledgement__by", "vital")
+            .order_by("raised_at", "id")
+        ),
+        clearances=list(Clearance.objects.filter(session=session).select_related("override_by").order_by("at", "id")),
+        orders=list(
+            DoseOrder.objects.filter(session=session).select_related("signed_by", "product").order_by("signed_at", "id")
+        ),
+        administration=session.administration if _has(session, "administration") else None,
+        events=list(SessionEvent.objects.filter(session=session).select_related("by").order_by("occurred_at", "id")),
+        transitions=list(SessionTransition.objects.filter(session=session).select_related("by").order_by("at", "id")),
+        discharge=session.discharge if _has(session, "discharge") else None,
+    )
+
+
+def _has(session: DosingSession, name: str) -> bool:
+    try:
+        return getattr(session, name) is not None
+    except ObjectDoesNotExist:
+        return False
+
+
+def sessions_on(day: date, *, user: User) -> list[DosingSession]:
+    """A day's sessions the user may see, with their open-alert counts, for the board and the API."""
+    scope = scope_for(user.role, Action.SESSION_VIEW)
+    if scope is Scope.NONE:
+        return []
+    rows = (
+        sessions_between(day, day)
+        .exclude(state__in=[SessionState.CANCELLED, SessionState.PROPOSED])
+        .annotate(open_alerts=Count("alerts", filter=Q(alerts__acknowledgement__isnull=True)))
+    )
+    if scope is Scope.TEAM:
+        rows = rows.filter(patient__care_team__user=user)
+    return list(rows)
+
+
+def open_alerts_for(user: User) -> list[MonitoringAlert]:
+    """Unacknowledged alerts on sessions the user may act on (their team's), newest first."""
+    scope = scope_for(user.role, Action.ALERT_ACKNOWLEDGE)
+    if scope is Scope.NONE:
+        return []
+    alerts = MonitoringAlert.objects.filter(acknowledgement__isnull=True, session__state__in=LIVE).select_related(
+        "session__patient", "vital"
+    )
+    if scope is Scope.TEAM:
+        alerts = alerts.filter(session__patient__care_team__user=user)
+    return list(alerts.order_by("-raised_at", "-id")[:50])

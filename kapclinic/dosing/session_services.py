@@ -1,0 +1,802 @@
+"""Running a dosing session (pathway stage 5): each step a service, one transaction, audited.
+
+State machine: scheduled -> checked in -> cleared (or held) -> dosing -> monitoring -> recovery -> discharged,
+or stopped early / escalated; then signed. Every step locks the session row and, when the page sent the
+version it showed, refuses a stale one (two nurses on one session): the loser gets a clear 409.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from kapclinic.accounts.roles import Action, may
+from kapclinic.audit.context import AuditContext
+from kapclinic.audit.models import Outcome
+from kapclinic.audit.services import access_event_record
+from kapclinic.clinical import dosing as dose_rules
+from kapclinic.clinical import monitoring as rules
+from kapclinic.clinical.registry import age_on
+from kapclinic.dosing.models import (
+    FINISHED,
+    Administration,
+    AdverseEvent,
+    AdverseEventReview,
+    AdverseSeverity,
+    AlertAcknowledgement,
+    CheckIn,
+    Clearance,
+    Discharge,
+    DoseOrder,
+    DosingSession,
+    MonitoringAlert,
+    PregnancyTest,
+    RemsEnrollment,
+    RemsSubmission,
+    SessionEvent,
+    SessionEventKind,
+    SessionState,
+    SessionTransition,
+    VitalSign,
+    VitalSource,
+)
+from kapclinic.dosing.selectors import dosing_blockers
+from kapclinic.errors import AccessDenied, Conflict, NotFound
+from kapclinic.inventory.models import Lot, Product
+from kapclinic.inventory.services import Quantity, WitnessCredentials, ledger_entry_record
+from kapclinic.patients.access import patient_get_for_user
+from kapclinic.plans.models import Route
+from kapclinic.policy import dosing_policy, monitoring_policy
+from kapclinic.signing import content_digest
+
+ACTIVE = (
+    SessionState.CHECKED_IN,
+    SessionState.CLEARED,
+    SessionState.HELD,
+    SessionState.DOSING,
+    SessionState.MONITORING,
+    SessionState.RECOVERY,
+)
+VITALS_STATES = ACTIVE
+READING_FIELDS = ("systolic", "diastolic", "heart_rate", "spo2", "respiratory_rate")
+
+
+def _locked(ctx: AuditContext, session_id: int, action: Action, version: int | None = None) -> DosingSession:
+    """The session, row-locked for this transaction, after the access check and the version check."""
+    found = DosingSession.objects.filter(pk=session_id).values_list("patient_id", flat=True).first()
+    if found is None:
+        raise NotFound("No such dosing session.")
+    patient_get_for_user(ctx=ctx, patient_id=found, action=action, record_allowed=False)
+    session = DosingSession.objects.select_for_update().select_related("plan", "patient").get(pk=session_id)
+    if version is not None and version != session.version:
+        raise Conflict(
+            "Someone else updated this session since your screen loaded (it is now "
+            f"{session.get_state_display().lower()}); reload to see their change, then try again."
+        )
+    return session
+
+
+def _require_state(session: DosingSession, *states: str, doing: str) -> None:
+    if session.state not in states:
+        raise Conflict(f"Cannot {doing}: the session is {session.get_state_display().lower()}.")
+
+
+def _move(ctx: AuditContext, session: DosingSession, to: str, reason: str = "", at: datetime | None = None) -> None:
+    SessionTransition.objects.create(
+        session=session, from_state=session.state, to_state=to, by=ctx.user, reason=reason, at=at or timezone.now()
+    )
+    session.state = to
+    session.updated_at = timezone.now()
+    session.version += 1
+    session.save()
+
+
+def _audit(ctx: AuditContext, session: DosingSession, action: str, **detail: Any) -> None:
+    access_event_record(ctx=ctx, action=action, patient_id=session.patient_id, detail={"session": session.pk, **detail})
+
+
+def _refuse(ctx: AuditContext, session: DosingSession, action: str, why: str, field: str = "session") -> None:
+    # A refused safety step (dosing without clearance, an order over the maximum) stays in the audit log.
+    access_event_record(
+        ctx=ctx,
+        action=action,
+        patient_id=session.patient_id,
+        outcome=Outcome.DENIED,
+        detail={"session": session.pk, "why": why},
+    )
+    raise ValidationError({field: why})
+
+
+def pregnancy_test_applies(session: DosingSession) -> bool:
+    """A urine hCG before dosing for a patient who could become pregnant (monitoring.md section 1; [policy])."""
+    patient = session.patient
+    return patient.sex_at_birth == "female" and 12 <= age_on(patient.birth_date, timezone.localdate()) <= 55
+
+
+def session_check_in(
+    *,
+    ctx: AuditContext,
+    session_id: int,
+    identity_confirmed: bool,
+    checklist_confirmed: bool,
+    pregnancy_test: str,
+    weight_kg: Decimal,
+    checklist_note: str = "",
+    version: int | None = None,
+) -> CheckIn:
+    errors: dict[str, str] = {}
+    if not identity_confirmed:
+        errors["identity_confirmed"] = "Confirm the patient's identity (two identifiers) before check-in."
+    if pregnancy_test not in PregnancyTest.values:
+        errors["pregnancy_test"] = "Record the pregnancy test result, or not applicable."
+    if not Decimal("20") <= Decimal(weight_kg) <= Decimal("400"):
+        errors["weight_kg"] = "Weight must be between 20 and 400 kg; check the scale reading."
+    if not checklist_confirmed and not checklist_note.strip():
+        errors["checklist_note"] = "The checklist is not confirmed: say what is missing and how it was resolved."
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        session = _locked(ctx, session_id, Action.SESSION_RUN, version)
+        _require_state(session, SessionState.SCHEDULED, doing="check in")
+        if pregnancy_test_applies(session) and pregnancy_test == PregnancyTest.NOT_APPLICABLE:
+            raise ValidationError({"pregnancy_test": "This patient could become pregnant: record the test result."})
+        blockers = dosing_blockers(patient_id=session.patient_id, plan=session.plan)
+        if blockers:
+            _refuse(ctx, session, "session.check_in", " ".join(blockers))
+        check_in = CheckIn.objects.create(
+            session=session,
+            identity_confirmed=True,
+            checklist_confirmed=checklist_confirmed,
+            checklist_note=checklist_note.strip()[:300],
+            pregnancy_test=pregnancy_test,
+            weight_kg=Decimal(weight_kg),
+            by=ctx.user,
+        )
+        checklist = getattr(session, "checklist", None)
+        if checklist is not None and checklist_confirmed:
+            checklist.confirmed_at, checklist.confirmed_by = timezone.now(), ctx.user
+            checklist.save(update_fields=["confirmed_at", "confirmed_by"])
+        _move(ctx, session, SessionState.CHECKED_IN)
+        _audit(ctx, session, "session.check_in", pregnancy_test=pregnancy_test)
+    return check_in
+
+
+def _reading(values: dict[str, Any]) -> rules.VitalReading:
+    return rules.VitalReading(**{name: values.get(name) for name in READING_FIELDS})
+
+
+def _measured_at(session: DosingSession, measured_at: datetime | None) -> datetime:
+    now = timezone.now()
+    when = measured_at or now
+    if timezone.is_naive(when):
+        when = timezone.make_aware(when)
+    if when > now + timedelta(minutes=1):
+        raise ValidationError({"measured_at": "A reading cannot be timed in the future."})
+    check_in = CheckIn.objects.filter(session=session).values_list("at", flat=True).first()
+    start = check_in or session.scheduled_for
+    if when < start - timedelta(minutes=30):
+        raise ValidationError(
+            {"measured_at": f"A reading cannot be timed before the session ({timezone.localtime(start):%H:%M})."}
+        )
+    return when
+
+
+def vital_record(
+    *,
+    ctx: AuditContext,
+    session_id: int,
+    values: dict[str, Any],
+    measured_at: datetime | None = None,
+    source: str = VitalSource.MANUAL,
+    version: int | None = None,
+) -> tuple[VitalSign, list[MonitoringAlert], Clearance | None]:
+    """Store a reading; before the dose it decides clearance, after it raises alerts at once (monitoring.md s3)."""
+    unknown = set(values) - set(READING_FIELDS)
+    if unknown:
+        raise ValidationError(dict.fromkeys(sorted(unknown), "Not a vital sign."))
+    reading = _reading(values)
+    problems = rules.reading_problems(reading)
+    if problems:
+        raise ValidationError({"reading": " ".join(problems)})
+    if source not in VitalSource.values:
+        raise ValidationError({"source": "Choose manual or device."})
+    with transaction.atomic():
+        session = _locked(ctx, session_id, Action.SESSION_RUN, version)
+        _require_state(session, *VITALS_STATES, doing="record vitals")
+        when = _measured_at(session, measured_at)
+        predose = session.state in (SessionState.CHECKED_IN, SessionState.HELD)
+        vital = VitalSign.objects.create(
+            session=session, measured_at=when, predose=predose, source=source, recorded_by=ctx.user, **values
+        )
+        alerts: list[MonitoringAlert] = []
+        clearance: Clearance | None = None
+        if predose:
+            clearance = _clear(ctx, session, vital, reading)
+        else:
+            alerts = [
+                MonitoringAlert.objects.create(
+                    session=session,
+                    vital=vital,
+                    code=alert.code,
+                    level=alert.level,
+                    message=alert.message,
+                    source=alert.source,
+                )
+                for alert in rules.reading_alerts(reading, policy=monitoring_policy())
+            ]
+            session.version += 1
+            session.updated_at = timezone.now()
+            session.save(update_fields=["version", "updated_at"])
+        _audit(ctx, session, "session.vitals", vital=vital.pk, alerts=[a.code for a in alerts])
+    return vital, alerts, clearance
+
+
+def _clear(ctx: AuditContext, session: DosingSession, vital: VitalSign, reading: rules.VitalReading) -> Clearance:
+    policy = monitoring_policy()
+    verdict = rules.predose_clearance(reading, policy=policy)
+    findings = [f.as_dict() for f in verdict.findings]
+    status = verdict.status
+    check_in = CheckIn.objects.filter(session=session).first()
+    if check_in is not None and check_in.pregnancy_test == PregnancyTest.POSITIVE:
+        status = "do_not_dose"
+        findings.append(
+            {
+                "code": "pregnancy_positive",
+                "level": "do_not_dose",
+                "message": "Today's pregnancy test is positive.",
+                "source": "Spravato PI 8.1 (may cause fetal harm); clinic policy (monitoring.md section 1)",
+            }
+        )
+    clearance = Clearance.objects.create(
+        session=session,
+        vital=vital,
+        status=status,
+        findings=findings,
+        policy_version=policy.version,
+        by=ctx.user,
+    )
+    target = SessionState.CLEARED if status == "clear" else SessionState.HELD
+    if session.state != target:
+        _move(ctx, session, target, reason="; ".join(f["message"] for f in findings))
+    else:
+        session.version += 1
+        session.save(update_fields=["version"])
+    return clearance
+
+
+def clearance_override(*, ctx: AuditContext, session_id: int, reason: str, version: int | None = None) -> Clearance:
+    """The prescriber clears a held session with a reason; a "do not dose" finding is never overridden."""
+    if len(reason.strip()) < 10:
+        raise ValidationError(
+            {"reason": "Give the clinical reason for dosing despite the hold (10 characters or more)."}
+        )
+    with transaction.atomic():
+        session = _locked(ctx, session_id, Action.DOSE_ORDER, version)
+        _require_state(session, SessionState.HELD, doing="override a hold")
+        latest = Clearance.objects.filter(session=session).order_by("-at", "-id").first()
+        if latest is None or latest.status == "do_not_dose":
+            _refuse(ctx, session, "session.clearance_override", "A do-not-dose finding cannot be overridden.")
+        assert latest is not None
+        cleared = Clearance.objects.create(
+            session=session,
+            vital=latest.vital,
+            status="clear",
+            findings=latest.findings,
+            policy_version=latest.policy_version,
+            by=ctx.user,
+            override_by=ctx.user,
+            override_reason=reason.strip(),
+        )
+        _move(ctx, session, SessionState.CLEARED, reason=f"Hold overridden: {reason.strip()}")
+        _audit(ctx, session, "session.clearance_override", reason=reason.strip()[:200])
+    return cleared
+
+
+def dose_calculate(session: DosingSession, product: Product, *, escalate: bool = False) -> dose_rules.DoseCalculation:
+    """The dose for this session from the plan, today's weight and the titration rule (dosing.md section 6)."""
+    plan = session.plan
+    check_in = CheckIn.objects.filter(session=session).first()
+    previous = (
+        DoseOrder.objects.filter(session__plan=plan, session__number__lt=session.number)
+        .order_by("-session__number", "-signed_at")
+        .first()
+    )
+    previous_dose = None
+    if previous is not None:
+        previous_dose = previous.dose_mg_per_kg if plan.route in dose_rules.WEIGHT_BASED_ROUTES else previous.dose_mg
+    spravato_recent = None
+    if plan.route == Route.INTRANASAL:
+        since = timezone.localdate() - timedelta(days=6)
+        spravato_recent = Administration.objects.filter(
+            session__patient_id=session.patient_id, route=Route.INTRANASAL, started_at__date__gte=since
+        ).count()
+    starting = plan.starting_dose_mg_per_kg if plan.starting_dose_mg_per_kg is not None else plan.starting_dose_mg
+    assert starting is not None
+    return dose_rules.calculate_dose(
+        dose_rules.DosePlan(
+            route=plan.route,
+            starting_dose=starting,
+            titration=dose_rules.TitrationRule(
+                kind=plan.titration, step=plan.titration_step, ceiling=plan.titration_ceiling
+            ),
+        ),
+        weight_kg=check_in.weight_kg if check_in else None,
+        concentration=product.mg_per_unit,
+        session_number=session.number,
+        escalate=escalate,
+        previous_dose=previous_dose,
+        sex_at_birth=session.patient.sex_at_birth,
+        weight_measured_on=timezone.localtime(check_in.at).date() if check_in else None,
+        today=timezone.localdate(),
+        doses_in_previous_6_days=spravato_recent,
+        policy=dosing_policy(),
+    )
+
+
+def dose_order_sign(
+    *,
+    ctx: AuditContext,
+    session_id: int,
+    product_id: int,
+    escalate: bool = False,
+    override_reason: str = "",
+    version: int | None = None,
+) -> DoseOrder:
+    """The prescriber signs today's dose order; above a policy maximum it needs a written override reason."""
+    product = Product.objects.filter(pk=product_id, active=True).first()
+    if product is None:
+        raise ValidationError({"product": "Choose the product to draw from."})
+    with transaction.atomic():
+        session = _locked(ctx, session_id, Action.DOSE_ORDER, version)
+        _require_state(session, SessionState.CLEARED, doing="order the dose")
+        blockers = dosing_blockers(patient_id=session.patient_id, plan=session.plan)
+        if blockers:
+            _refuse(ctx, session, "dose.order", " ".join(blockers))
+        plan = session.plan
+        if plan.route == Route.INTRANASAL and not RemsEnrollment.objects.filter(patient=session.patient).exists():
+            _refuse(
+                ctx,
+                session,
+                "dose.order",
+                "Esketamine needs the patient's REMS enrollment on record before the first dose (Spravato REMS).",
+            )
+        try:
+            calc = dose_calculate(session, product, escalate=escalate)
+        except ValueError as exc:
+            raise ValidationError({"dose": str(exc)}) from None
+        hard_stops = [f.as_dict() for f in calc.hard_stops]
+        if hard_stops and len(override_reason.strip()) < 10:
+            _refuse(
+                ctx,
+                session,
+                "dose.order",
+                " ".join(f["message"] for f in hard_stops) + " An override needs the prescriber's written reason.",
+                field="override_reason",
+            )
+        values = {
+            "session": session.pk,
+            "route": plan.route,
+            "dose_mg": str(calc.dose_mg),
+            "volume_ml": str(calc.volume_ml) if calc.volume_ml is not None else None,
+            "product": product.pk,
+            "working": list(calc.working),
+            "signed_by": ctx.user.pk,
+        }
+        order = DoseOrder.objects.create(
+            session=session,
+            route=plan.route,
+            dose_mg=calc.dose_mg,
+            dose_mg_per_kg=calc.dose_mg_per_kg,
+            weight_kg=calc.weight_kg,
+            product=product,
+            volume_ml=calc.volume_ml,
+            units=calc.units,
+            escalated=escalate,
+            working=list(calc.working),
+            hard_stops=hard_stops,
+            override_reason=override_reason.strip() if hard_stops else "",
+            policy_version=dosing_policy().version,
+            signed_by=ctx.user,
+            digest=content_digest(values),
+        )
+        session.version += 1
+        session.save(update_fields=["version"])
+        _audit(ctx, session, "dose.order", order=order.pk, dose_mg=str(calc.dose_mg), overridden=bool(hard_stops))
+    return order
+
+
+def administration_record(
+    *,
+    ctx: AuditContext,
+    session_id: int,
+    lot_id: int,
+    location_id: int,
+    started_at: datetime,
+    drawn: Decimal,
+    given: Decimal,
+    ended_at: datetime | None = None,
+    infusion_rate_ml_per_h: Decimal | None = None,
+    witness: WitnessCredentials | None = None,
+    version: int | None = None,
+) -> Administration:
+    """Record the dose given (amounts in the product's unit: mL or devices); the ledger draw and the waste of
+    any remainder (with a witness) are written in the same transaction (controlled-substances.md)."""
+    if drawn <= 0 or given <= 0:
+        raise ValidationError({"given": "Amounts drawn and given must be above zero."})
+    if given > drawn:
+        raise ValidationError({"given": "More cannot be given than was drawn."})
+    now = timezone.now()
+    if started_at > now + timedelta(minutes=1) or (ended_at is not None and ended_at > now + timedelta(minutes=1)):
+        raise ValidationError({"started_at": "Times cannot be in the future."})
+    if ended_at is not None and ended_at < started_at:
+        raise ValidationError({"ended_at": "The end cannot be before the start."})
+    with transaction.atomic():
+        session = _locked(ctx, session_id, Action.SESSION_RUN, version)
+        _require_state(session, SessionState.CLEARED, doing="record the administration")
+        order = DoseOrder.objects.filter(session=session).order_by("-signed_at", "-id").first()
+        if order is None:
+            _refuse(ctx, session, "session.administer", "There is no signed dose order for this session.")
+        assert order is not None
+        lot = Lot.objects.select_related("product").filter(pk=lot_id).first()
+        if lot is None or lot.product_id != order.product_id:
+            raise ValidationError({"lot": "Choose a lot of the ordered product."})
+        per_unit = lot.product.mg_per_unit
+        given_mg, drawn_mg = (
+            (given * per_unit).quantize(Decimal("0.001")),
+            (drawn * per_unit).quantize(Decimal("0.001")),
+        )
+        tolerance = max(Decimal("1"), order.dose_mg * Decimal("0.02"))
+        if abs(given_mg - order.dose_mg) > tolerance:
+            _refuse(
+                ctx,
+                session,
+                "session.administer",
+                f"{given_mg.normalize():f} mg given differs from the order of {order.dose_mg.normalize():f} mg.",
+                field="given",
+            )
+        if session.plan.route == Route.IV and infusion_rate_ml_per_h is None:
+            raise ValidationError({"infusion_rate_ml_per_h": "Record the infusion rate for an IV dose."})
+        reference = f"Dosing session {session.pk}, order {order.pk}"
+        entry = ledger_entry_record(
+            ctx=ctx,
+            kind="administration",
+            lot_id=lot.pk,
+            location_id=location_id,
+            quantity=Quantity(given, lot.product.unit),
+            occurred_at=started_at,
+            patient_id=session.patient_id,
+            reference=reference,
+        )
+        waste = None
+        if drawn > given:
+            waste = ledger_entry_record(
+                ctx=ctx,
+                kind="waste",
+                lot_id=lot.pk,
+                location_id=location_id,
+                quantity=Quantity(drawn - given, lot.product.unit),
+                occurred_at=ended_at or started_at,
+                witness=witness,
+                patient_id=session.patient_id,
+                reason=f"Remainder of the dose drawn for {reference.lower()}",
+                reference=reference,
+            )
+        administration = Administration.objects.create(
+            session=session,
+            order=order,
+            route=session.plan.route,
+            lot=lot,
+            location_id=location_id,
+            started_at=started_at,
+            ended_at=ended_at,
+            infusion_rate_ml_per_h=infusion_rate_ml_per_h,
+            drawn_mg=drawn_mg,
+            given_mg=given_mg,
+            ledger_entry=entry,
+            waste_entry=waste,
+            by=ctx.user,
+        )
+        session.started_at = started_at
+        # An infusion still running stays "dosing"; an injection, spray or lozenge goes straight to monitoring.
+        running = session.plan.route == Route.IV and ended_at is None
+        _move(ctx, session, SessionState.DOSING, at=started_at)
+        if not running:
+            _move(ctx, session, SessionState.MONITORING, at=ended_at or started_at)
+        _audit(ctx, session, "session.administer", given_mg=str(given_mg), entry=entry.pk)
+    return administration
+
+
+def session_advance(
+    *, ctx: AuditContext, session_id: int, to: str, at: datetime | None = None, version: int | None = None
+) -> DosingSession:
+    """The simple steps: infusion ended (dosing -> monitoring) and monitoring -> recovery."""
+    allowed = {SessionState.MONITORING: SessionState.DOSING, SessionState.RECOVERY: SessionState.MONITORING}
+    if to not in allowed:
+        raise ValidationError({"to": "Only monitoring (infusion ended) or recovery are steps of their own."})
+    when = at or timezone.now()
+    if when > timezone.now() + timedelta(minutes=1):
+        raise ValidationError({"at": "The time cannot be in the future."})
+    with transaction.atomic():
+        session = _locked(ctx, session_id, Action.SESSION_RUN, version)
+        _require_state(session, allowed[to], doing=f"move to {to}")
+        _move(ctx, session, to, at=when)
+        _audit(ctx, session, f"session.{to}")
+    return session
+
+
+def event_record(
+    *,
+    ctx: AuditContext,
+    session_id: int,
+    kind: str,
+    code: str,
+    occurred_at: datetime | None = None,
+    severity: str = "",
+    value: str = "",
+    note: str = "",
+) -> SessionEvent:
+    """A side effect, intervention, rescue medication or score, with its time."""
+    if kind not in SessionEventKind.values:
+        raise ValidationError({"kind": "Choose side effect, intervention, rescue medication or score."})
+    if not code.strip():
+        raise ValidationError({"code": "Say what it was."})
+    if severity and severity not in AdverseSeverity.values:
+        raise ValidationError({"severity": "Severity is mild, moderate or severe."})
+    if kind == SessionEventKind.RESCUE_MEDICATION and not value.strip():
+        raise ValidationError({"value": "Record the dose and route of the rescue medication."})
+    with transaction.atomic():
+        session = _locked(ctx, session_id, Action.SESSION_RUN)
+        _require_state(session, *ACTIVE, doing="record an event")
+        when = _measured_at(session, occurred_at)
+        event = SessionEvent.objects.create(
+            session=session,
+            kind=kind,
+            code=code.strip()[:40],
+            severity=severity,
+            value=value.strip()[:60],
+            note=note.strip(),
+            occurred_at=when,
+            by=ctx.user,
+        )
+        _audit(ctx, session, "session.event", kind=kind, code=event.code)
+    return event
+
+
+def alert_acknowledge(*, ctx: AuditContext, alert_id: int, action_taken: str) -> AlertAcknowledgement:
+    """Acknowledge an alert as oneself, with the action taken (never on someone else's behalf)."""
+    alert = MonitoringAlert.objects.select_related("session").filter(pk=alert_id).first()
+    if alert is None:
+        raise NotFound("No such alert.")
+    if len(action_taken.strip()) < 3:
+        raise ValidationError({"action_taken": "Say what was done (e.g. rechecked in 5 minutes, infusion paused)."})
+    with transaction.atomic():
+        session = _locked(ctx, alert.session_id, Action.ALERT_ACKNOWLEDGE)
+        if AlertAcknowledgement.objects.filter(alert=alert).exists():
+            raise Conflict("This alert was already acknowledged.")
+        ack = AlertAcknowledgement.objects.create(alert=alert, by=ctx.user, action_taken=action_taken.strip())
+        session.version += 1
+        session.save(update_fields=["version"])
+        _audit(ctx, session, "alert.acknowledge", alert=alert.pk, code=alert.code)
+    return ack
+
+
+def discharge_criteria(session: DosingSession, answers: dict[str, Any]) -> list[rules.DischargeCriterion]:
+    """The discharge checklist (monitoring.md section 6) from the session record and the nurse's answers."""
+    administration = getattr(session, "administration", None)
+    vitals = list(VitalSign.objects.filter(session=session).order_by("measured_at", "id"))
+    baseline = next((v for v in vitals if v.predose), None)
+    last = next((v for v in reversed(vitals) if not v.predose), None)
+    infusion_end = (
+        SessionTransition.objects.filter(session=session, to_state=SessionState.MONITORING)
+        .values_list("at", flat=True)
+        .first()
+    )
+    now = timezone.now()
+    since_dose = int((now - administration.started_at).total_seconds() // 60) if administration else 0
+    since_end = int((now - infusion_end).total_seconds() // 60) if infusion_end else None
+    return rules.discharge_check(
+        route=session.plan.route,
+        minutes_since_dose=since_dose,
+        minutes_since_infusion_end=since_end,
+        last_reading=_reading_of(last) if last else None,
+        baseline_reading=_reading_of(baseline) if baseline else None,
+        moaas=answers.get("moaas"),
+        oriented=bool(answers.get("oriented")),
+        walks_steadily=bool(answers.get("walks_steadily")),
+        nausea_controlled=bool(answers.get("nausea_controlled")),
+        new_suicidal_ideation=bool(answers.get("new_suicidal_ideation")),
+        escort_present=bool(answers.get("escort_present")),
+        policy=monitoring_policy(),
+    )
+
+
+def _reading_of(vital: VitalSign) -> rules.VitalReading:
+    return rules.VitalReading(**{name: getattr(vital, name) for name in READING_FIELDS})
+
+
+# Observation time for esketamine is the label's (Spravato PI boxed warning; REMS): no override.
+NEVER_OVERRIDDEN = {"observation_time"}
+
+
+def session_discharge(
+    *,
+    ctx: AuditContext,
+    session_id: int,
+    answers: dict[str, Any],
+    driver_name: str,
+    override_reason: str = "",
+    version: int | None = None,
+) -> Discharge:
+    """Discharge; an unmet criterion needs the prescriber's override with a reason (never Spravato's 2 hours)."""
+    if not driver_name.strip():
+        raise ValidationError({"driver_name": "Record who is driving the patient home."})
+    with transaction.atomic():
+        session = _locked(ctx, session_id, Action.SESSION_RUN, version)
+        _require_state(session, SessionState.RECOVERY, SessionState.MONITORING, doing="discharge")
+        criteria = discharge_criteria(session, answers)
+        unmet = [c for c in criteria if not c.met]
+        overridden_by = None
+        if unmet:
+            label = "; ".join(c.label for c in unmet)
+            if session.plan.route == Route.INTRANASAL and any(c.code in NEVER_OVERRIDDEN for c in unmet):
+                _refuse(ctx, session, "session.discharge", "Esketamine needs at least 2 hours of observation.")
+            if not may(ctx.user.role, Action.DOSE_ORDER):
+                _refuse(ctx, session, "session.discharge", f"Not met: {label}. Only the prescriber can override.")
+            if len(override_reason.strip()) < 10:
+                _refuse(
+                    ctx,
+                    session,
+                    "session.discharge",
+                    f"Not met: {label}. Give the reason to discharge anyway.",
+                    field="override_reason",
+                )
+            overridden_by = ctx.user
+        discharge = Discharge.objects.create(
+            session=session,
+            criteria=[asdict(c) for c in criteria],
+            driver_name=driver_name.strip()[:120],
+            override_by=overridden_by,
+            override_reason=override_reason.strip() if unmet else "",
+            by=ctx.user,
+        )
+        session.ended_at = discharge.at
+        _move(ctx, session, SessionState.DISCHARGED)
+        _audit(ctx, session, "session.discharge", unmet=[c.code for c in unmet])
+    return discharge
+
+
+def session_stop(
+    *, ctx: AuditContext, session_id: int, outcome: str, reason: str, version: int | None = None
+) -> DosingSession:
+    """Stop a session early or escalate it (emergency care); the reason is required."""
+    if outcome not in (SessionState.STOPPED_EARLY, SessionState.ESCALATED):
+        raise ValidationError({"outcome": "Choose stopped early or escalated."})
+    if len(reason.strip()) < 5:
+        raise ValidationError({"reason": "Say why the session stopped."})
+    with transaction.atomic():
+        session = _locked(ctx, session_id, Action.SESSION_RUN, version)
+        _require_state(session, *ACTIVE, doing="stop the session")
+        session.ended_at = timezone.now()
+        _move(ctx, session, outcome, reason=reason.strip())
+        _audit(ctx, session, f"session.{outcome}", reason=reason.strip()[:200])
+    return session
+
+
+def session_sign(*, ctx: AuditContext, session_id: int, version: int | None = None) -> DosingSession:
+    """Sign the finished session record; after this the database refuses any change to it."""
+    with transaction.atomic():
+        session = _locked(ctx, session_id, Action.SESSION_RUN, version)
+        _require_state(session, *[s for s in FINISHED if s != SessionState.CANCELLED], doing="sign")
+        if session.is_signed:
+            raise Conflict("This session is already signed.")
+        _audit(ctx, session, "session.sign")
+        session.signature_stamp(ctx.user.pk)
+        session.save()
+    return session
+
+
+def adverse_event_record(
+    *,
+    ctx: AuditContext,
+    patient_id: int,
+    what: str,
+    severity: str,
+    action: str,
+    occurred_at: datetime,
+    serious: bool = False,
+    outcome: str = "",
+    session_id: int | None = None,
+) -> AdverseEvent:
+    patient_get_for_user(ctx=ctx, patient_id=patient_id, action=Action.ADVERSE_EVENT_RECORD, record_allowed=False)
+    errors: dict[str, str] = {}
+    if not what.strip():
+        errors["what"] = "Say what happened."
+    if severity not in AdverseSeverity.values:
+        errors["severity"] = "Severity is mild, moderate or severe."
+    if not action.strip():
+        errors["action"] = "Say what was done."
+    if timezone.is_naive(occurred_at):
+        occurred_at = timezone.make_aware(occurred_at)
+    if occurred_at > timezone.now() + timedelta(minutes=1):
+        errors["occurred_at"] = "An adverse event cannot be in the future."
+    if session_id is not None and not DosingSession.objects.filter(pk=session_id, patient_id=patient_id).exists():
+        errors["session"] = "That session is not this patient's."
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        event = AdverseEvent.objects.create(
+            patient_id=patient_id,
+            session_id=session_id,
+            what=what.strip()[:300],
+            severity=severity,
+            serious=serious,
+            action=action.strip(),
+            outcome=outcome.strip(),
+            occurred_at=occurred_at,
+            by=ctx.user,
+        )
+        access_event_record(
+            ctx=ctx,
+            action="adverse_event.record",
+            patient_id=patient_id,
+            detail={"event": event.pk, "severity": severity, "serious": serious},
+        )
+    return event
+
+
+def adverse_event_review(*, ctx: AuditContext, event_id: int, note: str) -> AdverseEventReview:
+    if not may(ctx.user.role, Action.ADVERSE_EVENT_REVIEW):
+        raise AccessDenied("Only the clinic director reviews adverse events.")
+    event = AdverseEvent.objects.filter(pk=event_id).first()
+    if event is None:
+        raise NotFound("No such adverse event.")
+    if not note.strip():
+        raise ValidationError({"note": "Record the review (what follows from it)."})
+    with transaction.atomic():
+        if AdverseEventReview.objects.filter(event=event).exists():
+            raise Conflict("This adverse event was already reviewed.")
+        review = AdverseEventReview.objects.create(event=event, by=ctx.user, note=note.strip())
+        access_event_record(
+            ctx=ctx, action="adverse_event.review", patient_id=event.patient_id, detail={"event": event.pk}
+        )
+    return review
+
+
+def rems_enrollment_record(*, ctx: AuditContext, patient_id: int, enrolled_on: Any, reference: str) -> RemsEnrollment:
+    patient_get_for_user(ctx=ctx, patient_id=patient_id, action=Action.DOSE_ORDER, record_allowed=False)
+    if not reference.strip():
+        raise ValidationError({"reference": "Enter the REMS patient enrollment reference."})
+    if enrolled_on > timezone.localdate():
+        raise ValidationError({"enrolled_on": "The enrollment date cannot be in the future."})
+    with transaction.atomic():
+        enrollment = RemsEnrollment.objects.create(
+            patient_id=patient_id, enrolled_on=enrolled_on, reference=reference.strip()[:60], recorded_by=ctx.user
+        )
+        access_event_record(ctx=ctx, action="rems.enroll", patient_id=patient_id, detail={"reference": reference[:60]})
+    return enrollment
+
+
+def rems_submit(*, ctx: AuditContext, session_id: int, reference: str = "") -> RemsSubmission:
+    """Mark the session's REMS patient monitoring form submitted (the 7-day clock on the director's dashboard)."""
+    with transaction.atomic():
+        session = _locked(ctx, session_id, Action.REMS_SUBMIT)
+        if session.plan.route != Route.INTRANASAL:
+            raise ValidationError({"session": "Only esketamine sessions have a REMS monitoring form."})
+        _require_state(
+            session,
+            SessionState.DISCHARGED,
+            SessionState.STOPPED_EARLY,
+            SessionState.ESCALATED,
+            doing="submit the REMS form",
+        )
+        if RemsSubmission.objects.filter(session=session).exists():
+            raise Conflict("The REMS form of this session was already marked submitted.")
+        submission = RemsSubmission.objects.create(session=session, by=ctx.user, reference=reference.strip()[:80])
+        _audit(ctx, session, "rems.submit")
+    return submission

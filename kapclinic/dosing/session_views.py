@@ -1,0 +1,341 @@
+"""The dosing-session screen (nurse, prescriber, therapist), its steps, today's board and live alerts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+from django.views.decorators.http import require_POST
+
+from kapclinic.accounts.roles import Action, Role, may
+from kapclinic.audit.context import AuditContext
+from kapclinic.audit.services import access_event_record
+from kapclinic.clinical.monitoring import next_reading_due
+from kapclinic.dosing import session_services as steps
+from kapclinic.dosing.charts import ChartThreshold, VitalPoint, vitals_summary, vitals_svg
+from kapclinic.dosing.models import SIDE_EFFECTS, PregnancyTest, SessionEventKind, SessionState
+from kapclinic.dosing.selectors import SessionRecord, open_alerts_for, session_get, sessions_on
+from kapclinic.errors import AccessDenied, Conflict, NotFound
+from kapclinic.inventory.models import Lot, Product, StorageLocation
+from kapclinic.inventory.services import WitnessCredentials
+from kapclinic.plans.models import Route
+from kapclinic.policy import monitoring_policy
+from kapclinic.web import current_user, forbidden, not_found
+
+
+def _thresholds() -> list[ChartThreshold]:
+    policy = monitoring_policy()
+    return [
+        ChartThreshold(f"Systolic alert > {policy.alert_systolic}", float(policy.alert_systolic), "bp"),
+        ChartThreshold(f"Diastolic alert > {policy.alert_diastolic}", float(policy.alert_diastolic), "bp"),
+        ChartThreshold(f"SpO₂ alert < {policy.alert_spo2_low}", float(policy.alert_spo2_low), "spo2"),
+    ]
+
+
+def _chart(record: SessionRecord) -> tuple[str, str]:
+    points = [VitalPoint(v.measured_at, v.systolic, v.diastolic, v.heart_rate, v.spo2) for v in record.vitals]
+    dose_at = record.administration.started_at if record.administration else None
+    tz = timezone.get_current_timezone()
+    thresholds = _thresholds()
+    return vitals_svg(points, thresholds, dose_at=dose_at, tz=tz, id_prefix=f"s{record.session.pk}"), vitals_summary(
+        points, thresholds
+    )
+
+
+def _next_reading_due(record: SessionRecord) -> datetime | None:
+    if record.administration is None or record.session.state not in (
+        SessionState.DOSING,
+        SessionState.MONITORING,
+        SessionState.RECOVERY,
+    ):
+        return None
+    start = record.administration.started_at
+    taken = [v.measured_at for v in record.vitals if not v.predose]
+    last = max(taken) if taken else start
+    after = int((last - start).total_seconds() // 60)
+    return start + timedelta(minutes=next_reading_due(record.session.plan.route, after, policy=monitoring_policy()))
+
+
+@login_required
+def session_page(request: HttpRequest, session_id: int) -> HttpResponse:
+    user = current_user(request)
+    try:
+        record = session_get(ctx=AuditContext.from_request(request), session_id=session_id)
+    except NotFound as exc:
+        return not_found(request, exc.message)
+    except AccessDenied as exc:
+        return forbidden(request, exc.message)
+    session = record.session
+    svg, summary = _chart(record)
+    order = record.order
+    products = list(Product.objects.filter(active=True).order_by("name")) if may(user.role, Action.DOSE_ORDER) else []
+    lots = (
+        list(
+            Lot.objects.filter(product_id=order.product_id, expires_on__gte=timezone.localdate()).order_by("expires_on")
+        )
+        if order
+        else []
+    )
+    preview = None
+    product_id = request.GET.get("product")
+    if session.state == SessionState.CLEARED and product_id and product_id.isdigit():
+        product = Product.objects.filter(pk=int(product_id)).first()
+        if product is not None:
+            try:
+                preview = steps.dose_calculate(session, product, escalate=request.GET.get("escalate") == "1")
+            except ValueError as exc:
+                messages.error(request, str(exc))
+    return render(
+        request,
+        "dosing/session.html",
+        {
+            "record": record,
+            "session": session,
+            "patient": session.patient,
+            "plan": session.plan,
+            "chart_svg": svg,
+            "chart_summary": summary,
+            "can_run": may(user.role, Action.SESSION_RUN),
+            "can_order": may(user.role, Action.DOSE_ORDER),
+            "can_ack": may(user.role, Action.ALERT_ACKNOWLEDGE),
+            "pregnancy_applies": steps.pregnancy_test_applies(session),
+            "pregnancy_choices": PregnancyTest.choices,
+            "products": products,
+            "lots": lots,
+            "locations": StorageLocation.objects.filter(active=True).order_by("name"),
+            "preview": preview,
+            "side_effects": SIDE_EFFECTS,
+            "event_kinds": SessionEventKind.choices,
+            "next_due": _next_reading_due(record),
+            "is_iv": session.plan.route == Route.IV,
+            "is_spravato": session.plan.route == Route.INTRANASAL,
+            "states": SessionState,
+            "poll_seconds": settings.KAPCLINIC_ALERT_POLL_SECONDS,
+        },
+    )
+
+
+@login_required
+def session_alerts(request: HttpRequest, session_id: int) -> HttpResponse:
+    """The session's alert panel (htmx polls it, so a device's reading shows without a reload)."""
+    user = current_user(request)
+    try:
+        record = session_get(ctx=AuditContext.from_request(request), session_id=session_id)
+    except (NotFound, AccessDenied):
+        return HttpResponse(status=404)
+    return render(
+        request,
+        "dosing/_session_alerts.html",
+        {
+            "record": record,
+            "session": record.session,
+            "can_ack": may(user.role, Action.ALERT_ACKNOWLEDGE),
+            "poll_seconds": settings.KAPCLINIC_ALERT_POLL_SECONDS,
+        },
+    )
+
+
+@login_required
+def my_alerts(request: HttpRequest) -> HttpResponse:
+    """Open alerts of the user's patients, for the prescriber's and nurse's home page (polled)."""
+    user = current_user(request)
+    return render(
+        request,
+        "dosing/_open_alerts.html",
+        {"alerts": open_alerts_for(user), "poll_seconds": settings.KAPCLINIC_ALERT_POLL_SECONDS},
+    )
+
+
+@login_required
+def board(request: HttpRequest) -> HttpResponse:
+    """Today's board: every session of the day, its state, open alerts and room (nurses and prescribers)."""
+    user = current_user(request)
+    if user.role == Role.PATIENT or not may(user.role, Action.SESSION_VIEW):
+        return forbidden(request, "Your role does not see the dosing board.")
+    day = parse_date(request.GET.get("date", "")) or timezone.localdate()
+    rows = sessions_on(day, user=user)
+    ctx = AuditContext.from_request(request)
+    for patient_id in sorted({s.patient_id for s in rows}):
+        access_event_record(ctx=ctx, action="dosing.board.view", patient_id=patient_id)
+    template = "dosing/_board_rows.html" if request.htmx else "dosing/board.html"  # type: ignore[attr-defined]
+    return render(
+        request, template, {"sessions": rows, "day": day, "poll_seconds": settings.KAPCLINIC_ALERT_POLL_SECONDS}
+    )
+
+
+def _dec(value: str | None, field: str) -> Decimal:
+    try:
+        return Decimal((value or "").strip())
+    except InvalidOperation:
+        raise ValidationError({field: "Enter a number."}) from None
+
+
+def _int_or_none(value: str | None, field: str) -> int | None:
+    if value is None or not value.strip():
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise ValidationError({field: "Enter a whole number."}) from None
+
+
+def _when(value: str | None, field: str) -> datetime | None:
+    if not value:
+        return None
+    parsed = parse_datetime(value)
+    if parsed is None:
+        raise ValidationError({field: "Enter a date and time."})
+    return timezone.make_aware(parsed) if timezone.is_naive(parsed) else parsed
+
+
+def _version(request: HttpRequest) -> int | None:
+    raw = request.POST.get("version", "")
+    return int(raw) if raw.isdigit() else None
+
+
+STEP_DONE = {
+    "check-in": "Checked in. Enter the pre-dose vitals.",
+    "vitals": "Reading saved.",
+    "override": "Hold overridden; the session is cleared to dose.",
+    "order": "Dose order signed.",
+    "administer": "Administration recorded; the ledger entries are written.",
+    "advance": "Session moved on.",
+    "event": "Recorded.",
+    "acknowledge": "Alert acknowledged.",
+    "discharge": "Patient discharged.",
+    "stop": "Session stopped.",
+    "sign": "Session record signed.",
+    "rems": "REMS form marked submitted.",
+}
+
+
+def _step(request: HttpRequest, session_id: int, name: str) -> Any:
+    ctx = AuditContext.from_request(request)
+    post = request.POST
+    version = _version(request)
+    calls: dict[str, Callable[[], Any]] = {
+        "check-in": lambda: steps.session_check_in(
+            ctx=ctx,
+            session_id=session_id,
+            identity_confirmed=post.get("identity_confirmed") == "on",
+            checklist_confirmed=post.get("checklist_confirmed") == "on",
+            checklist_note=post.get("checklist_note", ""),
+            pregnancy_test=post.get("pregnancy_test", ""),
+            weight_kg=_dec(post.get("weight_kg"), "weight_kg"),
+            version=version,
+        ),
+        "vitals": lambda: steps.vital_record(
+            ctx=ctx,
+            session_id=session_id,
+            values={k: _int_or_none(post.get(k), k) for k in steps.READING_FIELDS if post.get(k, "").strip()},
+            measured_at=_when(post.get("measured_at"), "measured_at"),
+            version=version,
+        ),
+        "override": lambda: steps.clearance_override(
+            ctx=ctx, session_id=session_id, reason=post.get("reason", ""), version=version
+        ),
+        "order": lambda: steps.dose_order_sign(
+            ctx=ctx,
+            session_id=session_id,
+            product_id=_int_or_none(post.get("product"), "product") or 0,
+            escalate=post.get("escalate") == "1",
+            override_reason=post.get("override_reason", ""),
+            version=version,
+        ),
+        "administer": lambda: steps.administration_record(
+            ctx=ctx,
+            session_id=session_id,
+            lot_id=_int_or_none(post.get("lot"), "lot") or 0,
+            location_id=_int_or_none(post.get("location"), "location") or 0,
+            started_at=_when(post.get("started_at"), "started_at") or timezone.now(),
+            ended_at=_when(post.get("ended_at"), "ended_at"),
+            infusion_rate_ml_per_h=_dec(post.get("infusion_rate"), "infusion_rate")
+            if post.get("infusion_rate")
+            else None,
+            drawn=_dec(post.get("drawn"), "drawn"),
+            given=_dec(post.get("given"), "given"),
+            witness=WitnessCredentials(post.get("witness_username", ""), post.get("witness_password", ""))
+            if post.get("witness_username")
+            else None,
+            version=version,
+        ),
+        "advance": lambda: steps.session_advance(
+            ctx=ctx, session_id=session_id, to=post.get("to", ""), at=_when(post.get("at"), "at"), version=version
+        ),
+        "event": lambda: steps.event_record(
+            ctx=ctx,
+            session_id=session_id,
+            kind=post.get("kind", ""),
+            code=post.get("code", ""),
+            severity=post.get("severity", ""),
+            value=post.get("value", ""),
+            note=post.get("note", ""),
+            occurred_at=_when(post.get("occurred_at"), "occurred_at"),
+        ),
+        "acknowledge": lambda: steps.alert_acknowledge(
+            ctx=ctx, alert_id=_int_or_none(post.get("alert"), "alert") or 0, action_taken=post.get("action_taken", "")
+        ),
+        "discharge": lambda: steps.session_discharge(
+            ctx=ctx,
+            session_id=session_id,
+            answers={
+                "moaas": _int_or_none(post.get("moaas"), "moaas"),
+                **{k: post.get(k) == "on" for k in DISCHARGE_ANSWERS},
+            },
+            driver_name=post.get("driver_name", ""),
+            override_reason=post.get("override_reason", ""),
+            version=version,
+        ),
+        "stop": lambda: steps.session_stop(
+            ctx=ctx,
+            session_id=session_id,
+            outcome=post.get("outcome", ""),
+            reason=post.get("reason", ""),
+            version=version,
+        ),
+        "sign": lambda: steps.session_sign(ctx=ctx, session_id=session_id, version=version),
+        "rems": lambda: steps.rems_submit(ctx=ctx, session_id=session_id, reference=post.get("reference", "")),
+    }
+    return calls[name]()
+
+
+DISCHARGE_ANSWERS = ("oriented", "walks_steadily", "nausea_controlled", "new_suicidal_ideation", "escort_present")
+
+
+@login_required
+@require_POST
+def session_step(request: HttpRequest, session_id: int, step: str) -> HttpResponse:
+    if step not in STEP_DONE:
+        return not_found(request, "No such step.")
+    try:
+        result = _step(request, session_id, step)
+    except NotFound as exc:
+        return not_found(request, exc.message)
+    except AccessDenied as exc:
+        return forbidden(request, exc.message)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    except Conflict as exc:
+        messages.error(request, exc.message)
+    else:
+        text = STEP_DONE[step]
+        if step == "vitals":
+            _vital, alerts, clearance = result
+            if alerts:
+                text = "Reading saved. ALERT: " + " ".join(a.message for a in alerts)
+            elif clearance is not None:
+                text = f"Reading saved. Clearance: {clearance.status.replace('_', ' ')}."
+        (messages.warning if step == "vitals" and "ALERT" in text else messages.success)(request, text)
+    if request.htmx and step == "acknowledge":  # type: ignore[attr-defined]
+        return session_alerts(request, session_id)
+    return redirect(f"/dosing/sessions/{session_id}/#{request.POST.get('anchor', 'top')}")

@@ -1,0 +1,129 @@
+"""The treatment-plan form: field validation shared by the page and the API (through the service)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django import forms
+
+from kapclinic.accounts.models import User
+from kapclinic.accounts.roles import Role
+from kapclinic.clinical.instruments import INSTRUMENTS
+from kapclinic.plans.models import Route, TitrationKind, TreatmentPlan
+
+# Frequency, stored as `interval_days`: 3 = twice weekly (3 then 4 days, e.g. Mon/Thu), 2 = three times weekly
+# (2, 2, 3 days: Mon/Wed/Fri), 7 = weekly, 14 = every 2 weeks (dosing.md section 7 course structures).
+INTERVAL_CHOICES = [
+    (3, "Twice weekly (e.g. Monday and Thursday)"),
+    (2, "Three times weekly (e.g. Monday, Wednesday, Friday)"),
+    (7, "Weekly"),
+    (14, "Every 2 weeks"),
+]
+GAP_PATTERNS = {3: (3, 4), 2: (2, 2, 3), 7: (7,), 14: (14,)}
+SESSIONS_PER_WEEK = {3: 2, 2: 3, 7: 1, 14: 0.5}
+PRE_SESSION_DEFAULT = ["phq9"]
+
+
+class PlanForm(forms.ModelForm[TreatmentPlan]):
+    dose = forms.DecimalField(
+        label="Starting dose",
+        min_value=Decimal("0.001"),
+        max_digits=7,
+        decimal_places=3,
+        help_text="mg/kg for IV and IM; mg for intranasal esketamine and sublingual lozenges.",
+    )
+    interval_days = forms.TypedChoiceField(label="Frequency", coerce=int, choices=INTERVAL_CHOICES, initial=3)
+    goals_text = forms.CharField(
+        label="Goals, in the patient's words (one per line)",
+        widget=forms.Textarea(attrs={"rows": 4}),
+        max_length=3000,
+        required=False,
+    )
+    measures = forms.MultipleChoiceField(
+        label="Questionnaires before each dosing session",
+        choices=[(code, i.name) for code, i in INSTRUMENTS.items()],
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        initial=PRE_SESSION_DEFAULT,
+    )
+
+    class Meta:
+        model = TreatmentPlan
+        fields = [
+            "indication_code",
+            "indication_text",
+            "route",
+            "titration",
+            "titration_step",
+            "titration_ceiling",
+            "session_count",
+            "interval_days",
+            "first_session_on",
+            "session_time",
+            "session_minutes",
+            "therapist",
+            "measures",
+            "notes",
+        ]
+        widgets = {
+            "first_session_on": forms.DateInput(attrs={"type": "date"}),
+            "session_time": forms.TimeInput(attrs={"type": "time"}),
+            "notes": forms.Textarea(attrs={"rows": 3}),
+        }
+        labels = {"titration_step": "Titration step", "titration_ceiling": "Titration ceiling"}
+        help_texts = {
+            "titration_step": "Same unit as the starting dose.",
+            "titration_ceiling": "Same unit as the starting dose; never above the policy maximum.",
+        }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        therapist = self.fields["therapist"]
+        assert isinstance(therapist, forms.ModelChoiceField)
+        therapist.queryset = User.objects.filter(role=Role.THERAPIST, is_active=True).order_by("last_name")
+        self.fields["indication_code"].widget.attrs.update(
+            {
+                "list": "icd10-options",
+                "autocomplete": "off",
+                "hx-get": "/intake/icd10/",
+                "hx-trigger": "input changed delay:250ms",
+                "hx-target": "#icd10-options",
+                "placeholder": "Type a code or words, e.g. F33 or recurrent depressive",
+            }
+        )
+        therapist.label_from_instance = lambda u: u.display_name  # type: ignore[method-assign]
+        self.fields["session_count"].widget.attrs.update({"min": 1, "max": 24})
+        self.fields["session_minutes"].widget.attrs.update({"min": 30, "max": 480})
+        self.fields["route"].choices = [("", "— choose —"), *Route.choices]
+        self.fields["titration"].choices = TitrationKind.choices
+        self.fields["titration"].required = False
+        if self.instance.pk:
+            self.fields["dose"].initial = self.instance.starting_dose_mg_per_kg or self.instance.starting_dose_mg
+            self.fields["goals_text"].initial = "\n".join(self.instance.goals)
+
+    def clean_indication_code(self) -> str:
+        return str(self.cleaned_data["indication_code"]).strip().upper()
+
+    def clean_titration(self) -> str:
+        return str(self.cleaned_data.get("titration") or TitrationKind.NONE)
+
+    def clean_session_count(self) -> int:
+        count = int(self.cleaned_data["session_count"])
+        if not 1 <= count <= 24:
+            raise forms.ValidationError("A course has 1 to 24 dosing sessions.")
+        return count
+
+    def clean_session_minutes(self) -> int:
+        minutes = int(self.cleaned_data["session_minutes"])
+        if not 30 <= minutes <= 480:
+            raise forms.ValidationError("A session lasts 30 minutes to 8 hours.")
+        return minutes
+
+    def plan_values(self) -> dict[str, Any]:
+        """The cleaned values in the model's terms (dose in the route's unit, goals as a list)."""
+        values = {name: self.cleaned_data[name] for name in self.Meta.fields}
+        values["therapist_id"] = values.pop("therapist").pk
+        values["dose"] = self.cleaned_data["dose"]
+        values["goals"] = [g.strip() for g in self.cleaned_data.get("goals_text", "").splitlines() if g.strip()]
+        return values

@@ -1,0 +1,39 @@
+"""Reads of treatment plans, each through the access check (and so audited)."""
+
+from __future__ import annotations
+
+from kapclinic.accounts.roles import Action
+from kapclinic.audit.context import AuditContext
+from kapclinic.errors import NotFound
+from kapclinic.patients.access import PatientAccess, patient_get_for_user
+from kapclinic.plans.models import TreatmentPlan
+
+
+def plans_for_patient(*, ctx: AuditContext, patient_id: int) -> tuple[PatientAccess, list[TreatmentPlan]]:
+    """The patient's plans, newest first (drafts included for staff who may write plans)."""
+    access = patient_get_for_user(ctx=ctx, patient_id=patient_id, action=Action.PLAN_VIEW)
+    plans = list(
+        TreatmentPlan.objects.filter(patient_id=patient_id)
+        .select_related("therapist", "signed_by", "created_by")
+        .order_by("-created_at", "-id")
+    )
+    return access, plans
+
+
+def plan_get(*, ctx: AuditContext, plan_id: int) -> TreatmentPlan:
+    """One plan with its sessions, after checking the reader may see its patient."""
+    plan = TreatmentPlan.objects.select_related("therapist", "signed_by", "created_by", "patient").filter(pk=plan_id)
+    found = plan.first()
+    if found is None:
+        raise NotFound("No such treatment plan.")
+    patient_get_for_user(ctx=ctx, patient_id=found.patient_id, action=Action.PLAN_VIEW)
+    return found
+
+
+def current_plan(patient_id: int) -> TreatmentPlan | None:
+    """The newest signed plan (the one in force). Callers have already checked access."""
+    return (
+        TreatmentPlan.objects.filter(patient_id=patient_id, signed_at__isnull=False)
+        .order_by("-signed_at", "-id")
+        .first()
+    )

@@ -1,0 +1,256 @@
+"""Treatment-plan writes: draft, sign (which proposes the session series), and the checks behind them."""
+
+from __future__ import annotations
+
+import importlib
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from kapclinic.accounts.roles import Action
+from kapclinic.audit.context import AuditContext
+from kapclinic.audit.models import Outcome
+from kapclinic.audit.services import access_event_record
+from kapclinic.clinical.dosing import plan_dose_check
+from kapclinic.dosing.models import DosingSession, SessionState
+from kapclinic.dosing.services import sessions_cancel_not_started
+from kapclinic.errors import Conflict, NotFound
+from kapclinic.intake.models import EligibilityDecision, EligibilityDecisionKind
+from kapclinic.patients.access import patient_get_for_user
+from kapclinic.plans.forms import GAP_PATTERNS, SESSIONS_PER_WEEK, PlanForm
+from kapclinic.plans.models import WEIGHT_BASED_ROUTES, TitrationKind, TreatmentPlan
+from kapclinic.policy import dosing_policy
+
+ELIGIBLE = (EligibilityDecisionKind.ELIGIBLE, EligibilityDecisionKind.ELIGIBLE_WITH_PRECAUTIONS)
+
+
+def _is_icd10_cm(code: str) -> bool:
+    module = importlib.import_module("simple_icd_10_cm")
+    return bool(module.is_valid_item(code))
+
+
+def latest_eligibility(patient_id: int) -> EligibilityDecision | None:
+    return EligibilityDecision.objects.filter(patient_id=patient_id).order_by("-decided_at", "-id").first()
+
+
+# Which form field a hard stop belongs to (the ceiling's codes end in "_ceiling").
+_STOP_FIELDS = {"intranasal_above_max_sessions_per_week": "interval_days"}
+
+
+def _dose_problems(values: dict[str, Any]) -> dict[str, str]:
+    """Hard stops of the dosing policy for a plan's starting dose, ceiling and frequency (dosing.md section 6)."""
+    stops = plan_dose_check(
+        values["route"],
+        Decimal(values["dose"]),
+        Decimal(str(SESSIONS_PER_WEEK[values["interval_days"]])),
+        dosing_policy(),
+        ceiling=Decimal(values["titration_ceiling"]) if values.get("titration_ceiling") else None,
+    )
+    errors: dict[str, list[str]] = {}
+    for stop in stops:
+        field = _STOP_FIELDS.get(stop.code, "titration_ceiling" if stop.code.endswith("_ceiling") else "dose")
+        errors.setdefault(field, []).append(stop.message)
+    return {field: " ".join(messages) for field, messages in errors.items()}
+
+
+def plan_clean(raw: dict[str, Any], *, instance: TreatmentPlan | None = None) -> dict[str, Any]:
+    """Return the plan values, or raise ValidationError with every problem at once."""
+    data = dict(raw)
+    if isinstance(data.get("goals"), list):
+        data["goals_text"] = "\n".join(str(g) for g in data.pop("goals"))
+    form = PlanForm(data=data, instance=instance)
+    if not form.is_valid():
+        raise ValidationError({k: " ".join(str(m) for m in v) for k, v in form.errors.items()})
+    values = form.plan_values()
+    errors: dict[str, str] = {}
+    if not _is_icd10_cm(values["indication_code"]):
+        errors["indication_code"] = f"{values['indication_code']} is not an ICD-10-CM code."
+    if values["first_session_on"] < timezone.localdate():
+        errors["first_session_on"] = "The first session cannot be in the past."
+    if values["titration"] == TitrationKind.STEP:
+        step, ceiling = values.get("titration_step"), values.get("titration_ceiling")
+        if not step or step <= 0:
+            errors["titration_step"] = "A step-up titration needs its step."
+        if not ceiling or ceiling < values["dose"]:
+            errors["titration_ceiling"] = "The ceiling must be at least the starting dose."
+    else:
+        values["titration_step"] = values["titration_ceiling"] = None
+    if not values["goals"]:
+        errors["goals_text"] = "Write at least one goal, in the patient's words."
+    if any(len(g) > 300 for g in values["goals"]):
+        errors["goals_text"] = "Keep each goal under 300 characters."
+    errors.update({k: v for k, v in _dose_problems(values).items() if k not in errors})
+    if errors:
+        raise ValidationError(errors)
+    return values
+
+
+def _apply(plan: TreatmentPlan, values: dict[str, Any]) -> None:
+    dose = values.pop("dose")
+    for name, value in values.items():
+        setattr(plan, name, value)
+    if plan.route in WEIGHT_BASED_ROUTES:
+        plan.starting_dose_mg_per_kg, plan.starting_dose_mg = dose, None
+    else:
+        plan.starting_dose_mg_per_kg, plan.starting_dose_mg = None, dose
+    plan.dosing_policy_version = dosing_policy().version
+
+
+def _refuse_invalid(ctx: AuditContext, patient_id: int, exc: ValidationError) -> None:
+    # A plan above the policy maximum is a safety refusal: it stays in the audit log.
+    access_event_record(
+        ctx=ctx,
+        action=Action.PLAN_WRITE,
+        patient_id=patient_id,
+        outcome=Outcome.INVALID,
+        detail={"fields": sorted(exc.message_dict), "errors": {k: v[:1] for k, v in exc.message_dict.items()}},
+    )
+
+
+def plan_draft_create(*, ctx: AuditContext, patient_id: int, raw: dict[str, Any]) -> TreatmentPlan:
+    """Start a plan as a draft (prescriber). The latest signed plan, if any, is what it will replace."""
+    patient_get_for_user(ctx=ctx, patient_id=patient_id, action=Action.PLAN_WRITE, record_allowed=False)
+    try:
+        values = plan_clean(raw)
+    except ValidationError as exc:
+        _refuse_invalid(ctx, patient_id, exc)
+        raise
+    with transaction.atomic():
+        previous = (
+            TreatmentPlan.objects.filter(patient_id=patient_id, signed_at__isnull=False)
+            .order_by("-signed_at", "-id")
+            .first()
+        )
+        plan = TreatmentPlan(patient_id=patient_id, created_by=ctx.user, supersedes=previous)
+        _apply(plan, values)
+        plan.save()
+        access_event_record(ctx=ctx, action=Action.PLAN_WRITE, patient_id=patient_id, detail={"plan": plan.pk})
+    return plan
+
+
+def _plan_for_write(ctx: AuditContext, plan_id: int) -> TreatmentPlan:
+    plan = TreatmentPlan.objects.filter(pk=plan_id).first()
+    if plan is None:
+        raise NotFound("No such treatment plan.")
+    patient_get_for_user(ctx=ctx, patient_id=plan.patient_id, action=Action.PLAN_WRITE, record_allowed=False)
+    return plan
+
+
+def plan_draft_update(
+    *, ctx: AuditContext, plan_id: int, raw: dict[str, Any], version: int | None = None
+) -> TreatmentPlan:
+    """Change a draft; a signed plan is never changed (409) and a stale form is refused (409)."""
+    plan = _plan_for_write(ctx, plan_id)
+    with transaction.atomic():
+        plan = TreatmentPlan.objects.select_for_update().get(pk=plan_id)
+        if plan.is_signed:
+            access_event_record(
+                ctx=ctx,
+                action=Action.PLAN_WRITE,
+                patient_id=plan.patient_id,
+                outcome=Outcome.DENIED,
+                detail={"plan": plan.pk, "why": "signed"},
+            )
+            raise Conflict("This plan is signed and cannot be changed; write a new plan to replace it.")
+        if version is not None and version != plan.version:
+            raise Conflict("Someone else changed this draft since you opened it; reload it and try again.")
+        try:
+            values = plan_clean(raw, instance=plan)
+        except ValidationError as exc:
+            _refuse_invalid(ctx, plan.patient_id, exc)
+            raise
+        _apply(plan, values)
+        plan.updated_at = timezone.now()
+        plan.version += 1
+        plan.save()
+        access_event_record(
+            ctx=ctx, action=Action.PLAN_WRITE, patient_id=plan.patient_id, detail={"plan": plan.pk, "edit": True}
+        )
+    return plan
+
+
+def proposed_dates(plan: TreatmentPlan) -> list[datetime]:
+    """The session series the plan proposes from the first session, at the session time, in the frequency's
+    pattern of gaps (twice weekly: 3 then 4 days)."""
+    gaps = GAP_PATTERNS.get(plan.interval_days, (plan.interval_days,))
+    day = plan.first_session_on
+    dates = []
+    for n in range(plan.session_count):
+        dates.append(timezone.make_aware(datetime.combine(day, plan.session_time)))
+        day += timedelta(days=gaps[n % len(gaps)])
+    return dates
+
+
+def plan_sign(*, ctx: AuditContext, plan_id: int) -> TreatmentPlan:
+    """Sign the plan (prescriber): needs an eligible decision; proposes the dosing sessions on the calendar.
+
+    A plan that replaces an earlier one cancels the earlier plan's sessions that have not started.
+    """
+    plan = _plan_for_write(ctx, plan_id)
+    decision = latest_eligibility(plan.patient_id)
+    if decision is None or decision.decision not in ELIGIBLE:
+        access_event_record(
+            ctx=ctx,
+            action=Action.PLAN_WRITE,
+            patient_id=plan.patient_id,
+            outcome=Outcome.DENIED,
+            detail={"plan": plan.pk, "why": "no eligible decision"},
+        )
+        raise ValidationError(
+            {"plan": "The plan can be signed only after the prescriber has decided the patient is eligible."}
+        )
+    with transaction.atomic():
+        plan = TreatmentPlan.objects.select_for_update().get(pk=plan_id)
+        if plan.is_signed:
+            raise Conflict("This plan is already signed.")
+        # Re-check the dose against today's policy: a draft may have been written under an older one.
+        plan_clean(_raw_of(plan), instance=plan)
+        if plan.supersedes_id is not None:
+            sessions_cancel_not_started(
+                ctx=ctx, patient_id=plan.patient_id, reason=f"Replaced by treatment plan {plan.pk}."
+            )
+        plan.signature_stamp(ctx.user.pk)
+        plan.save()
+        for number, when in enumerate(proposed_dates(plan), start=1):
+            DosingSession.objects.create(
+                patient_id=plan.patient_id,
+                plan=plan,
+                number=number,
+                scheduled_for=when,
+                minutes=plan.session_minutes,
+                therapist_id=plan.therapist_id,
+                state=SessionState.PROPOSED,
+            )
+        access_event_record(
+            ctx=ctx,
+            action="plan.sign",
+            patient_id=plan.patient_id,
+            detail={"plan": plan.pk, "digest": plan.signed_digest, "sessions_proposed": plan.session_count},
+        )
+    return plan
+
+
+def _raw_of(plan: TreatmentPlan) -> dict[str, Any]:
+    """The plan's values as the form takes them (for re-checking a draft before signing)."""
+    return {
+        "indication_code": plan.indication_code,
+        "indication_text": plan.indication_text,
+        "route": plan.route,
+        "dose": plan.starting_dose_mg_per_kg or plan.starting_dose_mg,
+        "titration": plan.titration,
+        "titration_step": plan.titration_step,
+        "titration_ceiling": plan.titration_ceiling,
+        "session_count": plan.session_count,
+        "interval_days": plan.interval_days,
+        "first_session_on": plan.first_session_on,
+        "session_time": plan.session_time,
+        "session_minutes": plan.session_minutes,
+        "therapist": plan.therapist_id,
+        "goals": list(plan.goals),
+        "measures": list(plan.measures),
+        "notes": plan.notes,
+    }

@@ -1,0 +1,465 @@
+"""Monitoring rules: pure functions, no database.
+
+Thresholds, schedules and criteria are typed in from ../shared/domain/monitoring.md (section named in each
+docstring), and every threshold is tested on both sides of its edge.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from kapclinic.clinical import monitoring
+from kapclinic.clinical.monitoring import (
+    DEFAULT_POLICY,
+    PLAUSIBLE_VITALS,
+    MonitoringPolicy,
+    VitalReading,
+    all_met,
+    discharge_check,
+    next_reading_due,
+    observation_minutes,
+    policy_problems,
+    predose_clearance,
+    reading_alerts,
+    reading_problems,
+    vitals_schedule,
+)
+
+NORMAL = VitalReading(systolic=120, diastolic=80, heart_rate=70, spo2=98, respiratory_rate=14)
+
+
+def vitals(**change: int | None) -> VitalReading:
+    return replace(NORMAL, **change)
+
+
+def predose(**change: Any) -> tuple[str, list[tuple[str, str]]]:
+    moaas = change.pop("moaas", None)
+    suicide = change.pop("suicide_risk_high", False)
+    policy = change.pop("policy", DEFAULT_POLICY)
+    clearance = predose_clearance(vitals(**change), moaas=moaas, suicide_risk_high=suicide, policy=policy)
+    return clearance.status, [(f.code, f.level) for f in clearance.findings]
+
+
+def alert_codes(reading: VitalReading, moaas: int | None = None) -> list[tuple[str, str]]:
+    return [(a.code, a.level) for a in reading_alerts(reading, moaas=moaas)]
+
+
+# --- Module hygiene and policy ------------------------------------------------------------------------------
+
+
+def test_module_does_not_import_django() -> None:
+    tree = ast.parse(Path(monitoring.__file__).read_text(encoding="utf-8"))
+    imported = [alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names]
+    imported += [node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
+    assert not [name for name in imported if name.split(".")[0] == "django"]
+
+
+def test_default_policy_matches_the_notes() -> None:
+    """monitoring.md §3 thresholds and §6 observation times, typed in."""
+    p = DEFAULT_POLICY
+    assert (p.predose_systolic_warn, p.predose_systolic_hold, p.predose_systolic_do_not_dose) == (140, 160, 180)
+    assert (p.predose_diastolic_warn, p.predose_diastolic_hold, p.predose_diastolic_do_not_dose) == (90, 100, 110)
+    assert (p.predose_hr_low, p.predose_hr_high, p.predose_spo2_low, p.predose_rr_low) == (50, 110, 94, 10)
+    assert (p.alert_systolic, p.alert_diastolic, p.alert_hr_high, p.alert_hr_low) == (180, 110, 120, 50)
+    assert (p.alert_spo2_low, p.alert_rr_low) == (94, 10)
+    assert (p.critical_systolic, p.critical_diastolic, p.critical_hr_high, p.critical_spo2_low) == (200, 120, 140, 90)
+    assert p.critical_rr_low == 8
+    assert (p.discharge_systolic_below, p.discharge_diastolic_below, p.discharge_spo2_min) == (160, 100, 94)
+    assert (p.discharge_hr_low, p.discharge_hr_high, p.discharge_baseline_margin_percent) == (50, 110, 20)
+    assert [observation_minutes(r) for r in ("intranasal", "iv", "im", "sublingual")] == [120, 30, 120, 120]
+    assert p.version == monitoring.POLICY_VERSION and policy_problems(p) == []
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        ({"observation_minutes_intranasal": 90}, "Spravato label's 120 minutes"),
+        ({"predose_systolic_hold": 130}, "warn <= hold <= do not dose"),
+        ({"predose_review_level": "ignore"}, "'warn' or 'hold'"),
+        ({"critical_spo2_low": 95}, "critical limits must not exceed"),
+        ({"iv_infusion_minutes": 0}, "iv_infusion_minutes must be above 0"),
+        ({"version": ""}, "needs a version"),
+    ],
+)
+def test_bad_policy_refused(change: dict[str, Any], problem: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(problem)):
+        MonitoringPolicy(**{"version": "clinic-2", **change})
+
+
+# --- Plausibility -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("change", "fragment"),
+    [
+        ({"heart_rate": 0}, "Heart rate 0 /min is outside the plausible range 20-250"),
+        ({"heart_rate": 400}, "Heart rate 400 /min is outside"),
+        ({"systolic": 49}, "Systolic BP 49 mmHg is outside"),
+        ({"systolic": 301}, "Systolic BP 301"),
+        ({"diastolic": 201, "systolic": 250}, "Diastolic BP 201"),
+        ({"spo2": 101}, "SpO₂ 101 %"),
+        ({"respiratory_rate": 1}, "Respiratory rate 1 /min"),
+        ({"systolic": 80, "diastolic": 90}, "Systolic 80 mmHg is not above diastolic 90 mmHg"),
+        ({"systolic": 90, "diastolic": 90}, "not above diastolic"),
+    ],
+)
+def test_implausible_readings_rejected(change: dict[str, int], fragment: str) -> None:
+    reading = vitals(**change)
+    assert any(fragment in problem for problem in reading_problems(reading))
+    with pytest.raises(ValueError, match="Implausible"):
+        predose_clearance(reading)
+    with pytest.raises(ValueError, match="Implausible"):
+        reading_alerts(reading)
+
+
+def test_plausible_edges_accepted() -> None:
+    for name, (low, high, _) in PLAUSIBLE_VITALS.items():
+        for value in (low, high):
+            reading = VitalReading(**{name: value})
+            assert reading_problems(reading) == [], (name, value)
+    assert reading_problems(VitalReading(heart_rate=True)) == ["Heart rate must be a whole number, not True."]
+
+
+def test_empty_reading_refused() -> None:
+    with pytest.raises(ValueError, match="at least one value"):
+        VitalReading()
+
+
+# --- Pre-dose clearance (§1, §3) ----------------------------------------------------------------------------
+
+
+def test_normal_reading_clears() -> None:
+    clearance = predose_clearance(NORMAL)
+    assert clearance.status == "clear" and clearance.findings == () and not clearance.needs_override
+
+
+@pytest.mark.parametrize(
+    ("systolic", "status", "findings"),
+    [
+        (140, "clear", []),
+        (141, "clear", [("bp_systolic_warn", "warn")]),
+        (159, "clear", [("bp_systolic_warn", "warn")]),
+        (160, "hold", [("bp_systolic_hold", "hold")]),
+        (179, "hold", [("bp_systolic_hold", "hold")]),
+        (180, "do_not_dose", [("bp_systolic_do_not_dose", "do_not_dose")]),
+    ],
+)
+def test_predose_systolic_edges(systolic: int, status: str, findings: list[tuple[str, str]]) -> None:
+    """monitoring.md §3: > 140 warn (Spravato PI example of elevated); >= 160 hold; >= 180 do not dose [policy]."""
+    assert predose(systolic=systolic) == (status, findings)
+
+
+@pytest.mark.parametrize(
+    ("diastolic", "status", "findings"),
+    [
+        (90, "clear", []),
+        (91, "clear", [("bp_diastolic_warn", "warn")]),
+        (99, "clear", [("bp_diastolic_warn", "warn")]),
+        (100, "hold", [("bp_diastolic_hold", "hold")]),
+        (109, "hold", [("bp_diastolic_hold", "hold")]),
+        (110, "do_not_dose", [("bp_diastolic_do_not_dose", "do_not_dose")]),
+    ],
+)
+def test_predose_diastolic_edges(diastolic: int, status: str, findings: list[tuple[str, str]]) -> None:
+    """monitoring.md §3: > 90 warn; >= 100 hold; >= 110 do not dose."""
+    assert predose(systolic=130, diastolic=diastolic) == (status, findings)
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "findings"),
+    [
+        ({"heart_rate": 50}, "clear", []),
+        ({"heart_rate": 49}, "hold", [("hr_low", "hold")]),
+        ({"heart_rate": 110}, "clear", []),
+        ({"heart_rate": 111}, "hold", [("hr_high", "hold")]),
+        ({"spo2": 94}, "clear", []),
+        ({"spo2": 93}, "hold", [("spo2_low", "hold")]),
+        ({"respiratory_rate": 10}, "clear", []),
+        ({"respiratory_rate": 9}, "hold", [("rr_low", "hold")]),
+        ({"respiratory_rate": None}, "clear", []),  # RR is optional before the dose (§1)
+        ({"moaas": 5}, "clear", []),
+        ({"moaas": 4}, "do_not_dose", [("moaas_below_required", "do_not_dose")]),
+        ({"suicide_risk_high": True}, "do_not_dose", [("suicide_risk_high", "do_not_dose")]),
+        ({"systolic": None}, "hold", [("bp_missing", "hold")]),
+        ({"heart_rate": None}, "hold", [("hr_missing", "hold")]),
+        ({"spo2": None}, "hold", [("spo2_missing", "hold")]),
+    ],
+)
+def test_predose_other_edges(change: dict[str, Any], status: str, findings: list[tuple[str, str]]) -> None:
+    """monitoring.md §3: HR < 50 or > 110, SpO2 < 94, RR < 10 review (held for the prescriber by default);
+    MOAA/S < 5 do not dose; §1: high suicide risk do not dose; BP, HR, SpO2 recorded before dosing."""
+    assert predose(**change) == (status, findings)
+
+
+def test_review_level_can_be_warn() -> None:
+    lenient = replace(DEFAULT_POLICY, version="clinic-2", predose_review_level="warn")
+    assert predose(heart_rate=115, policy=lenient) == ("clear", [("hr_high", "warn")])
+
+
+def test_worst_finding_wins_and_comes_first() -> None:
+    clearance = predose_clearance(vitals(systolic=165, diastolic=112, heart_rate=115))
+    assert clearance.status == "do_not_dose"
+    assert [(f.code, f.level) for f in clearance.findings] == [
+        ("bp_diastolic_do_not_dose", "do_not_dose"),
+        ("bp_systolic_hold", "hold"),
+        ("hr_high", "hold"),
+    ]
+    assert json.loads(json.dumps(clearance.as_dict()))["status"] == "do_not_dose"
+
+
+def test_predose_messages_carry_numbers_and_sources() -> None:
+    finding = predose_clearance(vitals(systolic=165)).findings[0]
+    assert "165 mmHg" in finding.message and "160 mmHg" in finding.message
+    assert "Spravato PI" in finding.source and "monitoring.md §3" in finding.source
+    with pytest.raises(ValueError, match="MOAA/S is scored 0-5"):
+        predose_clearance(NORMAL, moaas=6)
+
+
+# --- Intra/post-dose alerts (§3) ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"systolic": 180}, []),
+        ({"systolic": 181}, [("bp_systolic_high", "alert")]),
+        ({"systolic": 200}, [("bp_systolic_high", "alert")]),
+        ({"systolic": 201}, [("bp_systolic_critical", "critical")]),
+        ({"systolic": 170, "diastolic": 110}, []),
+        ({"systolic": 170, "diastolic": 111}, [("bp_diastolic_high", "alert")]),
+        ({"systolic": 170, "diastolic": 120}, [("bp_diastolic_high", "alert")]),
+        ({"systolic": 170, "diastolic": 121}, [("bp_diastolic_critical", "critical")]),
+        ({"heart_rate": 120}, []),
+        ({"heart_rate": 121}, [("hr_high", "alert")]),
+        ({"heart_rate": 140}, [("hr_high", "alert")]),
+        ({"heart_rate": 141}, [("hr_critical", "critical")]),
+        ({"heart_rate": 50}, []),
+        ({"heart_rate": 49}, [("hr_low", "alert")]),
+        ({"spo2": 94}, []),
+        ({"spo2": 93}, [("spo2_low", "alert")]),
+        ({"spo2": 90}, [("spo2_low", "alert")]),
+        ({"spo2": 89}, [("spo2_critical", "critical")]),
+        ({"respiratory_rate": 10}, []),
+        ({"respiratory_rate": 9}, [("rr_low", "alert")]),
+        ({"respiratory_rate": 8}, [("rr_low", "alert")]),
+        ({"respiratory_rate": 7}, [("rr_critical", "critical")]),
+    ],
+)
+def test_alert_edges(change: dict[str, int], expected: list[tuple[str, str]]) -> None:
+    """monitoring.md §3: alert systolic > 180, diastolic > 110, HR > 120 or < 50, SpO2 < 94, RR < 10;
+    act/stop systolic > 200, diastolic > 120, HR > 140, SpO2 < 90, RR < 8."""
+    assert alert_codes(vitals(**change)) == expected
+
+
+@pytest.mark.parametrize(
+    ("moaas", "expected"),
+    [
+        (5, []),
+        (4, []),
+        (3, [("sedation_deep", "alert")]),
+        (2, [("sedation_deep", "alert")]),
+        (1, [("sedation_critical", "critical")]),
+        (0, [("sedation_critical", "critical")]),
+    ],
+)
+def test_sedation_alerts(moaas: int, expected: list[tuple[str, str]]) -> None:
+    """instruments.md MOAA/S defaults [policy]: <= 3 sedated; <= 1 emergency."""
+    assert alert_codes(NORMAL, moaas=moaas) == expected
+
+
+def test_alert_text_fits_the_alert_record() -> None:
+    """MonitoringAlert stores message and source in 300 characters."""
+    worst = VitalReading(systolic=250, diastolic=130, heart_rate=160, spo2=80, respiratory_rate=5)
+    mild = VitalReading(systolic=190, diastolic=115, heart_rate=45, spo2=92, respiratory_rate=9)
+    alerts = reading_alerts(worst, moaas=0) + reading_alerts(mild, moaas=3)
+    assert len(alerts) == 12
+    for alert in alerts:
+        assert len(alert.message) <= 300 and len(alert.source) <= 300 and len(alert.code) <= 40
+    assert "250 mmHg" in alerts[0].message and "200 mmHg" in alerts[0].message
+
+
+# --- Discharge (§6) -----------------------------------------------------------------------------------------
+
+READY: dict[str, Any] = {
+    "route": "intranasal",
+    "minutes_since_dose": 125,
+    "last_reading": VitalReading(systolic=138, diastolic=86, heart_rate=76, spo2=97),
+    "moaas": 5,
+    "oriented": True,
+    "walks_steadily": True,
+    "nausea_controlled": True,
+    "new_suicidal_ideation": False,
+    "escort_present": True,
+}
+ORDER = ["observation_time", "alert_oriented", "vitals", "walks_steadily", "no_new_suicidal_ideation", "escort_present"]
+
+
+def unmet(**change: Any) -> list[str]:
+    return [c.code for c in discharge_check(**{**READY, **change}) if not c.met]
+
+
+def test_discharge_all_met_in_order() -> None:
+    criteria = discharge_check(**READY)
+    assert [c.code for c in criteria] == ORDER and all_met(criteria)
+    assert all_met([]) is False
+
+
+@pytest.mark.parametrize(
+    ("change", "failed"),
+    [
+        ({"minutes_since_dose": 119}, "observation_time"),
+        ({"moaas": 4}, "alert_oriented"),
+        ({"moaas": None}, "alert_oriented"),
+        ({"oriented": False}, "alert_oriented"),
+        ({"cadss": 5}, "alert_oriented"),
+        ({"last_reading": VitalReading(systolic=160, diastolic=86, heart_rate=76, spo2=97)}, "vitals"),
+        ({"last_reading": VitalReading(systolic=150, diastolic=100, heart_rate=76, spo2=97)}, "vitals"),
+        ({"last_reading": VitalReading(systolic=138, diastolic=86, heart_rate=111, spo2=97)}, "vitals"),
+        ({"last_reading": VitalReading(systolic=138, diastolic=86, heart_rate=49, spo2=97)}, "vitals"),
+        ({"last_reading": VitalReading(systolic=138, diastolic=86, heart_rate=76, spo2=93)}, "vitals"),
+        ({"last_reading": VitalReading(systolic=138, diastolic=86, heart_rate=76)}, "vitals"),
+        ({"last_reading": None}, "vitals"),
+        ({"walks_steadily": False}, "walks_steadily"),
+        ({"nausea_controlled": False}, "walks_steadily"),
+        ({"walks_steadily": None}, "walks_steadily"),
+        ({"new_suicidal_ideation": True}, "no_new_suicidal_ideation"),
+        ({"new_suicidal_ideation": None}, "no_new_suicidal_ideation"),
+        ({"escort_present": False}, "escort_present"),
+        ({"escort_present": None}, "escort_present"),
+    ],
+)
+def test_each_discharge_criterion_can_fail(change: dict[str, Any], failed: str) -> None:
+    """monitoring.md §6, criteria 1-6 [policy]: each one alone holds the discharge; not recorded is not met."""
+    assert unmet(**change) == [failed]
+
+
+def test_spravato_two_hour_observation() -> None:
+    """Spravato PI boxed warning and 5.1 / REMS: at least 2 hours at each session (monitoring.md §6)."""
+    criterion = discharge_check(**{**READY, "minutes_since_dose": 119})[0]
+    assert not criterion.met
+    assert "119 of 120 min since the dose" in criterion.detail and "1 min to go" in criterion.detail
+    assert discharge_check(**{**READY, "minutes_since_dose": 120})[0].met
+    assert "Spravato PI" in discharge_check(**READY)[0].detail
+
+
+def test_iv_observation_counts_from_the_infusion_end() -> None:
+    """monitoring.md §6: IV typically 30-60 min after the infusion ends; 30 is the policy default."""
+    iv = {**READY, "route": "iv", "minutes_since_dose": 200}
+    assert unmet(**iv) == ["observation_time"]  # end time not recorded
+    assert unmet(**iv, minutes_since_infusion_end=29) == ["observation_time"]
+    assert unmet(**iv, minutes_since_infusion_end=30) == []
+
+
+@pytest.mark.parametrize("route", ["im", "sublingual"])
+def test_in_office_routes_observe_two_hours(route: str) -> None:
+    assert unmet(route=route, minutes_since_dose=119) == ["observation_time"]
+    assert unmet(route=route, minutes_since_dose=120) == []
+
+
+def test_discharge_vitals_near_baseline() -> None:
+    """monitoring.md §6: BP < 160/100 or within 20% of baseline; HR 50-110; SpO2 >= 94% or at baseline."""
+    baseline = VitalReading(systolic=140, diastolic=85, heart_rate=48, spo2=93)
+    high = VitalReading(systolic=165, diastolic=95, heart_rate=45, spo2=93)  # 165 <= 168, 45 within 20% of 48
+    assert unmet(last_reading=high) == ["vitals"]
+    criterion = discharge_check(**{**READY, "last_reading": high, "baseline_reading": baseline})[2]
+    assert criterion.met and "within 20% of baseline 140/85" in criterion.detail
+    too_high = VitalReading(systolic=170, diastolic=95, heart_rate=70, spo2=97)  # 170 > 168
+    assert unmet(last_reading=too_high, baseline_reading=baseline) == ["vitals"]
+
+
+def test_discharge_cadss_back_to_baseline() -> None:
+    """instruments.md: CADSS back to the pre-dose score or <= 4 before discharge [policy]."""
+    assert unmet(cadss=4) == []
+    assert unmet(cadss=6, cadss_baseline=6) == []
+    assert unmet(cadss=7, cadss_baseline=6) == ["alert_oriented"]
+
+
+def test_discharge_bad_input() -> None:
+    with pytest.raises(ValueError, match="Unknown route"):
+        discharge_check(**{**READY, "route": "oral"})
+    with pytest.raises(ValueError, match="negative"):
+        discharge_check(**{**READY, "minutes_since_dose": -1})
+    with pytest.raises(ValueError, match="Implausible last reading"):
+        discharge_check(**{**READY, "last_reading": VitalReading(heart_rate=400)})
+
+
+# --- Vitals schedule (§2) -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("route", "offsets"),
+    [
+        ("iv", [0, 10, 20, 30, 40, 55, 70]),  # q10 during the 40-min infusion, q15 after (Riva-Posse 2018)
+        ("im", [0, 5, 15, 30, 45, 60, 90, 120]),  # 5, 15, 30, 45, 60, then q30 [policy]
+        ("sublingual", [0, 15, 30, 45, 60, 90, 120]),  # 15, 30, 45, 60, then q30 [policy]
+        ("intranasal", [0, 40, 120]),  # before, about 40 min, before discharge at >= 2 h (Spravato PI)
+    ],
+)
+def test_vitals_schedule(route: str, offsets: list[int]) -> None:
+    """monitoring.md §2 vital-sign schedule by route."""
+    assert vitals_schedule(route) == offsets
+
+
+def test_vitals_schedule_longer_infusion_and_next_due() -> None:
+    assert vitals_schedule("iv", infusion_minutes=45) == [0, 10, 20, 30, 40, 45, 60, 75]
+    assert next_reading_due("iv", 0) == 10
+    assert next_reading_due("iv", 12) == 20
+    assert next_reading_due("iv", 70) == 85 and next_reading_due("iv", 90) == 100
+    assert next_reading_due("intranasal", 40) == 120 and next_reading_due("intranasal", 120) == 150
+    assert next_reading_due("im", 125) == 150
+    with pytest.raises(ValueError, match="Unknown route"):
+        vitals_schedule("oral")
+
+
+# --- Properties ---------------------------------------------------------------------------------------------
+
+_ALERT_RANK = {None: 0, "alert": 1, "critical": 2}
+_STATUS_RANK = {"clear": 0, "hold": 1, "do_not_dose": 2}
+
+
+def _systolic_level(systolic: int) -> str | None:
+    levels = [a.level for a in reading_alerts(VitalReading(systolic=systolic)) if a.code.startswith("bp_systolic")]
+    return levels[0] if levels else None
+
+
+@given(st.integers(min_value=50, max_value=299), st.integers(min_value=1, max_value=50))
+def test_alerts_monotone_in_systolic(low: int, rise: int) -> None:
+    high = min(low + rise, 300)
+    assert _ALERT_RANK[_systolic_level(low)] <= _ALERT_RANK[_systolic_level(high)]
+
+
+@given(st.integers(min_value=90, max_value=299), st.integers(min_value=1, max_value=50))
+def test_predose_status_monotone_in_systolic(low: int, rise: int) -> None:
+    high = min(low + rise, 300)
+    assert (
+        _STATUS_RANK[predose_clearance(vitals(systolic=low)).status]
+        <= _STATUS_RANK[predose_clearance(vitals(systolic=high)).status]
+    )
+
+
+@given(
+    st.integers(min_value=0, max_value=400),
+    st.integers(min_value=0, max_value=250),
+    st.integers(min_value=0, max_value=300),
+)
+def test_problems_iff_outside_ranges(systolic: int, diastolic: int, heart_rate: int) -> None:
+    reading = VitalReading(systolic=systolic, diastolic=diastolic, heart_rate=heart_rate)
+    plausible = 50 <= systolic <= 300 and 20 <= diastolic <= 200 and 20 <= heart_rate <= 250 and systolic > diastolic
+    assert (reading_problems(reading) == []) == plausible
+
+
+@given(st.sampled_from(["iv", "im", "sublingual", "intranasal"]), st.integers(min_value=0, max_value=600))
+def test_next_reading_is_later_and_on_schedule_or_interval(route: str, after: int) -> None:
+    due = next_reading_due(route, after)
+    assert due > after
+    schedule = vitals_schedule(route)
+    assert due in schedule or due > schedule[-1]
