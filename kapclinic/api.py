@@ -104,11 +104,15 @@ def _on_unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpR
 def _mount() -> None:
     from kapclinic.accounts.api import router as auth_router
     from kapclinic.audit.api import router as audit_router
+    from kapclinic.consent.api import router as consent_router
+    from kapclinic.dosing.api import router as dosing_router
     from kapclinic.intake.api import router as intake_router
     from kapclinic.inventory.api import router as ledger_router
     from kapclinic.inventory.report_api import router as ledger_reports_router
     from kapclinic.measures.api import router as measures_router
     from kapclinic.patients.api import router as patients_router
+    from kapclinic.plans.api import router as plans_router
+    from kapclinic.therapy.api import router as therapy_router
 
     api.add_router("/auth", auth_router)
     api.add_router("/patients", patients_router)
@@ -117,6 +121,10 @@ def _mount() -> None:
     api.add_router("/ledger", ledger_router)
     api.add_router("", measures_router)
     api.add_router("", intake_router)
+    api.add_router("", consent_router)
+    api.add_router("", plans_router)
+    api.add_router("", dosing_router)
+    api.add_router("", therapy_router)
 
 
 _mount()

@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "kapclinic.consent",
     "kapclinic.plans",
     "kapclinic.dosing",
+    "kapclinic.therapy",
     "kapclinic.demo",
 ]
 
@@ -190,6 +191,18 @@ KAPCLINIC_CRISIS_TEXT = env_str(
 KAPCLINIC_PUBLIC_INQUIRIES_PER_HOUR = env_int("KAPCLINIC_PUBLIC_INQUIRIES_PER_HOUR", 5, minimum=1)
 KAPCLINIC_CLINIC_ADDRESS = env_str("KAPCLINIC_CLINIC_ADDRESS", "The clinic")
 KAPCLINIC_PAGE_SIZE = env_int("KAPCLINIC_PAGE_SIZE", 25, minimum=1)
+# Therapy notes left unsigned longer than this show on the author's home page and the director's dashboard.
+KAPCLINIC_UNSIGNED_NOTE_DAYS = env_int("KAPCLINIC_UNSIGNED_NOTE_DAYS", 3, minimum=0)
+# The consent a patient must have signed before dosing, and for how many days a signature holds [policy].
+KAPCLINIC_CONSENT_DOCUMENT = env_str("KAPCLINIC_CONSENT_DOCUMENT", "kap-treatment")
+KAPCLINIC_CONSENT_VALID_DAYS = env_int("KAPCLINIC_CONSENT_VALID_DAYS", 365, minimum=1)
+# The clinic's clinical policy thresholds (eligibility, dosing, monitoring): a JSON file with one object per
+# area, e.g. {"dosing": {"version": "clinic-2", "iv_max_mg_per_kg": "0.75"}}. Each area's dataclass in
+# kapclinic/clinical/ holds the domain notes' defaults; a changed area must carry a new "version", which
+# every decision, plan and order stores. Read by kapclinic/policy.py.
+KAPCLINIC_POLICY_FILE = env_str("KAPCLINIC_POLICY_FILE", "")
+# How often open monitoring alerts are re-fetched on the session screen and the prescriber's home (htmx).
+KAPCLINIC_ALERT_POLL_SECONDS = env_int("KAPCLINIC_ALERT_POLL_SECONDS", 5, minimum=1)
 
 SECURE_COOKIES = env_bool("KAPCLINIC_SECURE_COOKIES", default=not DEBUG)
 SESSION_COOKIE_SECURE = SECURE_COOKIES

@@ -61,6 +61,7 @@ class SignedRecord(models.Model):
         content: dict[str, Any] = {}
         for name in self.SIGNED_FIELDS:
             field = self._meta.get_field(name)
+            assert isinstance(field, models.Field)
             content[name] = getattr(self, field.attname)
         return content
 

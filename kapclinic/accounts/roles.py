@@ -87,9 +87,22 @@ class Action(StrEnum):
     PLAN_VIEW = "plan.view"
     DOSING_SCHEDULE = "dosing.schedule"
     CHECKLIST_COMPLETE = "checklist.complete"
+    SESSION_VIEW = "session.view"
+    SESSION_RUN = "session.run"
+    DOSE_ORDER = "dose.order"
+    ALERT_ACKNOWLEDGE = "alert.acknowledge"
+    ADVERSE_EVENT_RECORD = "adverse_event.record"
+    ADVERSE_EVENT_REVIEW = "adverse_event.review"
+    REMS_SUBMIT = "rems.submit"
     NOTE_WRITE = "note.write"
     NOTE_VIEW = "note.view"
     # Psychotherapy (issue 8): further actions go here.
+    PROCESS_NOTE_WRITE = "note.process_write"
+    PROCESS_NOTE_VIEW = "note.process_view"
+    NOTE_COSIGN = "note.cosign"
+    REFLECTION_WRITE = "reflection.write"
+    REFLECTION_VIEW = "reflection.view"
+    GOAL_PROGRESS = "goal.progress"
 
 
 _N, _A, _T, _O = Scope.NONE, Scope.ALL, Scope.TEAM, Scope.OWN
@@ -158,11 +171,32 @@ _ROWS: dict[Action, tuple[Scope, ...]] = {
     Action.DOSING_SCHEDULE:       (_A,   _A,   _T,   _N,   _A,   _N,   _N),
     # The per-session preparation checklist: the patient in the portal.
     Action.CHECKLIST_COMPLETE:    (_N,   _N,   _N,   _N,   _N,   _N,   _O),
+    # Dosing sessions (pathway stage 5): the team's nurse runs the session; the team's prescriber orders the
+    # dose and decides overrides (a hold, an unmet discharge criterion); both acknowledge alerts.
+    Action.SESSION_VIEW:          (_N,   _A,   _T,   _T,   _A,   _A,   _N),
+    Action.SESSION_RUN:           (_N,   _T,   _T,   _N,   _N,   _N,   _N),
+    Action.DOSE_ORDER:            (_N,   _T,   _N,   _N,   _N,   _N,   _N),
+    Action.ALERT_ACKNOWLEDGE:     (_N,   _T,   _T,   _N,   _N,   _N,   _N),
+    Action.ADVERSE_EVENT_RECORD:  (_N,   _T,   _T,   _T,   _A,   _N,   _N),
+    Action.ADVERSE_EVENT_REVIEW:  (_N,   _N,   _N,   _N,   _A,   _N,   _N),
+    Action.REMS_SUBMIT:           (_N,   _T,   _T,   _N,   _A,   _N,   _N),
     # Therapy notes (preparation, in-session, integration): written by the team's therapist and
     # prescriber; read by the team, the director and the auditor. Process notes have their own rules.
     Action.NOTE_WRITE:            (_N,   _T,   _N,   _T,   _N,   _N,   _N),
     Action.NOTE_VIEW:             (_N,   _T,   _T,   _T,   _A,   _A,   _N),
     # Psychotherapy (issue 8): further rows go here.
+    # Process (psychotherapy) notes, HIPAA 45 CFR 164.501: written by the team's therapist or prescriber; read
+    # only by their author and by whom the author shares each one with (an object rule on top of this row),
+    # never by the director, the auditor or the patient.
+    Action.PROCESS_NOTE_WRITE:    (_N,   _T,   _N,   _T,   _N,   _N,   _N),
+    Action.PROCESS_NOTE_VIEW:     (_N,   _A,   _A,   _A,   _N,   _N,   _N),
+    # A supervisor co-signs a trainee's signed note; only the supervisor the author named (object rule).
+    Action.NOTE_COSIGN:           (_N,   _A,   _N,   _A,   _N,   _N,   _N),
+    # The patient's journal and reflections: written by the patient, read by the team only when shared.
+    Action.REFLECTION_WRITE:      (_N,   _N,   _N,   _N,   _N,   _N,   _O),
+    Action.REFLECTION_VIEW:       (_N,   _T,   _N,   _T,   _N,   _N,   _O),
+    # Progress on the plan's goals, recorded at integration sessions (the patient reads it with the plan).
+    Action.GOAL_PROGRESS:         (_N,   _T,   _N,   _T,   _N,   _N,   _N),
 }
 # fmt: on
 

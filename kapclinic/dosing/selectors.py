@@ -165,3 +165,35 @@ def open_alerts_for(user: User) -> list[MonitoringAlert]:
     if scope is Scope.TEAM:
         alerts = alerts.filter(session__patient__care_team__user=user)
     return list(alerts.order_by("-raised_at", "-id")[:50])
+
+
+def rems_form_context(record: SessionRecord) -> dict[str, object]:
+    """What the Spravato REMS patient monitoring form asks, taken from the session record (monitoring.md s1, s6):
+    concomitant medications, dose, lot, vitals before, about 40 minutes after and at discharge, sedation,
+    dissociation, respiratory depression, serious adverse events, and when the patient was ready to leave."""
+    administration = record.administration
+    dose_at = administration.started_at if administration else None
+    before = next((v for v in reversed(record.vitals) if v.predose), None)
+    after = [v for v in record.vitals if not v.predose]
+    near_40 = None
+    if dose_at is not None and after:
+        near_40 = min(after, key=lambda v: abs((v.measured_at - dose_at).total_seconds() - 40 * 60))
+    at_discharge = after[-1] if after else None
+    evaluation = getattr(record.session.patient, "evaluation", None)
+    events = record.events
+    return {
+        "record": record,
+        "session": record.session,
+        "patient": record.session.patient,
+        "medications": (evaluation.data.get("medications") if evaluation else None) or [],
+        "administration": administration,
+        "vitals_before": before,
+        "vitals_40": near_40,
+        "vitals_discharge": at_discharge,
+        "sedation": [e for e in events if e.code in ("moaas", "sedation", "rass")],
+        "dissociation": [e for e in events if e.code in ("cadss6", "dissociation_distress")],
+        "respiratory": [e for e in events if e.code == "respiratory_depression"]
+        + [a for a in record.alerts if a.code.startswith(("spo2", "rr"))],
+        "serious_events": list(record.session.adverse_events.filter(serious=True)),
+        "ready_at": record.discharge.at if record.discharge else None,
+    }

@@ -7,10 +7,12 @@ version it showed, refuses a stale one (two nurses on one session): the loser ge
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, NoReturn, ParamSpec, TypeVar
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -101,16 +103,49 @@ def _audit(ctx: AuditContext, session: DosingSession, action: str, **detail: Any
     access_event_record(ctx=ctx, action=action, patient_id=session.patient_id, detail={"session": session.pk, **detail})
 
 
-def _refuse(ctx: AuditContext, session: DosingSession, action: str, why: str, field: str = "session") -> None:
-    # A refused safety step (dosing without clearance, an order over the maximum) stays in the audit log.
-    access_event_record(
-        ctx=ctx,
-        action=action,
-        patient_id=session.patient_id,
-        outcome=Outcome.DENIED,
-        detail={"session": session.pk, "why": why},
-    )
-    raise ValidationError({field: why})
+class _Refused(Exception):
+    """A refused safety step; raised inside the step's transaction, audited after its rollback."""
+
+    def __init__(self, session: DosingSession, action: str, why: str, field: str) -> None:
+        super().__init__(why)
+        self.patient_id, self.session_id, self.action, self.why, self.field = (
+            session.patient_id,
+            session.pk,
+            action,
+            why,
+            field,
+        )
+
+
+def _refuse(ctx: AuditContext, session: DosingSession, action: str, why: str, field: str = "session") -> NoReturn:
+    raise _Refused(session, action, why, field)
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _audits_refusals(step: Callable[P, R]) -> Callable[P, R]:
+    """A refused safety step (dosing without clearance, an order over the maximum) stays in the audit log: the
+    refusal is recorded after the step's transaction has rolled back, then reported as a validation error."""
+
+    @functools.wraps(step)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return step(*args, **kwargs)
+        except _Refused as refused:
+            ctx = kwargs["ctx"]
+            assert isinstance(ctx, AuditContext)
+            access_event_record(
+                ctx=ctx,
+                action=refused.action,
+                patient_id=refused.patient_id,
+                outcome=Outcome.DENIED,
+                detail={"session": refused.session_id, "why": refused.why},
+            )
+            raise ValidationError({refused.field: refused.why}) from None
+
+    return run
 
 
 def pregnancy_test_applies(session: DosingSession) -> bool:
@@ -119,6 +154,7 @@ def pregnancy_test_applies(session: DosingSession) -> bool:
     return patient.sex_at_birth == "female" and 12 <= age_on(patient.birth_date, timezone.localdate()) <= 55
 
 
+@_audits_refusals
 def session_check_in(
     *,
     ctx: AuditContext,
@@ -270,6 +306,7 @@ def _clear(ctx: AuditContext, session: DosingSession, vital: VitalSign, reading:
     return clearance
 
 
+@_audits_refusals
 def clearance_override(*, ctx: AuditContext, session_id: int, reason: str, version: int | None = None) -> Clearance:
     """The prescriber clears a held session with a reason; a "do not dose" finding is never overridden."""
     if len(reason.strip()) < 10:
@@ -282,7 +319,6 @@ def clearance_override(*, ctx: AuditContext, session_id: int, reason: str, versi
         latest = Clearance.objects.filter(session=session).order_by("-at", "-id").first()
         if latest is None or latest.status == "do_not_dose":
             _refuse(ctx, session, "session.clearance_override", "A do-not-dose finding cannot be overridden.")
-        assert latest is not None
         cleared = Clearance.objects.create(
             session=session,
             vital=latest.vital,
@@ -339,6 +375,7 @@ def dose_calculate(session: DosingSession, product: Product, *, escalate: bool =
     )
 
 
+@_audits_refusals
 def dose_order_sign(
     *,
     ctx: AuditContext,
@@ -411,6 +448,7 @@ def dose_order_sign(
     return order
 
 
+@_audits_refusals
 def administration_record(
     *,
     ctx: AuditContext,
@@ -442,7 +480,6 @@ def administration_record(
         order = DoseOrder.objects.filter(session=session).order_by("-signed_at", "-id").first()
         if order is None:
             _refuse(ctx, session, "session.administer", "There is no signed dose order for this session.")
-        assert order is not None
         lot = Lot.objects.select_related("product").filter(pk=lot_id).first()
         if lot is None or lot.product_id != order.product_id:
             raise ValidationError({"lot": "Choose a lot of the ordered product."})
@@ -516,7 +553,10 @@ def session_advance(
     *, ctx: AuditContext, session_id: int, to: str, at: datetime | None = None, version: int | None = None
 ) -> DosingSession:
     """The simple steps: infusion ended (dosing -> monitoring) and monitoring -> recovery."""
-    allowed = {SessionState.MONITORING: SessionState.DOSING, SessionState.RECOVERY: SessionState.MONITORING}
+    allowed: dict[str, str] = {
+        SessionState.MONITORING: SessionState.DOSING,
+        SessionState.RECOVERY: SessionState.MONITORING,
+    }
     if to not in allowed:
         raise ValidationError({"to": "Only monitoring (infusion ended) or recovery are steps of their own."})
     when = at or timezone.now()
@@ -624,6 +664,7 @@ def _reading_of(vital: VitalSign) -> rules.VitalReading:
 NEVER_OVERRIDDEN = {"observation_time"}
 
 
+@_audits_refusals
 def session_discharge(
     *,
     ctx: AuditContext,

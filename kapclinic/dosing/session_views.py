@@ -24,10 +24,11 @@ from kapclinic.clinical.monitoring import next_reading_due
 from kapclinic.dosing import session_services as steps
 from kapclinic.dosing.charts import ChartThreshold, VitalPoint, vitals_summary, vitals_svg
 from kapclinic.dosing.models import SIDE_EFFECTS, PregnancyTest, SessionEventKind, SessionState
-from kapclinic.dosing.selectors import SessionRecord, open_alerts_for, session_get, sessions_on
+from kapclinic.dosing.selectors import SessionRecord, open_alerts_for, rems_form_context, session_get, sessions_on
 from kapclinic.errors import AccessDenied, Conflict, NotFound
 from kapclinic.inventory.models import Lot, Product, StorageLocation
 from kapclinic.inventory.services import WitnessCredentials
+from kapclinic.pdf import pdf_response
 from kapclinic.plans.models import Route
 from kapclinic.policy import monitoring_policy
 from kapclinic.web import current_user, forbidden, not_found
@@ -339,3 +340,22 @@ def session_step(request: HttpRequest, session_id: int, step: str) -> HttpRespon
     if request.htmx and step == "acknowledge":  # type: ignore[attr-defined]
         return session_alerts(request, session_id)
     return redirect(f"/dosing/sessions/{session_id}/#{request.POST.get('anchor', 'top')}")
+
+
+@login_required
+def rems_pdf(request: HttpRequest, session_id: int) -> HttpResponse:
+    """The Spravato REMS patient monitoring form, filled from the session record (nobody re-types it)."""
+    try:
+        record = session_get(ctx=AuditContext.from_request(request), session_id=session_id)
+    except NotFound as exc:
+        return not_found(request, exc.message)
+    except AccessDenied as exc:
+        return forbidden(request, exc.message)
+    if record.session.plan.route != Route.INTRANASAL:
+        return not_found(request, "Only esketamine sessions have a REMS monitoring form.")
+    return pdf_response(
+        request,
+        "dosing/rems_print.html",
+        rems_form_context(record),
+        filename=f"rems-monitoring-{record.session.patient.mrn}-{record.session.number}.pdf",
+    )

@@ -9,6 +9,7 @@ urlpatterns = [
     path("today/", session_views.board, name="board"),
     path("alerts/", session_views.my_alerts, name="my_alerts"),
     path("sessions/<int:session_id>/", session_views.session_page, name="session"),
+    path("sessions/<int:session_id>/rems.pdf", session_views.rems_pdf, name="rems_pdf"),
     path("sessions/<int:session_id>/alerts/", session_views.session_alerts, name="session_alerts"),
     path("sessions/<int:session_id>/<slug:step>/", session_views.session_step, name="step"),
 ]

@@ -25,6 +25,10 @@ SESSIONS_PER_WEEK = {3: 2, 2: 3, 7: 1, 14: 0.5}
 PRE_SESSION_DEFAULT = ["phq9"]
 
 
+def _display_name(user: User) -> str:
+    return user.display_name
+
+
 class PlanForm(forms.ModelForm[TreatmentPlan]):
     dose = forms.DecimalField(
         label="Starting dose",
@@ -92,12 +96,14 @@ class PlanForm(forms.ModelForm[TreatmentPlan]):
                 "placeholder": "Type a code or words, e.g. F33 or recurrent depressive",
             }
         )
-        therapist.label_from_instance = lambda u: u.display_name  # type: ignore[method-assign]
+        therapist.label_from_instance = _display_name  # type: ignore[method-assign,assignment]
         self.fields["session_count"].widget.attrs.update({"min": 1, "max": 24})
         self.fields["session_minutes"].widget.attrs.update({"min": 30, "max": 480})
-        self.fields["route"].choices = [("", "— choose —"), *Route.choices]
-        self.fields["titration"].choices = TitrationKind.choices
-        self.fields["titration"].required = False
+        route, titration = self.fields["route"], self.fields["titration"]
+        assert isinstance(route, forms.ChoiceField) and isinstance(titration, forms.ChoiceField)
+        route.choices = [("", "— choose —"), *Route.choices]
+        titration.choices = TitrationKind.choices
+        titration.required = False
         if self.instance.pk:
             self.fields["dose"].initial = self.instance.starting_dose_mg_per_kg or self.instance.starting_dose_mg
             self.fields["goals_text"].initial = "\n".join(self.instance.goals)

@@ -7,12 +7,14 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from kapclinic.accounts.roles import Action, Role
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.services import access_event_record
 from kapclinic.clinical.instruments import INSTRUMENTS, SUICIDE_RISK
+from kapclinic.dosing.models import DosingSession, SessionState
 from kapclinic.errors import AccessDenied, NotFound
 from kapclinic.measures import services
 from kapclinic.measures.forms import question_fields, submit_form
@@ -20,6 +22,7 @@ from kapclinic.measures.models import QuestionnaireResponse, ResponseDraft
 from kapclinic.measures.selectors import responses_for_patient, schedule_for_patient
 from kapclinic.patients.access import patient_get_for_user
 from kapclinic.patients.models import Patient
+from kapclinic.plans.selectors import current_plan
 from kapclinic.web import current_user, forbidden, not_found
 
 # What a patient answers themselves (clinician- and observer-rated scales are entered by staff).
@@ -59,6 +62,14 @@ def portal_home(request: HttpRequest) -> HttpResponse:
             "drafts": drafts,
             "due": [d for d in schedule if d.status in ("due", "overdue")],
             "upcoming": [d for d in schedule if d.status == "upcoming"][:5],
+            "sessions": list(
+                DosingSession.objects.filter(
+                    patient_id=patient_id, state=SessionState.SCHEDULED, scheduled_for__gte=timezone.now()
+                )
+                .select_related("checklist")
+                .order_by("scheduled_for")[:6]
+            ),
+            "plan": current_plan(patient_id),
         },
     )
 

@@ -10,6 +10,7 @@ from django.db import transaction
 from kapclinic.accounts.models import User
 from kapclinic.accounts.roles import Role
 from kapclinic.clinical.registry import SYNTHETIC_MRN_BASE, mrn_from_number
+from kapclinic.demo.consent import load_consent
 from kapclinic.demo.intake import intake_demo_ensure
 from kapclinic.demo.ledger import ledger_demo_ensure
 from kapclinic.demo.measures import measures_demo_ensure
@@ -19,6 +20,7 @@ from kapclinic.demo.synthetic import (
     patients_ensure,
     staff_ensure,
 )
+from kapclinic.demo.therapy import load_therapy
 from kapclinic.patients.models import Patient
 
 DEMO_PATIENT_COUNT = 24
@@ -63,6 +65,8 @@ class Command(BaseCommand):
         entries = ledger_demo_ensure(staff, DEMO_PASSWORD)
         measures_demo_ensure(staff)
         intake_demo_ensure(staff)
+        load_consent(staff)
+        load_therapy(staff)
         return made, entries
 
     def _print(self, made: int, entries: int) -> None:

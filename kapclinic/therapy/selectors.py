@@ -1,0 +1,451 @@
+"""Therapy reads shared by pages and the API: each checks who may see what, audits, and runs a fixed
+number of queries however many notes, addenda or reflections there are.
+
+Who sees a note:
+- a draft: its author only;
+- a signed preparation, in-session, integration or therapy note: whoever may view notes for the
+  patient (role matrix NOTE_VIEW: the care team, the director, the auditor), and the supervisor
+  the author named to co-sign it;
+- a process note: its author, the colleagues the author shares it with, the named co-signer; nobody
+  else, whatever their role (HIPAA 45 CFR 164.508(a)(2)).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVectorField
+from django.db import connection
+from django.db.models import Count, Exists, Func, OuterRef, Prefetch, Q, QuerySet
+from django.utils import timezone
+
+from kapclinic.accounts.models import User
+from kapclinic.accounts.roles import Action, Role, Scope, may, scope_for
+from kapclinic.audit.context import AuditContext
+from kapclinic.audit.models import Outcome
+from kapclinic.audit.services import access_event_record, access_events_record_many, emergency_access_active
+from kapclinic.errors import AccessDenied, NotFound
+from kapclinic.patients.access import PatientAccess, is_on_care_team, patient_get_for_user
+from kapclinic.plans.models import TreatmentPlan
+from kapclinic.therapy.kinds import NoteKind
+from kapclinic.therapy.models import GoalProgress, NoteAddendum, NoteCosignature, NoteShare, Reflection, TherapyNote
+from kapclinic.therapy.services import current_plan
+
+PROCESS_REFUSAL = (
+    "This is a psychotherapy process note: only its author and the colleagues they share it with may read it."
+)
+DRAFT_REFUSAL = "This note is a draft: only its author can read it until it is signed."
+
+
+class Document(Func):
+    """to_tsvector('english', COALESCE(column, '')): the very expression the GIN indexes are built on."""
+
+    template = "to_tsvector('english'::regconfig, COALESCE(%(expressions)s, ''))"
+    output_field = SearchVectorField()
+
+
+def _active_share_for(user_id: int) -> Exists:
+    return Exists(
+        NoteShare.objects.filter(
+            note=OuterRef("pk"), shared_with_id=user_id, revokes__isnull=True, revocation__isnull=True
+        )
+    )
+
+
+def visible_notes_q(user: User, *, may_view_notes: bool) -> Q:
+    """The notes of one patient `user` may see; `may_view_notes` says whether they passed NOTE_VIEW for the patient."""
+    visible = Q(author_id=user.pk) | Q(cosigner_id=user.pk, signed_at__isnull=False)
+    if may_view_notes:
+        visible |= Q(signed_at__isnull=False) & ~Q(kind=NoteKind.PROCESS)
+    if may(user.role, Action.PROCESS_NOTE_VIEW):
+        visible |= Q(_active_share_for(user.pk), kind=NoteKind.PROCESS)
+    return visible
+
+
+def may_view_notes_of(user: User, patient_id: int) -> bool:
+    """Whether the role matrix lets `user` read this patient's notes (team or emergency access); not audited."""
+    scope = scope_for(user.role, Action.NOTE_VIEW)
+    if scope is Scope.ALL:
+        return True
+    if scope is Scope.TEAM:
+        return is_on_care_team(user_id=user.pk, patient_id=patient_id) or (
+            emergency_access_active(user_id=user.pk, patient_id=patient_id) is not None
+        )
+    return False
+
+
+# --- one note -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NoteDetail:
+    """A note as one user may see it, with what shows beneath it and what they may do with it."""
+
+    note: TherapyNote
+    access: PatientAccess
+    addenda: list[NoteAddendum]
+    cosignatures: list[NoteCosignature]
+    shares: list[NoteShare]  # grants still in force (shown to the author only)
+    user_id: int
+
+    @property
+    def is_author(self) -> bool:
+        return self.note.author_id == self.user_id
+
+    @property
+    def can_edit(self) -> bool:
+        return self.is_author and not self.note.is_signed
+
+    @property
+    def can_amend(self) -> bool:
+        return self.is_author and self.note.is_signed
+
+    @property
+    def can_share(self) -> bool:
+        return self.is_author and self.note.is_process
+
+    @property
+    def can_cosign(self) -> bool:
+        return (
+            self.note.is_signed
+            and self.note.cosigner_id == self.user_id
+            and not any(c.cosigner_id == self.user_id for c in self.cosignatures)
+        )
+
+
+def _view_action(note: TherapyNote, user: User) -> Action:
+    if note.is_process:
+        return Action.PROCESS_NOTE_VIEW
+    if note.cosigner_id == user.pk and note.author_id != user.pk:
+        return Action.NOTE_COSIGN
+    return Action.NOTE_VIEW
+
+
+def note_get_for_user(*, ctx: AuditContext, note_id: int) -> NoteDetail:
+    """Return the note with its addenda, co-signatures and shares if `ctx.user` may read it; audit either way.
+
+    Queries: the note, addenda, co-signatures, shares; the patient and care-team check; one audit INSERT.
+    """
+    note = (
+        TherapyNote.objects.select_related("author", "cosigner", "signed_by", "dosing_session")
+        .prefetch_related(
+            Prefetch("addenda", queryset=NoteAddendum.objects.select_related("author").order_by("written_at", "id")),
+            Prefetch("cosignatures", queryset=NoteCosignature.objects.select_related("cosigner")),
+            Prefetch("shares", queryset=NoteShare.objects.select_related("shared_with").order_by("at", "id")),
+        )
+        .filter(pk=note_id)
+        .first()
+    )
+    user = ctx.user
+    if note is None:
+        access_event_record(ctx=ctx, action=Action.NOTE_VIEW, outcome=Outcome.NOT_FOUND, detail={"note": note_id})
+        raise NotFound("No therapy note with that id.")
+    action = _view_action(note, user)
+    detail: dict[str, Any] = {"note": note.pk, "kind": note.kind}
+    if not may(user.role, action):
+        access_event_record(ctx=ctx, action=action, patient_id=note.patient_id, outcome=Outcome.DENIED, detail=detail)
+        if note.is_process:
+            raise AccessDenied(PROCESS_REFUSAL)
+        raise AccessDenied("Your role cannot read therapy notes.")
+    access = patient_get_for_user(ctx=ctx, patient_id=note.patient_id, action=action, record_allowed=False)
+    is_author = note.author_id == user.pk
+    is_cosigner = note.cosigner_id == user.pk
+    shares = list(note.shares.all())
+    revoked = {s.revokes_id for s in shares if s.revokes_id is not None}
+    grants = [s for s in shares if s.revokes_id is None and s.pk not in revoked]
+    shared_with_user = any(s.shared_with_id == user.pk for s in grants)
+    problem = None
+    if note.is_process and not (is_author or is_cosigner or shared_with_user):
+        problem = PROCESS_REFUSAL
+    elif not note.is_signed and not is_author:
+        problem = DRAFT_REFUSAL
+    if problem is not None:
+        access_event_record(ctx=ctx, action=action, patient_id=note.patient_id, outcome=Outcome.DENIED, detail=detail)
+        raise AccessDenied(problem)
+    access_event_record(ctx=ctx, action=action, patient_id=note.patient_id, detail=detail, emergency=access.emergency)
+    note.patient = access.patient
+    return NoteDetail(
+        note=note,
+        access=access,
+        addenda=list(note.addenda.all()),
+        cosignatures=list(note.cosignatures.all()),
+        shares=grants if is_author else [],
+        user_id=user.pk,
+    )
+
+
+# --- a patient's notes --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PatientNotes:
+    access: PatientAccess
+    notes: list[TherapyNote]
+
+
+def patient_notes_for_user(*, ctx: AuditContext, patient_id: int, kind: str | None = None) -> PatientNotes:
+    """Return the patient's notes `ctx.user` may see, newest session first; the read is audited.
+
+    Each note carries `addenda_count`. Queries: patient, care-team check, audit INSERT, the notes.
+    """
+    user = ctx.user
+    if not may(user.role, Action.NOTE_VIEW):
+        access_event_record(ctx=ctx, action=Action.NOTE_VIEW, patient_id=None, outcome=Outcome.DENIED)
+        raise AccessDenied("Your role cannot read therapy notes.")
+    access = patient_get_for_user(ctx=ctx, patient_id=patient_id, action=Action.NOTE_VIEW)
+    notes = (
+        TherapyNote.objects.filter(patient_id=patient_id)
+        .filter(visible_notes_q(user, may_view_notes=True))
+        .select_related("author")
+        .annotate(addenda_count=Count("addenda"))
+        .order_by("-occurred_at", "-id")
+    )
+    if kind:
+        notes = notes.filter(kind=kind)
+    return PatientNotes(access=access, notes=list(notes))
+
+
+def notes_for_patient(*, ctx: AuditContext, patient_id: int, kind: str | None = None) -> list[TherapyNote]:
+    """The notes of `patient_notes_for_user` (for the API)."""
+    return patient_notes_for_user(ctx=ctx, patient_id=patient_id, kind=kind).notes
+
+
+def notes_for_chart(*, user: User, patient_id: int, limit: int = 20) -> list[TherapyNote]:
+    """The chart's list of therapy notes (kind, author, time, signed or draft) for a chart already opened.
+
+    The chart read itself is audited by the chart; opening a note is audited by `note_get_for_user`.
+    A prescriber who may open the chart but is not on the team sees none (NOTE_VIEW is team-scoped).
+    """
+    may_view = may_view_notes_of(user, patient_id)
+    if not may_view and not may(user.role, Action.PROCESS_NOTE_VIEW):
+        return []
+    return list(
+        TherapyNote.objects.filter(patient_id=patient_id)
+        .filter(visible_notes_q(user, may_view_notes=may_view))
+        .select_related("author")
+        .order_by("-occurred_at", "-id")[:limit]
+    )
+
+
+def notes_for_dosing_session(*, user: User, session_id: int) -> list[TherapyNote]:
+    """The notes about one dosing session that `user` may see (in-session guiding notes, integration notes)."""
+    patient_id = TherapyNote.objects.filter(dosing_session_id=session_id).values_list("patient_id", flat=True).first()
+    if patient_id is None:
+        return []
+    return list(
+        TherapyNote.objects.filter(dosing_session_id=session_id)
+        .filter(visible_notes_q(user, may_view_notes=may_view_notes_of(user, patient_id)))
+        .select_related("author")
+        .order_by("occurred_at", "id")
+    )
+
+
+def notes_for_export(*, ctx: AuditContext, patient_id: int, include_process_notes_of: set[int]) -> list[TherapyNote]:
+    """Return the signed notes that go into the patient's record export, with their addenda.
+
+    Process notes stay out unless their author includes them: `include_process_notes_of` holds author ids,
+    and only the exporting user's own id may be in it (nobody can release a colleague's process notes).
+    """
+    user = ctx.user
+    others = set(include_process_notes_of) - {user.pk}
+    if others or (include_process_notes_of and not may(user.role, Action.PROCESS_NOTE_VIEW)):
+        access_event_record(
+            ctx=ctx,
+            action="note.export",
+            patient_id=patient_id,
+            outcome=Outcome.DENIED,
+            detail={"include_process_notes_of": sorted(include_process_notes_of)},
+        )
+        raise AccessDenied("Only its author may include a process note in an export.")
+    access = patient_get_for_user(ctx=ctx, patient_id=patient_id, action=Action.NOTE_VIEW, record_allowed=False)
+    included = Q(signed_at__isnull=False) & ~Q(kind=NoteKind.PROCESS)
+    if user.pk in include_process_notes_of:
+        included |= Q(signed_at__isnull=False, kind=NoteKind.PROCESS, author_id=user.pk)
+    notes = list(
+        TherapyNote.objects.filter(patient_id=patient_id)
+        .filter(included)
+        .select_related("author", "cosigner")
+        .prefetch_related(
+            Prefetch("addenda", queryset=NoteAddendum.objects.select_related("author").order_by("written_at", "id"))
+        )
+        .order_by("occurred_at", "id")
+    )
+    access_event_record(
+        ctx=ctx,
+        action="note.export",
+        patient_id=patient_id,
+        emergency=access.emergency,
+        detail={"notes": len(notes), "process_notes": sum(1 for n in notes if n.is_process)},
+    )
+    return notes
+
+
+# --- reflections and goals ----------------------------------------------------------------------------
+
+
+def reflections_for_patient(*, ctx: AuditContext, patient_id: int, limit: int = 50) -> list[Reflection]:
+    """The patient's own entries (patient user) or the ones they shared (care team), newest first; audited."""
+    patient_get_for_user(ctx=ctx, patient_id=patient_id, action=Action.REFLECTION_VIEW)
+    reflections = Reflection.objects.filter(patient_id=patient_id).select_related("dosing_session")
+    if ctx.user.role != Role.PATIENT:
+        reflections = reflections.filter(shared_at__isnull=False)
+    return list(reflections.order_by("-written_at", "-id")[: max(1, min(limit, 500))])
+
+
+@dataclass(frozen=True)
+class GoalRow:
+    index: int
+    text: str
+    progress: list[GoalProgress] = field(default_factory=list)  # oldest first
+
+    @property
+    def latest(self) -> GoalProgress | None:
+        return self.progress[-1] if self.progress else None
+
+
+@dataclass(frozen=True)
+class Goals:
+    plan: TreatmentPlan | None
+    rows: list[GoalRow]
+
+
+def goals_for_patient(*, patient_id: int) -> Goals:
+    """The goals of the patient's signed plan, in their words, with the progress recorded on each (two queries).
+
+    The caller has already checked access (plan view, note screen or portal).
+    """
+    plan = current_plan(patient_id)
+    if plan is None:
+        return Goals(plan=None, rows=[])
+    by_goal: dict[int, list[GoalProgress]] = {}
+    for progress in GoalProgress.objects.filter(plan=plan).select_related("recorded_by").order_by("recorded_at", "id"):
+        by_goal.setdefault(progress.goal_index, []).append(progress)
+    rows = [GoalRow(index=i, text=str(text), progress=by_goal.get(i, [])) for i, text in enumerate(plan.goals)]
+    return Goals(plan=plan, rows=rows)
+
+
+def goals_get_for_user(*, ctx: AuditContext, patient_id: int) -> Goals:
+    """The goals and their progress, for whoever may view the plan (the patient their own); audited."""
+    patient_get_for_user(ctx=ctx, patient_id=patient_id, action=Action.PLAN_VIEW)
+    return goals_for_patient(patient_id=patient_id)
+
+
+# --- search and the home lists --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SearchResults:
+    query: str
+    notes: list[TherapyNote]
+    reflections: list[Reflection]
+
+
+def _words(query: str) -> list[str]:
+    return [w for w in query.split() if w][:10]
+
+
+def therapy_search(*, ctx: AuditContext, query: str, limit: int = 50) -> SearchResults:
+    """Search the user's own notes and their team patients' shared reflections; each patient shown is audited.
+
+    Full text (English stemming, web-search syntax, ranked) on PostgreSQL; every word as a substring on SQLite.
+    """
+    user = ctx.user
+    if not may(user.role, Action.NOTE_WRITE):
+        access_event_record(ctx=ctx, action="note.search", outcome=Outcome.DENIED)
+        raise AccessDenied("Only clinicians who write therapy notes search them.")
+    query = query.strip()[:200]
+    if not _words(query):
+        return SearchResults(query=query, notes=[], reflections=[])
+    notes: QuerySet[TherapyNote] = TherapyNote.objects.filter(author_id=user.pk).select_related("patient")
+    reflections: QuerySet[Reflection] = Reflection.objects.filter(
+        shared_at__isnull=False, patient__care_team__user_id=user.pk
+    ).select_related("patient")
+    if connection.vendor == "postgresql":
+        terms = SearchQuery(query, config="english", search_type="websearch")
+        notes = (
+            notes.annotate(document=Document("search_text"))
+            .filter(document=terms)
+            .annotate(rank=SearchRank(Document("search_text"), terms))
+            .order_by("-rank", "-occurred_at", "-id")
+        )
+        reflections = (
+            reflections.annotate(document=Document("body"))
+            .filter(document=terms)
+            .annotate(rank=SearchRank(Document("body"), terms))
+            .order_by("-rank", "-written_at", "-id")
+        )
+    else:
+        for word in _words(query):
+            notes = notes.filter(search_text__icontains=word)
+            reflections = reflections.filter(body__icontains=word)
+        notes = notes.order_by("-occurred_at", "-id")
+        reflections = reflections.order_by("-written_at", "-id")
+    found_notes = list(notes[:limit])
+    found_reflections = list(reflections[:limit])
+    patient_ids = sorted({n.patient_id for n in found_notes} | {r.patient_id for r in found_reflections})
+    access_events_record_many(ctx=ctx, action="note.search", patient_ids=patient_ids, detail={"query": query[:100]})
+    return SearchResults(query=query, notes=found_notes, reflections=found_reflections)
+
+
+@dataclass(frozen=True)
+class Draft:
+    note: TherapyNote
+    overdue: bool  # unsigned for longer than KAPCLINIC_UNSIGNED_NOTE_DAYS
+
+
+@dataclass(frozen=True)
+class NotesToSign:
+    days: int
+    own_drafts: list[Draft]  # the user's drafts, oldest first
+    overdue_all: list[TherapyNote]  # the director's view: everyone's drafts older than `days`
+    to_cosign: list[TherapyNote]
+
+
+def notes_to_sign(*, ctx: AuditContext, limit: int = 50) -> NotesToSign:
+    """What the home pages list: the user's drafts (overdue ones marked), notes waiting for their co-signature,
+    and for the director every draft unsigned longer than KAPCLINIC_UNSIGNED_NOTE_DAYS. Each patient shown is audited.
+    """
+    user = ctx.user
+    days = int(settings.KAPCLINIC_UNSIGNED_NOTE_DAYS)
+    cutoff = timezone.now() - timedelta(days=days)
+    own: list[Draft] = []
+    overdue_all: list[TherapyNote] = []
+    to_cosign: list[TherapyNote] = []
+    if may(user.role, Action.NOTE_WRITE):
+        own = [
+            Draft(note=note, overdue=note.created_at < cutoff)
+            for note in TherapyNote.objects.filter(author_id=user.pk, signed_at__isnull=True)
+            .select_related("patient")
+            .order_by("created_at", "id")[:limit]
+        ]
+    if may(user.role, Action.NOTE_COSIGN):
+        to_cosign = list(
+            TherapyNote.objects.filter(cosigner_id=user.pk, signed_at__isnull=False)
+            .exclude(cosignatures__cosigner_id=user.pk)
+            .select_related("patient", "author")
+            .order_by("signed_at", "id")[:limit]
+        )
+    if user.role == Role.DIRECTOR:
+        overdue_all = list(
+            TherapyNote.objects.filter(signed_at__isnull=True, created_at__lt=cutoff)
+            .select_related("patient", "author")
+            .order_by("created_at", "id")[:limit]
+        )
+    patient_ids = sorted({n.patient_id for n in [*(d.note for d in own), *to_cosign, *overdue_all]})
+    access_events_record_many(ctx=ctx, action="note.unsigned_list", patient_ids=patient_ids)
+    return NotesToSign(days=days, own_drafts=own, overdue_all=overdue_all, to_cosign=to_cosign)
+
+
+def cosigners_for(user: User) -> QuerySet[User]:
+    """The colleagues who may be named to co-sign `user`'s notes."""
+    roles = [r.value for r in Role if may(r, Action.NOTE_COSIGN)]
+    return User.objects.filter(role__in=roles, is_active=True).exclude(pk=user.pk).order_by("last_name", "first_name")
+
+
+def share_candidates_for(user: User) -> QuerySet[User]:
+    """The colleagues the author may share a process note with."""
+    roles = [r.value for r in Role if may(r, Action.PROCESS_NOTE_VIEW)]
+    return User.objects.filter(role__in=roles, is_active=True).exclude(pk=user.pk).order_by("last_name", "first_name")

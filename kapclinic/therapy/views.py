@@ -1,0 +1,557 @@
+"""Therapy pages: a patient's notes, the note screen (autosaved draft, signing, addenda, co-signature,
+shares, the patient's shared reflections and goals beside an integration note), search, and the
+patient's journal in the portal. Thin: every rule is in services.py and selectors.py."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from kapclinic.accounts.roles import Action, Role, may
+from kapclinic.audit.context import AuditContext
+from kapclinic.dosing.models import DosingSession
+from kapclinic.errors import AccessDenied, Conflict, NotFound
+from kapclinic.measures.selectors import open_safety_flags_for_patient
+from kapclinic.patients.forms import EmergencyAccessForm
+from kapclinic.patients.models import Patient
+from kapclinic.patients.selectors import chart_header
+from kapclinic.therapy import selectors, services
+from kapclinic.therapy.forms import AddendumForm, GoalProgressForm, NoteForm, ReflectionForm
+from kapclinic.therapy.kinds import KIND_LABELS, PROMPT_TEXT, SECTIONS, NoteKind
+from kapclinic.therapy.models import Reflection, TherapyNote
+from kapclinic.web import apply_validation_errors, current_user, forbidden, not_found
+
+# Kinds offered as "new note" buttons, in pathway order; process notes last and marked private.
+NEW_NOTE_KINDS = [NoteKind.PREPARATION, NoteKind.IN_SESSION, NoteKind.INTEGRATION, NoteKind.THERAPY, NoteKind.PROCESS]
+BESIDE_LIMIT = 10  # shared reflections shown beside an integration note
+
+
+def _denied(request: HttpRequest, exc: AccessDenied, patient_id: int | None = None) -> HttpResponse:
+    context: dict[str, object] = {}
+    if exc.emergency_possible and patient_id is not None:
+        context = {"emergency_form": EmergencyAccessForm(), "patient_id": patient_id}
+    return forbidden(request, exc.message, context=context)
+
+
+def _error_text(exc: ValidationError | Conflict) -> str:
+    if isinstance(exc, Conflict):
+        return exc.message
+    return " ".join(exc.messages)
+
+
+def _banner(user_role: str, patient: Patient) -> dict[str, Any]:
+    """What patients/_banner.html shows beside identity (three queries)."""
+    return {
+        "header": chart_header(patient=patient),
+        "safety_flags": open_safety_flags_for_patient(patient_id=patient.pk)
+        if may(user_role, Action.MEASURE_VIEW)
+        else [],
+    }
+
+
+# --- a patient's notes ----------------------------------------------------------------------------------
+
+
+@login_required
+def patient_notes(request: HttpRequest, patient_id: int) -> HttpResponse:
+    """The patient's therapy notes the user may see, by kind; new-note buttons; shared reflections; goals."""
+    user = current_user(request)
+    if user.role == Role.PATIENT:
+        return redirect("journal:home")
+    ctx = AuditContext.from_request(request)
+    kind = request.GET.get("kind", "")
+    kind = kind if kind in services.NOTE_KINDS else ""
+    try:
+        found = selectors.patient_notes_for_user(ctx=ctx, patient_id=patient_id, kind=kind or None)
+    except NotFound as exc:
+        return not_found(request, exc.message)
+    except AccessDenied as exc:
+        return _denied(request, exc, patient_id)
+    reflections: list[Reflection] = []
+    if may(user.role, Action.REFLECTION_VIEW):
+        try:
+            reflections = selectors.reflections_for_patient(ctx=ctx, patient_id=patient_id, limit=BESIDE_LIMIT)
+        except AccessDenied:
+            reflections = []
+    kinds = [(k, KIND_LABELS[k]) for k in NEW_NOTE_KINDS]
+    return render(
+        request,
+        "therapy/patient_notes.html",
+        {
+            "patient": found.access.patient,
+            "access": found.access,
+            **_banner(user.role, found.access.patient),
+            "notes": found.notes,
+            "kind": kind,
+            "kinds": kinds,
+            "new_kinds": [(k, label) for k, label in kinds if may(user.role, services.write_action(k))],
+            "reflections": reflections,
+            "show_reflections": may(user.role, Action.REFLECTION_VIEW),
+            "goals": selectors.goals_for_patient(patient_id=patient_id) if may(user.role, Action.PLAN_VIEW) else None,
+            "prompt_text": PROMPT_TEXT,
+        },
+    )
+
+
+@login_required
+@require_POST
+def note_new(request: HttpRequest, patient_id: int) -> HttpResponse:
+    """Start a draft of the chosen kind and open it (it exists from now on: nothing typed is lost)."""
+    values: dict[str, Any] = {}
+    session = request.POST.get("dosing_session")
+    if session:
+        values["dosing_session"] = session
+    try:
+        note = services.note_draft_create(
+            ctx=AuditContext.from_request(request),
+            patient_id=patient_id,
+            kind=request.POST.get("kind", ""),
+            values=values,
+        )
+    except NotFound as exc:
+        return not_found(request, exc.message)
+    except AccessDenied as exc:
+        return _denied(request, exc, patient_id)
+    except ValidationError as exc:
+        messages.error(request, _error_text(exc))
+        return redirect("therapy:patient_notes", patient_id=patient_id)
+    return redirect("therapy:note", note_id=note.pk)
+
+
+@login_required
+@require_POST
+def in_session_note(request: HttpRequest, session_id: int) -> HttpResponse:
+    """From the dosing session screen: open the user's in-session (guiding) note for the session."""
+    try:
+        note = services.in_session_note_start(ctx=AuditContext.from_request(request), session_id=session_id)
+    except NotFound as exc:
+        return not_found(request, exc.message)
+    except AccessDenied as exc:
+        return _denied(request, exc)
+    return redirect("therapy:note", note_id=note.pk)
+
+
+# --- one note -------------------------------------------------------------------------------------------
+
+
+def _note_form(detail: selectors.NoteDetail, data: Any = None) -> NoteForm:
+    return _note_form_for(detail.note, data)
+
+
+def _note_form_for(note: TherapyNote, data: Any = None) -> NoteForm:
+    sessions = list(DosingSession.objects.filter(patient_id=note.patient_id).order_by("scheduled_for", "id"))
+    cosigners = list(selectors.cosigners_for(note.author))
+    return NoteForm(data, note=note, sessions=sessions, cosigners=cosigners)
+
+
+def _note_context(
+    request: HttpRequest, ctx: AuditContext, detail: selectors.NoteDetail, **extra: Any
+) -> dict[str, Any]:
+    note = detail.note
+    user = current_user(request)
+    beside = note.kind == NoteKind.INTEGRATION and detail.is_author
+    reflections: list[Reflection] = []
+    if beside and may(user.role, Action.REFLECTION_VIEW):
+        try:
+            reflections = selectors.reflections_for_patient(ctx=ctx, patient_id=note.patient_id, limit=BESIDE_LIMIT)
+        except AccessDenied:
+            reflections = []
+    goals = selectors.goals_for_patient(patient_id=note.patient_id) if beside else None
+    context: dict[str, Any] = {
+        "detail": detail,
+        "note": note,
+        "patient": note.patient,
+        "access": detail.access,
+        **_banner(user.role, note.patient),
+        "sections": [
+            (s.label, note.sections.get(s.key, "")) for s in SECTIONS[NoteKind(note.kind)] if note.sections.get(s.key)
+        ],
+        "beside": beside,
+        "reflections": reflections,
+        "goals": goals,
+        "can_record_progress": beside and may(user.role, Action.GOAL_PROGRESS),
+        "progress_form": GoalProgressForm(),
+        "prompt_text": PROMPT_TEXT,
+        "share_candidates": list(selectors.share_candidates_for(user)) if detail.can_share else [],
+    }
+    if detail.can_edit and "form" not in extra:
+        context["form"] = _note_form(detail)
+    if detail.can_amend and "addendum_form" not in extra:
+        context["addendum_form"] = AddendumForm()
+    context.update(extra)
+    return context
+
+
+def _open(request: HttpRequest, note_id: int) -> tuple[AuditContext, selectors.NoteDetail | HttpResponse]:
+    ctx = AuditContext.from_request(request)
+    try:
+        return ctx, selectors.note_get_for_user(ctx=ctx, note_id=note_id)
+    except NotFound as exc:
+        return ctx, not_found(request, exc.message)
+    except AccessDenied as exc:
+        return ctx, _denied(request, exc)
+
+
+@login_required
+def note_detail(request: HttpRequest, note_id: int) -> HttpResponse:
+    """The note screen. A draft is a form that saves itself as the author types (and on "Save draft")."""
+    ctx, opened = _open(request, note_id)
+    if isinstance(opened, HttpResponse):
+        return opened
+    detail = opened
+    if request.method == "POST":
+        if not detail.can_edit:
+            return _conflict_page(request, ctx, detail)
+        form = _note_form(detail, request.POST)
+        if form.is_valid():
+            try:
+                services.note_draft_update(
+                    ctx=ctx, note_id=note_id, values=form.values(), version=form.cleaned_data["version"]
+                )
+            except ValidationError as exc:
+                apply_validation_errors(form, exc)
+            except Conflict as exc:
+                form.add_error(None, exc.message)
+            except AccessDenied as exc:
+                return _denied(request, exc)
+            else:
+                messages.success(request, "The draft was saved.")
+                return redirect("therapy:note", note_id=note_id)
+        return render(request, "therapy/note.html", _note_context(request, ctx, detail, form=form), status=422)
+    return render(request, "therapy/note.html", _note_context(request, ctx, detail))
+
+
+def _conflict_page(request: HttpRequest, ctx: AuditContext, detail: selectors.NoteDetail) -> HttpResponse:
+    """A signed note was posted to as if it were a draft: say so, change nothing (the service audits)."""
+    try:
+        services.note_draft_update(ctx=ctx, note_id=detail.note.pk, values={})
+    except AccessDenied as exc:
+        return _denied(request, exc)
+    except Conflict as exc:
+        messages.error(request, exc.message)
+    return render(request, "therapy/note.html", _note_context(request, ctx, detail), status=409)
+
+
+@login_required
+@require_POST
+def note_autosave(request: HttpRequest, note_id: int) -> HttpResponse:
+    """Save the draft as the author types (htmx every second of quiet, and a beacon when the page closes).
+
+    Answers the status line; the new version rides along out of band so the next save is not stale.
+    """
+    ctx = AuditContext.from_request(request)
+    # Not `note_get_for_user`: that audits a read, and this runs every second of typing. The service checks
+    # the author, the care team and the signature, and audits the write (or its refusal).
+    note = TherapyNote.objects.select_related("author").filter(pk=note_id).first()
+    if note is None:
+        return _autosave_status(request, "This note no longer exists.", status=404)
+    form = _note_form_for(note, request.POST)
+    if not form.is_valid():
+        problems = "; ".join(
+            f"{form[f].label if f in form.fields else 'Form'}: {' '.join(str(m) for m in e)}"
+            for f, e in form.errors.items()
+        )
+        return _autosave_status(request, f"Not saved yet: {problems}", status=422)
+    try:
+        note = services.note_draft_update(
+            ctx=ctx, note_id=note_id, values=form.values(), version=form.cleaned_data["version"]
+        )
+    except (ValidationError, Conflict) as exc:
+        return _autosave_status(
+            request, f"Not saved: {_error_text(exc)}", status=409 if isinstance(exc, Conflict) else 422
+        )
+    except AccessDenied as exc:
+        return _autosave_status(request, exc.message, status=403)
+    return _autosave_status(
+        request, f"Draft saved at {timezone.localtime(note.updated_at):%H:%M:%S}.", version=note.version
+    )
+
+
+def _autosave_status(
+    request: HttpRequest, message: str, *, status: int = 200, version: int | None = None
+) -> HttpResponse:
+    return render(
+        request,
+        "therapy/_autosave_status.html",
+        {"message": message, "ok": status == 200, "version": version},
+        status=status,
+    )
+
+
+@login_required
+@require_POST
+def note_sign(request: HttpRequest, note_id: int) -> HttpResponse:
+    """Sign the draft (saving what the form holds first): from now on only addenda."""
+    ctx, opened = _open(request, note_id)
+    if isinstance(opened, HttpResponse):
+        return opened
+    detail = opened
+    try:
+        if detail.can_edit and "version" in request.POST:
+            form = _note_form(detail, request.POST)
+            if not form.is_valid():
+                return render(request, "therapy/note.html", _note_context(request, ctx, detail, form=form), status=422)
+            services.note_draft_update(
+                ctx=ctx, note_id=note_id, values=form.values(), version=form.cleaned_data["version"]
+            )
+        services.note_sign(ctx=ctx, note_id=note_id)
+    except AccessDenied as exc:
+        return _denied(request, exc)
+    except (ValidationError, Conflict) as exc:
+        messages.error(request, _error_text(exc))
+        return redirect("therapy:note", note_id=note_id)
+    messages.success(request, "The note is signed. Any later change is an addendum.")
+    return redirect("therapy:note", note_id=note_id)
+
+
+@login_required
+@require_POST
+def note_addendum(request: HttpRequest, note_id: int) -> HttpResponse:
+    ctx, opened = _open(request, note_id)
+    if isinstance(opened, HttpResponse):
+        return opened
+    detail = opened
+    form = AddendumForm(request.POST)
+    form.is_valid()
+    try:
+        services.note_addendum_add(
+            ctx=ctx,
+            note_id=note_id,
+            body=form.cleaned_data.get("body", ""),
+            reason=form.cleaned_data.get("reason", ""),
+        )
+    except AccessDenied as exc:
+        return _denied(request, exc)
+    except ValidationError as exc:
+        apply_validation_errors(form, exc)
+        return render(request, "therapy/note.html", _note_context(request, ctx, detail, addendum_form=form), status=422)
+    except Conflict as exc:
+        messages.error(request, exc.message)
+        return redirect("therapy:note", note_id=note_id)
+    messages.success(request, "The addendum was added beneath the note.")
+    return redirect("therapy:note", note_id=note_id)
+
+
+@login_required
+@require_POST
+def note_cosign(request: HttpRequest, note_id: int) -> HttpResponse:
+    try:
+        services.note_cosign(
+            ctx=AuditContext.from_request(request), note_id=note_id, comment=request.POST.get("comment", "")
+        )
+    except NotFound as exc:
+        return not_found(request, exc.message)
+    except AccessDenied as exc:
+        return _denied(request, exc)
+    except (ValidationError, Conflict) as exc:
+        messages.error(request, _error_text(exc))
+    else:
+        messages.success(request, "You co-signed the note.")
+    return redirect("therapy:note", note_id=note_id)
+
+
+@login_required
+@require_POST
+def note_shares(request: HttpRequest, note_id: int) -> HttpResponse:
+    """Share the author's process note with a colleague, or stop sharing it."""
+    ctx = AuditContext.from_request(request)
+    try:
+        user_id = int(request.POST.get("user", ""))
+    except ValueError:
+        messages.error(request, "Choose a colleague.")
+        return redirect("therapy:note", note_id=note_id)
+    try:
+        if request.POST.get("op") == "unshare":
+            services.note_unshare(ctx=ctx, note_id=note_id, user_id=user_id)
+            messages.success(request, "The note is no longer shared with them.")
+        else:
+            services.note_share(ctx=ctx, note_id=note_id, user_id=user_id)
+            messages.success(request, "The note is shared; they can read it (not change it).")
+    except AccessDenied as exc:
+        return _denied(request, exc)
+    except (ValidationError, Conflict, NotFound) as exc:
+        messages.error(request, exc.message if isinstance(exc, Conflict | NotFound) else " ".join(exc.messages))
+    return redirect("therapy:note", note_id=note_id)
+
+
+@login_required
+@require_POST
+def note_goal_progress(request: HttpRequest, note_id: int) -> HttpResponse:
+    """Record progress on a goal from the integration note screen (htmx: the goals panel is redrawn)."""
+    ctx, opened = _open(request, note_id)
+    if isinstance(opened, HttpResponse):
+        return opened
+    detail = opened
+    form = GoalProgressForm(request.POST)
+    error = ""
+    if not form.is_valid():
+        error = "Choose the goal and how it has moved."
+    else:
+        try:
+            services.goal_progress_record(
+                ctx=ctx,
+                patient_id=detail.note.patient_id,
+                goal_index=form.cleaned_data["goal_index"],
+                level=form.cleaned_data["level"],
+                comment=form.cleaned_data["comment"],
+                note_id=note_id,
+            )
+        except AccessDenied as exc:
+            return _denied(request, exc)
+        except ValidationError as exc:
+            error = " ".join(exc.messages)
+    if request.htmx:  # type: ignore[attr-defined]
+        context = _note_context(request, ctx, detail, goals_error=error)
+        return render(request, "therapy/_goals_panel.html", context, status=422 if error else 200)
+    if error:
+        messages.error(request, error)
+    else:
+        messages.success(request, "Progress recorded.")
+    return redirect("therapy:note", note_id=note_id)
+
+
+# --- search ---------------------------------------------------------------------------------------------
+
+
+@login_required
+def search(request: HttpRequest) -> HttpResponse:
+    """Search your own notes and your patients' shared reflections."""
+    query = request.GET.get("q", "").strip()[:200]
+    try:
+        results = selectors.therapy_search(ctx=AuditContext.from_request(request), query=query)
+    except AccessDenied as exc:
+        return forbidden(request, exc.message)
+    return render(request, "therapy/search.html", {"results": results, "q": query, "prompt_text": PROMPT_TEXT})
+
+
+# --- the patient's journal (portal) ------------------------------------------------------------------------
+
+
+def _own_patient_id(request: HttpRequest) -> int | None:
+    user = current_user(request)
+    if user.role != Role.PATIENT:
+        return None
+    return Patient.objects.filter(user=user).values_list("pk", flat=True).first()
+
+
+@login_required
+def journal(request: HttpRequest) -> HttpResponse:
+    """The patient's journal: write (with an optional prompt), choose what to share, read back over time."""
+    patient_id = _own_patient_id(request)
+    if patient_id is None:
+        return redirect("home:home")
+    ctx = AuditContext.from_request(request)
+    form = ReflectionForm(request.POST or None, initial={"prompt": request.GET.get("prompt", "")})
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.reflection_write(
+                ctx=ctx,
+                patient_id=patient_id,
+                body=form.cleaned_data["body"],
+                kind=form.cleaned_data["kind"],
+                prompt=form.cleaned_data["prompt"],
+                share=form.cleaned_data["share"],
+                dosing_session_id=_session_choice(request, patient_id),
+            )
+        except ValidationError as exc:
+            apply_validation_errors(form, exc)
+            status = 422
+        except (AccessDenied, NotFound) as exc:
+            return forbidden(request, exc.message)
+        else:
+            shared = form.cleaned_data["share"]
+            messages.success(
+                request, "Saved and shared with your therapist." if shared else "Saved. Only you can see it."
+            )
+            return redirect("journal:home")
+    elif request.method == "POST":
+        status = 422
+    try:
+        entries = selectors.reflections_for_patient(ctx=ctx, patient_id=patient_id, limit=200)
+    except (AccessDenied, NotFound) as exc:
+        return forbidden(request, exc.message)
+    sessions = list(
+        DosingSession.objects.filter(patient_id=patient_id, scheduled_for__lte=timezone.now()).order_by(
+            "-scheduled_for"
+        )[:10]
+    )
+    return render(
+        request,
+        "therapy/journal.html",
+        {
+            "form": form,
+            "entries": entries,
+            "sessions": sessions,
+            "goals": selectors.goals_for_patient(patient_id=patient_id),
+            "prompt_text": PROMPT_TEXT,
+        },
+        status=status,
+    )
+
+
+def _session_choice(request: HttpRequest, patient_id: int) -> int | None:
+    raw = request.POST.get("dosing_session", "")
+    return int(raw) if raw.isdigit() else None
+
+
+@login_required
+def journal_entry(request: HttpRequest, reflection_id: int) -> HttpResponse:
+    """Change a private entry."""
+    patient_id = _own_patient_id(request)
+    if patient_id is None:
+        return redirect("home:home")
+    entry = Reflection.objects.filter(pk=reflection_id, patient_id=patient_id).first()
+    if entry is None:
+        return not_found(request, "There is no such entry.")
+    form = ReflectionForm(
+        request.POST or None,
+        initial={"kind": entry.kind, "prompt": entry.prompt, "body": entry.body, "share": entry.is_shared},
+    )
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.reflection_update(
+                ctx=AuditContext.from_request(request),
+                reflection_id=reflection_id,
+                body=form.cleaned_data["body"],
+                prompt=form.cleaned_data["prompt"],
+            )
+        except ValidationError as exc:
+            apply_validation_errors(form, exc)
+            status = 422
+        except Conflict as exc:
+            form.add_error(None, exc.message)
+            status = 409
+        except (AccessDenied, NotFound) as exc:
+            return forbidden(request, exc.message)
+        else:
+            messages.success(request, "Your entry was saved.")
+            return redirect("journal:home")
+    return render(
+        request, "therapy/journal_entry.html", {"form": form, "entry": entry, "prompt_text": PROMPT_TEXT}, status=status
+    )
+
+
+@login_required
+@require_POST
+def journal_share(request: HttpRequest, reflection_id: int) -> HttpResponse:
+    """Share an entry with the therapist, or stop sharing it."""
+    if _own_patient_id(request) is None:
+        return redirect("home:home")
+    shared = request.POST.get("shared") == "1"
+    try:
+        services.reflection_share_set(
+            ctx=AuditContext.from_request(request), reflection_id=reflection_id, shared=shared
+        )
+    except (NotFound, AccessDenied):
+        return not_found(request, "There is no such entry.")
+    messages.success(request, "Shared with your therapist." if shared else "No longer shared. Only you can see it.")
+    return redirect("journal:home")

@@ -1,0 +1,382 @@
+"""Dosing sessions end to end: check-in, clearance, order, administration with the ledger, monitoring, alerts,
+discharge and signing; the bad inputs of the issue; the concurrency guard; the page's constant query count."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.db import DatabaseError, connection, transaction
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from kapclinic.accounts.models import User
+from kapclinic.audit.context import AuditContext
+from kapclinic.audit.models import AccessEvent
+from kapclinic.dosing.models import (
+    Administration,
+    AlertAcknowledgement,
+    CheckIn,
+    DoseOrder,
+    DosingSession,
+    MonitoringAlert,
+    SessionState,
+    VitalSign,
+)
+from kapclinic.dosing.session_services import vital_record
+from kapclinic.errors import Conflict
+from kapclinic.inventory.models import LedgerEntry, Lot, Product, StorageLocation
+from kapclinic.inventory.services import Quantity, ledger_receive
+from kapclinic.patients.models import CareTeamMember, Patient
+from tests.conftest import PASSWORD
+from tests.probes.dosing import _session
+from tests.probes.world import World
+
+
+@pytest.fixture
+def stock(personas: dict[str, User]) -> tuple[Product, Lot, StorageLocation]:
+    product = Product.objects.create(
+        name="Ketamine HCl injection", form="vial", mg_per_unit=Decimal("10"), unit="mL", units_per_container=20
+    )
+    safe = StorageLocation.objects.create(name="Safe")
+    ledger_receive(
+        ctx=AuditContext(user=personas["nurse"], channel="test"),
+        product_id=product.pk,
+        lot_number="LOT-A",
+        expires_on=timezone.localdate() + timedelta(days=300),
+        supplier_name="Synthetic Supplier",
+        invoice_reference="INV-1",
+        received_on=timezone.localdate(),
+        location_id=safe.pk,
+        quantity=Quantity("20", "mL"),
+    )
+    return product, Lot.objects.get(lot_number="LOT-A"), safe
+
+
+def world(client_for: Any, api_for: Any, personas: dict[str, User], team: Patient, other: Patient) -> World:
+    return World(client_for("nurse"), api_for("nurse"), team, other, personas)
+
+
+def scheduled(client_for: Any, api_for: Any, personas: dict[str, User], team: Patient, other: Patient) -> DosingSession:
+    session = _session(world(client_for, api_for, personas, team, other), team, SessionState.SCHEDULED)
+    DosingSession.objects.filter(pk=session.pk).update(scheduled_for=timezone.now() - timedelta(minutes=10))
+    return DosingSession.objects.get(pk=session.pk)
+
+
+def step(client: Any, session: DosingSession, name: str, data: dict[str, Any]) -> Any:
+    session.refresh_from_db()
+    return client.post(f"/dosing/sessions/{session.pk}/{name}/", {"version": session.version, **data})
+
+
+def vitals(api: Any, session: DosingSession, **values: Any) -> Any:
+    return api.post(f"/api/v1/dosing-sessions/{session.pk}/vitals", values, content_type="application/json")
+
+
+def test_a_whole_iv_session_from_check_in_to_signature(
+    client_for: Any, api_for: Any, personas: dict[str, User], team_patient: Patient, other_patient: Patient, stock: Any
+) -> None:
+    product, lot, safe = stock
+    session = scheduled(client_for, api_for, personas, team_patient, other_patient)
+    nurse, prescriber = client_for("nurse"), client_for("prescriber")
+    nurse_api = api_for("nurse")
+    checked = step(
+        nurse,
+        session,
+        "check-in",
+        {
+            "identity_confirmed": "on",
+            "checklist_confirmed": "on",
+            "pregnancy_test": "not_applicable",
+            "weight_kg": "78",
+        },
+    )
+    assert checked.status_code == 302
+    session.refresh_from_db()
+    assert session.state == SessionState.CHECKED_IN
+    # Pre-dose reading within limits: cleared.
+    pre = vitals(nurse_api, session, systolic=128, diastolic=82, heart_rate=72, spo2=98, respiratory_rate=14)
+    assert pre.status_code == 201 and pre.json()["clearance"] == "clear" and pre.json()["alerts"] == []
+    session.refresh_from_db()
+    assert session.state == SessionState.CLEARED
+    # The dose with its working (dosing.md section 6 worked example: 78 kg x 0.5 mg/kg = 39 mg = 3.9 mL at 10 mg/mL).
+    page = prescriber.get(f"/dosing/sessions/{session.pk}/", {"product": product.pk}).content.decode()
+    assert "39 mg" in page and "3.9 mL" in page
+    # The nurse cannot give without an order.
+    early = step(nurse, session, "administer", {"lot": lot.pk, "location": safe.pk, "drawn": "4", "given": "3.9"})
+    assert early.status_code == 302 and not Administration.objects.exists()
+    assert AccessEvent.objects.filter(action="session.administer", outcome="denied").exists()
+    step(prescriber, session, "order", {"product": product.pk})
+    order = DoseOrder.objects.get(session=session)
+    assert (
+        order.dose_mg == Decimal("39")
+        and order.volume_ml == Decimal("3.9")
+        and order.signed_by == personas["prescriber"]
+    )
+    given = step(
+        nurse,
+        session,
+        "administer",
+        {
+            "lot": lot.pk,
+            "location": safe.pk,
+            "drawn": "4.0",
+            "given": "3.9",
+            "infusion_rate": "75",
+            "witness_username": "prescriber",
+            "witness_password": PASSWORD,
+        },
+    )
+    assert given.status_code == 302
+    administration = Administration.objects.get(session=session)
+    assert administration.given_mg == Decimal("39") and administration.drawn_mg == Decimal("40")
+    # The ledger moved in the same step: 39 mg administered and 1 mg wasted with the witness.
+    assert administration.ledger_entry.quantity_mg == Decimal("-39")
+    assert administration.waste_entry is not None and administration.waste_entry.quantity_mg == Decimal("-1")
+    assert administration.waste_entry.witness == personas["prescriber"]
+    assert LedgerEntry.objects.filter(lot=lot).order_by("-id").first().balance_after_mg == Decimal("160")  # type: ignore[union-attr]
+    session.refresh_from_db()
+    assert session.state == SessionState.DOSING
+    # A hypertensive reading raises an alert at once, returned to the device.
+    high = vitals(nurse_api, session, systolic=186, diastolic=104, heart_rate=96, spo2=97)
+    assert high.status_code == 201
+    codes = {a["code"] for a in high.json()["alerts"]}
+    assert "bp_systolic_high" in codes and all(a["source"] for a in high.json()["alerts"])
+    alert = MonitoringAlert.objects.get(session=session, code="bp_systolic_high")
+    # The prescriber's home shows it (the partial the page polls).
+    assert "bp" in client_for("prescriber").get("/dosing/alerts/").content.decode().lower()
+    ack = api_for("prescriber").post(
+        f"/api/v1/alerts/{alert.pk}/acknowledgement",
+        {"action_taken": "Rechecked in 5 min; infusion slowed"},
+        content_type="application/json",
+    )
+    assert ack.status_code == 201 and AlertAcknowledgement.objects.get(alert=alert).by == personas["prescriber"]
+    assert step(nurse, session, "advance", {"to": "monitoring"}).status_code == 302
+    step(nurse, session, "event", {"kind": "side_effect", "code": "nausea", "severity": "mild"})
+    step(nurse, session, "event", {"kind": "rescue_medication", "code": "ondansetron", "value": "4 mg ODT"})
+    step(nurse, session, "advance", {"to": "recovery"})
+    vitals(nurse_api, session, systolic=134, diastolic=84, heart_rate=76, spo2=98)
+    answers = {
+        "moaas": "5",
+        "oriented": "on",
+        "walks_steadily": "on",
+        "nausea_controlled": "on",
+        "escort_present": "on",
+        "driver_name": "A. Friend",
+    }
+    # Observation time (30 min after the infusion's end) is not met yet: the nurse cannot discharge.
+    step(nurse, session, "discharge", answers)
+    session.refresh_from_db()
+    assert session.state == SessionState.RECOVERY
+    # The prescriber may override with a reason.
+    step(prescriber, session, "discharge", {**answers, "override_reason": "Test of the override: stable for 20 min."})
+    session.refresh_from_db()
+    assert session.state == SessionState.DISCHARGED and session.discharge.override_by == personas["prescriber"]
+    assert step(nurse, session, "sign", {}).status_code == 302
+    session.refresh_from_db()
+    assert session.is_signed and session.signature_intact
+    with pytest.raises(DatabaseError), transaction.atomic():
+        DosingSession.objects.filter(pk=session.pk).update(room="changed after signing")
+    states = list(session.transitions.values_list("to_state", flat=True))
+    assert states == ["checked_in", "cleared", "dosing", "monitoring", "recovery", "discharged"]
+
+
+@pytest.mark.parametrize(
+    ("values", "problem"),
+    [
+        ({"heart_rate": 0}, "heart"),
+        ({"heart_rate": 400}, "heart"),
+        ({"systolic": 80, "diastolic": 95}, "systolic"),
+        ({"systolic": 120, "diastolic": 80, "pulse": 70}, "pulse"),
+    ],
+)
+def test_implausible_readings_are_refused_and_nothing_is_stored(
+    client_for: Any,
+    api_for: Any,
+    personas: dict[str, User],
+    team_patient: Patient,
+    other_patient: Patient,
+    values: dict[str, int],
+    problem: str,
+) -> None:
+    session = _session(world(client_for, api_for, personas, team_patient, other_patient), team_patient, "checked_in")
+    response = vitals(api_for("nurse"), session, **values)
+    assert response.status_code == 422 and problem in response.content.decode().lower()
+    assert not VitalSign.objects.exists()
+
+
+def test_readings_in_the_future_or_before_the_session_are_refused(
+    client_for: Any, api_for: Any, personas: dict[str, User], team_patient: Patient, other_patient: Patient
+) -> None:
+    session = _session(world(client_for, api_for, personas, team_patient, other_patient), team_patient, "checked_in")
+    api = api_for("nurse")
+    reading = {"systolic": 120, "diastolic": 80, "heart_rate": 70, "spo2": 98}
+    future = vitals(api, session, **reading, measured_at=(timezone.now() + timedelta(minutes=30)).isoformat())
+    before = vitals(api, session, **reading, measured_at=(timezone.now() - timedelta(hours=5)).isoformat())
+    assert future.status_code == 422 and before.status_code == 422
+    assert not VitalSign.objects.exists()
+
+
+def test_a_hold_needs_the_prescriber_and_do_not_dose_is_never_overridden(
+    client_for: Any, api_for: Any, personas: dict[str, User], team_patient: Patient, other_patient: Patient
+) -> None:
+    w = world(client_for, api_for, personas, team_patient, other_patient)
+    session = _session(w, team_patient, "checked_in")
+    held = vitals(api_for("nurse"), session, systolic=165, diastolic=92, heart_rate=80, spo2=97)
+    assert held.json()["clearance"] == "hold"
+    session.refresh_from_db()
+    assert session.state == SessionState.HELD
+    step(client_for("nurse"), session, "override", {"reason": "Nurse tries to clear the hold."})
+    session.refresh_from_db()
+    assert session.state == SessionState.HELD
+    step(client_for("prescriber"), session, "override", {"reason": "short"})
+    session.refresh_from_db()
+    assert session.state == SessionState.HELD
+    step(client_for("prescriber"), session, "override", {"reason": "Asymptomatic, recheck 150/90 after rest."})
+    session.refresh_from_db()
+    assert session.state == SessionState.CLEARED
+    other = _session(w, other_patient, "checked_in")
+    _join_team(other_patient, personas)
+    worst = vitals(api_for("nurse"), other, systolic=185, diastolic=100, heart_rate=80, spo2=97)
+    assert worst.json()["clearance"] == "do_not_dose"
+    step(client_for("prescriber"), other, "override", {"reason": "Trying to override a do-not-dose."})
+    other.refresh_from_db()
+    assert other.state == SessionState.HELD
+    assert AccessEvent.objects.filter(action="session.clearance_override", outcome="denied").exists()
+
+
+def _join_team(patient: Patient, personas: dict[str, User]) -> None:
+
+    for role in ("prescriber", "nurse"):
+        CareTeamMember.objects.get_or_create(patient=patient, user=personas[role], role=role)
+
+
+def test_an_order_above_the_policy_maximum_needs_a_reason(
+    client_for: Any, api_for: Any, personas: dict[str, User], team_patient: Patient, other_patient: Patient, stock: Any
+) -> None:
+    product, _lot, _safe = stock
+    w = world(client_for, api_for, personas, team_patient, other_patient)
+    session = _session(w, team_patient, "cleared")
+    # 320 kg at 0.5 mg/kg is 160 mg: above the 150 mg single parenteral dose (dosing.md section 6 hard stop).
+    heavy = DosingSession.objects.create(
+        patient=team_patient, plan=session.plan, number=2, scheduled_for=session.scheduled_for, state="cleared"
+    )
+    CheckIn.objects.create(
+        session=heavy,
+        identity_confirmed=True,
+        checklist_confirmed=True,
+        pregnancy_test="not_applicable",
+        weight_kg=Decimal("320"),
+        by=personas["nurse"],
+    )
+    prescriber = client_for("prescriber")
+    step(prescriber, heavy, "order", {"product": product.pk})
+    assert not DoseOrder.objects.exists()
+    assert AccessEvent.objects.filter(action="dose.order", outcome="denied").exists()
+    step(prescriber, heavy, "order", {"product": product.pk, "override_reason": "Documented tolerance at 150 mg."})
+    order = DoseOrder.objects.get()
+    assert order.session == heavy and order.dose_mg == Decimal("160")
+    assert [h["code"] for h in order.hard_stops] == ["parenteral_above_max_mg"] and order.override_reason
+
+
+def test_acknowledging_as_someone_else_is_refused(
+    client_for: Any, api_for: Any, personas: dict[str, User], team_patient: Patient, other_patient: Patient
+) -> None:
+    from tests.probes.dosing import _alert
+
+    alert = _alert(world(client_for, api_for, personas, team_patient, other_patient), team_patient)
+    response = api_for("nurse").post(
+        f"/api/v1/alerts/{alert.pk}/acknowledgement",
+        {"action_taken": "Rechecked", "by": personas["prescriber"].pk},
+        content_type="application/json",
+    )
+    assert response.status_code == 422 and not AlertAcknowledgement.objects.exists()
+    assert (
+        api_for("therapist")
+        .post(
+            f"/api/v1/alerts/{alert.pk}/acknowledgement", {"action_taken": "Rechecked"}, content_type="application/json"
+        )
+        .status_code
+        == 403
+    )
+
+
+def test_a_stale_screen_is_refused(
+    client_for: Any, api_for: Any, personas: dict[str, User], team_patient: Patient, other_patient: Patient
+) -> None:
+    session = _session(world(client_for, api_for, personas, team_patient, other_patient), team_patient, "monitoring")
+    stale = session.version
+    ctx = AuditContext(user=personas["nurse"], channel="test")
+    reading = {"systolic": 120, "diastolic": 80, "heart_rate": 70, "spo2": 98}
+    vital_record(ctx=ctx, session_id=session.pk, values=reading, version=stale)
+    with pytest.raises(Conflict):
+        vital_record(ctx=ctx, session_id=session.pk, values=reading, version=stale)
+    assert VitalSign.objects.count() == 1
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_two_nurses_saving_one_screen_at_once_one_wins(personas: dict[str, User], team_patient: Patient) -> None:
+    """Real threads on PostgreSQL: the row lock serialises them, the version check refuses the second."""
+    from tests.probes.dosing import _session as make
+
+    w = World(None, None, team_patient, team_patient, personas)  # type: ignore[arg-type]
+    session = make(w, team_patient, "monitoring")
+    version = session.version
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def save(name: str) -> None:
+        ctx = AuditContext(user=personas[name], channel="test")
+        barrier.wait()
+        try:
+            vital_record(
+                ctx=ctx,
+                session_id=session.pk,
+                values={"systolic": 120, "diastolic": 80, "heart_rate": 70, "spo2": 98},
+                version=version,
+            )
+            outcomes.append("saved")
+        except Conflict:
+            outcomes.append("conflict")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=save, args=(n,)) for n in ("nurse", "prescriber")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) == ["conflict", "saved"]
+    assert VitalSign.objects.filter(session=session).count() == 1
+
+
+def test_session_page_query_count_is_constant_as_readings_grow(
+    client_for: Any, api_for: Any, personas: dict[str, User], team_patient: Patient, other_patient: Patient
+) -> None:
+    session = _session(world(client_for, api_for, personas, team_patient, other_patient), team_patient, "monitoring")
+    nurse = client_for("nurse")
+    ctx = AuditContext(user=personas["nurse"], channel="test")
+    counts = []
+    for readings in (2, 20):
+        while VitalSign.objects.filter(session=session).count() < readings:
+            vital_record(
+                ctx=ctx, session_id=session.pk, values={"systolic": 190, "diastolic": 90, "heart_rate": 80, "spo2": 97}
+            )
+        with CaptureQueriesContext(connection) as captured:
+            assert nurse.get(f"/dosing/sessions/{session.pk}/").status_code == 200
+        counts.append(len(captured))
+    assert counts[0] == counts[1], counts
+
+
+def test_todays_board_and_the_api_list(
+    client_for: Any, api_for: Any, personas: dict[str, User], team_patient: Patient, other_patient: Patient
+) -> None:
+    session = _session(world(client_for, api_for, personas, team_patient, other_patient), team_patient, "monitoring")
+    board = client_for("nurse").get("/dosing/today/").content.decode()
+    assert team_patient.mrn in board and "Monitoring" in board
+    listed = api_for("nurse").get("/api/v1/dosing-sessions", {"date": timezone.localdate().isoformat()}).json()
+    assert [s["id"] for s in listed] == [session.pk] and listed[0]["state"] == "monitoring"
+    assert api_for("outsider_nurse").get("/api/v1/dosing-sessions").json() == []
