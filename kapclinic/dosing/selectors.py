@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
 
 from kapclinic.accounts.models import User
 from kapclinic.accounts.roles import Action, Scope, scope_for
@@ -14,6 +15,7 @@ from kapclinic.audit.context import AuditContext
 from kapclinic.consent.selectors import consent_status
 from kapclinic.dosing.models import (
     Administration,
+    AdverseEvent,
     AlertAcknowledgement,
     CheckIn,
     Clearance,
@@ -197,3 +199,58 @@ def rems_form_context(record: SessionRecord) -> dict[str, object]:
         "serious_events": list(record.session.adverse_events.filter(serious=True)),
         "ready_at": record.discharge.at if record.discharge else None,
     }
+
+
+def sessions_waiting_for_prescriber(user: User) -> list[DosingSession]:
+    """Today's sessions of the prescriber's team that wait for them: held (override or not) or cleared without an
+    order yet."""
+    if scope_for(user.role, Action.DOSE_ORDER) is Scope.NONE:
+        return []
+    return list(
+        DosingSession.objects.filter(
+            Q(state=SessionState.HELD) | Q(state=SessionState.CLEARED, orders__isnull=True),
+            patient__care_team__user=user,
+        )
+        .select_related("patient", "plan")
+        .distinct()
+        .order_by("scheduled_for")[:20]
+    )
+
+
+def adverse_events_to_review() -> list[AdverseEvent]:
+    """Adverse events the director has not reviewed yet, serious first (monitoring.md section 4)."""
+    return list(
+        AdverseEvent.objects.filter(review__isnull=True)
+        .select_related("patient", "session", "by")
+        .order_by("-serious", "-occurred_at")[:50]
+    )
+
+
+@dataclass(frozen=True)
+class RemsDue:
+    session: DosingSession
+    due_on: date
+    overdue: bool
+
+
+# The REMS patient monitoring form is submitted within 7 days of the session [unverified timing; monitoring.md s6].
+REMS_SUBMIT_DAYS = 7
+
+
+def rems_forms_due(today: date) -> list[RemsDue]:
+    """Finished esketamine sessions whose REMS monitoring form is not marked submitted, with their 7-day clock."""
+    sessions = (
+        DosingSession.objects.filter(
+            plan__route="intranasal",
+            state__in=[SessionState.DISCHARGED, SessionState.STOPPED_EARLY, SessionState.ESCALATED],
+            rems_submission__isnull=True,
+        )
+        .select_related("patient")
+        .order_by("scheduled_for")[:50]
+    )
+    due = []
+    for session in sessions:
+        day = timezone.localtime(session.ended_at or session.scheduled_for).date()
+        due_on = day + timedelta(days=REMS_SUBMIT_DAYS)
+        due.append(RemsDue(session, due_on, today > due_on))
+    return due

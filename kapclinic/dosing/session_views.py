@@ -31,6 +31,7 @@ from kapclinic.inventory.services import WitnessCredentials
 from kapclinic.pdf import pdf_response
 from kapclinic.plans.models import Route
 from kapclinic.policy import monitoring_policy
+from kapclinic.therapy.selectors import notes_for_dosing_session
 from kapclinic.web import current_user, forbidden, not_found
 
 
@@ -38,7 +39,7 @@ def _thresholds() -> list[ChartThreshold]:
     policy = monitoring_policy()
     return [
         ChartThreshold(f"Systolic alert > {policy.alert_systolic}", float(policy.alert_systolic), "bp"),
-        ChartThreshold(f"Diastolic alert > {policy.alert_diastolic}", float(policy.alert_diastolic), "bp"),
+        ChartThreshold(f"Diastolic alert > {policy.alert_diastolic}", float(policy.alert_diastolic), "diastolic"),
         ChartThreshold(f"SpO₂ alert < {policy.alert_spo2_low}", float(policy.alert_spo2_low), "spo2"),
     ]
 
@@ -48,9 +49,8 @@ def _chart(record: SessionRecord) -> tuple[str, str]:
     dose_at = record.administration.started_at if record.administration else None
     tz = timezone.get_current_timezone()
     thresholds = _thresholds()
-    return vitals_svg(points, thresholds, dose_at=dose_at, tz=tz, id_prefix=f"s{record.session.pk}"), vitals_summary(
-        points, thresholds
-    )
+    svg = vitals_svg(points, thresholds, dose_at=dose_at, tz=tz, id_prefix=f"s{record.session.pk}")
+    return svg, vitals_summary(points, thresholds, tz=tz, dose_at=dose_at)
 
 
 def _next_reading_due(record: SessionRecord) -> datetime | None:
@@ -122,6 +122,8 @@ def session_page(request: HttpRequest, session_id: int) -> HttpResponse:
             "is_spravato": session.plan.route == Route.INTRANASAL,
             "states": SessionState,
             "poll_seconds": settings.KAPCLINIC_ALERT_POLL_SECONDS,
+            "session_notes": notes_for_dosing_session(user=user, session_id=session.pk),
+            "can_write_notes": may(user.role, Action.NOTE_WRITE),
         },
     )
 
@@ -359,3 +361,22 @@ def rems_pdf(request: HttpRequest, session_id: int) -> HttpResponse:
         rems_form_context(record),
         filename=f"rems-monitoring-{record.session.patient.mrn}-{record.session.number}.pdf",
     )
+
+
+@login_required
+@require_POST
+def adverse_review(request: HttpRequest, event_id: int) -> HttpResponse:
+    """The director marks an adverse event reviewed (it then leaves the dashboard)."""
+    try:
+        steps.adverse_event_review(
+            ctx=AuditContext.from_request(request), event_id=event_id, note=request.POST.get("note", "")
+        )
+    except AccessDenied as exc:
+        return forbidden(request, exc.message)
+    except NotFound as exc:
+        return not_found(request, exc.message)
+    except (ValidationError, Conflict) as exc:
+        messages.error(request, " ".join(getattr(exc, "messages", [str(exc)])))
+    else:
+        messages.success(request, "The adverse event is marked reviewed.")
+    return redirect("home:home")

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -11,6 +12,12 @@ from kapclinic.appointments.selectors import consultations_coming
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.selectors import emergency_accesses_to_review
 from kapclinic.audit.services import access_events_record_many
+from kapclinic.dosing.selectors import (
+    adverse_events_to_review,
+    rems_forms_due,
+    sessions_on,
+    sessions_waiting_for_prescriber,
+)
 from kapclinic.intake.models import Inquiry, InquiryStatus
 from kapclinic.inventory.selectors import lots_expiring, open_investigations
 from kapclinic.measures.selectors import open_safety_flags_for_user, overdue_measures
@@ -44,6 +51,13 @@ def home(request: HttpRequest) -> HttpResponse:
         context["caseload"] = patient_search_for_user(
             ctx=AuditContext.from_request(request), own_caseload=True, limit=10
         )
+    if role in (Role.PRESCRIBER, Role.NURSE):
+        todays = sessions_on(timezone.localdate(), user=user)
+        access_events_record_many(ctx=ctx, action="dosing.board.view", patient_ids=[s.patient_id for s in todays])
+        context["todays_sessions"] = todays
+        context["poll_seconds"] = settings.KAPCLINIC_ALERT_POLL_SECONDS
+    if role is Role.PRESCRIBER:
+        context["waiting"] = sessions_waiting_for_prescriber(user)
     if role is Role.COORDINATOR:
         context["overdue"] = overdue_measures(ctx=ctx)
         context["new_inquiries"] = list(Inquiry.objects.filter(status=InquiryStatus.NEW).order_by("created_at")[:10])
@@ -59,6 +73,15 @@ def home(request: HttpRequest) -> HttpResponse:
         context["to_review"] = to_review
         context["investigations"] = list(open_investigations()[:20])
         context["expiring"] = list(lots_expiring())
+        adverse = adverse_events_to_review()
+        rems_due = rems_forms_due(timezone.localdate())
+        access_events_record_many(
+            ctx=ctx,
+            action="adverse_event.review_list",
+            patient_ids=[e.patient_id for e in adverse] + [r.session.patient_id for r in rems_due],
+        )
+        context["adverse_events"] = adverse
+        context["rems_due"] = rems_due
         context["today"] = timezone.localdate()
         context["patient_count"] = Patient.objects.count()
         context["staff_count"] = User.objects.filter(is_active=True).exclude(role=Role.PATIENT).count()

@@ -13,6 +13,7 @@ from kapclinic.audit.context import AuditContext
 from kapclinic.audit.models import Outcome
 from kapclinic.audit.services import access_event_record, emergency_access_grant
 from kapclinic.clinical.instruments import INSTRUMENTS
+from kapclinic.consent.selectors import consent_status
 from kapclinic.dosing.models import DosingSession, SessionState
 from kapclinic.errors import AccessDenied, Conflict, NotFound
 from kapclinic.measures.selectors import open_safety_flags_for_patient, recent_responses, schedule_for_patient
@@ -30,6 +31,7 @@ from kapclinic.patients.forms import (
 from kapclinic.patients.models import CareTeamRole, Patient
 from kapclinic.patients.selectors import chart_header, patient_search_for_user
 from kapclinic.plans.selectors import current_plan
+from kapclinic.therapy.selectors import notes_for_chart
 from kapclinic.web import apply_validation_errors, current_user, forbidden, not_found
 
 
@@ -134,6 +136,8 @@ def _chart_context(user: User, access: PatientAccess) -> dict[str, object]:
         "schedule": schedule_for_patient(patient_id=patient.pk),
         "can_view_scores": can_view_scores,
         "plan": current_plan(patient.pk) if show_clinical else None,
+        "consent": consent_status(patient.pk) if show_clinical else None,
+        "therapy_notes": notes_for_chart(user=user, patient_id=patient.pk, limit=10) if show_clinical else [],
         "dosing_sessions": list(
             DosingSession.objects.filter(patient=patient)
             .exclude(state=SessionState.CANCELLED)

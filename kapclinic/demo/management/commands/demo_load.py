@@ -11,6 +11,7 @@ from kapclinic.accounts.models import User
 from kapclinic.accounts.roles import Role
 from kapclinic.clinical.registry import SYNTHETIC_MRN_BASE, mrn_from_number
 from kapclinic.demo.consent import load_consent
+from kapclinic.demo.dosing import dosing_demo_decide, dosing_demo_ensure
 from kapclinic.demo.intake import intake_demo_ensure
 from kapclinic.demo.ledger import ledger_demo_ensure
 from kapclinic.demo.measures import measures_demo_ensure
@@ -65,7 +66,9 @@ class Command(BaseCommand):
         entries = ledger_demo_ensure(staff, DEMO_PASSWORD)
         measures_demo_ensure(staff)
         intake_demo_ensure(staff)
+        dosing_demo_decide(staff)
         load_consent(staff)
+        dosing_demo_ensure(staff, DEMO_PASSWORD)
         load_therapy(staff)
         return made, entries
 
