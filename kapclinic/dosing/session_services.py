@@ -477,6 +477,9 @@ def administration_record(
     with transaction.atomic():
         session = _locked(ctx, session_id, Action.SESSION_RUN, version)
         _require_state(session, SessionState.CLEARED, doing="record the administration")
+        checked_in_at = CheckIn.objects.filter(session=session).values_list("at", flat=True).first()
+        if checked_in_at is not None and started_at < checked_in_at:
+            raise ValidationError({"started_at": "The dose cannot start before the patient was checked in."})
         order = DoseOrder.objects.filter(session=session).order_by("-signed_at", "-id").first()
         if order is None:
             _refuse(ctx, session, "session.administer", "There is no signed dose order for this session.")
@@ -565,6 +568,9 @@ def session_advance(
     with transaction.atomic():
         session = _locked(ctx, session_id, Action.SESSION_RUN, version)
         _require_state(session, allowed[to], doing=f"move to {to}")
+        last = SessionTransition.objects.filter(session=session).order_by("-at", "-id").values_list("at", flat=True)
+        if last and when < last[0]:
+            raise ValidationError({"at": "This step cannot be timed before the previous one."})
         _move(ctx, session, to, at=when)
         _audit(ctx, session, f"session.{to}")
     return session
