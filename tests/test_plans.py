@@ -15,6 +15,7 @@ from kapclinic.audit.models import AccessEvent
 from kapclinic.consent.models import ConsentSignature, ConsentVersion, ConsentWithdrawal
 from kapclinic.dosing.models import DosingSession, PreparationChecklist, SessionState
 from kapclinic.intake.models import EligibilityDecision
+from kapclinic.measures.models import ScheduledMeasure
 from kapclinic.patients.models import Patient
 from kapclinic.plans.models import TreatmentPlan
 from kapclinic.signing import content_digest
@@ -87,6 +88,11 @@ def test_prescriber_drafts_and_signs_a_plan_that_proposes_sessions(
     assert (first.hour, first.minute) == (9, 30) and (sixth - first).days == 17  # 3, 4, 3, 4, 3 days
     saved = TreatmentPlan.objects.get(pk=plan["id"])
     assert saved.signature_intact and saved.signed_by == personas["prescriber"]
+    # The measurement schedule reaches the portal: PHQ-9 and GAD-7 before each session, then the follow-ups.
+    due = ScheduledMeasure.objects.filter(patient=team_patient)
+    assert due.filter(label="Before dosing session 1", instrument__in=["phq9", "gad7"]).count() == 2
+    assert due.filter(label__startswith="Before dosing session").count() == 12
+    assert due.filter(label="6 months after the course", instrument="phq9").exists()
 
 
 def test_a_signed_plan_is_never_changed(api_for: Any, personas: dict[str, User], team_patient: Patient) -> None:

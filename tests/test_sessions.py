@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+import time_machine
 from django.db import DatabaseError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -18,6 +19,7 @@ from kapclinic.audit.context import AuditContext
 from kapclinic.audit.models import AccessEvent
 from kapclinic.dosing.models import (
     Administration,
+    AdverseEvent,
     AlertAcknowledgement,
     CheckIn,
     DoseOrder,
@@ -380,3 +382,112 @@ def test_todays_board_and_the_api_list(
     listed = api_for("nurse").get("/api/v1/dosing-sessions", {"date": timezone.localdate().isoformat()}).json()
     assert [s["id"] for s in listed] == [session.pk] and listed[0]["state"] == "monitoring"
     assert api_for("outsider_nurse").get("/api/v1/dosing-sessions").json() == []
+
+
+def test_an_esketamine_session_over_the_api_with_rems(
+    client_for: Any, api_for: Any, personas: dict[str, User], team_patient: Patient, other_patient: Patient
+) -> None:
+    """Spravato REMS (monitoring.md s1, s6): enrollment before the first dose; 2 hours of observation that no
+    override shortens; the monitoring form filled from the record; the 7-day clock until marked submitted."""
+    w = world(client_for, api_for, personas, team_patient, other_patient)
+    session = _session(w, team_patient, "checked_in", route="intranasal")
+    spravato = Product.objects.create(
+        name="Spravato (esketamine) nasal spray",
+        form="28 mg device",
+        mg_per_unit=28,
+        unit="device",
+        units_per_container=1,
+    )
+    safe = StorageLocation.objects.create(name="Safe")
+    ledger_receive(
+        ctx=AuditContext(user=personas["nurse"], channel="test"),
+        product_id=spravato.pk,
+        lot_number="SPR-1",
+        expires_on=timezone.localdate() + timedelta(days=60),
+        supplier_name="Synthetic Supplier",
+        invoice_reference="INV-S",
+        received_on=timezone.localdate(),
+        location_id=safe.pk,
+        quantity=Quantity("6", "device"),
+    )
+    nurse, prescriber = api_for("nurse"), api_for("prescriber")
+    base = f"/api/v1/dosing-sessions/{session.pk}"
+    assert vitals(nurse, session, systolic=124, diastolic=78, heart_rate=70, spo2=98).json()["clearance"] == "clear"
+    refused = prescriber.post(f"{base}/orders", {"product": spravato.pk}, content_type="application/json")
+    assert refused.status_code == 422 and "REMS" in refused.content.decode()
+    enrolled = prescriber.post(
+        f"/api/v1/patients/{team_patient.pk}/rems-enrollments",
+        {"enrolled_on": timezone.localdate().isoformat(), "reference": "REMS-T-1"},
+        content_type="application/json",
+    )
+    assert enrolled.status_code == 201
+    order = prescriber.post(f"{base}/orders", {"product": spravato.pk}, content_type="application/json")
+    assert order.status_code == 201 and Decimal(order.json()["dose_mg"]) == 56 and Decimal(order.json()["units"]) == 2
+    lot = Lot.objects.get(lot_number="SPR-1")
+    now = timezone.now().isoformat()
+    given = nurse.post(
+        f"{base}/administration",
+        {"lot": lot.pk, "location": safe.pk, "started_at": now, "ended_at": now, "drawn": "2", "given": "2"},
+        content_type="application/json",
+    )
+    assert given.status_code == 200 and given.json()["state"] == "monitoring"
+    assert (
+        nurse.post(
+            f"{base}/events", {"kind": "score", "code": "cadss6", "value": "8"}, content_type="application/json"
+        ).status_code
+        == 201
+    )
+    assert (
+        nurse.post(f"{base}/advance", {"to": "recovery"}, content_type="application/json").json()["state"] == "recovery"
+    )
+    answers = {
+        "driver_name": "Partner",
+        "moaas": 5,
+        "oriented": True,
+        "walks_steadily": True,
+        "nausea_controlled": True,
+        "escort_present": True,
+    }
+    early = prescriber.post(
+        f"{base}/discharge",
+        {**answers, "override_reason": "Trying to leave after 10 minutes."},
+        content_type="application/json",
+    )
+    assert early.status_code == 422 and "2 hours" in early.content.decode()
+    with time_machine.travel(timezone.now() + timedelta(hours=2, minutes=5)):
+        assert vitals(nurse, session, systolic=130, diastolic=80, heart_rate=72, spo2=98).status_code == 201
+        done = nurse.post(f"{base}/discharge", answers, content_type="application/json")
+        assert done.status_code == 200, done.content
+    assert done.json()["state"] == "discharged"
+    director = client_for("director")
+    assert team_patient.family_name.upper() in director.get("/").content.decode().split("Spravato REMS forms")[1]
+    pdf = director.get(f"/dosing/sessions/{session.pk}/rems.pdf")
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    submitted = api_for("director").post(
+        f"{base}/rems-submission", {"reference": "R-77"}, content_type="application/json"
+    )
+    assert submitted.status_code == 201
+    assert "No REMS monitoring forms waiting" in director.get("/").content.decode()
+    stale = nurse.post(f"{base}/sign", {"version": 1}, content_type="application/json")
+    assert stale.status_code == 409
+    signed = nurse.post(f"{base}/sign", {}, content_type="application/json")
+    assert signed.status_code == 200 and DosingSession.objects.get(pk=session.pk).is_signed
+
+
+def test_adverse_event_reported_on_the_session_page_reaches_the_director(
+    client_for: Any, api_for: Any, personas: dict[str, User], team_patient: Patient, other_patient: Patient
+) -> None:
+    session = _session(world(client_for, api_for, personas, team_patient, other_patient), team_patient, "monitoring")
+    nurse = client_for("nurse")
+    assert "Report an adverse event" in nurse.get(f"/dosing/sessions/{session.pk}/").content.decode()
+    step(
+        nurse, session, "adverse-event", {"what": "Vasovagal episode", "severity": "moderate", "action": "Legs raised"}
+    )
+    step(nurse, session, "adverse-event", {"what": "", "severity": "mild", "action": ""})  # refused: nothing saved
+    assert AdverseEvent.objects.count() == 1
+    director = client_for("director")
+    assert "Vasovagal episode" in director.get("/").content.decode()
+    event = AdverseEvent.objects.get()
+    director.post(f"/dosing/adverse-events/{event.pk}/review/", {"note": "Discussed at the team meeting."})
+    assert "Vasovagal episode" not in director.get("/").content.decode()
+    assert client_for("nurse").post(f"/dosing/adverse-events/{event.pk}/review/", {"note": "x"}).status_code == 403

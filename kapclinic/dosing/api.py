@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date as date_type
 from datetime import datetime
+from decimal import Decimal
 
 from django.http import HttpRequest
 from django.utils import timezone
@@ -17,10 +18,12 @@ from kapclinic.dosing.models import (
     AdverseEvent,
     AdverseEventReview,
     AlertAcknowledgement,
+    DoseOrder,
     DosingSession,
     PreparationChecklist,
 )
 from kapclinic.dosing.selectors import sessions_on
+from kapclinic.inventory.services import WitnessCredentials
 from kapclinic.web import api_user
 
 router = Router(tags=["dosing sessions"])
@@ -289,3 +292,224 @@ class ReviewOut(Schema):
 def adverse_event_review_post(request: HttpRequest, event_id: int, payload: ReviewIn) -> Status[AdverseEventReview]:
     """The director's review of an adverse event (it then leaves the dashboard)."""
     return Status(201, session_services.adverse_event_review(ctx=_ctx(request), event_id=event_id, note=payload.note))
+
+
+# --- The session's steps, with the same services (and so the same rules) as the session screen. ---------------
+
+
+class StepOut(Schema):
+    """The session after a step: its state and version (send the version back to guard against a stale view)."""
+
+    id: int
+    state: str
+    version: int
+
+
+def _after(session_id: int) -> DosingSession:
+    return DosingSession.objects.get(pk=session_id)
+
+
+class CheckInIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    identity_confirmed: bool
+    checklist_confirmed: bool
+    pregnancy_test: str
+    weight_kg: Decimal
+    checklist_note: str = ""
+    version: int | None = None
+
+
+@router.post("/dosing-sessions/{session_id}/check-in", response=StepOut)
+def check_in_post(request: HttpRequest, session_id: int, payload: CheckInIn) -> DosingSession:
+    session_services.session_check_in(ctx=_ctx(request), session_id=session_id, **payload.dict())
+    return _after(session_id)
+
+
+class OverrideIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str
+    version: int | None = None
+
+
+@router.post("/dosing-sessions/{session_id}/clearance-override", response=StepOut)
+def clearance_override_post(request: HttpRequest, session_id: int, payload: OverrideIn) -> DosingSession:
+    """The prescriber clears a hold with a reason; a do-not-dose finding answers 422."""
+    session_services.clearance_override(ctx=_ctx(request), session_id=session_id, **payload.dict())
+    return _after(session_id)
+
+
+class OrderIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    product: int
+    escalate: bool = False
+    override_reason: str = ""
+    version: int | None = None
+
+
+class OrderOut(Schema):
+    id: int
+    dose_mg: Decimal
+    volume_ml: Decimal | None
+    units: Decimal | None
+    working: list[str]
+    hard_stops: list[dict[str, str]]
+    override_reason: str
+    policy_version: str
+    signed_at: datetime
+
+
+@router.post("/dosing-sessions/{session_id}/orders", response={201: OrderOut})
+def order_post(request: HttpRequest, session_id: int, payload: OrderIn) -> Status[DoseOrder]:
+    """The prescriber signs the dose order: calculated from the plan and today's weight, with its working."""
+    values = payload.dict()
+    values["product_id"] = values.pop("product")
+    return Status(201, session_services.dose_order_sign(ctx=_ctx(request), session_id=session_id, **values))
+
+
+class AdministrationIn(Schema):
+    """Amounts in the product's unit (mL or devices); a remainder is wasted with the witness's own password."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    lot: int
+    location: int
+    started_at: datetime
+    drawn: Decimal
+    given: Decimal
+    ended_at: datetime | None = None
+    infusion_rate_ml_per_h: Decimal | None = None
+    witness_username: str = ""
+    witness_password: str = ""
+    version: int | None = None
+
+
+@router.post("/dosing-sessions/{session_id}/administration", response=StepOut)
+def administration_post(request: HttpRequest, session_id: int, payload: AdministrationIn) -> DosingSession:
+    values = payload.dict(exclude={"witness_username", "witness_password", "lot", "location"})
+    session_services.administration_record(
+        ctx=_ctx(request),
+        session_id=session_id,
+        lot_id=payload.lot,
+        location_id=payload.location,
+        witness=WitnessCredentials(payload.witness_username, payload.witness_password)
+        if payload.witness_username
+        else None,
+        **values,
+    )
+    return _after(session_id)
+
+
+class AdvanceIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    to: str
+    at: datetime | None = None
+    version: int | None = None
+
+
+@router.post("/dosing-sessions/{session_id}/advance", response=StepOut)
+def advance_post(request: HttpRequest, session_id: int, payload: AdvanceIn) -> DosingSession:
+    """Infusion ended (to "monitoring") or monitoring over (to "recovery")."""
+    return session_services.session_advance(ctx=_ctx(request), session_id=session_id, **payload.dict())
+
+
+class EventIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: str
+    code: str
+    occurred_at: datetime | None = None
+    severity: str = ""
+    value: str = ""
+    note: str = ""
+
+
+@router.post("/dosing-sessions/{session_id}/events", response={201: StepOut})
+def event_post(request: HttpRequest, session_id: int, payload: EventIn) -> Status[DosingSession]:
+    """A side effect, intervention, rescue medication or score (e.g. MOAA/S, CADSS-6), with its time."""
+    session_services.event_record(ctx=_ctx(request), session_id=session_id, **payload.dict())
+    return Status(201, _after(session_id))
+
+
+class DischargeIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    driver_name: str
+    moaas: int | None = None
+    oriented: bool = False
+    walks_steadily: bool = False
+    nausea_controlled: bool = False
+    new_suicidal_ideation: bool = False
+    escort_present: bool = False
+    override_reason: str = ""
+    version: int | None = None
+
+
+@router.post("/dosing-sessions/{session_id}/discharge", response=StepOut)
+def discharge_post(request: HttpRequest, session_id: int, payload: DischargeIn) -> DosingSession:
+    """Discharge; an unmet criterion answers 422 unless the prescriber overrides with a reason."""
+    answers = payload.dict(exclude={"driver_name", "override_reason", "version"})
+    session_services.session_discharge(
+        ctx=_ctx(request),
+        session_id=session_id,
+        answers=answers,
+        driver_name=payload.driver_name,
+        override_reason=payload.override_reason,
+        version=payload.version,
+    )
+    return _after(session_id)
+
+
+class StopIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    outcome: str
+    reason: str
+    version: int | None = None
+
+
+@router.post("/dosing-sessions/{session_id}/stop", response=StepOut)
+def stop_post(request: HttpRequest, session_id: int, payload: StopIn) -> DosingSession:
+    return session_services.session_stop(ctx=_ctx(request), session_id=session_id, **payload.dict())
+
+
+class VersionIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    version: int | None = None
+
+
+@router.post("/dosing-sessions/{session_id}/sign", response=StepOut)
+def sign_post(request: HttpRequest, session_id: int, payload: VersionIn) -> DosingSession:
+    """Sign the finished session record; afterwards nothing in it can change."""
+    return session_services.session_sign(ctx=_ctx(request), session_id=session_id, version=payload.version)
+
+
+class RemsEnrollmentIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    enrolled_on: date_type
+    reference: str
+
+
+@router.post("/patients/{patient_id}/rems-enrollments", response={201: dict[str, object]})
+def rems_enrollment_post(request: HttpRequest, patient_id: int, payload: RemsEnrollmentIn) -> Status[dict[str, object]]:
+    """Record the patient's Spravato REMS enrollment (checked before the first esketamine dose)."""
+    enrollment = session_services.rems_enrollment_record(ctx=_ctx(request), patient_id=patient_id, **payload.dict())
+    return Status(201, {"id": enrollment.pk, "enrolled_on": enrollment.enrolled_on, "reference": enrollment.reference})
+
+
+class RemsSubmitIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    reference: str = ""
+
+
+@router.post("/dosing-sessions/{session_id}/rems-submission", response={201: StepOut})
+def rems_submit_post(request: HttpRequest, session_id: int, payload: RemsSubmitIn) -> Status[DosingSession]:
+    """Mark the session's REMS monitoring form submitted (stops its 7-day clock on the director's dashboard)."""
+    session_services.rems_submit(ctx=_ctx(request), session_id=session_id, reference=payload.reference)
+    return Status(201, _after(session_id))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -23,7 +23,14 @@ from kapclinic.audit.services import access_event_record
 from kapclinic.clinical.monitoring import next_reading_due
 from kapclinic.dosing import session_services as steps
 from kapclinic.dosing.charts import ChartThreshold, VitalPoint, vitals_summary, vitals_svg
-from kapclinic.dosing.models import SIDE_EFFECTS, PregnancyTest, SessionEventKind, SessionState
+from kapclinic.dosing.models import (
+    SIDE_EFFECTS,
+    DosingSession,
+    PregnancyTest,
+    RemsEnrollment,
+    SessionEventKind,
+    SessionState,
+)
 from kapclinic.dosing.selectors import SessionRecord, open_alerts_for, rems_form_context, session_get, sessions_on
 from kapclinic.errors import AccessDenied, Conflict, NotFound
 from kapclinic.inventory.models import Lot, Product, StorageLocation
@@ -124,6 +131,10 @@ def session_page(request: HttpRequest, session_id: int) -> HttpResponse:
             "poll_seconds": settings.KAPCLINIC_ALERT_POLL_SECONDS,
             "session_notes": notes_for_dosing_session(user=user, session_id=session.pk),
             "can_write_notes": may(user.role, Action.NOTE_WRITE),
+            "can_report_adverse": may(user.role, Action.ADVERSE_EVENT_RECORD),
+            "rems_enrollment": RemsEnrollment.objects.filter(patient_id=session.patient_id).first()
+            if session.plan.route == Route.INTRANASAL
+            else None,
         },
     )
 
@@ -219,6 +230,8 @@ STEP_DONE = {
     "stop": "Session stopped.",
     "sign": "Session record signed.",
     "rems": "REMS form marked submitted.",
+    "adverse-event": "Adverse event recorded; the director will see it on the dashboard.",
+    "rems-enrollment": "REMS enrollment recorded.",
 }
 
 
@@ -308,8 +321,36 @@ def _step(request: HttpRequest, session_id: int, name: str) -> Any:
         ),
         "sign": lambda: steps.session_sign(ctx=ctx, session_id=session_id, version=version),
         "rems": lambda: steps.rems_submit(ctx=ctx, session_id=session_id, reference=post.get("reference", "")),
+        "adverse-event": lambda: steps.adverse_event_record(
+            ctx=ctx,
+            patient_id=_session_patient(session_id),
+            session_id=session_id,
+            what=post.get("what", ""),
+            severity=post.get("severity", ""),
+            serious=post.get("serious") == "on",
+            action=post.get("action", ""),
+            outcome=post.get("outcome", ""),
+            occurred_at=_when(post.get("occurred_at"), "occurred_at") or timezone.now(),
+        ),
+        "rems-enrollment": lambda: steps.rems_enrollment_record(
+            ctx=ctx,
+            patient_id=_session_patient(session_id),
+            enrolled_on=parse_date(post.get("enrolled_on", "")) or _bad_date(),
+            reference=post.get("reference", ""),
+        ),
     }
     return calls[name]()
+
+
+def _session_patient(session_id: int) -> int:
+    patient_id = DosingSession.objects.filter(pk=session_id).values_list("patient_id", flat=True).first()
+    if patient_id is None:
+        raise NotFound("No such dosing session.")
+    return patient_id
+
+
+def _bad_date() -> date:
+    raise ValidationError({"enrolled_on": "Enter the enrollment date."})
 
 
 DISCHARGE_ANSWERS = ("oriented", "walks_steadily", "nausea_controlled", "new_suicidal_ideation", "escort_present")

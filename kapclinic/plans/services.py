@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import importlib
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -16,15 +16,19 @@ from kapclinic.audit.context import AuditContext
 from kapclinic.audit.models import Outcome
 from kapclinic.audit.services import access_event_record
 from kapclinic.clinical.dosing import plan_dose_check
+from kapclinic.clinical.schedule import standard_schedule
 from kapclinic.dosing.models import DosingSession, SessionState
 from kapclinic.dosing.services import sessions_cancel_not_started
 from kapclinic.errors import Conflict, NotFound
 from kapclinic.intake.models import EligibilityDecision, EligibilityDecisionKind
+from kapclinic.measures.models import ScheduledMeasure
 from kapclinic.patients.access import patient_get_for_user
 from kapclinic.plans.forms import GAP_PATTERNS, SESSIONS_PER_WEEK, PlanForm
 from kapclinic.plans.models import WEIGHT_BASED_ROUTES, TitrationKind, TreatmentPlan
 from kapclinic.policy import dosing_policy
 
+# Follow-up after the course (outcomes.md: depression and anxiety at end of course, 1, 3 and 6 months).
+FOLLOW_UP_MEASURES = ("phq9", "gad7")
 ELIGIBLE = (EligibilityDecisionKind.ELIGIBLE, EligibilityDecisionKind.ELIGIBLE_WITH_PRECAUTIONS)
 
 
@@ -225,13 +229,41 @@ def plan_sign(*, ctx: AuditContext, plan_id: int) -> TreatmentPlan:
                 therapist_id=plan.therapist_id,
                 state=SessionState.PROPOSED,
             )
+        scheduled = _measures_schedule(ctx, plan)
         access_event_record(
             ctx=ctx,
             action="plan.sign",
             patient_id=plan.patient_id,
-            detail={"plan": plan.pk, "digest": plan.signed_digest, "sessions_proposed": plan.session_count},
+            detail={
+                "plan": plan.pk,
+                "digest": plan.signed_digest,
+                "sessions_proposed": plan.session_count,
+                "measures_scheduled": scheduled,
+            },
         )
     return plan
+
+
+def _measures_schedule(ctx: AuditContext, plan: TreatmentPlan) -> int:
+    """Put the plan's measurement schedule in the patient's portal: the chosen questionnaires before each dosing
+    session, then PHQ-9 and GAD-7 at the end of the course and 1, 3 and 6 months after (outcomes.md via
+    kapclinic/clinical/schedule.py). Returns how many were added (one per instrument and day at most)."""
+    dates = [timezone.localtime(d).date() for d in proposed_dates(plan)]
+    wanted: list[tuple[str, str, date]] = [
+        (code, f"Before dosing session {n}", day) for n, day in enumerate(dates, start=1) for code in plan.measures
+    ]
+    for milestone in standard_schedule(baseline_on=timezone.localdate(), course_end_on=dates[-1])[1:]:
+        wanted += [(code, milestone.label, milestone.due_on) for code in FOLLOW_UP_MEASURES]
+    made = 0
+    for code, label, due_on in wanted:
+        _, created = ScheduledMeasure.objects.get_or_create(
+            patient_id=plan.patient_id,
+            instrument=code,
+            due_on=due_on,
+            defaults={"label": label, "created_by": ctx.user},
+        )
+        made += created
+    return made
 
 
 def _raw_of(plan: TreatmentPlan) -> dict[str, Any]:
