@@ -20,7 +20,6 @@ import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
-from html import escape
 from typing import Any, Literal
 
 import matplotlib
@@ -40,7 +39,7 @@ from matplotlib.typing import RcKeyType
 # rcParams are process-wide: this chart and the score chart take the same lock, so that neither one's settings
 # (and hash salt) can leak into the other's render when both are drawn at once on different threads.
 from kapclinic.measures.charts import _RC as _SCORE_RC
-from kapclinic.measures.charts import _RENDER_LOCK
+from kapclinic.svgcharts import RENDER_LOCK, inline_svg
 
 WIDTH_PX, HEIGHT_PX = 720, 360
 _PX_PER_INCH = 96  # CSS pixels; the SVG is written in points (72 per inch), so 720 px = 540 pt
@@ -133,13 +132,21 @@ def vitals_svg(
     if dose_at is not None and dose_at.utcoffset() is None:
         raise ValueError("dose_at must be an aware datetime.")
     ordered = sorted(points, key=lambda point: point.at)
-    with _RENDER_LOCK, matplotlib.rc_context(_RC):
+    with RENDER_LOCK, matplotlib.rc_context(_RC):
         figure = _draw(ordered, thresholds, dose_at, tz)
         buffer = io.StringIO()
         # No metadata at all: the date would make every render differ, and the rest says nothing useful.
         figure.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None, "Format": None, "Type": None})
     summary = vitals_summary(ordered, thresholds, tz=tz, dose_at=dose_at)
-    return _accessible(buffer.getvalue(), id_prefix, "Vital signs during the dosing session", summary)
+    return inline_svg(
+        buffer.getvalue(),
+        id_prefix=id_prefix,
+        css_class="vitals-chart",
+        width=WIDTH_PX,
+        height=HEIGHT_PX,
+        title="Vital signs during the dosing session",
+        description=summary,
+    )
 
 
 def vitals_summary(
@@ -485,35 +492,3 @@ def _time_locator(span: timedelta, tz: tzinfo) -> mdates.DateLocator:
         if minutes / (hours * 60) <= 8:
             return mdates.HourLocator(byhour=range(0, 24, hours), tz=tz)  # type: ignore[no-untyped-call]
     return mdates.AutoDateLocator(tz=tz, maxticks=8)  # type: ignore[no-untyped-call]
-
-
-_ID = re.compile(r'\bid="([^"]+)"')
-
-
-def _accessible(svg: str, id_prefix: str, title: str, description: str) -> str:
-    """Return `svg` ready to inline in HTML: no XML prologue or global style, ids prefixed, title and desc."""
-    body = svg[svg.index("<svg") :]
-    # matplotlib's <style> sets stroke joins for "*": inline in HTML that selector would reach the whole page.
-    body = re.sub(r"\s*<style[^>]*>.*?</style>", "", body, count=1, flags=re.DOTALL)
-    body = re.sub(r"\s*<defs>\s*</defs>", "", body, count=1)
-    ids = set(_ID.findall(body))
-    prefix = f"{id_prefix}-"
-
-    def rename(match: re.Match[str]) -> str:
-        name = match.group(2)
-        return f"{match.group(1)}{prefix}{name}{match.group(3)}" if name in ids else match.group(0)
-
-    body = re.sub(r'(\bid="|href="#|url\(#)([^")]+)([")])', rename, body)
-    title_id, desc_id = f"{prefix}title", f"{prefix}desc"
-    opening_end = body.index(">") + 1
-    opening = body[:opening_end]
-    opening = re.sub(r'width="[^"]+"', f'width="{WIDTH_PX}"', opening, count=1)
-    opening = re.sub(r'height="[^"]+"', f'height="{HEIGHT_PX}"', opening, count=1)
-    opening = opening.replace(
-        "<svg ",
-        f'<svg role="img" aria-labelledby="{title_id} {desc_id}" class="vitals-chart" '
-        'style="max-width:100%;height:auto;stroke-linejoin:round;stroke-linecap:butt" ',
-        1,
-    )
-    heading = f'<title id="{title_id}">{escape(title)}</title><desc id="{desc_id}">{escape(description)}</desc>'
-    return opening + heading + body[opening_end:].strip() + "\n"

@@ -9,13 +9,10 @@ and response and remission have their own marker shapes, so nothing relies on co
 from __future__ import annotations
 
 import io
-import re
 import textwrap
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
-from html import escape
 from typing import Any
 
 import matplotlib
@@ -33,6 +30,7 @@ from matplotlib.typing import RcKeyType
 
 from kapclinic.clinical.instruments import Instrument
 from kapclinic.clinical.outcomes import Trajectory, TrajectoryPoint
+from kapclinic.svgcharts import RENDER_LOCK, inline_svg
 
 WIDTH_PX, HEIGHT_PX = 640, 280
 _PX_PER_INCH = 96  # CSS pixels; the SVG is written in points (72 per inch), so 640 px = 480 pt
@@ -63,8 +61,6 @@ _RC: dict[RcKeyType, Any] = {
     "xtick.labelcolor": _INK,
     "ytick.labelcolor": _INK,
 }
-# matplotlib's rcParams are process-wide; renders are serialised so one request's settings never leak into another.
-_RENDER_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -122,13 +118,21 @@ def trajectory_svg(
     `dosing_dates` are drawn as dashed vertical lines: a date at noon in `tz`, a datetime at its own time (so
     a pre-dose score taken that morning falls before the line). `tz` is the clinic's time zone for the x axis.
     """
-    with _RENDER_LOCK, matplotlib.rc_context(_RC):
+    with RENDER_LOCK, matplotlib.rc_context(_RC):
         figure = _draw(instrument, trajectory, [dose_moment(d, tz) for d in dosing_dates], tz)
         buffer = io.StringIO()
         # No metadata at all: the date would make every render differ, and the rest says nothing useful.
         figure.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None, "Format": None, "Type": None})
     title = f"{instrument.name} scores over time"
-    return _accessible(buffer.getvalue(), instrument.code, title, trajectory_summary(instrument, trajectory, tz=tz))
+    return inline_svg(
+        buffer.getvalue(),
+        id_prefix=f"trajectory-{instrument.code}",
+        css_class="trajectory-chart",
+        width=WIDTH_PX,
+        height=HEIGHT_PX,
+        title=title,
+        description=trajectory_summary(instrument, trajectory, tz=tz),
+    )
 
 
 def _draw(instrument: Instrument, trajectory: Trajectory, doses: list[datetime], tz: tzinfo) -> Figure:
@@ -353,35 +357,3 @@ def _remission_words(point: TrajectoryPoint) -> str:
     if point.remission is None:
         return "no remission rule"
     return "remission" if point.remission else "not in remission"
-
-
-_ID = re.compile(r'\bid="([^"]+)"')
-
-
-def _accessible(svg: str, code: str, title: str, description: str) -> str:
-    """Return `svg` ready to inline in HTML: no XML prologue or global style, ids prefixed, title and desc."""
-    body = svg[svg.index("<svg") :]
-    # matplotlib's <style> sets stroke joins for "*": inline in HTML that selector would reach the whole page.
-    body = re.sub(r"\s*<style[^>]*>.*?</style>", "", body, count=1, flags=re.DOTALL)
-    body = re.sub(r"\s*<defs>\s*</defs>", "", body, count=1)
-    ids = set(_ID.findall(body))
-    prefix = f"trajectory-{code}-"
-
-    def rename(match: re.Match[str]) -> str:
-        name = match.group(2)
-        return f"{match.group(1)}{prefix}{name}{match.group(3)}" if name in ids else match.group(0)
-
-    body = re.sub(r'(\bid="|href="#|url\(#)([^")]+)([")])', rename, body)
-    title_id, desc_id = f"{prefix}title", f"{prefix}desc"
-    opening_end = body.index(">") + 1
-    opening = body[:opening_end]
-    opening = re.sub(r'width="[^"]+"', f'width="{WIDTH_PX}"', opening, count=1)
-    opening = re.sub(r'height="[^"]+"', f'height="{HEIGHT_PX}"', opening, count=1)
-    opening = opening.replace(
-        "<svg ",
-        f'<svg role="img" aria-labelledby="{title_id} {desc_id}" class="trajectory-chart" '
-        'style="max-width:100%;height:auto;stroke-linejoin:round;stroke-linecap:butt" ',
-        1,
-    )
-    heading = f'<title id="{title_id}">{escape(title)}</title><desc id="{desc_id}">{escape(description)}</desc>'
-    return opening + heading + body[opening_end:].strip() + "\n"

@@ -1,0 +1,44 @@
+"""What every server-side chart (score trajectories, session vitals) shares: one render lock and the SVG clean-up
+that makes matplotlib's output safe to inline in a page and readable by screen readers."""
+
+from __future__ import annotations
+
+import re
+import threading
+from html import escape
+
+# matplotlib's rcParams are process-wide; renders are serialised so one request's settings never leak into another.
+RENDER_LOCK = threading.Lock()
+
+_ID = re.compile(r'\bid="([^"]+)"')
+
+
+def inline_svg(
+    svg: str, *, id_prefix: str, css_class: str, width: int, height: int, title: str, description: str
+) -> str:
+    """Return `svg` ready to inline in HTML: no XML prologue or global style, ids prefixed, title and desc."""
+    body = svg[svg.index("<svg") :]
+    # matplotlib's <style> sets stroke joins for "*": inline in HTML that selector would reach the whole page.
+    body = re.sub(r"\s*<style[^>]*>.*?</style>", "", body, count=1, flags=re.DOTALL)
+    body = re.sub(r"\s*<defs>\s*</defs>", "", body, count=1)
+    ids = set(_ID.findall(body))
+    prefix = f"{id_prefix}-"
+
+    def rename(match: re.Match[str]) -> str:
+        name = match.group(2)
+        return f"{match.group(1)}{prefix}{name}{match.group(3)}" if name in ids else match.group(0)
+
+    body = re.sub(r'(\bid="|href="#|url\(#)([^")]+)([")])', rename, body)
+    title_id, desc_id = f"{prefix}title", f"{prefix}desc"
+    opening_end = body.index(">") + 1
+    opening = body[:opening_end]
+    opening = re.sub(r'width="[^"]+"', f'width="{width}"', opening, count=1)
+    opening = re.sub(r'height="[^"]+"', f'height="{height}"', opening, count=1)
+    opening = opening.replace(
+        "<svg ",
+        f'<svg role="img" aria-labelledby="{title_id} {desc_id}" class="{css_class}" '
+        'style="max-width:100%;height:auto;stroke-linejoin:round;stroke-linecap:butt" ',
+        1,
+    )
+    heading = f'<title id="{title_id}">{escape(title)}</title><desc id="{desc_id}">{escape(description)}</desc>'
+    return opening + heading + body[opening_end:].strip() + "\n"
