@@ -150,3 +150,15 @@ def test_icd10_picker_finds_codes_by_code_and_by_words(client_for: Any, personas
     assert 'value="F33.2"' in by_words or 'value="F33.3"' in by_words
     assert staff.get("/intake/icd10/", {"q": ""}).content.decode().strip() == ""
     assert client_for("patient_user").get("/intake/icd10/", {"q": "F33"}).status_code == 403
+
+
+def test_no_known_allergies_is_not_the_same_as_not_asked(client_for: Any, team_patient: Patient) -> None:
+    from kapclinic.intake.models import Evaluation
+
+    page = client_for("prescriber")
+    url = f"/intake/patients/{team_patient.pk}/eligibility/"
+    assert "No known drug allergies" in page.get(url).content.decode()
+    assert page.post(url, {"form": "evaluation", "allergies_none": "on"}).status_code == 302
+    assert Evaluation.objects.get(patient=team_patient).data["allergies"] == []
+    assert page.post(url, {"form": "evaluation", "allergies": ""}).status_code == 302
+    assert Evaluation.objects.get(patient=team_patient).data["allergies"] is None

@@ -60,7 +60,11 @@ SAMPLE_RISKS = (
         "Raised blood pressure and heart rate, mostly in the first one to two hours. A nurse checks them before, "
         "during and after the dose, and a session is held if they are too high.",
     ),
-    ("nausea", "Nausea and vomiting are common. Do not eat for two hours or drink for 30 minutes before a dose."),
+    (
+        "nausea",
+        "Nausea and vomiting are common. Follow the fasting instructions for your treatment: for ketamine, no solid "
+        "food for 4 to 6 hours before; for esketamine nasal spray, no food for 2 hours and no drinks for 30 minutes.",
+    ),
     (
         "abuse-potential",
         "Abuse and dependence: ketamine is a controlled substance (DEA Schedule III) that can be misused. It is "

@@ -13,8 +13,31 @@ LIST_FIELDS = ("diagnoses", "medications", "allergies")
 YES_NO = [("", "Unknown / not asked"), ("yes", "Yes"), ("no", "No")]
 
 
+# Labels a generated one would get wrong ("Phq9 item9", "Bp rise hazard"); the rest come from the field name.
+LABELS = {
+    "phq9_item9": "PHQ-9 item 9 (thoughts of self-harm)",
+    "cssrs_risk": "C-SSRS screener risk",
+    "bp_rise_hazard": "Condition where a rise in blood pressure is a serious hazard",
+    "systolic_bp": "Systolic blood pressure",
+    "diastolic_bp": "Diastolic blood pressure",
+    "bmi": "BMI",
+}
+# Shown with "nothing known" boxes: an empty list (none) is not the same as not asked.
+NONE_KNOWN = {"allergies": "No known drug allergies", "medications": "Takes no medications"}
+_UNIT_SUFFIXES = ("_cm", "_kg", "_mmhg", "_bpm")
+
+
 def _label(name: str) -> str:
+    if name in LABELS:
+        return LABELS[name]
+    for suffix in _UNIT_SUFFIXES:
+        name = name.removesuffix(suffix)
     return name.replace("_", " ").capitalize()
+
+
+def _number(value: object) -> object:
+    """118.0 shows as 118."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 class EvaluationForm(forms.Form):
@@ -38,13 +61,14 @@ class EvaluationForm(forms.Form):
                 )
             elif name in PLAUSIBLE_RANGES:
                 field = forms.FloatField(
-                    label=f"{_label(name)} ({PLAUSIBLE_RANGES[name][2]})", required=False, initial=value
+                    label=f"{_label(name)} ({PLAUSIBLE_RANGES[name][2]})", required=False, initial=_number(value)
                 )
             elif (choices := _allowed_literals(name)) is not None:
                 field = forms.ChoiceField(
                     label=_label(name),
                     required=False,
-                    choices=[("", "Unknown / not asked")] + [(c, c) for c in choices],
+                    choices=[("", "Unknown / not asked")]
+                    + [(c, str(c).replace("_", " ").capitalize()) for c in choices],
                     initial=value or "",
                 )
             elif name == "contraception":
@@ -53,12 +77,20 @@ class EvaluationForm(forms.Form):
                 initial = "" if value is None else "yes" if value else "no"
                 field = forms.ChoiceField(label=_label(name), required=False, choices=YES_NO, initial=initial)
             self.fields[name] = field
+            if name in NONE_KNOWN:
+                self.fields[f"{name}_none"] = forms.BooleanField(
+                    label=NONE_KNOWN[name], required=False, initial=value == []
+                )
 
     def values(self) -> dict[str, Any]:
         """Return the answers as the service takes them (unknown = None)."""
         out: dict[str, Any] = {}
         for name, value in self.cleaned_data.items():
-            if name in LIST_FIELDS:
+            if name.endswith("_none"):
+                continue
+            if name in NONE_KNOWN and self.cleaned_data.get(f"{name}_none") and not value:
+                out[name] = []
+            elif name in LIST_FIELDS:
                 out[name] = [line.strip() for line in str(value).splitlines() if line.strip()] if value else None
             elif name in PLAUSIBLE_RANGES:
                 out[name] = value

@@ -4,6 +4,7 @@ from django import forms
 
 from kapclinic.intake.models import Inquiry, InquirySource
 from kapclinic.intake.services import INQUIRY_FIELDS
+from kapclinic.patients.models import SexAtBirth
 
 FIELDS = list(INQUIRY_FIELDS)
 
@@ -17,7 +18,11 @@ class InquiryForm(forms.ModelForm):  # type: ignore[type-arg]
             "phone": forms.TextInput(attrs={"type": "tel", "inputmode": "tel", "autocomplete": "tel"}),
             "reason": forms.Textarea(attrs={"rows": 4}),
         }
-        labels = {"consent_to_contact": "The clinic may contact me by phone or email"}
+        labels = {
+            "consent_to_contact": "The clinic may contact me by phone or email",
+            "reason": "What brings you to us",
+            "referral_source": "How you heard of us, or who referred you",
+        }
         help_texts = {"phone": "A phone number or an email address is needed."}
 
     def _post_clean(self) -> None:
@@ -38,6 +43,9 @@ class StaffInquiryForm(InquiryForm):
 class ConvertForm(forms.Form):
     birth_date = forms.DateField(
         label="Date of birth", required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
+    sex_at_birth = forms.ChoiceField(
+        label="Sex at birth", choices=SexAtBirth.choices, initial=SexAtBirth.UNKNOWN, required=False
     )
     allow_duplicate = forms.BooleanField(
         required=False, label="I checked: this is a different person from the possible duplicates shown."

@@ -44,3 +44,9 @@ def icd10_search(query: str, *, limit: int = 20) -> list[Icd10Code]:
         matches.sort(key=lambda row: (not row.code.startswith("F"), not row.billable, row.code))
         found.extend(matches[: limit - len(found)])
     return found
+
+
+def icd10_description(code: str) -> str:
+    """The code's description, or "" for a code not in the list."""
+    module = importlib.import_module("simple_icd_10_cm")
+    return str(module.get_description(code)) if module.is_valid_item(code) else ""

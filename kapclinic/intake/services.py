@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from kapclinic.accounts.models import User
 from kapclinic.accounts.roles import Action, may
+from kapclinic.appointments.models import Appointment
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.models import Outcome
 from kapclinic.audit.services import access_event_record
@@ -127,7 +128,12 @@ def inquiry_set_status(*, ctx: AuditContext, inquiry_id: int, status: str, close
 
 
 def inquiry_convert(
-    *, ctx: AuditContext, inquiry_id: int, birth_date: Any = None, allow_duplicate: bool = False
+    *,
+    ctx: AuditContext,
+    inquiry_id: int,
+    birth_date: Any = None,
+    sex_at_birth: str = "",
+    allow_duplicate: bool = False,
 ) -> Patient:
     """Register the inquirer as a patient from what the inquiry already holds; nothing is typed twice."""
     if not may(ctx.user.role, Action.INQUIRY_MANAGE):
@@ -147,6 +153,7 @@ def inquiry_convert(
         "phone": inquiry.phone,
         "email": inquiry.email,
         "insurance_payer": inquiry.insurance_payer,
+        **({"sex_at_birth": sex_at_birth} if sex_at_birth else {}),
     }
     with transaction.atomic():
         patient = patient_register(ctx=ctx, values=values, allow_duplicate=allow_duplicate)
@@ -154,6 +161,8 @@ def inquiry_convert(
         inquiry.status = InquiryStatus.CONVERTED
         inquiry.updated_at = timezone.now()
         inquiry.save(update_fields=["patient", "status", "updated_at"])
+        # The consultation booked for the inquirer is now the patient's: it shows on their chart.
+        Appointment.objects.filter(inquiry=inquiry, patient__isnull=True).update(patient=patient)
         access_event_record(ctx=ctx, action="inquiry.convert", patient_id=patient.pk, detail={"inquiry": inquiry.pk})
     return patient
 

@@ -120,6 +120,7 @@ def inquiry_detail(request: HttpRequest, inquiry_id: int) -> HttpResponse:
                     ctx=ctx,
                     inquiry_id=inquiry.pk,
                     birth_date=form.cleaned_data["birth_date"],
+                    sex_at_birth=form.cleaned_data["sex_at_birth"],
                     allow_duplicate=form.cleaned_data["allow_duplicate"],
                 )
             except ValidationError as exc:

@@ -9,6 +9,7 @@ from django.views.decorators.http import require_POST
 
 from kapclinic.accounts.models import User
 from kapclinic.accounts.roles import Action, Role, Scope, may, scope_for
+from kapclinic.appointments.models import Appointment
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.models import Outcome
 from kapclinic.audit.services import access_event_record, emergency_access_grant
@@ -155,6 +156,10 @@ def _chart_context(user: User, access: PatientAccess) -> dict[str, object]:
         "can_edit": may(user.role, Action.PATIENT_EDIT) or may(user.role, Action.PATIENT_EDIT_CONTACT),
         "can_assign": can_assign,
         "can_edit_full": may(user.role, Action.PATIENT_EDIT),
+        "can_book": may(user.role, Action.APPOINTMENT_BOOK),
+        "appointments": list(
+            Appointment.objects.filter(patient=patient).select_related("with_user").order_by("-starts_at")[:10]
+        ),
         "can_read_audit": may(user.role, Action.AUDIT_BROWSE),
         "team_rows": [
             (role, label, team_by_role.get(role), [c for c in clinicians if c.role == role])

@@ -23,6 +23,7 @@ INTERVAL_CHOICES = [
 GAP_PATTERNS = {3: (3, 4), 2: (2, 2, 3), 7: (7,), 14: (14,)}
 SESSIONS_PER_WEEK = {3: 2, 2: 3, 7: 1, 14: 0.5}
 PRE_SESSION_DEFAULT = ["phq9"]
+IN_SESSION_SCALES = ("moaas", "rass", "cadss6")
 
 
 def _display_name(user: User) -> str:
@@ -46,7 +47,8 @@ class PlanForm(forms.ModelForm[TreatmentPlan]):
     )
     measures = forms.MultipleChoiceField(
         label="Questionnaires before each dosing session",
-        choices=[(code, i.name) for code, i in INSTRUMENTS.items()],
+        # Questionnaires answered before a session; in-session observer scales (MOAA/S, RASS, CADSS-6) are not.
+        choices=[(code, i.name) for code, i in INSTRUMENTS.items() if code not in IN_SESSION_SCALES],
         widget=forms.CheckboxSelectMultiple,
         required=False,
         initial=PRE_SESSION_DEFAULT,
@@ -58,6 +60,7 @@ class PlanForm(forms.ModelForm[TreatmentPlan]):
             "indication_code",
             "indication_text",
             "route",
+            "dose",
             "titration",
             "titration_step",
             "titration_ceiling",

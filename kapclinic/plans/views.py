@@ -15,9 +15,11 @@ from kapclinic.audit.context import AuditContext
 from kapclinic.dosing.models import SessionState
 from kapclinic.dosing.selectors import dosing_blockers
 from kapclinic.errors import AccessDenied, Conflict, NotFound
+from kapclinic.intake.icd10 import icd10_description
+from kapclinic.intake.models import Evaluation
 from kapclinic.patients.access import patient_get_for_user
 from kapclinic.plans import services
-from kapclinic.plans.forms import PlanForm
+from kapclinic.plans.forms import INTERVAL_CHOICES, PlanForm
 from kapclinic.plans.models import TreatmentPlan
 from kapclinic.plans.selectors import plan_get, plans_for_patient
 from kapclinic.web import current_user, forbidden, not_found
@@ -51,7 +53,7 @@ def _plan_form_page(request: HttpRequest, patient_id: int, plan: TreatmentPlan |
         return not_found(request, exc.message)
     except AccessDenied as exc:
         return forbidden(request, exc.message)
-    form = PlanForm(instance=plan) if plan else PlanForm(initial={"indication_code": "F33.2", "session_count": 6})
+    form = PlanForm(instance=plan) if plan else PlanForm(initial=_plan_defaults(patient_id))
     status = 200
     if request.method == "POST":
         form = PlanForm(request.POST, instance=plan)
@@ -85,6 +87,17 @@ def _plan_form_page(request: HttpRequest, patient_id: int, plan: TreatmentPlan |
             messages.success(request, "The draft plan was saved. Check it, then sign it to propose the sessions.")
             return redirect("plans:detail", plan_id=saved.pk)
     return render(request, "plans/form.html", {"patient": access.patient, "form": form, "plan": plan}, status=status)
+
+
+def _plan_defaults(patient_id: int) -> dict[str, object]:
+    """A new plan starts from the evaluation's first diagnosis (not a fixed code someone might sign unread)."""
+    evaluation = Evaluation.objects.filter(patient_id=patient_id).first()
+    diagnoses = (evaluation.data.get("diagnoses") if evaluation else None) or []
+    initial: dict[str, object] = {"session_count": 6}
+    if diagnoses:
+        initial["indication_code"] = diagnoses[0]
+        initial["indication_text"] = icd10_description(diagnoses[0])
+    return initial
 
 
 @login_required
@@ -132,6 +145,7 @@ def plan_detail(request: HttpRequest, plan_id: int) -> HttpResponse:
             if can_schedule
             else [],
             "proposed_dates": services.proposed_dates(plan) if not plan.is_signed else [],
+            "frequency": dict(INTERVAL_CHOICES).get(plan.interval_days, f"every {plan.interval_days} days"),
         },
     )
 
