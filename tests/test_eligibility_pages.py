@@ -162,3 +162,56 @@ def test_no_known_allergies_is_not_the_same_as_not_asked(client_for: Any, team_p
     assert Evaluation.objects.get(patient=team_patient).data["allergies"] == []
     assert page.post(url, {"form": "evaluation", "allergies": ""}).status_code == 302
     assert Evaluation.objects.get(patient=team_patient).data["allergies"] is None
+
+
+@pytest.mark.parametrize(
+    "trial",
+    [
+        {"drug": 5},
+        {"drug": "sertraline", "duration_weeks": "abc"},
+        {"drug": "sertraline", "response": "bogus"},
+        {"drug": "sertraline", "adequate_dose": "yes"},
+    ],
+)
+def test_malformed_prior_trials_are_refused_and_the_page_keeps_working(
+    api_for: Any, client_for: Any, team_patient: Patient, trial: dict[str, Any]
+) -> None:
+    response = _put(api_for("prescriber"), team_patient, {"prior_trials": [trial]})
+    assert response.status_code == 422 and "prior_trials" in response.content.decode()
+    assert api_for("prescriber").get(f"/api/v1/patients/{team_patient.pk}/eligibility").status_code == 200
+    assert client_for("prescriber").get(f"/intake/patients/{team_patient.pk}/eligibility/").status_code == 200
+
+
+def test_the_clinics_policy_file_sets_the_thresholds_and_the_decision_names_its_version(
+    api_for: Any, team_patient: Patient, settings: Any, tmp_path: Any
+) -> None:
+    import json
+
+    from kapclinic import policy
+
+    prescriber = api_for("prescriber")
+    _put(prescriber, team_patient, {"systolic_bp": 150, "diastolic_bp": 85})
+    url = f"/api/v1/patients/{team_patient.pk}/eligibility"
+    before = [f["message"] for f in prescriber.get(url).json()["findings"] if f["code"] == "blood_pressure"]
+    assert before and "Precaution" in before[0]
+    path = tmp_path / "policy.json"
+    path.write_text(json.dumps({"eligibility": {"version": "clinic-bp-1", "bp_hold_systolic": 145}}))
+    settings.KAPCLINIC_POLICY_FILE = str(path)
+    policy._file.cache_clear()
+    try:
+        after = [f["message"] for f in prescriber.get(url).json()["findings"] if f["code"] == "blood_pressure"]
+        assert "hold limit (145/100)" in after[0]
+        decided = prescriber.post(
+            f"/api/v1/patients/{team_patient.pk}/eligibility-decisions",
+            {"decision": "not_eligible"},
+            content_type="application/json",
+        )
+        assert decided.json()["policy_version"] == "clinic-bp-1"
+        path.write_text(json.dumps({"eligibility": {"bp_hold_systolic": 145}}))  # changed without a new version
+        policy._file.cache_clear()
+        from django.core.exceptions import ImproperlyConfigured
+
+        with pytest.raises(ImproperlyConfigured):
+            policy.eligibility_policy()
+    finally:
+        policy._file.cache_clear()

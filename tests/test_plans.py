@@ -104,6 +104,7 @@ def test_a_signed_plan_is_never_changed(api_for: Any, personas: dict[str, User],
         f"/api/v1/plans/{plan_id}", plan_body(personas["therapist"], dose="0.75"), content_type="application/json"
     )
     assert edit.status_code == 409
+    assert AccessEvent.objects.filter(action="plan.write", outcome="denied", detail__why="signed").exists()
     assert TreatmentPlan.objects.get(pk=plan_id).starting_dose_mg_per_kg == pytest.approx(0.5)
     # And the database refuses it too, whatever the code path.
     with pytest.raises(DatabaseError), transaction.atomic():

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import time_machine
+from django.core.exceptions import ValidationError
 from django.db import DatabaseError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -28,7 +29,7 @@ from kapclinic.dosing.models import (
     SessionState,
     VitalSign,
 )
-from kapclinic.dosing.session_services import vital_record
+from kapclinic.dosing.session_services import session_advance, session_stop, vital_record
 from kapclinic.errors import Conflict
 from kapclinic.inventory.models import LedgerEntry, Lot, Product, StorageLocation
 from kapclinic.inventory.services import Quantity, ledger_receive
@@ -305,17 +306,27 @@ def test_acknowledging_as_someone_else_is_refused(
     )
 
 
-def test_a_stale_screen_is_refused(
+def test_a_stale_screen_is_refused_and_readings_never_make_it_stale(
     client_for: Any, api_for: Any, personas: dict[str, User], team_patient: Patient, other_patient: Patient
 ) -> None:
     session = _session(world(client_for, api_for, personas, team_patient, other_patient), team_patient, "monitoring")
-    stale = session.version
+    shown = session.version
     ctx = AuditContext(user=personas["nurse"], channel="test")
-    reading = {"systolic": 120, "diastolic": 80, "heart_rate": 70, "spo2": 98}
-    vital_record(ctx=ctx, session_id=session.pk, values=reading, version=stale)
+    # A device posting readings does not change the version the nurse's screen holds.
+    vital_record(
+        ctx=ctx, session_id=session.pk, values={"systolic": 120, "diastolic": 80, "heart_rate": 70, "spo2": 98}
+    )
+    session_advance(ctx=ctx, session_id=session.pk, to="recovery", version=shown)
+    # A second nurse's screen, loaded before that step, is refused: nothing is overwritten.
     with pytest.raises(Conflict):
-        vital_record(ctx=ctx, session_id=session.pk, values=reading, version=stale)
-    assert VitalSign.objects.count() == 1
+        session_stop(
+            ctx=AuditContext(user=personas["prescriber"], channel="test"),
+            session_id=session.pk,
+            outcome="stopped_early",
+            reason="Stale screen",
+            version=shown,
+        )
+    assert DosingSession.objects.get(pk=session.pk).state == SessionState.RECOVERY
 
 
 @pytest.mark.postgres_only
@@ -334,12 +345,7 @@ def test_two_nurses_saving_one_screen_at_once_one_wins(personas: dict[str, User]
         ctx = AuditContext(user=personas[name], channel="test")
         barrier.wait()
         try:
-            vital_record(
-                ctx=ctx,
-                session_id=session.pk,
-                values={"systolic": 120, "diastolic": 80, "heart_rate": 70, "spo2": 98},
-                version=version,
-            )
+            session_advance(ctx=ctx, session_id=session.pk, to="recovery", version=version)
             outcomes.append("saved")
         except Conflict:
             outcomes.append("conflict")
@@ -352,7 +358,7 @@ def test_two_nurses_saving_one_screen_at_once_one_wins(personas: dict[str, User]
     for t in threads:
         t.join()
     assert sorted(outcomes) == ["conflict", "saved"]
-    assert VitalSign.objects.filter(session=session).count() == 1
+    assert session.transitions.filter(to_state="recovery").count() == 1
 
 
 def test_session_page_query_count_is_constant_as_readings_grow(
@@ -491,3 +497,44 @@ def test_adverse_event_reported_on_the_session_page_reaches_the_director(
     director.post(f"/dosing/adverse-events/{event.pk}/review/", {"note": "Discussed at the team meeting."})
     assert "Vasovagal episode" not in director.get("/").content.decode()
     assert client_for("nurse").post(f"/dosing/adverse-events/{event.pk}/review/", {"note": "x"}).status_code == 403
+
+
+def test_an_empty_reading_is_a_clear_error(
+    client_for: Any, api_for: Any, personas: dict[str, User], team_patient: Patient, other_patient: Patient
+) -> None:
+    session = _session(world(client_for, api_for, personas, team_patient, other_patient), team_patient, "monitoring")
+    assert vitals(api_for("nurse"), session).status_code == 422
+    page = step(client_for("nurse"), session, "vitals", {"systolic": "", "heart_rate": ""})
+    assert page.status_code == 302 and not VitalSign.objects.exists()
+    assert client_for("nurse").get("/dosing/today/", {"date": "2024-13-45"}).status_code == 200
+    step(client_for("nurse"), session, "event", {"kind": "score", "code": "moaas", "occurred_at": "2024-13-45T99:99"})
+    assert not session.events.exists()
+
+
+def test_refusals_stay_in_the_audit_log(
+    client_for: Any, api_for: Any, personas: dict[str, User], team_patient: Patient, other_patient: Patient
+) -> None:
+    session = _session(world(client_for, api_for, personas, team_patient, other_patient), team_patient, "held")
+    # A nurse may not override a hold; a nurse off the care team may not post readings.
+    step(client_for("nurse"), session, "override", {"reason": "Nurse tries to clear the hold."})
+    off_team = vitals(api_for("outsider_nurse"), session, systolic=120, diastolic=80, heart_rate=70, spo2=98)
+    assert off_team.status_code in (403, 404)
+    denied = AccessEvent.objects.filter(outcome="denied", patient_id=team_patient.pk)
+    assert denied.filter(user=personas["nurse"]).exists()
+    assert denied.filter(user=personas["outsider_nurse"]).exists()
+
+
+def test_a_changed_evaluation_needs_a_new_decision_before_dosing(
+    client_for: Any, api_for: Any, personas: dict[str, User], team_patient: Patient, other_patient: Patient
+) -> None:
+    from kapclinic.dosing.services import session_schedule
+    from kapclinic.intake.eligibility import evaluation_save
+
+    w = world(client_for, api_for, personas, team_patient, other_patient)
+    session = _session(w, team_patient, "proposed")
+    prescriber = AuditContext(user=personas["prescriber"], channel="test")
+    # A contraindication recorded after the "eligible" decision: nothing more may be scheduled or given.
+    evaluation_save(ctx=prescriber, patient_id=team_patient.pk, values={"aneurysmal_vascular_disease": True})
+    with pytest.raises(ValidationError, match="decide again"):
+        session_schedule(ctx=prescriber, session_id=session.pk)
+    assert DosingSession.objects.get(pk=session.pk).state == SessionState.PROPOSED

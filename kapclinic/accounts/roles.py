@@ -168,7 +168,7 @@ _ROWS: dict[Action, tuple[Scope, ...]] = {
     Action.PLAN_WRITE:            (_N,   _A,   _N,   _N,   _N,   _N,   _N),
     Action.PLAN_VIEW:             (_N,   _A,   _T,   _T,   _A,   _A,   _O),
     # Confirming proposed dosing sessions on the calendar (consent and eligibility are checked).
-    Action.DOSING_SCHEDULE:       (_A,   _A,   _T,   _N,   _A,   _N,   _N),
+    Action.DOSING_SCHEDULE:       (_N,   _A,   _T,   _N,   _A,   _N,   _N),
     # The per-session preparation checklist: the patient in the portal.
     Action.CHECKLIST_COMPLETE:    (_N,   _N,   _N,   _N,   _N,   _N,   _O),
     # Dosing sessions (pathway stage 5): the team's nurse runs the session; the team's prescriber orders the

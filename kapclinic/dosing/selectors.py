@@ -29,13 +29,12 @@ from kapclinic.dosing.models import (
     VitalSign,
 )
 from kapclinic.errors import NotFound
-from kapclinic.intake.models import EligibilityDecision, EligibilityDecisionKind
+from kapclinic.intake.eligibility import eligibility_in_force
 from kapclinic.patients.access import patient_get_for_user
 from kapclinic.plans.models import TreatmentPlan
 
 # Sessions in which a reading can raise an alert that someone must act on.
 LIVE = (SessionState.DOSING, SessionState.MONITORING, SessionState.RECOVERY)
-ELIGIBLE = (EligibilityDecisionKind.ELIGIBLE, EligibilityDecisionKind.ELIGIBLE_WITH_PRECAUTIONS)
 
 
 def dosing_blockers(*, patient_id: int, plan: TreatmentPlan, on: date | None = None) -> list[str]:
@@ -48,9 +47,9 @@ def dosing_blockers(*, patient_id: int, plan: TreatmentPlan, on: date | None = N
     consent = consent_status(patient_id, on=on)
     if not consent.current:
         reasons.append(f"No current signed consent: {consent.message}")
-    decision = EligibilityDecision.objects.filter(patient_id=patient_id).order_by("-decided_at", "-id").first()
-    if decision is None or decision.decision not in ELIGIBLE:
-        reasons.append("The latest eligibility decision is not eligible (or there is none).")
+    decision, why = eligibility_in_force(patient_id)
+    if decision is None:
+        reasons.append(why)
     if not plan.is_signed:
         reasons.append("The treatment plan is not signed.")
     elif TreatmentPlan.objects.filter(supersedes=plan, signed_at__isnull=False).exists():

@@ -8,7 +8,8 @@ version it showed, refuses a stale one (two nurses on one session): the loser ge
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -69,19 +70,24 @@ VITALS_STATES = ACTIVE
 READING_FIELDS = ("systolic", "diastolic", "heart_rate", "spo2", "respiratory_rate")
 
 
-def _locked(ctx: AuditContext, session_id: int, action: Action, version: int | None = None) -> DosingSession:
-    """The session, row-locked for this transaction, after the access check and the version check."""
+@contextmanager
+def _session_step(
+    ctx: AuditContext, session_id: int, action: Action, version: int | None = None
+) -> Iterator[DosingSession]:
+    """Check access (outside the step's transaction, so a refusal stays in the audit log), then lock the
+    session row for the step's transaction and refuse a stale version."""
     found = DosingSession.objects.filter(pk=session_id).values_list("patient_id", flat=True).first()
     if found is None:
         raise NotFound("No such dosing session.")
     patient_get_for_user(ctx=ctx, patient_id=found, action=action, record_allowed=False)
-    session = DosingSession.objects.select_for_update().select_related("plan", "patient").get(pk=session_id)
-    if version is not None and version != session.version:
-        raise Conflict(
-            "Someone else updated this session since your screen loaded (it is now "
-            f"{session.get_state_display().lower()}); reload to see their change, then try again."
-        )
-    return session
+    with transaction.atomic():
+        session = DosingSession.objects.select_for_update().select_related("plan", "patient").get(pk=session_id)
+        if version is not None and version != session.version:
+            raise Conflict(
+                "Someone else updated this session since your screen loaded (it is now "
+                f"{session.get_state_display().lower()}); reload to see their change, then try again."
+            )
+        yield session
 
 
 def _require_state(session: DosingSession, *states: str, doing: str) -> None:
@@ -177,8 +183,7 @@ def session_check_in(
         errors["checklist_note"] = "The checklist is not confirmed: say what is missing and how it was resolved."
     if errors:
         raise ValidationError(errors)
-    with transaction.atomic():
-        session = _locked(ctx, session_id, Action.SESSION_RUN, version)
+    with _session_step(ctx, session_id, Action.SESSION_RUN, version) as session:
         _require_state(session, SessionState.SCHEDULED, doing="check in")
         if pregnancy_test_applies(session) and pregnancy_test == PregnancyTest.NOT_APPLICABLE:
             raise ValidationError({"pregnancy_test": "This patient could become pregnant: record the test result."})
@@ -236,14 +241,16 @@ def vital_record(
     unknown = set(values) - set(READING_FIELDS)
     if unknown:
         raise ValidationError(dict.fromkeys(sorted(unknown), "Not a vital sign."))
-    reading = _reading(values)
+    try:
+        reading = _reading(values)
+    except ValueError as exc:  # e.g. no value at all
+        raise ValidationError({"reading": str(exc)}) from None
     problems = rules.reading_problems(reading)
     if problems:
         raise ValidationError({"reading": " ".join(problems)})
     if source not in VitalSource.values:
         raise ValidationError({"source": "Choose manual or device."})
-    with transaction.atomic():
-        session = _locked(ctx, session_id, Action.SESSION_RUN, version)
+    with _session_step(ctx, session_id, Action.SESSION_RUN, version) as session:
         _require_state(session, *VITALS_STATES, doing="record vitals")
         when = _measured_at(session, measured_at)
         predose = session.state in (SessionState.CHECKED_IN, SessionState.HELD)
@@ -266,9 +273,8 @@ def vital_record(
                 )
                 for alert in rules.reading_alerts(reading, policy=monitoring_policy())
             ]
-            session.version += 1
-            session.updated_at = timezone.now()
-            session.save(update_fields=["version", "updated_at"])
+            # A reading adds to the record and changes no step: it leaves the version alone, so a device
+            # posting every few minutes never makes the nurse's open forms stale.
         _audit(ctx, session, "session.vitals", vital=vital.pk, alerts=[a.code for a in alerts])
     return vital, alerts, clearance
 
@@ -300,9 +306,6 @@ def _clear(ctx: AuditContext, session: DosingSession, vital: VitalSign, reading:
     target = SessionState.CLEARED if status == "clear" else SessionState.HELD
     if session.state != target:
         _move(ctx, session, target, reason="; ".join(f["message"] for f in findings))
-    else:
-        session.version += 1
-        session.save(update_fields=["version"])
     return clearance
 
 
@@ -313,8 +316,7 @@ def clearance_override(*, ctx: AuditContext, session_id: int, reason: str, versi
         raise ValidationError(
             {"reason": "Give the clinical reason for dosing despite the hold (10 characters or more)."}
         )
-    with transaction.atomic():
-        session = _locked(ctx, session_id, Action.DOSE_ORDER, version)
+    with _session_step(ctx, session_id, Action.DOSE_ORDER, version) as session:
         _require_state(session, SessionState.HELD, doing="override a hold")
         latest = Clearance.objects.filter(session=session).order_by("-at", "-id").first()
         if latest is None or latest.status == "do_not_dose":
@@ -389,8 +391,7 @@ def dose_order_sign(
     product = Product.objects.filter(pk=product_id, active=True).first()
     if product is None:
         raise ValidationError({"product": "Choose the product to draw from."})
-    with transaction.atomic():
-        session = _locked(ctx, session_id, Action.DOSE_ORDER, version)
+    with _session_step(ctx, session_id, Action.DOSE_ORDER, version) as session:
         _require_state(session, SessionState.CLEARED, doing="order the dose")
         blockers = dosing_blockers(patient_id=session.patient_id, plan=session.plan)
         if blockers:
@@ -474,9 +475,11 @@ def administration_record(
         raise ValidationError({"started_at": "Times cannot be in the future."})
     if ended_at is not None and ended_at < started_at:
         raise ValidationError({"ended_at": "The end cannot be before the start."})
-    with transaction.atomic():
-        session = _locked(ctx, session_id, Action.SESSION_RUN, version)
+    with _session_step(ctx, session_id, Action.SESSION_RUN, version) as session:
         _require_state(session, SessionState.CLEARED, doing="record the administration")
+        blockers = dosing_blockers(patient_id=session.patient_id, plan=session.plan)
+        if blockers:
+            _refuse(ctx, session, "session.administer", " ".join(blockers))
         checked_in_at = CheckIn.objects.filter(session=session).values_list("at", flat=True).first()
         if checked_in_at is not None and started_at < checked_in_at:
             raise ValidationError({"started_at": "The dose cannot start before the patient was checked in."})
@@ -565,8 +568,7 @@ def session_advance(
     when = at or timezone.now()
     if when > timezone.now() + timedelta(minutes=1):
         raise ValidationError({"at": "The time cannot be in the future."})
-    with transaction.atomic():
-        session = _locked(ctx, session_id, Action.SESSION_RUN, version)
+    with _session_step(ctx, session_id, Action.SESSION_RUN, version) as session:
         _require_state(session, allowed[to], doing=f"move to {to}")
         last = SessionTransition.objects.filter(session=session).order_by("-at", "-id").values_list("at", flat=True)
         if last and when < last[0]:
@@ -596,8 +598,7 @@ def event_record(
         raise ValidationError({"severity": "Severity is mild, moderate or severe."})
     if kind == SessionEventKind.RESCUE_MEDICATION and not value.strip():
         raise ValidationError({"value": "Record the dose and route of the rescue medication."})
-    with transaction.atomic():
-        session = _locked(ctx, session_id, Action.SESSION_RUN)
+    with _session_step(ctx, session_id, Action.SESSION_RUN) as session:
         _require_state(session, *ACTIVE, doing="record an event")
         when = _measured_at(session, occurred_at)
         event = SessionEvent.objects.create(
@@ -621,13 +622,10 @@ def alert_acknowledge(*, ctx: AuditContext, alert_id: int, action_taken: str) ->
         raise NotFound("No such alert.")
     if len(action_taken.strip()) < 3:
         raise ValidationError({"action_taken": "Say what was done (e.g. rechecked in 5 minutes, infusion paused)."})
-    with transaction.atomic():
-        session = _locked(ctx, alert.session_id, Action.ALERT_ACKNOWLEDGE)
+    with _session_step(ctx, alert.session_id, Action.ALERT_ACKNOWLEDGE) as session:
         if AlertAcknowledgement.objects.filter(alert=alert).exists():
             raise Conflict("This alert was already acknowledged.")
         ack = AlertAcknowledgement.objects.create(alert=alert, by=ctx.user, action_taken=action_taken.strip())
-        session.version += 1
-        session.save(update_fields=["version"])
         _audit(ctx, session, "alert.acknowledge", alert=alert.pk, code=alert.code)
     return ack
 
@@ -683,8 +681,7 @@ def session_discharge(
     """Discharge; an unmet criterion needs the prescriber's override with a reason (never Spravato's 2 hours)."""
     if not driver_name.strip():
         raise ValidationError({"driver_name": "Record who is driving the patient home."})
-    with transaction.atomic():
-        session = _locked(ctx, session_id, Action.SESSION_RUN, version)
+    with _session_step(ctx, session_id, Action.SESSION_RUN, version) as session:
         _require_state(session, SessionState.RECOVERY, SessionState.MONITORING, doing="discharge")
         criteria = discharge_criteria(session, answers)
         unmet = [c for c in criteria if not c.met]
@@ -726,8 +723,7 @@ def session_stop(
         raise ValidationError({"outcome": "Choose stopped early or escalated."})
     if len(reason.strip()) < 5:
         raise ValidationError({"reason": "Say why the session stopped."})
-    with transaction.atomic():
-        session = _locked(ctx, session_id, Action.SESSION_RUN, version)
+    with _session_step(ctx, session_id, Action.SESSION_RUN, version) as session:
         _require_state(session, *ACTIVE, doing="stop the session")
         session.ended_at = timezone.now()
         _move(ctx, session, outcome, reason=reason.strip())
@@ -737,8 +733,7 @@ def session_stop(
 
 def session_sign(*, ctx: AuditContext, session_id: int, version: int | None = None) -> DosingSession:
     """Sign the finished session record; after this the database refuses any change to it."""
-    with transaction.atomic():
-        session = _locked(ctx, session_id, Action.SESSION_RUN, version)
+    with _session_step(ctx, session_id, Action.SESSION_RUN, version) as session:
         _require_state(session, *[s for s in FINISHED if s != SessionState.CANCELLED], doing="sign")
         if session.is_signed:
             raise Conflict("This session is already signed.")
@@ -831,8 +826,7 @@ def rems_enrollment_record(*, ctx: AuditContext, patient_id: int, enrolled_on: A
 
 def rems_submit(*, ctx: AuditContext, session_id: int, reference: str = "") -> RemsSubmission:
     """Mark the session's REMS patient monitoring form submitted (the 7-day clock on the director's dashboard)."""
-    with transaction.atomic():
-        session = _locked(ctx, session_id, Action.REMS_SUBMIT)
+    with _session_step(ctx, session_id, Action.REMS_SUBMIT) as session:
         if session.plan.route != Route.INTRANASAL:
             raise ValidationError({"session": "Only esketamine sessions have a REMS monitoring form."})
         _require_state(

@@ -19,7 +19,7 @@ from django.views.decorators.http import require_POST
 
 from kapclinic.accounts.roles import Action, Role, may
 from kapclinic.audit.context import AuditContext
-from kapclinic.audit.services import access_event_record
+from kapclinic.audit.services import access_event_record, access_events_record_many
 from kapclinic.clinical.monitoring import next_reading_due
 from kapclinic.dosing import session_services as steps
 from kapclinic.dosing.charts import ChartThreshold, VitalPoint, vitals_summary, vitals_svg
@@ -171,10 +171,15 @@ def session_alerts(request: HttpRequest, session_id: int) -> HttpResponse:
 def my_alerts(request: HttpRequest) -> HttpResponse:
     """Open alerts of the user's patients, for the prescriber's and nurse's home page (polled)."""
     user = current_user(request)
+    alerts = open_alerts_for(user)
+    # The list names patients: each one shown is an audited read (also when the page polls it).
+    access_events_record_many(
+        ctx=AuditContext.from_request(request),
+        action="dosing.alerts.view",
+        patient_ids=sorted({a.session.patient_id for a in alerts}),
+    )
     return render(
-        request,
-        "dosing/_open_alerts.html",
-        {"alerts": open_alerts_for(user), "poll_seconds": settings.KAPCLINIC_ALERT_POLL_SECONDS},
+        request, "dosing/_open_alerts.html", {"alerts": alerts, "poll_seconds": settings.KAPCLINIC_ALERT_POLL_SECONDS}
     )
 
 
@@ -184,7 +189,10 @@ def board(request: HttpRequest) -> HttpResponse:
     user = current_user(request)
     if user.role == Role.PATIENT or not may(user.role, Action.SESSION_VIEW):
         return forbidden(request, "Your role does not see the dosing board.")
-    day = parse_date(request.GET.get("date", "")) or timezone.localdate()
+    try:
+        day = parse_date(request.GET.get("date", "")) or timezone.localdate()
+    except ValueError:  # a well-formed but impossible date, e.g. 2024-13-45
+        day = timezone.localdate()
     rows = sessions_on(day, user=user)
     ctx = AuditContext.from_request(request)
     for patient_id in sorted({s.patient_id for s in rows}):
@@ -197,9 +205,12 @@ def board(request: HttpRequest) -> HttpResponse:
 
 def _dec(value: str | None, field: str) -> Decimal:
     try:
-        return Decimal((value or "").strip())
+        number = Decimal((value or "").strip())
     except InvalidOperation:
         raise ValidationError({field: "Enter a number."}) from None
+    if not number.is_finite():
+        raise ValidationError({field: "Enter a number."})
+    return number
 
 
 def _int_or_none(value: str | None, field: str) -> int | None:
@@ -214,7 +225,10 @@ def _int_or_none(value: str | None, field: str) -> int | None:
 def _when(value: str | None, field: str) -> datetime | None:
     if not value:
         return None
-    parsed = parse_datetime(value)
+    try:
+        parsed = parse_datetime(value)
+    except ValueError:
+        parsed = None
     if parsed is None:
         raise ValidationError({field: "Enter a date and time."})
     return timezone.make_aware(parsed) if timezone.is_naive(parsed) else parsed
@@ -343,7 +357,7 @@ def _step(request: HttpRequest, session_id: int, name: str) -> Any:
         "rems-enrollment": lambda: steps.rems_enrollment_record(
             ctx=ctx,
             patient_id=_session_patient(session_id),
-            enrolled_on=parse_date(post.get("enrolled_on", "")) or _bad_date(),
+            enrolled_on=_date(post.get("enrolled_on", "")),
             reference=post.get("reference", ""),
         ),
     }
@@ -357,8 +371,14 @@ def _session_patient(session_id: int) -> int:
     return patient_id
 
 
-def _bad_date() -> date:
-    raise ValidationError({"enrolled_on": "Enter the enrollment date."})
+def _date(value: str) -> date:
+    try:
+        day = parse_date(value)
+    except ValueError:
+        day = None
+    if day is None:
+        raise ValidationError({"enrolled_on": "Enter the enrollment date."})
+    return day
 
 
 DISCHARGE_ANSWERS = ("oriented", "walks_steadily", "nausea_controlled", "new_suicidal_ideation", "escort_present")

@@ -35,7 +35,7 @@ def session_schedule(request: HttpRequest, session_id: int) -> HttpResponse:
             session_id=session_id,
             room=request.POST.get("room", ""),
             nurse_id=int(nurse) if nurse.isdigit() else None,
-            version=int(request.POST.get("version") or 0) or None,
+            version=int(request.POST["version"]) if request.POST.get("version", "").isdigit() else None,
         )
     except NotFound as exc:
         return not_found(request, exc.message)

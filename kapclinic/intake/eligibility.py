@@ -22,12 +22,12 @@ from kapclinic.audit.context import AuditContext
 from kapclinic.audit.models import Outcome
 from kapclinic.audit.services import access_event_record
 from kapclinic.clinical.eligibility import (
-    DEFAULT_POLICY,
     PLAUSIBLE_RANGES,
     RULE_SET_VERSION,
     EvaluationSnapshot,
     Finding,
     TreatmentTrial,
+    TrialResponse,
     decision_allowed,
     evaluate,
 )
@@ -36,6 +36,7 @@ from kapclinic.intake.models import EligibilityDecision, EligibilityDecisionKind
 from kapclinic.measures.models import QuestionnaireResponse
 from kapclinic.patients.access import patient_get_for_user
 from kapclinic.patients.models import Patient
+from kapclinic.policy import eligibility_policy
 
 # Taken from the patient record and the questionnaires, not typed into the evaluation.
 DERIVED = {"age", "sex_at_birth", "baseline_scores"}
@@ -48,6 +49,36 @@ def _is_icd10_cm(code: str) -> bool:
     # Imported on first use: loading the bundled code list takes about 3 s, too long for every start-up.
     module = importlib.import_module("simple_icd_10_cm")
     return bool(module.is_valid_item(code))
+
+
+_RESPONSES = typing.get_args(TrialResponse)
+
+
+def _trial(trial: Mapping[str, Any]) -> dict[str, Any]:
+    """One prior trial with each field of the type the rules read; a wrong one is a clear error, not a crash later."""
+    drug = trial.get("drug")
+    if not isinstance(drug, str) or not drug.strip():
+        raise ValueError("Each prior trial needs the drug's name.")
+    clean: dict[str, Any] = {"drug": drug.strip()[:100]}
+    dose = trial.get("dose")
+    if dose is not None and not isinstance(dose, str):
+        raise ValueError(f'Trial of {drug}: the dose is text, e.g. "200 mg/day".')
+    clean["dose"] = dose.strip()[:60] if isinstance(dose, str) and dose.strip() else None
+    weeks = trial.get("duration_weeks")
+    if weeks is not None and (isinstance(weeks, bool) or not isinstance(weeks, int | float) or not 0 <= weeks <= 520):
+        raise ValueError(f"Trial of {drug}: the duration is a number of weeks from 0 to 520.")
+    clean["duration_weeks"] = weeks
+    response = trial.get("response")
+    if response is not None and response not in _RESPONSES:
+        raise ValueError(f"Trial of {drug}: the response is one of {', '.join(_RESPONSES)}.")
+    clean["response"] = response
+    for flag in ("adequate_dose", "current_episode", "antidepressant"):
+        value = trial.get(flag)
+        if value is not None and not isinstance(value, bool):
+            raise ValueError(f"Trial of {drug}: {flag.replace('_', ' ')} is true, false or null.")
+        if flag in trial:
+            clean[flag] = value
+    return clean
 
 
 def _allowed_literals(name: str) -> tuple[object, ...] | None:
@@ -75,7 +106,7 @@ def _check(name: str, value: Any) -> Any:
             extra = set(trial) - _TRIAL_FIELDS
             if extra:
                 raise ValueError(f"Unknown trial fields: {', '.join(sorted(extra))}.")
-            trials.append(dict(trial))
+            trials.append(_trial(trial))
         return trials
     if name in ("medications", "allergies"):
         return [str(item).strip()[:200] for item in value if str(item).strip()]
@@ -172,7 +203,7 @@ def eligibility_for_patient(*, ctx: AuditContext, patient_id: int) -> tuple[list
     """Return the findings for the patient's current evaluation and their latest decision (audited read)."""
     access = patient_get_for_user(ctx=ctx, patient_id=patient_id, action=Action.ELIGIBILITY_VIEW)
     evaluation = Evaluation.objects.filter(patient_id=patient_id).first()
-    findings = evaluate(snapshot_for(access.patient, evaluation.data if evaluation else {}), DEFAULT_POLICY)
+    findings = evaluate(snapshot_for(access.patient, evaluation.data if evaluation else {}), eligibility_policy())
     latest = EligibilityDecision.objects.filter(patient_id=patient_id).order_by("-decided_at", "-id").first()
     return findings, latest
 
@@ -190,7 +221,8 @@ def eligibility_decide(*, ctx: AuditContext, patient_id: int, decision: str, rea
         raise ValidationError({"decision": "Choose eligible, eligible_with_precautions or not_eligible."})
     evaluation = Evaluation.objects.filter(patient_id=patient_id).first()
     data = evaluation.data if evaluation else {}
-    findings = evaluate(snapshot_for(access.patient, data), DEFAULT_POLICY)
+    policy = eligibility_policy()
+    findings = evaluate(snapshot_for(access.patient, data), policy)
     allowed, why = decision_allowed(findings, decision, reason)
     if not allowed:
         # A refused override of a contraindication is a safety event: kept in the audit log.
@@ -209,7 +241,7 @@ def eligibility_decide(*, ctx: AuditContext, patient_id: int, decision: str, rea
             reason=reason.strip(),
             decided_by=ctx.user,
             rule_set_version=RULE_SET_VERSION,
-            policy_version=DEFAULT_POLICY.version,
+            policy_version=policy.version,
             findings=[f.as_dict() for f in findings],
             evaluation_data=data,
         )
@@ -220,3 +252,23 @@ def eligibility_decide(*, ctx: AuditContext, patient_id: int, decision: str, rea
             detail={"decision": decision, "findings": [f.code for f in findings if f.severity != "missing"]},
         )
     return saved
+
+
+ELIGIBLE = (EligibilityDecisionKind.ELIGIBLE, EligibilityDecisionKind.ELIGIBLE_WITH_PRECAUTIONS)
+
+
+def eligibility_in_force(patient_id: int) -> tuple[EligibilityDecision | None, str]:
+    """The latest decision if it lets the patient be dosed, else None with the reason.
+
+    A decision holds only for the evaluation it was made on: an evaluation changed afterwards (say a new
+    contraindication recorded) needs the prescriber to decide again before anything is scheduled or given.
+    """
+    decision = EligibilityDecision.objects.filter(patient_id=patient_id).order_by("-decided_at", "-id").first()
+    if decision is None:
+        return None, "There is no eligibility decision yet."
+    if decision.decision not in ELIGIBLE:
+        return None, "The latest eligibility decision is not eligible."
+    data = Evaluation.objects.filter(patient_id=patient_id).values_list("data", flat=True).first() or {}
+    if data != decision.evaluation_data:
+        return None, "The evaluation changed after the eligibility decision: the prescriber must decide again."
+    return decision, ""

@@ -20,7 +20,7 @@ from kapclinic.clinical.schedule import standard_schedule
 from kapclinic.dosing.models import DosingSession, SessionState
 from kapclinic.dosing.services import sessions_cancel_not_started
 from kapclinic.errors import Conflict, NotFound
-from kapclinic.intake.models import EligibilityDecision, EligibilityDecisionKind
+from kapclinic.intake.eligibility import eligibility_in_force
 from kapclinic.measures.models import ScheduledMeasure
 from kapclinic.patients.access import patient_get_for_user
 from kapclinic.plans.forms import GAP_PATTERNS, SESSIONS_PER_WEEK, PlanForm
@@ -29,16 +29,11 @@ from kapclinic.policy import dosing_policy
 
 # Follow-up after the course (outcomes.md: depression and anxiety at end of course, 1, 3 and 6 months).
 FOLLOW_UP_MEASURES = ("phq9", "gad7")
-ELIGIBLE = (EligibilityDecisionKind.ELIGIBLE, EligibilityDecisionKind.ELIGIBLE_WITH_PRECAUTIONS)
 
 
 def _is_icd10_cm(code: str) -> bool:
     module = importlib.import_module("simple_icd_10_cm")
     return bool(module.is_valid_item(code))
-
-
-def latest_eligibility(patient_id: int) -> EligibilityDecision | None:
-    return EligibilityDecision.objects.filter(patient_id=patient_id).order_by("-decided_at", "-id").first()
 
 
 # Which form field a hard stop belongs to (the ceiling's codes end in "_ceiling").
@@ -147,26 +142,31 @@ def _plan_for_write(ctx: AuditContext, plan_id: int) -> TreatmentPlan:
 def plan_draft_update(
     *, ctx: AuditContext, plan_id: int, raw: dict[str, Any], version: int | None = None
 ) -> TreatmentPlan:
-    """Change a draft; a signed plan is never changed (409) and a stale form is refused (409)."""
+    """Change a draft; a signed plan is never changed (409) and a stale form is refused (409).
+
+    Refusals are recorded before the write's transaction, so they stay in the audit log.
+    """
     plan = _plan_for_write(ctx, plan_id)
+    if plan.is_signed:
+        access_event_record(
+            ctx=ctx,
+            action=Action.PLAN_WRITE,
+            patient_id=plan.patient_id,
+            outcome=Outcome.DENIED,
+            detail={"plan": plan.pk, "why": "signed"},
+        )
+        raise Conflict("This plan is signed and cannot be changed; write a new plan to replace it.")
+    try:
+        values = plan_clean(raw, instance=plan)
+    except ValidationError as exc:
+        _refuse_invalid(ctx, plan.patient_id, exc)
+        raise
     with transaction.atomic():
         plan = TreatmentPlan.objects.select_for_update().get(pk=plan_id)
         if plan.is_signed:
-            access_event_record(
-                ctx=ctx,
-                action=Action.PLAN_WRITE,
-                patient_id=plan.patient_id,
-                outcome=Outcome.DENIED,
-                detail={"plan": plan.pk, "why": "signed"},
-            )
-            raise Conflict("This plan is signed and cannot be changed; write a new plan to replace it.")
+            raise Conflict("This plan was signed while you edited it; write a new plan to replace it.")
         if version is not None and version != plan.version:
             raise Conflict("Someone else changed this draft since you opened it; reload it and try again.")
-        try:
-            values = plan_clean(raw, instance=plan)
-        except ValidationError as exc:
-            _refuse_invalid(ctx, plan.patient_id, exc)
-            raise
         _apply(plan, values)
         plan.updated_at = timezone.now()
         plan.version += 1
@@ -195,24 +195,26 @@ def plan_sign(*, ctx: AuditContext, plan_id: int) -> TreatmentPlan:
     A plan that replaces an earlier one cancels the earlier plan's sessions that have not started.
     """
     plan = _plan_for_write(ctx, plan_id)
-    decision = latest_eligibility(plan.patient_id)
-    if decision is None or decision.decision not in ELIGIBLE:
+    decision, why = eligibility_in_force(plan.patient_id)
+    if decision is None:
         access_event_record(
             ctx=ctx,
             action=Action.PLAN_WRITE,
             patient_id=plan.patient_id,
             outcome=Outcome.DENIED,
-            detail={"plan": plan.pk, "why": "no eligible decision"},
+            detail={"plan": plan.pk, "why": why},
         )
-        raise ValidationError(
-            {"plan": "The plan can be signed only after the prescriber has decided the patient is eligible."}
-        )
+        raise ValidationError({"plan": f"The plan can be signed only when the patient is eligible: {why}"})
+    # Re-check the draft against today's policy and date: it may have been written under an older one.
+    try:
+        plan_clean(_raw_of(plan), instance=plan)
+    except ValidationError as exc:
+        _refuse_invalid(ctx, plan.patient_id, exc)
+        raise
     with transaction.atomic():
         plan = TreatmentPlan.objects.select_for_update().get(pk=plan_id)
         if plan.is_signed:
             raise Conflict("This plan is already signed.")
-        # Re-check the dose against today's policy: a draft may have been written under an older one.
-        plan_clean(_raw_of(plan), instance=plan)
         if plan.supersedes_id is not None:
             sessions_cancel_not_started(
                 ctx=ctx, patient_id=plan.patient_id, reason=f"Replaced by treatment plan {plan.pk}."

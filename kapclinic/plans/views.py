@@ -69,7 +69,7 @@ def _plan_form_page(request: HttpRequest, patient_id: int, plan: TreatmentPlan |
                     ctx=ctx,
                     plan_id=plan.pk,
                     raw=request.POST.dict() | {"measures": request.POST.getlist("measures")},
-                    version=int(request.POST.get("version") or 0) or None,
+                    version=int(request.POST["version"]) if request.POST.get("version", "").isdigit() else None,
                 )
         except ValidationError as exc:
             # The service validated with the same form: its field errors are already on the bound form;
