@@ -99,3 +99,56 @@ def test_api_inquiry(api_for: Any, personas: dict[str, User]) -> None:
     )
     assert no_contact.status_code == 422
     assert api_for("nurse").post("/api/v1/inquiries", body, content_type="application/json").status_code == 403
+
+
+def test_the_intake_path_over_the_api(api_for: Any, personas: dict[str, Any]) -> None:
+    """Inquiry → list → consultation → conversion → outcome, with the same rules as the pages."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from kapclinic.appointments.models import Appointment
+    from kapclinic.measures.models import ScheduledMeasure
+
+    api = api_for("coordinator")
+    created = api.post(
+        "/api/v1/inquiries",
+        {"given_name": "Quince", "family_name": "Apiwalk", "phone": "(212) 555-0188", "reason": "Low mood"},
+        content_type="application/json",
+    )
+    inquiry = created.json()["id"]
+    listed = api.get("/api/v1/inquiries", {"status": "new", "search": "Apiw"}).json()
+    assert listed["count"] == 1 and listed["items"][0]["id"] == inquiry
+    assert api_for("therapist").get("/api/v1/inquiries").status_code == 403
+    start = (timezone.localtime() + timedelta(days=1)).replace(hour=10, minute=0, second=0, microsecond=0)
+    booking = {
+        "kind": "consultation",
+        "with_user": personas["coordinator"].pk,
+        "starts_at": start.isoformat(),
+        "minutes": 30,
+        "mode": "video",
+        "video_link": "https://video.example.test/q",
+        "inquiry": inquiry,
+    }
+    booked = api.post("/api/v1/appointments", booking, content_type="application/json")
+    assert booked.status_code == 201
+    clash = api.post("/api/v1/appointments", booking, content_type="application/json")
+    assert clash.status_code == 422 and Appointment.objects.count() == 1
+    no_dob = api.post(f"/api/v1/inquiries/{inquiry}/conversion", {}, content_type="application/json")
+    assert no_dob.status_code == 422
+    converted = api.post(
+        f"/api/v1/inquiries/{inquiry}/conversion",
+        {"birth_date": "1980-02-02", "sex_at_birth": "female"},
+        content_type="application/json",
+    )
+    assert converted.status_code == 201
+    patient = converted.json()["patient"]
+    assert Appointment.objects.get().patient_id == patient  # the consultation follows the person
+    outcome = api.post(
+        f"/api/v1/appointments/{booked.json()['id']}/outcome", {"outcome": "proceed"}, content_type="application/json"
+    )
+    assert outcome.status_code == 200 and outcome.json()["outcome"] == "proceed"
+    assert ScheduledMeasure.objects.filter(patient_id=patient, label="Pre-screen").exists()
+    assert api.post(
+        f"/api/v1/inquiries/{inquiry}/status", {"status": "nonsense"}, content_type="application/json"
+    ).status_code in (409, 422)

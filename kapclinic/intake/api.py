@@ -4,13 +4,17 @@ from datetime import date, datetime
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import Body, Field, Router, Schema, Status
+from ninja import Body, Field, Query, Router, Schema, Status
 from pydantic import ConfigDict
 
+from kapclinic.accounts.roles import Action, may
 from kapclinic.audit.context import AuditContext
+from kapclinic.audit.services import access_event_record
+from kapclinic.errors import AccessDenied
 from kapclinic.intake import services
 from kapclinic.intake.eligibility import eligibility_decide, eligibility_for_patient, evaluation_save
 from kapclinic.intake.models import EligibilityDecision, Evaluation, Inquiry
+from kapclinic.patients.services import PossibleDuplicates
 from kapclinic.web import api_user
 
 router = Router(tags=["intake"])
@@ -135,3 +139,69 @@ def eligibility_decision_post(request: HttpRequest, patient_id: int, payload: De
         ctx=_ctx(request), patient_id=patient_id, decision=payload.decision, reason=payload.reason
     )
     return Status(201, _decision_out(decision))
+
+
+class InquiryListParams(Schema):
+    status: str = Field(default="", description="new, contacted, consultation_booked, converted or closed")
+    search: str = Field(default="", max_length=100)
+    limit: int = Field(default=25, ge=1, le=100)
+    offset: int = Field(default=0, ge=0, le=10_000_000)
+
+
+class InquiryListOut(Schema):
+    items: list[InquiryOut]
+    count: int
+
+
+@router.get("/inquiries", response=InquiryListOut)
+def inquiry_list(request: HttpRequest, params: Query[InquiryListParams]) -> dict[str, object]:
+    """The coordinator's list: by status, searched by name, email or phone; newest first, paginated."""
+    user = api_user(request)
+    if not may(user.role, Action.INQUIRY_VIEW):
+        raise AccessDenied("Your role does not see inquiries.")
+    found = services.inquiries_search(status=params.status, query=params.search)
+    access_event_record(
+        ctx=_ctx(request), action="inquiry.list", detail={"status": params.status, "q": params.search, "api": True}
+    )
+    return {"items": list(found[params.offset : params.offset + params.limit]), "count": found.count()}
+
+
+class StatusIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    status: str
+    closed_reason: str = ""
+
+
+@router.post("/inquiries/{inquiry_id}/status", response=InquiryOut)
+def inquiry_status(request: HttpRequest, inquiry_id: int, payload: StatusIn) -> Inquiry:
+    return services.inquiry_set_status(ctx=_ctx(request), inquiry_id=inquiry_id, **payload.dict())
+
+
+class ConversionIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    birth_date: date | None = None
+    sex_at_birth: str = ""
+    allow_duplicate: bool = False
+
+
+class ConversionOut(Schema):
+    patient: int
+    mrn: str
+
+
+@router.post("/inquiries/{inquiry_id}/conversion", response={201: ConversionOut, 409: dict[str, object]})
+def inquiry_conversion(request: HttpRequest, inquiry_id: int, payload: ConversionIn) -> Status[dict[str, object]]:
+    """Register the inquirer as a patient from the inquiry (nothing re-typed); a possible duplicate answers 409."""
+    try:
+        patient = services.inquiry_convert(ctx=_ctx(request), inquiry_id=inquiry_id, **payload.dict())
+    except PossibleDuplicates as exc:
+        return Status(
+            409,
+            {
+                "detail": "This may be a patient who is already registered. Send allow_duplicate=true if not.",
+                "duplicates": [{"id": m.patient.pk, "mrn": m.patient.mrn, "reasons": m.reasons} for m in exc.matches],
+            },
+        )
+    return Status(201, {"patient": patient.pk, "mrn": patient.mrn})

@@ -9,6 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from kapclinic.accounts.models import User
@@ -169,3 +170,19 @@ def inquiry_convert(
 
 def inquiries_visible(*, user: User) -> bool:
     return may(user.role, Action.INQUIRY_VIEW)
+
+
+def inquiries_search(*, status: str = "", query: str = "") -> QuerySet[Inquiry]:
+    """Inquiries with a status (any when blank) whose name, email or phone starts with / holds `query`."""
+    inquiries = Inquiry.objects.select_related("patient")
+    if status in InquiryStatus.values:
+        inquiries = inquiries.filter(status=status)
+    query = query.strip()[:100]
+    if query:
+        inquiries = inquiries.filter(
+            Q(family_name__istartswith=query)
+            | Q(given_name__istartswith=query)
+            | Q(email__istartswith=query)
+            | Q(phone__contains=query)
+        )
+    return inquiries

@@ -4,7 +4,6 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
@@ -52,16 +51,7 @@ def inquiry_list(request: HttpRequest) -> HttpResponse:
         return forbidden(request, "Your role does not see inquiries.")
     status = request.GET.get("status", "")
     query = request.GET.get("q", "").strip()[:100]
-    inquiries = Inquiry.objects.select_related("patient")
-    if status in InquiryStatus.values:
-        inquiries = inquiries.filter(status=status)
-    if query:
-        inquiries = inquiries.filter(
-            Q(family_name__istartswith=query)
-            | Q(given_name__istartswith=query)
-            | Q(email__istartswith=query)
-            | Q(phone__contains=query)
-        )
+    inquiries = services.inquiries_search(status=status, query=query)
     page = Paginator(inquiries, 25).get_page(request.GET.get("page"))
     access_event_record(
         ctx=AuditContext.from_request(request), action="inquiry.list", detail={"status": status, "q": query}
