@@ -25,6 +25,7 @@ def test_absolute_contraindication_refuses_eligible(api_for: Any, team_patient: 
     absolute = [f for f in eligibility["findings"] if f["severity"] == "absolute"]
     assert absolute and {"code", "severity", "message", "source", "evidence"} <= set(absolute[0])
     assert {f["severity"] for f in eligibility["findings"]} <= {"absolute", "relative", "interaction", "missing"}
+    assert eligibility["derived"]["age"] > 18 and eligibility["derived"]["treatment_resistant"] is False
     refused = prescriber.post(
         f"/api/v1/patients/{team_patient.pk}/eligibility-decisions",
         {"decision": "eligible", "reason": "I accept the risk"},

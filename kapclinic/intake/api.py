@@ -10,10 +10,12 @@ from pydantic import ConfigDict
 from kapclinic.accounts.roles import Action, may
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.services import access_event_record
+from kapclinic.clinical.eligibility import treatment_resistance
 from kapclinic.errors import AccessDenied
 from kapclinic.intake import services
-from kapclinic.intake.eligibility import eligibility_decide, eligibility_for_patient, evaluation_save
+from kapclinic.intake.eligibility import eligibility_decide, eligibility_for_patient, evaluation_save, snapshot_for
 from kapclinic.intake.models import EligibilityDecision, Evaluation, Inquiry
+from kapclinic.patients.models import Patient
 from kapclinic.patients.services import PossibleDuplicates
 from kapclinic.web import api_user
 
@@ -88,9 +90,18 @@ class DecisionOut(Schema):
     policy_version: str
 
 
+class DerivedOut(Schema):
+    age: int
+    bmi: float | None
+    treatment_resistant: bool
+    treatment_resistance: str
+    baseline_scores: dict[str, int]
+
+
 class EligibilityOut(Schema):
     findings: list[FindingOut]
     decision: DecisionOut | None
+    derived: DerivedOut
 
 
 class DecisionIn(Schema):
@@ -126,9 +137,19 @@ def evaluation_put(request: HttpRequest, patient_id: int, payload: Body[dict[str
 def eligibility_get(request: HttpRequest, patient_id: int) -> dict[str, object]:
     """Every finding of the eligibility rules for the current evaluation, with reason and source; the decision."""
     findings, decision = eligibility_for_patient(ctx=_ctx(request), patient_id=patient_id)
+    evaluation = Evaluation.objects.filter(patient_id=patient_id).first()
+    snapshot = snapshot_for(Patient.objects.get(pk=patient_id), evaluation.data if evaluation else {})
+    resistant, why = treatment_resistance(snapshot.prior_trials)
     return {
         "findings": [f.as_dict() for f in findings],
         "decision": _decision_out(decision) if decision else None,
+        "derived": {
+            "age": snapshot.age,
+            "bmi": snapshot.bmi,
+            "treatment_resistant": resistant,
+            "treatment_resistance": why,
+            "baseline_scores": dict(snapshot.baseline_scores or {}),
+        },
     }
 
 

@@ -176,6 +176,7 @@ def eligibility_page(request: HttpRequest, patient_id: int) -> HttpResponse:
     data_in = evaluation.data if evaluation else {}
     form = EvaluationForm(data_in=data_in)
     trials = TrialFormSet(prefix="trials", initial=trial_initial(data_in.get("prior_trials")))
+    snapshot = snapshot_for(patient, data_in)
     decision_error = ""
     if request.method == "POST" and can_record:
         if request.POST.get("form") == "evaluation":
@@ -226,7 +227,8 @@ def eligibility_page(request: HttpRequest, patient_id: int) -> HttpResponse:
             "latest": latest,
             "form": form,
             "trials": trials,
-            "resistance": treatment_resistance(snapshot_for(patient, data_in).prior_trials),
+            "resistance": treatment_resistance(snapshot.prior_trials),
+            "snapshot": snapshot,
             "can_record": can_record,
             "can_decide": may(user.role, Action.ELIGIBILITY_DECIDE),
             "decision_error": decision_error,
