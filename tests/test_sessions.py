@@ -538,3 +538,26 @@ def test_a_changed_evaluation_needs_a_new_decision_before_dosing(
     with pytest.raises(ValidationError, match="decide again"):
         session_schedule(ctx=prescriber, session_id=session.pk)
     assert DosingSession.objects.get(pk=session.pk).state == SessionState.PROPOSED
+
+
+@pytest.mark.parametrize(
+    ("code", "value", "ok"),
+    [("moaas", "5", True), ("moaas", "6", False), ("rass", "-5", True), ("cadss6", "x", False), ("mood", "3", False)],
+)
+def test_in_session_scores_use_the_scales_ranges(
+    client_for: Any,
+    api_for: Any,
+    personas: dict[str, User],
+    team_patient: Patient,
+    other_patient: Patient,
+    code: str,
+    value: str,
+    ok: bool,
+) -> None:
+    session = _session(world(client_for, api_for, personas, team_patient, other_patient), team_patient, "monitoring")
+    response = api_for("nurse").post(
+        f"/api/v1/dosing-sessions/{session.pk}/events",
+        {"kind": "score", "code": code, "value": value},
+        content_type="application/json",
+    )
+    assert (response.status_code == 201) is ok and session.events.exists() is ok

@@ -25,6 +25,7 @@ from kapclinic.audit.models import Outcome
 from kapclinic.audit.services import access_event_record
 from kapclinic.clinical import dosing as dose_rules
 from kapclinic.clinical import monitoring as rules
+from kapclinic.clinical.instruments import INSTRUMENTS
 from kapclinic.clinical.registry import age_on
 from kapclinic.dosing.models import (
     FINISHED,
@@ -598,6 +599,8 @@ def event_record(
         raise ValidationError({"severity": "Severity is mild, moderate or severe."})
     if kind == SessionEventKind.RESCUE_MEDICATION and not value.strip():
         raise ValidationError({"value": "Record the dose and route of the rescue medication."})
+    if kind == SessionEventKind.SCORE:
+        value = _score_value(code.strip(), value)
     with _session_step(ctx, session_id, Action.SESSION_RUN) as session:
         _require_state(session, *ACTIVE, doing="record an event")
         when = _measured_at(session, occurred_at)
@@ -613,6 +616,27 @@ def event_record(
         )
         _audit(ctx, session, "session.event", kind=kind, code=event.code)
     return event
+
+
+# In-session scales scored here (instruments.md): sedation (MOAA/S, RASS) and dissociation (CADSS-6, NRS).
+SESSION_SCALES = ("moaas", "rass", "cadss6", "dissociation_nrs")
+
+
+def _score_value(code: str, value: str) -> str:
+    """A score is one of the in-session scales, within that scale's range (kapclinic/clinical/instruments.py)."""
+    if code not in SESSION_SCALES:
+        raise ValidationError({"code": f"Score one of the in-session scales: {', '.join(SESSION_SCALES)}."})
+    instrument = INSTRUMENTS[code]
+    try:
+        total = int(value.strip())
+    except ValueError:
+        raise ValidationError({"value": f"Enter the {instrument.name} score as a whole number."}) from None
+    top = instrument.max_total
+    if total < instrument.min_total or (top is not None and total > top):
+        raise ValidationError(
+            {"value": f"{instrument.name} scores from {instrument.min_total} to {top}; {total} is outside."}
+        )
+    return str(total)
 
 
 def alert_acknowledge(*, ctx: AuditContext, alert_id: int, action_taken: str) -> AlertAcknowledgement:
