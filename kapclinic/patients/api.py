@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
@@ -9,6 +10,7 @@ from pydantic import ConfigDict
 from kapclinic.audit.context import AuditContext
 from kapclinic.patients import services
 from kapclinic.patients.access import patient_get_for_user
+from kapclinic.patients.export import record_export
 from kapclinic.patients.models import Patient
 from kapclinic.patients.selectors import MAX_PAGE_SIZE, patient_search_for_user
 from kapclinic.web import api_user
@@ -165,3 +167,10 @@ def patient_update(request: HttpRequest, patient_id: int, payload: PatientPatch)
     return services.patient_update(
         ctx=_ctx(request), patient_id=patient_id, values=values, expected_version=payload.version
     )
+
+
+@router.get("/{patient_id}/record", response=dict[str, Any])
+def patient_record(request: HttpRequest, patient_id: int, include_process_notes: bool = False) -> dict[str, Any]:
+    """The patient's record as one document. Psychotherapy process notes are left out unless the exporting
+    author includes their own with include_process_notes=true (a colleague's never)."""
+    return record_export(ctx=_ctx(request), patient_id=patient_id, include_own_process_notes=include_process_notes)

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
@@ -22,6 +22,7 @@ from kapclinic.measures.trajectories import trajectories_for_patient
 from kapclinic.patients import services
 from kapclinic.patients.access import PatientAccess, patient_get_for_user
 from kapclinic.patients.chart import chart_sections
+from kapclinic.patients.export import record_export
 from kapclinic.patients.forms import (
     CareTeamForm,
     ContactForm,
@@ -157,6 +158,7 @@ def _chart_context(user: User, access: PatientAccess) -> dict[str, object]:
         "can_assign": can_assign,
         "can_edit_full": may(user.role, Action.PATIENT_EDIT),
         "can_book": may(user.role, Action.APPOINTMENT_BOOK),
+        "can_write_process_notes": may(user.role, Action.PROCESS_NOTE_WRITE),
         "appointments": list(
             Appointment.objects.filter(patient=patient).select_related("with_user").order_by("-starts_at")[:10]
         ),
@@ -291,3 +293,21 @@ def portal_account(request: HttpRequest, patient_id: int) -> HttpResponse:
     return render(
         request, "patients/portal_account.html", {"patient_id": patient_id, "login": user, "temporary": temporary}
     )
+
+
+@login_required
+def patient_record_download(request: HttpRequest, patient_id: int) -> HttpResponse:
+    """The record export as a JSON download (process notes only when their author, exporting, ticks it)."""
+    try:
+        record = record_export(
+            ctx=AuditContext.from_request(request),
+            patient_id=patient_id,
+            include_own_process_notes=request.GET.get("process_notes") == "mine",
+        )
+    except NotFound as exc:
+        return not_found(request, exc.message)
+    except AccessDenied as exc:
+        return forbidden(request, exc.message)
+    response = JsonResponse(record, json_dumps_params={"indent": 2, "ensure_ascii": False})
+    response["Content-Disposition"] = f'attachment; filename="record-{record["patient"]["mrn"]}.json"'
+    return response
