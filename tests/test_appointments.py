@@ -96,3 +96,12 @@ def test_coordinator_home_lists_upcoming_consultations(client_for: Any, personas
     inquiry = _inquiry()
     _book(client_for("coordinator"), personas, f"inquiry={inquiry.pk}", starts_at=_when(20))
     assert "Yarrow Consulttest" in client_for("coordinator").get("/").content.decode()
+
+
+def test_the_booking_form_does_not_show_a_patient_outside_the_care_team(
+    client_for: Any, team_patient: Any, other_patient: Any
+) -> None:
+    nurse = client_for("nurse")
+    assert nurse.get(f"/appointments/book/?patient={team_patient.pk}").status_code == 200
+    refused = nurse.get(f"/appointments/book/?patient={other_patient.pk}")
+    assert refused.status_code == 403 and other_patient.family_name not in refused.content.decode()

@@ -35,6 +35,14 @@ def book(request: HttpRequest) -> HttpResponse:
     patient = Patient.objects.filter(pk=patient_id).first() if patient_id else None
     if inquiry is None and patient is None:
         return not_found(request, "Book from an inquiry or from a patient's chart.")
+    if patient is not None and request.method != "POST":
+        # The form names the patient: opening it is a read of their record, checked and audited.
+        try:
+            patient_get_for_user(
+                ctx=AuditContext.from_request(request), patient_id=patient.pk, action=Action.APPOINTMENT_BOOK
+            )
+        except (AccessDenied, NotFound) as exc:
+            return forbidden(request, exc.message)
     form = BookingForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
