@@ -463,3 +463,14 @@ def test_next_reading_is_later_and_on_schedule_or_interval(route: str, after: in
     assert due > after
     schedule = vitals_schedule(route)
     assert due in schedule or due > schedule[-1]
+
+
+def test_pregnancy_test_needed_for_patients_who_could_become_pregnant() -> None:
+    """monitoring.md section 1 (Spravato PI 8.1); the age band is clinic policy."""
+    from kapclinic.clinical.monitoring import pregnancy_test_required
+
+    assert pregnancy_test_required("female", 30)
+    assert not pregnancy_test_required("female", 60)
+    assert not pregnancy_test_required("female", 11)
+    assert not pregnancy_test_required("male", 30)
+    assert not pregnancy_test_required("unknown", 30)

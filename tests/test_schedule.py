@@ -109,3 +109,14 @@ def test_reminders_are_sent_once_each_due_then_overdue(team_patient: Patient, pe
         assert send_measure_reminders.call() == 1  # now overdue: one more, once
         assert send_measure_reminders.call() == 0
     assert sorted(ReminderSent.objects.values_list("kind", flat=True)) == ["due", "due", "overdue", "overdue"]
+
+
+def test_course_dates_follow_the_frequency_pattern() -> None:
+    """dosing.md section 7: twice weekly (Mon/Thu) alternates 3 and 4 days; three times weekly is 2, 2, 3."""
+    from kapclinic.clinical.schedule import FREQUENCIES, session_dates
+
+    monday = date(2026, 11, 30)
+    assert [d.strftime("%a") for d in session_dates(monday, 4, 3)] == ["Mon", "Thu", "Mon", "Thu"]
+    assert [d.strftime("%a") for d in session_dates(monday, 4, 2)] == ["Mon", "Wed", "Fri", "Mon"]
+    assert session_dates(monday, 2, 14)[1] == date(2026, 12, 14)
+    assert FREQUENCIES[3].per_week == 2  # the Spravato twice-weekly limit holds for this pattern

@@ -817,6 +817,7 @@ __all__ = [
     "MONITORING_RULES_VERSION",
     "PLAUSIBLE_VITALS",
     "POLICY_VERSION",
+    "PREGNANCY_TEST_AGES",
     "SPRAVATO_LABEL_OBSERVATION_MINUTES",
     "Alert",
     "Clearance",
@@ -830,7 +831,19 @@ __all__ = [
     "observation_minutes",
     "policy_problems",
     "predose_clearance",
+    "pregnancy_test_required",
     "reading_alerts",
     "reading_problems",
     "vitals_schedule",
 ]
+
+
+# Ages at which a urine hCG is done before each dose for a patient assigned female at birth [policy: who "could
+# become pregnant" is the clinic's rule; monitoring.md section 1, Spravato PI 8.1].
+PREGNANCY_TEST_AGES = (12, 55)
+
+
+def pregnancy_test_required(sex_at_birth: str, age: int) -> bool:
+    """Whether the pre-dose check needs a pregnancy test result (monitoring.md section 1)."""
+    low, high = PREGNANCY_TEST_AGES
+    return sex_at_birth == "female" and low <= age <= high

@@ -53,3 +53,31 @@ def status_on(due_on: date, today: date, *, completed: bool) -> str:
 def counts_for(due_on: date, answered_on: date) -> bool:
     """Return whether a response given on `answered_on` fulfils a measure due on `due_on`."""
     return answered_on >= due_on - timedelta(days=EARLY_WINDOW_DAYS)
+
+
+# Course frequencies (dosing.md section 7), keyed by the plan's `interval_days`: the gaps between sessions in
+# turn, and the sessions per week the dosing policy's weekly limits are checked against.
+@dataclass(frozen=True)
+class Frequency:
+    label: str
+    gaps: tuple[int, ...]
+    per_week: float
+
+
+FREQUENCIES = {
+    3: Frequency("Twice weekly (e.g. Monday and Thursday)", (3, 4), 2),
+    2: Frequency("Three times weekly (e.g. Monday, Wednesday, Friday)", (2, 2, 3), 3),
+    7: Frequency("Weekly", (7,), 1),
+    14: Frequency("Every 2 weeks", (14,), 0.5),
+}
+
+
+def session_dates(first: date, count: int, interval_days: int) -> list[date]:
+    """The dates of a course of `count` sessions from `first`, in the frequency's pattern of gaps."""
+    frequency = FREQUENCIES.get(interval_days)
+    gaps = frequency.gaps if frequency else (interval_days,)
+    dates, day = [], first
+    for n in range(count):
+        dates.append(day)
+        day += timedelta(days=gaps[n % len(gaps)])
+    return dates

@@ -12,7 +12,6 @@ from ninja import Router, Schema, Status
 from pydantic import ConfigDict
 
 from kapclinic.audit.context import AuditContext
-from kapclinic.audit.services import access_event_record
 from kapclinic.dosing import services, session_services
 from kapclinic.dosing.models import (
     AdverseEvent,
@@ -190,12 +189,7 @@ class BoardSessionOut(SessionOut):
 @router.get("/dosing-sessions", response=list[BoardSessionOut])
 def sessions_list(request: HttpRequest, date: date_type | None = None) -> list[DosingSession]:
     """A day's sessions (default today) that the caller may see, with state, room and open alerts."""
-    user = api_user(request)
-    rows = sessions_on(date or timezone.localdate(), user=user)
-    ctx = _ctx(request)
-    for patient_id in sorted({s.patient_id for s in rows}):
-        access_event_record(ctx=ctx, action="dosing.board.view", patient_id=patient_id)
-    return rows
+    return sessions_on(date or timezone.localdate(), ctx=_ctx(request))
 
 
 class AckIn(Schema):

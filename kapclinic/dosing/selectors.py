@@ -12,6 +12,7 @@ from django.utils import timezone
 from kapclinic.accounts.models import User
 from kapclinic.accounts.roles import Action, Scope, scope_for
 from kapclinic.audit.context import AuditContext
+from kapclinic.audit.services import access_events_record_many
 from kapclinic.consent.selectors import consent_status
 from kapclinic.dosing.models import (
     Administration,
@@ -140,8 +141,12 @@ def _has(session: DosingSession, name: str) -> bool:
         return False
 
 
-def sessions_on(day: date, *, user: User) -> list[DosingSession]:
-    """A day's sessions the user may see, with their open-alert counts, for the board and the API."""
+def sessions_on(day: date, *, ctx: AuditContext) -> list[DosingSession]:
+    """A day's sessions the user may see, with their open-alert counts (board, home pages, API).
+
+    The list names patients: each one shown is an audited read, one row each in one INSERT.
+    """
+    user = ctx.user
     scope = scope_for(user.role, Action.SESSION_VIEW)
     if scope is Scope.NONE:
         return []
@@ -152,7 +157,9 @@ def sessions_on(day: date, *, user: User) -> list[DosingSession]:
     )
     if scope is Scope.TEAM:
         rows = rows.filter(patient__care_team__user=user)
-    return list(rows)
+    sessions: list[DosingSession] = list(rows)
+    access_events_record_many(ctx=ctx, action="dosing.board.view", patient_ids=sorted({s.patient_id for s in sessions}))
+    return sessions
 
 
 def open_alerts_for(user: User) -> list[MonitoringAlert]:

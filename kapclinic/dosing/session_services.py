@@ -158,7 +158,7 @@ def _audits_refusals(step: Callable[P, R]) -> Callable[P, R]:
 def pregnancy_test_applies(session: DosingSession) -> bool:
     """A urine hCG before dosing for a patient who could become pregnant (monitoring.md section 1; [policy])."""
     patient = session.patient
-    return patient.sex_at_birth == "female" and 12 <= age_on(patient.birth_date, timezone.localdate()) <= 55
+    return rules.pregnancy_test_required(patient.sex_at_birth, age_on(patient.birth_date, timezone.localdate()))
 
 
 @_audits_refusals

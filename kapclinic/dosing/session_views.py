@@ -19,7 +19,7 @@ from django.views.decorators.http import require_POST
 
 from kapclinic.accounts.roles import Action, Role, may
 from kapclinic.audit.context import AuditContext
-from kapclinic.audit.services import access_event_record, access_events_record_many
+from kapclinic.audit.services import access_events_record_many
 from kapclinic.clinical.monitoring import next_reading_due
 from kapclinic.dosing import session_services as steps
 from kapclinic.dosing.charts import ChartThreshold, VitalPoint, vitals_summary, vitals_svg
@@ -193,10 +193,7 @@ def board(request: HttpRequest) -> HttpResponse:
         day = parse_date(request.GET.get("date", "")) or timezone.localdate()
     except ValueError:  # a well-formed but impossible date, e.g. 2024-13-45
         day = timezone.localdate()
-    rows = sessions_on(day, user=user)
-    ctx = AuditContext.from_request(request)
-    for patient_id in sorted({s.patient_id for s in rows}):
-        access_event_record(ctx=ctx, action="dosing.board.view", patient_id=patient_id)
+    rows = sessions_on(day, ctx=AuditContext.from_request(request))
     template = "dosing/_board_rows.html" if request.htmx else "dosing/board.html"  # type: ignore[attr-defined]
     return render(
         request, template, {"sessions": rows, "day": day, "poll_seconds": settings.KAPCLINIC_ALERT_POLL_SECONDS}

@@ -52,9 +52,7 @@ def home(request: HttpRequest) -> HttpResponse:
             ctx=AuditContext.from_request(request), own_caseload=True, limit=10
         )
     if role in (Role.PRESCRIBER, Role.NURSE):
-        todays = sessions_on(timezone.localdate(), user=user)
-        access_events_record_many(ctx=ctx, action="dosing.board.view", patient_ids=[s.patient_id for s in todays])
-        context["todays_sessions"] = todays
+        context["todays_sessions"] = sessions_on(timezone.localdate(), ctx=ctx)
         context["poll_seconds"] = settings.KAPCLINIC_ALERT_POLL_SECONDS
     if role is Role.PRESCRIBER:
         context["waiting"] = sessions_waiting_for_prescriber(user)

@@ -10,18 +10,11 @@ from django import forms
 from kapclinic.accounts.models import User
 from kapclinic.accounts.roles import Role
 from kapclinic.clinical.instruments import INSTRUMENTS
+from kapclinic.clinical.schedule import FREQUENCIES
 from kapclinic.plans.models import Route, TitrationKind, TreatmentPlan
 
-# Frequency, stored as `interval_days`: 3 = twice weekly (3 then 4 days, e.g. Mon/Thu), 2 = three times weekly
-# (2, 2, 3 days: Mon/Wed/Fri), 7 = weekly, 14 = every 2 weeks (dosing.md section 7 course structures).
-INTERVAL_CHOICES = [
-    (3, "Twice weekly (e.g. Monday and Thursday)"),
-    (2, "Three times weekly (e.g. Monday, Wednesday, Friday)"),
-    (7, "Weekly"),
-    (14, "Every 2 weeks"),
-]
-GAP_PATTERNS = {3: (3, 4), 2: (2, 2, 3), 7: (7,), 14: (14,)}
-SESSIONS_PER_WEEK = {3: 2, 2: 3, 7: 1, 14: 0.5}
+# Frequency, stored as `interval_days` (kapclinic/clinical/schedule.py FREQUENCIES).
+INTERVAL_CHOICES = [(days, frequency.label) for days, frequency in FREQUENCIES.items()]
 PRE_SESSION_DEFAULT = ["phq9"]
 IN_SESSION_SCALES = ("moaas", "rass", "cadss6")
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import importlib
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -16,14 +16,14 @@ from kapclinic.audit.context import AuditContext
 from kapclinic.audit.models import Outcome
 from kapclinic.audit.services import access_event_record
 from kapclinic.clinical.dosing import plan_dose_check
-from kapclinic.clinical.schedule import standard_schedule
+from kapclinic.clinical.schedule import FREQUENCIES, session_dates, standard_schedule
 from kapclinic.dosing.models import DosingSession, SessionState
 from kapclinic.dosing.services import sessions_cancel_not_started
 from kapclinic.errors import Conflict, NotFound
 from kapclinic.intake.eligibility import eligibility_in_force
 from kapclinic.measures.models import ScheduledMeasure
 from kapclinic.patients.access import patient_get_for_user
-from kapclinic.plans.forms import GAP_PATTERNS, SESSIONS_PER_WEEK, PlanForm
+from kapclinic.plans.forms import PlanForm
 from kapclinic.plans.models import WEIGHT_BASED_ROUTES, TitrationKind, TreatmentPlan
 from kapclinic.policy import dosing_policy
 
@@ -45,7 +45,7 @@ def _dose_problems(values: dict[str, Any]) -> dict[str, str]:
     stops = plan_dose_check(
         values["route"],
         Decimal(values["dose"]),
-        Decimal(str(SESSIONS_PER_WEEK[values["interval_days"]])),
+        Decimal(str(FREQUENCIES[values["interval_days"]].per_week)),
         dosing_policy(),
         ceiling=Decimal(values["titration_ceiling"]) if values.get("titration_ceiling") else None,
     )
@@ -180,13 +180,10 @@ def plan_draft_update(
 def proposed_dates(plan: TreatmentPlan) -> list[datetime]:
     """The session series the plan proposes from the first session, at the session time, in the frequency's
     pattern of gaps (twice weekly: 3 then 4 days)."""
-    gaps = GAP_PATTERNS.get(plan.interval_days, (plan.interval_days,))
-    day = plan.first_session_on
-    dates = []
-    for n in range(plan.session_count):
-        dates.append(timezone.make_aware(datetime.combine(day, plan.session_time)))
-        day += timedelta(days=gaps[n % len(gaps)])
-    return dates
+    return [
+        timezone.make_aware(datetime.combine(day, plan.session_time))
+        for day in session_dates(plan.first_session_on, plan.session_count, plan.interval_days)
+    ]
 
 
 def plan_sign(*, ctx: AuditContext, plan_id: int) -> TreatmentPlan:
