@@ -76,9 +76,11 @@ def test_journal_on_a_phone_then_an_integration_note_beside_it_signed_and_amende
     expect(desk.get_by_label("What the patient reported")).to_have_value(
         "Trees again on the walk home; slow mornings matter."
     )
-    desk.get_by_label("Risk assessment").fill("No suicidal ideation; safety plan reviewed.")
     axe_check(desk, "therapy-integration-note")
     desk.screenshot(path=str(artifacts / "therapy-integration-note.png"), full_page=True)
+    # Typed less than a second before signing: the pending draft save must neither be lost nor make the
+    # author's own signature fail as "changed in another window".
+    desk.get_by_label("Risk assessment").fill("No suicidal ideation; safety plan reviewed.")
     desk.get_by_role("button", name="Sign note").click()
     expect(desk.get_by_text("The note is signed.")).to_be_visible()
     expect(desk.get_by_text("✓ Signed by Demo Therapist")).to_be_visible()
