@@ -9,6 +9,7 @@ from django.shortcuts import render, resolve_url
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from kapclinic.accounts.models import User
+from kapclinic.audit.context import AuditContext
 
 
 def current_user(request: HttpRequest) -> User:
@@ -38,6 +39,11 @@ def api_user(request: HttpRequest) -> User:
     user = request.auth  # type: ignore[attr-defined]
     assert isinstance(user, User)
     return user
+
+
+def api_context(request: HttpRequest) -> AuditContext:
+    """The audit context of an API call: the token's (or session's) user, channel "api"."""
+    return AuditContext.from_request(request, user=api_user(request), channel="api")
 
 
 def apply_validation_errors(form: BaseForm, exc: ValidationError, *, fallback_field: str | None = None) -> None:

@@ -10,14 +10,9 @@ from pydantic import ConfigDict
 
 from kapclinic.appointments import services
 from kapclinic.appointments.models import Appointment
-from kapclinic.audit.context import AuditContext
-from kapclinic.web import api_user
+from kapclinic.web import api_context
 
 router = Router(tags=["appointments"])
-
-
-def _ctx(request: HttpRequest) -> AuditContext:
-    return AuditContext.from_request(request, user=api_user(request), channel="api")
 
 
 class BookingIn(Schema):
@@ -53,7 +48,7 @@ def appointment_create(request: HttpRequest, payload: BookingIn) -> Status[Appoi
     """Book; a clash with the staff member's or the patient's other appointments answers 422."""
     values = payload.dict()
     appointment = services.appointment_book(
-        ctx=_ctx(request),
+        ctx=api_context(request),
         kind=values["kind"],
         with_user_id=values["with_user"],
         starts_at=values["starts_at"],
@@ -77,4 +72,6 @@ class OutcomeIn(Schema):
 @router.post("/appointments/{appointment_id}/outcome", response=AppointmentOut)
 def consultation_outcome(request: HttpRequest, appointment_id: int, payload: OutcomeIn) -> Appointment:
     """Record a free consultation's outcome; proceeding sends the pre-screen questionnaires to the portal."""
-    return services.consultation_outcome_record(ctx=_ctx(request), appointment_id=appointment_id, **payload.dict())
+    return services.consultation_outcome_record(
+        ctx=api_context(request), appointment_id=appointment_id, **payload.dict()
+    )

@@ -20,13 +20,9 @@ from kapclinic.consent.selectors import (
     withdrawal_of,
 )
 from kapclinic.consent.views import signature_pdf_response
-from kapclinic.web import api_user
+from kapclinic.web import api_context
 
 router = Router(tags=["consent"])
-
-
-def _ctx(request: HttpRequest) -> AuditContext:
-    return AuditContext.from_request(request, user=api_user(request), channel="api")
 
 
 class RiskIn(Schema):
@@ -171,7 +167,7 @@ def version_list(request: HttpRequest, document: str | None = None) -> list[Cons
 def version_publish(request: HttpRequest, payload: VersionIn) -> Status[ConsentVersion]:
     """Publish the next version of a consent text (director). Earlier versions never change."""
     version = services.consent_version_publish(
-        ctx=_ctx(request),
+        ctx=api_context(request),
         document=payload.document,
         title=payload.title,
         body=payload.body,
@@ -184,7 +180,7 @@ def version_publish(request: HttpRequest, payload: VersionIn) -> Status[ConsentV
 @router.get("/patients/{patient_id}/consents", response=PatientConsentsOut)
 def patient_consents(request: HttpRequest, patient_id: int) -> dict[str, object]:
     """The patient's consent status (in force, none, withdrawn or expired, and why) and every signature."""
-    consent = consent_for_patient(ctx=_ctx(request), patient_id=patient_id, action=Action.CONSENT_VIEW)
+    consent = consent_for_patient(ctx=api_context(request), patient_id=patient_id, action=Action.CONSENT_VIEW)
     return {
         "state": consent.status.state.value,
         "message": consent.status.message,
@@ -205,7 +201,7 @@ def _signature(ctx: AuditContext, signature_id: int) -> ConsentSignature:
 @router.post("/patients/{patient_id}/consents", response={201: SignatureOut})
 def consent_sign(request: HttpRequest, patient_id: int, payload: SignIn) -> Status[ConsentSignature]:
     """Sign the latest version: the patient's full legal name typed and every key risk acknowledged."""
-    ctx = _ctx(request)
+    ctx = api_context(request)
     signature = services.consent_sign(
         ctx=ctx,
         patient_id=patient_id,
@@ -221,7 +217,7 @@ def consent_sign(request: HttpRequest, patient_id: int, payload: SignIn) -> Stat
 @router.post("/consents/{signature_id}/witness", response={201: SignatureOut})
 def consent_witness(request: HttpRequest, signature_id: int, payload: WitnessIn) -> Status[ConsentSignature]:
     """Record the caller as a witness of the signature (staff who may witness for the patient; once each)."""
-    ctx = _ctx(request)
+    ctx = api_context(request)
     services.consent_witness(ctx=ctx, signature_id=signature_id, note=payload.note)
     return Status(201, _signature(ctx, signature_id))
 
@@ -229,7 +225,7 @@ def consent_witness(request: HttpRequest, signature_id: int, payload: WitnessIn)
 @router.post("/consents/{signature_id}/withdrawal", response={201: SignatureOut})
 def consent_withdrawal(request: HttpRequest, signature_id: int, payload: WithdrawalIn) -> Status[ConsentSignature]:
     """Withdraw the consent in force; the patient's dosing sessions not yet started are cancelled."""
-    ctx = _ctx(request)
+    ctx = api_context(request)
     services.consent_withdraw(ctx=ctx, signature_id=signature_id, reason=payload.reason)
     return Status(201, _signature(ctx, signature_id))
 
@@ -237,5 +233,5 @@ def consent_withdrawal(request: HttpRequest, signature_id: int, payload: Withdra
 @router.get("/consents/{signature_id}/pdf", response={200: None})
 def consent_pdf(request: HttpRequest, signature_id: int) -> HttpResponse:
     """The signed consent as PDF: the exact text, risks ticked, typed name, time, address, witnesses, digest."""
-    signature, _ = consent_signature_for_user(ctx=_ctx(request), signature_id=signature_id)
+    signature, _ = consent_signature_for_user(ctx=api_context(request), signature_id=signature_id)
     return signature_pdf_response(request, signature)

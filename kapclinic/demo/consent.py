@@ -11,7 +11,8 @@ from kapclinic.clinical.registry import SYNTHETIC_MRN_BASE, mrn_from_number
 from kapclinic.consent.models import ConsentSignature, ConsentVersion
 from kapclinic.consent.selectors import consent_document, consent_version_latest
 from kapclinic.consent.services import consent_sign, consent_version_publish, consent_witness
-from kapclinic.intake.models import EligibilityDecision, EligibilityDecisionKind
+from kapclinic.intake.eligibility import ELIGIBLE
+from kapclinic.intake.models import EligibilityDecision
 from kapclinic.patients.models import CareTeamMember, Patient
 
 SAMPLE_TITLE = "Ketamine-assisted psychotherapy: informed consent (SAMPLE for the demo)"
@@ -95,7 +96,6 @@ SAMPLE_RISKS = (
 # Demo patients ready to sign, by serial: 1 has the portal login "patient" and a finished course of
 # questionnaires; 5 was evaluated with relative findings only (kapclinic/demo/intake.py).
 READY_SERIALS = (1, 5)
-ELIGIBLE = (EligibilityDecisionKind.ELIGIBLE, EligibilityDecisionKind.ELIGIBLE_WITH_PRECAUTIONS)
 
 
 def _ready_patients() -> list[Patient]:

@@ -11,7 +11,6 @@ from django.utils import timezone
 from ninja import Router, Schema, Status
 from pydantic import ConfigDict
 
-from kapclinic.audit.context import AuditContext
 from kapclinic.dosing import services, session_services
 from kapclinic.dosing.models import (
     AdverseEvent,
@@ -23,13 +22,9 @@ from kapclinic.dosing.models import (
 )
 from kapclinic.dosing.selectors import sessions_on
 from kapclinic.inventory.services import WitnessCredentials
-from kapclinic.web import api_user
+from kapclinic.web import api_context
 
 router = Router(tags=["dosing sessions"])
-
-
-def _ctx(request: HttpRequest) -> AuditContext:
-    return AuditContext.from_request(request, user=api_user(request), channel="api")
 
 
 class ScheduleIn(Schema):
@@ -98,14 +93,18 @@ class ChecklistOut(Schema):
 def session_schedule(request: HttpRequest, session_id: int, payload: ScheduleIn) -> DosingSession:
     """Confirm a proposed session: 422 without current consent, an eligible decision and a signed plan."""
     return services.session_schedule(
-        ctx=_ctx(request), session_id=session_id, room=payload.room, nurse_id=payload.nurse, version=payload.version
+        ctx=api_context(request),
+        session_id=session_id,
+        room=payload.room,
+        nurse_id=payload.nurse,
+        version=payload.version,
     )
 
 
 @router.put("/dosing-sessions/{session_id}/checklist", response=ChecklistOut)
 def checklist_put(request: HttpRequest, session_id: int, payload: ChecklistIn) -> PreparationChecklist:
     """The patient's preparation checklist for an upcoming session (the patient only, until check-in)."""
-    return services.checklist_save(ctx=_ctx(request), session_id=session_id, values=payload.dict())
+    return services.checklist_save(ctx=api_context(request), session_id=session_id, values=payload.dict())
 
 
 class VitalIn(Schema):
@@ -151,7 +150,11 @@ def vitals_post(request: HttpRequest, session_id: int, payload: VitalIn) -> Stat
     """Store a reading (nurse, or a device with a nurse's token); returns it with the alerts it raised at once."""
     values = payload.dict(exclude={"measured_at", "source"}, exclude_none=True)
     vital, alerts, clearance = session_services.vital_record(
-        ctx=_ctx(request), session_id=session_id, values=values, measured_at=payload.measured_at, source=payload.source
+        ctx=api_context(request),
+        session_id=session_id,
+        values=values,
+        measured_at=payload.measured_at,
+        source=payload.source,
     )
     return Status(
         201,
@@ -189,7 +192,7 @@ class BoardSessionOut(SessionOut):
 @router.get("/dosing-sessions", response=list[BoardSessionOut])
 def sessions_list(request: HttpRequest, date: date_type | None = None) -> list[DosingSession]:
     """A day's sessions (default today) that the caller may see, with state, room and open alerts."""
-    return sessions_on(date or timezone.localdate(), ctx=_ctx(request))
+    return sessions_on(date or timezone.localdate(), ctx=api_context(request))
 
 
 class AckIn(Schema):
@@ -217,7 +220,10 @@ class AckOut(Schema):
 def alert_ack(request: HttpRequest, alert_id: int, payload: AckIn) -> Status[AlertAcknowledgement]:
     """Acknowledge an alert as the caller (the acknowledging user is always the caller)."""
     return Status(
-        201, session_services.alert_acknowledge(ctx=_ctx(request), alert_id=alert_id, action_taken=payload.action_taken)
+        201,
+        session_services.alert_acknowledge(
+            ctx=api_context(request), alert_id=alert_id, action_taken=payload.action_taken
+        ),
     )
 
 
@@ -258,7 +264,7 @@ def adverse_event_post(request: HttpRequest, patient_id: int, payload: AdverseEv
     """Record an adverse event (what, severity, action, outcome); the director sees it until reviewed."""
     values = payload.dict()
     values["session_id"] = values.pop("session")
-    return Status(201, session_services.adverse_event_record(ctx=_ctx(request), patient_id=patient_id, **values))
+    return Status(201, session_services.adverse_event_record(ctx=api_context(request), patient_id=patient_id, **values))
 
 
 class ReviewIn(Schema):
@@ -285,7 +291,9 @@ class ReviewOut(Schema):
 @router.post("/adverse-events/{event_id}/review", response={201: ReviewOut})
 def adverse_event_review_post(request: HttpRequest, event_id: int, payload: ReviewIn) -> Status[AdverseEventReview]:
     """The director's review of an adverse event (it then leaves the dashboard)."""
-    return Status(201, session_services.adverse_event_review(ctx=_ctx(request), event_id=event_id, note=payload.note))
+    return Status(
+        201, session_services.adverse_event_review(ctx=api_context(request), event_id=event_id, note=payload.note)
+    )
 
 
 # --- The session's steps, with the same services (and so the same rules) as the session screen. ---------------
@@ -316,7 +324,7 @@ class CheckInIn(Schema):
 
 @router.post("/dosing-sessions/{session_id}/check-in", response=StepOut)
 def check_in_post(request: HttpRequest, session_id: int, payload: CheckInIn) -> DosingSession:
-    session_services.session_check_in(ctx=_ctx(request), session_id=session_id, **payload.dict())
+    session_services.session_check_in(ctx=api_context(request), session_id=session_id, **payload.dict())
     return _after(session_id)
 
 
@@ -330,7 +338,7 @@ class OverrideIn(Schema):
 @router.post("/dosing-sessions/{session_id}/clearance-override", response=StepOut)
 def clearance_override_post(request: HttpRequest, session_id: int, payload: OverrideIn) -> DosingSession:
     """The prescriber clears a hold with a reason; a do-not-dose finding answers 422."""
-    session_services.clearance_override(ctx=_ctx(request), session_id=session_id, **payload.dict())
+    session_services.clearance_override(ctx=api_context(request), session_id=session_id, **payload.dict())
     return _after(session_id)
 
 
@@ -360,7 +368,7 @@ def order_post(request: HttpRequest, session_id: int, payload: OrderIn) -> Statu
     """The prescriber signs the dose order: calculated from the plan and today's weight, with its working."""
     values = payload.dict()
     values["product_id"] = values.pop("product")
-    return Status(201, session_services.dose_order_sign(ctx=_ctx(request), session_id=session_id, **values))
+    return Status(201, session_services.dose_order_sign(ctx=api_context(request), session_id=session_id, **values))
 
 
 class AdministrationIn(Schema):
@@ -384,7 +392,7 @@ class AdministrationIn(Schema):
 def administration_post(request: HttpRequest, session_id: int, payload: AdministrationIn) -> DosingSession:
     values = payload.dict(exclude={"witness_username", "witness_password", "lot", "location"})
     session_services.administration_record(
-        ctx=_ctx(request),
+        ctx=api_context(request),
         session_id=session_id,
         lot_id=payload.lot,
         location_id=payload.location,
@@ -407,7 +415,7 @@ class AdvanceIn(Schema):
 @router.post("/dosing-sessions/{session_id}/advance", response=StepOut)
 def advance_post(request: HttpRequest, session_id: int, payload: AdvanceIn) -> DosingSession:
     """Infusion ended (to "monitoring") or monitoring over (to "recovery")."""
-    return session_services.session_advance(ctx=_ctx(request), session_id=session_id, **payload.dict())
+    return session_services.session_advance(ctx=api_context(request), session_id=session_id, **payload.dict())
 
 
 class EventIn(Schema):
@@ -424,7 +432,7 @@ class EventIn(Schema):
 @router.post("/dosing-sessions/{session_id}/events", response={201: StepOut})
 def event_post(request: HttpRequest, session_id: int, payload: EventIn) -> Status[DosingSession]:
     """A side effect, intervention, rescue medication or score (e.g. MOAA/S, CADSS-6), with its time."""
-    session_services.event_record(ctx=_ctx(request), session_id=session_id, **payload.dict())
+    session_services.event_record(ctx=api_context(request), session_id=session_id, **payload.dict())
     return Status(201, _after(session_id))
 
 
@@ -447,7 +455,7 @@ def discharge_post(request: HttpRequest, session_id: int, payload: DischargeIn) 
     """Discharge; an unmet criterion answers 422 unless the prescriber overrides with a reason."""
     answers = payload.dict(exclude={"driver_name", "override_reason", "version"})
     session_services.session_discharge(
-        ctx=_ctx(request),
+        ctx=api_context(request),
         session_id=session_id,
         answers=answers,
         driver_name=payload.driver_name,
@@ -467,7 +475,7 @@ class StopIn(Schema):
 
 @router.post("/dosing-sessions/{session_id}/stop", response=StepOut)
 def stop_post(request: HttpRequest, session_id: int, payload: StopIn) -> DosingSession:
-    return session_services.session_stop(ctx=_ctx(request), session_id=session_id, **payload.dict())
+    return session_services.session_stop(ctx=api_context(request), session_id=session_id, **payload.dict())
 
 
 class VersionIn(Schema):
@@ -479,7 +487,7 @@ class VersionIn(Schema):
 @router.post("/dosing-sessions/{session_id}/sign", response=StepOut)
 def sign_post(request: HttpRequest, session_id: int, payload: VersionIn) -> DosingSession:
     """Sign the finished session record; afterwards nothing in it can change."""
-    return session_services.session_sign(ctx=_ctx(request), session_id=session_id, version=payload.version)
+    return session_services.session_sign(ctx=api_context(request), session_id=session_id, version=payload.version)
 
 
 class RemsEnrollmentIn(Schema):
@@ -492,7 +500,9 @@ class RemsEnrollmentIn(Schema):
 @router.post("/patients/{patient_id}/rems-enrollments", response={201: dict[str, object]})
 def rems_enrollment_post(request: HttpRequest, patient_id: int, payload: RemsEnrollmentIn) -> Status[dict[str, object]]:
     """Record the patient's Spravato REMS enrollment (checked before the first esketamine dose)."""
-    enrollment = session_services.rems_enrollment_record(ctx=_ctx(request), patient_id=patient_id, **payload.dict())
+    enrollment = session_services.rems_enrollment_record(
+        ctx=api_context(request), patient_id=patient_id, **payload.dict()
+    )
     return Status(201, {"id": enrollment.pk, "enrolled_on": enrollment.enrolled_on, "reference": enrollment.reference})
 
 
@@ -505,5 +515,5 @@ class RemsSubmitIn(Schema):
 @router.post("/dosing-sessions/{session_id}/rems-submission", response={201: StepOut})
 def rems_submit_post(request: HttpRequest, session_id: int, payload: RemsSubmitIn) -> Status[DosingSession]:
     """Mark the session's REMS monitoring form submitted (stops its 7-day clock on the director's dashboard)."""
-    session_services.rems_submit(ctx=_ctx(request), session_id=session_id, reference=payload.reference)
+    session_services.rems_submit(ctx=api_context(request), session_id=session_id, reference=payload.reference)
     return Status(201, _after(session_id))

@@ -17,7 +17,7 @@ from kapclinic.intake.eligibility import eligibility_decide, eligibility_for_pat
 from kapclinic.intake.models import EligibilityDecision, Evaluation, Inquiry
 from kapclinic.patients.models import Patient
 from kapclinic.patients.services import PossibleDuplicates
-from kapclinic.web import api_user
+from kapclinic.web import api_context, api_user
 
 router = Router(tags=["intake"])
 
@@ -123,20 +123,16 @@ def _decision_out(decision: EligibilityDecision) -> dict[str, object]:
     }
 
 
-def _ctx(request: HttpRequest) -> AuditContext:
-    return AuditContext.from_request(request, user=api_user(request), channel="api")
-
-
 @router.put("/patients/{patient_id}/evaluation", response=EvaluationOut)
 def evaluation_put(request: HttpRequest, patient_id: int, payload: Body[dict[str, Any]]) -> Evaluation:
     """Record evaluation fields (prescriber); only the fields sent change. Field names as in GET /eligibility."""
-    return evaluation_save(ctx=_ctx(request), patient_id=patient_id, values=payload)
+    return evaluation_save(ctx=api_context(request), patient_id=patient_id, values=payload)
 
 
 @router.get("/patients/{patient_id}/eligibility", response=EligibilityOut)
 def eligibility_get(request: HttpRequest, patient_id: int) -> dict[str, object]:
     """Every finding of the eligibility rules for the current evaluation, with reason and source; the decision."""
-    findings, decision = eligibility_for_patient(ctx=_ctx(request), patient_id=patient_id)
+    findings, decision = eligibility_for_patient(ctx=api_context(request), patient_id=patient_id)
     evaluation = Evaluation.objects.filter(patient_id=patient_id).first()
     snapshot = snapshot_for(Patient.objects.get(pk=patient_id), evaluation.data if evaluation else {})
     resistant, why = treatment_resistance(snapshot.prior_trials)
@@ -157,7 +153,7 @@ def eligibility_get(request: HttpRequest, patient_id: int) -> dict[str, object]:
 def eligibility_decision_post(request: HttpRequest, patient_id: int, payload: DecisionIn) -> Status[dict[str, object]]:
     """Decide (prescriber). Eligible despite an absolute contraindication is refused; a relative one needs a reason."""
     decision = eligibility_decide(
-        ctx=_ctx(request), patient_id=patient_id, decision=payload.decision, reason=payload.reason
+        ctx=api_context(request), patient_id=patient_id, decision=payload.decision, reason=payload.reason
     )
     return Status(201, _decision_out(decision))
 
@@ -182,7 +178,9 @@ def inquiry_list(request: HttpRequest, params: Query[InquiryListParams]) -> dict
         raise AccessDenied("Your role does not see inquiries.")
     found = services.inquiries_search(status=params.status, query=params.search)
     access_event_record(
-        ctx=_ctx(request), action="inquiry.list", detail={"status": params.status, "q": params.search, "api": True}
+        ctx=api_context(request),
+        action="inquiry.list",
+        detail={"status": params.status, "q": params.search, "api": True},
     )
     return {"items": list(found[params.offset : params.offset + params.limit]), "count": found.count()}
 
@@ -196,7 +194,7 @@ class StatusIn(Schema):
 
 @router.post("/inquiries/{inquiry_id}/status", response=InquiryOut)
 def inquiry_status(request: HttpRequest, inquiry_id: int, payload: StatusIn) -> Inquiry:
-    return services.inquiry_set_status(ctx=_ctx(request), inquiry_id=inquiry_id, **payload.dict())
+    return services.inquiry_set_status(ctx=api_context(request), inquiry_id=inquiry_id, **payload.dict())
 
 
 class ConversionIn(Schema):
@@ -216,7 +214,7 @@ class ConversionOut(Schema):
 def inquiry_conversion(request: HttpRequest, inquiry_id: int, payload: ConversionIn) -> Status[dict[str, object]]:
     """Register the inquirer as a patient from the inquiry (nothing re-typed); a possible duplicate answers 409."""
     try:
-        patient = services.inquiry_convert(ctx=_ctx(request), inquiry_id=inquiry_id, **payload.dict())
+        patient = services.inquiry_convert(ctx=api_context(request), inquiry_id=inquiry_id, **payload.dict())
     except PossibleDuplicates as exc:
         return Status(
             409,

@@ -8,10 +8,9 @@ from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
 from pydantic import ConfigDict
 
-from kapclinic.audit.context import AuditContext
 from kapclinic.inventory import selectors, services
 from kapclinic.inventory.models import InventoryCount, Investigation, LedgerEntry
-from kapclinic.web import api_user
+from kapclinic.web import api_context
 
 router = Router(tags=["controlled-substance ledger"])
 
@@ -109,10 +108,6 @@ class EntryParams(Schema):
     offset: int = Field(default=0, ge=0)
 
 
-def _ctx(request: HttpRequest) -> AuditContext:
-    return AuditContext.from_request(request, user=api_user(request), channel="api")
-
-
 def _with_relations(entry_id: int) -> LedgerEntry:
     return LedgerEntry.objects.select_related("lot__product", "actor", "witness").get(pk=entry_id)
 
@@ -121,7 +116,7 @@ def _with_relations(entry_id: int) -> LedgerEntry:
 def entry_list(request: HttpRequest, params: Query[EntryParams]) -> dict[str, object]:
     """Ledger entries, newest first; filter by lot, location or kind."""
     entries = selectors.ledger_entries(
-        ctx=_ctx(request), lot_id=params.lot, location_id=params.location, kind=params.kind
+        ctx=api_context(request), lot_id=params.lot, location_id=params.location, kind=params.kind
     )
     return {"items": list(entries[params.offset : params.offset + params.limit]), "count": entries.count()}
 
@@ -129,7 +124,7 @@ def entry_list(request: HttpRequest, params: Query[EntryParams]) -> dict[str, ob
 @router.post("/entries", response={201: EntryOut})
 def entry_create(request: HttpRequest, payload: EntryIn) -> Status[LedgerEntry]:
     """Record a movement. Waste and destruction need the witness's own username and password."""
-    ctx = _ctx(request)
+    ctx = api_context(request)
     quantity = services.Quantity(payload.quantity, payload.unit)
     if payload.kind == "transfer":
         if payload.to_location is None:
@@ -168,7 +163,7 @@ def entry_create(request: HttpRequest, payload: EntryIn) -> Status[LedgerEntry]:
 def lot_receive(request: HttpRequest, payload: LotIn) -> Status[LedgerEntry]:
     """Receive a delivery: the lot and its receipt entry at a location."""
     entry = services.ledger_receive(
-        ctx=_ctx(request),
+        ctx=api_context(request),
         product_id=payload.product,
         lot_number=payload.lot_number,
         expires_on=payload.expires_on,
@@ -199,7 +194,7 @@ def balances(request: HttpRequest) -> list[dict[str, object]]:
             "expires_on": b.lot.expires_on,
             "expired": b.expired,
         }
-        for b in selectors.ledger_balances(ctx=_ctx(request))
+        for b in selectors.ledger_balances(ctx=api_context(request))
     ]
 
 
@@ -217,7 +212,7 @@ def reconciliation(request: HttpRequest) -> list[dict[str, object]]:
             "balanced": r.balanced,
             "problems": r.problems,
         }
-        for r in selectors.ledger_reconciliation(ctx=_ctx(request))
+        for r in selectors.ledger_reconciliation(ctx=api_context(request))
     ]
 
 
@@ -301,7 +296,7 @@ def _count_out(count: InventoryCount) -> dict[str, object]:
 @router.get("/counts", response=list[CountOut])
 def count_list(request: HttpRequest, limit: int = 20) -> list[dict[str, object]]:
     """Counts, newest first, each with counted and ledger figures and any investigation."""
-    counts = selectors.inventory_counts(ctx=_ctx(request))[: max(1, min(limit, 200))]
+    counts = selectors.inventory_counts(ctx=api_context(request))[: max(1, min(limit, 200))]
     return [_count_out(c) for c in counts]
 
 
@@ -309,14 +304,14 @@ def count_list(request: HttpRequest, limit: int = 20) -> list[dict[str, object]]
 def count_create(request: HttpRequest, payload: CountIn) -> Status[dict[str, object]]:
     """Record a blind, witnessed count of every lot at a location; differences open investigations."""
     count = services.inventory_count_record(
-        ctx=_ctx(request),
+        ctx=api_context(request),
         location_id=payload.location,
         kind=payload.kind,
         business_time=payload.business_time,
         lines=[services.CountedLot(line.lot, services.Quantity(line.quantity, line.unit)) for line in payload.lines],
         witness=services.WitnessCredentials(payload.witness_username, payload.witness_password),
     )
-    fresh = selectors.inventory_counts(ctx=_ctx(request)).get(pk=count.pk)
+    fresh = selectors.inventory_counts(ctx=api_context(request)).get(pk=count.pk)
     return Status(201, _count_out(fresh))
 
 
@@ -324,7 +319,7 @@ def count_create(request: HttpRequest, payload: CountIn) -> Status[dict[str, obj
 def investigation_resolve(request: HttpRequest, investigation_id: int, payload: ResolveIn) -> Investigation:
     """Close a count discrepancy (director); optionally adjust the ledger to the count."""
     return services.investigation_resolve(
-        ctx=_ctx(request),
+        ctx=api_context(request),
         investigation_id=investigation_id,
         resolution=payload.resolution,
         adjust_ledger=payload.adjust_ledger,

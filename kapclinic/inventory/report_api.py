@@ -8,11 +8,10 @@ from decimal import Decimal
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
 
-from kapclinic.audit.context import AuditContext
 from kapclinic.inventory import reports
 from kapclinic.inventory.models import BusinessTime, ClinicRegistration
 from kapclinic.inventory.selectors import require_ledger_report
-from kapclinic.web import api_user
+from kapclinic.web import api_context
 
 router = Router(tags=["controlled-substance reports"])
 
@@ -121,10 +120,6 @@ class InventoryOut(Schema):
     lines: list[InventoryLineOut]
 
 
-def _ctx(request: HttpRequest) -> AuditContext:
-    return AuditContext.from_request(request, user=api_user(request), channel="api")
-
-
 def _registrant(registration: ClinicRegistration | None) -> dict[str, object] | None:
     if registration is None:
         return None
@@ -140,7 +135,9 @@ def _registrant(registration: ClinicRegistration | None) -> dict[str, object] | 
 @router.get("/dispensing-log", response=DispensingLogOut)
 def dispensing_log(request: HttpRequest, params: Query[LogParams]) -> dict[str, object]:
     """Every ledger entry between two days (inclusive), oldest first, with the 21 CFR 1304.22(c) fields."""
-    log = reports.dispensing_log(ctx=_ctx(request), date_from=params.date_from, date_to=params.date_to, output="api")
+    log = reports.dispensing_log(
+        ctx=api_context(request), date_from=params.date_from, date_to=params.date_to, output="api"
+    )
     return {
         "date_from": log.date_from,
         "date_to": log.date_to,
@@ -196,7 +193,7 @@ def dispensing_log(request: HttpRequest, params: Query[LogParams]) -> dict[str, 
 @router.get("/inventory", response=InventoryOut)
 def inventory(request: HttpRequest, params: Query[InventoryParams]) -> dict[str, object]:
     """What was on hand at a moment (21 CFR 1304.11), per product, lot and location, in mg, units and containers."""
-    ctx = _ctx(request)
+    ctx = api_context(request)
     require_ledger_report(ctx, "report.inventory")  # refuse before saying what is wrong with `as_of`
     report = reports.inventory_report(
         ctx=ctx, as_of=reports.parse_as_of(params.as_of), timing=params.timing, output="api"

@@ -7,12 +7,11 @@ from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 from pydantic import ConfigDict
 
-from kapclinic.audit.context import AuditContext
 from kapclinic.clinical.instruments import INSTRUMENTS, Instrument
 from kapclinic.measures import services
 from kapclinic.measures.models import QuestionnaireResponse
 from kapclinic.measures.selectors import responses_for_patient
-from kapclinic.web import api_user
+from kapclinic.web import api_context
 
 router = Router(tags=["measures"])
 
@@ -108,15 +107,11 @@ def instrument_list(request: HttpRequest) -> list[dict[str, object]]:
     return [_instrument_out(i) for i in INSTRUMENTS.values()]
 
 
-def _ctx(request: HttpRequest) -> AuditContext:
-    return AuditContext.from_request(request, user=api_user(request), channel="api")
-
-
 @router.post("/patients/{patient_id}/responses", response={200: ResponseOut, 201: ResponseOut})
 def response_create(request: HttpRequest, patient_id: int, payload: ResponseIn) -> Status[QuestionnaireResponse]:
     """Submit a response; it is scored at once and any safety flag is raised. A repeated client_token gives 200."""
     response, created = services.response_submit(
-        ctx=_ctx(request),
+        ctx=api_context(request),
         patient_id=patient_id,
         instrument_code=payload.instrument,
         answers=payload.answers,
@@ -131,6 +126,6 @@ def response_create(request: HttpRequest, patient_id: int, payload: ResponseIn) 
 
 @router.get("/patients/{patient_id}/responses", response=ResponseListOut)
 def response_list(request: HttpRequest, patient_id: int, limit: int = 100, offset: int = 0) -> dict[str, object]:
-    responses = responses_for_patient(ctx=_ctx(request), patient_id=patient_id)
+    responses = responses_for_patient(ctx=api_context(request), patient_id=patient_id)
     offset = max(0, offset)
     return {"items": list(responses[offset : offset + max(1, min(limit, 500))]), "count": responses.count()}

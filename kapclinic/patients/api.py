@@ -7,13 +7,12 @@ from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
 from pydantic import ConfigDict
 
-from kapclinic.audit.context import AuditContext
 from kapclinic.patients import services
 from kapclinic.patients.access import patient_get_for_user
 from kapclinic.patients.export import record_export
 from kapclinic.patients.models import Patient
 from kapclinic.patients.selectors import MAX_PAGE_SIZE, patient_search_for_user
-from kapclinic.web import api_user
+from kapclinic.web import api_context
 
 router = Router(tags=["patients"])
 
@@ -127,14 +126,12 @@ class DuplicatesOut(Schema):
     duplicates: list[DuplicateOut]
 
 
-def _ctx(request: HttpRequest) -> AuditContext:
-    return AuditContext.from_request(request, user=api_user(request), channel="api")
-
-
 @router.get("", response=PatientListOut)
 def patient_list(request: HttpRequest, params: Query[ListParams]) -> dict[str, object]:
     """Search patients by name, MRN, phone or date of birth (YYYY-MM-DD); paginated."""
-    page = patient_search_for_user(ctx=_ctx(request), query=params.search, limit=params.limit, offset=params.offset)
+    page = patient_search_for_user(
+        ctx=api_context(request), query=params.search, limit=params.limit, offset=params.offset
+    )
     return {"items": page.items, "count": page.count}
 
 
@@ -143,7 +140,9 @@ def patient_create(request: HttpRequest, payload: PatientIn) -> Status[object]:
     """Register a patient; the MRN is made by the system. A possible duplicate answers 409."""
     values = payload.dict(exclude={"allow_duplicate"})
     try:
-        patient = services.patient_register(ctx=_ctx(request), values=values, allow_duplicate=payload.allow_duplicate)
+        patient = services.patient_register(
+            ctx=api_context(request), values=values, allow_duplicate=payload.allow_duplicate
+        )
     except services.PossibleDuplicates as exc:
         return Status(
             409,
@@ -157,7 +156,7 @@ def patient_create(request: HttpRequest, payload: PatientIn) -> Status[object]:
 
 @router.get("/{patient_id}", response=PatientOut)
 def patient_read(request: HttpRequest, patient_id: int) -> Patient:
-    return patient_get_for_user(ctx=_ctx(request), patient_id=patient_id).patient
+    return patient_get_for_user(ctx=api_context(request), patient_id=patient_id).patient
 
 
 @router.patch("/{patient_id}", response=PatientOut)
@@ -165,7 +164,7 @@ def patient_update(request: HttpRequest, patient_id: int, payload: PatientPatch)
     """Change some fields; send only those. Nurses may change contact fields of their team's patients."""
     values = payload.dict(exclude_unset=True, exclude={"version"})
     return services.patient_update(
-        ctx=_ctx(request), patient_id=patient_id, values=values, expected_version=payload.version
+        ctx=api_context(request), patient_id=patient_id, values=values, expected_version=payload.version
     )
 
 
@@ -173,4 +172,6 @@ def patient_update(request: HttpRequest, patient_id: int, payload: PatientPatch)
 def patient_record(request: HttpRequest, patient_id: int, include_process_notes: bool = False) -> dict[str, Any]:
     """The patient's record as one document. Psychotherapy process notes are left out unless the exporting
     author includes their own with include_process_notes=true (a colleague's never)."""
-    return record_export(ctx=_ctx(request), patient_id=patient_id, include_own_process_notes=include_process_notes)
+    return record_export(
+        ctx=api_context(request), patient_id=patient_id, include_own_process_notes=include_process_notes
+    )

@@ -9,12 +9,11 @@ from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 from pydantic import ConfigDict
 
-from kapclinic.audit.context import AuditContext
 from kapclinic.dosing.models import DosingSession
 from kapclinic.plans import services
 from kapclinic.plans.models import TreatmentPlan
 from kapclinic.plans.selectors import plan_get, plans_for_patient
-from kapclinic.web import api_user
+from kapclinic.web import api_context
 
 router = Router(tags=["treatment plans"])
 
@@ -86,37 +85,33 @@ class PlanOut(Schema):
         return list(DosingSession.objects.filter(plan=obj).order_by("number"))
 
 
-def _ctx(request: HttpRequest) -> AuditContext:
-    return AuditContext.from_request(request, user=api_user(request), channel="api")
-
-
 @router.get("/patients/{patient_id}/plans", response=list[PlanOut])
 def plans_list(request: HttpRequest, patient_id: int) -> list[TreatmentPlan]:
     """The patient's treatment plans, newest first (drafts included)."""
-    _, plans = plans_for_patient(ctx=_ctx(request), patient_id=patient_id)
+    _, plans = plans_for_patient(ctx=api_context(request), patient_id=patient_id)
     return plans
 
 
 @router.post("/patients/{patient_id}/plans", response={201: PlanOut})
 def plan_create(request: HttpRequest, patient_id: int, payload: PlanIn) -> Status[TreatmentPlan]:
     """Write a draft plan (prescriber). A dose above the policy maximum is refused with 422."""
-    plan = services.plan_draft_create(ctx=_ctx(request), patient_id=patient_id, raw=payload.dict())
+    plan = services.plan_draft_create(ctx=api_context(request), patient_id=patient_id, raw=payload.dict())
     return Status(201, plan)
 
 
 @router.get("/plans/{plan_id}", response=PlanOut)
 def plan_read(request: HttpRequest, plan_id: int) -> TreatmentPlan:
-    return plan_get(ctx=_ctx(request), plan_id=plan_id)
+    return plan_get(ctx=api_context(request), plan_id=plan_id)
 
 
 @router.put("/plans/{plan_id}", response=PlanOut)
 def plan_update(request: HttpRequest, plan_id: int, payload: PlanUpdateIn) -> TreatmentPlan:
     """Change a draft; a signed plan answers 409."""
     raw = payload.dict(exclude={"version"})
-    return services.plan_draft_update(ctx=_ctx(request), plan_id=plan_id, raw=raw, version=payload.version)
+    return services.plan_draft_update(ctx=api_context(request), plan_id=plan_id, raw=raw, version=payload.version)
 
 
 @router.post("/plans/{plan_id}/sign", response=PlanOut)
 def plan_sign(request: HttpRequest, plan_id: int) -> TreatmentPlan:
     """Sign the plan (prescriber; needs an eligible decision): proposes its dosing sessions."""
-    return services.plan_sign(ctx=_ctx(request), plan_id=plan_id)
+    return services.plan_sign(ctx=api_context(request), plan_id=plan_id)

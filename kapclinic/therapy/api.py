@@ -14,17 +14,12 @@ from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 from pydantic import BaseModel, ConfigDict
 
-from kapclinic.audit.context import AuditContext
 from kapclinic.therapy import selectors, services
 from kapclinic.therapy.kinds import PROMPT_TEXT
 from kapclinic.therapy.models import GoalProgress, NoteAddendum, NoteCosignature, NoteShare, Reflection, TherapyNote
-from kapclinic.web import api_user
+from kapclinic.web import api_context, api_user
 
 router = Router(tags=["therapy"])
-
-
-def _ctx(request: HttpRequest) -> AuditContext:
-    return AuditContext.from_request(request, user=api_user(request), channel="api")
 
 
 # --- schemas --------------------------------------------------------------------------------------------
@@ -274,7 +269,7 @@ def _note_values(payload: BaseModel, fields: tuple[str, ...]) -> dict[str, Any]:
 
 
 def _detail(request: HttpRequest, note_id: int) -> dict[str, Any]:
-    return _detail_out(selectors.note_get_for_user(ctx=_ctx(request), note_id=note_id))
+    return _detail_out(selectors.note_get_for_user(ctx=api_context(request), note_id=note_id))
 
 
 # --- notes ----------------------------------------------------------------------------------------------
@@ -286,21 +281,21 @@ _CREATE_FIELDS = ("body", "occurred_at", "modality", "minutes", "dosing_session"
 def note_create(request: HttpRequest, patient_id: int, payload: NoteIn) -> Status[dict[str, Any]]:
     """Start a note (a draft until signed). Template fields of the kind may be sent beside `body`."""
     values = _note_values(payload, _CREATE_FIELDS)
-    note = services.note_draft_create(ctx=_ctx(request), patient_id=patient_id, kind=payload.kind, values=values)
+    note = services.note_draft_create(ctx=api_context(request), patient_id=patient_id, kind=payload.kind, values=values)
     return Status(201, _detail(request, note.pk))
 
 
 @router.get("/patients/{patient_id}/notes", response=list[NoteSummaryOut])
 def note_list(request: HttpRequest, patient_id: int, kind: str | None = None) -> list[dict[str, Any]]:
     """The patient's notes you may see: signed notes for the care team; your drafts; process notes yours or shared."""
-    notes = selectors.notes_for_patient(ctx=_ctx(request), patient_id=patient_id, kind=kind)
+    notes = selectors.notes_for_patient(ctx=api_context(request), patient_id=patient_id, kind=kind)
     return [_summary_out(n) for n in notes]
 
 
 @router.get("/notes/search", response=SearchOut)
 def note_search(request: HttpRequest, q: str = "") -> dict[str, Any]:
     """Search your own notes and the reflections your team's patients shared with you."""
-    found = selectors.therapy_search(ctx=_ctx(request), query=q)
+    found = selectors.therapy_search(ctx=api_context(request), query=q)
     return {
         "query": found.query,
         "notes": [_summary_out(n) for n in found.notes],
@@ -318,21 +313,23 @@ def note_get(request: HttpRequest, note_id: int) -> dict[str, Any]:
 def note_patch(request: HttpRequest, note_id: int, payload: NotePatch) -> dict[str, Any]:
     """Change your draft; a signed note answers 409 (add an addendum instead)."""
     values = _note_values(payload, _CREATE_FIELDS)
-    services.note_draft_update(ctx=_ctx(request), note_id=note_id, values=values, version=payload.version)
+    services.note_draft_update(ctx=api_context(request), note_id=note_id, values=values, version=payload.version)
     return _detail(request, note_id)
 
 
 @router.post("/notes/{note_id}/sign", response=NoteOut)
 def note_sign(request: HttpRequest, note_id: int) -> dict[str, Any]:
     """Sign your draft; after this it cannot change."""
-    services.note_sign(ctx=_ctx(request), note_id=note_id)
+    services.note_sign(ctx=api_context(request), note_id=note_id)
     return _detail(request, note_id)
 
 
 @router.post("/notes/{note_id}/addenda", response={201: AddendumOut})
 def addendum_create(request: HttpRequest, note_id: int, payload: AddendumIn) -> Status[dict[str, Any]]:
     """Amend your signed note: `body` and `reason` are both required."""
-    addendum = services.note_addendum_add(ctx=_ctx(request), note_id=note_id, body=payload.body, reason=payload.reason)
+    addendum = services.note_addendum_add(
+        ctx=api_context(request), note_id=note_id, body=payload.body, reason=payload.reason
+    )
     addendum.author = api_user(request)
     return Status(201, _addendum_out(addendum))
 
@@ -340,7 +337,7 @@ def addendum_create(request: HttpRequest, note_id: int, payload: AddendumIn) -> 
 @router.post("/notes/{note_id}/cosign", response={201: CosignatureOut})
 def note_cosign(request: HttpRequest, note_id: int, payload: CosignIn) -> Status[dict[str, Any]]:
     """Co-sign a trainee's signed note (only the supervisor they named)."""
-    cosignature = services.note_cosign(ctx=_ctx(request), note_id=note_id, comment=payload.comment)
+    cosignature = services.note_cosign(ctx=api_context(request), note_id=note_id, comment=payload.comment)
     return Status(201, _cosignature_out(cosignature))
 
 
@@ -351,14 +348,14 @@ def _share_out(share: NoteShare, active: bool) -> dict[str, Any]:
 @router.post("/notes/{note_id}/shares", response={201: ShareOut})
 def share_create(request: HttpRequest, note_id: int, payload: ShareIn) -> Status[dict[str, Any]]:
     """Share your process note with a colleague."""
-    share = services.note_share(ctx=_ctx(request), note_id=note_id, user_id=payload.user)
+    share = services.note_share(ctx=api_context(request), note_id=note_id, user_id=payload.user)
     return Status(201, _share_out(share, True))
 
 
 @router.delete("/notes/{note_id}/shares/{user_id}", response=ShareOut)
 def share_delete(request: HttpRequest, note_id: int, user_id: int) -> dict[str, Any]:
     """Stop sharing your process note with a colleague (the record of the share stays)."""
-    return _share_out(services.note_unshare(ctx=_ctx(request), note_id=note_id, user_id=user_id), False)
+    return _share_out(services.note_unshare(ctx=api_context(request), note_id=note_id, user_id=user_id), False)
 
 
 # --- reflections and goals ------------------------------------------------------------------------------
@@ -367,7 +364,7 @@ def share_delete(request: HttpRequest, note_id: int, user_id: int) -> dict[str, 
 @router.get("/patients/{patient_id}/reflections", response=list[ReflectionOut])
 def reflection_list(request: HttpRequest, patient_id: int, limit: int = 50) -> list[dict[str, Any]]:
     """A patient's own entries (the patient), or the ones they shared (their therapist and prescriber)."""
-    reflections = selectors.reflections_for_patient(ctx=_ctx(request), patient_id=patient_id, limit=limit)
+    reflections = selectors.reflections_for_patient(ctx=api_context(request), patient_id=patient_id, limit=limit)
     return [_reflection_out(r) for r in reflections]
 
 
@@ -375,7 +372,7 @@ def reflection_list(request: HttpRequest, patient_id: int, limit: int = 50) -> l
 def reflection_create(request: HttpRequest, patient_id: int, payload: ReflectionIn) -> Status[dict[str, Any]]:
     """The patient writes a journal entry or a post-session reflection, shared with their therapist or not."""
     reflection = services.reflection_write(
-        ctx=_ctx(request),
+        ctx=api_context(request),
         patient_id=patient_id,
         body=payload.body,
         kind=payload.kind,
@@ -389,14 +386,16 @@ def reflection_create(request: HttpRequest, patient_id: int, payload: Reflection
 @router.post("/reflections/{reflection_id}/share", response=ReflectionOut)
 def reflection_share(request: HttpRequest, reflection_id: int, payload: ReflectionShareIn) -> dict[str, Any]:
     """The patient shares an entry with their therapist, or stops sharing it."""
-    reflection = services.reflection_share_set(ctx=_ctx(request), reflection_id=reflection_id, shared=payload.shared)
+    reflection = services.reflection_share_set(
+        ctx=api_context(request), reflection_id=reflection_id, shared=payload.shared
+    )
     return _reflection_out(reflection)
 
 
 @router.get("/patients/{patient_id}/goals", response=GoalsOut)
 def goal_list(request: HttpRequest, patient_id: int) -> dict[str, Any]:
     """The goals of the signed plan, in the patient's words, with the progress recorded on each."""
-    goals = selectors.goals_get_for_user(ctx=_ctx(request), patient_id=patient_id)
+    goals = selectors.goals_get_for_user(ctx=api_context(request), patient_id=patient_id)
     return {
         "plan": goals.plan.pk if goals.plan else None,
         "goals": [
@@ -411,7 +410,7 @@ def goal_progress_create(
 ) -> Status[dict[str, Any]]:
     """Record progress on one goal (0-based index), at an integration session."""
     progress = services.goal_progress_record(
-        ctx=_ctx(request),
+        ctx=api_context(request),
         patient_id=patient_id,
         goal_index=goal_index,
         level=payload.level,
