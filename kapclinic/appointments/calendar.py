@@ -22,7 +22,7 @@ def appointments_ics(appointments: Iterable[Appointment]) -> bytes:
         event.add("dtstart", appointment.starts_at)
         event.add("dtend", appointment.ends_at)
         event.add("summary", f"{appointment.get_kind_display()}: {appointment.person_name}")
-        event.add("location", appointment.video_link or settings.KAPCLINIC_CLINIC_ADDRESS)
+        event.add("location", appointment.video_href or settings.KAPCLINIC_CLINIC_ADDRESS)
         event.add("status", "CANCELLED" if appointment.status == "cancelled" else "CONFIRMED")
         calendar.add_component(event)
     return bytes(calendar.to_ical())

@@ -7,6 +7,8 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
+from kapclinic.appointments.links import video_href
+
 
 class AppointmentKind(models.TextChoices):
     CONSULTATION = "consultation", "Free consultation"
@@ -66,6 +68,11 @@ class Appointment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} with {self.with_user_id} at {self.starts_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def video_href(self) -> str:
+        """The video link as a page may link to it: only a safe https address (see links.py), else ""."""
+        return video_href(self.video_link)
 
     @property
     def person_name(self) -> str:

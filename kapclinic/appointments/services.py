@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from kapclinic.accounts.models import User
 from kapclinic.accounts.roles import Action, Role, may
+from kapclinic.appointments.links import video_link_problem
 from kapclinic.appointments.models import (
     Appointment,
     AppointmentKind,
@@ -46,12 +47,15 @@ def appointment_book(
         access_event_record(ctx=ctx, action=Action.APPOINTMENT_BOOK, outcome=Outcome.DENIED)
         raise AccessDenied("Your role does not book appointments.")
     errors: dict[str, str] = {}
+    video_link = video_link.strip()
     if kind not in AppointmentKind.values:
         errors["kind"] = "Choose the kind of appointment."
     if mode not in AppointmentMode.values:
         errors["mode"] = "Choose in person or video."
-    if mode == AppointmentMode.VIDEO and not video_link.strip():
+    if mode == AppointmentMode.VIDEO and not video_link:
         errors["video_link"] = "A video appointment needs its link."
+    elif video_link and (problem := video_link_problem(video_link)) is not None:
+        errors["video_link"] = problem
     if not 10 <= minutes <= 480:
         errors["minutes"] = "An appointment lasts 10 minutes to 8 hours."
     if timezone.is_naive(starts_at):
@@ -94,7 +98,7 @@ def appointment_book(
             starts_at=starts_at,
             ends_at=ends_at,
             mode=mode,
-            video_link=video_link.strip(),
+            video_link=video_link,
             patient_id=patient_id,
             inquiry_id=inquiry_id,
             created_by=ctx.user,
