@@ -1,14 +1,18 @@
-from django.urls import include, path
+from django.urls import include, path, register_converter
 
 from kapclinic.api import api
+from kapclinic.converters import DbIdConverter
 from kapclinic.home.views import healthz
 from kapclinic.intake.views import public_inquiry
+
+# Before the includes below: their patterns use <id:...> (kapclinic/converters.py).
+register_converter(DbIdConverter, "id")
 
 urlpatterns = [
     path("", include("kapclinic.home.urls")),
     path("accounts/", include("kapclinic.accounts.urls")),
     path("patients/", include("kapclinic.patients.urls")),
-    path("patients/<int:patient_id>/consent/", include("kapclinic.consent.patient_urls")),
+    path("patients/<id:patient_id>/consent/", include("kapclinic.consent.patient_urls")),
     path("audit/", include("kapclinic.audit.urls")),
     path("portal/sessions/", include("kapclinic.dosing.portal_urls")),
     path("portal/consent/", include("kapclinic.consent.portal_urls")),

@@ -9,6 +9,7 @@ from pydantic import ConfigDict
 
 from kapclinic.accounts import services
 from kapclinic.accounts.models import User
+from kapclinic.apitypes import ERROR_ANSWERS, DbId
 from kapclinic.errors import AccessDenied, NotFound
 
 router = Router(tags=["auth"])
@@ -30,16 +31,12 @@ class TokenOut(Schema):
     expires_at: datetime
 
 
-class ErrorOut(Schema):
-    detail: str
-
-
 class RevokedOut(Schema):
     id: int
     revoked_at: datetime
 
 
-@router.post("/token", auth=None, response={201: TokenOut, 401: ErrorOut, 403: ErrorOut, 429: ErrorOut})
+@router.post("/token", auth=None, response={201: TokenOut, **ERROR_ANSWERS})
 def token_create(request: HttpRequest, payload: TokenRequest) -> Status[dict[str, object]]:
     """Exchange a username and password (and a one-time code for staff when two-factor is on) for a token."""
     user = authenticate(request, username=payload.username[:150], password=payload.password[:4096])
@@ -59,7 +56,7 @@ def token_create(request: HttpRequest, payload: TokenRequest) -> Status[dict[str
     return Status(201, {"id": token.pk, "token": raw, "expires_at": token.expires_at})
 
 
-@router.delete("/token", response=RevokedOut)
+@router.delete("/token", response={200: RevokedOut, **ERROR_ANSWERS})
 def token_revoke_current(request: HttpRequest) -> dict[str, object]:
     """Revoke the token this request was made with."""
     current = getattr(request, "api_token", None)
@@ -69,8 +66,8 @@ def token_revoke_current(request: HttpRequest) -> dict[str, object]:
     return {"id": token.pk, "revoked_at": token.revoked_at}
 
 
-@router.post("/tokens/{token_id}/revoke", response=RevokedOut)
-def token_revoke(request: HttpRequest, token_id: int) -> dict[str, object]:
+@router.post("/tokens/{token_id}/revoke", response={200: RevokedOut, **ERROR_ANSWERS})
+def token_revoke(request: HttpRequest, token_id: DbId) -> dict[str, object]:
     """Revoke one of your tokens (the director may revoke anyone's)."""
     user = request.user
     if not isinstance(user, User):

@@ -12,9 +12,9 @@ urlpatterns = [
     path("mfa/", views.mfa_verify, name="mfa_verify"),
     path("mfa/setup/", views.mfa_setup, name="mfa_setup"),
     path("account/", views.account, name="account"),
-    path("tokens/<int:token_id>/revoke/", views.token_revoke, name="token_revoke"),
+    path("tokens/<id:token_id>/revoke/", views.token_revoke, name="token_revoke"),
     path("users/", views.user_list, name="user_list"),
     path("users/new/", views.user_create, name="user_create"),
-    path("users/<int:user_id>/password/", views.user_password_reset, name="user_password_reset"),
-    path("users/<int:user_id>/active/", views.user_set_active, name="user_set_active"),
+    path("users/<id:user_id>/password/", views.user_password_reset, name="user_password_reset"),
+    path("users/<id:user_id>/active/", views.user_set_active, name="user_set_active"),
 ]

@@ -8,6 +8,7 @@ from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 from pydantic import ConfigDict
 
+from kapclinic.apitypes import ERROR_ANSWERS, DbId, DbInt
 from kapclinic.appointments import services
 from kapclinic.appointments.models import Appointment
 from kapclinic.web import api_context
@@ -19,13 +20,13 @@ class BookingIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
     kind: str = Field(description="consultation, evaluation, preparation or integration")
-    with_user: int
+    with_user: DbId
     starts_at: datetime
-    minutes: int = 30
+    minutes: DbInt = 30
     mode: str = Field(description="in_person or video")
-    video_link: str = ""
-    patient: int | None = None
-    inquiry: int | None = None
+    video_link: str = Field(default="", description="https only, for a video appointment")
+    patient: DbId | None = None
+    inquiry: DbId | None = None
 
 
 class AppointmentOut(Schema):
@@ -43,7 +44,7 @@ class AppointmentOut(Schema):
     outcome_note: str
 
 
-@router.post("/appointments", response={201: AppointmentOut})
+@router.post("/appointments", response={201: AppointmentOut, **ERROR_ANSWERS})
 def appointment_create(request: HttpRequest, payload: BookingIn) -> Status[Appointment]:
     """Book; a clash with the staff member's or the patient's other appointments answers 422."""
     values = payload.dict()
@@ -69,8 +70,8 @@ class OutcomeIn(Schema):
     send_pre_screen: bool = True
 
 
-@router.post("/appointments/{appointment_id}/outcome", response=AppointmentOut)
-def consultation_outcome(request: HttpRequest, appointment_id: int, payload: OutcomeIn) -> Appointment:
+@router.post("/appointments/{appointment_id}/outcome", response={200: AppointmentOut, **ERROR_ANSWERS})
+def consultation_outcome(request: HttpRequest, appointment_id: DbId, payload: OutcomeIn) -> Appointment:
     """Record a free consultation's outcome; proceeding sends the pre-screen questionnaires to the portal."""
     return services.consultation_outcome_record(
         ctx=api_context(request), appointment_id=appointment_id, **payload.dict()

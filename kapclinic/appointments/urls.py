@@ -7,6 +7,6 @@ app_name = "appointments"
 urlpatterns = [
     path("book/", views.book, name="book"),
     path("mine.ics", views.ics_mine, name="ics_mine"),
-    path("<int:appointment_id>/", views.detail, name="detail"),
-    path("<int:appointment_id>.ics", views.ics_one, name="ics"),
+    path("<id:appointment_id>/", views.detail, name="detail"),
+    path("<id:appointment_id>.ics", views.ics_one, name="ics"),
 ]

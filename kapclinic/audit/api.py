@@ -6,6 +6,7 @@ from typing import Any
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
 
+from kapclinic.apitypes import ERROR_ANSWERS, DbId, Offset
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.selectors import AuditFilter, access_events_for, audit_patient_id, require_audit_browse
 from kapclinic.web import api_user
@@ -36,16 +37,16 @@ class AccessEventListOut(Schema):
 
 
 class AuditParams(Schema):
-    patient: int | None = None
+    patient: DbId | None = None
     user: str = Field(default="", max_length=150)
     date_from: date | None = Field(default=None, alias="from")
     date_to: date | None = Field(default=None, alias="to")
     emergency: bool = False
     limit: int = Field(default=50, ge=1, le=500)
-    offset: int = Field(default=0, ge=0)
+    offset: Offset = 0
 
 
-@router.get("", response=AccessEventListOut)
+@router.get("", response={200: AccessEventListOut, **ERROR_ANSWERS})
 def audit_events(request: HttpRequest, params: Query[AuditParams]) -> dict[str, object]:
     """The audit trail, newest first (director and auditor)."""
     ctx = AuditContext.from_request(request, user=api_user(request), channel="api")

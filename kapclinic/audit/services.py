@@ -47,6 +47,12 @@ def _event(
     )
 
 
+def _patient_exists(patient_id: int) -> bool:
+    from kapclinic.patients.models import Patient  # here, like the TYPE_CHECKING import: patients imports audit
+
+    return Patient.objects.filter(pk=patient_id).exists()
+
+
 def access_event_record(
     *,
     ctx: AuditContext,
@@ -56,7 +62,13 @@ def access_event_record(
     detail: dict[str, Any] | None = None,
     emergency: EmergencyAccess | None = None,
 ) -> AccessEvent:
-    """Record one access event; inside the caller's transaction when there is one."""
+    """Record one access event; inside the caller's transaction when there is one.
+
+    A refusal may be about an id that names no patient: it keeps the id in `detail`, never as the foreign key,
+    which would fail at commit and lose the refusal with a 500 (issue 12, fault 8).
+    """
+    if patient_id is not None and outcome != Outcome.ALLOWED and not _patient_exists(patient_id):
+        detail, patient_id = {**(detail or {}), "patient_id": patient_id}, None
     event = _event(ctx, action, patient_id, outcome, detail, emergency)
     event.save(force_insert=True)
     return event

@@ -7,5 +7,5 @@ app_name = "audit"
 urlpatterns = [
     path("", views.audit_log, name="log"),
     path("export.csv", views.audit_export, name="export"),
-    path("emergency/<int:grant_id>/review/", views.emergency_review, name="emergency_review"),
+    path("emergency/<id:grant_id>/review/", views.emergency_review, name="emergency_review"),
 ]

@@ -10,6 +10,7 @@ from ninja import Field, Router, Schema, Status
 from pydantic import ConfigDict
 
 from kapclinic.accounts.roles import Action
+from kapclinic.apitypes import ERROR_ANSWERS, DbId
 from kapclinic.audit.context import AuditContext
 from kapclinic.consent import services
 from kapclinic.consent.models import ConsentSignature, ConsentVersion, ConsentWithdrawal, ConsentWitness
@@ -134,7 +135,7 @@ class PatientConsentsOut(Schema):
 class SignIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
-    version_id: int = Field(description="must be the latest version of its consent")
+    version_id: DbId = Field(description="must be the latest version of its consent")
     typed_name: str = Field(max_length=200, description="the patient's full legal name: given and family name")
     risks_acknowledged: list[str] = Field(description="the code of every key risk of the version")
     channel: Literal["portal", "clinic"] | None = Field(
@@ -156,14 +157,14 @@ class WithdrawalIn(Schema):
     reason: str = Field(default="", max_length=2000, description="required when staff record it")
 
 
-@router.get("/consent-versions", response=list[VersionOut])
+@router.get("/consent-versions", response={200: list[VersionOut], **ERROR_ANSWERS})
 def version_list(request: HttpRequest, document: str | None = None) -> list[ConsentVersion]:
     """Every published version of the consent texts, newest first per document (not patient data)."""
     versions = consent_versions()
     return [v for v in versions if document is None or v.document == document]
 
 
-@router.post("/consent-versions", response={201: VersionOut})
+@router.post("/consent-versions", response={201: VersionOut, **ERROR_ANSWERS})
 def version_publish(request: HttpRequest, payload: VersionIn) -> Status[ConsentVersion]:
     """Publish the next version of a consent text (director). Earlier versions never change."""
     version = services.consent_version_publish(
@@ -177,8 +178,8 @@ def version_publish(request: HttpRequest, payload: VersionIn) -> Status[ConsentV
     return Status(201, version)
 
 
-@router.get("/patients/{patient_id}/consents", response=PatientConsentsOut)
-def patient_consents(request: HttpRequest, patient_id: int) -> dict[str, object]:
+@router.get("/patients/{patient_id}/consents", response={200: PatientConsentsOut, **ERROR_ANSWERS})
+def patient_consents(request: HttpRequest, patient_id: DbId) -> dict[str, object]:
     """The patient's consent status (in force, none, withdrawn or expired, and why) and every signature."""
     consent = consent_for_patient(ctx=api_context(request), patient_id=patient_id, action=Action.CONSENT_VIEW)
     return {
@@ -198,8 +199,8 @@ def _signature(ctx: AuditContext, signature_id: int) -> ConsentSignature:
     return signature
 
 
-@router.post("/patients/{patient_id}/consents", response={201: SignatureOut})
-def consent_sign(request: HttpRequest, patient_id: int, payload: SignIn) -> Status[ConsentSignature]:
+@router.post("/patients/{patient_id}/consents", response={201: SignatureOut, **ERROR_ANSWERS})
+def consent_sign(request: HttpRequest, patient_id: DbId, payload: SignIn) -> Status[ConsentSignature]:
     """Sign the latest version: the patient's full legal name typed and every key risk acknowledged."""
     ctx = api_context(request)
     signature = services.consent_sign(
@@ -214,24 +215,24 @@ def consent_sign(request: HttpRequest, patient_id: int, payload: SignIn) -> Stat
     return Status(201, _signature(ctx, signature.pk))
 
 
-@router.post("/consents/{signature_id}/witness", response={201: SignatureOut})
-def consent_witness(request: HttpRequest, signature_id: int, payload: WitnessIn) -> Status[ConsentSignature]:
+@router.post("/consents/{signature_id}/witness", response={201: SignatureOut, **ERROR_ANSWERS})
+def consent_witness(request: HttpRequest, signature_id: DbId, payload: WitnessIn) -> Status[ConsentSignature]:
     """Record the caller as a witness of the signature (staff who may witness for the patient; once each)."""
     ctx = api_context(request)
     services.consent_witness(ctx=ctx, signature_id=signature_id, note=payload.note)
     return Status(201, _signature(ctx, signature_id))
 
 
-@router.post("/consents/{signature_id}/withdrawal", response={201: SignatureOut})
-def consent_withdrawal(request: HttpRequest, signature_id: int, payload: WithdrawalIn) -> Status[ConsentSignature]:
+@router.post("/consents/{signature_id}/withdrawal", response={201: SignatureOut, **ERROR_ANSWERS})
+def consent_withdrawal(request: HttpRequest, signature_id: DbId, payload: WithdrawalIn) -> Status[ConsentSignature]:
     """Withdraw the consent in force; the patient's dosing sessions not yet started are cancelled."""
     ctx = api_context(request)
     services.consent_withdraw(ctx=ctx, signature_id=signature_id, reason=payload.reason)
     return Status(201, _signature(ctx, signature_id))
 
 
-@router.get("/consents/{signature_id}/pdf", response={200: None})
-def consent_pdf(request: HttpRequest, signature_id: int) -> HttpResponse:
+@router.get("/consents/{signature_id}/pdf", response={200: None, **ERROR_ANSWERS})
+def consent_pdf(request: HttpRequest, signature_id: DbId) -> HttpResponse:
     """The signed consent as PDF: the exact text, risks ticked, typed name, time, address, witnesses, digest."""
     signature, _ = consent_signature_for_user(ctx=api_context(request), signature_id=signature_id)
     return signature_pdf_response(request, signature)

@@ -9,7 +9,7 @@ app_name = "consent_patient"
 urlpatterns = [
     path("", views.patient_consent, name="home"),
     path("sign/", views.patient_sign, name="sign"),
-    path("<int:signature_id>/witness/", views.patient_witness, name="witness"),
-    path("<int:signature_id>/withdraw/", views.patient_withdraw, name="withdraw"),
-    path("<int:signature_id>/pdf/", views.patient_pdf, name="pdf"),
+    path("<id:signature_id>/witness/", views.patient_witness, name="witness"),
+    path("<id:signature_id>/withdraw/", views.patient_withdraw, name="withdraw"),
+    path("<id:signature_id>/pdf/", views.patient_pdf, name="pdf"),
 ]

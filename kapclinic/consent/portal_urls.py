@@ -9,7 +9,7 @@ app_name = "consent_portal"
 urlpatterns = [
     path("", views.portal_home, name="home"),
     path("sign/", views.portal_sign, name="sign"),
-    path("<int:signature_id>/", views.portal_signature, name="signature"),
-    path("<int:signature_id>/withdraw/", views.portal_withdraw, name="withdraw"),
-    path("<int:signature_id>/pdf/", views.portal_pdf, name="pdf"),
+    path("<id:signature_id>/", views.portal_signature, name="signature"),
+    path("<id:signature_id>/withdraw/", views.portal_withdraw, name="withdraw"),
+    path("<id:signature_id>/pdf/", views.portal_pdf, name="pdf"),
 ]

@@ -9,5 +9,5 @@ app_name = "consent"
 urlpatterns = [
     path("texts/", views.text_list, name="texts"),
     path("texts/publish/", views.text_publish, name="publish"),
-    path("texts/<int:version_id>/", views.text_detail, name="text"),
+    path("texts/<id:version_id>/", views.text_detail, name="text"),
 ]

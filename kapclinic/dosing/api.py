@@ -11,6 +11,7 @@ from django.utils import timezone
 from ninja import Router, Schema, Status
 from pydantic import ConfigDict
 
+from kapclinic.apitypes import ERROR_ANSWERS, DbId, DbInt
 from kapclinic.dosing import services, session_services
 from kapclinic.dosing.models import (
     AdverseEvent,
@@ -31,11 +32,11 @@ class ScheduleIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
     room: str = ""
-    nurse: int | None = None
-    version: int | None = None
+    nurse: DbId | None = None
+    version: DbInt | None = None
 
 
-class SessionOut(Schema):
+class DosingSessionOut(Schema):
     id: int
     patient: int
     plan: int
@@ -89,8 +90,8 @@ class ChecklistOut(Schema):
         return obj.is_complete
 
 
-@router.post("/dosing-sessions/{session_id}/schedule", response=SessionOut)
-def session_schedule(request: HttpRequest, session_id: int, payload: ScheduleIn) -> DosingSession:
+@router.post("/dosing-sessions/{session_id}/schedule", response={200: DosingSessionOut, **ERROR_ANSWERS})
+def session_schedule(request: HttpRequest, session_id: DbId, payload: ScheduleIn) -> DosingSession:
     """Confirm a proposed session: 422 without current consent, an eligible decision and a signed plan."""
     return services.session_schedule(
         ctx=api_context(request),
@@ -101,8 +102,8 @@ def session_schedule(request: HttpRequest, session_id: int, payload: ScheduleIn)
     )
 
 
-@router.put("/dosing-sessions/{session_id}/checklist", response=ChecklistOut)
-def checklist_put(request: HttpRequest, session_id: int, payload: ChecklistIn) -> PreparationChecklist:
+@router.put("/dosing-sessions/{session_id}/checklist", response={200: ChecklistOut, **ERROR_ANSWERS})
+def checklist_put(request: HttpRequest, session_id: DbId, payload: ChecklistIn) -> PreparationChecklist:
     """The patient's preparation checklist for an upcoming session (the patient only, until check-in)."""
     return services.checklist_save(ctx=api_context(request), session_id=session_id, values=payload.dict())
 
@@ -112,11 +113,11 @@ class VitalIn(Schema):
 
     model_config = ConfigDict(extra="forbid")
 
-    systolic: int | None = None
-    diastolic: int | None = None
-    heart_rate: int | None = None
-    spo2: int | None = None
-    respiratory_rate: int | None = None
+    systolic: DbInt | None = None
+    diastolic: DbInt | None = None
+    heart_rate: DbInt | None = None
+    spo2: DbInt | None = None
+    respiratory_rate: DbInt | None = None
     measured_at: datetime | None = None
     source: str = "device"
 
@@ -145,8 +146,8 @@ class VitalOut(Schema):
     clearance: str | None = None
 
 
-@router.post("/dosing-sessions/{session_id}/vitals", response={201: VitalOut})
-def vitals_post(request: HttpRequest, session_id: int, payload: VitalIn) -> Status[dict[str, object]]:
+@router.post("/dosing-sessions/{session_id}/vitals", response={201: VitalOut, **ERROR_ANSWERS})
+def vitals_post(request: HttpRequest, session_id: DbId, payload: VitalIn) -> Status[dict[str, object]]:
     """Store a reading (nurse, or a device with a nurse's token); returns it with the alerts it raised at once."""
     values = payload.dict(exclude={"measured_at", "source"}, exclude_none=True)
     vital, alerts, clearance = session_services.vital_record(
@@ -175,7 +176,7 @@ def vitals_post(request: HttpRequest, session_id: int, payload: VitalIn) -> Stat
     )
 
 
-class BoardSessionOut(SessionOut):
+class BoardSessionOut(DosingSessionOut):
     open_alerts: int
     route: str
     patient_mrn: str
@@ -189,7 +190,7 @@ class BoardSessionOut(SessionOut):
         return obj.patient.mrn
 
 
-@router.get("/dosing-sessions", response=list[BoardSessionOut])
+@router.get("/dosing-sessions", response={200: list[BoardSessionOut], **ERROR_ANSWERS})
 def sessions_list(request: HttpRequest, date: date_type | None = None) -> list[DosingSession]:
     """A day's sessions (default today) that the caller may see, with state, room and open alerts."""
     return sessions_on(date or timezone.localdate(), ctx=api_context(request))
@@ -216,8 +217,8 @@ class AckOut(Schema):
         return obj.by_id
 
 
-@router.post("/alerts/{alert_id}/acknowledgement", response={201: AckOut})
-def alert_ack(request: HttpRequest, alert_id: int, payload: AckIn) -> Status[AlertAcknowledgement]:
+@router.post("/alerts/{alert_id}/acknowledgement", response={201: AckOut, **ERROR_ANSWERS})
+def alert_ack(request: HttpRequest, alert_id: DbId, payload: AckIn) -> Status[AlertAcknowledgement]:
     """Acknowledge an alert as the caller (the acknowledging user is always the caller)."""
     return Status(
         201,
@@ -236,7 +237,7 @@ class AdverseEventIn(Schema):
     occurred_at: datetime
     serious: bool = False
     outcome: str = ""
-    session: int | None = None
+    session: DbId | None = None
 
 
 class AdverseEventOut(Schema):
@@ -259,8 +260,8 @@ class AdverseEventOut(Schema):
         return obj.session_id
 
 
-@router.post("/patients/{patient_id}/adverse-events", response={201: AdverseEventOut})
-def adverse_event_post(request: HttpRequest, patient_id: int, payload: AdverseEventIn) -> Status[AdverseEvent]:
+@router.post("/patients/{patient_id}/adverse-events", response={201: AdverseEventOut, **ERROR_ANSWERS})
+def adverse_event_post(request: HttpRequest, patient_id: DbId, payload: AdverseEventIn) -> Status[AdverseEvent]:
     """Record an adverse event (what, severity, action, outcome); the director sees it until reviewed."""
     values = payload.dict()
     values["session_id"] = values.pop("session")
@@ -288,8 +289,8 @@ class ReviewOut(Schema):
         return obj.by_id
 
 
-@router.post("/adverse-events/{event_id}/review", response={201: ReviewOut})
-def adverse_event_review_post(request: HttpRequest, event_id: int, payload: ReviewIn) -> Status[AdverseEventReview]:
+@router.post("/adverse-events/{event_id}/review", response={201: ReviewOut, **ERROR_ANSWERS})
+def adverse_event_review_post(request: HttpRequest, event_id: DbId, payload: ReviewIn) -> Status[AdverseEventReview]:
     """The director's review of an adverse event (it then leaves the dashboard)."""
     return Status(
         201, session_services.adverse_event_review(ctx=api_context(request), event_id=event_id, note=payload.note)
@@ -319,11 +320,11 @@ class CheckInIn(Schema):
     pregnancy_test: str
     weight_kg: Decimal
     checklist_note: str = ""
-    version: int | None = None
+    version: DbInt | None = None
 
 
-@router.post("/dosing-sessions/{session_id}/check-in", response=StepOut)
-def check_in_post(request: HttpRequest, session_id: int, payload: CheckInIn) -> DosingSession:
+@router.post("/dosing-sessions/{session_id}/check-in", response={200: StepOut, **ERROR_ANSWERS})
+def check_in_post(request: HttpRequest, session_id: DbId, payload: CheckInIn) -> DosingSession:
     session_services.session_check_in(ctx=api_context(request), session_id=session_id, **payload.dict())
     return _after(session_id)
 
@@ -332,11 +333,11 @@ class OverrideIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
     reason: str
-    version: int | None = None
+    version: DbInt | None = None
 
 
-@router.post("/dosing-sessions/{session_id}/clearance-override", response=StepOut)
-def clearance_override_post(request: HttpRequest, session_id: int, payload: OverrideIn) -> DosingSession:
+@router.post("/dosing-sessions/{session_id}/clearance-override", response={200: StepOut, **ERROR_ANSWERS})
+def clearance_override_post(request: HttpRequest, session_id: DbId, payload: OverrideIn) -> DosingSession:
     """The prescriber clears a hold with a reason; a do-not-dose finding answers 422."""
     session_services.clearance_override(ctx=api_context(request), session_id=session_id, **payload.dict())
     return _after(session_id)
@@ -345,10 +346,10 @@ def clearance_override_post(request: HttpRequest, session_id: int, payload: Over
 class OrderIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
-    product: int
+    product: DbId
     escalate: bool = False
     override_reason: str = ""
-    version: int | None = None
+    version: DbInt | None = None
 
 
 class OrderOut(Schema):
@@ -363,8 +364,8 @@ class OrderOut(Schema):
     signed_at: datetime
 
 
-@router.post("/dosing-sessions/{session_id}/orders", response={201: OrderOut})
-def order_post(request: HttpRequest, session_id: int, payload: OrderIn) -> Status[DoseOrder]:
+@router.post("/dosing-sessions/{session_id}/orders", response={201: OrderOut, **ERROR_ANSWERS})
+def order_post(request: HttpRequest, session_id: DbId, payload: OrderIn) -> Status[DoseOrder]:
     """The prescriber signs the dose order: calculated from the plan and today's weight, with its working."""
     values = payload.dict()
     values["product_id"] = values.pop("product")
@@ -376,8 +377,8 @@ class AdministrationIn(Schema):
 
     model_config = ConfigDict(extra="forbid")
 
-    lot: int
-    location: int
+    lot: DbId
+    location: DbId
     started_at: datetime
     drawn: Decimal
     given: Decimal
@@ -385,11 +386,11 @@ class AdministrationIn(Schema):
     infusion_rate_ml_per_h: Decimal | None = None
     witness_username: str = ""
     witness_password: str = ""
-    version: int | None = None
+    version: DbInt | None = None
 
 
-@router.post("/dosing-sessions/{session_id}/administration", response=StepOut)
-def administration_post(request: HttpRequest, session_id: int, payload: AdministrationIn) -> DosingSession:
+@router.post("/dosing-sessions/{session_id}/administration", response={200: StepOut, **ERROR_ANSWERS})
+def administration_post(request: HttpRequest, session_id: DbId, payload: AdministrationIn) -> DosingSession:
     values = payload.dict(exclude={"witness_username", "witness_password", "lot", "location"})
     session_services.administration_record(
         ctx=api_context(request),
@@ -409,11 +410,11 @@ class AdvanceIn(Schema):
 
     to: str
     at: datetime | None = None
-    version: int | None = None
+    version: DbInt | None = None
 
 
-@router.post("/dosing-sessions/{session_id}/advance", response=StepOut)
-def advance_post(request: HttpRequest, session_id: int, payload: AdvanceIn) -> DosingSession:
+@router.post("/dosing-sessions/{session_id}/advance", response={200: StepOut, **ERROR_ANSWERS})
+def advance_post(request: HttpRequest, session_id: DbId, payload: AdvanceIn) -> DosingSession:
     """Infusion ended (to "monitoring") or monitoring over (to "recovery")."""
     return session_services.session_advance(ctx=api_context(request), session_id=session_id, **payload.dict())
 
@@ -429,8 +430,8 @@ class EventIn(Schema):
     note: str = ""
 
 
-@router.post("/dosing-sessions/{session_id}/events", response={201: StepOut})
-def event_post(request: HttpRequest, session_id: int, payload: EventIn) -> Status[DosingSession]:
+@router.post("/dosing-sessions/{session_id}/events", response={201: StepOut, **ERROR_ANSWERS})
+def event_post(request: HttpRequest, session_id: DbId, payload: EventIn) -> Status[DosingSession]:
     """A side effect, intervention, rescue medication or score (e.g. MOAA/S, CADSS-6), with its time."""
     session_services.event_record(ctx=api_context(request), session_id=session_id, **payload.dict())
     return Status(201, _after(session_id))
@@ -440,18 +441,18 @@ class DischargeIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
     driver_name: str
-    moaas: int | None = None
+    moaas: DbInt | None = None
     oriented: bool = False
     walks_steadily: bool = False
     nausea_controlled: bool = False
     new_suicidal_ideation: bool = False
     escort_present: bool = False
     override_reason: str = ""
-    version: int | None = None
+    version: DbInt | None = None
 
 
-@router.post("/dosing-sessions/{session_id}/discharge", response=StepOut)
-def discharge_post(request: HttpRequest, session_id: int, payload: DischargeIn) -> DosingSession:
+@router.post("/dosing-sessions/{session_id}/discharge", response={200: StepOut, **ERROR_ANSWERS})
+def discharge_post(request: HttpRequest, session_id: DbId, payload: DischargeIn) -> DosingSession:
     """Discharge; an unmet criterion answers 422 unless the prescriber overrides with a reason."""
     answers = payload.dict(exclude={"driver_name", "override_reason", "version"})
     session_services.session_discharge(
@@ -470,22 +471,22 @@ class StopIn(Schema):
 
     outcome: str
     reason: str
-    version: int | None = None
+    version: DbInt | None = None
 
 
-@router.post("/dosing-sessions/{session_id}/stop", response=StepOut)
-def stop_post(request: HttpRequest, session_id: int, payload: StopIn) -> DosingSession:
+@router.post("/dosing-sessions/{session_id}/stop", response={200: StepOut, **ERROR_ANSWERS})
+def stop_post(request: HttpRequest, session_id: DbId, payload: StopIn) -> DosingSession:
     return session_services.session_stop(ctx=api_context(request), session_id=session_id, **payload.dict())
 
 
-class VersionIn(Schema):
+class SessionSignIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
-    version: int | None = None
+    version: DbInt | None = None
 
 
-@router.post("/dosing-sessions/{session_id}/sign", response=StepOut)
-def sign_post(request: HttpRequest, session_id: int, payload: VersionIn) -> DosingSession:
+@router.post("/dosing-sessions/{session_id}/sign", response={200: StepOut, **ERROR_ANSWERS})
+def sign_post(request: HttpRequest, session_id: DbId, payload: SessionSignIn) -> DosingSession:
     """Sign the finished session record; afterwards nothing in it can change."""
     return session_services.session_sign(ctx=api_context(request), session_id=session_id, version=payload.version)
 
@@ -497,8 +498,10 @@ class RemsEnrollmentIn(Schema):
     reference: str
 
 
-@router.post("/patients/{patient_id}/rems-enrollments", response={201: dict[str, object]})
-def rems_enrollment_post(request: HttpRequest, patient_id: int, payload: RemsEnrollmentIn) -> Status[dict[str, object]]:
+@router.post("/patients/{patient_id}/rems-enrollments", response={201: dict[str, object], **ERROR_ANSWERS})
+def rems_enrollment_post(
+    request: HttpRequest, patient_id: DbId, payload: RemsEnrollmentIn
+) -> Status[dict[str, object]]:
     """Record the patient's Spravato REMS enrollment (checked before the first esketamine dose)."""
     enrollment = session_services.rems_enrollment_record(
         ctx=api_context(request), patient_id=patient_id, **payload.dict()
@@ -512,8 +515,8 @@ class RemsSubmitIn(Schema):
     reference: str = ""
 
 
-@router.post("/dosing-sessions/{session_id}/rems-submission", response={201: StepOut})
-def rems_submit_post(request: HttpRequest, session_id: int, payload: RemsSubmitIn) -> Status[DosingSession]:
+@router.post("/dosing-sessions/{session_id}/rems-submission", response={201: StepOut, **ERROR_ANSWERS})
+def rems_submit_post(request: HttpRequest, session_id: DbId, payload: RemsSubmitIn) -> Status[DosingSession]:
     """Mark the session's REMS monitoring form submitted (stops its 7-day clock on the director's dashboard)."""
     session_services.rems_submit(ctx=api_context(request), session_id=session_id, reference=payload.reference)
     return Status(201, _after(session_id))

@@ -4,5 +4,5 @@ from kapclinic.dosing import views
 
 app_name = "dosing_portal"
 urlpatterns = [
-    path("<int:session_id>/checklist/", views.portal_checklist, name="checklist"),
+    path("<id:session_id>/checklist/", views.portal_checklist, name="checklist"),
 ]

@@ -8,6 +8,7 @@ from ninja import Body, Field, Query, Router, Schema, Status
 from pydantic import ConfigDict
 
 from kapclinic.accounts.roles import Action, may
+from kapclinic.apitypes import ERROR_ANSWERS, DbId, Offset
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.services import access_event_record
 from kapclinic.clinical.eligibility import treatment_resistance
@@ -15,6 +16,7 @@ from kapclinic.errors import AccessDenied
 from kapclinic.intake import services
 from kapclinic.intake.eligibility import eligibility_decide, eligibility_for_patient, evaluation_save, snapshot_for
 from kapclinic.intake.models import EligibilityDecision, Evaluation, Inquiry
+from kapclinic.patients.api import DuplicatesOut
 from kapclinic.patients.models import Patient
 from kapclinic.patients.services import PossibleDuplicates
 from kapclinic.web import api_context, api_user
@@ -54,7 +56,7 @@ class InquiryOut(Schema):
     created_at: datetime
 
 
-@router.post("/inquiries", response={201: InquiryOut})
+@router.post("/inquiries", response={201: InquiryOut, **ERROR_ANSWERS})
 def inquiry_create(request: HttpRequest, payload: InquiryIn) -> Status[Inquiry]:
     """Record an inquiry (coordinator or director); a phone number or an email address is required."""
     values = payload.dict(exclude={"source"})
@@ -123,14 +125,14 @@ def _decision_out(decision: EligibilityDecision) -> dict[str, object]:
     }
 
 
-@router.put("/patients/{patient_id}/evaluation", response=EvaluationOut)
-def evaluation_put(request: HttpRequest, patient_id: int, payload: Body[dict[str, Any]]) -> Evaluation:
+@router.put("/patients/{patient_id}/evaluation", response={200: EvaluationOut, **ERROR_ANSWERS})
+def evaluation_put(request: HttpRequest, patient_id: DbId, payload: Body[dict[str, Any]]) -> Evaluation:
     """Record evaluation fields (prescriber); only the fields sent change. Field names as in GET /eligibility."""
     return evaluation_save(ctx=api_context(request), patient_id=patient_id, values=payload)
 
 
-@router.get("/patients/{patient_id}/eligibility", response=EligibilityOut)
-def eligibility_get(request: HttpRequest, patient_id: int) -> dict[str, object]:
+@router.get("/patients/{patient_id}/eligibility", response={200: EligibilityOut, **ERROR_ANSWERS})
+def eligibility_get(request: HttpRequest, patient_id: DbId) -> dict[str, object]:
     """Every finding of the eligibility rules for the current evaluation, with reason and source; the decision."""
     findings, decision = eligibility_for_patient(ctx=api_context(request), patient_id=patient_id)
     evaluation = Evaluation.objects.filter(patient_id=patient_id).first()
@@ -149,8 +151,8 @@ def eligibility_get(request: HttpRequest, patient_id: int) -> dict[str, object]:
     }
 
 
-@router.post("/patients/{patient_id}/eligibility-decisions", response={201: DecisionOut})
-def eligibility_decision_post(request: HttpRequest, patient_id: int, payload: DecisionIn) -> Status[dict[str, object]]:
+@router.post("/patients/{patient_id}/eligibility-decisions", response={201: DecisionOut, **ERROR_ANSWERS})
+def eligibility_decision_post(request: HttpRequest, patient_id: DbId, payload: DecisionIn) -> Status[dict[str, object]]:
     """Decide (prescriber). Eligible despite an absolute contraindication is refused; a relative one needs a reason."""
     decision = eligibility_decide(
         ctx=api_context(request), patient_id=patient_id, decision=payload.decision, reason=payload.reason
@@ -162,7 +164,7 @@ class InquiryListParams(Schema):
     status: str = Field(default="", description="new, contacted, consultation_booked, converted or closed")
     search: str = Field(default="", max_length=100)
     limit: int = Field(default=25, ge=1, le=100)
-    offset: int = Field(default=0, ge=0, le=10_000_000)
+    offset: Offset = 0
 
 
 class InquiryListOut(Schema):
@@ -170,7 +172,7 @@ class InquiryListOut(Schema):
     count: int
 
 
-@router.get("/inquiries", response=InquiryListOut)
+@router.get("/inquiries", response={200: InquiryListOut, **ERROR_ANSWERS})
 def inquiry_list(request: HttpRequest, params: Query[InquiryListParams]) -> dict[str, object]:
     """The coordinator's list: by status, searched by name, email or phone; newest first, paginated."""
     user = api_user(request)
@@ -192,8 +194,8 @@ class StatusIn(Schema):
     closed_reason: str = ""
 
 
-@router.post("/inquiries/{inquiry_id}/status", response=InquiryOut)
-def inquiry_status(request: HttpRequest, inquiry_id: int, payload: StatusIn) -> Inquiry:
+@router.post("/inquiries/{inquiry_id}/status", response={200: InquiryOut, **ERROR_ANSWERS})
+def inquiry_status(request: HttpRequest, inquiry_id: DbId, payload: StatusIn) -> Inquiry:
     return services.inquiry_set_status(ctx=api_context(request), inquiry_id=inquiry_id, **payload.dict())
 
 
@@ -210,8 +212,8 @@ class ConversionOut(Schema):
     mrn: str
 
 
-@router.post("/inquiries/{inquiry_id}/conversion", response={201: ConversionOut, 409: dict[str, object]})
-def inquiry_conversion(request: HttpRequest, inquiry_id: int, payload: ConversionIn) -> Status[dict[str, object]]:
+@router.post("/inquiries/{inquiry_id}/conversion", response={201: ConversionOut, **ERROR_ANSWERS, 409: DuplicatesOut})
+def inquiry_conversion(request: HttpRequest, inquiry_id: DbId, payload: ConversionIn) -> Status[dict[str, object]]:
     """Register the inquirer as a patient from the inquiry (nothing re-typed); a possible duplicate answers 409."""
     try:
         patient = services.inquiry_convert(ctx=api_context(request), inquiry_id=inquiry_id, **payload.dict())

@@ -2,12 +2,14 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Annotated
 
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
 from pydantic import ConfigDict
 
+from kapclinic.apitypes import ERROR_ANSWERS, DbId, Offset
 from kapclinic.inventory import selectors, services
 from kapclinic.inventory.models import InventoryCount, Investigation, LedgerEntry
 from kapclinic.web import api_context
@@ -46,24 +48,24 @@ class EntryIn(Schema):
     model_config = ConfigDict(extra="forbid")  # an unknown field is a 422, not silently dropped
 
     kind: str = Field(description="administration, waste, return, destruction, loss, correction, transfer, receipt")
-    lot: int
-    location: int
+    lot: DbId
+    location: DbId
     quantity: str = Field(description="a number; with `unit` mg or the product's unit (mL, device, troche)")
     unit: str = "mg"
     occurred_at: datetime | None = None
     witness_username: str = ""
     witness_password: str = ""
-    patient: int | None = None
+    patient: DbId | None = None
     reason: str = Field(default="", max_length=2000)
     reference: str = Field(default="", max_length=80)
-    corrects: int | None = None
-    to_location: int | None = Field(default=None, description="for a transfer: where the stock goes")
+    corrects: DbId | None = None
+    to_location: DbId | None = Field(default=None, description="for a transfer: where the stock goes")
 
 
 class LotIn(Schema):
     model_config = ConfigDict(extra="forbid")  # an unknown field is a 422, not silently dropped
 
-    product: int
+    product: DbId
     lot_number: str = Field(max_length=40)
     expires_on: date
     supplier_name: str = Field(max_length=120)
@@ -71,7 +73,7 @@ class LotIn(Schema):
     supplier_dea_number: str = Field(default="", max_length=9)
     invoice_reference: str = Field(max_length=60)
     received_on: date
-    location: int
+    location: DbId
     quantity: str
     unit: str = "mg"
 
@@ -101,18 +103,18 @@ class ReconciliationOut(Schema):
 
 
 class EntryParams(Schema):
-    lot: int | None = None
-    location: int | None = None
+    lot: DbId | None = None
+    location: DbId | None = None
     kind: str = Field(default="", max_length=20)
     limit: int = Field(default=50, ge=1, le=500)
-    offset: int = Field(default=0, ge=0)
+    offset: Offset = 0
 
 
 def _with_relations(entry_id: int) -> LedgerEntry:
     return LedgerEntry.objects.select_related("lot__product", "actor", "witness").get(pk=entry_id)
 
 
-@router.get("/entries", response=EntryListOut)
+@router.get("/entries", response={200: EntryListOut, **ERROR_ANSWERS})
 def entry_list(request: HttpRequest, params: Query[EntryParams]) -> dict[str, object]:
     """Ledger entries, newest first; filter by lot, location or kind."""
     entries = selectors.ledger_entries(
@@ -121,7 +123,7 @@ def entry_list(request: HttpRequest, params: Query[EntryParams]) -> dict[str, ob
     return {"items": list(entries[params.offset : params.offset + params.limit]), "count": entries.count()}
 
 
-@router.post("/entries", response={201: EntryOut})
+@router.post("/entries", response={201: EntryOut, **ERROR_ANSWERS})
 def entry_create(request: HttpRequest, payload: EntryIn) -> Status[LedgerEntry]:
     """Record a movement. Waste and destruction need the witness's own username and password."""
     ctx = api_context(request)
@@ -159,7 +161,7 @@ def entry_create(request: HttpRequest, payload: EntryIn) -> Status[LedgerEntry]:
     return Status(201, _with_relations(entry.pk))
 
 
-@router.post("/lots", response={201: EntryOut})
+@router.post("/lots", response={201: EntryOut, **ERROR_ANSWERS})
 def lot_receive(request: HttpRequest, payload: LotIn) -> Status[LedgerEntry]:
     """Receive a delivery: the lot and its receipt entry at a location."""
     entry = services.ledger_receive(
@@ -178,7 +180,7 @@ def lot_receive(request: HttpRequest, payload: LotIn) -> Status[LedgerEntry]:
     return Status(201, _with_relations(entry.pk))
 
 
-@router.get("/balances", response=list[BalanceOut])
+@router.get("/balances", response={200: list[BalanceOut], **ERROR_ANSWERS})
 def balances(request: HttpRequest) -> list[dict[str, object]]:
     """What is on hand, per lot and location, in mg and in the product's unit."""
     return [
@@ -198,7 +200,7 @@ def balances(request: HttpRequest) -> list[dict[str, object]]:
     ]
 
 
-@router.get("/reconciliation", response=list[ReconciliationOut])
+@router.get("/reconciliation", response={200: list[ReconciliationOut], **ERROR_ANSWERS})
 def reconciliation(request: HttpRequest) -> list[dict[str, object]]:
     """received - administered - wasted - destroyed - lost - returned +/- transfers = on hand, per lot and location."""
     return [
@@ -219,7 +221,7 @@ def reconciliation(request: HttpRequest) -> list[dict[str, object]]:
 class CountLineIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
-    lot: int
+    lot: DbId
     quantity: str
     unit: str = "mg"
 
@@ -227,7 +229,7 @@ class CountLineIn(Schema):
 class CountIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
-    location: int
+    location: DbId
     kind: str = Field(description="initial, shift, daily or biennial")
     business_time: str = Field(description="opening, close or during")
     lines: list[CountLineIn]
@@ -293,14 +295,14 @@ def _count_out(count: InventoryCount) -> dict[str, object]:
     }
 
 
-@router.get("/counts", response=list[CountOut])
-def count_list(request: HttpRequest, limit: int = 20) -> list[dict[str, object]]:
+@router.get("/counts", response={200: list[CountOut], **ERROR_ANSWERS})
+def count_list(request: HttpRequest, limit: Annotated[int, Field(ge=1, le=200)] = 20) -> list[dict[str, object]]:
     """Counts, newest first, each with counted and ledger figures and any investigation."""
-    counts = selectors.inventory_counts(ctx=api_context(request))[: max(1, min(limit, 200))]
+    counts = selectors.inventory_counts(ctx=api_context(request))[:limit]
     return [_count_out(c) for c in counts]
 
 
-@router.post("/counts", response={201: CountOut})
+@router.post("/counts", response={201: CountOut, **ERROR_ANSWERS})
 def count_create(request: HttpRequest, payload: CountIn) -> Status[dict[str, object]]:
     """Record a blind, witnessed count of every lot at a location; differences open investigations."""
     count = services.inventory_count_record(
@@ -315,8 +317,8 @@ def count_create(request: HttpRequest, payload: CountIn) -> Status[dict[str, obj
     return Status(201, _count_out(fresh))
 
 
-@router.post("/investigations/{investigation_id}/resolve", response=InvestigationOut)
-def investigation_resolve(request: HttpRequest, investigation_id: int, payload: ResolveIn) -> Investigation:
+@router.post("/investigations/{investigation_id}/resolve", response={200: InvestigationOut, **ERROR_ANSWERS})
+def investigation_resolve(request: HttpRequest, investigation_id: DbId, payload: ResolveIn) -> Investigation:
     """Close a count discrepancy (director); optionally adjust the ledger to the count."""
     return services.investigation_resolve(
         ctx=api_context(request),

@@ -8,6 +8,7 @@ from decimal import Decimal
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
 
+from kapclinic.apitypes import ERROR_ANSWERS
 from kapclinic.inventory import reports
 from kapclinic.inventory.models import BusinessTime, ClinicRegistration
 from kapclinic.inventory.selectors import require_ledger_report
@@ -40,7 +41,7 @@ class RegistrantOut(Schema):
     expires_on: date
 
 
-class PatientOut(Schema):
+class LedgerPatientOut(Schema):
     name: str
     mrn: str
     address: str
@@ -63,7 +64,7 @@ class LogEntryOut(Schema):
     units: Decimal
     unit: str
     balance_after_mg: Decimal
-    patient: PatientOut | None
+    patient: LedgerPatientOut | None
     by: str
     witness: str
     supplier: str
@@ -132,7 +133,7 @@ def _registrant(registration: ClinicRegistration | None) -> dict[str, object] | 
     }
 
 
-@router.get("/dispensing-log", response=DispensingLogOut)
+@router.get("/dispensing-log", response={200: DispensingLogOut, **ERROR_ANSWERS})
 def dispensing_log(request: HttpRequest, params: Query[LogParams]) -> dict[str, object]:
     """Every ledger entry between two days (inclusive), oldest first, with the 21 CFR 1304.22(c) fields."""
     log = reports.dispensing_log(
@@ -190,7 +191,7 @@ def dispensing_log(request: HttpRequest, params: Query[LogParams]) -> dict[str, 
     }
 
 
-@router.get("/inventory", response=InventoryOut)
+@router.get("/inventory", response={200: InventoryOut, **ERROR_ANSWERS})
 def inventory(request: HttpRequest, params: Query[InventoryParams]) -> dict[str, object]:
     """What was on hand at a moment (21 CFR 1304.11), per product, lot and location, in mg, units and containers."""
     ctx = api_context(request)

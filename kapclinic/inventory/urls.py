@@ -14,7 +14,7 @@ urlpatterns = [
     path("products/", views.products, name="products"),
     path("registration/", views.registration, name="registration"),
     path("counts/", views.counts, name="counts"),
-    path("counts/new/<int:location_id>/", views.count_new, name="count_new"),
-    path("counts/<int:count_id>/", views.count_detail, name="count"),
-    path("investigations/<int:investigation_id>/", views.investigation_resolve, name="investigation"),
+    path("counts/new/<id:location_id>/", views.count_new, name="count_new"),
+    path("counts/<id:count_id>/", views.count_detail, name="count"),
+    path("investigations/<id:investigation_id>/", views.investigation_resolve, name="investigation"),
 ]

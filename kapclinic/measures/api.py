@@ -2,11 +2,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Annotated
 
 from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 from pydantic import ConfigDict
 
+from kapclinic.apitypes import ERROR_ANSWERS, DbId, Offset
 from kapclinic.clinical.instruments import INSTRUMENTS, Instrument
 from kapclinic.measures import services
 from kapclinic.measures.models import QuestionnaireResponse
@@ -49,7 +51,7 @@ class ResponseIn(Schema):
     answers: list[int | None] | dict[str, int | None] = Field(description="item values in order, or by item id")
     version: str | None = Field(default=None, max_length=20)
     client_token: uuid.UUID | None = Field(default=None, description="repeat it to make a retry safe")
-    corrects: int | None = None
+    corrects: DbId | None = None
     correction_reason: str = Field(default="", max_length=2000)
 
 
@@ -101,14 +103,14 @@ def _instrument_out(instrument: Instrument) -> dict[str, object]:
     }
 
 
-@router.get("/instruments", response=list[InstrumentOut])
+@router.get("/instruments", response={200: list[InstrumentOut], **ERROR_ANSWERS})
 def instrument_list(request: HttpRequest) -> list[dict[str, object]]:
     """The questionnaires this clinic ships, with items, answer values and LOINC panel codes."""
     return [_instrument_out(i) for i in INSTRUMENTS.values()]
 
 
-@router.post("/patients/{patient_id}/responses", response={200: ResponseOut, 201: ResponseOut})
-def response_create(request: HttpRequest, patient_id: int, payload: ResponseIn) -> Status[QuestionnaireResponse]:
+@router.post("/patients/{patient_id}/responses", response={200: ResponseOut, 201: ResponseOut, **ERROR_ANSWERS})
+def response_create(request: HttpRequest, patient_id: DbId, payload: ResponseIn) -> Status[QuestionnaireResponse]:
     """Submit a response; it is scored at once and any safety flag is raised. A repeated client_token gives 200."""
     response, created = services.response_submit(
         ctx=api_context(request),
@@ -124,8 +126,9 @@ def response_create(request: HttpRequest, patient_id: int, payload: ResponseIn) 
     return Status(201 if created else 200, fresh)
 
 
-@router.get("/patients/{patient_id}/responses", response=ResponseListOut)
-def response_list(request: HttpRequest, patient_id: int, limit: int = 100, offset: int = 0) -> dict[str, object]:
+@router.get("/patients/{patient_id}/responses", response={200: ResponseListOut, **ERROR_ANSWERS})
+def response_list(
+    request: HttpRequest, patient_id: DbId, limit: Annotated[int, Field(ge=1, le=500)] = 100, offset: Offset = 0
+) -> dict[str, object]:
     responses = responses_for_patient(ctx=api_context(request), patient_id=patient_id)
-    offset = max(0, offset)
-    return {"items": list(responses[offset : offset + max(1, min(limit, 500))]), "count": responses.count()}
+    return {"items": list(responses[offset : offset + limit]), "count": responses.count()}

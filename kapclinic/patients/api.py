@@ -7,6 +7,7 @@ from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
 from pydantic import ConfigDict
 
+from kapclinic.apitypes import ERROR_ANSWERS, DbId, DbInt, Offset
 from kapclinic.patients import services
 from kapclinic.patients.access import patient_get_for_user
 from kapclinic.patients.export import record_export
@@ -104,7 +105,7 @@ class PatientPatch(Schema):
     preferred_language: str | None = None
     insurance_payer: str | None = None
     insurance_member_id: str | None = None
-    version: int | None = Field(
+    version: DbInt | None = Field(
         default=None, description="The version you read; a change made since then is refused with 409."
     )
 
@@ -112,7 +113,7 @@ class PatientPatch(Schema):
 class ListParams(Schema):
     search: str = Field(default="", max_length=100)
     limit: int = Field(default=25, ge=1, le=MAX_PAGE_SIZE)
-    offset: int = Field(default=0, ge=0, le=10_000_000)
+    offset: Offset = 0
 
 
 class DuplicateOut(Schema):
@@ -126,7 +127,7 @@ class DuplicatesOut(Schema):
     duplicates: list[DuplicateOut]
 
 
-@router.get("", response=PatientListOut)
+@router.get("", response={200: PatientListOut, **ERROR_ANSWERS})
 def patient_list(request: HttpRequest, params: Query[ListParams]) -> dict[str, object]:
     """Search patients by name, MRN, phone or date of birth (YYYY-MM-DD); paginated."""
     page = patient_search_for_user(
@@ -135,7 +136,7 @@ def patient_list(request: HttpRequest, params: Query[ListParams]) -> dict[str, o
     return {"items": page.items, "count": page.count}
 
 
-@router.post("", response={201: PatientOut, 409: DuplicatesOut})
+@router.post("", response={201: PatientOut, **ERROR_ANSWERS, 409: DuplicatesOut})
 def patient_create(request: HttpRequest, payload: PatientIn) -> Status[object]:
     """Register a patient; the MRN is made by the system. A possible duplicate answers 409."""
     values = payload.dict(exclude={"allow_duplicate"})
@@ -154,13 +155,13 @@ def patient_create(request: HttpRequest, payload: PatientIn) -> Status[object]:
     return Status(201, patient)
 
 
-@router.get("/{patient_id}", response=PatientOut)
-def patient_read(request: HttpRequest, patient_id: int) -> Patient:
+@router.get("/{patient_id}", response={200: PatientOut, **ERROR_ANSWERS})
+def patient_read(request: HttpRequest, patient_id: DbId) -> Patient:
     return patient_get_for_user(ctx=api_context(request), patient_id=patient_id).patient
 
 
-@router.patch("/{patient_id}", response=PatientOut)
-def patient_update(request: HttpRequest, patient_id: int, payload: PatientPatch) -> Patient:
+@router.patch("/{patient_id}", response={200: PatientOut, **ERROR_ANSWERS})
+def patient_update(request: HttpRequest, patient_id: DbId, payload: PatientPatch) -> Patient:
     """Change some fields; send only those. Nurses may change contact fields of their team's patients."""
     values = payload.dict(exclude_unset=True, exclude={"version"})
     return services.patient_update(
@@ -168,8 +169,8 @@ def patient_update(request: HttpRequest, patient_id: int, payload: PatientPatch)
     )
 
 
-@router.get("/{patient_id}/record", response=dict[str, Any])
-def patient_record(request: HttpRequest, patient_id: int, include_process_notes: bool = False) -> dict[str, Any]:
+@router.get("/{patient_id}/record", response={200: dict[str, Any], **ERROR_ANSWERS})
+def patient_record(request: HttpRequest, patient_id: DbId, include_process_notes: bool = False) -> dict[str, Any]:
     """The patient's record as one document. Psychotherapy process notes are left out unless the exporting
     author includes their own with include_process_notes=true (a colleague's never)."""
     return record_export(

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import date, datetime
 from decimal import Decimal
 
 from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 from pydantic import ConfigDict
 
+from kapclinic.apitypes import ERROR_ANSWERS, ClockTime, DbId, DbInt
 from kapclinic.dosing.models import DosingSession
 from kapclinic.plans import services
 from kapclinic.plans.models import TreatmentPlan
@@ -28,22 +29,22 @@ class PlanIn(Schema):
     titration: str = "none"
     titration_step: Decimal | None = None
     titration_ceiling: Decimal | None = None
-    session_count: int
-    interval_days: int = Field(description="2, 3, 7 or 14")
+    session_count: DbInt
+    interval_days: DbInt = Field(description="2, 3, 7 or 14")
     first_session_on: date
-    session_time: time
-    session_minutes: int = 180
-    therapist: int = Field(description="User id of the therapist")
+    session_time: ClockTime
+    session_minutes: DbInt = 180
+    therapist: DbId = Field(description="User id of the therapist")
     goals: list[str] = Field(description="The patient's goals, in their words")
     measures: list[str] = Field(default_factory=list, description="Instrument codes due before each session")
     notes: str = ""
 
 
 class PlanUpdateIn(PlanIn):
-    version: int | None = None
+    version: DbInt | None = None
 
 
-class SessionOut(Schema):
+class ProposedSessionOut(Schema):
     id: int
     number: int
     scheduled_for: datetime
@@ -66,7 +67,7 @@ class PlanOut(Schema):
     session_count: int
     interval_days: int
     first_session_on: date
-    session_time: time
+    session_time: ClockTime
     session_minutes: int
     therapist: int = Field(alias="therapist_id")
     goals: list[str]
@@ -78,40 +79,40 @@ class PlanOut(Schema):
     signed_at: datetime | None
     signed_digest: str
     version: int
-    sessions: list[SessionOut]
+    sessions: list[ProposedSessionOut]
 
     @staticmethod
     def resolve_sessions(obj: TreatmentPlan) -> list[DosingSession]:
         return list(DosingSession.objects.filter(plan=obj).order_by("number"))
 
 
-@router.get("/patients/{patient_id}/plans", response=list[PlanOut])
-def plans_list(request: HttpRequest, patient_id: int) -> list[TreatmentPlan]:
+@router.get("/patients/{patient_id}/plans", response={200: list[PlanOut], **ERROR_ANSWERS})
+def plans_list(request: HttpRequest, patient_id: DbId) -> list[TreatmentPlan]:
     """The patient's treatment plans, newest first (drafts included)."""
     _, plans = plans_for_patient(ctx=api_context(request), patient_id=patient_id)
     return plans
 
 
-@router.post("/patients/{patient_id}/plans", response={201: PlanOut})
-def plan_create(request: HttpRequest, patient_id: int, payload: PlanIn) -> Status[TreatmentPlan]:
+@router.post("/patients/{patient_id}/plans", response={201: PlanOut, **ERROR_ANSWERS})
+def plan_create(request: HttpRequest, patient_id: DbId, payload: PlanIn) -> Status[TreatmentPlan]:
     """Write a draft plan (prescriber). A dose above the policy maximum is refused with 422."""
     plan = services.plan_draft_create(ctx=api_context(request), patient_id=patient_id, raw=payload.dict())
     return Status(201, plan)
 
 
-@router.get("/plans/{plan_id}", response=PlanOut)
-def plan_read(request: HttpRequest, plan_id: int) -> TreatmentPlan:
+@router.get("/plans/{plan_id}", response={200: PlanOut, **ERROR_ANSWERS})
+def plan_read(request: HttpRequest, plan_id: DbId) -> TreatmentPlan:
     return plan_get(ctx=api_context(request), plan_id=plan_id)
 
 
-@router.put("/plans/{plan_id}", response=PlanOut)
-def plan_update(request: HttpRequest, plan_id: int, payload: PlanUpdateIn) -> TreatmentPlan:
+@router.put("/plans/{plan_id}", response={200: PlanOut, **ERROR_ANSWERS})
+def plan_update(request: HttpRequest, plan_id: DbId, payload: PlanUpdateIn) -> TreatmentPlan:
     """Change a draft; a signed plan answers 409."""
     raw = payload.dict(exclude={"version"})
     return services.plan_draft_update(ctx=api_context(request), plan_id=plan_id, raw=raw, version=payload.version)
 
 
-@router.post("/plans/{plan_id}/sign", response=PlanOut)
-def plan_sign(request: HttpRequest, plan_id: int) -> TreatmentPlan:
+@router.post("/plans/{plan_id}/sign", response={200: PlanOut, **ERROR_ANSWERS})
+def plan_sign(request: HttpRequest, plan_id: DbId) -> TreatmentPlan:
     """Sign the plan (prescriber; needs an eligible decision): proposes its dosing sessions."""
     return services.plan_sign(ctx=api_context(request), plan_id=plan_id)

@@ -8,5 +8,5 @@ urlpatterns = [
     path("", views.portal_home, name="home"),
     path("questionnaires/<slug:code>/", views.questionnaire, name="questionnaire"),
     path("questionnaires/<slug:code>/draft/", views.questionnaire_draft, name="questionnaire_draft"),
-    path("responses/<int:response_id>/", views.response_done, name="response_done"),
+    path("responses/<id:response_id>/", views.response_done, name="response_done"),
 ]

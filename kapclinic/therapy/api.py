@@ -8,12 +8,13 @@ Text lengths are checked by the services (not the schemas) so that an over-long 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 from pydantic import BaseModel, ConfigDict
 
+from kapclinic.apitypes import DB_INT_MAX, ERROR_ANSWERS, DbId, DbInt
 from kapclinic.therapy import selectors, services
 from kapclinic.therapy.kinds import PROMPT_TEXT
 from kapclinic.therapy.models import GoalProgress, NoteAddendum, NoteCosignature, NoteShare, Reflection, TherapyNote
@@ -36,9 +37,9 @@ class NoteIn(BaseModel):
     body: str = ""
     occurred_at: datetime | None = Field(default=None, description="when the session took place (default: now)")
     modality: str | None = Field(default=None, description="in_person, video or phone")
-    minutes: int | None = None
-    dosing_session: int | None = None
-    cosigner: int | None = Field(default=None, description="the supervisor who co-signs (trainees)")
+    minutes: DbInt | None = None
+    dosing_session: DbId | None = None
+    cosigner: DbId | None = Field(default=None, description="the supervisor who co-signs (trainees)")
 
 
 class NotePatch(BaseModel):
@@ -49,10 +50,10 @@ class NotePatch(BaseModel):
     body: str | None = None
     occurred_at: datetime | None = None
     modality: str | None = None
-    minutes: int | None = None
-    dosing_session: int | None = None
-    cosigner: int | None = None
-    version: int | None = Field(default=None, description="the version you read; a newer one answers 409")
+    minutes: DbInt | None = None
+    dosing_session: DbId | None = None
+    cosigner: DbId | None = None
+    version: DbInt | None = Field(default=None, description="the version you read; a newer one answers 409")
 
 
 class AddendumIn(Schema):
@@ -71,7 +72,7 @@ class CosignIn(Schema):
 class ShareIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
-    user: int
+    user: DbId
 
 
 class AddendumOut(Schema):
@@ -119,7 +120,7 @@ class NoteSummaryOut(Schema):
 
 class ShareOut(Schema):
     note: int
-    user: int
+    user: DbId
     at: datetime
     active: bool
 
@@ -131,7 +132,7 @@ class ReflectionIn(Schema):
     kind: str = Field(default="journal", description="journal or post_session")
     prompt: str = Field(default="", description=f"one of: {', '.join(PROMPT_TEXT)} (or empty)")
     shared: bool = Field(default=False, description="share with the therapist")
-    dosing_session: int | None = None
+    dosing_session: DbId | None = None
 
 
 class ReflectionShareIn(Schema):
@@ -178,7 +179,7 @@ class ProgressIn(Schema):
 
     level: str = Field(description="worse, no_change, some, much or achieved")
     comment: str = ""
-    note: int | None = Field(default=None, description="the integration note it was recorded with")
+    note: DbId | None = Field(default=None, description="the integration note it was recorded with")
 
 
 class SearchOut(Schema):
@@ -268,7 +269,7 @@ def _note_values(payload: BaseModel, fields: tuple[str, ...]) -> dict[str, Any]:
     return values
 
 
-def _detail(request: HttpRequest, note_id: int) -> dict[str, Any]:
+def _detail(request: HttpRequest, note_id: DbId) -> dict[str, Any]:
     return _detail_out(selectors.note_get_for_user(ctx=api_context(request), note_id=note_id))
 
 
@@ -277,22 +278,22 @@ def _detail(request: HttpRequest, note_id: int) -> dict[str, Any]:
 _CREATE_FIELDS = ("body", "occurred_at", "modality", "minutes", "dosing_session", "cosigner")
 
 
-@router.post("/patients/{patient_id}/notes", response={201: NoteOut})
-def note_create(request: HttpRequest, patient_id: int, payload: NoteIn) -> Status[dict[str, Any]]:
+@router.post("/patients/{patient_id}/notes", response={201: NoteOut, **ERROR_ANSWERS})
+def note_create(request: HttpRequest, patient_id: DbId, payload: NoteIn) -> Status[dict[str, Any]]:
     """Start a note (a draft until signed). Template fields of the kind may be sent beside `body`."""
     values = _note_values(payload, _CREATE_FIELDS)
     note = services.note_draft_create(ctx=api_context(request), patient_id=patient_id, kind=payload.kind, values=values)
     return Status(201, _detail(request, note.pk))
 
 
-@router.get("/patients/{patient_id}/notes", response=list[NoteSummaryOut])
-def note_list(request: HttpRequest, patient_id: int, kind: str | None = None) -> list[dict[str, Any]]:
+@router.get("/patients/{patient_id}/notes", response={200: list[NoteSummaryOut], **ERROR_ANSWERS})
+def note_list(request: HttpRequest, patient_id: DbId, kind: str | None = None) -> list[dict[str, Any]]:
     """The patient's notes you may see: signed notes for the care team; your drafts; process notes yours or shared."""
     notes = selectors.notes_for_patient(ctx=api_context(request), patient_id=patient_id, kind=kind)
     return [_summary_out(n) for n in notes]
 
 
-@router.get("/notes/search", response=SearchOut)
+@router.get("/notes/search", response={200: SearchOut, **ERROR_ANSWERS})
 def note_search(request: HttpRequest, q: str = "") -> dict[str, Any]:
     """Search your own notes and the reflections your team's patients shared with you."""
     found = selectors.therapy_search(ctx=api_context(request), query=q)
@@ -303,29 +304,29 @@ def note_search(request: HttpRequest, q: str = "") -> dict[str, Any]:
     }
 
 
-@router.get("/notes/{note_id}", response=NoteOut)
-def note_get(request: HttpRequest, note_id: int) -> dict[str, Any]:
+@router.get("/notes/{note_id}", response={200: NoteOut, **ERROR_ANSWERS})
+def note_get(request: HttpRequest, note_id: DbId) -> dict[str, Any]:
     """One note with its addenda and co-signatures, if you may read it (every read is audited)."""
     return _detail(request, note_id)
 
 
-@router.patch("/notes/{note_id}", response=NoteOut)
-def note_patch(request: HttpRequest, note_id: int, payload: NotePatch) -> dict[str, Any]:
+@router.patch("/notes/{note_id}", response={200: NoteOut, **ERROR_ANSWERS})
+def note_patch(request: HttpRequest, note_id: DbId, payload: NotePatch) -> dict[str, Any]:
     """Change your draft; a signed note answers 409 (add an addendum instead)."""
     values = _note_values(payload, _CREATE_FIELDS)
     services.note_draft_update(ctx=api_context(request), note_id=note_id, values=values, version=payload.version)
     return _detail(request, note_id)
 
 
-@router.post("/notes/{note_id}/sign", response=NoteOut)
-def note_sign(request: HttpRequest, note_id: int) -> dict[str, Any]:
+@router.post("/notes/{note_id}/sign", response={200: NoteOut, **ERROR_ANSWERS})
+def note_sign(request: HttpRequest, note_id: DbId) -> dict[str, Any]:
     """Sign your draft; after this it cannot change."""
     services.note_sign(ctx=api_context(request), note_id=note_id)
     return _detail(request, note_id)
 
 
-@router.post("/notes/{note_id}/addenda", response={201: AddendumOut})
-def addendum_create(request: HttpRequest, note_id: int, payload: AddendumIn) -> Status[dict[str, Any]]:
+@router.post("/notes/{note_id}/addenda", response={201: AddendumOut, **ERROR_ANSWERS})
+def addendum_create(request: HttpRequest, note_id: DbId, payload: AddendumIn) -> Status[dict[str, Any]]:
     """Amend your signed note: `body` and `reason` are both required."""
     addendum = services.note_addendum_add(
         ctx=api_context(request), note_id=note_id, body=payload.body, reason=payload.reason
@@ -334,8 +335,8 @@ def addendum_create(request: HttpRequest, note_id: int, payload: AddendumIn) -> 
     return Status(201, _addendum_out(addendum))
 
 
-@router.post("/notes/{note_id}/cosign", response={201: CosignatureOut})
-def note_cosign(request: HttpRequest, note_id: int, payload: CosignIn) -> Status[dict[str, Any]]:
+@router.post("/notes/{note_id}/cosign", response={201: CosignatureOut, **ERROR_ANSWERS})
+def note_cosign(request: HttpRequest, note_id: DbId, payload: CosignIn) -> Status[dict[str, Any]]:
     """Co-sign a trainee's signed note (only the supervisor they named)."""
     cosignature = services.note_cosign(ctx=api_context(request), note_id=note_id, comment=payload.comment)
     return Status(201, _cosignature_out(cosignature))
@@ -345,15 +346,15 @@ def _share_out(share: NoteShare, active: bool) -> dict[str, Any]:
     return {"note": share.note_id, "user": share.shared_with_id, "at": share.at, "active": active}
 
 
-@router.post("/notes/{note_id}/shares", response={201: ShareOut})
-def share_create(request: HttpRequest, note_id: int, payload: ShareIn) -> Status[dict[str, Any]]:
+@router.post("/notes/{note_id}/shares", response={201: ShareOut, **ERROR_ANSWERS})
+def share_create(request: HttpRequest, note_id: DbId, payload: ShareIn) -> Status[dict[str, Any]]:
     """Share your process note with a colleague."""
     share = services.note_share(ctx=api_context(request), note_id=note_id, user_id=payload.user)
     return Status(201, _share_out(share, True))
 
 
-@router.delete("/notes/{note_id}/shares/{user_id}", response=ShareOut)
-def share_delete(request: HttpRequest, note_id: int, user_id: int) -> dict[str, Any]:
+@router.delete("/notes/{note_id}/shares/{user_id}", response={200: ShareOut, **ERROR_ANSWERS})
+def share_delete(request: HttpRequest, note_id: DbId, user_id: DbId) -> dict[str, Any]:
     """Stop sharing your process note with a colleague (the record of the share stays)."""
     return _share_out(services.note_unshare(ctx=api_context(request), note_id=note_id, user_id=user_id), False)
 
@@ -361,15 +362,17 @@ def share_delete(request: HttpRequest, note_id: int, user_id: int) -> dict[str, 
 # --- reflections and goals ------------------------------------------------------------------------------
 
 
-@router.get("/patients/{patient_id}/reflections", response=list[ReflectionOut])
-def reflection_list(request: HttpRequest, patient_id: int, limit: int = 50) -> list[dict[str, Any]]:
+@router.get("/patients/{patient_id}/reflections", response={200: list[ReflectionOut], **ERROR_ANSWERS})
+def reflection_list(
+    request: HttpRequest, patient_id: DbId, limit: Annotated[int, Field(ge=1, le=500)] = 50
+) -> list[dict[str, Any]]:
     """A patient's own entries (the patient), or the ones they shared (their therapist and prescriber)."""
     reflections = selectors.reflections_for_patient(ctx=api_context(request), patient_id=patient_id, limit=limit)
     return [_reflection_out(r) for r in reflections]
 
 
-@router.post("/patients/{patient_id}/reflections", response={201: ReflectionOut})
-def reflection_create(request: HttpRequest, patient_id: int, payload: ReflectionIn) -> Status[dict[str, Any]]:
+@router.post("/patients/{patient_id}/reflections", response={201: ReflectionOut, **ERROR_ANSWERS})
+def reflection_create(request: HttpRequest, patient_id: DbId, payload: ReflectionIn) -> Status[dict[str, Any]]:
     """The patient writes a journal entry or a post-session reflection, shared with their therapist or not."""
     reflection = services.reflection_write(
         ctx=api_context(request),
@@ -383,8 +386,8 @@ def reflection_create(request: HttpRequest, patient_id: int, payload: Reflection
     return Status(201, _reflection_out(reflection))
 
 
-@router.post("/reflections/{reflection_id}/share", response=ReflectionOut)
-def reflection_share(request: HttpRequest, reflection_id: int, payload: ReflectionShareIn) -> dict[str, Any]:
+@router.post("/reflections/{reflection_id}/share", response={200: ReflectionOut, **ERROR_ANSWERS})
+def reflection_share(request: HttpRequest, reflection_id: DbId, payload: ReflectionShareIn) -> dict[str, Any]:
     """The patient shares an entry with their therapist, or stops sharing it."""
     reflection = services.reflection_share_set(
         ctx=api_context(request), reflection_id=reflection_id, shared=payload.shared
@@ -392,8 +395,8 @@ def reflection_share(request: HttpRequest, reflection_id: int, payload: Reflecti
     return _reflection_out(reflection)
 
 
-@router.get("/patients/{patient_id}/goals", response=GoalsOut)
-def goal_list(request: HttpRequest, patient_id: int) -> dict[str, Any]:
+@router.get("/patients/{patient_id}/goals", response={200: GoalsOut, **ERROR_ANSWERS})
+def goal_list(request: HttpRequest, patient_id: DbId) -> dict[str, Any]:
     """The goals of the signed plan, in the patient's words, with the progress recorded on each."""
     goals = selectors.goals_get_for_user(ctx=api_context(request), patient_id=patient_id)
     return {
@@ -404,9 +407,9 @@ def goal_list(request: HttpRequest, patient_id: int) -> dict[str, Any]:
     }
 
 
-@router.post("/patients/{patient_id}/goals/{goal_index}/progress", response={201: ProgressOut})
+@router.post("/patients/{patient_id}/goals/{goal_index}/progress", response={201: ProgressOut, **ERROR_ANSWERS})
 def goal_progress_create(
-    request: HttpRequest, patient_id: int, goal_index: int, payload: ProgressIn
+    request: HttpRequest, patient_id: DbId, goal_index: Annotated[int, Field(ge=0, le=DB_INT_MAX)], payload: ProgressIn
 ) -> Status[dict[str, Any]]:
     """Record progress on one goal (0-based index), at an integration session."""
     progress = services.goal_progress_record(

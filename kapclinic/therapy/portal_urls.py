@@ -6,6 +6,6 @@ app_name = "journal"
 
 urlpatterns = [
     path("", views.journal, name="home"),
-    path("<int:reflection_id>/", views.journal_entry, name="entry"),
-    path("<int:reflection_id>/share/", views.journal_share, name="share"),
+    path("<id:reflection_id>/", views.journal_entry, name="entry"),
+    path("<id:reflection_id>/share/", views.journal_share, name="share"),
 ]
