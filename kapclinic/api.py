@@ -40,7 +40,7 @@ class SignedInSession(APIKeyCookie):
         user = request.user
         if not user.is_authenticated or not isinstance(user, User):
             return None
-        if mfa_required_for(user) and not user.is_verified():  # type: ignore[attr-defined]
+        if not user.is_verified() and mfa_required_for(user, request.session):  # type: ignore[attr-defined]
             return None
         if user.must_change_password:
             return None

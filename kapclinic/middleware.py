@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.cache import add_never_cache_headers, patch_cache_control
 
 
 class RejectNulCharactersMiddleware:
@@ -34,3 +36,22 @@ class RejectNulCharactersMiddleware:
                 return JsonResponse({"detail": message}, status=400)
             return HttpResponse(message, status=400, content_type="text/plain")
         return self.get_response(request)
+
+
+class SecurityHeadersMiddleware:
+    """Headers every dynamic answer carries: a Content-Security-Policy (no inline script or style), a
+    Permissions-Policy, and "no-store" so no page or API answer with patient data stays in a browser's or a
+    proxy's cache (HIPAA 164.312(a)(1)). Static files are served above this middleware and cache as usual."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        response.setdefault("Content-Security-Policy", settings.KAPCLINIC_CONTENT_SECURITY_POLICY)
+        response.setdefault("Permissions-Policy", settings.KAPCLINIC_PERMISSIONS_POLICY)
+        if not response.has_header("Cache-Control"):
+            add_never_cache_headers(response)
+        elif "no-store" not in response["Cache-Control"]:
+            patch_cache_control(response, no_store=True, private=True)
+        return response

@@ -86,12 +86,17 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Below WhiteNoise: every answer but a static file gets the content policy and "no-store".
+    "kapclinic.middleware.SecurityHeadersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # Before anything reads the body: an unreadable sign-in request is a counted failure.
+    "kapclinic.accounts.middleware.SignInRequestGuard",
     "django.middleware.common.CommonMiddleware",
     "kapclinic.middleware.RejectNulCharactersMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
+    "kapclinic.accounts.middleware.IdleSignOutMiddleware",
     "kapclinic.accounts.middleware.AccountGateMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -143,11 +148,21 @@ PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
+# A strength estimate (zxcvbn, offline) on top of length and the common-password list: "aaaaaaaaaaaa" is 12
+# characters and still guessed at once. Score 0-4; KAPCLINIC_PASSWORD_MIN_STRENGTH (3) is "safely unguessable"
+# by zxcvbn's scale (NIST SP 800-63B 5.1.1.2: check against values known to be commonly used or compromised).
+KAPCLINIC_PASSWORD_MIN_STRENGTH = env_int("KAPCLINIC_PASSWORD_MIN_STRENGTH", 3)
+if KAPCLINIC_PASSWORD_MIN_STRENGTH > 4:
+    raise ImproperlyConfigured("KAPCLINIC_PASSWORD_MIN_STRENGTH must be between 0 and 4")
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    {
+        "NAME": "kapclinic.accounts.passwords.GuessablePasswordValidator",
+        "OPTIONS": {"min_score": KAPCLINIC_PASSWORD_MIN_STRENGTH},
+    },
 ]
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
@@ -164,10 +179,12 @@ AXES_LOCKOUT_CALLABLE = "kapclinic.accounts.views.locked_out"
 AXES_VERBOSE = False
 AXES_ENABLE_ACCESS_FAILURE_LOG = False
 
-# Idle time-out: the session cookie lives this long after the last request (HIPAA 164.312(a)(2)(iii)).
-KAPCLINIC_IDLE_TIMEOUT_MINUTES = env_int("KAPCLINIC_IDLE_TIMEOUT_MINUTES", 15, minimum=1)
+# Idle time-out (HIPAA 164.312(a)(2)(iii)): signed out this long after the last activity. Polls are not activity
+# (kapclinic.accounts.middleware.IdleSignOutMiddleware notes activity at most once a minute; the session, and
+# with it the cookie's expiry, is saved only then, never by a poll).
+KAPCLINIC_IDLE_TIMEOUT_MINUTES = env_int("KAPCLINIC_IDLE_TIMEOUT_MINUTES", 15, minimum=2)
 SESSION_COOKIE_AGE = KAPCLINIC_IDLE_TIMEOUT_MINUTES * 60
-SESSION_SAVE_EVERY_REQUEST = True
+SESSION_SAVE_EVERY_REQUEST = False
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
@@ -204,17 +221,42 @@ KAPCLINIC_POLICY_FILE = env_str("KAPCLINIC_POLICY_FILE", "")
 # How often open monitoring alerts are re-fetched on the session screen and the prescriber's home (htmx).
 KAPCLINIC_ALERT_POLL_SECONDS = env_int("KAPCLINIC_ALERT_POLL_SECONDS", 5, minimum=1)
 
+# HTTPS: on by default in production (KAPCLINIC_DEBUG unset), off for the demo and tests on plain http.
 SECURE_COOKIES = env_bool("KAPCLINIC_SECURE_COOKIES", default=not DEBUG)
 SESSION_COOKIE_SECURE = SECURE_COOKIES
 CSRF_COOKIE_SECURE = SECURE_COOKIES
-SECURE_SSL_REDIRECT = env_bool("KAPCLINIC_SSL_REDIRECT", default=False)
-SECURE_HSTS_SECONDS = env_int("KAPCLINIC_HSTS_SECONDS", 0)
+SECURE_SSL_REDIRECT = env_bool("KAPCLINIC_SSL_REDIRECT", default=not DEBUG)
+# A load balancer's plain-http health check must not be redirected.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_HSTS_SECONDS = env_int("KAPCLINIC_HSTS_SECONDS", 0 if DEBUG else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("KAPCLINIC_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
+SECURE_HSTS_PRELOAD = env_bool("KAPCLINIC_HSTS_PRELOAD", default=not DEBUG)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
-# Behind the clinic's own reverse proxy: trust its scheme header and its X-Forwarded-For (audit addresses).
-KAPCLINIC_BEHIND_PROXY = env_bool("KAPCLINIC_BEHIND_PROXY", default=False)
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if KAPCLINIC_BEHIND_PROXY else None
+# Reverse proxies in front of the application (0: none). Each appends to X-Forwarded-For; only that many entries
+# from the right are believed (kapclinic.audit.context.client_address), and X-Forwarded-Proto is trusted for https.
+# KAPCLINIC_BEHIND_PROXY=true, the earlier setting, means one proxy.
+KAPCLINIC_TRUSTED_PROXIES = env_int(
+    "KAPCLINIC_TRUSTED_PROXIES", 1 if env_bool("KAPCLINIC_BEHIND_PROXY", default=False) else 0
+)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if KAPCLINIC_TRUSTED_PROXIES else None
+# Content-Security-Policy: scripts and styles only from this site's files, no inline script, style or eval;
+# nothing loads from elsewhere (clinic networks may be closed, and patient pages must not call third parties).
+KAPCLINIC_CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+# No page here uses the camera, microphone or location (telehealth video opens in the visit's own service).
+KAPCLINIC_PERMISSIONS_POLICY = (
+    "accelerometer=(), autoplay=(), camera=(), display-capture=(), geolocation=(), gyroscope=(), "
+    "magnetometer=(), microphone=(), midi=(), payment=(), publickey-credentials-get=(), usb=(), "
+    "serial=(), bluetooth=(), hid=(), screen-wake-lock=(), xr-spatial-tracking=()"
+)
+# The key that signs the audit log's and the ledger's hash-chain checkpoints. Keep it out of the database (an
+# attacker with the database alone must not be able to re-sign a rewritten chain). Default: derived from SECRET_KEY.
+KAPCLINIC_AUDIT_KEY = env_str("KAPCLINIC_AUDIT_KEY", "")
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env_str("KAPCLINIC_TIME_ZONE", "America/New_York")

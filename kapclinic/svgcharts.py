@@ -37,8 +37,39 @@ def inline_svg(
     opening = opening.replace(
         "<svg ",
         f'<svg role="img" aria-labelledby="{title_id} {desc_id}" class="{css_class}" '
-        'style="max-width:100%;height:auto;stroke-linejoin:round;stroke-linecap:butt" ',
+        'stroke-linejoin="round" stroke-linecap="butt" ',
         1,
     )
     heading = f'<title id="{title_id}">{escape(title)}</title><desc id="{desc_id}">{escape(description)}</desc>'
-    return opening + heading + body[opening_end:].strip() + "\n"
+    return _styles_as_attributes(opening + heading + body[opening_end:].strip() + "\n")
+
+
+# SVG presentation attributes (SVG 1.1, 6.4): the same properties as attributes, which a Content-Security-Policy
+# without 'unsafe-inline' for styles still applies (an inline style="" attribute it would ignore).
+PRESENTATION_ATTRIBUTES = frozenset(
+    {
+        "clip-rule", "color", "fill", "fill-opacity", "fill-rule", "font-family", "font-size", "font-style",
+        "font-weight", "opacity", "stroke", "stroke-dasharray", "stroke-dashoffset", "stroke-linecap",
+        "stroke-linejoin", "stroke-miterlimit", "stroke-opacity", "stroke-width", "text-anchor",
+        "dominant-baseline", "visibility", "display",
+    }
+)  # fmt: skip
+_STYLE_ATTRIBUTE = re.compile(r'\sstyle="([^"]*)"')
+
+
+def _styles_as_attributes(svg: str) -> str:
+    """Turn matplotlib's style="" attributes into presentation attributes (same look, allowed by the CSP)."""
+
+    def attributes(match: re.Match[str]) -> str:
+        pairs = []
+        for declaration in match.group(1).split(";"):
+            name, _, value = declaration.partition(":")
+            name, value = name.strip(), value.strip()
+            if not name:
+                continue
+            if name not in PRESENTATION_ATTRIBUTES:
+                raise ValueError(f"Chart style {name!r} has no SVG presentation attribute")
+            pairs.append(f' {name}="{escape(value, quote=True)}"')
+        return "".join(pairs)
+
+    return _STYLE_ATTRIBUTE.sub(attributes, svg)

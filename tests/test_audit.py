@@ -85,10 +85,26 @@ def test_only_director_and_auditor_read_the_log(client_for: Any, personas: dict[
     ).exists()
 
 
-def test_client_address_behind_the_clinic_proxy(client_for: Any, team_patient: Patient, settings: Any) -> None:
-    settings.KAPCLINIC_BEHIND_PROXY = True
-    client_for("prescriber").get(f"/patients/{team_patient.pk}/", HTTP_X_FORWARDED_FOR="203.0.113.7, 10.0.0.2")
-    assert AccessEvent.objects.get(action="patient.view").client_address == "203.0.113.7"
+@pytest.mark.parametrize(
+    ("proxies", "forwarded", "expected"),
+    [
+        # Two proxies (e.g. a load balancer and nginx): the client is the second entry from the right.
+        (2, "203.0.113.7, 10.0.0.2", "203.0.113.7"),
+        # One proxy: whatever the client wrote to the left is ignored; the proxy's own entry is the client.
+        (1, "198.51.100.99, 203.0.113.7", "203.0.113.7"),
+        (1, "198.51.100.1, 198.51.100.2, 203.0.113.7", "203.0.113.7"),
+        # No proxy trusted: the header is the client's own words, never believed.
+        (0, "198.51.100.99", "127.0.0.1"),
+        # Not an address where the proxy's entry should be: the connection's own address.
+        (1, "<script>", "127.0.0.1"),
+    ],
+)
+def test_client_address_trusts_only_the_configured_proxies(
+    client_for: Any, team_patient: Patient, settings: Any, proxies: int, forwarded: str, expected: str
+) -> None:
+    settings.KAPCLINIC_TRUSTED_PROXIES = proxies
+    client_for("prescriber").get(f"/patients/{team_patient.pk}/", HTTP_X_FORWARDED_FOR=forwarded)
+    assert AccessEvent.objects.get(action="patient.view").client_address == expected
 
 
 def test_review_redirect_stays_on_this_site(client_for: Any, other_patient: Patient, personas: dict[str, User]) -> None:

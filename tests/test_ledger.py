@@ -123,9 +123,9 @@ def test_administration_waste_with_witness_and_balances(
         ({"unit": "device"}, "unit", "counted in mL or mg, not device"),
         ({"witness_username": ""}, "witness", "needs a second licensed person"),
         ({"witness_username": "nurse"}, "witness", "someone other than you"),
-        ({"witness_username": "therapist"}, "witness", "holds no licence on file"),
-        ({"witness_password": "wrong"}, "witness", "username or password is not right"),
-        ({"witness_username": "nobody"}, "witness", "username or password is not right"),
+        ({"witness_username": "therapist"}, "witness", "witness could not be confirmed"),
+        ({"witness_password": "wrong"}, "witness", "witness could not be confirmed"),
+        ({"witness_username": "nobody"}, "witness", "witness could not be confirmed"),
         ({"location": "CART"}, "quantity", "Only 0.000 mg is on hand here"),
     ],
 )

@@ -114,7 +114,7 @@ def test_discrepancy_opens_an_investigation_shown_until_resolved(
         ({"lines": []}, "Enter what you counted of each lot."),
         ({"kind": "weekly"}, "Choose the kind of count."),
         ({"witness_username": "nurse"}, "someone other than you"),
-        ({"witness_password": "nope"}, "username or password is not right"),
+        ({"witness_password": "nope"}, "witness could not be confirmed"),
     ],
 )
 def test_bad_counts_write_nothing(api_for: Any, stocked: dict[str, Any], change: dict[str, Any], message: str) -> None:

@@ -2,26 +2,27 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.contrib.auth import authenticate
 from django.http import HttpRequest
 from ninja import Router, Schema, Status
-from pydantic import ConfigDict
+from pydantic import ConfigDict, Field
 
 from kapclinic.accounts import services
-from kapclinic.accounts.models import User
 from kapclinic.apitypes import ERROR_ANSWERS, DbId
-from kapclinic.errors import AccessDenied, NotFound
+from kapclinic.errors import AccessDenied
+from kapclinic.web import api_context
 
 router = Router(tags=["auth"])
+
+LOCKED_OUT = "Too many failed sign-ins. Try again later or ask the clinic director."
 
 
 class TokenRequest(Schema):
     model_config = ConfigDict(extra="forbid")  # an unknown field is a 422, not silently dropped
 
-    username: str
-    password: str
-    otp: str | None = None
-    label: str = ""
+    username: str = Field(max_length=150)
+    password: str = Field(max_length=4096)
+    otp: str | None = Field(default=None, max_length=12)
+    label: str = Field(default="", max_length=80)
 
 
 class TokenOut(Schema):
@@ -36,23 +37,56 @@ class RevokedOut(Schema):
     revoked_at: datetime
 
 
-@router.post("/token", auth=None, response={201: TokenOut, **ERROR_ANSWERS})
-def token_create(request: HttpRequest, payload: TokenRequest) -> Status[dict[str, object]]:
-    """Exchange a username and password (and a one-time code for staff when two-factor is on) for a token."""
-    user = authenticate(request, username=payload.username[:150], password=payload.password[:4096])
-    if getattr(request, "axes_locked_out", False):
-        return Status(429, {"detail": "Too many failed sign-ins. Try again later or ask the clinic director."})
-    if not isinstance(user, User):
+def _token_request(request: HttpRequest) -> TokenRequest | str:
+    """Read the token request from a JSON body, or say what is wrong with it."""
+    if request.content_type != "application/json":
+        return "Send the token request as JSON (Content-Type: application/json)."
+    try:
+        return TokenRequest.model_validate_json(request.body)
+    except ValueError:
+        return "The body must be a JSON object with a username and a password (and otp, label)."
+
+
+@router.post(
+    "/token",
+    auth=None,
+    response={201: TokenOut, **ERROR_ANSWERS},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": TokenRequest.model_json_schema()}},
+        }
+    },
+)
+def token_create(request: HttpRequest) -> Status[dict[str, object]]:
+    """Exchange a username and password (and a one-time code when two-factor applies) for a token.
+
+    Throttled like the sign-in page whatever the body: a body that cannot be read is a 400 counted as a failure.
+    """
+    payload = _token_request(request)
+    if isinstance(payload, str):
+        services.sign_in_failure_record(
+            request, username=services.username_in_body(request.body), purpose="token", why=payload
+        )
+        if getattr(request, "axes_locked_out", False):
+            return Status(429, {"detail": LOCKED_OUT})
+        return Status(400, {"detail": payload})
+    check = services.password_check(request, username=payload.username, password=payload.password, purpose="token")
+    if check.locked_out:
+        return Status(429, {"detail": LOCKED_OUT})
+    user = check.user
+    if user is None:
         return Status(401, {"detail": "Wrong username or password."})
     if services.mfa_required_for(user):
         device = services.mfa_device_for(user)
         if device is None:
             return Status(403, {"detail": "Set up two-factor sign-in in the browser before using the API."})
         if not payload.otp or not device.verify_token(payload.otp.strip()):
+            services.sign_in_failure_record(request, username=user.username, purpose="token", why="one-time code")
             return Status(401, {"detail": "A current one-time code (otp) is required."})
     if user.must_change_password:
         return Status(403, {"detail": "Your password was reset. Sign in in the browser and choose a new one first."})
-    token, raw = services.api_token_issue(user=user, label=payload.label)
+    token, raw = services.api_token_issue(user=user, label=payload.label, request=request)
     return Status(201, {"id": token.pk, "token": raw, "expires_at": token.expires_at})
 
 
@@ -62,15 +96,12 @@ def token_revoke_current(request: HttpRequest) -> dict[str, object]:
     current = getattr(request, "api_token", None)
     if current is None:
         raise AccessDenied("This request was not made with a token.")
-    token = services.api_token_revoke(user=current.user, token_id=current.pk)
+    token = services.api_token_revoke(ctx=api_context(request), token_id=current.pk)
     return {"id": token.pk, "revoked_at": token.revoked_at}
 
 
 @router.post("/tokens/{token_id}/revoke", response={200: RevokedOut, **ERROR_ANSWERS})
 def token_revoke(request: HttpRequest, token_id: DbId) -> dict[str, object]:
     """Revoke one of your tokens (the director may revoke anyone's)."""
-    user = request.user
-    if not isinstance(user, User):
-        raise NotFound("No such token.")
-    token = services.api_token_revoke(user=user, token_id=token_id)
+    token = services.api_token_revoke(ctx=api_context(request), token_id=token_id)
     return {"id": token.pk, "revoked_at": token.revoked_at}

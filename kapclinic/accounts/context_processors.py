@@ -8,13 +8,20 @@ from kapclinic.accounts.roles import Action, Role, may
 
 def role(request: HttpRequest) -> dict[str, object]:
     """Expose the signed-in user's role and what the navigation may offer them."""
-    user = request.user
-    role_value = getattr(user, "role", "") if user.is_authenticated else ""
+    user = getattr(request, "user", None)  # absent on an answer given before authentication (a refused sign-in)
+    role_value = getattr(user, "role", "") if user is not None and user.is_authenticated else ""
+    idle_minutes = settings.KAPCLINIC_IDLE_TIMEOUT_MINUTES
     if not role_value:
-        return {"clinic_role": None, "nav": {}, "clinic_time_zone": settings.TIME_ZONE}
+        return {
+            "clinic_role": None,
+            "nav": {},
+            "clinic_time_zone": settings.TIME_ZONE,
+            "idle_timeout_minutes": idle_minutes,
+        }
     current = Role(role_value)
     return {
         "clinic_time_zone": settings.TIME_ZONE,
+        "idle_timeout_minutes": idle_minutes,
         "clinic_role": current,
         "nav": {
             "patients": may(current, Action.PATIENT_LIST),

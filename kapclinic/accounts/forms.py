@@ -1,16 +1,31 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 
 from kapclinic.accounts.models import User
 from kapclinic.accounts.roles import Role
+from kapclinic.accounts.services import password_check
 
 
 class SignInForm(AuthenticationForm):
     username = forms.CharField(
         max_length=150, widget=forms.TextInput(attrs={"autofocus": True, "autocomplete": "username"})
     )
+
+    def clean(self) -> dict[str, Any]:
+        """Check the password through the one throttled, audited door (as the API token and the witness do)."""
+        username = self.cleaned_data.get("username")
+        password = self.cleaned_data.get("password")
+        if username is not None and password and self.request is not None:
+            check = password_check(self.request, username=username, password=password, purpose="sign_in")
+            if check.user is None:
+                raise self.get_invalid_login_error()
+            self.user_cache = check.user
+            self.confirm_login_allowed(check.user)
+        return self.cleaned_data
 
 
 class OneTimeCodeForm(forms.Form):

@@ -2,22 +2,32 @@
 
 from __future__ import annotations
 
+import json
 import secrets
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth import password_validation
+from django.contrib.auth import authenticate, password_validation
+from django.contrib.auth.models import AnonymousUser
+from django.contrib.auth.signals import user_login_failed
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.http import HttpRequest, QueryDict
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from kapclinic.accounts.models import ApiToken, User, api_token_digest
 from kapclinic.accounts.roles import Action, Role, may
 from kapclinic.audit.context import AuditContext
+from kapclinic.audit.models import Outcome
 from kapclinic.audit.services import access_event_record
 from kapclinic.errors import AccessDenied, NotFound
+
+# One answer for every failed witness confirmation: a wrong password, an unknown or inactive user, a locked-out
+# account and a right password without a licence must look the same, or the prompt becomes a password oracle.
+WITNESS_REFUSED = "The witness could not be confirmed: check the username and password of a licensed colleague."
 
 
 def _require(ctx: AuditContext, action: Action) -> None:
@@ -98,25 +108,39 @@ def user_set_active(*, ctx: AuditContext, user_id: int, active: bool) -> User:
     return user
 
 
-def password_changed(*, user: User) -> None:
-    """Clear the must-change flag after the user chose their own password."""
-    if user.must_change_password:
-        user.must_change_password = False
-        user.save(update_fields=["must_change_password"])
+def password_changed(*, ctx: AuditContext) -> None:
+    """After the user chose their own password: clear the must-change flag and end every API token they had
+    (a token issued under the old password must not outlive it); audited."""
+    user = ctx.user
+    with transaction.atomic():
+        if user.must_change_password:
+            user.must_change_password = False
+            user.save(update_fields=["must_change_password"])
+        revoked = ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=timezone.now())
+        access_event_record(ctx=ctx, action="auth.password_change", detail={"tokens_revoked": revoked})
 
 
-def api_token_issue(*, user: User, label: str = "") -> tuple[ApiToken, str]:
-    """Create a bearer token for `user`; return the row and the token text (shown once, never stored)."""
+def api_token_issue(*, user: User, label: str = "", request: HttpRequest | None = None) -> tuple[ApiToken, str]:
+    """Create a bearer token for `user`; return the row and the token text (shown once, never stored).
+
+    Issued through the API (`request` given), the token is in the audit log with the address it went to."""
     raw = "kap_" + secrets.token_urlsafe(32)
     now = timezone.now()
-    token = ApiToken.objects.create(
-        user=user,
-        digest=api_token_digest(raw),
-        prefix=raw[4:12],
-        label=label[:80],
-        created_at=now,
-        expires_at=now + timedelta(hours=settings.KAPCLINIC_API_TOKEN_HOURS),
-    )
+    with transaction.atomic():
+        token = ApiToken.objects.create(
+            user=user,
+            digest=api_token_digest(raw),
+            prefix=raw[4:12],
+            label=label[:80],
+            created_at=now,
+            expires_at=now + timedelta(hours=settings.KAPCLINIC_API_TOKEN_HOURS),
+        )
+        if request is not None:
+            access_event_record(
+                ctx=_auth_context(request, user),
+                action="auth.token_issue",
+                detail={"username": user.username, "token": token.pk, "expires_at": token.expires_at.isoformat()},
+            )
     return token, raw
 
 
@@ -132,14 +156,17 @@ def api_token_for(raw: str) -> ApiToken | None:
     return token
 
 
-def api_token_revoke(*, user: User, token_id: int) -> ApiToken:
-    """Revoke one of the user's own tokens (a director may revoke anyone's)."""
+def api_token_revoke(*, ctx: AuditContext, token_id: int) -> ApiToken:
+    """Revoke one of the user's own tokens (a director may revoke anyone's); audited."""
+    user = ctx.user
     token = ApiToken.objects.filter(pk=token_id).first()
     if token is None or (token.user_id != user.pk and not may(user.role, Action.USER_MANAGE)):
         raise NotFound("No such token.")
-    if token.revoked_at is None:
-        token.revoked_at = timezone.now()
-        token.save(update_fields=["revoked_at"])
+    with transaction.atomic():
+        if token.revoked_at is None:
+            token.revoked_at = timezone.now()
+            token.save(update_fields=["revoked_at"])
+            access_event_record(ctx=ctx, action="auth.token_revoke", detail={"token": token.pk, "owner": token.user_id})
     return token
 
 
@@ -170,6 +197,161 @@ def mfa_enrolment_confirm(*, ctx: AuditContext, code: str) -> bool:
     return True
 
 
-def mfa_required_for(user: Any) -> bool:
-    """Return whether this user must pass a second factor (staff, when the setting is on)."""
-    return bool(settings.KAPCLINIC_REQUIRE_MFA) and getattr(user, "role", "") != Role.PATIENT
+# The session remembers whether its user has an authenticator, so pages do not ask the database every request.
+MFA_ENROLLED_SESSION_KEY = "kapclinic_mfa_enrolled"
+
+
+def mfa_enrolled(user: User) -> bool:
+    """Return whether the user has a confirmed authenticator."""
+    return bool(TOTPDevice.objects.filter(user=user, confirmed=True).exists())
+
+
+def mfa_required_for(user: Any, session: Any = None) -> bool:
+    """Return whether this user must pass a second factor: staff when the setting is on, and anyone (a patient
+    too) who has enrolled an authenticator. `session`, when given, caches the enrolment (set at sign-in)."""
+    if bool(settings.KAPCLINIC_REQUIRE_MFA) and getattr(user, "role", "") != Role.PATIENT:
+        return True
+    if not isinstance(user, User) or user.pk is None:
+        return False
+    if session is not None and MFA_ENROLLED_SESSION_KEY in session:
+        return bool(session[MFA_ENROLLED_SESSION_KEY])
+    enrolled = mfa_enrolled(user)
+    if session is not None:
+        session[MFA_ENROLLED_SESSION_KEY] = enrolled
+    return enrolled
+
+
+@dataclass(frozen=True)
+class PasswordCheck:
+    """What one throttled password check found: the user (None on any failure) and whether the lockout holds."""
+
+    user: User | None
+    locked_out: bool
+
+
+def _readable_body(request: HttpRequest) -> None:
+    """Make the body safe to read again: django-axes reads request.POST, which raises on a malformed body."""
+    try:
+        request.POST  # noqa: B018 - parses (and caches) the form body, or raises
+    except Exception:  # MultiPartParserError, TooManyFieldsSent, RequestDataTooBig, UnreadablePostError, ...
+        request._mark_post_parse_error()  # type: ignore[attr-defined]  # Django's own: empty POST and FILES
+
+
+def _auth_context(request: HttpRequest, actor: User | None) -> AuditContext:
+    channel = "api" if request.path.startswith("/api/") else "page"
+    who = actor if actor is not None else AnonymousUser()
+    return AuditContext.from_request(request, user=who, channel=channel)  # type: ignore[arg-type]
+
+
+def password_check(
+    request: HttpRequest, *, username: str, password: str, purpose: str, actor: User | None = None
+) -> PasswordCheck:
+    """The one door for a password (sign-in page, API token, controlled-substance witness).
+
+    Throttled by django-axes (AXES_FAILURE_LIMIT failures of one username from one address lock it for
+    AXES_COOLOFF_TIME), whatever the content type; every failure and lockout is in the audit log, with the
+    username that was tried. `actor` is the signed-in user asking (a witness check), if any.
+    """
+    _readable_body(request)
+    tried = username[:150]
+    user = authenticate(request, username=tried, password=password[:4096])
+    locked_out = bool(getattr(request, "axes_locked_out", False))
+    if isinstance(user, User):
+        return PasswordCheck(user=user, locked_out=False)
+    access_event_record(
+        ctx=_auth_context(request, actor),
+        action="auth.locked_out" if locked_out else "auth.failed",
+        outcome=Outcome.DENIED,
+        detail={"username": tried, "purpose": purpose},
+    )
+    return PasswordCheck(user=None, locked_out=locked_out)
+
+
+def username_in_body(body: bytes) -> str:
+    """The username a sign-in body names, read as JSON or as a form whatever its declared type, so a failure is
+    counted on that username even when the request as a whole cannot be read ("" when none can be found)."""
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        parsed = None
+    if isinstance(parsed, dict):
+        value = parsed.get("username")
+        return value[:150] if isinstance(value, str) else ""
+    try:
+        form = QueryDict(body.decode("utf-8", errors="replace"))
+    except Exception:  # TooManyFieldsSent and the like: no username to be had
+        return ""
+    return str(form.get("username", ""))[:150]
+
+
+def sign_in_failure_record(request: HttpRequest, *, username: str, purpose: str, why: str) -> None:
+    """Count a sign-in request that could not be read, or a wrong one-time code, as a failure (django-axes);
+    audit it."""
+    _readable_body(request)
+    tried = username[:150]
+    user_login_failed.send(sender=__name__, credentials={"username": tried}, request=request)
+    access_event_record(
+        ctx=_auth_context(request, None),
+        action="auth.failed",
+        outcome=Outcome.INVALID,
+        detail={"username": tried, "purpose": purpose, "why": why},
+    )
+
+
+def sign_in_record(request: HttpRequest, *, user: User, purpose: str, second_factor: bool | None = None) -> None:
+    """Audit a sign-in (its password step, `second_factor` saying whether a code is still to come), a second
+    factor passed, or a sign-out."""
+    detail: dict[str, Any] = {"username": user.username}
+    if second_factor is not None:
+        detail["second_factor_pending"] = second_factor
+    access_event_record(ctx=_auth_context(request, user), action=f"auth.{purpose}", detail=detail)
+
+
+def second_factor_failure_record(request: HttpRequest, *, user: User) -> None:
+    """Audit a wrong one-time code on the page (django-otp's device slows repeated failures down by itself)."""
+    access_event_record(
+        ctx=_auth_context(request, user),
+        action="auth.failed",
+        outcome=Outcome.DENIED,
+        detail={"username": user.username, "purpose": "second_factor"},
+    )
+
+
+def _request_from(ctx: AuditContext) -> HttpRequest:
+    """The request a witness confirmation is throttled and audited as: the actor's own door and address."""
+    request = HttpRequest()
+    request.method = ctx.method or "POST"
+    request.path = request.path_info = ctx.path.split("?")[0] or "/"
+    request.META = {"REMOTE_ADDR": ctx.client_address or "127.0.0.1", "REQUEST_METHOD": request.method}
+    return request
+
+
+def witness_confirm(ctx: AuditContext, *, username: str, password: str, what: str) -> User:
+    """Return the witness after their own password (through the throttled door), licence, and not the actor.
+
+    Call it outside any transaction, so a failure stays counted and audited. Raises ValidationError on the
+    "witness" field: every failure gives WITNESS_REFUSED, except the actor naming themself, which is checked
+    before any password and reveals nothing.
+    """
+    actor = ctx.user
+    username = username.strip()
+    if not username:
+        raise ValidationError({"witness": f"{what} needs a second licensed person as witness."})
+    if username == actor.get_username():
+        raise ValidationError({"witness": "The witness must be someone other than you."})
+    request = _request_from(ctx)
+    check = password_check(request, username=username, password=password, purpose="witness", actor=actor)
+    witness = check.user
+    if witness is None:
+        raise ValidationError({"witness": WITNESS_REFUSED})
+    if witness.pk == actor.pk:
+        raise ValidationError({"witness": "The witness must be someone other than you."})
+    if not Role(witness.role).is_licensed or not witness.licence_number:
+        access_event_record(
+            ctx=_auth_context(request, actor),
+            action="auth.failed",
+            outcome=Outcome.DENIED,
+            detail={"username": witness.username, "purpose": "witness", "why": "no licence on file"},
+        )
+        raise ValidationError({"witness": WITNESS_REFUSED})
+    return witness

@@ -15,6 +15,7 @@ from django_otp import login as otp_login
 
 from kapclinic.accounts import services
 from kapclinic.accounts.forms import OneTimeCodeForm, PasswordResetByDirectorForm, SignInForm, StaffUserForm
+from kapclinic.accounts.middleware import mark_activity
 from kapclinic.accounts.models import ApiToken, User
 from kapclinic.accounts.roles import Action, may
 from kapclinic.audit.context import AuditContext
@@ -27,6 +28,24 @@ class SignInView(auth_views.LoginView):
     authentication_form = SignInForm
     redirect_authenticated_user = True
 
+    def form_valid(self, form):  # type: ignore[no-untyped-def]
+        response = super().form_valid(form)
+        user = form.get_user()
+        services.sign_in_record(
+            self.request,
+            user=user,
+            purpose="sign_in",
+            second_factor=services.mfa_required_for(user, self.request.session),
+        )
+        return response
+
+
+class SignOutView(auth_views.LogoutView):
+    def post(self, request, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if isinstance(request.user, User):
+            services.sign_in_record(request, user=request.user, purpose="sign_out")
+        return super().post(request, *args, **kwargs)
+
 
 class PasswordChangeView(auth_views.PasswordChangeView):
     template_name = "registration/password_change.html"
@@ -34,7 +53,7 @@ class PasswordChangeView(auth_views.PasswordChangeView):
 
     def form_valid(self, form):  # type: ignore[no-untyped-def]
         response = super().form_valid(form)
-        services.password_changed(user=form.user)
+        services.password_changed(ctx=AuditContext.from_request(self.request, user=form.user))
         messages.success(self.request, "Your password was changed.")
         return response
 
@@ -49,7 +68,9 @@ def mfa_verify(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         if device.verify_token(form.cleaned_data["code"]):
             otp_login(request, device)
+            services.sign_in_record(request, user=user, purpose="second_factor")
             return redirect(safe_next(request, request.GET.get("next"), "home:home"))
+        services.second_factor_failure_record(request, user=user)
         form.add_error("code", "That code is not right. Check the time on your phone and try the newest code.")
     return render(request, "accounts/mfa_verify.html", {"form": form})
 
@@ -67,6 +88,7 @@ def mfa_setup(request: HttpRequest) -> HttpResponse:
             confirmed = services.mfa_device_for(user)
             if confirmed is not None:
                 otp_login(request, confirmed)
+                request.session[services.MFA_ENROLLED_SESSION_KEY] = True
             messages.success(request, "Two-factor sign-in is set up.")
             return redirect("home:home")
         form.add_error("code", "That code is not right. Scan the code again or type the key, then try again.")
@@ -94,7 +116,7 @@ def account(request: HttpRequest) -> HttpResponse:
 @require_POST
 def token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
     try:
-        services.api_token_revoke(user=current_user(request), token_id=token_id)
+        services.api_token_revoke(ctx=AuditContext.from_request(request), token_id=token_id)
     except NotFound:
         messages.error(request, "No such token.")
     else:
@@ -189,3 +211,11 @@ def locked_out(
     if request.path.startswith("/api/"):
         return JsonResponse({"detail": message}, status=429)
     return render(request, "registration/locked_out.html", status=429)
+
+
+@login_required
+@require_POST
+def keepalive(request: HttpRequest) -> HttpResponse:
+    """ "Stay signed in" after the idle warning: the person is here, so the idle clock starts again."""
+    mark_activity(request, force=True)
+    return HttpResponse(status=204)

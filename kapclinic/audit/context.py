@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -13,12 +14,25 @@ if TYPE_CHECKING:
 
 
 def client_address(request: HttpRequest) -> str | None:
-    """Return the client's address; behind the clinic's own proxy, the one it forwarded."""
-    if settings.KAPCLINIC_BEHIND_PROXY:
-        forwarded = str(request.META.get("HTTP_X_FORWARDED_FOR", "")).split(",")[0].strip()
-        if forwarded:
-            return forwarded
-    return str(request.META.get("REMOTE_ADDR") or "") or None
+    """Return the client's address: the lockout, the public form's rate limit and the audit log key on it.
+
+    Behind KAPCLINIC_TRUSTED_PROXIES reverse proxies, each appends the address it was reached from to
+    X-Forwarded-For, so the client is the entry that many places from the right; anything further left was
+    written by the client and is never trusted. A request that passed fewer proxies than that has only entries
+    the proxies wrote: the left-most is the client. No valid address there: the nearest hop's own address.
+    """
+    remote = str(request.META.get("REMOTE_ADDR") or "") or None
+    proxies: int = settings.KAPCLINIC_TRUSTED_PROXIES
+    if proxies <= 0:
+        return remote
+    hops = [hop.strip() for hop in str(request.META.get("HTTP_X_FORWARDED_FOR", "")).split(",") if hop.strip()]
+    if not hops:
+        return remote
+    candidate = hops[-proxies] if len(hops) >= proxies else hops[0]
+    try:
+        return str(ipaddress.ip_address(candidate))
+    except ValueError:
+        return remote
 
 
 @dataclass(frozen=True)

@@ -53,7 +53,7 @@ from kapclinic.dosing.models import (
 from kapclinic.dosing.selectors import dosing_blockers
 from kapclinic.errors import AccessDenied, Conflict, NotFound
 from kapclinic.inventory.models import Lot, Product
-from kapclinic.inventory.services import Quantity, WitnessCredentials, ledger_entry_record
+from kapclinic.inventory.services import ConfirmedWitness, Quantity, Witness, ledger_entry_record, witness_confirm
 from kapclinic.patients.access import patient_get_for_user
 from kapclinic.plans.models import Route
 from kapclinic.policy import dosing_policy, monitoring_policy
@@ -71,16 +71,21 @@ VITALS_STATES = ACTIVE
 READING_FIELDS = ("systolic", "diastolic", "heart_rate", "spo2", "respiratory_rate")
 
 
+def _session_access(ctx: AuditContext, session_id: int, action: Action) -> None:
+    """Refuse (and audit, outside any transaction) a user who may not do `action` on this session's patient."""
+    found = DosingSession.objects.filter(pk=session_id).values_list("patient_id", flat=True).first()
+    if found is None:
+        raise NotFound("No such dosing session.")
+    patient_get_for_user(ctx=ctx, patient_id=found, action=action, record_allowed=False)
+
+
 @contextmanager
 def _session_step(
     ctx: AuditContext, session_id: int, action: Action, version: int | None = None
 ) -> Iterator[DosingSession]:
     """Check access (outside the step's transaction, so a refusal stays in the audit log), then lock the
     session row for the step's transaction and refuse a stale version."""
-    found = DosingSession.objects.filter(pk=session_id).values_list("patient_id", flat=True).first()
-    if found is None:
-        raise NotFound("No such dosing session.")
-    patient_get_for_user(ctx=ctx, patient_id=found, action=action, record_allowed=False)
+    _session_access(ctx, session_id, action)
     with transaction.atomic():
         session = DosingSession.objects.select_for_update().select_related("plan", "patient").get(pk=session_id)
         if version is not None and version != session.version:
@@ -462,7 +467,7 @@ def administration_record(
     given: Decimal,
     ended_at: datetime | None = None,
     infusion_rate_ml_per_h: Decimal | None = None,
-    witness: WitnessCredentials | None = None,
+    witness: Witness | None = None,
     version: int | None = None,
 ) -> Administration:
     """Record the dose given (amounts in the product's unit: mL or devices); the ledger draw and the waste of
@@ -476,6 +481,11 @@ def administration_record(
         raise ValidationError({"started_at": "Times cannot be in the future."})
     if ended_at is not None and ended_at < started_at:
         raise ValidationError({"ended_at": "The end cannot be before the start."})
+    confirmed = None
+    if witness is not None:
+        # The witness's password is checked before the step's transaction, so a failure stays counted and audited.
+        _session_access(ctx, session_id, Action.SESSION_RUN)
+        confirmed = ConfirmedWitness(witness_confirm(ctx, witness, what="Wasting the remainder"))
     with _session_step(ctx, session_id, Action.SESSION_RUN, version) as session:
         _require_state(session, SessionState.CLEARED, doing="record the administration")
         blockers = dosing_blockers(patient_id=session.patient_id, plan=session.plan)
@@ -526,7 +536,7 @@ def administration_record(
                 location_id=location_id,
                 quantity=Quantity(drawn - given, lot.product.unit),
                 occurred_at=ended_at or started_at,
-                witness=witness,
+                witness=confirmed,
                 patient_id=session.patient_id,
                 reason=f"Remainder of the dose drawn for {reference.lower()}",
                 reference=reference,

@@ -13,8 +13,9 @@ from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
+from kapclinic.accounts import services as account_services
 from kapclinic.accounts.models import User
-from kapclinic.accounts.roles import Action, Role, may
+from kapclinic.accounts.roles import Action, may
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.models import Outcome
 from kapclinic.audit.services import access_event_record
@@ -72,6 +73,16 @@ class WitnessCredentials:
     password: str
 
 
+@dataclass(frozen=True)
+class ConfirmedWitness:
+    """A witness whose credentials `witness_confirm` already checked (before the caller's transaction began)."""
+
+    user: User
+
+
+Witness = WitnessCredentials | ConfirmedWitness
+
+
 def _require_recorder(ctx: AuditContext, kind: str) -> None:
     if not may(ctx.user.role, Action.LEDGER_RECORD):
         access_event_record(ctx=ctx, action=f"ledger.{kind}", outcome=Outcome.DENIED)
@@ -99,25 +110,22 @@ def _to_mg(quantity: Quantity, product: Product, *, signed: bool = False) -> Dec
     return mg
 
 
-def _witness(actor: User, credentials: WitnessCredentials | None, kind: EntryKind) -> User | None:
+def _witness(ctx: AuditContext, witness: Witness | None, kind: EntryKind) -> User | None:
     if kind not in NEEDS_WITNESS:
         return None
-    return witness_confirm(actor, credentials, what=f"A {kind.label.lower()}")
+    return witness_confirm(ctx, witness, what=f"A {kind.label.lower()}")
 
 
-def witness_confirm(actor: User, credentials: WitnessCredentials | None, *, what: str) -> User:
-    """Return the witness after checking their own password, their licence, and that they are not the actor."""
-    if credentials is None or not credentials.username:
+def witness_confirm(ctx: AuditContext, witness: Witness | None, *, what: str) -> User:
+    """Return the witness: confirmed here through the throttled, audited password door (outside any
+    transaction, so a failure stays counted), or already confirmed by the caller before its transaction."""
+    if isinstance(witness, ConfirmedWitness):
+        if witness.user.pk == ctx.user.pk:
+            raise ValidationError({"witness": "The witness must be someone other than you."})
+        return witness.user
+    if witness is None:
         raise ValidationError({"witness": f"{what} needs a second licensed person as witness."})
-    witness = User.objects.filter(username=credentials.username, is_active=True).first()
-    # One message for unknown user and wrong password: a witness prompt must not reveal usernames.
-    if witness is None or not witness.check_password(credentials.password):
-        raise ValidationError({"witness": "The witness's username or password is not right."})
-    if witness.pk == actor.pk:
-        raise ValidationError({"witness": "The witness must be someone other than you."})
-    if not Role(witness.role).is_licensed or not witness.licence_number:
-        raise ValidationError({"witness": f"{witness.display_name} holds no licence on file and cannot witness."})
-    return witness
+    return account_services.witness_confirm(ctx, username=witness.username, password=witness.password, what=what)
 
 
 def _latest_balance(lot_id: int, location_id: int) -> Decimal | None:
@@ -268,7 +276,7 @@ def ledger_entry_record(
     location_id: int,
     quantity: Quantity,
     occurred_at: datetime | None = None,
-    witness: WitnessCredentials | None = None,
+    witness: Witness | None = None,
     patient_id: int | None = None,
     reason: str = "",
     reference: str = "",
@@ -299,7 +307,7 @@ def ledger_entry_record(
         raise ValidationError(errors)
     when = _when(occurred_at)
     location = _location(location_id)
-    witness_user = _witness(ctx.user, witness, entry_kind)
+    witness_user = _witness(ctx, witness, entry_kind)
     patient = None
     if patient_id is not None:
         patient = Patient.objects.filter(pk=patient_id).first()
@@ -433,7 +441,7 @@ def inventory_count_record(
     kind: str,
     business_time: str,
     lines: list[CountedLot],
-    witness: WitnessCredentials | None,
+    witness: Witness | None,
 ) -> InventoryCount:
     """Record a blind, witnessed count of every lot at a location and compare it with the ledger.
 
@@ -454,7 +462,7 @@ def inventory_count_record(
     if errors:
         raise ValidationError(errors)
     location = _location(location_id)
-    witness_user = witness_confirm(ctx.user, witness, what="A count")
+    witness_user = witness_confirm(ctx, witness, what="A count")
     tolerance = Decimal(str(settings.KAPCLINIC_COUNT_TOLERANCE_MG))
     with transaction.atomic():
         # Lock the lots in id order (no deadlock between two counts), so nothing moves while counting.

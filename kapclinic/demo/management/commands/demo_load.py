@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from kapclinic.accounts.models import User
@@ -29,13 +29,36 @@ DEMO_PATIENT_COUNT = 24
 DEMO_PATIENT_USERS = (("patient", 1), ("patient2", 3))
 
 
+def real_data_in_database() -> str:
+    """Say what in the database is not the demo's own (empty: an empty database or an earlier demo load)."""
+    demo_users = {spec.username for spec in DEMO_STAFF} | {username for username, _ in DEMO_PATIENT_USERS}
+    users = User.objects.exclude(username__in=demo_users).count()
+    synthetic_start = mrn_from_number(SYNTHETIC_MRN_BASE)[:2]  # synthetic MRNs are K9...: see clinical.registry
+    patients = Patient.objects.exclude(mrn__startswith=synthetic_start).count()
+    found = [f"{users} other user(s)" if users else "", f"{patients} patient(s) with real MRNs" if patients else ""]
+    return ", ".join(part for part in found if part)
+
+
 class Command(BaseCommand):
     help = "Load the synthetic demo clinic (staff, patients, care teams). Idempotent."
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--quiet", action="store_true", help="Do not print the logins.")
+        parser.add_argument(
+            "--i-know-this-is-not-production",
+            action="store_true",
+            dest="not_production",
+            help="Load even though the database holds data that is not the demo's own.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        # Demo logins share one printed password: never add them to a clinic's real database by mistake.
+        foreign = real_data_in_database()
+        if foreign and not options["not_production"]:
+            raise CommandError(
+                f"This database holds data that is not the demo's ({foreign}); the demo adds users with a published "
+                "password, so it refuses. Use an empty database, or pass --i-know-this-is-not-production."
+            )
         # Load in one transaction, print after it: a closed pipe while printing must not undo the load.
         with transaction.atomic():
             made, entries = self._load()
