@@ -252,7 +252,7 @@ KAPCLINIC_CONTENT_SECURITY_POLICY = (
 KAPCLINIC_PERMISSIONS_POLICY = (
     "accelerometer=(), autoplay=(), camera=(), display-capture=(), geolocation=(), gyroscope=(), "
     "magnetometer=(), microphone=(), midi=(), payment=(), publickey-credentials-get=(), usb=(), "
-    "serial=(), bluetooth=(), hid=(), screen-wake-lock=(), xr-spatial-tracking=()"
+    "serial=(), hid=(), screen-wake-lock=(), xr-spatial-tracking=()"
 )
 # The key that signs the audit log's and the ledger's hash-chain checkpoints. Keep it out of the database (an
 # attacker with the database alone must not be able to re-sign a rewritten chain). Default: derived from SECRET_KEY.

@@ -43,7 +43,9 @@ class SignInView(auth_views.LoginView):
 class SignOutView(auth_views.LogoutView):
     def post(self, request, *args, **kwargs):  # type: ignore[no-untyped-def]
         if isinstance(request.user, User):
-            services.sign_in_record(request, user=request.user, purpose="sign_out")
+            # The page's idle clock signs out with idle=1 (kapclinic/static/kapclinic/idle_timeout.js).
+            purpose = "idle_sign_out" if request.POST.get("idle") == "1" else "sign_out"
+            services.sign_in_record(request, user=request.user, purpose=purpose)
         return super().post(request, *args, **kwargs)
 
 

@@ -128,16 +128,29 @@ def browser() -> Iterator[Browser]:
 def new_context(browser: Browser, server_url: str) -> Iterator[Any]:
     """Return a factory of fresh browser contexts (own cookies); all are closed after the test."""
     made: list[BrowserContext] = []
+    refused: list[str] = []
+
+    def watch(page: Page) -> None:
+        # The Content-Security-Policy allows no inline script or style: anything it blocks would be a broken
+        # screen, so every refusal Chromium reports fails the test.
+        page.on(
+            "console",
+            lambda message: (
+                refused.append(f"{page.url}: {message.text}") if "Content Security Policy" in message.text else None
+            ),
+        )
 
     def make(viewport: dict[str, int] | None = None) -> BrowserContext:
         context = browser.new_context(base_url=server_url, viewport=viewport or DESKTOP)  # type: ignore[arg-type]
         context.set_default_timeout(10_000)
+        context.on("page", watch)
         made.append(context)
         return context
 
     yield make
     for context in made:
         context.close()
+    assert refused == [], "the Content-Security-Policy refused:\n" + "\n".join(refused)
 
 
 @pytest.fixture
@@ -162,7 +175,7 @@ def axe_check(page: Page, label: str) -> list[dict[str, Any]]:
 
     Every run's violations (any impact) are written to test-artifacts/axe-<label>.json for review.
     """
-    page.add_script_tag(path=str(AXE_JS))
+    page.evaluate(AXE_JS.read_text())  # evaluated by the test harness, not a page script: no CSP exception needed
     result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
     violations: list[dict[str, Any]] = result["violations"]
     ARTIFACTS.mkdir(exist_ok=True)

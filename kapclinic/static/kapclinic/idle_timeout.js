@@ -39,9 +39,17 @@
     });
   }
 
+  var leaving = false;
   function signedOut() {
+    // End the session here too (the server's own clock would end it within a minute), then show why.
+    if (leaving) return;
+    leaving = true;
     var next = window.location.pathname + window.location.search;
-    window.location.assign(body.dataset.signInUrl + "?idle=1&next=" + encodeURIComponent(next));
+    var target = body.dataset.signInUrl + "?idle=1&next=" + encodeURIComponent(next);
+    var form = new URLSearchParams({ idle: "1" });
+    fetch(body.dataset.signOutUrl, {
+      method: "POST", credentials: "same-origin", headers: { "X-CSRFToken": csrf }, body: form, redirect: "manual"
+    }).finally(function () { window.location.assign(target); });
   }
 
   warning.querySelector("[data-idle-stay]").addEventListener("click", keepAlive);
