@@ -118,20 +118,13 @@ def test_a_whole_iv_session_from_check_in_to_signature(
         and order.volume_ml == Decimal("3.9")
         and order.signed_by == personas["prescriber"]
     )
-    given = step(
-        nurse,
-        session,
-        "administer",
-        {
-            "lot": lot.pk,
-            "location": safe.pk,
-            "drawn": "4.0",
-            "given": "3.9",
-            "infusion_rate": "75",
-            "witness_username": "prescriber",
-            "witness_password": PASSWORD,
-        },
-    )
+    dose = {"lot": lot.pk, "location": safe.pk, "drawn": "4.0", "given": "3.9", "infusion_rate": "75"}
+    # A wrong witness password refuses the whole step, and the failure stays counted and audited (the check runs
+    # before the step's transaction, which would otherwise roll the audit row back).
+    refused = step(nurse, session, "administer", {**dose, "witness_username": "prescriber", "witness_password": "x"})
+    assert refused.status_code in (302, 422) and not Administration.objects.exists()
+    assert AccessEvent.objects.filter(action="auth.failed", detail__purpose="witness", username="nurse").exists()
+    given = step(nurse, session, "administer", {**dose, "witness_username": "prescriber", "witness_password": PASSWORD})
     assert given.status_code == 302
     administration = Administration.objects.get(session=session)
     assert administration.given_mg == Decimal("39") and administration.drawn_mg == Decimal("40")
