@@ -145,3 +145,8 @@ def test_error_answers_match_their_documented_schemas(api_for: Any, team_patient
         answer = client.get(url)
         assert answer.status_code == status, (url, answer.content)
         _assert_valid(_validator(document, path, "get", status), answer.json())
+
+
+def test_the_consent_pdf_is_documented_as_a_pdf() -> None:
+    answer = _document()["paths"]["/api/v1/consents/{signature_id}/pdf"]["get"]["responses"]["200"]
+    assert set(answer["content"]) == {"application/pdf"}

@@ -231,7 +231,18 @@ def consent_withdrawal(request: HttpRequest, signature_id: DbId, payload: Withdr
     return Status(201, _signature(ctx, signature_id))
 
 
-@router.get("/consents/{signature_id}/pdf", response={200: None, **ERROR_ANSWERS})
+@router.get(
+    "/consents/{signature_id}/pdf",
+    response={200: None, **ERROR_ANSWERS},
+    openapi_extra={
+        "responses": {
+            "200": {
+                "description": "The signed consent as a PDF document",
+                "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
+            }
+        }
+    },
+)
 def consent_pdf(request: HttpRequest, signature_id: DbId) -> HttpResponse:
     """The signed consent as PDF: the exact text, risks ticked, typed name, time, address, witnesses, digest."""
     signature, _ = consent_signature_for_user(ctx=api_context(request), signature_id=signature_id)
