@@ -79,6 +79,8 @@ def test_an_integer_out_of_range_in_a_body_is_a_422_and_records_nothing(api_for:
         "/appointments/{n}/",
         "/appointments/{n}.ics",
         "/patients/{n}/consent/",
+        "/patients/{n}/notes/new/",  # these two overflowed in the database: a 500
+        "/dosing-sessions/{n}/in-session-note/",
     ],
 )
 @pytest.mark.parametrize("number", [0, 2**63, 2**64, 10**30])
