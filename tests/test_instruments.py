@@ -127,6 +127,41 @@ def test_unverified_licences_ship_no_item_wording() -> None:
     assert "[unverified" in DRUG_SINGLE.licence_note
 
 
+# PHQ-9 wording: the Pfizer form ("No permission required to reproduce, translate, display or distribute"),
+# the same words in the CDC NHANES 2017-March 2020 codebook P_DPQ (DPQ010-DPQ090) and the HL7 US Core example.
+PUBLISHED_PHQ9 = {
+    "1": "Little interest or pleasure in doing things",
+    "2": "Feeling down, depressed, or hopeless",
+    "3": "Trouble falling or staying asleep, or sleeping too much",
+    "4": "Feeling tired or having little energy",
+    "5": "Poor appetite or overeating",
+    "6": "Feeling bad about yourself \u2014 or that you are a failure or have let yourself or your family down",
+    "7": "Trouble concentrating on things, such as reading the newspaper or watching television",
+    "8": "Moving or speaking so slowly that other people could have noticed? Or the opposite \u2014 being so fidgety "
+    "or restless that you have been moving around a lot more than usual",
+    "9": "Thoughts that you would be better off dead or of hurting yourself in some way",
+    "10": "If you checked off any problems, how difficult have these problems made it for you to do your work, "
+    "take care of things at home, or get along with other people?",
+}
+
+
+def test_phq9_items_carry_the_published_wording_and_keep_short_labels() -> None:
+    # Issue 13 rule 7: item 9 lacked "in some way"; items 1-8 and 10 were labels, not the instrument's words.
+    assert {item.id: item.text for item in PHQ9.items} == PUBLISHED_PHQ9
+    assert not any(item.text_is_label for item in PHQ9.items)
+    assert PHQ9.stem == "Over the last 2 weeks, how often have you been bothered by any of the following problems?"
+    assert PHQ9.item("9").short == "Thoughts of self-harm"
+    assert PHQ9.item("1").short == "Interest or pleasure"
+    assert PHQ9.item("10").short == "Functional difficulty"
+
+
+def test_auditc_item2_is_loinc_68519_8_wording() -> None:
+    # HL7 US Core example Observation AUDIT-C-item-example-68519-8: the item's LOINC display.
+    item = AUDITC.item("2")
+    assert item.loinc == "68519-8"
+    assert item.text == "How many standard drinks containing alcohol do you have on a typical day?"
+
+
 def test_phq9_and_gad7_loinc_codes_match_codes_md() -> None:
     assert (PHQ9.loinc_panel and PHQ9.loinc_panel.code) == "44249-1"
     assert (PHQ9.loinc_result and PHQ9.loinc_result.code) == "44261-6"
@@ -609,7 +644,7 @@ def test_outcomes_undefined_for_an_instrument_raise() -> None:
         ([0] * 11, "PHQ-9 expects 9 or 10 answers, got 11"),
         (
             [0] * 8 + [4],
-            r"PHQ-9 item 9 \(Thoughts that you would be better off dead or of hurting yourself\): "
+            r"PHQ-9 item 9 \(Thoughts of self-harm\): "
             r"4 is not one of the allowed answers 0, 1, 2, 3",
         ),
         ([0] * 8 + [-1], "PHQ-9 item 9 .*: -1 is not one of the allowed answers"),

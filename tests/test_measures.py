@@ -148,6 +148,19 @@ def test_portal_flow_autosaves_then_shows_crisis_resources(client_for: Any, team
     assert "Continue" not in client.get("/portal/").content.decode()
 
 
+def test_portal_phq9_shows_every_item_in_its_published_words(client_for: Any, team_patient: Patient) -> None:
+    # Issue 13 rule 7: the PHQ-9 is free to reproduce, so the portal asks its own words, not staff labels.
+    from django.utils.html import escape
+
+    from tests.test_instruments import PUBLISHED_PHQ9
+
+    page = client_for("patient_user").get("/portal/questionnaires/phq9/").content.decode()
+    assert "Over the last 2 weeks, how often have you been bothered by any of the following problems?" in page
+    for wording in PUBLISHED_PHQ9.values():
+        assert escape(wording) in page
+    assert "Interest or pleasure</legend>" not in page
+
+
 def test_calm_result_page_without_risk(client_for: Any, team_patient: Patient) -> None:
     client = client_for("patient_user")
     answers = {str(n): "1" for n in range(1, 8)}

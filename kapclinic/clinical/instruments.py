@@ -54,6 +54,12 @@ class Item:
     required: bool = True
     asked_if: tuple[str, int] | None = None  # (item id, value): asked only after that answer (branching)
     text_is_label: bool = False  # True: `text` names the item; it is not the instrument's own wording
+    label: str = ""  # a short name for staff tables and messages, where `text` is the published wording
+
+    @property
+    def short(self) -> str:
+        """Return the item's short name for staff tables: its label, else its text."""
+        return self.label or self.text
 
     @property
     def is_numeric(self) -> bool:
@@ -227,6 +233,7 @@ class Instrument:
     licence_note: str = ""
     wording_note: str = ""
     context_fields: tuple[str, ...] = ()  # what else a response must record (e.g. the craved substance)
+    stem: str = ""  # the published instruction above the items, where the wording is free to reproduce
 
     def __post_init__(self) -> None:
         problems = _definition_problems(self)
@@ -352,25 +359,42 @@ def _labelled(loincs: Sequence[str | None], labels: Sequence[str], options: tupl
 
 # --- PHQ-9 ---------------------------------------------------------------------------------------------------
 
-_PHQ9_ITEM_LOINC = (
-    "44250-9",
-    "44255-8",
-    "44259-0",
-    "44254-1",
-    "44251-7",
-    "44258-2",
-    "44252-5",
-    "44253-3",
+# The PHQ-9's published wording, free to reproduce ("No permission required to reproduce, translate, display or
+# distribute": the Pfizer PHQ-9 form, Spitzer, Williams, Kroenke and colleagues; instruments.md PHQ-9 licence).
+# Checked word for word against the form, the CDC's NHANES 2017-March 2020 depression-screener codebook (P_DPQ,
+# DPQ010-DPQ100) and the HL7 US Core PHQ-9 example (LOINC 44249-1). Short labels are kept for staff tables.
+PHQ9_SOURCE_OF_WORDING = (
+    "PHQ-9 form (Pfizer; Spitzer, Williams, Kroenke): no permission required to reproduce; checked against CDC "
+    "NHANES 2017-March 2020 codebook P_DPQ and HL7 US Core PHQ-9 example (LOINC 44249-1)"
 )
-_PHQ9_LABELS = (
-    "Interest or pleasure",
-    "Mood",
-    "Sleep",
-    "Energy",
-    "Appetite",
-    "Self-worth",
-    "Concentration",
-    "Slowed or restless movement",
+_PHQ9_ITEMS = (
+    # (LOINC, published wording, short label)
+    ("44250-9", "Little interest or pleasure in doing things", "Interest or pleasure"),
+    ("44255-8", "Feeling down, depressed, or hopeless", "Mood"),
+    ("44259-0", "Trouble falling or staying asleep, or sleeping too much", "Sleep"),
+    ("44254-1", "Feeling tired or having little energy", "Energy"),
+    ("44251-7", "Poor appetite or overeating", "Appetite"),
+    (
+        "44258-2",
+        "Feeling bad about yourself \u2014 or that you are a failure or have let yourself or your family down",
+        "Self-worth",
+    ),
+    (
+        "44252-5",
+        "Trouble concentrating on things, such as reading the newspaper or watching television",
+        "Concentration",
+    ),
+    (
+        "44253-3",
+        "Moving or speaking so slowly that other people could have noticed? Or the opposite \u2014 being so "
+        "fidgety or restless that you have been moving around a lot more than usual",
+        "Slowed or restless movement",
+    ),
+    (
+        "44260-8",
+        "Thoughts that you would be better off dead or of hurting yourself in some way",
+        "Thoughts of self-harm",
+    ),
 )
 
 PHQ9 = Instrument(
@@ -381,13 +405,15 @@ PHQ9 = Instrument(
     respondent="self",
     recall_period="last 2 weeks",
     items=(
-        *_labelled(_PHQ9_ITEM_LOINC, _PHQ9_LABELS, _PHQ_OPTIONS),
-        # Item 9's wording is the one the domain notes give (instruments.md, PHQ-9 "Safety flag").
-        Item("9", "Thoughts that you would be better off dead or of hurting yourself", _PHQ_OPTIONS, loinc="44260-8"),
+        *(
+            Item(str(n), text, _PHQ_OPTIONS, loinc=loinc, label=label)
+            for n, (loinc, text, label) in enumerate(_PHQ9_ITEMS, start=1)
+        ),
         # Item 10 is recorded but not added (Kroenke 2001); "Extremely difficult" has no re-checked LOINC code.
         Item(
             "10",
-            "Functional difficulty",
+            "If you checked off any problems, how difficult have these problems made it for you to do your work, "
+            "take care of things at home, or get along with other people?",
             (
                 Option(0, "Not difficult at all", "LA6572-7"),
                 Option(1, "Somewhat difficult", "LA6573-5"),
@@ -397,9 +423,10 @@ PHQ9 = Instrument(
             loinc="69722-7",
             scored=False,
             required=False,
-            text_is_label=True,
+            label="Functional difficulty",
         ),
     ),
+    stem="Over the last 2 weeks, how often have you been bothered by any of the following problems?",
     source="Kroenke K, Spitzer RL, Williams JB. J Gen Intern Med 2001;16:606-613",
     licence='Copyright Pfizer; "no permission required to reproduce, translate, display or distribute".',
     bands=(
@@ -445,7 +472,8 @@ PHQ9 = Instrument(
     worsening=Threshold(5, "outcomes.md Worsening: increase >= 5 points from baseline", policy=True),
     loinc_panel=LoincCode("44249-1", "PHQ-9 quick depression assessment panel", "verified"),
     loinc_result=LoincCode("44261-6", "PHQ-9 total score", "verified"),
-    wording_note=_LABEL_NOTE + " Item 9 uses the domain notes' wording; answer texts are the LOINC answer list.",
+    wording_note="Item texts and the stem are the published PHQ-9 wording (" + PHQ9_SOURCE_OF_WORDING + "); "
+    "answer texts are the LOINC answer list. Staff tables use the short labels.",
 )
 
 # --- GAD-7 ---------------------------------------------------------------------------------------------------
@@ -674,7 +702,8 @@ AUDITC = Instrument(
         ),
         Item(
             "2",
-            "How many standard drinks do you have on a typical day?",
+            # LOINC 68519-8's wording, as in the HL7 US Core AUDIT-C example (AUDIT-C-item-example-68519-8).
+            "How many standard drinks containing alcohol do you have on a typical day?",
             (
                 Option(0, "1 or 2"),
                 Option(1, "3 or 4"),
@@ -712,8 +741,9 @@ AUDITC = Instrument(
     # Never 75624-7: that is the full 10-item AUDIT total (codes.md).
     loinc_result=LoincCode("75626-2", "Total score [AUDIT-C]", "confirmed"),
     wording_note=(
-        "Item texts follow the domain notes (item 2 without its ellipsis). Answer texts are the WHO AUDIT "
-        "categories (public domain) and are not given in the domain notes: check them against the WHO AUDIT manual."
+        "Item texts are LOINC's (68518-0, 68519-8, 68520-6; HL7 US Core AUDIT-C examples). Answer texts are the "
+        "WHO AUDIT categories (public domain) and are not given in the domain notes: check them against the WHO "
+        "AUDIT manual."
     ),
 )
 
@@ -1036,7 +1066,7 @@ def validated_answers(
             continue
         problem = item.problem(value)
         if problem is not None:
-            raise ValueError(f"{instrument.name} item {item.id} ({item.text}): {problem}.")
+            raise ValueError(f"{instrument.name} item {item.id} ({item.short}): {problem}.")
         assert isinstance(value, int)
         checked[item.id] = value
     return checked
