@@ -31,6 +31,7 @@ from kapclinic.clinical.eligibility import (
     decision_allowed,
     evaluate,
 )
+from kapclinic.clinical.instruments import PHQ9, Item
 from kapclinic.clinical.registry import age_on
 from kapclinic.intake.models import EligibilityDecision, EligibilityDecisionKind, Evaluation
 from kapclinic.measures.models import QuestionnaireResponse
@@ -43,6 +44,10 @@ DERIVED = {"age", "sex_at_birth", "baseline_scores"}
 _HINTS = typing.get_type_hints(EvaluationSnapshot)
 _TRIAL_FIELDS = {f.name for f in dataclasses.fields(TreatmentTrial)}
 RECORDED_FIELDS = tuple(f.name for f in dataclasses.fields(EvaluationSnapshot) if f.name not in DERIVED)
+LIST_FIELDS = ("diagnoses", "medications", "allergies")
+# Fields that record one instrument item's answer: the answer's value, with the instrument's own answer texts.
+# PHQ-9 item 9 is 0-3 (instruments.md PHQ-9), never yes/no: a "No" was once stored as the text "False".
+ANSWER_ITEMS: dict[str, Item] = {"phq9_item9": PHQ9.item("9")}
 
 
 def _is_icd10_cm(code: str) -> bool:
@@ -93,6 +98,8 @@ def _check(name: str, value: Any) -> Any:
     if value is None:
         return None
     if name == "diagnoses":
+        if not isinstance(value, list | tuple) or not all(isinstance(code, str) for code in value):
+            raise ValueError("A list of ICD-10-CM codes (an empty list: none).")
         codes = [str(code).strip().upper() for code in value if str(code).strip()]
         unknown = [code for code in codes if not _is_icd10_cm(code)]
         if unknown:
@@ -109,9 +116,19 @@ def _check(name: str, value: Any) -> Any:
             trials.append(_trial(trial))
         return trials
     if name in ("medications", "allergies"):
-        return [str(item).strip()[:200] for item in value if str(item).strip()]
+        if not isinstance(value, list | tuple) or not all(isinstance(item, str) for item in value):
+            raise ValueError("A list of names, one per entry (an empty list: none known).")
+        return [item.strip()[:200] for item in value if item.strip()]
+    if name in ANSWER_ITEMS:
+        item = ANSWER_ITEMS[name]
+        if isinstance(value, bool) or not isinstance(value, int) or value not in item.allowed:
+            answers = ", ".join(f"{o.value} ({o.text.lower()})" for o in item.options)
+            raise ValueError(f"Answer with one of {answers}.")
+        return value
     if name in PLAUSIBLE_RANGES:
         low, high, unit = PLAUSIBLE_RANGES[name]
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError(f"Enter a number in {unit}.")
         number = float(value)
         if not low <= number <= high:
             raise ValueError(f"{number:g} {unit} is outside {low:g} to {high:g} {unit}; check the value.")
@@ -125,7 +142,33 @@ def _check(name: str, value: Any) -> Any:
         if not isinstance(value, bool):
             raise ValueError("Answer yes (true), no (false) or leave it unknown (null).")
         return value
-    return str(value)[:200]
+    if not isinstance(value, str):
+        raise ValueError("Enter text.")
+    return value[:200]
+
+
+def stored_value_problems(data: Mapping[str, Any]) -> dict[str, str]:
+    """Return the stored evaluation fields that cannot be read, each with why (none for a sound evaluation).
+
+    A value written by an older version, a script or an import must never make a page fail: it is read as
+    "not recorded", so the rules that need it ask for it, and the form says it could not be read.
+    """
+    problems: dict[str, str] = {}
+    for name in RECORDED_FIELDS:
+        value = data.get(name)
+        if value is None:
+            continue
+        try:
+            if name == "diagnoses":
+                # The code list was checked when saved; a read only checks the shape (no 3 s code-list load).
+                if not isinstance(value, list) or not all(isinstance(code, str) for code in value):
+                    raise ValueError("not a list of codes")
+            else:
+                _check(name, value)
+        except (ValueError, TypeError) as exc:
+            shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
+            problems[name] = f"The stored value {shown} could not be read ({exc}): enter it again."
+    return problems
 
 
 def evaluation_validate(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -184,8 +227,9 @@ def snapshot_for(patient: Patient, data: Mapping[str, Any]) -> EvaluationSnapsho
     ):
         if total is not None:
             scores.setdefault(instrument, total)
-    values: dict[str, Any] = {name: data.get(name) for name in RECORDED_FIELDS}
-    for name in ("diagnoses", "medications", "allergies"):
+    unreadable = stored_value_problems(data)
+    values: dict[str, Any] = {name: None if name in unreadable else data.get(name) for name in RECORDED_FIELDS}
+    for name in LIST_FIELDS:
         if values[name] is not None:
             values[name] = tuple(values[name])
     if values["prior_trials"] is not None:

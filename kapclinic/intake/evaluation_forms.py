@@ -7,9 +7,14 @@ from typing import Any
 from django import forms
 
 from kapclinic.clinical.eligibility import PLAUSIBLE_RANGES
-from kapclinic.intake.eligibility import RECORDED_FIELDS, _allowed_literals
+from kapclinic.intake.eligibility import (
+    ANSWER_ITEMS,
+    LIST_FIELDS,
+    RECORDED_FIELDS,
+    _allowed_literals,
+    stored_value_problems,
+)
 
-LIST_FIELDS = ("diagnoses", "medications", "allergies")
 YES_NO = [("", "Unknown / not asked"), ("yes", "Yes"), ("no", "No")]
 
 
@@ -41,17 +46,34 @@ def _number(value: object) -> object:
 
 
 class EvaluationForm(forms.Form):
-    """One field per recorded snapshot field; prior treatment trials are entered through the API for now."""
+    """One field per recorded snapshot field, of the field's own type, so a saved value reads back as entered.
+
+    Prior treatment trials have their own table (TrialFormSet). A stored value that cannot be read is shown
+    as unknown, with a note under the field saying so (intake.eligibility.stored_value_problems).
+    """
 
     def __init__(self, *args: Any, data_in: dict[str, Any] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        current = data_in or {}
+        stored = data_in or {}
+        unreadable = stored_value_problems(stored)
+        current = {name: value for name, value in stored.items() if name not in unreadable}
         for name in RECORDED_FIELDS:
             if name == "prior_trials":
                 continue
             value = current.get(name)
             field: forms.Field
-            if name in LIST_FIELDS:
+            if name in ANSWER_ITEMS:
+                item = ANSWER_ITEMS[name]
+                field = forms.TypedChoiceField(
+                    label=_label(name),
+                    required=False,
+                    coerce=int,
+                    empty_value=None,
+                    choices=[("", "Unknown / not asked")]
+                    + [(str(o.value), f"{o.value}: {o.text}") for o in item.options],
+                    initial="" if value is None else str(value),
+                )
+            elif name in LIST_FIELDS:
                 field = forms.CharField(
                     label=_label(name)
                     + (" (ICD-10-CM codes, one per line)" if name == "diagnoses" else " (one per line)"),
@@ -76,6 +98,8 @@ class EvaluationForm(forms.Form):
             else:
                 initial = "" if value is None else "yes" if value else "no"
                 field = forms.ChoiceField(label=_label(name), required=False, choices=YES_NO, initial=initial)
+            if name in unreadable:
+                field.help_text = unreadable[name]
             self.fields[name] = field
             if name in NONE_KNOWN:
                 self.fields[f"{name}_none"] = forms.BooleanField(
@@ -92,7 +116,7 @@ class EvaluationForm(forms.Form):
                 out[name] = []
             elif name in LIST_FIELDS:
                 out[name] = [line.strip() for line in str(value).splitlines() if line.strip()] if value else None
-            elif name in PLAUSIBLE_RANGES:
+            elif name in PLAUSIBLE_RANGES or name in ANSWER_ITEMS:
                 out[name] = value
             elif isinstance(self.fields[name], forms.ChoiceField) and set(dict(YES_NO)) == {
                 c[0]
@@ -142,9 +166,14 @@ class TrialForm(forms.Form):
 TrialFormSet = forms.formset_factory(TrialForm, extra=2, max_num=20)
 
 
-def trial_initial(trials: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+def trial_initial(trials: object) -> list[dict[str, Any]]:
+    """The stored trials as the table's initial rows; a stored value that is not a list of trials shows none."""
+
     def yn(value: object) -> str:
         return "" if value is None else "yes" if value else "no"
+
+    if not isinstance(trials, list) or not all(isinstance(t, dict) for t in trials):
+        return []
 
     return [
         {
