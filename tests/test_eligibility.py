@@ -118,6 +118,8 @@ FIRING = [
     P(el.aneurysmal_vascular_disease, {"diagnoses": ("I67.1",)}, "aneurysmal_vascular_disease.coded", "relative"),
     P(el.arteriovenous_malformation, {"arteriovenous_malformation": True}, "arteriovenous_malformation", "absolute"),
     P(el.arteriovenous_malformation, {"diagnoses": ("Q28.2",)}, "arteriovenous_malformation.coded", "relative"),
+    P(el.arteriovenous_malformation, {"diagnoses": ("Q27.30",)}, "arteriovenous_malformation.coded", "relative"),
+    P(el.arteriovenous_malformation, {"diagnoses": ("Q28.0",)}, "arteriovenous_malformation.coded", "relative"),
     P(el.intracerebral_haemorrhage, {"intracerebral_haemorrhage": True}, "intracerebral_haemorrhage", "absolute"),
     P(el.intracerebral_haemorrhage, {"diagnoses": ("I61.9",)}, "intracerebral_haemorrhage.coded", "relative"),
     P(el.hypersensitivity, {"allergies": ("Ketamine (rash)",)}, "hypersensitivity", "absolute"),
@@ -143,7 +145,7 @@ FIRING = [
         el.raised_intracranial_pressure,
         {"raised_intracranial_pressure": True},
         "raised_intracranial_pressure",
-        "relative",
+        "absolute",
     ),
     P(el.raised_intraocular_pressure, {"raised_intraocular_pressure": True}, "raised_intraocular_pressure", "relative"),
     P(el.pregnancy, {"pregnancy": "pregnant"}, "pregnancy", "relative"),
@@ -155,6 +157,9 @@ FIRING = [
     P(el.psychosis, {"diagnoses": ("F20.9",)}, "psychosis", "relative", id="schizophrenia-code"),
     P(el.psychosis, {"diagnoses": ("F25.0",)}, "psychosis", "relative", id="schizoaffective-code"),
     P(el.psychosis, {"diagnoses": ("F33.3",)}, "psychosis.coded", "relative", id="psychotic-features-code"),
+    P(el.psychosis, {"diagnoses": ("F31.5",)}, "psychosis.coded", "relative", id="bipolar-psychotic-features"),
+    P(el.psychosis, {"diagnoses": ("F22",)}, "psychosis", "relative", id="delusional-disorder-code"),
+    P(el.psychosis, {"diagnoses": ("F06.2",)}, "psychosis", "relative", id="psychotic-disorder-due-to-condition"),
     P(el.mania, {"mood": "current_mania"}, "mania", "absolute"),
     P(el.mania, {"mood": "bipolar"}, "mania.bipolar", "relative"),
     P(el.mania, {"diagnoses": ("F31.81",)}, "mania.bipolar", "relative", id="bipolar-ii-code"),
@@ -240,6 +245,9 @@ NOT_FIRING = [
     P(el.pregnancy, {"pregnancy": "not_applicable"}),
     P(el.breastfeeding, {"sex_at_birth": "male", "breastfeeding": None}),
     P(el.psychosis, {"diagnoses": ("F32.2",)}, id="severe-without-psychotic-features"),
+    P(el.psychosis, {"diagnoses": ("F21",)}, id="schizotypal-is-not-a-psychosis"),
+    P(el.psychosis, {"diagnoses": ("F31.4", "F06.1")}, id="bipolar-without-psychotic-features-catatonia"),
+    P(el.arteriovenous_malformation, {"diagnoses": ("Q27.2", "Q28.1")}, id="other-vessel-malformations-are-not-avm"),
     P(el.mania, {"diagnoses": ("F32.1", "F41.1")}),
     P(el.ketamine_misuse, {"diagnoses": ("F10.20",)}, id="alcohol-code-is-not-ketamine"),
     P(el.substance_use_disorder, {}),
@@ -807,3 +815,56 @@ def test_rule_suite_runs_in_milliseconds() -> None:
         evaluate(EvaluationSnapshot())
         evaluate(CLEAN)
     assert time.perf_counter() - started < 1.0
+
+
+# --- Worked examples for the corrections of 2026-12-04 (issue 13, rules 1 and 2) -----------------------------
+
+
+def test_raised_intracranial_pressure_is_absolute_and_refuses_eligible() -> None:
+    """Spravato US PI 4 / 5.6: contraindicated where an increase in intracranial pressure poses a serious risk
+    (eligibility.md section 1, corrected 2026-12-04 from relative)."""
+    found = evaluate(snap(raised_intracranial_pressure=True))
+    finding = by_code(found, "raised_intracranial_pressure")
+    assert finding.severity == "absolute" and "Spravato US PI 4" in finding.source
+    allowed, why = decision_allowed(found, "eligible_with_precautions", "Neurosurgery says the shunt works.")
+    assert not allowed and "raised_intracranial_pressure" in why
+
+
+@pytest.mark.parametrize(
+    "code",
+    ["F20.9", "F22", "F23", "F24", "F25.1", "F28", "F29", "F06.0", "F06.2", "F31.5", "F32.3", "F33.3"],
+)
+def test_every_psychosis_code_of_the_notes_raises_the_psychosis_finding(code: str) -> None:
+    """eligibility.md section 3 (psychosis codes completed 2026-12-04; Spravato PI 5.2 "carefully assess patients
+    with psychosis"): each code, alone on the problem list, raises a psychosis finding with the code as evidence."""
+    found = el.psychosis(snap(diagnoses=("F33.1", code)), DEFAULT_POLICY)
+    assert [f.rule for f in found] == ["psychosis"]
+    assert found[0].evidence["diagnoses"] == (code,) and code in found[0].message
+
+
+@pytest.mark.parametrize("code", ["Q27.30", "Q27.31", "Q27.34", "Q27.39", "Q28.0", "Q28.2", "Q28.3"])
+def test_avm_at_any_site_raises_the_avm_finding(code: str) -> None:
+    """eligibility.md section 3: Q27.3x (peripheral), Q28.0 (precerebral), Q28.2/Q28.3 (cerebral); the label
+    contraindicates AVM at any site (Spravato US PI 4, added 2026-12-04)."""
+    finding = by_code(
+        el.arteriovenous_malformation(snap(diagnoses=(code,)), DEFAULT_POLICY), "arteriovenous_malformation.coded"
+    )
+    assert finding.evidence["diagnoses"] == (code,)
+    reviewed = replace(DEFAULT_POLICY, version="reviewed-codes", diagnosis_codes_block=True)
+    assert (
+        by_code(
+            el.arteriovenous_malformation(snap(diagnoses=(code,)), reviewed), "arteriovenous_malformation.coded"
+        ).severity
+        == "absolute"
+    )
+
+
+def test_code_groups_follow_the_icd10cm_tree_not_a_hand_list() -> None:
+    """The psychosis screen names the block F20-F29, so a code added under it (any depth) is found, while the
+    schizotypal exception (F21) and codes beside the block are not."""
+    group = el.PSYCHOTIC_DISORDER_CODES
+    assert "F20-F29" in group.roots
+    assert group.matches("F20.81") and group.matches("F25.9") and group.matches("f29")
+    assert not group.matches("F21") and not group.matches("F30.10") and not group.matches("F19.959")
+    # A code the tree does not know still matches a category by its prefix, never a block.
+    assert el.CodeGroup(("Q28.2",)).matches("Q28.2X") and not group.matches("F2X")

@@ -13,15 +13,16 @@ precaution) lets the prescriber proceed only with a written reason; "interaction
 
 from __future__ import annotations
 
+import importlib
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Literal
+from typing import Any, Literal
 
 # Bump when a rule, a code list or a drug list changes: decisions store it to explain themselves later.
-RULE_SET_VERSION = "2026-11-24.1"
+RULE_SET_VERSION = "2026-12-04.1"
 
 Severity = Literal["absolute", "relative", "interaction", "missing"]
 SEVERITIES: tuple[Severity, ...] = ("absolute", "relative", "interaction", "missing")
@@ -264,12 +265,45 @@ def _normalise_code(code: str) -> str:
     return code.replace(".", "").replace(" ", "").upper()
 
 
-def _coded(snapshot: EvaluationSnapshot, prefixes: tuple[str, ...]) -> tuple[str, ...]:
-    """Return the recorded diagnosis codes that start with any of `prefixes` (dots ignored)."""
-    if not prefixes:
+@cache
+def _icd10cm() -> Any:
+    # The ICD-10-CM tree (simple-icd-10-cm, the list the diagnosis pickers use); loaded on first use, it takes a
+    # second or two, and untyped, hence Any.
+    return importlib.import_module("simple_icd_10_cm")
+
+
+@cache
+def _under(code: str, root: str) -> bool:
+    """Return whether `code` is `root` or below it in the ICD-10-CM tree (a block such as "F20-F29", a category,
+    a subcategory). A code the tree does not know falls back to its prefix (never for a block)."""
+    wanted, given = _normalise_code(root), _normalise_code(code)
+    if given == wanted:
+        return True
+    icd = _icd10cm()
+    root_key = root.strip().upper()
+    if icd.is_valid_item(given) and icd.is_valid_item(root_key):
+        return bool(icd.is_ancestor(root_key, given))
+    return "-" not in root and given.startswith(wanted)
+
+
+@dataclass(frozen=True)
+class CodeGroup:
+    """ICD-10-CM codes a screen looks for: everything under `roots` in the code tree, except under `excluding`."""
+
+    roots: tuple[str, ...]
+    excluding: tuple[str, ...] = ()
+
+    def matches(self, code: str) -> bool:
+        """Return whether the code falls in the group."""
+        return any(_under(code, root) for root in self.roots) and not any(_under(code, root) for root in self.excluding)
+
+
+def _coded(snapshot: EvaluationSnapshot, group: CodeGroup | tuple[str, ...]) -> tuple[str, ...]:
+    """Return the recorded diagnosis codes in the group (roots given as a tuple: everything under them)."""
+    wanted = group if isinstance(group, CodeGroup) else CodeGroup(group)
+    if not wanted.roots:
         return ()
-    wanted = tuple(_normalise_code(prefix) for prefix in prefixes)
-    return tuple(code for code in snapshot.diagnoses or () if _normalise_code(code).startswith(wanted))
+    return tuple(code for code in snapshot.diagnoses or () if wanted.matches(code))
 
 
 def _coded_message(label: str, coded: tuple[str, ...], denied: bool, level: Level, blocks: bool) -> str:
@@ -525,6 +559,20 @@ KETAMINE_ALLERGENS = DrugClass(
 )
 
 
+# --- Diagnosis codes for screening (eligibility.md section 3, completed 2026-12-04) ---------------------------
+
+# Arteriovenous malformation at any site (the label contraindicates AVM, Spravato US PI 4): peripheral (Q27.3x),
+# precerebral (Q28.0) and cerebral vessels (Q28.2, Q28.3).
+AVM_CODES = CodeGroup(("Q27.3", "Q28.0", "Q28.2", "Q28.3"))
+# A current mood episode with psychotic features: bipolar depressed severe (F31.5), single (F32.3) and recurrent
+# (F33.3) major depression. Spravato US PI 5.2: "carefully assess patients with psychosis".
+PSYCHOTIC_FEATURES_CODES = CodeGroup(("F31.5", "F32.3", "F33.3"))
+# Psychotic disorders: the ICD-10-CM block F20-F29 (schizophrenia F20, delusional F22, brief F23, shared F24,
+# schizoaffective F25, other F28, unspecified F29) without schizotypal disorder (F21, not a psychosis), and a
+# psychotic disorder due to another condition (F06.0 hallucinations, F06.2 delusions).
+PSYCHOTIC_DISORDER_CODES = CodeGroup(("F20-F29", "F06.0", "F06.2"), excluding=("F21",))
+
+
 # --- Section 1: contraindications and precautions -----------------------------------------------------------
 
 
@@ -556,7 +604,8 @@ def arteriovenous_malformation(snapshot: EvaluationSnapshot, policy: Eligibility
         level="absolute",
         advice="A rise in blood pressure risks haemorrhage.",
         source="Spravato US PI 4 (contraindications); eligibility.md section 1",
-        codes=("Q28.2", "Q28.3"),
+        codes=AVM_CODES.roots,
+        code_source="eligibility.md section 3 (codes for screening; AVM at any site, added 2026-12-04)",
     )
 
 
@@ -739,7 +788,7 @@ def cerebrovascular_disease(snapshot: EvaluationSnapshot, policy: EligibilityPol
 
 
 def raised_intracranial_pressure(snapshot: EvaluationSnapshot, policy: EligibilityPolicy) -> list[Finding]:
-    """Flag raised intracranial pressure or brain injury with ICP concern."""
+    """Block raised intracranial pressure or brain injury with ICP concern."""
     return _flag_rule(
         snapshot,
         policy,
@@ -747,10 +796,11 @@ def raised_intracranial_pressure(snapshot: EvaluationSnapshot, policy: Eligibili
         name="raised_intracranial_pressure",
         value=snapshot.raised_intracranial_pressure,
         label="raised intracranial pressure, or brain injury with concern for it",
-        level="relative",
+        # Absolute: the label says contraindicated, not "use with caution" (eligibility.md 1, corrected 2026-12-04).
+        level="absolute",
         advice="An increase in intracranial pressure poses a serious risk.",
-        source="Spravato US PI (increase in BP or intracranial pressure); Ketalar US PI (CSF pressure); "
-        "eligibility.md section 1",
+        source="Spravato US PI 4 and 5.6 (contraindicated where an increase in blood pressure or intracranial "
+        "pressure poses a serious risk); Ketalar US PI (CSF pressure); eligibility.md section 1",
     )
 
 
@@ -809,8 +859,8 @@ def psychosis(snapshot: EvaluationSnapshot, policy: EligibilityPolicy) -> list[F
         "Spravato US PI 5.x (assess carefully; benefit must outweigh risk); Sanacora 2017; eligibility.md section 1 "
         "(relative-to-absolute; current psychosis absolute is the [policy] default)"
     )
-    current_codes = _coded(snapshot, ("F32.3", "F33.3"))  # episode with psychotic features: the psychosis rule applies
-    spectrum_codes = _coded(snapshot, ("F20", "F25"))
+    current_codes = _coded(snapshot, PSYCHOTIC_FEATURES_CODES)
+    spectrum_codes = _coded(snapshot, PSYCHOTIC_DISORDER_CODES)
     evidence: Evidence = {"psychosis": snapshot.psychosis, "diagnoses": current_codes + spectrum_codes}
     current_level: Level = "absolute" if policy.current_psychosis_absolute else "relative"
     if snapshot.psychosis == "current":
@@ -828,7 +878,7 @@ def psychosis(snapshot: EvaluationSnapshot, policy: EligibilityPolicy) -> list[F
         )
         return [_finding("psychosis.coded", severity, message, f"{source}; eligibility.md section 3", evidence)]
     if snapshot.psychosis == "history" or spectrum_codes:
-        what = "schizophrenia or schizoaffective disorder" if spectrum_codes else "a history of psychosis"
+        what = f"a psychotic disorder ({', '.join(spectrum_codes)})" if spectrum_codes else "a history of psychosis"
         message = f"Relative contraindication: {what}. Assess carefully; the benefit must outweigh the risk."
         return [_finding("psychosis", "relative", message, source, evidence)]
     if snapshot.psychosis is None:
