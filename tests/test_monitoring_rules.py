@@ -293,6 +293,7 @@ READY: dict[str, Any] = {
     "route": "intranasal",
     "minutes_since_dose": 125,
     "last_reading": VitalReading(systolic=138, diastolic=86, heart_rate=76, spo2=97),
+    "previous_reading": VitalReading(systolic=142, diastolic=88, heart_rate=78, spo2=97),
     "moaas": 5,
     "oriented": True,
     "walks_steadily": True,
@@ -367,13 +368,72 @@ def test_in_office_routes_observe_two_hours(route: str) -> None:
 
 def test_discharge_vitals_near_baseline() -> None:
     """monitoring.md §6: BP < 160/100 or within 20% of baseline; HR 50-110; SpO2 >= 94% or at baseline."""
-    baseline = VitalReading(systolic=140, diastolic=85, heart_rate=48, spo2=93)
-    high = VitalReading(systolic=165, diastolic=95, heart_rate=45, spo2=93)  # 165 <= 168, 45 within 20% of 48
-    assert unmet(last_reading=high) == ["vitals"]
-    criterion = discharge_check(**{**READY, "last_reading": high, "baseline_reading": baseline})[2]
+    baseline = VitalReading(systolic=140, diastolic=85, heart_rate=70, spo2=93)
+    high = VitalReading(systolic=165, diastolic=95, heart_rate=72, spo2=93)  # 165 <= 168: within 20%
+    before = VitalReading(systolic=166, diastolic=96, heart_rate=74, spo2=93)
+    assert unmet(last_reading=high, previous_reading=before) == ["vitals"]
+    criterion = discharge_check(
+        **{**READY, "last_reading": high, "previous_reading": before, "baseline_reading": baseline}
+    )[2]
     assert criterion.met and "within 20% of baseline 140/85" in criterion.detail
     too_high = VitalReading(systolic=170, diastolic=95, heart_rate=70, spo2=97)  # 170 > 168
     assert unmet(last_reading=too_high, baseline_reading=baseline) == ["vitals"]
+
+
+# --- Discharge corrections of 2026-12-04 (issue 13, rule 3) -------------------------------------------------
+
+
+def test_bp_at_the_alert_level_never_meets_discharge_whatever_the_baseline() -> None:
+    """monitoring.md §6 (corrected 2026-12-04): the notes' own example, 185/100 after a 158/92 baseline, is
+    within 20% of baseline (189.6/110.4) but at or above the intra/post-dose alert level (180/110, §3)."""
+    baseline = VitalReading(systolic=158, diastolic=92, heart_rate=80, spo2=97)
+    last = VitalReading(systolic=185, diastolic=100, heart_rate=80, spo2=97)
+    iv = {**READY, "route": "iv", "minutes_since_infusion_end": 45, "baseline_reading": baseline}
+    criterion = discharge_check(**{**iv, "last_reading": last})[2]
+    assert not criterion.met and "at or above the alert level 180/110" in criterion.detail
+    # At the edge: 180 systolic or 110 diastolic is "at", 179/109 within 20% of a high baseline still passes.
+    assert unmet(**{**iv, "last_reading": VitalReading(systolic=180, diastolic=95, heart_rate=80, spo2=97)}) == [
+        "vitals"
+    ]
+    high_base = VitalReading(systolic=170, diastolic=100, heart_rate=80, spo2=97)
+    edge = VitalReading(systolic=179, diastolic=109, heart_rate=80, spo2=97)
+    assert unmet(**{**iv, "baseline_reading": high_base, "last_reading": edge}) == []
+    assert unmet(**{**iv, "baseline_reading": high_base, "last_reading": replace(edge, diastolic=110)}) == ["vitals"]
+
+
+def test_heart_rate_has_no_baseline_alternative() -> None:
+    """monitoring.md §6 (corrected 2026-12-04): HR 50-110; the 20% of baseline alternative applies to BP only.
+    A heart rate of 45 after a baseline of 48 (within 20%) does not meet discharge."""
+    baseline = VitalReading(systolic=120, diastolic=80, heart_rate=48, spo2=98)
+    slow = VitalReading(systolic=120, diastolic=80, heart_rate=45, spo2=98)
+    criterion = discharge_check(**{**READY, "route": "im", "last_reading": slow, "baseline_reading": baseline})[2]
+    assert not criterion.met and "HR 45 outside 50-110" in criterion.detail
+
+
+@pytest.mark.parametrize(
+    ("previous", "last", "met", "words"),
+    [
+        ((150, 92), (146, 88), True, "falling"),
+        ((146, 88), (150, 90), True, "stable"),  # up 4 mmHg: within the 5 mmHg tolerance [policy]
+        ((146, 88), (152, 90), False, "BP rising: 146/88 then 152/90"),
+        ((186, 100), (150, 90), False, "the reading before: BP 186/100 at or above the alert level"),
+        (None, (138, 86), False, "two BP readings after the dose"),
+    ],
+)
+def test_spravato_discharge_judges_the_last_two_readings(
+    previous: tuple[int, int] | None, last: tuple[int, int], met: bool, words: str
+) -> None:
+    """Spravato HCP dosing page: BP "consistent at a safe level" before leaving, so the last two readings must
+    both be safe and the last not rising (monitoring.md §6, corrected 2026-12-04)."""
+
+    def reading(bp: tuple[int, int]) -> VitalReading:
+        return VitalReading(systolic=bp[0], diastolic=bp[1], heart_rate=76, spo2=97)
+
+    before = None if previous is None else reading(previous)
+    criterion = discharge_check(**{**READY, "previous_reading": before, "last_reading": reading(last)})[2]
+    assert criterion.met is met and words in criterion.detail
+    # Other routes judge the last reading only (the trend rule is esketamine's).
+    assert discharge_check(**{**READY, "route": "im", "previous_reading": before, "last_reading": reading(last)})[2].met
 
 
 def test_discharge_cadss_back_to_baseline() -> None:

@@ -455,6 +455,11 @@ def test_an_esketamine_session_over_the_api_with_rems(
     assert early.status_code == 422 and "2 hours" in early.content.decode()
     with time_machine.travel(timezone.now() + timedelta(hours=2, minutes=5)):
         assert vitals(nurse, session, systolic=130, diastolic=80, heart_rate=72, spo2=98).status_code == 201
+        # Esketamine: one safe reading is not enough; BP must be stable or falling over the last two
+        # (monitoring.md section 6, Spravato HCP dosing page).
+        one = nurse.post(f"{base}/discharge", answers, content_type="application/json")
+        assert one.status_code == 422 and "two BP readings" in one.content.decode()
+        assert vitals(nurse, session, systolic=128, diastolic=80, heart_rate=70, spo2=98).status_code == 201
         done = nurse.post(f"{base}/discharge", answers, content_type="application/json")
         assert done.status_code == 200, done.content
     assert done.json()["state"] == "discharged"

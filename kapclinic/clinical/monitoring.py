@@ -17,7 +17,7 @@ from dataclasses import dataclass, fields
 from typing import Literal
 
 # Bump when a rule or its wording changes: clearances and alerts store it.
-MONITORING_RULES_VERSION = "2026-11-24.1"
+MONITORING_RULES_VERSION = "2026-12-04.1"
 POLICY_VERSION = "monitoring-default-1"
 
 ROUTES = ("iv", "im", "intranasal", "sublingual")
@@ -101,7 +101,10 @@ class MonitoringPolicy:
     discharge_hr_low: int = 50
     discharge_hr_high: int = 110
     discharge_spo2_min: int = 94
-    discharge_baseline_margin_percent: int = 20
+    discharge_baseline_margin_percent: int = 20  # BP only, never at or above the alert level
+    # Spravato: the last two readings "stable or falling": the last at most this many mmHg above the one before
+    # (reading-to-reading variation) [policy].
+    discharge_bp_stable_within_mmhg: int = 5
     discharge_cadss_max: int = 4  # instruments.md: CADSS back to pre-dose or <= 4
     # Observation minimum (§6): Spravato is the label; the others are policy. IV counts from the infusion's end.
     observation_minutes_intranasal: int = SPRAVATO_LABEL_OBSERVATION_MINUTES
@@ -149,6 +152,8 @@ def policy_problems(policy: MonitoringPolicy) -> list[str]:
         problems.append("discharge heart-rate bounds must satisfy 0 < low < high")
     if not 0 <= p.discharge_baseline_margin_percent <= 100:
         problems.append("discharge_baseline_margin_percent must be 0-100")
+    if not 0 <= p.discharge_bp_stable_within_mmhg <= 20:
+        problems.append("discharge_bp_stable_within_mmhg must be 0-20")
     if p.observation_minutes_intranasal < SPRAVATO_LABEL_OBSERVATION_MINUTES:
         problems.append("observation_minutes_intranasal cannot be below the Spravato label's 120 minutes")
     minutes = [f.name for f in fields(p) if f.name.endswith("_minutes") or f.name.startswith("observation_minutes")]
@@ -620,42 +625,79 @@ def _alertness(
     return DischargeCriterion("alert_oriented", label, not failed, "; ".join(failed or passed) + ".")
 
 
-def _vitals(last: VitalReading | None, baseline: VitalReading | None, policy: MonitoringPolicy) -> DischargeCriterion:
+def _bp_safe(reading: VitalReading, baseline: VitalReading | None, policy: MonitoringPolicy) -> tuple[bool, str]:
+    """Return whether one reading's BP is at a level safe for discharge, and why (monitoring.md §6, criterion 3)."""
+    p = policy
+    s, d = reading.systolic, reading.diastolic
+    if s is None or d is None:
+        return False, "BP not recorded"
+    # Never at or above the intra/post-dose alert level, whatever the baseline: the 20% alternative alone would
+    # discharge 185/100 after a 158/92 baseline (monitoring.md §6, corrected 2026-12-04).
+    if s >= p.alert_systolic or d >= p.alert_diastolic:
+        return False, (
+            f"BP {s}/{d} at or above the alert level {p.alert_systolic}/{p.alert_diastolic}: never discharged at "
+            "this reading, whatever the baseline"
+        )
+    limit = f"{p.discharge_systolic_below}/{p.discharge_diastolic_below}"
+    if s < p.discharge_systolic_below and d < p.discharge_diastolic_below:
+        return True, f"BP {s}/{d} below {limit}"
+    margin = p.discharge_baseline_margin_percent
+    if (
+        baseline is not None
+        and baseline.systolic is not None
+        and baseline.diastolic is not None
+        and _within(s, baseline.systolic, margin)
+        and _within(d, baseline.diastolic, margin)
+    ):
+        return True, f"BP {s}/{d} within {margin}% of baseline {baseline.bp}"
+    return False, f"BP {s}/{d} not below {limit}" + (
+        "" if baseline is None else f" nor within {margin}% of baseline {baseline.bp}"
+    )
+
+
+def _bp_trend(
+    last: VitalReading, previous: VitalReading | None, baseline: VitalReading | None, policy: MonitoringPolicy
+) -> tuple[bool, str]:
+    """Spravato: BP "consistent at a safe level" before leaving, judged on the last two readings (monitoring.md
+    §6, Spravato HCP dosing page): both safe, and the last not above the one before by more than the policy's
+    tolerance (stable or falling)."""
+    if previous is None or previous.systolic is None or previous.diastolic is None:
+        return False, "esketamine needs two BP readings after the dose to show BP stable or falling"
+    safe, why = _bp_safe(previous, baseline, policy)
+    if not safe:
+        return False, f"the reading before: {why}"
+    assert last.systolic is not None and last.diastolic is not None  # the caller judged `last` safe
+    rise = max(last.systolic - previous.systolic, last.diastolic - previous.diastolic)
+    tolerance = policy.discharge_bp_stable_within_mmhg
+    if rise > tolerance:
+        return False, f"BP rising: {previous.bp} then {last.bp} (more than {tolerance} mmHg up)"
+    return True, f"BP {previous.bp} then {last.bp}: {'falling' if rise < 0 else 'stable'}"
+
+
+def _vitals(
+    route: str,
+    last: VitalReading | None,
+    previous: VitalReading | None,
+    baseline: VitalReading | None,
+    policy: MonitoringPolicy,
+) -> DischargeCriterion:
     p = policy
     label = "Vital signs within discharge limits or near baseline"
     if last is None:
         return DischargeCriterion("vitals", label, False, "No reading after the dose.")
-    margin = p.discharge_baseline_margin_percent
     failed, passed = [], []
-    s, d = last.systolic, last.diastolic
-    if s is None or d is None:
-        failed.append("BP not recorded")
-    else:
-        limit = f"{p.discharge_systolic_below}/{p.discharge_diastolic_below}"
-        if s < p.discharge_systolic_below and d < p.discharge_diastolic_below:
-            passed.append(f"BP {s}/{d} below {limit}")
-        elif (
-            baseline is not None
-            and baseline.systolic is not None
-            and baseline.diastolic is not None
-            and _within(s, baseline.systolic, margin)
-            and _within(d, baseline.diastolic, margin)
-        ):
-            passed.append(f"BP {s}/{d} within {margin}% of baseline {baseline.bp}")
-        else:
-            failed.append(
-                f"BP {s}/{d} not below {limit}"
-                + ("" if baseline is None else f" nor within {margin}% of baseline {baseline.bp}")
-            )
+    safe, why = _bp_safe(last, baseline, p)
+    (passed if safe else failed).append(why)
+    if safe and route == "intranasal":
+        steady, why = _bp_trend(last, previous, baseline, p)
+        (passed if steady else failed).append(why)
+    # HR 50-110 only: the 20% of baseline alternative applies to BP (monitoring.md §6, corrected 2026-12-04).
     hr = last.heart_rate
     band = f"{p.discharge_hr_low}-{p.discharge_hr_high}"
-    base_hr = baseline.heart_rate if baseline is not None else None
     if hr is None:
         failed.append("heart rate not recorded")
     elif p.discharge_hr_low <= hr <= p.discharge_hr_high:
         passed.append(f"HR {hr} within {band}")
-    elif base_hr is not None and _within(hr, base_hr, margin):
-        passed.append(f"HR {hr} within {margin}% of baseline {base_hr}")
     else:
         failed.append(f"HR {hr} outside {band}")
     spo2 = last.spo2
@@ -690,19 +732,26 @@ def discharge_check(
     escort_present: bool | None,
     minutes_since_infusion_end: int | None = None,
     baseline_reading: VitalReading | None = None,
+    previous_reading: VitalReading | None = None,
     cadss: int | None = None,
     cadss_baseline: int | None = None,
     policy: MonitoringPolicy = DEFAULT_POLICY,
 ) -> list[DischargeCriterion]:
     """Return the discharge criteria of monitoring.md §6 in order; discharge needs every one met (`all_met`).
 
-    Not recorded (None) is never met. Not covered here, for the caller: "BP decreasing" needs the trend (show the
-    chart), the Spravato REMS monitoring form, and the nurse's and prescriber's discharge signatures.
+    Not recorded (None) is never met. `previous_reading` is the post-dose reading before the last: esketamine
+    discharge judges BP on the last two (stable or falling at a safe level). Not covered here, for the caller:
+    the Spravato REMS monitoring form, and the nurse's and prescriber's discharge signatures.
     """
     _check_route(route)
     if minutes_since_dose < 0 or (minutes_since_infusion_end is not None and minutes_since_infusion_end < 0):
         raise ValueError("Minutes since the dose or the infusion's end cannot be negative.")
-    for reading, what in ((last_reading, "last reading"), (baseline_reading, "baseline reading")):
+    readings = (
+        (last_reading, "last reading"),
+        (previous_reading, "previous reading"),
+        (baseline_reading, "baseline reading"),
+    )
+    for reading, what in readings:
         if reading is not None:
             _require_plausible(reading, what)
     _check_moaas(moaas)
@@ -724,7 +773,7 @@ def discharge_check(
     return [
         _observation(route, minutes_since_dose, minutes_since_infusion_end, policy),
         _alertness(moaas, oriented, cadss, cadss_baseline, policy),
-        _vitals(last_reading, baseline_reading, policy),
+        _vitals(route, last_reading, previous_reading, baseline_reading, policy),
         steady,
         _yes(
             "no_new_suicidal_ideation",

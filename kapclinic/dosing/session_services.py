@@ -669,7 +669,10 @@ def discharge_criteria(session: DosingSession, answers: dict[str, Any]) -> list[
     administration = getattr(session, "administration", None)
     vitals = list(VitalSign.objects.filter(session=session).order_by("measured_at", "id"))
     baseline = next((v for v in vitals if v.predose), None)
-    last = next((v for v in reversed(vitals) if not v.predose), None)
+    after_dose = [v for v in vitals if not v.predose]
+    last = after_dose[-1] if after_dose else None
+    # Esketamine: BP is judged on the last two readings, so the one before the last that has a BP.
+    previous = next((v for v in reversed(after_dose[:-1]) if v.systolic and v.diastolic), None)
     infusion_end = (
         SessionTransition.objects.filter(session=session, to_state=SessionState.MONITORING)
         .values_list("at", flat=True)
@@ -684,6 +687,7 @@ def discharge_criteria(session: DosingSession, answers: dict[str, Any]) -> list[
         minutes_since_infusion_end=since_end,
         last_reading=_reading_of(last) if last else None,
         baseline_reading=_reading_of(baseline) if baseline else None,
+        previous_reading=_reading_of(previous) if previous else None,
         moaas=answers.get("moaas"),
         oriented=bool(answers.get("oriented")),
         walks_steadily=bool(answers.get("walks_steadily")),
@@ -721,7 +725,7 @@ def session_discharge(
         unmet = [c for c in criteria if not c.met]
         overridden_by = None
         if unmet:
-            label = "; ".join(c.label for c in unmet)
+            label = "; ".join(f"{c.label} ({c.detail.rstrip('.')})" for c in unmet)
             if session.plan.route == Route.INTRANASAL and any(c.code in NEVER_OVERRIDDEN for c in unmet):
                 _refuse(ctx, session, "session.discharge", "Esketamine needs at least 2 hours of observation.")
             if not may(ctx.user.role, Action.DOSE_ORDER):
