@@ -641,11 +641,12 @@ def test_the_consent_page_query_count_does_not_grow_with_history(
     sign_and_witness()
     # 1 session, 2 user, 3 patient, 4 care team (the nurse's scope is the team), 5 audit INSERT, 6 signatures (with
     # version, recorder, withdrawal), 7 their witnesses, 8 latest version, 9 care team and 10 duplicate flags of
-    # the banner, 11 safety flags. The session is not saved: activity is noted at most once a minute.
-    with django_assert_num_queries(11):
+    # the banner, 11 safety flags, 12 allergies (the evaluation). The session is not saved: activity is noted at
+    # most once a minute.
+    with django_assert_num_queries(12):
         assert nurse.get(url).status_code == 200
     for _ in range(4):
         sign_and_witness()
-    with django_assert_num_queries(11):
+    with django_assert_num_queries(12):
         page = nurse.get(url).content.decode()
     assert page.count("✕ Withdrawn ") == 5

@@ -172,12 +172,13 @@ def test_chart_query_count_is_constant(
     client.get(f"/patients/{team_patient.pk}/")
     # session, user, patient, care-team check, audit INSERT, care team with users, duplicate flags,
     # open safety flags, recent scores, trajectory scores, measurement schedule, current treatment plan,
-    # consent status, therapy notes (shares, then notes), dosing sessions with checklists, appointments
-    with django_assert_num_queries(17):
+    # consent status, therapy notes (shares, then notes), dosing sessions with checklists, appointments,
+    # the banner's allergies (the evaluation)
+    with django_assert_num_queries(18):
         response = client.get(f"/patients/{team_patient.pk}/")
     assert response.status_code == 200
     _many_patients(20)
-    with django_assert_num_queries(17):
+    with django_assert_num_queries(18):
         client.get(f"/patients/{team_patient.pk}/")
 
 

@@ -850,8 +850,8 @@ def test_the_integration_note_screen_costs_the_same_however_much_there_is_beside
             grow()
         # session, user; the note, its addenda, co-signatures, shares; patient, care team, audit INSERT (note);
         # patient, care team, audit INSERT, reflections (beside); plan, goal progress; banner: care team,
-        # duplicate flags, safety flags; the form's dosing sessions and co-signers.
-        with django_assert_num_queries(20):
+        # duplicate flags, safety flags, allergies; the form's dosing sessions and co-signers.
+        with django_assert_num_queries(21):
             response = client.get(f"/notes/{note.pk}/")
         assert response.status_code == 200
 
@@ -868,8 +868,8 @@ def test_a_signed_notes_screen_costs_the_same_however_many_addenda(
         for n in range(rounds):
             services.note_addendum_add(ctx=ctx(therapist), note_id=note.pk, body=f"More {n}.", reason="Later")
         # session, user; the note (with author, co-signer, signer, session), addenda, co-signatures, shares;
-        # patient, care team, audit INSERT; banner: care team, duplicate flags, safety flags.
-        with django_assert_num_queries(12):
+        # patient, care team, audit INSERT; banner: care team, duplicate flags, safety flags, allergies.
+        with django_assert_num_queries(13):
             response = client.get(f"/notes/{note.pk}/")
         assert response.content.decode().count("Addendum by") == len(NoteAddendum.objects.filter(note=note))
 
@@ -887,8 +887,8 @@ def test_the_notes_list_costs_the_same_however_many_notes(
                 ctx=ctx(personas["patient_user"]), patient_id=team_patient.pk, body="Shared.", share=True
             )
         # session, user; patient, care team, audit INSERT, the notes (with addenda counts); patient, care team,
-        # audit INSERT, reflections; banner: care team, duplicate flags, safety flags; plan.
-        with django_assert_num_queries(14):
+        # audit INSERT, reflections; banner: care team, duplicate flags, safety flags, allergies; plan.
+        with django_assert_num_queries(15):
             assert client.get(f"/patients/{team_patient.pk}/notes/").status_code == 200
 
 
