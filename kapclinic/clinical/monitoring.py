@@ -685,7 +685,8 @@ def _vitals(
     label = "Vital signs within discharge limits or near baseline"
     if last is None:
         return DischargeCriterion("vitals", label, False, "No reading after the dose.")
-    failed, passed = [], []
+    failed: list[str] = []
+    passed: list[str] = []
     safe, why = _bp_safe(last, baseline, p)
     (passed if safe else failed).append(why)
     if safe and route == "intranasal":
