@@ -23,6 +23,7 @@ from kapclinic.inventory.selectors import lots_expiring, open_investigations
 from kapclinic.measures.selectors import open_safety_flags_for_user, overdue_measures
 from kapclinic.patients.models import Patient
 from kapclinic.patients.selectors import patient_search_for_user
+from kapclinic.therapy.selectors import integration_sessions_due
 from kapclinic.web import current_user
 
 _TEMPLATES = {
@@ -54,6 +55,8 @@ def home(request: HttpRequest) -> HttpResponse:
     if role in (Role.PRESCRIBER, Role.NURSE):
         context["todays_sessions"] = sessions_on(timezone.localdate(), ctx=ctx)
         context["poll_seconds"] = settings.KAPCLINIC_ALERT_POLL_SECONDS
+    if role is Role.THERAPIST:
+        context["integration_due"] = integration_sessions_due(ctx=ctx)
     if role is Role.PRESCRIBER:
         context["waiting"] = sessions_waiting_for_prescriber(user)
     if role is Role.COORDINATOR:

@@ -13,13 +13,13 @@ Who sees a note:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVectorField
 from django.db import connection
-from django.db.models import Count, Exists, Func, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, Func, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from kapclinic.accounts.models import User
@@ -27,6 +27,7 @@ from kapclinic.accounts.roles import Action, Role, Scope, may, scope_for
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.models import Outcome
 from kapclinic.audit.services import access_event_record, access_events_record_many, emergency_access_active
+from kapclinic.dosing.models import Discharge, DosingSession
 from kapclinic.errors import AccessDenied, NotFound
 from kapclinic.patients.access import PatientAccess, is_on_care_team, patient_get_for_user
 from kapclinic.plans.models import TreatmentPlan
@@ -449,3 +450,38 @@ def share_candidates_for(user: User) -> QuerySet[User]:
     """The colleagues the author may share a process note with."""
     roles = [r.value for r in Role if may(r, Action.PROCESS_NOTE_VIEW)]
     return User.objects.filter(role__in=roles, is_active=True).exclude(pk=user.pk).order_by("last_name", "first_name")
+
+
+@dataclass(frozen=True)
+class IntegrationDue:
+    """A patient discharged from a dosing session with no integration session since."""
+
+    session: DosingSession  # the latest discharged session, with its patient
+    discharged_at: datetime
+
+    @property
+    def days_waiting(self) -> int:
+        return (timezone.localdate() - timezone.localdate(self.discharged_at)).days
+
+
+def integration_sessions_due(*, ctx: AuditContext, limit: int = 50) -> list[IntegrationDue]:
+    """The therapist's patients (care team) whose latest dosing session was discharged and who have had no
+    integration session (an integration note, draft or signed) since; longest waiting first. One query, and
+    the patients shown are audited.
+
+    Integration follows each dosing session (../shared/design/pathway.md, stage 6).
+    """
+    latest = Discharge.objects.filter(session__patient=OuterRef("session__patient")).order_by("-at", "-id")
+    integrated_since = TherapyNote.objects.filter(
+        patient=OuterRef("session__patient"), kind=NoteKind.INTEGRATION, occurred_at__gte=OuterRef("at")
+    )
+    discharges = list(
+        Discharge.objects.filter(session__patient__care_team__user=ctx.user, pk=Subquery(latest.values("pk")[:1]))
+        .exclude(Exists(integrated_since))
+        .select_related("session__patient")
+        .order_by("at", "id")[:limit]
+    )
+    access_events_record_many(
+        ctx=ctx, action="integration.due_list", patient_ids=[d.session.patient_id for d in discharges]
+    )
+    return [IntegrationDue(session=d.session, discharged_at=d.at) for d in discharges]
