@@ -129,6 +129,12 @@ class CheckIn(models.Model):
     checklist_note = models.CharField(max_length=300, blank=True)
     pregnancy_test = models.CharField(max_length=14, choices=PregnancyTest.choices)
     weight_kg = models.DecimalField(max_digits=5, decimal_places=1)
+    # What the pre-dose rules need from check-in (monitoring.md section 1); None: not asked (older check-ins).
+    last_food_at = models.DateTimeField("last ate", null=True, blank=True)
+    last_liquid_at = models.DateTimeField("last drank", null=True, blank=True)
+    escort_confirmed = models.BooleanField("escort or ride home confirmed", null=True, blank=True)
+    substances_today = models.BooleanField("alcohol or other substances today", null=True, blank=True)
+    substances_note = models.CharField("what and when", max_length=200, blank=True, default="")
     at = models.DateTimeField(default=timezone.now)
     by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
 
@@ -201,6 +207,8 @@ class DoseOrder(models.Model):
     volume_ml = models.DecimalField(max_digits=7, decimal_places=2, null=True, blank=True)
     units = models.DecimalField(max_digits=6, decimal_places=2, null=True, blank=True)
     escalated = models.BooleanField(default=False)
+    # Esketamine: the indication the dose was ordered for (the plan's, or asked at the first order of an older plan).
+    esketamine_indication = models.CharField(max_length=4, blank=True, default="")
     working = models.JSONField(default=list)
     hard_stops = models.JSONField(default=list)
     override_reason = models.TextField(max_length=2000, blank=True)

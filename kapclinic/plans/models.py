@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -18,6 +20,13 @@ class Route(models.TextChoices):
 
 
 WEIGHT_BASED_ROUTES = (Route.IV, Route.IM)
+
+
+class EsketamineIndication(models.TextChoices):
+    """The Spravato label's indications, which it doses differently (Spravato US PI 1, 2.1, 2.2)."""
+
+    TRD = "trd", "Treatment-resistant depression (TRD)"
+    MDSI = "mdsi", "Depressive symptoms in MDD with acute suicidal ideation or behaviour (MDSI)"
 
 
 class TitrationKind(models.TextChoices):
@@ -58,6 +67,11 @@ class TreatmentPlan(SignedRecord):
     indication_code = models.CharField("indication (ICD-10-CM)", max_length=10)
     indication_text = models.CharField("indication", max_length=200)
     route = models.CharField(max_length=12, choices=Route.choices)
+    # Intranasal esketamine only. Blank on plans written before it was asked (2026-12): their first esketamine
+    # order asks for it instead.
+    esketamine_indication = models.CharField(
+        "esketamine indication", max_length=4, choices=EsketamineIndication.choices, blank=True, default=""
+    )
     # mg/kg for IV and IM; fixed mg for intranasal and sublingual.
     starting_dose_mg_per_kg = models.DecimalField(max_digits=5, decimal_places=3, null=True, blank=True)
     starting_dose_mg = models.DecimalField(max_digits=6, decimal_places=1, null=True, blank=True)
@@ -101,6 +115,14 @@ class TreatmentPlan(SignedRecord):
 
     def __str__(self) -> str:
         return f"plan {self.pk} for patient {self.patient_id} ({self.get_route_display()})"
+
+    def signed_content(self) -> dict[str, Any]:
+        """The signed fields, with the esketamine indication when there is one (plans signed before it was asked
+        keep the digest they were signed with)."""
+        content = super().signed_content()
+        if self.esketamine_indication:
+            content["esketamine_indication"] = self.esketamine_indication
+        return content
 
     @property
     def starting_dose_label(self) -> str:
