@@ -209,6 +209,8 @@ class DoseOrder(models.Model):
     escalated = models.BooleanField(default=False)
     # Esketamine: the indication the dose was ordered for (the plan's, or asked at the first order of an older plan).
     esketamine_indication = models.CharField(max_length=4, blank=True, default="")
+    # IV: the planned infusion minutes, part of the order (0.5 mg/kg over about 40 min: dosing.md section 2).
+    infusion_minutes = models.PositiveSmallIntegerField(null=True, blank=True)
     working = models.JSONField(default=list)
     hard_stops = models.JSONField(default=list)
     override_reason = models.TextField(max_length=2000, blank=True)
