@@ -8,8 +8,10 @@ use (no count adjustments: those are written only through a count). Every entry 
 right balance and none goes below zero; the first reconciliation checks that, and the run
 stops if any lot or location does not balance.
 
-Rows are written with explicit ids, in batches: executemany on SQLite, COPY on PostgreSQL
-(the table refuses UPDATE and DELETE, so nothing is ever rewritten). On a shared database
+Rows are written with explicit ids and their hash chain links (kapclinic/hashchain.py, the same
+canonical content as kapclinic/audit/chain.py, so verify_ledger passes over them), in batches:
+executemany on SQLite, COPY on PostgreSQL (the table refuses UPDATE and DELETE, so nothing is
+ever rewritten). On a shared database
 (DATABASE_URL) only the entries missing to reach N are added, continuing from the balances
 found there.
 
@@ -62,6 +64,8 @@ COLUMNS = (
     "reference",
     "corrects_id",
     "counterpart_id",
+    "previous_hash",
+    "row_hash",
 )
 SAFE, ROOM, CART = 0, 1, 2
 LOCATIONS = (
@@ -141,8 +145,12 @@ class LedgerLoader:
         latest: dict[tuple[int, int], int],
         insert: Callable[[list[Row]], None],
         start: datetime,
+        last_hash: str | None = None,
         seed: int = SEED,
     ) -> None:
+        from kapclinic.hashchain import genesis
+
+        self.last_hash = last_hash if last_hash is not None else genesis("ledger")
         self.total = total
         self.done = already  # entries in the table (all of them, for the lot windows)
         self.next_id = next_id
@@ -191,33 +199,35 @@ class LedgerLoader:
         self.balances[key] = balance
         entry_id = self.next_id
         self.next_id += 1
-        when = (self.start + timedelta(seconds=int(self.made * self.seconds_per_entry))).isoformat(" ")
+        moment = self.start + timedelta(seconds=int(self.made * self.seconds_per_entry))
+        when = moment.isoformat(" ")
         texts = self.changes.get((change, product.mg_per_unit))
         if texts is None:
             texts = self.changes[(change, product.mg_per_unit)] = (
                 mg_text(change),
                 units_text(change, product.mg_per_unit),
             )
-        self.rows.append(
-            (
-                entry_id,
-                kind,
-                lot,
-                location,
-                texts[0],
-                texts[1],
-                mg_text(balance),
-                when,
-                when,
-                self.staff[actor],
-                self.staff[witness] if witness else None,
-                patient,
-                reason,
-                reference,
-                corrects,
-                counterpart,
-            )
+        values = (
+            entry_id,
+            kind,
+            lot,
+            location,
+            texts[0],
+            texts[1],
+            mg_text(balance),
+            when,
+            when,
+            self.staff[actor],
+            self.staff[witness] if witness else None,
+            patient,
+            reason,
+            reference,
+            corrects,
+            counterpart,
         )
+        previous = self.last_hash
+        self.last_hash = self.link(previous, values, moment)
+        self.rows.append((*values, previous, self.last_hash))
         self.latest[key] = entry_id
         self.done += 1
         self.made += 1
@@ -225,6 +235,15 @@ class LedgerLoader:
         if len(self.rows) >= BATCH:
             self.flush()
         return entry_id
+
+    def link(self, previous: str, values: Row, moment: datetime) -> str:
+        """Return the row's hash: its content as kapclinic.audit.chain.LEDGER canonicalises it (times in UTC)."""
+        from kapclinic.hashchain import canonical, link_hash
+
+        utc = moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")  # start is UTC, aware or naive
+        content = dict(zip(COLUMNS[:16], values, strict=True))
+        content.update(occurred_at=utc, recorded_at=utc, count_line_id=None)
+        return link_hash(previous, canonical(content))
 
     def flush(self) -> None:
         if self.rows:
@@ -500,6 +519,7 @@ def ledger_load(entries: int, staff: dict[str, Any]) -> dict[str, Any]:
             latest=latest,
             insert=_inserter(),
             start=start if connection.vendor == "postgresql" else start.replace(tzinfo=None),
+            last_hash=LedgerEntry.objects.order_by("-id").values_list("row_hash", flat=True).first(),
         )
         loader.run()
         made = loader.kinds

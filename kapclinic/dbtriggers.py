@@ -1,8 +1,14 @@
 """Append-only tables, enforced by the database itself (not only by Python).
 
 `append_only("app_model")` is a migration operation that creates triggers refusing
-UPDATE and DELETE on that table, written for SQLite and PostgreSQL. Signed notes,
+UPDATE and DELETE on that table, written for SQLite and PostgreSQL, and on PostgreSQL a
+statement trigger refusing TRUNCATE (which fires no row trigger). Signed notes,
 administered doses, vitals, ledger entries and audit events use it.
+
+Triggers stop the application's own statements; they do not stop the table's owner, who may
+drop or disable them. Hence the least-privilege role the application runs as (it owns nothing:
+`manage.py db_grants`), and the hash chain that `manage.py verify_audit` checks
+(kapclinic/hashchain.py), which also reports a trigger that is missing or disabled.
 
 On SQLite, Django alters a table by rebuilding it, which drops its triggers: a migration
 that alters an append-only table must end with `append_only(table)` again (it replaces
@@ -28,6 +34,7 @@ $$;
 
 APPEND_ONLY_TABLES = (
     "audit_accessevent",
+    "audit_chaincheckpoint",
     "inventory_ledgerentry",
     "inventory_inventorycount",
     "inventory_countline",
@@ -59,30 +66,53 @@ def _create_sql(vendor: str, table: str) -> list[str]:
             _PG_FUNCTION,
             f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
             "FOR EACH ROW EXECUTE FUNCTION kapclinic_refuse_change();",
+            _pg_truncate_sql(table),
         ]
     raise NotImplementedError(f"No append-only trigger for the {vendor} backend")
+
+
+def _pg_truncate_sql(table: str) -> str:
+    # TRUNCATE fires no row trigger (PostgreSQL docs, CREATE TRIGGER): it needs its own statement trigger.
+    return (
+        f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
+        "FOR EACH STATEMENT EXECUTE FUNCTION kapclinic_refuse_change();"
+    )
 
 
 def _drop_sql(vendor: str, table: str) -> list[str]:
     if vendor == "sqlite":
         return [f"DROP TRIGGER IF EXISTS {table}_no_update;", f"DROP TRIGGER IF EXISTS {table}_no_delete;"]
-    return [f"DROP TRIGGER IF EXISTS {table}_append_only ON {table};"]
+    return [
+        f"DROP TRIGGER IF EXISTS {table}_append_only ON {table};",
+        f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table};",
+    ]
+
+
+def _present(connection: BaseDatabaseWrapper, table: str, sqlite_names: list[str], pg_names: list[str]) -> bool:
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            marks = ", ".join(["%s"] * len(sqlite_names))
+            cursor.execute(
+                f"SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger' AND tbl_name = %s AND name IN ({marks})",  # noqa: S608 - placeholders only
+                [table, *sqlite_names],
+            )
+            return bool(cursor.fetchone()[0] == len(sqlite_names))
+        # A disabled trigger (ALTER TABLE ... DISABLE TRIGGER: tgenabled 'D') or one that fires only for
+        # replicas ('R') is as good as gone; 'O' fires in normal sessions, 'A' always.
+        marks = ", ".join(["%s"] * len(pg_names))
+        sql = f"SELECT COUNT(*) FROM pg_trigger WHERE tgrelid = to_regclass(%s) AND tgname IN ({marks}) "  # noqa: S608
+        cursor.execute(sql + "AND tgenabled IN ('O', 'A')", [table, *pg_names])
+        return bool(cursor.fetchone()[0] == len(pg_names))
 
 
 def triggers_present(connection: BaseDatabaseWrapper, table: str) -> bool:
-    """Return whether `table` still has its append-only triggers in this database."""
-    with connection.cursor() as cursor:
-        if connection.vendor == "sqlite":
-            cursor.execute(
-                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger' AND tbl_name = %s AND name IN (%s, %s)",
-                [table, f"{table}_no_update", f"{table}_no_delete"],
-            )
-            return bool(cursor.fetchone()[0] == 2)
-        cursor.execute(
-            "SELECT COUNT(*) FROM pg_trigger WHERE tgrelid = %s::regclass AND tgname = %s",
-            [table, f"{table}_append_only"],
-        )
-        return bool(cursor.fetchone()[0] == 1)
+    """Return whether `table` still has its append-only triggers, enabled, in this database."""
+    return _present(
+        connection,
+        table,
+        [f"{table}_no_update", f"{table}_no_delete"],
+        [f"{table}_append_only", f"{table}_no_truncate"],
+    )
 
 
 FROZEN_ONCE_SIGNED_TABLES = ("plans_treatmentplan", "dosing_dosingsession", "therapy_therapynote")
@@ -103,6 +133,7 @@ def _frozen_create_sql(vendor: str, table: str) -> list[str]:
             "WHEN (OLD.signed_at IS NOT NULL) EXECUTE FUNCTION kapclinic_refuse_change();",
             f"CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table} "
             "FOR EACH ROW EXECUTE FUNCTION kapclinic_refuse_change();",
+            _pg_truncate_sql(table),
         ]
     raise NotImplementedError(f"No signed-row trigger for the {vendor} backend")
 
@@ -113,24 +144,14 @@ def _frozen_drop_sql(vendor: str, table: str) -> list[str]:
     return [
         f"DROP TRIGGER IF EXISTS {table}_signed_frozen ON {table};",
         f"DROP TRIGGER IF EXISTS {table}_no_delete ON {table};",
+        f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table};",
     ]
 
 
 def frozen_triggers_present(connection: BaseDatabaseWrapper, table: str) -> bool:
-    """Return whether `table` still refuses updates of signed rows and all deletes."""
+    """Return whether `table` still refuses updates of signed rows and all deletes (TRUNCATE too)."""
     names = [f"{table}_signed_frozen", f"{table}_no_delete"]
-    with connection.cursor() as cursor:
-        if connection.vendor == "sqlite":
-            cursor.execute(
-                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger' AND tbl_name = %s AND name IN (%s, %s)",
-                [table, *names],
-            )
-        else:
-            cursor.execute(
-                "SELECT COUNT(*) FROM pg_trigger WHERE tgrelid = %s::regclass AND tgname IN (%s, %s)",
-                [table, *names],
-            )
-        return bool(cursor.fetchone()[0] == 2)
+    return _present(connection, table, names, [*names, f"{table}_no_truncate"])
 
 
 def frozen_once_signed(table: str) -> migrations.RunPython:
@@ -151,6 +172,24 @@ def frozen_once_signed(table: str) -> migrations.RunPython:
     return migrations.RunPython(forwards, backwards, elidable=False)
 
 
+def append_only_lifted(table: str) -> migrations.RunPython:
+    """Return a migration operation that drops `table`'s append-only triggers, for a backfill of a new column.
+
+    The same migration must end with `append_only(table)`; reversed, this operation puts the triggers back.
+    """
+
+    def forwards(apps: StateApps, schema_editor: BaseDatabaseSchemaEditor) -> None:
+        for statement in _drop_sql(schema_editor.connection.vendor, table):
+            schema_editor.execute(statement, params=None)
+
+    def backwards(apps: StateApps, schema_editor: BaseDatabaseSchemaEditor) -> None:
+        vendor = schema_editor.connection.vendor
+        for statement in [*_drop_sql(vendor, table), *_create_sql(vendor, table)]:
+            schema_editor.execute(statement, params=None)
+
+    return migrations.RunPython(forwards, backwards, elidable=False)
+
+
 def append_only(table: str) -> migrations.RunPython:
     """Return a migration operation that makes `table` refuse UPDATE and DELETE."""
 
@@ -162,5 +201,24 @@ def append_only(table: str) -> migrations.RunPython:
     def backwards(apps: StateApps, schema_editor: BaseDatabaseSchemaEditor) -> None:
         for statement in _drop_sql(schema_editor.connection.vendor, table):
             schema_editor.execute(statement, params=None)
+
+    return migrations.RunPython(forwards, backwards, elidable=False)
+
+
+def truncate_refused(tables: tuple[str, ...]) -> migrations.RunPython:
+    """Return a migration operation adding the TRUNCATE trigger to tables made append-only before it existed."""
+
+    def forwards(apps: StateApps, schema_editor: BaseDatabaseSchemaEditor) -> None:
+        if schema_editor.connection.vendor != "postgresql":
+            return  # SQLite has no TRUNCATE; its DELETE trigger already covers DELETE without WHERE
+        schema_editor.execute(_PG_FUNCTION, params=None)
+        for table in tables:
+            schema_editor.execute(f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table};", params=None)
+            schema_editor.execute(_pg_truncate_sql(table), params=None)
+
+    def backwards(apps: StateApps, schema_editor: BaseDatabaseSchemaEditor) -> None:
+        if schema_editor.connection.vendor == "postgresql":
+            for table in tables:
+                schema_editor.execute(f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table};", params=None)
 
     return migrations.RunPython(forwards, backwards, elidable=False)

@@ -296,3 +296,11 @@ LOGGING = {
 }
 
 NINJA_PAGINATION_PER_PAGE = KAPCLINIC_PAGE_SIZE
+
+# --- Database roles (issue 12, fault 3; docs/operations.md) ---------------------------------------------
+# DATABASE_URL is the application's login: on PostgreSQL a role that owns nothing and may only read and
+# add rows to the append-only tables. DATABASE_OWNER_URL, when set, is the login that owns the tables:
+# `manage.py migrate --database owner`, then `manage.py db_grants` (grants to KAPCLINIC_DB_APP_ROLE).
+if env_str("DATABASE_OWNER_URL", ""):
+    DATABASES["owner"] = dj_database_url.parse(env_str("DATABASE_OWNER_URL", ""), conn_max_age=0)
+KAPCLINIC_DB_APP_ROLE = env_str("KAPCLINIC_DB_APP_ROLE", str(DATABASES["default"].get("USER") or ""))

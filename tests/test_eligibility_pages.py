@@ -11,6 +11,7 @@ from kapclinic.accounts.models import User
 from kapclinic.audit.models import AccessEvent
 from kapclinic.intake.models import EligibilityDecision
 from kapclinic.patients.models import Patient
+from tests.db_roles import REFUSED
 
 
 def _put(api: Any, patient: Patient, body: dict[str, Any]) -> Any:
@@ -57,7 +58,7 @@ def test_relative_contraindication_needs_a_reason(api_for: Any, team_patient: Pa
     assert ok.status_code == 201
     decision = EligibilityDecision.objects.get()
     assert decision.findings and decision.evaluation_data["systolic_bp"] == 150
-    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+    with pytest.raises(DatabaseError, match=REFUSED), transaction.atomic():
         EligibilityDecision.objects.update(decision="eligible")
 
 

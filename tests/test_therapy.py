@@ -25,6 +25,7 @@ from kapclinic.plans.models import TreatmentPlan
 from kapclinic.therapy import selectors, services
 from kapclinic.therapy.kinds import BODY_MAX, REFLECTION_MAX, SECTION_MAX
 from kapclinic.therapy.models import GoalProgress, NoteAddendum, NoteShare, Reflection, TherapyNote
+from tests.db_roles import REFUSED
 
 pytestmark = pytest.mark.django_db
 
@@ -156,9 +157,9 @@ def test_signing_stores_the_digest_and_freezes_the_note(therapist: User, team_pa
 
 def test_the_database_refuses_to_change_or_delete_a_signed_note(therapist: User, team_patient: Patient) -> None:
     note = signed(therapist, team_patient)
-    with pytest.raises(DatabaseError, match="refused"), transaction.atomic():
+    with pytest.raises(DatabaseError, match=REFUSED), transaction.atomic():
         TherapyNote.objects.filter(pk=note.pk).update(body="tampered")
-    with pytest.raises(DatabaseError, match="refused"), transaction.atomic():
+    with pytest.raises(DatabaseError, match=REFUSED), transaction.atomic():
         TherapyNote.objects.filter(pk=note.pk).delete()
 
 
@@ -226,7 +227,7 @@ def test_an_addendum_says_who_when_and_why_and_leaves_the_note_as_signed(
     assert (addendum.author, addendum.reason) == (therapist, "Late information")
     note.refresh_from_db()
     assert note.signature_intact and note.body == "A integration note."
-    with pytest.raises(DatabaseError, match="refused"), transaction.atomic():
+    with pytest.raises(DatabaseError, match=REFUSED), transaction.atomic():
         NoteAddendum.objects.filter(pk=addendum.pk).update(body="rewritten")
 
 
@@ -446,7 +447,7 @@ def test_goal_progress_is_recorded_against_the_signed_plan(
         services.goal_progress_record(
             ctx=ctx(personas["nurse"]), patient_id=team_patient.pk, goal_index=0, level="some"
         )
-    with pytest.raises(DatabaseError, match="refused"), transaction.atomic():
+    with pytest.raises(DatabaseError, match=REFUSED), transaction.atomic():
         GoalProgress.objects.update(level="worse")
 
 
@@ -848,10 +849,10 @@ def test_the_integration_note_screen_costs_the_same_however_much_there_is_beside
     for rounds in (1, 6):
         for _ in range(rounds):
             grow()
-        # session, user; the note, its addenda, co-signatures, shares; patient, care team, audit INSERT (note);
-        # patient, care team, audit INSERT, reflections (beside); plan, goal progress; banner: care team,
-        # duplicate flags, safety flags, allergies; the form's dosing sessions and co-signers.
-        with django_assert_num_queries(21):
+        # session, user; the note, its addenda, co-signatures, shares; patient, care team, audit chain head and
+        # INSERT (note); patient, care team, audit chain head and INSERT, reflections (beside); plan, goal progress;
+        # banner: care team, duplicate flags, safety flags, allergies; the form's dosing sessions and co-signers.
+        with django_assert_num_queries(23):
             response = client.get(f"/notes/{note.pk}/")
         assert response.status_code == 200
 
@@ -868,8 +869,8 @@ def test_a_signed_notes_screen_costs_the_same_however_many_addenda(
         for n in range(rounds):
             services.note_addendum_add(ctx=ctx(therapist), note_id=note.pk, body=f"More {n}.", reason="Later")
         # session, user; the note (with author, co-signer, signer, session), addenda, co-signatures, shares;
-        # patient, care team, audit INSERT; banner: care team, duplicate flags, safety flags, allergies.
-        with django_assert_num_queries(13):
+        # patient, care team, audit chain head and INSERT; banner: care team, duplicate flags, safety flags, allergies.
+        with django_assert_num_queries(14):
             response = client.get(f"/notes/{note.pk}/")
         assert response.content.decode().count("Addendum by") == len(NoteAddendum.objects.filter(note=note))
 
@@ -886,9 +887,10 @@ def test_the_notes_list_costs_the_same_however_many_notes(
             services.reflection_write(
                 ctx=ctx(personas["patient_user"]), patient_id=team_patient.pk, body="Shared.", share=True
             )
-        # session, user; patient, care team, audit INSERT, the notes (with addenda counts); patient, care team,
-        # audit INSERT, reflections; banner: care team, duplicate flags, safety flags, allergies; plan.
-        with django_assert_num_queries(15):
+        # session, user; patient, care team, audit chain head and INSERT, the notes (with addenda counts); patient,
+        # care team, audit chain head and INSERT, reflections; banner: care team, duplicate flags, safety flags,
+        # allergies; plan.
+        with django_assert_num_queries(17):
             assert client.get(f"/patients/{team_patient.pk}/notes/").status_code == 200
 
 

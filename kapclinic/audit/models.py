@@ -42,6 +42,9 @@ class AccessEvent(models.Model):
     emergency = models.BooleanField(default=False)
     reason = models.TextField(blank=True)
     detail = models.JSONField(default=dict, blank=True)
+    # Hash chain (kapclinic/hashchain.py): written once by kapclinic/audit/chain.py, checked by verify_audit.
+    previous_hash = models.CharField(max_length=64, editable=False)
+    row_hash = models.CharField(max_length=64, editable=False)
 
     class Meta:
         ordering = ["-occurred_at", "-id"]
@@ -52,6 +55,32 @@ class AccessEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.occurred_at:%Y-%m-%d %H:%M} {self.username} {self.action} {self.outcome}"
+
+
+class Chain(models.TextChoices):
+    AUDIT = "audit", "Audit log"
+    LEDGER = "ledger", "Controlled-substance ledger"
+
+
+class ChainCheckpoint(models.Model):
+    """A signed record of a hash chain's last row and length (manage.py audit_checkpoint). Append-only.
+
+    The signature is an HMAC with KAPCLINIC_AUDIT_KEY, which the database does not hold: whoever can
+    rewrite the table cannot sign a checkpoint that matches the rewritten chain.
+    """
+
+    chain = models.CharField(max_length=10, choices=Chain.choices)
+    last_id = models.BigIntegerField(help_text="0: the chain was empty")
+    last_hash = models.CharField(max_length=64)
+    row_count = models.BigIntegerField()
+    taken_at = models.DateTimeField()
+    signature = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["chain", "last_id", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.chain} checkpoint at row {self.last_id} ({self.row_count} rows)"
 
 
 class EmergencyAccess(models.Model):

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from kapclinic.accounts.roles import Action, may
+from kapclinic.audit.chain import chain_append
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.models import AccessEvent, EmergencyAccess, Outcome
 from kapclinic.errors import AccessDenied, Conflict, NotFound
@@ -70,17 +71,15 @@ def access_event_record(
     if patient_id is not None and outcome != Outcome.ALLOWED and not _patient_exists(patient_id):
         detail, patient_id = {**(detail or {}), "patient_id": patient_id}, None
     event = _event(ctx, action, patient_id, outcome, detail, emergency)
-    event.save(force_insert=True)
+    chain_append([event])
     return event
 
 
 def access_events_record_many(
     *, ctx: AuditContext, action: str, patient_ids: Iterable[int], detail: dict[str, Any] | None = None
 ) -> None:
-    """Record that a list showed these patients: one row each, in one INSERT."""
-    events = [_event(ctx, action, pid, Outcome.ALLOWED, detail, None) for pid in patient_ids]
-    if events:
-        AccessEvent.objects.bulk_create(events)
+    """Record that a list showed these patients: one row each, in one INSERT (and one chain lock)."""
+    chain_append([_event(ctx, action, pid, Outcome.ALLOWED, detail, None) for pid in patient_ids])
 
 
 def emergency_access_active(*, user_id: int, patient_id: int) -> EmergencyAccess | None:

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from kapclinic.accounts.models import User
 from kapclinic.accounts.roles import Role
+from kapclinic.audit.chain import chain_append
 from kapclinic.audit.models import AccessEvent, Channel
 from kapclinic.clinical.registry import SYNTHETIC_MRN_BASE, mrn_from_number, phone_digits
 from kapclinic.patients.models import CareTeamMember, Patient, SexAtBirth
@@ -161,5 +162,5 @@ def patients_ensure(
             for p in new
             for _ in range(events_per_patient)
         ]
-        AccessEvent.objects.bulk_create(events, batch_size=5000)
+        chain_append(events, batch_size=5000)
     return len(new)

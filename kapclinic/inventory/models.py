@@ -136,6 +136,9 @@ class LedgerEntry(models.Model):
         related_name="+",
         help_text="the other leg of a transfer",
     )
+    # Hash chain (kapclinic/hashchain.py): written once by kapclinic/audit/chain.py, checked by verify_ledger.
+    previous_hash = models.CharField(max_length=64, editable=False)
+    row_hash = models.CharField(max_length=64, editable=False)
 
     class Meta:
         ordering = ["id"]
@@ -244,3 +247,31 @@ class Investigation(models.Model):
 
     def __str__(self) -> str:
         return f"investigation of count line {self.line_id} ({'resolved' if self.resolved_at else 'open'})"
+
+
+class LossReportKind(models.TextChoices):
+    # 21 CFR 1301.76(b): written notice within one business day of discovery; DEA Form 106 within 45 days
+    # (88 FR 40707). The clocks are in kapclinic/clinical/ledger.py.
+    WRITTEN_NOTICE = "written_notice", "Written notice to the DEA Field Division Office"
+    FORM_106 = "form_106", "DEA Form 106 submitted"
+
+
+class LossReport(models.Model):
+    """A filing that a theft or significant loss requires, once of each kind per loss entry. Append-only."""
+
+    loss = models.ForeignKey(LedgerEntry, on_delete=models.PROTECT, related_name="loss_reports")
+    kind = models.CharField(max_length=16, choices=LossReportKind.choices)
+    filed_on = models.DateField()
+    reference = models.CharField(max_length=80, blank=True, help_text="e.g. the Form 106 confirmation number")
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["loss", "kind"]
+        constraints = [
+            models.UniqueConstraint(fields=["loss", "kind"], name="loss_report_once_per_kind"),
+            models.CheckConstraint(name="loss_report_kind_known", condition=Q(kind__in=LossReportKind.values)),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} for loss entry {self.loss_id} filed {self.filed_on}"

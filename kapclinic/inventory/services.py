@@ -16,6 +16,7 @@ from django.utils import timezone
 from kapclinic.accounts import services as account_services
 from kapclinic.accounts.models import User
 from kapclinic.accounts.roles import Action, may
+from kapclinic.audit.chain import chain_append
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.models import Outcome
 from kapclinic.audit.services import access_event_record
@@ -40,6 +41,8 @@ from kapclinic.inventory.models import (
     InventoryCount,
     Investigation,
     LedgerEntry,
+    LossReport,
+    LossReportKind,
     Lot,
     Product,
     StorageLocation,
@@ -176,7 +179,7 @@ def _entry(
         actor=ctx.user,
         **fields,
     )
-    entry.save(force_insert=True)
+    chain_append([entry])
     patient_id = entry.patient_id
     access_event_record(
         ctx=ctx,
@@ -578,3 +581,40 @@ def clinic_registration_save(
         registration.save()
         access_event_record(ctx=ctx, action="ledger.setup.registration", detail={"dea_number": registration.dea_number})
     return registration
+
+
+def loss_report_record(
+    *, ctx: AuditContext, loss_entry_id: int, kind: str, filed_on: date, reference: str = ""
+) -> LossReport:
+    """Record that a theft or loss was notified to the DEA in writing, or its Form 106 submitted (director).
+
+    Each filing is recorded once per loss entry (21 CFR 1301.76(b); 88 FR 40707); the director's dashboard
+    shows each clock as done, due or overdue until it is recorded.
+    """
+    if not may(ctx.user.role, Action.LEDGER_INVESTIGATE):
+        access_event_record(ctx=ctx, action="ledger.loss_report", outcome=Outcome.DENIED)
+        raise AccessDenied("Only the clinic director records the DEA filings of a theft or loss.")
+    if kind not in LossReportKind.values:
+        raise ValidationError({"kind": "Choose the written notice or DEA Form 106."})
+    if not isinstance(filed_on, date) or isinstance(filed_on, datetime):
+        raise ValidationError({"filed_on": "Enter the date it was filed."})
+    reference = reference.strip()
+    if len(reference) > 80:
+        raise ValidationError({"reference": "Keep the reference under 80 characters."})
+    if kind == LossReportKind.FORM_106 and not reference:
+        raise ValidationError({"reference": "Enter the Form 106 confirmation number."})
+    with transaction.atomic():
+        loss = LedgerEntry.objects.select_for_update().filter(pk=loss_entry_id, kind=EntryKind.LOSS).first()
+        if loss is None:
+            raise NotFound("No theft or loss entry with that id.")
+        if filed_on < timezone.localtime(loss.occurred_at).date():
+            raise ValidationError({"filed_on": "A filing cannot be dated before the loss was discovered."})
+        if filed_on > timezone.localdate():
+            raise ValidationError({"filed_on": "A filing cannot be dated in the future."})
+        if LossReport.objects.filter(loss=loss, kind=kind).exists():
+            raise Conflict(f"{LossReportKind(kind).label} is already recorded for this loss.")
+        report = LossReport.objects.create(loss=loss, kind=kind, filed_on=filed_on, reference=reference, by=ctx.user)
+        access_event_record(
+            ctx=ctx, action="ledger.loss_report", detail={"loss": loss.pk, "kind": kind, "filed_on": str(filed_on)}
+        )
+    return report

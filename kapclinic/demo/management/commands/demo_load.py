@@ -9,6 +9,7 @@ from django.db import transaction
 
 from kapclinic.accounts.models import User
 from kapclinic.accounts.roles import Role
+from kapclinic.audit.chain import CHAINS, checkpoint_take
 from kapclinic.clinical.registry import SYNTHETIC_MRN_BASE, mrn_from_number
 from kapclinic.demo.consent import load_consent
 from kapclinic.demo.dosing import dosing_demo_decide, dosing_demo_ensure
@@ -93,6 +94,8 @@ class Command(BaseCommand):
         load_consent(staff)
         dosing_demo_ensure(staff, DEMO_PASSWORD)
         load_therapy(staff)
+        for chain in CHAINS:  # a signed starting point for verify_audit (docs/operations.md)
+            checkpoint_take(chain)
         return made, entries
 
     def _print(self, made: int, entries: int) -> None:

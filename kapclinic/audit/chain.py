@@ -1,0 +1,313 @@
+"""The hash chains of the audit log and the drug ledger in the database: the one door rows go in by, and their check.
+
+Every AccessEvent and LedgerEntry is inserted through `chain_append`, which, under the chain's
+lock, gives each new row its id (the id is part of what is hashed) and its previous_hash and
+row_hash (kapclinic/hashchain.py), then inserts them in one statement. The lock: on PostgreSQL a
+transaction-scoped advisory lock, taken just before the insert and released at commit, so rows
+are chained in commit order; on SQLite every write transaction already holds the database's
+write lock (settings: transaction_mode=IMMEDIATE).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import json
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.apps import apps as global_apps
+from django.conf import settings
+from django.db import models, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.utils import format_number
+from django.utils import timezone
+
+from kapclinic.hashchain import ChainReport, ChainRow, Checkpoint, canonical, chain_links, chain_verify, genesis
+
+
+@dataclass(frozen=True)
+class ChainSpec:
+    name: str
+    model: str  # app_label.ModelName
+    # Every stored field but the two hashes, fixed here: a new column must be added on purpose
+    # (tests/test_hash_chain.py compares this with the model), since old rows were hashed without it.
+    fields: tuple[str, ...]
+
+    @property
+    def lock_key(self) -> int:
+        # A fixed 63-bit number per chain for pg_advisory_xact_lock.
+        return int.from_bytes(hashlib.sha256(f"kapclinic chain {self.name}".encode()).digest()[:8], "big") >> 1
+
+
+AUDIT = ChainSpec(
+    "audit",
+    "audit.AccessEvent",
+    (
+        "id",
+        "occurred_at",
+        "user_id",
+        "username",
+        "role",
+        "patient_id",
+        "action",
+        "outcome",
+        "channel",
+        "method",
+        "path",
+        "client_address",
+        "emergency",
+        "reason",
+        "detail",
+    ),
+)
+LEDGER = ChainSpec(
+    "ledger",
+    "inventory.LedgerEntry",
+    (
+        "id",
+        "kind",
+        "lot_id",
+        "location_id",
+        "quantity_mg",
+        "units",
+        "balance_after_mg",
+        "occurred_at",
+        "recorded_at",
+        "actor_id",
+        "witness_id",
+        "patient_id",
+        "reason",
+        "reference",
+        "corrects_id",
+        "count_line_id",
+        "counterpart_id",
+    ),
+)
+CHAINS = {spec.name: spec for spec in (AUDIT, LEDGER)}
+_BY_TABLE = {"audit_accessevent": AUDIT, "inventory_ledgerentry": LEDGER}
+
+
+def _normaliser(field: models.Field[Any, Any]) -> Callable[[Any], object]:
+    """Return how one field's value reads the same whether it is about to be written or was read back."""
+    if isinstance(field, models.DecimalField):
+        digits, places = field.max_digits, field.decimal_places
+
+        def decimal(value: Any) -> object:
+            # What Django stores (the same rounding), as text: 5 and 5.000 are one value.
+            return None if value is None else format_number(Decimal(value), digits, places)
+
+        return decimal
+    if isinstance(field, models.GenericIPAddressField):
+
+        def address(value: Any) -> object:
+            try:
+                return None if value in (None, "") else ipaddress.ip_address(value).compressed
+            except ValueError:
+                return str(value)
+
+        return address
+    if isinstance(field, models.JSONField):
+        encoder = field.encoder
+
+        def document(value: Any) -> object:
+            # Through JSON and back, as the database keeps it: tuples are lists, keys are text.
+            return json.loads(json.dumps(value, cls=encoder))
+
+        return document
+
+    def plain(value: Any) -> object:
+        return str.__str__(value) if isinstance(value, str) else value  # a StrEnum member is stored as its text
+
+    return plain
+
+
+def _normalisers(model: type[models.Model], spec: ChainSpec) -> list[tuple[str, Callable[[Any], object]]]:
+    meta = model._meta
+    by_attname = {f.attname: f for f in meta.concrete_fields}
+    return [(name, _normaliser(by_attname[name])) for name in spec.fields]
+
+
+def row_content(model: type[models.Model], spec: ChainSpec, values: Sequence[Any]) -> bytes:
+    """Return the canonical content of a row given its values in `spec.fields` order."""
+    return canonical({name: norm(value) for (name, norm), value in zip(_normalisers(model, spec), values, strict=True)})
+
+
+def _contents(model: type[models.Model], spec: ChainSpec, rows: Iterator[Sequence[Any]]) -> Iterator[bytes]:
+    normalisers = _normalisers(model, spec)
+    for values in rows:
+        yield canonical({name: norm(value) for (name, norm), value in zip(normalisers, values, strict=True)})
+
+
+# One round trip on PostgreSQL: take the chain's lock, then read the head and draw the ids in a new
+# statement, whose snapshot (a VOLATILE function's statements each take a fresh one in READ COMMITTED:
+# PostgreSQL docs, "Function Volatility Categories") includes the rows of whoever held the lock before.
+PG_CHAIN_HEAD = """
+CREATE OR REPLACE FUNCTION kapclinic_chain_head(lock_key bigint, chain_table regclass, wanted integer)
+RETURNS TABLE (last_hash varchar, new_id bigint) LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+    PERFORM pg_advisory_xact_lock(lock_key);
+    RETURN QUERY EXECUTE format(
+        'SELECT (SELECT row_hash FROM %s ORDER BY id DESC LIMIT 1), '
+        'nextval(pg_get_serial_sequence(%L, ''id'')) FROM generate_series(1, $1)',
+        chain_table, chain_table::text
+    ) USING wanted;
+END
+$$;
+"""
+
+
+def _lock_and_head(
+    connection: BaseDatabaseWrapper, spec: ChainSpec, table: str, count: int
+) -> tuple[str | None, list[int]]:
+    """Take the chain's lock; return the last row's hash (None: empty) and `count` new ids in order."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT last_hash, new_id FROM kapclinic_chain_head(%s, %s, %s)", [spec.lock_key, table, count]
+            )
+            found = cursor.fetchall()
+            return found[0][0], sorted(row[1] for row in found)
+        # SQLite: this transaction holds the write lock already. AUTOINCREMENT never reuses an id, so
+        # start past both the last row and the sequence.
+        cursor.execute(
+            f"SELECT (SELECT row_hash FROM {table} ORDER BY id DESC LIMIT 1), "  # noqa: S608 - names from code
+            f"MAX(COALESCE((SELECT MAX(id) FROM {table}), 0), "
+            "COALESCE((SELECT seq FROM sqlite_sequence WHERE name = %s), 0))",
+            [table],
+        )
+        last_hash, last_id = cursor.fetchone()
+        return last_hash, list(range(last_id + 1, last_id + 1 + count))
+
+
+def chain_head_function(apps: object, schema_editor: Any) -> None:
+    """Migration step: create kapclinic_chain_head on PostgreSQL (nothing to do on SQLite)."""
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(PG_CHAIN_HEAD, params=None)
+
+
+def chain_append(rows: Sequence[models.Model], *, using: str = "default", batch_size: int | None = None) -> None:
+    """Insert new AccessEvent or LedgerEntry rows, chained: one lock, one query for the head, one INSERT.
+
+    `batch_size` splits a bulk load (the demo's synthetic history) into several INSERTs under the same lock.
+    """
+    if not rows:
+        return
+    model = type(rows[0])
+    table = model._meta.db_table
+    spec = _BY_TABLE[table]
+    # No savepoint inside a caller's transaction (one query fewer); a failed insert fails the caller's
+    # transaction, as a plain save() did.
+    with transaction.atomic(using=using, savepoint=False):
+        connection = transaction.get_connection(using)
+        last_hash, ids = _lock_and_head(connection, spec, table, len(rows))
+        for row, new_id in zip(rows, ids, strict=True):
+            row.pk = new_id
+        contents = _contents(model, spec, (tuple(getattr(row, name) for name in spec.fields) for row in rows))
+        for row, (previous, row_hash) in zip(rows, chain_links(spec.name, last_hash, contents), strict=True):
+            row.previous_hash = previous  # type: ignore[attr-defined]
+            row.row_hash = row_hash  # type: ignore[attr-defined]
+        if len(rows) == 1:
+            rows[0].save(force_insert=True, using=using)
+        else:
+            model._default_manager.db_manager(using).bulk_create(rows, batch_size=batch_size)
+
+
+def chain_backfill(model: type[models.Model], spec: ChainSpec, connection: BaseDatabaseWrapper) -> int:
+    """Chain the rows already in the table, in id order (a migration, with the append-only triggers lifted)."""
+    table = model._meta.db_table
+    done, last_id, last_hash = 0, 0, None
+    with connection.cursor() as cursor:
+        while True:
+            batch = list(
+                model._default_manager.using(connection.alias)
+                .filter(id__gt=last_id)
+                .order_by("id")
+                .values_list(*spec.fields)[:2000]
+            )
+            if not batch:
+                return done
+            links = list(chain_links(spec.name, last_hash, _contents(model, spec, iter(batch))))
+            cursor.executemany(
+                f"UPDATE {table} SET previous_hash = %s, row_hash = %s WHERE id = %s",  # noqa: S608
+                [(previous, row_hash, values[0]) for (previous, row_hash), values in zip(links, batch, strict=True)],
+            )
+            done += len(batch)
+            last_id, last_hash = batch[-1][0], links[-1][1]
+
+
+# --- checkpoints and verification ---------------------------------------------------------------
+
+
+def checkpoint_key() -> bytes:
+    """Return the checkpoint signing key: KAPCLINIC_AUDIT_KEY, or one derived from SECRET_KEY with its own salt."""
+    key = getattr(settings, "KAPCLINIC_AUDIT_KEY", None)
+    if key:
+        return key.encode() if isinstance(key, str) else bytes(key)
+    return hmac.new(settings.SECRET_KEY.encode(), b"kapclinic.audit.checkpoint-key", hashlib.sha256).digest()
+
+
+def _model(spec: ChainSpec) -> type[models.Model]:
+    return global_apps.get_model(spec.model)
+
+
+def checkpoint_take(chain: str, *, using: str = "default") -> Checkpoint:
+    """Sign and store a checkpoint of the chain as it is now (under its lock, so no row is half in)."""
+    from kapclinic.audit.models import ChainCheckpoint
+
+    spec = CHAINS[chain]
+    table = _model(spec)._meta.db_table
+    with transaction.atomic(using=using):
+        connection = transaction.get_connection(using)
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [spec.lock_key])
+            cursor.execute(f"SELECT id, row_hash FROM {table} ORDER BY id DESC LIMIT 1")  # noqa: S608
+            last = cursor.fetchone()
+            cursor.execute(f"SELECT COUNT(*) FROM {table}")  # noqa: S608
+            (count,) = cursor.fetchone()
+        last_id, last_hash = (last[0], last[1]) if last else (0, genesis(chain))
+        checkpoint = Checkpoint(chain, last_id, last_hash, count, timezone.now()).signed(checkpoint_key())
+        ChainCheckpoint.objects.using(using).create(
+            chain=chain,
+            last_id=checkpoint.last_id,
+            last_hash=checkpoint.last_hash,
+            row_count=checkpoint.row_count,
+            taken_at=checkpoint.taken_at,
+            signature=checkpoint.signature,
+        )
+    return checkpoint
+
+
+def checkpoints_stored(chain: str, *, using: str = "default") -> list[Checkpoint]:
+    from kapclinic.audit.models import ChainCheckpoint
+
+    return [
+        Checkpoint(chain, c.last_id, c.last_hash, c.row_count, c.taken_at, c.signature)
+        for c in ChainCheckpoint.objects.using(using).filter(chain=chain).order_by("last_id", "id")
+    ]
+
+
+def chain_rows(chain: str, *, using: str = "default", chunk: int = 5000) -> Iterator[ChainRow]:
+    """Stream the chain's rows in id order with their canonical content, in bounded memory."""
+    spec = CHAINS[chain]
+    model = _model(spec)
+    fields = _normalisers(model, spec)
+    query = model._default_manager.using(using).order_by("id").values_list(*spec.fields, "previous_hash", "row_hash")
+    width = len(spec.fields)
+    for values in query.iterator(chunk_size=chunk):
+        content = canonical({name: norm(value) for (name, norm), value in zip(fields, values[:width], strict=True)})
+        yield ChainRow(values[0], values[width], values[width + 1], content)
+
+
+def chain_check(chain: str, *, using: str = "default", extra: Sequence[Checkpoint] = ()) -> ChainReport:
+    """Verify the chain against its stored checkpoints and any kept off the database (`extra`)."""
+    checkpoints = [*checkpoints_stored(chain, using=using), *extra]
+    return chain_verify(chain, chain_rows(chain, using=using), checkpoints, checkpoint_key())
+
+
+def chain_table(chain: str) -> str:
+    return _model(CHAINS[chain])._meta.db_table
