@@ -28,11 +28,15 @@ from kapclinic.clinical.dosing import (
     DosePlan,
     DosingPolicy,
     HardStop,
+    SpravatoCourse,
     TitrationRule,
     calculate_dose,
     check_weight,
+    course_week,
     plan_dose_check,
     policy_problems,
+    spravato_order_stops,
+    spravato_plan_stops,
     target_dose,
     waste_mg,
 )
@@ -40,6 +44,9 @@ from kapclinic.clinical.dosing import (
 D = Decimal
 X, MINUS = "\u00d7", "\u2212"  # the working's multiplication and minus signs (escaped for the linter)
 TODAY = date(2026, 11, 24)
+# An esketamine dose in week 2 of a TRD course, after a 56 mg start; the ex-US (EU SmPC) 28 mg option.
+LATER = SpravatoCourse("trd", doses_before=2, course_week=2)
+EX_US = DosingPolicy(version="ex-us-1", intranasal_ex_us_28_mg=True)
 
 
 def iv(per_kg: str, weight: str, conc: str = "10", **kwargs: Any) -> DoseCalculation:
@@ -212,7 +219,7 @@ def test_hard_stop_follows_the_policy() -> None:
 @pytest.mark.parametrize(("mg", "devices"), [(28, 1), (56, 2), (84, 3)])
 def test_spravato_devices(mg: int, devices: int) -> None:
     """dosing.md §1 and Spravato PI 2: 28 mg per device; 56 mg = 2 devices, 84 mg = 3 devices."""
-    calc = calculate_dose(DosePlan("intranasal", D(mg)))
+    calc = calculate_dose(DosePlan("intranasal", D(mg)), spravato=LATER, policy=EX_US)
     assert calc.dose_mg == D(mg) and calc.units == D(devices) and calc.unit_name == "device"
     assert calc.volume_ml is None and calc.hard_stops == () and calc.concentration == D(28)
     assert f"{mg} mg ÷ 28 mg per device = {devices} device" in calc.working[-1]
@@ -220,27 +227,27 @@ def test_spravato_devices(mg: int, devices: int) -> None:
 
 def test_spravato_112_mg_is_a_hard_stop() -> None:
     """dosing.md §6: Spravato > 84 mg/session [policy; the label's maximum is 84 mg]."""
-    calc = calculate_dose(DosePlan("intranasal", D(112)))
+    calc = calculate_dose(DosePlan("intranasal", D(112)), spravato=LATER)
     assert calc.units == D(4) and codes(calc.hard_stops) == ["intranasal_above_max_mg"]
 
 
 def test_spravato_not_whole_devices_or_wrong_strength_refused() -> None:
     with pytest.raises(ValueError, match="not a whole number of 28 mg Spravato devices"):
-        calculate_dose(DosePlan("intranasal", D(70)))
+        calculate_dose(DosePlan("intranasal", D(70)), spravato=LATER)
     with pytest.raises(ValueError, match="28 mg each"):
-        calculate_dose(DosePlan("intranasal", D(56)), concentration=D(14))
+        calculate_dose(DosePlan("intranasal", D(56)), concentration=D(14), spravato=LATER)
 
 
 def test_spravato_third_dose_in_7_days_is_a_hard_stop() -> None:
     """dosing.md §6: Spravato > 2 sessions/week [policy]; Spravato PI 2.1: twice weekly at most."""
     plan = DosePlan("intranasal", D(56))
-    assert calculate_dose(plan, doses_in_previous_6_days=1).hard_stops == ()
-    stops = calculate_dose(plan, doses_in_previous_6_days=2).hard_stops
+    assert calculate_dose(plan, doses_in_previous_6_days=1, spravato=LATER).hard_stops == ()
+    stops = calculate_dose(plan, doses_in_previous_6_days=2, spravato=LATER).hard_stops
     assert codes(stops) == ["intranasal_above_max_sessions_per_week"] and "dose 3 within 7 days" in stops[0].message
 
 
 def test_spravato_weight_is_information_only() -> None:
-    calc = calculate_dose(DosePlan("intranasal", D(56)), weight_kg=D(80))
+    calc = calculate_dose(DosePlan("intranasal", D(56)), weight_kg=D(80), spravato=LATER)
     assert calc.working[-1] == "That is about 0.7 mg/kg at 80.0 kg (for information)."
 
 
@@ -418,12 +425,13 @@ def test_titration_flows_into_the_calculation() -> None:
     assert calc.dose_mg == D(60) and calc.volume_ml == D(6) and calc.escalated and calc.dose_mg_per_kg == D("0.75")
 
 
-def test_spravato_titration_in_28_mg_steps() -> None:
-    """Spravato PI 2: day 1 56 mg, later 56 or 84 mg; dose changes in 28 mg steps."""
+def test_spravato_titration_from_56_to_84_mg() -> None:
+    """Spravato US PI 2.1: day 1 56 mg, later 56 or 84 mg (one device more)."""
     plan = DosePlan("intranasal", D(56), TitrationRule("step", D(28), D(84)))
-    calc = calculate_dose(plan, session_number=2, escalate=True, previous_dose=D(56))
-    assert calc.dose_mg == D(84) and calc.units == D(3)
-    assert calculate_dose(plan, session_number=3, escalate=True, previous_dose=D(84)).dose_mg == D(84)
+    second = SpravatoCourse("trd", doses_before=1)
+    calc = calculate_dose(plan, session_number=2, escalate=True, previous_dose=D(56), spravato=second)
+    assert calc.dose_mg == D(84) and calc.units == D(3) and calc.hard_stops == ()
+    assert calculate_dose(plan, session_number=3, escalate=True, previous_dose=D(84), spravato=LATER).dose_mg == D(84)
 
 
 # --- Plan checks --------------------------------------------------------------------------------------------
@@ -538,3 +546,121 @@ def test_waste_balances(drawn: Decimal, fraction: Decimal, conc: Decimal) -> Non
     if given_ml > drawn:
         return
     assert waste_mg(drawn, given_ml, conc) + given_ml * conc == drawn * conc
+
+
+# --- Spravato US dosing by indication and phase (issue 13, rule 4; dosing.md §5, corrected 2026-12-04) -------
+
+
+def spravato_codes(
+    dose: int, course: SpravatoCourse, recent: int | None = 0, policy: DosingPolicy = DEFAULT_POLICY
+) -> list[str]:
+    return codes(spravato_order_stops(D(dose), course, recent, policy))
+
+
+def test_trd_course_starts_at_56_mg_and_84_mg_only_after_a_56_mg_start() -> None:
+    """Spravato US PI 2.1 (spravatohcp dosing page): TRD day 1 56 mg; 84 mg only after a 56 mg start."""
+    first = SpravatoCourse("trd")
+    assert spravato_codes(56, first) == []
+    assert spravato_codes(84, first) == ["intranasal_trd_first_dose"]
+    stop = spravato_order_stops(D(84), first, 0)[0]
+    assert "56 mg on day 1" in stop.message and "Spravato US PI 2.1" in stop.source
+    assert spravato_codes(84, SpravatoCourse("trd", doses_before=1)) == []
+    # The whole calculation carries the stop and says where the dose falls.
+    calc = calculate_dose(DosePlan("intranasal", D(84)), spravato=first)
+    assert codes(calc.hard_stops) == ["intranasal_trd_first_dose"]
+    assert "Indication TRD; week 1 of the course, 0 esketamine doses before this one." in calc.working
+
+
+def test_mdsi_may_start_at_84_mg_for_four_weeks() -> None:
+    """Spravato US PI 2.2: MDSI 84 mg twice weekly for 4 weeks (may reduce to 56 mg), then reassess."""
+    assert spravato_codes(84, SpravatoCourse("mdsi")) == []
+    assert spravato_codes(56, SpravatoCourse("mdsi", doses_before=3, course_week=2), recent=1) == []
+    assert spravato_codes(84, SpravatoCourse("mdsi", doses_before=8, course_week=5)) == [
+        "intranasal_mdsi_beyond_4_weeks"
+    ]
+
+
+def test_an_esketamine_order_needs_the_indication() -> None:
+    """The two indications dose differently, so no esketamine dose is calculated without one."""
+    for course in (None, SpravatoCourse(None)):
+        with pytest.raises(ValueError, match=r"indication .* is needed before the first esketamine order"):
+            calculate_dose(DosePlan("intranasal", D(56)), spravato=course)
+    with pytest.raises(ValueError, match="Unknown esketamine indication"):
+        SpravatoCourse("ocd")
+
+
+@pytest.mark.parametrize(
+    ("week", "recent", "expected"),
+    [
+        (1, 1, []),  # weeks 1-4: twice weekly
+        (4, 2, ["intranasal_above_max_sessions_per_week"]),
+        (5, 0, []),
+        (5, 1, ["intranasal_above_max_sessions_per_week"]),  # weeks 5-8: once weekly
+        (9, 1, ["intranasal_above_max_sessions_per_week"]),  # week 9 on: weekly or every 2 weeks
+        (9, 0, []),
+    ],
+)
+def test_frequency_by_phase(week: int, recent: int, expected: list[str]) -> None:
+    """Spravato US PI 2.1: weeks 1-4 up to twice weekly, weeks 5-8 once weekly, week 9 on weekly or every 2
+    weeks (the benefit review is done, so only the frequency shows here)."""
+    course = SpravatoCourse("trd", doses_before=9, course_week=week, benefit_reviewed=True)
+    assert spravato_codes(56, course, recent=recent) == expected
+    if expected:
+        assert f"week {week} of the course" in spravato_order_stops(D(56), course, recent)[0].message
+
+
+def test_benefit_review_at_the_end_of_induction() -> None:
+    """Spravato US PI 2.1: evaluate the therapeutic benefit at the end of induction (week 4) before continuing;
+    the prescriber's written reason is the review, and once it is recorded the stop does not return."""
+    week5 = SpravatoCourse("trd", doses_before=8, course_week=5)
+    assert spravato_codes(56, week5) == ["intranasal_benefit_review_due"]
+    assert spravato_codes(56, SpravatoCourse("trd", doses_before=8, course_week=5, benefit_reviewed=True)) == []
+    assert spravato_codes(56, SpravatoCourse("trd", doses_before=7, course_week=4)) == []
+
+
+def test_28_mg_is_an_ex_us_option_off_by_default() -> None:
+    """dosing.md §5 (corrected 2026-12-04): 28 mg doses and steps come from the EU SmPC, not the US label, whose
+    doses are 56 or 84 mg. Off by default; the message no longer cites the US label for them."""
+    assert DEFAULT_POLICY.intranasal_ex_us_28_mg is False
+    stop = spravato_order_stops(D(28), LATER, 0)[0]
+    assert stop.code == "intranasal_not_label_dose"
+    assert "not a US label dose (56 or 84 mg)" in stop.message and "ex-US (EU SmPC)" in stop.message
+    assert "EU SmPC" in stop.source and "28 mg steps" not in stop.source.split(";")[0]
+    ex_us = calculate_dose(DosePlan("intranasal", D(28)), spravato=SpravatoCourse("trd"), policy=EX_US)
+    assert ex_us.hard_stops == () and any("ex-US dosing" in note for note in ex_us.notes)
+    # A part of a device is refused with the clinic's own dose list, without claiming 28 mg steps for the US.
+    with pytest.raises(ValueError, match=r"use 56 mg or 84 mg \(Spravato US PI 2.1-2.2"):
+        calculate_dose(DosePlan("intranasal", D(70)), spravato=LATER)
+    message = plan_dose_check("intranasal", D(60), 1)[0].message
+    assert "use 56 mg or 84 mg" in message and "28," not in message
+
+
+def test_course_week_counts_from_the_first_dose() -> None:
+    first = date(2027, 1, 4)
+    assert course_week(None, first) == 1
+    assert [course_week(first, first + timedelta(days=d)) for d in (0, 6, 7, 27, 28, 56)] == [1, 1, 2, 4, 5, 9]
+    with pytest.raises(ValueError):
+        course_week(first, first - timedelta(days=1))
+
+
+def twice_weekly(count: int, start: int = 0) -> list[int]:
+    # schedule.session_dates' twice weekly: 3 then 4 days.
+    return [start + (i // 2) * 7 + (i % 2) * 3 for i in range(count)]
+
+
+def test_plan_follows_the_label_schedule() -> None:
+    """Spravato US PI 2.1-2.2 for a plan: TRD starts at 56 mg unless it continues a course; induction twice
+    weekly for 4 weeks, then once weekly; MDSI for 4 weeks."""
+    assert spravato_plan_stops("trd", D(56), twice_weekly(8)) == []
+    assert codes(spravato_plan_stops("trd", D(84), twice_weekly(8))) == ["intranasal_trd_first_dose"]
+    assert spravato_plan_stops("trd", D(84), [28, 35, 42, 49], continues_course=True) == []
+    too_long = spravato_plan_stops("trd", D(56), twice_weekly(12))
+    assert codes(too_long) == ["intranasal_above_phase_frequency"] and "week 5" in too_long[0].message
+    assert codes(spravato_plan_stops("mdsi", D(84), twice_weekly(10))) == ["intranasal_mdsi_beyond_4_weeks"]
+    assert codes(spravato_plan_stops("trd", D(28), twice_weekly(8))) == ["intranasal_not_label_dose"]
+    assert spravato_plan_stops("trd", D(28), twice_weekly(8), policy=EX_US) == []
+    assert codes(spravato_plan_stops("trd", D(56), twice_weekly(8), step=D(14), ceiling=D(84))) == [
+        "intranasal_not_whole_devices_step"
+    ]
+    with pytest.raises(ValueError, match="indication"):
+        spravato_plan_stops(None, D(56), twice_weekly(8))

@@ -18,7 +18,7 @@ from kapclinic.intake.models import EligibilityDecision
 from kapclinic.measures.models import ScheduledMeasure
 from kapclinic.patients.models import Patient
 from kapclinic.plans.models import TreatmentPlan
-from kapclinic.signing import content_digest
+from kapclinic.signing import SignedRecord, content_digest
 
 
 def plan_body(therapist: User, **changes: Any) -> dict[str, Any]:
@@ -119,7 +119,14 @@ def test_a_signed_plan_is_never_changed(api_for: Any, personas: dict[str, User],
         ({"dose": "1.2"}, "dose"),  # IV above 1.0 mg/kg (dosing.md section 6 hard stop)
         ({"route": "im", "dose": "1.6"}, "dose"),  # IM above 1.5 mg/kg
         ({"route": "sublingual", "dose": "400"}, "dose"),  # SL above 300 mg
-        ({"route": "intranasal", "dose": "112"}, "dose"),  # Spravato above 84 mg
+        ({"route": "intranasal", "esketamine_indication": "trd", "dose": "112"}, "dose"),  # Spravato above 84 mg
+        # Esketamine plans need the indication; TRD starts at 56 mg; induction is twice weekly for 4 weeks, then
+        # weekly; MDSI is dosed for 4 weeks (Spravato US PI 2.1, 2.2; dosing.md section 5, corrected 2026-12-04).
+        ({"route": "intranasal", "dose": "56"}, "esketamine_indication"),
+        ({"route": "intranasal", "esketamine_indication": "trd", "dose": "84"}, "dose"),
+        ({"route": "intranasal", "esketamine_indication": "trd", "dose": "28"}, "dose"),
+        ({"route": "intranasal", "esketamine_indication": "trd", "dose": "56", "session_count": 12}, "session_count"),
+        ({"route": "intranasal", "esketamine_indication": "mdsi", "dose": "84", "session_count": 10}, "session_count"),
         ({"titration": "step", "titration_step": "0.25", "titration_ceiling": "1.25"}, "titration_ceiling"),
         ({"indication_code": "F99.99X"}, "indication_code"),
         ({"goals": []}, "goals_text"),
@@ -327,3 +334,30 @@ def test_plan_page_query_count_does_not_grow_with_sessions(
             assert prescriber.get(f"/plans/{plan.pk}/").status_code == 200
         counts.append(len(captured))
     assert counts[0] == counts[1]
+
+
+def test_an_esketamine_plan_records_its_indication_under_the_signature(
+    api_for: Any, client_for: Any, personas: dict[str, User], team_patient: Patient
+) -> None:
+    """Spravato US PI 2.1-2.2 dose TRD and MDSI differently, so an esketamine plan names its indication (page and
+    API); the signature covers it, and plans signed before it was asked keep the digest they were signed with."""
+    page = client_for("prescriber").get(f"/patients/{team_patient.pk}/plans/new/")
+    assert page.status_code == 200 and 'name="esketamine_indication"' in page.content.decode()
+    api = api_for("prescriber")
+    body = plan_body(personas["therapist"], route="intranasal", dose="56", session_count=8, esketamine_indication="trd")
+    created = post_plan(api, team_patient, body)
+    assert created.status_code == 201, created.content
+    assert created.json()["esketamine_indication"] == "trd"
+    # Other routes have no label indication: whatever is sent is not stored.
+    iv = post_plan(api, team_patient, plan_body(personas["therapist"], esketamine_indication="mdsi"))
+    assert iv.status_code == 201 and iv.json()["esketamine_indication"] == ""
+    decide(team_patient, personas["prescriber"])
+    assert api.post(f"/api/v1/plans/{created.json()['id']}/sign").status_code == 200
+    plan = TreatmentPlan.objects.get(pk=created.json()["id"])
+    assert plan.signature_intact and plan.signed_content()["esketamine_indication"] == "trd"
+    changed = TreatmentPlan.objects.get(pk=plan.pk)
+    changed.esketamine_indication = "mdsi"
+    assert not changed.signature_intact
+    # A plan without the indication is digested exactly as before the field existed.
+    legacy = TreatmentPlan.objects.get(pk=iv.json()["id"])
+    assert legacy.signed_content() == SignedRecord.signed_content(legacy)

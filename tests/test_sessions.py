@@ -420,8 +420,14 @@ def test_an_esketamine_session_over_the_api_with_rems(
         content_type="application/json",
     )
     assert enrolled.status_code == 201
-    order = prescriber.post(f"{base}/orders", {"product": spravato.pk}, content_type="application/json")
+    # A plan written before the indication was asked: the first esketamine order asks for it (dosing.md section 5).
+    unknown = prescriber.post(f"{base}/orders", {"product": spravato.pk}, content_type="application/json")
+    assert unknown.status_code == 422 and "Indication needed before the first esketamine order" in unknown.text
+    order = prescriber.post(
+        f"{base}/orders", {"product": spravato.pk, "indication": "trd"}, content_type="application/json"
+    )
     assert order.status_code == 201 and Decimal(order.json()["dose_mg"]) == 56 and Decimal(order.json()["units"]) == 2
+    assert order.json()["esketamine_indication"] == "trd"
     lot = Lot.objects.get(lot_number="SPR-1")
     now = timezone.now().isoformat()
     given = nurse.post(

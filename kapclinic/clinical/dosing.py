@@ -13,13 +13,14 @@ is stored with each order beside `DOSING_RULES_VERSION`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_DOWN, ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Literal
 
 # Bump when a rule or its wording changes: orders store it to explain their working later.
-DOSING_RULES_VERSION = "2026-11-24.1"
+DOSING_RULES_VERSION = "2026-12-04.1"
 POLICY_VERSION = "dosing-default-1"
 
 Route = Literal["iv", "im", "intranasal", "sublingual"]
@@ -34,10 +35,26 @@ ROUTE_NAMES: dict[str, str] = {
 }
 TITRATION_KINDS = ("none", "step")
 
-# Spravato PI 2 and openFDA NDC 50458-028: each device holds 28 mg; doses change in 28 mg steps.
+# Spravato PI 2 and openFDA NDC 50458-028: each device holds 28 mg.
 SPRAVATO_MG_PER_DEVICE = Decimal(28)
 # Spravato PI 2.1-2.4: the label's largest session dose; a policy may lower the hard stop, never raise it.
 SPRAVATO_LABEL_MAX_MG = Decimal(84)
+# The US dose set (Spravato US PI 2.1-2.2, spravatohcp dosing page): 56 or 84 mg. 28 mg doses and 28 mg steps
+# come from the EU SmPC (ex-US; >= 65 years start at 28 mg): a clinic policy option, off by default (dosing.md 5,
+# corrected 2026-12-04).
+SPRAVATO_US_DOSES_MG = (Decimal(56), Decimal(84))
+SPRAVATO_EX_US_DOSES_MG = (Decimal(28), Decimal(56), Decimal(84))
+
+# The label's indications, which dose differently (Spravato US PI 1, 2.1, 2.2).
+SpravatoIndication = Literal["trd", "mdsi"]
+SPRAVATO_INDICATIONS: dict[str, str] = {
+    "trd": "Treatment-resistant depression (TRD)",
+    "mdsi": "Depressive symptoms in MDD with acute suicidal ideation or behaviour (MDSI)",
+}
+# Spravato US PI 2.1 (TRD): twice weekly in weeks 1-4 (induction), once weekly in weeks 5-8, then weekly or every
+# 2 weeks; the benefit is evaluated at the end of induction. PI 2.2 (MDSI): twice weekly for 4 weeks.
+SPRAVATO_INDUCTION_WEEKS = 4
+SPRAVATO_PHASE_SESSIONS_PER_WEEK = ((4, 2), (8, 1), (None, 1))  # (last week of the phase or None, at most)
 # Outside these the entry is a typing error, not a patient (exclusive low, inclusive high).
 WEIGHT_LIMITS_KG = (Decimal(0), Decimal(400))
 HEIGHT_LIMITS_CM = (Decimal(100), Decimal(250))  # as eligibility.PLAUSIBLE_RANGES
@@ -59,8 +76,16 @@ SOURCE_IM_MAX = "dosing.md §6 hard stops [policy]; KAP practice 0.5-1.5 mg/kg I
 SOURCE_PARENTERAL_MAX = "dosing.md §6 hard stops [policy]: any single parenteral dose"
 SOURCE_SL_MAX = "dosing.md §4 and §6 hard stops [policy]: sublingual single dose"
 SOURCE_IN_MAX = "Spravato PI 2.1-2.4 (56 or 84 mg per session); dosing.md §6 hard stops [policy]"
-SOURCE_IN_FREQUENCY = "Spravato PI 2.1-2.4 (at most twice weekly, induction); dosing.md §6 hard stops [policy]"
-SOURCE_IN_DEVICES = "Spravato PI 2 (28 mg per device; dose changes in 28 mg steps); dosing.md §1 and §5"
+SOURCE_IN_FREQUENCY = (
+    "Spravato US PI 2.1 (weeks 1-4 twice weekly, 5-8 weekly, 9 on weekly or every 2 weeks); dosing.md §5 and §6 "
+    "hard stops [policy]"
+)
+SOURCE_IN_DEVICES = "Spravato PI 2 (28 mg per device); dosing.md §1"
+SOURCE_IN_US_DOSES = "Spravato US PI 2.1-2.2 (56 or 84 mg); dosing.md §5 (corrected 2026-12-04)"
+SOURCE_IN_EX_US = "EU SmPC (28 mg doses and 28 mg steps; ex-US), clinic policy intranasal_ex_us_28_mg; dosing.md §5"
+SOURCE_IN_TRD_START = "Spravato US PI 2.1 (TRD: day 1 56 mg; 84 mg only after a 56 mg start); dosing.md §5"
+SOURCE_IN_MDSI = "Spravato US PI 2.2 (MDSI: 84 mg twice weekly for 4 weeks, then reassess); dosing.md §5"
+SOURCE_IN_REVIEW = "Spravato US PI 2.1 (evaluate therapeutic benefit at the end of induction); dosing.md §5"
 
 
 @dataclass(frozen=True)
@@ -75,6 +100,8 @@ class DosingPolicy:
     sublingual_max_mg: Decimal = Decimal(300)
     intranasal_max_mg: Decimal = Decimal(84)  # never above the label's 84 mg (Spravato PI 2)
     intranasal_max_sessions_per_week: int = 2
+    # Ex-US (EU SmPC) option: 28 mg doses and 28 mg steps. Off: the US label's 56 or 84 mg only.
+    intranasal_ex_us_28_mg: bool = False
     # Rounding (dosing.md §6): mg to the nearest 1 mg for IV/IM; volume to 0.01 mL below 1 mL (tuberculin
     # syringe), else 0.1 mL; sublingual to whole units (0.5 for a scored troche).
     dose_rounding_mg: Decimal = Decimal(1)
@@ -139,6 +166,220 @@ class HardStop:
 
     def as_dict(self) -> dict[str, str]:
         return {"code": self.code, "message": self.message, "source": self.source}
+
+
+@dataclass(frozen=True)
+class SpravatoCourse:
+    """Where an esketamine dose falls in the patient's course, for the label's dosing by indication and phase.
+
+    `doses_before`: esketamine doses already given in this course; `course_week`: 1 is the week of the course's
+    first dose (this one when none was given); `benefit_reviewed`: the end-of-induction review is on record.
+    """
+
+    indication: str | None
+    doses_before: int = 0
+    course_week: int = 1
+    benefit_reviewed: bool = False
+
+    def __post_init__(self) -> None:
+        if self.indication is not None and self.indication not in SPRAVATO_INDICATIONS:
+            raise ValueError(f"Unknown esketamine indication {self.indication!r}; choose TRD or MDSI.")
+        if self.doses_before < 0 or self.course_week < 1:
+            raise ValueError("A course starts at week 1 with no dose before it.")
+
+
+def course_week(first_dose_on: date | None, today: date) -> int:
+    """Return the week of the course `today` falls in: 1 from the day of the first dose (or today, when none)."""
+    if first_dose_on is None:
+        return 1
+    days = (today - first_dose_on).days
+    if days < 0:
+        raise ValueError("The course's first dose cannot be after today.")
+    return days // 7 + 1
+
+
+def spravato_doses(policy: DosingPolicy = DEFAULT_POLICY) -> tuple[Decimal, ...]:
+    """Return the esketamine doses the clinic gives: the US label's 56 or 84 mg, with 28 mg by the ex-US option."""
+    return SPRAVATO_EX_US_DOSES_MG if policy.intranasal_ex_us_28_mg else SPRAVATO_US_DOSES_MG
+
+
+def _phase_limit(week: int, indication: str) -> int:
+    if indication == "mdsi":
+        return 2  # twice weekly throughout; past week 4 has its own stop (Spravato US PI 2.2)
+    for last_week, at_most in SPRAVATO_PHASE_SESSIONS_PER_WEEK:
+        if last_week is None or week <= last_week:
+            return at_most
+    raise AssertionError("the last phase has no end")  # pragma: no cover
+
+
+def _dose_set_stops(amount: Decimal, label: str, code: str, policy: DosingPolicy) -> list[HardStop]:
+    """A Spravato dose outside the clinic's dose set: 56 or 84 mg (US label), 28 mg too with the ex-US option."""
+    if amount in spravato_doses(policy) or amount % SPRAVATO_MG_PER_DEVICE or amount > SPRAVATO_LABEL_MAX_MG:
+        return []  # in the set, or refused by the whole-device and maximum checks
+    return [
+        HardStop(
+            code,
+            f"{label} {_fmt(amount)} mg is not a US label dose (56 or 84 mg). 28 mg doses and steps are an ex-US "
+            "(EU SmPC) option this clinic has not turned on. A prescriber may proceed only with a written reason.",
+            f"{SOURCE_IN_US_DOSES}; {SOURCE_IN_EX_US}",
+        )
+    ]
+
+
+def _dose_list(policy: DosingPolicy) -> str:
+    doses = [f"{_fmt(dose)} mg" for dose in spravato_doses(policy)]
+    return f"{', '.join(doses[:-1])} or {doses[-1]}"
+
+
+def _dose_source(policy: DosingPolicy) -> str:
+    return f"{SOURCE_IN_US_DOSES}; {SOURCE_IN_EX_US}" if policy.intranasal_ex_us_28_mg else SOURCE_IN_US_DOSES
+
+
+def _indication(course: SpravatoCourse | None) -> str:
+    if course is None or course.indication is None:
+        raise ValueError(
+            "The esketamine indication (TRD or MDSI) is needed before the first esketamine order: the US label "
+            "doses them differently (Spravato US PI 2.1, 2.2)."
+        )
+    return course.indication
+
+
+def spravato_order_stops(
+    dose_mg: Decimal,
+    course: SpravatoCourse | None,
+    doses_in_previous_6_days: int | None,
+    policy: DosingPolicy = DEFAULT_POLICY,
+) -> list[HardStop]:
+    """Return the hard stops of the US label's esketamine schedule for one dose (dosing.md §5), as a ladder:
+
+    | Rule | Fires when | Source |
+    | dose set | not 56 or 84 mg (28 mg too with the ex-US option) | Spravato US PI 2.1-2.2; EU SmPC |
+    | TRD start | first TRD dose of the course is 84 mg | Spravato US PI 2.1 |
+    | MDSI length | an MDSI dose after week 4 | Spravato US PI 2.2 |
+    | frequency | more doses in 7 days than the phase allows (2 in weeks 1-4, then 1) or the policy | PI 2.1 |
+    | benefit review | a TRD dose after week 4 with no end-of-induction review recorded | PI 2.1 |
+
+    Raises ValueError without the indication.
+    """
+    indication = _indication(course)
+    assert course is not None
+    stops = _dose_set_stops(dose_mg, "Spravato dose", "intranasal_not_label_dose", policy)
+    if indication == "trd" and course.doses_before == 0 and dose_mg > SPRAVATO_US_DOSES_MG[0]:
+        stops.append(
+            HardStop(
+                "intranasal_trd_first_dose",
+                f"First TRD dose of the course {_fmt(dose_mg)} mg: the label starts at 56 mg on day 1 and gives 84 mg "
+                "only after a 56 mg start. A prescriber may proceed only with a written reason.",
+                SOURCE_IN_TRD_START,
+            )
+        )
+    week = course.course_week
+    if indication == "mdsi" and week > SPRAVATO_INDUCTION_WEEKS:
+        stops.append(
+            HardStop(
+                "intranasal_mdsi_beyond_4_weeks",
+                f"Week {week} of an MDSI course: the label doses MDSI twice weekly for 4 weeks, then reassesses. "
+                "Continuing needs the prescriber's written reason (or a TRD plan).",
+                SOURCE_IN_MDSI,
+            )
+        )
+    if doses_in_previous_6_days is not None:
+        if doses_in_previous_6_days < 0:
+            raise ValueError("The number of doses in the previous 6 days cannot be negative.")
+        count = doses_in_previous_6_days + 1
+        limit = min(_phase_limit(week, indication), policy.intranasal_max_sessions_per_week)
+        if count > limit:
+            phase = (
+                "MDSI: twice weekly"
+                if indication == "mdsi"
+                else (
+                    "weeks 1-4: up to twice weekly" if week <= SPRAVATO_INDUCTION_WEEKS else "from week 5: once weekly"
+                )
+            )
+            stops.append(
+                HardStop(
+                    "intranasal_above_max_sessions_per_week",
+                    f"This would be Spravato dose {count} within 7 days, in week {week} of the course ({phase}; "
+                    f"policy at most {policy.intranasal_max_sessions_per_week} a week). A prescriber may proceed "
+                    "only with a written reason.",
+                    SOURCE_IN_FREQUENCY,
+                )
+            )
+    if indication == "trd" and week > SPRAVATO_INDUCTION_WEEKS and not course.benefit_reviewed:
+        stops.append(
+            HardStop(
+                "intranasal_benefit_review_due",
+                f"Week {week}: induction (weeks 1-4) is over. Evaluate the therapeutic benefit before continuing; "
+                "write the review (e.g. the change in PHQ-9 or MADRS) as the reason to continue.",
+                SOURCE_IN_REVIEW,
+            )
+        )
+    return stops
+
+
+def spravato_plan_stops(
+    indication: str | None,
+    starting_dose: Decimal,
+    session_days: Sequence[int],
+    *,
+    continues_course: bool = False,
+    ceiling: Decimal | None = None,
+    step: Decimal | None = None,
+    policy: DosingPolicy = DEFAULT_POLICY,
+) -> list[HardStop]:
+    """Return the hard stops of the label's schedule for an esketamine plan (dosing.md §5).
+
+    `session_days` are the planned sessions' days from the course's first dose (0 = that day). The starting dose
+    is the course's first dose unless the plan `continues_course`. Raises ValueError without the indication.
+    """
+    indication = _indication(SpravatoCourse(indication))
+    stops = _dose_set_stops(starting_dose, "Spravato starting dose", "intranasal_not_label_dose", policy)
+    if ceiling is not None:
+        stops += _dose_set_stops(ceiling, "Spravato titration ceiling", "intranasal_not_label_dose_ceiling", policy)
+    # A step of whole devices from a dose in the set to a ceiling in the set stays in the set (56 -> 84 is one
+    # 28 mg step the US label allows); only a step of part of a device can leave it.
+    if step is not None and step % SPRAVATO_MG_PER_DEVICE:
+        stops.append(
+            HardStop(
+                "intranasal_not_whole_devices_step",
+                f"Spravato titration step {_fmt(step)} mg is not a whole number of 28 mg devices.",
+                SOURCE_IN_DEVICES,
+            )
+        )
+    if indication == "trd" and not continues_course and starting_dose > SPRAVATO_US_DOSES_MG[0]:
+        stops.append(
+            HardStop(
+                "intranasal_trd_first_dose",
+                f"A TRD course starting at {_fmt(starting_dose)} mg: the label starts at 56 mg on day 1 and gives "
+                "84 mg only after a 56 mg start. A prescriber may proceed only with a written reason.",
+                SOURCE_IN_TRD_START,
+            )
+        )
+    days = sorted(session_days)
+    if indication == "mdsi" and days and days[-1] // 7 + 1 > SPRAVATO_INDUCTION_WEEKS:
+        stops.append(
+            HardStop(
+                "intranasal_mdsi_beyond_4_weeks",
+                f"The plan runs into week {days[-1] // 7 + 1}: the label doses MDSI twice weekly for 4 weeks, then "
+                "reassesses. Plan 4 weeks, or continue under a TRD plan.",
+                SOURCE_IN_MDSI,
+            )
+        )
+    for day in days:
+        week = day // 7 + 1
+        in_window = sum(1 for other in days if day - 7 < other <= day)
+        if in_window > _phase_limit(week, indication):
+            stops.append(
+                HardStop(
+                    "intranasal_above_phase_frequency",
+                    f"Session on day {day + 1} of the course (week {week}) would be dose {in_window} within 7 days: "
+                    "the label gives twice weekly in weeks 1-4 and once weekly from week 5 (then weekly or every "
+                    "2 weeks). Plan the maintenance phase as its own weekly plan after the benefit review.",
+                    SOURCE_IN_FREQUENCY,
+                )
+            )
+            break
+    return stops
 
 
 @dataclass(frozen=True)
@@ -485,6 +726,7 @@ def calculate_dose(
     weight_measured_on: date | None = None,
     today: date | None = None,
     doses_in_previous_6_days: int | None = None,
+    spravato: SpravatoCourse | None = None,
     policy: DosingPolicy = DEFAULT_POLICY,
 ) -> DoseCalculation:
     """Return this session's dose, volume or units, the working, and any hard stops.
@@ -493,6 +735,7 @@ def calculate_dose(
     (the default there). `previous_dose` is the last session's dose in the plan's unit, for titration.
     `doses_in_previous_6_days` (intranasal) counts Spravato doses on the 6 calendar days before today, so with
     today's dose it is a 7-day window: Monday and Thursday doses never put a third dose in one window.
+    `spravato` (intranasal, required) places the dose in the course: indication, doses before, week.
     """
     target = target_dose(
         plan, session_number=session_number, escalate=escalate, previous_dose=previous_dose, policy=policy
@@ -504,7 +747,7 @@ def calculate_dose(
     info_weight = None if weight_kg is None else check_weight(weight_kg)
     if plan.route == "sublingual":
         return _sublingual(target, info_weight, concentration, policy)
-    return _intranasal(target, info_weight, concentration, doses_in_previous_6_days, policy)
+    return _intranasal(target, info_weight, concentration, doses_in_previous_6_days, spravato, policy)
 
 
 def _parenteral(
@@ -657,6 +900,7 @@ def _intranasal(
     weight: Decimal | None,
     concentration: Decimal | None,
     doses_in_previous_6_days: int | None,
+    course: SpravatoCourse | None,
     policy: DosingPolicy,
 ) -> DoseCalculation:
     strength = SPRAVATO_MG_PER_DEVICE if concentration is None else _dec(concentration, "The device strength")
@@ -665,8 +909,8 @@ def _intranasal(
     devices = target.dose / strength
     if devices != devices.to_integral_value():
         raise ValueError(
-            f"{_fmt(target.dose)} mg is not a whole number of 28 mg Spravato devices: use 28, 56 or 84 mg "
-            "(Spravato PI 2)."
+            f"{_fmt(target.dose)} mg is not a whole number of 28 mg Spravato devices: use "
+            f"{_dose_list(policy)} ({_dose_source(policy)})."
         )
     working = [
         *target.working,
@@ -687,24 +931,20 @@ def _intranasal(
                 "per session",
             )
         )
-    if doses_in_previous_6_days is not None:
-        if doses_in_previous_6_days < 0:
-            raise ValueError("The number of doses in the previous 6 days cannot be negative.")
-        count = doses_in_previous_6_days + 1
-        if count > policy.intranasal_max_sessions_per_week:
-            stops.append(
-                HardStop(
-                    "intranasal_above_max_sessions_per_week",
-                    f"This would be Spravato dose {count} within 7 days; the policy maximum is "
-                    f"{policy.intranasal_max_sessions_per_week} per week. A prescriber may proceed only with a "
-                    "written reason.",
-                    SOURCE_IN_FREQUENCY,
-                )
-            )
-    notes = (
-        "Patient self-administers under direct supervision; 5-minute rest between devices; do not prime "
-        "(Spravato PI 2).",
+    stops += spravato_order_stops(target.dose, course, doses_in_previous_6_days, policy)
+    assert course is not None and course.indication is not None  # spravato_order_stops refuses without them
+    working.insert(
+        len(target.working),
+        f"Indication {course.indication.upper()}; week {course.course_week} of the course, "
+        f"{course.doses_before} esketamine {'dose' if course.doses_before == 1 else 'doses'} before this one.",
     )
+    notes_list = [
+        "Patient self-administers under direct supervision; 5-minute rest between devices; do not prime "
+        "(Spravato PI 2)."
+    ]
+    if target.dose not in SPRAVATO_US_DOSES_MG and target.dose in spravato_doses(policy):
+        notes_list.append(f"{_fmt(target.dose)} mg is ex-US dosing ({SOURCE_IN_EX_US}), not a US label dose.")
+    notes = tuple(notes_list)
     return DoseCalculation(
         route="intranasal",
         dose_mg=target.dose,
@@ -797,8 +1037,9 @@ def plan_dose_check(
             stops.append(
                 HardStop(
                     f"intranasal_not_whole_devices{suffix}",
-                    f"{name} {label} {_fmt(amount)} mg is not a whole number of 28 mg devices: use 28, 56 or 84 mg.",
-                    SOURCE_IN_DEVICES,
+                    f"{name} {label} {_fmt(amount)} mg is not a whole number of 28 mg devices: use "
+                    f"{_dose_list(policy)}.",
+                    f"{SOURCE_IN_DEVICES}; {_dose_source(policy)}",
                 )
             )
     if route == "intranasal" and per_week > policy.intranasal_max_sessions_per_week:
@@ -826,16 +1067,21 @@ __all__ = [
     "DosePlan",
     "DosingPolicy",
     "HardStop",
+    "SpravatoCourse",
     "TargetDose",
     "TitrationRule",
     "calculate_dose",
     "check_weight",
     "check_weight_age",
+    "course_week",
     "dose_unit",
     "dosing_weight",
     "plan_dose_check",
     "policy_problems",
     "route_maximum",
+    "spravato_doses",
+    "spravato_order_stops",
+    "spravato_plan_stops",
     "target_dose",
     "waste_mg",
 ]

@@ -84,6 +84,7 @@ def _plan(staff: dict[str, User], patient: Patient, course: dict[str, Any], firs
             "indication_code": "F33.1",
             "indication_text": "Major depressive disorder, recurrent, moderate",
             "route": course["route"],
+            "esketamine_indication": "trd" if course["route"] == "intranasal" else "",
             "dose": course["dose"],
             "session_count": 6 if course["route"] != "intranasal" else 8,
             "interval_days": 3,

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from django.http import HttpRequest
 from django.utils import timezone
-from ninja import Router, Schema, Status
+from ninja import Field, Router, Schema, Status
 from pydantic import ConfigDict
 
 from kapclinic.apitypes import ERROR_ANSWERS, DbId, DbInt
@@ -349,6 +349,10 @@ class OrderIn(Schema):
     product: DbId
     escalate: bool = False
     override_reason: str = ""
+    indication: str = Field(
+        "",
+        description="Esketamine only, when the plan has no indication (plans written before it was asked): trd or mdsi",
+    )
     version: DbInt | None = None
 
 
@@ -360,6 +364,7 @@ class OrderOut(Schema):
     working: list[str]
     hard_stops: list[dict[str, str]]
     override_reason: str
+    esketamine_indication: str
     policy_version: str
     signed_at: datetime
 

@@ -27,6 +27,7 @@ from kapclinic.clinical import dosing as dose_rules
 from kapclinic.clinical import monitoring as rules
 from kapclinic.clinical.instruments import INSTRUMENTS
 from kapclinic.clinical.registry import age_on
+from kapclinic.dosing.courses import order_indication, spravato_course
 from kapclinic.dosing.models import (
     FINISHED,
     Administration,
@@ -342,8 +343,11 @@ def clearance_override(*, ctx: AuditContext, session_id: int, reason: str, versi
     return cleared
 
 
-def dose_calculate(session: DosingSession, product: Product, *, escalate: bool = False) -> dose_rules.DoseCalculation:
-    """The dose for this session from the plan, today's weight and the titration rule (dosing.md section 6)."""
+def dose_calculate(
+    session: DosingSession, product: Product, *, escalate: bool = False, indication: str = ""
+) -> dose_rules.DoseCalculation:
+    """The dose for this session from the plan, today's weight and the titration rule (dosing.md section 6);
+    esketamine by its indication and where the dose falls in the course (dosing.md section 5)."""
     plan = session.plan
     check_in = CheckIn.objects.filter(session=session).first()
     previous = (
@@ -354,12 +358,13 @@ def dose_calculate(session: DosingSession, product: Product, *, escalate: bool =
     previous_dose = None
     if previous is not None:
         previous_dose = previous.dose_mg_per_kg if plan.route in dose_rules.WEIGHT_BASED_ROUTES else previous.dose_mg
-    spravato_recent = None
+    spravato_recent, spravato = None, None
     if plan.route == Route.INTRANASAL:
         since = timezone.localdate() - timedelta(days=6)
         spravato_recent = Administration.objects.filter(
             session__patient_id=session.patient_id, route=Route.INTRANASAL, started_at__date__gte=since
         ).count()
+        spravato = spravato_course(plan, order_indication(plan, indication), excluding_session_id=session.pk)
     starting = plan.starting_dose_mg_per_kg if plan.starting_dose_mg_per_kg is not None else plan.starting_dose_mg
     assert starting is not None
     return dose_rules.calculate_dose(
@@ -379,6 +384,7 @@ def dose_calculate(session: DosingSession, product: Product, *, escalate: bool =
         weight_measured_on=timezone.localtime(check_in.at).date() if check_in else None,
         today=timezone.localdate(),
         doses_in_previous_6_days=spravato_recent,
+        spravato=spravato,
         policy=dosing_policy(),
     )
 
@@ -391,9 +397,11 @@ def dose_order_sign(
     product_id: int,
     escalate: bool = False,
     override_reason: str = "",
+    indication: str = "",
     version: int | None = None,
 ) -> DoseOrder:
-    """The prescriber signs today's dose order; above a policy maximum it needs a written override reason."""
+    """The prescriber signs today's dose order; above a policy maximum it needs a written override reason.
+    Esketamine needs its indication (TRD or MDSI): the plan's, or given here for a plan written before it was asked."""
     product = Product.objects.filter(pk=product_id, active=True).first()
     if product is None:
         raise ValidationError({"product": "Choose the product to draw from."})
@@ -411,7 +419,20 @@ def dose_order_sign(
                 "Esketamine needs the patient's REMS enrollment on record before the first dose (Spravato REMS).",
             )
         try:
-            calc = dose_calculate(session, product, escalate=escalate)
+            esketamine_indication = order_indication(plan, indication)
+        except ValueError as exc:
+            raise ValidationError({"indication": str(exc)}) from None
+        if plan.route == Route.INTRANASAL and not esketamine_indication:
+            _refuse(
+                ctx,
+                session,
+                "dose.order",
+                "Indication needed before the first esketamine order: choose TRD or MDSI (the US label doses them "
+                "differently; Spravato US PI 2.1, 2.2).",
+                field="indication",
+            )
+        try:
+            calc = dose_calculate(session, product, escalate=escalate, indication=esketamine_indication)
         except ValueError as exc:
             raise ValidationError({"dose": str(exc)}) from None
         hard_stops = [f.as_dict() for f in calc.hard_stops]
@@ -432,6 +453,8 @@ def dose_order_sign(
             "working": list(calc.working),
             "signed_by": ctx.user.pk,
         }
+        if esketamine_indication:
+            values["esketamine_indication"] = esketamine_indication
         order = DoseOrder.objects.create(
             session=session,
             route=plan.route,
@@ -442,6 +465,7 @@ def dose_order_sign(
             volume_ml=calc.volume_ml,
             units=calc.units,
             escalated=escalate,
+            esketamine_indication=esketamine_indication,
             working=list(calc.working),
             hard_stops=hard_stops,
             override_reason=override_reason.strip() if hard_stops else "",

@@ -23,6 +23,7 @@ from kapclinic.audit.services import access_events_record_many
 from kapclinic.clinical.monitoring import next_reading_due
 from kapclinic.dosing import session_services as steps
 from kapclinic.dosing.charts import ChartThreshold, VitalPoint, vitals_summary, vitals_svg
+from kapclinic.dosing.courses import order_indication
 from kapclinic.dosing.models import (
     SIDE_EFFECTS,
     DosingSession,
@@ -37,7 +38,7 @@ from kapclinic.inventory.models import Lot, Product, StorageLocation
 from kapclinic.inventory.services import WitnessCredentials
 from kapclinic.measures.models import ScheduledMeasure
 from kapclinic.pdf import pdf_response
-from kapclinic.plans.models import Route
+from kapclinic.plans.models import EsketamineIndication, Route
 from kapclinic.policy import monitoring_policy
 from kapclinic.therapy.selectors import notes_for_dosing_session
 from kapclinic.web import current_user, forbidden, not_found
@@ -97,11 +98,16 @@ def session_page(request: HttpRequest, session_id: int) -> HttpResponse:
     )
     preview = None
     product_id = request.GET.get("product")
+    # Esketamine plans written before the indication was asked: the first order asks for it.
+    indication_known = order_indication(session.plan) if session.plan.route == Route.INTRANASAL else ""
+    indication = indication_known or request.GET.get("indication", "")
     if session.state == SessionState.CLEARED and product_id and product_id.isdigit():
         product = Product.objects.filter(pk=int(product_id)).first()
         if product is not None:
             try:
-                preview = steps.dose_calculate(session, product, escalate=request.GET.get("escalate") == "1")
+                preview = steps.dose_calculate(
+                    session, product, escalate=request.GET.get("escalate") == "1", indication=indication
+                )
             except ValueError as exc:
                 messages.error(request, str(exc))
     return render(
@@ -128,6 +134,9 @@ def session_page(request: HttpRequest, session_id: int) -> HttpResponse:
             "next_due": _next_reading_due(record),
             "is_iv": session.plan.route == Route.IV,
             "is_spravato": session.plan.route == Route.INTRANASAL,
+            "asks_indication": session.plan.route == Route.INTRANASAL and not indication_known,
+            "indication": indication,
+            "indication_choices": EsketamineIndication.choices,
             "states": SessionState,
             "poll_seconds": settings.KAPCLINIC_ALERT_POLL_SECONDS,
             "session_notes": notes_for_dosing_session(user=user, session_id=session.pk),
@@ -285,6 +294,7 @@ def _step(request: HttpRequest, session_id: int, name: str) -> Any:
             product_id=_int_or_none(post.get("product"), "product") or 0,
             escalate=post.get("escalate") == "1",
             override_reason=post.get("override_reason", ""),
+            indication=post.get("indication", ""),
             version=version,
         ),
         "administer": lambda: steps.administration_record(

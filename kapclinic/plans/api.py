@@ -25,6 +25,9 @@ class PlanIn(Schema):
     indication_code: str = Field(description="ICD-10-CM code, e.g. F33.2")
     indication_text: str
     route: str = Field(description="iv, im, intranasal or sublingual")
+    esketamine_indication: str = Field(
+        "", description="Intranasal esketamine only (required there): trd or mdsi; the US label doses them differently"
+    )
     dose: Decimal = Field(description="Starting dose: mg/kg for iv and im, mg for intranasal and sublingual")
     titration: str = "none"
     titration_step: Decimal | None = None
@@ -59,6 +62,7 @@ class PlanOut(Schema):
     indication_code: str
     indication_text: str
     route: str
+    esketamine_indication: str
     starting_dose_mg_per_kg: Decimal | None
     starting_dose_mg: Decimal | None
     titration: str

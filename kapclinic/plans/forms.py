@@ -11,7 +11,7 @@ from kapclinic.accounts.models import User
 from kapclinic.accounts.roles import Role
 from kapclinic.clinical.instruments import INSTRUMENTS
 from kapclinic.clinical.schedule import FREQUENCIES
-from kapclinic.plans.models import Route, TitrationKind, TreatmentPlan
+from kapclinic.plans.models import EsketamineIndication, Route, TitrationKind, TreatmentPlan
 
 # Frequency, stored as `interval_days` (kapclinic/clinical/schedule.py FREQUENCIES).
 INTERVAL_CHOICES = [(days, frequency.label) for days, frequency in FREQUENCIES.items()]
@@ -53,6 +53,7 @@ class PlanForm(forms.ModelForm[TreatmentPlan]):
             "indication_code",
             "indication_text",
             "route",
+            "esketamine_indication",
             "dose",
             "titration",
             "titration_step",
@@ -71,8 +72,14 @@ class PlanForm(forms.ModelForm[TreatmentPlan]):
             "session_time": forms.TimeInput(attrs={"type": "time"}),
             "notes": forms.Textarea(attrs={"rows": 3}),
         }
-        labels = {"titration_step": "Titration step", "titration_ceiling": "Titration ceiling"}
+        labels = {
+            "titration_step": "Titration step",
+            "titration_ceiling": "Titration ceiling",
+            "esketamine_indication": "Esketamine indication (intranasal only)",
+        }
         help_texts = {
+            "esketamine_indication": "The US label doses them differently: TRD starts at 56 mg; MDSI may start at "
+            "84 mg, for 4 weeks (Spravato US PI 2.1, 2.2).",
             "titration_step": "Same unit as the starting dose.",
             "titration_ceiling": "Same unit as the starting dose; never above the policy maximum.",
         }
@@ -98,6 +105,9 @@ class PlanForm(forms.ModelForm[TreatmentPlan]):
         route, titration = self.fields["route"], self.fields["titration"]
         assert isinstance(route, forms.ChoiceField) and isinstance(titration, forms.ChoiceField)
         route.choices = [("", "— choose —"), *Route.choices]
+        indication = self.fields["esketamine_indication"]
+        assert isinstance(indication, forms.ChoiceField)
+        indication.choices = [("", "— intranasal esketamine only —"), *EsketamineIndication.choices]
         titration.choices = TitrationKind.choices
         titration.required = False
         if self.instance.pk:
@@ -109,6 +119,19 @@ class PlanForm(forms.ModelForm[TreatmentPlan]):
 
     def clean_titration(self) -> str:
         return str(self.cleaned_data.get("titration") or TitrationKind.NONE)
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if cleaned.get("route") == Route.INTRANASAL:
+            if not cleaned.get("esketamine_indication"):
+                self.add_error(
+                    "esketamine_indication",
+                    "Choose the indication for intranasal esketamine, TRD or MDSI: the US label doses them "
+                    "differently (Spravato US PI 2.1, 2.2).",
+                )
+        else:
+            cleaned["esketamine_indication"] = ""  # only esketamine has label indications to dose by
+        return cleaned
 
     def clean_session_count(self) -> int:
         count = int(self.cleaned_data["session_count"])

@@ -15,8 +15,9 @@ from kapclinic.accounts.roles import Action
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.models import Outcome
 from kapclinic.audit.services import access_event_record
-from kapclinic.clinical.dosing import plan_dose_check
+from kapclinic.clinical.dosing import plan_dose_check, spravato_plan_stops
 from kapclinic.clinical.schedule import FREQUENCIES, session_dates, standard_schedule
+from kapclinic.dosing.courses import esketamine_course
 from kapclinic.dosing.models import DosingSession, SessionState
 from kapclinic.dosing.services import sessions_cancel_not_started
 from kapclinic.errors import Conflict, NotFound
@@ -24,7 +25,7 @@ from kapclinic.intake.eligibility import eligibility_in_force
 from kapclinic.measures.models import ScheduledMeasure
 from kapclinic.patients.access import patient_get_for_user
 from kapclinic.plans.forms import PlanForm
-from kapclinic.plans.models import WEIGHT_BASED_ROUTES, TitrationKind, TreatmentPlan
+from kapclinic.plans.models import WEIGHT_BASED_ROUTES, Route, TitrationKind, TreatmentPlan
 from kapclinic.policy import dosing_policy
 
 # Follow-up after the course (outcomes.md: depression and anxiety at end of course, 1, 3 and 6 months).
@@ -40,23 +41,74 @@ def _is_icd10_cm(code: str) -> bool:
 _STOP_FIELDS = {"intranasal_above_max_sessions_per_week": "interval_days"}
 
 
-def _dose_problems(values: dict[str, Any]) -> dict[str, str]:
-    """Hard stops of the dosing policy for a plan's starting dose, ceiling and frequency (dosing.md section 6)."""
+_STOP_FIELDS.update(
+    {
+        "intranasal_above_phase_frequency": "session_count",
+        "intranasal_mdsi_beyond_4_weeks": "session_count",
+        "intranasal_not_whole_devices_step": "titration_step",
+    }
+)
+
+
+def _course_days(values: dict[str, Any], previous: TreatmentPlan | None) -> tuple[list[int], bool]:
+    """The planned sessions' days from the esketamine course's first dose, and whether the plan continues a
+    course already given (a plan replacing an esketamine plan with doses given: the label's weeks go on)."""
+    dates = session_dates(values["first_session_on"], values["session_count"], values["interval_days"])
+    course = esketamine_course(previous) if previous is not None and previous.route == Route.INTRANASAL else None
+    start = course.first_dose_on if course is not None and course.first_dose_on is not None else dates[0]
+    return [(day - start).days for day in dates], start != dates[0]
+
+
+def _dose_problems(values: dict[str, Any], previous: TreatmentPlan | None) -> dict[str, str]:
+    """Hard stops of the dosing policy for a plan's starting dose, ceiling and frequency (dosing.md section 6),
+    and of the label's esketamine schedule by indication and phase (dosing.md section 5)."""
+    policy = dosing_policy()
+    ceiling = Decimal(values["titration_ceiling"]) if values.get("titration_ceiling") else None
     stops = plan_dose_check(
         values["route"],
         Decimal(values["dose"]),
         Decimal(str(FREQUENCIES[values["interval_days"]].per_week)),
-        dosing_policy(),
-        ceiling=Decimal(values["titration_ceiling"]) if values.get("titration_ceiling") else None,
+        policy,
+        ceiling=ceiling,
     )
     errors: dict[str, list[str]] = {}
+    if values["route"] == Route.INTRANASAL:
+        days, continues = _course_days(values, previous)
+        try:
+            stops += spravato_plan_stops(
+                values.get("esketamine_indication") or None,
+                Decimal(values["dose"]),
+                days,
+                continues_course=continues,
+                ceiling=ceiling,
+                step=Decimal(values["titration_step"]) if values.get("titration_step") else None,
+                policy=policy,
+            )
+        except ValueError as exc:
+            errors["esketamine_indication"] = [str(exc)]
     for stop in stops:
         field = _STOP_FIELDS.get(stop.code, "titration_ceiling" if stop.code.endswith("_ceiling") else "dose")
-        errors.setdefault(field, []).append(stop.message)
+        if stop.message not in errors.get(field, []):
+            errors.setdefault(field, []).append(stop.message)
     return {field: " ".join(messages) for field, messages in errors.items()}
 
 
-def plan_clean(raw: dict[str, Any], *, instance: TreatmentPlan | None = None) -> dict[str, Any]:
+def _previous_plan(patient_id: int | None, instance: TreatmentPlan | None) -> TreatmentPlan | None:
+    """The signed plan a new or draft plan replaces (a new draft replaces the patient's latest signed plan)."""
+    if instance is not None and instance.pk:
+        return instance.supersedes
+    if patient_id is None:
+        return None
+    return (
+        TreatmentPlan.objects.filter(patient_id=patient_id, signed_at__isnull=False)
+        .order_by("-signed_at", "-id")
+        .first()
+    )
+
+
+def plan_clean(
+    raw: dict[str, Any], *, instance: TreatmentPlan | None = None, patient_id: int | None = None
+) -> dict[str, Any]:
     """Return the plan values, or raise ValidationError with every problem at once."""
     data = dict(raw)
     if isinstance(data.get("goals"), list):
@@ -82,7 +134,8 @@ def plan_clean(raw: dict[str, Any], *, instance: TreatmentPlan | None = None) ->
         errors["goals_text"] = "Write at least one goal, in the patient's words."
     if any(len(g) > 300 for g in values["goals"]):
         errors["goals_text"] = "Keep each goal under 300 characters."
-    errors.update({k: v for k, v in _dose_problems(values).items() if k not in errors})
+    problems = _dose_problems(values, _previous_plan(patient_id, instance))
+    errors.update({k: v for k, v in problems.items() if k not in errors})
     if errors:
         raise ValidationError(errors)
     return values
@@ -114,7 +167,7 @@ def plan_draft_create(*, ctx: AuditContext, patient_id: int, raw: dict[str, Any]
     """Start a plan as a draft (prescriber). The latest signed plan, if any, is what it will replace."""
     patient_get_for_user(ctx=ctx, patient_id=patient_id, action=Action.PLAN_WRITE, record_allowed=False)
     try:
-        values = plan_clean(raw)
+        values = plan_clean(raw, patient_id=patient_id)
     except ValidationError as exc:
         _refuse_invalid(ctx, patient_id, exc)
         raise
@@ -271,6 +324,7 @@ def _raw_of(plan: TreatmentPlan) -> dict[str, Any]:
         "indication_code": plan.indication_code,
         "indication_text": plan.indication_text,
         "route": plan.route,
+        "esketamine_indication": plan.esketamine_indication,
         "dose": plan.starting_dose_mg_per_kg or plan.starting_dose_mg,
         "titration": plan.titration,
         "titration_step": plan.titration_step,
