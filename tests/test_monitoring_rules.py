@@ -534,3 +534,92 @@ def test_pregnancy_test_needed_for_patients_who_could_become_pregnant() -> None:
     assert not pregnancy_test_required("female", 11)
     assert not pregnancy_test_required("male", 30)
     assert not pregnancy_test_required("unknown", 30)
+
+
+# --- Pre-dose checks from check-in (issue 13, rule 6; monitoring.md §1) --------------------------------------
+
+READY_CHECK_IN = monitoring.CheckInAnswers(
+    minutes_since_food=300,
+    minutes_since_liquid=150,
+    pregnancy_test="negative",
+    escort_confirmed=True,
+    substances_today=False,
+)
+
+
+def check_in(route: str = "intranasal", **change: Any) -> tuple[str, list[tuple[str, str]]]:
+    answers = replace(READY_CHECK_IN, **change)
+    clearance = predose_clearance(NORMAL, route=route, check_in=answers)
+    return clearance.status, [(f.code, f.level) for f in clearance.findings]
+
+
+def test_a_complete_check_in_clears() -> None:
+    assert check_in() == ("clear", [])
+    assert check_in("iv") == ("clear", [])
+
+
+@pytest.mark.parametrize(
+    ("route", "food", "liquid", "expected"),
+    [
+        # Spravato PI 2: no food for at least 2 hours, no liquids for at least 30 minutes before the dose.
+        ("intranasal", 120, 30, []),
+        ("intranasal", 119, 30, [("fasting_food", "hold")]),
+        ("intranasal", 120, 29, [("fasting_liquid", "hold")]),
+        # Ketamine: no solids 4 h, clear liquids up to 2 h [policy defaults].
+        ("iv", 240, 120, []),
+        ("iv", 150, 60, [("fasting_food", "hold"), ("fasting_liquid", "hold")]),
+        ("intranasal", None, 45, [("fasting_food_not_recorded", "warn")]),
+    ],
+)
+def test_fasting_against_the_routes_limits(
+    route: str, food: int | None, liquid: int, expected: list[tuple[str, str]]
+) -> None:
+    """monitoring.md §1: Spravato no food 2 h and no liquids 30 min (Spravato PI 2); ketamine policy."""
+    status, findings = check_in(route, minutes_since_food=food, minutes_since_liquid=liquid)
+    assert findings == expected
+    assert status == ("hold" if any(level == "hold" for _, level in expected) else "clear")
+
+
+def test_fasting_message_says_how_long_to_wait_and_why() -> None:
+    finding = monitoring.check_in_findings("intranasal", replace(READY_CHECK_IN, minutes_since_food=75))[0]
+    assert "Last ate 75 min ago" in finding.message and "wait 45 min" in finding.message
+    assert "Spravato PI 2" in finding.source
+
+
+def test_positive_pregnancy_test_is_do_not_dose_and_a_missing_one_holds() -> None:
+    """Spravato PI 8.1 (may cause fetal harm): positive -> do not dose; a patient who could become pregnant
+    without a result today -> the prescriber decides (monitoring.md §1)."""
+    assert check_in(pregnancy_test="positive") == ("do_not_dose", [("pregnancy_positive", "do_not_dose")])
+    assert check_in(pregnancy_test="declined", pregnancy_test_required=True) == (
+        "hold",
+        [("pregnancy_test_missing", "hold")],
+    )
+    assert check_in(pregnancy_test="not_applicable") == ("clear", [])
+
+
+def test_escort_and_substances_today() -> None:
+    """monitoring.md §1: confirmed escort or ride (no driving until the next day, Spravato PI 5.x / Medication
+    Guide); alcohol or substances today -> prescriber decision (Spravato PI 7, policy). Not asked: a warning."""
+    assert check_in(escort_confirmed=False) == ("hold", [("escort_missing", "hold")])
+    assert check_in(escort_confirmed=None) == ("clear", [("escort_not_recorded", "warn")])
+    assert check_in(substances_today=True) == ("hold", [("substances_today", "hold")])
+    assert check_in(substances_today=None) == ("clear", [("substances_not_asked", "warn")])
+
+
+def test_check_in_findings_join_the_vitals_and_the_worst_wins() -> None:
+    clearance = predose_clearance(
+        vitals(systolic=165), route="intranasal", check_in=replace(READY_CHECK_IN, pregnancy_test="positive")
+    )
+    assert clearance.status == "do_not_dose"
+    assert [f.code for f in clearance.findings] == ["pregnancy_positive", "bp_systolic_hold"]
+    with pytest.raises(ValueError, match="route"):
+        predose_clearance(NORMAL, check_in=READY_CHECK_IN)
+    with pytest.raises(ValueError, match="after now"):
+        monitoring.check_in_findings("iv", replace(READY_CHECK_IN, minutes_since_food=-5))
+
+
+def test_spravato_fasting_cannot_be_shortened_by_policy() -> None:
+    with pytest.raises(ValueError, match="Spravato label's 120 minutes"):
+        MonitoringPolicy(version="short", fasting_food_minutes_intranasal=60)
+    with pytest.raises(ValueError, match="Spravato label's 30 minutes"):
+        MonitoringPolicy(version="short", fasting_liquid_minutes_intranasal=15)

@@ -565,3 +565,42 @@ def test_in_session_scores_use_the_scales_ranges(
         content_type="application/json",
     )
     assert (response.status_code == 201) is ok and session.events.exists() is ok
+
+
+def test_pre_dose_checks_take_what_check_in_records(
+    client_for: Any, api_for: Any, personas: dict[str, User], team_patient: Patient, other_patient: Patient
+) -> None:
+    """monitoring.md section 1 (issue 13, rule 6): the check-in page records fasting, the escort and alcohol or
+    substances today; the pre-dose clearance judges them with the vitals (ketamine: no solids 4 h, clear
+    liquids 2 h, clinic policy), and a wrong answer is refused with nothing saved."""
+    session = scheduled(client_for, api_for, personas, team_patient, other_patient)
+    nurse = client_for("nurse")
+    now = timezone.localtime()
+    answers = {
+        "identity_confirmed": "on",
+        "checklist_confirmed": "on",
+        "pregnancy_test": "not_applicable",
+        "weight_kg": "78",
+        "last_food_at": (now - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"),
+        "last_liquid_at": (now - timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M"),
+        "escort_confirmed": "yes",
+        "substances_today": "yes",
+        "substances_note": "",
+    }
+    refused = nurse.post(
+        f"/dosing/sessions/{session.pk}/check-in/", {"version": session.version, **answers}, follow=True
+    )
+    assert "Say what was taken and when" in refused.content.decode()
+    assert not CheckIn.objects.filter(session=session).exists()
+    step(nurse, session, "check-in", {**answers, "substances_note": "One glass of wine at lunch"})
+    check_in = CheckIn.objects.get(session=session)
+    assert check_in.substances_today is True and check_in.escort_confirmed is True
+    page = nurse.get(f"/dosing/sessions/{session.pk}/").content.decode()
+    assert "alcohol or substances today yes: One glass of wine at lunch" in page
+    pre = vitals(api_for("nurse"), session, systolic=124, diastolic=78, heart_rate=70, spo2=98)
+    assert pre.json()["clearance"] == "hold"
+    clearance = session.clearances.get()
+    assert {f["code"] for f in clearance.findings} == {"fasting_food", "substances_today"}
+    assert all(f["source"] for f in clearance.findings)
+    session.refresh_from_db()
+    assert session.state == SessionState.HELD

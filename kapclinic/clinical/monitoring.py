@@ -17,12 +17,16 @@ from dataclasses import dataclass, fields
 from typing import Literal
 
 # Bump when a rule or its wording changes: clearances and alerts store it.
-MONITORING_RULES_VERSION = "2026-12-04.1"
+MONITORING_RULES_VERSION = "2026-12-04.2"
 POLICY_VERSION = "monitoring-default-1"
 
 ROUTES = ("iv", "im", "intranasal", "sublingual")
 # Spravato PI boxed warning, 2.x and 5.1; REMS: observe at least 2 hours. A policy may lengthen it, never shorten.
 SPRAVATO_LABEL_OBSERVATION_MINUTES = 120
+# Spravato PI 2 (confirmed 2026-11-24 in the MPR label summary): no food for at least 2 hours and no liquids for at
+# least 30 minutes before the dose (nausea and vomiting).
+SPRAVATO_LABEL_FASTING_FOOD_MINUTES = 120
+SPRAVATO_LABEL_FASTING_LIQUID_MINUTES = 30
 
 PredoseLevel = Literal["warn", "hold", "do_not_dose"]
 ClearanceStatus = Literal["clear", "hold", "do_not_dose"]
@@ -117,6 +121,13 @@ class MonitoringPolicy:
     im_after_interval_minutes: int = 30
     sublingual_after_interval_minutes: int = 30
     intranasal_recheck_minutes: int = 30  # after the 2-hour check, if not yet discharged [policy]
+    # Fasting before the dose (§1), minutes since the last food / drink. Spravato is the label's (no food for 2 h,
+    # no liquids for 30 min: nausea and vomiting); a policy may lengthen it, never shorten. Ketamine: commonly no
+    # solids 4-6 h, clear liquids up to 2 h (ASA procedural-sedation style) [policy].
+    fasting_food_minutes_intranasal: int = SPRAVATO_LABEL_FASTING_FOOD_MINUTES
+    fasting_liquid_minutes_intranasal: int = SPRAVATO_LABEL_FASTING_LIQUID_MINUTES
+    fasting_food_minutes_ketamine: int = 240
+    fasting_liquid_minutes_ketamine: int = 120
 
     def __post_init__(self) -> None:
         problems = policy_problems(self)
@@ -156,7 +167,18 @@ def policy_problems(policy: MonitoringPolicy) -> list[str]:
         problems.append("discharge_bp_stable_within_mmhg must be 0-20")
     if p.observation_minutes_intranasal < SPRAVATO_LABEL_OBSERVATION_MINUTES:
         problems.append("observation_minutes_intranasal cannot be below the Spravato label's 120 minutes")
-    minutes = [f.name for f in fields(p) if f.name.endswith("_minutes") or f.name.startswith("observation_minutes")]
+    if p.fasting_food_minutes_intranasal < SPRAVATO_LABEL_FASTING_FOOD_MINUTES:
+        problems.append("fasting_food_minutes_intranasal cannot be below the Spravato label's 120 minutes")
+    if p.fasting_liquid_minutes_intranasal < SPRAVATO_LABEL_FASTING_LIQUID_MINUTES:
+        problems.append("fasting_liquid_minutes_intranasal cannot be below the Spravato label's 30 minutes")
+    if p.fasting_food_minutes_ketamine < 0 or p.fasting_liquid_minutes_ketamine < 0:
+        problems.append("fasting minutes cannot be negative")
+    minutes = [
+        f.name
+        for f in fields(p)
+        if (f.name.endswith("_minutes") or f.name.startswith("observation_minutes"))
+        and not f.name.startswith("fasting_")
+    ]
     problems += [f"{name} must be above 0" for name in minutes if getattr(p, name) <= 0]
     return problems
 
@@ -288,17 +310,165 @@ def _bp_finding(name: str, value: int, warn: int, hold: int, do_not_dose: int) -
     return None
 
 
+@dataclass(frozen=True)
+class CheckInAnswers:
+    """What check-in records that the pre-dose checks need (monitoring.md §1). None: not asked."""
+
+    minutes_since_food: int | None = None
+    minutes_since_liquid: int | None = None
+    pregnancy_test: str | None = None  # "negative", "positive", "declined" or "not_applicable"
+    pregnancy_test_required: bool = False  # the patient could become pregnant (`pregnancy_test_required`)
+    escort_confirmed: bool | None = None
+    substances_today: bool | None = None  # alcohol or other substances (cannabis, opioids, sedatives, stimulants)
+
+
+SOURCE_FASTING_SPRAVATO = (
+    "Spravato PI 2 (no food for at least 2 hours, no liquids for 30 minutes before: nausea and vomiting); "
+    "monitoring.md §1"
+)
+SOURCE_FASTING_KETAMINE = (
+    "Clinic policy (monitoring.md §1: ketamine commonly no solids 4-6 h, clear liquids up to 2 h, ASA "
+    "procedural-sedation style)"
+)
+SOURCE_PREGNANCY = "Spravato PI 8.1 (may cause fetal harm; not recommended); clinic policy (monitoring.md §1)"
+SOURCE_ESCORT = (
+    "Spravato PI 5.x / Medication Guide (no driving until the next day after sleep); the same rule for ketamine "
+    "is clinic policy (monitoring.md §1)"
+)
+SOURCE_SUBSTANCES = (
+    "Spravato PI 7 (CNS depressants: additive sedation); positive answer -> prescriber decision, clinic policy "
+    "(monitoring.md §1, eligibility.md §2)"
+)
+
+
+def _fasting(route: str, what: str, minutes: int | None, needed: int, source: str) -> Finding | None:
+    noun = "ate" if what == "food" else "drank"
+    if minutes is None:
+        return Finding(
+            f"fasting_{what}_not_recorded",
+            "warn",
+            f"When the patient last {noun} is not recorded: ask before dosing ({needed} min without {what} for "
+            f"this route).",
+            source,
+        )
+    if minutes < 0:
+        raise ValueError(f"The time the patient last {noun} cannot be after now.")
+    if minutes >= needed:
+        return None
+    return Finding(
+        f"fasting_{what}",
+        "hold",
+        f"Last {noun} {minutes} min ago; {'esketamine' if route == 'intranasal' else 'this route'} needs {needed} "
+        f"min without {what}: wait {needed - minutes} min and recheck, or the prescriber decides in writing.",
+        source,
+    )
+
+
+def check_in_findings(route: str, answers: CheckInAnswers, policy: MonitoringPolicy = DEFAULT_POLICY) -> list[Finding]:
+    """Return the pre-dose findings from what check-in records (monitoring.md §1), a ladder:
+
+    | Check | Level | Source |
+    | fasting: food / liquids within the route's limits | hold (not recorded: warn) | Spravato PI 2; policy |
+    | pregnancy test positive | do not dose | Spravato PI 8.1 |
+    | pregnancy test declined where required | hold | Spravato PI 8.1; policy |
+    | no escort or ride home | hold (not recorded: warn) | Spravato PI 5.x / Medication Guide |
+    | alcohol or other substances today | hold (not asked: warn) | Spravato PI 7; policy |
+    """
+    _check_route(route)
+    p = policy
+    findings: list[Finding] = []
+    if route == "intranasal":
+        food, liquid, source = (
+            p.fasting_food_minutes_intranasal,
+            p.fasting_liquid_minutes_intranasal,
+            SOURCE_FASTING_SPRAVATO,
+        )
+    else:
+        food, liquid, source = (
+            p.fasting_food_minutes_ketamine,
+            p.fasting_liquid_minutes_ketamine,
+            SOURCE_FASTING_KETAMINE,
+        )
+    for what, minutes, needed in (
+        ("food", answers.minutes_since_food, food),
+        ("liquid", answers.minutes_since_liquid, liquid),
+    ):
+        if needed and (finding := _fasting(route, what, minutes, needed, source)):
+            findings.append(finding)
+    if answers.pregnancy_test == "positive":
+        findings.append(
+            Finding(
+                "pregnancy_positive",
+                "do_not_dose",
+                "Today's pregnancy test is positive: do not dose.",
+                SOURCE_PREGNANCY,
+            )
+        )
+    elif answers.pregnancy_test_required and answers.pregnancy_test in (None, "declined", "not_applicable"):
+        findings.append(
+            Finding(
+                "pregnancy_test_missing",
+                "hold",
+                "No pregnancy test result today for a patient who could become pregnant: the prescriber decides, in "
+                "writing.",
+                SOURCE_PREGNANCY,
+            )
+        )
+    if answers.escort_confirmed is False:
+        findings.append(
+            Finding(
+                "escort_missing",
+                "hold",
+                "No escort or ride home: the patient must not drive until the next day after sleep. Arrange one, "
+                "or the prescriber decides in writing.",
+                SOURCE_ESCORT,
+            )
+        )
+    elif answers.escort_confirmed is None:
+        findings.append(
+            Finding(
+                "escort_not_recorded",
+                "warn",
+                "Escort or ride home not confirmed at check-in: confirm it.",
+                SOURCE_ESCORT,
+            )
+        )
+    if answers.substances_today is True:
+        findings.append(
+            Finding(
+                "substances_today",
+                "hold",
+                "Alcohol or other substance use today (additive sedation): the prescriber decides whether to dose, "
+                "in writing.",
+                SOURCE_SUBSTANCES,
+            )
+        )
+    elif answers.substances_today is None:
+        findings.append(
+            Finding(
+                "substances_not_asked",
+                "warn",
+                "Alcohol or other substance use today was not asked at check-in: ask before dosing.",
+                SOURCE_SUBSTANCES,
+            )
+        )
+    return findings
+
+
 def predose_clearance(
     reading: VitalReading,
     *,
     moaas: int | None = None,
     suicide_risk_high: bool = False,
+    route: str | None = None,
+    check_in: CheckInAnswers | None = None,
     policy: MonitoringPolicy = DEFAULT_POLICY,
 ) -> Clearance:
     """Return the pre-dose verdict on this reading: the worst level of its findings ("warn" stays "clear").
 
     BP, HR and SpO₂ must be recorded (§1); a missing one holds for the prescriber. HR, SpO₂ and RR "review"
-    findings take `policy.predose_review_level`. MOAA/S below 5 and high suicide risk do not dose.
+    findings take `policy.predose_review_level`. MOAA/S below 5 and high suicide risk do not dose. With the
+    `route` and the `check_in` answers, the check-in findings (`check_in_findings`) join them.
     """
     _require_plausible(reading, "pre-dose reading")
     _check_moaas(moaas)
@@ -367,6 +537,10 @@ def predose_clearance(
                 SOURCE_SUICIDE,
             )
         )
+    if check_in is not None:
+        if route is None:
+            raise ValueError("The check-in findings need the route (fasting limits differ).")
+        findings += check_in_findings(route, check_in, p)
     findings.sort(key=lambda f: -_PREDOSE_RANK[f.level])
     worst = findings[0].level if findings else "warn"
     status: ClearanceStatus = "clear" if worst == "warn" else worst
@@ -870,12 +1044,14 @@ __all__ = [
     "PREGNANCY_TEST_AGES",
     "SPRAVATO_LABEL_OBSERVATION_MINUTES",
     "Alert",
+    "CheckInAnswers",
     "Clearance",
     "DischargeCriterion",
     "Finding",
     "MonitoringPolicy",
     "VitalReading",
     "all_met",
+    "check_in_findings",
     "discharge_check",
     "next_reading_due",
     "observation_minutes",

@@ -320,6 +320,11 @@ class CheckInIn(Schema):
     pregnancy_test: str
     weight_kg: Decimal
     checklist_note: str = ""
+    last_food_at: datetime | None = Field(None, description="When the patient last ate (default: the checklist's)")
+    last_liquid_at: datetime | None = Field(None, description="When the patient last drank")
+    escort_confirmed: bool | None = Field(None, description="Escort or ride home confirmed (default: the checklist's)")
+    substances_today: bool | None = Field(None, description="Alcohol or other substances today")
+    substances_note: str = Field("", description="What and when, if substances_today")
     version: DbInt | None = None
 
 

@@ -177,9 +177,22 @@ def session_check_in(
     pregnancy_test: str,
     weight_kg: Decimal,
     checklist_note: str = "",
+    last_food_at: datetime | None = None,
+    last_liquid_at: datetime | None = None,
+    escort_confirmed: bool | None = None,
+    substances_today: bool | None = None,
+    substances_note: str = "",
     version: int | None = None,
 ) -> CheckIn:
+    """Check the patient in; what is recorded here (fasting, pregnancy test, escort, substances today) feeds the
+    pre-dose checks (monitoring.md section 1). Fasting and escort default to the patient's checklist."""
     errors: dict[str, str] = {}
+    now = timezone.now()
+    for name, when in (("last_food_at", last_food_at), ("last_liquid_at", last_liquid_at)):
+        if when is not None and (timezone.make_aware(when) if timezone.is_naive(when) else when) > now:
+            errors[name] = "This time cannot be in the future."
+    if substances_today and not substances_note.strip():
+        errors["substances_note"] = "Say what was taken and when."
     if not identity_confirmed:
         errors["identity_confirmed"] = "Confirm the patient's identity (two identifiers) before check-in."
     if pregnancy_test not in PregnancyTest.values:
@@ -197,6 +210,11 @@ def session_check_in(
         blockers = dosing_blockers(patient_id=session.patient_id, plan=session.plan)
         if blockers:
             _refuse(ctx, session, "session.check_in", " ".join(blockers))
+        checklist = getattr(session, "checklist", None)
+        if checklist is not None and last_food_at is None:
+            last_food_at = checklist.fasting_since
+        if checklist is not None and escort_confirmed is None and checklist_confirmed and checklist.ride_name.strip():
+            escort_confirmed = True  # the nurse went through the checklist, ride home included
         check_in = CheckIn.objects.create(
             session=session,
             identity_confirmed=True,
@@ -204,9 +222,13 @@ def session_check_in(
             checklist_note=checklist_note.strip()[:300],
             pregnancy_test=pregnancy_test,
             weight_kg=Decimal(weight_kg),
+            last_food_at=last_food_at,
+            last_liquid_at=last_liquid_at,
+            escort_confirmed=escort_confirmed,
+            substances_today=substances_today,
+            substances_note=substances_note.strip()[:200],
             by=ctx.user,
         )
-        checklist = getattr(session, "checklist", None)
         if checklist is not None and checklist_confirmed:
             checklist.confirmed_at, checklist.confirmed_by = timezone.now(), ctx.user
             checklist.save(update_fields=["confirmed_at", "confirmed_by"])
@@ -286,22 +308,30 @@ def vital_record(
     return vital, alerts, clearance
 
 
+def check_in_answers(session: DosingSession, check_in: CheckIn | None, at: datetime) -> rules.CheckInAnswers:
+    """What check-in recorded, as the pre-dose rules take it (minutes before `at`, the reading's time)."""
+
+    def minutes(since: datetime | None) -> int | None:
+        return None if since is None else max(int((at - since).total_seconds() // 60), 0)
+
+    if check_in is None:
+        return rules.CheckInAnswers(pregnancy_test_required=pregnancy_test_applies(session))
+    return rules.CheckInAnswers(
+        minutes_since_food=minutes(check_in.last_food_at),
+        minutes_since_liquid=minutes(check_in.last_liquid_at),
+        pregnancy_test=check_in.pregnancy_test,
+        pregnancy_test_required=pregnancy_test_applies(session),
+        escort_confirmed=check_in.escort_confirmed,
+        substances_today=check_in.substances_today,
+    )
+
+
 def _clear(ctx: AuditContext, session: DosingSession, vital: VitalSign, reading: rules.VitalReading) -> Clearance:
     policy = monitoring_policy()
-    verdict = rules.predose_clearance(reading, policy=policy)
+    answers = check_in_answers(session, CheckIn.objects.filter(session=session).first(), vital.measured_at)
+    verdict = rules.predose_clearance(reading, route=session.plan.route, check_in=answers, policy=policy)
     findings = [f.as_dict() for f in verdict.findings]
     status = verdict.status
-    check_in = CheckIn.objects.filter(session=session).first()
-    if check_in is not None and check_in.pregnancy_test == PregnancyTest.POSITIVE:
-        status = "do_not_dose"
-        findings.append(
-            {
-                "code": "pregnancy_positive",
-                "level": "do_not_dose",
-                "message": "Today's pregnancy test is positive.",
-                "source": "Spravato PI 8.1 (may cause fetal harm); clinic policy (monitoring.md section 1)",
-            }
-        )
     clearance = Clearance.objects.create(
         session=session,
         vital=vital,

@@ -76,6 +76,15 @@ def _next_reading_due(record: SessionRecord) -> datetime | None:
     return start + timedelta(minutes=next_reading_due(record.session.plan.route, after, policy=monitoring_policy()))
 
 
+def _fasting_minutes(route: str) -> dict[str, int]:
+    policy = monitoring_policy()
+    kind = "intranasal" if route == Route.INTRANASAL else "ketamine"
+    return {
+        "fasting_food_minutes": getattr(policy, f"fasting_food_minutes_{kind}"),
+        "fasting_liquid_minutes": getattr(policy, f"fasting_liquid_minutes_{kind}"),
+    }
+
+
 @login_required
 def session_page(request: HttpRequest, session_id: int) -> HttpResponse:
     user = current_user(request)
@@ -134,6 +143,7 @@ def session_page(request: HttpRequest, session_id: int) -> HttpResponse:
             "next_due": _next_reading_due(record),
             "is_iv": session.plan.route == Route.IV,
             "is_spravato": session.plan.route == Route.INTRANASAL,
+            **_fasting_minutes(session.plan.route),
             "asks_indication": session.plan.route == Route.INTRANASAL and not indication_known,
             "indication": indication,
             "indication_choices": EsketamineIndication.choices,
@@ -240,6 +250,11 @@ def _when(value: str | None, field: str) -> datetime | None:
     return timezone.make_aware(parsed) if timezone.is_naive(parsed) else parsed
 
 
+def _yes_no(value: str | None) -> bool | None:
+    """A yes/no question's answer; anything else is not answered."""
+    return {"yes": True, "no": False}.get(value or "")
+
+
 def _version(request: HttpRequest) -> int | None:
     raw = request.POST.get("version", "")
     return int(raw) if raw.isdigit() else None
@@ -276,6 +291,11 @@ def _step(request: HttpRequest, session_id: int, name: str) -> Any:
             checklist_note=post.get("checklist_note", ""),
             pregnancy_test=post.get("pregnancy_test", ""),
             weight_kg=_dec(post.get("weight_kg"), "weight_kg"),
+            last_food_at=_when(post.get("last_food_at"), "last_food_at"),
+            last_liquid_at=_when(post.get("last_liquid_at"), "last_liquid_at"),
+            escort_confirmed=_yes_no(post.get("escort_confirmed")),
+            substances_today=_yes_no(post.get("substances_today")),
+            substances_note=post.get("substances_note", ""),
             version=version,
         ),
         "vitals": lambda: steps.vital_record(
