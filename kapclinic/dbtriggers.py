@@ -38,6 +38,7 @@ APPEND_ONLY_TABLES = (
     "inventory_ledgerentry",
     "inventory_inventorycount",
     "inventory_countline",
+    "inventory_lossreport",
     "measures_questionnaireresponse",
     "measures_responseitem",
     "intake_eligibilitydecision",

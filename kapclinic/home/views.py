@@ -19,7 +19,7 @@ from kapclinic.dosing.selectors import (
     sessions_waiting_for_prescriber,
 )
 from kapclinic.intake.models import Inquiry, InquiryStatus
-from kapclinic.inventory.selectors import lots_expiring, open_investigations
+from kapclinic.inventory.selectors import ledger_clocks, lots_expiring, open_investigations
 from kapclinic.measures.selectors import open_safety_flags_for_user, overdue_measures
 from kapclinic.patients.models import Patient
 from kapclinic.patients.selectors import patient_search_for_user
@@ -86,6 +86,8 @@ def home(request: HttpRequest) -> HttpResponse:
         context["today"] = timezone.localdate()
         context["patient_count"] = Patient.objects.count()
         context["staff_count"] = User.objects.filter(is_active=True).exclude(role=Role.PATIENT).count()
+    if role is Role.DIRECTOR:
+        context["ledger_clocks"] = ledger_clocks(ctx=ctx)
     return render(request, _TEMPLATES[role], context)
 
 

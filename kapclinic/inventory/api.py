@@ -10,8 +10,9 @@ from ninja import Field, Query, Router, Schema, Status
 from pydantic import ConfigDict
 
 from kapclinic.apitypes import ERROR_ANSWERS, DbId, Offset
+from kapclinic.clinical.ledger import Deadline
 from kapclinic.inventory import selectors, services
-from kapclinic.inventory.models import InventoryCount, Investigation, LedgerEntry
+from kapclinic.inventory.models import InventoryCount, Investigation, LedgerEntry, LossReport
 from kapclinic.web import api_context
 
 router = Router(tags=["controlled-substance ledger"])
@@ -326,3 +327,99 @@ def investigation_resolve(request: HttpRequest, investigation_id: DbId, payload:
         resolution=payload.resolution,
         adjust_ledger=payload.adjust_ledger,
     )
+
+
+class DeadlineOut(Schema):
+    what: str
+    due_on: date
+    state: str = Field(description="done, due or overdue")
+    done_on: date | None
+    days_left: int | None = Field(description="days until due (negative: overdue); null when done")
+    source: str
+
+
+class InventoryClockOut(Schema):
+    location: int
+    location_name: str
+    deadline: DeadlineOut
+
+
+class LossClockOut(Schema):
+    entry: int
+    discovered_at: datetime
+    notice: DeadlineOut
+    form_106: DeadlineOut
+
+
+class ClocksOut(Schema):
+    today: date
+    inventories: list[InventoryClockOut]
+    losses: list[LossClockOut]
+    oldest_record_on: date | None
+    kept_until: date | None = Field(description="no ledger record may be destroyed before this day (1304.04(a))")
+
+
+def _deadline_out(d: Deadline) -> dict[str, object]:
+    return {
+        "what": d.what,
+        "due_on": d.due_on,
+        "state": d.state.value,
+        "done_on": d.done_on,
+        "days_left": d.days_left,
+        "source": d.source,
+    }
+
+
+@router.get("/clocks", response={200: ClocksOut, **ERROR_ANSWERS})
+def clocks(request: HttpRequest) -> dict[str, object]:
+    """What the DEA rules make due: inventories (1304.11), theft-or-loss filings (1301.76(b)), retention (1304.04)."""
+    c = selectors.ledger_clocks(ctx=api_context(request))
+    return {
+        "today": c.today,
+        "inventories": [
+            {"location": i.location.pk, "location_name": i.location.name, "deadline": _deadline_out(i.deadline)}
+            for i in c.inventories
+        ],
+        "losses": [
+            {
+                "entry": loss.entry.pk,
+                "discovered_at": loss.entry.occurred_at,
+                "notice": _deadline_out(loss.notice),
+                "form_106": _deadline_out(loss.form_106),
+            }
+            for loss in c.losses
+        ],
+        "oldest_record_on": c.oldest_record_on,
+        "kept_until": c.kept_until,
+    }
+
+
+class LossReportIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: str = Field(description="written_notice or form_106")
+    filed_on: date
+    reference: str = Field(default="", max_length=80, description="Form 106: its confirmation number")
+
+
+class LossReportOut(Schema):
+    id: int
+    loss: int = Field(alias="loss_id")
+    kind: str
+    filed_on: date
+    reference: str
+    by: str = Field(alias="by.username")
+    at: datetime
+
+
+@router.post("/losses/{entry_id}/reports", response={201: LossReportOut, **ERROR_ANSWERS})
+def loss_report(request: HttpRequest, entry_id: DbId, payload: LossReportIn) -> Status[LossReport]:
+    """Record a theft or loss's written notice or Form 106 (director), once each."""
+    report = services.loss_report_record(
+        ctx=api_context(request),
+        loss_entry_id=entry_id,
+        kind=payload.kind,
+        filed_on=payload.filed_on,
+        reference=payload.reference,
+    )
+    return Status(201, report)

@@ -5,7 +5,15 @@ from typing import Any
 from django import forms
 
 from kapclinic.clinical.ledger import EntryKind
-from kapclinic.inventory.models import BusinessTime, CountKind, Lot, Product, ProductUnit, StorageLocation
+from kapclinic.inventory.models import (
+    BusinessTime,
+    CountKind,
+    LossReportKind,
+    Lot,
+    Product,
+    ProductUnit,
+    StorageLocation,
+)
 from kapclinic.inventory.services import DIRECT_KINDS
 
 UNIT_CHOICES = [("mg", "mg"), *ProductUnit.choices]
@@ -165,3 +173,13 @@ class RegistrationForm(forms.Form):
     address = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}))
     schedules = forms.CharField(max_length=40, initial="3N")
     expires_on = forms.DateField(label="Registration expires", widget=forms.DateInput(attrs={"type": "date"}))
+
+
+class LossReportForm(forms.Form):
+    """One DEA filing of a theft or loss: the written notice or Form 106 (21 CFR 1301.76(b))."""
+
+    kind = forms.ChoiceField(label="Filing", choices=LossReportKind.choices)
+    filed_on = forms.DateField(label="Filed on", widget=forms.DateInput(attrs={"type": "date"}))
+    reference = forms.CharField(
+        label="Reference", max_length=80, required=False, help_text="Form 106: its confirmation number."
+    )

@@ -8,16 +8,36 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from django.db import connection
-from django.db.models import QuerySet, Sum
+from django.db.models import Max, Min, QuerySet, Sum
 from django.utils import timezone
 
 from kapclinic.accounts.roles import Action, may
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.models import Outcome
 from kapclinic.audit.services import access_event_record
-from kapclinic.clinical.ledger import Reconciliation, reconcile_micrograms, to_mg, units_for_mg
+from kapclinic.clinical.ledger import (
+    SOURCE_RETENTION,
+    ClockState,
+    Deadline,
+    EntryKind,
+    Reconciliation,
+    inventory_deadline,
+    loss_deadlines,
+    reconcile_micrograms,
+    retained_until,
+    to_mg,
+    units_for_mg,
+)
 from kapclinic.errors import AccessDenied
-from kapclinic.inventory.models import InventoryCount, Investigation, LedgerEntry, Lot, StorageLocation
+from kapclinic.inventory.models import (
+    CountKind,
+    InventoryCount,
+    Investigation,
+    LedgerEntry,
+    LossReportKind,
+    Lot,
+    StorageLocation,
+)
 
 EXPIRY_WARNING_DAYS = 60
 
@@ -161,3 +181,105 @@ def lots_at(location_id: int) -> list[Lot]:
     """Return every lot that has been at this location (what a blind count form lists; no quantities)."""
     ids = LedgerEntry.objects.filter(location_id=location_id).values_list("lot_id", flat=True).distinct()
     return list(Lot.objects.filter(pk__in=ids).select_related("product").order_by("product__name", "lot_number"))
+
+
+@dataclass(frozen=True)
+class InventoryClock:
+    location: StorageLocation
+    deadline: Deadline
+
+
+@dataclass(frozen=True)
+class LossClock:
+    entry: LedgerEntry
+    notice: Deadline
+    form_106: Deadline
+
+    @property
+    def open(self) -> bool:
+        return self.notice.state is not ClockState.DONE or self.form_106.state is not ClockState.DONE
+
+    @property
+    def filings(self) -> list[tuple[Deadline, str]]:
+        """Each clock with the kind of filing that stops it."""
+        return [(self.notice, LossReportKind.WRITTEN_NOTICE.value), (self.form_106, LossReportKind.FORM_106.value)]
+
+
+@dataclass(frozen=True)
+class LedgerClocks:
+    """What the DEA rules make due, for the director's dashboard (kapclinic/clinical/ledger.py clocks)."""
+
+    today: date
+    inventories: list[InventoryClock]
+    losses: list[LossClock]  # losses with a filing still open, and those of the last 90 days
+    oldest_record_on: date | None
+    kept_until: date | None  # the oldest record may not be destroyed before this day (1304.04(a))
+    retention_source: str = SOURCE_RETENTION
+
+    @property
+    def attention(self) -> int:
+        """How many clocks are overdue."""
+        overdue = [c.deadline for c in self.inventories] + [d for c in self.losses for d in (c.notice, c.form_106)]
+        return sum(d.state is ClockState.OVERDUE for d in overdue)
+
+
+LOSS_SHOWN_DAYS = 90
+
+
+def ledger_clocks(*, ctx: AuditContext, today: date | None = None) -> LedgerClocks:
+    """Return the inventory, theft-or-loss and retention clocks (director and auditor). Five queries.
+
+    Inventories are taken per storage location (21 CFR 1304.11(a)); a location counts once it holds entries.
+    """
+    require_ledger_report(ctx, "clocks")
+    today = today or timezone.localdate()
+    firsts = dict(
+        LedgerEntry.objects.values("location_id").annotate(first=Min("occurred_at")).values_list("location_id", "first")
+    )
+    lasts = dict(
+        InventoryCount.objects.filter(kind__in=(CountKind.INITIAL, CountKind.BIENNIAL))
+        .values("location_id")
+        .annotate(last=Max("counted_at"))
+        .values_list("location_id", "last")
+    )
+    locations = StorageLocation.objects.in_bulk(set(firsts) | set(lasts))
+    inventories = [
+        InventoryClock(
+            location=locations[pk],
+            deadline=inventory_deadline(
+                last_inventory_on=timezone.localdate(lasts[pk]) if pk in lasts else None,
+                first_activity_on=timezone.localdate(firsts[pk]) if pk in firsts else None,
+                today=today,
+            ),
+        )
+        for pk in sorted(locations, key=lambda pk: locations[pk].name)
+    ]
+    since = timezone.now() - timedelta(days=LOSS_SHOWN_DAYS)
+    loss_entries = (
+        LedgerEntry.objects.filter(kind=EntryKind.LOSS)
+        .select_related("lot__product", "location")
+        .prefetch_related("loss_reports")
+        .order_by("occurred_at", "id")
+    )
+    losses = []
+    for entry in loss_entries:
+        filed = {r.kind: r.filed_on for r in entry.loss_reports.all()}
+        notice, form_106 = loss_deadlines(
+            timezone.localdate(entry.occurred_at),
+            today=today,
+            notice_on=filed.get(LossReportKind.WRITTEN_NOTICE),
+            form_106_on=filed.get(LossReportKind.FORM_106),
+        )
+        clock = LossClock(entry=entry, notice=notice, form_106=form_106)
+        if clock.open or entry.occurred_at >= since:
+            losses.append(clock)
+    oldest = LedgerEntry.objects.aggregate(oldest=Min("occurred_at"))["oldest"]
+    oldest_on = timezone.localdate(oldest) if oldest else None
+    access_event_record(ctx=ctx, action="ledger.clocks")
+    return LedgerClocks(
+        today=today,
+        inventories=inventories,
+        losses=losses,
+        oldest_record_on=oldest_on,
+        kept_until=retained_until(oldest_on) if oldest_on else None,
+    )

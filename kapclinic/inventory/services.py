@@ -9,7 +9,7 @@ from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
@@ -603,18 +603,28 @@ def loss_report_record(
         raise ValidationError({"reference": "Keep the reference under 80 characters."})
     if kind == LossReportKind.FORM_106 and not reference:
         raise ValidationError({"reference": "Enter the Form 106 confirmation number."})
-    with transaction.atomic():
-        loss = LedgerEntry.objects.select_for_update().filter(pk=loss_entry_id, kind=EntryKind.LOSS).first()
-        if loss is None:
-            raise NotFound("No theft or loss entry with that id.")
-        if filed_on < timezone.localtime(loss.occurred_at).date():
-            raise ValidationError({"filed_on": "A filing cannot be dated before the loss was discovered."})
-        if filed_on > timezone.localdate():
-            raise ValidationError({"filed_on": "A filing cannot be dated in the future."})
-        if LossReport.objects.filter(loss=loss, kind=kind).exists():
-            raise Conflict(f"{LossReportKind(kind).label} is already recorded for this loss.")
-        report = LossReport.objects.create(loss=loss, kind=kind, filed_on=filed_on, reference=reference, by=ctx.user)
-        access_event_record(
-            ctx=ctx, action="ledger.loss_report", detail={"loss": loss.pk, "kind": kind, "filed_on": str(filed_on)}
-        )
+    loss = LedgerEntry.objects.filter(pk=loss_entry_id, kind=EntryKind.LOSS).first()
+    if loss is None:
+        raise NotFound("No theft or loss entry with that id.")
+    if filed_on < timezone.localtime(loss.occurred_at).date():
+        raise ValidationError({"filed_on": "A filing cannot be dated before the loss was discovered."})
+    if filed_on > timezone.localdate():
+        raise ValidationError({"filed_on": "A filing cannot be dated in the future."})
+    already = Conflict(f"{LossReportKind(kind).label} is already recorded for this loss.")
+    if LossReport.objects.filter(loss=loss, kind=kind).exists():
+        raise already
+    try:
+        with transaction.atomic():
+            # No row lock on the ledger entry (the application's role may not UPDATE it, kapclinic/dbroles.py):
+            # the unique constraint settles two directors filing at once, caught outside the transaction.
+            report = LossReport.objects.create(
+                loss=loss, kind=kind, filed_on=filed_on, reference=reference, by=ctx.user
+            )
+            access_event_record(
+                ctx=ctx,
+                action="ledger.loss_report",
+                detail={"loss": loss.pk, "kind": kind, "filed_on": str(filed_on)},
+            )
+    except IntegrityError:
+        raise already from None
     return report

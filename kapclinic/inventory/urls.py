@@ -17,4 +17,5 @@ urlpatterns = [
     path("counts/new/<id:location_id>/", views.count_new, name="count_new"),
     path("counts/<id:count_id>/", views.count_detail, name="count"),
     path("investigations/<id:investigation_id>/", views.investigation_resolve, name="investigation"),
+    path("losses/<id:entry_id>/reports/", views.loss_report, name="loss_report"),
 ]

@@ -21,13 +21,14 @@ from kapclinic.inventory.forms import (
     CountForm,
     InvestigationForm,
     LocationForm,
+    LossReportForm,
     MovementForm,
     ProductForm,
     ReceiveForm,
     RegistrationForm,
     TransferForm,
 )
-from kapclinic.inventory.models import ClinicRegistration, Lot, Product, StorageLocation
+from kapclinic.inventory.models import ClinicRegistration, LedgerEntry, Lot, Product, StorageLocation
 from kapclinic.web import apply_validation_errors, current_user, forbidden, not_found, querystring_without_page
 
 
@@ -377,3 +378,32 @@ def registration(request: HttpRequest) -> HttpResponse:
                 messages.success(request, "The registration was saved.")
                 return redirect("inventory:registration")
     return render(request, "inventory/registration.html", {"form": form, "current": current, "can_setup": can_setup})
+
+
+@login_required
+def loss_report(request: HttpRequest, entry_id: int) -> HttpResponse:
+    """Record the written notice or the Form 106 of a theft or loss (director); back to the dashboard's clocks."""
+    if not may(current_user(request).role, Action.LEDGER_INVESTIGATE):
+        return forbidden(request, "Only the clinic director records the DEA filings of a theft or loss.")
+    entry = LedgerEntry.objects.select_related("lot__product", "location").filter(pk=entry_id, kind="loss").first()
+    if entry is None:
+        return not_found(request, "No theft or loss entry with that id.")
+    form = LossReportForm(request.POST or None, initial={"kind": request.GET.get("kind", "")})
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.loss_report_record(
+                ctx=AuditContext.from_request(request),
+                loss_entry_id=entry_id,
+                kind=form.cleaned_data["kind"],
+                filed_on=form.cleaned_data["filed_on"],
+                reference=form.cleaned_data["reference"],
+            )
+        except ValidationError as exc:
+            apply_validation_errors(form, exc)
+        except Conflict as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, "The filing was recorded.")
+            return redirect("home:home")
+    status = 422 if request.method == "POST" else 200
+    return render(request, "inventory/loss_report.html", {"form": form, "entry": entry}, status=status)
