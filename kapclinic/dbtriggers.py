@@ -173,6 +173,16 @@ def frozen_once_signed(table: str) -> migrations.RunPython:
     return migrations.RunPython(forwards, backwards, elidable=False)
 
 
+def append_only_restore(connection: BaseDatabaseWrapper, table: str) -> None:
+    """Put back `table`'s append-only triggers (as its owner), after a break was investigated.
+
+    docs/operations.md: verify_audit reports missing or disabled triggers; this re-creates them enabled.
+    """
+    with connection.cursor() as cursor:
+        for statement in [*_drop_sql(connection.vendor, table), *_create_sql(connection.vendor, table)]:
+            cursor.execute(statement)
+
+
 def append_only_lifted(table: str) -> migrations.RunPython:
     """Return a migration operation that drops `table`'s append-only triggers, for a backfill of a new column.
 
