@@ -62,7 +62,7 @@ def test_schedule_from_the_chart_then_answer_in_the_portal(client_for: Any, team
     assert ScheduledMeasure.objects.filter(patient=team_patient).count() == 10  # nothing twice
     portal = client_for("patient_user")
     home = portal.get("/portal/").content.decode()
-    assert "Answer: PHQ-9" in home and "Baseline, due" in home
+    assert "Answer: PHQ-9" in home and "Baseline: due" in home
     answers = {str(n): "0" for n in range(1, 11)}
     portal.post("/portal/questionnaires/phq9/", {**answers, "client_token": "5a0c7c4e-1d55-4a8d-9a57-0f7c1d0e6b11"})
     baseline = ScheduledMeasure.objects.get(patient=team_patient, instrument="phq9", label="Baseline")
@@ -120,3 +120,22 @@ def test_course_dates_follow_the_frequency_pattern() -> None:
     assert [d.strftime("%a") for d in session_dates(monday, 4, 2)] == ["Mon", "Wed", "Fri", "Mon"]
     assert session_dates(monday, 2, 14)[1] == date(2026, 12, 14)
     assert FREQUENCIES[3].per_week == 2  # the Spravato twice-weekly limit holds for this pattern
+
+
+def test_a_follow_up_counts_from_the_courses_real_end() -> None:
+    """outcomes.md section 1: follow-ups are 1, 3 and 6 months "after course". Worked example: a course planned to
+    end Nov 4 gave a 1-month follow-up on Dec 4; sessions then run Dec 4 to Dec 21 (a new course), so the
+    follow-up is due Jan 21, a month after the last session, not in the middle of the course (issue 13, defect 8)."""
+    from kapclinic.clinical.schedule import follow_up_due_on, follow_up_label
+
+    course = [date(2026, 12, 4), date(2026, 12, 7), date(2026, 12, 21)]
+    label = follow_up_label(1)
+    assert follow_up_due_on(label=label, due_on=date(2026, 12, 4), session_days=course) == date(2027, 1, 21)
+    assert follow_up_due_on(label=follow_up_label(3), due_on=date(2027, 2, 4), session_days=course) == date(2027, 3, 21)
+    # Sessions all before the planned end: the date stands; so does any measure that is not a follow-up.
+    earlier = [date(2026, 10, 20), date(2026, 11, 4)]
+    assert follow_up_due_on(label=label, due_on=date(2026, 12, 4), session_days=earlier) == date(2026, 12, 4)
+    assert follow_up_due_on(label="Before dosing session 2", due_on=date(2026, 12, 7), session_days=course) == date(
+        2026, 12, 7
+    )
+    assert follow_up_due_on(label="End of course", due_on=date(2026, 11, 4), session_days=course) == date(2026, 11, 4)

@@ -4,6 +4,7 @@ dosing session, end of course, then 1, 3 and 6 months after). Plain Python, no D
 from __future__ import annotations
 
 import calendar
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -32,11 +33,32 @@ def standard_schedule(*, baseline_on: date, course_end_on: date) -> list[Milesto
     if course_end_on < baseline_on:
         raise ValueError("The course cannot end before its baseline.")
     milestones = [Milestone("Baseline", baseline_on), Milestone("End of course", course_end_on)]
-    milestones += [
-        Milestone(f"{months} month{'s' if months > 1 else ''} after the course", add_months(course_end_on, months))
-        for months in FOLLOW_UP_MONTHS
-    ]
+    milestones += [Milestone(follow_up_label(months), add_months(course_end_on, months)) for months in FOLLOW_UP_MONTHS]
     return milestones
+
+
+def follow_up_label(months: int) -> str:
+    """Return the label of the follow-up `months` after the course ("1 month after the course")."""
+    return f"{months} month{'s' if months > 1 else ''} after the course"
+
+
+FOLLOW_UP_BY_LABEL = {follow_up_label(months): months for months in FOLLOW_UP_MONTHS}
+
+
+def follow_up_due_on(*, label: str, due_on: date, session_days: Iterable[date]) -> date:
+    """Return when a measure is due, counting a follow-up from the course's real end.
+
+    outcomes.md section 1: follow-ups are "1, 3, 6 months after course". A follow-up was dated from the end the
+    course had when it was scheduled; a dosing session after that day (the course ran longer, or a new course
+    began) means the course ends later, so the follow-up is due `months` after its last session, never earlier
+    than first set. Any other measure keeps its date.
+    """
+    months = FOLLOW_UP_BY_LABEL.get(label)
+    if months is None:
+        return due_on
+    planned_end = add_months(due_on, -months)
+    later = [day for day in session_days if day > planned_end]
+    return max(due_on, add_months(max(later), months)) if later else due_on
 
 
 def status_on(due_on: date, today: date, *, completed: bool) -> str:
@@ -51,7 +73,11 @@ def status_on(due_on: date, today: date, *, completed: bool) -> str:
 
 
 def counts_for(due_on: date, answered_on: date) -> bool:
-    """Return whether a response given on `answered_on` fulfils a measure due on `due_on`."""
+    """Return whether a response given on `answered_on` fulfils a measure due on `due_on`.
+
+    Every open measure of the questionnaire it counts for is fulfilled by the one answer: two schedules asking
+    for the same questionnaire in the same days (a pre-session PHQ-9 and a follow-up) need one answer [policy].
+    """
     return answered_on >= due_on - timedelta(days=EARLY_WINDOW_DAYS)
 
 

@@ -120,7 +120,8 @@ class ScheduledMeasure(models.Model):
     instrument = models.CharField(max_length=30)
     label = models.CharField(max_length=80)
     due_on = models.DateField()
-    response = models.OneToOneField(
+    # One answer may fulfil several measures due in the same days (clinical.schedule.counts_for).
+    response = models.ForeignKey(
         QuestionnaireResponse, null=True, blank=True, on_delete=models.PROTECT, related_name="fulfils"
     )
     created_at = models.DateTimeField(default=timezone.now)

@@ -12,7 +12,8 @@ from kapclinic.accounts.roles import Action, Scope, scope_for
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.services import access_events_record_many
 from kapclinic.clinical.instruments import INSTRUMENTS
-from kapclinic.clinical.schedule import OVERDUE_AFTER_DAYS, status_on
+from kapclinic.clinical.schedule import OVERDUE_AFTER_DAYS, follow_up_due_on, status_on
+from kapclinic.dosing.models import DosingSession, SessionState
 from kapclinic.measures.models import QuestionnaireResponse, SafetyFlag, ScheduledMeasure
 from kapclinic.patients.access import patient_get_for_user
 
@@ -59,6 +60,7 @@ def recent_responses(*, patient_id: int, limit: int = 20) -> list[QuestionnaireR
 class DueMeasure:
     scheduled: ScheduledMeasure
     status: str  # done, upcoming, due, overdue
+    due_on: date  # the follow-ups count from the course's real end (clinical.schedule.follow_up_due_on)
 
     @property
     def name(self) -> str:
@@ -69,10 +71,27 @@ class DueMeasure:
 def schedule_for_patient(*, patient_id: int, today: date | None = None) -> list[DueMeasure]:
     """Every scheduled measure of the patient with its status today (one query)."""
     today = today or timezone.localdate()
-    return [
-        DueMeasure(s, status_on(s.due_on, today, completed=s.response_id is not None))
-        for s in ScheduledMeasure.objects.filter(patient_id=patient_id).order_by("due_on", "instrument")
-    ]
+    rows = list(ScheduledMeasure.objects.filter(patient_id=patient_id).order_by("due_on", "instrument"))
+    days = _session_days([patient_id]) if rows else {}
+    due = [_due_measure(s, today, days.get(patient_id, [])) for s in rows]
+    return sorted(due, key=lambda d: (d.due_on, d.scheduled.instrument))
+
+
+def _session_days(patient_ids: list[int]) -> dict[int, list[date]]:
+    """The days of each patient's dosing sessions that are not cancelled (one query)."""
+    days: dict[int, list[date]] = {}
+    for patient_id, when in (
+        DosingSession.objects.filter(patient_id__in=patient_ids)
+        .exclude(state=SessionState.CANCELLED)
+        .values_list("patient_id", "scheduled_for")
+    ):
+        days.setdefault(patient_id, []).append(timezone.localdate(when))
+    return days
+
+
+def _due_measure(scheduled: ScheduledMeasure, today: date, session_days: list[date]) -> DueMeasure:
+    due_on = follow_up_due_on(label=scheduled.label, due_on=scheduled.due_on, session_days=session_days)
+    return DueMeasure(scheduled, status_on(due_on, today, completed=scheduled.response_id is not None), due_on)
 
 
 def overdue_measures(*, ctx: AuditContext, today: date | None = None, limit: int = 50) -> list[DueMeasure]:
@@ -84,5 +103,9 @@ def overdue_measures(*, ctx: AuditContext, today: date | None = None, limit: int
         .select_related("patient")
         .order_by("due_on")[:limit]
     )
-    access_events_record_many(ctx=ctx, action="measure.overdue_list", patient_ids=[s.patient_id for s in rows])
-    return [DueMeasure(s, "overdue") for s in rows]
+    days = _session_days(sorted({s.patient_id for s in rows}))
+    overdue = [d for s in rows if (d := _due_measure(s, today, days.get(s.patient_id, []))).status == "overdue"]
+    access_events_record_many(
+        ctx=ctx, action="measure.overdue_list", patient_ids=[d.scheduled.patient_id for d in overdue]
+    )
+    return overdue

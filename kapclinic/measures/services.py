@@ -247,7 +247,8 @@ def measure_schedule_apply(
 
 
 def schedule_fulfil(patient_id: int, instrument: str, response: QuestionnaireResponse) -> None:
-    """Mark the earliest open scheduled measure this response counts for as done."""
+    """Mark every open scheduled measure of this questionnaire that the response counts for as done (one answer
+    serves two schedules asking for it in the same days)."""
     answered_on = timezone.localdate(response.submitted_at)
     for scheduled in (
         ScheduledMeasure.objects.select_for_update()
@@ -257,4 +258,3 @@ def schedule_fulfil(patient_id: int, instrument: str, response: QuestionnaireRes
         if counts_for(scheduled.due_on, answered_on):
             scheduled.response = response
             scheduled.save(update_fields=["response"])
-            return

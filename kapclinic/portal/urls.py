@@ -6,6 +6,7 @@ app_name = "portal"
 
 urlpatterns = [
     path("", views.portal_home, name="home"),
+    path("plan/", views.my_plan, name="plan"),
     path("questionnaires/<slug:code>/", views.questionnaire, name="questionnaire"),
     path("questionnaires/<slug:code>/draft/", views.questionnaire_draft, name="questionnaire_draft"),
     path("responses/<id:response_id>/", views.response_done, name="response_done"),

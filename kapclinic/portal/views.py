@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
+from datetime import date
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
@@ -14,14 +16,16 @@ from kapclinic.accounts.roles import Action, Role
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.services import access_event_record
 from kapclinic.clinical.instruments import INSTRUMENTS, SUICIDE_RISK
-from kapclinic.dosing.models import DosingSession, SessionState
+from kapclinic.clinical.schedule import FREQUENCIES
+from kapclinic.dosing.models import FINISHED, DosingSession, SessionState
 from kapclinic.errors import AccessDenied, NotFound
 from kapclinic.measures import services
 from kapclinic.measures.forms import question_fields, submit_form
 from kapclinic.measures.models import QuestionnaireResponse, ResponseDraft
-from kapclinic.measures.selectors import responses_for_patient, schedule_for_patient
+from kapclinic.measures.selectors import DueMeasure, responses_for_patient, schedule_for_patient
 from kapclinic.patients.access import patient_get_for_user
 from kapclinic.patients.models import Patient
+from kapclinic.plans.models import Route, TreatmentPlan
 from kapclinic.plans.selectors import current_plan
 from kapclinic.web import current_user, forbidden, not_found
 
@@ -34,6 +38,53 @@ def _own_patient_id(request: HttpRequest) -> int | None:
     if user.role != Role.PATIENT:
         return None
     return Patient.objects.filter(user=user).values_list("pk", flat=True).first()
+
+
+@dataclass(frozen=True)
+class DueQuestionnaire:
+    """One questionnaire to answer now, however many schedules ask for it: one answer fulfils them all."""
+
+    code: str
+    name: str
+    reasons: list[str]
+    due_on: date
+    overdue: bool
+
+
+def due_questionnaires(schedule: list[DueMeasure]) -> list[DueQuestionnaire]:
+    """Return the questionnaires due or overdue, one per questionnaire, earliest first."""
+    by_code: dict[str, list[DueMeasure]] = {}
+    for d in schedule:
+        if d.status in ("due", "overdue"):
+            by_code.setdefault(d.scheduled.instrument, []).append(d)
+    return [
+        DueQuestionnaire(
+            code=code,
+            name=wanted[0].name,
+            reasons=[d.scheduled.label for d in wanted],
+            due_on=min(d.due_on for d in wanted),
+            overdue=any(d.status == "overdue" for d in wanted),
+        )
+        for code, wanted in sorted(by_code.items(), key=lambda kv: min(d.due_on for d in kv[1]))
+    ]
+
+
+def _sessions_to_show(patient_id: int) -> tuple[list[DosingSession], list[DosingSession]]:
+    """Return today's sessions (in progress or done today) and the ones ahead (booked or planned)."""
+    today = timezone.localdate()
+    sessions = (
+        DosingSession.objects.filter(patient_id=patient_id, scheduled_for__date__gte=today)
+        .exclude(state=SessionState.CANCELLED)
+        .select_related("checklist")
+        .order_by("scheduled_for")
+    )
+    on_today, ahead = [], []
+    for s in sessions[:12]:
+        if timezone.localdate(s.scheduled_for) == today:
+            on_today.append(s)
+        elif s.state in (SessionState.SCHEDULED, SessionState.PROPOSED):
+            ahead.append(s)
+    return on_today, ahead[:6]
 
 
 @login_required
@@ -52,24 +103,65 @@ def portal_home(request: HttpRequest) -> HttpResponse:
         return forbidden(request, exc.message)
     drafts = set(ResponseDraft.objects.filter(patient_id=patient_id).values_list("instrument", flat=True))
     schedule = schedule_for_patient(patient_id=patient_id)
+    due = due_questionnaires(schedule)
+    due_codes = {d.code for d in due}
+    on_today, sessions = _sessions_to_show(patient_id)
     return render(
         request,
         "portal/home.html",
         {
             "patient": access.patient,
-            "instruments": SELF_REPORT,
+            "instruments": [i for i in SELF_REPORT if i.code not in due_codes],
             "responses": responses,
             "drafts": drafts,
-            "due": [d for d in schedule if d.status in ("due", "overdue")],
+            "due": due,
             "upcoming": [d for d in schedule if d.status == "upcoming"][:5],
-            "sessions": list(
-                DosingSession.objects.filter(
-                    patient_id=patient_id, state=SessionState.SCHEDULED, scheduled_for__gte=timezone.now()
-                )
-                .select_related("checklist")
-                .order_by("scheduled_for")[:6]
-            ),
+            "today_sessions": on_today,
+            "sessions": sessions,
+            "finished": FINISHED,
+            "states": SessionState,
             "plan": current_plan(patient_id),
+        },
+    )
+
+
+# The route in the patient's words (plans.models.Route holds the staff's).
+ROUTE_IN_PLAIN_WORDS = {
+    Route.IV: "Ketamine given slowly through a drip into a vein (an infusion).",
+    Route.IM: "Ketamine given as an injection into a muscle of the arm.",
+    Route.INTRANASAL: "Esketamine (Spravato), a nasal spray you give yourself while a nurse watches.",
+    Route.SUBLINGUAL: "A ketamine lozenge that dissolves under your tongue.",
+}
+
+
+@login_required
+def my_plan(request: HttpRequest) -> HttpResponse:
+    """The patient's own treatment plan in plain words: what, how often, when, with whom, and towards what."""
+    patient_id = _own_patient_id(request)
+    if patient_id is None:
+        return redirect("home:home")
+    ctx = AuditContext.from_request(request)
+    try:
+        access = patient_get_for_user(ctx=ctx, patient_id=patient_id, action=Action.PLAN_VIEW)
+    except (AccessDenied, NotFound) as exc:
+        return forbidden(request, exc.message)
+    plan: TreatmentPlan | None = current_plan(patient_id)
+    sessions: list[DosingSession] = []
+    if plan is not None:
+        sessions = list(plan.sessions.exclude(state=SessionState.CANCELLED).order_by("number"))
+    frequency = FREQUENCIES.get(plan.interval_days) if plan else None
+    return render(
+        request,
+        "portal/plan.html",
+        {
+            "patient": access.patient,
+            "plan": plan,
+            "route_words": ROUTE_IN_PLAIN_WORDS.get(Route(plan.route)) if plan else "",
+            "frequency": frequency.label if frequency else (f"Every {plan.interval_days} days" if plan else ""),
+            "hours": round(plan.session_minutes / 60, 1) if plan else 0,
+            "sessions": sessions,
+            "finished": FINISHED,
+            "measures": [INSTRUMENTS[c].name for c in (plan.measures if plan else []) if c in INSTRUMENTS],
         },
     )
 
