@@ -1,4 +1,5 @@
-"""Appointments over the API: booking (the same double-booking check as the page) and consultation outcomes."""
+"""Appointments over the API: booking (the same checks as the page), moves, cancellations, no-shows and consultation
+outcomes: thin twins of the page over the same services."""
 
 from __future__ import annotations
 
@@ -75,4 +76,46 @@ def consultation_outcome(request: HttpRequest, appointment_id: DbId, payload: Ou
     """Record a free consultation's outcome; proceeding sends the pre-screen questionnaires to the portal."""
     return services.consultation_outcome_record(
         ctx=api_context(request), appointment_id=appointment_id, **payload.dict()
+    )
+
+
+class ChangeIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(description="Why (kept in the appointment's history)", max_length=services.REASON_MAX)
+
+
+class RescheduleIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    starts_at: datetime
+    minutes: DbInt = 30
+    with_user: DbId | None = Field(
+        default=None, description="Another staff member who holds this kind; default: the same"
+    )
+    reason: str = Field(description="Why it moves (kept in the appointment's history)", max_length=services.REASON_MAX)
+
+
+@router.post("/appointments/{appointment_id}/cancel", response={200: AppointmentOut, **ERROR_ANSWERS})
+def appointment_cancel(request: HttpRequest, appointment_id: DbId, payload: ChangeIn) -> Appointment:
+    """Cancel a booked appointment that has not started, with the reason; 409 once started or not booked."""
+    return services.appointment_cancel(ctx=api_context(request), appointment_id=appointment_id, reason=payload.reason)
+
+
+@router.post("/appointments/{appointment_id}/no-show", response={200: AppointmentOut, **ERROR_ANSWERS})
+def appointment_no_show(request: HttpRequest, appointment_id: DbId, payload: ChangeIn) -> Appointment:
+    """Mark that the person did not attend a booked appointment that has started, with the reason."""
+    return services.appointment_no_show(ctx=api_context(request), appointment_id=appointment_id, reason=payload.reason)
+
+
+@router.post("/appointments/{appointment_id}/reschedule", response={200: AppointmentOut, **ERROR_ANSWERS})
+def appointment_reschedule(request: HttpRequest, appointment_id: DbId, payload: RescheduleIn) -> Appointment:
+    """Move a booked appointment; a clash answers 422 with the next free times in its message."""
+    return services.appointment_reschedule(
+        ctx=api_context(request),
+        appointment_id=appointment_id,
+        starts_at=payload.starts_at,
+        minutes=payload.minutes,
+        with_user_id=payload.with_user,
+        reason=payload.reason,
     )

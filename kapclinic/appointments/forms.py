@@ -6,11 +6,38 @@ from django import forms
 
 from kapclinic.accounts.models import User
 from kapclinic.appointments.models import AppointmentKind, AppointmentMode, ConsultationOutcome
+from kapclinic.appointments.services import REASON_MAX, WHO_HOLDS, may_hold
+
+
+class StaffSelect(forms.Select):
+    """A staff select whose options say which kinds of appointment each person holds (data-kinds), so the page
+    offers only them for the chosen kind (page_behaviours.js); the service checks it again."""
+
+    kinds_by_user: dict[str, str]
+
+    def create_option(self, name: str, value: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        option = super().create_option(name, value, *args, **kwargs)
+        kinds = getattr(self, "kinds_by_user", {}).get(str(value))
+        if kinds:
+            option["attrs"]["data-kinds"] = kinds
+        return option
+
+
+def staff_choices(field: forms.Field, *, kind: str | None = None) -> None:
+    """Offer the active staff who hold some kind of appointment (or only `kind`), a blank choice first: no one is
+    chosen for the booker by the alphabet."""
+    roles = {role for holders in WHO_HOLDS.values() for role in holders} if kind is None else set(WHO_HOLDS[kind])
+    staff = User.objects.filter(is_active=True, role__in=roles).order_by("last_name", "first_name")
+    field.choices = [("", "— choose who holds it —")] + [  # type: ignore[attr-defined]
+        (u.pk, f"{u.display_name} ({u.get_role_display()})") for u in staff
+    ]
+    if isinstance(field.widget, StaffSelect):
+        field.widget.kinds_by_user = {str(u.pk): " ".join(k for k in WHO_HOLDS if may_hold(u.role, k)) for u in staff}
 
 
 class BookingForm(forms.Form):
     kind = forms.ChoiceField(choices=AppointmentKind.choices, initial=AppointmentKind.CONSULTATION)
-    with_user = forms.TypedChoiceField(label="With", coerce=int, choices=[])
+    with_user = forms.TypedChoiceField(label="With", coerce=int, choices=[], widget=StaffSelect)
     starts_at = forms.DateTimeField(
         label="Starts", widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
     )
@@ -18,12 +45,13 @@ class BookingForm(forms.Form):
     mode = forms.ChoiceField(choices=AppointmentMode.choices, widget=forms.RadioSelect, initial=AppointmentMode.VIDEO)
     video_link = forms.URLField(required=False, assume_scheme="https", help_text="For a video appointment.")
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, booker: User | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        staff = User.objects.filter(is_active=True).exclude(role="patient").order_by("last_name", "first_name")
-        self.fields["with_user"].choices = [  # type: ignore[attr-defined]
-            (u.pk, f"{u.display_name} ({u.get_role_display()})") for u in staff
-        ]
+        staff_choices(self.fields["with_user"])
+        self.fields["kind"].widget.attrs["data-holds-for"] = "id_with_user"
+        # The booker is the suggestion only when they hold the first kind offered (a coordinator and a consultation).
+        if booker is not None and may_hold(booker.role, str(self.fields["kind"].initial)):
+            self.fields["with_user"].initial = booker.pk
 
 
 class OutcomeForm(forms.Form):
@@ -34,3 +62,22 @@ class OutcomeForm(forms.Form):
     send_pre_screen = forms.BooleanField(
         required=False, initial=True, label="Send the pre-screen questionnaires to the patient's portal"
     )
+
+
+class ChangeReasonForm(forms.Form):
+    """Cancel, or mark did not attend: the reason is kept in the appointment's history."""
+
+    reason = forms.CharField(label="Reason", max_length=REASON_MAX, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class RescheduleForm(forms.Form):
+    starts_at = forms.DateTimeField(
+        label="New start", widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+    )
+    minutes = forms.IntegerField(label="Length (minutes)", min_value=10, max_value=480)
+    with_user = forms.TypedChoiceField(label="With", coerce=int, choices=[], widget=StaffSelect)
+    reason = forms.CharField(label="Reason for the move", max_length=REASON_MAX)
+
+    def __init__(self, *args: Any, kind: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        staff_choices(self.fields["with_user"], kind=kind)

@@ -26,6 +26,13 @@ class AppointmentStatus(models.TextChoices):
     BOOKED = "booked", "Booked"
     DONE = "done", "Done"
     CANCELLED = "cancelled", "Cancelled"
+    NO_SHOW = "no_show", "Did not attend"
+
+
+class AppointmentChangeKind(models.TextChoices):
+    CANCELLED = "cancelled", "Cancelled"
+    RESCHEDULED = "rescheduled", "Rescheduled"
+    NO_SHOW = "no_show", "Marked did not attend"
 
 
 class ConsultationOutcome(models.TextChoices):
@@ -79,3 +86,25 @@ class Appointment(models.Model):
         if self.patient is not None:
             return self.patient.full_name
         return self.inquiry.full_name if self.inquiry is not None else ""
+
+
+class AppointmentChange(models.Model):
+    """One cancellation, move or no-show of an appointment, with its reason: the history is kept (append-only)."""
+
+    appointment = models.ForeignKey(Appointment, on_delete=models.PROTECT, related_name="changes")
+    kind = models.CharField(max_length=12, choices=AppointmentChangeKind.choices)
+    reason = models.TextField(max_length=500)
+    # A move keeps where it came from and where it went (and with whom, if that changed).
+    from_starts_at = models.DateTimeField()
+    from_ends_at = models.DateTimeField()
+    from_with_user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    to_starts_at = models.DateTimeField(null=True, blank=True)
+    to_ends_at = models.DateTimeField(null=True, blank=True)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} of appointment {self.appointment_id}"

@@ -7,6 +7,8 @@ from datetime import datetime, time, timedelta
 from django.utils import timezone
 
 from kapclinic.appointments.models import Appointment, AppointmentKind, AppointmentStatus
+from kapclinic.audit.context import AuditContext
+from kapclinic.audit.services import access_events_record_many
 
 
 def consultations_coming(*, days: int = 1) -> list[Appointment]:
@@ -22,3 +24,27 @@ def consultations_coming(*, days: int = 1) -> list[Appointment]:
         .select_related("patient", "inquiry", "with_user")
         .order_by("starts_at")
     )
+
+
+def appointments_upcoming_for(*, ctx: AuditContext, days: int = 14, limit: int = 20) -> list[Appointment]:
+    """The signed-in staff member's own booked appointments from the start of today for `days` days (one query).
+
+    The list names patients: each patient shown is an audited read (the appointment is theirs with this user).
+    """
+    start = timezone.make_aware(datetime.combine(timezone.localdate(), time.min))
+    mine = list(
+        Appointment.objects.filter(
+            with_user=ctx.user,
+            status=AppointmentStatus.BOOKED,
+            starts_at__gte=start,
+            starts_at__lt=start + timedelta(days=days),
+        )
+        .select_related("patient", "inquiry")
+        .order_by("starts_at")[:limit]
+    )
+    access_events_record_many(
+        ctx=ctx,
+        action="appointment.upcoming_list",
+        patient_ids=sorted({a.patient_id for a in mine if a.patient_id is not None}),
+    )
+    return mine

@@ -6,13 +6,17 @@ from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from kapclinic.accounts.models import User
 from kapclinic.accounts.roles import Action, Role, may
+from kapclinic.appointments.free_times import next_free_starts
 from kapclinic.appointments.links import video_link_problem
 from kapclinic.appointments.models import (
     Appointment,
+    AppointmentChange,
+    AppointmentChangeKind,
     AppointmentKind,
     AppointmentMode,
     AppointmentStatus,
@@ -30,6 +34,113 @@ from kapclinic.patients.access import patient_get_for_user
 PRE_SCREEN = ("phq9", "gad7", "pcl5", "auditc", "drug_single")
 
 
+# Who may hold each kind of appointment (../shared/design/pathway.md): the intake coordinator or a clinician holds
+# the free consultation (stage 1); the prescriber the medical and psychiatric evaluation (stage 2); the therapist or
+# the prescriber the preparation and integration sessions (stages 4 and 6: they write those notes, roles.md).
+WHO_HOLDS: dict[str, tuple[Role, ...]] = {
+    AppointmentKind.CONSULTATION: (Role.COORDINATOR, Role.PRESCRIBER, Role.THERAPIST),
+    AppointmentKind.EVALUATION: (Role.PRESCRIBER,),
+    AppointmentKind.PREPARATION: (Role.THERAPIST, Role.PRESCRIBER),
+    AppointmentKind.INTEGRATION: (Role.THERAPIST, Role.PRESCRIBER),
+}
+
+REASON_MAX = 500
+
+
+def may_hold(role: str, kind: str) -> bool:
+    """Whether staff of `role` may hold an appointment of `kind`."""
+    return role in WHO_HOLDS.get(kind, ())
+
+
+def _holder_problem(staff: User | None, kind: str) -> str | None:
+    if staff is None or staff.role == Role.PATIENT:
+        return "Choose an active staff member."
+    if not may_hold(staff.role, kind):
+        roles = ", ".join(role.label.lower() for role in WHO_HOLDS[kind])
+        return f"{staff.display_name} ({staff.get_role_display()}) does not hold this kind of appointment ({roles} do)."
+    return None
+
+
+def _clash_message(
+    *,
+    who: str,
+    clash: Appointment | None,
+    staff: User,
+    patient_id: int | None,
+    starts_at: datetime,
+    minutes: int,
+    ignore: int | None,
+) -> str:
+    """The refusal of a clashing time, with the next free times of both the staff member and the patient."""
+    busy = Appointment.objects.filter(status=AppointmentStatus.BOOKED, ends_at__gt=starts_at).exclude(pk=ignore or 0)
+    busy_for = busy.filter(with_user=staff)
+    if patient_id is not None:
+        busy_for = busy.filter(Q(with_user=staff) | Q(patient_id=patient_id))
+    local = timezone.localtime(starts_at)
+    free = next_free_starts(
+        wanted=local,
+        minutes=minutes,
+        busy=[(timezone.localtime(a), timezone.localtime(b)) for a, b in busy_for.values_list("starts_at", "ends_at")],
+        not_before=timezone.localtime(),
+    )
+    if clash is not None:
+        at = timezone.localtime(clash.starts_at)
+        text = f"{who} already has an appointment at {at:%H:%M} on {at:%b %-d}."
+    else:
+        text = f"{who} already has an appointment at that time."
+    if free:
+        text += " Next free: " + ", ".join(f"{f:%a %b %-d %H:%M}" for f in free) + "."
+    return text
+
+
+def _free_or_refuse(
+    *, staff: User, patient_id: int | None, starts_at: datetime, ends_at: datetime, ignore: int | None = None
+) -> None:
+    """Refuse a time that overlaps the staff member's or the patient's other booked appointments."""
+    overlapping = Appointment.objects.filter(
+        status=AppointmentStatus.BOOKED, starts_at__lt=ends_at, ends_at__gt=starts_at
+    ).exclude(pk=ignore or 0)  # the appointment being moved is not its own clash
+    minutes = int((ends_at - starts_at).total_seconds() // 60)
+    clash = overlapping.filter(with_user=staff).first()
+    if clash is not None:
+        raise ValidationError(
+            {
+                "starts_at": _clash_message(
+                    who=staff.display_name,
+                    clash=clash,
+                    staff=staff,
+                    patient_id=patient_id,
+                    starts_at=starts_at,
+                    minutes=minutes,
+                    ignore=ignore,
+                )
+            }
+        )
+    if patient_id is not None and overlapping.filter(patient_id=patient_id).exists():
+        raise ValidationError(
+            {
+                "starts_at": _clash_message(
+                    who="The patient",
+                    clash=None,
+                    staff=staff,
+                    patient_id=patient_id,
+                    starts_at=starts_at,
+                    minutes=minutes,
+                    ignore=ignore,
+                )
+            }
+        )
+
+
+def _time_problems(starts_at: datetime, minutes: int) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    if not 10 <= minutes <= 480:
+        errors["minutes"] = "An appointment lasts 10 minutes to 8 hours."
+    if starts_at < timezone.now() - timedelta(minutes=5):
+        errors["starts_at"] = "An appointment cannot be booked in the past."
+    return errors
+
+
 def appointment_book(
     *,
     ctx: AuditContext,
@@ -42,7 +153,8 @@ def appointment_book(
     patient_id: int | None = None,
     inquiry_id: int | None = None,
 ) -> Appointment:
-    """Book an appointment; refused if the staff member (or the person) already has one at that time."""
+    """Book an appointment with staff who hold that kind; refused (with the next free times) if the staff member
+    or the patient already has one at that time."""
     if not may(ctx.user.role, Action.APPOINTMENT_BOOK):
         access_event_record(ctx=ctx, action=Action.APPOINTMENT_BOOK, outcome=Outcome.DENIED)
         raise AccessDenied("Your role does not book appointments.")
@@ -56,12 +168,9 @@ def appointment_book(
         errors["video_link"] = "A video appointment needs its link."
     elif video_link and (problem := video_link_problem(video_link)) is not None:
         errors["video_link"] = problem
-    if not 10 <= minutes <= 480:
-        errors["minutes"] = "An appointment lasts 10 minutes to 8 hours."
     if timezone.is_naive(starts_at):
         starts_at = timezone.make_aware(starts_at)
-    if starts_at < timezone.now() - timedelta(minutes=5):
-        errors["starts_at"] = "An appointment cannot be booked in the past."
+    errors.update(_time_problems(starts_at, minutes))
     if (patient_id is None) == (inquiry_id is None):
         errors["patient"] = "Book for a patient or for an inquiry."
     if errors:
@@ -74,24 +183,10 @@ def appointment_book(
     with transaction.atomic():
         # Lock the staff member's row: two bookings for the same person at the same time are serialised.
         staff = User.objects.select_for_update().filter(pk=with_user_id, is_active=True).first()
-        if staff is None or staff.role == Role.PATIENT:
-            raise ValidationError({"with_user": "Choose an active staff member."})
-        clash = (
-            Appointment.objects.filter(status=AppointmentStatus.BOOKED, starts_at__lt=ends_at, ends_at__gt=starts_at)
-            .filter(with_user=staff)
-            .first()
-        )
-        if clash is not None:
-            local = timezone.localtime(clash.starts_at)
-            raise ValidationError(
-                {"starts_at": f"{staff.display_name} already has an appointment at {local:%H:%M} on {local:%b %d}."}
-            )
-        if patient_id is not None and (
-            Appointment.objects.filter(
-                status=AppointmentStatus.BOOKED, starts_at__lt=ends_at, ends_at__gt=starts_at, patient_id=patient_id
-            ).exists()
-        ):
-            raise ValidationError({"starts_at": "The patient already has an appointment at that time."})
+        if (problem := _holder_problem(staff, kind)) is not None:
+            raise ValidationError({"with_user": problem})
+        assert staff is not None
+        _free_or_refuse(staff=staff, patient_id=patient_id, starts_at=starts_at, ends_at=ends_at)
         appointment = Appointment.objects.create(
             kind=kind,
             with_user=staff,
@@ -116,6 +211,141 @@ def appointment_book(
     return appointment
 
 
+def _reason_or_refuse(reason: str) -> str:
+    reason = reason.strip()
+    if len(reason) < 3:
+        raise ValidationError({"reason": "Give the reason."})
+    if len(reason) > REASON_MAX:
+        raise ValidationError({"reason": f"The reason is at most {REASON_MAX} characters."})
+    return reason
+
+
+def _may_change(ctx: AuditContext, appointment_id: int, action: str) -> None:
+    """The booking rule applies to a change: the role books, and a patient's appointment is their care team's.
+    Checked before the change's transaction, so that a refusal stays in the audit log."""
+    if not may(ctx.user.role, Action.APPOINTMENT_BOOK):
+        access_event_record(ctx=ctx, action=action, outcome=Outcome.DENIED, detail={"appointment": appointment_id})
+        raise AccessDenied("Your role does not change appointments.")
+    found = Appointment.objects.filter(pk=appointment_id).values_list("patient_id", flat=True)
+    if not found.exists():
+        raise NotFound("No such appointment.")
+    patient_id = found.first()
+    if patient_id is not None:
+        patient_get_for_user(ctx=ctx, patient_id=patient_id, action=Action.APPOINTMENT_BOOK, record_allowed=False)
+
+
+def _booked_or_refuse(appointment_id: int) -> Appointment:
+    appointment = Appointment.objects.select_for_update().filter(pk=appointment_id).first()
+    if appointment is None:
+        raise NotFound("No such appointment.")
+    if appointment.status != AppointmentStatus.BOOKED:
+        raise Conflict(f"This appointment is already {appointment.get_status_display().lower()}.")
+    return appointment
+
+
+def _change_record(
+    ctx: AuditContext, appointment: Appointment, kind: str, reason: str, *, before: tuple[datetime, datetime, int]
+) -> AppointmentChange:
+    change = AppointmentChange.objects.create(
+        appointment=appointment,
+        kind=kind,
+        reason=reason,
+        from_starts_at=before[0],
+        from_ends_at=before[1],
+        from_with_user_id=before[2],
+        to_starts_at=appointment.starts_at if kind == AppointmentChangeKind.RESCHEDULED else None,
+        to_ends_at=appointment.ends_at if kind == AppointmentChangeKind.RESCHEDULED else None,
+        by=ctx.user,
+    )
+    access_event_record(
+        ctx=ctx,
+        action=f"appointment.{kind}",
+        patient_id=appointment.patient_id,
+        detail={"appointment": appointment.pk, "change": change.pk, "inquiry": appointment.inquiry_id},
+    )
+    return change
+
+
+def appointment_cancel(*, ctx: AuditContext, appointment_id: int, reason: str) -> Appointment:
+    """Cancel a booked appointment that has not started, with the reason (kept in its history)."""
+    reason = _reason_or_refuse(reason)
+    _may_change(ctx, appointment_id, "appointment.cancelled")
+    with transaction.atomic():
+        appointment = _booked_or_refuse(appointment_id)
+        if appointment.starts_at <= timezone.now():
+            raise Conflict("This appointment has started: record that the person did not attend, or its outcome.")
+        before = (appointment.starts_at, appointment.ends_at, appointment.with_user_id)
+        appointment.status = AppointmentStatus.CANCELLED
+        appointment.save(update_fields=["status"])
+        if appointment.kind == AppointmentKind.CONSULTATION and appointment.inquiry_id is not None:
+            # The inquiry waits for a new consultation (unless another one is still booked).
+            still_booked = Appointment.objects.filter(
+                inquiry_id=appointment.inquiry_id, kind=AppointmentKind.CONSULTATION, status=AppointmentStatus.BOOKED
+            ).exists()
+            if not still_booked:
+                Inquiry.objects.filter(pk=appointment.inquiry_id, status=InquiryStatus.CONSULTATION_BOOKED).update(
+                    status=InquiryStatus.CONTACTED, updated_at=timezone.now()
+                )
+        _change_record(ctx, appointment, AppointmentChangeKind.CANCELLED, reason, before=before)
+    return appointment
+
+
+def appointment_no_show(*, ctx: AuditContext, appointment_id: int, reason: str) -> Appointment:
+    """Mark that the person did not attend a booked appointment that has started, with the reason."""
+    reason = _reason_or_refuse(reason)
+    _may_change(ctx, appointment_id, "appointment.no_show")
+    with transaction.atomic():
+        appointment = _booked_or_refuse(appointment_id)
+        if appointment.starts_at > timezone.now():
+            raise Conflict("This appointment has not started yet: cancel or move it instead.")
+        before = (appointment.starts_at, appointment.ends_at, appointment.with_user_id)
+        appointment.status = AppointmentStatus.NO_SHOW
+        appointment.save(update_fields=["status"])
+        _change_record(ctx, appointment, AppointmentChangeKind.NO_SHOW, reason, before=before)
+    return appointment
+
+
+def appointment_reschedule(
+    *,
+    ctx: AuditContext,
+    appointment_id: int,
+    starts_at: datetime,
+    minutes: int,
+    reason: str,
+    with_user_id: int | None = None,
+) -> Appointment:
+    """Move a booked appointment (and, if given, to another staff member who holds that kind), with the reason;
+    the old time stays in its history. A clash is refused with the next free times."""
+    if timezone.is_naive(starts_at):
+        starts_at = timezone.make_aware(starts_at)
+    errors = _time_problems(starts_at, minutes)
+    try:
+        reason = _reason_or_refuse(reason)
+    except ValidationError as exc:
+        errors["reason"] = exc.messages[0]
+    if errors:
+        raise ValidationError(errors)
+    _may_change(ctx, appointment_id, "appointment.rescheduled")
+    ends_at = starts_at + timedelta(minutes=minutes)
+    with transaction.atomic():
+        appointment = _booked_or_refuse(appointment_id)
+        staff_id = with_user_id if with_user_id is not None else appointment.with_user_id
+        staff = User.objects.select_for_update().filter(pk=staff_id, is_active=True).first()
+        if (problem := _holder_problem(staff, appointment.kind)) is not None:
+            raise ValidationError({"with_user": problem})
+        assert staff is not None
+        before = (appointment.starts_at, appointment.ends_at, appointment.with_user_id)
+        if before == (starts_at, ends_at, staff.pk):
+            raise ValidationError({"starts_at": "That is the time it is already booked for."})
+        _free_or_refuse(
+            staff=staff, patient_id=appointment.patient_id, starts_at=starts_at, ends_at=ends_at, ignore=appointment.pk
+        )
+        appointment.starts_at, appointment.ends_at, appointment.with_user = starts_at, ends_at, staff
+        appointment.save(update_fields=["starts_at", "ends_at", "with_user"])
+        _change_record(ctx, appointment, AppointmentChangeKind.RESCHEDULED, reason, before=before)
+    return appointment
+
+
 def consultation_outcome_record(
     *, ctx: AuditContext, appointment_id: int, outcome: str, note: str = "", send_pre_screen: bool = True
 ) -> Appointment:
@@ -132,6 +362,8 @@ def consultation_outcome_record(
             raise NotFound("No such consultation.")
         if appointment.outcome:
             raise Conflict("This consultation's outcome was already recorded.")
+        if appointment.status != AppointmentStatus.BOOKED:
+            raise Conflict(f"This consultation is {appointment.get_status_display().lower()}: it has no outcome.")
         patient_id = appointment.patient_id
         if patient_id is None and appointment.inquiry is not None:
             patient_id = appointment.inquiry.patient_id

@@ -1,17 +1,19 @@
 from __future__ import annotations
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.views.decorators.http import require_POST
 
 from kapclinic.accounts.roles import Action, may
 from kapclinic.appointments import services
 from kapclinic.appointments.calendar import appointments_ics
-from kapclinic.appointments.forms import BookingForm, OutcomeForm
-from kapclinic.appointments.models import Appointment, AppointmentStatus
+from kapclinic.appointments.forms import BookingForm, ChangeReasonForm, OutcomeForm, RescheduleForm
+from kapclinic.appointments.models import Appointment, AppointmentChange, AppointmentStatus
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.services import access_event_record
 from kapclinic.errors import AccessDenied, Conflict, NotFound
@@ -43,7 +45,7 @@ def book(request: HttpRequest) -> HttpResponse:
             )
         except (AccessDenied, NotFound) as exc:
             return forbidden(request, exc.message)
-    form = BookingForm(request.POST or None)
+    form = BookingForm(request.POST or None, booker=current_user(request))
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -89,6 +91,49 @@ def _appointment_for(request: HttpRequest, appointment_id: int) -> Appointment |
     return appointment
 
 
+def _detail_page(
+    request: HttpRequest,
+    appointment: Appointment,
+    *,
+    outcome_form: OutcomeForm | None = None,
+    change_forms: dict[str, forms.Form] | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    """The appointment, its history, and the forms to record an outcome, move, cancel or mark did not attend."""
+    can_change = may(current_user(request).role, Action.APPOINTMENT_BOOK)
+    started = appointment.starts_at <= timezone.now()
+    booked = appointment.status == AppointmentStatus.BOOKED
+    local = timezone.localtime(appointment.starts_at)
+    given = change_forms or {}
+    return render(
+        request,
+        "appointments/detail.html",
+        {
+            "appointment": appointment,
+            "form": outcome_form or OutcomeForm(),
+            "can_record": can_change,
+            "history": AppointmentChange.objects.filter(appointment=appointment).select_related("by", "from_with_user"),
+            "can_cancel": can_change and booked and not started,
+            "can_no_show": can_change and booked and started,
+            "can_reschedule": can_change and booked,
+            "cancel_form": given.get("cancel") or ChangeReasonForm(prefix="cancel"),
+            "no_show_form": given.get("no-show") or ChangeReasonForm(prefix="no-show"),
+            "reschedule_form": given.get("reschedule")
+            or RescheduleForm(
+                prefix="move",
+                kind=appointment.kind,
+                initial={
+                    "starts_at": local.strftime("%Y-%m-%dT%H:%M"),
+                    "minutes": int((appointment.ends_at - appointment.starts_at).total_seconds() // 60),
+                    "with_user": appointment.with_user_id,
+                },
+            ),
+            "open_change": next(iter(given), ""),
+        },
+        status=status,
+    )
+
+
 @login_required
 def detail(request: HttpRequest, appointment_id: int) -> HttpResponse:
     found = _appointment_for(request, appointment_id)
@@ -111,12 +156,59 @@ def detail(request: HttpRequest, appointment_id: int) -> HttpResponse:
         else:
             messages.success(request, "The consultation's outcome was recorded.")
             return redirect("appointments:detail", appointment_id=found.pk)
-    return render(
-        request,
-        "appointments/detail.html",
-        {"appointment": found, "form": form, "can_record": may(current_user(request).role, Action.APPOINTMENT_BOOK)},
-        status=422 if request.method == "POST" else 200,
-    )
+    return _detail_page(request, found, outcome_form=form, status=422 if request.method == "POST" else 200)
+
+
+CHANGE_DONE = {
+    "cancel": "The appointment was cancelled.",
+    "no-show": "The appointment is marked did not attend.",
+    "reschedule": "The appointment was moved.",
+}
+
+
+@login_required
+@require_POST
+def change(request: HttpRequest, appointment_id: int, what: str) -> HttpResponse:
+    """Cancel, mark did not attend, or move an appointment, with a reason (thin over the services, like the API)."""
+    if what not in CHANGE_DONE:
+        return not_found(request, "No such change.")
+    found = _appointment_for(request, appointment_id)
+    if isinstance(found, HttpResponse):
+        return found
+    ctx = AuditContext.from_request(request)
+    form: forms.Form
+    if what == "reschedule":
+        form = RescheduleForm(request.POST, prefix="move", kind=found.kind)
+    else:
+        form = ChangeReasonForm(request.POST, prefix=what)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            if what == "cancel":
+                services.appointment_cancel(ctx=ctx, appointment_id=found.pk, reason=data["reason"])
+            elif what == "no-show":
+                services.appointment_no_show(ctx=ctx, appointment_id=found.pk, reason=data["reason"])
+            else:
+                services.appointment_reschedule(
+                    ctx=ctx,
+                    appointment_id=found.pk,
+                    starts_at=data["starts_at"],
+                    minutes=data["minutes"],
+                    with_user_id=data["with_user"],
+                    reason=data["reason"],
+                )
+        except ValidationError as exc:
+            apply_validation_errors(form, exc)
+        except (AccessDenied, NotFound) as exc:
+            return forbidden(request, exc.message)
+        except Conflict as exc:
+            # The appointment changed under the form (started, or no longer booked): the form may be gone.
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, CHANGE_DONE[what])
+            return redirect("appointments:detail", appointment_id=found.pk)
+    found.refresh_from_db()
+    return _detail_page(request, found, change_forms={what: form}, status=422)
 
 
 @login_required

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from kapclinic.accounts.models import User
 from kapclinic.accounts.roles import Role
-from kapclinic.appointments.selectors import consultations_coming
+from kapclinic.appointments.selectors import appointments_upcoming_for, consultations_coming
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.selectors import emergency_accesses_to_review
 from kapclinic.audit.services import access_events_record_many
@@ -52,6 +52,9 @@ def home(request: HttpRequest) -> HttpResponse:
         context["caseload"] = patient_search_for_user(
             ctx=AuditContext.from_request(request), own_caseload=True, limit=10
         )
+    if role in (Role.COORDINATOR, Role.PRESCRIBER, Role.THERAPIST):
+        # The roles that hold appointments (appointments.services.WHO_HOLDS) see their own coming ones.
+        context["my_appointments"] = appointments_upcoming_for(ctx=ctx)
     if role in (Role.PRESCRIBER, Role.NURSE):
         context["todays_sessions"] = sessions_on(timezone.localdate(), ctx=ctx)
         context["poll_seconds"] = settings.KAPCLINIC_ALERT_POLL_SECONDS

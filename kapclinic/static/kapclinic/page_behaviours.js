@@ -10,6 +10,26 @@
       field.form.requestSubmit();
     }
   });
+  // Booking: <select data-holds-for="id_with_user"> (the kind of appointment) offers in the staff select only
+  // those whose option lists that kind in data-kinds; a hidden choice is cleared. The server checks it again.
+  function offerHolders(kindSelect) {
+    var staff = document.getElementById(kindSelect.getAttribute("data-holds-for"));
+    if (!staff) return;
+    Array.prototype.forEach.call(staff.options, function (option) {
+      var kinds = option.getAttribute("data-kinds");
+      if (kinds === null) return;
+      var holds = kinds.split(" ").indexOf(kindSelect.value) !== -1;
+      option.hidden = !holds;
+      option.disabled = !holds;
+      if (!holds && option.selected) staff.value = "";
+    });
+  }
+  document.addEventListener("change", function (event) {
+    if (event.target instanceof HTMLSelectElement && event.target.hasAttribute("data-holds-for")) {
+      offerHolders(event.target);
+    }
+  });
+  document.querySelectorAll("select[data-holds-for]").forEach(offerHolders);
   // "Add to diagnoses": copy the code chosen in an ICD-10-CM search box (data-code-from) onto a new line of
   // the diagnoses field (data-code-into).
   document.addEventListener("click", function (event) {
