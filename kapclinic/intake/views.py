@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -11,7 +13,7 @@ from django.views.decorators.http import require_POST
 from kapclinic.accounts.roles import Action, Role, may
 from kapclinic.audit.context import AuditContext, client_address
 from kapclinic.audit.services import access_event_record
-from kapclinic.clinical.eligibility import treatment_resistance
+from kapclinic.clinical.eligibility import Evidence, Finding, treatment_resistance
 from kapclinic.errors import AccessDenied, Conflict, NotFound
 from kapclinic.intake import services
 from kapclinic.intake.eligibility import eligibility_decide, eligibility_for_patient, evaluation_save, snapshot_for
@@ -159,6 +161,69 @@ def inquiry_status(request: HttpRequest, inquiry_id: int) -> HttpResponse:
     return redirect("intake:detail", inquiry_id=inquiry_id)
 
 
+def evidence_in_words(evidence: Evidence) -> str:
+    """Return what a finding read, in words ("Aneurysmal vascular disease: not recorded; diagnoses: none")."""
+
+    def value_words(value: object) -> str:
+        if value is None:
+            return "not recorded"
+        if isinstance(value, bool):
+            return "yes" if value else "no"
+        if isinstance(value, tuple | list):
+            return ", ".join(str(v) for v in value) or "none"
+        return str(value)
+
+    parts = [f"{key.replace('_', ' ')}: {value_words(value)}" for key, value in evidence.items()]
+    text = "; ".join(parts)
+    return text[:1].upper() + text[1:]
+
+
+@dataclass(frozen=True)
+class ShownFinding:
+    """A finding as the screen shows it: the message, its source, and what it read in words."""
+
+    code: str
+    message: str
+    source: str
+    evidence: str
+
+    @classmethod
+    def of(cls, finding: Finding) -> ShownFinding:
+        return cls(finding.code, finding.message, finding.source, evidence_in_words(finding.evidence))
+
+
+# The missing items, grouped by what they are needed for (the words of clinical.eligibility's messages).
+MISSING_KINDS = (
+    ("absolute", "To rule out an absolute contraindication"),
+    ("relative", "To rule out a relative contraindication"),
+    ("other", "For the other checks"),
+)
+
+
+@dataclass(frozen=True)
+class MissingItem:
+    """One line of the missing-information checklist: what to record, and the full reason and source."""
+
+    what: str
+    kind: str
+    message: str
+    source: str
+
+    @classmethod
+    def of(cls, finding: Finding) -> MissingItem:
+        message = finding.message
+        what = message
+        for marker in (" is not recorded", " are not recorded", ";"):
+            if marker in message:
+                what = message.split(marker, 1)[0]
+                break
+        what = what.removeprefix("Whether the patient has ")
+        kind = "absolute" if "absolute contraindication" in message else "other"
+        if kind == "other" and "relative contraindication" in message:
+            kind = "relative"
+        return cls(what[:1].upper() + what[1:], kind, message, finding.source)
+
+
 @login_required
 def eligibility_page(request: HttpRequest, patient_id: int) -> HttpResponse:
     """The evaluation and eligibility screen: every finding with its reason and source, and the decision."""
@@ -210,20 +275,26 @@ def eligibility_page(request: HttpRequest, patient_id: int) -> HttpResponse:
                 messages.success(request, "The eligibility decision was recorded.")
                 return redirect("intake:eligibility", patient_id=patient_id)
     groups = [
-        (severity, label, [f for f in findings if f.severity == severity])
+        (severity, label, [ShownFinding.of(f) for f in findings if f.severity == severity])
         for severity, label in (
             ("absolute", "✕ Absolute contraindications"),
             ("relative", "⚠ Relative contraindications and precautions"),
             ("interaction", "⚠ Interactions"),
-            ("missing", "? Missing information"),
         )
     ]
+    missing = [MissingItem.of(f) for f in findings if f.severity == "missing"]
     return render(
         request,
         "intake/eligibility.html",
         {
             "patient": patient,
             "groups": groups,
+            "missing": missing,
+            "missing_groups": [
+                (label, [m for m in missing if m.kind == kind])
+                for kind, label in MISSING_KINDS
+                if kind in {m.kind for m in missing}
+            ],
             "latest": latest,
             "form": form,
             "trials": trials,
