@@ -32,11 +32,16 @@ class ChainError(ValueError):
     """A value that has no canonical form (a naive time, a float NaN, an unknown type)."""
 
 
+def utc_text(value: datetime) -> str:
+    """Return a time as its canonical text: UTC, ISO 8601, always with microseconds (2026-03-01T12:00:00.000000Z)."""
+    if value.tzinfo is None:
+        raise ChainError("A time in a chained row must carry its time zone.")
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+
+
 def _plain(value: object) -> object:
     if isinstance(value, datetime):
-        if value.tzinfo is None:
-            raise ChainError("A time in a chained row must carry its time zone.")
-        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        return utc_text(value)
     if isinstance(value, Decimal):
         if not value.is_finite():
             raise ChainError("A decimal in a chained row must be finite.")

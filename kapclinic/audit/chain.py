@@ -10,6 +10,7 @@ write lock (settings: transaction_mode=IMMEDIATE).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import ipaddress
@@ -26,7 +27,16 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.utils import format_number
 from django.utils import timezone
 
-from kapclinic.hashchain import ChainReport, ChainRow, Checkpoint, canonical, chain_links, chain_verify, genesis
+from kapclinic.hashchain import (
+    ChainReport,
+    ChainRow,
+    Checkpoint,
+    canonical,
+    chain_links,
+    chain_verify,
+    genesis,
+    utc_text,
+)
 
 
 @dataclass(frozen=True)
@@ -91,8 +101,11 @@ CHAINS = {spec.name: spec for spec in (AUDIT, LEDGER)}
 _BY_TABLE = {"audit_accessevent": AUDIT, "inventory_ledgerentry": LEDGER}
 
 
-def _normaliser(field: models.Field[Any, Any]) -> Callable[[Any], object]:
-    """Return how one field's value reads the same whether it is about to be written or was read back."""
+def _normaliser(field: models.Field[Any, Any], *, stored: bool) -> Callable[[Any], object] | None:
+    """Return how one field's value reads the same about to be written and read back (None: as it is).
+
+    `stored`: the value was read from the database (a JSON document is already decoded).
+    """
     if isinstance(field, models.DecimalField):
         digits, places = field.max_digits, field.decimal_places
 
@@ -102,15 +115,10 @@ def _normaliser(field: models.Field[Any, Any]) -> Callable[[Any], object]:
 
         return decimal
     if isinstance(field, models.GenericIPAddressField):
-
-        def address(value: Any) -> object:
-            try:
-                return None if value in (None, "") else ipaddress.ip_address(value).compressed
-            except ValueError:
-                return str(value)
-
-        return address
+        return _address
     if isinstance(field, models.JSONField):
+        if stored:
+            return None
         encoder = field.encoder
 
         def document(value: Any) -> object:
@@ -118,28 +126,50 @@ def _normaliser(field: models.Field[Any, Any]) -> Callable[[Any], object]:
             return json.loads(json.dumps(value, cls=encoder))
 
         return document
-
-    def plain(value: Any) -> object:
-        return str.__str__(value) if isinstance(value, str) else value  # a StrEnum member is stored as its text
-
-    return plain
-
-
-def _normalisers(model: type[models.Model], spec: ChainSpec) -> list[tuple[str, Callable[[Any], object]]]:
-    meta = model._meta
-    by_attname = {f.attname: f for f in meta.concrete_fields}
-    return [(name, _normaliser(by_attname[name])) for name in spec.fields]
+    if isinstance(field, models.DateTimeField):
+        return _time  # here rather than in json.dumps' fallback: a third of the verify time
+    if isinstance(field, (models.CharField, models.TextField)) and not stored:
+        return _text
+    return None
 
 
-def row_content(model: type[models.Model], spec: ChainSpec, values: Sequence[Any]) -> bytes:
-    """Return the canonical content of a row given its values in `spec.fields` order."""
-    return canonical({name: norm(value) for (name, norm), value in zip(_normalisers(model, spec), values, strict=True)})
+@functools.lru_cache(maxsize=4096)
+def _address(value: str | None) -> str | None:
+    # One text per address (PostgreSQL's inet prints IPv6 its own way); addresses repeat, hence the cache.
+    try:
+        return None if value in (None, "") else ipaddress.ip_address(value).compressed
+    except ValueError:
+        return str(value)
 
 
-def _contents(model: type[models.Model], spec: ChainSpec, rows: Iterator[Sequence[Any]]) -> Iterator[bytes]:
-    normalisers = _normalisers(model, spec)
+def _time(value: Any) -> object:
+    return None if value is None else utc_text(value)
+
+
+def _text(value: Any) -> object:
+    return str.__str__(value) if isinstance(value, str) else value  # a StrEnum member is stored as its text
+
+
+@functools.lru_cache(maxsize=32)
+def _normalisers(
+    model: type[models.Model], spec: ChainSpec, *, stored: bool = False
+) -> tuple[tuple[str, Callable[[Any], object] | None], ...]:
+    by_attname = {f.attname: f for f in model._meta.concrete_fields}
+    return tuple((name, _normaliser(by_attname[name], stored=stored)) for name in spec.fields)
+
+
+def _content(normalisers: tuple[tuple[str, Callable[[Any], object] | None], ...], values: Sequence[Any]) -> bytes:
+    return canonical(
+        {name: value if norm is None else norm(value) for (name, norm), value in zip(normalisers, values, strict=False)}
+    )
+
+
+def _contents(
+    model: type[models.Model], spec: ChainSpec, rows: Iterator[Sequence[Any]], *, stored: bool = False
+) -> Iterator[bytes]:
+    normalisers = _normalisers(model, spec, stored=stored)
     for values in rows:
-        yield canonical({name: norm(value) for (name, norm), value in zip(normalisers, values, strict=True)})
+        yield _content(normalisers, values)
 
 
 # One round trip on PostgreSQL: take the chain's lock, then read the head and draw the ids in a new
@@ -230,7 +260,7 @@ def chain_backfill(model: type[models.Model], spec: ChainSpec, connection: BaseD
             )
             if not batch:
                 return done
-            links = list(chain_links(spec.name, last_hash, _contents(model, spec, iter(batch))))
+            links = list(chain_links(spec.name, last_hash, _contents(model, spec, iter(batch), stored=True)))
             cursor.executemany(
                 f"UPDATE {table} SET previous_hash = %s, row_hash = %s WHERE id = %s",  # noqa: S608
                 [(previous, row_hash, values[0]) for (previous, row_hash), values in zip(links, batch, strict=True)],
@@ -295,12 +325,12 @@ def chain_rows(chain: str, *, using: str = "default", chunk: int = 5000) -> Iter
     """Stream the chain's rows in id order with their canonical content, in bounded memory."""
     spec = CHAINS[chain]
     model = _model(spec)
-    fields = _normalisers(model, spec)
+    normalisers = _normalisers(model, spec, stored=True)
     query = model._default_manager.using(using).order_by("id").values_list(*spec.fields, "previous_hash", "row_hash")
     width = len(spec.fields)
     for values in query.iterator(chunk_size=chunk):
-        content = canonical({name: norm(value) for (name, norm), value in zip(fields, values[:width], strict=True)})
-        yield ChainRow(values[0], values[width], values[width + 1], content)
+        # zip stops at the chained fields; the two hashes follow them.
+        yield ChainRow(values[0], values[width], values[width + 1], _content(normalisers, values))
 
 
 def chain_check(chain: str, *, using: str = "default", extra: Sequence[Checkpoint] = ()) -> ChainReport:
