@@ -78,7 +78,7 @@ def test_discrepancy_opens_an_investigation_shown_until_resolved(
     investigation = Investigation.objects.get()
 
     director = client_for("director")
-    assert "counted 995.000 mg, ledger 1000.000 mg" in director.get("/").content.decode()
+    assert "counted 995 mg, ledger 1000 mg" in director.get("/").content.decode()
     rec = {r["lot"]: r for r in api_for("auditor").get("/api/v1/ledger/reconciliation").json()}
     assert not rec[stocked["a"].pk]["balanced"] and "investigation open" in rec[stocked["a"].pk]["problems"][0]
     assert rec[stocked["b"].pk]["balanced"]
@@ -153,7 +153,7 @@ def test_blind_count_page_never_shows_the_expected_figure(client_for: Any, stock
     )
     assert response.status_code == 302
     detail = client.get(response["Location"]).content.decode()
-    assert "under investigation" in detail and "-50.000" in detail
+    assert "under investigation" in detail and "-50<" in detail  # amounts without trailing zeros
 
 
 def test_counts_are_append_only(api_for: Any, stocked: dict[str, Any]) -> None:

@@ -127,6 +127,8 @@ def inquiry_detail(request: HttpRequest, inquiry_id: int) -> HttpResponse:
                 return redirect("patients:chart", patient_id=patient.pk)
     else:
         access_event_record(ctx=ctx, action="inquiry.view", detail={"inquiry": inquiry.pk})
+    if not duplicates:  # "a different person from the duplicates shown" only when some are shown
+        form.fields.pop("allow_duplicate", None)
     return render(
         request,
         "intake/detail.html",

@@ -17,7 +17,7 @@ SECTIONS = (
     ChartSection(
         "intake",
         "1. Inquiry and consultation",
-        "No inquiry or consultation recorded yet. The intake coordinator books the free consultation here.",
+        "No consultation booked yet. The intake coordinator books the free consultation here.",
         clinical=False,
     ),
     ChartSection(

@@ -60,13 +60,20 @@ def day_time(value: object) -> str:
 
 
 @register.filter
-def mg(value: object) -> str:
-    """Return an amount in mg without trailing zeros ("56 mg", "12.5 mg"); the ledger stores three decimals."""
+def amount(value: object) -> str:
+    """Return an amount without trailing zeros ("198", "12.5"); the ledger stores three decimals."""
     if value is None or value == "":
         return "—"
     try:
-        amount = Decimal(str(value))
+        number = Decimal(str(value))
     except InvalidOperation:
         return str(value)
-    text = f"{amount.normalize():f}" if amount == amount.to_integral_value() else f"{amount:f}".rstrip("0")
-    return f"{text.rstrip('.')} mg"
+    text = f"{number:f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+@register.filter
+def mg(value: object) -> str:
+    """Return an amount in mg without trailing zeros ("56 mg", "12.5 mg")."""
+    text = amount(value)
+    return text if text == "—" else f"{text} mg"

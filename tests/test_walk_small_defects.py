@@ -1,0 +1,78 @@
+"""Smaller defects found walking the pathway (issue 13, defect 10): a converted chart shows its inquiry, the
+"different person" box only beside duplicates shown, session tables link to the session screen, amounts and
+names written one way."""
+
+from __future__ import annotations
+
+from datetime import date, time
+from decimal import Decimal
+from typing import Any
+
+from django.utils import timezone
+
+from kapclinic.accounts.models import User
+from kapclinic.dosing.models import DosingSession, SessionState
+from kapclinic.intake.models import Inquiry
+from kapclinic.patients.models import Patient
+from kapclinic.patients.templatetags.clinic_words import amount, day, instrument_name, mg, person
+from kapclinic.plans.models import TreatmentPlan
+
+INQUIRY = {
+    "given_name": "Sorrel",
+    "family_name": "Walktest",
+    "phone": "(212) 555-0142",
+    "reason": "Depression that has not lifted with two medications.",
+    "consent_to_contact": "on",
+    "source": "phone",
+}
+
+
+def test_a_converted_chart_shows_its_inquiry_and_no_needless_confirmation(client_for: Any) -> None:
+    coordinator = client_for("coordinator")
+    coordinator.post("/intake/inquiries/new/", INQUIRY)
+    inquiry = Inquiry.objects.get()
+    page = coordinator.get(f"/intake/inquiries/{inquiry.pk}/").content.decode()
+    assert "This may be someone already registered" not in page
+    assert "different person" not in page  # no duplicates shown: nothing to confirm
+    converted = coordinator.post(f"/intake/inquiries/{inquiry.pk}/", {"birth_date": "1980-02-03"})
+    chart = coordinator.get(converted["Location"]).content.decode()
+    assert "No inquiry" not in chart
+    assert "Inquiry received" in chart and f'href="/intake/inquiries/{inquiry.pk}/"' in chart
+
+
+def test_the_plan_and_chart_session_tables_link_to_the_session(
+    client_for: Any, personas: dict[str, User], team_patient: Patient
+) -> None:
+    plan = TreatmentPlan.objects.create(
+        patient=team_patient,
+        indication_code="F33.1",
+        indication_text="Major depressive disorder, recurrent, moderate",
+        route="iv",
+        starting_dose_mg_per_kg=Decimal("0.5"),
+        session_count=1,
+        interval_days=3,
+        first_session_on=timezone.localdate(),
+        session_time=time(9, 0),
+        therapist=personas["therapist"],
+        dosing_policy_version="test",
+        created_by=personas["prescriber"],
+        signed_at=timezone.now(),
+        signed_by=personas["prescriber"],
+    )
+    session = DosingSession.objects.create(
+        patient=team_patient, plan=plan, number=1, scheduled_for=timezone.now(), state=SessionState.SCHEDULED
+    )
+    link = f'<a href="/dosing/sessions/{session.pk}/">Session 1</a>'
+    nurse = client_for("nurse")
+    assert link in nurse.get(f"/patients/{team_patient.pk}/").content.decode()
+    assert link in nurse.get(f"/plans/{plan.pk}/").content.decode()
+
+
+def test_one_way_to_write_each_thing(team_patient: Patient, personas: dict[str, User]) -> None:
+    assert amount(Decimal("198.000")) == "198" and amount(Decimal("12.500")) == "12.5"
+    assert amount(Decimal("-39.000")) == "-39" and amount(Decimal("0.125")) == "0.125"
+    assert mg(Decimal("56.000")) == "56 mg" and mg(None) == "—"
+    assert person(team_patient) == "Alder Teampatient"
+    assert person(personas["nurse"]) == (personas["nurse"].get_full_name() or personas["nurse"].username)
+    assert instrument_name("phq9") == "PHQ-9" and instrument_name("gad7") == "GAD-7"
+    assert day(date(2026, 12, 4)) == "Dec 4, 2026"
