@@ -59,6 +59,7 @@ ACTION_WORDS = {
     "auth.sign_out": "Signed out",
     "audit.browse": "Read the audit log",
     "audit.export": "Exported the audit log",
+    "patient.register": "Registered the patient",
     "patient.view": "Opened the chart",
     "patient.list": "Listed patients",
     "portal.use": "Opened the portal",

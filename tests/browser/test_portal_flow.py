@@ -60,3 +60,28 @@ def test_phq9_on_a_phone_with_crisis_resources_and_a_flag_for_the_prescriber(new
     flags.get_by_label("Action taken").first.fill("Called the patient; safety plan reviewed")
     flags.get_by_role("button", name="Acknowledge").first.click()
     expect(desk.get_by_text("The safety flag was acknowledged.")).to_be_visible()
+
+
+def test_portal_home_and_own_plan_on_a_phone(new_context: Any, artifacts: Path) -> None:
+    """Issue 13, defect 8: the demo patient is in session 1 today; one button per questionnaire due; the plan link
+    opens the patient's own plain plan page; the scores table scrolls by keyboard (no axe violation at all)."""
+    phone = new_context(viewport=PHONE).new_page()
+    sign_in(phone, "patient")
+    expect(phone.get_by_role("region", name="Today")).to_contain_text("Session 1")
+    expect(phone.get_by_role("region", name="Your next sessions")).not_to_contain_text("No sessions booked yet")
+    due = phone.get_by_role("region", name="Due now")
+    expect(due.get_by_role("link", name="Answer: PHQ-9")).to_have_count(1)
+    expect(due).not_to_contain_text("after the course")  # the follow-up waits for the course's end
+    scroller = phone.get_by_role("region", name="Table of your answers")
+    expect(scroller).to_have_attribute("tabindex", "0")
+    violations = axe_check(phone, "portal-home-phone")
+    assert violations == [], [v["id"] for v in violations]
+    phone.screenshot(path=str(artifacts / "portal-home-phone.png"), full_page=True)
+    phone.get_by_role("link", name="Your treatment plan and goals").click()
+    expect(phone).to_have_url(re.compile(r"/portal/plan/$"))
+    expect(phone.get_by_role("heading", level=1)).to_have_text("Your treatment plan")
+    expect(phone.get_by_role("region", name="Your goals")).to_be_visible()
+    width = phone.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE["width"], f"the plan page scrolls sideways ({width}px)"
+    assert axe_check(phone, "portal-plan-phone") == []
+    phone.screenshot(path=str(artifacts / "portal-plan-phone.png"), full_page=True)
