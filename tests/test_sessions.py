@@ -149,7 +149,12 @@ def test_a_whole_iv_session_from_check_in_to_signature(
         content_type="application/json",
     )
     assert ack.status_code == 201 and AlertAcknowledgement.objects.get(alert=alert).by == personas["prescriber"]
+    # Ended at once, the 40-minute infusion was a bolus: refused without a reason, kept with one (issue 13 rule 5).
     assert step(nurse, session, "advance", {"to": "monitoring"}).status_code == 302
+    session.refresh_from_db()
+    assert session.state == SessionState.DOSING
+    reason = {"reason": "Pump alarm; the line was flushed by hand."}
+    assert step(nurse, session, "advance", {"to": "monitoring", **reason}).status_code == 302
     step(nurse, session, "event", {"kind": "side_effect", "code": "nausea", "severity": "mild"})
     step(nurse, session, "event", {"kind": "rescue_medication", "code": "ondansetron", "value": "4 mg ODT"})
     step(nurse, session, "advance", {"to": "recovery"})
@@ -177,6 +182,8 @@ def test_a_whole_iv_session_from_check_in_to_signature(
         DosingSession.objects.filter(pk=session.pk).update(room="changed after signing")
     states = list(session.transitions.values_list("to_state", flat=True))
     assert states == ["checked_in", "cleared", "dosing", "monitoring", "recovery", "discharged"]
+    ended = session.transitions.get(to_state="monitoring")
+    assert "given as a bolus" in ended.reason and "Pump alarm" in ended.reason
 
 
 @pytest.mark.parametrize(

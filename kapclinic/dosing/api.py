@@ -358,6 +358,9 @@ class OrderIn(Schema):
         "",
         description="Esketamine only, when the plan has no indication (plans written before it was asked): trd or mdsi",
     )
+    infusion_minutes: DbInt | None = Field(
+        None, description="IV only: the planned infusion minutes, 2 to 100 (default 40: 0.5 mg/kg over 40 min)"
+    )
     version: DbInt | None = None
 
 
@@ -370,6 +373,7 @@ class OrderOut(Schema):
     hard_stops: list[dict[str, str]]
     override_reason: str
     esketamine_indication: str
+    infusion_minutes: int | None
     policy_version: str
     signed_at: datetime
 
@@ -394,6 +398,9 @@ class AdministrationIn(Schema):
     given: Decimal
     ended_at: datetime | None = None
     infusion_rate_ml_per_h: Decimal | None = None
+    short_infusion_reason: str = Field(
+        "", max_length=2000, description="IV ended far sooner than planned (a bolus): why; required then"
+    )
     witness_username: str = ""
     witness_password: str = ""
     version: DbInt | None = None
@@ -420,6 +427,9 @@ class AdvanceIn(Schema):
 
     to: str
     at: datetime | None = None
+    reason: str = Field(
+        "", max_length=2000, description="IV infusion ended far sooner than planned (a bolus): why; required then"
+    )
     version: DbInt | None = None
 
 

@@ -24,6 +24,7 @@ from kapclinic.audit.context import AuditContext
 from kapclinic.audit.models import Outcome
 from kapclinic.audit.services import access_event_record
 from kapclinic.clinical import dosing as dose_rules
+from kapclinic.clinical import infusion as infusion_rules
 from kapclinic.clinical import monitoring as rules
 from kapclinic.clinical.instruments import INSTRUMENTS
 from kapclinic.clinical.registry import age_on
@@ -428,9 +429,11 @@ def dose_order_sign(
     escalate: bool = False,
     override_reason: str = "",
     indication: str = "",
+    infusion_minutes: int | None = None,
     version: int | None = None,
 ) -> DoseOrder:
     """The prescriber signs today's dose order; above a policy maximum it needs a written override reason.
+    An IV order carries its planned infusion minutes (standard 40: dosing.md section 2); None means the standard.
     Esketamine needs its indication (TRD or MDSI): the plan's, or given here for a plan written before it was asked."""
     product = Product.objects.filter(pk=product_id, active=True).first()
     if product is None:
@@ -465,6 +468,19 @@ def dose_order_sign(
             calc = dose_calculate(session, product, escalate=escalate, indication=esketamine_indication)
         except ValueError as exc:
             raise ValidationError({"dose": str(exc)}) from None
+        working = list(calc.working)
+        planned_minutes = None
+        if plan.route == Route.IV:
+            try:
+                planned_minutes = infusion_rules.check_planned_minutes(
+                    infusion_rules.STANDARD_MINUTES if infusion_minutes is None else infusion_minutes
+                )
+            except infusion_rules.InfusionError as exc:
+                raise ValidationError({"infusion_minutes": str(exc)}) from None
+            note = infusion_rules.planned_minutes_note(planned_minutes)
+            working.append(note or f"Infusion over {planned_minutes} min ({infusion_rules.SOURCE_STANDARD}).")
+        elif infusion_minutes is not None:
+            raise ValidationError({"infusion_minutes": "Only an IV order has an infusion duration."})
         hard_stops = [f.as_dict() for f in calc.hard_stops]
         if hard_stops and len(override_reason.strip()) < 10:
             _refuse(
@@ -480,9 +496,11 @@ def dose_order_sign(
             "dose_mg": str(calc.dose_mg),
             "volume_ml": str(calc.volume_ml) if calc.volume_ml is not None else None,
             "product": product.pk,
-            "working": list(calc.working),
+            "working": working,
             "signed_by": ctx.user.pk,
         }
+        if planned_minutes is not None:
+            values["infusion_minutes"] = planned_minutes
         if esketamine_indication:
             values["esketamine_indication"] = esketamine_indication
         order = DoseOrder.objects.create(
@@ -496,7 +514,8 @@ def dose_order_sign(
             units=calc.units,
             escalated=escalate,
             esketamine_indication=esketamine_indication,
-            working=list(calc.working),
+            infusion_minutes=planned_minutes,
+            working=working,
             hard_stops=hard_stops,
             override_reason=override_reason.strip() if hard_stops else "",
             policy_version=dosing_policy().version,
@@ -507,6 +526,29 @@ def dose_order_sign(
         session.save(update_fields=["version"])
         _audit(ctx, session, "dose.order", order=order.pk, dose_mg=str(calc.dose_mg), overridden=bool(hard_stops))
     return order
+
+
+def _short_infusion(
+    ctx: AuditContext, session: DosingSession, order: DoseOrder, started_at: datetime, ended_at: datetime, reason: str
+) -> infusion_rules.ShortInfusion | None:
+    """The finding when an IV infusion ends far sooner than planned; refused without the reason for it."""
+    planned = order.infusion_minutes or infusion_rules.STANDARD_MINUTES
+    short = infusion_rules.short_infusion(
+        planned_minutes=planned, actual_minutes=(ended_at - started_at).total_seconds() / 60
+    )
+    if short is not None and len(reason.strip()) < 10:
+        _refuse(
+            ctx,
+            session,
+            "session.infusion_end",
+            f"{short.message} Give the reason it ended early ({short.source}).",
+            field="short_infusion_reason",
+        )
+    return short
+
+
+def _short_reason(short: infusion_rules.ShortInfusion | None, reason: str) -> str:
+    return f"{short.message} Reason: {reason.strip()}" if short is not None else ""
 
 
 @_audits_refusals
@@ -521,6 +563,7 @@ def administration_record(
     given: Decimal,
     ended_at: datetime | None = None,
     infusion_rate_ml_per_h: Decimal | None = None,
+    short_infusion_reason: str = "",
     witness: Witness | None = None,
     version: int | None = None,
 ) -> Administration:
@@ -570,6 +613,9 @@ def administration_record(
             )
         if session.plan.route == Route.IV and infusion_rate_ml_per_h is None:
             raise ValidationError({"infusion_rate_ml_per_h": "Record the infusion rate for an IV dose."})
+        short = None
+        if session.plan.route == Route.IV and ended_at is not None:
+            short = _short_infusion(ctx, session, order, started_at, ended_at, short_infusion_reason)
         reference = f"Dosing session {session.pk}, order {order.pk}"
         entry = ledger_entry_record(
             ctx=ctx,
@@ -615,15 +661,37 @@ def administration_record(
         running = session.plan.route == Route.IV and ended_at is None
         _move(ctx, session, SessionState.DOSING, at=started_at)
         if not running:
-            _move(ctx, session, SessionState.MONITORING, at=ended_at or started_at)
-        _audit(ctx, session, "session.administer", given_mg=str(given_mg), entry=entry.pk)
+            _move(
+                ctx,
+                session,
+                SessionState.MONITORING,
+                reason=_short_reason(short, short_infusion_reason),
+                at=ended_at or started_at,
+            )
+        _audit(
+            ctx,
+            session,
+            "session.administer",
+            given_mg=str(given_mg),
+            entry=entry.pk,
+            short_infusion=short and short.code,
+        )
     return administration
 
 
+@_audits_refusals
 def session_advance(
-    *, ctx: AuditContext, session_id: int, to: str, at: datetime | None = None, version: int | None = None
+    *,
+    ctx: AuditContext,
+    session_id: int,
+    to: str,
+    at: datetime | None = None,
+    reason: str = "",
+    version: int | None = None,
 ) -> DosingSession:
-    """The simple steps: infusion ended (dosing -> monitoring) and monitoring -> recovery."""
+    """The simple steps: infusion ended (dosing -> monitoring) and monitoring -> recovery.
+
+    An IV infusion ended far sooner than its order planned (a bolus) needs the reason, kept on the step."""
     allowed: dict[str, str] = {
         SessionState.MONITORING: SessionState.DOSING,
         SessionState.RECOVERY: SessionState.MONITORING,
@@ -638,8 +706,12 @@ def session_advance(
         last = SessionTransition.objects.filter(session=session).order_by("-at", "-id").values_list("at", flat=True)
         if last and when < last[0]:
             raise ValidationError({"at": "This step cannot be timed before the previous one."})
-        _move(ctx, session, to, at=when)
-        _audit(ctx, session, f"session.{to}")
+        short = None
+        administration = Administration.objects.filter(session=session).select_related("order").first()
+        if to == SessionState.MONITORING and session.plan.route == Route.IV and administration is not None:
+            short = _short_infusion(ctx, session, administration.order, administration.started_at, when, reason)
+        _move(ctx, session, to, reason=_short_reason(short, reason), at=when)
+        _audit(ctx, session, f"session.{to}", short_infusion=short and short.code)
     return session
 
 

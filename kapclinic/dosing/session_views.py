@@ -315,6 +315,7 @@ def _step(request: HttpRequest, session_id: int, name: str) -> Any:
             escalate=post.get("escalate") == "1",
             override_reason=post.get("override_reason", ""),
             indication=post.get("indication", ""),
+            infusion_minutes=_int_or_none(post.get("infusion_minutes"), "infusion_minutes"),
             version=version,
         ),
         "administer": lambda: steps.administration_record(
@@ -327,6 +328,7 @@ def _step(request: HttpRequest, session_id: int, name: str) -> Any:
             infusion_rate_ml_per_h=_dec(post.get("infusion_rate"), "infusion_rate")
             if post.get("infusion_rate")
             else None,
+            short_infusion_reason=post.get("short_infusion_reason", ""),
             drawn=_dec(post.get("drawn"), "drawn"),
             given=_dec(post.get("given"), "given"),
             witness=WitnessCredentials(post.get("witness_username", ""), post.get("witness_password", ""))
@@ -335,7 +337,12 @@ def _step(request: HttpRequest, session_id: int, name: str) -> Any:
             version=version,
         ),
         "advance": lambda: steps.session_advance(
-            ctx=ctx, session_id=session_id, to=post.get("to", ""), at=_when(post.get("at"), "at"), version=version
+            ctx=ctx,
+            session_id=session_id,
+            to=post.get("to", ""),
+            at=_when(post.get("at"), "at"),
+            reason=post.get("reason", ""),
+            version=version,
         ),
         "event": lambda: steps.event_record(
             ctx=ctx,

@@ -111,6 +111,10 @@ def test_nurse_runs_a_session_while_the_prescriber_sees_the_alert_live(new_conte
     # The nurse's panel clears by itself too; then monitoring, recovery and discharge.
     expect(nurse.locator("#alerts")).not_to_contain_text("to acknowledge", timeout=20_000)
     nurse.reload()
+    # Ended minutes after it started, the 40-minute infusion was a bolus: the reason is asked and kept.
+    nurse.get_by_label("Why it ended early (needed when it ran far shorter than planned)").fill(
+        "Walk-through: the infusion is ended at once."
+    )
     nurse.get_by_role("button", name="Infusion ended: start post-infusion monitoring").click()
     vitals(nurse, 142, 88, 80, 98)
     nurse.get_by_role("button", name="Move to recovery").click()
