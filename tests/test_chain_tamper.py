@@ -379,3 +379,31 @@ def test_concurrent_writers_keep_one_chain() -> None:
     code, out = verify("--chain", "audit")
     assert code == 0, out
     assert f"{ROWS + writers * each:,} rows" in out
+
+
+@postgres_two_roles
+@pytest.mark.usefixtures("_two_roles")
+def test_db_grants_gives_exactly_the_least_privileges_and_can_run_again() -> None:
+    app = connection.settings_dict["USER"]
+    for _ in range(2):
+        out = io.StringIO()
+        call_command("db_grants", stdout=out)
+        assert f"Grants for {app} applied" in out.getvalue()
+    with connections["owner"].cursor() as cursor:
+
+        def may(table: str, privilege: str) -> bool:
+            cursor.execute("SELECT has_table_privilege(%s, %s, %s)", [app, table, privilege])
+            return bool(cursor.fetchone()[0])
+
+        for table in ("audit_accessevent", "inventory_ledgerentry", "audit_chaincheckpoint"):
+            assert may(table, "SELECT") and may(table, "INSERT")
+            assert not any(may(table, p) for p in ("UPDATE", "DELETE", "TRUNCATE", "TRIGGER", "REFERENCES"))
+        assert not may("plans_treatmentplan", "DELETE") and may("plans_treatmentplan", "UPDATE")
+        assert may("patients_patient", "DELETE") and not may("patients_patient", "TRUNCATE")
+        assert not may("django_migrations", "INSERT")
+        cursor.execute("SELECT has_column_privilege(%s, 'consent_consentsignature', 'id', 'UPDATE')", [app])
+        assert cursor.fetchone()[0]  # for row locks only; the trigger refuses the UPDATE itself
+        cursor.execute("SELECT count(*) FROM pg_class WHERE pg_get_userbyid(relowner) = %s", [app])
+        assert cursor.fetchone()[0] == 0
+    with pytest.raises(CommandError, match="login running the grants"):
+        call_command("db_grants", "--role", connections["owner"].settings_dict["USER"])
