@@ -22,6 +22,7 @@ from kapclinic.inventory.services import (
     ledger_entry_record,
     ledger_receive,
     ledger_transfer,
+    loss_report_record,
 )
 from kapclinic.patients.models import CareTeamMember
 
@@ -105,6 +106,33 @@ def ledger_demo_ensure(staff: dict[str, User], password: str) -> int:
         to_location_id=cart.pk,
         quantity=Quantity("20", "mL"),
         reason="Stock the crash cart",
+    )
+    # The crash cart's initial inventory when it was stocked (21 CFR 1304.11(b)): its biennial clock starts here.
+    inventory_count_record(
+        ctx=nurse,
+        location_id=cart.pk,
+        kind="initial",
+        business_time="opening",
+        lines=[CountedLot(k10.pk, Quantity("20", "mL"))],
+        witness=witness,
+    )
+    # A vial missing from the safe: a theft or loss; its written notice to the DEA is filed, Form 106 still due
+    # (the director's dashboard shows both clocks).
+    loss = ledger_entry_record(
+        ctx=nurse,
+        kind="loss",
+        lot_id=k100.pk,
+        location_id=safe.pk,
+        quantity=Quantity("5", "mL"),
+        reason="One 5 mL vial missing from the safe at the morning check; not found",
+        reference="DEA Field Division notified in writing; Form 106 to follow",
+    )
+    loss_report_record(
+        ctx=AuditContext(user=staff["director"], channel="system"),
+        loss_entry_id=loss.pk,
+        kind="written_notice",
+        filed_on=today,
+        reference="Letter to the Field Division",
     )
     # Today's close-of-business count at the safe: the opened Ketalar vial reads 0.2 mL short.
     counted = {"DEMO-K10-B": Quantity("19.8", "mL")}
