@@ -53,6 +53,7 @@ def test_a_patient_in_a_session_today_sees_it(
     assert "No sessions booked yet" not in home
     assert "Session 1 at" in home and "in progress" in home
     assert "Session 2, planned" in home
+    assert "Read, sign or download your consent" in home
 
 
 def test_one_button_per_questionnaire_and_one_answer_fulfils_both(

@@ -17,7 +17,7 @@ from kapclinic.audit.context import AuditContext
 from kapclinic.audit.services import access_event_record
 from kapclinic.clinical.instruments import INSTRUMENTS, SUICIDE_RISK
 from kapclinic.clinical.schedule import FREQUENCIES
-from kapclinic.dosing.models import FINISHED, DosingSession, SessionState
+from kapclinic.dosing.models import FINISHED, NOT_STARTED, DosingSession, SessionState
 from kapclinic.errors import AccessDenied, NotFound
 from kapclinic.measures import services
 from kapclinic.measures.forms import question_fields, submit_form
@@ -70,7 +70,7 @@ def due_questionnaires(schedule: list[DueMeasure]) -> list[DueQuestionnaire]:
 
 
 def _sessions_to_show(patient_id: int) -> tuple[list[DosingSession], list[DosingSession]]:
-    """Return today's sessions (in progress or done today) and the ones ahead (booked or planned)."""
+    """Return today's sessions under way or over, and the ones not started yet (booked or planned), today on."""
     today = timezone.localdate()
     sessions = (
         DosingSession.objects.filter(patient_id=patient_id, scheduled_for__date__gte=today)
@@ -80,10 +80,10 @@ def _sessions_to_show(patient_id: int) -> tuple[list[DosingSession], list[Dosing
     )
     on_today, ahead = [], []
     for s in sessions[:12]:
-        if timezone.localdate(s.scheduled_for) == today:
-            on_today.append(s)
-        elif s.state in (SessionState.SCHEDULED, SessionState.PROPOSED):
+        if s.state in NOT_STARTED:
             ahead.append(s)
+        elif timezone.localdate(s.scheduled_for) == today:
+            on_today.append(s)
     return on_today, ahead[:6]
 
 

@@ -68,7 +68,7 @@ def test_portal_home_and_own_plan_on_a_phone(new_context: Any, artifacts: Path) 
     phone = new_context(viewport=PHONE).new_page()
     sign_in(phone, "patient")
     expect(phone.get_by_role("region", name="Today")).to_contain_text("Session 1")
-    expect(phone.get_by_role("region", name="Your next sessions")).not_to_contain_text("No sessions booked yet")
+    expect(phone.get_by_role("region", name="Your upcoming sessions")).not_to_contain_text("No sessions booked yet")
     due = phone.get_by_role("region", name="Due now")
     expect(due.get_by_role("link", name="Answer: PHQ-9")).to_have_count(1)
     expect(due).not_to_contain_text("after the course")  # the follow-up waits for the course's end
