@@ -356,6 +356,11 @@ def consultation_outcome_record(
         raise ValidationError({"outcome": "Choose proceed, refer elsewhere or declined."})
     if outcome == ConsultationOutcome.REFER and not note.strip():
         raise ValidationError({"outcome_note": "Say where the person was referred."})
+    # A registered patient's consultation is theirs: the care team rule of APPOINTMENT_BOOK applies, as on the
+    # appointment page. Checked before the transaction so that a refusal stays in the audit log.
+    booked_for = Appointment.objects.filter(pk=appointment_id).values_list("patient_id", flat=True).first()
+    if booked_for is not None:
+        patient_get_for_user(ctx=ctx, patient_id=booked_for, action=Action.APPOINTMENT_BOOK, record_allowed=False)
     with transaction.atomic():
         appointment = Appointment.objects.select_for_update().filter(pk=appointment_id).first()
         if appointment is None or appointment.kind != AppointmentKind.CONSULTATION:

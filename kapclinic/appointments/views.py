@@ -37,11 +37,15 @@ def book(request: HttpRequest) -> HttpResponse:
     patient = Patient.objects.filter(pk=patient_id).first() if patient_id else None
     if inquiry is None and patient is None:
         return not_found(request, "Book from an inquiry or from a patient's chart.")
-    if patient is not None and request.method != "POST":
-        # The form names the patient: opening it is a read of their record, checked and audited.
+    if patient is not None:
+        # The form names the patient, also when a post is shown again with its errors: checked first. Opening it
+        # is an audited read; a post's booking is audited by the service.
         try:
             patient_get_for_user(
-                ctx=AuditContext.from_request(request), patient_id=patient.pk, action=Action.APPOINTMENT_BOOK
+                ctx=AuditContext.from_request(request),
+                patient_id=patient.pk,
+                action=Action.APPOINTMENT_BOOK,
+                record_allowed=request.method != "POST",
             )
         except (AccessDenied, NotFound) as exc:
             return forbidden(request, exc.message)

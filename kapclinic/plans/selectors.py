@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kapclinic.accounts.roles import Action
+from kapclinic.accounts.roles import Action, Role
 from kapclinic.audit.context import AuditContext
 from kapclinic.errors import NotFound
 from kapclinic.patients.access import PatientAccess, patient_get_for_user
@@ -10,14 +10,12 @@ from kapclinic.plans.models import TreatmentPlan
 
 
 def plans_for_patient(*, ctx: AuditContext, patient_id: int) -> tuple[PatientAccess, list[TreatmentPlan]]:
-    """The patient's plans, newest first (drafts included for staff who may write plans)."""
+    """The patient's plans, newest first (drafts included for staff; a patient sees only signed plans)."""
     access = patient_get_for_user(ctx=ctx, patient_id=patient_id, action=Action.PLAN_VIEW)
-    plans = list(
-        TreatmentPlan.objects.filter(patient_id=patient_id)
-        .select_related("therapist", "signed_by", "created_by")
-        .order_by("-created_at", "-id")
-    )
-    return access, plans
+    plans = TreatmentPlan.objects.filter(patient_id=patient_id)
+    if ctx.user.role == Role.PATIENT:
+        plans = plans.filter(signed_at__isnull=False)
+    return access, list(plans.select_related("therapist", "signed_by", "created_by").order_by("-created_at", "-id"))
 
 
 def plan_get(*, ctx: AuditContext, plan_id: int) -> TreatmentPlan:
@@ -27,6 +25,9 @@ def plan_get(*, ctx: AuditContext, plan_id: int) -> TreatmentPlan:
     if found is None:
         raise NotFound("No such treatment plan.")
     patient_get_for_user(ctx=ctx, patient_id=found.patient_id, action=Action.PLAN_VIEW)
+    if ctx.user.role == Role.PATIENT and not found.is_signed:
+        # A draft is the prescriber's work in progress: the patient sees the plan once it is signed (page and API).
+        raise NotFound("No such treatment plan.")
     return found
 
 
