@@ -1,0 +1,363 @@
+"""Which row of the role x action table guards each page route and API operation.
+
+Plain Python with no Django import, beside `roles.py`, which stays the only place that says who may
+do what. Every named page route (keyed by its URL name, e.g. "patients:chart") and every API
+operation (keyed "METHOD /api/v1/path/{id}", as in the OpenAPI document) is here, either with the
+`Action` the view or service checks, or with an explicit mark (public, any signed-in user, any staff
+member) and the reason for it. tests/test_route_access.py fails for a route missing here and walks
+every entry for every role, on a patient of the care team and on one outside it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from kapclinic.accounts.roles import Action, Role, Scope, scope_for
+
+
+class Audience(StrEnum):
+    """Who may open a route that no row of the table guards."""
+
+    ROLE = "role"  # guarded by `RouteRule.action`
+    PUBLIC = "public"  # anyone, signed in or not
+    SIGNED_IN = "signed_in"  # any signed-in user, patients included
+    STAFF = "staff"  # any signed-in staff member (every role but the patient)
+
+
+@dataclass(frozen=True)
+class RouteRule:
+    """How a route is guarded.
+
+    `action`: the row that the route (a page's GET, or the API operation) needs.
+    `alternative`: a second row that also opens the route (staff enter a questionnaire, a patient answers it).
+    `post`: the row a page's POST needs when it is not the same as reading the page.
+    `narrowed_by`: a second row that also bounds the reach, for roles that have it at all (the record export
+    holds the therapy notes: a role that reads notes exports only the records whose notes it may read).
+    `lists`: for an open route that names patients, the row that bounds whose names it may show.
+    `object_rule`: an object rule on top of the row (the author only, the named co-signer, ...): an
+    allowed role may still be refused for a given object.
+    """
+
+    action: Action | None = None
+    alternative: Action | None = None
+    audience: Audience = Audience.ROLE
+    reason: str = ""
+    post: Action | None = None
+    narrowed_by: Action | None = None
+    lists: Action | None = None
+    object_rule: str = ""
+
+    def __post_init__(self) -> None:
+        if (self.action is None) == (self.audience is Audience.ROLE):
+            raise ValueError("A route is guarded by an action, or open to an audience with a reason; not both.")
+        if self.audience is not Audience.ROLE and not self.reason.strip():
+            raise ValueError("An open route needs a one-line reason.")
+
+    def scope(self, role: Role | str, *, method: str = "GET") -> Scope:
+        """How far `role` may use this route (Scope.ALL for an open route the role is in the audience of)."""
+        action = self.post if method == "POST" and self.post is not None else self.action
+        if action is not None:
+            return self._wider(role, action)
+        if self.audience is Audience.STAFF and Role(role) is Role.PATIENT:
+            return Scope.NONE
+        return Scope.ALL
+
+    def may_name(self, role: Role | str) -> Scope:
+        """How far the patients that an answer of this route names may reach for `role`."""
+        if self.action is not None:
+            return self._wider(role, self.action)
+        if self.lists is not None:
+            return scope_for(role, self.lists)
+        return Scope.NONE
+
+    def _wider(self, role: Role | str, action: Action) -> Scope:
+        scopes = [scope_for(role, action)]
+        if self.alternative is not None:
+            scopes.append(scope_for(role, self.alternative))
+        scope = max(scopes, key=_REACH.index)
+        if self.narrowed_by is not None and scope_for(role, self.narrowed_by) is not Scope.NONE:
+            scope = min(scope, scope_for(role, self.narrowed_by), key=_REACH.index)
+        return scope
+
+
+# From no reach to every patient: a role's wider scope of two rows.
+_REACH = [Scope.NONE, Scope.OWN, Scope.TEAM, Scope.ALL]
+
+
+def needs(
+    action: Action,
+    *,
+    alternative: Action | None = None,
+    post: Action | None = None,
+    narrowed_by: Action | None = None,
+    object_rule: str = "",
+) -> RouteRule:
+    return RouteRule(
+        action=action, alternative=alternative, post=post, narrowed_by=narrowed_by, object_rule=object_rule
+    )
+
+
+def public(reason: str) -> RouteRule:
+    return RouteRule(audience=Audience.PUBLIC, reason=reason)
+
+
+def signed_in(reason: str, *, lists: Action | None = None) -> RouteRule:
+    return RouteRule(audience=Audience.SIGNED_IN, reason=reason, lists=lists)
+
+
+def staff(reason: str) -> RouteRule:
+    return RouteRule(audience=Audience.STAFF, reason=reason)
+
+
+A = Action
+AUTHOR_ONLY = "only the note's author changes, signs or amends it (therapy/services.py)"
+SIGNED_PLANS = "a patient sees their plan once it is signed (plans/selectors.py)"
+
+# The dosing session screen posts every step to one route, dosing:step; each step is its own entry.
+SESSION_STEPS: dict[str, RouteRule] = {
+    "check-in": needs(A.SESSION_RUN),
+    "vitals": needs(A.SESSION_RUN),
+    "override": needs(A.DOSE_ORDER),
+    "order": needs(A.DOSE_ORDER),
+    "administer": needs(A.SESSION_RUN),
+    "advance": needs(A.SESSION_RUN),
+    "event": needs(A.SESSION_RUN),
+    "acknowledge": needs(A.ALERT_ACKNOWLEDGE),
+    "discharge": needs(A.SESSION_RUN),
+    "stop": needs(A.SESSION_RUN),
+    "sign": needs(A.SESSION_RUN),
+    "rems": needs(A.REMS_SUBMIT),
+    "adverse-event": needs(A.ADVERSE_EVENT_RECORD),
+    # REMS enrollment is the prescriber's (session_services.rems_enrollment_record checks DOSE_ORDER).
+    "rems-enrollment": needs(A.DOSE_ORDER),
+}
+
+PAGE_RULES: dict[str, RouteRule] = {
+    # Signing in and the user's own account.
+    "accounts:login": public("the sign-in page"),
+    "accounts:logout": public("signing out; without a session it only redirects"),
+    "accounts:password_change": signed_in("a user changes their own password"),
+    "accounts:mfa_verify": signed_in("the second sign-in step for the user's own two-factor device"),
+    "accounts:mfa_setup": signed_in("a user enrols their own two-factor device"),
+    "accounts:account": signed_in("the user's own account page and API tokens"),
+    "accounts:keepalive": signed_in("'stay signed in' after the idle warning, for the user's own session"),
+    "accounts:token_revoke": signed_in("a user revokes one of their own API tokens"),
+    "accounts:user_list": needs(A.USER_LIST),
+    "accounts:user_create": needs(A.USER_MANAGE),
+    "accounts:user_password_reset": needs(A.USER_MANAGE),
+    "accounts:user_set_active": needs(A.USER_MANAGE),
+    "home:home": signed_in("each role's start page; patients go to the portal", lists=A.PATIENT_LIST),
+    "healthz": public("the load balancer's health check, no data"),
+    "public_inquiry": public("the public inquiry form for people who are not yet patients"),
+    "api:openapi-json": public("the OpenAPI document: the API's shape, no data"),
+    "api:openapi-view": public("the API documentation page, no data"),
+    "api:api-root": public("the API's root, no data"),
+    # Patients: registry, chart, care team, emergency access.
+    "patients:list": needs(A.PATIENT_LIST),
+    "patients:register": needs(A.PATIENT_REGISTER),
+    "patients:chart": needs(A.PATIENT_VIEW),
+    # The view asks PATIENT_EDIT of those who have it, else PATIENT_EDIT_CONTACT; this row is the wider.
+    "patients:edit": needs(A.PATIENT_EDIT_CONTACT),
+    "patients:emergency_access": needs(A.EMERGENCY_ACCESS),
+    "patients:record": needs(A.PATIENT_VIEW_CLINICAL, narrowed_by=A.NOTE_VIEW),
+    "patients:portal_account": needs(A.PATIENT_EDIT),
+    "patients:care_team": needs(A.CARE_TEAM_ASSIGN),
+    # Consent at the clinic (a patient's consent pages are in the portal).
+    "consent_patient:home": needs(A.CONSENT_VIEW),
+    "consent_patient:sign": needs(A.CONSENT_WITNESS),
+    "consent_patient:witness": needs(A.CONSENT_WITNESS),
+    "consent_patient:withdraw": needs(A.CONSENT_WITHDRAW),
+    "consent_patient:pdf": needs(A.CONSENT_VIEW),
+    "consent:texts": needs(A.CONSENT_VIEW),
+    "consent:publish": needs(A.CONSENT_PUBLISH),
+    "consent:text": needs(A.CONSENT_VIEW),
+    # Audit.
+    "audit:log": needs(A.AUDIT_BROWSE),
+    "audit:export": needs(A.AUDIT_BROWSE),
+    "audit:emergency_review": needs(A.EMERGENCY_REVIEW),
+    # The patient's portal: always the signed-in patient's own record; staff are sent to their home page.
+    "portal:home": needs(A.PORTAL_USE),
+    "portal:questionnaire": needs(A.MEASURE_ANSWER),
+    "portal:questionnaire_draft": needs(A.MEASURE_ANSWER),
+    "portal:response_done": needs(A.MEASURE_ANSWER),
+    "portal:plan": needs(A.PLAN_VIEW),
+    "consent_portal:home": needs(A.CONSENT_VIEW),
+    "consent_portal:sign": needs(A.CONSENT_SIGN),
+    "consent_portal:signature": needs(A.CONSENT_VIEW),
+    "consent_portal:withdraw": needs(A.CONSENT_WITHDRAW),
+    "consent_portal:pdf": needs(A.CONSENT_VIEW),
+    "dosing_portal:checklist": needs(A.CHECKLIST_COMPLETE),
+    "journal:home": needs(A.REFLECTION_WRITE),
+    "journal:entry": needs(A.REFLECTION_WRITE),
+    "journal:share": needs(A.REFLECTION_WRITE),
+    # Controlled-substance ledger and its reports.
+    "inventory:stock": needs(A.LEDGER_VIEW),
+    "inventory:entries": needs(A.LEDGER_VIEW),
+    "inventory:receive": needs(A.LEDGER_RECORD),
+    "inventory:record": needs(A.LEDGER_RECORD),
+    "inventory:transfer": needs(A.LEDGER_RECORD),
+    "inventory:locations": needs(A.LEDGER_VIEW, post=A.LEDGER_SETUP),
+    "inventory:products": needs(A.LEDGER_SETUP),
+    "inventory:registration": needs(A.LEDGER_VIEW, post=A.LEDGER_SETUP),
+    "inventory:counts": needs(A.LEDGER_VIEW),
+    "inventory:count_new": needs(A.LEDGER_RECORD),
+    "inventory:count": needs(A.LEDGER_VIEW),
+    "inventory:investigation": needs(A.LEDGER_INVESTIGATE),
+    "inventory:loss_report": needs(A.LEDGER_INVESTIGATE),
+    "inventory_reports:index": needs(A.LEDGER_VIEW),
+    "inventory_reports:dispensing_log": needs(A.LEDGER_REPORT),
+    "inventory_reports:dispensing_log_csv": needs(A.LEDGER_REPORT),
+    "inventory_reports:dispensing_log_pdf": needs(A.LEDGER_REPORT),
+    "inventory_reports:inventory": needs(A.LEDGER_REPORT),
+    "inventory_reports:inventory_csv": needs(A.LEDGER_REPORT),
+    "inventory_reports:inventory_pdf": needs(A.LEDGER_REPORT),
+    "inventory_reports:reconciliation": needs(A.LEDGER_REPORT),
+    "inventory_reports:reconciliation_csv": needs(A.LEDGER_REPORT),
+    "inventory_reports:reconciliation_pdf": needs(A.LEDGER_REPORT),
+    # Questionnaires entered by staff, safety flags, schedules.
+    "measures:paper_entry": needs(A.MEASURE_ENTER),
+    "measures:schedule": needs(A.MEASURE_ENTER),
+    "measures:safety_acknowledge": needs(A.SAFETY_ACKNOWLEDGE),
+    # Intake: inquiries, evaluation and eligibility, appointments.
+    "intake:list": needs(A.INQUIRY_VIEW),
+    "intake:new": needs(A.INQUIRY_MANAGE),
+    "intake:detail": needs(A.INQUIRY_VIEW, post=A.INQUIRY_MANAGE),
+    "intake:status": needs(A.INQUIRY_MANAGE),
+    "intake:icd10": staff("the ICD-10-CM code list for the diagnosis pickers: reference data, no patient data"),
+    "intake:eligibility": needs(A.ELIGIBILITY_VIEW, post=A.EVALUATION_RECORD),
+    "appointments:book": needs(A.APPOINTMENT_BOOK),
+    "appointments:ics_mine": signed_in(
+        "the signed-in user's own appointments as a calendar file", lists=A.APPOINTMENT_BOOK
+    ),
+    # A patient's appointment needs APPOINTMENT_BOOK; an inquirer's consultation, INQUIRY_VIEW.
+    "appointments:detail": needs(A.APPOINTMENT_BOOK),
+    "appointments:ics": needs(A.APPOINTMENT_BOOK),
+    # Cancel, did not attend, move: the booking rule (appointments/services.py _may_change).
+    "appointments:change": needs(A.APPOINTMENT_BOOK),
+    # Treatment plans and dosing.
+    "plans:list": needs(A.PLAN_VIEW),
+    "plans:new": needs(A.PLAN_WRITE),
+    "plans:detail": needs(A.PLAN_VIEW, object_rule=SIGNED_PLANS),
+    "plans:edit": needs(A.PLAN_WRITE),
+    "plans:sign": needs(A.PLAN_WRITE),
+    # The view checks PATIENT_VIEW_CLINICAL's scope and turns patients away: for staff that is SESSION_VIEW's row.
+    "dosing:schedule_list": needs(A.SESSION_VIEW),
+    "dosing:schedule": needs(A.DOSING_SCHEDULE),
+    "dosing:board": needs(A.SESSION_VIEW),
+    "dosing:my_alerts": signed_in(
+        "the open alerts of the user's own patients, polled by the home page", lists=A.ALERT_ACKNOWLEDGE
+    ),
+    "dosing:adverse_review": needs(A.ADVERSE_EVENT_REVIEW),
+    "dosing:session": needs(A.SESSION_VIEW),
+    "dosing:rems_pdf": needs(A.SESSION_VIEW),
+    "dosing:session_alerts": needs(A.SESSION_VIEW),
+    # Psychotherapy notes (process notes follow PROCESS_NOTE_*; their rows match NOTE_WRITE's).
+    "therapy:patient_notes": needs(A.NOTE_VIEW),
+    "therapy:note_new": needs(A.NOTE_WRITE),
+    "therapy:in_session_note": needs(A.NOTE_WRITE),
+    "therapy:note": needs(A.NOTE_VIEW, post=A.NOTE_WRITE, object_rule=AUTHOR_ONLY),
+    "therapy:note_autosave": needs(A.NOTE_WRITE, object_rule=AUTHOR_ONLY),
+    "therapy:note_sign": needs(A.NOTE_WRITE, object_rule=AUTHOR_ONLY),
+    "therapy:note_addendum": needs(A.NOTE_WRITE, object_rule=AUTHOR_ONLY),
+    "therapy:note_cosign": needs(A.NOTE_COSIGN, object_rule="only the co-signer the author named"),
+    "therapy:note_shares": needs(A.PROCESS_NOTE_WRITE, object_rule="only the author of a process note shares it"),
+    "therapy:note_goal_progress": needs(A.GOAL_PROGRESS),
+    "therapy:search": needs(A.NOTE_WRITE),
+}
+PAGE_RULES.update({f"dosing:step/{step}": rule for step, rule in SESSION_STEPS.items()})
+
+API = "/api/v1"
+API_RULES: dict[str, RouteRule] = {
+    f"POST {API}/auth/token": public("exchanges a password (and one-time code) for a token; throttled"),
+    f"DELETE {API}/auth/token": signed_in("revokes the token the request was sent with"),
+    f"POST {API}/auth/tokens/{{token_id}}/revoke": signed_in("a user revokes one of their own API tokens"),
+    f"GET {API}/patients": needs(A.PATIENT_LIST),
+    f"POST {API}/patients": needs(A.PATIENT_REGISTER),
+    f"GET {API}/patients/{{patient_id}}": needs(A.PATIENT_VIEW),
+    f"PATCH {API}/patients/{{patient_id}}": needs(A.PATIENT_EDIT_CONTACT),
+    f"GET {API}/patients/{{patient_id}}/record": needs(A.PATIENT_VIEW_CLINICAL, narrowed_by=A.NOTE_VIEW),
+    f"GET {API}/audit-events": needs(A.AUDIT_BROWSE),
+    f"GET {API}/ledger/reports/dispensing-log": needs(A.LEDGER_REPORT),
+    f"GET {API}/ledger/reports/inventory": needs(A.LEDGER_REPORT),
+    f"GET {API}/ledger/entries": needs(A.LEDGER_VIEW),
+    f"POST {API}/ledger/entries": needs(A.LEDGER_RECORD),
+    f"POST {API}/ledger/lots": needs(A.LEDGER_RECORD),
+    f"GET {API}/ledger/balances": needs(A.LEDGER_VIEW),
+    f"GET {API}/ledger/reconciliation": needs(A.LEDGER_REPORT),
+    f"GET {API}/ledger/counts": needs(A.LEDGER_VIEW),
+    f"POST {API}/ledger/counts": needs(A.LEDGER_RECORD),
+    f"POST {API}/ledger/investigations/{{investigation_id}}/resolve": needs(A.LEDGER_INVESTIGATE),
+    f"GET {API}/ledger/clocks": needs(A.LEDGER_REPORT),
+    f"POST {API}/ledger/losses/{{entry_id}}/reports": needs(A.LEDGER_INVESTIGATE),
+    f"GET {API}/instruments": signed_in("the questionnaires the clinic ships: definitions, no patient data"),
+    # Staff enter a response (MEASURE_ENTER); a patient answers their own (MEASURE_ANSWER).
+    f"POST {API}/patients/{{patient_id}}/responses": needs(A.MEASURE_ENTER, alternative=A.MEASURE_ANSWER),
+    f"GET {API}/patients/{{patient_id}}/responses": needs(A.MEASURE_VIEW),
+    f"POST {API}/inquiries": needs(A.INQUIRY_MANAGE),
+    f"GET {API}/inquiries": needs(A.INQUIRY_VIEW),
+    f"PUT {API}/patients/{{patient_id}}/evaluation": needs(A.EVALUATION_RECORD),
+    f"GET {API}/patients/{{patient_id}}/eligibility": needs(A.ELIGIBILITY_VIEW),
+    f"POST {API}/patients/{{patient_id}}/eligibility-decisions": needs(A.ELIGIBILITY_DECIDE),
+    f"POST {API}/inquiries/{{inquiry_id}}/status": needs(A.INQUIRY_MANAGE),
+    f"POST {API}/inquiries/{{inquiry_id}}/conversion": needs(A.INQUIRY_MANAGE),
+    f"POST {API}/appointments": needs(A.APPOINTMENT_BOOK),
+    f"POST {API}/appointments/{{appointment_id}}/outcome": needs(A.APPOINTMENT_BOOK),
+    f"POST {API}/appointments/{{appointment_id}}/cancel": needs(A.APPOINTMENT_BOOK),
+    f"POST {API}/appointments/{{appointment_id}}/no-show": needs(A.APPOINTMENT_BOOK),
+    f"POST {API}/appointments/{{appointment_id}}/reschedule": needs(A.APPOINTMENT_BOOK),
+    f"GET {API}/consent-versions": signed_in("the published consent texts, read by patients before signing"),
+    f"POST {API}/consent-versions": needs(A.CONSENT_PUBLISH),
+    f"GET {API}/patients/{{patient_id}}/consents": needs(A.CONSENT_VIEW),
+    # A portal signature needs CONSENT_SIGN (the patient); a clinic signature, CONSENT_WITNESS (staff).
+    f"POST {API}/patients/{{patient_id}}/consents": needs(A.CONSENT_SIGN, alternative=A.CONSENT_WITNESS),
+    f"POST {API}/consents/{{signature_id}}/witness": needs(A.CONSENT_WITNESS),
+    f"POST {API}/consents/{{signature_id}}/withdrawal": needs(A.CONSENT_WITHDRAW),
+    f"GET {API}/consents/{{signature_id}}/pdf": needs(A.CONSENT_VIEW),
+    f"GET {API}/patients/{{patient_id}}/plans": needs(A.PLAN_VIEW),
+    f"POST {API}/patients/{{patient_id}}/plans": needs(A.PLAN_WRITE),
+    f"GET {API}/plans/{{plan_id}}": needs(A.PLAN_VIEW, object_rule=SIGNED_PLANS),
+    f"PUT {API}/plans/{{plan_id}}": needs(A.PLAN_WRITE),
+    f"POST {API}/plans/{{plan_id}}/sign": needs(A.PLAN_WRITE),
+    f"POST {API}/dosing-sessions/{{session_id}}/schedule": needs(A.DOSING_SCHEDULE),
+    f"PUT {API}/dosing-sessions/{{session_id}}/checklist": needs(A.CHECKLIST_COMPLETE),
+    f"POST {API}/dosing-sessions/{{session_id}}/vitals": needs(A.SESSION_RUN),
+    f"GET {API}/dosing-sessions": signed_in(
+        "a day's sessions the caller may see (none for most roles)", lists=A.SESSION_VIEW
+    ),
+    f"POST {API}/alerts/{{alert_id}}/acknowledgement": needs(A.ALERT_ACKNOWLEDGE),
+    f"POST {API}/patients/{{patient_id}}/adverse-events": needs(A.ADVERSE_EVENT_RECORD),
+    f"POST {API}/adverse-events/{{event_id}}/review": needs(A.ADVERSE_EVENT_REVIEW),
+    f"POST {API}/dosing-sessions/{{session_id}}/check-in": needs(A.SESSION_RUN),
+    f"POST {API}/dosing-sessions/{{session_id}}/clearance-override": needs(A.DOSE_ORDER),
+    f"POST {API}/dosing-sessions/{{session_id}}/orders": needs(A.DOSE_ORDER),
+    f"POST {API}/dosing-sessions/{{session_id}}/administration": needs(A.SESSION_RUN),
+    f"POST {API}/dosing-sessions/{{session_id}}/advance": needs(A.SESSION_RUN),
+    f"POST {API}/dosing-sessions/{{session_id}}/events": needs(A.SESSION_RUN),
+    f"POST {API}/dosing-sessions/{{session_id}}/discharge": needs(A.SESSION_RUN),
+    f"POST {API}/dosing-sessions/{{session_id}}/stop": needs(A.SESSION_RUN),
+    f"POST {API}/dosing-sessions/{{session_id}}/sign": needs(A.SESSION_RUN),
+    f"POST {API}/patients/{{patient_id}}/rems-enrollments": needs(A.DOSE_ORDER),
+    f"POST {API}/dosing-sessions/{{session_id}}/rems-submission": needs(A.REMS_SUBMIT),
+    f"POST {API}/patients/{{patient_id}}/notes": needs(A.NOTE_WRITE),
+    f"GET {API}/patients/{{patient_id}}/notes": needs(A.NOTE_VIEW),
+    f"GET {API}/notes/search": needs(A.NOTE_WRITE),
+    f"GET {API}/notes/{{note_id}}": needs(A.NOTE_VIEW),
+    f"PATCH {API}/notes/{{note_id}}": needs(A.NOTE_WRITE, object_rule=AUTHOR_ONLY),
+    f"POST {API}/notes/{{note_id}}/sign": needs(A.NOTE_WRITE, object_rule=AUTHOR_ONLY),
+    f"POST {API}/notes/{{note_id}}/addenda": needs(A.NOTE_WRITE, object_rule=AUTHOR_ONLY),
+    f"POST {API}/notes/{{note_id}}/cosign": needs(A.NOTE_COSIGN, object_rule="only the co-signer the author named"),
+    f"POST {API}/notes/{{note_id}}/shares": needs(
+        A.PROCESS_NOTE_WRITE, object_rule="only the author of a process note shares it"
+    ),
+    f"DELETE {API}/notes/{{note_id}}/shares/{{user_id}}": needs(
+        A.PROCESS_NOTE_WRITE, object_rule="only the author of a process note shares it"
+    ),
+    f"GET {API}/patients/{{patient_id}}/reflections": needs(A.REFLECTION_VIEW),
+    f"POST {API}/patients/{{patient_id}}/reflections": needs(A.REFLECTION_WRITE),
+    f"POST {API}/reflections/{{reflection_id}}/share": needs(A.REFLECTION_WRITE),
+    f"GET {API}/patients/{{patient_id}}/goals": needs(A.PLAN_VIEW),
+    f"POST {API}/patients/{{patient_id}}/goals/{{goal_index}}/progress": needs(A.GOAL_PROGRESS),
+}
+
+ROUTE_RULES: dict[str, RouteRule] = {**PAGE_RULES, **API_RULES}

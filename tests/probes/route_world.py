@@ -1,0 +1,295 @@
+"""A small world for the route walk (tests/test_route_access.py): the personas, the two patients of
+tests/conftest.py, and one of each object a URL names, for each patient.
+
+Built once per test module, with the probes' own factories where there is one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+
+from django.test import Client
+from django.utils import timezone
+
+from kapclinic.accounts.models import ApiToken, User
+from kapclinic.accounts.roles import Role
+from kapclinic.accounts.services import api_token_issue
+from kapclinic.appointments.models import Appointment
+from kapclinic.audit.context import AuditContext
+from kapclinic.audit.models import EmergencyAccess
+from kapclinic.consent.models import ConsentSignature, ConsentVersion
+from kapclinic.dosing.models import AdverseEvent, CheckIn, DosingSession, MonitoringAlert, SessionState, VitalSign
+from kapclinic.intake.models import Inquiry
+from kapclinic.inventory.models import CountLine, InventoryCount, Investigation, Lot, Product, StorageLocation
+from kapclinic.inventory.services import Quantity, WitnessCredentials, ledger_entry_record, ledger_receive
+from kapclinic.measures.models import QuestionnaireResponse, SafetyFlag
+from kapclinic.patients.models import CareTeamMember, Patient
+from kapclinic.plans.models import TreatmentPlan
+from kapclinic.therapy.models import Reflection, TherapyNote
+from tests.conftest import PASSWORD, _patient, hashed_password
+from tests.probes.dosing import _ready
+from tests.probes.world import World
+
+# The cast of tests/conftest.py's `personas` fixture (a module-scoped world cannot use that fixture).
+PERSONAS: dict[str, tuple[Role, dict[str, str]]] = {
+    "coordinator": (Role.COORDINATOR, {}),
+    "prescriber": (Role.PRESCRIBER, {"licence_type": "MD", "licence_number": "TEST-MD-1"}),
+    "nurse": (Role.NURSE, {"licence_type": "RN", "licence_number": "TEST-RN-1"}),
+    "therapist": (Role.THERAPIST, {}),
+    "director": (Role.DIRECTOR, {}),
+    "auditor": (Role.AUDITOR, {}),
+    "outsider_nurse": (Role.NURSE, {"licence_type": "RN", "licence_number": "TEST-RN-2"}),
+    "outsider_therapist": (Role.THERAPIST, {}),
+    "patient_user": (Role.PATIENT, {}),
+}
+
+# The patient-bound objects a URL can name, by the name of its URL parameter.
+PATIENT_PARAMETERS = (
+    "patient_id",
+    "signature_id",
+    "session_id",
+    "alert_id",
+    "event_id",
+    "plan_id",
+    "note_id",
+    "reflection_id",
+    "response_id",
+    "flag_id",
+    "appointment_id",
+    "grant_id",
+)
+
+
+@dataclass
+class PatientObjects:
+    """One of each object a URL can name that belongs to one patient."""
+
+    patient: Patient
+    ids: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class RouteWorld:
+    people: dict[str, User]
+    team: PatientObjects
+    other: PatientObjects
+    shared: dict[str, int]  # objects of no patient: ledger, inquiry, consent text
+    sessions: dict[str, str]  # persona -> session key of a signed-in browser
+    tokens: dict[str, str]  # persona -> bearer token
+    token_ids: dict[str, int]
+
+    clients: dict[tuple[str, bool], Client] = field(default_factory=dict)
+
+    def client(self, persona: str | None, *, api: bool) -> Client:
+        """A browser (session cookie) or API (bearer token) client of the persona, or of nobody.
+
+        Clients are kept (making one loads every middleware); each request starts signed in again.
+        """
+        key = (persona or "", api)
+        if key not in self.clients:
+            headers = {"HTTP_AUTHORIZATION": f"Bearer {self.tokens[persona]}"} if api and persona else {}
+            self.clients[key] = Client(raise_request_exception=False, **headers)  # type: ignore[arg-type]
+        client = self.clients[key]
+        client.cookies.clear()
+        if persona is not None and not api:
+            client.cookies["sessionid"] = self.sessions[persona]
+        return client
+
+
+def _objects(w: World, patient: Patient, *, note_author: User, cosigner: User | None) -> PatientObjects:
+    people = w.people
+    now = timezone.now()
+    # An eligible, consented patient with a signed esketamine plan (a REMS form exists only for those).
+    signed_plan = _ready(w, patient, route="intranasal")
+    session = DosingSession.objects.create(
+        patient=patient, plan=signed_plan, number=1, scheduled_for=now, state=SessionState.MONITORING
+    )
+    alert = _alert_on(w, session)
+    draft_plan = TreatmentPlan(
+        patient=patient,
+        indication_code="F33.2",
+        indication_text="MDD",
+        route="iv",
+        starting_dose_mg_per_kg=Decimal("0.5"),
+        session_count=2,
+        interval_days=7,
+        first_session_on=timezone.localdate() + timedelta(days=3),
+        session_time="09:00",
+        therapist=people["therapist"],
+        goals=["Sleep through the night"],
+        dosing_policy_version="t",
+        created_by=people["prescriber"],
+    )
+    draft_plan.save()
+    note = TherapyNote(
+        patient=patient,
+        author=note_author,
+        kind="integration",
+        occurred_at=now,
+        body="Walk note.",
+        cosigner=cosigner,
+    )
+    note.signature_stamp(note_author.pk)
+    note.save()
+    reflection = Reflection.objects.create(patient=patient, body="Walk reflection.", shared_at=now)
+    response = QuestionnaireResponse.objects.create(
+        patient=patient,
+        instrument="phq9",
+        version="1",
+        total=12,
+        complete=True,
+        source="paper",
+        entered_by=people["director"],
+        flags=["suicide_risk"],
+    )
+    flag = SafetyFlag.objects.create(patient=patient, response=response, code="suicide_risk")
+    event = AdverseEvent.objects.create(
+        patient=patient, what="Nausea", severity="mild", action="Ondansetron", occurred_at=now, by=people["nurse"]
+    )
+    start = (now + timedelta(days=2)).replace(minute=0, second=0, microsecond=0)
+    # A free consultation of a registered patient: its outcome is recorded over the API.
+    appointment = Appointment.objects.create(
+        kind="consultation",
+        patient=patient,
+        with_user=people["prescriber"],
+        starts_at=start,
+        ends_at=start + timedelta(hours=1),
+        mode="in_person",
+        created_by=people["coordinator"],
+    )
+    grant = EmergencyAccess.objects.create(
+        user=people["outsider_nurse"],
+        patient=patient,
+        reason="Covering for a colleague on leave",
+        granted_at=now - timedelta(hours=2),
+        expires_at=now - timedelta(hours=1),  # over: it grants the outsider nothing during the walk
+    )
+    signature = ConsentSignature.objects.filter(patient=patient).get()
+    return PatientObjects(
+        patient=patient,
+        ids={
+            "patient_id": patient.pk,
+            "signature_id": signature.pk,
+            "session_id": session.pk,
+            "alert_id": alert.pk,
+            "event_id": event.pk,
+            "plan_id": draft_plan.pk,
+            "note_id": note.pk,
+            "reflection_id": reflection.pk,
+            "response_id": response.pk,
+            "flag_id": flag.pk,
+            "appointment_id": appointment.pk,
+            "grant_id": grant.pk,
+            "note_version": note.version,
+        },
+    )
+
+
+def _alert_on(w: World, session: DosingSession) -> MonitoringAlert:
+    # tests/probes/dosing._alert makes its own session and plan; this raises the alert on the world's session.
+    CheckIn.objects.create(
+        session=session,
+        identity_confirmed=True,
+        checklist_confirmed=True,
+        pregnancy_test="not_applicable",
+        weight_kg=Decimal("70"),
+        by=w.people["nurse"],
+        at=timezone.now() - timedelta(minutes=20),
+    )
+    vital = VitalSign.objects.create(
+        session=session, measured_at=timezone.now(), systolic=186, diastolic=100, recorded_by=w.people["nurse"]
+    )
+    return MonitoringAlert.objects.create(
+        session=session, vital=vital, code="bp_systolic_high", level="alert", message="BP high", source="test"
+    )
+
+
+def _ledger(people: dict[str, User]) -> dict[str, int]:
+    product = Product.objects.create(
+        name="Ketamine HCl injection", form="vial", mg_per_unit=Decimal("50"), unit="mL", units_per_container=10
+    )
+    safe = StorageLocation.objects.create(name="Safe")
+    lot = Lot.objects.create(
+        product=product,
+        lot_number="W1",
+        expires_on=timezone.localdate() + timedelta(days=90),
+        supplier_name="Synthetic supplier",
+        invoice_reference="INV-W",
+        received_on=timezone.localdate(),
+        received_by=people["nurse"],
+    )
+    count = InventoryCount.objects.create(
+        kind="daily", business_time="close", location=safe, counted_by=people["nurse"], witness=people["prescriber"]
+    )
+    line = CountLine.objects.create(count=count, lot=lot, counted_mg=Decimal("0"), expected_mg=Decimal("0"))
+    investigation = Investigation.objects.create(line=line)
+    # A witnessed loss, through the services (ledger rows are hash-chained), for the DEA loss-report routes.
+    ctx = AuditContext(user=people["nurse"], channel="page")
+    ledger_receive(
+        ctx=ctx,
+        product_id=product.pk,
+        lot_number="W1",
+        expires_on=lot.expires_on,
+        supplier_name="Synthetic supplier",
+        invoice_reference="INV-W",
+        received_on=timezone.localdate(),
+        location_id=safe.pk,
+        quantity=Quantity("10", "mL"),
+    )
+    loss = ledger_entry_record(
+        ctx=ctx,
+        kind="loss",
+        lot_id=lot.pk,
+        location_id=safe.pk,
+        quantity=Quantity("1", "mL"),
+        witness=WitnessCredentials("prescriber", PASSWORD),
+        reason="Vial dropped and broken",
+        reference="DEA-106-W",
+    )
+    return {
+        "entry_id": loss.pk,
+        "location_id": safe.pk,
+        "count_id": count.pk,
+        "investigation_id": investigation.pk,
+        "lot_id": lot.pk,
+        "product_id": product.pk,
+    }
+
+
+def route_world_build() -> RouteWorld:
+    """Make the personas, both patients and their objects, a browser session and a token for each persona."""
+    people = {}
+    for name, (role, extra) in PERSONAS.items():
+        user = User(username=name, role=role, first_name=name.title(), last_name="Persona", **extra)
+        user.password = hashed_password()
+        user.save()
+        people[name] = user
+    # The same two patients as tests/conftest.py's team_patient and other_patient.
+    team_patient = _patient(101, "Alder", "Teampatient", user=people["patient_user"])
+    for member in ("prescriber", "nurse", "therapist"):
+        CareTeamMember.objects.create(patient=team_patient, user=people[member], role=member)
+    other_patient = _patient(
+        202, "Birch", "Otherpatient", birth_date=date(1990, 7, 1), phone="(212) 555-0177", phone_digits="2125550177"
+    )
+    w = World(Client(), Client(), team_patient, other_patient, people)
+    team = _objects(w, team_patient, note_author=people["therapist"], cosigner=people["prescriber"])
+    other = _objects(w, other_patient, note_author=people["outsider_therapist"], cosigner=None)
+    inquiry = Inquiry.objects.create(
+        source="phone", given_name="Cedar", family_name="Inquirer", phone="212-555-0160", reason="Depression"
+    )
+    shared = {
+        **_ledger(people),
+        "inquiry_id": inquiry.pk,
+        "version_id": ConsentVersion.objects.get().pk,
+    }
+    sessions, tokens, token_ids = {}, {}, {}
+    for name, user in people.items():
+        client = Client()
+        client.force_login(user)
+        sessions[name] = client.cookies["sessionid"].value
+        token, raw = api_token_issue(user=user)
+        tokens[name], token_ids[name] = raw, token.pk
+    assert ApiToken.objects.count() == len(people)
+    return RouteWorld(people, team, other, shared, sessions, tokens, token_ids)
