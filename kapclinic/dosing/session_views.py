@@ -44,8 +44,34 @@ from kapclinic.therapy.selectors import notes_for_dosing_session
 from kapclinic.web import current_user, forbidden, not_found
 
 
-def _thresholds() -> list[ChartThreshold]:
+def _thresholds(*, before_dose: bool) -> list[ChartThreshold]:
+    """The lines the readings are judged by (monitoring.md section 3): before the dose the pre-dose column's hold
+    and do-not-dose limits, so a held session's chart shows why it was held; after it the intra/post-dose alerts."""
     policy = monitoring_policy()
+    if before_dose:
+        hold = "pre-dose hold line"
+        return [
+            ChartThreshold(
+                f"Hold ≥ {policy.predose_systolic_hold}", float(policy.predose_systolic_hold), "bp", None, hold
+            ),
+            ChartThreshold(
+                f"Do not dose ≥ {policy.predose_systolic_do_not_dose}",
+                float(policy.predose_systolic_do_not_dose),
+                "bp",
+                None,
+                "do-not-dose line",
+            ),
+            ChartThreshold(
+                f"Diastolic hold ≥ {policy.predose_diastolic_hold}",
+                float(policy.predose_diastolic_hold),
+                "diastolic",
+                None,
+                hold,
+            ),
+            ChartThreshold(
+                f"SpO₂ review < {policy.predose_spo2_low}", float(policy.predose_spo2_low), "spo2", None, "review line"
+            ),
+        ]
     return [
         ChartThreshold(f"Systolic alert > {policy.alert_systolic}", float(policy.alert_systolic), "bp"),
         ChartThreshold(f"Diastolic alert > {policy.alert_diastolic}", float(policy.alert_diastolic), "diastolic"),
@@ -57,7 +83,7 @@ def _chart(record: SessionRecord) -> tuple[str, str]:
     points = [VitalPoint(v.measured_at, v.systolic, v.diastolic, v.heart_rate, v.spo2) for v in record.vitals]
     dose_at = record.administration.started_at if record.administration else None
     tz = timezone.get_current_timezone()
-    thresholds = _thresholds()
+    thresholds = _thresholds(before_dose=record.administration is None)
     svg = vitals_svg(points, thresholds, dose_at=dose_at, tz=tz, id_prefix=f"s{record.session.pk}")
     return svg, vitals_summary(points, thresholds, tz=tz, dose_at=dose_at)
 
@@ -76,12 +102,19 @@ def _next_reading_due(record: SessionRecord) -> datetime | None:
     return start + timedelta(minutes=next_reading_due(record.session.plan.route, after, policy=monitoring_policy()))
 
 
-def _fasting_minutes(route: str) -> dict[str, int]:
+def _fasting_minutes(route: str) -> dict[str, str]:
+    """The route's fasting limits in words for the check-in hints ("2 hours", "30 minutes")."""
     policy = monitoring_policy()
     kind = "intranasal" if route == Route.INTRANASAL else "ketamine"
+
+    def words(minutes: int) -> str:
+        if minutes % 60:
+            return f"{minutes} minutes"
+        return "1 hour" if minutes == 60 else f"{minutes // 60} hours"
+
     return {
-        "fasting_food_minutes": getattr(policy, f"fasting_food_minutes_{kind}"),
-        "fasting_liquid_minutes": getattr(policy, f"fasting_liquid_minutes_{kind}"),
+        "fasting_food_minutes": words(getattr(policy, f"fasting_food_minutes_{kind}")),
+        "fasting_liquid_minutes": words(getattr(policy, f"fasting_liquid_minutes_{kind}")),
     }
 
 
