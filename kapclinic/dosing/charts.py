@@ -101,6 +101,8 @@ class ChartThreshold:
     value: float
     series: str
     direction: Literal["above", "below"] | None = None
+    # How the summary names the line: "above the alert line of 180", "above the pre-dose hold line of 160".
+    line_name: str = "alert line"
 
     def __post_init__(self) -> None:
         if self.series not in _SERIES:
@@ -183,8 +185,12 @@ def vitals_summary(
         # max/min keep the first of equal readings: the earliest time is the one named.
         high, high_at = max(taken, key=lambda pair: pair[0])
         low, low_at = min(taken, key=lambda pair: pair[0])
-        up = _relation(high, [t.value for t in thresholds if t.series in measure.series and t.upper], upper=True)
-        down = _relation(low, [t.value for t in thresholds if t.series in measure.series and not t.upper], upper=False)
+        up = _relation(
+            high, [(t.value, t.line_name) for t in thresholds if t.series in measure.series and t.upper], upper=True
+        )
+        down = _relation(
+            low, [(t.value, t.line_name) for t in thresholds if t.series in measure.series and not t.upper], upper=False
+        )
         if single:
             # One reading: say it once, against the line it reached, else against the line that matters most.
             relation = next((r for r in (up, down) if r and r[1]), None)
@@ -230,17 +236,17 @@ _MEASURES = (
 )
 
 
-def _relation(reading: int, limits: list[float], *, upper: bool) -> tuple[str, bool] | None:
+def _relation(reading: int, limits: list[tuple[float, str]], *, upper: bool) -> tuple[str, bool] | None:
     """Say where `reading` lies against the furthest line it reached (True), else the nearest one it has not."""
     if not limits:
         return None
-    reached = [limit for limit in limits if (reading >= limit if upper else reading <= limit)]
+    reached = [limit for limit in limits if (reading >= limit[0] if upper else reading <= limit[0])]
     if reached:
-        limit = max(reached) if upper else min(reached)
-        side = "at" if reading == limit else ("above" if upper else "below")
-        return f"{side} the alert line of {_number(limit)}", True
-    limit = min(limits) if upper else max(limits)
-    return f"{'below' if upper else 'above'} the alert line of {_number(limit)}", False
+        value, name = max(reached) if upper else min(reached)
+        side = "at" if reading == value else ("above" if upper else "below")
+        return f"{side} the {name} of {_number(value)}", True
+    value, name = min(limits) if upper else max(limits)
+    return f"{'below' if upper else 'above'} the {name} of {_number(value)}", False
 
 
 def _number(value: float) -> str:
