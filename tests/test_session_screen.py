@@ -3,10 +3,25 @@ lines and caption before the dose, the overdue vitals mark, the administration d
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
 
+import pytest
+import time_machine
+from django.utils import timezone
+
+from kapclinic.accounts.models import User
+from kapclinic.audit.context import AuditContext
 from kapclinic.dosing.charts import VitalPoint, vitals_summary
+from kapclinic.dosing.models import Administration, DosingSession, PreparationChecklist, VitalSign
+from kapclinic.dosing.session_services import discharge_criteria
 from kapclinic.dosing.session_views import _thresholds
+from kapclinic.inventory.models import Lot, Product, StorageLocation
+from kapclinic.inventory.services import Quantity, ledger_receive
+from kapclinic.patients.models import Patient
+from tests.probes.dosing import _session
+from tests.probes.world import World
 
 AT = datetime(2026, 12, 4, 19, 10, tzinfo=UTC)
 
@@ -24,3 +39,122 @@ def test_a_held_sessions_caption_names_the_hold_line_it_crossed() -> None:
     # After the dose the intra/post-dose alert lines apply, as before.
     after = vitals_summary(held, _thresholds(before_dose=False), tz=UTC)
     assert "below the alert line of 180" in after
+
+
+# The screen itself --------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def two_places(personas: dict[str, User]) -> tuple[Product, StorageLocation, StorageLocation]:
+    """A product stocked mostly in the safe, a little on the crash cart (first by name)."""
+    product = Product.objects.create(
+        name="Ketamine HCl injection", form="vial", mg_per_unit=Decimal("10"), unit="mL", units_per_container=20
+    )
+    cart = StorageLocation.objects.create(name="A crash cart")
+    safe = StorageLocation.objects.create(name="Safe")
+    for place, lot, ml in ((cart, "LOT-CART", "5"), (safe, "LOT-SAFE", "20")):
+        ledger_receive(
+            ctx=AuditContext(user=personas["nurse"], channel="test"),
+            product_id=product.pk,
+            lot_number=lot,
+            expires_on=timezone.localdate() + timedelta(days=300),
+            supplier_name="Synthetic Supplier",
+            invoice_reference=f"INV-{lot}",
+            received_on=timezone.localdate(),
+            location_id=place.pk,
+            quantity=Quantity(ml, "mL"),
+        )
+    return product, cart, safe
+
+
+def _world(client_for: Any, api_for: Any, personas: dict[str, User], team: Patient, other: Patient) -> World:
+    return World(client_for("nurse"), api_for("nurse"), team, other, personas)
+
+
+def _post(client: Any, session: DosingSession, name: str, data: dict[str, Any]) -> Any:
+    session.refresh_from_db()
+    return client.post(f"/dosing/sessions/{session.pk}/{name}/", {"version": session.version, **data})
+
+
+def test_administration_defaults_to_the_stock_keeps_what_was_typed_and_marks_overdue_vitals(
+    client_for: Any,
+    api_for: Any,
+    personas: dict[str, User],
+    team_patient: Patient,
+    other_patient: Patient,
+    two_places: Any,
+) -> None:
+    product, _cart, safe = two_places
+    session = _session(_world(client_for, api_for, personas, team_patient, other_patient), team_patient, "cleared")
+    assert (
+        _post(client_for("prescriber"), session, "order", {"product": product.pk, "infusion_minutes": 40}).status_code
+        == 302
+    )
+    nurse = client_for("nurse")
+    page = nurse.get(f"/dosing/sessions/{session.pk}/").content.decode()
+    safe_lot = Lot.objects.get(lot_number="LOT-SAFE")
+    # From: where the product is in stock, not the first name on the list (the crash cart); its lot with it.
+    assert f'<option value="{safe.pk}" selected>Safe</option>' in page
+    assert f'<option value="{safe_lot.pk}" selected>LOT-SAFE' in page
+    typed = {"lot": safe_lot.pk, "location": safe.pk, "drawn": "3.5x", "given": "3.5", "infusion_rate": "52.5"}
+    refused = _post(
+        nurse, session, "administer", {**typed, "witness_username": "prescriber", "witness_password": "s3cret"}
+    )
+    body = refused.content.decode()
+    assert refused.status_code == 422 and not Administration.objects.exists()
+    assert '<p class="field-error">Enter a number.</p>' in body  # next to the field
+    assert 'name="drawn" inputmode="decimal" required value="3.5x"' in body
+    assert 'name="infusion_rate" inputmode="decimal" required value="52.5"' in body
+    assert 'value="prescriber"' in body and "s3cret" not in body  # the password is never sent back
+    given = _post(nurse, session, "administer", {**typed, "drawn": "3.5"})
+    assert given.status_code == 302 and Administration.objects.filter(session=session, location=safe).exists()
+    # IV: a reading every 10 minutes while dosing (monitoring.md section 2); 12 minutes on, the page says so.
+    with time_machine.travel(timezone.now() + timedelta(minutes=12)):
+        later = nurse.get(f"/dosing/sessions/{session.pk}/").content.decode()
+    assert "Vitals overdue: the next reading was due at" in later and "⚠" in later
+
+
+def test_a_refused_reading_keeps_what_was_typed(
+    client_for: Any, api_for: Any, personas: dict[str, User], team_patient: Patient, other_patient: Patient
+) -> None:
+    session = _session(_world(client_for, api_for, personas, team_patient, other_patient), team_patient, "checked_in")
+    refused = _post(
+        client_for("nurse"),
+        session,
+        "vitals",
+        {"systolic": "13O", "diastolic": "85", "heart_rate": "70", "measured_at": "2026-12-04T09:05"},
+    )
+    body = refused.content.decode()
+    assert refused.status_code == 422 and not VitalSign.objects.exists()
+    assert 'value="13O"' in body and 'value="85"' in body and 'value="2026-12-04T09:05"' in body
+    assert "Enter a whole number." in body
+
+
+def test_an_unanswered_checklist_reads_not_answered(
+    client_for: Any, api_for: Any, personas: dict[str, User], team_patient: Patient, other_patient: Patient
+) -> None:
+    session = _session(_world(client_for, api_for, personas, team_patient, other_patient), team_patient, "scheduled")
+    PreparationChecklist.objects.create(session=session, updated_by=personas["nurse"])  # created when scheduled
+    page = client_for("nurse").get(f"/dosing/sessions/{session.pk}/").content.decode()
+    assert "<dt>Medications held</dt><dd>not answered</dd>" in page
+    assert "<dt>No driving until tomorrow</dt><dd>not answered</dd>" in page
+    PreparationChecklist.objects.filter(session=session).update(updated_by=personas["patient_user"])
+    page = client_for("nurse").get(f"/dosing/sessions/{session.pk}/").content.decode()
+    assert "<dt>Medications held</dt><dd>no</dd>" in page  # the patient answered, and did not tick it
+
+
+def test_the_exit_suicide_check_is_a_question_and_unanswered_never_meets_discharge(
+    client_for: Any, api_for: Any, personas: dict[str, User], team_patient: Patient, other_patient: Patient
+) -> None:
+    session = _session(_world(client_for, api_for, personas, team_patient, other_patient), team_patient, "monitoring")
+
+    def criterion(answers: dict[str, Any]) -> Any:
+        return next(c for c in discharge_criteria(session, answers) if c.code == "no_new_suicidal_ideation")
+
+    # monitoring.md section 6: not recorded is never met; only an answered "no" meets it.
+    assert not criterion({}).met and criterion({}).detail == "Exit suicide check not recorded."
+    assert criterion({"new_suicidal_ideation": False}).met
+    assert not criterion({"new_suicidal_ideation": True}).met
+    page = client_for("nurse").get(f"/dosing/sessions/{session.pk}/").content.decode()
+    assert '<input type="radio" name="new_suicidal_ideation" value="no" required>' in page
+    assert 'type="checkbox" name="new_suicidal_ideation"' not in page

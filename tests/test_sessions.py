@@ -165,6 +165,7 @@ def test_a_whole_iv_session_from_check_in_to_signature(
         "walks_steadily": "on",
         "nausea_controlled": "on",
         "escort_present": "on",
+        "new_suicidal_ideation": "no",
         "driver_name": "A. Friend",
     }
     # Observation time (30 min after the infusion's end) is not met yet: the nurse cannot discharge.
@@ -459,6 +460,7 @@ def test_an_esketamine_session_over_the_api_with_rems(
         "walks_steadily": True,
         "nausea_controlled": True,
         "escort_present": True,
+        "new_suicidal_ideation": False,
     }
     early = prescriber.post(
         f"{base}/discharge",
@@ -516,7 +518,8 @@ def test_an_empty_reading_is_a_clear_error(
     session = _session(world(client_for, api_for, personas, team_patient, other_patient), team_patient, "monitoring")
     assert vitals(api_for("nurse"), session).status_code == 422
     page = step(client_for("nurse"), session, "vitals", {"systolic": "", "heart_rate": ""})
-    assert page.status_code == 302 and not VitalSign.objects.exists()
+    # Shown again with the message next to the form (issue 13, bad input), nothing stored.
+    assert page.status_code == 422 and not VitalSign.objects.exists()
     assert client_for("nurse").get("/dosing/today/", {"date": "2024-13-45"}).status_code == 200
     step(client_for("nurse"), session, "event", {"kind": "score", "code": "moaas", "occurred_at": "2024-13-45T99:99"})
     assert not session.events.exists()

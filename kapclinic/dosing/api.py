@@ -465,7 +465,8 @@ class DischargeIn(Schema):
     oriented: bool = False
     walks_steadily: bool = False
     nausea_controlled: bool = False
-    new_suicidal_ideation: bool = False
+    # The exit suicide check is a question: left out (null) is not answered, which never meets discharge.
+    new_suicidal_ideation: bool | None = Field(default=None, description="The exit check's answer; null: not asked")
     escort_present: bool = False
     override_reason: str = ""
     version: DbInt | None = None

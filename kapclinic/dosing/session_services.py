@@ -818,10 +818,15 @@ def discharge_criteria(session: DosingSession, answers: dict[str, Any]) -> list[
         oriented=bool(answers.get("oriented")),
         walks_steadily=bool(answers.get("walks_steadily")),
         nausea_controlled=bool(answers.get("nausea_controlled")),
-        new_suicidal_ideation=bool(answers.get("new_suicidal_ideation")),
+        # Asked as a question (yes / no): not answered stays None, which never meets the criterion.
+        new_suicidal_ideation=_answer(answers.get("new_suicidal_ideation")),
         escort_present=bool(answers.get("escort_present")),
         policy=monitoring_policy(),
     )
+
+
+def _answer(value: Any) -> bool | None:
+    return None if value is None else bool(value)
 
 
 def _reading_of(vital: VitalSign) -> rules.VitalReading:

@@ -10,7 +10,8 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.db.models import Sum
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -26,6 +27,7 @@ from kapclinic.dosing.charts import ChartThreshold, VitalPoint, vitals_summary, 
 from kapclinic.dosing.courses import order_indication
 from kapclinic.dosing.models import (
     SIDE_EFFECTS,
+    Administration,
     DosingSession,
     PregnancyTest,
     RemsEnrollment,
@@ -34,7 +36,7 @@ from kapclinic.dosing.models import (
 )
 from kapclinic.dosing.selectors import SessionRecord, open_alerts_for, rems_form_context, session_get, sessions_on
 from kapclinic.errors import AccessDenied, Conflict, NotFound
-from kapclinic.inventory.models import Lot, Product, StorageLocation
+from kapclinic.inventory.models import LedgerEntry, Lot, Product, StorageLocation
 from kapclinic.inventory.services import WitnessCredentials
 from kapclinic.measures.models import ScheduledMeasure
 from kapclinic.pdf import pdf_response
@@ -119,7 +121,14 @@ def _fasting_minutes(route: str) -> dict[str, str]:
 
 
 @login_required
-def session_page(request: HttpRequest, session_id: int) -> HttpResponse:
+def session_page(
+    request: HttpRequest,
+    session_id: int,
+    *,
+    refused: tuple[str, dict[str, list[str]]] | None = None,
+) -> HttpResponse:
+    """The session screen; `refused` (the step and its errors by form field) shows a refused step's form again with
+    each error next to its field and what was typed kept (issue 13, bad input)."""
     user = current_user(request)
     try:
         record = session_get(ctx=AuditContext.from_request(request), session_id=session_id)
@@ -138,6 +147,8 @@ def session_page(request: HttpRequest, session_id: int) -> HttpResponse:
         if order
         else []
     )
+    lot_default, location_default = _administration_defaults(session, order.product_id, lots) if order else (None, None)
+    next_due = _next_reading_due(record)
     preview = None
     product_id = request.GET.get("product")
     # Esketamine plans written before the indication was asked: the first order asks for it.
@@ -170,10 +181,19 @@ def session_page(request: HttpRequest, session_id: int) -> HttpResponse:
             "products": products,
             "lots": lots,
             "locations": StorageLocation.objects.filter(active=True).order_by("name"),
+            "lot_default": lot_default,
+            "location_default": location_default,
             "preview": preview,
             "side_effects": SIDE_EFFECTS,
             "event_kinds": SessionEventKind.choices,
-            "next_due": _next_reading_due(record),
+            "next_due": next_due,
+            # Overdue is said in words and marked with an icon, not by colour alone.
+            "next_due_late_minutes": int((timezone.now() - next_due).total_seconds() // 60)
+            if next_due is not None and next_due < timezone.now()
+            else None,
+            "refused_step": refused[0] if refused else "",
+            "posted": request.POST if refused else {},
+            "field_errors": refused[1] if refused else {},
             "is_iv": session.plan.route == Route.IV,
             "is_spravato": session.plan.route == Route.INTRANASAL,
             **_fasting_minutes(session.plan.route),
@@ -196,6 +216,7 @@ def session_page(request: HttpRequest, session_id: int) -> HttpResponse:
             if session.plan.route == Route.INTRANASAL
             else None,
         },
+        status=422 if refused else 200,
     )
 
 
@@ -396,6 +417,7 @@ def _step(request: HttpRequest, session_id: int, name: str) -> Any:
             answers={
                 "moaas": _int_or_none(post.get("moaas"), "moaas"),
                 **{k: post.get(k) == "on" for k in DISCHARGE_ANSWERS},
+                "new_suicidal_ideation": _yes_no(post.get("new_suicidal_ideation")),
             },
             driver_name=post.get("driver_name", ""),
             override_reason=post.get("override_reason", ""),
@@ -448,7 +470,49 @@ def _date(value: str) -> date:
     return day
 
 
-DISCHARGE_ANSWERS = ("oriented", "walks_steadily", "nausea_controlled", "new_suicidal_ideation", "escort_present")
+DISCHARGE_ANSWERS = ("oriented", "walks_steadily", "nausea_controlled", "escort_present")
+
+
+# The steps whose form is shown again, with what was typed, when a value is refused; and the form field of each
+# service field whose name differs.
+SHOWN_AGAIN = ("administer", "vitals", "discharge")
+_FORM_FIELD = {"infusion_rate_ml_per_h": "infusion_rate", "witness": "witness_username"}
+
+
+def _form_fields(exc: ValidationError) -> dict[str, list[str]]:
+    """The refusal's messages by form field; empty when it names no field (a state refusal: the page says it)."""
+    if not hasattr(exc, "error_dict"):
+        return {}
+    fields = {_FORM_FIELD.get(name, name): list(messages) for name, messages in exc.message_dict.items()}
+    return {} if set(fields) <= {"session", NON_FIELD_ERRORS} else fields
+
+
+def _administration_defaults(session: DosingSession, product_id: int, lots: list[Lot]) -> tuple[int | None, int | None]:
+    """The lot and location the administration form starts with: where this room drew the product last, else
+    where most of it is in stock (never the first name on the list, e.g. the crash cart); the earliest-expiring lot
+    with stock there."""
+    stock: dict[int, dict[int, Decimal]] = {}
+    for row in (
+        LedgerEntry.objects.filter(lot__in=lots, location__active=True)
+        .values("lot_id", "location_id")
+        .annotate(mg=Sum("quantity_mg"))
+    ):
+        if row["mg"] and row["mg"] > 0:
+            stock.setdefault(row["location_id"], {})[row["lot_id"]] = row["mg"]
+    if not stock:
+        return (lots[0].pk if lots else None), None
+    room_used = (
+        Administration.objects.filter(session__room=session.room, lot__product_id=product_id)
+        .exclude(session=session)
+        .order_by("-at")
+        .values_list("location_id", flat=True)
+        .first()
+        if session.room
+        else None
+    )
+    location = room_used if room_used in stock else max(stock, key=lambda pk: sum(stock[pk].values()))
+    lot = next(lot.pk for lot in lots if lot.pk in stock[location])  # lots come earliest-expiring first
+    return lot, location
 
 
 @login_required
@@ -464,6 +528,9 @@ def session_step(request: HttpRequest, session_id: int, step: str) -> HttpRespon
         return forbidden(request, exc.message)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
+        fields = _form_fields(exc)
+        if step in SHOWN_AGAIN and fields:
+            return session_page(request, session_id, refused=(step, fields))
     except Conflict as exc:
         messages.error(request, exc.message)
     else:

@@ -128,6 +128,8 @@ def test_nurse_runs_a_session_while_the_prescriber_sees_the_alert_live(new_conte
         page.get_by_label("Walks steadily without help").check()
         page.get_by_label("Nausea controlled").check()
         page.get_by_label("Responsible adult present; told not to drive until tomorrow").check()
+        exit_check = page.get_by_role("group", name="Exit suicide check: any new suicidal ideation?")
+        exit_check.get_by_label("No", exact=True).check()
         page.get_by_label("Who is driving the patient home").fill("Brother (synthetic)")
 
     discharge_form(nurse)
