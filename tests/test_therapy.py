@@ -925,3 +925,15 @@ def test_a_private_journal_entry_is_edited_on_its_page(client_for: Any, team_pat
     entry.save()
     refused = client.post(f"/portal/journal/{entry.pk}/", {"kind": "journal", "body": "Third."})
     assert refused.status_code == 409 and "stop sharing it before changing it" in refused.content.decode()
+
+
+def test_goal_progress_has_no_default(
+    client_for: Any, personas: dict[str, User], team_patient: Patient, plan: TreatmentPlan
+) -> None:
+    """Issue 13, defect 6: the level is chosen, never the first one by default; an unchosen level records nothing."""
+    note = integration(personas["therapist"], team_patient)
+    client = client_for("therapist")
+    page = client.get(f"/notes/{note.pk}/").content.decode()
+    assert 'name="level" required>\n          <option value="" selected>— choose —</option>' in page
+    client.post(f"/notes/{note.pk}/goals/", {"goal_index": 0, "level": "", "comment": ""}, HTTP_HX_REQUEST="true")
+    assert not GoalProgress.objects.exists()
