@@ -39,6 +39,7 @@ from kapclinic.errors import AccessDenied, Conflict, NotFound
 from kapclinic.inventory.models import LedgerEntry, Lot, Product, StorageLocation
 from kapclinic.inventory.services import WitnessCredentials
 from kapclinic.measures.models import ScheduledMeasure
+from kapclinic.patients.access import patient_get_for_user
 from kapclinic.pdf import pdf_response
 from kapclinic.plans.models import EsketamineIndication, Route
 from kapclinic.policy import monitoring_policy
@@ -521,6 +522,15 @@ def session_step(request: HttpRequest, session_id: int, step: str) -> HttpRespon
     if step not in STEP_DONE:
         return not_found(request, "No such step.")
     try:
+        if step in SHOWN_AGAIN:
+            # A refused value shows the form again: only to someone who may run this step on this patient, so
+            # the access check comes before the values are read (and a refusal is audited as such).
+            patient_get_for_user(
+                ctx=AuditContext.from_request(request),
+                patient_id=_session_patient(session_id),
+                action=Action.SESSION_RUN,
+                record_allowed=False,
+            )
         result = _step(request, session_id, step)
     except NotFound as exc:
         return not_found(request, exc.message)
