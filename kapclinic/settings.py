@@ -119,6 +119,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "kapclinic.accounts.context_processors.role",
             ],
+            # One way to write names, questionnaires, dates and amounts on every page (issue 13, defect 10).
+            "builtins": ["kapclinic.patients.templatetags.clinic_words"],
         },
     },
 ]
@@ -259,6 +261,9 @@ KAPCLINIC_PERMISSIONS_POLICY = (
 KAPCLINIC_AUDIT_KEY = env_str("KAPCLINIC_AUDIT_KEY", "")
 
 LANGUAGE_CODE = "en-us"
+# A date or time a template prints without a filter reads like the clinic_words filters ("Dec 4, 2026, 14:05");
+# with localisation always on, only a format module overrides the locale's own formats.
+FORMAT_MODULE_PATH = ["kapclinic.formats"]
 TIME_ZONE = env_str("KAPCLINIC_TIME_ZONE", "America/New_York")
 USE_I18N = True
 USE_TZ = True

@@ -107,7 +107,8 @@ def test_a_clash_is_refused_with_the_next_free_times_and_the_typed_values_kept(
     body = clash.content.decode()
     assert clash.status_code == 422 and "already has an appointment at 10:00" in body
     day = timezone.localtime(_weekday_at(10))
-    assert f"Next free: {day:%a %b %-d} 11:00, {day:%a %b %-d} 11:15, {day:%a %b %-d} 11:30." in body
+    written = f"{day:%a}, {day:%b} {day.day}, {day.year}"  # "Fri, Dec 11, 2026" (clinical/wording.py)
+    assert f"Next free: {written}, 11:00, {written}, 11:15, {written}, 11:30." in body
     assert f'value="{_form(_weekday_at(10))}"' in body and 'value="30"' in body  # what was typed is kept
     assert Appointment.objects.count() == 1
 

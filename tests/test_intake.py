@@ -64,8 +64,8 @@ def test_coordinator_records_lists_and_converts(client_for: Any, personas: dict[
     inquiry = Inquiry.objects.get()
     assert created["Location"] == f"/intake/inquiries/{inquiry.pk}/"
     listed = coordinator.get("/intake/inquiries/", {"status": "new", "q": "inquiry"}).content.decode()
-    assert "Inquirytest, Sorrel" in listed
-    assert "Sorrel Inquirytest" in coordinator.get("/").content.decode()  # on the coordinator's home
+    assert "INQUIRYTEST, Sorrel" in listed
+    assert "INQUIRYTEST, Sorrel" in coordinator.get("/").content.decode()  # on the coordinator's home
     no_dob = coordinator.post(f"/intake/inquiries/{inquiry.pk}/", {})
     assert no_dob.status_code == 422 and "Enter the date of birth" in no_dob.content.decode()
     converted = coordinator.post(f"/intake/inquiries/{inquiry.pk}/", {"birth_date": "1980-02-03"})

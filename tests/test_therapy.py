@@ -759,7 +759,7 @@ def test_cosign_from_the_page(client_for: Any, personas: dict[str, User], team_p
 def test_search_page(client_for: Any, therapist: User, team_patient: Patient) -> None:
     integration(therapist, team_patient, body="The violin came back.")
     page = client_for("therapist").get("/therapy/search/", {"q": "violin"}).content.decode()
-    assert "My notes (1)" in page and "Teampatient" in page
+    assert "My notes (1)" in page and "TEAMPATIENT" in page
     assert client_for("nurse").get("/therapy/search/", {"q": "violin"}).status_code == 403
 
 
@@ -772,7 +772,7 @@ def test_home_pages_show_unsigned_notes(
     therapist_home = client_for("therapist").get("/").content.decode()
     assert "Notes to sign" in therapist_home and "⚠ unsigned for 5" in therapist_home
     director_home = client_for("director").get("/").content.decode()
-    assert "Unsigned for more than 3 days, clinic-wide" in director_home and "Teampatient" in director_home
+    assert "Unsigned for more than 3 days, clinic-wide" in director_home and "TEAMPATIENT" in director_home
     prescriber_home = client_for("prescriber").get("/").content.decode()
     assert "No unsigned notes." in prescriber_home
 

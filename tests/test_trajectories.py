@@ -72,7 +72,7 @@ def test_selector_builds_one_trajectory_per_instrument_in_one_query(
         (4, "none/minimal", "response", "remission"),
     ]
     assert phq9.rows[0].response == "baseline"
-    assert phq9.summary.startswith("5 PHQ-9 scores from 2026-09-01 to 2026-09-29.")
+    assert phq9.summary.startswith("5 PHQ-9 scores from Sep 1, 2026 to Sep 29, 2026.")
     assert "<title" in phq9.svg and 'id="trajectory-phq9-remission"' in phq9.svg
 
 
@@ -121,9 +121,9 @@ def test_dates_are_the_clinics(team_patient: Patient, personas: dict[str, User])
     )
     (chart,) = trajectories_for_patient(patient_id=team_patient.pk)
     assert chart.rows[0].at.strftime("%Y-%m-%d %H:%M") == "2026-09-01 22:30"
-    assert "10 (moderate) on 2026-09-01" in chart.summary
+    assert "10 (moderate) on Sep 1, 2026" in chart.summary
     html = render_to_string("measures/_trajectories.html", {"trajectories": [chart]})
-    assert "2026-09-01 22:30" in html
+    assert "Sep 1, 2026, 22:30" in html
 
 
 def test_svg_is_accessible_labelled_and_well_formed() -> None:
@@ -133,7 +133,7 @@ def test_svg_is_accessible_labelled_and_well_formed() -> None:
     assert root.get("aria-labelledby") == "trajectory-phq9-title trajectory-phq9-desc"
     assert [child.tag for child in root][:2] == [f"{SVG}title", f"{SVG}desc"]
     assert root.findtext(f"{SVG}title") == "PHQ-9 scores over time"
-    assert "Remission first met 2026-09-29." in (root.findtext(f"{SVG}desc") or "")
+    assert "Remission first met Sep 29, 2026." in (root.findtext(f"{SVG}desc") or "")
     assert (root.get("width"), root.get("height")) == ("640", "280")
     texts = " ".join("".join(node.itertext()) for node in root.iter(f"{SVG}text"))
     for label in ("severe (20-27)", "moderate (10-14)", "mild (5-9)", "none/minimal (0-4)"):

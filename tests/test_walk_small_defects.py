@@ -4,17 +4,29 @@ names written one way."""
 
 from __future__ import annotations
 
-from datetime import date, time
+import re
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
+from django.template import engines
 from django.utils import timezone
 
 from kapclinic.accounts.models import User
 from kapclinic.dosing.models import DosingSession, SessionState
 from kapclinic.intake.models import Inquiry
 from kapclinic.patients.models import Patient
-from kapclinic.patients.templatetags.clinic_words import amount, day, instrument_name, mg, person
+from kapclinic.patients.templatetags.clinic_words import (
+    amount,
+    day,
+    day_time,
+    instrument_name,
+    mg,
+    patient_name,
+    person,
+    weekday_time,
+)
 from kapclinic.plans.models import TreatmentPlan
 
 INQUIRY = {
@@ -76,3 +88,27 @@ def test_one_way_to_write_each_thing(team_patient: Patient, personas: dict[str, 
     assert person(personas["nurse"]) == (personas["nurse"].get_full_name() or personas["nurse"].username)
     assert instrument_name("phq9") == "PHQ-9" and instrument_name("gad7") == "GAD-7"
     assert day(date(2026, 12, 4)) == "Dec 4, 2026"
+    assert patient_name(team_patient) == "TEAMPATIENT, Alder"
+    moment = datetime(2026, 12, 4, 19, 5, tzinfo=UTC)  # 14:05 in New York
+    assert day_time(moment) == "Dec 4, 2026, 14:05" and weekday_time(moment) == "Fri, Dec 4, 2026, 14:05"
+    # A date a template prints without a filter reads the same (kapclinic/formats/en/formats.py).
+    template = engines["django"].from_string("{{ d }} | {{ m }} | {{ d|date }}")
+    assert template.render({"d": date(2026, 12, 4), "m": moment}) == "Dec 4, 2026 | Dec 4, 2026, 14:05 | Dec 4, 2026"
+
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "kapclinic" / "templates"
+# Formats a page may still spell out: times of day, and the calendar's own headings ("Friday, December 4").
+KEPT_FORMATS = {"H:i", "H:i T", "D H:i", "D", "l, F j", "l, M j"}
+
+
+def test_no_template_writes_a_date_or_a_patient_name_its_own_way() -> None:
+    """Every date goes through the clinic_words filters and every patient name through patient_name or person."""
+    strays = []
+    for path in sorted(TEMPLATES.rglob("*.html")):
+        if path.name == "rems_print.html":  # the REMS monitoring form keeps the form's own MM/DD/YYYY
+            continue
+        text = path.read_text(encoding="utf-8")
+        strays += [f"{path.name}: {f}" for f in re.findall(r'\|date:"([^"]*)"', text) if f not in KEPT_FORMATS]
+        strays += [f"{path.name}: {m}" for m in re.findall(r"\{\{ [\w.]*family_name[^}]*\}\}, \{\{", text)]
+        strays += [f"{path.name}: {m}" for m in re.findall(r"\{\{ [\w.]*instrument\|upper", text)]
+    assert strays == []

@@ -25,6 +25,7 @@ from kapclinic.appointments.models import (
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.models import Outcome
 from kapclinic.audit.services import access_event_record
+from kapclinic.clinical.wording import day_text, weekday_time_text
 from kapclinic.errors import AccessDenied, Conflict, NotFound
 from kapclinic.intake.models import Inquiry, InquiryStatus
 from kapclinic.measures.models import ScheduledMeasure
@@ -85,11 +86,11 @@ def _clash_message(
     )
     if clash is not None:
         at = timezone.localtime(clash.starts_at)
-        text = f"{who} already has an appointment at {at:%H:%M} on {at:%b %-d}."
+        text = f"{who} already has an appointment at {at:%H:%M} on {day_text(at)}."
     else:
         text = f"{who} already has an appointment at that time."
     if free:
-        text += " Next free: " + ", ".join(f"{f:%a %b %-d %H:%M}" for f in free) + "."
+        text += " Next free: " + ", ".join(weekday_time_text(f) for f in free) + "."
     return text
 
 

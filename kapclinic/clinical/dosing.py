@@ -19,6 +19,8 @@ from datetime import date
 from decimal import ROUND_HALF_DOWN, ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Literal
 
+from kapclinic.clinical.wording import day_text
+
 # Bump when a rule or its wording changes: orders store it to explain their working later.
 DOSING_RULES_VERSION = "2026-12-04.1"
 POLICY_VERSION = "dosing-default-1"
@@ -595,10 +597,10 @@ def check_weight_age(measured_on: date, today: date, policy: DosingPolicy = DEFA
     """Return the weight's age in days, or raise ValueError when it is in the future or older than the policy allows."""
     age = (today - measured_on).days
     if age < 0:
-        raise ValueError(f"The weight is dated {measured_on.isoformat()}, after today ({today.isoformat()}).")
+        raise ValueError(f"The weight is dated {day_text(measured_on)}, after today ({day_text(today)}).")
     if age > policy.weight_max_age_days:
         raise ValueError(
-            f"The weight was measured {age} days ago ({measured_on.isoformat()}); the policy allows "
+            f"The weight was measured {age} days ago ({day_text(measured_on)}); the policy allows "
             f"{policy.weight_max_age_days} days for mg/kg dosing: re-weigh today."
         )
     return age

@@ -15,6 +15,7 @@ from kapclinic.accounts.roles import Action
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.models import Outcome
 from kapclinic.audit.services import access_event_record
+from kapclinic.clinical.wording import day_text
 from kapclinic.consent.models import ConsentSignature, ConsentVersion, ConsentWithdrawal, ConsentWitness
 from kapclinic.errors import NotFound
 from kapclinic.patients.access import PatientAccess, patient_get_for_user
@@ -51,10 +52,6 @@ def _local_date(moment: datetime) -> date:
     return timezone.localdate(moment)
 
 
-def _day(value: date) -> str:
-    return f"{value:%b} {value.day}, {value.year}"
-
-
 def withdrawal_of(signature: ConsentSignature) -> ConsentWithdrawal | None:
     """Return the signature's withdrawal, if any (no query when it was selected with the signature)."""
     try:
@@ -87,21 +84,21 @@ def consent_status_of(
             ConsentState.WITHDRAWN,
             latest,
             None,
-            f"The patient withdrew their consent on {_day(_local_date(withdrawal.withdrawn_at))}.",
+            f"The patient withdrew their consent on {day_text(_local_date(withdrawal.withdrawn_at))}.",
         )
     if day > expires_on:
         return ConsentStatus(
             ConsentState.EXPIRED,
             latest,
             expires_on,
-            f"The consent signed on {_day(signed_on)} expired on {_day(expires_on)}: "
+            f"The consent signed on {day_text(signed_on)} expired on {day_text(expires_on)}: "
             "the patient must read and sign it again.",
         )
     return ConsentStatus(
         ConsentState.CURRENT,
         latest,
         expires_on,
-        f"Signed on {_day(signed_on)} (version {latest.version.number}), valid until {_day(expires_on)}.",
+        f"Signed on {day_text(signed_on)} (version {latest.version.number}), valid until {day_text(expires_on)}.",
     )
 
 

@@ -21,6 +21,7 @@ from kapclinic.accounts.models import User
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.services import access_event_record, access_events_record_many
 from kapclinic.clinical.ledger import ZERO, EntryKind, Reconciliation, to_mg, units_for_mg
+from kapclinic.clinical.wording import day_text
 from kapclinic.inventory.models import BusinessTime, ClinicRegistration, LedgerEntry, Lot, Product, StorageLocation
 from kapclinic.inventory.selectors import EXPIRY_WARNING_DAYS, Balance, ledger_reconciliation, require_ledger_report
 from kapclinic.patients.models import Patient
@@ -194,7 +195,7 @@ def _dispensing_row(entry: LedgerEntry, transfer_targets: dict[int, str]) -> Dis
                 lot.supplier_name,
                 lot.supplier_address,
                 f"DEA {lot.supplier_dea_number}" if lot.supplier_dea_number else "",
-                f"received {lot.received_on:%Y-%m-%d}",
+                f"received {day_text(lot.received_on)}",
             )
             if part
         )

@@ -28,6 +28,7 @@ from kapclinic.clinical.ledger import (
     to_mg,
     units_for_mg,
 )
+from kapclinic.clinical.wording import day_time_text
 from kapclinic.errors import AccessDenied
 from kapclinic.inventory.models import (
     CountKind,
@@ -131,7 +132,7 @@ def ledger_reconciliation(*, ctx: AuditContext) -> list[Reconciliation]:
         if row is not None:
             counted_on = timezone.localtime(line.count.counted_at)
             row.problems.append(
-                f"Count of {counted_on:%Y-%m-%d %H:%M} found {line.counted_mg} mg, the ledger {line.expected_mg} mg: "
+                f"Count of {day_time_text(counted_on)} found {line.counted_mg} mg, the ledger {line.expected_mg} mg: "
                 "investigation open."
             )
     return recs

@@ -30,6 +30,7 @@ from matplotlib.typing import RcKeyType
 
 from kapclinic.clinical.instruments import Instrument
 from kapclinic.clinical.outcomes import Trajectory, TrajectoryPoint
+from kapclinic.clinical.wording import day_text
 from kapclinic.svgcharts import RENDER_LOCK, inline_svg
 
 WIDTH_PX, HEIGHT_PX = 640, 280
@@ -337,7 +338,7 @@ def dose_moment(day: date, tz: tzinfo) -> datetime:
 
 def _day(moment: datetime | None, tz: tzinfo) -> str:
     assert moment is not None
-    return moment.astimezone(tz).strftime("%Y-%m-%d")
+    return day_text(moment.astimezone(tz))
 
 
 def _point_words(point: TrajectoryPoint, tz: tzinfo) -> str:

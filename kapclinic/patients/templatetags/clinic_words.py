@@ -1,7 +1,9 @@
 """One way to write each thing the clinic shows often: people, questionnaires, dates and amounts.
 
-`{% load clinic_words %}` then `{{ patient|person }}`, `{{ r.instrument|instrument_name }}`, `{{ day|day }}`,
-`{{ when|day_time }}`, `{{ entry.quantity_mg|mg }}`.
+A builtin of every template (settings.TEMPLATES): `{{ patient|patient_name }}` on staff screens,
+`{{ who|person }}`, `{{ r.instrument|instrument_name }}`, `{{ day|day }}`, `{{ when|day_time }}`,
+`{{ when|day_time_zone }}` on printed records, `{{ when|weekday_time }}` on schedules, `{{ entry.quantity_mg|mg }}`.
+Dates never appear as 2026-12-04 or 12/04/2026 on a page (the REMS form keeps its own MM/DD/YYYY).
 """
 
 from __future__ import annotations
@@ -13,12 +15,16 @@ from django import template
 from django.utils import timezone
 from django.utils.dateformat import format as date_format
 
+from kapclinic.clinical import wording
 from kapclinic.clinical.instruments import INSTRUMENTS
 
 register = template.Library()
 
-DAY_FORMAT = "M j, Y"  # Dec 4, 2026: unambiguous in every locale the clinic serves
-TIME_FORMAT = "H:i"
+ZONE_FORMAT = "T"  # EST: a printed record read elsewhere says which clock it used
+
+
+def _local(value: datetime) -> datetime:
+    return timezone.localtime(value) if timezone.is_aware(value) else value
 
 
 @register.filter
@@ -34,6 +40,16 @@ def person(who: object) -> str:
 
 
 @register.filter
+def patient_name(patient: object) -> str:
+    """Return a patient's name as staff screens show it, "FAMILY, Given": the chart convention that keeps
+    the family name from being read as a given name."""
+    if patient is None or patient == "":
+        return "—"
+    given, family = getattr(patient, "given_name", ""), getattr(patient, "family_name", "")
+    return f"{str(family).upper()}, {given}" if family else str(given)
+
+
+@register.filter
 def instrument_name(code: object) -> str:
     """Return the questionnaire's published name ("PHQ-9") for its code ("phq9"); an unknown code as stored."""
     instrument = INSTRUMENTS.get(str(code))
@@ -44,19 +60,37 @@ def instrument_name(code: object) -> str:
 def day(value: object) -> str:
     """Return a date (or a date-time's local day) as "Dec 4, 2026"."""
     if isinstance(value, datetime):
-        value = timezone.localtime(value) if timezone.is_aware(value) else value
-    if not isinstance(value, date):
-        return "—"
-    return date_format(value, DAY_FORMAT)
+        value = _local(value)
+    return wording.day_text(value) if isinstance(value, date) else "—"
 
 
 @register.filter
 def day_time(value: object) -> str:
     """Return a date-time in the clinic's time zone as "Dec 4, 2026, 14:05"."""
+    return wording.day_time_text(_local(value)) if isinstance(value, datetime) else day(value)
+
+
+@register.filter
+def day_time_zone(value: object) -> str:
+    """Return a date-time as "Dec 4, 2026, 14:05 EST" (printed and legal records)."""
     if not isinstance(value, datetime):
         return day(value)
-    local = timezone.localtime(value) if timezone.is_aware(value) else value
-    return f"{date_format(local, DAY_FORMAT)}, {date_format(local, TIME_FORMAT)}"
+    local = _local(value)
+    return f"{wording.day_time_text(local)} {date_format(local, ZONE_FORMAT)}".rstrip()
+
+
+@register.filter
+def weekday_day(value: object) -> str:
+    """Return a date as "Fri, Dec 4, 2026" (schedules)."""
+    if isinstance(value, datetime):
+        value = _local(value)
+    return wording.weekday_day_text(value) if isinstance(value, date) else "—"
+
+
+@register.filter
+def weekday_time(value: object) -> str:
+    """Return a date-time as "Fri, Dec 4, 2026, 14:05" (schedules)."""
+    return wording.weekday_time_text(_local(value)) if isinstance(value, datetime) else weekday_day(value)
 
 
 @register.filter
