@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime, time
+
 import pytest
+import time_machine
 from django.core.management import call_command
 from django.utils import timezone
 
@@ -14,7 +17,15 @@ from kapclinic.intake.models import EligibilityDecision, Evaluation
 
 
 @pytest.mark.django_db
-def test_the_demo_has_todays_sessions_in_several_states_and_both_kinds_of_contraindication() -> None:
+@pytest.mark.parametrize("loaded_at", [time(9, 0), time(21, 30)])
+def test_the_demo_has_todays_sessions_in_several_states_and_both_kinds_of_contraindication(loaded_at: time) -> None:
+    """Loaded in the morning or late in the evening, today's board shows every state (a later session stays today)."""
+    moment = timezone.make_aware(datetime.combine(timezone.localdate(), loaded_at))
+    with time_machine.travel(moment, tick=True):
+        _demo_has_todays_sessions_in_several_states_and_both_kinds_of_contraindication()
+
+
+def _demo_has_todays_sessions_in_several_states_and_both_kinds_of_contraindication() -> None:
     call_command("demo_load", "--quiet")
     today = timezone.localdate()
     states = set(

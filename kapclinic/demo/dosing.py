@@ -107,6 +107,7 @@ def dosing_demo_ensure(staff: dict[str, User], password: str) -> int:
         return 0
     now = timezone.localtime()
     soon = (now + timedelta(minutes=15)).replace(second=0, microsecond=0)
+    last_slot = now.replace(hour=23, minute=30, second=0, microsecond=0)
     nurse = AuditContext(user=staff["nurse"], channel="system")
     prescriber = AuditContext(user=staff["prescriber"], channel="system")
     witness = WitnessCredentials("prescriber", password)
@@ -115,7 +116,8 @@ def dosing_demo_ensure(staff: dict[str, User], password: str) -> int:
     sessions: dict[int, DosingSession] = {}
     for serial, course in COURSES.items():
         patient = _patient(serial)
-        when = soon + timedelta(hours=3) if serial == 9 else soon
+        # 9 waits for later today: three hours on, but never past the day's end (a demo loaded at 21:00).
+        when = max(soon, min(soon + timedelta(hours=3), last_slot)) if serial == 9 else soon
         plan = _plan(staff, patient, course, when.date(), when.strftime("%H:%M"))
         first = plan.sessions.get(number=1)
         services.session_schedule(ctx=nurse, session_id=first.pk, room=rooms[serial], nurse_id=staff["nurse"].pk)
