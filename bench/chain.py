@@ -45,11 +45,11 @@ def measure(events: int, verify_rows: int) -> dict[str, Any]:
     from django.db import transaction
 
     from kapclinic.accounts.models import User
-    from kapclinic.accounts.roles import Role
     from kapclinic.audit.chain import chain_append, chain_check
     from kapclinic.audit.context import AuditContext
     from kapclinic.audit.models import AccessEvent, Channel
     from kapclinic.audit.services import _event, access_event_record, access_events_record_many
+    from kapclinic.roles import Role
 
     call_command("migrate", verbosity=0)
     user, _ = User.objects.get_or_create(username="bench-chain", defaults={"role": Role.COORDINATOR})

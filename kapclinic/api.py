@@ -104,13 +104,13 @@ def _on_unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpR
 def _mount() -> None:
     from kapclinic.accounts.api import router as auth_router
     from kapclinic.appointments.api import router as appointments_router
-    from kapclinic.audit.api import router as audit_router
     from kapclinic.consent.api import router as consent_router
     from kapclinic.dosing.api import router as dosing_router
     from kapclinic.intake.api import router as intake_router
     from kapclinic.inventory.api import router as ledger_router
     from kapclinic.inventory.report_api import router as ledger_reports_router
     from kapclinic.measures.api import router as measures_router
+    from kapclinic.oversight.api import router as audit_router
     from kapclinic.patients.api import router as patients_router
     from kapclinic.plans.api import router as plans_router
     from kapclinic.therapy.api import router as therapy_router

@@ -13,7 +13,7 @@ urlpatterns = [
     path("accounts/", include("kapclinic.accounts.urls")),
     path("patients/", include("kapclinic.patients.urls")),
     path("patients/<id:patient_id>/consent/", include("kapclinic.consent.patient_urls")),
-    path("audit/", include("kapclinic.audit.urls")),
+    path("audit/", include("kapclinic.oversight.urls")),
     path("portal/sessions/", include("kapclinic.dosing.portal_urls")),
     path("portal/consent/", include("kapclinic.consent.portal_urls")),
     path("portal/journal/", include("kapclinic.therapy.portal_urls")),

@@ -18,10 +18,10 @@ from django.contrib.auth.hashers import make_password
 from django.test import Client
 
 from kapclinic.accounts.models import User
-from kapclinic.accounts.roles import Role
 from kapclinic.accounts.services import api_token_issue
 from kapclinic.clinical.registry import mrn_from_number
 from kapclinic.patients.models import CareTeamMember, Patient
+from kapclinic.roles import Role
 from tests.db_roles import django_db_modify_db_settings, django_db_setup  # noqa: F401 - two roles on PostgreSQL
 
 PASSWORD = "correct-horse-battery-42"

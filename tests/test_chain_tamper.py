@@ -25,7 +25,6 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils import timezone
 
 from kapclinic.accounts.models import User
-from kapclinic.accounts.roles import Role
 from kapclinic.audit.chain import AUDIT, CHAINS, LEDGER, chain_backfill, chain_rows, chain_table
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.models import AccessEvent, Channel
@@ -34,6 +33,7 @@ from kapclinic.dbtriggers import APPEND_ONLY_TABLES, append_only_restore
 from kapclinic.hashchain import chain_links, chain_verify
 from kapclinic.inventory.models import LedgerEntry, Product, StorageLocation
 from kapclinic.inventory.services import Quantity, ledger_receive
+from kapclinic.roles import Role
 
 ON_POSTGRESQL = settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
 TWO_ROLES = "owner" in settings.DATABASES

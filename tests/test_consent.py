@@ -15,7 +15,6 @@ from django.utils import timezone
 
 from kapclinic import pdf
 from kapclinic.accounts.models import User
-from kapclinic.accounts.roles import Role
 from kapclinic.accounts.services import api_token_issue
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.models import AccessEvent
@@ -31,6 +30,7 @@ from kapclinic.dosing.models import DosingSession, SessionState, SessionTransiti
 from kapclinic.errors import AccessDenied, Conflict, NotFound
 from kapclinic.patients.models import Patient
 from kapclinic.plans.models import TreatmentPlan
+from kapclinic.roles import Role
 from kapclinic.signing import content_digest
 from tests.db_roles import REFUSED
 

@@ -16,11 +16,11 @@ from django.db import connection
 from django.utils import timezone
 
 from kapclinic.accounts.models import User
-from kapclinic.accounts.roles import Role
 from kapclinic.audit.context import AuditContext
 from kapclinic.inventory.models import LedgerEntry, Product, StorageLocation
 from kapclinic.inventory.services import Quantity, ledger_entry_record, ledger_receive
 from kapclinic.patients.models import Patient
+from kapclinic.roles import Role
 
 pytestmark = [pytest.mark.postgres_only, pytest.mark.django_db(transaction=True)]
 

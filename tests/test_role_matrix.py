@@ -17,7 +17,6 @@ import pytest
 from django.utils import timezone
 
 from kapclinic.accounts.models import User
-from kapclinic.accounts.roles import MATRIX, Action, Role, Scope
 from kapclinic.appointments.models import Appointment
 from kapclinic.audit.models import EmergencyAccess
 from kapclinic.clinical.instruments import INSTRUMENTS
@@ -33,6 +32,7 @@ from kapclinic.inventory.models import (
 )
 from kapclinic.measures.models import QuestionnaireResponse, SafetyFlag
 from kapclinic.patients.models import CareTeamMember, Patient
+from kapclinic.roles import MATRIX, Action, Role, Scope
 from tests.probes import PROBES_BY_AREA, Probe, World
 
 # The persona that plays each role (clinicians are on team_patient's care team).

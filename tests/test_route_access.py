@@ -36,11 +36,11 @@ from django.urls import path as url_path
 from django.utils import timezone
 
 from kapclinic.accounts.models import ApiToken
-from kapclinic.accounts.roles import Role, Scope
 from kapclinic.accounts.routes import API_RULES, PAGE_RULES, ROUTE_RULES, SESSION_STEPS, Audience, RouteRule
 from kapclinic.api import api
 from kapclinic.audit.models import EmergencyAccess
 from kapclinic.dosing.session_views import STEP_DONE
+from kapclinic.roles import Role, Scope
 from tests.probes.route_world import PATIENT_PARAMETERS, PatientObjects, RouteWorld, route_world_build
 
 # --- The routes, as the running code declares them ----------------------------------------------------

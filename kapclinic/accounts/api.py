@@ -7,9 +7,9 @@ from ninja import Router, Schema, Status
 from pydantic import ConfigDict, Field
 
 from kapclinic.accounts import services
+from kapclinic.accounts.web import api_context
 from kapclinic.apitypes import ERROR_ANSWERS, DbId
 from kapclinic.errors import AccessDenied
-from kapclinic.web import api_context
 
 router = Router(tags=["auth"])
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.http import HttpRequest
 
-from kapclinic.accounts.roles import Action, Role, may
+from kapclinic.roles import Action, Role, may
 
 
 def role(request: HttpRequest) -> dict[str, object]:

@@ -6,8 +6,8 @@ from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 
 from kapclinic.accounts.models import User
-from kapclinic.accounts.roles import Role
 from kapclinic.accounts.services import password_check
+from kapclinic.roles import Role
 
 
 class SignInForm(AuthenticationForm):

@@ -8,7 +8,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from kapclinic.accounts.roles import Role
+from kapclinic.roles import Role
 
 
 class User(AbstractUser):

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from kapclinic.accounts.roles import Action, Role, Scope, scope_for
+from kapclinic.roles import Action, Role, Scope, scope_for
 
 
 class Audience(StrEnum):

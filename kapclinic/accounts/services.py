@@ -19,11 +19,11 @@ from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from kapclinic.accounts.models import ApiToken, User, api_token_digest
-from kapclinic.accounts.roles import Action, Role, may
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.models import Outcome
 from kapclinic.audit.services import access_event_record
 from kapclinic.errors import AccessDenied, NotFound
+from kapclinic.roles import Action, Role, may
 
 # One answer for every failed witness confirmation: a wrong password, an unknown or inactive user, a locked-out
 # account and a right password without a licence must look the same, or the prompt becomes a password oracle.

@@ -17,10 +17,10 @@ from kapclinic.accounts import services
 from kapclinic.accounts.forms import OneTimeCodeForm, PasswordResetByDirectorForm, SignInForm, StaffUserForm
 from kapclinic.accounts.middleware import mark_activity
 from kapclinic.accounts.models import ApiToken, User
-from kapclinic.accounts.roles import Action, may
+from kapclinic.accounts.web import apply_validation_errors, current_user, forbidden, not_found, safe_next
 from kapclinic.audit.context import AuditContext
 from kapclinic.errors import AccessDenied, NotFound
-from kapclinic.web import apply_validation_errors, current_user, forbidden, not_found, safe_next
+from kapclinic.roles import Action, may
 
 
 class SignInView(auth_views.LoginView):

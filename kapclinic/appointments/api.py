@@ -9,10 +9,10 @@ from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 from pydantic import ConfigDict
 
+from kapclinic.accounts.web import api_context
 from kapclinic.apitypes import ERROR_ANSWERS, DbId, DbInt
 from kapclinic.appointments import services
 from kapclinic.appointments.models import Appointment
-from kapclinic.web import api_context
 
 router = Router(tags=["appointments"])
 

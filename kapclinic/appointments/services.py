@@ -10,7 +10,6 @@ from django.db.models import Q
 from django.utils import timezone
 
 from kapclinic.accounts.models import User
-from kapclinic.accounts.roles import Action, Role, may
 from kapclinic.appointments.free_times import next_free_starts
 from kapclinic.appointments.links import video_link_problem
 from kapclinic.appointments.models import (
@@ -30,6 +29,7 @@ from kapclinic.errors import AccessDenied, Conflict, NotFound
 from kapclinic.intake.models import Inquiry, InquiryStatus
 from kapclinic.measures.models import ScheduledMeasure
 from kapclinic.patients.access import patient_get_for_user
+from kapclinic.roles import Action, Role, may
 
 # Sent to the portal after a consultation that proceeds to evaluation (../shared/design/pathway.md stage 1).
 PRE_SCREEN = ("phq9", "gad7", "pcl5", "auditc", "drug_single")

@@ -9,7 +9,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from kapclinic.accounts.roles import Action, may
+from kapclinic.accounts.web import apply_validation_errors, current_user, forbidden, not_found
 from kapclinic.appointments import services
 from kapclinic.appointments.calendar import appointments_ics
 from kapclinic.appointments.forms import BookingForm, ChangeReasonForm, OutcomeForm, RescheduleForm
@@ -20,7 +20,7 @@ from kapclinic.errors import AccessDenied, Conflict, NotFound
 from kapclinic.intake.models import Inquiry
 from kapclinic.patients.access import patient_get_for_user
 from kapclinic.patients.models import Patient
-from kapclinic.web import apply_validation_errors, current_user, forbidden, not_found
+from kapclinic.roles import Action, may
 
 
 def _int(raw: str | None) -> int | None:

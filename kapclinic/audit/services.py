@@ -3,22 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from kapclinic.accounts.roles import Action, may
 from kapclinic.audit.chain import chain_append
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.models import AccessEvent, EmergencyAccess, Outcome
 from kapclinic.errors import AccessDenied, Conflict, NotFound
-
-if TYPE_CHECKING:
-    from kapclinic.patients.models import Patient
+from kapclinic.roles import Action, may
 
 
 def _event(
@@ -49,9 +43,10 @@ def _event(
 
 
 def _patient_exists(patient_id: int) -> bool:
-    from kapclinic.patients.models import Patient  # here, like the TYPE_CHECKING import: patients imports audit
-
-    return Patient.objects.filter(pk=patient_id).exists()
+    # The model behind the foreign key: the audit app sits beneath the patients app and imports nothing of it.
+    patients = AccessEvent._meta.get_field("patient").related_model
+    assert isinstance(patients, type)
+    return bool(patients._default_manager.filter(pk=patient_id).exists())
 
 
 def access_event_record(
@@ -89,31 +84,6 @@ def emergency_access_active(*, user_id: int, patient_id: int) -> EmergencyAccess
         .order_by("-expires_at")
         .first()
     )
-
-
-def emergency_access_grant(*, ctx: AuditContext, patient: Patient, reason: str) -> EmergencyAccess:
-    """Open a chart outside the user's care team for a while; flagged for the director's review.
-
-    Refusals are recorded too (outside the transaction, so they are kept).
-    """
-    if not may(ctx.user.role, Action.EMERGENCY_ACCESS):
-        access_event_record(ctx=ctx, action=Action.EMERGENCY_ACCESS, patient_id=patient.pk, outcome=Outcome.DENIED)
-        raise AccessDenied("Your role cannot use emergency access.")
-    reason = reason.strip()
-    if len(reason) < 10:
-        access_event_record(ctx=ctx, action=Action.EMERGENCY_ACCESS, patient_id=patient.pk, outcome=Outcome.INVALID)
-        raise ValidationError({"reason": "Give the clinical reason for emergency access (at least 10 characters)."})
-    now = timezone.now()
-    with transaction.atomic():
-        grant = EmergencyAccess.objects.create(
-            user=ctx.user,
-            patient=patient,
-            reason=reason[:2000],
-            granted_at=now,
-            expires_at=now + timedelta(minutes=settings.KAPCLINIC_EMERGENCY_ACCESS_MINUTES),
-        )
-        access_event_record(ctx=ctx, action=Action.EMERGENCY_ACCESS, patient_id=patient.pk, emergency=grant)
-    return grant
 
 
 def emergency_access_review(*, ctx: AuditContext, grant_id: int, note: str) -> EmergencyAccess:

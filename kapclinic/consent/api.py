@@ -9,7 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from ninja import Field, Router, Schema, Status
 from pydantic import ConfigDict
 
-from kapclinic.accounts.roles import Action
+from kapclinic.accounts.web import api_context
 from kapclinic.apitypes import ERROR_ANSWERS, DbId
 from kapclinic.audit.context import AuditContext
 from kapclinic.consent import services
@@ -21,7 +21,7 @@ from kapclinic.consent.selectors import (
     withdrawal_of,
 )
 from kapclinic.consent.views import signature_pdf_response
-from kapclinic.web import api_context
+from kapclinic.roles import Action
 
 router = Router(tags=["consent"])
 

@@ -11,7 +11,6 @@ from django.conf import settings
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
-from kapclinic.accounts.roles import Action
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.models import Outcome
 from kapclinic.audit.services import access_event_record
@@ -19,6 +18,7 @@ from kapclinic.clinical.wording import day_text
 from kapclinic.consent.models import ConsentSignature, ConsentVersion, ConsentWithdrawal, ConsentWitness
 from kapclinic.errors import NotFound
 from kapclinic.patients.access import PatientAccess, patient_get_for_user
+from kapclinic.roles import Action
 
 
 def consent_document() -> str:

@@ -14,7 +14,6 @@ from django.core.validators import validate_slug
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from kapclinic.accounts.roles import Action, Role, may
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.models import Outcome
 from kapclinic.audit.services import access_event_record
@@ -31,6 +30,7 @@ from kapclinic.dosing.services import sessions_cancel_not_started
 from kapclinic.errors import AccessDenied, Conflict
 from kapclinic.patients.access import patient_get_for_user
 from kapclinic.patients.models import Patient
+from kapclinic.roles import Action, Role, may
 from kapclinic.signing import content_digest
 
 RISK_CODE = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")

@@ -15,7 +15,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from kapclinic.accounts.roles import Action, Role, may
+from kapclinic.accounts.web import apply_validation_errors, current_user, forbidden, not_found
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.services import access_event_record
 from kapclinic.consent import services
@@ -36,7 +36,7 @@ from kapclinic.patients.access import patient_get_for_user
 from kapclinic.patients.models import Patient
 from kapclinic.patients.selectors import chart_header
 from kapclinic.pdf import pdf_response
-from kapclinic.web import apply_validation_errors, current_user, forbidden, not_found
+from kapclinic.roles import Action, Role, may
 
 View = Callable[..., HttpResponse]
 

@@ -14,11 +14,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from kapclinic.accounts.models import User
-from kapclinic.accounts.roles import Role
 from kapclinic.audit.chain import chain_append
 from kapclinic.audit.models import AccessEvent, Channel
 from kapclinic.clinical.registry import SYNTHETIC_MRN_BASE, mrn_from_number, phone_digits
 from kapclinic.patients.models import CareTeamMember, Patient, SexAtBirth
+from kapclinic.roles import Role
 
 DEMO_PASSWORD = "kapclinic-demo-2026"  # noqa: S105 - printed by `make demo`; demo only
 

@@ -11,6 +11,7 @@ from django.utils import timezone
 from ninja import Field, Router, Schema, Status
 from pydantic import ConfigDict
 
+from kapclinic.accounts.web import api_context
 from kapclinic.apitypes import ERROR_ANSWERS, DbId, DbInt
 from kapclinic.dosing import services, session_services
 from kapclinic.dosing.models import (
@@ -23,7 +24,6 @@ from kapclinic.dosing.models import (
 )
 from kapclinic.dosing.selectors import sessions_on
 from kapclinic.inventory.services import WitnessCredentials
-from kapclinic.web import api_context
 
 router = Router(tags=["dosing sessions"])
 

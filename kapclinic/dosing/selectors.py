@@ -10,7 +10,6 @@ from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from kapclinic.accounts.models import User
-from kapclinic.accounts.roles import Action, Scope, scope_for
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.services import access_events_record_many
 from kapclinic.consent.selectors import consent_status
@@ -33,6 +32,7 @@ from kapclinic.errors import NotFound
 from kapclinic.intake.eligibility import eligibility_in_force
 from kapclinic.patients.access import patient_get_for_user
 from kapclinic.plans.models import TreatmentPlan
+from kapclinic.roles import Action, Scope, scope_for
 
 # Sessions in which a reading can raise an alert that someone must act on.
 LIVE = (SessionState.DOSING, SessionState.MONITORING, SessionState.RECOVERY)

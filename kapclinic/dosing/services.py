@@ -10,7 +10,6 @@ from django.db import transaction
 from django.utils import timezone
 
 from kapclinic.accounts.models import User
-from kapclinic.accounts.roles import Action, Role
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.models import Outcome
 from kapclinic.audit.services import access_event_record
@@ -24,6 +23,7 @@ from kapclinic.dosing.models import (
 from kapclinic.dosing.selectors import dosing_blockers
 from kapclinic.errors import Conflict, NotFound
 from kapclinic.patients.access import patient_get_for_user
+from kapclinic.roles import Action, Role
 
 
 def sessions_cancel_not_started(*, ctx: AuditContext, patient_id: int, reason: str) -> list[int]:

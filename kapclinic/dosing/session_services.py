@@ -19,7 +19,6 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from kapclinic.accounts.roles import Action, may
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.models import Outcome
 from kapclinic.audit.services import access_event_record
@@ -59,6 +58,7 @@ from kapclinic.inventory.services import ConfirmedWitness, Quantity, Witness, le
 from kapclinic.patients.access import patient_get_for_user
 from kapclinic.plans.models import Route
 from kapclinic.policy import dosing_policy, monitoring_policy
+from kapclinic.roles import Action, may
 from kapclinic.signing import content_digest
 
 ACTIVE = (

@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.views.decorators.http import require_POST
 
-from kapclinic.accounts.roles import Action, Role, may
+from kapclinic.accounts.web import current_user, forbidden, not_found
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.services import access_events_record_many
 from kapclinic.clinical.monitoring import next_reading_due
@@ -43,8 +43,8 @@ from kapclinic.patients.access import patient_get_for_user
 from kapclinic.pdf import pdf_response
 from kapclinic.plans.models import EsketamineIndication, Route
 from kapclinic.policy import monitoring_policy
+from kapclinic.roles import Action, Role, may
 from kapclinic.therapy.selectors import notes_for_dosing_session
-from kapclinic.web import current_user, forbidden, not_found
 
 
 def _thresholds(*, before_dose: bool) -> list[ChartThreshold]:

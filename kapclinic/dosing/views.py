@@ -12,7 +12,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from kapclinic.accounts.roles import Action, Role, Scope, scope_for
+from kapclinic.accounts.web import apply_validation_errors, current_user, forbidden, not_found
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.services import access_event_record
 from kapclinic.dosing import services
@@ -22,7 +22,7 @@ from kapclinic.dosing.selectors import sessions_between
 from kapclinic.errors import AccessDenied, Conflict, NotFound
 from kapclinic.patients.access import patient_get_for_user
 from kapclinic.patients.models import Patient
-from kapclinic.web import apply_validation_errors, current_user, forbidden, not_found
+from kapclinic.roles import Action, Role, Scope, scope_for
 
 
 @login_required

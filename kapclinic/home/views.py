@@ -7,10 +7,9 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 
 from kapclinic.accounts.models import User
-from kapclinic.accounts.roles import Role
+from kapclinic.accounts.web import current_user
 from kapclinic.appointments.selectors import appointments_upcoming_for, consultations_coming
 from kapclinic.audit.context import AuditContext
-from kapclinic.audit.selectors import emergency_accesses_to_review
 from kapclinic.audit.services import access_events_record_many
 from kapclinic.dosing.selectors import (
     adverse_events_to_review,
@@ -21,10 +20,11 @@ from kapclinic.dosing.selectors import (
 from kapclinic.intake.models import Inquiry, InquiryStatus
 from kapclinic.inventory.selectors import ledger_clocks, lots_expiring, open_investigations
 from kapclinic.measures.selectors import open_safety_flags_for_user, overdue_measures
+from kapclinic.oversight.selectors import emergency_accesses_to_review
 from kapclinic.patients.models import Patient
 from kapclinic.patients.selectors import patient_search_for_user
+from kapclinic.roles import Role
 from kapclinic.therapy.selectors import integration_sessions_due
-from kapclinic.web import current_user
 
 _TEMPLATES = {
     Role.COORDINATOR: "home/coordinator.html",

@@ -7,7 +7,7 @@ from django.http import HttpRequest
 from ninja import Body, Field, Query, Router, Schema, Status
 from pydantic import ConfigDict
 
-from kapclinic.accounts.roles import Action, may
+from kapclinic.accounts.web import api_context, api_user
 from kapclinic.apitypes import ERROR_ANSWERS, DbId, Offset
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.services import access_event_record
@@ -19,7 +19,7 @@ from kapclinic.intake.models import EligibilityDecision, Evaluation, Inquiry
 from kapclinic.patients.api import DuplicatesOut
 from kapclinic.patients.models import Patient
 from kapclinic.patients.services import PossibleDuplicates
-from kapclinic.web import api_context, api_user
+from kapclinic.roles import Action, may
 
 router = Router(tags=["intake"])
 

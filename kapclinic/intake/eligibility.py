@@ -17,7 +17,6 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from kapclinic.accounts.roles import Action
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.models import Outcome
 from kapclinic.audit.services import access_event_record
@@ -38,6 +37,7 @@ from kapclinic.measures.models import QuestionnaireResponse
 from kapclinic.patients.access import patient_get_for_user
 from kapclinic.patients.models import Patient
 from kapclinic.policy import eligibility_policy
+from kapclinic.roles import Action
 
 # Taken from the patient record and the questionnaires, not typed into the evaluation.
 DERIVED = {"age", "sex_at_birth", "baseline_scores"}

@@ -13,7 +13,6 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from kapclinic.accounts.models import User
-from kapclinic.accounts.roles import Action, may
 from kapclinic.appointments.models import Appointment
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.models import Outcome
@@ -23,6 +22,7 @@ from kapclinic.errors import AccessDenied, Conflict, NotFound
 from kapclinic.intake.models import Inquiry, InquirySource, InquiryStatus
 from kapclinic.patients.models import Patient
 from kapclinic.patients.services import patient_register
+from kapclinic.roles import Action, may
 
 INQUIRY_FIELDS = (
     "given_name",

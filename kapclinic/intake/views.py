@@ -10,7 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from kapclinic.accounts.roles import Action, Role, may
+from kapclinic.accounts.web import apply_validation_errors, current_user, forbidden, not_found
 from kapclinic.audit.context import AuditContext, client_address
 from kapclinic.audit.services import access_event_record
 from kapclinic.clinical.eligibility import Evidence, Finding, treatment_resistance
@@ -23,7 +23,7 @@ from kapclinic.intake.icd10 import icd10_search
 from kapclinic.intake.models import EligibilityDecisionKind, Evaluation, Inquiry, InquiryStatus
 from kapclinic.patients.models import Patient
 from kapclinic.patients.services import PossibleDuplicates
-from kapclinic.web import apply_validation_errors, current_user, forbidden, not_found
+from kapclinic.roles import Action, Role, may
 
 
 def public_inquiry(request: HttpRequest) -> HttpResponse:

@@ -9,11 +9,11 @@ from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
 from pydantic import ConfigDict
 
+from kapclinic.accounts.web import api_context
 from kapclinic.apitypes import ERROR_ANSWERS, DbId, Offset
 from kapclinic.clinical.ledger import Deadline
 from kapclinic.inventory import selectors, services
 from kapclinic.inventory.models import InventoryCount, Investigation, LedgerEntry, LossReport
-from kapclinic.web import api_context
 
 router = Router(tags=["controlled-substance ledger"])
 

@@ -8,11 +8,11 @@ from decimal import Decimal
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
 
+from kapclinic.accounts.web import api_context
 from kapclinic.apitypes import ERROR_ANSWERS
 from kapclinic.inventory import reports
 from kapclinic.inventory.models import BusinessTime, ClinicRegistration
 from kapclinic.inventory.selectors import require_ledger_report
-from kapclinic.web import api_context
 
 router = Router(tags=["controlled-substance reports"])
 

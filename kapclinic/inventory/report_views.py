@@ -13,7 +13,7 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import render
 
-from kapclinic.accounts.roles import Action, may
+from kapclinic.accounts.web import current_user, forbidden
 from kapclinic.audit.context import AuditContext
 from kapclinic.csvsafe import csv_lines
 from kapclinic.errors import AccessDenied
@@ -21,7 +21,7 @@ from kapclinic.inventory import reports
 from kapclinic.inventory.models import BusinessTime
 from kapclinic.inventory.selectors import require_ledger_report
 from kapclinic.pdf import pdf_response
-from kapclinic.web import current_user, forbidden
+from kapclinic.roles import Action, may
 
 LOG_PAGE_SIZE = 200
 OUTPUTS = ("page", "csv", "pdf")

@@ -11,7 +11,6 @@ from django.db import connection
 from django.db.models import Max, Min, QuerySet, Sum
 from django.utils import timezone
 
-from kapclinic.accounts.roles import Action, may
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.models import Outcome
 from kapclinic.audit.services import access_event_record
@@ -39,6 +38,7 @@ from kapclinic.inventory.models import (
     Lot,
     StorageLocation,
 )
+from kapclinic.roles import Action, may
 
 EXPIRY_WARNING_DAYS = 60
 

@@ -15,7 +15,6 @@ from django.utils import timezone
 
 from kapclinic.accounts import services as account_services
 from kapclinic.accounts.models import User
-from kapclinic.accounts.roles import Action, may
 from kapclinic.audit.chain import chain_append
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.models import Outcome
@@ -48,6 +47,7 @@ from kapclinic.inventory.models import (
     StorageLocation,
 )
 from kapclinic.patients.models import Patient
+from kapclinic.roles import Action, may
 
 # Entry kinds recorded through ledger_entry_record; receipts, transfers and count adjustments have their own doors.
 DIRECT_KINDS = (

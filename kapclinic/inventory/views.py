@@ -11,7 +11,7 @@ from django.forms import Form
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
-from kapclinic.accounts.roles import Action, may
+from kapclinic.accounts.web import apply_validation_errors, current_user, forbidden, not_found, querystring_without_page
 from kapclinic.audit.context import AuditContext
 from kapclinic.clinical.ledger import EntryKind
 from kapclinic.errors import AccessDenied, Conflict, NotFound
@@ -29,7 +29,7 @@ from kapclinic.inventory.forms import (
     TransferForm,
 )
 from kapclinic.inventory.models import ClinicRegistration, LedgerEntry, Lot, Product, StorageLocation
-from kapclinic.web import apply_validation_errors, current_user, forbidden, not_found, querystring_without_page
+from kapclinic.roles import Action, may
 
 
 @login_required

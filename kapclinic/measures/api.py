@@ -8,12 +8,12 @@ from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 from pydantic import ConfigDict
 
+from kapclinic.accounts.web import api_context
 from kapclinic.apitypes import ERROR_ANSWERS, DbId, Offset
 from kapclinic.clinical.instruments import INSTRUMENTS, Instrument
 from kapclinic.measures import services
 from kapclinic.measures.models import QuestionnaireResponse
 from kapclinic.measures.selectors import responses_for_patient
-from kapclinic.web import api_context
 
 router = Router(tags=["measures"])
 

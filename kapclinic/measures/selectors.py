@@ -8,7 +8,6 @@ from datetime import date, timedelta
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from kapclinic.accounts.roles import Action, Scope, scope_for
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.services import access_events_record_many
 from kapclinic.clinical.instruments import INSTRUMENTS
@@ -16,6 +15,7 @@ from kapclinic.clinical.schedule import OVERDUE_AFTER_DAYS, follow_up_due_on, st
 from kapclinic.dosing.models import DosingSession, SessionState
 from kapclinic.measures.models import QuestionnaireResponse, SafetyFlag, ScheduledMeasure
 from kapclinic.patients.access import patient_get_for_user
+from kapclinic.roles import Action, Scope, scope_for
 
 
 def responses_for_patient(*, ctx: AuditContext, patient_id: int) -> QuerySet[QuestionnaireResponse]:

@@ -10,7 +10,6 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from kapclinic.accounts.roles import Action, Role
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.models import Outcome
 from kapclinic.audit.services import access_event_record
@@ -33,6 +32,7 @@ from kapclinic.measures.models import (
 )
 from kapclinic.patients.access import patient_get_for_user
 from kapclinic.patients.models import Patient
+from kapclinic.roles import Action, Role
 
 
 def instrument_or_error(code: str, version: str | None = None) -> Instrument:

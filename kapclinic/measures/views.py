@@ -10,14 +10,14 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from kapclinic.accounts.roles import Action, may
+from kapclinic.accounts.web import current_user, forbidden, not_found, safe_next
 from kapclinic.audit.context import AuditContext
 from kapclinic.clinical.instruments import INSTRUMENTS
 from kapclinic.errors import AccessDenied, Conflict, NotFound
 from kapclinic.measures import services
 from kapclinic.measures.forms import question_fields, submit_form
 from kapclinic.patients.access import patient_get_for_user
-from kapclinic.web import current_user, forbidden, not_found, safe_next
+from kapclinic.roles import Action, may
 
 
 @login_required

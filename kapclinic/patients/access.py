@@ -7,15 +7,20 @@ or `patient_search_for_user`; tests walk them exhaustively so the pages can rely
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 
-from kapclinic.accounts.roles import Action, Scope, may, scope_for
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.models import EmergencyAccess, Outcome
 from kapclinic.audit.services import access_event_record, emergency_access_active
 from kapclinic.errors import AccessDenied, NotFound
 from kapclinic.patients.models import CareTeamMember, Patient
+from kapclinic.roles import Action, Scope, may, scope_for
 
 
 @dataclass(frozen=True)
@@ -84,3 +89,28 @@ def patients_visible_to(*, ctx: AuditContext, action: Action = Action.PATIENT_LI
         return patients.filter(user_id=user.pk)
     access_event_record(ctx=ctx, action=action, outcome=Outcome.DENIED)
     raise AccessDenied("Your role does not allow listing patients.")
+
+
+def emergency_access_grant(*, ctx: AuditContext, patient: Patient, reason: str) -> EmergencyAccess:
+    """Open a chart outside the user's care team for a while; flagged for the director's review.
+
+    Refusals are recorded too (outside the transaction, so they are kept).
+    """
+    if not may(ctx.user.role, Action.EMERGENCY_ACCESS):
+        access_event_record(ctx=ctx, action=Action.EMERGENCY_ACCESS, patient_id=patient.pk, outcome=Outcome.DENIED)
+        raise AccessDenied("Your role cannot use emergency access.")
+    reason = reason.strip()
+    if len(reason) < 10:
+        access_event_record(ctx=ctx, action=Action.EMERGENCY_ACCESS, patient_id=patient.pk, outcome=Outcome.INVALID)
+        raise ValidationError({"reason": "Give the clinical reason for emergency access (at least 10 characters)."})
+    now = timezone.now()
+    with transaction.atomic():
+        grant = EmergencyAccess.objects.create(
+            user=ctx.user,
+            patient=patient,
+            reason=reason[:2000],
+            granted_at=now,
+            expires_at=now + timedelta(minutes=settings.KAPCLINIC_EMERGENCY_ACCESS_MINUTES),
+        )
+        access_event_record(ctx=ctx, action=Action.EMERGENCY_ACCESS, patient_id=patient.pk, emergency=grant)
+    return grant

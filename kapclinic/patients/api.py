@@ -7,13 +7,13 @@ from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
 from pydantic import ConfigDict
 
+from kapclinic.accounts.web import api_context
 from kapclinic.apitypes import ERROR_ANSWERS, DbId, DbInt, Offset
 from kapclinic.patients import services
 from kapclinic.patients.access import patient_get_for_user
 from kapclinic.patients.export import record_export
 from kapclinic.patients.models import Patient
 from kapclinic.patients.selectors import MAX_PAGE_SIZE, patient_search_for_user
-from kapclinic.web import api_context
 
 router = Router(tags=["patients"])
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from kapclinic.accounts.roles import Action, may
 from kapclinic.intake.eligibility import stored_value_problems
 from kapclinic.intake.models import Evaluation
 from kapclinic.measures.models import SafetyFlag
 from kapclinic.measures.selectors import open_safety_flags_for_patient
 from kapclinic.patients.models import Patient
 from kapclinic.patients.selectors import ChartHeader, chart_header
+from kapclinic.roles import Action, may
 
 NO_KNOWN_ALLERGIES = "No known drug allergies"
 NOT_RECORDED = "Not yet recorded"

@@ -10,7 +10,6 @@ from typing import Any
 
 from django.utils import timezone
 
-from kapclinic.accounts.roles import Action, may
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.services import access_event_record
 from kapclinic.consent.models import ConsentSignature
@@ -19,6 +18,7 @@ from kapclinic.intake.models import EligibilityDecision
 from kapclinic.measures.models import QuestionnaireResponse
 from kapclinic.patients.access import patient_get_for_user
 from kapclinic.plans.models import TreatmentPlan
+from kapclinic.roles import Action, may
 from kapclinic.therapy.selectors import notes_for_export
 
 EXPORT_FORMAT = "kapclinic-record-1"

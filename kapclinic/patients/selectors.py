@@ -6,12 +6,12 @@ from dataclasses import dataclass
 
 from django.db.models import Q, QuerySet
 
-from kapclinic.accounts.roles import Action
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.services import access_events_record_many
 from kapclinic.clinical.registry import PersonKey, SearchTerms, duplicate_reasons, parse_search
 from kapclinic.patients.access import patients_visible_to
 from kapclinic.patients.models import CareTeamMember, DuplicateFlag, Patient
+from kapclinic.roles import Action
 
 MAX_PAGE_SIZE = 100
 

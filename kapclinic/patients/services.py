@@ -11,7 +11,6 @@ from django.db import transaction
 from django.utils import timezone
 
 from kapclinic.accounts.models import User
-from kapclinic.accounts.roles import Action, Role, may
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.models import Outcome
 from kapclinic.audit.services import access_event_record
@@ -20,6 +19,7 @@ from kapclinic.errors import AccessDenied, Conflict, NotFound
 from kapclinic.patients.access import patient_get_for_user
 from kapclinic.patients.models import CareTeamMember, CareTeamRole, DuplicateFlag, Patient
 from kapclinic.patients.selectors import PossibleDuplicate, possible_duplicates
+from kapclinic.roles import Action, Role, may
 
 CONTACT_FIELDS = (
     "phone",

@@ -8,11 +8,11 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from kapclinic.accounts.models import User
-from kapclinic.accounts.roles import Action, Role, Scope, may, scope_for
+from kapclinic.accounts.web import apply_validation_errors, current_user, forbidden, not_found
 from kapclinic.appointments.models import Appointment
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.models import Outcome
-from kapclinic.audit.services import access_event_record, emergency_access_grant
+from kapclinic.audit.services import access_event_record
 from kapclinic.clinical.instruments import INSTRUMENTS
 from kapclinic.consent.selectors import consent_status
 from kapclinic.dosing.models import DosingSession, SessionState
@@ -20,7 +20,7 @@ from kapclinic.errors import AccessDenied, Conflict, NotFound
 from kapclinic.measures.selectors import open_safety_flags_for_patient, recent_responses, schedule_for_patient
 from kapclinic.measures.trajectories import trajectories_for_patient
 from kapclinic.patients import services
-from kapclinic.patients.access import PatientAccess, patient_get_for_user
+from kapclinic.patients.access import PatientAccess, emergency_access_grant, patient_get_for_user
 from kapclinic.patients.chart import chart_sections
 from kapclinic.patients.export import record_export
 from kapclinic.patients.forms import (
@@ -33,8 +33,8 @@ from kapclinic.patients.forms import (
 from kapclinic.patients.models import CareTeamRole, Patient
 from kapclinic.patients.selectors import chart_header, patient_search_for_user
 from kapclinic.plans.selectors import current_plan
+from kapclinic.roles import Action, Role, Scope, may, scope_for
 from kapclinic.therapy.selectors import notes_for_chart
-from kapclinic.web import apply_validation_errors, current_user, forbidden, not_found
 
 
 def _page_number(request: HttpRequest) -> int:

@@ -9,12 +9,12 @@ from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 from pydantic import ConfigDict
 
+from kapclinic.accounts.web import api_context
 from kapclinic.apitypes import ERROR_ANSWERS, ClockTime, DbId, DbInt
 from kapclinic.dosing.models import DosingSession
 from kapclinic.plans import services
 from kapclinic.plans.models import TreatmentPlan
 from kapclinic.plans.selectors import plan_get, plans_for_patient
-from kapclinic.web import api_context
 
 router = Router(tags=["treatment plans"])
 

@@ -8,10 +8,10 @@ from typing import Any
 from django import forms
 
 from kapclinic.accounts.models import User
-from kapclinic.accounts.roles import Role
 from kapclinic.clinical.instruments import INSTRUMENTS
 from kapclinic.clinical.schedule import FREQUENCIES
 from kapclinic.plans.models import EsketamineIndication, Route, TitrationKind, TreatmentPlan
+from kapclinic.roles import Role
 
 # Frequency, stored as `interval_days` (kapclinic/clinical/schedule.py FREQUENCIES).
 INTERVAL_CHOICES = [(days, frequency.label) for days, frequency in FREQUENCIES.items()]

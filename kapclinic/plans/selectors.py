@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from kapclinic.accounts.roles import Action, Role
 from kapclinic.audit.context import AuditContext
 from kapclinic.errors import NotFound
 from kapclinic.patients.access import PatientAccess, patient_get_for_user
 from kapclinic.plans.models import TreatmentPlan
+from kapclinic.roles import Action, Role
 
 
 def plans_for_patient(*, ctx: AuditContext, patient_id: int) -> tuple[PatientAccess, list[TreatmentPlan]]:

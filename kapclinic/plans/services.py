@@ -11,7 +11,6 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from kapclinic.accounts.roles import Action
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.models import Outcome
 from kapclinic.audit.services import access_event_record
@@ -27,6 +26,7 @@ from kapclinic.patients.access import patient_get_for_user
 from kapclinic.plans.forms import PlanForm
 from kapclinic.plans.models import WEIGHT_BASED_ROUTES, Route, TitrationKind, TreatmentPlan
 from kapclinic.policy import dosing_policy
+from kapclinic.roles import Action
 
 # Follow-up after the course (outcomes.md: depression and anxiety at end of course, 1, 3 and 6 months).
 FOLLOW_UP_MEASURES = ("phq9", "gad7")

@@ -10,7 +10,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from kapclinic.accounts.models import User
-from kapclinic.accounts.roles import Action, Role, may
+from kapclinic.accounts.web import current_user, forbidden, not_found
 from kapclinic.audit.context import AuditContext
 from kapclinic.dosing.models import SessionState
 from kapclinic.dosing.selectors import dosing_blockers
@@ -22,7 +22,7 @@ from kapclinic.plans import services
 from kapclinic.plans.forms import INTERVAL_CHOICES, PlanForm
 from kapclinic.plans.models import TreatmentPlan
 from kapclinic.plans.selectors import plan_get, plans_for_patient
-from kapclinic.web import current_user, forbidden, not_found
+from kapclinic.roles import Action, Role, may
 
 
 @login_required

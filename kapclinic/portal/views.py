@@ -12,7 +12,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from kapclinic.accounts.roles import Action, Role
+from kapclinic.accounts.web import current_user, forbidden, not_found
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.services import access_event_record
 from kapclinic.clinical.instruments import INSTRUMENTS, SUICIDE_RISK
@@ -27,7 +27,7 @@ from kapclinic.patients.access import patient_get_for_user
 from kapclinic.patients.models import Patient
 from kapclinic.plans.models import Route, TreatmentPlan
 from kapclinic.plans.selectors import current_plan
-from kapclinic.web import current_user, forbidden, not_found
+from kapclinic.roles import Action, Role
 
 # What a patient answers themselves (clinician- and observer-rated scales are entered by staff).
 SELF_REPORT = [i for i in INSTRUMENTS.values() if i.respondent == "self"]

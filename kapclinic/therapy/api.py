@@ -14,11 +14,11 @@ from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 from pydantic import BaseModel, ConfigDict
 
+from kapclinic.accounts.web import api_context, api_user
 from kapclinic.apitypes import DB_INT_MAX, ERROR_ANSWERS, DbId, DbInt
 from kapclinic.therapy import selectors, services
 from kapclinic.therapy.kinds import PROMPT_TEXT
 from kapclinic.therapy.models import GoalProgress, NoteAddendum, NoteCosignature, NoteShare, Reflection, TherapyNote
-from kapclinic.web import api_context, api_user
 
 router = Router(tags=["therapy"])
 

@@ -23,7 +23,6 @@ from django.db.models import Count, Exists, Func, OuterRef, Prefetch, Q, QuerySe
 from django.utils import timezone
 
 from kapclinic.accounts.models import User
-from kapclinic.accounts.roles import Action, Role, Scope, may, scope_for
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.models import Outcome
 from kapclinic.audit.services import access_event_record, access_events_record_many, emergency_access_active
@@ -31,6 +30,7 @@ from kapclinic.dosing.models import Discharge, DosingSession
 from kapclinic.errors import AccessDenied, NotFound
 from kapclinic.patients.access import PatientAccess, is_on_care_team, patient_get_for_user
 from kapclinic.plans.models import TreatmentPlan
+from kapclinic.roles import Action, Role, Scope, may, scope_for
 from kapclinic.therapy.kinds import NoteKind
 from kapclinic.therapy.models import GoalProgress, NoteAddendum, NoteCosignature, NoteShare, Reflection, TherapyNote
 from kapclinic.therapy.services import current_plan

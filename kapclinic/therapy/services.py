@@ -17,7 +17,6 @@ from django.db import transaction
 from django.utils import timezone
 
 from kapclinic.accounts.models import User
-from kapclinic.accounts.roles import Action, may
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.models import Outcome
 from kapclinic.audit.services import access_event_record
@@ -25,6 +24,7 @@ from kapclinic.dosing.models import DosingSession
 from kapclinic.errors import AccessDenied, Conflict, NotFound
 from kapclinic.patients.access import patient_get_for_user
 from kapclinic.plans.models import TreatmentPlan
+from kapclinic.roles import Action, may
 from kapclinic.signing import content_digest
 from kapclinic.therapy.kinds import (
     ADDENDUM_MAX,

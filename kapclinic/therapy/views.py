@@ -14,7 +14,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from kapclinic.accounts.roles import Action, Role, may
+from kapclinic.accounts.web import apply_validation_errors, current_user, forbidden, not_found
 from kapclinic.audit.context import AuditContext
 from kapclinic.dosing.models import DosingSession
 from kapclinic.errors import AccessDenied, Conflict, NotFound
@@ -22,11 +22,11 @@ from kapclinic.measures.selectors import open_safety_flags_for_patient
 from kapclinic.patients.forms import EmergencyAccessForm
 from kapclinic.patients.models import Patient
 from kapclinic.patients.selectors import chart_header
+from kapclinic.roles import Action, Role, may
 from kapclinic.therapy import selectors, services
 from kapclinic.therapy.forms import AddendumForm, GoalProgressForm, NoteForm, ReflectionForm
 from kapclinic.therapy.kinds import KIND_LABELS, PROMPT_TEXT, SECTIONS, NoteKind
 from kapclinic.therapy.models import Reflection, TherapyNote
-from kapclinic.web import apply_validation_errors, current_user, forbidden, not_found
 
 # Kinds offered as "new note" buttons, in pathway order; process notes last and marked private.
 NEW_NOTE_KINDS = [NoteKind.PREPARATION, NoteKind.IN_SESSION, NoteKind.INTEGRATION, NoteKind.THERAPY, NoteKind.PROCESS]

@@ -6,7 +6,7 @@ Each area keeps its probes in its own module here and registers its dict in PROB
 
 from __future__ import annotations
 
-from kapclinic.accounts.roles import Action
+from kapclinic.roles import Action
 from tests.probes import consent, dosing, therapy
 from tests.probes.world import Probe, World
 

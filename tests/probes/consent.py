@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from kapclinic.accounts.roles import Action
 from kapclinic.consent.models import ConsentSignature, ConsentVersion, ConsentWithdrawal, ConsentWitness
 from kapclinic.consent.selectors import consent_document
 from kapclinic.patients.models import Patient
+from kapclinic.roles import Action
 from tests.probes.world import Probe, World
 
 RISKS = [{"code": "nausea", "text": "Nausea is common."}, {"code": "no-driving", "text": "No driving until tomorrow."}]

@@ -7,7 +7,6 @@ from decimal import Decimal
 
 from django.utils import timezone
 
-from kapclinic.accounts.roles import Action
 from kapclinic.consent.models import ConsentSignature, ConsentVersion
 from kapclinic.dosing.models import (
     AdverseEvent,
@@ -24,6 +23,7 @@ from kapclinic.dosing.models import (
 from kapclinic.intake.models import EligibilityDecision
 from kapclinic.patients.models import Patient
 from kapclinic.plans.models import TreatmentPlan
+from kapclinic.roles import Action
 from kapclinic.signing import content_digest
 from tests.probes.world import Probe, World
 

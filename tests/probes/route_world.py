@@ -14,7 +14,6 @@ from django.test import Client
 from django.utils import timezone
 
 from kapclinic.accounts.models import ApiToken, User
-from kapclinic.accounts.roles import Role
 from kapclinic.accounts.services import api_token_issue
 from kapclinic.appointments.models import Appointment
 from kapclinic.audit.context import AuditContext
@@ -27,6 +26,7 @@ from kapclinic.inventory.services import Quantity, WitnessCredentials, ledger_en
 from kapclinic.measures.models import QuestionnaireResponse, SafetyFlag
 from kapclinic.patients.models import CareTeamMember, Patient
 from kapclinic.plans.models import TreatmentPlan
+from kapclinic.roles import Role
 from kapclinic.therapy.models import Reflection, TherapyNote
 from tests.conftest import PASSWORD, _patient, hashed_password
 from tests.probes.dosing import _ready

@@ -12,9 +12,9 @@ from decimal import Decimal
 from django.utils import timezone
 
 from kapclinic.accounts.models import User
-from kapclinic.accounts.roles import Action
 from kapclinic.patients.models import Patient
 from kapclinic.plans.models import TreatmentPlan
+from kapclinic.roles import Action
 from kapclinic.therapy.models import GoalProgress, NoteCosignature, NoteShare, Reflection, TherapyNote
 from tests.probes.world import Probe, World
 

@@ -6,10 +6,10 @@ from typing import Any
 
 from django import template
 
-from kapclinic.accounts.roles import Action, may
 from kapclinic.patients.banner import banner_for
 from kapclinic.patients.models import Patient
 from kapclinic.patients.selectors import ChartHeader
+from kapclinic.roles import Action, may
 
 register = template.Library()
 

@@ -6,8 +6,8 @@ from typing import Any
 
 from django import template
 
-from kapclinic.accounts.roles import Role
 from kapclinic.audit.context import AuditContext
+from kapclinic.roles import Role
 from kapclinic.therapy.selectors import notes_to_sign as select_notes_to_sign
 
 register = template.Library()

@@ -8,7 +8,6 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from kapclinic.accounts.models import User
-from kapclinic.accounts.roles import Role
 from kapclinic.audit.chain import CHAINS, checkpoint_take
 from kapclinic.clinical.registry import SYNTHETIC_MRN_BASE, mrn_from_number
 from kapclinic.demo.consent import load_consent
@@ -24,6 +23,7 @@ from kapclinic.demo.synthetic import (
 )
 from kapclinic.demo.therapy import load_therapy
 from kapclinic.patients.models import Patient
+from kapclinic.roles import Role
 
 DEMO_PATIENT_COUNT = 24
 # Portal logins, each linked to one synthetic patient (by serial).

@@ -13,21 +13,21 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from kapclinic.accounts.roles import Action, may
+from kapclinic.accounts.web import current_user, forbidden, querystring_without_page, safe_next
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.models import AccessEvent
-from kapclinic.audit.selectors import (
+from kapclinic.audit.services import emergency_access_review
+from kapclinic.csvsafe import csv_lines
+from kapclinic.errors import AccessDenied, Conflict, NotFound
+from kapclinic.oversight.selectors import (
     AuditFilter,
     access_events_for,
     audit_patient_id,
     emergency_accesses_to_review,
     require_audit_browse,
 )
-from kapclinic.audit.services import emergency_access_review
-from kapclinic.csvsafe import csv_lines
-from kapclinic.errors import AccessDenied, Conflict, NotFound
 from kapclinic.patients.models import Patient
-from kapclinic.web import current_user, forbidden, querystring_without_page, safe_next
+from kapclinic.roles import Action, may
 
 CSV_COLUMNS = [
     "occurred_at",

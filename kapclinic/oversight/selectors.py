@@ -9,12 +9,12 @@ from datetime import date, datetime, time, timedelta
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from kapclinic.accounts.roles import Action, may
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.models import AccessEvent, EmergencyAccess
 from kapclinic.audit.services import access_event_record
 from kapclinic.errors import AccessDenied, NotFound
 from kapclinic.patients.models import Patient
+from kapclinic.roles import Action, may
 
 
 @dataclass(frozen=True)

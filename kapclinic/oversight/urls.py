@@ -1,6 +1,6 @@
 from django.urls import path
 
-from kapclinic.audit import views
+from kapclinic.oversight import views
 
 app_name = "audit"
 

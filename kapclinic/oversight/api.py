@@ -6,10 +6,10 @@ from typing import Any
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
 
+from kapclinic.accounts.web import api_user
 from kapclinic.apitypes import ERROR_ANSWERS, DbId, Offset
 from kapclinic.audit.context import AuditContext
-from kapclinic.audit.selectors import AuditFilter, access_events_for, audit_patient_id, require_audit_browse
-from kapclinic.web import api_user
+from kapclinic.oversight.selectors import AuditFilter, access_events_for, audit_patient_id, require_audit_browse
 
 router = Router(tags=["audit"])
 
