@@ -104,6 +104,7 @@ def _on_unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpR
 def _mount() -> None:
     from kapclinic.accounts.api import router as auth_router
     from kapclinic.appointments.api import router as appointments_router
+    from kapclinic.chart.api import router as chart_router
     from kapclinic.consent.api import router as consent_router
     from kapclinic.dosing.api import router as dosing_router
     from kapclinic.intake.api import router as intake_router
@@ -117,6 +118,7 @@ def _mount() -> None:
 
     api.add_router("/auth", auth_router)
     api.add_router("/patients", patients_router)
+    api.add_router("/patients", chart_router)
     api.add_router("/audit-events", audit_router)
     api.add_router("/ledger/reports", ledger_reports_router)
     api.add_router("/ledger", ledger_router)

@@ -12,6 +12,7 @@ urlpatterns = [
     path("", include("kapclinic.home.urls")),
     path("accounts/", include("kapclinic.accounts.urls")),
     path("patients/", include("kapclinic.patients.urls")),
+    path("patients/", include("kapclinic.chart.urls")),
     path("patients/<id:patient_id>/consent/", include("kapclinic.consent.patient_urls")),
     path("audit/", include("kapclinic.oversight.urls")),
     path("portal/sessions/", include("kapclinic.dosing.portal_urls")),

@@ -1,7 +1,7 @@
 """Which row of the role x action table guards each page route and API operation.
 
 Plain Python with no Django import, beside `roles.py`, which stays the only place that says who may
-do what. Every named page route (keyed by its URL name, e.g. "patients:chart") and every API
+do what. Every named page route (keyed by its URL name, e.g. "chart:patient") and every API
 operation (keyed "METHOD /api/v1/path/{id}", as in the OpenAPI document) is here, either with the
 `Action` the view or service checks, or with an explicit mark (public, any signed-in user, any staff
 member) and the reason for it. tests/test_route_access.py fails for a route missing here and walks
@@ -156,11 +156,11 @@ PAGE_RULES: dict[str, RouteRule] = {
     # Patients: registry, chart, care team, emergency access.
     "patients:list": needs(A.PATIENT_LIST),
     "patients:register": needs(A.PATIENT_REGISTER),
-    "patients:chart": needs(A.PATIENT_VIEW),
+    "chart:patient": needs(A.PATIENT_VIEW),
     # The view asks PATIENT_EDIT of those who have it, else PATIENT_EDIT_CONTACT; this row is the wider.
     "patients:edit": needs(A.PATIENT_EDIT_CONTACT),
     "patients:emergency_access": needs(A.EMERGENCY_ACCESS),
-    "patients:record": needs(A.PATIENT_VIEW_CLINICAL, narrowed_by=A.NOTE_VIEW),
+    "chart:record": needs(A.PATIENT_VIEW_CLINICAL, narrowed_by=A.NOTE_VIEW),
     "patients:portal_account": needs(A.PATIENT_EDIT),
     "patients:care_team": needs(A.CARE_TEAM_ASSIGN),
     # Consent at the clinic (a patient's consent pages are in the portal).

@@ -124,7 +124,7 @@ def inquiry_detail(request: HttpRequest, inquiry_id: int) -> HttpResponse:
                 return redirect("intake:detail", inquiry_id=inquiry.pk)
             else:
                 messages.success(request, f"{patient.full_name} was registered with MRN {patient.mrn}.")
-                return redirect("patients:chart", patient_id=patient.pk)
+                return redirect("chart:patient", patient_id=patient.pk)
     else:
         access_event_record(ctx=ctx, action="inquiry.view", detail={"inquiry": inquiry.pk})
     if not duplicates:  # "a different person from the duplicates shown" only when some are shown

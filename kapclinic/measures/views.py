@@ -43,7 +43,7 @@ def paper_entry(request: HttpRequest, patient_id: int, code: str) -> HttpRespons
         submitted = submit_form(ctx=ctx, patient_id=patient_id, instrument=instrument, data=request.POST)
         if submitted.response is not None:
             messages.success(request, f"The {instrument.name} was recorded.")
-            return redirect("patients:chart", patient_id=patient_id)
+            return redirect("chart:patient", patient_id=patient_id)
         errors, values = submitted.errors, submitted.values
     return render(
         request,
@@ -87,7 +87,7 @@ def schedule_apply(request: HttpRequest, patient_id: int) -> HttpResponse:
         course_end = date.fromisoformat(request.POST.get("course_end_on", ""))
     except ValueError:
         messages.error(request, "Enter the baseline and end-of-course dates.")
-        return redirect("patients:chart", patient_id=patient_id)
+        return redirect("chart:patient", patient_id=patient_id)
     try:
         created = services.measure_schedule_apply(
             ctx=AuditContext.from_request(request),
@@ -104,4 +104,4 @@ def schedule_apply(request: HttpRequest, patient_id: int) -> HttpResponse:
         messages.error(request, " ".join(exc.messages))
     else:
         messages.success(request, f"{len(created)} questionnaire{'s' if len(created) != 1 else ''} scheduled.")
-    return redirect("patients:chart", patient_id=patient_id)
+    return redirect("chart:patient", patient_id=patient_id)

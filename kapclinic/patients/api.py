@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
 
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
@@ -11,7 +10,6 @@ from kapclinic.accounts.web import api_context
 from kapclinic.apitypes import ERROR_ANSWERS, DbId, DbInt, Offset
 from kapclinic.patients import services
 from kapclinic.patients.access import patient_get_for_user
-from kapclinic.patients.export import record_export
 from kapclinic.patients.models import Patient
 from kapclinic.patients.selectors import MAX_PAGE_SIZE, patient_search_for_user
 
@@ -166,13 +164,4 @@ def patient_update(request: HttpRequest, patient_id: DbId, payload: PatientPatch
     values = payload.dict(exclude_unset=True, exclude={"version"})
     return services.patient_update(
         ctx=api_context(request), patient_id=patient_id, values=values, expected_version=payload.version
-    )
-
-
-@router.get("/{patient_id}/record", response={200: dict[str, Any], **ERROR_ANSWERS})
-def patient_record(request: HttpRequest, patient_id: DbId, include_process_notes: bool = False) -> dict[str, Any]:
-    """The patient's record as one document. Psychotherapy process notes are left out unless the exporting
-    author includes their own with include_process_notes=true (a colleague's never)."""
-    return record_export(
-        ctx=api_context(request), patient_id=patient_id, include_own_process_notes=include_process_notes
     )

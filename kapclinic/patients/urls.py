@@ -7,10 +7,8 @@ app_name = "patients"
 urlpatterns = [
     path("", views.patient_list, name="list"),
     path("new/", views.patient_register, name="register"),
-    path("<id:patient_id>/", views.patient_chart, name="chart"),
     path("<id:patient_id>/edit/", views.patient_edit, name="edit"),
     path("<id:patient_id>/emergency-access/", views.emergency_access, name="emergency_access"),
-    path("<id:patient_id>/record.json", views.patient_record_download, name="record"),
     path("<id:patient_id>/portal-account/", views.portal_account, name="portal_account"),
     path("<id:patient_id>/care-team/", views.care_team_assign, name="care_team"),
 ]

@@ -3,26 +3,17 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from kapclinic.accounts.models import User
 from kapclinic.accounts.web import apply_validation_errors, current_user, forbidden, not_found
-from kapclinic.appointments.models import Appointment
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.models import Outcome
 from kapclinic.audit.services import access_event_record
-from kapclinic.clinical.instruments import INSTRUMENTS
-from kapclinic.consent.selectors import consent_status
-from kapclinic.dosing.models import DosingSession, SessionState
 from kapclinic.errors import AccessDenied, Conflict, NotFound
-from kapclinic.measures.selectors import open_safety_flags_for_patient, recent_responses, schedule_for_patient
-from kapclinic.measures.trajectories import trajectories_for_patient
 from kapclinic.patients import services
-from kapclinic.patients.access import PatientAccess, emergency_access_grant, patient_get_for_user
-from kapclinic.patients.chart import chart_sections
-from kapclinic.patients.export import record_export
+from kapclinic.patients.access import emergency_access_grant, patient_get_for_user
 from kapclinic.patients.forms import (
     CareTeamForm,
     ContactForm,
@@ -30,11 +21,9 @@ from kapclinic.patients.forms import (
     EmergencyAccessForm,
     PatientForm,
 )
-from kapclinic.patients.models import CareTeamRole, Patient
-from kapclinic.patients.selectors import chart_header, patient_search_for_user
-from kapclinic.plans.selectors import current_plan
+from kapclinic.patients.models import Patient
+from kapclinic.patients.selectors import patient_search_for_user
 from kapclinic.roles import Action, Role, Scope, may, scope_for
-from kapclinic.therapy.selectors import notes_for_chart
 
 
 def _page_number(request: HttpRequest) -> int:
@@ -90,84 +79,19 @@ def patient_register(request: HttpRequest) -> HttpResponse:
             duplicates = exc.matches
         else:
             messages.success(request, f"{patient.full_name} was registered with MRN {patient.mrn}.")
-            return redirect("patients:chart", patient_id=patient.pk)
+            return redirect("chart:patient", patient_id=patient.pk)
     status = 422 if request.method == "POST" else 200
     return render(
         request, "patients/register.html", {"form": form, "duplicates": duplicates, "confirm": confirm}, status=status
     )
 
 
-def _denied(request: HttpRequest, exc: AccessDenied, patient_id: int) -> HttpResponse:
+def refused_with_emergency_offer(request: HttpRequest, exc: AccessDenied, patient_id: int) -> HttpResponse:
+    """The refusal page, offering emergency access where the role may use it (the chart and the edit page)."""
     context: dict[str, object] = {}
     if exc.emergency_possible:
         context = {"emergency_form": EmergencyAccessForm(), "patient_id": patient_id}
     return forbidden(request, exc.message, context=context)
-
-
-@login_required
-def patient_chart(request: HttpRequest, patient_id: int) -> HttpResponse:
-    user = current_user(request)
-    if user.role == Role.PATIENT:
-        return redirect("portal:home")
-    try:
-        access = patient_get_for_user(ctx=AuditContext.from_request(request), patient_id=patient_id)
-    except NotFound:
-        return not_found(request, "No patient with that id.")
-    except AccessDenied as exc:
-        return _denied(request, exc, patient_id)
-    return render(request, "patients/chart.html", _chart_context(user, access))
-
-
-def _chart_context(user: User, access: PatientAccess) -> dict[str, object]:
-    patient = access.patient
-    header = chart_header(patient=patient)
-    show_clinical = may(user.role, Action.PATIENT_VIEW_CLINICAL)
-    can_assign = may(user.role, Action.CARE_TEAM_ASSIGN)
-    clinicians: list[User] = []
-    if can_assign:
-        clinicians = list(
-            User.objects.filter(role__in=CareTeamRole.values, is_active=True).order_by("last_name", "first_name")
-        )
-    team_by_role = {m.role: m for m in header.care_team}
-    can_view_scores = may(user.role, Action.MEASURE_VIEW)
-    return {
-        "safety_flags": open_safety_flags_for_patient(patient_id=patient.pk) if can_view_scores else [],
-        "can_acknowledge": may(user.role, Action.SAFETY_ACKNOWLEDGE),
-        "responses": recent_responses(patient_id=patient.pk) if can_view_scores else [],
-        "trajectories": trajectories_for_patient(patient_id=patient.pk) if can_view_scores else [],
-        "schedule": schedule_for_patient(patient_id=patient.pk),
-        "can_view_scores": can_view_scores,
-        "plan": current_plan(patient.pk) if show_clinical else None,
-        "consent": consent_status(patient.pk) if show_clinical else None,
-        "therapy_notes": notes_for_chart(user=user, patient_id=patient.pk, limit=10) if show_clinical else [],
-        "dosing_sessions": list(
-            DosingSession.objects.filter(patient=patient)
-            .exclude(state=SessionState.CANCELLED)
-            .select_related("checklist")
-            .order_by("scheduled_for")[:12]
-        )
-        if show_clinical
-        else [],
-        "entry_instruments": list(INSTRUMENTS.values()) if may(user.role, Action.MEASURE_ENTER) else [],
-        "patient": patient,
-        "access": access,
-        "header": header,
-        "sections": chart_sections(show_clinical=show_clinical),
-        "show_clinical": show_clinical,
-        "can_edit": may(user.role, Action.PATIENT_EDIT) or may(user.role, Action.PATIENT_EDIT_CONTACT),
-        "can_assign": can_assign,
-        "can_edit_full": may(user.role, Action.PATIENT_EDIT),
-        "can_book": may(user.role, Action.APPOINTMENT_BOOK),
-        "can_write_process_notes": may(user.role, Action.PROCESS_NOTE_WRITE),
-        "appointments": list(
-            Appointment.objects.filter(patient=patient).select_related("with_user").order_by("-starts_at")[:10]
-        ),
-        "can_read_audit": may(user.role, Action.AUDIT_BROWSE),
-        "team_rows": [
-            (role, label, team_by_role.get(role), [c for c in clinicians if c.role == role])
-            for role, label in CareTeamRole.choices
-        ],
-    }
 
 
 @login_required
@@ -186,7 +110,7 @@ def patient_edit(request: HttpRequest, patient_id: int) -> HttpResponse:
     except NotFound:
         return not_found(request, "No patient with that id.")
     except AccessDenied as exc:
-        return _denied(request, exc, patient_id)
+        return refused_with_emergency_offer(request, exc, patient_id)
     form_class = PatientForm if full else ContactForm
     patient = access.patient
     form = form_class(request.POST or None, instance=patient, initial={"version": patient.version})
@@ -211,10 +135,10 @@ def patient_edit(request: HttpRequest, patient_id: int) -> HttpResponse:
         except Conflict as exc:
             form.add_error(None, exc.message)
         except AccessDenied as exc:
-            return _denied(request, exc, patient_id)
+            return refused_with_emergency_offer(request, exc, patient_id)
         else:
             messages.success(request, "The patient's details were saved.")
-            return redirect("patients:chart", patient_id=patient_id)
+            return redirect("chart:patient", patient_id=patient_id)
     status = 422 if request.method == "POST" else 200
     return render(
         request, "patients/edit.html", {"form": form, "patient": patient, "contact_only": not full}, status=status
@@ -235,7 +159,7 @@ def emergency_access(request: HttpRequest, patient_id: int) -> HttpResponse:
         if not exc.emergency_possible:
             return forbidden(request, exc.message)
     else:
-        return redirect("patients:chart", patient_id=patient_id)  # already reachable: nothing to grant
+        return redirect("chart:patient", patient_id=patient_id)  # already reachable: nothing to grant
     if not form.is_valid():
         return forbidden(
             request,
@@ -247,7 +171,7 @@ def emergency_access(request: HttpRequest, patient_id: int) -> HttpResponse:
     except AccessDenied as exc:
         return forbidden(request, exc.message)
     messages.warning(request, "Emergency access granted. It is recorded and will be reviewed by the clinic director.")
-    return redirect("patients:chart", patient_id=patient_id)
+    return redirect("chart:patient", patient_id=patient_id)
 
 
 @login_required
@@ -256,7 +180,7 @@ def care_team_assign(request: HttpRequest, patient_id: int) -> HttpResponse:
     form = CareTeamForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Choose a role and a clinician.")
-        return redirect("patients:chart", patient_id=patient_id)
+        return redirect("chart:patient", patient_id=patient_id)
     try:
         services.care_team_assign(
             ctx=AuditContext.from_request(request),
@@ -272,7 +196,7 @@ def care_team_assign(request: HttpRequest, patient_id: int) -> HttpResponse:
         messages.error(request, " ".join(exc.messages))
     else:
         messages.success(request, "The care team was updated.")
-    return redirect("patients:chart", patient_id=patient_id)
+    return redirect("chart:patient", patient_id=patient_id)
 
 
 @login_required
@@ -289,25 +213,7 @@ def portal_account(request: HttpRequest, patient_id: int) -> HttpResponse:
         return forbidden(request, exc.message)
     except (ValidationError, Conflict) as exc:
         messages.error(request, " ".join(getattr(exc, "messages", [str(exc)])))
-        return redirect("patients:chart", patient_id=patient_id)
+        return redirect("chart:patient", patient_id=patient_id)
     return render(
         request, "patients/portal_account.html", {"patient_id": patient_id, "login": user, "temporary": temporary}
     )
-
-
-@login_required
-def patient_record_download(request: HttpRequest, patient_id: int) -> HttpResponse:
-    """The record export as a JSON download (process notes only when their author, exporting, ticks it)."""
-    try:
-        record = record_export(
-            ctx=AuditContext.from_request(request),
-            patient_id=patient_id,
-            include_own_process_notes=request.GET.get("process_notes") == "mine",
-        )
-    except NotFound as exc:
-        return not_found(request, exc.message)
-    except AccessDenied as exc:
-        return forbidden(request, exc.message)
-    response = JsonResponse(record, json_dumps_params={"indent": 2, "ensure_ascii": False})
-    response["Content-Disposition"] = f'attachment; filename="record-{record["patient"]["mrn"]}.json"'
-    return response

@@ -47,7 +47,7 @@ def _error_text(exc: ValidationError | Conflict) -> str:
 
 
 def _banner(user_role: str, patient: Patient) -> dict[str, Any]:
-    """What patients/_banner.html shows beside identity (three queries)."""
+    """What chart/_banner.html shows beside identity (three queries)."""
     return {
         "header": chart_header(patient=patient),
         "safety_flags": open_safety_flags_for_patient(patient_id=patient.pk)

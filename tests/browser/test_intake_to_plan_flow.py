@@ -102,9 +102,9 @@ def open_inquiry(page: Page) -> None:
     expect(page.get_by_role("heading", level=1)).to_have_text("Inquiries")
     page.get_by_label("Name, email or phone").fill(FAMILY)
     page.get_by_role("button", name="Filter").click()
-    row = page.locator("table tbody tr").filter(has_text=f"{FAMILY}, {GIVEN}")
+    row = page.locator("table tbody tr").filter(has_text=BANNER_NAME)
     expect(row).to_have_count(1)
-    row.get_by_role("link", name=f"{FAMILY}, {GIVEN}").click()
+    row.get_by_role("link", name=BANNER_NAME).click()
     expect(page.get_by_role("heading", level=1)).to_have_text(f"Inquiry: {FULL_NAME}")
 
 
@@ -342,7 +342,7 @@ def write_and_sign_plan(
     expect(rows).to_have_count(SESSIONS)
     for row in rows.all():
         expect(row).to_contain_text("Proposed")
-    expect(rows.first).to_contain_text(first_session.strftime("%a %b %-d, %Y %H:%M"))
+    expect(rows.first).to_contain_text(first_session.strftime("%a, %b %-d, %Y, %H:%M"))
 
     first = rows.first
     first.get_by_label("Room for session 1").fill("Room 4")
@@ -411,7 +411,7 @@ def nurse_sees_the_session(page: Page, first_session: datetime, artifacts: Path)
     expect(rows.first).to_be_visible()
     row = rows.filter(has_text=f"1 of {SESSIONS}")
     expect(row).to_have_count(1)
-    expect(row).to_contain_text(first_session.strftime("%a %b %-d %H:%M"))
+    expect(row).to_contain_text(first_session.strftime("%a, %b %-d, %Y, %H:%M"))
     expect(row).to_contain_text("Scheduled")
     expect(row.locator(".badge--ok")).to_have_text("complete")
     expect(row).to_contain_text("Room 4")

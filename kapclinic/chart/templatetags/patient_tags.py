@@ -6,7 +6,7 @@ from typing import Any
 
 from django import template
 
-from kapclinic.patients.banner import banner_for
+from kapclinic.chart.banner import banner_for
 from kapclinic.patients.models import Patient
 from kapclinic.patients.selectors import ChartHeader
 from kapclinic.roles import Action, may
@@ -14,7 +14,7 @@ from kapclinic.roles import Action, may
 register = template.Library()
 
 
-@register.inclusion_tag("patients/_banner.html", takes_context=True)
+@register.inclusion_tag("chart/_banner.html", takes_context=True)
 def patient_banner(context: template.Context, patient: Patient, heading: bool = True) -> dict[str, Any]:
     """Render the banner for `patient`; the page has already checked (and audited) the user's access.
 

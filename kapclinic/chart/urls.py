@@ -1,0 +1,10 @@
+from django.urls import path
+
+from kapclinic.chart import views
+
+app_name = "chart"
+
+urlpatterns = [
+    path("<id:patient_id>/", views.patient_chart, name="patient"),
+    path("<id:patient_id>/record.json", views.patient_record_download, name="record"),
+]

@@ -1,0 +1,115 @@
+"""The patient's chart and the record download: pages that read the whole record, every stage of the pathway.
+
+The chart app sits at the top of the house: it may import the stage apps (intake, consent, plans, dosing,
+measures, therapy, appointments) and the patients app; none of them imports it.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+
+from kapclinic.accounts.models import User
+from kapclinic.accounts.web import current_user, forbidden, not_found
+from kapclinic.appointments.models import Appointment
+from kapclinic.audit.context import AuditContext
+from kapclinic.chart.export import record_export
+from kapclinic.chart.sections import chart_sections
+from kapclinic.clinical.instruments import INSTRUMENTS
+from kapclinic.consent.selectors import consent_status
+from kapclinic.dosing.models import DosingSession, SessionState
+from kapclinic.errors import AccessDenied, NotFound
+from kapclinic.measures.selectors import open_safety_flags_for_patient, recent_responses, schedule_for_patient
+from kapclinic.measures.trajectories import trajectories_for_patient
+from kapclinic.patients.access import PatientAccess, patient_get_for_user
+from kapclinic.patients.models import CareTeamRole
+from kapclinic.patients.selectors import chart_header
+from kapclinic.patients.views import refused_with_emergency_offer
+from kapclinic.plans.selectors import current_plan
+from kapclinic.roles import Action, Role, may
+from kapclinic.therapy.selectors import notes_for_chart
+
+
+@login_required
+def patient_chart(request: HttpRequest, patient_id: int) -> HttpResponse:
+    user = current_user(request)
+    if user.role == Role.PATIENT:
+        return redirect("portal:home")
+    try:
+        access = patient_get_for_user(ctx=AuditContext.from_request(request), patient_id=patient_id)
+    except NotFound:
+        return not_found(request, "No patient with that id.")
+    except AccessDenied as exc:
+        return refused_with_emergency_offer(request, exc, patient_id)
+    return render(request, "chart/patient.html", _chart_context(user, access))
+
+
+def _chart_context(user: User, access: PatientAccess) -> dict[str, object]:
+    patient = access.patient
+    header = chart_header(patient=patient)
+    show_clinical = may(user.role, Action.PATIENT_VIEW_CLINICAL)
+    can_assign = may(user.role, Action.CARE_TEAM_ASSIGN)
+    clinicians: list[User] = []
+    if can_assign:
+        clinicians = list(
+            User.objects.filter(role__in=CareTeamRole.values, is_active=True).order_by("last_name", "first_name")
+        )
+    team_by_role = {m.role: m for m in header.care_team}
+    can_view_scores = may(user.role, Action.MEASURE_VIEW)
+    return {
+        "safety_flags": open_safety_flags_for_patient(patient_id=patient.pk) if can_view_scores else [],
+        "can_acknowledge": may(user.role, Action.SAFETY_ACKNOWLEDGE),
+        "responses": recent_responses(patient_id=patient.pk) if can_view_scores else [],
+        "trajectories": trajectories_for_patient(patient_id=patient.pk) if can_view_scores else [],
+        "schedule": schedule_for_patient(patient_id=patient.pk),
+        "can_view_scores": can_view_scores,
+        "plan": current_plan(patient.pk) if show_clinical else None,
+        "consent": consent_status(patient.pk) if show_clinical else None,
+        "therapy_notes": notes_for_chart(user=user, patient_id=patient.pk, limit=10) if show_clinical else [],
+        "dosing_sessions": list(
+            DosingSession.objects.filter(patient=patient)
+            .exclude(state=SessionState.CANCELLED)
+            .select_related("checklist")
+            .order_by("scheduled_for")[:12]
+        )
+        if show_clinical
+        else [],
+        "entry_instruments": list(INSTRUMENTS.values()) if may(user.role, Action.MEASURE_ENTER) else [],
+        "patient": patient,
+        "access": access,
+        "header": header,
+        "sections": chart_sections(show_clinical=show_clinical),
+        "show_clinical": show_clinical,
+        "can_edit": may(user.role, Action.PATIENT_EDIT) or may(user.role, Action.PATIENT_EDIT_CONTACT),
+        "can_assign": can_assign,
+        "can_edit_full": may(user.role, Action.PATIENT_EDIT),
+        "can_book": may(user.role, Action.APPOINTMENT_BOOK),
+        "can_write_process_notes": may(user.role, Action.PROCESS_NOTE_WRITE),
+        "appointments": list(
+            Appointment.objects.filter(patient=patient).select_related("with_user").order_by("-starts_at")[:10]
+        ),
+        "can_read_audit": may(user.role, Action.AUDIT_BROWSE),
+        "team_rows": [
+            (role, label, team_by_role.get(role), [c for c in clinicians if c.role == role])
+            for role, label in CareTeamRole.choices
+        ],
+    }
+
+
+@login_required
+def patient_record_download(request: HttpRequest, patient_id: int) -> HttpResponse:
+    """The record export as a JSON download (process notes only when their author, exporting, ticks it)."""
+    try:
+        record = record_export(
+            ctx=AuditContext.from_request(request),
+            patient_id=patient_id,
+            include_own_process_notes=request.GET.get("process_notes") == "mine",
+        )
+    except NotFound as exc:
+        return not_found(request, exc.message)
+    except AccessDenied as exc:
+        return forbidden(request, exc.message)
+    response = JsonResponse(record, json_dumps_params={"indent": 2, "ensure_ascii": False})
+    response["Content-Disposition"] = f'attachment; filename="record-{record["patient"]["mrn"]}.json"'
+    return response
