@@ -6,9 +6,35 @@ from __future__ import annotations
 import re
 import threading
 from html import escape
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
 
 # matplotlib's rcParams are process-wide; renders are serialised so one request's settings never leak into another.
 RENDER_LOCK = threading.Lock()
+
+# The clinic's palette (static/kapclinic/kapclinic.css): body ink and muted axes.
+INK = "#1b1f24"
+MUTED = "#505a66"
+
+
+def chart_style(salt: str) -> dict[RcKeyType, Any]:
+    """The matplotlib settings every chart shares; `salt` fixes its ids, so the same data gives the same bytes."""
+    return {
+        "svg.fonttype": "none",  # text stays text: selectable, searchable, read by screen readers, small
+        "svg.hashsalt": salt,
+        "font.family": "sans-serif",
+        "font.sans-serif": ["DejaVu Sans", "Verdana", "Arial"],
+        "font.size": 9.5,  # points in the SVG's own units: about 12.7 CSS px at the native size
+        "axes.edgecolor": MUTED,
+        "axes.labelcolor": INK,
+        "xtick.color": MUTED,
+        "ytick.color": MUTED,
+        "xtick.labelcolor": INK,
+        "ytick.labelcolor": INK,
+    }
+
 
 _ID = re.compile(r'\bid="([^"]+)"')
 

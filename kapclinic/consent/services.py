@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_slug
@@ -26,7 +26,7 @@ from kapclinic.consent.models import (
     signature_content,
 )
 from kapclinic.consent.selectors import consent_document, consent_signature_for_user, consent_status_of
-from kapclinic.dosing.services import sessions_cancel_not_started
+from kapclinic.consent.signals import consent_withdrawn
 from kapclinic.errors import AccessDenied, Conflict
 from kapclinic.patients.access import patient_get_for_user
 from kapclinic.patients.models import Patient
@@ -365,11 +365,15 @@ def consent_withdraw(*, ctx: AuditContext, signature_id: int, reason: str = "") 
             channel=SigningChannel.PORTAL if is_patient else SigningChannel.CLINIC,
         )
         # Withdrawal stops scheduling: every session not yet started is cancelled with it.
-        cancelled = sessions_cancel_not_started(
+        answers = consent_withdrawn.send(
+            sender=ConsentWithdrawal,
             ctx=ctx,
             patient_id=signature.patient_id,
             reason=f"Consent withdrawn: {reason or 'by the patient in the portal'}"[:2000],
         )
+        cancelled: list[int] = []
+        for _, ids in answers:
+            cancelled += cast(list[int], ids)  # each receiver answers with the session ids it cancelled
         access_event_record(
             ctx=ctx,
             action=Action.CONSENT_WITHDRAW,

@@ -34,12 +34,10 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator, MultipleLocator, NullFormatter, NullLocator
 from matplotlib.transforms import blended_transform_factory
-from matplotlib.typing import RcKeyType
 
 # rcParams are process-wide: this chart and the score chart take the same lock, so that neither one's settings
 # (and hash salt) can leak into the other's render when both are drawn at once on different threads.
-from kapclinic.measures.charts import _RC as _SCORE_RC
-from kapclinic.svgcharts import RENDER_LOCK, inline_svg
+from kapclinic.svgcharts import INK, RENDER_LOCK, chart_style, inline_svg
 
 WIDTH_PX, HEIGHT_PX = 720, 360
 _PX_PER_INCH = 96  # CSS pixels; the SVG is written in points (72 per inch), so 720 px = 540 pt
@@ -58,14 +56,13 @@ _HR = "#b3261e"
 _SPO2 = "#1e6b3a"
 _THRESHOLD = "#a86b00"
 _DOSE = "#505a66"
-_INK = "#1b1f24"
 _GRID = "#e3e7ec"
 
 _THRESHOLD_DASH = (0, (5, 3))
 _DOSE_DASH = (0, (7, 2.5, 1.5, 2.5))
 _HR_DOTS = (0, (1.2, 1.6))
 
-_RC: dict[RcKeyType, Any] = {**_SCORE_RC, "svg.hashsalt": "kapclinic-vitals"}
+_RC = chart_style("kapclinic-vitals")
 
 Series = Literal["bp", "systolic", "diastolic", "hr", "spo2"]
 _SERIES: frozenset[str] = frozenset(("bp", "systolic", "diastolic", "hr", "spo2"))
@@ -296,7 +293,7 @@ def _draw(
             transform=top.transAxes,
             ha="center",
             va="center",
-            color=_INK,
+            color=INK,
             fontsize=11,
             zorder=6,
             bbox={"boxstyle": "round,pad=0.4", "facecolor": "white", "edgecolor": "none"},
@@ -410,7 +407,7 @@ def _threshold_lines(ax: Axes, thresholds: Sequence[ChartThreshold], gid: str) -
         if abs(y_px - want) > 1:
             # A leader from the line's end to its label, where the label had to move to make room.
             ax.plot([1.0, 1.012], [threshold.value, y], transform=blend, color=_THRESHOLD, linewidth=0.8, clip_on=False)
-        ax.text(1.016, y, caption, transform=blend, va="center", ha="left", fontsize=8.5, color=_INK, linespacing=1.05)
+        ax.text(1.016, y, caption, transform=blend, va="center", ha="left", fontsize=8.5, color=INK, linespacing=1.05)
 
 
 def _caption(label: str) -> str:
@@ -455,7 +452,7 @@ def _dose_line(top: Axes, bottom: Axes, dose_at: datetime, tz: tzinfo, start: da
         ha="left" if right else "right",
         va="top",
         fontsize=8.5,
-        color=_INK,
+        color=INK,
         zorder=6,
         bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.85},
     )

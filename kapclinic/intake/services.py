@@ -13,7 +13,6 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from kapclinic.accounts.models import User
-from kapclinic.appointments.models import Appointment
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.models import Outcome
 from kapclinic.audit.services import access_event_record
@@ -163,7 +162,8 @@ def inquiry_convert(
         inquiry.updated_at = timezone.now()
         inquiry.save(update_fields=["patient", "status", "updated_at"])
         # The consultation booked for the inquirer is now the patient's: it shows on their chart.
-        Appointment.objects.filter(inquiry=inquiry, patient__isnull=True).update(patient=patient)
+        # Through the reverse relation: appointments sit above intake in the house and import it, not the other way.
+        inquiry.appointments.filter(patient__isnull=True).update(patient=patient)
         access_event_record(ctx=ctx, action="inquiry.convert", patient_id=patient.pk, detail={"inquiry": inquiry.pk})
     return patient
 

@@ -13,7 +13,6 @@ import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
-from typing import Any
 
 import matplotlib
 
@@ -26,12 +25,11 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import NullFormatter, NullLocator
-from matplotlib.typing import RcKeyType
 
 from kapclinic.clinical.instruments import Instrument
 from kapclinic.clinical.outcomes import Trajectory, TrajectoryPoint
 from kapclinic.clinical.wording import day_text
-from kapclinic.svgcharts import RENDER_LOCK, inline_svg
+from kapclinic.svgcharts import INK, RENDER_LOCK, chart_style, inline_svg
 
 WIDTH_PX, HEIGHT_PX = 640, 280
 _PX_PER_INCH = 96  # CSS pixels; the SVG is written in points (72 per inch), so 640 px = 480 pt
@@ -43,25 +41,11 @@ _LINE = "#1d4e89"
 _RESPONSE = "#8a5800"
 _REMISSION = "#1e6b3a"
 _DOSING = "#505a66"
-_INK = "#1b1f24"
-_MUTED = "#505a66"
 # Light tints from least to most severe, dark enough text stays readable on each.
 _SEVERITY_TINTS = ("#e3f1e6", "#eef3d8", "#fbf0cf", "#fbe0c8", "#f6d0cc")
 _NEUTRAL_TINTS = ("#eef1f4", "#f8f9fa")
 
-_RC: dict[RcKeyType, Any] = {
-    "svg.fonttype": "none",  # text stays text: selectable, searchable, read by screen readers, small
-    "svg.hashsalt": "kapclinic-trajectory",  # fixed salt: the same data gives the same ids, so the same bytes
-    "font.family": "sans-serif",
-    "font.sans-serif": ["DejaVu Sans", "Verdana", "Arial"],
-    "font.size": 9.5,  # points in the SVG's own units: about 12.7 CSS px at the native size
-    "axes.edgecolor": _MUTED,
-    "axes.labelcolor": _INK,
-    "xtick.color": _MUTED,
-    "ytick.color": _MUTED,
-    "xtick.labelcolor": _INK,
-    "ytick.labelcolor": _INK,
-}
+_RC = chart_style("kapclinic-trajectory")
 
 
 @dataclass(frozen=True)
@@ -168,7 +152,7 @@ def _draw(instrument: Instrument, trajectory: Trajectory, doses: list[datetime],
     if not when and not doses:
         ax.xaxis.set_major_locator(NullLocator())
         ax.xaxis.set_major_formatter(NullFormatter())
-        ax.text(0.5, 0.5, "No scores yet", transform=ax.transAxes, ha="center", va="center", color=_INK)
+        ax.text(0.5, 0.5, "No scores yet", transform=ax.transAxes, ha="center", va="center", color=INK)
     ax.set_ylabel(f"{instrument.name} · Total score")
     ax.spines[["top", "right"]].set_visible(False)
     ax.tick_params(length=3)
@@ -191,7 +175,7 @@ def _draw(instrument: Instrument, trajectory: Trajectory, doses: list[datetime],
                 textcoords="offset points",
                 ha="center",
                 fontsize=8.5,
-                color=_INK,
+                color=INK,
                 zorder=6,
                 # A light backing keeps the number legible where a dosing line or band edge crosses it.
                 bbox={"boxstyle": "round,pad=0.12", "facecolor": "white", "edgecolor": "none", "alpha": 0.8},
@@ -269,7 +253,7 @@ def _shade_bands(ax: Axes, instrument: Instrument, low: int, high: int) -> None:
             va="center",
             ha="left",
             fontsize=8.5,
-            color=_INK,
+            color=INK,
             linespacing=1.05,
         )
 
