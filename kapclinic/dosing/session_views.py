@@ -38,13 +38,11 @@ from kapclinic.dosing.selectors import SessionRecord, open_alerts_for, rems_form
 from kapclinic.errors import AccessDenied, Conflict, NotFound
 from kapclinic.inventory.models import LedgerEntry, Lot, Product, StorageLocation
 from kapclinic.inventory.services import WitnessCredentials
-from kapclinic.measures.models import ScheduledMeasure
 from kapclinic.patients.access import patient_get_for_user
 from kapclinic.pdf import pdf_response
 from kapclinic.plans.models import EsketamineIndication, Route
 from kapclinic.policy import monitoring_policy
 from kapclinic.roles import Action, Role, may
-from kapclinic.therapy.selectors import notes_for_dosing_session
 
 
 def _thresholds(*, before_dose: bool) -> list[ChartThreshold]:
@@ -203,16 +201,8 @@ def session_page(
             "indication_choices": EsketamineIndication.choices,
             "states": SessionState,
             "poll_seconds": settings.KAPCLINIC_ALERT_POLL_SECONDS,
-            "session_notes": notes_for_dosing_session(user=user, session_id=session.pk),
             "can_write_notes": may(user.role, Action.NOTE_WRITE),
             "can_report_adverse": may(user.role, Action.ADVERSE_EVENT_RECORD),
-            "pre_session_measures": list(
-                ScheduledMeasure.objects.filter(
-                    patient_id=session.patient_id, label=f"Before dosing session {session.number}"
-                )
-                .select_related("response")
-                .order_by("instrument")
-            ),
             "rems_enrollment": RemsEnrollment.objects.filter(patient_id=session.patient_id).first()
             if session.plan.route == Route.INTRANASAL
             else None,

@@ -1,4 +1,6 @@
-"""`{% notes_to_sign %}`: the home pages' card of unsigned notes (and notes waiting for a co-signature)."""
+"""`{% notes_to_sign %}`: the home pages' card of unsigned notes (and notes waiting for a co-signature);
+`{% notes_about_session session as notes %}`: the notes on one dosing session the user may see (the session
+screen belongs to the dosing app, beneath therapy in the house, so its template asks therapy itself)."""
 
 from __future__ import annotations
 
@@ -6,8 +8,12 @@ from typing import Any
 
 from django import template
 
+from kapclinic.accounts.web import current_user
 from kapclinic.audit.context import AuditContext
+from kapclinic.dosing.models import DosingSession
 from kapclinic.roles import Role
+from kapclinic.therapy.models import TherapyNote
+from kapclinic.therapy.selectors import notes_for_dosing_session
 from kapclinic.therapy.selectors import notes_to_sign as select_notes_to_sign
 
 register = template.Library()
@@ -24,3 +30,9 @@ def notes_to_sign(context: template.Context) -> dict[str, Any]:
         "lists": select_notes_to_sign(ctx=ctx),
         "title": "Unsigned therapy notes" if director else "Notes to sign",
     }
+
+
+@register.simple_tag(takes_context=True)
+def notes_about_session(context: template.Context, session: DosingSession) -> list[TherapyNote]:
+    """Return the notes about `session` that the signed-in user may see."""
+    return notes_for_dosing_session(user=current_user(context["request"]), session_id=session.pk)

@@ -1,0 +1,24 @@
+"""`{% measures_before_session session as measures %}`: the questionnaires a plan asks before one dosing session.
+
+A tag, not a view's context: the session screen belongs to the dosing app, which sits beneath measures in the
+house (measures time their follow-ups from the dosing course), so the screen's template asks measures itself.
+"""
+
+from __future__ import annotations
+
+from django import template
+
+from kapclinic.dosing.models import DosingSession
+from kapclinic.measures.models import ScheduledMeasure
+
+register = template.Library()
+
+
+@register.simple_tag
+def measures_before_session(session: DosingSession) -> list[ScheduledMeasure]:
+    """Return the measures scheduled before `session`, with their answers, by instrument."""
+    return list(
+        ScheduledMeasure.objects.filter(patient_id=session.patient_id, label=f"Before dosing session {session.number}")
+        .select_related("response")
+        .order_by("instrument")
+    )
