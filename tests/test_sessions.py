@@ -614,3 +614,12 @@ def test_pre_dose_checks_take_what_check_in_records(
     assert all(f["source"] for f in clearance.findings)
     session.refresh_from_db()
     assert session.state == SessionState.HELD
+
+
+def test_the_route_choices_are_the_rule_cores_routes() -> None:
+    """One definition of the routes: the model choices carry exactly the rule core's values (clinical/dosing.py)."""
+    from kapclinic.clinical import dosing as dose_rules
+    from kapclinic.dosing.models import WEIGHT_BASED_ROUTES, Route
+
+    assert set(Route.values) == set(dose_rules.ROUTES)
+    assert set(WEIGHT_BASED_ROUTES) == set(dose_rules.WEIGHT_BASED_ROUTES)

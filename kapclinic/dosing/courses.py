@@ -9,12 +9,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import TYPE_CHECKING
 
 from django.utils import timezone
 
 from kapclinic.clinical import dosing as dose_rules
-from kapclinic.dosing.models import Administration, DoseOrder
-from kapclinic.plans.models import Route, TreatmentPlan
+from kapclinic.dosing.models import Administration, DoseOrder, Route
+
+if TYPE_CHECKING:
+    from kapclinic.plans.models import TreatmentPlan  # the plan a session belongs to; plans sit above dosing
 
 BENEFIT_REVIEW = "intranasal_benefit_review_due"
 

@@ -7,7 +7,26 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from kapclinic.clinical import dosing as dose_rules
 from kapclinic.signing import SignedRecord
+
+
+class Route(models.TextChoices):
+    IV = "iv", "Intravenous infusion (racemic ketamine)"
+    IM = "im", "Intramuscular injection (racemic ketamine)"
+    INTRANASAL = "intranasal", "Intranasal esketamine (Spravato)"
+    SUBLINGUAL = "sublingual", "Sublingual lozenge / troche (racemic ketamine)"
+
+
+# The rule core's routes (kapclinic/clinical/dosing.py) with the labels pages show; a test holds the two together.
+WEIGHT_BASED_ROUTES = tuple(Route(r) for r in dose_rules.WEIGHT_BASED_ROUTES)
+
+
+class EsketamineIndication(models.TextChoices):
+    """The Spravato label's indications, which it doses differently (Spravato US PI 1, 2.1, 2.2)."""
+
+    TRD = "trd", "Treatment-resistant depression (TRD)"
+    MDSI = "mdsi", "Depressive symptoms in MDD with acute suicidal ideation or behaviour (MDSI)"
 
 
 class SessionState(models.TextChoices):

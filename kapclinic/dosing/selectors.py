@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
 from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Count, Q, QuerySet
@@ -31,8 +32,10 @@ from kapclinic.dosing.models import (
 from kapclinic.errors import NotFound
 from kapclinic.intake.eligibility import eligibility_in_force
 from kapclinic.patients.access import patient_get_for_user
-from kapclinic.plans.models import TreatmentPlan
 from kapclinic.roles import Action, Scope, scope_for
+
+if TYPE_CHECKING:
+    from kapclinic.plans.models import TreatmentPlan  # the plan a session belongs to; plans sit above dosing
 
 # Sessions in which a reading can raise an alert that someone must act on.
 LIVE = (SessionState.DOSING, SessionState.MONITORING, SessionState.RECOVERY)
@@ -53,7 +56,7 @@ def dosing_blockers(*, patient_id: int, plan: TreatmentPlan, on: date | None = N
         reasons.append(why)
     if not plan.is_signed:
         reasons.append("The treatment plan is not signed.")
-    elif TreatmentPlan.objects.filter(supersedes=plan, signed_at__isnull=False).exists():
+    elif type(plan).objects.filter(supersedes=plan, signed_at__isnull=False).exists():  # plans sit above dosing
         reasons.append("The treatment plan has been replaced by a newer one.")
     return reasons
 

@@ -44,6 +44,7 @@ from kapclinic.dosing.models import (
     PregnancyTest,
     RemsEnrollment,
     RemsSubmission,
+    Route,
     SessionEvent,
     SessionEventKind,
     SessionState,
@@ -56,7 +57,6 @@ from kapclinic.errors import AccessDenied, Conflict, NotFound
 from kapclinic.inventory.models import Lot, Product
 from kapclinic.inventory.services import ConfirmedWitness, Quantity, Witness, ledger_entry_record, witness_confirm
 from kapclinic.patients.access import patient_get_for_user
-from kapclinic.plans.models import Route
 from kapclinic.policy import dosing_policy, monitoring_policy
 from kapclinic.roles import Action, may
 from kapclinic.signing import content_digest

@@ -29,8 +29,10 @@ from kapclinic.dosing.models import (
     SIDE_EFFECTS,
     Administration,
     DosingSession,
+    EsketamineIndication,
     PregnancyTest,
     RemsEnrollment,
+    Route,
     SessionEventKind,
     SessionState,
 )
@@ -40,7 +42,6 @@ from kapclinic.inventory.models import LedgerEntry, Lot, Product, StorageLocatio
 from kapclinic.inventory.services import WitnessCredentials
 from kapclinic.patients.access import patient_get_for_user
 from kapclinic.pdf import pdf_response
-from kapclinic.plans.models import EsketamineIndication, Route
 from kapclinic.policy import monitoring_policy
 from kapclinic.roles import Action, Role, may
 

@@ -10,7 +10,8 @@ from django import forms
 from kapclinic.accounts.models import User
 from kapclinic.clinical.instruments import INSTRUMENTS
 from kapclinic.clinical.schedule import FREQUENCIES
-from kapclinic.plans.models import EsketamineIndication, Route, TitrationKind, TreatmentPlan
+from kapclinic.dosing.models import EsketamineIndication, Route
+from kapclinic.plans.models import TitrationKind, TreatmentPlan
 from kapclinic.roles import Role
 
 # Frequency, stored as `interval_days` (kapclinic/clinical/schedule.py FREQUENCIES).

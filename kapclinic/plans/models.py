@@ -9,24 +9,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from kapclinic.dosing.models import EsketamineIndication, Route
 from kapclinic.signing import SignedRecord
-
-
-class Route(models.TextChoices):
-    IV = "iv", "Intravenous infusion (racemic ketamine)"
-    IM = "im", "Intramuscular injection (racemic ketamine)"
-    INTRANASAL = "intranasal", "Intranasal esketamine (Spravato)"
-    SUBLINGUAL = "sublingual", "Sublingual lozenge / troche (racemic ketamine)"
-
-
-WEIGHT_BASED_ROUTES = (Route.IV, Route.IM)
-
-
-class EsketamineIndication(models.TextChoices):
-    """The Spravato label's indications, which it doses differently (Spravato US PI 1, 2.1, 2.2)."""
-
-    TRD = "trd", "Treatment-resistant depression (TRD)"
-    MDSI = "mdsi", "Depressive symptoms in MDD with acute suicidal ideation or behaviour (MDSI)"
 
 
 class TitrationKind(models.TextChoices):

@@ -17,14 +17,14 @@ from kapclinic.audit.services import access_event_record
 from kapclinic.clinical.dosing import plan_dose_check, spravato_plan_stops
 from kapclinic.clinical.schedule import FREQUENCIES, session_dates, standard_schedule
 from kapclinic.dosing.courses import esketamine_course
-from kapclinic.dosing.models import DosingSession, SessionState
+from kapclinic.dosing.models import WEIGHT_BASED_ROUTES, DosingSession, Route, SessionState
 from kapclinic.dosing.services import sessions_cancel_not_started
 from kapclinic.errors import Conflict, NotFound
 from kapclinic.intake.eligibility import eligibility_in_force
 from kapclinic.measures.models import ScheduledMeasure
 from kapclinic.patients.access import patient_get_for_user
 from kapclinic.plans.forms import PlanForm
-from kapclinic.plans.models import WEIGHT_BASED_ROUTES, Route, TitrationKind, TreatmentPlan
+from kapclinic.plans.models import TitrationKind, TreatmentPlan
 from kapclinic.policy import dosing_policy
 from kapclinic.roles import Action
 

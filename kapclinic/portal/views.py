@@ -17,7 +17,7 @@ from kapclinic.audit.context import AuditContext
 from kapclinic.audit.services import access_event_record
 from kapclinic.clinical.instruments import INSTRUMENTS, SUICIDE_RISK
 from kapclinic.clinical.schedule import FREQUENCIES
-from kapclinic.dosing.models import FINISHED, NOT_STARTED, DosingSession, SessionState
+from kapclinic.dosing.models import FINISHED, NOT_STARTED, DosingSession, Route, SessionState
 from kapclinic.errors import AccessDenied, NotFound
 from kapclinic.measures import services
 from kapclinic.measures.forms import question_fields, submit_form
@@ -25,7 +25,7 @@ from kapclinic.measures.models import QuestionnaireResponse, ResponseDraft
 from kapclinic.measures.selectors import DueMeasure, responses_for_patient, schedule_for_patient
 from kapclinic.patients.access import patient_get_for_user
 from kapclinic.patients.models import Patient
-from kapclinic.plans.models import Route, TreatmentPlan
+from kapclinic.plans.models import TreatmentPlan
 from kapclinic.plans.selectors import current_plan
 from kapclinic.roles import Action, Role
 
