@@ -39,6 +39,8 @@ demo: demo-deps venv assets
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	# The house's layering (pyproject.toml [tool.importlinter]): a forbidden import fails the build.
+	KAPCLINIC_DEBUG=true $(VENV)/bin/lint-imports --no-cache
 
 typecheck: venv
 	KAPCLINIC_DEBUG=true $(VENV)/bin/mypy kapclinic tests bench

@@ -6,10 +6,14 @@ house (measures time their follow-ups from the dosing course), so the screen's t
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django import template
 
-from kapclinic.dosing.models import DosingSession
 from kapclinic.measures.models import ScheduledMeasure
+
+if TYPE_CHECKING:
+    from kapclinic.dosing.models import DosingSession  # the screen that asks; dosing sits above measures
 
 register = template.Library()
 
