@@ -265,7 +265,8 @@ def test_edit_demographics_with_version_check(client_for: Any, team_patient: Pat
 
     # A second form drawn from version 1 must not overwrite the newer change.
     stale = client.post(f"/patients/{team_patient.pk}/edit/", {**data, "pronouns": "she/her"})
-    assert stale.status_code == 422 and "Someone else changed this patient" in stale.content.decode()
+    # A stale version is a conflict: 409, as the API answers it.
+    assert stale.status_code == 409 and "Someone else changed this patient" in stale.content.decode()
     team_patient.refresh_from_db()
     assert team_patient.pronouns == "they/them"
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from django.core.exceptions import ValidationError
 from django.forms import BaseForm
 from django.http import HttpRequest, HttpResponse
@@ -10,6 +13,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 
 from kapclinic.accounts.models import User
 from kapclinic.audit.context import AuditContext
+from kapclinic.errors import Conflict
 
 
 def current_user(request: HttpRequest) -> User:
@@ -60,3 +64,33 @@ def querystring_without_page(request: HttpRequest) -> str:
     query = request.GET.copy()
     query.pop("page", None)
     return query.urlencode()
+
+
+AnswerT = TypeVar("AnswerT")
+_CONFLICT = "_refused_by_conflict"
+
+
+def submitted(form: BaseForm, call: Callable[[], AnswerT]) -> AnswerT | None:
+    """Run the service `call` when `form` is valid and return its answer (the record written: never None);
+    on a refusal return None.
+
+    The one way a page writes (issue 14): a Django form parses what was typed, a typed service call writes. A
+    service's ValidationError lands next to its field (at the top when it names none) and a Conflict (a stale
+    version, a state that moved on) at the top; the form keeps every typed value, so the page shows it again.
+    Permission and not-found refusals pass through to `refusals_as_pages` (kapclinic/patients/pages.py).
+    """
+    if not form.is_valid():
+        return None
+    try:
+        return call()
+    except ValidationError as exc:
+        apply_validation_errors(form, exc)
+    except Conflict as exc:
+        form.add_error(None, exc.message)
+        setattr(form, _CONFLICT, True)
+    return None
+
+
+def refused_status(form: BaseForm) -> int:
+    """The status of a page shown again after a refusal: 409 for a conflict, 422 for a value that cannot be stored."""
+    return 409 if getattr(form, _CONFLICT, False) else 422

@@ -11,7 +11,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 
 from kapclinic.accounts.models import User
-from kapclinic.accounts.web import current_user, forbidden, not_found
+from kapclinic.accounts.web import current_user
 from kapclinic.appointments.models import Appointment
 from kapclinic.audit.context import AuditContext
 from kapclinic.chart.export import record_export
@@ -19,29 +19,24 @@ from kapclinic.chart.sections import chart_sections
 from kapclinic.clinical.instruments import INSTRUMENTS
 from kapclinic.consent.selectors import consent_status
 from kapclinic.dosing.models import DosingSession, SessionState
-from kapclinic.errors import AccessDenied, NotFound
 from kapclinic.measures.selectors import open_safety_flags_for_patient, recent_responses, schedule_for_patient
 from kapclinic.measures.trajectories import trajectories_for_patient
 from kapclinic.patients.access import PatientAccess, patient_get_for_user
 from kapclinic.patients.models import CareTeamRole
+from kapclinic.patients.pages import refusals_as_pages
 from kapclinic.patients.selectors import chart_header
-from kapclinic.patients.views import refused_with_emergency_offer
 from kapclinic.plans.selectors import current_plan
 from kapclinic.roles import Action, Role, may
 from kapclinic.therapy.selectors import notes_for_chart
 
 
 @login_required
+@refusals_as_pages
 def patient_chart(request: HttpRequest, patient_id: int) -> HttpResponse:
     user = current_user(request)
     if user.role == Role.PATIENT:
         return redirect("portal:home")
-    try:
-        access = patient_get_for_user(ctx=AuditContext.from_request(request), patient_id=patient_id)
-    except NotFound:
-        return not_found(request, "No patient with that id.")
-    except AccessDenied as exc:
-        return refused_with_emergency_offer(request, exc, patient_id)
+    access = patient_get_for_user(ctx=AuditContext.from_request(request), patient_id=patient_id)
     return render(request, "chart/patient.html", _chart_context(user, access))
 
 
@@ -98,18 +93,14 @@ def _chart_context(user: User, access: PatientAccess) -> dict[str, object]:
 
 
 @login_required
+@refusals_as_pages
 def patient_record_download(request: HttpRequest, patient_id: int) -> HttpResponse:
     """The record export as a JSON download (process notes only when their author, exporting, ticks it)."""
-    try:
-        record = record_export(
-            ctx=AuditContext.from_request(request),
-            patient_id=patient_id,
-            include_own_process_notes=request.GET.get("process_notes") == "mine",
-        )
-    except NotFound as exc:
-        return not_found(request, exc.message)
-    except AccessDenied as exc:
-        return forbidden(request, exc.message)
+    record = record_export(
+        ctx=AuditContext.from_request(request),
+        patient_id=patient_id,
+        include_own_process_notes=request.GET.get("process_notes") == "mine",
+    )
     response = JsonResponse(record, json_dumps_params={"indent": 2, "ensure_ascii": False})
     response["Content-Disposition"] = f'attachment; filename="record-{record["patient"]["mrn"]}.json"'
     return response

@@ -7,7 +7,14 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from kapclinic.accounts.web import apply_validation_errors, current_user, forbidden, not_found
+from kapclinic.accounts.web import (
+    apply_validation_errors,
+    current_user,
+    forbidden,
+    not_found,
+    refused_status,
+    submitted,
+)
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.models import Outcome
 from kapclinic.audit.services import access_event_record
@@ -22,6 +29,7 @@ from kapclinic.patients.forms import (
     PatientForm,
 )
 from kapclinic.patients.models import Patient
+from kapclinic.patients.pages import refusals_as_pages
 from kapclinic.patients.selectors import patient_search_for_user
 from kapclinic.roles import Action, Role, Scope, may, scope_for
 
@@ -86,15 +94,8 @@ def patient_register(request: HttpRequest) -> HttpResponse:
     )
 
 
-def refused_with_emergency_offer(request: HttpRequest, exc: AccessDenied, patient_id: int) -> HttpResponse:
-    """The refusal page, offering emergency access where the role may use it (the chart and the edit page)."""
-    context: dict[str, object] = {}
-    if exc.emergency_possible:
-        context = {"emergency_form": EmergencyAccessForm(), "patient_id": patient_id}
-    return forbidden(request, exc.message, context=context)
-
-
 @login_required
+@refusals_as_pages
 def patient_edit(request: HttpRequest, patient_id: int) -> HttpResponse:
     user = current_user(request)
     if user.role == Role.PATIENT:
@@ -102,15 +103,10 @@ def patient_edit(request: HttpRequest, patient_id: int) -> HttpResponse:
     full = may(user.role, Action.PATIENT_EDIT)
     action = Action.PATIENT_EDIT if full else Action.PATIENT_EDIT_CONTACT
     ctx = AuditContext.from_request(request)
-    try:
-        # Opening the form shows the record: audited now. A save is audited by the service.
-        access = patient_get_for_user(
-            ctx=ctx, patient_id=patient_id, action=action, record_allowed=request.method != "POST"
-        )
-    except NotFound:
-        return not_found(request, "No patient with that id.")
-    except AccessDenied as exc:
-        return refused_with_emergency_offer(request, exc, patient_id)
+    # Opening the form shows the record: audited now. A save is audited by the service.
+    access = patient_get_for_user(
+        ctx=ctx, patient_id=patient_id, action=action, record_allowed=request.method != "POST"
+    )
     form_class = PatientForm if full else ContactForm
     patient = access.patient
     form = form_class(request.POST or None, instance=patient, initial={"version": patient.version})
@@ -122,24 +118,18 @@ def patient_edit(request: HttpRequest, patient_id: int) -> HttpResponse:
             outcome=Outcome.INVALID,
             detail={"fields": sorted(form.errors)},
         )
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.patient_update(
-                ctx=ctx,
-                patient_id=patient_id,
-                values=form.values(),
-                expected_version=form.cleaned_data.get("version"),
-            )
-        except ValidationError as exc:
-            apply_validation_errors(form, exc)
-        except Conflict as exc:
-            form.add_error(None, exc.message)
-        except AccessDenied as exc:
-            return refused_with_emergency_offer(request, exc, patient_id)
-        else:
+    status = 200
+    if request.method == "POST":
+        saved = submitted(
+            form,
+            lambda: services.patient_update(
+                ctx=ctx, patient_id=patient_id, values=form.values(), expected_version=form.cleaned_data.get("version")
+            ),
+        )
+        if saved is not None:
             messages.success(request, "The patient's details were saved.")
             return redirect("chart:patient", patient_id=patient_id)
-    status = 422 if request.method == "POST" else 200
+        status = refused_status(form)
     return render(
         request, "patients/edit.html", {"form": form, "patient": patient, "contact_only": not full}, status=status
     )

@@ -14,13 +14,13 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from kapclinic.accounts.web import apply_validation_errors, current_user, forbidden, not_found
+from kapclinic.accounts.web import current_user, forbidden, not_found, refused_status, submitted
 from kapclinic.audit.context import AuditContext
 from kapclinic.dosing.models import DosingSession
 from kapclinic.errors import AccessDenied, Conflict, NotFound
 from kapclinic.measures.selectors import open_safety_flags_for_patient
-from kapclinic.patients.forms import EmergencyAccessForm
 from kapclinic.patients.models import Patient
+from kapclinic.patients.pages import refusals_as_pages
 from kapclinic.patients.selectors import chart_header
 from kapclinic.roles import Action, Role, may
 from kapclinic.therapy import selectors, services
@@ -31,13 +31,6 @@ from kapclinic.therapy.models import Reflection, TherapyNote
 # Kinds offered as "new note" buttons, in pathway order; process notes last and marked private.
 NEW_NOTE_KINDS = [NoteKind.PREPARATION, NoteKind.IN_SESSION, NoteKind.INTEGRATION, NoteKind.THERAPY, NoteKind.PROCESS]
 BESIDE_LIMIT = 10  # shared reflections shown beside an integration note
-
-
-def _denied(request: HttpRequest, exc: AccessDenied, patient_id: int | None = None) -> HttpResponse:
-    context: dict[str, object] = {}
-    if exc.emergency_possible and patient_id is not None:
-        context = {"emergency_form": EmergencyAccessForm(), "patient_id": patient_id}
-    return forbidden(request, exc.message, context=context)
 
 
 def _error_text(exc: ValidationError | Conflict) -> str:
@@ -60,6 +53,7 @@ def _banner(user_role: str, patient: Patient) -> dict[str, Any]:
 
 
 @login_required
+@refusals_as_pages
 def patient_notes(request: HttpRequest, patient_id: int) -> HttpResponse:
     """The patient's therapy notes the user may see, by kind; new-note buttons; shared reflections; goals."""
     user = current_user(request)
@@ -68,12 +62,7 @@ def patient_notes(request: HttpRequest, patient_id: int) -> HttpResponse:
     ctx = AuditContext.from_request(request)
     kind = request.GET.get("kind", "")
     kind = kind if kind in services.NOTE_KINDS else ""
-    try:
-        found = selectors.patient_notes_for_user(ctx=ctx, patient_id=patient_id, kind=kind or None)
-    except NotFound as exc:
-        return not_found(request, exc.message)
-    except AccessDenied as exc:
-        return _denied(request, exc, patient_id)
+    found = selectors.patient_notes_for_user(ctx=ctx, patient_id=patient_id, kind=kind or None)
     reflections: list[Reflection] = []
     if may(user.role, Action.REFLECTION_VIEW):
         try:
@@ -102,6 +91,7 @@ def patient_notes(request: HttpRequest, patient_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
+@refusals_as_pages
 def note_new(request: HttpRequest, patient_id: int) -> HttpResponse:
     """Start a draft of the chosen kind and open it (it exists from now on: nothing typed is lost)."""
     values: dict[str, Any] = {}
@@ -115,10 +105,6 @@ def note_new(request: HttpRequest, patient_id: int) -> HttpResponse:
             kind=request.POST.get("kind", ""),
             values=values,
         )
-    except NotFound as exc:
-        return not_found(request, exc.message)
-    except AccessDenied as exc:
-        return _denied(request, exc, patient_id)
     except ValidationError as exc:
         messages.error(request, _error_text(exc))
         return redirect("therapy:patient_notes", patient_id=patient_id)
@@ -127,14 +113,10 @@ def note_new(request: HttpRequest, patient_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
+@refusals_as_pages
 def in_session_note(request: HttpRequest, session_id: int) -> HttpResponse:
     """From the dosing session screen: open the user's in-session (guiding) note for the session."""
-    try:
-        note = services.in_session_note_start(ctx=AuditContext.from_request(request), session_id=session_id)
-    except NotFound as exc:
-        return not_found(request, exc.message)
-    except AccessDenied as exc:
-        return _denied(request, exc)
+    note = services.in_session_note_start(ctx=AuditContext.from_request(request), session_id=session_id)
     return redirect("therapy:note", note_id=note.pk)
 
 
@@ -189,42 +171,33 @@ def _note_context(
     return context
 
 
-def _open(request: HttpRequest, note_id: int) -> tuple[AuditContext, selectors.NoteDetail | HttpResponse]:
+def _open(request: HttpRequest, note_id: int) -> tuple[AuditContext, selectors.NoteDetail]:
+    """The note the user may see (the read is audited); a refusal is answered by `refusals_as_pages`."""
     ctx = AuditContext.from_request(request)
-    try:
-        return ctx, selectors.note_get_for_user(ctx=ctx, note_id=note_id)
-    except NotFound as exc:
-        return ctx, not_found(request, exc.message)
-    except AccessDenied as exc:
-        return ctx, _denied(request, exc)
+    return ctx, selectors.note_get_for_user(ctx=ctx, note_id=note_id)
 
 
 @login_required
+@refusals_as_pages
 def note_detail(request: HttpRequest, note_id: int) -> HttpResponse:
     """The note screen. A draft is a form that saves itself as the author types (and on "Save draft")."""
-    ctx, opened = _open(request, note_id)
-    if isinstance(opened, HttpResponse):
-        return opened
-    detail = opened
+    ctx, detail = _open(request, note_id)
     if request.method == "POST":
         if not detail.can_edit:
             return _conflict_page(request, ctx, detail)
         form = _note_form(detail, request.POST)
-        if form.is_valid():
-            try:
-                services.note_draft_update(
-                    ctx=ctx, note_id=note_id, values=form.values(), version=form.cleaned_data["version"]
-                )
-            except ValidationError as exc:
-                apply_validation_errors(form, exc)
-            except Conflict as exc:
-                form.add_error(None, exc.message)
-            except AccessDenied as exc:
-                return _denied(request, exc)
-            else:
-                messages.success(request, "The draft was saved.")
-                return redirect("therapy:note", note_id=note_id)
-        return render(request, "therapy/note.html", _note_context(request, ctx, detail, form=form), status=422)
+        saved = submitted(
+            form,
+            lambda: services.note_draft_update(
+                ctx=ctx, note_id=note_id, values=form.values(), version=form.cleaned_data["version"]
+            ),
+        )
+        if saved is not None:
+            messages.success(request, "The draft was saved.")
+            return redirect("therapy:note", note_id=note_id)
+        return render(
+            request, "therapy/note.html", _note_context(request, ctx, detail, form=form), status=refused_status(form)
+        )
     return render(request, "therapy/note.html", _note_context(request, ctx, detail))
 
 
@@ -232,8 +205,6 @@ def _conflict_page(request: HttpRequest, ctx: AuditContext, detail: selectors.No
     """A signed note was posted to as if it were a draft: say so, change nothing (the service audits)."""
     try:
         services.note_draft_update(ctx=ctx, note_id=detail.note.pk, values={})
-    except AccessDenied as exc:
-        return _denied(request, exc)
     except Conflict as exc:
         messages.error(request, exc.message)
     return render(request, "therapy/note.html", _note_context(request, ctx, detail), status=409)
@@ -287,12 +258,10 @@ def _autosave_status(
 
 @login_required
 @require_POST
+@refusals_as_pages
 def note_sign(request: HttpRequest, note_id: int) -> HttpResponse:
     """Sign the draft (saving what the form holds first): from now on only addenda."""
-    ctx, opened = _open(request, note_id)
-    if isinstance(opened, HttpResponse):
-        return opened
-    detail = opened
+    ctx, detail = _open(request, note_id)
     try:
         if detail.can_edit and "version" in request.POST:
             form = _note_form(detail, request.POST)
@@ -302,8 +271,6 @@ def note_sign(request: HttpRequest, note_id: int) -> HttpResponse:
                 ctx=ctx, note_id=note_id, values=form.values(), version=form.cleaned_data["version"]
             )
         services.note_sign(ctx=ctx, note_id=note_id)
-    except AccessDenied as exc:
-        return _denied(request, exc)
     except (ValidationError, Conflict) as exc:
         messages.error(request, _error_text(exc))
         return redirect("therapy:note", note_id=note_id)
@@ -313,43 +280,31 @@ def note_sign(request: HttpRequest, note_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
+@refusals_as_pages
 def note_addendum(request: HttpRequest, note_id: int) -> HttpResponse:
-    ctx, opened = _open(request, note_id)
-    if isinstance(opened, HttpResponse):
-        return opened
-    detail = opened
+    ctx, detail = _open(request, note_id)
     form = AddendumForm(request.POST)
-    form.is_valid()
-    try:
-        services.note_addendum_add(
-            ctx=ctx,
-            note_id=note_id,
-            body=form.cleaned_data.get("body", ""),
-            reason=form.cleaned_data.get("reason", ""),
-        )
-    except AccessDenied as exc:
-        return _denied(request, exc)
-    except ValidationError as exc:
-        apply_validation_errors(form, exc)
-        return render(request, "therapy/note.html", _note_context(request, ctx, detail, addendum_form=form), status=422)
-    except Conflict as exc:
-        messages.error(request, exc.message)
-        return redirect("therapy:note", note_id=note_id)
+    added = submitted(
+        form,
+        lambda: services.note_addendum_add(
+            ctx=ctx, note_id=note_id, body=form.cleaned_data["body"], reason=form.cleaned_data["reason"]
+        ),
+    )
+    if added is None:
+        context = _note_context(request, ctx, detail, addendum_form=form)
+        return render(request, "therapy/note.html", context, status=refused_status(form))
     messages.success(request, "The addendum was added beneath the note.")
     return redirect("therapy:note", note_id=note_id)
 
 
 @login_required
 @require_POST
+@refusals_as_pages
 def note_cosign(request: HttpRequest, note_id: int) -> HttpResponse:
     try:
         services.note_cosign(
             ctx=AuditContext.from_request(request), note_id=note_id, comment=request.POST.get("comment", "")
         )
-    except NotFound as exc:
-        return not_found(request, exc.message)
-    except AccessDenied as exc:
-        return _denied(request, exc)
     except (ValidationError, Conflict) as exc:
         messages.error(request, _error_text(exc))
     else:
@@ -359,6 +314,7 @@ def note_cosign(request: HttpRequest, note_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
+@refusals_as_pages
 def note_shares(request: HttpRequest, note_id: int) -> HttpResponse:
     """Share the author's process note with a colleague, or stop sharing it."""
     ctx = AuditContext.from_request(request)
@@ -374,8 +330,6 @@ def note_shares(request: HttpRequest, note_id: int) -> HttpResponse:
         else:
             services.note_share(ctx=ctx, note_id=note_id, user_id=user_id)
             messages.success(request, "The note is shared; they can read it (not change it).")
-    except AccessDenied as exc:
-        return _denied(request, exc)
     except (ValidationError, Conflict, NotFound) as exc:
         messages.error(request, exc.message if isinstance(exc, Conflict | NotFound) else " ".join(exc.messages))
     return redirect("therapy:note", note_id=note_id)
@@ -383,12 +337,10 @@ def note_shares(request: HttpRequest, note_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
+@refusals_as_pages
 def note_goal_progress(request: HttpRequest, note_id: int) -> HttpResponse:
     """Record progress on a goal from the integration note screen (htmx: the goals panel is redrawn)."""
-    ctx, opened = _open(request, note_id)
-    if isinstance(opened, HttpResponse):
-        return opened
-    detail = opened
+    ctx, detail = _open(request, note_id)
     form = GoalProgressForm(request.POST)
     error = ""
     if not form.is_valid():
@@ -403,8 +355,6 @@ def note_goal_progress(request: HttpRequest, note_id: int) -> HttpResponse:
                 comment=form.cleaned_data["comment"],
                 note_id=note_id,
             )
-        except AccessDenied as exc:
-            return _denied(request, exc)
         except ValidationError as exc:
             error = " ".join(exc.messages)
     if request.htmx:  # type: ignore[attr-defined]
@@ -450,30 +400,29 @@ def journal(request: HttpRequest) -> HttpResponse:
     ctx = AuditContext.from_request(request)
     form = ReflectionForm(request.POST or None, initial={"prompt": request.GET.get("prompt", "")})
     status = 200
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST":
         try:
-            services.reflection_write(
-                ctx=ctx,
-                patient_id=patient_id,
-                body=form.cleaned_data["body"],
-                kind=form.cleaned_data["kind"],
-                prompt=form.cleaned_data["prompt"],
-                share=form.cleaned_data["share"],
-                dosing_session_id=_session_choice(request, patient_id),
+            written = submitted(
+                form,
+                lambda: services.reflection_write(
+                    ctx=ctx,
+                    patient_id=patient_id,
+                    body=form.cleaned_data["body"],
+                    kind=form.cleaned_data["kind"],
+                    prompt=form.cleaned_data["prompt"],
+                    share=form.cleaned_data["share"],
+                    dosing_session_id=_session_choice(request, patient_id),
+                ),
             )
-        except ValidationError as exc:
-            apply_validation_errors(form, exc)
-            status = 422
         except (AccessDenied, NotFound) as exc:
             return forbidden(request, exc.message)
-        else:
+        if written is not None:
             shared = form.cleaned_data["share"]
             messages.success(
                 request, "Saved and shared with your therapist." if shared else "Saved. Only you can see it."
             )
             return redirect("journal:home")
-    elif request.method == "POST":
-        status = 422
+        status = refused_status(form)
     try:
         entries = selectors.reflections_for_patient(ctx=ctx, patient_id=patient_id, limit=200)
     except (AccessDenied, NotFound) as exc:
@@ -516,25 +465,23 @@ def journal_entry(request: HttpRequest, reflection_id: int) -> HttpResponse:
         initial={"kind": entry.kind, "prompt": entry.prompt, "body": entry.body, "share": entry.is_shared},
     )
     status = 200
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST":
         try:
-            services.reflection_update(
-                ctx=AuditContext.from_request(request),
-                reflection_id=reflection_id,
-                body=form.cleaned_data["body"],
-                prompt=form.cleaned_data["prompt"],
+            saved = submitted(
+                form,
+                lambda: services.reflection_update(
+                    ctx=AuditContext.from_request(request),
+                    reflection_id=reflection_id,
+                    body=form.cleaned_data["body"],
+                    prompt=form.cleaned_data["prompt"],
+                ),
             )
-        except ValidationError as exc:
-            apply_validation_errors(form, exc)
-            status = 422
-        except Conflict as exc:
-            form.add_error(None, exc.message)
-            status = 409
         except (AccessDenied, NotFound) as exc:
             return forbidden(request, exc.message)
-        else:
+        if saved is not None:
             messages.success(request, "Your entry was saved.")
             return redirect("journal:home")
+        status = refused_status(form)
     return render(
         request, "therapy/journal_entry.html", {"form": form, "entry": entry, "prompt_text": PROMPT_TEXT}, status=status
     )
