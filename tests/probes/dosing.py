@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.utils import timezone
@@ -67,10 +67,21 @@ def _ready(w: World, patient: Patient, route: str = "iv") -> TreatmentPlan:
     return plan
 
 
+def later_today() -> datetime:
+    """An hour from now, or the day's last minute when that hour would cross local midnight.
+
+    The board and the day's lists show the clinic's local day; a test run late in the
+    evening must not push its session into tomorrow (CI failed at 23:xx New York time).
+    """
+    now = timezone.localtime()
+    last_minute = now.replace(hour=23, minute=59, second=0, microsecond=0)
+    return min(now + timedelta(hours=1), max(last_minute, now))
+
+
 def _session(w: World, patient: Patient, state: str, route: str = "iv") -> DosingSession:
     plan = _ready(w, patient, route)
     session = DosingSession.objects.create(
-        patient=patient, plan=plan, number=1, scheduled_for=timezone.now() + timedelta(hours=1), state=state
+        patient=patient, plan=plan, number=1, scheduled_for=later_today(), state=state
     )
     if state not in (SessionState.PROPOSED, SessionState.SCHEDULED):
         CheckIn.objects.create(
