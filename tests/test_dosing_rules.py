@@ -6,14 +6,12 @@ hand, not read back from the module.
 
 from __future__ import annotations
 
-import ast
 import json
 import re
 from collections.abc import Iterable
 from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 from unittest.mock import ANY
 
@@ -58,14 +56,6 @@ def codes(stops: Iterable[HardStop]) -> list[str]:
 
 
 # --- Module hygiene -----------------------------------------------------------------------------------------
-
-
-def test_module_does_not_import_django() -> None:
-    """Pure rule module: the house style (eligibility.py, ledger.py) keeps Django out."""
-    tree = ast.parse(Path(dosing.__file__).read_text(encoding="utf-8"))
-    imported = [alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names]
-    imported += [node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
-    assert not [name for name in imported if name.split(".")[0] == "django"]
 
 
 def test_default_policy_matches_the_notes() -> None:

@@ -1,6 +1,6 @@
 """The evaluation as stored data, turned into the eligibility engine's snapshot; the prescriber's decision.
 
-The rules themselves are in kapclinic/clinical/eligibility.py (pure). Here: validating what the prescriber
+The rules themselves are in kapclinic/clinical/eligibility/ (pure). Here: validating what the prescriber
 records (field by field, from the snapshot's own type hints, so the field list is written once), reading the
 findings, and recording a decision that the rules allow.
 """
