@@ -12,10 +12,10 @@ from django.utils import timezone
 from kapclinic.accounts.models import User
 from kapclinic.clinical.registry import SYNTHETIC_MRN_BASE, mrn_from_number
 from kapclinic.patients.models import Patient
+from kapclinic.plans.selectors import current_plan
 from kapclinic.signing import content_digest
 from kapclinic.therapy.kinds import NoteKind, searchable_text
 from kapclinic.therapy.models import GoalProgress, NoteAddendum, Reflection, TherapyNote
-from kapclinic.therapy.services import current_plan
 
 
 def _note(

@@ -30,10 +30,10 @@ from kapclinic.dosing.models import Discharge, DosingSession
 from kapclinic.errors import AccessDenied, NotFound
 from kapclinic.patients.access import PatientAccess, is_on_care_team, patient_get_for_user
 from kapclinic.plans.models import TreatmentPlan
+from kapclinic.plans.selectors import current_plan
 from kapclinic.roles import Action, Role, Scope, may, scope_for
 from kapclinic.therapy.kinds import NoteKind
 from kapclinic.therapy.models import GoalProgress, NoteAddendum, NoteCosignature, NoteShare, Reflection, TherapyNote
-from kapclinic.therapy.services import current_plan
 
 PROCESS_REFUSAL = (
     "This is a psychotherapy process note: only its author and the colleagues they share it with may read it."

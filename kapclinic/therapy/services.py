@@ -23,7 +23,7 @@ from kapclinic.audit.services import access_event_record
 from kapclinic.dosing.models import DosingSession
 from kapclinic.errors import AccessDenied, Conflict, NotFound
 from kapclinic.patients.access import patient_get_for_user
-from kapclinic.plans.models import TreatmentPlan
+from kapclinic.plans.selectors import current_plan
 from kapclinic.roles import Action, may
 from kapclinic.signing import content_digest
 from kapclinic.therapy.kinds import (
@@ -546,15 +546,6 @@ def reflection_share_set(*, ctx: AuditContext, reflection_id: int, shared: bool)
 
 
 # --- goals ----------------------------------------------------------------------------------------------
-
-
-def current_plan(patient_id: int) -> TreatmentPlan | None:
-    """The patient's plan: the latest signed one."""
-    return (
-        TreatmentPlan.objects.filter(patient_id=patient_id, signed_at__isnull=False)
-        .order_by("-signed_at", "-id")
-        .first()
-    )
 
 
 def goal_progress_record(
