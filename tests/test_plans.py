@@ -294,9 +294,11 @@ def test_plan_pages_walk(client_for: Any, personas: dict[str, User], team_patien
     assert "Sessions cannot be scheduled yet" in detail and "No current signed consent" in detail
     chart = prescriber.get(f"/patients/{team_patient.pk}/").content.decode()
     assert "Get out of bed before nine" in chart
-    # The patient sees their signed plan and goals, not the prescriber's tools.
-    own = client_for("patient_user").get(f"/plans/{plan.pk}/").content.decode()
-    assert "Call my sister every week" in own and "Schedule" not in own
+    # The patient sees their signed plan and goals on their own plain page (the staff URL leads there), not the
+    # prescriber's tools.
+    own = client_for("patient_user").get(f"/plans/{plan.pk}/", follow=True)
+    assert own.redirect_chain == [("/portal/plan/", 302)]
+    assert "Call my sister every week" in own.content.decode() and "Schedule" not in own.content.decode()
 
 
 def test_plan_page_query_count_does_not_grow_with_sessions(

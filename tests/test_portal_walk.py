@@ -10,6 +10,7 @@ from typing import Any
 from django.utils import timezone
 
 from kapclinic.accounts.models import User
+from kapclinic.audit.models import AccessEvent, Outcome
 from kapclinic.clinical.schedule import follow_up_label
 from kapclinic.dosing.models import DosingSession, SessionState
 from kapclinic.measures.models import ScheduledMeasure
@@ -108,6 +109,47 @@ def test_the_patient_has_their_own_plain_plan_page(
     assert "a drip into a vein" in body and "Twice weekly" in body and "Get back to running on weekends" in body
     assert "mg/kg" not in body and "F33.1" not in body  # the staff's words stay on the staff's page
     assert client_for("coordinator").get("/portal/plan/").status_code == 302  # staff have the real plan page
+
+
+def test_the_staff_plan_url_takes_a_patient_to_their_own_plain_plan_page(
+    client_for: Any, personas: dict[str, User], team_patient: Patient, other_patient: Patient
+) -> None:
+    """Issue 13, defect 8: a patient who types the staff URL of their plan gets their own plain-language page, never
+    the staff page; another patient's plan stays refused as before (404, so its existence is not told; the refusal
+    audited) and a draft stays unknown (404)."""
+    own = _course(personas, team_patient, [SessionState.SCHEDULED, SessionState.PROPOSED])
+    portal = client_for("patient_user")
+    typed = portal.get(f"/plans/{own.pk}/")
+    assert typed.status_code == 302 and typed["Location"] == "/portal/plan/"
+    body = portal.get(f"/plans/{own.pk}/", follow=True).content.decode()
+    assert "a drip into a vein" in body and "Get back to running on weekends" in body
+    assert "mg/kg" not in body and "F33.1" not in body
+    # Staff still get the staff page.
+    staff = client_for("prescriber").get(f"/plans/{own.pk}/")
+    assert staff.status_code == 200 and "F33.1" in staff.content.decode()
+    # Another patient's plan: refused as before, nothing of it shown, and the refusal audited.
+    theirs = _course(personas, other_patient, [SessionState.PROPOSED])
+    refused = portal.get(f"/plans/{theirs.pk}/")
+    assert refused.status_code == 404 and "Otherpatient" not in refused.content.decode()
+    assert AccessEvent.objects.filter(
+        user=personas["patient_user"], patient=other_patient, outcome=Outcome.DENIED
+    ).exists()
+    # A draft of their own is the prescriber's work in progress: still not found.
+    draft = TreatmentPlan.objects.create(
+        patient=team_patient,
+        indication_code="F33.1",
+        indication_text="Major depressive disorder, recurrent, moderate",
+        route="im",
+        starting_dose_mg_per_kg=Decimal("0.75"),
+        session_count=2,
+        interval_days=7,
+        first_session_on=timezone.localdate(),
+        session_time=time(9, 0),
+        therapist=personas["therapist"],
+        dosing_policy_version="test",
+        created_by=personas["prescriber"],
+    )
+    assert portal.get(f"/plans/{draft.pk}/").status_code == 404
 
 
 def test_the_patient_page_without_a_plan_says_so(client_for: Any, team_patient: Patient) -> None:

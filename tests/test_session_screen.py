@@ -13,8 +13,17 @@ from django.utils import timezone
 
 from kapclinic.accounts.models import User
 from kapclinic.audit.context import AuditContext
+from kapclinic.audit.models import AccessEvent
 from kapclinic.dosing.charts import VitalPoint, vitals_summary
-from kapclinic.dosing.models import Administration, DosingSession, PreparationChecklist, VitalSign
+from kapclinic.dosing.models import (
+    Administration,
+    CheckIn,
+    DoseOrder,
+    DosingSession,
+    PreparationChecklist,
+    SessionState,
+    VitalSign,
+)
 from kapclinic.dosing.session_services import discharge_criteria
 from kapclinic.dosing.session_views import _thresholds
 from kapclinic.inventory.models import Lot, Product, StorageLocation
@@ -128,6 +137,107 @@ def test_a_refused_reading_keeps_what_was_typed(
     assert refused.status_code == 422 and not VitalSign.objects.exists()
     assert 'value="13O"' in body and 'value="85"' in body and 'value="2026-12-04T09:05"' in body
     assert "Enter a whole number." in body
+
+
+def test_a_refused_check_in_keeps_what_was_typed(
+    client_for: Any, api_for: Any, personas: dict[str, User], team_patient: Patient, other_patient: Patient
+) -> None:
+    session = _session(_world(client_for, api_for, personas, team_patient, other_patient), team_patient, "scheduled")
+    typed = {
+        "identity_confirmed": "on",
+        "checklist_note": "Ride not arranged until noon",
+        "pregnancy_test": "negative",
+        "weight_kg": "700",  # out of range: the scale read in pounds
+        "last_food_at": "2026-12-04T07:15",
+        "last_liquid_at": "2026-12-04T08:40",
+        "escort_confirmed": "no",
+        "substances_today": "yes",
+        "substances_note": "",  # yes, but not what: refused too
+    }
+    refused = _post(client_for("nurse"), session, "check-in", typed)
+    body = refused.content.decode()
+    assert refused.status_code == 422 and not CheckIn.objects.filter(session=session).exists()
+    assert DosingSession.objects.get(pk=session.pk).state == SessionState.SCHEDULED
+    # Each message next to its field, and every typed value (and tick) kept.
+    assert 'value="700"><p class="field-error">Weight must be between 20 and 400 kg' in body
+    assert 'name="substances_note" maxlength="200" value=""><p class="field-error">Say what was taken and when.' in body
+    assert 'name="identity_confirmed" required checked>' in body
+    assert 'name="checklist_confirmed">' in body  # left unticked stays unticked
+    assert 'value="Ride not arranged until noon"' in body
+    assert '<option value="negative" selected>' in body and '<option value="not_applicable" selected>' not in body
+    assert 'value="2026-12-04T07:15"' in body and 'value="2026-12-04T08:40"' in body
+    assert 'name="escort_confirmed" value="no" checked>' in body
+    assert 'name="substances_today" value="yes" checked>' in body
+    # A value that is no number at all is refused the same way.
+    garbled = _post(client_for("nurse"), session, "check-in", {**typed, "weight_kg": "7O", "substances_note": "Wine"})
+    assert garbled.status_code == 422 and not CheckIn.objects.exists()
+    assert 'value="7O"><p class="field-error">Enter a number.</p>' in garbled.content.decode()
+    # Corrected, it is saved.
+    saved = _post(client_for("nurse"), session, "check-in", {**typed, "weight_kg": "70", "substances_note": "Wine"})
+    assert saved.status_code == 302 and CheckIn.objects.get(session=session).weight_kg == Decimal("70")
+
+
+def test_a_refused_dose_order_keeps_what_was_typed(
+    client_for: Any,
+    api_for: Any,
+    personas: dict[str, User],
+    team_patient: Patient,
+    other_patient: Patient,
+    two_places: Any,
+) -> None:
+    product, _cart, _safe = two_places
+    w = _world(client_for, api_for, personas, team_patient, other_patient)
+    session = _session(w, team_patient, "cleared")
+    prescriber = client_for("prescriber")
+    # The planned infusion minutes out of range (dosing.md section 2: 2-100): the order form again, with the dose.
+    refused = _post(prescriber, session, "order", {"product": product.pk, "escalate": "0", "infusion_minutes": "400"})
+    body = refused.content.decode()
+    assert refused.status_code == 422 and not DoseOrder.objects.exists()
+    assert 'max="100" value="400" required aria-describedby="order-minutes-hint"><p class="field-error">' in body
+    assert "2-100 minutes" in body
+    assert f'<option value="{product.pk}" selected>' in body  # the product chosen
+    assert f'<input type="hidden" name="product" value="{product.pk}">' in body and "Sign the dose order" in body
+    assert "35 mg" in body  # the dose it signs, worked out again (70 kg x 0.5 mg/kg)
+    garbled = _post(prescriber, session, "order", {"product": product.pk, "escalate": "0", "infusion_minutes": "4O"})
+    assert garbled.status_code == 422 and not DoseOrder.objects.exists()
+    assert 'value="4O" required aria-describedby="order-minutes-hint"><p class="field-error">Enter a whole number.' in (
+        garbled.content.decode()
+    )
+    # Someone who may not order never gets the form with the values: refused first (403), nothing stored.
+    nurse = _post(client_for("nurse"), session, "order", {"product": product.pk, "infusion_minutes": "400"})
+    assert nurse.status_code == 403 and 'value="400"' not in nurse.content.decode()
+    signed = _post(prescriber, session, "order", {"product": product.pk, "escalate": "0", "infusion_minutes": "45"})
+    assert signed.status_code == 302 and DoseOrder.objects.get(session=session).infusion_minutes == 45
+
+
+def test_a_dose_order_refused_for_its_override_reason_keeps_it(
+    client_for: Any,
+    api_for: Any,
+    personas: dict[str, User],
+    team_patient: Patient,
+    other_patient: Patient,
+    two_places: Any,
+) -> None:
+    product, _cart, _safe = two_places
+    session = _session(_world(client_for, api_for, personas, team_patient, other_patient), team_patient, "scheduled")
+    # 320 kg at 0.5 mg/kg is 160 mg: above the 150 mg single parenteral dose (dosing.md section 6 hard stop).
+    CheckIn.objects.create(
+        session=session,
+        identity_confirmed=True,
+        checklist_confirmed=True,
+        pregnancy_test="not_applicable",
+        weight_kg=Decimal("320"),
+        by=personas["nurse"],
+    )
+    DosingSession.objects.filter(pk=session.pk).update(state=SessionState.CLEARED)
+    typed = {"product": product.pk, "escalate": "0", "infusion_minutes": "50", "override_reason": "Tolerant"}
+    refused = _post(client_for("prescriber"), session, "order", typed)
+    body = refused.content.decode()
+    assert refused.status_code == 422 and not DoseOrder.objects.exists()
+    assert 'minlength="10">Tolerant</textarea><p class="field-error">' in body
+    assert "An override needs the prescriber&#x27;s written reason." in body
+    assert 'max="100" value="50" required' in body  # the other typed value kept too
+    assert AccessEvent.objects.filter(action="dose.order", outcome="denied").exists()  # the refusal stays audited
 
 
 def test_an_unanswered_checklist_reads_not_answered(

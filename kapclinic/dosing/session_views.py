@@ -150,19 +150,23 @@ def session_page(
     lot_default, location_default = _administration_defaults(session, order.product_id, lots) if order else (None, None)
     next_due = _next_reading_due(record)
     preview = None
-    product_id = request.GET.get("product")
+    # The dose order form comes with the dose it signs: worked out from the product chosen with Calculate, or from
+    # the one posted when the order was refused (so the form is shown again with what was typed).
+    order_choice = request.POST if refused and refused[0] == "order" else request.GET
+    product_id = order_choice.get("product")
     # Esketamine plans written before the indication was asked: the first order asks for it.
     indication_known = order_indication(session.plan) if session.plan.route == Route.INTRANASAL else ""
-    indication = indication_known or request.GET.get("indication", "")
+    indication = indication_known or order_choice.get("indication", "")
     if session.state == SessionState.CLEARED and product_id and product_id.isdigit():
         product = Product.objects.filter(pk=int(product_id)).first()
         if product is not None:
             try:
                 preview = steps.dose_calculate(
-                    session, product, escalate=request.GET.get("escalate") == "1", indication=indication
+                    session, product, escalate=order_choice.get("escalate") == "1", indication=indication
                 )
             except ValueError as exc:
-                messages.error(request, str(exc))
+                if not refused:  # a refused order has said it already, next to the dose
+                    messages.error(request, str(exc))
     return render(
         request,
         "dosing/session.html",
@@ -184,6 +188,7 @@ def session_page(
             "lot_default": lot_default,
             "location_default": location_default,
             "preview": preview,
+            "order_choice": order_choice,
             "side_effects": SIDE_EFFECTS,
             "event_kinds": SessionEventKind.choices,
             "next_due": next_due,
@@ -465,9 +470,15 @@ def _date(value: str) -> date:
 DISCHARGE_ANSWERS = ("oriented", "walks_steadily", "nausea_controlled", "escort_present")
 
 
-# The steps whose form is shown again, with what was typed, when a value is refused; and the form field of each
-# service field whose name differs.
-SHOWN_AGAIN = ("administer", "vitals", "discharge")
+# The steps whose form is shown again, with what was typed, when a value is refused, each with the action it needs
+# on the patient (checked first); and the form field of each service field whose name differs.
+SHOWN_AGAIN = {
+    "check-in": Action.SESSION_RUN,
+    "order": Action.DOSE_ORDER,
+    "administer": Action.SESSION_RUN,
+    "vitals": Action.SESSION_RUN,
+    "discharge": Action.SESSION_RUN,
+}
 _FORM_FIELD = {"infusion_rate_ml_per_h": "infusion_rate", "witness": "witness_username"}
 
 
@@ -519,7 +530,7 @@ def session_step(request: HttpRequest, session_id: int, step: str) -> HttpRespon
             patient_get_for_user(
                 ctx=AuditContext.from_request(request),
                 patient_id=_session_patient(session_id),
-                action=Action.SESSION_RUN,
+                action=SHOWN_AGAIN[step],
                 record_allowed=False,
             )
         result = _step(request, session_id, step)

@@ -125,8 +125,10 @@ def plan_detail(request: HttpRequest, plan_id: int) -> HttpResponse:
         return not_found(request, exc.message)
     except AccessDenied as exc:
         return forbidden(request, exc.message)
-    if user.role == Role.PATIENT and not plan.is_signed:
-        return not_found(request, "No such treatment plan.")
+    if user.role == Role.PATIENT:
+        # A patient's own plan is the portal's plain-language page (issue 13, defect 8), never the staff page;
+        # plan_get has already refused another patient's plan and a draft (404, audited).
+        return redirect("portal:plan")
     sessions = list(plan.sessions.select_related("checklist", "nurse").order_by("number"))
     blockers = dosing_blockers(patient_id=plan.patient_id, plan=plan) if plan.is_signed else []
     can_schedule = may(user.role, Action.DOSING_SCHEDULE)
