@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 
 import pytest
 import time_machine
 from django.core.management import call_command
+from django.test import Client
 from django.utils import timezone
 
 from kapclinic.accounts.models import User
@@ -14,6 +15,7 @@ from kapclinic.audit.context import AuditContext
 from kapclinic.dosing.models import AdverseEvent, DosingSession, MonitoringAlert, SessionState
 from kapclinic.intake.eligibility import eligibility_for_patient
 from kapclinic.intake.models import EligibilityDecision, Evaluation
+from kapclinic.therapy.models import TherapyNote
 
 
 @pytest.mark.django_db
@@ -47,6 +49,31 @@ def _demo_has_todays_sessions_in_several_states_and_both_kinds_of_contraindicati
     assert any("relative" in found and "absolute" not in found for found in severities.values())
     assert EligibilityDecision.objects.exists()
     # Loading again adds nothing.
+    sessions = DosingSession.objects.count()
+    call_command("demo_load", "--quiet")
+    assert DosingSession.objects.count() == sessions
+
+
+@pytest.mark.django_db
+def test_the_demo_therapist_has_an_integration_session_due() -> None:
+    """Issue 13, defect 3, in the demo: a patient discharged from a dosing session yesterday, with no integration
+    session since, is on the demo therapist's "Integration sessions due"; her session record is complete (every
+    discharge criterion met, the dose drawn from the ledger when it was given)."""
+    call_command("demo_load", "--quiet")
+    therapist = Client()
+    therapist.force_login(User.objects.get(username="therapist"))
+    page = therapist.get("/").content.decode()
+    assert "No integration sessions due" not in page
+    assert "EXAMPLE, Iris" in page and "Dosing session 1 discharged" in page
+    session = DosingSession.objects.select_related("discharge", "administration__ledger_entry").get(
+        patient__given_name="Iris", patient__family_name="Example", number=1
+    )
+    assert session.state == SessionState.DISCHARGED
+    assert timezone.localdate(session.discharge.at) == timezone.localdate() - timedelta(days=1)
+    assert session.discharge.criteria and all(c["met"] for c in session.discharge.criteria)
+    entry = session.administration.ledger_entry
+    assert entry.patient_id == session.patient_id and entry.occurred_at == session.administration.started_at
+    assert not TherapyNote.objects.filter(patient_id=session.patient_id, kind="integration").exists()
     sessions = DosingSession.objects.count()
     call_command("demo_load", "--quiet")
     assert DosingSession.objects.count() == sessions

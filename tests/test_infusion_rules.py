@@ -3,8 +3,14 @@ order; an infusion ended far sooner (a bolus) warns and needs a reason. Worked e
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Any
+
 import pytest
 
+from kapclinic import policy
+from kapclinic.clinical.dosing import DosingPolicy
 from kapclinic.clinical.infusion import (
     STANDARD_MINUTES,
     InfusionError,
@@ -50,3 +56,33 @@ def test_short_infusion_ladder(planned: int, actual: float, code: str | None) ->
     if finding:
         assert finding.needs_reason and "dosing.md section 2" in finding.source
         assert f"of the {planned} planned" in finding.message
+
+
+def test_the_short_infusion_limits_are_clinic_policy_and_say_so(settings: Any, tmp_path: Path) -> None:
+    """dosing.md section 2 gives the standard 40 minutes and the 2-100 minutes reported, but no source for when an
+    infusion ended early becomes a bolus: the 10 minutes and the half of the planned minutes are DosingPolicy
+    settings (defaults unchanged), named in the finding as clinic policy, and a clinic's policy file changes them."""
+    default = DosingPolicy()
+    assert (default.iv_bolus_minutes, default.iv_far_shorter_percent) == (10, 50)
+    bolus = short_infusion(planned_minutes=40, actual_minutes=5)
+    assert bolus is not None and "clinic policy iv_bolus_minutes, not a published figure" in bolus.source
+    shorter = short_infusion(planned_minutes=40, actual_minutes=15)
+    assert shorter is not None and "clinic policy iv_far_shorter_percent, not a published figure" in shorter.source
+    stricter = DosingPolicy(version="clinic-iv-1", iv_bolus_minutes=15, iv_far_shorter_percent=75)
+    assert (found := short_infusion(planned_minutes=40, actual_minutes=12, policy=stricter)) and found.code == "bolus"
+    assert "under 15 min counts as a bolus" in found.source
+    found = short_infusion(planned_minutes=40, actual_minutes=29, policy=stricter)  # under 75% of 40 = 30
+    assert found is not None and found.code == "far_shorter" and "under 75% of the planned minutes" in found.source
+    assert short_infusion(planned_minutes=40, actual_minutes=30, policy=stricter) is None
+    with pytest.raises(ValueError, match="iv_far_shorter_percent must be 1-100"):
+        DosingPolicy(version="bad", iv_far_shorter_percent=0)
+    with pytest.raises(ValueError, match="iv_bolus_minutes must be at least 1"):
+        DosingPolicy(version="bad", iv_bolus_minutes=0)
+    path = tmp_path / "policy.json"
+    path.write_text(json.dumps({"dosing": {"version": "clinic-iv-1", "iv_bolus_minutes": 15}}))
+    settings.KAPCLINIC_POLICY_FILE = str(path)
+    policy._file.cache_clear()
+    try:
+        assert policy.dosing_policy().iv_bolus_minutes == 15
+    finally:
+        policy._file.cache_clear()

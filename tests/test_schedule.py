@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -10,10 +11,12 @@ import time_machine
 from django.core import mail
 from django.utils import timezone
 
-from kapclinic.clinical.schedule import add_months, standard_schedule, status_on
+from kapclinic.clinical.schedule import add_months, follow_up_label, standard_schedule, status_on
+from kapclinic.dosing.models import DosingSession, SessionState
 from kapclinic.measures.models import ReminderSent, ScheduledMeasure
 from kapclinic.measures.tasks import send_measure_reminders
 from kapclinic.patients.models import Patient
+from kapclinic.plans.models import TreatmentPlan
 
 
 def test_standard_schedule_and_month_ends() -> None:
@@ -109,6 +112,59 @@ def test_reminders_are_sent_once_each_due_then_overdue(team_patient: Patient, pe
         assert send_measure_reminders.call() == 1  # now overdue: one more, once
         assert send_measure_reminders.call() == 0
     assert sorted(ReminderSent.objects.values_list("kind", flat=True)) == ["due", "due", "overdue", "overdue"]
+
+
+def test_a_follow_up_is_not_reminded_in_the_middle_of_the_course(
+    team_patient: Patient, personas: Any, settings: Any
+) -> None:
+    """Issue 13, defect 8: the reminders use the portal's and the chart's due date (clinical.schedule.follow_up_due_on,
+    outcomes.md section 1: "1 month after course"). A 1-month follow-up dated yesterday, while the patient is in
+    the middle of a course (a session 3 days ago, the next in 4 days), is not emailed; a month after the course's
+    last session it is, once."""
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    team_patient.email = "alder@example.test"
+    team_patient.save(update_fields=["email"])
+    coordinator, prescriber = personas["coordinator"], personas["prescriber"]
+    today = timezone.localdate()
+    plan = TreatmentPlan.objects.create(
+        patient=team_patient,
+        indication_code="F33.1",
+        indication_text="Major depressive disorder, recurrent, moderate",
+        route="iv",
+        starting_dose_mg_per_kg=Decimal("0.5"),
+        session_count=2,
+        interval_days=7,
+        first_session_on=today - timedelta(days=3),
+        session_time=time(9, 0),
+        therapist=personas["therapist"],
+        goals=["Sleep through"],
+        measures=["phq9"],
+        dosing_policy_version="test",
+        created_by=prescriber,
+        signed_at=timezone.now(),
+        signed_by=prescriber,
+    )
+    last = timezone.now() + timedelta(days=4)
+    for number, when, state in (
+        (1, timezone.now() - timedelta(days=3), SessionState.DISCHARGED),
+        (2, last, SessionState.SCHEDULED),
+    ):
+        DosingSession.objects.create(patient=team_patient, plan=plan, number=number, scheduled_for=when, state=state)
+    follow_up = ScheduledMeasure.objects.create(
+        patient=team_patient,
+        instrument="phq9",
+        label=follow_up_label(1),
+        due_on=today - timedelta(days=1),
+        created_by=coordinator,
+    )
+    assert send_measure_reminders.call() == 0  # mid-course: the follow-up is not due, whatever its stored date
+    assert mail.outbox == [] and not ReminderSent.objects.exists()
+    really_due = add_months(timezone.localdate(last), 1)
+    with time_machine.travel(timezone.make_aware(datetime.combine(really_due, time(12, 0)))):
+        assert send_measure_reminders.call() == 1
+        assert send_measure_reminders.call() == 0
+    assert [(r.scheduled_id, r.kind) for r in ReminderSent.objects.all()] == [(follow_up.pk, "due")]
+    assert len(mail.outbox) == 1 and mail.outbox[0].to == ["alder@example.test"]
 
 
 def test_course_dates_follow_the_frequency_pattern() -> None:

@@ -22,7 +22,7 @@ from typing import Literal
 from kapclinic.clinical.wording import day_text
 
 # Bump when a rule or its wording changes: orders store it to explain their working later.
-DOSING_RULES_VERSION = "2026-12-04.1"
+DOSING_RULES_VERSION = "2026-12-04.2"
 POLICY_VERSION = "dosing-default-1"
 
 Route = Literal["iv", "im", "intranasal", "sublingual"]
@@ -116,6 +116,14 @@ class DosingPolicy:
     # Obesity option (dosing.md §6, no psychiatric RCT evidence): dose on adjusted body weight at BMI >= threshold.
     adjusted_weight_when_obese: bool = False
     obesity_bmi_threshold: Decimal = Decimal(30)
+    # An IV infusion that ended far sooner than planned (clinical.infusion.short_infusion) warns and needs a reason.
+    # Clinic policy, not published figures: dosing.md §2 gives the standard (0.5 mg/kg over 40 minutes, Sanacora
+    # 2017) and the durations reported (2-100 minutes, Andrade 2017), but no source says how short an infusion may
+    # run before it is a bolus. Under 10 minutes the dose went in more than 4 times faster than the standard 40,
+    # nearer a push than the infusion the trials studied, whatever was planned; under half the planned minutes it
+    # ran more than twice as fast as ordered, well beyond a timing error, so the nurse records why.
+    iv_bolus_minutes: int = 10  # ended in under this many minutes: "bolus"
+    iv_far_shorter_percent: int = 50  # ended before this % of the planned minutes: "far shorter than ordered"
 
     def __post_init__(self) -> None:
         problems = policy_problems(self)
@@ -152,6 +160,10 @@ def policy_problems(policy: DosingPolicy) -> list[str]:
         problems.append("sublingual_unit_step is a fraction of one unit (at most 1)")
     if policy.weight_max_age_days < 0:
         problems.append("weight_max_age_days cannot be negative")
+    if policy.iv_bolus_minutes < 1:
+        problems.append("iv_bolus_minutes must be at least 1")
+    if not 1 <= policy.iv_far_shorter_percent <= 100:
+        problems.append("iv_far_shorter_percent must be 1-100")
     return problems
 
 

@@ -3,14 +3,17 @@
 Plain Python, no Django. Facts from ../shared/domain/dosing.md section 2: the standard dose is 0.5 mg/kg over
 40 minutes (Berman 2000; Zarate 2006; Murrough 2013; the APA consensus, Sanacora 2017), durations of 2-100 minutes
 are reported (Andrade 2017), and the APA task force judged 0.5 mg/kg over 40 minutes best supported. Given much
-faster, the same dose is a bolus, not the infusion the evidence describes. Thresholds marked [policy] are clinic
-choices with these defaults.
+faster, the same dose is a bolus, not the infusion the evidence describes. How much faster counts as a bolus has
+no source in the domain notes: those limits are clinic policy, `DosingPolicy.iv_bolus_minutes` and
+`iv_far_shorter_percent` (the reasoning is beside them), and the findings name the setting, not a source.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from kapclinic.clinical.dosing import DEFAULT_POLICY, DosingPolicy
 
 STANDARD_MINUTES = 40
 SOURCE_STANDARD = (
@@ -21,10 +24,6 @@ SOURCE_STANDARD = (
 SHORTEST_PLANNED = 2
 LONGEST_PLANNED = 100
 SOURCE_RANGE = "dosing.md section 2: infusion durations of 2-100 minutes reported (Andrade 2017)"
-# [policy] Ended in under this many minutes, the infusion was a bolus whatever was planned.
-BOLUS_MINUTES = 10
-# [policy] Ended before this fraction of the planned minutes had passed, it was far shorter than ordered.
-FAR_SHORTER_FRACTION = 0.5
 
 
 class InfusionError(ValueError):
@@ -66,32 +65,41 @@ def planned_minutes_note(minutes: int) -> str | None:
 @dataclass(frozen=True)
 class _Rung:
     code: str
-    applies: Callable[[int, float], bool]  # (planned minutes, actual minutes)
+    applies: Callable[[int, float, DosingPolicy], bool]  # (planned minutes, actual minutes, policy)
     message: str
-    source: str
+    source: Callable[[DosingPolicy], str]
 
 
-# The ladder, first match wins.
+# The ladder, first match wins. Its limits are the clinic's (DosingPolicy), so each source says so by name.
 LADDER = (
     _Rung(
         "bolus",
-        lambda planned, actual: actual < BOLUS_MINUTES,
+        lambda planned, actual, policy: actual < policy.iv_bolus_minutes,
         "The infusion ran {actual} min of the {planned} planned: given as a bolus, not an infusion.",
-        f"{SOURCE_STANDARD}; bolus limit under {BOLUS_MINUTES} min [policy]",
+        lambda policy: (
+            f"{SOURCE_STANDARD}; under {policy.iv_bolus_minutes} min counts as a bolus: clinic policy "
+            "iv_bolus_minutes, not a published figure"
+        ),
     ),
     _Rung(
         "far_shorter",
-        lambda planned, actual: actual < planned * FAR_SHORTER_FRACTION,
+        lambda planned, actual, policy: actual * 100 < planned * policy.iv_far_shorter_percent,
         "The infusion ran {actual} min of the {planned} planned: far shorter than ordered.",
-        f"{SOURCE_STANDARD}; under {FAR_SHORTER_FRACTION:.0%} of the planned minutes [policy]",
+        lambda policy: (
+            f"{SOURCE_STANDARD}; under {policy.iv_far_shorter_percent}% of the planned minutes: clinic policy "
+            "iv_far_shorter_percent, not a published figure"
+        ),
     ),
 )
 
 
-def short_infusion(*, planned_minutes: int, actual_minutes: float) -> ShortInfusion | None:
+def short_infusion(
+    *, planned_minutes: int, actual_minutes: float, policy: DosingPolicy = DEFAULT_POLICY
+) -> ShortInfusion | None:
     """Return the finding for an infusion that ended far sooner than planned, or None when it ran long enough."""
     actual = max(0, int(actual_minutes))
     for rung in LADDER:
-        if rung.applies(planned_minutes, actual_minutes):
-            return ShortInfusion(rung.code, rung.message.format(actual=actual, planned=planned_minutes), rung.source)
+        if rung.applies(planned_minutes, actual_minutes, policy):
+            message = rung.message.format(actual=actual, planned=planned_minutes)
+            return ShortInfusion(rung.code, message, rung.source(policy))
     return None

@@ -17,7 +17,7 @@ from dataclasses import dataclass, fields
 from typing import Literal
 
 # Bump when a rule or its wording changes: clearances and alerts store it.
-MONITORING_RULES_VERSION = "2026-12-04.2"
+MONITORING_RULES_VERSION = "2026-12-04.3"
 POLICY_VERSION = "monitoring-default-1"
 
 ROUTES = ("iv", "im", "intranasal", "sublingual")
@@ -106,8 +106,11 @@ class MonitoringPolicy:
     discharge_hr_high: int = 110
     discharge_spo2_min: int = 94
     discharge_baseline_margin_percent: int = 20  # BP only, never at or above the alert level
-    # Spravato: the last two readings "stable or falling": the last at most this many mmHg above the one before
-    # (reading-to-reading variation) [policy].
+    # Spravato: BP "consistent at a safe level" before leaving (monitoring.md §6, Spravato HCP dosing page), judged
+    # on the last two readings as "stable or falling": the last at most this many mmHg above the one before. Clinic
+    # policy, not a published figure: neither the label nor the notes say how much of a rise still counts as
+    # stable. Two cuff readings minutes apart differ by a few mmHg with no real change, so a rise this small is
+    # taken as stable; a larger one asks for another reading before discharge.
     discharge_bp_stable_within_mmhg: int = 5
     discharge_cadss_max: int = 4  # instruments.md: CADSS back to pre-dose or <= 4
     # Observation minimum (§6): Spravato is the label; the others are policy. IV counts from the infusion's end.
@@ -122,10 +125,14 @@ class MonitoringPolicy:
     sublingual_after_interval_minutes: int = 30
     intranasal_recheck_minutes: int = 30  # after the 2-hour check, if not yet discharged [policy]
     # Fasting before the dose (§1), minutes since the last food / drink. Spravato is the label's (no food for 2 h,
-    # no liquids for 30 min: nausea and vomiting); a policy may lengthen it, never shorten. Ketamine: commonly no
-    # solids 4-6 h, clear liquids up to 2 h (ASA procedural-sedation style) [policy].
+    # no liquids for 30 min: nausea and vomiting); a policy may lengthen it, never shorten.
     fasting_food_minutes_intranasal: int = SPRAVATO_LABEL_FASTING_FOOD_MINUTES
     fasting_liquid_minutes_intranasal: int = SPRAVATO_LABEL_FASTING_LIQUID_MINUTES
+    # IV, IM and sublingual ketamine: clinic policy, not a published figure. No ketamine source in the notes sets a
+    # fasting time (monitoring.md §1 marks the rule [policy]); practice is commonly no solids for 4-6 h and clear
+    # liquids up to 2 h before, borrowed from procedural-sedation fasting, because ketamine causes nausea and
+    # vomiting, and vomiting while sedated or dissociated risks aspiration (monitoring.md §4). The defaults take
+    # the short end of the solids range (4 h) and the 2 h for clear liquids.
     fasting_food_minutes_ketamine: int = 240
     fasting_liquid_minutes_ketamine: int = 120
 
@@ -327,8 +334,8 @@ SOURCE_FASTING_SPRAVATO = (
     "monitoring.md §1"
 )
 SOURCE_FASTING_KETAMINE = (
-    "Clinic policy (monitoring.md §1: ketamine commonly no solids 4-6 h, clear liquids up to 2 h, ASA "
-    "procedural-sedation style)"
+    "Clinic policy fasting_food_minutes_ketamine / fasting_liquid_minutes_ketamine, not a published figure "
+    "(monitoring.md §1: practice is commonly no solids 4-6 h, clear liquids up to 2 h, as for procedural sedation)"
 )
 SOURCE_PREGNANCY = "Spravato PI 8.1 (may cause fetal harm; not recommended); clinic policy (monitoring.md §1)"
 SOURCE_ESCORT = (
@@ -833,8 +840,8 @@ def _bp_trend(
     last: VitalReading, previous: VitalReading | None, baseline: VitalReading | None, policy: MonitoringPolicy
 ) -> tuple[bool, str]:
     """Spravato: BP "consistent at a safe level" before leaving, judged on the last two readings (monitoring.md
-    §6, Spravato HCP dosing page): both safe, and the last not above the one before by more than the policy's
-    tolerance (stable or falling)."""
+    §6, Spravato HCP dosing page): both safe, and the last not above the one before by more than the clinic's
+    tolerance, `discharge_bp_stable_within_mmhg` (stable or falling; the tolerance is policy, not published)."""
     if previous is None or previous.systolic is None or previous.diastolic is None:
         return False, "esketamine needs two BP readings after the dose to show BP stable or falling"
     safe, why = _bp_safe(previous, baseline, policy)
@@ -844,7 +851,10 @@ def _bp_trend(
     rise = max(last.systolic - previous.systolic, last.diastolic - previous.diastolic)
     tolerance = policy.discharge_bp_stable_within_mmhg
     if rise > tolerance:
-        return False, f"BP rising: {previous.bp} then {last.bp} (more than {tolerance} mmHg up)"
+        return False, (
+            f"BP rising: {previous.bp} then {last.bp} (more than {tolerance} mmHg up; the tolerance is clinic policy "
+            "discharge_bp_stable_within_mmhg)"
+        )
     return True, f"BP {previous.bp} then {last.bp}: {'falling' if rise < 0 else 'stable'}"
 
 

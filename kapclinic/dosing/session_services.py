@@ -534,7 +534,7 @@ def _short_infusion(
     """The finding when an IV infusion ends far sooner than planned; refused without the reason for it."""
     planned = order.infusion_minutes or infusion_rules.STANDARD_MINUTES
     short = infusion_rules.short_infusion(
-        planned_minutes=planned, actual_minutes=(ended_at - started_at).total_seconds() / 60
+        planned_minutes=planned, actual_minutes=(ended_at - started_at).total_seconds() / 60, policy=dosing_policy()
     )
     if short is not None and len(reason.strip()) < 10:
         _refuse(

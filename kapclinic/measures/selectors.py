@@ -11,7 +11,7 @@ from django.utils import timezone
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.services import access_events_record_many
 from kapclinic.clinical.instruments import INSTRUMENTS
-from kapclinic.clinical.schedule import OVERDUE_AFTER_DAYS, follow_up_due_on, status_on
+from kapclinic.clinical.schedule import EARLY_WINDOW_DAYS, OVERDUE_AFTER_DAYS, follow_up_due_on, status_on
 from kapclinic.dosing.models import DosingSession, SessionState
 from kapclinic.measures.models import QuestionnaireResponse, SafetyFlag, ScheduledMeasure
 from kapclinic.patients.access import patient_get_for_user
@@ -109,3 +109,23 @@ def overdue_measures(*, ctx: AuditContext, today: date | None = None, limit: int
         ctx=ctx, action="measure.overdue_list", patient_ids=[d.scheduled.patient_id for d in overdue]
     )
     return overdue
+
+
+def measures_to_remind(*, today: date | None = None) -> list[DueMeasure]:
+    """Open measures due or overdue today of the patients with an email address, by patient, for the reminder job.
+
+    Due by the same date as the portal and the chart (`_due_measure`): a follow-up waits for the course's real end,
+    so no patient is emailed about "1 month after the course" in the middle of it. Two queries; nobody reads the
+    data, so nothing is audited (the email holds no clinical content).
+    """
+    today = today or timezone.localdate()
+    # follow_up_due_on never moves a date earlier, so the stored date finds every measure due by the later one.
+    rows = list(
+        ScheduledMeasure.objects.filter(response__isnull=True, due_on__lte=today + timedelta(days=EARLY_WINDOW_DAYS))
+        .exclude(patient__email="")
+        .select_related("patient")
+        .order_by("patient_id", "due_on", "id")
+    )
+    days = _session_days(sorted({s.patient_id for s in rows}))
+    due = (_due_measure(s, today, days.get(s.patient_id, [])) for s in rows)
+    return [d for d in due if d.status in ("due", "overdue")]

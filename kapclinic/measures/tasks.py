@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
-
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django_tasks import task
 
-from kapclinic.clinical.schedule import EARLY_WINDOW_DAYS, status_on
-from kapclinic.measures.models import ReminderKind, ReminderSent, ScheduledMeasure
+from kapclinic.measures.models import ReminderKind, ReminderSent
+from kapclinic.measures.selectors import DueMeasure, measures_to_remind
 
 REMINDER_SUBJECT = "A questionnaire from your clinic is ready"
 # No clinical content in an email: only that something is waiting behind the sign-in.
@@ -28,35 +26,28 @@ def send_measure_reminders() -> int:
     Idempotent: one ReminderSent row per measure and kind, under a unique constraint, written in
     the same transaction as the patient's email; a second run (or a second worker) finds the rows
     and sends nothing again. If sending fails, the rows are rolled back and a later run retries.
-    One email per patient per run, whatever the number of measures.
+    One email per patient per run, whatever the number of measures. Due and overdue are decided as the portal
+    and the chart decide them (`measures_to_remind`): a follow-up counts from the course's real end.
     """
-    today = timezone.localdate()
-    open_measures = (
-        ScheduledMeasure.objects.filter(response__isnull=True, due_on__lte=today + timedelta(days=EARLY_WINDOW_DAYS))
-        .exclude(patient__email="")
-        .select_related("patient")
-        .order_by("patient_id", "due_on")
-    )
-    by_patient: dict[int, list[ScheduledMeasure]] = {}
-    for scheduled in open_measures:
-        by_patient.setdefault(scheduled.patient_id, []).append(scheduled)
+    by_patient: dict[int, list[DueMeasure]] = {}
+    for due in measures_to_remind(today=timezone.localdate()):
+        by_patient.setdefault(due.scheduled.patient_id, []).append(due)
     emails = 0
     for measures in by_patient.values():
-        if _remind(measures, today):
+        if _remind(measures):
             emails += 1
     return emails
 
 
-def _remind(measures: list[ScheduledMeasure], today: date) -> bool:
-    patient = measures[0].patient
+def _remind(measures: list[DueMeasure]) -> bool:
+    patient = measures[0].scheduled.patient
     with transaction.atomic():
         new_kinds = []
-        for scheduled in measures:
-            overdue = status_on(scheduled.due_on, today, completed=False) == "overdue"
-            kind = ReminderKind.OVERDUE if overdue else ReminderKind.DUE
+        for due in measures:
+            kind = ReminderKind.OVERDUE if due.status == "overdue" else ReminderKind.DUE
             try:
                 with transaction.atomic():  # a savepoint: an existing reminder leaves the rest untouched
-                    ReminderSent.objects.create(scheduled=scheduled, kind=kind, to=patient.email)
+                    ReminderSent.objects.create(scheduled=due.scheduled, kind=kind, to=patient.email)
             except IntegrityError:
                 continue  # this reminder was already sent
             new_kinds.append(kind)

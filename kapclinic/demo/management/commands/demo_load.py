@@ -11,6 +11,7 @@ from kapclinic.accounts.models import User
 from kapclinic.audit.chain import CHAINS, checkpoint_take
 from kapclinic.clinical.registry import SYNTHETIC_MRN_BASE, mrn_from_number
 from kapclinic.demo.consent import load_consent
+from kapclinic.demo.discharged import discharged_demo_ensure
 from kapclinic.demo.dosing import dosing_demo_decide, dosing_demo_ensure
 from kapclinic.demo.intake import intake_demo_ensure
 from kapclinic.demo.ledger import ledger_demo_ensure
@@ -94,6 +95,7 @@ class Command(BaseCommand):
         load_consent(staff)
         dosing_demo_ensure(staff, DEMO_PASSWORD)
         load_therapy(staff)
+        discharged_demo_ensure(staff)  # integration due: discharged yesterday, no integration session since
         for chain in CHAINS:  # a signed starting point for verify_audit (docs/operations.md)
             checkpoint_take(chain)
         return made, entries
