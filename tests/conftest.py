@@ -5,17 +5,24 @@
 - patient_user: the portal login of `team_patient`;
 - team_patient: prescriber, nurse and therapist are on its care team;
 - other_patient: no care team, no login.
+
+The fixtures make the cast afresh for each test. A module whose every test needs the same cast (the role matrix,
+the route walk) makes it once with `made_once` and the `*_create` functions below.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
+from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
 import pytest
-from django.contrib.auth.hashers import make_password
-from django.test import Client
+from django.conf import settings as django_settings
+from django.contrib.auth.hashers import get_hasher, make_password
+from django.db import transaction
+from django.test import Client, override_settings
 
 from kapclinic.accounts.models import User
 from kapclinic.accounts.services import api_token_issue
@@ -26,6 +33,44 @@ from tests.db_roles import django_db_modify_db_settings, django_db_setup  # noqa
 
 PASSWORD = "correct-horse-battery-42"
 
+# The production hashers (argon2 first), as kapclinic/settings.py configures them.
+PRODUCTION_PASSWORD_HASHERS = list(django_settings.PASSWORD_HASHERS)
+# Argon2 costs a tenth of a second a hash or check by design, and the suite signs in and confirms witnesses some
+# two hundred times. Tests hash with salted MD5 instead, except those marked `production_hashers`.
+FAST_PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# The cast: persona -> (role, licence).
+CAST: dict[str, tuple[Role, dict[str, str]]] = {
+    "coordinator": (Role.COORDINATOR, {}),
+    "prescriber": (Role.PRESCRIBER, {"licence_type": "MD", "licence_number": "TEST-MD-1"}),
+    "nurse": (Role.NURSE, {"licence_type": "RN", "licence_number": "TEST-RN-1"}),
+    "therapist": (Role.THERAPIST, {}),
+    "director": (Role.DIRECTOR, {}),
+    "auditor": (Role.AUDITOR, {}),
+    "outsider_nurse": (Role.NURSE, {"licence_type": "RN", "licence_number": "TEST-RN-2"}),
+    "outsider_therapist": (Role.THERAPIST, {}),
+    "patient_user": (Role.PATIENT, {}),
+}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _test_only_settings() -> Iterator[None]:
+    """Settings that make the suite faster without changing what it tests.
+
+    - the fast password hasher (see FAST_PASSWORD_HASHERS);
+    - WhiteNoise looks static files up when asked instead of listing every file of the finders each time a
+      test client is made (over a thousand times a run); no test asks for a static file.
+    """
+    with override_settings(PASSWORD_HASHERS=FAST_PASSWORD_HASHERS, WHITENOISE_AUTOREFRESH=True):
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _production_hashers_when_marked(request: pytest.FixtureRequest, settings: Any) -> None:
+    # Before the personas (autouse fixtures come first), so their password is hashed with argon2 too.
+    if request.node.get_closest_marker("production_hashers"):
+        settings.PASSWORD_HASHERS = PRODUCTION_PASSWORD_HASHERS
+
 
 @pytest.fixture(autouse=True)
 def _no_mfa_by_default(settings: Any) -> None:
@@ -33,27 +78,34 @@ def _no_mfa_by_default(settings: Any) -> None:
     settings.KAPCLINIC_REQUIRE_MFA = False
 
 
-@functools.cache
 def hashed_password() -> str:
-    """Return PASSWORD hashed once per run (argon2 is slow on purpose)."""
-    return make_password(PASSWORD)
+    """Return PASSWORD hashed by the hasher in force, hashed once per run for each hasher."""
+    return _hashed(get_hasher().algorithm)
 
 
-@pytest.fixture
-def personas(db: None, django_user_model: type[User]) -> dict[str, User]:
-    people = {
-        "coordinator": (Role.COORDINATOR, {}),
-        "prescriber": (Role.PRESCRIBER, {"licence_type": "MD", "licence_number": "TEST-MD-1"}),
-        "nurse": (Role.NURSE, {"licence_type": "RN", "licence_number": "TEST-RN-1"}),
-        "therapist": (Role.THERAPIST, {}),
-        "director": (Role.DIRECTOR, {}),
-        "auditor": (Role.AUDITOR, {}),
-        "outsider_nurse": (Role.NURSE, {"licence_type": "RN", "licence_number": "TEST-RN-2"}),
-        "outsider_therapist": (Role.THERAPIST, {}),
-        "patient_user": (Role.PATIENT, {}),
-    }
+@functools.cache
+def _hashed(algorithm: str) -> str:
+    return make_password(PASSWORD, hasher=algorithm)
+
+
+@contextlib.contextmanager
+def made_once(django_db_blocker: Any) -> Iterator[None]:
+    """Let a module-scoped fixture write to the test database, and undo what it wrote when the module is done.
+
+    What the fixture makes inside stays for every test of the module. Each test's own transaction (the `db`
+    fixture) is a savepoint inside this one, rolled back after the test: a test sees the shared data and its own
+    changes, never another test's.
+    """
+    with django_db_blocker.unblock(), transaction.atomic():
+        try:
+            yield
+        finally:
+            transaction.set_rollback(True)
+
+
+def personas_create() -> dict[str, User]:
     users = {}
-    for name, (role, extra) in people.items():
+    for name, (role, extra) in CAST.items():
         user = User(username=name, role=role, first_name=name.title(), last_name="Persona", **extra)
         user.password = hashed_password()
         user.save()
@@ -74,19 +126,32 @@ def _patient(serial: int, given: str, family: str, **extra: Any) -> Patient:
     return Patient.objects.create(**values)
 
 
-@pytest.fixture
-def team_patient(personas: dict[str, User]) -> Patient:
+def team_patient_create(personas: dict[str, User]) -> Patient:
     patient = _patient(101, "Alder", "Teampatient", user=personas["patient_user"])
     for role in ("prescriber", "nurse", "therapist"):
         CareTeamMember.objects.create(patient=patient, user=personas[role], role=role)
     return patient
 
 
-@pytest.fixture
-def other_patient(personas: dict[str, User]) -> Patient:
+def other_patient_create() -> Patient:
     return _patient(
         202, "Birch", "Otherpatient", birth_date=date(1990, 7, 1), phone="(212) 555-0177", phone_digits="2125550177"
     )
+
+
+@pytest.fixture
+def personas(db: None) -> dict[str, User]:
+    return personas_create()
+
+
+@pytest.fixture
+def team_patient(personas: dict[str, User]) -> Patient:
+    return team_patient_create(personas)
+
+
+@pytest.fixture
+def other_patient(personas: dict[str, User]) -> Patient:
+    return other_patient_create()
 
 
 @pytest.fixture

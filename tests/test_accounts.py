@@ -26,6 +26,7 @@ def _code(device: TOTPDevice) -> str:
     return f"{totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits, drift=0):06d}"
 
 
+@pytest.mark.production_hashers
 def test_production_settings_hash_with_argon2_and_validate_passwords() -> None:
     assert django_settings.PASSWORD_HASHERS[0] == "django.contrib.auth.hashers.Argon2PasswordHasher"
     configured = cast(list[dict[str, str]], django_settings.AUTH_PASSWORD_VALIDATORS)
@@ -49,6 +50,7 @@ def test_wrong_password_message(personas: dict[str, User]) -> None:
     assert "did not match" in response.content.decode()
 
 
+@pytest.mark.production_hashers
 def test_sign_in_throttled_after_five_failures(personas: dict[str, User]) -> None:
     client = Client()
     for _ in range(4):

@@ -127,6 +127,7 @@ def test_wrong_password_expired_and_revoked_tokens(personas: dict[str, User], te
     assert api.get("/api/v1/patients").status_code == 401
 
 
+@pytest.mark.production_hashers
 def test_token_throttled_after_repeated_failures(personas: dict[str, User]) -> None:
     anonymous = Client()
     for _ in range(4):

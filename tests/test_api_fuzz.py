@@ -10,6 +10,7 @@ generated request runs in a savepoint that is rolled back, so cases are independ
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections import Counter
@@ -79,8 +80,8 @@ def clinic(django_db_setup: None, django_db_blocker: Any) -> Iterator[dict[str, 
         transaction.set_rollback(True)
 
 
-@pytest.fixture
-def wsgi_in_test_transaction() -> Iterator[None]:
+@contextlib.contextmanager
+def _requests_keep_the_connection() -> Iterator[None]:
     # Django's own test client does the same: a request must not close the test's connection mid-transaction.
     request_started.disconnect(close_old_connections)
     request_finished.disconnect(close_old_connections)
@@ -89,6 +90,22 @@ def wsgi_in_test_transaction() -> Iterator[None]:
     finally:
         request_started.connect(close_old_connections)
         request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def wsgi_in_test_transaction() -> Iterator[None]:
+    with _requests_keep_the_connection():
+        yield
+
+
+@pytest.fixture(scope="module")
+def api_schema(clinic: dict[str, str], django_db_blocker: Any) -> Any:
+    """The OpenAPI document as schemathesis reads it from the app, once for the module (a second each time)."""
+    with django_db_blocker.unblock(), _requests_keep_the_connection():
+        # Revoking the token the run signs in with would only turn the rest into 401s.
+        return schemathesis.openapi.from_wsgi("/api/v1/openapi.json", application).exclude(
+            method="DELETE", path="/api/v1/auth/token"
+        )
 
 
 def _name_known_records(case: Any, known: int) -> None:
@@ -111,17 +128,13 @@ def _summary(exc: BaseException) -> str:
 
 @pytest.mark.parametrize("role", ROLES)
 def test_every_operation_answers_as_documented(
-    role: str, clinic: dict[str, str], db: None, wsgi_in_test_transaction: None
+    role: str, clinic: dict[str, str], api_schema: Any, db: None, wsgi_in_test_transaction: None
 ) -> None:
-    # Revoking the token the run signs in with would only turn the rest into 401s.
-    schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", application).exclude(
-        method="DELETE", path="/api/v1/auth/token"
-    )
     headers = {"Authorization": f"Bearer {clinic[role]}"} if role in clinic else {}
     cases: Counter[int] = Counter()
     failures: list[str] = []
     started = time.monotonic()
-    for result in schema.get_all_operations():
+    for result in api_schema.get_all_operations():
         assert isinstance(result, Ok), result  # an operation schemathesis cannot read is a documentation fault
         operation = result.ok()
 

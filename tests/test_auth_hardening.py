@@ -67,6 +67,7 @@ MALFORMED = [
 ]
 
 
+@pytest.mark.production_hashers
 @pytest.mark.parametrize(("body", "content_type"), MALFORMED)
 def test_a_token_request_that_cannot_be_read_is_a_counted_failure_and_the_lockout_holds(
     personas: dict[str, User], body: bytes, content_type: str
@@ -87,6 +88,7 @@ def test_a_token_request_that_cannot_be_read_is_a_counted_failure_and_the_lockou
     assert not ApiToken.objects.exists()
 
 
+@pytest.mark.production_hashers
 def test_a_body_naming_nobody_is_counted_on_the_address(personas: dict[str, User]) -> None:
     client = Client()
     for n in range(LIMIT):
@@ -96,6 +98,7 @@ def test_a_body_naming_nobody_is_counted_on_the_address(personas: dict[str, User
     assert AccessEvent.objects.filter(action="auth.failed", detail__username="", outcome="invalid").count() == LIMIT
 
 
+@pytest.mark.production_hashers
 def test_wrong_passwords_on_the_page_lock_the_api_and_the_other_way_round(personas: dict[str, User]) -> None:
     client = Client()
     for n in range(LIMIT):
@@ -109,6 +112,7 @@ def test_wrong_passwords_on_the_page_lock_the_api_and_the_other_way_round(person
     assert _token(client, {"username": "auditor", "password": PASSWORD}).status_code == 201
 
 
+@pytest.mark.production_hashers
 def test_an_unreadable_sign_in_page_body_is_a_counted_failure(personas: dict[str, User]) -> None:
     client = Client(enforce_csrf_checks=False)
     for n in range(LIMIT):
@@ -117,6 +121,7 @@ def test_an_unreadable_sign_in_page_body_is_a_counted_failure(personas: dict[str
     assert _sign_in(client, "nurse").status_code == 429
 
 
+@pytest.mark.production_hashers
 def test_a_wrong_one_time_code_counts_towards_the_lockout(personas: dict[str, User], settings: Any) -> None:
     settings.KAPCLINIC_REQUIRE_MFA = True
     device = TOTPDevice.objects.create(user=personas["nurse"], name="phone", confirmed=True)
@@ -129,6 +134,7 @@ def test_a_wrong_one_time_code_counts_towards_the_lockout(personas: dict[str, Us
     assert locked.status_code == 429
 
 
+@pytest.mark.production_hashers
 @pytest.mark.parametrize("proxies", [1, 2])
 def test_rotating_x_forwarded_for_does_not_escape_the_lockout(
     personas: dict[str, User], settings: Any, proxies: int
@@ -208,6 +214,7 @@ def test_the_witness_prompt_gives_one_message_for_every_failure_and_audits_each(
     assert LedgerEntry.objects.count() == 1  # only the receipt
 
 
+@pytest.mark.production_hashers
 def test_the_witness_prompt_is_throttled_like_sign_in(safe_with_stock: dict[str, Any], api_for: Any) -> None:
     api = api_for("nurse")
     for _ in range(LIMIT):

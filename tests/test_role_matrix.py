@@ -4,11 +4,16 @@ For each action a probe tries it, as a role, on the patient whose care team the
 clinicians are on (for the patient role: their own record) and on a patient with no
 team. What it observes (allowed nowhere, on the team/own patient only, or everywhere)
 must be what MATRIX says.
+
+The personas and both patients are made once for the module; each cell runs in a savepoint rolled back after
+it, so a cell sees them as made and never another cell's writes.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -33,6 +38,7 @@ from kapclinic.inventory.models import (
 from kapclinic.measures.models import QuestionnaireResponse, SafetyFlag
 from kapclinic.patients.models import CareTeamMember, Patient
 from kapclinic.roles import MATRIX, Action, Role, Scope
+from tests.conftest import made_once, other_patient_create, personas_create, team_patient_create
 from tests.probes import PROBES_BY_AREA, Probe, World
 
 # The persona that plays each role (clinicians are on team_patient's care team).
@@ -333,6 +339,44 @@ def test_every_action_has_a_probe() -> None:
 
 
 CELLS = [(action, role) for action in MATRIX for role in Role]
+
+
+@dataclass(frozen=True)
+class Cast:
+    """The primary keys of the module's personas and patients."""
+
+    people: dict[str, int]
+    team: int
+    other: int
+
+
+@pytest.fixture(scope="module")
+def cast(django_db_setup: None, django_db_blocker: Any) -> Iterator[Cast]:
+    """The cast of tests/conftest.py, made once for the module's ~370 cells and removed after the last."""
+    with made_once(django_db_blocker):
+        people = personas_create()
+        team, other = team_patient_create(people), other_patient_create()
+        yield Cast({name: user.pk for name, user in people.items()}, team.pk, other.pk)
+
+
+# The fixtures of tests/conftest.py, read from the module's cast: fresh objects for each cell, as the cell's
+# savepoint found them (a probe may change the ones it was given).
+@pytest.fixture
+def personas(cast: Cast, db: None) -> dict[str, User]:
+    found = User.objects.in_bulk(list(cast.people.values()))
+    return {name: found[pk] for name, pk in cast.people.items()}
+
+
+@pytest.fixture
+def team_patient(cast: Cast, personas: dict[str, User]) -> Patient:
+    patient = Patient.objects.get(pk=cast.team)
+    patient.user = personas["patient_user"]
+    return patient
+
+
+@pytest.fixture
+def other_patient(cast: Cast, personas: dict[str, User]) -> Patient:
+    return Patient.objects.get(pk=cast.other)
 
 
 @pytest.mark.parametrize(("action", "role"), CELLS, ids=[f"{a.value}-{r.value}" for a, r in CELLS])

@@ -7,7 +7,7 @@ Built once per test module, with the probes' own factories where there is one.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 from django.test import Client
@@ -24,26 +24,12 @@ from kapclinic.intake.models import Inquiry
 from kapclinic.inventory.models import CountLine, InventoryCount, Investigation, Lot, Product, StorageLocation
 from kapclinic.inventory.services import Quantity, WitnessCredentials, ledger_entry_record, ledger_receive
 from kapclinic.measures.models import QuestionnaireResponse, SafetyFlag
-from kapclinic.patients.models import CareTeamMember, Patient
+from kapclinic.patients.models import Patient
 from kapclinic.plans.models import TreatmentPlan
-from kapclinic.roles import Role
 from kapclinic.therapy.models import Reflection, TherapyNote
-from tests.conftest import PASSWORD, _patient, hashed_password
+from tests.conftest import PASSWORD, other_patient_create, personas_create, team_patient_create
 from tests.probes.dosing import _ready
 from tests.probes.world import World
-
-# The cast of tests/conftest.py's `personas` fixture (a module-scoped world cannot use that fixture).
-PERSONAS: dict[str, tuple[Role, dict[str, str]]] = {
-    "coordinator": (Role.COORDINATOR, {}),
-    "prescriber": (Role.PRESCRIBER, {"licence_type": "MD", "licence_number": "TEST-MD-1"}),
-    "nurse": (Role.NURSE, {"licence_type": "RN", "licence_number": "TEST-RN-1"}),
-    "therapist": (Role.THERAPIST, {}),
-    "director": (Role.DIRECTOR, {}),
-    "auditor": (Role.AUDITOR, {}),
-    "outsider_nurse": (Role.NURSE, {"licence_type": "RN", "licence_number": "TEST-RN-2"}),
-    "outsider_therapist": (Role.THERAPIST, {}),
-    "patient_user": (Role.PATIENT, {}),
-}
 
 # The patient-bound objects a URL can name, by the name of its URL parameter.
 PATIENT_PARAMETERS = (
@@ -260,19 +246,10 @@ def _ledger(people: dict[str, User]) -> dict[str, int]:
 
 def route_world_build() -> RouteWorld:
     """Make the personas, both patients and their objects, a browser session and a token for each persona."""
-    people = {}
-    for name, (role, extra) in PERSONAS.items():
-        user = User(username=name, role=role, first_name=name.title(), last_name="Persona", **extra)
-        user.password = hashed_password()
-        user.save()
-        people[name] = user
+    people = personas_create()
     # The same two patients as tests/conftest.py's team_patient and other_patient.
-    team_patient = _patient(101, "Alder", "Teampatient", user=people["patient_user"])
-    for member in ("prescriber", "nurse", "therapist"):
-        CareTeamMember.objects.create(patient=team_patient, user=people[member], role=member)
-    other_patient = _patient(
-        202, "Birch", "Otherpatient", birth_date=date(1990, 7, 1), phone="(212) 555-0177", phone_digits="2125550177"
-    )
+    team_patient = team_patient_create(people)
+    other_patient = other_patient_create()
     w = World(Client(), Client(), team_patient, other_patient, people)
     team = _objects(w, team_patient, note_author=people["therapist"], cosigner=people["prescriber"])
     other = _objects(w, other_patient, note_author=people["outsider_therapist"], cosigner=None)
