@@ -95,7 +95,7 @@ def test_outside_team_cannot_book_for_a_patient(
 def test_coordinator_home_lists_upcoming_consultations(client_for: Any, personas: dict[str, User]) -> None:
     inquiry = _inquiry()
     _book(client_for("coordinator"), personas, f"inquiry={inquiry.pk}", starts_at=_when(20))
-    assert "Yarrow Consulttest" in client_for("coordinator").get("/").content.decode()
+    assert "CONSULTTEST, Yarrow" in client_for("coordinator").get("/").content.decode()  # "FAMILY, Given"
 
 
 def test_the_booking_form_does_not_show_a_patient_outside_the_care_team(

@@ -77,3 +77,20 @@ def test_the_demo_therapist_has_an_integration_session_due() -> None:
     sessions = DosingSession.objects.count()
     call_command("demo_load", "--quiet")
     assert DosingSession.objects.count() == sessions
+
+
+@pytest.mark.django_db
+def test_the_demo_prescriber_and_therapist_each_see_their_upcoming_appointments() -> None:
+    """Issue 13, defect 4, in the demo: an integration session booked with the therapist and an evaluation with the
+    prescriber, each on that clinician's home page and on nobody else's."""
+    call_command("demo_load", "--quiet")
+    pages = {}
+    for username in ("prescriber", "therapist", "nurse"):
+        client = Client()
+        client.force_login(User.objects.get(username=username))
+        pages[username] = client.get("/").content.decode()
+    assert "Integration session</a> · EXAMPLE, Iris" in pages["therapist"]
+    assert "Medical and psychiatric evaluation</a>" in pages["prescriber"]
+    assert "Integration session</a>" not in pages["prescriber"]
+    assert "No appointments booked with you" not in pages["therapist"] + pages["prescriber"]
+    assert "My appointments" not in pages["nurse"]

@@ -111,4 +111,5 @@ def test_no_template_writes_a_date_or_a_patient_name_its_own_way() -> None:
         strays += [f"{path.name}: {f}" for f in re.findall(r'\|date:"([^"]*)"', text) if f not in KEPT_FORMATS]
         strays += [f"{path.name}: {m}" for m in re.findall(r"\{\{ [\w.]*family_name[^}]*\}\}, \{\{", text)]
         strays += [f"{path.name}: {m}" for m in re.findall(r"\{\{ [\w.]*instrument\|upper", text)]
+        strays += [f"{path.name}: {m}" for m in re.findall(r"\{\{ [\w.]*(?:full_name|person_name) \}\}", text)]
     assert strays == []

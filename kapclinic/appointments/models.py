@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
 from kapclinic.appointments.links import video_href
+
+if TYPE_CHECKING:
+    from kapclinic.intake.models import Inquiry
+    from kapclinic.patients.models import Patient
 
 
 class AppointmentKind(models.TextChoices):
@@ -82,7 +88,14 @@ class Appointment(models.Model):
         return video_href(self.video_link)
 
     @property
+    def person(self) -> Patient | Inquiry | None:
+        """Who the appointment is for: the patient, or the inquiry before there is one (pages name them with
+        the `patient_name` filter, as every staff page names a patient)."""
+        return self.patient if self.patient is not None else self.inquiry
+
+    @property
     def person_name(self) -> str:
+        """The name as a calendar feed gives it ("Given Family")."""
         if self.patient is not None:
             return self.patient.full_name
         return self.inquiry.full_name if self.inquiry is not None else ""

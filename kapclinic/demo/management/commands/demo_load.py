@@ -10,6 +10,7 @@ from django.db import transaction
 from kapclinic.accounts.models import User
 from kapclinic.audit.chain import CHAINS, checkpoint_take
 from kapclinic.clinical.registry import SYNTHETIC_MRN_BASE, mrn_from_number
+from kapclinic.demo.appointments import clinician_appointments_ensure
 from kapclinic.demo.consent import load_consent
 from kapclinic.demo.discharged import discharged_demo_ensure
 from kapclinic.demo.dosing import dosing_demo_decide, dosing_demo_ensure
@@ -96,6 +97,7 @@ class Command(BaseCommand):
         dosing_demo_ensure(staff, DEMO_PASSWORD)
         load_therapy(staff)
         discharged_demo_ensure(staff)  # integration due: discharged yesterday, no integration session since
+        clinician_appointments_ensure(staff)  # after the discharged patient: her integration session is booked
         for chain in CHAINS:  # a signed starting point for verify_audit (docs/operations.md)
             checkpoint_take(chain)
         return made, entries
