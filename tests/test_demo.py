@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from kapclinic.accounts.models import User
 from kapclinic.audit.context import AuditContext
-from kapclinic.dosing.models import AdverseEvent, DosingSession, MonitoringAlert, SessionState
+from kapclinic.dosing.models import AdverseEvent, CheckIn, Clearance, DosingSession, MonitoringAlert, SessionState
 from kapclinic.intake.eligibility import eligibility_for_patient
 from kapclinic.intake.models import EligibilityDecision, Evaluation
 from kapclinic.therapy.models import TherapyNote
@@ -38,6 +38,10 @@ def _demo_has_todays_sessions_in_several_states_and_both_kinds_of_contraindicati
     assert {SessionState.DOSING, SessionState.HELD, SessionState.RECOVERY, SessionState.SCHEDULED} <= states
     assert MonitoringAlert.objects.filter(acknowledgement__isnull=True, code__startswith="bp_").exists()
     assert AdverseEvent.objects.filter(review__isnull=True).exists()
+    # Check-in records fasting, escort and substances (issue 13, rule 6): the held session also asks about food.
+    held = Clearance.objects.get(session__state=SessionState.HELD, session__scheduled_for__date=today)
+    assert {"bp_systolic_hold", "fasting_food"} <= {f["code"] for f in held.findings}
+    assert not CheckIn.objects.filter(session__scheduled_for__date=today, escort_confirmed__isnull=True).exists()
     prescriber = User.objects.get(username="prescriber")
     severities = {}
     for evaluation in Evaluation.objects.select_related("patient"):

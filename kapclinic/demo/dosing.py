@@ -127,8 +127,12 @@ def dosing_demo_ensure(staff: dict[str, User], password: str) -> int:
         ctx=prescriber, patient_id=_patient(7).pk, enrolled_on=timezone.localdate(), reference="REMS-DEMO-0007"
     )
     started = 0
+    # Hours since the last food and the last drink, as the nurse asks at check-in: 5 ate three hours ago, inside the
+    # ketamine fasting policy (4 h), so the pre-dose checks ask about it beside the blood pressure hold.
+    fasted = {1: (8, 3), 5: (3, 2.5), 7: (5, 1)}
     for serial in (1, 5, 7):
         course = COURSES[serial]
+        food_hours, liquid_hours = fasted[serial]
         session_services.session_check_in(
             ctx=nurse,
             session_id=sessions[serial].pk,
@@ -137,6 +141,10 @@ def dosing_demo_ensure(staff: dict[str, User], password: str) -> int:
             checklist_note="" if serial != 5 else "Ride confirmed by phone at check-in.",
             pregnancy_test="negative" if _patient(serial).sex_at_birth == "female" else "not_applicable",
             weight_kg=Decimal(course["weight"]),
+            last_food_at=timezone.now() - timedelta(hours=food_hours),
+            last_liquid_at=timezone.now() - timedelta(hours=liquid_hours),
+            escort_confirmed=True,
+            substances_today=False,
         )
         started += 1
     # 5: held for the prescriber (pre-dose 165/96).
