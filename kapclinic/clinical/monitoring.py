@@ -12,7 +12,7 @@ Levels: pre-dose "warn" does not block; "hold" needs a prescriber override with 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields
 from typing import Literal
 
@@ -84,7 +84,8 @@ class MonitoringPolicy:
     predose_moaas_required: int = 5  # MOAA/S below this: do not dose
     # What "review" means before a dose: "hold" (prescriber decides, in writing) or "warn" (shown, not blocking).
     predose_review_level: str = "hold"
-    # Intra/post-dose alert (§3): above the high limits, below the low limits.
+    # Intra/post-dose alert (§3): above the high limits, below the low limits (each row of ALERT_RULES names its
+    # field and comparison).
     alert_systolic: int = 180
     alert_diastolic: int = 110
     alert_hr_high: int = 120  # the notes say sustained 5 minutes: one reading prompts a recheck
@@ -570,147 +571,188 @@ class Alert:
         return {"code": self.code, "level": self.level, "message": self.message, "source": self.source}
 
 
+# What a rule's comparison means: the reading's value against the policy threshold.
+Comparison = Literal["above", "below", "at_or_below"]
+_COMPARE: dict[Comparison, Callable[[int, int], bool]] = {
+    "above": lambda value, limit: value > limit,
+    "below": lambda value, limit: value < limit,
+    "at_or_below": lambda value, limit: value <= limit,
+}
+_SYMPTOMS = "chest pain, severe headache, neurological deficit, dyspnoea"
+
+
+@dataclass(frozen=True)
+class AlertRule:
+    """One row of the intra/post-dose alert table (monitoring.md §3): when the reading's `measure` is
+    `comparison` the policy's `threshold` field, raise `code` at `level`. The message is formatted with the
+    `{value}` read and the `{limit}` crossed; the policy file tunes the limit through the threshold's field."""
+
+    measure: str  # a VitalReading field, or "moaas"
+    comparison: Comparison
+    threshold: str  # a MonitoringPolicy field
+    level: AlertLevel
+    code: str
+    message: str
+    source: str
+
+    def alert(self, value: int, policy: MonitoringPolicy) -> Alert | None:
+        """Return the alert when `value` crosses this rule's threshold under `policy`, else None."""
+        limit = int(getattr(policy, self.threshold))
+        if not _COMPARE[self.comparison](value, limit):
+            return None
+        return Alert(self.code, self.level, self.message.format(value=value, limit=limit), self.source)
+
+
+# Per measure, the rows are tried in order and the first that fires is the one alert: critical before alert.
+# One reading cannot show "sustained 5 minutes" (HR) or "over 30 s" (SpO₂): it fires and the message asks for
+# the recheck that decides.
+ALERT_RULES: tuple[AlertRule, ...] = (
+    AlertRule(
+        "systolic",
+        "above",
+        "critical_systolic",
+        "critical",
+        "bp_systolic_critical",
+        "Systolic BP {value} mmHg is above {limit} mmHg: stop the infusion or dosing, call the prescriber, check for "
+        f"symptoms ({_SYMPTOMS}); emergency protocol if present.",
+        SOURCE_BP_ALERT,
+    ),
+    AlertRule(
+        "systolic",
+        "above",
+        "alert_systolic",
+        "alert",
+        "bp_systolic_high",
+        "Systolic BP {value} mmHg is above {limit} mmHg: recheck in 5 minutes, tell the prescriber, ask about "
+        f"symptoms ({_SYMPTOMS}).",
+        SOURCE_BP_ALERT,
+    ),
+    AlertRule(
+        "diastolic",
+        "above",
+        "critical_diastolic",
+        "critical",
+        "bp_diastolic_critical",
+        "Diastolic BP {value} mmHg is above {limit} mmHg: stop the infusion or dosing, call the prescriber, check for "
+        f"symptoms ({_SYMPTOMS}); emergency protocol if present.",
+        SOURCE_BP_ALERT,
+    ),
+    AlertRule(
+        "diastolic",
+        "above",
+        "alert_diastolic",
+        "alert",
+        "bp_diastolic_high",
+        "Diastolic BP {value} mmHg is above {limit} mmHg: recheck in 5 minutes, tell the prescriber, ask about "
+        f"symptoms ({_SYMPTOMS}).",
+        SOURCE_BP_ALERT,
+    ),
+    AlertRule(
+        "heart_rate",
+        "above",
+        "critical_hr_high",
+        "critical",
+        "hr_critical",
+        "Heart rate {value} /min is above {limit} /min: stop dosing, call the prescriber, check the rhythm and "
+        "symptoms.",
+        SOURCE_HR,
+    ),
+    AlertRule(
+        "heart_rate",
+        "above",
+        "alert_hr_high",
+        "alert",
+        "hr_high",
+        "Heart rate {value} /min is above {limit} /min: recheck; tell the prescriber if it lasts 5 minutes.",
+        SOURCE_HR,
+    ),
+    AlertRule(
+        "heart_rate",
+        "below",
+        "alert_hr_low",
+        "alert",
+        "hr_low",
+        "Heart rate {value} /min is below {limit} /min: recheck, check symptoms, tell the prescriber.",
+        SOURCE_HR,
+    ),
+    AlertRule(
+        "spo2",
+        "below",
+        "critical_spo2_low",
+        "critical",
+        "spo2_critical",
+        "SpO₂ {value}% is below {limit}%: if it lasts over 30 s give oxygen, support the airway and stop dosing; call "
+        "the prescriber.",
+        SOURCE_SPO2,
+    ),
+    AlertRule(
+        "spo2",
+        "below",
+        "alert_spo2_low",
+        "alert",
+        "spo2_low",
+        "SpO₂ {value}% is below {limit}%: stimulate, reposition, check the probe, recheck.",
+        SOURCE_SPO2,
+    ),
+    AlertRule(
+        "respiratory_rate",
+        "below",
+        "critical_rr_low",
+        "critical",
+        "rr_critical",
+        "Respiratory rate {value} /min is below {limit} /min: support the airway, give oxygen, stop dosing; call the "
+        "prescriber.",
+        SOURCE_RR,
+    ),
+    AlertRule(
+        "respiratory_rate",
+        "below",
+        "alert_rr_low",
+        "alert",
+        "rr_low",
+        "Respiratory rate {value} /min is below {limit} /min: stimulate, watch SpO₂, recheck.",
+        SOURCE_RR,
+    ),
+    AlertRule(
+        "moaas",
+        "at_or_below",
+        "critical_moaas_at_or_below",
+        "critical",
+        "sedation_critical",
+        "MOAA/S {value} (at or below {limit}): emergency: airway, SpO₂, call the prescriber.",
+        SOURCE_MOAAS,
+    ),
+    AlertRule(
+        "moaas",
+        "at_or_below",
+        "alert_moaas_at_or_below",
+        "alert",
+        "sedation_deep",
+        "MOAA/S {value} (at or below {limit}): sedated: nurse at the bedside, watch airway and SpO₂, record as an "
+        "adverse event.",
+        SOURCE_MOAAS,
+    ),
+)
+
+
 def reading_alerts(
     reading: VitalReading, *, moaas: int | None = None, policy: MonitoringPolicy = DEFAULT_POLICY
 ) -> list[Alert]:
-    """Return the alerts for a reading during or after the dose: per parameter, the critical one or the alert.
-
-    One reading cannot show "sustained 5 minutes" (HR) or "over 30 s" (SpO₂): it fires and the message asks for
-    the recheck that decides.
-    """
+    """Return the alerts for a reading during or after the dose: per measure, the first row of `ALERT_RULES`
+    that fires (the critical one, else the alert), in the table's order."""
     _require_plausible(reading)
     _check_moaas(moaas)
-    p = policy
+    values: dict[str, int | None] = {name: getattr(reading, name) for name in PLAUSIBLE_VITALS}
+    values["moaas"] = moaas
     alerts: list[Alert] = []
-    s, d, hr, spo2, rr = reading.systolic, reading.diastolic, reading.heart_rate, reading.spo2, reading.respiratory_rate
-    symptoms = "chest pain, severe headache, neurological deficit, dyspnoea"
-    if s is not None and s > p.critical_systolic:
-        alerts.append(
-            Alert(
-                "bp_systolic_critical",
-                "critical",
-                f"Systolic BP {s} mmHg is above {p.critical_systolic} mmHg: stop the infusion or dosing, call the "
-                f"prescriber, check for symptoms ({symptoms}); emergency protocol if present.",
-                SOURCE_BP_ALERT,
-            )
-        )
-    elif s is not None and s > p.alert_systolic:
-        alerts.append(
-            Alert(
-                "bp_systolic_high",
-                "alert",
-                f"Systolic BP {s} mmHg is above {p.alert_systolic} mmHg: recheck in 5 minutes, tell the prescriber, "
-                f"ask about symptoms ({symptoms}).",
-                SOURCE_BP_ALERT,
-            )
-        )
-    if d is not None and d > p.critical_diastolic:
-        alerts.append(
-            Alert(
-                "bp_diastolic_critical",
-                "critical",
-                f"Diastolic BP {d} mmHg is above {p.critical_diastolic} mmHg: stop the infusion or dosing, call the "
-                f"prescriber, check for symptoms ({symptoms}); emergency protocol if present.",
-                SOURCE_BP_ALERT,
-            )
-        )
-    elif d is not None and d > p.alert_diastolic:
-        alerts.append(
-            Alert(
-                "bp_diastolic_high",
-                "alert",
-                f"Diastolic BP {d} mmHg is above {p.alert_diastolic} mmHg: recheck in 5 minutes, tell the "
-                f"prescriber, ask about symptoms ({symptoms}).",
-                SOURCE_BP_ALERT,
-            )
-        )
-    if hr is not None and hr > p.critical_hr_high:
-        alerts.append(
-            Alert(
-                "hr_critical",
-                "critical",
-                f"Heart rate {hr} /min is above {p.critical_hr_high} /min: stop dosing, call the prescriber, check "
-                "the rhythm and symptoms.",
-                SOURCE_HR,
-            )
-        )
-    elif hr is not None and hr > p.alert_hr_high:
-        alerts.append(
-            Alert(
-                "hr_high",
-                "alert",
-                f"Heart rate {hr} /min is above {p.alert_hr_high} /min: recheck; tell the prescriber if it lasts "
-                "5 minutes.",
-                SOURCE_HR,
-            )
-        )
-    elif hr is not None and hr < p.alert_hr_low:
-        alerts.append(
-            Alert(
-                "hr_low",
-                "alert",
-                f"Heart rate {hr} /min is below {p.alert_hr_low} /min: recheck, check symptoms, tell the prescriber.",
-                SOURCE_HR,
-            )
-        )
-    if spo2 is not None and spo2 < p.critical_spo2_low:
-        alerts.append(
-            Alert(
-                "spo2_critical",
-                "critical",
-                f"SpO₂ {spo2}% is below {p.critical_spo2_low}%: if it lasts over 30 s give oxygen, support the "
-                "airway and stop dosing; call the prescriber.",
-                SOURCE_SPO2,
-            )
-        )
-    elif spo2 is not None and spo2 < p.alert_spo2_low:
-        alerts.append(
-            Alert(
-                "spo2_low",
-                "alert",
-                f"SpO₂ {spo2}% is below {p.alert_spo2_low}%: stimulate, reposition, check the probe, recheck.",
-                SOURCE_SPO2,
-            )
-        )
-    if rr is not None and rr < p.critical_rr_low:
-        alerts.append(
-            Alert(
-                "rr_critical",
-                "critical",
-                f"Respiratory rate {rr} /min is below {p.critical_rr_low} /min: support the airway, give oxygen, "
-                "stop dosing; call the prescriber.",
-                SOURCE_RR,
-            )
-        )
-    elif rr is not None and rr < p.alert_rr_low:
-        alerts.append(
-            Alert(
-                "rr_low",
-                "alert",
-                f"Respiratory rate {rr} /min is below {p.alert_rr_low} /min: stimulate, watch SpO₂, recheck.",
-                SOURCE_RR,
-            )
-        )
-    if moaas is not None and moaas <= p.critical_moaas_at_or_below:
-        alerts.append(
-            Alert(
-                "sedation_critical",
-                "critical",
-                f"MOAA/S {moaas} (at or below {p.critical_moaas_at_or_below}): emergency: airway, SpO₂, call the "
-                "prescriber.",
-                SOURCE_MOAAS,
-            )
-        )
-    elif moaas is not None and moaas <= p.alert_moaas_at_or_below:
-        alerts.append(
-            Alert(
-                "sedation_deep",
-                "alert",
-                f"MOAA/S {moaas} (at or below {p.alert_moaas_at_or_below}): sedated: nurse at the bedside, watch "
-                "airway and SpO₂, record as an adverse event.",
-                SOURCE_MOAAS,
-            )
-        )
+    fired: set[str] = set()
+    for rule in ALERT_RULES:
+        value = values[rule.measure]
+        if value is None or rule.measure in fired:
+            continue
+        if alert := rule.alert(value, policy):
+            alerts.append(alert)
+            fired.add(rule.measure)
     return alerts
 
 
@@ -1047,6 +1089,7 @@ def next_reading_due(
 
 
 __all__ = [
+    "ALERT_RULES",
     "DEFAULT_POLICY",
     "MONITORING_RULES_VERSION",
     "PLAUSIBLE_VITALS",
@@ -1054,6 +1097,7 @@ __all__ = [
     "PREGNANCY_TEST_AGES",
     "SPRAVATO_LABEL_OBSERVATION_MINUTES",
     "Alert",
+    "AlertRule",
     "CheckInAnswers",
     "Clearance",
     "DischargeCriterion",
