@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields
+from enum import StrEnum
 from typing import Literal
 
 # Bump when a rule or its wording changes: clearances and alerts store it.
@@ -28,10 +29,39 @@ SPRAVATO_LABEL_OBSERVATION_MINUTES = 120
 SPRAVATO_LABEL_FASTING_FOOD_MINUTES = 120
 SPRAVATO_LABEL_FASTING_LIQUID_MINUTES = 30
 
-PredoseLevel = Literal["warn", "hold", "do_not_dose"]
-ClearanceStatus = Literal["clear", "hold", "do_not_dose"]
-AlertLevel = Literal["alert", "critical"]
-_PREDOSE_RANK: dict[str, int] = {"warn": 0, "hold": 1, "do_not_dose": 2}
+
+class _Level(StrEnum):
+    """A level as stored (the value) and as shown (the label); model choices are built from these."""
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ").capitalize()
+
+
+class PredoseLevel(_Level):
+    """How serious a pre-dose finding is, least first (the module docstring says what each asks)."""
+
+    WARN = "warn"
+    HOLD = "hold"
+    DO_NOT_DOSE = "do_not_dose"
+
+
+class ClearanceStatus(_Level):
+    """The pre-dose verdict: the worst finding's level, with "warn" counted as clear."""
+
+    CLEAR = "clear"
+    HOLD = "hold"
+    DO_NOT_DOSE = "do_not_dose"
+
+
+class AlertLevel(_Level):
+    """How serious an intra/post-dose alert is, least first."""
+
+    ALERT = "alert"
+    CRITICAL = "critical"
+
+
+_PREDOSE_RANK: dict[PredoseLevel, int] = {level: rank for rank, level in enumerate(PredoseLevel)}
 
 # Plausible ranges (inclusive): outside them the value is an entry or device error, refused before any rule runs.
 PLAUSIBLE_VITALS: dict[str, tuple[int, int, str]] = {
@@ -155,7 +185,7 @@ def policy_problems(policy: MonitoringPolicy) -> list[str]:
         problems.append("pre-dose diastolic limits must rise: warn <= hold <= do not dose")
     if not 0 < p.predose_hr_low < p.predose_hr_high:
         problems.append("pre-dose heart-rate bounds must satisfy 0 < low < high")
-    if p.predose_review_level not in ("warn", "hold"):
+    if p.predose_review_level not in (PredoseLevel.WARN, PredoseLevel.HOLD):
         problems.append("predose_review_level must be 'warn' or 'hold'")
     if not 0 <= p.predose_moaas_required <= 5:
         problems.append("predose_moaas_required must be 0-5")
@@ -263,7 +293,7 @@ class Finding:
     source: str
 
     def as_dict(self) -> dict[str, str]:
-        return {"code": self.code, "level": self.level, "message": self.message, "source": self.source}
+        return {"code": self.code, "level": self.level.value, "message": self.message, "source": self.source}
 
 
 @dataclass(frozen=True)
@@ -277,11 +307,11 @@ class Clearance:
 
     @property
     def needs_override(self) -> bool:
-        return self.status == "hold"
+        return self.status == ClearanceStatus.HOLD
 
     def as_dict(self) -> dict[str, object]:
         return {
-            "status": self.status,
+            "status": self.status.value,
             "findings": [finding.as_dict() for finding in self.findings],
             "policy_version": self.policy_version,
             "rules_version": self.rules_version,
@@ -294,7 +324,7 @@ def _bp_finding(name: str, value: int, warn: int, hold: int, do_not_dose: int) -
     if value >= do_not_dose:
         return Finding(
             f"{code}_do_not_dose",
-            "do_not_dose",
+            PredoseLevel.DO_NOT_DOSE,
             f"{label} {value} mmHg is at or above the do-not-dose limit of {do_not_dose} mmHg: no dose at this "
             "reading. Rest, recheck, treat if needed.",
             SOURCE_BP_PREDOSE,
@@ -302,7 +332,7 @@ def _bp_finding(name: str, value: int, warn: int, hold: int, do_not_dose: int) -
     if value >= hold:
         return Finding(
             f"{code}_hold",
-            "hold",
+            PredoseLevel.HOLD,
             f"{label} {value} mmHg is at or above the hold limit of {hold} mmHg: the prescriber decides whether to "
             "dose, in writing. Recheck after rest.",
             SOURCE_BP_PREDOSE,
@@ -310,7 +340,7 @@ def _bp_finding(name: str, value: int, warn: int, hold: int, do_not_dose: int) -
     if value > warn:
         return Finding(
             f"{code}_warn",
-            "warn",
+            PredoseLevel.WARN,
             f"{label} {value} mmHg is above {warn} mmHg (elevated): weigh the short-term rise in BP against the "
             "benefit.",
             SOURCE_BP_PREDOSE,
@@ -354,7 +384,7 @@ def _fasting(route: str, what: str, minutes: int | None, needed: int, source: st
     if minutes is None:
         return Finding(
             f"fasting_{what}_not_recorded",
-            "warn",
+            PredoseLevel.WARN,
             f"When the patient last {noun} is not recorded: ask before dosing ({needed} min without {what} for "
             f"this route).",
             source,
@@ -365,7 +395,7 @@ def _fasting(route: str, what: str, minutes: int | None, needed: int, source: st
         return None
     return Finding(
         f"fasting_{what}",
-        "hold",
+        PredoseLevel.HOLD,
         f"Last {noun} {minutes} min ago; {'esketamine' if route == 'intranasal' else 'this route'} needs {needed} "
         f"min without {what}: wait {needed - minutes} min and recheck, or the prescriber decides in writing.",
         source,
@@ -407,7 +437,7 @@ def check_in_findings(route: str, answers: CheckInAnswers, policy: MonitoringPol
         findings.append(
             Finding(
                 "pregnancy_positive",
-                "do_not_dose",
+                PredoseLevel.DO_NOT_DOSE,
                 "Today's pregnancy test is positive: do not dose.",
                 SOURCE_PREGNANCY,
             )
@@ -416,7 +446,7 @@ def check_in_findings(route: str, answers: CheckInAnswers, policy: MonitoringPol
         findings.append(
             Finding(
                 "pregnancy_test_missing",
-                "hold",
+                PredoseLevel.HOLD,
                 "No pregnancy test result today for a patient who could become pregnant: the prescriber decides, in "
                 "writing.",
                 SOURCE_PREGNANCY,
@@ -426,7 +456,7 @@ def check_in_findings(route: str, answers: CheckInAnswers, policy: MonitoringPol
         findings.append(
             Finding(
                 "escort_missing",
-                "hold",
+                PredoseLevel.HOLD,
                 "No escort or ride home: the patient must not drive until the next day after sleep. Arrange one, "
                 "or the prescriber decides in writing.",
                 SOURCE_ESCORT,
@@ -436,7 +466,7 @@ def check_in_findings(route: str, answers: CheckInAnswers, policy: MonitoringPol
         findings.append(
             Finding(
                 "escort_not_recorded",
-                "warn",
+                PredoseLevel.WARN,
                 "Escort or ride home not confirmed at check-in: confirm it.",
                 SOURCE_ESCORT,
             )
@@ -445,7 +475,7 @@ def check_in_findings(route: str, answers: CheckInAnswers, policy: MonitoringPol
         findings.append(
             Finding(
                 "substances_today",
-                "hold",
+                PredoseLevel.HOLD,
                 "Alcohol or other substance use today (additive sedation): the prescriber decides whether to dose, "
                 "in writing.",
                 SOURCE_SUBSTANCES,
@@ -455,7 +485,7 @@ def check_in_findings(route: str, answers: CheckInAnswers, policy: MonitoringPol
         findings.append(
             Finding(
                 "substances_not_asked",
-                "warn",
+                PredoseLevel.WARN,
                 "Alcohol or other substance use today was not asked at check-in: ask before dosing.",
                 SOURCE_SUBSTANCES,
             )
@@ -481,12 +511,19 @@ def predose_clearance(
     _require_plausible(reading, "pre-dose reading")
     _check_moaas(moaas)
     p = policy
-    review: PredoseLevel = "warn" if p.predose_review_level == "warn" else "hold"
-    need = "the prescriber decides whether to dose, in writing" if review == "hold" else "review before dosing"
+    review = PredoseLevel.WARN if p.predose_review_level == PredoseLevel.WARN else PredoseLevel.HOLD
+    need = (
+        "the prescriber decides whether to dose, in writing" if review == PredoseLevel.HOLD else "review before dosing"
+    )
     findings: list[Finding] = []
     if reading.systolic is None or reading.diastolic is None:
         findings.append(
-            Finding("bp_missing", "hold", "Blood pressure is not recorded: measure it before dosing.", SOURCE_MISSING)
+            Finding(
+                "bp_missing",
+                PredoseLevel.HOLD,
+                "Blood pressure is not recorded: measure it before dosing.",
+                SOURCE_MISSING,
+            )
         )
     for name, warn, hold, stop in (
         ("systolic", p.predose_systolic_warn, p.predose_systolic_hold, p.predose_systolic_do_not_dose),
@@ -498,7 +535,9 @@ def predose_clearance(
     hr = reading.heart_rate
     if hr is None:
         findings.append(
-            Finding("hr_missing", "hold", "Heart rate is not recorded: measure it before dosing.", SOURCE_MISSING)
+            Finding(
+                "hr_missing", PredoseLevel.HOLD, "Heart rate is not recorded: measure it before dosing.", SOURCE_MISSING
+            )
         )
     elif hr < p.predose_hr_low:
         findings.append(
@@ -511,7 +550,9 @@ def predose_clearance(
     spo2 = reading.spo2
     if spo2 is None:
         findings.append(
-            Finding("spo2_missing", "hold", "SpO₂ is not recorded: measure it before dosing.", SOURCE_MISSING)
+            Finding(
+                "spo2_missing", PredoseLevel.HOLD, "SpO₂ is not recorded: measure it before dosing.", SOURCE_MISSING
+            )
         )
     elif spo2 < p.predose_spo2_low:
         findings.append(
@@ -530,7 +571,7 @@ def predose_clearance(
         findings.append(
             Finding(
                 "moaas_below_required",
-                "do_not_dose",
+                PredoseLevel.DO_NOT_DOSE,
                 f"MOAA/S {moaas} before the dose (needs {p.predose_moaas_required}, alert): do not dose a sedated "
                 "patient.",
                 SOURCE_MOAAS,
@@ -540,7 +581,7 @@ def predose_clearance(
         findings.append(
             Finding(
                 "suicide_risk_high",
-                "do_not_dose",
+                PredoseLevel.DO_NOT_DOSE,
                 "High suicide risk on today's screen: do not dose; follow the suicide-risk protocol.",
                 SOURCE_SUICIDE,
             )
@@ -550,8 +591,8 @@ def predose_clearance(
             raise ValueError("The check-in findings need the route (fasting limits differ).")
         findings += check_in_findings(route, check_in, p)
     findings.sort(key=lambda f: -_PREDOSE_RANK[f.level])
-    worst = findings[0].level if findings else "warn"
-    status: ClearanceStatus = "clear" if worst == "warn" else worst
+    worst = findings[0].level if findings else PredoseLevel.WARN
+    status = ClearanceStatus.CLEAR if worst == PredoseLevel.WARN else ClearanceStatus(worst.value)
     return Clearance(status=status, findings=tuple(findings), policy_version=p.version)
 
 
@@ -568,7 +609,7 @@ class Alert:
     source: str
 
     def as_dict(self) -> dict[str, str]:
-        return {"code": self.code, "level": self.level, "message": self.message, "source": self.source}
+        return {"code": self.code, "level": self.level.value, "message": self.message, "source": self.source}
 
 
 # What a rule's comparison means: the reading's value against the policy threshold.
@@ -611,7 +652,7 @@ ALERT_RULES: tuple[AlertRule, ...] = (
         "systolic",
         "above",
         "critical_systolic",
-        "critical",
+        AlertLevel.CRITICAL,
         "bp_systolic_critical",
         "Systolic BP {value} mmHg is above {limit} mmHg: stop the infusion or dosing, call the prescriber, check for "
         f"symptoms ({_SYMPTOMS}); emergency protocol if present.",
@@ -621,7 +662,7 @@ ALERT_RULES: tuple[AlertRule, ...] = (
         "systolic",
         "above",
         "alert_systolic",
-        "alert",
+        AlertLevel.ALERT,
         "bp_systolic_high",
         "Systolic BP {value} mmHg is above {limit} mmHg: recheck in 5 minutes, tell the prescriber, ask about "
         f"symptoms ({_SYMPTOMS}).",
@@ -631,7 +672,7 @@ ALERT_RULES: tuple[AlertRule, ...] = (
         "diastolic",
         "above",
         "critical_diastolic",
-        "critical",
+        AlertLevel.CRITICAL,
         "bp_diastolic_critical",
         "Diastolic BP {value} mmHg is above {limit} mmHg: stop the infusion or dosing, call the prescriber, check for "
         f"symptoms ({_SYMPTOMS}); emergency protocol if present.",
@@ -641,7 +682,7 @@ ALERT_RULES: tuple[AlertRule, ...] = (
         "diastolic",
         "above",
         "alert_diastolic",
-        "alert",
+        AlertLevel.ALERT,
         "bp_diastolic_high",
         "Diastolic BP {value} mmHg is above {limit} mmHg: recheck in 5 minutes, tell the prescriber, ask about "
         f"symptoms ({_SYMPTOMS}).",
@@ -651,7 +692,7 @@ ALERT_RULES: tuple[AlertRule, ...] = (
         "heart_rate",
         "above",
         "critical_hr_high",
-        "critical",
+        AlertLevel.CRITICAL,
         "hr_critical",
         "Heart rate {value} /min is above {limit} /min: stop dosing, call the prescriber, check the rhythm and "
         "symptoms.",
@@ -661,7 +702,7 @@ ALERT_RULES: tuple[AlertRule, ...] = (
         "heart_rate",
         "above",
         "alert_hr_high",
-        "alert",
+        AlertLevel.ALERT,
         "hr_high",
         "Heart rate {value} /min is above {limit} /min: recheck; tell the prescriber if it lasts 5 minutes.",
         SOURCE_HR,
@@ -670,7 +711,7 @@ ALERT_RULES: tuple[AlertRule, ...] = (
         "heart_rate",
         "below",
         "alert_hr_low",
-        "alert",
+        AlertLevel.ALERT,
         "hr_low",
         "Heart rate {value} /min is below {limit} /min: recheck, check symptoms, tell the prescriber.",
         SOURCE_HR,
@@ -679,7 +720,7 @@ ALERT_RULES: tuple[AlertRule, ...] = (
         "spo2",
         "below",
         "critical_spo2_low",
-        "critical",
+        AlertLevel.CRITICAL,
         "spo2_critical",
         "SpO₂ {value}% is below {limit}%: if it lasts over 30 s give oxygen, support the airway and stop dosing; call "
         "the prescriber.",
@@ -689,7 +730,7 @@ ALERT_RULES: tuple[AlertRule, ...] = (
         "spo2",
         "below",
         "alert_spo2_low",
-        "alert",
+        AlertLevel.ALERT,
         "spo2_low",
         "SpO₂ {value}% is below {limit}%: stimulate, reposition, check the probe, recheck.",
         SOURCE_SPO2,
@@ -698,7 +739,7 @@ ALERT_RULES: tuple[AlertRule, ...] = (
         "respiratory_rate",
         "below",
         "critical_rr_low",
-        "critical",
+        AlertLevel.CRITICAL,
         "rr_critical",
         "Respiratory rate {value} /min is below {limit} /min: support the airway, give oxygen, stop dosing; call the "
         "prescriber.",
@@ -708,7 +749,7 @@ ALERT_RULES: tuple[AlertRule, ...] = (
         "respiratory_rate",
         "below",
         "alert_rr_low",
-        "alert",
+        AlertLevel.ALERT,
         "rr_low",
         "Respiratory rate {value} /min is below {limit} /min: stimulate, watch SpO₂, recheck.",
         SOURCE_RR,
@@ -717,7 +758,7 @@ ALERT_RULES: tuple[AlertRule, ...] = (
         "moaas",
         "at_or_below",
         "critical_moaas_at_or_below",
-        "critical",
+        AlertLevel.CRITICAL,
         "sedation_critical",
         "MOAA/S {value} (at or below {limit}): emergency: airway, SpO₂, call the prescriber.",
         SOURCE_MOAAS,
@@ -726,7 +767,7 @@ ALERT_RULES: tuple[AlertRule, ...] = (
         "moaas",
         "at_or_below",
         "alert_moaas_at_or_below",
-        "alert",
+        AlertLevel.ALERT,
         "sedation_deep",
         "MOAA/S {value} (at or below {limit}): sedated: nurse at the bedside, watch airway and SpO₂, record as an "
         "adverse event.",
@@ -1097,12 +1138,15 @@ __all__ = [
     "PREGNANCY_TEST_AGES",
     "SPRAVATO_LABEL_OBSERVATION_MINUTES",
     "Alert",
+    "AlertLevel",
     "AlertRule",
     "CheckInAnswers",
     "Clearance",
+    "ClearanceStatus",
     "DischargeCriterion",
     "Finding",
     "MonitoringPolicy",
+    "PredoseLevel",
     "VitalReading",
     "all_met",
     "check_in_findings",

@@ -8,6 +8,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from kapclinic.clinical import dosing as dose_rules
+from kapclinic.clinical import monitoring as monitoring_rules
 from kapclinic.signing import SignedRecord
 
 
@@ -269,9 +270,8 @@ class Administration(models.Model):
         return f"administration for session {self.session_id}"
 
 
-class AlertLevel(models.TextChoices):
-    ALERT = "alert", "Alert"
-    CRITICAL = "critical", "Critical"
+# The monitoring rules' alert levels, as stored and shown (kapclinic/clinical/monitoring.py AlertLevel).
+ALERT_LEVEL_CHOICES = [(level.value, level.label) for level in monitoring_rules.AlertLevel]
 
 
 class MonitoringAlert(models.Model):
@@ -280,7 +280,7 @@ class MonitoringAlert(models.Model):
     session = models.ForeignKey(DosingSession, on_delete=models.PROTECT, related_name="alerts")
     vital = models.ForeignKey(VitalSign, on_delete=models.PROTECT, related_name="alerts")
     code = models.CharField(max_length=40)
-    level = models.CharField(max_length=10, choices=AlertLevel.choices)
+    level = models.CharField(max_length=10, choices=ALERT_LEVEL_CHOICES)
     message = models.CharField(max_length=300)
     source = models.CharField(max_length=300)
     raised_at = models.DateTimeField(default=timezone.now, db_index=True)
