@@ -10,7 +10,8 @@ from pathlib import Path
 from kapclinic.clinical.monitoring import AlertLevel, ClearanceStatus, PredoseLevel
 from kapclinic.dosing.models import MonitoringAlert
 
-CSS = (Path(__file__).resolve().parent.parent / "kapclinic/static/kapclinic/kapclinic.css").read_text()
+KAPCLINIC = Path(__file__).resolve().parent.parent / "kapclinic"
+CSS = (KAPCLINIC / "static/kapclinic/kapclinic.css").read_text()
 
 
 def test_stored_levels_are_unchanged() -> None:
@@ -33,3 +34,21 @@ def test_every_level_has_its_page_style() -> None:
         assert re.search(rf"\.alert--{level.value}\b", CSS), level
     for finding in PredoseLevel:
         assert re.search(rf"\.finding--{finding.value}\b", CSS), finding
+
+
+def test_one_icd10_cm_check_for_every_screen() -> None:
+    """The evaluation's diagnoses, the plan's indication and the eligibility code groups ask the one list."""
+    from kapclinic.clinical.icd10 import icd10_description, is_icd10_cm
+    from kapclinic.intake import icd10 as picker
+
+    assert is_icd10_cm("F33.2") and is_icd10_cm("F332") and is_icd10_cm("F20-F29")
+    assert not is_icd10_cm("X99.99") and not is_icd10_cm("")
+    assert icd10_description("F33.2").startswith("Major depressive disorder, recurrent severe")
+    assert icd10_description("X99.99") == ""
+    assert picker.icd10_description is icd10_description
+    loaders = [
+        str(path.relative_to(KAPCLINIC))
+        for path in KAPCLINIC.rglob("*.py")
+        if "simple_icd_10_cm" in path.read_text() or "is_valid_item" in path.read_text()
+    ]
+    assert loaders == ["clinical/icd10.py"]

@@ -8,7 +8,6 @@ findings, and recording a decision that the rules allow.
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import typing
 from collections.abc import Mapping
 from typing import Any
@@ -30,6 +29,7 @@ from kapclinic.clinical.eligibility import (
     decision_allowed,
     evaluate,
 )
+from kapclinic.clinical.icd10 import is_icd10_cm
 from kapclinic.clinical.instruments import PHQ9, Item
 from kapclinic.clinical.registry import age_on
 from kapclinic.intake.models import EligibilityDecision, EligibilityDecisionKind, Evaluation
@@ -48,12 +48,6 @@ LIST_FIELDS = ("diagnoses", "medications", "allergies")
 # Fields that record one instrument item's answer: the answer's value, with the instrument's own answer texts.
 # PHQ-9 item 9 is 0-3 (instruments.md PHQ-9), never yes/no: a "No" was once stored as the text "False".
 ANSWER_ITEMS: dict[str, Item] = {"phq9_item9": PHQ9.item("9")}
-
-
-def _is_icd10_cm(code: str) -> bool:
-    # Imported on first use: loading the bundled code list takes about 3 s, too long for every start-up.
-    module = importlib.import_module("simple_icd_10_cm")
-    return bool(module.is_valid_item(code))
 
 
 _RESPONSES = typing.get_args(TrialResponse)
@@ -101,7 +95,7 @@ def _check(name: str, value: Any) -> Any:
         if not isinstance(value, list | tuple) or not all(isinstance(code, str) for code in value):
             raise ValueError("A list of ICD-10-CM codes (an empty list: none).")
         codes = [str(code).strip().upper() for code in value if str(code).strip()]
-        unknown = [code for code in codes if not _is_icd10_cm(code)]
+        unknown = [code for code in codes if not is_icd10_cm(code)]
         if unknown:
             raise ValueError(f"Not an ICD-10-CM code: {', '.join(unknown)}.")
         return codes

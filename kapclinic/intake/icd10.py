@@ -1,10 +1,11 @@
-"""Searching ICD-10-CM codes for the diagnosis and indication pickers (the bundled simple-icd-10-cm list)."""
+"""Searching ICD-10-CM codes for the diagnosis and indication pickers (the list of kapclinic/clinical/icd10.py)."""
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from functools import cache
+
+from kapclinic.clinical.icd10 import code_list, icd10_description
 
 
 @dataclass(frozen=True)
@@ -17,7 +18,7 @@ class Icd10Code:
 @cache
 def _index() -> tuple[Icd10Code, ...]:
     # Loaded on the first search (about 2 s), then kept: 98,000 codes, about 15 MB.
-    module = importlib.import_module("simple_icd_10_cm")
+    module = code_list()
     rows = []
     for code in module.get_all_codes(True):
         if "-" in code or not code[:1].isalpha():  # chapters and blocks are not codes
@@ -46,7 +47,4 @@ def icd10_search(query: str, *, limit: int = 20) -> list[Icd10Code]:
     return found
 
 
-def icd10_description(code: str) -> str:
-    """The code's description, or "" for a code not in the list."""
-    module = importlib.import_module("simple_icd_10_cm")
-    return str(module.get_description(code)) if module.is_valid_item(code) else ""
+__all__ = ["Icd10Code", "icd10_description", "icd10_search"]

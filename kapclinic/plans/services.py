@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -15,6 +14,7 @@ from kapclinic.audit.context import AuditContext
 from kapclinic.audit.models import Outcome
 from kapclinic.audit.services import access_event_record
 from kapclinic.clinical.dosing import plan_dose_check, spravato_plan_stops
+from kapclinic.clinical.icd10 import is_icd10_cm
 from kapclinic.clinical.schedule import FREQUENCIES, session_dates, standard_schedule
 from kapclinic.dosing.courses import esketamine_course
 from kapclinic.dosing.models import WEIGHT_BASED_ROUTES, DosingSession, Route, SessionState
@@ -30,11 +30,6 @@ from kapclinic.roles import Action
 
 # Follow-up after the course (outcomes.md: depression and anxiety at end of course, 1, 3 and 6 months).
 FOLLOW_UP_MEASURES = ("phq9", "gad7")
-
-
-def _is_icd10_cm(code: str) -> bool:
-    module = importlib.import_module("simple_icd_10_cm")
-    return bool(module.is_valid_item(code))
 
 
 # Which form field a hard stop belongs to (the ceiling's codes end in "_ceiling").
@@ -118,7 +113,7 @@ def plan_clean(
         raise ValidationError({k: " ".join(str(m) for m in v) for k, v in form.errors.items()})
     values = form.plan_values()
     errors: dict[str, str] = {}
-    if not _is_icd10_cm(values["indication_code"]):
+    if not is_icd10_cm(values["indication_code"]):
         errors["indication_code"] = f"{values['indication_code']} is not an ICD-10-CM code."
     if values["first_session_on"] < timezone.localdate():
         errors["first_session_on"] = "The first session cannot be in the past."

@@ -6,25 +6,17 @@ the prescriber to confirm the history (`coded_finding`) unless the clinic's poli
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
 
 from kapclinic.clinical.eligibility.findings import LEVELS, Evidence, Finding, Level, Severity, make_finding
 from kapclinic.clinical.eligibility.policy import EligibilityPolicy
 from kapclinic.clinical.eligibility.snapshot import EvaluationSnapshot
+from kapclinic.clinical.icd10 import code_list, is_icd10_cm
 
 
 def _normalise_code(code: str) -> str:
     return code.replace(".", "").replace(" ", "").upper()
-
-
-@cache
-def _icd10cm() -> Any:
-    # The ICD-10-CM tree (simple-icd-10-cm, the list the diagnosis pickers use); loaded on first use, it takes a
-    # second or two, and untyped, hence Any.
-    return importlib.import_module("simple_icd_10_cm")
 
 
 @cache
@@ -34,10 +26,9 @@ def _under(code: str, root: str) -> bool:
     wanted, given = _normalise_code(root), _normalise_code(code)
     if given == wanted:
         return True
-    icd = _icd10cm()
     root_key = root.strip().upper()
-    if icd.is_valid_item(given) and icd.is_valid_item(root_key):
-        return bool(icd.is_ancestor(root_key, given))
+    if is_icd10_cm(given) and is_icd10_cm(root_key):
+        return bool(code_list().is_ancestor(root_key, given))
     return "-" not in root and given.startswith(wanted)
 
 
