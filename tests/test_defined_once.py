@@ -52,3 +52,23 @@ def test_one_icd10_cm_check_for_every_screen() -> None:
         if "simple_icd_10_cm" in path.read_text() or "is_valid_item" in path.read_text()
     ]
     assert loaders == ["clinical/icd10.py"]
+
+
+def test_weight_based_routes_are_the_rule_cores() -> None:
+    """mg/kg for IV and IM, fixed mg for the others: the plan's database check reads the rule core's lists, and no
+    other module spells the pair out."""
+    from kapclinic.clinical import dosing as dose_rules
+    from kapclinic.plans.models import TreatmentPlan
+
+    assert dose_rules.WEIGHT_BASED_ROUTES == ("iv", "im")
+    assert dose_rules.FIXED_DOSE_ROUTES == ("intranasal", "sublingual")
+    assert [dose_rules.dose_unit(route) for route in dose_rules.ROUTES] == ["mg/kg", "mg/kg", "mg", "mg"]
+    [fits] = [c for c in TreatmentPlan._meta.constraints if c.name == "plan_dose_fits_route"]
+    assert "('route__in', ['iv', 'im'])" in str(fits) and "('route__in', ['intranasal', 'sublingual'])" in str(fits)
+    pair = re.compile(r"""[\[(]\s*["']iv["'],\s*["']im["']\s*[\])]""")
+    spelled = [
+        str(path.relative_to(KAPCLINIC))
+        for path in [*KAPCLINIC.rglob("*.py"), *KAPCLINIC.rglob("*.html")]
+        if "migrations" not in path.parts and pair.search(path.read_text())
+    ]
+    assert spelled == ["clinical/dosing.py"]

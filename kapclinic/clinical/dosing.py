@@ -28,6 +28,7 @@ POLICY_VERSION = "dosing-default-1"
 Route = Literal["iv", "im", "intranasal", "sublingual"]
 ROUTES: tuple[Route, ...] = ("iv", "im", "intranasal", "sublingual")
 WEIGHT_BASED_ROUTES: tuple[Route, ...] = ("iv", "im")  # mg/kg; the others are fixed mg
+FIXED_DOSE_ROUTES: tuple[Route, ...] = tuple(route for route in ROUTES if route not in WEIGHT_BASED_ROUTES)
 PARENTERAL_ROUTES: tuple[Route, ...] = ("iv", "im")
 ROUTE_NAMES: dict[str, str] = {
     "iv": "IV",
@@ -1073,6 +1074,7 @@ def plan_dose_check(
 __all__ = [
     "DEFAULT_POLICY",
     "DOSING_RULES_VERSION",
+    "FIXED_DOSE_ROUTES",
     "POLICY_VERSION",
     "ROUTES",
     "SPRAVATO_MG_PER_DEVICE",

@@ -17,11 +17,12 @@ from dataclasses import dataclass, fields
 from enum import StrEnum
 from typing import Literal
 
+from kapclinic.clinical.dosing import ROUTES
+
 # Bump when a rule or its wording changes: clearances and alerts store it.
 MONITORING_RULES_VERSION = "2026-12-04.3"
 POLICY_VERSION = "monitoring-default-1"
 
-ROUTES = ("iv", "im", "intranasal", "sublingual")
 # Spravato PI boxed warning, 2.x and 5.1; REMS: observe at least 2 hours. A policy may lengthen it, never shorten.
 SPRAVATO_LABEL_OBSERVATION_MINUTES = 120
 # Spravato PI 2 (confirmed 2026-11-24 in the MPR label summary): no food for at least 2 hours and no liquids for at

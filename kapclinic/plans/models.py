@@ -9,6 +9,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from kapclinic.clinical import dosing as dose_rules
 from kapclinic.dosing.models import EsketamineIndication, Route
 from kapclinic.signing import SignedRecord
 
@@ -56,7 +57,7 @@ class TreatmentPlan(SignedRecord):
     esketamine_indication = models.CharField(
         "esketamine indication", max_length=4, choices=EsketamineIndication.choices, blank=True, default=""
     )
-    # mg/kg for IV and IM; fixed mg for intranasal and sublingual.
+    # mg/kg for the weight-based routes (IV, IM); fixed mg for the others (kapclinic/clinical/dosing.py).
     starting_dose_mg_per_kg = models.DecimalField(max_digits=5, decimal_places=3, null=True, blank=True)
     starting_dose_mg = models.DecimalField(max_digits=6, decimal_places=1, null=True, blank=True)
     titration = models.CharField(max_length=6, choices=TitrationKind.choices, default=TitrationKind.NONE)
@@ -86,9 +87,13 @@ class TreatmentPlan(SignedRecord):
             models.CheckConstraint(
                 name="plan_dose_fits_route",
                 condition=(
-                    Q(route__in=["iv", "im"], starting_dose_mg_per_kg__isnull=False, starting_dose_mg__isnull=True)
+                    Q(
+                        route__in=list(dose_rules.WEIGHT_BASED_ROUTES),
+                        starting_dose_mg_per_kg__isnull=False,
+                        starting_dose_mg__isnull=True,
+                    )
                     | Q(
-                        route__in=["intranasal", "sublingual"],
+                        route__in=list(dose_rules.FIXED_DOSE_ROUTES),
                         starting_dose_mg__isnull=False,
                         starting_dose_mg_per_kg__isnull=True,
                     )
