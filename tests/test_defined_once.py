@@ -72,3 +72,55 @@ def test_weight_based_routes_are_the_rule_cores() -> None:
         if "migrations" not in path.parts and pair.search(path.read_text())
     ]
     assert spelled == ["clinical/dosing.py"]
+
+
+# Each instrument's uses as the apps read them; * marks a use where it is chosen by default.
+USES = {
+    "phq9": "pre_screen pre_session* follow_up*",
+    "gad7": "pre_screen pre_session follow_up*",
+    "pcl5": "pre_screen pre_session follow_up",
+    "pcl5_week": "pre_session",
+    "cssrs_screen": "pre_session",
+    "auditc": "pre_screen pre_session follow_up",
+    "drug_single": "pre_screen pre_session",
+    "craving_vas": "pre_session",
+    "dissociation_nrs": "pre_session in_session",
+    "cadss6": "in_session",
+    "moaas": "in_session",
+    "rass": "in_session",
+}
+
+
+def test_each_instruments_uses() -> None:
+    from kapclinic.clinical.instruments import INSTRUMENTS
+
+    found = {
+        code: " ".join(use.value + ("*" if use in i.chosen_by_default else "") for use in i.uses)
+        for code, i in INSTRUMENTS.items()
+    }
+    assert found == USES
+
+
+def test_the_apps_read_the_uses() -> None:
+    """The pre-screen sent after a consultation, the plan's questionnaires and follow-ups, the session screen's
+    scales and the chart's outcome schedule all come from `instruments_for`."""
+    from django.template import Context, Template
+
+    from kapclinic.clinical.instruments import Use, instruments_for
+    from kapclinic.plans.forms import PlanForm
+
+    def codes(use: Use, *, by_default: bool = False) -> list[str]:
+        return [i.code for i in instruments_for(use, by_default=by_default)]
+
+    assert codes(Use.PRE_SCREEN) == ["phq9", "gad7", "pcl5", "auditc", "drug_single"]
+    assert codes(Use.FOLLOW_UP, by_default=True) == ["phq9", "gad7"]
+    assert codes(Use.IN_SESSION) == ["dissociation_nrs", "cadss6", "moaas", "rass"]
+    measures = PlanForm().fields["measures"]
+    assert [code for code, _ in measures.choices] == codes(Use.PRE_SESSION)  # type: ignore[attr-defined]
+    assert measures.initial == ["phq9"]
+    page = Template(
+        '{% load measure_tags %}{% instruments_for_use "follow_up" as all %}'
+        '{% instruments_for_use "follow_up" by_default=True as ticked %}'
+        "{% for i in all %}{{ i.code }}{% if i in ticked %}*{% endif %} {% endfor %}"
+    ).render(Context())
+    assert page == "phq9* gad7* pcl5 auditc "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
@@ -132,6 +133,13 @@ def test_paper_entry_keeps_a_skipped_risk_item_and_flags_it(client_for: Any, tea
     saved = QuestionnaireResponse.objects.get()
     assert saved.source == "paper" and "risk_item_missing" in saved.flags and saved.total is None
     assert SafetyFlag.objects.filter(code="risk_item_missing").exists()
+
+
+def test_chart_offers_the_follow_up_instruments(client_for: Any, team_patient: Patient) -> None:
+    """The chart's outcome schedule offers the instruments whose uses include follow-up, the defaults ticked."""
+    page = client_for("nurse").get(f"/patients/{team_patient.pk}/").content.decode()
+    offered = re.findall(r'name="instruments" value="(\w+)"( checked)?', page)
+    assert offered == [("phq9", " checked"), ("gad7", " checked"), ("pcl5", ""), ("auditc", "")]
 
 
 def test_portal_flow_autosaves_then_shows_crisis_resources(client_for: Any, team_patient: Patient) -> None:

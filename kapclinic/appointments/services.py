@@ -24,16 +24,13 @@ from kapclinic.appointments.models import (
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.models import Outcome
 from kapclinic.audit.services import access_event_record
+from kapclinic.clinical.instruments import Use, instruments_for
 from kapclinic.clinical.wording import day_text, weekday_time_text
 from kapclinic.errors import AccessDenied, Conflict, NotFound
 from kapclinic.intake.models import Inquiry, InquiryStatus
 from kapclinic.measures.models import ScheduledMeasure
 from kapclinic.patients.access import patient_get_for_user
 from kapclinic.roles import Action, Role, may
-
-# Sent to the portal after a consultation that proceeds to evaluation (../shared/design/pathway.md stage 1).
-PRE_SCREEN = ("phq9", "gad7", "pcl5", "auditc", "drug_single")
-
 
 # Who may hold each kind of appointment (../shared/design/pathway.md): the intake coordinator or a clinician holds
 # the free consultation (stage 1); the prescriber the medical and psychiatric evaluation (stage 2); the therapist or
@@ -384,7 +381,8 @@ def consultation_outcome_record(
         sent = []
         if outcome == ConsultationOutcome.PROCEED and send_pre_screen and patient_id is not None:
             today = timezone.localdate()
-            for code in PRE_SCREEN:
+            # The instruments of the pre-screen (../shared/design/pathway.md stage 1).
+            for code in (instrument.code for instrument in instruments_for(Use.PRE_SCREEN)):
                 _, created = ScheduledMeasure.objects.get_or_create(
                     patient_id=patient_id,
                     instrument=code,

@@ -25,7 +25,7 @@ from kapclinic.audit.services import access_event_record
 from kapclinic.clinical import dosing as dose_rules
 from kapclinic.clinical import infusion as infusion_rules
 from kapclinic.clinical import monitoring as rules
-from kapclinic.clinical.instruments import INSTRUMENTS
+from kapclinic.clinical.instruments import Use, instruments_for
 from kapclinic.clinical.registry import age_on
 from kapclinic.dosing.courses import order_indication, spravato_course
 from kapclinic.dosing.models import (
@@ -754,15 +754,13 @@ def event_record(
     return event
 
 
-# In-session scales scored here (instruments.md): sedation (MOAA/S, RASS) and dissociation (CADSS-6, NRS).
-SESSION_SCALES = ("moaas", "rass", "cadss6", "dissociation_nrs")
-
-
 def _score_value(code: str, value: str) -> str:
-    """A score is one of the in-session scales, within that scale's range (kapclinic/clinical/instruments.py)."""
-    if code not in SESSION_SCALES:
-        raise ValidationError({"code": f"Score one of the in-session scales: {', '.join(SESSION_SCALES)}."})
-    instrument = INSTRUMENTS[code]
+    """A score is one of the in-session scales (sedation, dissociation: the instruments whose uses include
+    Use.IN_SESSION, kapclinic/clinical/instruments), within that scale's range."""
+    scales = {instrument.code: instrument for instrument in instruments_for(Use.IN_SESSION)}
+    instrument = scales.get(code)
+    if instrument is None:
+        raise ValidationError({"code": f"Score one of the in-session scales: {', '.join(scales)}."})
     try:
         total = int(value.strip())
     except ValueError:

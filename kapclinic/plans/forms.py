@@ -8,7 +8,7 @@ from typing import Any
 from django import forms
 
 from kapclinic.accounts.models import User
-from kapclinic.clinical.instruments import INSTRUMENTS
+from kapclinic.clinical.instruments import Use, instruments_for
 from kapclinic.clinical.schedule import FREQUENCIES
 from kapclinic.dosing.models import EsketamineIndication, Route
 from kapclinic.plans.models import TitrationKind, TreatmentPlan
@@ -16,8 +16,6 @@ from kapclinic.roles import Role
 
 # Frequency, stored as `interval_days` (kapclinic/clinical/schedule.py FREQUENCIES).
 INTERVAL_CHOICES = [(days, frequency.label) for days, frequency in FREQUENCIES.items()]
-PRE_SESSION_DEFAULT = ["phq9"]
-IN_SESSION_SCALES = ("moaas", "rass", "cadss6")
 
 
 def _display_name(user: User) -> str:
@@ -41,11 +39,11 @@ class PlanForm(forms.ModelForm[TreatmentPlan]):
     )
     measures = forms.MultipleChoiceField(
         label="Questionnaires before each dosing session",
-        # Questionnaires answered before a session; in-session observer scales (MOAA/S, RASS, CADSS-6) are not.
-        choices=[(code, i.name) for code, i in INSTRUMENTS.items() if code not in IN_SESSION_SCALES],
+        # The instruments' own uses say which are answered before a session (kapclinic/clinical/instruments).
+        choices=[(i.code, i.name) for i in instruments_for(Use.PRE_SESSION)],
         widget=forms.CheckboxSelectMultiple,
         required=False,
-        initial=PRE_SESSION_DEFAULT,
+        initial=[i.code for i in instruments_for(Use.PRE_SESSION, by_default=True)],
     )
 
     class Meta:

@@ -15,6 +15,7 @@ from kapclinic.audit.models import Outcome
 from kapclinic.audit.services import access_event_record
 from kapclinic.clinical.dosing import plan_dose_check, spravato_plan_stops
 from kapclinic.clinical.icd10 import is_icd10_cm
+from kapclinic.clinical.instruments import Use, instruments_for
 from kapclinic.clinical.schedule import FREQUENCIES, session_dates, standard_schedule
 from kapclinic.dosing.courses import esketamine_course
 from kapclinic.dosing.models import WEIGHT_BASED_ROUTES, DosingSession, Route, SessionState
@@ -27,10 +28,6 @@ from kapclinic.plans.forms import PlanForm
 from kapclinic.plans.models import TitrationKind, TreatmentPlan
 from kapclinic.policy import dosing_policy
 from kapclinic.roles import Action
-
-# Follow-up after the course (outcomes.md: depression and anxiety at end of course, 1, 3 and 6 months).
-FOLLOW_UP_MEASURES = ("phq9", "gad7")
-
 
 # Which form field a hard stop belongs to (the ceiling's codes end in "_ceiling").
 _STOP_FIELDS = {"intranasal_above_max_sessions_per_week": "interval_days"}
@@ -296,11 +293,14 @@ def _measures_schedule(ctx: AuditContext, plan: TreatmentPlan) -> int:
     session, then PHQ-9 and GAD-7 at the end of the course and 1, 3 and 6 months after (outcomes.md via
     kapclinic/clinical/schedule.py). Returns how many were added (one per instrument and day at most)."""
     dates = [timezone.localtime(d).date() for d in proposed_dates(plan)]
+    # Followed up after every course: the instruments chosen by default for follow-up (outcomes.md: depression
+    # and anxiety at the end of the course, 1, 3 and 6 months after).
+    follow_up = [instrument.code for instrument in instruments_for(Use.FOLLOW_UP, by_default=True)]
     wanted: list[tuple[str, str, date]] = [
         (code, f"Before dosing session {n}", day) for n, day in enumerate(dates, start=1) for code in plan.measures
     ]
     for milestone in standard_schedule(baseline_on=timezone.localdate(), course_end_on=dates[-1])[1:]:
-        wanted += [(code, milestone.label, milestone.due_on) for code in FOLLOW_UP_MEASURES]
+        wanted += [(code, milestone.label, milestone.due_on) for code in follow_up]
     made = 0
     for code, label, due_on in wanted:
         _, created = ScheduledMeasure.objects.get_or_create(

@@ -13,7 +13,7 @@ Import from the package (`from kapclinic.clinical.instruments import PHQ9, score
 
 from kapclinic.clinical.instruments.in_session import CADSS6, DISSOCIATION_NRS, MOAAS, RASS
 from kapclinic.clinical.instruments.phq import GAD7, PHQ9, PHQ9_SOURCE_OF_WORDING
-from kapclinic.clinical.instruments.registry import INSTRUMENTS, NOT_SHIPPED, get_instrument
+from kapclinic.clinical.instruments.registry import INSTRUMENTS, NOT_SHIPPED, get_instrument, instruments_for
 from kapclinic.clinical.instruments.scoring import (
     DISSOCIATION_ATTENTION,
     NURSE_ATTENTION,
@@ -40,6 +40,7 @@ from kapclinic.clinical.instruments.scoring import (
     Subscale,
     Threshold,
     TriageLevel,
+    Use,
     band_for,
     meaningful_improvement,
     meets_cluster_rule,
@@ -97,8 +98,10 @@ __all__ = [
     "Subscale",
     "Threshold",
     "TriageLevel",
+    "Use",
     "band_for",
     "get_instrument",
+    "instruments_for",
     "meaningful_improvement",
     "meets_cluster_rule",
     "remission",

@@ -10,6 +10,7 @@ from kapclinic.clinical.instruments.scoring import (
     Instrument,
     Item,
     SafetyRule,
+    Use,
     one_band_per_value,
     ordered_options,
 )
@@ -32,6 +33,7 @@ DISSOCIATION_NRS = Instrument(
     licence_note="Unvalidated [policy]: a free fallback while CADSS permission is not confirmed.",
     missing_rule="A single item: unanswered means not scored.",
     wording_note="Item text as given in the domain notes; they give no end-point labels.",
+    uses=(Use.PRE_SESSION, Use.IN_SESSION),
 )
 
 CADSS6 = Instrument(
@@ -70,6 +72,7 @@ CADSS6 = Instrument(
         "when the answered items alone reach 12."
     ),
     wording_note="Item texts are CADSS item numbers only (licence unverified); anchors are from the domain notes.",
+    uses=(Use.IN_SESSION,),
 )
 
 # --- Sedation ------------------------------------------------------------------------------------------------
@@ -131,6 +134,7 @@ MOAAS = Instrument(
     ),
     missing_rule="A single rating: unrated means not scored.",
     wording_note="Level texts are the domain notes' table; the item text is a label.",
+    uses=(Use.IN_SESSION,),
 )
 
 RASS = Instrument(
@@ -182,4 +186,5 @@ RASS = Instrument(
     ),
     missing_rule="A single rating: unrated means not scored.",
     wording_note="Level texts paraphrase the domain notes (Sessler 2002); the item text is a label.",
+    uses=(Use.IN_SESSION,),
 )

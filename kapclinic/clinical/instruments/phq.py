@@ -18,6 +18,7 @@ from kapclinic.clinical.instruments.scoring import (
     SafetyRule,
     ScreenRule,
     Threshold,
+    Use,
 )
 
 # PHQ family answers and their LOINC answer codes (instruments.md, "LOINC answer list for the PHQ family").
@@ -153,6 +154,8 @@ PHQ9 = Instrument(
     loinc_result=LoincCode("44261-6", "PHQ-9 total score", "verified"),
     wording_note="Item texts and the stem are the published PHQ-9 wording (" + PHQ9_SOURCE_OF_WORDING + "); "
     "answer texts are the LOINC answer list. Staff tables use the short labels.",
+    uses=(Use.PRE_SCREEN, Use.PRE_SESSION, Use.FOLLOW_UP),
+    chosen_by_default=(Use.PRE_SESSION, Use.FOLLOW_UP),
 )
 
 # --- GAD-7 ---------------------------------------------------------------------------------------------------
@@ -197,4 +200,6 @@ GAD7 = Instrument(
     loinc_panel=LoincCode("69737-5", "Generalized anxiety disorder 7 item (GAD-7)", "verified"),
     loinc_result=LoincCode("70274-6", "GAD-7 total score", "verified"),
     wording_note=LABEL_NOTE + " Answer texts are the LOINC answer list shared with the PHQ-9.",
+    uses=(Use.PRE_SCREEN, Use.PRE_SESSION, Use.FOLLOW_UP),
+    chosen_by_default=(Use.FOLLOW_UP,),
 )

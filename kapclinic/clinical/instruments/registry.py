@@ -1,10 +1,10 @@
-"""The shipped instruments by code, those deliberately not shipped, and lookup by code and version."""
+"""The shipped instruments by code, those deliberately not shipped, lookup by code and version, and by use."""
 
 from __future__ import annotations
 
 from kapclinic.clinical.instruments.in_session import CADSS6, DISSOCIATION_NRS, MOAAS, RASS
 from kapclinic.clinical.instruments.phq import GAD7, PHQ9
-from kapclinic.clinical.instruments.scoring import Instrument
+from kapclinic.clinical.instruments.scoring import Instrument, Use
 from kapclinic.clinical.instruments.substance import AUDITC, CRAVING_VAS, DRUG_SINGLE
 from kapclinic.clinical.instruments.suicide import CSSRS_SCREEN
 from kapclinic.clinical.instruments.trauma import PCL5, PCL5_WEEK
@@ -51,3 +51,13 @@ def get_instrument(code: str, version: str | None = None) -> Instrument:
             f"{instrument.name} version {version!r} no longer exists; the current version is {instrument.version!r}."
         )
     return instrument
+
+
+def instruments_for(use: Use, *, by_default: bool = False) -> tuple[Instrument, ...]:
+    """Return the instruments asked for `use` (only those chosen by default, with `by_default`), in the
+    registry's order."""
+    return tuple(
+        instrument
+        for instrument in INSTRUMENTS.values()
+        if use in (instrument.chosen_by_default if by_default else instrument.uses)
+    )

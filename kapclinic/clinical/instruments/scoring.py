@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from functools import cached_property
 from itertools import pairwise
 from typing import Literal, TypeVar
@@ -25,6 +26,21 @@ SEDATION_EMERGENCY = "sedation_emergency"
 NURSE_ATTENTION = "nurse_attention"
 
 Respondent = Literal["self", "clinician", "observer"]
+
+
+class Use(StrEnum):
+    """When the clinic asks an instrument: a property of the instrument, which the apps and pages read."""
+
+    # Sent to the portal after a consultation that proceeds to evaluation (../shared/design/pathway.md stage 1).
+    PRE_SCREEN = "pre_screen"
+    # Offered in the treatment plan, answered in the portal before each dosing session.
+    PRE_SESSION = "pre_session"
+    # Offered for the outcome schedule: baseline, end of course, 1, 3 and 6 months after (outcomes.md).
+    FOLLOW_UP = "follow_up"
+    # Scored on the session screen during dosing (sedation, dissociation: instruments.md).
+    IN_SESSION = "in_session"
+
+
 LoincStatus = Literal["verified", "confirmed", "verify"]
 
 
@@ -232,6 +248,10 @@ class Instrument:
     wording_note: str = ""
     context_fields: tuple[str, ...] = ()  # what else a response must record (e.g. the craved substance)
     stem: str = ""  # the published instruction above the items, where the wording is free to reproduce
+    uses: tuple[Use, ...] = ()
+    # Of its uses, those where it is chosen unless someone unticks it; a plan follows up every course with the
+    # instruments chosen by default for Use.FOLLOW_UP.
+    chosen_by_default: tuple[Use, ...] = ()
 
     def __post_init__(self) -> None:
         problems = _definition_problems(self)
@@ -280,6 +300,8 @@ class ScoreResult:
 def _definition_problems(instrument: Instrument) -> list[str]:
     """Return what is inconsistent in an instrument's data, so a typo fails at import and not in clinic."""
     problems: list[str] = []
+    if not set(instrument.chosen_by_default) <= set(instrument.uses):
+        problems.append("chosen by default for a use it does not have")
     ids = [item.id for item in instrument.items]
     known = set(ids)
     if len(known) != len(ids):

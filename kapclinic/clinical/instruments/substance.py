@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kapclinic.clinical.instruments.scoring import Band, Instrument, Item, LoincCode, ScreenRule, ordered_options
+from kapclinic.clinical.instruments.scoring import Band, Instrument, Item, LoincCode, ScreenRule, Use, ordered_options
 
 # --- AUDIT-C -------------------------------------------------------------------------------------------------
 
@@ -71,6 +71,7 @@ AUDITC = Instrument(
         "WHO AUDIT categories (public domain) and are not given in the domain notes: check them against the WHO "
         "AUDIT manual."
     ),
+    uses=(Use.PRE_SCREEN, Use.PRE_SESSION, Use.FOLLOW_UP),
 )
 
 # --- Drug use: single-item screen (free alternative to the non-commercial DAST-10) ---------------------------
@@ -97,6 +98,7 @@ DRUG_SINGLE = Instrument(
     missing_rule="A single item: unanswered means not scored.",
     screen=ScreenRule("positive drug screen", 1, "Smith 2010: >= 1 time = positive"),
     wording_note="Item text as given in the domain notes; the answer is a count of times.",
+    uses=(Use.PRE_SCREEN, Use.PRE_SESSION),
 )
 
 # --- Craving VAS ---------------------------------------------------------------------------------------------
@@ -124,4 +126,5 @@ CRAVING_VAS = Instrument(
     missing_rule="A single item: unanswered means not scored.",
     context_fields=("substance", "window"),
     wording_note="The item text is a label; the anchors are the domain notes' wording. Store integer mm.",
+    uses=(Use.PRE_SESSION,),
 )

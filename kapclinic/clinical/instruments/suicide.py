@@ -10,6 +10,7 @@ from kapclinic.clinical.instruments.scoring import (
     LoincCode,
     Option,
     TriageLevel,
+    Use,
 )
 
 # C-SSRS screener answers: LA33-6 Yes / LA32-8 No (codes.md, confirmed).
@@ -87,4 +88,5 @@ CSSRS_SCREEN = Instrument(
     loinc_panel=LoincCode("93373-9", "C-SSRS screener - recent", "confirmed"),
     loinc_result=LoincCode("93374-7", "Suicide risk level", "confirmed"),
     wording_note="Item texts are the domain notes' descriptions, not Columbia's wording (see licence_note).",
+    uses=(Use.PRE_SESSION,),
 )

@@ -16,6 +16,7 @@ from kapclinic.clinical.instruments.scoring import (
     ScreenRule,
     Subscale,
     Threshold,
+    Use,
     ordered_options,
 )
 
@@ -97,7 +98,10 @@ PCL5 = Instrument(
     loinc_panel=LoincCode("101697-1", "PTSD Checklist for DSM-5 (PCL-5)", "verify"),
     loinc_result=LoincCode("101698-9", "PTSD PCL-5 score [PCL-5]", "verify"),
     wording_note=LABEL_NOTE + " Item 16 uses the domain notes' wording; anchors are from the domain notes.",
+    uses=(Use.PRE_SCREEN, Use.PRE_SESSION, Use.FOLLOW_UP),
 )
 
 # The past-week version for frequent monitoring: same items and rules, a different recall period to record.
-PCL5_WEEK = replace(PCL5, code="pcl5_week", name="PCL-5 (past week)", recall_period="past week")
+PCL5_WEEK = replace(
+    PCL5, code="pcl5_week", name="PCL-5 (past week)", recall_period="past week", uses=(Use.PRE_SESSION,)
+)
