@@ -64,6 +64,15 @@ class AlertLevel(_Level):
 
 _PREDOSE_RANK: dict[PredoseLevel, int] = {level: rank for rank, level in enumerate(PredoseLevel)}
 
+# What a rule's comparison means: the reading's value against the policy threshold.
+Comparison = Literal["above", "at_or_above", "below", "at_or_below"]
+_COMPARE: dict[Comparison, Callable[[int, int], bool]] = {
+    "above": lambda value, limit: value > limit,
+    "at_or_above": lambda value, limit: value >= limit,
+    "below": lambda value, limit: value < limit,
+    "at_or_below": lambda value, limit: value <= limit,
+}
+
 # Plausible ranges (inclusive): outside them the value is an entry or device error, refused before any rule runs.
 PLAUSIBLE_VITALS: dict[str, tuple[int, int, str]] = {
     "systolic": (50, 300, "mmHg"),
@@ -98,7 +107,8 @@ SOURCE_BP_ALERT = (
 
 @dataclass(frozen=True)
 class MonitoringPolicy:
-    """Clinic thresholds with monitoring.md defaults. Comparisons are named in each field's comment."""
+    """Clinic thresholds with monitoring.md defaults. Comparisons are in each field's comment and in the rows of
+    PREDOSE_RULES and ALERT_RULES, which name the fields."""
 
     version: str = POLICY_VERSION
     # Pre-dose (§3): warn when above; hold and do-not-dose when at or above.
@@ -319,34 +329,121 @@ class Clearance:
         }
 
 
-def _bp_finding(name: str, value: int, warn: int, hold: int, do_not_dose: int) -> Finding | None:
-    label = VITAL_LABELS[name]
-    code = f"bp_{name}"
-    if value >= do_not_dose:
-        return Finding(
-            f"{code}_do_not_dose",
+@dataclass(frozen=True)
+class PredoseRule:
+    """One row of the pre-dose vital-sign table (monitoring.md §3): when the reading's `measure` is `comparison` the
+    policy's `threshold` field, a finding `code` at `level`, where "review" is the policy's `predose_review_level`.
+    The message is formatted with the `{value}` read, the `{limit}` crossed and what a review `{need}`s."""
+
+    measure: str  # a VitalReading field
+    comparison: Comparison
+    threshold: str  # a MonitoringPolicy field
+    level: PredoseLevel | Literal["review"]
+    code: str
+    message: str
+    source: str
+
+
+def _bp_rows(measure: str) -> tuple[PredoseRule, ...]:
+    """The three rows of one half of the blood pressure, worst first: do not dose, hold, warn."""
+    label = VITAL_LABELS[measure]
+    return (
+        PredoseRule(
+            measure,
+            "at_or_above",
+            f"predose_{measure}_do_not_dose",
             PredoseLevel.DO_NOT_DOSE,
-            f"{label} {value} mmHg is at or above the do-not-dose limit of {do_not_dose} mmHg: no dose at this "
-            "reading. Rest, recheck, treat if needed.",
+            f"bp_{measure}_do_not_dose",
+            f"{label} {{value}} mmHg is at or above the do-not-dose limit of {{limit}} mmHg: no dose at this reading. "
+            "Rest, recheck, treat if needed.",
             SOURCE_BP_PREDOSE,
-        )
-    if value >= hold:
-        return Finding(
-            f"{code}_hold",
+        ),
+        PredoseRule(
+            measure,
+            "at_or_above",
+            f"predose_{measure}_hold",
             PredoseLevel.HOLD,
-            f"{label} {value} mmHg is at or above the hold limit of {hold} mmHg: the prescriber decides whether to "
-            "dose, in writing. Recheck after rest.",
+            f"bp_{measure}_hold",
+            f"{label} {{value}} mmHg is at or above the hold limit of {{limit}} mmHg: the prescriber decides whether "
+            "to dose, in writing. Recheck after rest.",
             SOURCE_BP_PREDOSE,
-        )
-    if value > warn:
-        return Finding(
-            f"{code}_warn",
+        ),
+        PredoseRule(
+            measure,
+            "above",
+            f"predose_{measure}_warn",
             PredoseLevel.WARN,
-            f"{label} {value} mmHg is above {warn} mmHg (elevated): weigh the short-term rise in BP against the "
+            f"bp_{measure}_warn",
+            f"{label} {{value}} mmHg is above {{limit}} mmHg (elevated): weigh the short-term rise in BP against the "
             "benefit.",
             SOURCE_BP_PREDOSE,
-        )
-    return None
+        ),
+    )
+
+
+# Per measure, the rows are tried in order and the first that fires is the one finding. A missing BP, HR or SpO₂
+# is a finding of its own (`predose_clearance`).
+PREDOSE_RULES: tuple[PredoseRule, ...] = (
+    *_bp_rows("systolic"),
+    *_bp_rows("diastolic"),
+    PredoseRule(
+        "heart_rate",
+        "below",
+        "predose_hr_low",
+        "review",
+        "hr_low",
+        "Heart rate {value} /min is below {limit} /min: {need}.",
+        SOURCE_HR,
+    ),
+    PredoseRule(
+        "heart_rate",
+        "above",
+        "predose_hr_high",
+        "review",
+        "hr_high",
+        "Heart rate {value} /min is above {limit} /min: {need}.",
+        SOURCE_HR,
+    ),
+    PredoseRule(
+        "spo2",
+        "below",
+        "predose_spo2_low",
+        "review",
+        "spo2_low",
+        "SpO₂ {value}% is below {limit}% on room air: {need}.",
+        SOURCE_SPO2,
+    ),
+    PredoseRule(
+        "respiratory_rate",
+        "below",
+        "predose_rr_low",
+        "review",
+        "rr_low",
+        "Respiratory rate {value} /min is below {limit} /min: {need}.",
+        SOURCE_RR,
+    ),
+)
+
+
+def _vital_findings(measures: Iterable[str], reading: VitalReading, policy: MonitoringPolicy) -> list[Finding]:
+    """Return the findings of `PREDOSE_RULES` for these measures of the reading: per measure, the first that fires."""
+    review = PredoseLevel.WARN if policy.predose_review_level == PredoseLevel.WARN else PredoseLevel.HOLD
+    need = (
+        "the prescriber decides whether to dose, in writing" if review == PredoseLevel.HOLD else "review before dosing"
+    )
+    findings: list[Finding] = []
+    for measure in measures:
+        value = getattr(reading, measure)
+        if value is None:
+            continue
+        for rule in (rule for rule in PREDOSE_RULES if rule.measure == measure):
+            limit = int(getattr(policy, rule.threshold))
+            if _COMPARE[rule.comparison](value, limit):
+                level = review if rule.level == "review" else rule.level
+                message = rule.message.format(value=value, limit=limit, need=need)
+                findings.append(Finding(rule.code, level, message, rule.source))
+                break
+    return findings
 
 
 @dataclass(frozen=True)
@@ -512,10 +609,6 @@ def predose_clearance(
     _require_plausible(reading, "pre-dose reading")
     _check_moaas(moaas)
     p = policy
-    review = PredoseLevel.WARN if p.predose_review_level == PredoseLevel.WARN else PredoseLevel.HOLD
-    need = (
-        "the prescriber decides whether to dose, in writing" if review == PredoseLevel.HOLD else "review before dosing"
-    )
     findings: list[Finding] = []
     if reading.systolic is None or reading.diastolic is None:
         findings.append(
@@ -526,48 +619,21 @@ def predose_clearance(
                 SOURCE_MISSING,
             )
         )
-    for name, warn, hold, stop in (
-        ("systolic", p.predose_systolic_warn, p.predose_systolic_hold, p.predose_systolic_do_not_dose),
-        ("diastolic", p.predose_diastolic_warn, p.predose_diastolic_hold, p.predose_diastolic_do_not_dose),
-    ):
-        value = getattr(reading, name)
-        if value is not None and (finding := _bp_finding(name, value, warn, hold, stop)):
-            findings.append(finding)
-    hr = reading.heart_rate
-    if hr is None:
+    findings += _vital_findings(("systolic", "diastolic"), reading, p)
+    if reading.heart_rate is None:
         findings.append(
             Finding(
                 "hr_missing", PredoseLevel.HOLD, "Heart rate is not recorded: measure it before dosing.", SOURCE_MISSING
             )
         )
-    elif hr < p.predose_hr_low:
-        findings.append(
-            Finding("hr_low", review, f"Heart rate {hr} /min is below {p.predose_hr_low} /min: {need}.", SOURCE_HR)
-        )
-    elif hr > p.predose_hr_high:
-        findings.append(
-            Finding("hr_high", review, f"Heart rate {hr} /min is above {p.predose_hr_high} /min: {need}.", SOURCE_HR)
-        )
-    spo2 = reading.spo2
-    if spo2 is None:
+    findings += _vital_findings(("heart_rate",), reading, p)
+    if reading.spo2 is None:
         findings.append(
             Finding(
                 "spo2_missing", PredoseLevel.HOLD, "SpO₂ is not recorded: measure it before dosing.", SOURCE_MISSING
             )
         )
-    elif spo2 < p.predose_spo2_low:
-        findings.append(
-            Finding(
-                "spo2_low", review, f"SpO₂ {spo2}% is below {p.predose_spo2_low}% on room air: {need}.", SOURCE_SPO2
-            )
-        )
-    rr = reading.respiratory_rate
-    if rr is not None and rr < p.predose_rr_low:
-        findings.append(
-            Finding(
-                "rr_low", review, f"Respiratory rate {rr} /min is below {p.predose_rr_low} /min: {need}.", SOURCE_RR
-            )
-        )
+    findings += _vital_findings(("spo2", "respiratory_rate"), reading, p)
     if moaas is not None and moaas < p.predose_moaas_required:
         findings.append(
             Finding(
@@ -613,13 +679,6 @@ class Alert:
         return {"code": self.code, "level": self.level.value, "message": self.message, "source": self.source}
 
 
-# What a rule's comparison means: the reading's value against the policy threshold.
-Comparison = Literal["above", "below", "at_or_below"]
-_COMPARE: dict[Comparison, Callable[[int, int], bool]] = {
-    "above": lambda value, limit: value > limit,
-    "below": lambda value, limit: value < limit,
-    "at_or_below": lambda value, limit: value <= limit,
-}
 _SYMPTOMS = "chest pain, severe headache, neurological deficit, dyspnoea"
 
 
@@ -1136,6 +1195,7 @@ __all__ = [
     "MONITORING_RULES_VERSION",
     "PLAUSIBLE_VITALS",
     "POLICY_VERSION",
+    "PREDOSE_RULES",
     "PREGNANCY_TEST_AGES",
     "SPRAVATO_LABEL_OBSERVATION_MINUTES",
     "Alert",
@@ -1148,6 +1208,7 @@ __all__ = [
     "Finding",
     "MonitoringPolicy",
     "PredoseLevel",
+    "PredoseRule",
     "VitalReading",
     "all_met",
     "check_in_findings",
