@@ -381,16 +381,16 @@ def consultation_outcome_record(
         sent = []
         if outcome == ConsultationOutcome.PROCEED and send_pre_screen and patient_id is not None:
             today = timezone.localdate()
-            # The instruments of the pre-screen (../shared/design/pathway.md stage 1).
-            for code in (instrument.code for instrument in instruments_for(Use.PRE_SCREEN)):
+            # The pre-screen sent to the portal (../shared/design/pathway.md stage 1).
+            for instrument in instruments_for(Use.PRE_SCREEN):
                 _, created = ScheduledMeasure.objects.get_or_create(
                     patient_id=patient_id,
-                    instrument=code,
+                    instrument=instrument.code,
                     due_on=today,
                     defaults={"label": "Pre-screen", "created_by": ctx.user},
                 )
                 if created:
-                    sent.append(code)
+                    sent.append(instrument.code)
         if outcome in (ConsultationOutcome.REFER, ConsultationOutcome.DECLINED) and appointment.inquiry_id:
             Inquiry.objects.filter(pk=appointment.inquiry_id).exclude(status=InquiryStatus.CONVERTED).update(
                 status=InquiryStatus.CLOSED, closed_reason=f"{appointment.get_outcome_display()}: {note.strip()}"[:200]

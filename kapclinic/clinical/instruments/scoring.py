@@ -26,6 +26,7 @@ SEDATION_EMERGENCY = "sedation_emergency"
 NURSE_ATTENTION = "nurse_attention"
 
 Respondent = Literal["self", "clinician", "observer"]
+LoincStatus = Literal["verified", "confirmed", "verify"]
 
 
 class Use(StrEnum):
@@ -39,9 +40,6 @@ class Use(StrEnum):
     FOLLOW_UP = "follow_up"
     # Scored on the session screen during dosing (sedation, dissociation: instruments.md).
     IN_SESSION = "in_session"
-
-
-LoincStatus = Literal["verified", "confirmed", "verify"]
 
 
 @dataclass(frozen=True)
