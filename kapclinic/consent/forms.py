@@ -83,13 +83,19 @@ def _is_risk_key(key: str) -> bool:
     return head in ("risk_code", "risk_text") and number.isdigit()
 
 
+class RiskTicks(forms.MultipleChoiceField):
+    """The ticked risk codes, as posted: the service checks them against the version signed, which may be an older
+    one than the form shows (the text changed while the patient read it)."""
+
+    def valid_value(self, value: Any) -> bool:
+        return True
+
+
 class SignForm(forms.Form):
     """The patient's signature: each key risk ticked and the full legal name typed."""
 
-    version_id = forms.IntegerField(widget=forms.HiddenInput)
-    risks_acknowledged = forms.MultipleChoiceField(
-        label="Key risks", required=False, widget=forms.CheckboxSelectMultiple
-    )
+    version_id = forms.CharField(widget=forms.HiddenInput, required=False)
+    risks_acknowledged = RiskTicks(label="Key risks", required=False, widget=forms.CheckboxSelectMultiple)
     typed_name = forms.CharField(
         label="Type your full legal name to sign",
         max_length=200,
@@ -108,11 +114,17 @@ class SignForm(forms.Form):
         assert isinstance(field, forms.MultipleChoiceField)
         field.choices = [(r["code"], r["text"]) for r in version.risks]
 
+    def clean_version_id(self) -> int:
+        """The version the form showed; 0, which matches none, when missing or garbled (the service says so)."""
+        raw = str(self.cleaned_data.get("version_id") or "")
+        return int(raw) if raw.isdigit() and len(raw) < 12 else 0
+
 
 class WitnessForm(forms.Form):
     note = forms.CharField(label="Note (optional)", max_length=300, required=False)
     confirm = forms.BooleanField(
         label="I confirmed with the patient that they read and signed this consent themselves.",
+        error_messages={"required": "Tick the box to confirm you checked with the patient, then witness."},
     )
 
 

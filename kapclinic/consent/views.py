@@ -8,19 +8,18 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from kapclinic.accounts.web import apply_validation_errors, current_user, forbidden, not_found
+from kapclinic.accounts.web import current_user, forbidden, not_found, refused_status, submitted
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.services import access_event_record
 from kapclinic.consent import services
 from kapclinic.consent.forms import PublishForm, SignForm, WithdrawForm, WitnessForm
-from kapclinic.consent.models import ConsentSignature, ConsentVersion
+from kapclinic.consent.models import ConsentSignature, ConsentVersion, ConsentWithdrawal
 from kapclinic.consent.selectors import (
     PatientConsent,
     consent_current,
@@ -30,10 +29,10 @@ from kapclinic.consent.selectors import (
     consent_version_latest,
     withdrawal_of,
 )
-from kapclinic.errors import AccessDenied, Conflict, NotFound
+from kapclinic.errors import NotFound
 from kapclinic.measures.selectors import open_safety_flags_for_patient
-from kapclinic.patients.access import patient_get_for_user
-from kapclinic.patients.models import Patient
+from kapclinic.patients.access import patient_get_for_user, portal_patient_id
+from kapclinic.patients.pages import refusals_as_pages
 from kapclinic.patients.selectors import chart_header
 from kapclinic.pdf import pdf_response
 from kapclinic.roles import Action, Role, may
@@ -41,46 +40,34 @@ from kapclinic.roles import Action, Role, may
 View = Callable[..., HttpResponse]
 
 
-def _refusals(view: View) -> View:
-    """Answer the services' AccessDenied and NotFound as the 403 and 404 pages."""
-
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        try:
-            return view(request, *args, **kwargs)
-        except NotFound as exc:
-            return not_found(request, exc.message)
-        except AccessDenied as exc:
-            return forbidden(request, exc.message)
-
-    return wrapper
-
-
-def _posted_version_id(request: HttpRequest) -> int:
-    """The version the form showed (0, which matches none, when it is missing or garbled)."""
-    try:
-        return int(request.POST.get("version_id") or 0)
-    except ValueError:
-        return 0
-
-
 def _user_agent(request: HttpRequest) -> str:
     return str(request.META.get("HTTP_USER_AGENT", ""))[:300]
 
 
-def _sign_form_with_errors(request: HttpRequest, version: ConsentVersion, exc: ValidationError) -> SignForm:
-    """Return the signing form with the service's errors next to the name and the risks, the rest at the top."""
-    errors = exc.message_dict if hasattr(exc, "error_dict") else {"__all__": exc.messages}
-    if "version_id" in errors:
-        # The text changed while the patient was reading: they start again on the current version.
-        form = SignForm(version=version)
-        form.notice = " ".join(errors["version_id"])
-        return form
+def _signed(
+    request: HttpRequest, ctx: AuditContext, patient_id: int, version: ConsentVersion, channel: str
+) -> tuple[ConsentSignature | None, SignForm, int]:
+    """Sign from the posted form: the signature, or None with the form to show again and the page's status."""
     form = SignForm(request.POST, version=version)
-    form.is_valid()
-    for field, field_errors in errors.items():
-        form.add_error(field if field in ("typed_name", "risks_acknowledged") else None, field_errors)
-    return form
+    signature = submitted(
+        form,
+        lambda: services.consent_sign(
+            ctx=ctx,
+            patient_id=patient_id,
+            version_id=form.cleaned_data["version_id"],
+            typed_name=form.cleaned_data["typed_name"],
+            risks_acknowledged=form.cleaned_data["risks_acknowledged"],
+            user_agent=_user_agent(request),
+            channel=channel,
+        ),
+    )
+    status = refused_status(form)
+    if signature is None and "version_id" in form.errors:
+        # The text changed while the patient was reading: they start again on the current version.
+        notice = " ".join(str(error) for error in form.errors["version_id"])
+        form = SignForm(version=version)
+        form.notice = notice
+    return signature, form, status
 
 
 # --- The director's consent texts ------------------------------------------------------------------
@@ -150,29 +137,24 @@ def text_publish(request: HttpRequest) -> HttpResponse:
     document = (request.POST.get("document") or request.GET.get("document") or consent_document()).strip()[:60]
     current = consent_version_latest(document)
     form = PublishForm.from_version(current, document, request.POST if request.method == "POST" else None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            version = services.consent_version_publish(
+    status = 200
+    if request.method == "POST":
+        version = submitted(
+            form,
+            lambda: services.consent_version_publish(
                 ctx=AuditContext.from_request(request),
                 document=form.cleaned_data["document"],
                 title=form.cleaned_data["title"],
                 body=form.cleaned_data["body"],
                 risks=form.risks(),
                 change_summary=form.cleaned_data["change_summary"],
-            )
-        except ValidationError as exc:
-            apply_validation_errors(form, exc)
-        except Conflict as exc:
-            form.add_error(None, exc.message)
-        else:
+            ),
+        )
+        if version is not None:
             messages.success(request, f"Version {version.number} of “{version.title}” was published.")
             return redirect("consent:text", version_id=version.pk)
-    return render(
-        request,
-        "consent/publish.html",
-        {"form": form, "current": current},
-        status=422 if request.method == "POST" else 200,
-    )
+        status = refused_status(form)
+    return render(request, "consent/publish.html", {"form": form, "current": current}, status=status)
 
 
 # --- Staff pages per patient -----------------------------------------------------------------------
@@ -216,7 +198,7 @@ def _staff_only(request: HttpRequest) -> HttpResponse | None:
 
 
 @login_required
-@_refusals
+@refusals_as_pages
 def patient_consent(request: HttpRequest, patient_id: int) -> HttpResponse:
     """The patient's consent: in force or not and why, every signature with witnesses and withdrawal."""
     refused = _staff_only(request)
@@ -227,7 +209,7 @@ def patient_consent(request: HttpRequest, patient_id: int) -> HttpResponse:
 
 
 @login_required
-@_refusals
+@refusals_as_pages
 def patient_sign(request: HttpRequest, patient_id: int) -> HttpResponse:
     """The clinic tablet: the patient reads, ticks and types their name; the staff member is the witness."""
     refused = _staff_only(request)
@@ -242,51 +224,41 @@ def patient_sign(request: HttpRequest, patient_id: int) -> HttpResponse:
         messages.error(request, "The clinic director has not published a consent text yet.")
         return redirect("consent_patient:home", patient_id=patient_id)
     form = SignForm(version=version)
+    status = 200
     if request.method == "POST":
-        try:
-            services.consent_sign(
-                ctx=ctx,
-                patient_id=patient_id,
-                version_id=_posted_version_id(request),
-                typed_name=request.POST.get("typed_name", ""),
-                risks_acknowledged=request.POST.getlist("risks_acknowledged"),
-                user_agent=_user_agent(request),
-                channel="clinic",
-            )
-        except ValidationError as exc:
-            form = _sign_form_with_errors(request, version, exc)
-        except Conflict as exc:
-            messages.error(request, exc.message)
-            return redirect("consent_patient:home", patient_id=patient_id)
-        else:
+        signature, form, status = _signed(request, ctx, patient_id, version, "clinic")
+        if signature is not None:
             messages.success(request, "The consent was signed; you are recorded as the witness.")
             return redirect("consent_patient:home", patient_id=patient_id)
     return render(
         request,
         "consent/clinic_sign.html",
         {"patient": consent.access.patient, "version": version, "form": form},
-        status=422 if request.method == "POST" else 200,
+        status=status,
     )
 
 
 @login_required
 @require_POST
-@_refusals
+@refusals_as_pages
 def patient_witness(request: HttpRequest, patient_id: int, signature_id: int) -> HttpResponse:
-    form = WitnessForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, "Tick the box to confirm you checked with the patient, then witness.")
-        return redirect("consent_patient:home", patient_id=patient_id)
+    """Witness a signature; a refusal shows the consent page again with the form as it was filled in."""
     _signature_of_patient(request, signature_id, patient_id, Action.CONSENT_WITNESS)
-    try:
-        services.consent_witness(
-            ctx=AuditContext.from_request(request), signature_id=signature_id, note=form.cleaned_data["note"]
-        )
-    except (ValidationError, Conflict) as exc:
-        messages.error(request, " ".join(getattr(exc, "messages", [getattr(exc, "message", str(exc))])))
-    else:
+    ctx = AuditContext.from_request(request)
+    form = WitnessForm(request.POST)
+    witnessed = submitted(
+        form, lambda: services.consent_witness(ctx=ctx, signature_id=signature_id, note=form.cleaned_data["note"])
+    )
+    if witnessed is not None:
         messages.success(request, "You are recorded as a witness of this signature.")
-    return redirect("consent_patient:home", patient_id=patient_id)
+        return redirect("consent_patient:home", patient_id=patient_id)
+    consent = consent_for_patient(ctx=ctx, patient_id=patient_id)
+    return render(
+        request,
+        "consent/patient.html",
+        {**_staff_context(request, consent), "witness_form": form},
+        status=refused_status(form),
+    )
 
 
 def _signature_of_patient(
@@ -314,7 +286,7 @@ def _signature_for_withdrawal(request: HttpRequest, signature_id: int, patient_i
 
 
 @login_required
-@_refusals
+@refusals_as_pages
 def patient_withdraw(request: HttpRequest, patient_id: int, signature_id: int) -> HttpResponse:
     """Record a withdrawal the patient asked for, after a confirmation; planned sessions are cancelled."""
     refused = _staff_only(request)
@@ -324,24 +296,26 @@ def patient_withdraw(request: HttpRequest, patient_id: int, signature_id: int) -
     form = WithdrawForm(request.POST or None)
     form.fields["reason"].label = "How and why the patient asked to withdraw"
     form.fields["reason"].required = True
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.consent_withdraw(
-                ctx=AuditContext.from_request(request), signature_id=signature.pk, reason=form.cleaned_data["reason"]
-            )
-        except ValidationError as exc:
-            apply_validation_errors(form, exc)
-        except Conflict as exc:
-            messages.error(request, exc.message)
-            return redirect("consent_patient:home", patient_id=patient_id)
-        else:
+    status = 200
+    if request.method == "POST":
+        if _withdrawn(request, signature, form) is not None:
             messages.success(request, "The withdrawal was recorded; dosing sessions not yet started were cancelled.")
             return redirect("consent_patient:home", patient_id=patient_id)
+        status = refused_status(form)
     return render(
         request,
         "consent/withdraw.html",
         {"signature": signature, "patient": signature.patient, "form": form, "portal": False},
-        status=422 if request.method == "POST" else 200,
+        status=status,
+    )
+
+
+def _withdrawn(request: HttpRequest, signature: ConsentSignature, form: WithdrawForm) -> ConsentWithdrawal | None:
+    return submitted(
+        form,
+        lambda: services.consent_withdraw(
+            ctx=AuditContext.from_request(request), signature_id=signature.pk, reason=form.cleaned_data["reason"]
+        ),
     )
 
 
@@ -358,7 +332,7 @@ def signature_pdf_response(request: HttpRequest, signature: ConsentSignature) ->
 
 
 @login_required
-@_refusals
+@refusals_as_pages
 def patient_pdf(request: HttpRequest, patient_id: int, signature_id: int) -> HttpResponse:
     refused = _staff_only(request)
     if refused:
@@ -370,27 +344,19 @@ def patient_pdf(request: HttpRequest, patient_id: int, signature_id: int) -> Htt
 # --- The patient's portal --------------------------------------------------------------------------
 
 
-def _own_patient_id(request: HttpRequest) -> int | None:
-    user = current_user(request)
-    if user.role != Role.PATIENT:
-        return None
-    pk: int | None = Patient.objects.filter(user=user).values_list("pk", flat=True).first()
-    return pk
-
-
 def _portal(view: View) -> View:
     """Give the view the signed-in patient's own record id; staff go to their home page."""
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        patient_id = _own_patient_id(request)
+        patient_id = portal_patient_id(current_user(request))
         if patient_id is None:
             if current_user(request).role == Role.PATIENT:
                 return forbidden(request, "Your login is not linked to a patient record yet. Please call the clinic.")
             return redirect("home:home")
         return view(request, patient_id, *args, **kwargs)
 
-    return login_required(_refusals(wrapper))
+    return login_required(refusals_as_pages(wrapper))
 
 
 @_portal
@@ -417,30 +383,17 @@ def portal_sign(request: HttpRequest, patient_id: int) -> HttpResponse:
         messages.success(request, "You have already signed the current consent.")
         return redirect("consent_portal:home")
     form = SignForm(version=version)
+    status = 200
     if request.method == "POST":
-        try:
-            signature = services.consent_sign(
-                ctx=ctx,
-                patient_id=patient_id,
-                version_id=_posted_version_id(request),
-                typed_name=request.POST.get("typed_name", ""),
-                risks_acknowledged=request.POST.getlist("risks_acknowledged"),
-                user_agent=_user_agent(request),
-                channel="portal",
-            )
-        except ValidationError as exc:
-            form = _sign_form_with_errors(request, version, exc)
-        except Conflict as exc:
-            messages.error(request, exc.message)
-            return redirect("consent_portal:home")
-        else:
+        signature, form, status = _signed(request, ctx, patient_id, version, "portal")
+        if signature is not None:
             messages.success(request, "Thank you: your consent is signed. You can download a copy below.")
             return redirect("consent_portal:signature", signature_id=signature.pk)
     return render(
         request,
         "consent/portal_sign.html",
         {"patient": consent.access.patient, "version": version, "form": form, "consent": consent},
-        status=422 if request.method == "POST" else 200,
+        status=status,
     )
 
 
@@ -466,27 +419,20 @@ def portal_withdraw(request: HttpRequest, patient_id: int, signature_id: int) ->
     signature = _signature_for_withdrawal(request, signature_id, patient_id)
     form = WithdrawForm(request.POST or None)
     form.fields["reason"].label = "Would you like to tell us why? (optional)"
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.consent_withdraw(
-                ctx=AuditContext.from_request(request), signature_id=signature.pk, reason=form.cleaned_data["reason"]
-            )
-        except ValidationError as exc:
-            apply_validation_errors(form, exc)
-        except Conflict as exc:
-            messages.error(request, exc.message)
-            return redirect("consent_portal:home")
-        else:
+    status = 200
+    if request.method == "POST":
+        if _withdrawn(request, signature, form) is not None:
             messages.success(
                 request,
                 "Your consent is withdrawn and your planned sessions are cancelled. Your care team will call you.",
             )
             return redirect("consent_portal:home")
+        status = refused_status(form)
     return render(
         request,
         "consent/withdraw.html",
         {"signature": signature, "patient": signature.patient, "form": form, "portal": True},
-        status=422 if request.method == "POST" else 200,
+        status=status,
     )
 
 

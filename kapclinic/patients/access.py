@@ -15,12 +15,13 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from kapclinic.accounts.models import User
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.models import EmergencyAccess, Outcome
 from kapclinic.audit.services import access_event_record, emergency_access_active
 from kapclinic.errors import AccessDenied, NotFound
 from kapclinic.patients.models import CareTeamMember, Patient
-from kapclinic.roles import Action, Scope, may, scope_for
+from kapclinic.roles import Action, Role, Scope, may, scope_for
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,16 @@ class PatientAccess:
     patient: Patient
     scope: Scope
     emergency: EmergencyAccess | None = None
+
+
+def portal_patient_id(user: User) -> int | None:
+    """The patient record behind a portal login: None for staff, and for a patient login not linked to a record yet.
+
+    Not audited here: it names the user's own record, and each page audits the read it makes of it.
+    """
+    if user.role != Role.PATIENT:
+        return None
+    return Patient.objects.filter(user=user).values_list("pk", flat=True).first()
 
 
 def is_on_care_team(*, user_id: int, patient_id: int) -> bool:

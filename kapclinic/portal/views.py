@@ -23,21 +23,14 @@ from kapclinic.measures import services
 from kapclinic.measures.forms import question_fields, submit_form
 from kapclinic.measures.models import QuestionnaireResponse, ResponseDraft
 from kapclinic.measures.selectors import DueMeasure, responses_for_patient, schedule_for_patient
-from kapclinic.patients.access import patient_get_for_user
-from kapclinic.patients.models import Patient
+from kapclinic.patients.access import patient_get_for_user, portal_patient_id
+from kapclinic.patients.pages import refusals_as_pages
 from kapclinic.plans.models import TreatmentPlan
 from kapclinic.plans.selectors import current_plan
 from kapclinic.roles import Action, Role
 
 # What a patient answers themselves (clinician- and observer-rated scales are entered by staff).
 SELF_REPORT = [i for i in INSTRUMENTS.values() if i.respondent == "self"]
-
-
-def _own_patient_id(request: HttpRequest) -> int | None:
-    user = current_user(request)
-    if user.role != Role.PATIENT:
-        return None
-    return Patient.objects.filter(user=user).values_list("pk", flat=True).first()
 
 
 @dataclass(frozen=True)
@@ -88,19 +81,17 @@ def _sessions_to_show(patient_id: int) -> tuple[list[DosingSession], list[Dosing
 
 
 @login_required
+@refusals_as_pages
 def portal_home(request: HttpRequest) -> HttpResponse:
     """The patient's own start page: questionnaires to answer, their scores, their details."""
     if current_user(request).role != Role.PATIENT:
         return redirect("home:home")
-    patient_id = _own_patient_id(request)
+    patient_id = portal_patient_id(current_user(request))
     if patient_id is None:
         return forbidden(request, "Your login is not linked to a patient record yet. Please call the clinic.")
     ctx = AuditContext.from_request(request)
-    try:
-        access = patient_get_for_user(ctx=ctx, patient_id=patient_id, action=Action.PORTAL_USE)
-        responses = list(responses_for_patient(ctx=ctx, patient_id=patient_id)[:20])
-    except (AccessDenied, NotFound) as exc:
-        return forbidden(request, exc.message)
+    access = patient_get_for_user(ctx=ctx, patient_id=patient_id, action=Action.PORTAL_USE)
+    responses = list(responses_for_patient(ctx=ctx, patient_id=patient_id)[:20])
     drafts = set(ResponseDraft.objects.filter(patient_id=patient_id).values_list("instrument", flat=True))
     schedule = schedule_for_patient(patient_id=patient_id)
     due = due_questionnaires(schedule)
@@ -135,16 +126,14 @@ ROUTE_IN_PLAIN_WORDS = {
 
 
 @login_required
+@refusals_as_pages
 def my_plan(request: HttpRequest) -> HttpResponse:
     """The patient's own treatment plan in plain words: what, how often, when, with whom, and towards what."""
-    patient_id = _own_patient_id(request)
+    patient_id = portal_patient_id(current_user(request))
     if patient_id is None:
         return redirect("home:home")
     ctx = AuditContext.from_request(request)
-    try:
-        access = patient_get_for_user(ctx=ctx, patient_id=patient_id, action=Action.PLAN_VIEW)
-    except (AccessDenied, NotFound) as exc:
-        return forbidden(request, exc.message)
+    access = patient_get_for_user(ctx=ctx, patient_id=patient_id, action=Action.PLAN_VIEW)
     plan: TreatmentPlan | None = current_plan(patient_id)
     sessions: list[DosingSession] = []
     if plan is not None:
@@ -167,9 +156,10 @@ def my_plan(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@refusals_as_pages
 def questionnaire(request: HttpRequest, code: str) -> HttpResponse:
     """Answer a questionnaire: resumable (answers autosave), one item per screen on a phone."""
-    patient_id = _own_patient_id(request)
+    patient_id = portal_patient_id(current_user(request))
     instrument = INSTRUMENTS.get(code)
     if patient_id is None:
         return redirect("home:home")
@@ -179,10 +169,7 @@ def questionnaire(request: HttpRequest, code: str) -> HttpResponse:
     errors: list[str] = []
     values: dict[str, object] = {}
     if request.method == "POST":
-        try:
-            submitted = submit_form(ctx=ctx, patient_id=patient_id, instrument=instrument, data=request.POST)
-        except (AccessDenied, NotFound) as exc:
-            return forbidden(request, exc.message)
+        submitted = submit_form(ctx=ctx, patient_id=patient_id, instrument=instrument, data=request.POST)
         if submitted.response is not None:
             return redirect("portal:response_done", response_id=submitted.response.pk)
         errors, values = submitted.errors, submitted.values
@@ -206,7 +193,7 @@ def questionnaire(request: HttpRequest, code: str) -> HttpResponse:
 @login_required
 @require_POST
 def questionnaire_draft(request: HttpRequest, code: str) -> HttpResponse:
-    patient_id = _own_patient_id(request)
+    patient_id = portal_patient_id(current_user(request))
     if patient_id is None or code not in INSTRUMENTS:
         return HttpResponse(status=404)
     answers = {key: str(value) for key, value in request.POST.items() if key != "csrfmiddlewaretoken"}
@@ -215,6 +202,7 @@ def questionnaire_draft(request: HttpRequest, code: str) -> HttpResponse:
             ctx=AuditContext.from_request(request), patient_id=patient_id, instrument_code=code, answers=answers
         )
     except (ValidationError, AccessDenied, NotFound):
+        # The page's autosave reads only the status: no page to show, and nothing said about whose record it is.
         return HttpResponse(status=400)
     return HttpResponse(status=204)
 
@@ -222,7 +210,7 @@ def questionnaire_draft(request: HttpRequest, code: str) -> HttpResponse:
 @login_required
 def response_done(request: HttpRequest, response_id: int) -> HttpResponse:
     """After submitting: thanks, the score in plain words, and crisis resources at once when needed."""
-    patient_id = _own_patient_id(request)
+    patient_id = portal_patient_id(current_user(request))
     if patient_id is None:
         return redirect("home:home")
     response = QuestionnaireResponse.objects.filter(pk=response_id, patient_id=patient_id).first()

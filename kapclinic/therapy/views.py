@@ -19,6 +19,7 @@ from kapclinic.audit.context import AuditContext
 from kapclinic.dosing.models import DosingSession
 from kapclinic.errors import AccessDenied, Conflict, NotFound
 from kapclinic.measures.selectors import open_safety_flags_for_patient
+from kapclinic.patients.access import portal_patient_id
 from kapclinic.patients.models import Patient
 from kapclinic.patients.pages import refusals_as_pages
 from kapclinic.patients.selectors import chart_header
@@ -384,17 +385,10 @@ def search(request: HttpRequest) -> HttpResponse:
 # --- the patient's journal (portal) ------------------------------------------------------------------------
 
 
-def _own_patient_id(request: HttpRequest) -> int | None:
-    user = current_user(request)
-    if user.role != Role.PATIENT:
-        return None
-    return Patient.objects.filter(user=user).values_list("pk", flat=True).first()
-
-
 @login_required
 def journal(request: HttpRequest) -> HttpResponse:
     """The patient's journal: write (with an optional prompt), choose what to share, read back over time."""
-    patient_id = _own_patient_id(request)
+    patient_id = portal_patient_id(current_user(request))
     if patient_id is None:
         return redirect("home:home")
     ctx = AuditContext.from_request(request)
@@ -454,7 +448,7 @@ def _session_choice(request: HttpRequest, patient_id: int) -> int | None:
 @login_required
 def journal_entry(request: HttpRequest, reflection_id: int) -> HttpResponse:
     """Change a private entry."""
-    patient_id = _own_patient_id(request)
+    patient_id = portal_patient_id(current_user(request))
     if patient_id is None:
         return redirect("home:home")
     entry = Reflection.objects.filter(pk=reflection_id, patient_id=patient_id).first()
@@ -491,7 +485,7 @@ def journal_entry(request: HttpRequest, reflection_id: int) -> HttpResponse:
 @require_POST
 def journal_share(request: HttpRequest, reflection_id: int) -> HttpResponse:
     """Share an entry with the therapist, or stop sharing it."""
-    if _own_patient_id(request) is None:
+    if portal_patient_id(current_user(request)) is None:
         return redirect("home:home")
     shared = request.POST.get("shared") == "1"
     try:
