@@ -112,6 +112,8 @@ def test_page_shows_findings_with_sources_and_saves_the_evaluation(client_for: A
     assert "Absolute contraindications (1)" in page or "Absolute contraindications (2)" in page
     refused = client.post(f"/intake/patients/{team_patient.pk}/eligibility/", {"decision": "eligible", "reason": "x"})
     assert refused.status_code == 422 and not EligibilityDecision.objects.exists()
+    shown = refused.content.decode()  # the message beside the decision, and what was chosen and typed kept
+    assert 'id="decision_error"' in shown and 'value="eligible" required checked' in shown and ">x</textarea>" in shown
 
 
 def test_prior_trials_are_recorded_on_the_page_and_resistance_is_derived(

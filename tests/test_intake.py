@@ -90,6 +90,19 @@ def test_closing_needs_a_reason(client_for: Any, personas: dict[str, User]) -> N
     assert (inquiry.status, inquiry.closed_reason) == ("closed", "Referred")
 
 
+def test_a_refused_status_change_shows_the_inquiry_again_with_the_message(
+    client_for: Any, personas: dict[str, User]
+) -> None:
+    coordinator = client_for("coordinator")
+    coordinator.post("/intake/inquiries/new/", {**PUBLIC, "source": "referral"})
+    inquiry = Inquiry.objects.get()
+    refused = coordinator.post(f"/intake/inquiries/{inquiry.pk}/status/", {"status": "closed", "closed_reason": " "})
+    page = refused.content.decode()
+    assert refused.status_code == 422 and 'id="closed_reason_error"' in page and "Say why the inquiry is closed" in page
+    inquiry.refresh_from_db()
+    assert inquiry.status == "new"
+
+
 def test_api_inquiry(api_for: Any, personas: dict[str, User]) -> None:
     body = {k: v for k, v in PUBLIC.items() if k != "consent_to_contact"}
     created = api_for("coordinator").post("/api/v1/inquiries", body, content_type="application/json")

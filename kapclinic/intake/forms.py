@@ -50,3 +50,17 @@ class ConvertForm(forms.Form):
     allow_duplicate = forms.BooleanField(
         required=False, label="I checked: this is a different person from the possible duplicates shown."
     )
+
+
+class InquiryStatusForm(forms.Form):
+    """Mark an inquiry contacted, or close it with a reason (the service checks both)."""
+
+    status = forms.CharField(max_length=40, required=False)
+    closed_reason = forms.CharField(label="Close because", required=False)
+
+
+class DecisionForm(forms.Form):
+    """The prescriber's eligibility decision (the service checks it against the findings)."""
+
+    decision = forms.CharField(max_length=40, required=False)
+    reason = forms.CharField(label="Reason", required=False)

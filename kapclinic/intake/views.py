@@ -1,27 +1,35 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.forms import BaseFormSet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from kapclinic.accounts.web import apply_validation_errors, current_user, forbidden, not_found
+from kapclinic.accounts.web import current_user, forbidden, not_found, refused_status, submitted
 from kapclinic.audit.context import AuditContext, client_address
 from kapclinic.audit.services import access_event_record
 from kapclinic.clinical.eligibility import Evidence, Finding, treatment_resistance
-from kapclinic.errors import AccessDenied, Conflict, NotFound
 from kapclinic.intake import services
 from kapclinic.intake.eligibility import eligibility_decide, eligibility_for_patient, evaluation_save, snapshot_for
-from kapclinic.intake.evaluation_forms import EvaluationForm, TrialFormSet, trial_initial
-from kapclinic.intake.forms import FIELDS, ConvertForm, PublicInquiryForm, StaffInquiryForm
+from kapclinic.intake.evaluation_forms import EvaluationForm, TrialForm, TrialFormSet, trial_initial
+from kapclinic.intake.forms import (
+    FIELDS,
+    ConvertForm,
+    DecisionForm,
+    InquiryStatusForm,
+    PublicInquiryForm,
+    StaffInquiryForm,
+)
 from kapclinic.intake.icd10 import icd10_search
 from kapclinic.intake.models import EligibilityDecisionKind, Evaluation, Inquiry, InquiryStatus
 from kapclinic.patients.models import Patient
+from kapclinic.patients.pages import refusals_as_pages
 from kapclinic.patients.services import PossibleDuplicates
 from kapclinic.roles import Action, Role, may
 
@@ -29,20 +37,24 @@ from kapclinic.roles import Action, Role, may
 def public_inquiry(request: HttpRequest) -> HttpResponse:
     """The clinic's public contact form: no login, a honeypot and a rate limit against spam."""
     form = PublicInquiryForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        if form.cleaned_data.get("website"):
+    status = 200
+    if request.method == "POST":
+        if form.is_valid() and form.cleaned_data.get("website"):
             return render(request, "intake/public_thanks.html")  # a bot: say thanks, keep nothing
         try:
-            services.inquiry_receive_public(
-                values={name: form.cleaned_data.get(name) for name in FIELDS}, client_address=client_address(request)
+            received = submitted(
+                form,
+                lambda: services.inquiry_receive_public(
+                    values={name: form.cleaned_data.get(name) for name in FIELDS},
+                    client_address=client_address(request),
+                ),
             )
         except services.TooManyInquiries:
+            # The rate limit is no value to correct: the form says so with its own status.
             return render(request, "intake/public_form.html", {"form": form, "too_many": True}, status=429)
-        except ValidationError as exc:
-            apply_validation_errors(form, exc)
-        else:
+        if received is not None:
             return render(request, "intake/public_thanks.html")
-    status = 422 if request.method == "POST" else 200
+        status = refused_status(form)
     return render(request, "intake/public_form.html", {"form": form}, status=status)
 
 
@@ -76,57 +88,38 @@ def inquiry_new(request: HttpRequest) -> HttpResponse:
     if not may(current_user(request).role, Action.INQUIRY_MANAGE):
         return forbidden(request, "Your role does not take inquiries.")
     form = StaffInquiryForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            inquiry = services.inquiry_record(
+    status = 200
+    if request.method == "POST":
+        inquiry = submitted(
+            form,
+            lambda: services.inquiry_record(
                 ctx=AuditContext.from_request(request),
                 values={name: form.cleaned_data.get(name) for name in FIELDS},
                 source=form.cleaned_data["source"],
-            )
-        except ValidationError as exc:
-            apply_validation_errors(form, exc)
-        else:
+            ),
+        )
+        if inquiry is not None:
             messages.success(request, f"The inquiry from {inquiry.full_name} was recorded.")
             return redirect("intake:detail", inquiry_id=inquiry.pk)
-    status = 422 if request.method == "POST" else 200
+        status = refused_status(form)
     return render(request, "intake/new.html", {"form": form}, status=status)
 
 
-@login_required
-def inquiry_detail(request: HttpRequest, inquiry_id: int) -> HttpResponse:
-    user = current_user(request)
-    if not may(user.role, Action.INQUIRY_VIEW):
-        return forbidden(request, "Your role does not see inquiries.")
-    inquiry = Inquiry.objects.select_related("patient", "created_by").filter(pk=inquiry_id).first()
-    if inquiry is None:
-        return not_found(request, "No such inquiry.")
-    ctx = AuditContext.from_request(request)
-    form = ConvertForm(request.POST if request.method == "POST" else None, initial={"birth_date": inquiry.birth_date})
-    duplicates = []
-    if request.method == "POST":
-        if not may(user.role, Action.INQUIRY_MANAGE):
-            return forbidden(request, "Your role does not convert inquiries.")
-        if form.is_valid():
-            try:
-                patient = services.inquiry_convert(
-                    ctx=ctx,
-                    inquiry_id=inquiry.pk,
-                    birth_date=form.cleaned_data["birth_date"],
-                    sex_at_birth=form.cleaned_data["sex_at_birth"],
-                    allow_duplicate=form.cleaned_data["allow_duplicate"],
-                )
-            except ValidationError as exc:
-                apply_validation_errors(form, exc)
-            except PossibleDuplicates as exc:
-                duplicates = exc.matches
-            except Conflict as exc:
-                messages.error(request, exc.message)
-                return redirect("intake:detail", inquiry_id=inquiry.pk)
-            else:
-                messages.success(request, f"{patient.full_name} was registered with MRN {patient.mrn}.")
-                return redirect("chart:patient", patient_id=patient.pk)
-    else:
-        access_event_record(ctx=ctx, action="inquiry.view", detail={"inquiry": inquiry.pk})
+def _inquiry(inquiry_id: int) -> Inquiry | None:
+    return Inquiry.objects.select_related("patient", "created_by").filter(pk=inquiry_id).first()
+
+
+def _detail_page(
+    request: HttpRequest,
+    inquiry: Inquiry,
+    *,
+    form: ConvertForm | None = None,
+    status_form: InquiryStatusForm | None = None,
+    duplicates: Sequence[object] = (),
+    status: int = 200,
+) -> HttpResponse:
+    """The inquiry with its forms: to move it along, and to convert it to a patient."""
+    form = form or ConvertForm(initial={"birth_date": inquiry.birth_date})
     if not duplicates:  # "a different person from the duplicates shown" only when some are shown
         form.fields.pop("allow_duplicate", None)
     return render(
@@ -135,32 +128,76 @@ def inquiry_detail(request: HttpRequest, inquiry_id: int) -> HttpResponse:
         {
             "inquiry": inquiry,
             "form": form,
+            "status_form": status_form or InquiryStatusForm(),
             "duplicates": duplicates,
-            "can_manage": may(user.role, Action.INQUIRY_MANAGE),
+            "can_manage": may(current_user(request).role, Action.INQUIRY_MANAGE),
         },
-        status=422 if request.method == "POST" else 200,
+        status=status,
     )
 
 
 @login_required
-@require_POST
-def inquiry_status(request: HttpRequest, inquiry_id: int) -> HttpResponse:
+@refusals_as_pages
+def inquiry_detail(request: HttpRequest, inquiry_id: int) -> HttpResponse:
+    user = current_user(request)
+    if not may(user.role, Action.INQUIRY_VIEW):
+        return forbidden(request, "Your role does not see inquiries.")
+    inquiry = _inquiry(inquiry_id)
+    if inquiry is None:
+        return not_found(request, "No such inquiry.")
+    ctx = AuditContext.from_request(request)
+    if request.method != "POST":
+        access_event_record(ctx=ctx, action="inquiry.view", detail={"inquiry": inquiry.pk})
+        return _detail_page(request, inquiry)
+    if not may(user.role, Action.INQUIRY_MANAGE):
+        return forbidden(request, "Your role does not convert inquiries.")
+    form = ConvertForm(request.POST, initial={"birth_date": inquiry.birth_date})
+    duplicates: Sequence[object] = ()
     try:
-        services.inquiry_set_status(
-            ctx=AuditContext.from_request(request),
-            inquiry_id=inquiry_id,
-            status=request.POST.get("status", ""),
-            closed_reason=request.POST.get("closed_reason", ""),
+        patient = submitted(
+            form,
+            lambda: services.inquiry_convert(
+                ctx=ctx,
+                inquiry_id=inquiry.pk,
+                birth_date=form.cleaned_data["birth_date"],
+                sex_at_birth=form.cleaned_data["sex_at_birth"],
+                allow_duplicate=form.cleaned_data["allow_duplicate"],
+            ),
         )
-    except AccessDenied as exc:
-        return forbidden(request, exc.message)
-    except NotFound as exc:
-        return not_found(request, exc.message)
-    except (ValidationError, Conflict) as exc:
-        messages.error(request, " ".join(getattr(exc, "messages", [str(exc)])))
-    else:
+    except PossibleDuplicates as exc:
+        # Not a refusal: the page lists the possible duplicates and asks to confirm a different person.
+        patient, duplicates = None, exc.matches
+    if patient is not None:
+        messages.success(request, f"{patient.full_name} was registered with MRN {patient.mrn}.")
+        return redirect("chart:patient", patient_id=patient.pk)
+    inquiry.refresh_from_db()  # a conflict means it moved on: show it as it is now
+    return _detail_page(request, inquiry, form=form, duplicates=duplicates, status=refused_status(form))
+
+
+@login_required
+@require_POST
+@refusals_as_pages
+def inquiry_status(request: HttpRequest, inquiry_id: int) -> HttpResponse:
+    """Move an inquiry along; a refusal shows the inquiry again with what was typed and why."""
+    ctx = AuditContext.from_request(request)
+    form = InquiryStatusForm(request.POST)
+    updated = submitted(
+        form,
+        lambda: services.inquiry_set_status(
+            ctx=ctx,
+            inquiry_id=inquiry_id,
+            status=form.cleaned_data["status"],
+            closed_reason=form.cleaned_data["closed_reason"],
+        ),
+    )
+    if updated is not None:
         messages.success(request, "The inquiry was updated.")
-    return redirect("intake:detail", inquiry_id=inquiry_id)
+        return redirect("intake:detail", inquiry_id=inquiry_id)
+    inquiry = _inquiry(inquiry_id)
+    if inquiry is None:
+        return not_found(request, "No such inquiry.")
+    access_event_record(ctx=ctx, action="inquiry.view", detail={"inquiry": inquiry.pk})
+    return _detail_page(request, inquiry, status_form=form, status=refused_status(form))
 
 
 def evidence_in_words(evidence: Evidence) -> str:
@@ -227,16 +264,12 @@ class MissingItem:
 
 
 @login_required
+@refusals_as_pages
 def eligibility_page(request: HttpRequest, patient_id: int) -> HttpResponse:
     """The evaluation and eligibility screen: every finding with its reason and source, and the decision."""
     user = current_user(request)
     ctx = AuditContext.from_request(request)
-    try:
-        findings, latest = eligibility_for_patient(ctx=ctx, patient_id=patient_id)
-    except NotFound as exc:
-        return not_found(request, exc.message)
-    except AccessDenied as exc:
-        return forbidden(request, exc.message)
+    findings, latest = eligibility_for_patient(ctx=ctx, patient_id=patient_id)
     patient = Patient.objects.get(pk=patient_id)
     evaluation = Evaluation.objects.filter(patient_id=patient_id).first()
     can_record = may(user.role, Action.EVALUATION_RECORD)
@@ -244,7 +277,8 @@ def eligibility_page(request: HttpRequest, patient_id: int) -> HttpResponse:
     form = EvaluationForm(data_in=data_in)
     trials = TrialFormSet(prefix="trials", initial=trial_initial(data_in.get("prior_trials")))
     snapshot = snapshot_for(patient, data_in)
-    decision_error = ""
+    decision_form = DecisionForm()
+    status = 200
     if request.method == "POST" and can_record:
         if request.POST.get("form") == "evaluation":
             form = EvaluationForm(request.POST, data_in=data_in)
@@ -252,30 +286,33 @@ def eligibility_page(request: HttpRequest, patient_id: int) -> HttpResponse:
             with_trials = "trials-TOTAL_FORMS" in request.POST
             if with_trials:
                 trials = TrialFormSet(request.POST, prefix="trials", initial=trial_initial(data_in.get("prior_trials")))
-            if form.is_valid() and (not with_trials or trials.is_valid()):
-                values = form.values()
-                if with_trials:
-                    values["prior_trials"] = [t for t in (f.trial() for f in trials.forms) if t is not None]
-                try:
-                    evaluation_save(ctx=ctx, patient_id=patient_id, values=values)
-                except ValidationError as exc:
-                    apply_validation_errors(form, exc)
-                else:
+            if not with_trials or trials.is_valid():
+                saved = submitted(
+                    form,
+                    lambda: evaluation_save(ctx=ctx, patient_id=patient_id, values=_evaluation_values(form, trials)),
+                )
+                if saved is not None:
                     messages.success(request, "The evaluation was saved; the findings below are up to date.")
                     return redirect("intake:eligibility", patient_id=patient_id)
+                status = refused_status(form)
+            else:
+                form.is_valid()  # the evaluation's own errors show beside the trials' ones
+                status = 422
         else:
-            try:
-                eligibility_decide(
+            decision_form = DecisionForm(request.POST)
+            decided = submitted(
+                decision_form,
+                lambda: eligibility_decide(
                     ctx=ctx,
                     patient_id=patient_id,
-                    decision=request.POST.get("decision", ""),
-                    reason=request.POST.get("reason", ""),
-                )
-            except ValidationError as exc:
-                decision_error = " ".join(exc.messages)
-            else:
+                    decision=decision_form.cleaned_data["decision"],
+                    reason=decision_form.cleaned_data["reason"],
+                ),
+            )
+            if decided is not None:
                 messages.success(request, "The eligibility decision was recorded.")
                 return redirect("intake:eligibility", patient_id=patient_id)
+            status = refused_status(decision_form)
     groups = [
         (severity, label, [ShownFinding.of(f) for f in findings if f.severity == severity])
         for severity, label in (
@@ -304,11 +341,19 @@ def eligibility_page(request: HttpRequest, patient_id: int) -> HttpResponse:
             "snapshot": snapshot,
             "can_record": can_record,
             "can_decide": may(user.role, Action.ELIGIBILITY_DECIDE),
-            "decision_error": decision_error,
+            "decision_form": decision_form,
             "decisions": EligibilityDecisionKind.choices,
         },
-        status=422 if (decision_error or form.errors or trials.total_error_count()) else 200,
+        status=status,
     )
+
+
+def _evaluation_values(form: EvaluationForm, trials: BaseFormSet[TrialForm]) -> dict[str, object]:
+    """The evaluation as typed; the trials table only when the post had it (an older form, a script may not)."""
+    values = form.values()
+    if trials.is_bound:
+        values["prior_trials"] = [t for t in (f.trial() for f in trials.forms) if t is not None]
+    return values
 
 
 @login_required
