@@ -161,7 +161,7 @@ def test_cancel_needs_a_reason_and_keeps_the_history(
     assert "My appointments" in client_for("prescriber").get("/").content.decode()
     assert "Medical and psychiatric evaluation" not in client_for("prescriber").get("/").content.decode()
     again = nurse.post(f"/appointments/{appointment.pk}/cancel/", {"cancel-reason": "Twice."})
-    assert again.status_code == 422 and "already cancelled" in again.content.decode()
+    assert again.status_code == 409 and "already cancelled" in again.content.decode()  # a conflict
     with pytest.raises(DatabaseError), transaction.atomic():
         AppointmentChange.objects.filter(pk=change.pk).update(reason="rewritten")
 
@@ -211,7 +211,7 @@ def test_did_not_attend_only_once_started(client_for: Any, personas: dict[str, U
     coming = _booked(client_for, personas, team_patient)
     nurse = client_for("nurse")
     early = nurse.post(f"/appointments/{coming.pk}/no-show/", {"no-show-reason": "Did not come."})
-    assert early.status_code == 422 and "has not started yet" in early.content.decode()
+    assert early.status_code == 409 and "has not started yet" in early.content.decode()  # a conflict
     started = Appointment.objects.create(
         kind="evaluation",
         patient=team_patient,

@@ -3,23 +3,23 @@ from __future__ import annotations
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from kapclinic.accounts.web import apply_validation_errors, current_user, forbidden, not_found
+from kapclinic.accounts.web import current_user, forbidden, not_found, refused_status, submitted
 from kapclinic.appointments import services
 from kapclinic.appointments.calendar import appointments_ics
 from kapclinic.appointments.forms import BookingForm, ChangeReasonForm, OutcomeForm, RescheduleForm
 from kapclinic.appointments.models import Appointment, AppointmentChange, AppointmentStatus
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.services import access_event_record
-from kapclinic.errors import AccessDenied, Conflict, NotFound
+from kapclinic.errors import AccessDenied, NotFound
 from kapclinic.intake.models import Inquiry
 from kapclinic.patients.access import patient_get_for_user
 from kapclinic.patients.models import Patient
+from kapclinic.patients.pages import refusals_as_pages
 from kapclinic.roles import Action, may
 
 
@@ -28,6 +28,7 @@ def _int(raw: str | None) -> int | None:
 
 
 @login_required
+@refusals_as_pages
 def book(request: HttpRequest) -> HttpResponse:
     """Book an appointment for an inquiry (?inquiry=) or a patient (?patient=)."""
     if not may(current_user(request).role, Action.APPOINTMENT_BOOK):
@@ -40,56 +41,49 @@ def book(request: HttpRequest) -> HttpResponse:
     if patient is not None:
         # The form names the patient, also when a post is shown again with its errors: checked first. Opening it
         # is an audited read; a post's booking is audited by the service.
-        try:
-            patient_get_for_user(
-                ctx=AuditContext.from_request(request),
-                patient_id=patient.pk,
-                action=Action.APPOINTMENT_BOOK,
-                record_allowed=request.method != "POST",
-            )
-        except (AccessDenied, NotFound) as exc:
-            return forbidden(request, exc.message)
+        patient_get_for_user(
+            ctx=AuditContext.from_request(request),
+            patient_id=patient.pk,
+            action=Action.APPOINTMENT_BOOK,
+            record_allowed=request.method != "POST",
+        )
     form = BookingForm(request.POST or None, booker=current_user(request))
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        try:
-            appointment = services.appointment_book(
+    status = 200
+    if request.method == "POST":
+        appointment = submitted(
+            form,
+            lambda: services.appointment_book(
                 ctx=AuditContext.from_request(request),
-                kind=data["kind"],
-                with_user_id=data["with_user"],
-                starts_at=data["starts_at"],
-                minutes=data["minutes"],
-                mode=data["mode"],
-                video_link=data["video_link"] or "",
+                kind=form.cleaned_data["kind"],
+                with_user_id=form.cleaned_data["with_user"],
+                starts_at=form.cleaned_data["starts_at"],
+                minutes=form.cleaned_data["minutes"],
+                mode=form.cleaned_data["mode"],
+                video_link=form.cleaned_data["video_link"] or "",
                 patient_id=patient.pk if patient else None,
                 inquiry_id=inquiry.pk if inquiry and not patient else None,
-            )
-        except ValidationError as exc:
-            apply_validation_errors(form, exc)
-        except (AccessDenied, NotFound) as exc:
-            return forbidden(request, exc.message)
-        else:
+            ),
+        )
+        if appointment is not None:
             messages.success(request, "The appointment was booked.")
             return redirect("appointments:detail", appointment_id=appointment.pk)
+        status = refused_status(form)
     name = patient.full_name if patient else inquiry.full_name if inquiry else ""
-    status = 422 if request.method == "POST" else 200
     return render(request, "appointments/book.html", {"form": form, "name": name}, status=status)
 
 
-def _appointment_for(request: HttpRequest, appointment_id: int) -> Appointment | HttpResponse:
+def _appointment_for(request: HttpRequest, appointment_id: int) -> Appointment:
+    """The appointment, if the user may see whom it is for (the read audited); else NotFound or AccessDenied."""
     appointment = (
         Appointment.objects.select_related("patient", "inquiry", "with_user").filter(pk=appointment_id).first()
     )
     if appointment is None:
-        return not_found(request, "No such appointment.")
+        raise NotFound("No such appointment.")
     ctx = AuditContext.from_request(request)
     if appointment.patient_id is not None:
-        try:
-            patient_get_for_user(ctx=ctx, patient_id=appointment.patient_id, action=Action.APPOINTMENT_BOOK)
-        except (AccessDenied, NotFound) as exc:
-            return forbidden(request, exc.message)
+        patient_get_for_user(ctx=ctx, patient_id=appointment.patient_id, action=Action.APPOINTMENT_BOOK)
     elif not may(current_user(request).role, Action.INQUIRY_VIEW):
-        return forbidden(request, "Your role does not see inquiries.")
+        raise AccessDenied("Your role does not see inquiries.")
     else:
         access_event_record(ctx=ctx, action="appointment.view", detail={"appointment": appointment.pk})
     return appointment
@@ -109,6 +103,8 @@ def _detail_page(
     booked = appointment.status == AppointmentStatus.BOOKED
     local = timezone.localtime(appointment.starts_at)
     given = change_forms or {}
+    offered = {"cancel": can_change and booked and not started, "no-show": can_change and booked and started}
+    offered["reschedule"] = can_change and booked
     return render(
         request,
         "appointments/detail.html",
@@ -117,9 +113,11 @@ def _detail_page(
             "form": outcome_form or OutcomeForm(),
             "can_record": can_change,
             "history": AppointmentChange.objects.filter(appointment=appointment).select_related("by", "from_with_user"),
-            "can_cancel": can_change and booked and not started,
-            "can_no_show": can_change and booked and started,
-            "can_reschedule": can_change and booked,
+            "can_cancel": offered["cancel"],
+            "can_no_show": offered["no-show"],
+            "can_reschedule": offered["reschedule"],
+            # A change refused because the appointment moved on: its form is gone, so the reason shows at the top.
+            "moved_on": [e for what, form in given.items() if not offered[what] for e in form.non_field_errors()],
             "cancel_form": given.get("cancel") or ChangeReasonForm(prefix="cancel"),
             "no_show_form": given.get("no-show") or ChangeReasonForm(prefix="no-show"),
             "reschedule_form": given.get("reschedule")
@@ -139,28 +137,27 @@ def _detail_page(
 
 
 @login_required
+@refusals_as_pages
 def detail(request: HttpRequest, appointment_id: int) -> HttpResponse:
     found = _appointment_for(request, appointment_id)
-    if isinstance(found, HttpResponse):
-        return found
     form = OutcomeForm(request.POST if request.method == "POST" else None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.consultation_outcome_record(
+    status = 200
+    if request.method == "POST":
+        recorded = submitted(
+            form,
+            lambda: services.consultation_outcome_record(
                 ctx=AuditContext.from_request(request),
                 appointment_id=found.pk,
                 outcome=form.cleaned_data["outcome"],
                 note=form.cleaned_data["outcome_note"],
                 send_pre_screen=form.cleaned_data["send_pre_screen"],
-            )
-        except ValidationError as exc:
-            apply_validation_errors(form, exc)
-        except (Conflict, NotFound, AccessDenied) as exc:
-            form.add_error(None, exc.message)
-        else:
+            ),
+        )
+        if recorded is not None:
             messages.success(request, "The consultation's outcome was recorded.")
             return redirect("appointments:detail", appointment_id=found.pk)
-    return _detail_page(request, found, outcome_form=form, status=422 if request.method == "POST" else 200)
+        status = refused_status(form)
+    return _detail_page(request, found, outcome_form=form, status=status)
 
 
 CHANGE_DONE = {
@@ -172,54 +169,45 @@ CHANGE_DONE = {
 
 @login_required
 @require_POST
+@refusals_as_pages
 def change(request: HttpRequest, appointment_id: int, what: str) -> HttpResponse:
     """Cancel, mark did not attend, or move an appointment, with a reason (thin over the services, like the API)."""
     if what not in CHANGE_DONE:
         return not_found(request, "No such change.")
     found = _appointment_for(request, appointment_id)
-    if isinstance(found, HttpResponse):
-        return found
     ctx = AuditContext.from_request(request)
     form: forms.Form
     if what == "reschedule":
         form = RescheduleForm(request.POST, prefix="move", kind=found.kind)
     else:
         form = ChangeReasonForm(request.POST, prefix=what)
-    if form.is_valid():
+
+    def changed() -> Appointment:
         data = form.cleaned_data
-        try:
-            if what == "cancel":
-                services.appointment_cancel(ctx=ctx, appointment_id=found.pk, reason=data["reason"])
-            elif what == "no-show":
-                services.appointment_no_show(ctx=ctx, appointment_id=found.pk, reason=data["reason"])
-            else:
-                services.appointment_reschedule(
-                    ctx=ctx,
-                    appointment_id=found.pk,
-                    starts_at=data["starts_at"],
-                    minutes=data["minutes"],
-                    with_user_id=data["with_user"],
-                    reason=data["reason"],
-                )
-        except ValidationError as exc:
-            apply_validation_errors(form, exc)
-        except (AccessDenied, NotFound) as exc:
-            return forbidden(request, exc.message)
-        except Conflict as exc:
-            # The appointment changed under the form (started, or no longer booked): the form may be gone.
-            messages.error(request, exc.message)
-        else:
-            messages.success(request, CHANGE_DONE[what])
-            return redirect("appointments:detail", appointment_id=found.pk)
-    found.refresh_from_db()
-    return _detail_page(request, found, change_forms={what: form}, status=422)
+        if what == "cancel":
+            return services.appointment_cancel(ctx=ctx, appointment_id=found.pk, reason=data["reason"])
+        if what == "no-show":
+            return services.appointment_no_show(ctx=ctx, appointment_id=found.pk, reason=data["reason"])
+        return services.appointment_reschedule(
+            ctx=ctx,
+            appointment_id=found.pk,
+            starts_at=data["starts_at"],
+            minutes=data["minutes"],
+            with_user_id=data["with_user"],
+            reason=data["reason"],
+        )
+
+    if submitted(form, changed) is not None:
+        messages.success(request, CHANGE_DONE[what])
+        return redirect("appointments:detail", appointment_id=found.pk)
+    found.refresh_from_db()  # a conflict means it moved on: show it as it is now
+    return _detail_page(request, found, change_forms={what: form}, status=refused_status(form))
 
 
 @login_required
+@refusals_as_pages
 def ics_one(request: HttpRequest, appointment_id: int) -> HttpResponse:
     found = _appointment_for(request, appointment_id)
-    if isinstance(found, HttpResponse):
-        return found
     response = HttpResponse(appointments_ics([found]), content_type="text/calendar; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="appointment-{found.pk}.ics"'
     return response
