@@ -44,7 +44,7 @@ def test_phq9_with_item9_raises_a_flag_shown_until_acknowledged(
     assert "Safety flag" in client_for("nurse").get(f"/patients/{team_patient.pk}/").content.decode()
 
     empty = client_for("prescriber").post(f"/measures/safety-flags/{flag.pk}/acknowledge/", {"action_taken": " "})
-    assert empty.status_code == 302
+    assert empty.status_code == 422 and "Record the action taken" in empty.content.decode()
     flag.refresh_from_db()
     assert flag.acknowledged_at is None
     client_for("prescriber").post(
@@ -53,6 +53,8 @@ def test_phq9_with_item9_raises_a_flag_shown_until_acknowledged(
     acknowledged = SafetyFlag.objects.select_related("acknowledged_by").get(pk=flag.pk)
     assert acknowledged.acknowledged_at is not None
     assert acknowledged.acknowledged_by is not None and acknowledged.acknowledged_by.username == "prescriber"
+    twice = client_for("therapist").post(f"/measures/safety-flags/{flag.pk}/acknowledge/", {"action_taken": "Called"})
+    assert twice.status_code == 409 and "already acknowledged" in twice.content.decode()
     assert "No open safety flags." in client_for("prescriber").get("/").content.decode()
 
 

@@ -74,6 +74,21 @@ def test_schedule_from_the_chart_then_answer_in_the_portal(client_for: Any, team
     assert end.response is None  # one response fulfils one measure
 
 
+def test_a_refused_schedule_shows_the_form_again_with_the_reasons_beside_the_dates(
+    client_for: Any, team_patient: Patient
+) -> None:
+    url = f"/measures/patients/{team_patient.pk}/schedule/"
+    refused = client_for("coordinator").post(url, {"instruments": ["pcl5"], "baseline_on": "2026-01-05"})
+    page = refused.content.decode()
+    assert refused.status_code == 422 and "Enter the end-of-course date." in page
+    assert 'id="id_course_end_on_error"' in page  # beside its field
+    assert 'value="2026-01-05"' in page and 'value="pcl5" id="id_instruments_2" checked' in page  # what was typed
+    nothing = client_for("coordinator").post(url, {"baseline_on": "2026-01-05", "course_end_on": "2026-02-05"})
+    assert nothing.status_code == 422 and "Choose at least one questionnaire." in nothing.content.decode()
+    assert not ScheduledMeasure.objects.exists()
+    assert client_for("outsider_nurse").post(url, {"baseline_on": "2026-01-05"}).status_code == 403
+
+
 def test_overdue_on_the_coordinators_list(client_for: Any, team_patient: Patient, personas: Any) -> None:
     ScheduledMeasure.objects.create(
         patient=team_patient,

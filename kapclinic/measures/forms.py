@@ -1,17 +1,17 @@
-"""Reading a questionnaire form (one field per item, named by item id) into answers."""
+"""Measures forms: they parse what was typed; the services decide what is allowed (the same rules as the API)."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
-from django.core.exceptions import ValidationError
-from django.http import QueryDict
+from django import forms
 
-from kapclinic.audit.context import AuditContext
 from kapclinic.clinical.instruments import Instrument, Item
-from kapclinic.measures.models import QuestionnaireResponse
-from kapclinic.measures.services import response_submit
+
+# The questionnaires the chart offers to schedule (measures/_chart_outcomes.html).
+STANDARD_MEASURES = [("phq9", "PHQ-9"), ("gad7", "GAD-7"), ("pcl5", "PCL-5"), ("auditc", "AUDIT-C")]
 
 
 @dataclass(frozen=True)
@@ -29,15 +29,6 @@ class QuestionField:
         return not self.item.options
 
 
-def answers_from(instrument: Instrument, data: QueryDict) -> dict[str, object]:
-    """Return the posted answers by item id: a whole number, None when skipped, or the raw text (to refuse)."""
-    answers: dict[str, object] = {}
-    for item in instrument.items:
-        raw = data.get(item.id, "").strip()
-        answers[item.id] = None if raw == "" else int(raw) if raw.lstrip("-").isdigit() and len(raw) < 7 else raw
-    return answers
-
-
 def question_fields(instrument: Instrument, values: dict[str, object]) -> list[QuestionField]:
     return [
         QuestionField(item=item, number=n, value=v if isinstance(v := values.get(item.id), int) else None)
@@ -45,34 +36,70 @@ def question_fields(instrument: Instrument, values: dict[str, object]) -> list[Q
     ]
 
 
-def token_from(data: QueryDict) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(data.get("client_token", ""))
-    except ValueError:
-        return None
+class QuestionnaireForm(forms.Form):
+    """A posted questionnaire: one field per item (named by item id), the version shown and the device's token.
+
+    Every answer is taken as typed: the service refuses one out of range or not a number, in the same words as for
+    the API, and audits the refusal.
+    """
+
+    version = forms.CharField(required=False)
+    client_token = forms.CharField(required=False)
+
+    def __init__(self, *args: Any, instrument: Instrument, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.instrument = instrument
+        for item in instrument.items:
+            self.fields[item.id] = forms.CharField(required=False)
+
+    def clean_client_token(self) -> uuid.UUID | None:
+        """The token that makes a second tap on "Submit" harmless; none when missing or garbled."""
+        try:
+            return uuid.UUID(self.cleaned_data.get("client_token") or "")
+        except ValueError:
+            return None
+
+    def answers(self) -> dict[str, object]:
+        """The answers by item id: a whole number, None when skipped, or the raw text (for the service to refuse)."""
+        answers: dict[str, object] = {}
+        for item in self.instrument.items:
+            raw = str(getattr(self, "cleaned_data", {}).get(item.id) or "")
+            answers[item.id] = None if raw == "" else int(raw) if raw.lstrip("-").isdigit() and len(raw) < 7 else raw
+        return answers
+
+    def problems(self) -> list[str]:
+        """Every refusal in words, for the summary above the questions."""
+        return [str(error) for errors in self.errors.values() for error in errors]
 
 
-@dataclass(frozen=True)
-class FormSubmission:
-    """What posting a questionnaire form gave: the stored response, or the errors and the answers to show again."""
+class StandardMeasures(forms.MultipleChoiceField):
+    """The questionnaires ticked, as posted: the service checks each code."""
 
-    response: QuestionnaireResponse | None
-    errors: list[str]
-    values: dict[str, object]
+    def valid_value(self, value: Any) -> bool:
+        return True
 
 
-def submit_form(*, ctx: AuditContext, patient_id: int, instrument: Instrument, data: QueryDict) -> FormSubmission:
-    """Read a posted questionnaire form and submit it through the service (the portal and staff entry share it)."""
-    values = answers_from(instrument, data)
-    try:
-        response, _created = response_submit(
-            ctx=ctx,
-            patient_id=patient_id,
-            instrument_code=instrument.code,
-            answers=values,
-            version=data.get("version") or None,
-            client_token=token_from(data),
-        )
-    except ValidationError as exc:
-        return FormSubmission(None, exc.messages, values)
-    return FormSubmission(response, [], values)
+class ScheduleForm(forms.Form):
+    """Schedule the standard measures: baseline, end of course, and follow-ups after it."""
+
+    instruments = StandardMeasures(
+        label="Questionnaires", choices=STANDARD_MEASURES, required=False, widget=forms.CheckboxSelectMultiple
+    )
+    baseline_on = forms.DateField(
+        label="Baseline",
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        error_messages={"required": "Enter the baseline date.", "invalid": "Enter the baseline date."},
+    )
+    course_end_on = forms.DateField(
+        label="End of course",
+        help_text="Follow-ups are set 1, 3 and 6 months after it.",
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        error_messages={"required": "Enter the end-of-course date.", "invalid": "Enter the end-of-course date."},
+    )
+
+
+class AcknowledgeForm(forms.Form):
+    """Close a safety flag with the action taken (the service asks for one)."""
+
+    action_taken = forms.CharField(label="Action taken", required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    next = forms.CharField(required=False, widget=forms.HiddenInput)

@@ -1,26 +1,27 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from kapclinic.accounts.web import current_user, forbidden, not_found, safe_next
+from kapclinic.accounts.web import current_user, forbidden, not_found, refused_status, safe_next, submitted
 from kapclinic.audit.context import AuditContext
 from kapclinic.clinical.instruments import INSTRUMENTS
-from kapclinic.errors import AccessDenied, Conflict, NotFound
+from kapclinic.errors import NotFound
 from kapclinic.measures import services
-from kapclinic.measures.forms import question_fields, submit_form
+from kapclinic.measures.forms import AcknowledgeForm, QuestionnaireForm, ScheduleForm, question_fields
+from kapclinic.measures.models import SafetyFlag
 from kapclinic.patients.access import patient_get_for_user
+from kapclinic.patients.pages import refusals_as_pages
 from kapclinic.roles import Action, may
 
 
 @login_required
+@refusals_as_pages
 def paper_entry(request: HttpRequest, patient_id: int, code: str) -> HttpResponse:
     """Staff enter a paper form (or a clinician rating) on the patient's behalf; recorded as such."""
     if not may(current_user(request).role, Action.MEASURE_ENTER):
@@ -29,79 +30,95 @@ def paper_entry(request: HttpRequest, patient_id: int, code: str) -> HttpRespons
     if instrument is None:
         return not_found(request, "There is no such questionnaire.")
     ctx = AuditContext.from_request(request)
-    try:
-        access = patient_get_for_user(
-            ctx=ctx, patient_id=patient_id, action=Action.MEASURE_ENTER, record_allowed=request.method != "POST"
-        )
-    except NotFound as exc:
-        return not_found(request, exc.message)
-    except AccessDenied as exc:
-        return forbidden(request, exc.message)
-    errors: list[str] = []
-    values: dict[str, object] = {}
+    access = patient_get_for_user(
+        ctx=ctx, patient_id=patient_id, action=Action.MEASURE_ENTER, record_allowed=request.method != "POST"
+    )
+    form = QuestionnaireForm(request.POST or None, instrument=instrument)
+    status = 200
     if request.method == "POST":
-        submitted = submit_form(ctx=ctx, patient_id=patient_id, instrument=instrument, data=request.POST)
-        if submitted.response is not None:
+        stored = submitted(
+            form,
+            lambda: services.response_submit(
+                ctx=ctx,
+                patient_id=patient_id,
+                instrument_code=instrument.code,
+                answers=form.answers(),
+                version=form.cleaned_data["version"] or None,
+                client_token=form.cleaned_data["client_token"],
+            ),
+        )
+        if stored is not None:
             messages.success(request, f"The {instrument.name} was recorded.")
             return redirect("chart:patient", patient_id=patient_id)
-        errors, values = submitted.errors, submitted.values
+        status = refused_status(form)
     return render(
         request,
         "measures/paper_entry.html",
         {
             "patient": access.patient,
             "instrument": instrument,
-            "questions": question_fields(instrument, values),
-            "errors": errors,
+            "questions": question_fields(instrument, form.answers()),
+            "errors": form.problems() if form.is_bound else [],
             "client_token": request.POST.get("client_token") or uuid.uuid4(),
             "allow_skip": True,
         },
-        status=422 if errors else 200,
+        status=status,
     )
 
 
 @login_required
 @require_POST
+@refusals_as_pages
 def safety_acknowledge(request: HttpRequest, flag_id: int) -> HttpResponse:
-    try:
-        flag = services.safety_flag_acknowledge(
-            ctx=AuditContext.from_request(request), flag_id=flag_id, action_taken=request.POST.get("action_taken", "")
-        )
-    except NotFound as exc:
-        return not_found(request, exc.message)
-    except AccessDenied as exc:
-        return forbidden(request, exc.message)
-    except (ValidationError, Conflict) as exc:
-        messages.error(request, " ".join(getattr(exc, "messages", [str(exc)])))
-        return redirect(safe_next(request, request.POST.get("next"), "home:home"))
-    messages.success(request, "The safety flag was acknowledged.")
-    return redirect(safe_next(request, request.POST.get("next"), f"/patients/{flag.patient_id}/"))
+    """Close a safety flag from any page that lists it; a refusal shows the flag with what was typed and why."""
+    flag = SafetyFlag.objects.select_related("patient", "response").filter(pk=flag_id).first()
+    if flag is None:
+        raise NotFound("No such safety flag.")
+    ctx = AuditContext.from_request(request)
+    # Checked before anything of the flag is shown again; the service checks it too and audits the change.
+    patient_get_for_user(ctx=ctx, patient_id=flag.patient_id, action=Action.SAFETY_ACKNOWLEDGE, record_allowed=False)
+    form = AcknowledgeForm(request.POST)
+    acknowledged = submitted(
+        form,
+        lambda: services.safety_flag_acknowledge(
+            ctx=ctx, flag_id=flag_id, action_taken=form.cleaned_data["action_taken"]
+        ),
+    )
+    back = safe_next(request, request.POST.get("next"), f"/patients/{flag.patient_id}/")
+    if acknowledged is not None:
+        messages.success(request, "The safety flag was acknowledged.")
+        return redirect(back)
+    flag.refresh_from_db()
+    return render(
+        request,
+        "measures/acknowledge.html",
+        {"flag": flag, "form": form, "back": back},
+        status=refused_status(form),
+    )
 
 
 @login_required
 @require_POST
+@refusals_as_pages
 def schedule_apply(request: HttpRequest, patient_id: int) -> HttpResponse:
-    """Schedule the standard measures for a patient from the chart."""
-    try:
-        baseline = date.fromisoformat(request.POST.get("baseline_on", ""))
-        course_end = date.fromisoformat(request.POST.get("course_end_on", ""))
-    except ValueError:
-        messages.error(request, "Enter the baseline and end-of-course dates.")
-        return redirect("chart:patient", patient_id=patient_id)
-    try:
-        created = services.measure_schedule_apply(
-            ctx=AuditContext.from_request(request),
+    """Schedule the standard measures for a patient from the chart; a refusal shows the form with its reasons."""
+    ctx = AuditContext.from_request(request)
+    # Checked before the patient is named on a page; the service checks it too and audits the change.
+    access = patient_get_for_user(ctx=ctx, patient_id=patient_id, action=Action.MEASURE_ENTER, record_allowed=False)
+    form = ScheduleForm(request.POST)
+    created = submitted(
+        form,
+        lambda: services.measure_schedule_apply(
+            ctx=ctx,
             patient_id=patient_id,
-            instruments=request.POST.getlist("instruments"),
-            baseline_on=baseline,
-            course_end_on=course_end,
-        )
-    except NotFound as exc:
-        return not_found(request, exc.message)
-    except AccessDenied as exc:
-        return forbidden(request, exc.message)
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-    else:
+            instruments=form.cleaned_data["instruments"],
+            baseline_on=form.cleaned_data["baseline_on"],
+            course_end_on=form.cleaned_data["course_end_on"],
+        ),
+    )
+    if created is not None:
         messages.success(request, f"{len(created)} questionnaire{'s' if len(created) != 1 else ''} scheduled.")
-    return redirect("chart:patient", patient_id=patient_id)
+        return redirect("chart:patient", patient_id=patient_id)
+    return render(
+        request, "measures/schedule.html", {"patient": access.patient, "form": form}, status=refused_status(form)
+    )

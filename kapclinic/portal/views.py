@@ -12,7 +12,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from kapclinic.accounts.web import current_user, forbidden, not_found
+from kapclinic.accounts.web import current_user, forbidden, not_found, refused_status, submitted
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.services import access_event_record
 from kapclinic.clinical.instruments import INSTRUMENTS, SUICIDE_RISK
@@ -20,7 +20,7 @@ from kapclinic.clinical.schedule import FREQUENCIES
 from kapclinic.dosing.models import FINISHED, NOT_STARTED, DosingSession, Route, SessionState
 from kapclinic.errors import AccessDenied, NotFound
 from kapclinic.measures import services
-from kapclinic.measures.forms import question_fields, submit_form
+from kapclinic.measures.forms import QuestionnaireForm, question_fields
 from kapclinic.measures.models import QuestionnaireResponse, ResponseDraft
 from kapclinic.measures.selectors import DueMeasure, responses_for_patient, schedule_for_patient
 from kapclinic.patients.access import patient_get_for_user, portal_patient_id
@@ -166,13 +166,25 @@ def questionnaire(request: HttpRequest, code: str) -> HttpResponse:
     if instrument is None or instrument.respondent != "self":
         return not_found(request, "There is no such questionnaire.")
     ctx = AuditContext.from_request(request)
-    errors: list[str] = []
-    values: dict[str, object] = {}
+    form = QuestionnaireForm(request.POST or None, instrument=instrument)
+    status = 200
     if request.method == "POST":
-        submitted = submit_form(ctx=ctx, patient_id=patient_id, instrument=instrument, data=request.POST)
-        if submitted.response is not None:
-            return redirect("portal:response_done", response_id=submitted.response.pk)
-        errors, values = submitted.errors, submitted.values
+        stored = submitted(
+            form,
+            lambda: services.response_submit(
+                ctx=ctx,
+                patient_id=patient_id,
+                instrument_code=instrument.code,
+                answers=form.answers(),
+                version=form.cleaned_data["version"] or None,
+                client_token=form.cleaned_data["client_token"],
+            ),
+        )
+        if stored is not None:
+            response, _created = stored
+            return redirect("portal:response_done", response_id=response.pk)
+        status = refused_status(form)
+        values = form.answers()
     else:
         draft = ResponseDraft.objects.filter(patient_id=patient_id, instrument=instrument.code).first()
         values = dict(draft.answers) if draft else {}
@@ -182,11 +194,11 @@ def questionnaire(request: HttpRequest, code: str) -> HttpResponse:
         {
             "instrument": instrument,
             "questions": question_fields(instrument, values),
-            "errors": errors,
+            "errors": form.problems() if form.is_bound else [],
             "client_token": request.POST.get("client_token") or uuid.uuid4(),
             "draft_url": f"/portal/questionnaires/{instrument.code}/draft/",
         },
-        status=422 if errors else 200,
+        status=status,
     )
 
 
