@@ -317,6 +317,7 @@ def test_staff_witness_a_portal_signature_once_each(
     therapist = client_for("therapist")
     unconfirmed = therapist.post(url, {"note": "ok"}, follow=True)
     assert "Tick the box to confirm" in unconfirmed.content.decode() and not ConsentWitness.objects.exists()
+    assert unconfirmed.status_code == 422 and 'value="ok"' in unconfirmed.content.decode()  # the note kept
     therapist.post(url, {"confirm": "on", "note": "Confirmed at the preparation visit"})
     assert [w.witness.username for w in signature.witnesses.all()] == ["therapist"]
     twice = therapist.post(url, {"confirm": "on"}, follow=True).content.decode()
@@ -399,6 +400,9 @@ def test_withdrawal_in_the_portal_cancels_sessions_not_started(
     assert "✕ You withdrew your consent" in client.get("/portal/consent/").content.decode()
     with pytest.raises(Conflict, match="already withdrawn"):
         consent_withdraw(ctx=ctx_of(personas["patient_user"]), signature_id=signature.pk)
+    again = client.post(url, {"reason": "Twice", "confirm": "on"})
+    shown = again.content.decode()  # the page answers the conflict, with what was typed kept
+    assert again.status_code == 409 and "already withdrawn" in shown and "Twice" in shown
 
 
 def test_staff_record_a_withdrawal_with_a_reason(

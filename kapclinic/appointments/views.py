@@ -103,8 +103,11 @@ def _detail_page(
     booked = appointment.status == AppointmentStatus.BOOKED
     local = timezone.localtime(appointment.starts_at)
     given = change_forms or {}
-    offered = {"cancel": can_change and booked and not started, "no-show": can_change and booked and started}
-    offered["reschedule"] = can_change and booked
+    offered = {
+        "cancel": can_change and booked and not started,
+        "no-show": can_change and booked and started,
+        "reschedule": can_change and booked,
+    }
     return render(
         request,
         "appointments/detail.html",
