@@ -29,6 +29,7 @@ from kapclinic.dosing.session_views import _thresholds
 from kapclinic.inventory.models import Lot, Product, StorageLocation
 from kapclinic.inventory.services import Quantity, ledger_receive
 from kapclinic.patients.models import Patient
+from tests.conftest import PASSWORD
 from tests.probes.dosing import _session
 from tests.probes.world import World
 
@@ -268,3 +269,114 @@ def test_the_exit_suicide_check_is_a_question_and_unanswered_never_meets_dischar
     page = client_for("nurse").get(f"/dosing/sessions/{session.pk}/").content.decode()
     assert '<input type="radio" name="new_suicidal_ideation" value="no" required>' in page
     assert 'type="checkbox" name="new_suicidal_ideation"' not in page
+
+
+# Issue 14, one write-view pattern: every step of the screen parses its post with a form and, refused, shows the
+# screen again with the form as typed and the service's message next to its field (422; 409 for a stale screen).
+
+
+def _ordered(client_for: Any, w: World, product: Product) -> DosingSession:
+    session = _session(w, w.team, "cleared")
+    ordered = _post(client_for("prescriber"), session, "order", {"product": product.pk, "infusion_minutes": 40})
+    assert ordered.status_code == 302
+    return session
+
+
+def test_a_refused_administration_keeps_what_was_typed_next_to_the_message(
+    client_for: Any,
+    api_for: Any,
+    personas: dict[str, User],
+    team_patient: Patient,
+    other_patient: Patient,
+    two_places: Any,
+) -> None:
+    product, cart, _safe = two_places
+    session = _ordered(client_for, _world(client_for, api_for, personas, team_patient, other_patient), product)
+    cart_lot = Lot.objects.get(lot_number="LOT-CART")
+    started = timezone.localtime() - timedelta(minutes=5)
+    typed = {
+        "lot": cart_lot.pk,
+        "location": cart.pk,  # not the page's default (the safe): what was chosen stays chosen
+        "drawn": "5",
+        "given": "5",  # 50 mg against an order of 35 mg (70 kg x 0.5 mg/kg)
+        "infusion_rate": "75",
+        "started_at": started.strftime("%Y-%m-%dT%H:%M"),
+        "witness_username": "prescriber",
+        "witness_password": PASSWORD,
+    }
+    refused = _post(client_for("nurse"), session, "administer", typed)
+    body = refused.content.decode()
+    assert refused.status_code == 422 and not Administration.objects.exists()
+    assert 'required value="5"><p class="field-error">50 mg given differs from the order of 35 mg.</p>' in body
+    assert f'<option value="{cart.pk}" selected>A crash cart</option>' in body
+    assert f'<option value="{cart_lot.pk}" selected>LOT-CART' in body
+    assert f'value="{typed["started_at"]}"' in body
+    assert 'name="infusion_rate" inputmode="decimal" required value="75"' in body
+    assert 'value="prescriber"' in body and f'value="{PASSWORD}"' not in body
+    assert 'class="error-summary"' in body  # and listed at the top of the screen, where a refused post lands
+    assert AccessEvent.objects.filter(action="session.administer", outcome="denied").exists()
+
+
+def test_an_infusion_ended_early_keeps_the_reason_typed_next_to_the_message(
+    client_for: Any,
+    api_for: Any,
+    personas: dict[str, User],
+    team_patient: Patient,
+    other_patient: Patient,
+    two_places: Any,
+) -> None:
+    product, _cart, safe = two_places
+    session = _ordered(client_for, _world(client_for, api_for, personas, team_patient, other_patient), product)
+    nurse = client_for("nurse")
+    lot = Lot.objects.get(lot_number="LOT-SAFE")
+    dose = {"lot": lot.pk, "location": safe.pk, "drawn": "3.5", "given": "3.5", "infusion_rate": "52.5"}
+    assert _post(nurse, session, "administer", dose).status_code == 302
+    # Ended at once, the 40-minute infusion was a bolus: a reason under 10 characters is no reason (issue 13 rule 5).
+    refused = _post(nurse, session, "advance", {"to": "monitoring", "reason": "Pump"})
+    body = refused.content.decode()
+    assert refused.status_code == 422
+    assert DosingSession.objects.get(pk=session.pk).state == SessionState.DOSING
+    assert 'rows="2">Pump</textarea><p class="field-error">' in body and "Give the reason it ended early" in body
+    ended = _post(nurse, session, "advance", {"to": "monitoring", "reason": "Pump alarm; flushed by hand."})
+    assert ended.status_code == 302 and DosingSession.objects.get(pk=session.pk).state == SessionState.MONITORING
+
+
+def test_a_stale_screen_is_a_conflict_and_keeps_what_was_typed(
+    client_for: Any, api_for: Any, personas: dict[str, User], team_patient: Patient, other_patient: Patient
+) -> None:
+    session = _session(_world(client_for, api_for, personas, team_patient, other_patient), team_patient, "monitoring")
+    stale = {"version": session.version - 1, "outcome": "escalated", "reason": "Chest pain; ambulance called."}
+    refused = client_for("nurse").post(f"/dosing/sessions/{session.pk}/stop/", stale)
+    body = refused.content.decode()
+    assert refused.status_code == 409
+    assert DosingSession.objects.get(pk=session.pk).state == SessionState.MONITORING
+    assert "Someone else updated this session since your screen loaded" in body  # at the top: it names no field
+    assert '<details class="card" open>' in body  # the stop form opened again, as typed
+    assert 'value="escalated" checked>' in body and ">Chest pain; ambulance called.</textarea>" in body
+
+
+def test_a_refused_adverse_event_and_a_refused_acknowledgement_keep_what_was_typed(
+    client_for: Any, api_for: Any, personas: dict[str, User], team_patient: Patient, other_patient: Patient
+) -> None:
+    session = _session(_world(client_for, api_for, personas, team_patient, other_patient), team_patient, "monitoring")
+    nurse = client_for("nurse")
+    typed = {"what": "Vasovagal episode", "severity": "moderate", "serious": "on", "action": ""}
+    refused = _post(nurse, session, "adverse-event", typed)
+    body = refused.content.decode()
+    assert refused.status_code == 422 and not session.adverse_events.exists()
+    assert '<details class="card" id="adverse" open>' in body
+    assert 'value="Vasovagal episode">' in body and '<option value="moderate" selected>' in body
+    assert 'name="serious" checked>' in body
+    assert 'name="action" required value=""><p class="field-error">Say what was done.</p>' in body
+    # The alert panel is swapped in by htmx, which swaps only a 200: the panel comes back with the message.
+    vital = VitalSign.objects.create(
+        session=session, measured_at=timezone.now(), systolic=186, diastolic=100, recorded_by=personas["nurse"]
+    )
+    alert = session.alerts.create(vital=vital, code="bp_systolic_high", level="alert", message="BP high", source="t")
+    panel = nurse.post(
+        f"/dosing/sessions/{session.pk}/acknowledge/",
+        {"alert": alert.pk, "action_taken": "ok"},
+        HTTP_HX_REQUEST="true",
+    )
+    assert panel.status_code == 200 and 'id="alerts"' in panel.content.decode()
+    assert 'value="ok"><p class="field-error">Say what was done' in panel.content.decode()

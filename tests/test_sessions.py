@@ -109,7 +109,8 @@ def test_a_whole_iv_session_from_check_in_to_signature(
     assert "39 mg" in page and "3.9 mL" in page
     # The nurse cannot give without an order.
     early = step(nurse, session, "administer", {"lot": lot.pk, "location": safe.pk, "drawn": "4", "given": "3.9"})
-    assert early.status_code == 302 and not Administration.objects.exists()
+    assert early.status_code == 422 and not Administration.objects.exists()  # the screen again, saying why
+    assert "There is no signed dose order for this session." in early.content.decode()
     assert AccessEvent.objects.filter(action="session.administer", outcome="denied").exists()
     step(prescriber, session, "order", {"product": product.pk})
     order = DoseOrder.objects.get(session=session)
@@ -150,7 +151,8 @@ def test_a_whole_iv_session_from_check_in_to_signature(
     )
     assert ack.status_code == 201 and AlertAcknowledgement.objects.get(alert=alert).by == personas["prescriber"]
     # Ended at once, the 40-minute infusion was a bolus: refused without a reason, kept with one (issue 13 rule 5).
-    assert step(nurse, session, "advance", {"to": "monitoring"}).status_code == 302
+    bolus = step(nurse, session, "advance", {"to": "monitoring"})
+    assert bolus.status_code == 422 and "Give the reason it ended early" in bolus.content.decode()
     session.refresh_from_db()
     assert session.state == SessionState.DOSING
     reason = {"reason": "Pump alarm; the line was flushed by hand."}

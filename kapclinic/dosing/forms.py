@@ -1,6 +1,8 @@
-"""The patient's preparation checklist (pathway stage 4)."""
+"""The patient's preparation checklist (pathway stage 4) and the dosing session screen's steps."""
 
 from __future__ import annotations
+
+from typing import Any, ClassVar
 
 from django import forms
 
@@ -26,3 +28,204 @@ class ChecklistForm(forms.ModelForm[PreparationChecklist]):
             "fasting_since": "Clinic instructions: no solid food for 4-6 hours before a ketamine session; for "
             "esketamine nasal spray, no food for 2 hours and no liquids for 30 minutes.",
         }
+
+
+# The session screen's steps (issue 14: one write-view pattern): each form parses what the nurse or prescriber
+# typed and the view hands the values to the step's service, which judges them (ranges, state, safety). The
+# fields are lenient on purpose: a value the service refuses is refused in the service's words, once.
+
+
+class Version(forms.Field):
+    """The record version the screen showed; anything but digits is no version (the step then does not check)."""
+
+    widget = forms.HiddenInput
+
+    def to_python(self, value: object) -> int | None:
+        return int(value) if isinstance(value, str) and value.isdigit() else None
+
+
+class Answer(forms.Field):
+    """A yes/no question answered with radio buttons; anything else is not answered (None)."""
+
+    def to_python(self, value: object) -> bool | None:
+        return {"yes": True, "no": False}.get(value if isinstance(value, str) else "")
+
+
+class Flag(forms.Field):
+    """A hidden field that is on only when it says "1" (a checkbox field would read "0" as ticked)."""
+
+    def to_python(self, value: object) -> bool:
+        return value == "1"
+
+
+def _text() -> forms.CharField:
+    return forms.CharField(required=False)
+
+
+def _number(what: str = "a number") -> forms.DecimalField:
+    return forms.DecimalField(required=False, error_messages={"invalid": f"Enter {what}."})
+
+
+def _whole() -> forms.IntegerField:
+    return forms.IntegerField(required=False, error_messages={"invalid": "Enter a whole number."})
+
+
+def _when() -> forms.DateTimeField:
+    return forms.DateTimeField(required=False, error_messages={"invalid": "Enter a date and time."})
+
+
+def _ticked() -> forms.BooleanField:
+    return forms.BooleanField(required=False)
+
+
+class StepForm(forms.Form):
+    """A step's form; the page's markup names each input by its field, or by `ids` where the page says otherwise."""
+
+    ids: ClassVar[dict[str, str]] = {}
+
+    def __init__(self, data: Any = None, **kwargs: Any) -> None:
+        super().__init__(data, auto_id="%s", **kwargs)
+        for name, id_ in self.ids.items():
+            self.fields[name].widget.attrs["id"] = id_
+
+
+class CheckInForm(StepForm):
+    version = Version(required=False)
+    identity_confirmed = _ticked()
+    checklist_confirmed = _ticked()
+    checklist_note = _text()
+    pregnancy_test = _text()
+    weight_kg = forms.DecimalField(error_messages={"required": "Enter today's weight.", "invalid": "Enter a number."})
+    last_food_at = _when()
+    last_liquid_at = _when()
+    escort_confirmed = Answer(required=False)
+    substances_today = Answer(required=False)
+    substances_note = _text()
+
+
+class VitalsForm(StepForm):
+    version = Version(required=False)
+    systolic = _whole()
+    diastolic = _whole()
+    heart_rate = _whole()
+    spo2 = _whole()
+    respiratory_rate = _whole()
+    measured_at = _when()
+
+
+class OverrideForm(StepForm):
+    ids = {"reason": "override-reason"}
+    version = Version(required=False)
+    reason = _text()
+
+
+class DoseOrderForm(StepForm):
+    ids = {"indication": "order-indication", "infusion_minutes": "order-minutes", "override_reason": "order-override"}
+    version = Version(required=False)
+    product = _whole()
+    escalate = Flag(required=False)
+    indication = _text()
+    infusion_minutes = _whole()
+    override_reason = _text()
+
+
+class AdministrationForm(StepForm):
+    version = Version(required=False)
+    lot = _whole()
+    location = _whole()
+    drawn = forms.DecimalField(error_messages={"required": "Enter a number.", "invalid": "Enter a number."})
+    given = forms.DecimalField(error_messages={"required": "Enter a number.", "invalid": "Enter a number."})
+    started_at = _when()
+    ended_at = _when()
+    infusion_rate = _number()
+    short_infusion_reason = _text()
+    witness_username = _text()
+    witness_password = forms.CharField(required=False, strip=False, widget=forms.PasswordInput)
+
+
+class AdvanceForm(StepForm):
+    """Infusion ended (dosing to monitoring, with the reason when it ran far shorter than planned), or recovery."""
+
+    ids = {"reason": "infusion-end-reason"}
+    version = Version(required=False)
+    to = _text()
+    at = _when()
+    reason = _text()
+
+
+class EventForm(StepForm):
+    ids = {
+        "kind": "event-kind",
+        "code": "event-code",
+        "severity": "event-severity",
+        "value": "event-value",
+        "note": "event-note",
+        "occurred_at": "event-time",
+    }
+    kind = _text()
+    code = _text()
+    severity = _text()
+    value = _text()
+    note = _text()
+    occurred_at = _when()
+
+
+class AcknowledgeForm(StepForm):
+    alert = _whole()
+    action_taken = _text()
+
+
+class DischargeForm(StepForm):
+    ids = {"override_reason": "discharge-override"}
+    version = Version(required=False)
+    moaas = _whole()
+    oriented = _ticked()
+    walks_steadily = _ticked()
+    nausea_controlled = _ticked()
+    escort_present = _ticked()
+    new_suicidal_ideation = Answer(required=False)
+    driver_name = _text()
+    override_reason = _text()
+
+
+class StopForm(StepForm):
+    ids = {"reason": "stop-reason"}
+    version = Version(required=False)
+    outcome = _text()
+    reason = _text()
+
+
+class SignForm(StepForm):
+    version = Version(required=False)
+
+
+class RemsSubmissionForm(StepForm):
+    reference = _text()
+
+
+class AdverseEventForm(StepForm):
+    ids = {
+        "what": "ae-what",
+        "severity": "ae-severity",
+        "action": "ae-action",
+        "outcome": "ae-outcome",
+        "occurred_at": "ae-time",
+    }
+    what = _text()
+    severity = _text()
+    serious = _ticked()
+    action = _text()
+    outcome = _text()
+    occurred_at = _when()
+
+
+class RemsEnrollmentForm(StepForm):
+    ids = {"reference": "rems-ref", "enrolled_on": "rems-date"}
+    reference = _text()
+    enrolled_on = forms.DateField(
+        error_messages={"required": "Enter the enrollment date.", "invalid": "Enter the enrollment date."}
+    )
+
+
+class AdverseReviewForm(forms.Form):
+    note = _text()

@@ -3,31 +3,53 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.exceptions import ValidationError
 from django.db.models import Sum
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
-from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.dateparse import parse_date
 from django.views.decorators.http import require_POST
 
-from kapclinic.accounts.web import current_user, forbidden, not_found
+from kapclinic.accounts.routes import SESSION_STEPS
+from kapclinic.accounts.web import current_user, forbidden, not_found, refused_status, submitted
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.services import access_events_record_many
+from kapclinic.clinical.infusion import STANDARD_MINUTES
 from kapclinic.clinical.monitoring import next_reading_due
 from kapclinic.dosing import session_services as steps
 from kapclinic.dosing.charts import ChartThreshold, VitalPoint, vitals_summary, vitals_svg
 from kapclinic.dosing.courses import order_indication
+from kapclinic.dosing.forms import (
+    AcknowledgeForm,
+    AdministrationForm,
+    AdvanceForm,
+    AdverseEventForm,
+    AdverseReviewForm,
+    CheckInForm,
+    DischargeForm,
+    DoseOrderForm,
+    EventForm,
+    OverrideForm,
+    RemsEnrollmentForm,
+    RemsSubmissionForm,
+    SignForm,
+    StepForm,
+    StopForm,
+    VitalsForm,
+)
 from kapclinic.dosing.models import (
     SIDE_EFFECTS,
     Administration,
+    DoseOrder,
     DosingSession,
     EsketamineIndication,
     PregnancyTest,
@@ -37,10 +59,11 @@ from kapclinic.dosing.models import (
     SessionState,
 )
 from kapclinic.dosing.selectors import SessionRecord, open_alerts_for, rems_form_context, session_get, sessions_on
-from kapclinic.errors import AccessDenied, Conflict, NotFound
+from kapclinic.errors import AccessDenied, NotFound
 from kapclinic.inventory.models import LedgerEntry, Lot, Product, StorageLocation
 from kapclinic.inventory.services import WitnessCredentials
 from kapclinic.patients.access import patient_get_for_user
+from kapclinic.patients.pages import refusals_as_pages
 from kapclinic.pdf import pdf_response
 from kapclinic.policy import monitoring_policy
 from kapclinic.roles import Action, Role, may
@@ -121,21 +144,12 @@ def _fasting_minutes(route: str) -> dict[str, str]:
 
 
 @login_required
-def session_page(
-    request: HttpRequest,
-    session_id: int,
-    *,
-    refused: tuple[str, dict[str, list[str]]] | None = None,
-) -> HttpResponse:
-    """The session screen; `refused` (the step and its errors by form field) shows a refused step's form again with
-    each error next to its field and what was typed kept (issue 13, bad input)."""
+@refusals_as_pages
+def session_page(request: HttpRequest, session_id: int, *, refused: tuple[str, StepForm] | None = None) -> HttpResponse:
+    """The session screen; `refused` (the step and its bound form) shows a refused step's form again with each
+    error next to its field and what was typed kept (issue 13, bad input; issue 14, one write-view pattern)."""
     user = current_user(request)
-    try:
-        record = session_get(ctx=AuditContext.from_request(request), session_id=session_id)
-    except NotFound as exc:
-        return not_found(request, exc.message)
-    except AccessDenied as exc:
-        return forbidden(request, exc.message)
+    record = session_get(ctx=AuditContext.from_request(request), session_id=session_id)
     session = record.session
     svg, summary = _chart(record)
     order = record.order
@@ -152,7 +166,7 @@ def session_page(
     preview = None
     # The dose order form comes with the dose it signs: worked out from the product chosen with Calculate, or from
     # the one posted when the order was refused (so the form is shown again with what was typed).
-    order_choice = request.POST if refused and refused[0] == "order" else request.GET
+    order_choice = refused[1].data if refused and refused[0] == "order" else request.GET
     product_id = order_choice.get("product")
     # Esketamine plans written before the indication was asked: the first order asks for it.
     indication_known = order_indication(session.plan) if session.plan.route == Route.INTRANASAL else ""
@@ -196,9 +210,9 @@ def session_page(
             "next_due_late_minutes": int((timezone.now() - next_due).total_seconds() // 60)
             if next_due is not None and next_due < timezone.now()
             else None,
-            "refused_step": refused[0] if refused else "",
-            "posted": request.POST if refused else {},
-            "field_errors": refused[1] if refused else {},
+            "refused_form": refused[1] if refused else None,
+            "step_forms": _step_forms(session, order, refused, lot_default, location_default),
+            "ack_form": refused[1] if refused and refused[0] == "acknowledge" else None,
             "is_iv": session.plan.route == Route.IV,
             "is_spravato": session.plan.route == Route.INTRANASAL,
             **_fasting_minutes(session.plan.route),
@@ -213,17 +227,45 @@ def session_page(
             if session.plan.route == Route.INTRANASAL
             else None,
         },
-        status=422 if refused else 200,
+        status=refused_status(refused[1]) if refused else 200,
     )
 
 
+def _step_forms(
+    session: DosingSession,
+    order: DoseOrder | None,
+    refused: tuple[str, StepForm] | None,
+    lot: int | None,
+    location: int | None,
+) -> dict[str, StepForm]:
+    """Each step's form for the page (keyed for the template: check_in, adverse_event, ...): the refused one as it
+    was posted, the others with what the page starts with."""
+    checklist = getattr(session, "checklist", None)
+    fasting = checklist.fasting_since if checklist is not None else None
+    given = (order.volume_ml or order.units) if order is not None else None
+    initial: dict[str, dict[str, object]] = {
+        "check-in": {
+            "pregnancy_test": "" if steps.pregnancy_test_applies(session) else PregnancyTest.NOT_APPLICABLE,
+            "last_food_at": timezone.localtime(fasting).strftime("%Y-%m-%dT%H:%M") if fasting else "",
+            "escort_confirmed": "yes" if checklist is not None and checklist.ride_name else "",
+        },
+        "order": {"infusion_minutes": STANDARD_MINUTES},
+        "administer": {"lot": lot, "location": location, "given": given.normalize() if given is not None else None},
+    }
+    forms = {name: step.form(initial=initial.get(name)) for name, step in STEPS.items()}
+    if refused:
+        forms[refused[0]] = refused[1]
+    return {name.replace("-", "_"): form for name, form in forms.items()}
+
+
 @login_required
-def session_alerts(request: HttpRequest, session_id: int) -> HttpResponse:
-    """The session's alert panel (htmx polls it, so a device's reading shows without a reload)."""
+def session_alerts(request: HttpRequest, session_id: int, *, refused: StepForm | None = None) -> HttpResponse:
+    """The session's alert panel (htmx polls it, so a device's reading shows without a reload); `refused` is an
+    acknowledgement refused, shown next to its alert (htmx swaps only a 200, so the panel answers with one)."""
     user = current_user(request)
     try:
         record = session_get(ctx=AuditContext.from_request(request), session_id=session_id)
-    except (NotFound, AccessDenied):
+    except (NotFound, AccessDenied):  # a poll gets no page, only the refusal
         return HttpResponse(status=404)
     return render(
         request,
@@ -233,6 +275,7 @@ def session_alerts(request: HttpRequest, session_id: int) -> HttpResponse:
             "session": record.session,
             "can_ack": may(user.role, Action.ALERT_ACKNOWLEDGE),
             "poll_seconds": settings.KAPCLINIC_ALERT_POLL_SECONDS,
+            "ack_form": refused,
         },
     )
 
@@ -270,184 +313,15 @@ def board(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _dec(value: str | None, field: str) -> Decimal:
-    try:
-        number = Decimal((value or "").strip())
-    except InvalidOperation:
-        raise ValidationError({field: "Enter a number."}) from None
-    if not number.is_finite():
-        raise ValidationError({field: "Enter a number."})
-    return number
+@dataclass(frozen=True)
+class Step:
+    """A step of the session screen: the form that parses it, the service call that writes it (typed), what the
+    page says once it is done, and the form field of each service field whose name differs."""
 
-
-def _int_or_none(value: str | None, field: str) -> int | None:
-    if value is None or not value.strip():
-        return None
-    try:
-        return int(value)
-    except ValueError:
-        raise ValidationError({field: "Enter a whole number."}) from None
-
-
-def _when(value: str | None, field: str) -> datetime | None:
-    if not value:
-        return None
-    try:
-        parsed = parse_datetime(value)
-    except ValueError:
-        parsed = None
-    if parsed is None:
-        raise ValidationError({field: "Enter a date and time."})
-    return timezone.make_aware(parsed) if timezone.is_naive(parsed) else parsed
-
-
-def _yes_no(value: str | None) -> bool | None:
-    """A yes/no question's answer; anything else is not answered."""
-    return {"yes": True, "no": False}.get(value or "")
-
-
-def _version(request: HttpRequest) -> int | None:
-    raw = request.POST.get("version", "")
-    return int(raw) if raw.isdigit() else None
-
-
-STEP_DONE = {
-    "check-in": "Checked in. Enter the pre-dose vitals.",
-    "vitals": "Reading saved.",
-    "override": "Hold overridden; the session is cleared to dose.",
-    "order": "Dose order signed.",
-    "administer": "Administration recorded; the ledger entries are written.",
-    "advance": "Session moved on.",
-    "event": "Recorded.",
-    "acknowledge": "Alert acknowledged.",
-    "discharge": "Patient discharged.",
-    "stop": "Session stopped.",
-    "sign": "Session record signed.",
-    "rems": "REMS form marked submitted.",
-    "adverse-event": "Adverse event recorded; the director will see it on the dashboard.",
-    "rems-enrollment": "REMS enrollment recorded.",
-}
-
-
-def _step(request: HttpRequest, session_id: int, name: str) -> Any:
-    ctx = AuditContext.from_request(request)
-    post = request.POST
-    version = _version(request)
-    calls: dict[str, Callable[[], Any]] = {
-        "check-in": lambda: steps.session_check_in(
-            ctx=ctx,
-            session_id=session_id,
-            identity_confirmed=post.get("identity_confirmed") == "on",
-            checklist_confirmed=post.get("checklist_confirmed") == "on",
-            checklist_note=post.get("checklist_note", ""),
-            pregnancy_test=post.get("pregnancy_test", ""),
-            weight_kg=_dec(post.get("weight_kg"), "weight_kg"),
-            last_food_at=_when(post.get("last_food_at"), "last_food_at"),
-            last_liquid_at=_when(post.get("last_liquid_at"), "last_liquid_at"),
-            escort_confirmed=_yes_no(post.get("escort_confirmed")),
-            substances_today=_yes_no(post.get("substances_today")),
-            substances_note=post.get("substances_note", ""),
-            version=version,
-        ),
-        "vitals": lambda: steps.vital_record(
-            ctx=ctx,
-            session_id=session_id,
-            values={k: _int_or_none(post.get(k), k) for k in steps.READING_FIELDS if post.get(k, "").strip()},
-            measured_at=_when(post.get("measured_at"), "measured_at"),
-            version=version,
-        ),
-        "override": lambda: steps.clearance_override(
-            ctx=ctx, session_id=session_id, reason=post.get("reason", ""), version=version
-        ),
-        "order": lambda: steps.dose_order_sign(
-            ctx=ctx,
-            session_id=session_id,
-            product_id=_int_or_none(post.get("product"), "product") or 0,
-            escalate=post.get("escalate") == "1",
-            override_reason=post.get("override_reason", ""),
-            indication=post.get("indication", ""),
-            infusion_minutes=_int_or_none(post.get("infusion_minutes"), "infusion_minutes"),
-            version=version,
-        ),
-        "administer": lambda: steps.administration_record(
-            ctx=ctx,
-            session_id=session_id,
-            lot_id=_int_or_none(post.get("lot"), "lot") or 0,
-            location_id=_int_or_none(post.get("location"), "location") or 0,
-            started_at=_when(post.get("started_at"), "started_at") or timezone.now(),
-            ended_at=_when(post.get("ended_at"), "ended_at"),
-            infusion_rate_ml_per_h=_dec(post.get("infusion_rate"), "infusion_rate")
-            if post.get("infusion_rate")
-            else None,
-            short_infusion_reason=post.get("short_infusion_reason", ""),
-            drawn=_dec(post.get("drawn"), "drawn"),
-            given=_dec(post.get("given"), "given"),
-            witness=WitnessCredentials(post.get("witness_username", ""), post.get("witness_password", ""))
-            if post.get("witness_username")
-            else None,
-            version=version,
-        ),
-        "advance": lambda: steps.session_advance(
-            ctx=ctx,
-            session_id=session_id,
-            to=post.get("to", ""),
-            at=_when(post.get("at"), "at"),
-            reason=post.get("reason", ""),
-            version=version,
-        ),
-        "event": lambda: steps.event_record(
-            ctx=ctx,
-            session_id=session_id,
-            kind=post.get("kind", ""),
-            code=post.get("code", ""),
-            severity=post.get("severity", ""),
-            value=post.get("value", ""),
-            note=post.get("note", ""),
-            occurred_at=_when(post.get("occurred_at"), "occurred_at"),
-        ),
-        "acknowledge": lambda: steps.alert_acknowledge(
-            ctx=ctx, alert_id=_int_or_none(post.get("alert"), "alert") or 0, action_taken=post.get("action_taken", "")
-        ),
-        "discharge": lambda: steps.session_discharge(
-            ctx=ctx,
-            session_id=session_id,
-            answers={
-                "moaas": _int_or_none(post.get("moaas"), "moaas"),
-                **{k: post.get(k) == "on" for k in DISCHARGE_ANSWERS},
-                "new_suicidal_ideation": _yes_no(post.get("new_suicidal_ideation")),
-            },
-            driver_name=post.get("driver_name", ""),
-            override_reason=post.get("override_reason", ""),
-            version=version,
-        ),
-        "stop": lambda: steps.session_stop(
-            ctx=ctx,
-            session_id=session_id,
-            outcome=post.get("outcome", ""),
-            reason=post.get("reason", ""),
-            version=version,
-        ),
-        "sign": lambda: steps.session_sign(ctx=ctx, session_id=session_id, version=version),
-        "rems": lambda: steps.rems_submit(ctx=ctx, session_id=session_id, reference=post.get("reference", "")),
-        "adverse-event": lambda: steps.adverse_event_record(
-            ctx=ctx,
-            patient_id=_session_patient(session_id),
-            session_id=session_id,
-            what=post.get("what", ""),
-            severity=post.get("severity", ""),
-            serious=post.get("serious") == "on",
-            action=post.get("action", ""),
-            outcome=post.get("outcome", ""),
-            occurred_at=_when(post.get("occurred_at"), "occurred_at") or timezone.now(),
-        ),
-        "rems-enrollment": lambda: steps.rems_enrollment_record(
-            ctx=ctx,
-            patient_id=_session_patient(session_id),
-            enrolled_on=_date(post.get("enrolled_on", "")),
-            reference=post.get("reference", ""),
-        ),
-    }
-    return calls[name]()
+    form: type[StepForm]
+    write: Callable[[AuditContext, int, dict[str, Any]], object]
+    done: str
+    form_fields: dict[str, str] = field(default_factory=dict)
 
 
 def _session_patient(session_id: int) -> int:
@@ -457,37 +331,185 @@ def _session_patient(session_id: int) -> int:
     return patient_id
 
 
-def _date(value: str) -> date:
-    try:
-        day = parse_date(value)
-    except ValueError:
-        day = None
-    if day is None:
-        raise ValidationError({"enrolled_on": "Enter the enrollment date."})
-    return day
-
-
 DISCHARGE_ANSWERS = ("oriented", "walks_steadily", "nausea_controlled", "escort_present")
 
 
-# The steps whose form is shown again, with what was typed, when a value is refused, each with the action it needs
-# on the patient (checked first); and the form field of each service field whose name differs.
-SHOWN_AGAIN = {
-    "check-in": Action.SESSION_RUN,
-    "order": Action.DOSE_ORDER,
-    "administer": Action.SESSION_RUN,
-    "vitals": Action.SESSION_RUN,
-    "discharge": Action.SESSION_RUN,
+def _witness(v: dict[str, Any]) -> WitnessCredentials | None:
+    return WitnessCredentials(v["witness_username"], v["witness_password"]) if v["witness_username"] else None
+
+
+STEPS: dict[str, Step] = {
+    "check-in": Step(
+        CheckInForm,
+        lambda ctx, session_id, v: steps.session_check_in(
+            ctx=ctx,
+            session_id=session_id,
+            identity_confirmed=v["identity_confirmed"],
+            checklist_confirmed=v["checklist_confirmed"],
+            checklist_note=v["checklist_note"],
+            pregnancy_test=v["pregnancy_test"],
+            weight_kg=v["weight_kg"],
+            last_food_at=v["last_food_at"],
+            last_liquid_at=v["last_liquid_at"],
+            escort_confirmed=v["escort_confirmed"],
+            substances_today=v["substances_today"],
+            substances_note=v["substances_note"],
+            version=v["version"],
+        ),
+        "Checked in. Enter the pre-dose vitals.",
+    ),
+    "vitals": Step(
+        VitalsForm,
+        lambda ctx, session_id, v: steps.vital_record(
+            ctx=ctx,
+            session_id=session_id,
+            values={k: v[k] for k in steps.READING_FIELDS if v[k] is not None},
+            measured_at=v["measured_at"],
+            version=v["version"],
+        ),
+        "Reading saved.",
+    ),
+    "override": Step(
+        OverrideForm,
+        lambda ctx, session_id, v: steps.clearance_override(
+            ctx=ctx, session_id=session_id, reason=v["reason"], version=v["version"]
+        ),
+        "Hold overridden; the session is cleared to dose.",
+    ),
+    "order": Step(
+        DoseOrderForm,
+        lambda ctx, session_id, v: steps.dose_order_sign(
+            ctx=ctx,
+            session_id=session_id,
+            product_id=v["product"] or 0,
+            escalate=v["escalate"],
+            override_reason=v["override_reason"],
+            indication=v["indication"],
+            infusion_minutes=v["infusion_minutes"],
+            version=v["version"],
+        ),
+        "Dose order signed.",
+    ),
+    "administer": Step(
+        AdministrationForm,
+        lambda ctx, session_id, v: steps.administration_record(
+            ctx=ctx,
+            session_id=session_id,
+            lot_id=v["lot"] or 0,
+            location_id=v["location"] or 0,
+            started_at=v["started_at"] or timezone.now(),
+            ended_at=v["ended_at"],
+            infusion_rate_ml_per_h=v["infusion_rate"],
+            short_infusion_reason=v["short_infusion_reason"],
+            drawn=v["drawn"],
+            given=v["given"],
+            witness=_witness(v),
+            version=v["version"],
+        ),
+        "Administration recorded; the ledger entries are written.",
+        {"infusion_rate_ml_per_h": "infusion_rate", "witness": "witness_username"},
+    ),
+    "advance": Step(
+        AdvanceForm,
+        lambda ctx, session_id, v: steps.session_advance(
+            ctx=ctx, session_id=session_id, to=v["to"], at=v["at"], reason=v["reason"], version=v["version"]
+        ),
+        "Session moved on.",
+        {"short_infusion_reason": "reason"},
+    ),
+    "event": Step(
+        EventForm,
+        lambda ctx, session_id, v: steps.event_record(
+            ctx=ctx,
+            session_id=session_id,
+            kind=v["kind"],
+            code=v["code"],
+            severity=v["severity"],
+            value=v["value"],
+            note=v["note"],
+            occurred_at=v["occurred_at"],
+        ),
+        "Recorded.",
+    ),
+    "acknowledge": Step(
+        AcknowledgeForm,
+        lambda ctx, session_id, v: steps.alert_acknowledge(
+            ctx=ctx, alert_id=v["alert"] or 0, action_taken=v["action_taken"]
+        ),
+        "Alert acknowledged.",
+    ),
+    "discharge": Step(
+        DischargeForm,
+        lambda ctx, session_id, v: steps.session_discharge(
+            ctx=ctx,
+            session_id=session_id,
+            answers={
+                "moaas": v["moaas"],
+                **{k: v[k] for k in DISCHARGE_ANSWERS},
+                "new_suicidal_ideation": v["new_suicidal_ideation"],
+            },
+            driver_name=v["driver_name"],
+            override_reason=v["override_reason"],
+            version=v["version"],
+        ),
+        "Patient discharged.",
+    ),
+    "stop": Step(
+        StopForm,
+        lambda ctx, session_id, v: steps.session_stop(
+            ctx=ctx, session_id=session_id, outcome=v["outcome"], reason=v["reason"], version=v["version"]
+        ),
+        "Session stopped.",
+    ),
+    "sign": Step(
+        SignForm,
+        lambda ctx, session_id, v: steps.session_sign(ctx=ctx, session_id=session_id, version=v["version"]),
+        "Session record signed.",
+    ),
+    "rems": Step(
+        RemsSubmissionForm,
+        lambda ctx, session_id, v: steps.rems_submit(ctx=ctx, session_id=session_id, reference=v["reference"]),
+        "REMS form marked submitted.",
+    ),
+    "adverse-event": Step(
+        AdverseEventForm,
+        lambda ctx, session_id, v: steps.adverse_event_record(
+            ctx=ctx,
+            patient_id=_session_patient(session_id),
+            session_id=session_id,
+            what=v["what"],
+            severity=v["severity"],
+            serious=v["serious"],
+            action=v["action"],
+            outcome=v["outcome"],
+            occurred_at=v["occurred_at"] or timezone.now(),
+        ),
+        "Adverse event recorded; the director will see it on the dashboard.",
+    ),
+    "rems-enrollment": Step(
+        RemsEnrollmentForm,
+        lambda ctx, session_id, v: steps.rems_enrollment_record(
+            ctx=ctx,
+            patient_id=_session_patient(session_id),
+            enrolled_on=v["enrolled_on"],
+            reference=v["reference"],
+        ),
+        "REMS enrollment recorded.",
+    ),
 }
-_FORM_FIELD = {"infusion_rate_ml_per_h": "infusion_rate", "witness": "witness_username"}
+STEP_DONE = {name: step.done for name, step in STEPS.items()}
 
 
-def _form_fields(exc: ValidationError) -> dict[str, list[str]]:
-    """The refusal's messages by form field; empty when it names no field (a state refusal: the page says it)."""
-    if not hasattr(exc, "error_dict"):
-        return {}
-    fields = {_FORM_FIELD.get(name, name): list(messages) for name, messages in exc.message_dict.items()}
-    return {} if set(fields) <= {"session", NON_FIELD_ERRORS} else fields
+def _in_form_terms(step: Step, write: Callable[[], object]) -> object:
+    """Run the step's write; a refusal naming a service field the form calls otherwise names the form's field."""
+    try:
+        return write()
+    except ValidationError as exc:
+        if not hasattr(exc, "error_dict") or not step.form_fields:
+            raise
+        raise ValidationError(
+            {step.form_fields.get(name, name): errors for name, errors in exc.error_dict.items()}
+        ) from None
 
 
 def _administration_defaults(session: DosingSession, product_id: int, lots: list[Lot]) -> tuple[int | None, int | None]:
@@ -520,54 +542,42 @@ def _administration_defaults(session: DosingSession, product_id: int, lots: list
 
 @login_required
 @require_POST
+@refusals_as_pages
 def session_step(request: HttpRequest, session_id: int, step: str) -> HttpResponse:
-    if step not in STEP_DONE:
+    """One step of the session (issue 14, one write-view pattern): the step's form parses the post and its service
+    writes; a refused value or a state that moved on shows the screen again with the form as typed (422, 409)."""
+    if step not in STEPS:
         return not_found(request, "No such step.")
-    try:
-        if step in SHOWN_AGAIN:
-            # A refused value shows the form again: only to someone who may run this step on this patient, so
-            # the access check comes before the values are read (and a refusal is audited as such).
-            patient_get_for_user(
-                ctx=AuditContext.from_request(request),
-                patient_id=_session_patient(session_id),
-                action=SHOWN_AGAIN[step],
-                record_allowed=False,
-            )
-        result = _step(request, session_id, step)
-    except NotFound as exc:
-        return not_found(request, exc.message)
-    except AccessDenied as exc:
-        return forbidden(request, exc.message)
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-        fields = _form_fields(exc)
-        if step in SHOWN_AGAIN and fields:
-            return session_page(request, session_id, refused=(step, fields))
-    except Conflict as exc:
-        messages.error(request, exc.message)
-    else:
-        text = STEP_DONE[step]
-        if step == "vitals":
-            _vital, alerts, clearance = result
-            if alerts:
-                text = "Reading saved. ALERT: " + " ".join(a.message for a in alerts)
-            elif clearance is not None:
-                text = f"Reading saved. Clearance: {clearance.status.replace('_', ' ')}."
-        (messages.warning if step == "vitals" and "ALERT" in text else messages.success)(request, text)
+    ctx = AuditContext.from_request(request)
+    # The form comes back with the values only to someone who may do this step on this patient: the access
+    # check comes before the values are read (and a refusal is audited as such).
+    action = SESSION_STEPS[step].action
+    assert action is not None  # every step needs a row of the role matrix (tests/test_route_access.py)
+    patient_get_for_user(ctx=ctx, patient_id=_session_patient(session_id), action=action, record_allowed=False)
+    chosen = STEPS[step]
+    form = chosen.form(request.POST)
+    result = submitted(form, lambda: _in_form_terms(chosen, lambda: chosen.write(ctx, session_id, form.cleaned_data)))
     if request.htmx and step == "acknowledge":  # type: ignore[attr-defined]
-        return session_alerts(request, session_id)
+        return session_alerts(request, session_id, refused=form if result is None else None)
+    if result is None:
+        return session_page(request, session_id, refused=(step, form))
+    text = chosen.done
+    if step == "vitals":
+        assert isinstance(result, tuple)
+        _vital, alerts, clearance = result
+        if alerts:
+            text = "Reading saved. ALERT: " + " ".join(a.message for a in alerts)
+        elif clearance is not None:
+            text = f"Reading saved. Clearance: {clearance.status.replace('_', ' ')}."
+    (messages.warning if "ALERT" in text else messages.success)(request, text)
     return redirect(f"/dosing/sessions/{session_id}/#{request.POST.get('anchor', 'top')}")
 
 
 @login_required
+@refusals_as_pages
 def rems_pdf(request: HttpRequest, session_id: int) -> HttpResponse:
     """The Spravato REMS patient monitoring form, filled from the session record (nobody re-types it)."""
-    try:
-        record = session_get(ctx=AuditContext.from_request(request), session_id=session_id)
-    except NotFound as exc:
-        return not_found(request, exc.message)
-    except AccessDenied as exc:
-        return forbidden(request, exc.message)
+    record = session_get(ctx=AuditContext.from_request(request), session_id=session_id)
     if record.session.plan.route != Route.INTRANASAL:
         return not_found(request, "Only esketamine sessions have a REMS monitoring form.")
     return pdf_response(
@@ -580,18 +590,18 @@ def rems_pdf(request: HttpRequest, session_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
+@refusals_as_pages
 def adverse_review(request: HttpRequest, event_id: int) -> HttpResponse:
-    """The director marks an adverse event reviewed (it then leaves the dashboard)."""
-    try:
-        steps.adverse_event_review(
-            ctx=AuditContext.from_request(request), event_id=event_id, note=request.POST.get("note", "")
-        )
-    except AccessDenied as exc:
-        return forbidden(request, exc.message)
-    except NotFound as exc:
-        return not_found(request, exc.message)
-    except (ValidationError, Conflict) as exc:
-        messages.error(request, " ".join(getattr(exc, "messages", [str(exc)])))
+    """The director marks an adverse event reviewed (it then leaves the dashboard, where a refusal is said)."""
+    form = AdverseReviewForm(request.POST)
+    reviewed = submitted(
+        form,
+        lambda: steps.adverse_event_review(
+            ctx=AuditContext.from_request(request), event_id=event_id, note=form.cleaned_data["note"]
+        ),
+    )
+    if reviewed is None:
+        messages.error(request, " ".join(str(e) for errors in form.errors.values() for e in errors))
     else:
         messages.success(request, "The adverse event is marked reviewed.")
     return redirect("home:home")
