@@ -9,6 +9,9 @@ from django.utils import timezone
 
 from kapclinic.clinical import dosing as dose_rules
 from kapclinic.clinical import monitoring as monitoring_rules
+from kapclinic.clinical.session_states import FINISHED as FINISHED
+from kapclinic.clinical.session_states import NOT_STARTED as NOT_STARTED
+from kapclinic.clinical.session_states import SessionState as SessionState
 from kapclinic.signing import SignedRecord
 
 
@@ -30,24 +33,9 @@ class EsketamineIndication(models.TextChoices):
     MDSI = "mdsi", "Depressive symptoms in MDD with acute suicidal ideation or behaviour (MDSI)"
 
 
-class SessionState(models.TextChoices):
-    PROPOSED = "proposed", "Proposed"
-    SCHEDULED = "scheduled", "Scheduled"
-    CHECKED_IN = "checked_in", "Checked in"
-    CLEARED = "cleared", "Cleared to dose"
-    HELD = "held", "Held"
-    DOSING = "dosing", "Dosing"
-    MONITORING = "monitoring", "Monitoring"
-    RECOVERY = "recovery", "Recovery"
-    DISCHARGED = "discharged", "Discharged"
-    STOPPED_EARLY = "stopped_early", "Stopped early"
-    ESCALATED = "escalated", "Escalated"
-    CANCELLED = "cancelled", "Cancelled"
-
-
-# States in which the session is still ahead: cancelled when consent is withdrawn.
-NOT_STARTED = (SessionState.PROPOSED, SessionState.SCHEDULED)
-FINISHED = (SessionState.DISCHARGED, SessionState.STOPPED_EARLY, SessionState.ESCALATED, SessionState.CANCELLED)
+# The states and the moves between them are the clinical table's (kapclinic/clinical/session_states.py); the
+# columns take their choices from it, as the ledger's take the entry kinds.
+STATE_CHOICES = [(state.value, state.label) for state in SessionState]
 
 
 class DosingSession(SignedRecord):
@@ -59,7 +47,7 @@ class DosingSession(SignedRecord):
     scheduled_for = models.DateTimeField(db_index=True)
     minutes = models.PositiveSmallIntegerField(default=180)
     room = models.CharField(max_length=40, blank=True)
-    state = models.CharField(max_length=14, choices=SessionState.choices, default=SessionState.PROPOSED)
+    state = models.CharField(max_length=14, choices=STATE_CHOICES, default=SessionState.PROPOSED.value)
     nurse = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
@@ -77,7 +65,9 @@ class DosingSession(SignedRecord):
         ordering = ["scheduled_for", "id"]
         constraints = [
             models.UniqueConstraint(fields=["plan", "number"], name="dosing_session_number_unique"),
-            models.CheckConstraint(name="dosing_session_state_known", condition=Q(state__in=SessionState.values)),
+            models.CheckConstraint(
+                name="dosing_session_state_known", condition=Q(state__in=[state.value for state in SessionState])
+            ),
         ]
 
     def __str__(self) -> str:
@@ -88,8 +78,8 @@ class SessionTransition(models.Model):
     """Who moved a session from one state to the next, when, and why (append-only)."""
 
     session = models.ForeignKey(DosingSession, on_delete=models.PROTECT, related_name="transitions")
-    from_state = models.CharField(max_length=14, choices=SessionState.choices)
-    to_state = models.CharField(max_length=14, choices=SessionState.choices)
+    from_state = models.CharField(max_length=14, choices=STATE_CHOICES)
+    to_state = models.CharField(max_length=14, choices=STATE_CHOICES)
     at = models.DateTimeField(default=timezone.now)
     by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     reason = models.TextField(max_length=2000, blank=True)

@@ -13,6 +13,7 @@ from django.utils import timezone
 from kapclinic.accounts.models import User
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.services import access_events_record_many
+from kapclinic.clinical.session_states import AFTER_DOSE, RECORDED_IN, Step
 from kapclinic.consent.selectors import consent_status
 from kapclinic.dosing.models import (
     Administration,
@@ -36,9 +37,6 @@ from kapclinic.roles import Action, Scope, scope_for
 
 if TYPE_CHECKING:
     from kapclinic.plans.models import TreatmentPlan  # the plan a session belongs to; plans sit above dosing
-
-# Sessions in which a reading can raise an alert that someone must act on.
-LIVE = (SessionState.DOSING, SessionState.MONITORING, SessionState.RECOVERY)
 
 
 def dosing_blockers(*, patient_id: int, plan: TreatmentPlan, on: date | None = None) -> list[str]:
@@ -170,7 +168,8 @@ def open_alerts_for(user: User) -> list[MonitoringAlert]:
     scope = scope_for(user.role, Action.ALERT_ACKNOWLEDGE)
     if scope is Scope.NONE:
         return []
-    alerts = MonitoringAlert.objects.filter(acknowledgement__isnull=True, session__state__in=LIVE).select_related(
+    # A reading raises an alert someone must act on only after the dose (the state table's AFTER_DOSE).
+    alerts = MonitoringAlert.objects.filter(acknowledgement__isnull=True, session__state__in=AFTER_DOSE).select_related(
         "session__patient", "vital"
     )
     if scope is Scope.TEAM:
@@ -251,7 +250,7 @@ def rems_forms_due(today: date) -> list[RemsDue]:
     sessions = (
         DosingSession.objects.filter(
             plan__route="intranasal",
-            state__in=[SessionState.DISCHARGED, SessionState.STOPPED_EARLY, SessionState.ESCALATED],
+            state__in=RECORDED_IN[Step.SUBMIT_REMS],  # the states the form may be submitted in
             rems_submission__isnull=True,
         )
         .select_related("patient")

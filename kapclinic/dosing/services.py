@@ -13,13 +13,9 @@ from kapclinic.accounts.models import User
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.models import Outcome
 from kapclinic.audit.services import access_event_record
-from kapclinic.dosing.models import (
-    NOT_STARTED,
-    DosingSession,
-    PreparationChecklist,
-    SessionState,
-    SessionTransition,
-)
+from kapclinic.clinical import session_states as states
+from kapclinic.clinical.session_states import NOT_STARTED, Step
+from kapclinic.dosing.models import DosingSession, PreparationChecklist, SessionTransition
 from kapclinic.dosing.selectors import dosing_blockers
 from kapclinic.errors import Conflict, NotFound
 from kapclinic.patients.access import patient_get_for_user
@@ -35,10 +31,12 @@ def sessions_cancel_not_started(*, ctx: AuditContext, patient_id: int, reason: s
     with transaction.atomic():
         sessions = list(DosingSession.objects.select_for_update().filter(patient_id=patient_id, state__in=NOT_STARTED))
         for session in sessions:
+            cancelled = states.next_state(session.state, Step.CANCEL)
+            assert cancelled is not None  # not started: the table cancels it
             SessionTransition.objects.create(
-                session=session, from_state=session.state, to_state=SessionState.CANCELLED, by=ctx.user, reason=reason
+                session=session, from_state=session.state, to_state=cancelled, by=ctx.user, reason=reason
             )
-            session.state = SessionState.CANCELLED
+            session.state = cancelled
             session.updated_at = now
             session.version += 1
             session.save(update_fields=["state", "updated_at", "version"])
@@ -77,14 +75,13 @@ def session_schedule(
         session = DosingSession.objects.select_for_update().get(pk=session_id)
         if version is not None and version != session.version:
             raise Conflict("Someone else changed this session since you opened it; reload and try again.")
-        if session.state != SessionState.PROPOSED:
+        scheduled = states.next_state(session.state, Step.SCHEDULE)
+        if scheduled is None:
             raise Conflict(f"This session is {session.get_state_display().lower()}, not proposed.")
         if session.scheduled_for < timezone.now():
             raise ValidationError({"session": "This session's time has passed; a new plan proposes new dates."})
-        SessionTransition.objects.create(
-            session=session, from_state=session.state, to_state=SessionState.SCHEDULED, by=ctx.user
-        )
-        session.state = SessionState.SCHEDULED
+        SessionTransition.objects.create(session=session, from_state=session.state, to_state=scheduled, by=ctx.user)
+        session.state = scheduled
         session.room = room.strip()[:40]
         session.nurse_id = nurse_id
         session.updated_at = timezone.now()
@@ -125,7 +122,7 @@ def checklist_save(*, ctx: AuditContext, session_id: int, values: dict[str, Any]
         raise ValidationError(errors)
     with transaction.atomic():
         session = DosingSession.objects.select_for_update().get(pk=session_id)
-        if session.state not in (SessionState.SCHEDULED, SessionState.PROPOSED):
+        if states.refusal(session.state, Step.CHANGE_CHECKLIST) is not None:
             raise Conflict("This session has started; the checklist can no longer be changed.")
         checklist, _ = PreparationChecklist.objects.get_or_create(session=session, defaults={"updated_by": ctx.user})
         checklist.fasting_since = fasting

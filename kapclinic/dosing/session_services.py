@@ -25,11 +25,12 @@ from kapclinic.audit.services import access_event_record
 from kapclinic.clinical import dosing as dose_rules
 from kapclinic.clinical import infusion as infusion_rules
 from kapclinic.clinical import monitoring as rules
+from kapclinic.clinical import session_states as states
 from kapclinic.clinical.instruments import Use, instruments_for
 from kapclinic.clinical.registry import age_on
+from kapclinic.clinical.session_states import Step
 from kapclinic.dosing.courses import order_indication, spravato_course
 from kapclinic.dosing.models import (
-    FINISHED,
     Administration,
     AdverseEvent,
     AdverseEventReview,
@@ -61,15 +62,6 @@ from kapclinic.policy import dosing_policy, monitoring_policy
 from kapclinic.roles import Action, may
 from kapclinic.signing import content_digest
 
-ACTIVE = (
-    SessionState.CHECKED_IN,
-    SessionState.CLEARED,
-    SessionState.HELD,
-    SessionState.DOSING,
-    SessionState.MONITORING,
-    SessionState.RECOVERY,
-)
-VITALS_STATES = ACTIVE
 READING_FIELDS = ("systolic", "diastolic", "heart_rate", "spo2", "respiratory_rate")
 
 
@@ -98,12 +90,25 @@ def _session_step(
         yield session
 
 
-def _require_state(session: DosingSession, *states: str, doing: str) -> None:
-    if session.state not in states:
-        raise Conflict(f"Cannot {doing}: the session is {session.get_state_display().lower()}.")
+def _require_step(session: DosingSession, step: Step) -> None:
+    """Refuse a step the session's state does not allow (the table in kapclinic/clinical/session_states.py)."""
+    refused = states.refusal(session.state, step)
+    if refused is not None:
+        raise Conflict(refused)
 
 
-def _move(ctx: AuditContext, session: DosingSession, to: str, reason: str = "", at: datetime | None = None) -> None:
+def _move(
+    ctx: AuditContext,
+    session: DosingSession,
+    step: Step,
+    to: str | None = None,
+    reason: str = "",
+    at: datetime | None = None,
+) -> None:
+    """Move the session as `step` does (to `to` where the step has a choice); a move the table lacks is refused."""
+    to = states.next_state(session.state, step, to)
+    if to is None:
+        raise Conflict(states.refusal(session.state, step) or f"Cannot {step} from here.")
     SessionTransition.objects.create(
         session=session, from_state=session.state, to_state=to, by=ctx.user, reason=reason, at=at or timezone.now()
     )
@@ -205,7 +210,7 @@ def session_check_in(
     if errors:
         raise ValidationError(errors)
     with _session_step(ctx, session_id, Action.SESSION_RUN, version) as session:
-        _require_state(session, SessionState.SCHEDULED, doing="check in")
+        _require_step(session, Step.CHECK_IN)
         if pregnancy_test_applies(session) and pregnancy_test == PregnancyTest.NOT_APPLICABLE:
             raise ValidationError({"pregnancy_test": "This patient could become pregnant: record the test result."})
         blockers = dosing_blockers(patient_id=session.patient_id, plan=session.plan)
@@ -233,7 +238,7 @@ def session_check_in(
         if checklist is not None and checklist_confirmed:
             checklist.confirmed_at, checklist.confirmed_by = timezone.now(), ctx.user
             checklist.save(update_fields=["confirmed_at", "confirmed_by"])
-        _move(ctx, session, SessionState.CHECKED_IN)
+        _move(ctx, session, Step.CHECK_IN)
         _audit(ctx, session, "session.check_in", pregnancy_test=pregnancy_test)
     return check_in
 
@@ -281,9 +286,9 @@ def vital_record(
     if source not in VitalSource.values:
         raise ValidationError({"source": "Choose manual or device."})
     with _session_step(ctx, session_id, Action.SESSION_RUN, version) as session:
-        _require_state(session, *VITALS_STATES, doing="record vitals")
+        _require_step(session, Step.RECORD_VITALS)
         when = _measured_at(session, measured_at)
-        predose = session.state in (SessionState.CHECKED_IN, SessionState.HELD)
+        predose = session.state in states.BEFORE_DOSE
         vital = VitalSign.objects.create(
             session=session, measured_at=when, predose=predose, source=source, recorded_by=ctx.user, **values
         )
@@ -343,7 +348,7 @@ def _clear(ctx: AuditContext, session: DosingSession, vital: VitalSign, reading:
     )
     target = SessionState.CLEARED if status == "clear" else SessionState.HELD
     if session.state != target:
-        _move(ctx, session, target, reason="; ".join(f["message"] for f in findings))
+        _move(ctx, session, Step.RECORD_VITALS, target, reason="; ".join(f["message"] for f in findings))
     return clearance
 
 
@@ -355,7 +360,7 @@ def clearance_override(*, ctx: AuditContext, session_id: int, reason: str, versi
             {"reason": "Give the clinical reason for dosing despite the hold (10 characters or more)."}
         )
     with _session_step(ctx, session_id, Action.DOSE_ORDER, version) as session:
-        _require_state(session, SessionState.HELD, doing="override a hold")
+        _require_step(session, Step.OVERRIDE_HOLD)
         latest = Clearance.objects.filter(session=session).order_by("-at", "-id").first()
         if latest is None or latest.status == "do_not_dose":
             _refuse(ctx, session, "session.clearance_override", "A do-not-dose finding cannot be overridden.")
@@ -369,7 +374,7 @@ def clearance_override(*, ctx: AuditContext, session_id: int, reason: str, versi
             override_by=ctx.user,
             override_reason=reason.strip(),
         )
-        _move(ctx, session, SessionState.CLEARED, reason=f"Hold overridden: {reason.strip()}")
+        _move(ctx, session, Step.OVERRIDE_HOLD, reason=f"Hold overridden: {reason.strip()}")
         _audit(ctx, session, "session.clearance_override", reason=reason.strip()[:200])
     return cleared
 
@@ -439,7 +444,7 @@ def dose_order_sign(
     if product is None:
         raise ValidationError({"product": "Choose the product to draw from."})
     with _session_step(ctx, session_id, Action.DOSE_ORDER, version) as session:
-        _require_state(session, SessionState.CLEARED, doing="order the dose")
+        _require_step(session, Step.ORDER_DOSE)
         blockers = dosing_blockers(patient_id=session.patient_id, plan=session.plan)
         if blockers:
             _refuse(ctx, session, "dose.order", " ".join(blockers))
@@ -584,7 +589,7 @@ def administration_record(
         _session_access(ctx, session_id, Action.SESSION_RUN)
         confirmed = ConfirmedWitness(witness_confirm(ctx, witness, what="Wasting the remainder"))
     with _session_step(ctx, session_id, Action.SESSION_RUN, version) as session:
-        _require_state(session, SessionState.CLEARED, doing="record the administration")
+        _require_step(session, Step.ADMINISTER)
         blockers = dosing_blockers(patient_id=session.patient_id, plan=session.plan)
         if blockers:
             _refuse(ctx, session, "session.administer", " ".join(blockers))
@@ -659,12 +664,12 @@ def administration_record(
         session.started_at = started_at
         # An infusion still running stays "dosing"; an injection, spray or lozenge goes straight to monitoring.
         running = session.plan.route == Route.IV and ended_at is None
-        _move(ctx, session, SessionState.DOSING, at=started_at)
+        _move(ctx, session, Step.ADMINISTER, at=started_at)
         if not running:
             _move(
                 ctx,
                 session,
-                SessionState.MONITORING,
+                Step.ADMINISTER,
                 reason=_short_reason(short, short_infusion_reason),
                 at=ended_at or started_at,
             )
@@ -692,17 +697,14 @@ def session_advance(
     """The simple steps: infusion ended (dosing -> monitoring) and monitoring -> recovery.
 
     An IV infusion ended far sooner than its order planned (a bolus) needs the reason, kept on the step."""
-    allowed: dict[str, str] = {
-        SessionState.MONITORING: SessionState.DOSING,
-        SessionState.RECOVERY: SessionState.MONITORING,
-    }
-    if to not in allowed:
+    step = {SessionState.MONITORING.value: Step.END_INFUSION, SessionState.RECOVERY.value: Step.RECOVER}.get(to)
+    if step is None:
         raise ValidationError({"to": "Only monitoring (infusion ended) or recovery are steps of their own."})
     when = at or timezone.now()
     if when > timezone.now() + timedelta(minutes=1):
         raise ValidationError({"at": "The time cannot be in the future."})
     with _session_step(ctx, session_id, Action.SESSION_RUN, version) as session:
-        _require_state(session, allowed[to], doing=f"move to {to}")
+        _require_step(session, step)
         last = SessionTransition.objects.filter(session=session).order_by("-at", "-id").values_list("at", flat=True)
         if last and when < last[0]:
             raise ValidationError({"at": "This step cannot be timed before the previous one."})
@@ -710,7 +712,7 @@ def session_advance(
         administration = Administration.objects.filter(session=session).select_related("order").first()
         if to == SessionState.MONITORING and session.plan.route == Route.IV and administration is not None:
             short = _short_infusion(ctx, session, administration.order, administration.started_at, when, reason)
-        _move(ctx, session, to, reason=_short_reason(short, reason), at=when)
+        _move(ctx, session, step, reason=_short_reason(short, reason), at=when)
         _audit(ctx, session, f"session.{to}", short_infusion=short and short.code)
     return session
 
@@ -738,7 +740,7 @@ def event_record(
     if kind == SessionEventKind.SCORE:
         value = _score_value(code.strip(), value)
     with _session_step(ctx, session_id, Action.SESSION_RUN) as session:
-        _require_state(session, *ACTIVE, doing="record an event")
+        _require_step(session, Step.RECORD_EVENT)
         when = _measured_at(session, occurred_at)
         event = SessionEvent.objects.create(
             session=session,
@@ -849,7 +851,7 @@ def session_discharge(
     if not driver_name.strip():
         raise ValidationError({"driver_name": "Record who is driving the patient home."})
     with _session_step(ctx, session_id, Action.SESSION_RUN, version) as session:
-        _require_state(session, SessionState.RECOVERY, SessionState.MONITORING, doing="discharge")
+        _require_step(session, Step.DISCHARGE)
         criteria = discharge_criteria(session, answers)
         unmet = [c for c in criteria if not c.met]
         overridden_by = None
@@ -877,7 +879,7 @@ def session_discharge(
             by=ctx.user,
         )
         session.ended_at = discharge.at
-        _move(ctx, session, SessionState.DISCHARGED)
+        _move(ctx, session, Step.DISCHARGE)
         _audit(ctx, session, "session.discharge", unmet=[c.code for c in unmet])
     return discharge
 
@@ -886,14 +888,14 @@ def session_stop(
     *, ctx: AuditContext, session_id: int, outcome: str, reason: str, version: int | None = None
 ) -> DosingSession:
     """Stop a session early or escalate it (emergency care); the reason is required."""
-    if outcome not in (SessionState.STOPPED_EARLY, SessionState.ESCALATED):
+    if outcome not in states.STOP_OUTCOMES:
         raise ValidationError({"outcome": "Choose stopped early or escalated."})
     if len(reason.strip()) < 5:
         raise ValidationError({"reason": "Say why the session stopped."})
     with _session_step(ctx, session_id, Action.SESSION_RUN, version) as session:
-        _require_state(session, *ACTIVE, doing="stop the session")
+        _require_step(session, Step.STOP)
         session.ended_at = timezone.now()
-        _move(ctx, session, outcome, reason=reason.strip())
+        _move(ctx, session, Step.STOP, outcome, reason=reason.strip())
         _audit(ctx, session, f"session.{outcome}", reason=reason.strip()[:200])
     return session
 
@@ -901,7 +903,7 @@ def session_stop(
 def session_sign(*, ctx: AuditContext, session_id: int, version: int | None = None) -> DosingSession:
     """Sign the finished session record; after this the database refuses any change to it."""
     with _session_step(ctx, session_id, Action.SESSION_RUN, version) as session:
-        _require_state(session, *[s for s in FINISHED if s != SessionState.CANCELLED], doing="sign")
+        _require_step(session, Step.SIGN)
         if session.is_signed:
             raise Conflict("This session is already signed.")
         _audit(ctx, session, "session.sign")
@@ -996,13 +998,7 @@ def rems_submit(*, ctx: AuditContext, session_id: int, reference: str = "") -> R
     with _session_step(ctx, session_id, Action.REMS_SUBMIT) as session:
         if session.plan.route != Route.INTRANASAL:
             raise ValidationError({"session": "Only esketamine sessions have a REMS monitoring form."})
-        _require_state(
-            session,
-            SessionState.DISCHARGED,
-            SessionState.STOPPED_EARLY,
-            SessionState.ESCALATED,
-            doing="submit the REMS form",
-        )
+        _require_step(session, Step.SUBMIT_REMS)
         if RemsSubmission.objects.filter(session=session).exists():
             raise Conflict("The REMS form of this session was already marked submitted.")
         submission = RemsSubmission.objects.create(session=session, by=ctx.user, reference=reference.strip()[:80])

@@ -25,6 +25,7 @@ from kapclinic.audit.context import AuditContext
 from kapclinic.audit.services import access_events_record_many
 from kapclinic.clinical.infusion import STANDARD_MINUTES
 from kapclinic.clinical.monitoring import next_reading_due
+from kapclinic.clinical.session_states import AFTER_DOSE
 from kapclinic.dosing import session_services as steps
 from kapclinic.dosing.charts import ChartThreshold, VitalPoint, vitals_summary, vitals_svg
 from kapclinic.dosing.courses import order_indication
@@ -114,11 +115,7 @@ def _chart(record: SessionRecord) -> tuple[str, str]:
 
 
 def _next_reading_due(record: SessionRecord) -> datetime | None:
-    if record.administration is None or record.session.state not in (
-        SessionState.DOSING,
-        SessionState.MONITORING,
-        SessionState.RECOVERY,
-    ):
+    if record.administration is None or record.session.state not in AFTER_DOSE:
         return None
     start = record.administration.started_at
     taken = [v.measured_at for v in record.vitals if not v.predose]
