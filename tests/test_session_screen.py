@@ -380,3 +380,33 @@ def test_a_refused_adverse_event_and_a_refused_acknowledgement_keep_what_was_typ
     )
     assert panel.status_code == 200 and 'id="alerts"' in panel.content.decode()
     assert 'value="ok"><p class="field-error">Say what was done' in panel.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("state", "offered"),
+    [
+        ("scheduled", {"check-in"}),
+        ("checked_in", {"vitals", "stop", "adverse-event"}),
+        ("held", {"vitals", "stop", "adverse-event"}),
+        ("cleared", {"stop", "adverse-event"}),  # the order is the prescriber's
+        ("dosing", {"vitals", "event", "advance", "stop", "adverse-event"}),
+        ("monitoring", {"vitals", "event", "advance", "discharge", "stop", "adverse-event"}),
+        ("recovery", {"vitals", "event", "discharge", "stop", "adverse-event"}),
+        ("discharged", {"sign", "adverse-event"}),
+        ("cancelled", {"adverse-event"}),
+    ],
+)
+def test_the_screen_offers_the_steps_the_state_table_allows(
+    client_for: Any,
+    api_for: Any,
+    personas: dict[str, User],
+    team_patient: Patient,
+    other_patient: Patient,
+    state: str,
+    offered: set[str],
+) -> None:
+    session = _session(_world(client_for, api_for, personas, team_patient, other_patient), team_patient, state)
+    page = client_for("nurse").get(f"/dosing/sessions/{session.pk}/").content.decode()
+    steps = {"check-in", "vitals", "event", "advance", "discharge", "stop", "sign", "adverse-event"}
+    shown = {step for step in steps if f'action="/dosing/sessions/{session.pk}/{step}/"' in page}
+    assert shown == offered

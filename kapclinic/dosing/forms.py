@@ -58,20 +58,20 @@ class Flag(forms.Field):
         return value == "1"
 
 
-def _text() -> forms.CharField:
-    return forms.CharField(required=False)
+def _text(label: str | None = None) -> forms.CharField:
+    return forms.CharField(required=False, label=label)
 
 
 def _number(what: str = "a number") -> forms.DecimalField:
     return forms.DecimalField(required=False, error_messages={"invalid": f"Enter {what}."})
 
 
-def _whole() -> forms.IntegerField:
-    return forms.IntegerField(required=False, error_messages={"invalid": "Enter a whole number."})
+def _whole(label: str | None = None) -> forms.IntegerField:
+    return forms.IntegerField(required=False, label=label, error_messages={"invalid": "Enter a whole number."})
 
 
-def _when() -> forms.DateTimeField:
-    return forms.DateTimeField(required=False, error_messages={"invalid": "Enter a date and time."})
+def _when(label: str | None = None) -> forms.DateTimeField:
+    return forms.DateTimeField(required=False, label=label, error_messages={"invalid": "Enter a date and time."})
 
 
 def _ticked() -> forms.BooleanField:
@@ -93,14 +93,17 @@ class CheckInForm(StepForm):
     version = Version(required=False)
     identity_confirmed = _ticked()
     checklist_confirmed = _ticked()
-    checklist_note = _text()
+    checklist_note = _text("What is missing from the checklist")
     pregnancy_test = _text()
-    weight_kg = forms.DecimalField(error_messages={"required": "Enter today's weight.", "invalid": "Enter a number."})
-    last_food_at = _when()
-    last_liquid_at = _when()
+    weight_kg = forms.DecimalField(
+        label="Today's weight (kg)",
+        error_messages={"required": "Enter today's weight.", "invalid": "Enter a number."},
+    )
+    last_food_at = _when("Last ate")
+    last_liquid_at = _when("Last drank")
     escort_confirmed = Answer(required=False)
     substances_today = Answer(required=False)
-    substances_note = _text()
+    substances_note = _text("Substances today: what and when")
 
 
 class VitalsForm(StepForm):
@@ -108,9 +111,9 @@ class VitalsForm(StepForm):
     systolic = _whole()
     diastolic = _whole()
     heart_rate = _whole()
-    spo2 = _whole()
-    respiratory_rate = _whole()
-    measured_at = _when()
+    spo2 = _whole("SpO₂")
+    respiratory_rate = _whole("Respiratory rate")
+    measured_at = _when("Measured at")
 
 
 class OverrideForm(StepForm):
@@ -125,8 +128,8 @@ class DoseOrderForm(StepForm):
     product = _whole()
     escalate = Flag(required=False)
     indication = _text()
-    infusion_minutes = _whole()
-    override_reason = _text()
+    infusion_minutes = _whole("Infusion over (minutes)")
+    override_reason = _text("Reason to proceed despite the stop")
 
 
 class AdministrationForm(StepForm):
@@ -138,7 +141,7 @@ class AdministrationForm(StepForm):
     started_at = _when()
     ended_at = _when()
     infusion_rate = _number()
-    short_infusion_reason = _text()
+    short_infusion_reason = _text("Why the infusion ended early")
     witness_username = _text()
     witness_password = forms.CharField(required=False, strip=False, widget=forms.PasswordInput)
 
@@ -150,7 +153,7 @@ class AdvanceForm(StepForm):
     version = Version(required=False)
     to = _text()
     at = _when()
-    reason = _text()
+    reason = _text("Why it ended early")
 
 
 class EventForm(StepForm):
@@ -178,14 +181,14 @@ class AcknowledgeForm(StepForm):
 class DischargeForm(StepForm):
     ids = {"override_reason": "discharge-override"}
     version = Version(required=False)
-    moaas = _whole()
+    moaas = _whole("MOAA/S")
     oriented = _ticked()
     walks_steadily = _ticked()
     nausea_controlled = _ticked()
     escort_present = _ticked()
     new_suicidal_ideation = Answer(required=False)
-    driver_name = _text()
-    override_reason = _text()
+    driver_name = _text("Who is driving the patient home")
+    override_reason = _text("Reason to discharge with a criterion unmet")
 
 
 class StopForm(StepForm):

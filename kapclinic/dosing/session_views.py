@@ -25,7 +25,7 @@ from kapclinic.audit.context import AuditContext
 from kapclinic.audit.services import access_events_record_many
 from kapclinic.clinical.infusion import STANDARD_MINUTES
 from kapclinic.clinical.monitoring import next_reading_due
-from kapclinic.clinical.session_states import AFTER_DOSE
+from kapclinic.clinical.session_states import AFTER_DOSE, BEFORE_DOSE, Step, refusal
 from kapclinic.dosing import session_services as steps
 from kapclinic.dosing.charts import ChartThreshold, VitalPoint, vitals_summary, vitals_svg
 from kapclinic.dosing.courses import order_indication
@@ -217,6 +217,10 @@ def session_page(request: HttpRequest, session_id: int, *, refused: tuple[str, S
             "indication": indication,
             "indication_choices": EsketamineIndication.choices,
             "states": SessionState,
+            # Which steps the session's state allows now (the table in kapclinic/clinical/session_states.py).
+            "may_now": {step.name.lower(): refusal(session.state, step) is None for step in Step},
+            "before_dose": session.state in BEFORE_DOSE,
+            "after_dose": session.state in AFTER_DOSE,
             "poll_seconds": settings.KAPCLINIC_ALERT_POLL_SECONDS,
             "can_write_notes": may(user.role, Action.NOTE_WRITE),
             "can_report_adverse": may(user.role, Action.ADVERSE_EVENT_RECORD),
@@ -311,7 +315,7 @@ def board(request: HttpRequest) -> HttpResponse:
 
 
 @dataclass(frozen=True)
-class Step:
+class ScreenStep:
     """A step of the session screen: the form that parses it, the service call that writes it (typed), what the
     page says once it is done, and the form field of each service field whose name differs."""
 
@@ -335,8 +339,8 @@ def _witness(v: dict[str, Any]) -> WitnessCredentials | None:
     return WitnessCredentials(v["witness_username"], v["witness_password"]) if v["witness_username"] else None
 
 
-STEPS: dict[str, Step] = {
-    "check-in": Step(
+STEPS: dict[str, ScreenStep] = {
+    "check-in": ScreenStep(
         CheckInForm,
         lambda ctx, session_id, v: steps.session_check_in(
             ctx=ctx,
@@ -355,7 +359,7 @@ STEPS: dict[str, Step] = {
         ),
         "Checked in. Enter the pre-dose vitals.",
     ),
-    "vitals": Step(
+    "vitals": ScreenStep(
         VitalsForm,
         lambda ctx, session_id, v: steps.vital_record(
             ctx=ctx,
@@ -366,14 +370,14 @@ STEPS: dict[str, Step] = {
         ),
         "Reading saved.",
     ),
-    "override": Step(
+    "override": ScreenStep(
         OverrideForm,
         lambda ctx, session_id, v: steps.clearance_override(
             ctx=ctx, session_id=session_id, reason=v["reason"], version=v["version"]
         ),
         "Hold overridden; the session is cleared to dose.",
     ),
-    "order": Step(
+    "order": ScreenStep(
         DoseOrderForm,
         lambda ctx, session_id, v: steps.dose_order_sign(
             ctx=ctx,
@@ -387,7 +391,7 @@ STEPS: dict[str, Step] = {
         ),
         "Dose order signed.",
     ),
-    "administer": Step(
+    "administer": ScreenStep(
         AdministrationForm,
         lambda ctx, session_id, v: steps.administration_record(
             ctx=ctx,
@@ -406,7 +410,7 @@ STEPS: dict[str, Step] = {
         "Administration recorded; the ledger entries are written.",
         {"infusion_rate_ml_per_h": "infusion_rate", "witness": "witness_username"},
     ),
-    "advance": Step(
+    "advance": ScreenStep(
         AdvanceForm,
         lambda ctx, session_id, v: steps.session_advance(
             ctx=ctx, session_id=session_id, to=v["to"], at=v["at"], reason=v["reason"], version=v["version"]
@@ -414,7 +418,7 @@ STEPS: dict[str, Step] = {
         "Session moved on.",
         {"short_infusion_reason": "reason"},
     ),
-    "event": Step(
+    "event": ScreenStep(
         EventForm,
         lambda ctx, session_id, v: steps.event_record(
             ctx=ctx,
@@ -428,14 +432,14 @@ STEPS: dict[str, Step] = {
         ),
         "Recorded.",
     ),
-    "acknowledge": Step(
+    "acknowledge": ScreenStep(
         AcknowledgeForm,
         lambda ctx, session_id, v: steps.alert_acknowledge(
             ctx=ctx, alert_id=v["alert"] or 0, action_taken=v["action_taken"]
         ),
         "Alert acknowledged.",
     ),
-    "discharge": Step(
+    "discharge": ScreenStep(
         DischargeForm,
         lambda ctx, session_id, v: steps.session_discharge(
             ctx=ctx,
@@ -451,24 +455,24 @@ STEPS: dict[str, Step] = {
         ),
         "Patient discharged.",
     ),
-    "stop": Step(
+    "stop": ScreenStep(
         StopForm,
         lambda ctx, session_id, v: steps.session_stop(
             ctx=ctx, session_id=session_id, outcome=v["outcome"], reason=v["reason"], version=v["version"]
         ),
         "Session stopped.",
     ),
-    "sign": Step(
+    "sign": ScreenStep(
         SignForm,
         lambda ctx, session_id, v: steps.session_sign(ctx=ctx, session_id=session_id, version=v["version"]),
         "Session record signed.",
     ),
-    "rems": Step(
+    "rems": ScreenStep(
         RemsSubmissionForm,
         lambda ctx, session_id, v: steps.rems_submit(ctx=ctx, session_id=session_id, reference=v["reference"]),
         "REMS form marked submitted.",
     ),
-    "adverse-event": Step(
+    "adverse-event": ScreenStep(
         AdverseEventForm,
         lambda ctx, session_id, v: steps.adverse_event_record(
             ctx=ctx,
@@ -483,7 +487,7 @@ STEPS: dict[str, Step] = {
         ),
         "Adverse event recorded; the director will see it on the dashboard.",
     ),
-    "rems-enrollment": Step(
+    "rems-enrollment": ScreenStep(
         RemsEnrollmentForm,
         lambda ctx, session_id, v: steps.rems_enrollment_record(
             ctx=ctx,
@@ -497,7 +501,7 @@ STEPS: dict[str, Step] = {
 STEP_DONE = {name: step.done for name, step in STEPS.items()}
 
 
-def _in_form_terms(step: Step, write: Callable[[], object]) -> object:
+def _in_form_terms(step: ScreenStep, write: Callable[[], object]) -> object:
     """Run the step's write; a refusal naming a service field the form calls otherwise names the form's field."""
     try:
         return write()
