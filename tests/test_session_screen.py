@@ -24,7 +24,7 @@ from kapclinic.dosing.models import (
     SessionState,
     VitalSign,
 )
-from kapclinic.dosing.session_services import discharge_criteria
+from kapclinic.dosing.session_services import discharge_criteria, event_record
 from kapclinic.dosing.session_views import _thresholds
 from kapclinic.inventory.models import Lot, Product, StorageLocation
 from kapclinic.inventory.services import Quantity, ledger_receive
@@ -410,3 +410,22 @@ def test_the_screen_offers_the_steps_the_state_table_allows(
     steps = {"check-in", "vitals", "event", "advance", "discharge", "stop", "sign", "adverse-event"}
     shown = {step for step in steps if f'action="/dosing/sessions/{session.pk}/{step}/"' in page}
     assert shown == offered
+
+
+def test_the_events_form_offers_every_in_session_scale_and_a_score_reads_by_its_name(
+    client_for: Any, api_for: Any, personas: dict[str, User], team_patient: Patient, other_patient: Patient
+) -> None:
+    """The scales come from the instrument registry's in-session use (issue 14, item 3), not a list in the
+    template; a recorded score is named as the instrument is published ("CADSS-6"), not by its code."""
+    session = _session(_world(client_for, api_for, personas, team_patient, other_patient), team_patient, "monitoring")
+    event_record(
+        ctx=AuditContext(user=personas["nurse"], channel="test"),
+        session_id=session.pk,
+        kind="score",
+        code="cadss6",
+        value="6",
+    )
+    page = client_for("nurse").get(f"/dosing/sessions/{session.pk}/").content.decode()
+    for code in ("dissociation_nrs", "cadss6", "moaas", "rass"):
+        assert f'<option value="{code}">' in page
+    assert "Score: <strong>CADSS-6</strong> — 6" in page
