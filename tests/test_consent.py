@@ -183,7 +183,7 @@ def test_patient_reads_and_signs_in_the_portal(client_for: Any, team_patient: Pa
     assert (signature.channel, signature.recorded_by.username) == ("portal", "patient_user")
     assert (signature.client_address, signature.user_agent) == ("198.51.100.7", "Phone browser 1.0")
     assert signature.typed_name == "alder TEAMPATIENT" and signature.risks_acknowledged == CODES
-    assert signature.digest_intact and consent_current(team_patient.pk) == signature
+    assert signature.signature_intact and consent_current(team_patient.pk) == signature
     assert not signature.witnesses.exists()
     shown = client.get(f"/portal/consent/{signature.pk}/").content.decode()
     assert V1_BODY in shown and "✓ " + RISKS[2]["text"] in shown
@@ -618,7 +618,7 @@ def test_signatures_are_append_only_in_the_database(
         with pytest.raises(DatabaseError, match=REFUSED), transaction.atomic():
             change()
     signature.refresh_from_db()
-    assert signature.typed_name == team_patient.full_name and signature.digest_intact
+    assert signature.typed_name == team_patient.full_name and signature.signature_intact
 
 
 def test_the_consent_page_needs_the_care_team(client_for: Any, team_patient: Patient, v1: ConsentVersion) -> None:

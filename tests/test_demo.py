@@ -6,6 +6,7 @@ from datetime import datetime, time, timedelta
 
 import pytest
 import time_machine
+from django.apps import apps
 from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
@@ -15,6 +16,7 @@ from kapclinic.audit.context import AuditContext
 from kapclinic.dosing.models import AdverseEvent, CheckIn, Clearance, DosingSession, MonitoringAlert, SessionState
 from kapclinic.intake.eligibility import eligibility_for_patient
 from kapclinic.intake.models import EligibilityDecision, Evaluation
+from kapclinic.signing import Signed
 from kapclinic.therapy.models import TherapyNote
 
 
@@ -29,6 +31,10 @@ def test_the_demo_has_todays_sessions_in_several_states_and_both_kinds_of_contra
 
 def _demo_has_todays_sessions_in_several_states_and_both_kinds_of_contraindication() -> None:
     call_command("demo_load", "--quiet")
+    # Every record the demo signed verifies, read back from the database (issue 14, item 6).
+    for model in (m for m in apps.get_models() if issubclass(m, Signed)):
+        broken = [r.pk for r in model._default_manager.all() if r.is_signed and not r.signature_intact]
+        assert not broken, f"{model.__name__} {broken}"
     today = timezone.localdate()
     states = set(
         DosingSession.objects.filter(scheduled_for__date=today)

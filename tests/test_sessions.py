@@ -118,6 +118,7 @@ def test_a_whole_iv_session_from_check_in_to_signature(
         order.dose_mg == Decimal("39")
         and order.volume_ml == Decimal("3.9")
         and order.signed_by == personas["prescriber"]
+        and order.signature_intact
     )
     dose = {"lot": lot.pk, "location": safe.pk, "drawn": "4.0", "given": "3.9", "infusion_rate": "75"}
     # A wrong witness password refuses the whole step, and the failure stays counted and audited (the check runs

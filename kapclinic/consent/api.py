@@ -115,6 +115,10 @@ class SignatureOut(Schema):
         return obj.recorded_by.username
 
     @staticmethod
+    def resolve_digest_intact(obj: ConsentSignature) -> bool:
+        return obj.signature_intact
+
+    @staticmethod
     def resolve_witnesses(obj: ConsentSignature) -> list[ConsentWitness]:
         return list(obj.witnesses.all())
 

@@ -7,7 +7,6 @@ of the text it showed).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
@@ -15,7 +14,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from kapclinic.signing import content_digest
+from kapclinic.signing import Signed, content_digest
 
 
 class ConsentVersion(models.Model):
@@ -62,8 +61,14 @@ class SigningChannel(models.TextChoices):
     CLINIC = "clinic", "At the clinic"
 
 
-class ConsentSignature(models.Model):
+class ConsentSignature(Signed):
     """The patient's signature on one consent version: typed full name, each key risk ticked, when, from where."""
+
+    # With the version's text (by its digest) and risks: see signed_content.
+    SIGNED_FIELDS = ("patient", "version", "typed_name", "risks_acknowledged", "signed_at")
+    # The patient signs by typing their name; the account is the one the signature came from.
+    SIGNER_FIELD = "recorded_by"
+    DIGEST_FIELD = "digest"
 
     patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="consent_signatures")
     version = models.ForeignKey(ConsentVersion, on_delete=models.PROTECT, related_name="signatures")
@@ -93,41 +98,22 @@ class ConsentSignature(models.Model):
 
     def signed_content(self) -> dict[str, Any]:
         """What the digest covers: the version's text (by its digest) and risks, the name typed, the ticks, when."""
-        return signature_content(
-            patient_id=self.patient_id,
-            version=self.version,
-            typed_name=self.typed_name,
-            risks_acknowledged=list(self.risks_acknowledged),
-            signed_at=self.signed_at,
-        )
+        return {
+            **super().signed_content(),
+            "version_body_digest": self.version.body_digest,
+            "risks": self.version.risks,
+        }
 
     @property
-    def digest_intact(self) -> bool:
+    def signature_intact(self) -> bool:
         """Whether the stored signature still matches the version text and what the patient typed and ticked."""
-        return self.version.text_intact and self.digest == content_digest(self.signed_content())
+        return self.version.text_intact and super().signature_intact
 
     @property
     def acknowledged_risks(self) -> list[tuple[dict[str, str], bool]]:
         """Each risk of the version with whether the patient ticked it, in the order the patient read them."""
         ticked = set(self.risks_acknowledged)
         return [(risk, risk["code"] in ticked) for risk in self.version.risks]
-
-
-def signature_content(
-    *, patient_id: int, version: ConsentVersion, typed_name: str, risks_acknowledged: list[str], signed_at: datetime
-) -> dict[str, Any]:
-    """Return the fields a consent signature's digest covers (kapclinic.signing.content_digest)."""
-    return {
-        "patient": patient_id,
-        "version": version.pk,
-        "version_body_digest": version.body_digest,
-        "risks": version.risks,
-        "typed_name": typed_name,
-        "risks_acknowledged": risks_acknowledged,
-        # As UTC text here (the same form content_digest gives datetimes), so the digest never depends on
-        # the server's time zone.
-        "signed_at": signed_at.astimezone(UTC).isoformat(),
-    }
 
 
 class ConsentWitness(models.Model):

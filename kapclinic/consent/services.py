@@ -23,7 +23,6 @@ from kapclinic.consent.models import (
     ConsentWithdrawal,
     ConsentWitness,
     SigningChannel,
-    signature_content,
 )
 from kapclinic.consent.selectors import consent_document, consent_signature_for_user, consent_status_of
 from kapclinic.consent.signals import consent_withdrawn
@@ -250,21 +249,11 @@ def consent_sign(
                 version=version,
                 typed_name=typed[:200],
                 risks_acknowledged=[c for c in version.risk_codes if c in ticks],
-                signed_at=timezone.now(),
                 client_address=ctx.client_address,
                 user_agent=str(user_agent or "")[:300],
                 channel=chosen,
-                recorded_by=ctx.user,
             )
-            signature.digest = content_digest(
-                signature_content(
-                    patient_id=patient.pk,
-                    version=version,
-                    typed_name=signature.typed_name,
-                    risks_acknowledged=signature.risks_acknowledged,
-                    signed_at=signature.signed_at,
-                )
-            )
+            signature.signature_stamp(ctx.user.pk)
             signature.save(force_insert=True)
             if chosen == SigningChannel.CLINIC:
                 ConsentWitness.objects.create(

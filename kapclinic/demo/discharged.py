@@ -43,7 +43,6 @@ from kapclinic.inventory.services import Quantity, ledger_entry_record
 from kapclinic.patients.models import Patient
 from kapclinic.plans.models import TreatmentPlan
 from kapclinic.policy import dosing_policy, monitoring_policy
-from kapclinic.signing import content_digest
 
 SERIAL = 11
 WEIGHT_KG = Decimal(68)
@@ -195,16 +194,7 @@ def _first_session(session: DosingSession, staff: dict[str, User], start: dateti
         policy=dosing,
     )
     assert not calc.hard_stops and calc.volume_ml is not None
-    values = {
-        "session": session.pk,
-        "route": "im",
-        "dose_mg": str(calc.dose_mg),
-        "volume_ml": str(calc.volume_ml),
-        "product": lot.product_id,
-        "working": list(calc.working),
-        "signed_by": prescriber.pk,
-    }
-    order = DoseOrder.objects.create(
+    order = DoseOrder(
         session=session,
         route="im",
         dose_mg=calc.dose_mg,
@@ -214,10 +204,9 @@ def _first_session(session: DosingSession, staff: dict[str, User], start: dateti
         volume_ml=calc.volume_ml,
         working=list(calc.working),
         policy_version=dosing.version,
-        signed_by=prescriber,
-        signed_at=start + timedelta(minutes=18),
-        digest=content_digest(values),
     )
+    order.signature_stamp(prescriber.pk, at=start + timedelta(minutes=18))
+    order.save(force_insert=True)
     dosed = start + timedelta(minutes=25)
     reference = f"Dosing session {session.pk}, order {order.pk}"
     entry = ledger_entry_record(

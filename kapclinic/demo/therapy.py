@@ -13,7 +13,6 @@ from kapclinic.accounts.models import User
 from kapclinic.clinical.registry import SYNTHETIC_MRN_BASE, mrn_from_number
 from kapclinic.patients.models import Patient
 from kapclinic.plans.selectors import current_plan
-from kapclinic.signing import content_digest
 from kapclinic.therapy.kinds import NoteKind, searchable_text
 from kapclinic.therapy.models import GoalProgress, NoteAddendum, Reflection, TherapyNote
 
@@ -106,22 +105,13 @@ def load_therapy(staff: dict[str, User]) -> int:
         },
     )
     addendum_at = integration.signed_at + timedelta(days=1) if integration.signed_at else now
-    NoteAddendum.objects.create(
+    addendum = NoteAddendum(
         note=integration,
-        author=therapist,
-        written_at=addendum_at,
         reason="Information received after signing",
         body="Patient phoned the next day: slept seven hours two nights running.",
-        digest=content_digest(
-            {
-                "note": integration.pk,
-                "author": therapist.pk,
-                "at": addendum_at,
-                "reason": "Information received after signing",
-                "body": "Patient phoned the next day: slept seven hours two nights running.",
-            }
-        ),
     )
+    addendum.signature_stamp(therapist.pk, at=addendum_at)
+    addendum.save(force_insert=True)
     draft = _note(
         patient,
         therapist,

@@ -12,7 +12,7 @@ from kapclinic.clinical import monitoring as monitoring_rules
 from kapclinic.clinical.session_states import FINISHED as FINISHED
 from kapclinic.clinical.session_states import NOT_STARTED as NOT_STARTED
 from kapclinic.clinical.session_states import SessionState as SessionState
-from kapclinic.signing import SignedRecord
+from kapclinic.signing import Signed, SignedRecord
 
 
 class Route(models.TextChoices):
@@ -205,8 +205,13 @@ class Clearance(models.Model):
         return f"clearance {self.status} of session {self.session_id}"
 
 
-class DoseOrder(models.Model):
+class DoseOrder(Signed):
     """The prescriber's signed order for this session's dose, with the calculation's working. Append-only."""
+
+    SIGNED_FIELDS = ("session", "route", "dose_mg", "volume_ml", "product", "working", "signed_by")
+    SIGNED_WHEN_SET = ("infusion_minutes", "esketamine_indication")
+    SIGNED_DECIMALS_AS_CALCULATED = ("dose_mg", "volume_ml")
+    DIGEST_FIELD = "digest"
 
     session = models.ForeignKey(DosingSession, on_delete=models.PROTECT, related_name="orders")
     route = models.CharField(max_length=12)

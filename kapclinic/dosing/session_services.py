@@ -60,7 +60,6 @@ from kapclinic.inventory.services import ConfirmedWitness, Quantity, Witness, le
 from kapclinic.patients.access import patient_get_for_user
 from kapclinic.policy import dosing_policy, monitoring_policy
 from kapclinic.roles import Action, may
-from kapclinic.signing import content_digest
 
 READING_FIELDS = ("systolic", "diastolic", "heart_rate", "spo2", "respiratory_rate")
 
@@ -495,20 +494,7 @@ def dose_order_sign(
                 " ".join(f["message"] for f in hard_stops) + " An override needs the prescriber's written reason.",
                 field="override_reason",
             )
-        values = {
-            "session": session.pk,
-            "route": plan.route,
-            "dose_mg": str(calc.dose_mg),
-            "volume_ml": str(calc.volume_ml) if calc.volume_ml is not None else None,
-            "product": product.pk,
-            "working": working,
-            "signed_by": ctx.user.pk,
-        }
-        if planned_minutes is not None:
-            values["infusion_minutes"] = planned_minutes
-        if esketamine_indication:
-            values["esketamine_indication"] = esketamine_indication
-        order = DoseOrder.objects.create(
+        order = DoseOrder(
             session=session,
             route=plan.route,
             dose_mg=calc.dose_mg,
@@ -524,9 +510,9 @@ def dose_order_sign(
             hard_stops=hard_stops,
             override_reason=override_reason.strip() if hard_stops else "",
             policy_version=dosing_policy().version,
-            signed_by=ctx.user,
-            digest=content_digest(values),
         )
+        order.signature_stamp(ctx.user.pk)
+        order.save(force_insert=True)
         session.version += 1
         session.save(update_fields=["version"])
         _audit(ctx, session, "dose.order", order=order.pk, dose_mg=str(calc.dose_mg), overridden=bool(hard_stops))

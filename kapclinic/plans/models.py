@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -44,6 +42,8 @@ class TreatmentPlan(SignedRecord):
         "notes",
         "dosing_policy_version",
     )
+    # Asked from 2026-12: plans signed before keep the digest they were signed with.
+    SIGNED_WHEN_SET = ("esketamine_indication",)
 
     patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="treatment_plans")
     supersedes = models.OneToOneField(
@@ -104,14 +104,6 @@ class TreatmentPlan(SignedRecord):
 
     def __str__(self) -> str:
         return f"plan {self.pk} for patient {self.patient_id} ({self.get_route_display()})"
-
-    def signed_content(self) -> dict[str, Any]:
-        """The signed fields, with the esketamine indication when there is one (plans signed before it was asked
-        keep the digest they were signed with)."""
-        content = super().signed_content()
-        if self.esketamine_indication:
-            content["esketamine_indication"] = self.esketamine_indication
-        return content
 
     @property
     def starting_dose_label(self) -> str:

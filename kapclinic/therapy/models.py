@@ -13,7 +13,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
-from kapclinic.signing import SignedRecord
+from kapclinic.signing import Signed, SignedRecord
 from kapclinic.therapy.kinds import (
     KIND_LABELS,
     MINUTES_MAX,
@@ -115,8 +115,14 @@ class TherapyNote(SignedRecord):
         return Modality(self.modality).label
 
 
-class NoteAddendum(models.Model):
+class NoteAddendum(Signed):
     """Text added to a signed note by its author: who, when and why. Append-only."""
+
+    SIGNED_FIELDS = ("note", "author", "written_at", "reason", "body")
+    SIGNED_AS = {"written_at": "at"}
+    SIGNER_FIELD = "author"
+    SIGNED_AT_FIELD = "written_at"
+    DIGEST_FIELD = "digest"
 
     note = models.ForeignKey(TherapyNote, on_delete=models.PROTECT, related_name="addenda")
     author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")

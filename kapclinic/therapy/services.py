@@ -25,7 +25,6 @@ from kapclinic.errors import AccessDenied, Conflict, NotFound
 from kapclinic.patients.access import patient_get_for_user
 from kapclinic.plans.selectors import current_plan
 from kapclinic.roles import Action, may
-from kapclinic.signing import content_digest
 from kapclinic.therapy.kinds import (
     ADDENDUM_MAX,
     BODY_MAX,
@@ -302,16 +301,10 @@ def note_addendum_add(*, ctx: AuditContext, note_id: int, body: str, reason: str
         problem = ValidationError(errors)
     if problem is not None:
         raise _refused(ctx, "note.addendum", note.patient_id, problem, detail={"note": note_id})
-    now = timezone.now()
     with transaction.atomic():
-        addendum = NoteAddendum.objects.create(
-            note=note,
-            author=ctx.user,
-            written_at=now,
-            reason=reason,
-            body=body,
-            digest=content_digest({"note": note.pk, "author": ctx.user.pk, "at": now, "reason": reason, "body": body}),
-        )
+        addendum = NoteAddendum(note=note, reason=reason, body=body)
+        addendum.signature_stamp(ctx.user.pk)
+        addendum.save(force_insert=True)
         access_event_record(
             ctx=ctx,
             action="note.addendum",
