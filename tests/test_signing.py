@@ -20,6 +20,8 @@ from kapclinic.audit.context import AuditContext
 from kapclinic.consent.models import ConsentSignature, ConsentVersion
 from kapclinic.consent.services import consent_sign, consent_version_publish
 from kapclinic.dosing.models import DoseOrder, DosingSession
+from kapclinic.intake.eligibility import eligibility_decide
+from kapclinic.intake.models import EligibilityDecision
 from kapclinic.inventory.models import Product
 from kapclinic.patients.models import Patient
 from kapclinic.plans.models import TreatmentPlan
@@ -29,7 +31,15 @@ from kapclinic.therapy.models import NoteAddendum, NoteCosignature, TherapyNote
 
 pytestmark = pytest.mark.django_db
 
-SIGNED_RECORDS = {TreatmentPlan, DosingSession, TherapyNote, NoteAddendum, ConsentSignature, DoseOrder}
+SIGNED_RECORDS = {
+    TreatmentPlan,
+    DosingSession,
+    TherapyNote,
+    NoteAddendum,
+    ConsentSignature,
+    DoseOrder,
+    EligibilityDecision,
+}
 # Digests that are not signatures, and why.
 NOT_SIGNATURES = {
     ConsentVersion: "body_digest is the digest of a published text (checked by text_intact), signed by no one",
@@ -167,6 +177,12 @@ def order(personas: dict[str, User], session: DosingSession, product: Product) -
     return made
 
 
+def decision(personas: dict[str, User], patient: Patient) -> EligibilityDecision:
+    return eligibility_decide(
+        ctx=ctx(personas["prescriber"]), patient_id=patient.pk, decision="not_eligible", reason="Not today."
+    )
+
+
 def reloaded(record: SignedT) -> SignedT:
     return type(record)._default_manager.get(pk=record.pk)
 
@@ -179,6 +195,7 @@ TAMPERING: dict[str, tuple[Callable[..., Signed], str, Any]] = {
     "addendum": (lambda p, s, pr: addendum(p, s.patient), "body", "Did not phone."),
     "consent": (lambda p, s, pr: consent(p, s.patient), "typed_name", "Someone Else"),
     "order": (lambda p, s, pr: order(p, s, pr), "dose_mg", Decimal("93")),
+    "eligibility decision": (lambda p, s, pr: decision(p, s.patient), "decision", "eligible"),
 }
 
 
@@ -302,3 +319,15 @@ def test_a_record_stamped_before_saving_verifies_when_read_back(plan: TreatmentP
 def test_signed_record_keeps_its_nullable_columns_for_drafts() -> None:
     for model in (TreatmentPlan, DosingSession, TherapyNote):
         assert issubclass(model, SignedRecord) and model._meta.get_field("signed_at").null
+
+
+def test_an_eligibility_decision_recorded_before_signing_stays_unsigned(
+    personas: dict[str, User], team_patient: Patient
+) -> None:
+    """Decisions recorded before 2026-12 have no digest: unsigned, not altered, and never signed after the fact."""
+    before = EligibilityDecision.objects.create(
+        patient=team_patient, decision="eligible", decided_by=personas["prescriber"], rule_set_version="t"
+    )
+    stored = EligibilityDecision.objects.get(pk=before.pk)
+    assert stored.digest == "" and not stored.is_signed and not stored.signature_intact
+    assert decision(personas, team_patient).is_signed

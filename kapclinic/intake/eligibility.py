@@ -273,16 +273,17 @@ def eligibility_decide(*, ctx: AuditContext, patient_id: int, decision: str, rea
         )
         raise ValidationError({"decision": why})
     with transaction.atomic():
-        saved = EligibilityDecision.objects.create(
+        saved = EligibilityDecision(
             patient_id=patient_id,
             decision=decision,
             reason=reason.strip(),
-            decided_by=ctx.user,
             rule_set_version=RULE_SET_VERSION,
             policy_version=policy.version,
             findings=[f.as_dict() for f in findings],
             evaluation_data=data,
         )
+        saved.signature_stamp(ctx.user.pk)
+        saved.save(force_insert=True)
         access_event_record(
             ctx=ctx,
             action=Action.ELIGIBILITY_DECIDE,

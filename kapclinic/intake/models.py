@@ -7,6 +7,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from kapclinic.signing import Signed
+
 
 class InquirySource(models.TextChoices):
     WEB = "web", "Web form"
@@ -83,8 +85,23 @@ class EligibilityDecisionKind(models.TextChoices):
     NOT_ELIGIBLE = "not_eligible", "Not eligible"
 
 
-class EligibilityDecision(models.Model):
-    """The prescriber's decision, with the findings, rule set and policy that were in force. Append-only."""
+class EligibilityDecision(Signed):
+    """The prescriber's signed decision, with the findings, rule set and policy that were in force. Append-only."""
+
+    SIGNED_FIELDS = (
+        "patient",
+        "decision",
+        "reason",
+        "decided_by",
+        "decided_at",
+        "rule_set_version",
+        "policy_version",
+        "findings",
+        "evaluation_data",
+    )
+    SIGNER_FIELD = "decided_by"
+    SIGNED_AT_FIELD = "decided_at"
+    DIGEST_FIELD = "digest"
 
     patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="eligibility_decisions")
     decision = models.CharField(max_length=30, choices=EligibilityDecisionKind.choices)
@@ -95,6 +112,8 @@ class EligibilityDecision(models.Model):
     policy_version = models.CharField(max_length=40)
     findings = models.JSONField(default=list)
     evaluation_data = models.JSONField(default=dict)
+    # Blank on decisions recorded before they were signed (2026-12): those stay unsigned, never signed later.
+    digest = models.CharField(max_length=64, blank=True, default="")
 
     class Meta:
         ordering = ["-decided_at", "-id"]
@@ -106,3 +125,7 @@ class EligibilityDecision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.decision} for patient {self.patient_id} at {self.decided_at:%Y-%m-%d}"
+
+    @property
+    def is_signed(self) -> bool:
+        return bool(self.digest)
