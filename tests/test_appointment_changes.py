@@ -127,7 +127,7 @@ def test_each_clinician_sees_their_own_coming_appointments_on_their_home_page(
     assert "My appointments" in prescriber_home and "Medical and psychiatric evaluation" in prescriber_home
     assert "Integration session" not in prescriber_home
     assert "Integration session" in therapist_home and "Medical and psychiatric evaluation" not in therapist_home
-    assert team_patient.full_name in therapist_home
+    assert f"{team_patient.family_name.upper()}, {team_patient.given_name}" in therapist_home
     listed = AccessEvent.objects.filter(action="appointment.upcoming_list", patient_id=team_patient.pk)
     assert set(listed.values_list("user__username", flat=True)) == {"prescriber", "therapist"}
 

@@ -36,6 +36,7 @@ pytestmark = pytest.mark.browser
 
 GIVEN, FAMILY = "Juniper", "Walkthroughdemo"
 FULL_NAME = f"{GIVEN} {FAMILY}"
+STAFF_NAME = f"{FAMILY.upper()}, {GIVEN}"  # how staff lists and headings name a patient or an inquirer
 BANNER_NAME = f"{FAMILY.upper()}, {GIVEN}"
 # 555-0193 is outside the demo's 555-0101..0124 and the other browser tests' numbers: no duplicate warning.
 PHONE = "(212) 555-0193"
@@ -124,7 +125,7 @@ def book_consultation(page: Page, starts: datetime) -> None:
     page.get_by_label("Video link").fill("https://video.example.test/juniper-consult")
     page.get_by_role("button", name="Book").click()
     expect(flash(page)).to_contain_text("The appointment was booked.")
-    expect(page.get_by_role("heading", level=1)).to_have_text(f"Free consultation: {FULL_NAME}")
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Free consultation: {STAFF_NAME}")
     expect(page.locator(".facts")).to_contain_text("Demo Prescriber")
 
 
@@ -148,8 +149,8 @@ def record_consultation_outcome(page: Page) -> None:
     """From the coordinator's home (consultations today and tomorrow): proceed to evaluation."""
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Home").click()
     consultations = page.get_by_role("region", name="Consultations today and tomorrow")
-    consultations.get_by_role("link", name=re.compile(FULL_NAME)).click()
-    expect(page.get_by_role("heading", level=1)).to_have_text(f"Free consultation: {FULL_NAME}")
+    consultations.get_by_role("link", name=re.compile(STAFF_NAME)).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Free consultation: {STAFF_NAME}")
     outcome = page.locator("section.card", has=page.get_by_role("heading", name="Outcome of the consultation"))
     outcome.get_by_label("Proceed to evaluation").check()
     expect(outcome.get_by_label("Send the pre-screen questionnaires to the patient's portal")).to_be_checked()
