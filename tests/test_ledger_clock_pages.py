@@ -86,7 +86,7 @@ def test_the_director_records_the_filings_and_the_clocks_stop(client_for: Any, a
     today = timezone.localdate().isoformat()
     assert director.post(url, {"kind": "written_notice", "filed_on": today}).status_code == 302
     twice = director.post(url, {"kind": "written_notice", "filed_on": today})
-    assert twice.status_code == 422 and "already recorded" in twice.content.decode()
+    assert twice.status_code == 409 and "already recorded" in twice.content.decode()
     api = api_for("director")
     no_ref = api.post(
         f"/api/v1/ledger/losses/{loss.pk}/reports",

@@ -13,10 +13,9 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import render
 
-from kapclinic.accounts.web import current_user, forbidden
+from kapclinic.accounts.web import current_user, forbidden, refusals_as_plain_pages
 from kapclinic.audit.context import AuditContext
 from kapclinic.csvsafe import csv_lines
-from kapclinic.errors import AccessDenied
 from kapclinic.inventory import reports
 from kapclinic.inventory.models import BusinessTime
 from kapclinic.inventory.selectors import require_ledger_report
@@ -129,18 +128,20 @@ def _date(request: HttpRequest, name: str, label: str, errors: list[str]) -> dat
 
 
 @login_required
+@refusals_as_plain_pages
 def dispensing_log(request: HttpRequest, output: str = "page") -> HttpResponseBase:
     """The dispensing and administration log for a range of days (21 CFR 1304.22(c))."""
     assert output in OUTPUTS
     ctx = AuditContext.from_request(request)
     template = "inventory/reports/dispensing_log.html"
+    require_ledger_report(ctx, "report.dispensing_log")  # refuse before saying what is wrong with the filters
+    errors: list[str] = []
+    date_from = _date(request, "from", "start date", errors)
+    date_to = _date(request, "to", "end date", errors)
+    if errors:
+        return _refused(request, output, template, errors, {})
+    # Not `submitted`: a refused filter of a download is answered in plain text, not a page with a form.
     try:
-        require_ledger_report(ctx, "report.dispensing_log")  # refuse before saying what is wrong with the filters
-        errors: list[str] = []
-        date_from = _date(request, "from", "start date", errors)
-        date_to = _date(request, "to", "end date", errors)
-        if errors:
-            return _refused(request, output, template, errors, {})
         log = reports.dispensing_log(
             ctx=ctx,
             date_from=date_from,
@@ -148,8 +149,6 @@ def dispensing_log(request: HttpRequest, output: str = "page") -> HttpResponseBa
             output=output,
             max_rows=reports.PDF_MAX_ROWS if output == "pdf" else None,
         )
-    except AccessDenied as exc:
-        return forbidden(request, exc.message)
     except ValidationError as exc:
         return _refused(request, output, template, _messages(exc), {})
     stem = f"kapclinic-dispensing-log-{log.date_from:%Y%m%d}-{log.date_to:%Y%m%d}"
@@ -222,6 +221,7 @@ def _inventory_csv_rows(report: reports.InventoryReport) -> Iterator[list[object
 
 
 @login_required
+@refusals_as_plain_pages
 def inventory(request: HttpRequest, output: str = "page") -> HttpResponseBase:
     """What was on hand at a moment, per product, lot and location (21 CFR 1304.11)."""
     assert output in OUTPUTS
@@ -230,15 +230,14 @@ def inventory(request: HttpRequest, output: str = "page") -> HttpResponseBase:
     day = request.GET.get("date", "").strip()
     at = request.GET.get("time", "").strip()
     context: dict[str, object] = {"timings": [(t.value, t.label) for t in reports.INVENTORY_TIMINGS]}
+    require_ledger_report(ctx, "report.inventory")  # refuse before saying what is wrong with the filters
+    # Not `submitted`: a refused filter of a download is answered in plain text, not a page with a form.
     try:
-        require_ledger_report(ctx, "report.inventory")  # refuse before saying what is wrong with the filters
         if at and not day:
             raise ValidationError({"date": "Choose the date the time belongs to."})
         as_of = reports.parse_as_of(f"{day}T{at}" if at else day)
         timing = request.GET.get("timing", BusinessTime.CLOSE)
         report = reports.inventory_report(ctx=ctx, as_of=as_of, timing=timing, output=output)
-    except AccessDenied as exc:
-        return forbidden(request, exc.message)
     except ValidationError as exc:
         return _refused(request, output, template, _messages(exc), context)
     stem = f"kapclinic-inventory-{report.as_of:%Y%m%d-%H%M}-{report.timing.value}"
@@ -310,13 +309,11 @@ def _reconciliation_csv_rows(report: reports.ReconciliationReport) -> Iterator[l
 
 
 @login_required
+@refusals_as_plain_pages
 def reconciliation(request: HttpRequest, output: str = "page") -> HttpResponseBase:
     """received - administered - wasted - destroyed - lost - returned +/- transfers = on hand, with expiry warnings."""
     assert output in OUTPUTS
-    try:
-        report = reports.reconciliation_report(ctx=AuditContext.from_request(request), output=output)
-    except AccessDenied as exc:
-        return forbidden(request, exc.message)
+    report = reports.reconciliation_report(ctx=AuditContext.from_request(request), output=output)
     stem = f"kapclinic-reconciliation-{report.generated_at:%Y%m%d-%H%M}"
     if output == "csv":
         return _csv(f"{stem}.csv", csv_lines(_reconciliation_columns(), _reconciliation_csv_rows(report)))

@@ -5,16 +5,22 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.forms import Form
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
-from kapclinic.accounts.web import apply_validation_errors, current_user, forbidden, not_found, querystring_without_page
+from kapclinic.accounts.web import (
+    current_user,
+    forbidden,
+    not_found,
+    querystring_without_page,
+    refusals_as_plain_pages,
+    refused_status,
+    submitted,
+)
 from kapclinic.audit.context import AuditContext
 from kapclinic.clinical.ledger import EntryKind
-from kapclinic.errors import AccessDenied, Conflict, NotFound
 from kapclinic.inventory import selectors, services
 from kapclinic.inventory.forms import (
     ENTRY_KINDS,
@@ -28,17 +34,22 @@ from kapclinic.inventory.forms import (
     RegistrationForm,
     TransferForm,
 )
-from kapclinic.inventory.models import ClinicRegistration, LedgerEntry, Lot, Product, StorageLocation
+from kapclinic.inventory.models import (
+    ClinicRegistration,
+    InventoryCount,
+    LedgerEntry,
+    Lot,
+    Product,
+    StorageLocation,
+)
 from kapclinic.roles import Action, may
 
 
 @login_required
+@refusals_as_plain_pages
 def stock(request: HttpRequest) -> HttpResponse:
     """What is on hand, per lot and location, with expiry warnings."""
-    try:
-        balances = selectors.ledger_balances(ctx=AuditContext.from_request(request))
-    except AccessDenied as exc:
-        return forbidden(request, exc.message)
+    balances = selectors.ledger_balances(ctx=AuditContext.from_request(request))
     user = current_user(request)
     return render(
         request,
@@ -52,6 +63,7 @@ def stock(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@refusals_as_plain_pages
 def entries(request: HttpRequest) -> HttpResponse:
     def _int(name: str) -> int | None:
         raw = request.GET.get(name, "")
@@ -59,12 +71,9 @@ def entries(request: HttpRequest) -> HttpResponse:
 
     kind = request.GET.get("kind", "")
     kind = kind if kind in EntryKind.__members__.values() else ""
-    try:
-        rows = selectors.ledger_entries(
-            ctx=AuditContext.from_request(request), lot_id=_int("lot"), location_id=_int("location"), kind=kind
-        )
-    except AccessDenied as exc:
-        return forbidden(request, exc.message)
+    rows = selectors.ledger_entries(
+        ctx=AuditContext.from_request(request), lot_id=_int("lot"), location_id=_int("location"), kind=kind
+    )
     page = Paginator(rows, 50).get_page(request.GET.get("page"))
     return render(
         request,
@@ -94,23 +103,19 @@ def _ledger_form(
     if not may(current_user(request).role, action):
         return forbidden(request, "Your role does not record in the controlled-substance ledger.")
     form = form_class(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            write(AuditContext.from_request(request), form.cleaned_data)
-        except ValidationError as exc:
-            apply_validation_errors(form, exc)
-        except (AccessDenied, NotFound) as exc:
-            form.add_error(None, exc.message)
-        else:
+    status = 200
+    if request.method == "POST":
+        if submitted(form, lambda: write(AuditContext.from_request(request), form.cleaned_data)) is not None:
             messages.success(request, done)
             return redirect("inventory:stock")
-    status = 422 if request.method == "POST" else 200
+        status = refused_status(form)
     return render(
         request, "inventory/ledger_form.html", {"form": form, "heading": heading, "hint": hint}, status=status
     )
 
 
 @login_required
+@refusals_as_plain_pages
 def receive(request: HttpRequest) -> HttpResponse:
     def write(ctx: AuditContext, data: dict[str, Any]) -> object:
         return services.ledger_receive(
@@ -139,6 +144,7 @@ def receive(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@refusals_as_plain_pages
 def record(request: HttpRequest) -> HttpResponse:
     def write(ctx: AuditContext, data: dict[str, Any]) -> object:
         witness = (
@@ -172,6 +178,7 @@ def record(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@refusals_as_plain_pages
 def transfer(request: HttpRequest) -> HttpResponse:
     def write(ctx: AuditContext, data: dict[str, Any]) -> object:
         return services.ledger_transfer(
@@ -195,6 +202,7 @@ def transfer(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@refusals_as_plain_pages
 def locations(request: HttpRequest) -> HttpResponse:
     user = current_user(request)
     if not may(user.role, Action.LEDGER_VIEW):
@@ -204,18 +212,18 @@ def locations(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         if not can_setup:
             return forbidden(request, "Only the clinic director sets up storage locations.")
-        if form.is_valid():
-            try:
-                services.storage_location_create(ctx=AuditContext.from_request(request), **form.cleaned_data)
-            except ValidationError as exc:
-                apply_validation_errors(form, exc)
-            else:
-                messages.success(request, "The storage location was added.")
-                return redirect("inventory:locations")
+        ctx = AuditContext.from_request(request)
+        if submitted(form, lambda: services.storage_location_create(ctx=ctx, **form.cleaned_data)) is not None:
+            messages.success(request, "The storage location was added.")
+            return redirect("inventory:locations")
+        return _setup_page(
+            request, location_form=form, product_form=ProductForm(), can_setup=True, status=refused_status(form)
+        )
     return _setup_page(request, location_form=form, product_form=ProductForm(), can_setup=can_setup)
 
 
 @login_required
+@refusals_as_plain_pages
 def products(request: HttpRequest) -> HttpResponse:
     user = current_user(request)
     if request.method != "POST":
@@ -223,15 +231,13 @@ def products(request: HttpRequest) -> HttpResponse:
     if not may(user.role, Action.LEDGER_SETUP):
         return forbidden(request, "Only the clinic director sets up products.")
     form = ProductForm(request.POST)
-    if form.is_valid():
-        try:
-            services.product_create(ctx=AuditContext.from_request(request), **form.cleaned_data)
-        except ValidationError as exc:
-            apply_validation_errors(form, exc)
-        else:
-            messages.success(request, "The product was added.")
-            return redirect("inventory:locations")
-    return _setup_page(request, location_form=LocationForm(), product_form=form, can_setup=True, status=422)
+    ctx = AuditContext.from_request(request)
+    if submitted(form, lambda: services.product_create(ctx=ctx, **form.cleaned_data)) is not None:
+        messages.success(request, "The product was added.")
+        return redirect("inventory:locations")
+    return _setup_page(
+        request, location_form=LocationForm(), product_form=form, can_setup=True, status=refused_status(form)
+    )
 
 
 def _setup_page(
@@ -248,11 +254,9 @@ def _setup_page(
 
 
 @login_required
+@refusals_as_plain_pages
 def counts(request: HttpRequest) -> HttpResponse:
-    try:
-        rows = selectors.inventory_counts(ctx=AuditContext.from_request(request))
-    except AccessDenied as exc:
-        return forbidden(request, exc.message)
+    rows = selectors.inventory_counts(ctx=AuditContext.from_request(request))
     user = current_user(request)
     page = Paginator(rows, 20).get_page(request.GET.get("page"))
     return render(
@@ -268,6 +272,7 @@ def counts(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@refusals_as_plain_pages
 def count_new(request: HttpRequest, location_id: int) -> HttpResponse:
     """The blind count form: every lot kept at the location, with no expected quantity shown."""
     if not may(current_user(request).role, Action.LEDGER_RECORD):
@@ -277,37 +282,34 @@ def count_new(request: HttpRequest, location_id: int) -> HttpResponse:
         return not_found(request, "No such storage location.")
     lots = selectors.lots_at(location.pk)
     form = CountForm(request.POST or None, lots=lots)
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        try:
-            count = services.inventory_count_record(
-                ctx=AuditContext.from_request(request),
-                location_id=location.pk,
-                kind=data["kind"],
-                business_time=data["business_time"],
-                lines=[
-                    services.CountedLot(lot.pk, services.Quantity(data[f"lot_{lot.pk}"], data[f"unit_{lot.pk}"]))
-                    for lot in lots
-                ],
-                witness=services.WitnessCredentials(data["witness_username"], data["witness_password"]),
-            )
-        except ValidationError as exc:
-            apply_validation_errors(form, exc)
-        except AccessDenied as exc:
-            form.add_error(None, exc.message)
-        else:
+
+    def record(data: dict[str, Any]) -> InventoryCount:
+        return services.inventory_count_record(
+            ctx=AuditContext.from_request(request),
+            location_id=location.pk,
+            kind=data["kind"],
+            business_time=data["business_time"],
+            lines=[
+                services.CountedLot(lot.pk, services.Quantity(data[f"lot_{lot.pk}"], data[f"unit_{lot.pk}"]))
+                for lot in lots
+            ],
+            witness=services.WitnessCredentials(data["witness_username"], data["witness_password"]),
+        )
+
+    status = 200
+    if request.method == "POST":
+        count = submitted(form, lambda: record(form.cleaned_data))
+        if count is not None:
             messages.success(request, "The count was recorded and compared with the ledger.")
             return redirect("inventory:count", count_id=count.pk)
-    status = 422 if request.method == "POST" else 200
+        status = refused_status(form)
     return render(request, "inventory/count_form.html", {"form": form, "location": location}, status=status)
 
 
 @login_required
+@refusals_as_plain_pages
 def count_detail(request: HttpRequest, count_id: int) -> HttpResponse:
-    try:
-        count = selectors.inventory_counts(ctx=AuditContext.from_request(request)).filter(pk=count_id).first()
-    except AccessDenied as exc:
-        return forbidden(request, exc.message)
+    count = selectors.inventory_counts(ctx=AuditContext.from_request(request)).filter(pk=count_id).first()
     if count is None:
         return not_found(request, "No such count.")
     return render(
@@ -318,6 +320,7 @@ def count_detail(request: HttpRequest, count_id: int) -> HttpResponse:
 
 
 @login_required
+@refusals_as_plain_pages
 def investigation_resolve(request: HttpRequest, investigation_id: int) -> HttpResponse:
     if not may(current_user(request).role, Action.LEDGER_INVESTIGATE):
         return forbidden(request, "Only the clinic director resolves count discrepancies.")
@@ -325,28 +328,28 @@ def investigation_resolve(request: HttpRequest, investigation_id: int) -> HttpRe
     if investigation is None:
         return not_found(request, "No open investigation with that id.")
     form = InvestigationForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.investigation_resolve(
+    status = 200
+    if request.method == "POST":
+        resolved = submitted(
+            form,
+            lambda: services.investigation_resolve(
                 ctx=AuditContext.from_request(request),
                 investigation_id=investigation_id,
                 resolution=form.cleaned_data["resolution"],
                 adjust_ledger=form.cleaned_data["adjust_ledger"],
-            )
-        except ValidationError as exc:
-            apply_validation_errors(form, exc)
-        except Conflict as exc:
-            form.add_error(None, exc.message)
-        else:
+            ),
+        )
+        if resolved is not None:
             messages.success(request, "The investigation was resolved.")
             return redirect("inventory:count", count_id=investigation.line.count_id)
-    status = 422 if request.method == "POST" else 200
+        status = refused_status(form)
     return render(
         request, "inventory/investigation.html", {"form": form, "investigation": investigation}, status=status
     )
 
 
 @login_required
+@refusals_as_plain_pages
 def registration(request: HttpRequest) -> HttpResponse:
     """The registrant's DEA registration, printed on the reports (director edits, others read)."""
     user = current_user(request)
@@ -366,21 +369,21 @@ def registration(request: HttpRequest) -> HttpResponse:
         else None
     )
     form = RegistrationForm(request.POST or None, initial=initial)
+    status = 200
     if request.method == "POST":
         if not can_setup:
             return forbidden(request, "Only the clinic director changes the DEA registration.")
-        if form.is_valid():
-            try:
-                services.clinic_registration_save(ctx=AuditContext.from_request(request), **form.cleaned_data)
-            except ValidationError as exc:
-                apply_validation_errors(form, exc)
-            else:
-                messages.success(request, "The registration was saved.")
-                return redirect("inventory:registration")
-    return render(request, "inventory/registration.html", {"form": form, "current": current, "can_setup": can_setup})
+        ctx = AuditContext.from_request(request)
+        if submitted(form, lambda: services.clinic_registration_save(ctx=ctx, **form.cleaned_data)) is not None:
+            messages.success(request, "The registration was saved.")
+            return redirect("inventory:registration")
+        status = refused_status(form)
+    context = {"form": form, "current": current, "can_setup": can_setup}
+    return render(request, "inventory/registration.html", context, status=status)
 
 
 @login_required
+@refusals_as_plain_pages
 def loss_report(request: HttpRequest, entry_id: int) -> HttpResponse:
     """Record the written notice or the Form 106 of a theft or loss (director); back to the dashboard's clocks."""
     if not may(current_user(request).role, Action.LEDGER_INVESTIGATE):
@@ -389,21 +392,20 @@ def loss_report(request: HttpRequest, entry_id: int) -> HttpResponse:
     if entry is None:
         return not_found(request, "No theft or loss entry with that id.")
     form = LossReportForm(request.POST or None, initial={"kind": request.GET.get("kind", "")})
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.loss_report_record(
+    status = 200
+    if request.method == "POST":
+        filed = submitted(
+            form,
+            lambda: services.loss_report_record(
                 ctx=AuditContext.from_request(request),
                 loss_entry_id=entry_id,
                 kind=form.cleaned_data["kind"],
                 filed_on=form.cleaned_data["filed_on"],
                 reference=form.cleaned_data["reference"],
-            )
-        except ValidationError as exc:
-            apply_validation_errors(form, exc)
-        except Conflict as exc:
-            form.add_error(None, exc.message)
-        else:
+            ),
+        )
+        if filed is not None:
             messages.success(request, "The filing was recorded.")
             return redirect("home:home")
-    status = 422 if request.method == "POST" else 200
+        status = refused_status(form)
     return render(request, "inventory/loss_report.html", {"form": form, "entry": entry}, status=status)
