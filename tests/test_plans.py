@@ -285,7 +285,8 @@ def test_plan_pages_walk(client_for: Any, personas: dict[str, User], team_patien
     plan = TreatmentPlan.objects.get()
     detail = prescriber.get(f"/plans/{plan.pk}/")
     assert "Sign plan" in detail.content.decode()
-    assert prescriber.post(f"/plans/{plan.pk}/sign/", {}).status_code == 302  # no confirmation tick
+    unticked = prescriber.post(f"/plans/{plan.pk}/sign/", {})  # no confirmation tick: the plan page again
+    assert unticked.status_code == 422 and "Tick the confirmation to sign the plan." in unticked.content.decode()
     assert not TreatmentPlan.objects.get().is_signed
     prescriber.post(f"/plans/{plan.pk}/sign/", {"confirm": "yes"})
     plan.refresh_from_db()

@@ -151,3 +151,12 @@ class PlanForm(forms.ModelForm[TreatmentPlan]):
         values["dose"] = self.cleaned_data["dose"]
         values["goals"] = [g.strip() for g in self.cleaned_data.get("goals_text", "").splitlines() if g.strip()]
         return values
+
+
+class PlanSignForm(forms.Form):
+    """The prescriber's confirmation under the plan (signing is final)."""
+
+    confirm = forms.BooleanField(
+        label="I have reviewed this plan and sign it as the prescriber.",
+        error_messages={"required": "Tick the confirmation to sign the plan."},
+    )

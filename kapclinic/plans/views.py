@@ -10,30 +10,27 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from kapclinic.accounts.models import User
-from kapclinic.accounts.web import current_user, forbidden, not_found
+from kapclinic.accounts.web import current_user, not_found, refused_status, submitted
 from kapclinic.audit.context import AuditContext
 from kapclinic.dosing.models import SessionState
 from kapclinic.dosing.selectors import dosing_blockers
-from kapclinic.errors import AccessDenied, Conflict, NotFound
+from kapclinic.errors import Conflict
 from kapclinic.intake.icd10 import icd10_description
 from kapclinic.intake.models import Evaluation
 from kapclinic.patients.access import patient_get_for_user
+from kapclinic.patients.pages import refusals_as_pages
 from kapclinic.plans import services
-from kapclinic.plans.forms import INTERVAL_CHOICES, PlanForm
+from kapclinic.plans.forms import INTERVAL_CHOICES, PlanForm, PlanSignForm
 from kapclinic.plans.models import TreatmentPlan
 from kapclinic.plans.selectors import plan_get, plans_for_patient
 from kapclinic.roles import Action, Role, may
 
 
 @login_required
+@refusals_as_pages
 def patient_plans(request: HttpRequest, patient_id: int) -> HttpResponse:
     user = current_user(request)
-    try:
-        access, plans = plans_for_patient(ctx=AuditContext.from_request(request), patient_id=patient_id)
-    except NotFound as exc:
-        return not_found(request, exc.message)
-    except AccessDenied as exc:
-        return forbidden(request, exc.message)
+    access, plans = plans_for_patient(ctx=AuditContext.from_request(request), patient_id=patient_id)
     if user.role == Role.PATIENT:
         plans = [p for p in plans if p.is_signed]
     return render(
@@ -45,18 +42,15 @@ def patient_plans(request: HttpRequest, patient_id: int) -> HttpResponse:
 
 def _plan_form_page(request: HttpRequest, patient_id: int, plan: TreatmentPlan | None) -> HttpResponse:
     ctx = AuditContext.from_request(request)
-    try:
-        access = patient_get_for_user(
-            ctx=ctx, patient_id=patient_id, action=Action.PLAN_WRITE, record_allowed=request.method != "POST"
-        )
-    except NotFound as exc:
-        return not_found(request, exc.message)
-    except AccessDenied as exc:
-        return forbidden(request, exc.message)
+    access = patient_get_for_user(
+        ctx=ctx, patient_id=patient_id, action=Action.PLAN_WRITE, record_allowed=request.method != "POST"
+    )
     form = PlanForm(instance=plan) if plan else PlanForm(initial=_plan_defaults(patient_id))
     status = 200
     if request.method == "POST":
         form = PlanForm(request.POST, instance=plan)
+        # Not `submitted`: the service parses the plan with this same form and audits every refused plan (a
+        # dose above the policy maximum is a safety refusal), so it is called even when the form is invalid.
         try:
             if plan is None:
                 saved = services.plan_draft_create(
@@ -81,7 +75,7 @@ def _plan_form_page(request: HttpRequest, patient_id: int, plan: TreatmentPlan |
                     form.add_error(key, errors)
             status = 422
         except Conflict as exc:
-            messages.error(request, exc.message)
+            form.add_error(None, exc.message)
             status = 409
         else:
             messages.success(request, "The draft plan was saved. Check it, then sign it to propose the sessions.")
@@ -101,11 +95,13 @@ def _plan_defaults(patient_id: int) -> dict[str, object]:
 
 
 @login_required
+@refusals_as_pages
 def plan_new(request: HttpRequest, patient_id: int) -> HttpResponse:
     return _plan_form_page(request, patient_id, None)
 
 
 @login_required
+@refusals_as_pages
 def plan_edit(request: HttpRequest, plan_id: int) -> HttpResponse:
     plan = TreatmentPlan.objects.filter(pk=plan_id).first()
     if plan is None:
@@ -117,55 +113,52 @@ def plan_edit(request: HttpRequest, plan_id: int) -> HttpResponse:
 
 
 @login_required
+@refusals_as_pages
 def plan_detail(request: HttpRequest, plan_id: int) -> HttpResponse:
     user = current_user(request)
-    try:
-        plan = plan_get(ctx=AuditContext.from_request(request), plan_id=plan_id)
-    except NotFound as exc:
-        return not_found(request, exc.message)
-    except AccessDenied as exc:
-        return forbidden(request, exc.message)
+    plan = plan_get(ctx=AuditContext.from_request(request), plan_id=plan_id)
     if user.role == Role.PATIENT:
         # A patient's own plan is the portal's plain-language page (issue 13, defect 8), never the staff page;
         # plan_get has already refused another patient's plan and a draft (404, audited).
         return redirect("portal:plan")
+    return render(request, "plans/detail.html", _detail_context(user, plan, PlanSignForm()))
+
+
+def _detail_context(user: User, plan: TreatmentPlan, sign_form: PlanSignForm) -> dict[str, object]:
     sessions = list(plan.sessions.select_related("checklist", "nurse").order_by("number"))
     blockers = dosing_blockers(patient_id=plan.patient_id, plan=plan) if plan.is_signed else []
     can_schedule = may(user.role, Action.DOSING_SCHEDULE)
-    return render(
-        request,
-        "plans/detail.html",
-        {
-            "plan": plan,
-            "patient": plan.patient,
-            "sessions": sessions,
-            "blockers": blockers,
-            "can_write": may(user.role, Action.PLAN_WRITE),
-            "can_schedule": can_schedule and not blockers,
-            "proposed": SessionState.PROPOSED,
-            "nurses": User.objects.filter(role=Role.NURSE, is_active=True).order_by("last_name")
-            if can_schedule
-            else [],
-            "proposed_dates": services.proposed_dates(plan) if not plan.is_signed else [],
-            "frequency": dict(INTERVAL_CHOICES).get(plan.interval_days, f"every {plan.interval_days} days"),
-        },
-    )
+    return {
+        "sign_form": sign_form,
+        "plan": plan,
+        "patient": plan.patient,
+        "sessions": sessions,
+        "blockers": blockers,
+        "can_write": may(user.role, Action.PLAN_WRITE),
+        "can_schedule": can_schedule and not blockers,
+        "proposed": SessionState.PROPOSED,
+        "nurses": User.objects.filter(role=Role.NURSE, is_active=True).order_by("last_name") if can_schedule else [],
+        "proposed_dates": services.proposed_dates(plan) if not plan.is_signed else [],
+        "frequency": dict(INTERVAL_CHOICES).get(plan.interval_days, f"every {plan.interval_days} days"),
+    }
 
 
 @login_required
 @require_POST
+@refusals_as_pages
 def plan_sign(request: HttpRequest, plan_id: int) -> HttpResponse:
-    if request.POST.get("confirm") != "yes":
-        messages.error(request, "Tick the confirmation to sign the plan.")
-        return redirect("plans:detail", plan_id=plan_id)
-    try:
-        services.plan_sign(ctx=AuditContext.from_request(request), plan_id=plan_id)
-    except NotFound as exc:
-        return not_found(request, exc.message)
-    except AccessDenied as exc:
-        return forbidden(request, exc.message)
-    except (ValidationError, Conflict) as exc:
-        messages.error(request, " ".join(getattr(exc, "messages", [str(exc)])))
-    else:
+    ctx = AuditContext.from_request(request)
+    plan = TreatmentPlan.objects.filter(pk=plan_id).first()
+    if plan is None:
+        return not_found(request, "No such treatment plan.")
+    # Who may sign is checked before the tick: a refused role never sees the page again (the service checks too).
+    patient_get_for_user(ctx=ctx, patient_id=plan.patient_id, action=Action.PLAN_WRITE, record_allowed=False)
+    form = PlanSignForm(request.POST)
+    if submitted(form, lambda: services.plan_sign(ctx=ctx, plan_id=plan_id)) is not None:
         messages.success(request, "The plan is signed; its dosing sessions are proposed on the calendar.")
-    return redirect("plans:detail", plan_id=plan_id)
+        return redirect("plans:detail", plan_id=plan_id)
+    # The plan page again with the reason beside the confirmation: a read, so through plan_get (audited).
+    plan = plan_get(ctx=ctx, plan_id=plan_id)
+    return render(
+        request, "plans/detail.html", _detail_context(current_user(request), plan, form), status=refused_status(form)
+    )
