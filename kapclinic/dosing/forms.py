@@ -30,6 +30,14 @@ class ChecklistForm(forms.ModelForm[PreparationChecklist]):
         }
 
 
+class SessionScheduleForm(forms.Form):
+    """Confirming a proposed session from the plan page: its room, its nurse, the version the page showed."""
+
+    room = forms.CharField(max_length=40, required=False)
+    nurse = forms.IntegerField(required=False, min_value=1)
+    version = forms.IntegerField(required=False, min_value=0)
+
+
 # The session screen's steps (issue 14: one write-view pattern): each form parses what the nurse or prescriber
 # typed and the view hands the values to the step's service, which judges them (ranges, state, safety). The
 # fields are lenient on purpose: a value the service refuses is refused in the service's words, once.

@@ -6,44 +6,45 @@ from datetime import timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from kapclinic.accounts.web import apply_validation_errors, current_user, forbidden, not_found
+from kapclinic.accounts.web import current_user, forbidden, not_found, refusal_text, refused_status, submitted
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.services import access_event_record
 from kapclinic.dosing import services
-from kapclinic.dosing.forms import ChecklistForm
+from kapclinic.dosing.forms import ChecklistForm, SessionScheduleForm
 from kapclinic.dosing.models import DosingSession, PreparationChecklist, SessionState
 from kapclinic.dosing.selectors import sessions_between
-from kapclinic.errors import AccessDenied, Conflict, NotFound
 from kapclinic.patients.access import patient_get_for_user
-from kapclinic.patients.models import Patient
+from kapclinic.patients.pages import refusals_as_pages
 from kapclinic.roles import Action, Role, Scope, scope_for
 
 
 @login_required
 @require_POST
+@refusals_as_pages
 def session_schedule(request: HttpRequest, session_id: int) -> HttpResponse:
-    nurse = request.POST.get("nurse") or ""
-    try:
-        session = services.session_schedule(
+    form = SessionScheduleForm(request.POST)
+    session = submitted(
+        form,
+        lambda: services.session_schedule(
             ctx=AuditContext.from_request(request),
             session_id=session_id,
-            room=request.POST.get("room", ""),
-            nurse_id=int(nurse) if nurse.isdigit() else None,
-            version=int(request.POST["version"]) if request.POST.get("version", "").isdigit() else None,
-        )
-    except NotFound as exc:
-        return not_found(request, exc.message)
-    except AccessDenied as exc:
-        return forbidden(request, exc.message)
-    except (ValidationError, Conflict) as exc:
-        messages.error(request, " ".join(getattr(exc, "messages", [str(exc)])))
+            room=form.cleaned_data["room"],
+            nurse_id=form.cleaned_data["nurse"],
+            version=form.cleaned_data["version"],
+        ),
+    )
+    if session is None:
+        # The button sits in the plan page's session table, which the plans app (above this one) draws:
+        # the refusal goes back there as a message.
+        messages.error(request, refusal_text(form))
         plan_id = DosingSession.objects.filter(pk=session_id).values_list("plan_id", flat=True).first()
+        if plan_id is None:
+            return not_found(request, "No such dosing session.")
         return redirect("plans:detail", plan_id=plan_id)
     messages.success(request, f"Session {session.number} is scheduled; the checklist is now in the patient's portal.")
     return redirect("plans:detail", plan_id=session.plan_id)
@@ -71,54 +72,37 @@ def schedule(request: HttpRequest) -> HttpResponse:
     return render(request, "dosing/schedule.html", {"sessions": rows, "days": days, "today": today})
 
 
-def _portal_session(request: HttpRequest, session_id: int) -> tuple[Patient, DosingSession] | HttpResponse:
+@login_required
+@refusals_as_pages
+def portal_checklist(request: HttpRequest, session_id: int) -> HttpResponse:
     user = current_user(request)
     if user.role != Role.PATIENT:
         return redirect("home:home")
     session = DosingSession.objects.select_related("patient").filter(pk=session_id, patient__user=user).first()
     if session is None:
         return not_found(request, "No such session.")
-    try:
-        patient_get_for_user(
-            ctx=AuditContext.from_request(request), patient_id=session.patient_id, action=Action.CHECKLIST_COMPLETE
-        )
-    except AccessDenied as exc:
-        return forbidden(request, exc.message)
-    return session.patient, session
-
-
-@login_required
-def portal_checklist(request: HttpRequest, session_id: int) -> HttpResponse:
-    found = _portal_session(request, session_id)
-    if isinstance(found, HttpResponse):
-        return found
-    patient, session = found
+    ctx = AuditContext.from_request(request)
+    patient_get_for_user(ctx=ctx, patient_id=session.patient_id, action=Action.CHECKLIST_COMPLETE)
     checklist = PreparationChecklist.objects.filter(session=session).first()
     form = ChecklistForm(instance=checklist)
     status = 200
     if request.method == "POST":
         form = ChecklistForm(request.POST, instance=checklist)
-        if form.is_valid():
-            try:
-                services.checklist_save(
-                    ctx=AuditContext.from_request(request),
-                    session_id=session.pk,
-                    values={name: form.cleaned_data[name] for name in services.CHECKLIST_FIELDS},
-                )
-            except ValidationError as exc:
-                apply_validation_errors(form, exc)
-                status = 422
-            except Conflict as exc:
-                messages.error(request, exc.message)
-                status = 409
-            else:
-                messages.success(request, "Thank you: your checklist is saved. The nurse will go over it with you.")
-                return redirect("portal:home")
-        else:
-            status = 422
+        saved = submitted(
+            form,
+            lambda: services.checklist_save(
+                ctx=ctx,
+                session_id=session.pk,
+                values={name: form.cleaned_data[name] for name in services.CHECKLIST_FIELDS},
+            ),
+        )
+        if saved is not None:
+            messages.success(request, "Thank you: your checklist is saved. The nurse will go over it with you.")
+            return redirect("portal:home")
+        status = refused_status(form)
     return render(
         request,
         "dosing/portal_checklist.html",
-        {"patient": patient, "session": session, "form": form, "checklist": checklist},
+        {"patient": session.patient, "session": session, "form": form, "checklist": checklist},
         status=status,
     )
