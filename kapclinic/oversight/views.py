@@ -13,12 +13,20 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from kapclinic.accounts.web import current_user, forbidden, querystring_without_page, safe_next
+from kapclinic.accounts.web import (
+    current_user,
+    querystring_without_page,
+    refusal_text,
+    refusals_as_plain_pages,
+    safe_next,
+    submitted,
+)
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.models import AccessEvent
 from kapclinic.audit.services import emergency_access_review
 from kapclinic.csvsafe import csv_lines
-from kapclinic.errors import AccessDenied, Conflict, NotFound
+from kapclinic.errors import NotFound
+from kapclinic.oversight.forms import EmergencyReviewForm
 from kapclinic.oversight.selectors import (
     AuditFilter,
     access_events_for,
@@ -150,17 +158,15 @@ def _filters(request: HttpRequest) -> tuple[AuditFilter, list[str], list[Patient
 
 
 @login_required
+@refusals_as_plain_pages
 def audit_log(request: HttpRequest) -> HttpResponse:
     filters, errors, choices = _filters(request)
     ctx = AuditContext.from_request(request)
-    try:
-        if errors:  # show the errors, read nothing
-            require_audit_browse(ctx)
-            events = AccessEvent.objects.none()
-        else:
-            events = access_events_for(ctx=ctx, filters=filters)
-    except AccessDenied as exc:
-        return forbidden(request, exc.message)
+    if errors:  # show the errors, read nothing
+        require_audit_browse(ctx)
+        events = AccessEvent.objects.none()
+    else:
+        events = access_events_for(ctx=ctx, filters=filters)
     page = Paginator(events, 50).get_page(request.GET.get("page"))
     user = current_user(request)
     return render(
@@ -204,14 +210,12 @@ def _csv_rows(events: Iterator[AccessEvent]) -> Iterator[str]:
 
 
 @login_required
+@refusals_as_plain_pages
 def audit_export(request: HttpRequest) -> HttpResponseBase:
     filters, errors, _ = _filters(request)
     if errors:
         return HttpResponse("\n".join(errors), status=400, content_type="text/plain")
-    try:
-        events = access_events_for(ctx=AuditContext.from_request(request), filters=filters, export=True)
-    except AccessDenied as exc:
-        return forbidden(request, exc.message)
+    events = access_events_for(ctx=AuditContext.from_request(request), filters=filters, export=True)
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
     response = StreamingHttpResponse(_csv_rows(events.iterator(chunk_size=2000)), content_type="text/csv")
     response["Content-Disposition"] = f'attachment; filename="kapclinic-audit-{stamp}.csv"'
@@ -220,15 +224,16 @@ def audit_export(request: HttpRequest) -> HttpResponseBase:
 
 @login_required
 @require_POST
+@refusals_as_plain_pages
 def emergency_review(request: HttpRequest, grant_id: int) -> HttpResponse:
-    try:
-        emergency_access_review(
-            ctx=AuditContext.from_request(request), grant_id=grant_id, note=request.POST.get("note", "")
-        )
-    except AccessDenied as exc:
-        return forbidden(request, exc.message)
-    except (NotFound, Conflict) as exc:
-        messages.error(request, exc.message)
-    else:
+    form = EmergencyReviewForm(request.POST)
+    ctx = AuditContext.from_request(request)
+    reviewed = submitted(
+        form, lambda: emergency_access_review(ctx=ctx, grant_id=grant_id, note=form.cleaned_data["note"])
+    )
+    if reviewed is not None:
         messages.success(request, "Marked as reviewed.")
+    else:
+        # The review form sits on the director's home page (an app above this one): the refusal goes back there.
+        messages.error(request, refusal_text(form))
     return redirect(safe_next(request, request.POST.get("next"), "audit:log"))
