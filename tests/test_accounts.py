@@ -160,6 +160,15 @@ def test_director_adds_a_licensed_user(client_for: Any, personas: dict[str, User
     assert User.objects.get(username="rn3").must_change_password
 
 
+def test_a_refused_staff_change_shows_the_page_again(client_for: Any, personas: dict[str, User]) -> None:
+    director = client_for("director")
+    own = director.post(f"/accounts/users/{personas['director'].pk}/active/", {"active": "0"})
+    assert own.status_code == 422 and "You cannot deactivate your own account." in own.content.decode()
+    assert User.objects.get(pk=personas["director"].pk).is_active
+    assert director.post("/accounts/users/999999/active/", {"active": "0"}).status_code == 404
+    assert director.post("/accounts/tokens/999999/revoke/").status_code == 404
+
+
 @pytest.mark.parametrize(
     ("name", "heading"),
     [

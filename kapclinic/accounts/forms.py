@@ -69,3 +69,12 @@ class PasswordResetByDirectorForm(forms.Form):
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
         help_text="Tell the user in person or by phone; they must change it when they sign in.",
     )
+
+
+class UserActiveForm(forms.Form):
+    """The staff list's Deactivate / Reactivate button: "1" reactivates, anything else deactivates."""
+
+    active = forms.BooleanField(required=False)
+
+    def clean_active(self) -> bool:
+        return self.data.get("active") == "1"

@@ -4,7 +4,6 @@ import segno
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -14,12 +13,25 @@ from django.views.decorators.http import require_POST
 from django_otp import login as otp_login
 
 from kapclinic.accounts import services
-from kapclinic.accounts.forms import OneTimeCodeForm, PasswordResetByDirectorForm, SignInForm, StaffUserForm
+from kapclinic.accounts.forms import (
+    OneTimeCodeForm,
+    PasswordResetByDirectorForm,
+    SignInForm,
+    StaffUserForm,
+    UserActiveForm,
+)
 from kapclinic.accounts.middleware import mark_activity
 from kapclinic.accounts.models import ApiToken, User
-from kapclinic.accounts.web import apply_validation_errors, current_user, forbidden, not_found, safe_next
+from kapclinic.accounts.web import (
+    current_user,
+    forbidden,
+    not_found,
+    refusals_as_plain_pages,
+    refused_status,
+    safe_next,
+    submitted,
+)
 from kapclinic.audit.context import AuditContext
-from kapclinic.errors import AccessDenied, NotFound
 from kapclinic.roles import Action, may
 
 
@@ -116,13 +128,11 @@ def account(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
+@refusals_as_plain_pages
 def token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
-    try:
-        services.api_token_revoke(ctx=AuditContext.from_request(request), token_id=token_id)
-    except NotFound:
-        messages.error(request, "No such token.")
-    else:
-        messages.success(request, "The token was revoked.")
+    # Nothing to parse: the token is the URL's.
+    services.api_token_revoke(ctx=AuditContext.from_request(request), token_id=token_id)
+    messages.success(request, "The token was revoked.")
     return redirect("accounts:account")
 
 
@@ -139,12 +149,20 @@ def user_list(request: HttpRequest) -> HttpResponse:
     user = current_user(request)
     if not may(user.role, Action.USER_LIST):
         return forbidden(request, "Only the clinic director and auditor see the staff list.")
+    return _user_list_page(request, user)
+
+
+def _user_list_page(
+    request: HttpRequest, user: User, *, refused: UserActiveForm | None = None, status: int = 200
+) -> HttpResponse:
     page = Paginator(_users_listed(request), 25).get_page(request.GET.get("page"))
-    return render(
-        request,
-        "accounts/user_list.html",
-        {"page": page, "can_manage": may(user.role, Action.USER_MANAGE), "q": request.GET.get("q", "")},
-    )
+    context = {
+        "page": page,
+        "can_manage": may(user.role, Action.USER_MANAGE),
+        "q": request.GET.get("q", ""),
+        "form": refused,
+    }
+    return render(request, "accounts/user_list.html", context, status=status)
 
 
 @login_required
@@ -153,15 +171,18 @@ def user_create(request: HttpRequest) -> HttpResponse:
     if not may(user.role, Action.USER_MANAGE):
         return forbidden(request, "Only the clinic director adds users.")
     form = StaffUserForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            created = services.user_create(ctx=AuditContext.from_request(request), **form.cleaned_data)
-        except ValidationError as exc:
-            apply_validation_errors(form, exc, fallback_field="password")
-        else:
+    status = 200
+    if request.method == "POST":
+        created = submitted(
+            form,
+            lambda: services.user_create(ctx=AuditContext.from_request(request), **form.cleaned_data),
+            fallback_field="password",
+        )
+        if created is not None:
             messages.success(request, f"{created.username} was added. Give them the temporary password.")
             return redirect("accounts:user_list")
-    return render(request, "accounts/user_form.html", {"form": form})
+        status = refused_status(form)
+    return render(request, "accounts/user_form.html", {"form": form}, status=status)
 
 
 @login_required
@@ -173,35 +194,37 @@ def user_password_reset(request: HttpRequest, user_id: int) -> HttpResponse:
     if target is None:
         return not_found(request, "No such user.")
     form = PasswordResetByDirectorForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.user_password_reset(
+    status = 200
+    if request.method == "POST":
+        reset = submitted(
+            form,
+            lambda: services.user_password_reset(
                 ctx=AuditContext.from_request(request), user_id=user_id, new_password=form.cleaned_data["new_password"]
-            )
-        except ValidationError as exc:
-            apply_validation_errors(form, exc, fallback_field="new_password")
-        else:
+            ),
+            fallback_field="new_password",
+        )
+        if reset is not None:
             messages.success(request, f"{target.username}'s password was reset; they must change it at sign-in.")
             return redirect("accounts:user_list")
-    return render(request, "accounts/password_reset.html", {"form": form, "target": target})
+        status = refused_status(form)
+    return render(request, "accounts/password_reset.html", {"form": form, "target": target}, status=status)
 
 
 @login_required
 @require_POST
+@refusals_as_plain_pages
 def user_set_active(request: HttpRequest, user_id: int) -> HttpResponse:
-    try:
-        target = services.user_set_active(
-            ctx=AuditContext.from_request(request), user_id=user_id, active=request.POST.get("active") == "1"
-        )
-    except AccessDenied as exc:
-        return forbidden(request, exc.message)
-    except NotFound:
-        return not_found(request, "No such user.")
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-    else:
-        state = "reactivated" if target.is_active else "deactivated"
-        messages.success(request, f"{target.username} was {state}.")
+    form = UserActiveForm(request.POST)
+    target = submitted(
+        form,
+        lambda: services.user_set_active(
+            ctx=AuditContext.from_request(request), user_id=user_id, active=form.cleaned_data["active"]
+        ),
+    )
+    if target is None:
+        return _user_list_page(request, current_user(request), refused=form, status=refused_status(form))
+    state = "reactivated" if target.is_active else "deactivated"
+    messages.success(request, f"{target.username} was {state}.")
     return redirect("accounts:user_list")
 
 
