@@ -183,3 +183,29 @@ class LossReportForm(forms.Form):
     reference = forms.CharField(
         label="Reference", max_length=80, required=False, help_text="Form 106: its confirmation number."
     )
+
+
+class DispensingLogFilters(forms.Form):
+    """The dispensing log's range of days (?from=&to=); blank means the report's default."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # "from" is a Python keyword, so the fields are added here rather than declared.
+        for name, label in (("from", "start date"), ("to", "end date")):
+            self.fields[name] = forms.DateField(
+                required=False, error_messages={"invalid": f"The {label} is not a date (YYYY-MM-DD)."}
+            )
+
+
+class InventoryFilters(forms.Form):
+    """The inventory's moment (?date=&time=) and timing, as typed: the report reads them."""
+
+    date = forms.CharField(required=False)
+    time = forms.CharField(required=False)
+    timing = forms.CharField(required=False)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("time") and not data.get("date"):
+            self.add_error("date", "Choose the date the time belongs to.")
+        return data

@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date
 from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.forms import BaseForm
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import render
 
-from kapclinic.accounts.web import current_user, forbidden, refusals_as_plain_pages
+from kapclinic.accounts.web import current_user, forbidden, refusals_as_plain_pages, submitted
 from kapclinic.audit.context import AuditContext
 from kapclinic.csvsafe import csv_lines
 from kapclinic.inventory import reports
+from kapclinic.inventory.forms import DispensingLogFilters, InventoryFilters
 from kapclinic.inventory.models import BusinessTime
 from kapclinic.inventory.selectors import require_ledger_report
 from kapclinic.pdf import pdf_response
@@ -26,16 +26,11 @@ LOG_PAGE_SIZE = 200
 OUTPUTS = ("page", "csv", "pdf")
 
 
-def _messages(exc: ValidationError) -> list[str]:
-    return (
-        [m for messages in exc.message_dict.values() for m in messages] if hasattr(exc, "error_dict") else exc.messages
-    )
-
-
 def _refused(
-    request: HttpRequest, output: str, template: str, errors: list[str], context: dict[str, object]
+    request: HttpRequest, output: str, template: str, filters: BaseForm, context: dict[str, object]
 ) -> HttpResponse:
     """Answer a request with bad filters: the page with its errors, or plain text for a download."""
+    errors = [str(message) for messages in filters.errors.values() for message in messages]
     if output != "page":
         return HttpResponse("\n".join(errors), status=400, content_type="text/plain; charset=utf-8")
     return render(request, template, {"errors": errors, "params": request.GET, **context}, status=400)
@@ -116,17 +111,6 @@ def _log_csv_rows(log: reports.DispensingLog) -> Iterator[list[object]]:
         ]
 
 
-def _date(request: HttpRequest, name: str, label: str, errors: list[str]) -> date | None:
-    raw = request.GET.get(name, "").strip()
-    if not raw:
-        return None
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        errors.append(f"The {label} is not a date (YYYY-MM-DD).")
-        return None
-
-
 @login_required
 @refusals_as_plain_pages
 def dispensing_log(request: HttpRequest, output: str = "page") -> HttpResponseBase:
@@ -135,22 +119,19 @@ def dispensing_log(request: HttpRequest, output: str = "page") -> HttpResponseBa
     ctx = AuditContext.from_request(request)
     template = "inventory/reports/dispensing_log.html"
     require_ledger_report(ctx, "report.dispensing_log")  # refuse before saying what is wrong with the filters
-    errors: list[str] = []
-    date_from = _date(request, "from", "start date", errors)
-    date_to = _date(request, "to", "end date", errors)
-    if errors:
-        return _refused(request, output, template, errors, {})
-    # Not `submitted`: a refused filter of a download is answered in plain text, not a page with a form.
-    try:
-        log = reports.dispensing_log(
+    filters = DispensingLogFilters(request.GET)
+    log = submitted(
+        filters,
+        lambda: reports.dispensing_log(
             ctx=ctx,
-            date_from=date_from,
-            date_to=date_to,
+            date_from=filters.cleaned_data["from"],
+            date_to=filters.cleaned_data["to"],
             output=output,
             max_rows=reports.PDF_MAX_ROWS if output == "pdf" else None,
-        )
-    except ValidationError as exc:
-        return _refused(request, output, template, _messages(exc), {})
+        ),
+    )
+    if log is None:
+        return _refused(request, output, template, filters, {})
     stem = f"kapclinic-dispensing-log-{log.date_from:%Y%m%d}-{log.date_to:%Y%m%d}"
     if output == "csv":
         return _csv(f"{stem}.csv", csv_lines(LOG_COLUMNS, _log_csv_rows(log)))
@@ -227,19 +208,21 @@ def inventory(request: HttpRequest, output: str = "page") -> HttpResponseBase:
     assert output in OUTPUTS
     ctx = AuditContext.from_request(request)
     template = "inventory/reports/inventory.html"
-    day = request.GET.get("date", "").strip()
-    at = request.GET.get("time", "").strip()
     context: dict[str, object] = {"timings": [(t.value, t.label) for t in reports.INVENTORY_TIMINGS]}
     require_ledger_report(ctx, "report.inventory")  # refuse before saying what is wrong with the filters
-    # Not `submitted`: a refused filter of a download is answered in plain text, not a page with a form.
-    try:
-        if at and not day:
-            raise ValidationError({"date": "Choose the date the time belongs to."})
-        as_of = reports.parse_as_of(f"{day}T{at}" if at else day)
-        timing = request.GET.get("timing", BusinessTime.CLOSE)
-        report = reports.inventory_report(ctx=ctx, as_of=as_of, timing=timing, output=output)
-    except ValidationError as exc:
-        return _refused(request, output, template, _messages(exc), context)
+    filters = InventoryFilters(request.GET)
+    day, at = request.GET.get("date", "").strip(), request.GET.get("time", "").strip()
+    report = submitted(
+        filters,
+        lambda: reports.inventory_report(
+            ctx=ctx,
+            as_of=reports.parse_as_of(f"{day}T{at}" if at else day),
+            timing=request.GET.get("timing", BusinessTime.CLOSE),
+            output=output,
+        ),
+    )
+    if report is None:
+        return _refused(request, output, template, filters, context)
     stem = f"kapclinic-inventory-{report.as_of:%Y%m%d-%H%M}-{report.timing.value}"
     if output == "csv":
         return _csv(f"{stem}.csv", csv_lines(INVENTORY_COLUMNS, _inventory_csv_rows(report)))
