@@ -65,7 +65,7 @@ def post_plan(api: Any, patient: Patient, body: dict[str, Any]) -> Any:
 
 
 def test_prescriber_drafts_and_signs_a_plan_that_proposes_sessions(
-    api_for: Any, personas: dict[str, User], team_patient: Patient
+    api_for: Any, client_for: Any, personas: dict[str, User], team_patient: Patient
 ) -> None:
     api = api_for("prescriber")
     created = post_plan(api, team_patient, plan_body(personas["therapist"]))
@@ -77,6 +77,10 @@ def test_prescriber_drafts_and_signs_a_plan_that_proposes_sessions(
     refused = api.post(f"/api/v1/plans/{plan['id']}/sign")
     assert refused.status_code == 422 and "eligible" in refused.content.decode()
     assert AccessEvent.objects.filter(action="plan.write", outcome="denied", patient_id=team_patient.pk).exists()
+    # The page says the same beside the confirmation, on the plan page again.
+    page = client_for("prescriber").post(f"/plans/{plan['id']}/sign/", {"confirm": "yes"})
+    assert page.status_code == 422 and "can be signed only when the patient is eligible" in page.content.decode()
+    assert "Sign plan" in page.content.decode()
     decide(team_patient, personas["prescriber"])
     signed = api.post(f"/api/v1/plans/{plan['id']}/sign")
     assert signed.status_code == 200, signed.content
