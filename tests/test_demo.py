@@ -14,8 +14,8 @@ from django.utils import timezone
 from kapclinic.accounts.models import User
 from kapclinic.audit.context import AuditContext
 from kapclinic.dosing.models import AdverseEvent, CheckIn, Clearance, DosingSession, MonitoringAlert, SessionState
-from kapclinic.intake.eligibility import eligibility_for_patient
 from kapclinic.intake.models import EligibilityDecision, Evaluation
+from kapclinic.intake.selectors import eligibility_for_patient
 from kapclinic.signing import Signed
 from kapclinic.therapy.models import TherapyNote
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from django import forms
 
-from kapclinic.intake.eligibility import RECORDED_FIELDS
+from kapclinic.intake.evaluation_fields import RECORDED_FIELDS
 from kapclinic.intake.evaluation_forms import EvaluationForm
 from kapclinic.intake.models import Evaluation
 from kapclinic.patients.models import Patient

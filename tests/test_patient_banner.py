@@ -10,8 +10,8 @@ import pytest
 from kapclinic.accounts.models import User
 from kapclinic.audit.context import AuditContext
 from kapclinic.chart.banner import NO_KNOWN_ALLERGIES, NOT_RECORDED, allergies_in_words
-from kapclinic.intake.eligibility import evaluation_save
 from kapclinic.intake.models import Evaluation
+from kapclinic.intake.services import evaluation_save
 from kapclinic.patients.models import Patient
 from tests.probes.dosing import _session
 from tests.probes.world import World

@@ -545,7 +545,7 @@ def test_a_changed_evaluation_needs_a_new_decision_before_dosing(
     client_for: Any, api_for: Any, personas: dict[str, User], team_patient: Patient, other_patient: Patient
 ) -> None:
     from kapclinic.dosing.services import session_schedule
-    from kapclinic.intake.eligibility import evaluation_save
+    from kapclinic.intake.services import evaluation_save
 
     w = world(client_for, api_for, personas, team_patient, other_patient)
     session = _session(w, team_patient, "proposed")

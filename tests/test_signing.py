@@ -20,8 +20,8 @@ from kapclinic.audit.context import AuditContext
 from kapclinic.consent.models import ConsentSignature, ConsentVersion
 from kapclinic.consent.services import consent_sign, consent_version_publish
 from kapclinic.dosing.models import DoseOrder, DosingSession
-from kapclinic.intake.eligibility import eligibility_decide
 from kapclinic.intake.models import EligibilityDecision
+from kapclinic.intake.services import eligibility_decide
 from kapclinic.inventory.models import Product
 from kapclinic.patients.models import Patient
 from kapclinic.plans.models import TreatmentPlan

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from kapclinic.intake.eligibility import stored_value_problems
+from kapclinic.intake.evaluation_fields import stored_value_problems
 from kapclinic.intake.models import Evaluation
 from kapclinic.measures.models import SafetyFlag
 from kapclinic.measures.selectors import open_safety_flags_for_patient

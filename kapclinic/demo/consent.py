@@ -11,8 +11,8 @@ from kapclinic.clinical.registry import SYNTHETIC_MRN_BASE, mrn_from_number
 from kapclinic.consent.models import ConsentSignature, ConsentVersion
 from kapclinic.consent.selectors import consent_document, consent_version_latest
 from kapclinic.consent.services import consent_sign, consent_version_publish, consent_witness
-from kapclinic.intake.eligibility import ELIGIBLE
 from kapclinic.intake.models import EligibilityDecision
+from kapclinic.intake.selectors import ELIGIBLE
 from kapclinic.patients.models import CareTeamMember, Patient
 
 SAMPLE_TITLE = "Ketamine-assisted psychotherapy: informed consent (SAMPLE for the demo)"

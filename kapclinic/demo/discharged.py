@@ -37,7 +37,7 @@ from kapclinic.dosing.models import (
     SessionTransition,
     VitalSign,
 )
-from kapclinic.intake.eligibility import eligibility_decide, evaluation_save
+from kapclinic.intake.services import eligibility_decide, evaluation_save
 from kapclinic.inventory.models import Lot, StorageLocation
 from kapclinic.inventory.services import Quantity, ledger_entry_record
 from kapclinic.patients.models import Patient

@@ -16,8 +16,8 @@ from kapclinic.audit.context import AuditContext
 from kapclinic.clinical.registry import SYNTHETIC_MRN_BASE, mrn_from_number
 from kapclinic.dosing import services, session_services
 from kapclinic.dosing.models import DosingSession
-from kapclinic.intake.eligibility import eligibility_decide, evaluation_save
 from kapclinic.intake.models import EligibilityDecision, Evaluation
+from kapclinic.intake.services import eligibility_decide, evaluation_save
 from kapclinic.inventory.models import Lot, StorageLocation
 from kapclinic.inventory.services import WitnessCredentials
 from kapclinic.patients.models import CareTeamMember, Patient

@@ -12,8 +12,8 @@ from kapclinic.accounts.models import User
 from kapclinic.appointments.services import appointment_book
 from kapclinic.audit.context import AuditContext
 from kapclinic.clinical.registry import SYNTHETIC_MRN_BASE, mrn_from_number
-from kapclinic.intake.eligibility import evaluation_save
 from kapclinic.intake.models import Inquiry, InquirySource, InquiryStatus
+from kapclinic.intake.services import evaluation_save
 from kapclinic.patients.models import Patient
 
 INQUIRIES = (

@@ -31,7 +31,7 @@ from kapclinic.dosing.models import (
     VitalSign,
 )
 from kapclinic.errors import NotFound
-from kapclinic.intake.eligibility import eligibility_in_force
+from kapclinic.intake.selectors import eligibility_in_force
 from kapclinic.patients.access import patient_get_for_user
 from kapclinic.roles import Action, Scope, scope_for
 

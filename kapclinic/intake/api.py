@@ -14,8 +14,9 @@ from kapclinic.audit.services import access_event_record
 from kapclinic.clinical.eligibility import treatment_resistance
 from kapclinic.errors import AccessDenied
 from kapclinic.intake import services
-from kapclinic.intake.eligibility import eligibility_decide, eligibility_for_patient, evaluation_save, snapshot_for
 from kapclinic.intake.models import EligibilityDecision, Evaluation, Inquiry
+from kapclinic.intake.selectors import eligibility_for_patient, snapshot_for
+from kapclinic.intake.services import eligibility_decide, evaluation_save
 from kapclinic.patients.api import DuplicatesOut
 from kapclinic.patients.models import Patient
 from kapclinic.patients.services import PossibleDuplicates

@@ -7,7 +7,7 @@ from typing import Any
 from django import forms
 
 from kapclinic.clinical.eligibility import PLAUSIBLE_RANGES
-from kapclinic.intake.eligibility import (
+from kapclinic.intake.evaluation_fields import (
     ANSWER_ITEMS,
     LIST_FIELDS,
     RECORDED_FIELDS,
@@ -49,7 +49,7 @@ class EvaluationForm(forms.Form):
     """One field per recorded snapshot field, of the field's own type, so a saved value reads back as entered.
 
     Prior treatment trials have their own table (TrialFormSet). A stored value that cannot be read is shown
-    as unknown, with a note under the field saying so (intake.eligibility.stored_value_problems).
+    as unknown, with a note under the field saying so (intake.evaluation_fields.stored_value_problems).
     """
 
     def __init__(self, *args: Any, data_in: dict[str, Any] | None = None, **kwargs: Any) -> None:

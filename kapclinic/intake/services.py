@@ -1,4 +1,5 @@
-"""Working inquiries: receive (public form, phone, referral), move through statuses, convert to a patient."""
+"""The intake stage's writes: inquiries received (public form, phone, referral), moved through their statuses
+and converted to a patient; the evaluation recorded; the prescriber's eligibility decision."""
 
 from __future__ import annotations
 
@@ -16,11 +17,27 @@ from kapclinic.accounts.models import User
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.models import Outcome
 from kapclinic.audit.services import access_event_record
+from kapclinic.clinical.eligibility import (
+    RULE_SET_VERSION,
+    decision_allowed,
+    evaluate,
+)
 from kapclinic.clinical.registry import birth_date_problem, phone_problem
 from kapclinic.errors import AccessDenied, Conflict, NotFound
-from kapclinic.intake.models import Inquiry, InquirySource, InquiryStatus
+from kapclinic.intake.evaluation_fields import evaluation_validate
+from kapclinic.intake.models import (
+    EligibilityDecision,
+    EligibilityDecisionKind,
+    Evaluation,
+    Inquiry,
+    InquirySource,
+    InquiryStatus,
+)
+from kapclinic.intake.selectors import snapshot_for
+from kapclinic.patients.access import patient_get_for_user
 from kapclinic.patients.models import Patient
 from kapclinic.patients.services import patient_register
+from kapclinic.policy import eligibility_policy
 from kapclinic.roles import Action, may
 
 INQUIRY_FIELDS = (
@@ -186,3 +203,79 @@ def inquiries_search(*, status: str = "", query: str = "") -> QuerySet[Inquiry]:
             | Q(phone__contains=query)
         )
     return inquiries
+
+
+def evaluation_save(*, ctx: AuditContext, patient_id: int, values: Mapping[str, Any]) -> Evaluation:
+    """Record or update the evaluation (prescriber); only the fields sent change."""
+    patient_get_for_user(ctx=ctx, patient_id=patient_id, action=Action.EVALUATION_RECORD, record_allowed=False)
+    try:
+        cleaned = evaluation_validate(values)
+    except ValidationError as exc:
+        access_event_record(
+            ctx=ctx,
+            action=Action.EVALUATION_RECORD,
+            patient_id=patient_id,
+            outcome=Outcome.INVALID,
+            detail={"fields": sorted(exc.message_dict)},
+        )
+        raise
+    with transaction.atomic():
+        evaluation = Evaluation.objects.select_for_update().filter(patient_id=patient_id).first()
+        if evaluation is None:
+            evaluation = Evaluation(patient_id=patient_id, recorded_by=ctx.user, data={}, version=0)
+        evaluation.data = {**evaluation.data, **cleaned}
+        evaluation.recorded_by = ctx.user
+        evaluation.updated_at = timezone.now()
+        evaluation.version += 1
+        evaluation.save()
+        access_event_record(
+            ctx=ctx, action=Action.EVALUATION_RECORD, patient_id=patient_id, detail={"changed": sorted(cleaned)}
+        )
+    return evaluation
+
+
+def eligibility_decide(*, ctx: AuditContext, patient_id: int, decision: str, reason: str = "") -> EligibilityDecision:
+    """Record the prescriber's decision; refused (and the refusal audited) when the rules do not allow it.
+
+    "eligible" despite an absolute contraindication is refused; despite a relative one it needs a reason.
+    The decision keeps the findings, the rule set version and the policy version in force.
+    """
+    access = patient_get_for_user(
+        ctx=ctx, patient_id=patient_id, action=Action.ELIGIBILITY_DECIDE, record_allowed=False
+    )
+    if decision not in EligibilityDecisionKind.values:
+        raise ValidationError({"decision": "Choose eligible, eligible_with_precautions or not_eligible."})
+    evaluation = Evaluation.objects.filter(patient_id=patient_id).first()
+    data = evaluation.data if evaluation else {}
+    policy = eligibility_policy()
+    findings = evaluate(snapshot_for(access.patient, data), policy)
+    allowed, why = decision_allowed(findings, decision, reason)
+    if not allowed:
+        # A refused override of a contraindication is a safety event: kept in the audit log.
+        access_event_record(
+            ctx=ctx,
+            action=Action.ELIGIBILITY_DECIDE,
+            patient_id=patient_id,
+            outcome=Outcome.DENIED,
+            detail={"decision": decision, "why": why},
+        )
+        raise ValidationError({"decision": why})
+    with transaction.atomic():
+        saved = EligibilityDecision(
+            patient_id=patient_id,
+            decision=decision,
+            reason=reason.strip(),
+            rule_set_version=RULE_SET_VERSION,
+            policy_version=policy.version,
+            findings=[f.as_dict() for f in findings],
+            evaluation_data=data,
+        )
+        saved.signature_stamp(ctx.user.pk)
+        saved.save(force_insert=True)
+        access_event_record(
+            ctx=ctx,
+            action=Action.ELIGIBILITY_DECIDE,
+            patient_id=patient_id,
+            detail={"decision": decision, "findings": [f.code for f in findings if f.severity != "missing"]},
+        )
+    return saved

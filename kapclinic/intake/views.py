@@ -16,7 +16,6 @@ from kapclinic.audit.context import AuditContext, client_address
 from kapclinic.audit.services import access_event_record
 from kapclinic.clinical.eligibility import Evidence, Finding, treatment_resistance
 from kapclinic.intake import services
-from kapclinic.intake.eligibility import eligibility_decide, eligibility_for_patient, evaluation_save, snapshot_for
 from kapclinic.intake.evaluation_forms import EvaluationForm, TrialForm, TrialFormSet, trial_initial
 from kapclinic.intake.forms import (
     FIELDS,
@@ -28,6 +27,8 @@ from kapclinic.intake.forms import (
 )
 from kapclinic.intake.icd10 import icd10_search
 from kapclinic.intake.models import EligibilityDecisionKind, Evaluation, Inquiry, InquiryStatus
+from kapclinic.intake.selectors import eligibility_for_patient, snapshot_for
+from kapclinic.intake.services import eligibility_decide, evaluation_save
 from kapclinic.patients.models import Patient
 from kapclinic.patients.pages import refusals_as_pages
 from kapclinic.patients.services import PossibleDuplicates

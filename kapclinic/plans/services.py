@@ -21,7 +21,7 @@ from kapclinic.dosing.courses import esketamine_course
 from kapclinic.dosing.models import WEIGHT_BASED_ROUTES, DosingSession, Route, SessionState
 from kapclinic.dosing.services import sessions_cancel_not_started
 from kapclinic.errors import Conflict, NotFound
-from kapclinic.intake.eligibility import eligibility_in_force
+from kapclinic.intake.selectors import eligibility_in_force
 from kapclinic.measures.models import ScheduledMeasure
 from kapclinic.patients.access import patient_get_for_user
 from kapclinic.plans.forms import PlanForm
