@@ -400,7 +400,7 @@ def _fixture(staff: dict[str, Any]) -> tuple[list[list[int]], list[int]]:
     """Create the products, locations and lots that are missing; return lot ids per product and location ids."""
     from django.utils import timezone
 
-    from kapclinic.inventory.models import Lot, Product, StorageLocation
+    from kapclinic.ledger.models import Lot, Product, StorageLocation
 
     locations = []
     for name, description in LOCATIONS:
@@ -445,7 +445,7 @@ def _state(lot_ids: list[int]) -> tuple[dict[tuple[int, int], int], dict[tuple[i
     from django.db.models import Max, Sum
 
     from kapclinic.clinical.ledger import to_mg
-    from kapclinic.inventory.models import LedgerEntry
+    from kapclinic.ledger.models import LedgerEntry
 
     balances, latest = {}, {}
     rows = (
@@ -491,7 +491,7 @@ def ledger_load(entries: int, staff: dict[str, Any]) -> dict[str, Any]:
     from django.db.models import Max
 
     from kapclinic.demo.synthetic import patients_ensure
-    from kapclinic.inventory.models import LedgerEntry
+    from kapclinic.ledger.models import LedgerEntry
     from kapclinic.patients.models import Patient
 
     started = time.perf_counter()
@@ -564,7 +564,7 @@ def measure_ledger(entries: int, reps: int) -> dict[str, Any]:
     from kapclinic.audit.context import AuditContext
     from kapclinic.audit.models import Channel
     from kapclinic.demo.synthetic import staff_ensure
-    from kapclinic.inventory.selectors import ledger_balances, ledger_reconciliation
+    from kapclinic.ledger.selectors import ledger_balances, ledger_reconciliation
 
     started = time.perf_counter()
     call_command("migrate", verbosity=0)

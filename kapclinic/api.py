@@ -108,8 +108,8 @@ def _mount() -> None:
     from kapclinic.consent.api import router as consent_router
     from kapclinic.dosing.api import router as dosing_router
     from kapclinic.intake.api import router as intake_router
-    from kapclinic.inventory.api import router as ledger_router
-    from kapclinic.inventory.report_api import router as ledger_reports_router
+    from kapclinic.ledger.api import router as ledger_router
+    from kapclinic.ledger.report_api import router as ledger_reports_router
     from kapclinic.measures.api import router as measures_router
     from kapclinic.oversight.api import router as audit_router
     from kapclinic.patients.api import router as patients_router

@@ -19,7 +19,7 @@ from kapclinic.dbtriggers import APPEND_ONLY_TABLES, FROZEN_ONCE_SIGNED_TABLES
 # Append-only tables whose rows the application locks (SELECT ... FOR UPDATE needs an UPDATE privilege
 # on one column: PostgreSQL docs, SELECT, "The Locking Clause"): UPDATE of `id` alone, which the
 # append-only row trigger refuses anyway. kapclinic/consent/services.py locks a signature while it is
-# witnessed; investigation_resolve (kapclinic/inventory/services.py) locks the investigation with its
+# witnessed; investigation_resolve (kapclinic/ledger/services.py) locks the investigation with its
 # count line and count (select_related without `of`).
 ROW_LOCKED = {"consent_consentsignature": "id", "inventory_countline": "id", "inventory_inventorycount": "id"}
 READ_ONLY = ("django_migrations",)  # the site reads which migrations ran; only the owner records them

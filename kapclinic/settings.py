@@ -72,7 +72,7 @@ INSTALLED_APPS = [
     "kapclinic.patients",
     "kapclinic.home",
     "kapclinic.portal",
-    "kapclinic.inventory",
+    "kapclinic.ledger",
     "kapclinic.measures",
     "kapclinic.intake",
     "kapclinic.appointments",

@@ -26,7 +26,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from kapclinic.accounts.models import ApiToken, User
 from kapclinic.accounts.services import WITNESS_REFUSED, api_token_issue
 from kapclinic.audit.models import AccessEvent
-from kapclinic.inventory.models import LedgerEntry, Lot, Product, StorageLocation
+from kapclinic.ledger.models import LedgerEntry, Lot, Product, StorageLocation
 from kapclinic.patients.models import Patient
 from tests.conftest import PASSWORD
 
@@ -228,7 +228,7 @@ def test_the_witness_prompt_is_throttled_like_sign_in(safe_with_stock: dict[str,
 
 def test_the_witness_prompt_on_the_page_is_the_same_door(safe_with_stock: dict[str, Any], client_for: Any) -> None:
     page = client_for("nurse").post(
-        "/inventory/record/",
+        "/ledger/record/",
         {
             "kind": "waste",
             "lot": safe_with_stock["lot"].pk,
@@ -423,7 +423,7 @@ def test_pages_and_api_answers_carry_the_security_headers(client_for: Any, api_f
 
 TEMPLATES = ROOT / "kapclinic" / "templates"
 # Print templates become PDFs through WeasyPrint and are never served as pages.
-PDF_ONLY = {"dosing/rems_print.html", "consent/print.html", "inventory/reports/_print_base.html"}
+PDF_ONLY = {"dosing/rems_print.html", "consent/print.html", "ledger/reports/_print_base.html"}
 
 
 @pytest.mark.parametrize(

@@ -31,8 +31,8 @@ from kapclinic.audit.models import AccessEvent, Channel
 from kapclinic.audit.services import access_event_record, access_events_record_many
 from kapclinic.dbtriggers import APPEND_ONLY_TABLES, append_only_restore
 from kapclinic.hashchain import chain_links, chain_verify
-from kapclinic.inventory.models import LedgerEntry, Product, StorageLocation
-from kapclinic.inventory.services import Quantity, ledger_receive
+from kapclinic.ledger.models import LedgerEntry, Product, StorageLocation
+from kapclinic.ledger.services import Quantity, ledger_receive
 from kapclinic.roles import Role
 
 ON_POSTGRESQL = settings.DATABASES["default"]["ENGINE"].endswith("postgresql")

@@ -11,7 +11,7 @@ from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from kapclinic.accounts.models import User
-from kapclinic.inventory.models import LedgerEntry, Lot, Product, StorageLocation
+from kapclinic.ledger.models import LedgerEntry, Lot, Product, StorageLocation
 from kapclinic.patients.models import Patient
 from tests.conftest import PASSWORD
 from tests.db_roles import REFUSED

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from kapclinic.accounts.models import User
 from kapclinic.clinical.ledger import next_business_day
-from kapclinic.inventory.models import LedgerEntry, LossReport, Lot, Product, StorageLocation
+from kapclinic.ledger.models import LedgerEntry, LossReport, Lot, Product, StorageLocation
 
 
 @pytest.fixture
@@ -65,7 +65,7 @@ def loss(api_for: Any, personas: dict[str, User]) -> LedgerEntry:
 def test_the_dashboard_shows_each_clock_with_its_source(client_for: Any, loss: LedgerEntry) -> None:
     page = client_for("director").get("/").content.decode()
     assert "Controlled-substance deadlines" in page
-    # Stock but no initial inventory: overdue since the first receipt (21 CFR 1304.11(b)).
+    # Stock but no initial ledger: overdue since the first receipt (21 CFR 1304.11(b)).
     assert "Initial inventory at Safe" in page and "1304.11(b)" in page
     notice_due = next_business_day(timezone.localdate())
     assert "Written notice to the DEA Field Division Office" in page and "1301.76(b)" in page
@@ -76,7 +76,7 @@ def test_the_dashboard_shows_each_clock_with_its_source(client_for: Any, loss: L
 
 def test_the_director_records_the_filings_and_the_clocks_stop(client_for: Any, api_for: Any, loss: LedgerEntry) -> None:
     director = client_for("director")
-    url = f"/inventory/losses/{loss.pk}/reports/"
+    url = f"/ledger/losses/{loss.pk}/reports/"
     assert director.get(url + "?kind=written_notice").status_code == 200
     # Bad input: a clear error next to the field, the typed values kept, nothing stored.
     future = (timezone.localdate() + timedelta(days=3)).isoformat()
@@ -131,7 +131,7 @@ def test_only_the_director_records_filings_and_only_report_roles_read_the_clocks
             .status_code
             == 403
         )
-        assert client_for(name).post(f"/inventory/losses/{loss.pk}/reports/", body).status_code == 403
+        assert client_for(name).post(f"/ledger/losses/{loss.pk}/reports/", body).status_code == 403
     assert api_for("auditor").get("/api/v1/ledger/clocks").status_code == 200
     assert api_for("nurse").get("/api/v1/ledger/clocks").status_code == 403
     receipt = LedgerEntry.objects.get(kind="receipt")

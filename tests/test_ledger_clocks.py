@@ -24,11 +24,11 @@ from kapclinic.clinical.ledger import (
     years_after,
 )
 
-# --- Biennial inventory: 21 CFR 1304.11(b), (c) ------------------------------------------------------------------
+# --- Biennial ledger: 21 CFR 1304.11(b), (c) ------------------------------------------------------------------
 
 
 def test_biennial_inventory_is_due_two_years_after_the_last() -> None:
-    # 1304.11(c): "at least every two years" after the previous inventory: taken 2026-03-02, due by 2028-03-02.
+    # 1304.11(c): "at least every two years" after the previous ledger: taken 2026-03-02, due by 2028-03-02.
     clock = inventory_deadline(last_inventory_on=date(2026, 3, 2), first_activity_on=None, today=date(2027, 1, 5))
     assert (clock.what, clock.due_on, clock.state) == ("Biennial inventory", date(2028, 3, 2), ClockState.DUE)
     assert "1304.11(c)" in clock.source and clock.days_left == (date(2028, 3, 2) - date(2027, 1, 5)).days

@@ -17,8 +17,8 @@ from django.utils import timezone
 
 from kapclinic.accounts.models import User
 from kapclinic.audit.context import AuditContext
-from kapclinic.inventory.models import LedgerEntry, Product, StorageLocation
-from kapclinic.inventory.services import Quantity, ledger_entry_record, ledger_receive
+from kapclinic.ledger.models import LedgerEntry, Product, StorageLocation
+from kapclinic.ledger.services import Quantity, ledger_entry_record, ledger_receive
 from kapclinic.patients.models import Patient
 from kapclinic.roles import Role
 

@@ -12,8 +12,8 @@ from django.utils import timezone
 
 from kapclinic.accounts.models import User
 from kapclinic.audit.context import AuditContext
-from kapclinic.inventory.models import CountLine, Investigation, LedgerEntry, Lot, Product, StorageLocation
-from kapclinic.inventory.services import Quantity, ledger_receive
+from kapclinic.ledger.models import CountLine, Investigation, LedgerEntry, Lot, Product, StorageLocation
+from kapclinic.ledger.services import Quantity, ledger_receive
 from tests.conftest import PASSWORD
 from tests.db_roles import REFUSED
 
@@ -135,11 +135,11 @@ def test_every_lot_on_hand_must_be_counted_and_only_lots_kept_here(api_for: Any,
 
 def test_blind_count_page_never_shows_the_expected_figure(client_for: Any, stocked: dict[str, Any]) -> None:
     client = client_for("nurse")
-    page = client.get(f"/inventory/counts/new/{stocked['safe'].pk}/").content.decode()
+    page = client.get(f"/ledger/counts/new/{stocked['safe'].pk}/").content.decode()
     assert "lot A1" in page and "lot B2" in page
     assert "1000" not in page and "20.000" not in page
     response = client.post(
-        f"/inventory/counts/new/{stocked['safe'].pk}/",
+        f"/ledger/counts/new/{stocked['safe'].pk}/",
         {
             "kind": "daily",
             "business_time": "close",
@@ -171,8 +171,8 @@ def test_director_sets_the_dea_registration(client_for: Any, personas: dict[str,
         "schedules": "3N",
         "expires_on": "2030-01-01",
     }
-    bad = director.post("/inventory/registration/", data)
+    bad = director.post("/ledger/registration/", data)
     assert "two letters and seven digits" in bad.content.decode()
-    director.post("/inventory/registration/", {**data, "dea_number": "zz0000000"})
-    assert "ZZ0000000" in client_for("auditor").get("/inventory/registration/").content.decode()
-    assert client_for("nurse").post("/inventory/registration/", data).status_code == 403
+    director.post("/ledger/registration/", {**data, "dea_number": "zz0000000"})
+    assert "ZZ0000000" in client_for("auditor").get("/ledger/registration/").content.decode()
+    assert client_for("nurse").post("/ledger/registration/", data).status_code == 403

@@ -30,8 +30,8 @@ from django.utils import timezone
 from kapclinic.accounts.models import User
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.models import AccessEvent
-from kapclinic.inventory import reports, services
-from kapclinic.inventory.models import ClinicRegistration, LedgerEntry, Lot, Product, StorageLocation
+from kapclinic.ledger import reports, services
+from kapclinic.ledger.models import ClinicRegistration, LedgerEntry, Lot, Product, StorageLocation
 from kapclinic.patients.models import Patient
 from tests.conftest import PASSWORD
 
@@ -39,9 +39,9 @@ D = Decimal
 NY = ZoneInfo("America/New_York")
 FORMULA = '=HYPERLINK("http://example.invalid","click")'
 
-LOG = "/inventory/reports/dispensing-log/"
-INVENTORY = "/inventory/reports/inventory/"
-RECONCILIATION = "/inventory/reports/reconciliation/"
+LOG = "/ledger/reports/dispensing-log/"
+INVENTORY = "/ledger/reports/inventory/"
+RECONCILIATION = "/ledger/reports/reconciliation/"
 API = "/api/v1/ledger/reports"
 
 
@@ -277,7 +277,7 @@ def test_dispensing_log_api_returns_every_field(api_for: Any, ledger: dict[str, 
 
 def test_dispensing_log_csv_is_complete_and_formula_safe(client_for: Any, ledger: dict[str, Any]) -> None:
     response = client_for("auditor").get(
-        "/inventory/reports/dispensing-log.csv", {"from": "2026-02-01", "to": "2026-02-10"}
+        "/ledger/reports/dispensing-log.csv", {"from": "2026-02-01", "to": "2026-02-10"}
     )
     assert response.status_code == 200
     assert response["Content-Type"] == "text/csv; charset=utf-8"
@@ -309,7 +309,7 @@ def test_dispensing_log_refuses_bad_dates_and_reads_nothing(client_for: Any, led
     director = client_for("director")
     backwards = director.get(LOG, {"from": "2026-02-10", "to": "2026-02-01"})
     assert backwards.status_code == 400 and "The start date is after the end date." in backwards.content.decode()
-    garbage = director.get("/inventory/reports/dispensing-log.csv", {"from": "yesterday"})
+    garbage = director.get("/ledger/reports/dispensing-log.csv", {"from": "yesterday"})
     assert garbage.status_code == 400 and garbage.content.decode() == "The start date is not a date (YYYY-MM-DD)."
     assert _events("ledger.report.dispensing_log") == []
 
@@ -318,7 +318,7 @@ def test_a_pdf_too_long_is_refused_with_the_way_out(
     client_for: Any, ledger: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(reports, "PDF_MAX_ROWS", 3)
-    response = client_for("director").get("/inventory/reports/dispensing-log.pdf", {"from": "2026-02-01"})
+    response = client_for("director").get("/ledger/reports/dispensing-log.pdf", {"from": "2026-02-01"})
     assert response.status_code == 400
     assert "8 entries are too many for one PDF (at most 3)" in response.content.decode()
     assert "download the CSV" in response.content.decode()
@@ -375,7 +375,7 @@ def test_inventory_before_anything_arrived_is_a_zero_inventory(
     body = api_for("director").get(f"{API}/inventory", {"as_of": "2026-02-02", "timing": "opening"}).json()
     assert body["zero_inventory"] and body["lines"] == [] and body["as_of"] == "2026-02-02T00:00:00-05:00"
     page = client_for("director").get(INVENTORY, {"date": "2026-02-02", "timing": "opening"}).content.decode()
-    assert "Zero inventory:" in page and "Opening of business" in page
+    assert "Zero ledger:" in page and "Opening of business" in page
 
 
 def test_inventory_page_csv_and_bad_moments(client_for: Any, ledger: dict[str, Any]) -> None:
@@ -395,7 +395,7 @@ def test_inventory_page_csv_and_bad_moments(client_for: Any, ledger: dict[str, A
     # Without a date the page shows now, and its downloads are pinned to that moment, not a later now.
     now = director.get(INVENTORY).content.decode()
     assert "inventory.pdf?date=2026-02-10&amp;time=15%3A00%3A00&amp;timing=close" in now
-    rows = _csv(director.get("/inventory/reports/inventory.csv", {"date": "2026-02-05", "timing": "close"}))
+    rows = _csv(director.get("/ledger/reports/inventory.csv", {"date": "2026-02-05", "timing": "close"}))
     assert [
         (r["location"], r["lot_number"], r["on_hand_mg"], r["full_containers"], r["opened_container_units"])
         for r in rows
@@ -425,7 +425,7 @@ def test_reconciliation_balances_and_warns_of_expiry(client_for: Any, ledger: di
     assert "✓ Every lot and location balances to the milligram." in page
     assert "⚠ Expires in 33 days" in page  # B200 expires Mar 15, still 500 mg in the safe
     assert "Per lot and location" in page and "Per lot" in page
-    rows = _csv(client_for("auditor").get("/inventory/reports/reconciliation.csv"))
+    rows = _csv(client_for("auditor").get("/ledger/reports/reconciliation.csv"))
     a_safe = next(
         r for r in rows if r["scope"] == "lot and location" and r["lot_number"] == "A100" and r["location"] == "Safe"
     )
@@ -476,16 +476,16 @@ def test_reconciliation_flags_a_mismatch_and_an_expired_lot(
     ("path", "query", "filename"),
     [
         (
-            "/inventory/reports/dispensing-log.pdf",
+            "/ledger/reports/dispensing-log.pdf",
             {"from": "2026-02-01", "to": "2026-02-10"},
             "kapclinic-dispensing-log-20260201-20260210.pdf",
         ),
         (
-            "/inventory/reports/inventory.pdf",
+            "/ledger/reports/inventory.pdf",
             {"date": "2026-02-05", "timing": "close"},
             "kapclinic-inventory-20260205-2359-close.pdf",
         ),
-        ("/inventory/reports/reconciliation.pdf", {}, "kapclinic-reconciliation-20260210-1500.pdf"),
+        ("/ledger/reports/reconciliation.pdf", {}, "kapclinic-reconciliation-20260210-1500.pdf"),
     ],
 )
 def test_each_report_prints_as_pdf(
@@ -501,16 +501,16 @@ def test_each_report_prints_as_pdf(
 # --- Who may read them, and the audit trail -------------------------------------------------------
 
 ALL_PATHS = [
-    "/inventory/reports/",
+    "/ledger/reports/",
     LOG,
-    "/inventory/reports/dispensing-log.csv",
-    "/inventory/reports/dispensing-log.pdf",
+    "/ledger/reports/dispensing-log.csv",
+    "/ledger/reports/dispensing-log.pdf",
     INVENTORY,
-    "/inventory/reports/inventory.csv",
-    "/inventory/reports/inventory.pdf",
+    "/ledger/reports/inventory.csv",
+    "/ledger/reports/inventory.pdf",
     RECONCILIATION,
-    "/inventory/reports/reconciliation.csv",
-    "/inventory/reports/reconciliation.pdf",
+    "/ledger/reports/reconciliation.csv",
+    "/ledger/reports/reconciliation.pdf",
 ]
 
 
@@ -544,7 +544,7 @@ def test_auditor_and_director_read_every_report(
 
 
 def test_reading_a_report_is_audited(client_for: Any, api_for: Any, ledger: dict[str, Any]) -> None:
-    client_for("auditor").get("/inventory/reports/dispensing-log.csv", {"from": "2026-02-03", "to": "2026-02-03"})
+    client_for("auditor").get("/ledger/reports/dispensing-log.csv", {"from": "2026-02-03", "to": "2026-02-03"})
     log_events = _events("ledger.report.dispensing_log")
     summary = [e for e in log_events if e.patient_id is None]
     per_patient = [e for e in log_events if e.patient_id is not None]
@@ -556,6 +556,6 @@ def test_reading_a_report_is_audited(client_for: Any, api_for: Any, ledger: dict
     inventory = _events("ledger.report.inventory")
     assert len(inventory) == 1 and inventory[0].channel == "api"
     assert inventory[0].detail == {"as_of": "2026-02-04T23:59:59-05:00", "timing": "close", "output": "api"}
-    client_for("director").get("/inventory/reports/reconciliation.pdf")
+    client_for("director").get("/ledger/reports/reconciliation.pdf")
     (reconciliation,) = _events("ledger.report.reconciliation")
     assert reconciliation.detail == {"output": "pdf", "mismatches": 0, "expiring": 1}

@@ -17,8 +17,8 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_stat
 from kapclinic.accounts.models import User
 from kapclinic.audit.context import AuditContext
 from kapclinic.clinical.ledger import EntryKind, Movement, reconcile
-from kapclinic.inventory.models import LedgerEntry, Product, StorageLocation
-from kapclinic.inventory.services import (
+from kapclinic.ledger.models import LedgerEntry, Product, StorageLocation
+from kapclinic.ledger.services import (
     Quantity,
     WitnessCredentials,
     ledger_entry_record,

@@ -200,7 +200,7 @@ def test_a_patient_reaches_no_other_patients_data_by_any_url(
         f"/portal/responses/{other_response.pk}/",
         f"/audit/?patient={other_patient.mrn}",
         "/patients/",
-        "/inventory/entries/",
+        "/ledger/entries/",
     ]
     for url in pages:
         body = page.get(url, follow=True).content.decode()

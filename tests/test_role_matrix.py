@@ -26,7 +26,7 @@ from kapclinic.appointments.models import Appointment
 from kapclinic.audit.models import EmergencyAccess
 from kapclinic.clinical.instruments import INSTRUMENTS
 from kapclinic.intake.models import EligibilityDecision, Evaluation, Inquiry
-from kapclinic.inventory.models import (
+from kapclinic.ledger.models import (
     CountLine,
     InventoryCount,
     Investigation,
@@ -181,7 +181,7 @@ def _ledger_view(w: World, patient: Patient) -> bool:
 
 
 def _ledger_report(w: World, patient: Patient) -> bool:
-    paths = ("/api/v1/ledger/reconciliation", "/api/v1/ledger/reports/dispensing-log", "/inventory/reports/inventory/")
+    paths = ("/api/v1/ledger/reconciliation", "/api/v1/ledger/reports/dispensing-log", "/ledger/reports/inventory/")
     statuses = {
         w.api.get(path).status_code if path.startswith("/api") else w.page.get(path).status_code for path in paths
     }
@@ -190,7 +190,7 @@ def _ledger_report(w: World, patient: Patient) -> bool:
 
 
 def _ledger_setup(w: World, patient: Patient) -> bool:
-    w.page.post("/inventory/locations/", {"name": "Probe cabinet", "description": "probe"})
+    w.page.post("/ledger/locations/", {"name": "Probe cabinet", "description": "probe"})
     return StorageLocation.objects.filter(name="Probe cabinet").exists()
 
 
@@ -211,7 +211,7 @@ def _ledger_investigate(w: World, patient: Patient) -> bool:
     )
     line = CountLine.objects.create(count=count, lot=lot, counted_mg=Decimal("0"), expected_mg=Decimal("0"))
     investigation = Investigation.objects.create(line=line)
-    w.page.post(f"/inventory/investigations/{investigation.pk}/", {"resolution": "Counted again: fine"})
+    w.page.post(f"/ledger/investigations/{investigation.pk}/", {"resolution": "Counted again: fine"})
     investigation.refresh_from_db()
     return investigation.resolved_at is not None
 

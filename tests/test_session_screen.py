@@ -26,8 +26,8 @@ from kapclinic.dosing.models import (
 )
 from kapclinic.dosing.session_services import discharge_criteria, event_record
 from kapclinic.dosing.session_views import _thresholds
-from kapclinic.inventory.models import Lot, Product, StorageLocation
-from kapclinic.inventory.services import Quantity, ledger_receive
+from kapclinic.ledger.models import Lot, Product, StorageLocation
+from kapclinic.ledger.services import Quantity, ledger_receive
 from kapclinic.patients.models import Patient
 from tests.conftest import PASSWORD
 from tests.probes.dosing import _session

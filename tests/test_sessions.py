@@ -31,8 +31,8 @@ from kapclinic.dosing.models import (
 )
 from kapclinic.dosing.session_services import session_advance, session_stop, vital_record
 from kapclinic.errors import Conflict
-from kapclinic.inventory.models import LedgerEntry, Lot, Product, StorageLocation
-from kapclinic.inventory.services import Quantity, ledger_receive
+from kapclinic.ledger.models import LedgerEntry, Lot, Product, StorageLocation
+from kapclinic.ledger.services import Quantity, ledger_receive
 from kapclinic.patients.models import CareTeamMember, Patient
 from tests.conftest import PASSWORD
 from tests.probes.dosing import _session

@@ -22,7 +22,7 @@ from kapclinic.consent.services import consent_sign, consent_version_publish
 from kapclinic.dosing.models import DoseOrder, DosingSession
 from kapclinic.intake.models import EligibilityDecision
 from kapclinic.intake.services import eligibility_decide
-from kapclinic.inventory.models import Product
+from kapclinic.ledger.models import Product
 from kapclinic.patients.models import Patient
 from kapclinic.plans.models import TreatmentPlan
 from kapclinic.signing import Signed, SignedRecord, content_digest

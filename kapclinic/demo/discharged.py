@@ -38,8 +38,8 @@ from kapclinic.dosing.models import (
     VitalSign,
 )
 from kapclinic.intake.services import eligibility_decide, evaluation_save
-from kapclinic.inventory.models import Lot, StorageLocation
-from kapclinic.inventory.services import Quantity, ledger_entry_record
+from kapclinic.ledger.models import Lot, StorageLocation
+from kapclinic.ledger.services import Quantity, ledger_entry_record
 from kapclinic.patients.models import Patient
 from kapclinic.plans.models import TreatmentPlan
 from kapclinic.policy import dosing_policy, monitoring_policy

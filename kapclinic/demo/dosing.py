@@ -18,8 +18,8 @@ from kapclinic.dosing import services, session_services
 from kapclinic.dosing.models import DosingSession
 from kapclinic.intake.models import EligibilityDecision, Evaluation
 from kapclinic.intake.services import eligibility_decide, evaluation_save
-from kapclinic.inventory.models import Lot, StorageLocation
-from kapclinic.inventory.services import WitnessCredentials
+from kapclinic.ledger.models import Lot, StorageLocation
+from kapclinic.ledger.services import WitnessCredentials
 from kapclinic.patients.models import CareTeamMember, Patient
 from kapclinic.plans.models import TreatmentPlan
 from kapclinic.plans.services import plan_draft_create, plan_sign

@@ -12,9 +12,9 @@ from django.utils import timezone
 
 from kapclinic.accounts.models import User
 from kapclinic.audit.context import AuditContext
-from kapclinic.inventory.models import ClinicRegistration, LedgerEntry, Lot, Product, StorageLocation
-from kapclinic.inventory.selectors import lots_at
-from kapclinic.inventory.services import (
+from kapclinic.ledger.models import ClinicRegistration, LedgerEntry, Lot, Product, StorageLocation
+from kapclinic.ledger.selectors import lots_at
+from kapclinic.ledger.services import (
     CountedLot,
     Quantity,
     WitnessCredentials,

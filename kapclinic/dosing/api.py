@@ -23,7 +23,7 @@ from kapclinic.dosing.models import (
     PreparationChecklist,
 )
 from kapclinic.dosing.selectors import sessions_on
-from kapclinic.inventory.services import WitnessCredentials
+from kapclinic.ledger.services import WitnessCredentials
 
 router = Router(tags=["dosing sessions"])
 

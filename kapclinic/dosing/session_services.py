@@ -55,8 +55,8 @@ from kapclinic.dosing.models import (
 )
 from kapclinic.dosing.selectors import dosing_blockers
 from kapclinic.errors import AccessDenied, Conflict, NotFound
-from kapclinic.inventory.models import Lot, Product
-from kapclinic.inventory.services import ConfirmedWitness, Quantity, Witness, ledger_entry_record, witness_confirm
+from kapclinic.ledger.models import Lot, Product
+from kapclinic.ledger.services import ConfirmedWitness, Quantity, Witness, ledger_entry_record, witness_confirm
 from kapclinic.patients.access import patient_get_for_user
 from kapclinic.policy import dosing_policy, monitoring_policy
 from kapclinic.roles import Action, may

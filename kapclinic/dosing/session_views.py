@@ -61,8 +61,8 @@ from kapclinic.dosing.models import (
 )
 from kapclinic.dosing.selectors import SessionRecord, open_alerts_for, rems_form_context, session_get, sessions_on
 from kapclinic.errors import AccessDenied, NotFound
-from kapclinic.inventory.models import LedgerEntry, Lot, Product, StorageLocation
-from kapclinic.inventory.services import WitnessCredentials
+from kapclinic.ledger.models import LedgerEntry, Lot, Product, StorageLocation
+from kapclinic.ledger.services import WitnessCredentials
 from kapclinic.patients.access import patient_get_for_user
 from kapclinic.patients.pages import refusals_as_pages
 from kapclinic.pdf import pdf_response

@@ -18,7 +18,7 @@ from kapclinic.dosing.selectors import (
     sessions_waiting_for_prescriber,
 )
 from kapclinic.intake.models import Inquiry, InquiryStatus
-from kapclinic.inventory.selectors import ledger_clocks, lots_expiring, open_investigations
+from kapclinic.ledger.selectors import ledger_clocks, lots_expiring, open_investigations
 from kapclinic.measures.selectors import open_safety_flags_for_user, overdue_measures
 from kapclinic.oversight.selectors import emergency_accesses_to_review
 from kapclinic.patients.models import Patient

@@ -21,8 +21,8 @@ from kapclinic.audit.models import EmergencyAccess
 from kapclinic.consent.models import ConsentSignature, ConsentVersion
 from kapclinic.dosing.models import AdverseEvent, CheckIn, DosingSession, MonitoringAlert, SessionState, VitalSign
 from kapclinic.intake.models import Inquiry
-from kapclinic.inventory.models import CountLine, InventoryCount, Investigation, Lot, Product, StorageLocation
-from kapclinic.inventory.services import Quantity, WitnessCredentials, ledger_entry_record, ledger_receive
+from kapclinic.ledger.models import CountLine, InventoryCount, Investigation, Lot, Product, StorageLocation
+from kapclinic.ledger.services import Quantity, WitnessCredentials, ledger_entry_record, ledger_receive
 from kapclinic.measures.models import QuestionnaireResponse, SafetyFlag
 from kapclinic.patients.models import Patient
 from kapclinic.plans.models import TreatmentPlan
