@@ -756,6 +756,66 @@ def test_cosign_from_the_page(client_for: Any, personas: dict[str, User], team_p
     assert "✓ Co-signed by Outsider_Therapist Persona" in supervisor.get(f"/notes/{note.pk}/").content.decode()
 
 
+def test_a_refused_signature_shows_the_draft_again_with_the_reason_beside_the_field(
+    client_for: Any, therapist: User, team_patient: Patient
+) -> None:
+    client = client_for("therapist")
+    note = integration(therapist, team_patient, sections={})
+    refused = client.post(f"/notes/{note.pk}/sign/", form_data(note, minutes="45"))
+    html = refused.content.decode()
+    assert refused.status_code == 422
+    assert '<p class="field-error" id="id_body_error">Write the note before signing it.</p>' in html
+    assert 'name="minutes" value="45"' in html
+    # The typed values were saved before signing was refused: the form carries the new version on.
+    saved = TherapyNote.objects.get(pk=note.pk)
+    assert not saved.is_signed and saved.minutes == 45 and saved.version == 2
+    assert 'name="version" value="2"' in html
+    assert client.post(f"/notes/{note.pk}/sign/", form_data(saved, body="Written now.")).status_code == 302
+    assert TherapyNote.objects.filter(pk=note.pk, body="Written now.", signed_at__isnull=False).exists()
+    again = client.post(f"/notes/{note.pk}/sign/", {})
+    assert again.status_code == 409 and "This note is already signed." in again.content.decode()
+
+
+def test_a_refused_cosignature_keeps_the_comment_beside_its_field(
+    client_for: Any, personas: dict[str, User], team_patient: Patient
+) -> None:
+    note = signed(personas["therapist"], team_patient, cosigner=personas["outsider_therapist"].pk)
+    supervisor = client_for("outsider_therapist")
+    too_long = supervisor.post(f"/notes/{note.pk}/cosign/", {"comment": "Agreed " + "x" * 2000})
+    html = too_long.content.decode()
+    assert too_long.status_code == 422
+    assert '<p class="field-error" id="cosign-comment_error">Keep the comment under 2,000 characters.</p>' in html
+    assert 'value="Agreed xxx' in html
+    assert supervisor.post(f"/notes/{note.pk}/cosign/", {"comment": "Agreed."}).status_code == 302
+    twice = supervisor.post(f"/notes/{note.pk}/cosign/", {"comment": "Again."})
+    assert twice.status_code == 409 and "You have already co-signed this note." in twice.content.decode()
+
+
+def test_a_refused_share_shows_the_process_note_again_with_the_reason(
+    client_for: Any, personas: dict[str, User], team_patient: Patient
+) -> None:
+    note = signed(personas["therapist"], team_patient, kind="process", body="Private thoughts.")
+    client = client_for("therapist")
+    yourself = client.post(f"/notes/{note.pk}/shares/", {"op": "share", "user": personas["therapist"].pk})
+    assert yourself.status_code == 422 and "You are the author: you can already read it." in yourself.content.decode()
+    nobody = client.post(f"/notes/{note.pk}/shares/", {"op": "share", "user": ""}, follow=True)
+    assert "Choose a colleague." in nobody.content.decode()
+    client.post(f"/notes/{note.pk}/shares/", {"op": "share", "user": personas["prescriber"].pk})
+    twice = client.post(f"/notes/{note.pk}/shares/", {"op": "share", "user": personas["prescriber"].pk})
+    assert twice.status_code == 409 and "already shared with them" in twice.content.decode()
+    not_shared = client.post(f"/notes/{note.pk}/shares/", {"op": "unshare", "user": personas["nurse"].pk})
+    assert not_shared.status_code == 422 and "The note is not shared with them." in not_shared.content.decode()
+    assert NoteShare.objects.count() == 1
+
+
+def test_a_new_note_of_no_known_kind_is_refused_with_a_message(
+    client_for: Any, therapist: User, team_patient: Patient
+) -> None:
+    refused = client_for("therapist").post(f"/patients/{team_patient.pk}/notes/new/", {"kind": "poem"}, follow=True)
+    assert "Choose preparation, in_session, integration" in refused.content.decode()
+    assert not TherapyNote.objects.exists()
+
+
 def test_search_page(client_for: Any, therapist: User, team_patient: Patient) -> None:
     integration(therapist, team_patient, body="The violin came back.")
     page = client_for("therapist").get("/therapy/search/", {"q": "violin"}).content.decode()

@@ -161,3 +161,33 @@ class ReflectionForm(forms.Form):
         help_text=f"Up to {REFLECTION_MAX:,} characters.",
     )
     share = forms.BooleanField(label="Share this with my therapist", required=False)
+
+
+class NoteNewForm(forms.Form):
+    """The "new note" buttons. The kind is checked by the service, which records a refused kind in the audit log."""
+
+    kind = forms.CharField(required=False)
+    dosing_session = forms.CharField(required=False)
+
+    def values(self) -> dict[str, Any]:
+        session = self.cleaned_data["dosing_session"]
+        return {"dosing_session": session} if session else {}
+
+
+class CosignForm(forms.Form):
+    comment = forms.CharField(
+        label="Comment (optional)", required=False, widget=forms.TextInput(attrs={"maxlength": REASON_MAX})
+    )
+
+
+class NoteShareForm(forms.Form):
+    """Share a process note with a colleague ("share"), or stop sharing it ("unshare")."""
+
+    op = forms.CharField(required=False)
+    user = forms.IntegerField(
+        label="Share with", error_messages={"required": "Choose a colleague.", "invalid": "Choose a colleague."}
+    )
+
+    @property
+    def unshare(self) -> bool:
+        return bool(self.cleaned_data["op"] == "unshare")

@@ -6,18 +6,25 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from kapclinic.accounts.web import current_user, forbidden, not_found, refused_status, submitted
+from kapclinic.accounts.web import (
+    current_user,
+    not_found,
+    refusal_text,
+    refusals_as_plain_pages,
+    refused_status,
+    submitted,
+)
 from kapclinic.audit.context import AuditContext
 from kapclinic.dosing.models import DosingSession
-from kapclinic.errors import AccessDenied, Conflict, NotFound
+from kapclinic.errors import AccessDenied, NotFound
 from kapclinic.measures.selectors import open_safety_flags_for_patient
 from kapclinic.patients.access import portal_patient_id
 from kapclinic.patients.models import Patient
@@ -25,19 +32,21 @@ from kapclinic.patients.pages import refusals_as_pages
 from kapclinic.patients.selectors import chart_header
 from kapclinic.roles import Action, Role, may
 from kapclinic.therapy import selectors, services
-from kapclinic.therapy.forms import AddendumForm, GoalProgressForm, NoteForm, ReflectionForm
+from kapclinic.therapy.forms import (
+    AddendumForm,
+    CosignForm,
+    GoalProgressForm,
+    NoteForm,
+    NoteNewForm,
+    NoteShareForm,
+    ReflectionForm,
+)
 from kapclinic.therapy.kinds import KIND_LABELS, PROMPT_TEXT, SECTIONS, NoteKind
 from kapclinic.therapy.models import Reflection, TherapyNote
 
 # Kinds offered as "new note" buttons, in pathway order; process notes last and marked private.
 NEW_NOTE_KINDS = [NoteKind.PREPARATION, NoteKind.IN_SESSION, NoteKind.INTEGRATION, NoteKind.THERAPY, NoteKind.PROCESS]
 BESIDE_LIMIT = 10  # shared reflections shown beside an integration note
-
-
-def _error_text(exc: ValidationError | Conflict) -> str:
-    if isinstance(exc, Conflict):
-        return exc.message
-    return " ".join(exc.messages)
 
 
 def _banner(user_role: str, patient: Patient) -> dict[str, Any]:
@@ -68,7 +77,7 @@ def patient_notes(request: HttpRequest, patient_id: int) -> HttpResponse:
     if may(user.role, Action.REFLECTION_VIEW):
         try:
             reflections = selectors.reflections_for_patient(ctx=ctx, patient_id=patient_id, limit=BESIDE_LIMIT)
-        except AccessDenied:
+        except AccessDenied:  # a side panel, not the page: the notes show without it
             reflections = []
     kinds = [(k, KIND_LABELS[k]) for k in NEW_NOTE_KINDS]
     return render(
@@ -95,19 +104,19 @@ def patient_notes(request: HttpRequest, patient_id: int) -> HttpResponse:
 @refusals_as_pages
 def note_new(request: HttpRequest, patient_id: int) -> HttpResponse:
     """Start a draft of the chosen kind and open it (it exists from now on: nothing typed is lost)."""
-    values: dict[str, Any] = {}
-    session = request.POST.get("dosing_session")
-    if session:
-        values["dosing_session"] = session
-    try:
-        note = services.note_draft_create(
+    form = NoteNewForm(request.POST)
+    note = submitted(
+        form,
+        lambda: services.note_draft_create(
             ctx=AuditContext.from_request(request),
             patient_id=patient_id,
-            kind=request.POST.get("kind", ""),
-            values=values,
-        )
-    except ValidationError as exc:
-        messages.error(request, _error_text(exc))
+            kind=form.cleaned_data["kind"],
+            values=form.values(),
+        ),
+    )
+    if note is None:
+        # The buttons are bare (the notes page, the therapist's home): the refusal goes back as a message.
+        messages.error(request, refusal_text(form))
         return redirect("therapy:patient_notes", patient_id=patient_id)
     return redirect("therapy:note", note_id=note.pk)
 
@@ -144,7 +153,7 @@ def _note_context(
     if beside and may(user.role, Action.REFLECTION_VIEW):
         try:
             reflections = selectors.reflections_for_patient(ctx=ctx, patient_id=note.patient_id, limit=BESIDE_LIMIT)
-        except AccessDenied:
+        except AccessDenied:  # a side panel, not the page: the note shows without it
             reflections = []
     goals = selectors.goals_for_patient(patient_id=note.patient_id) if beside else None
     context: dict[str, Any] = {
@@ -168,6 +177,10 @@ def _note_context(
         context["form"] = _note_form(detail)
     if detail.can_amend and "addendum_form" not in extra:
         context["addendum_form"] = AddendumForm()
+    if detail.can_cosign and "cosign_form" not in extra:
+        context["cosign_form"] = CosignForm(auto_id="cosign-%s")
+    if detail.can_share and "share_form" not in extra:
+        context["share_form"] = NoteShareForm(auto_id="share-%s")
     context.update(extra)
     return context
 
@@ -196,19 +209,35 @@ def note_detail(request: HttpRequest, note_id: int) -> HttpResponse:
         if saved is not None:
             messages.success(request, "The draft was saved.")
             return redirect("therapy:note", note_id=note_id)
-        return render(
-            request, "therapy/note.html", _note_context(request, ctx, detail, form=form), status=refused_status(form)
-        )
+        return _refused_page(request, ctx, detail, form, shown_as="form")
     return render(request, "therapy/note.html", _note_context(request, ctx, detail))
+
+
+def _refused_page(
+    request: HttpRequest,
+    ctx: AuditContext,
+    detail: selectors.NoteDetail,
+    form: forms.BaseForm,
+    *,
+    shown_as: str | None = None,
+) -> HttpResponse:
+    """The note screen again after a refusal: the form shown as `shown_as` keeps what was typed, with the
+    reason beside its field; a refusal whose form the screen does not show is a message at the top."""
+    extra: dict[str, Any] = {}
+    if shown_as:
+        extra[shown_as] = form
+    else:
+        messages.error(request, refusal_text(form))
+    context = _note_context(request, ctx, detail, **extra)
+    return render(request, "therapy/note.html", context, status=refused_status(form))
 
 
 def _conflict_page(request: HttpRequest, ctx: AuditContext, detail: selectors.NoteDetail) -> HttpResponse:
     """A signed note was posted to as if it were a draft: say so, change nothing (the service audits)."""
-    try:
-        services.note_draft_update(ctx=ctx, note_id=detail.note.pk, values={})
-    except Conflict as exc:
-        messages.error(request, exc.message)
-    return render(request, "therapy/note.html", _note_context(request, ctx, detail), status=409)
+    refused = forms.Form(request.POST)
+    if submitted(refused, lambda: services.note_draft_update(ctx=ctx, note_id=detail.note.pk, values={})) is not None:
+        return redirect("therapy:note", note_id=detail.note.pk)  # not reached: the note cannot be edited
+    return _refused_page(request, ctx, detail, refused)
 
 
 @login_required
@@ -232,17 +261,18 @@ def note_autosave(request: HttpRequest, note_id: int) -> HttpResponse:
         )
         return _autosave_status(request, f"Not saved yet: {problems}", status=422)
     try:
-        note = services.note_draft_update(
-            ctx=ctx, note_id=note_id, values=form.values(), version=form.cleaned_data["version"]
+        saved = submitted(
+            form,
+            lambda: services.note_draft_update(
+                ctx=ctx, note_id=note_id, values=form.values(), version=form.cleaned_data["version"]
+            ),
         )
-    except (ValidationError, Conflict) as exc:
-        return _autosave_status(
-            request, f"Not saved: {_error_text(exc)}", status=409 if isinstance(exc, Conflict) else 422
-        )
-    except AccessDenied as exc:
+    except AccessDenied as exc:  # the status line inside the note screen says so, not a whole 403 page
         return _autosave_status(request, exc.message, status=403)
+    if saved is None:
+        return _autosave_status(request, f"Not saved: {refusal_text(form)}", status=refused_status(form))
     return _autosave_status(
-        request, f"Draft saved at {timezone.localtime(note.updated_at):%H:%M:%S}.", version=note.version
+        request, f"Draft saved at {timezone.localtime(saved.updated_at):%H:%M:%S}.", version=saved.version
     )
 
 
@@ -263,18 +293,23 @@ def _autosave_status(
 def note_sign(request: HttpRequest, note_id: int) -> HttpResponse:
     """Sign the draft (saving what the form holds first): from now on only addenda."""
     ctx, detail = _open(request, note_id)
-    try:
-        if detail.can_edit and "version" in request.POST:
-            form = _note_form(detail, request.POST)
-            if not form.is_valid():
-                return render(request, "therapy/note.html", _note_context(request, ctx, detail, form=form), status=422)
-            services.note_draft_update(
-                ctx=ctx, note_id=note_id, values=form.values(), version=form.cleaned_data["version"]
-            )
-        services.note_sign(ctx=ctx, note_id=note_id)
-    except (ValidationError, Conflict) as exc:
-        messages.error(request, _error_text(exc))
-        return redirect("therapy:note", note_id=note_id)
+    form: forms.BaseForm = forms.Form(request.POST)
+    if detail.can_edit and "version" in request.POST:
+        draft = _note_form(detail, request.POST)
+        saved = submitted(
+            draft,
+            lambda: services.note_draft_update(
+                ctx=ctx, note_id=note_id, values=draft.values(), version=draft.cleaned_data["version"]
+            ),
+        )
+        if saved is None:
+            return _refused_page(request, ctx, detail, draft, shown_as="form")
+        # Saved: the form shown again if signing is refused carries the new version, so the next save is not stale.
+        data = request.POST.copy()
+        data["version"] = str(saved.version)
+        form = _note_form_for(saved, data)
+    if submitted(form, lambda: services.note_sign(ctx=ctx, note_id=note_id)) is None:
+        return _refused_page(request, ctx, detail, form, shown_as="form" if isinstance(form, NoteForm) else None)
     messages.success(request, "The note is signed. Any later change is an addendum.")
     return redirect("therapy:note", note_id=note_id)
 
@@ -292,8 +327,7 @@ def note_addendum(request: HttpRequest, note_id: int) -> HttpResponse:
         ),
     )
     if added is None:
-        context = _note_context(request, ctx, detail, addendum_form=form)
-        return render(request, "therapy/note.html", context, status=refused_status(form))
+        return _refused_page(request, ctx, detail, form, shown_as="addendum_form" if detail.can_amend else None)
     messages.success(request, "The addendum was added beneath the note.")
     return redirect("therapy:note", note_id=note_id)
 
@@ -302,14 +336,14 @@ def note_addendum(request: HttpRequest, note_id: int) -> HttpResponse:
 @require_POST
 @refusals_as_pages
 def note_cosign(request: HttpRequest, note_id: int) -> HttpResponse:
-    try:
-        services.note_cosign(
-            ctx=AuditContext.from_request(request), note_id=note_id, comment=request.POST.get("comment", "")
-        )
-    except (ValidationError, Conflict) as exc:
-        messages.error(request, _error_text(exc))
-    else:
-        messages.success(request, "You co-signed the note.")
+    ctx, detail = _open(request, note_id)
+    form = CosignForm(request.POST, auto_id="cosign-%s")
+    cosigned = submitted(
+        form, lambda: services.note_cosign(ctx=ctx, note_id=note_id, comment=form.cleaned_data["comment"])
+    )
+    if cosigned is None:
+        return _refused_page(request, ctx, detail, form, shown_as="cosign_form" if detail.can_cosign else None)
+    messages.success(request, "You co-signed the note.")
     return redirect("therapy:note", note_id=note_id)
 
 
@@ -319,20 +353,29 @@ def note_cosign(request: HttpRequest, note_id: int) -> HttpResponse:
 def note_shares(request: HttpRequest, note_id: int) -> HttpResponse:
     """Share the author's process note with a colleague, or stop sharing it."""
     ctx = AuditContext.from_request(request)
-    try:
-        user_id = int(request.POST.get("user", ""))
-    except ValueError:
-        messages.error(request, "Choose a colleague.")
+    form = NoteShareForm(request.POST, auto_id="share-%s")
+    if not form.is_valid():
+        # No colleague chosen (the page's list always has one): no service has checked who may see the note
+        # yet, so the note screen says so after its own check.
+        messages.error(request, refusal_text(form))
         return redirect("therapy:note", note_id=note_id)
     try:
-        if request.POST.get("op") == "unshare":
-            services.note_unshare(ctx=ctx, note_id=note_id, user_id=user_id)
-            messages.success(request, "The note is no longer shared with them.")
-        else:
-            services.note_share(ctx=ctx, note_id=note_id, user_id=user_id)
-            messages.success(request, "The note is shared; they can read it (not change it).")
-    except (ValidationError, Conflict, NotFound) as exc:
-        messages.error(request, exc.message if isinstance(exc, Conflict | NotFound) else " ".join(exc.messages))
+        changed = submitted(
+            form,
+            lambda: (services.note_unshare if form.unshare else services.note_share)(
+                ctx=ctx, note_id=note_id, user_id=form.cleaned_data["user"]
+            ),
+        )
+    except NotFound as exc:  # a share that is not there (stopped in another tab): about the share, not the note
+        form.add_error("user", exc.message)
+        changed = None
+    if changed is None:
+        ctx, detail = _open(request, note_id)
+        return _refused_page(request, ctx, detail, form, shown_as="share_form" if detail.can_share else None)
+    if form.unshare:
+        messages.success(request, "The note is no longer shared with them.")
+    else:
+        messages.success(request, "The note is shared; they can read it (not change it).")
     return redirect("therapy:note", note_id=note_id)
 
 
@@ -343,24 +386,22 @@ def note_goal_progress(request: HttpRequest, note_id: int) -> HttpResponse:
     """Record progress on a goal from the integration note screen (htmx: the goals panel is redrawn)."""
     ctx, detail = _open(request, note_id)
     form = GoalProgressForm(request.POST)
-    error = ""
-    if not form.is_valid():
-        error = "Choose the goal and how it has moved."
-    else:
-        try:
-            services.goal_progress_record(
-                ctx=ctx,
-                patient_id=detail.note.patient_id,
-                goal_index=form.cleaned_data["goal_index"],
-                level=form.cleaned_data["level"],
-                comment=form.cleaned_data["comment"],
-                note_id=note_id,
-            )
-        except ValidationError as exc:
-            error = " ".join(exc.messages)
+    parsed = form.is_valid()
+    recorded = submitted(
+        form,
+        lambda: services.goal_progress_record(
+            ctx=ctx,
+            patient_id=detail.note.patient_id,
+            goal_index=form.cleaned_data["goal_index"],
+            level=form.cleaned_data["level"],
+            comment=form.cleaned_data["comment"],
+            note_id=note_id,
+        ),
+    )
+    error = "" if recorded is not None else refusal_text(form) if parsed else "Choose the goal and how it has moved."
     if request.htmx:  # type: ignore[attr-defined]
         context = _note_context(request, ctx, detail, goals_error=error)
-        return render(request, "therapy/_goals_panel.html", context, status=422 if error else 200)
+        return render(request, "therapy/_goals_panel.html", context, status=refused_status(form) if error else 200)
     if error:
         messages.error(request, error)
     else:
@@ -372,13 +413,11 @@ def note_goal_progress(request: HttpRequest, note_id: int) -> HttpResponse:
 
 
 @login_required
+@refusals_as_plain_pages
 def search(request: HttpRequest) -> HttpResponse:
     """Search your own notes and your patients' shared reflections."""
     query = request.GET.get("q", "").strip()[:200]
-    try:
-        results = selectors.therapy_search(ctx=AuditContext.from_request(request), query=query)
-    except AccessDenied as exc:
-        return forbidden(request, exc.message)
+    results = selectors.therapy_search(ctx=AuditContext.from_request(request), query=query)
     return render(request, "therapy/search.html", {"results": results, "q": query, "prompt_text": PROMPT_TEXT})
 
 
@@ -386,6 +425,7 @@ def search(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@refusals_as_plain_pages
 def journal(request: HttpRequest) -> HttpResponse:
     """The patient's journal: write (with an optional prompt), choose what to share, read back over time."""
     patient_id = portal_patient_id(current_user(request))
@@ -395,21 +435,18 @@ def journal(request: HttpRequest) -> HttpResponse:
     form = ReflectionForm(request.POST or None, initial={"prompt": request.GET.get("prompt", "")})
     status = 200
     if request.method == "POST":
-        try:
-            written = submitted(
-                form,
-                lambda: services.reflection_write(
-                    ctx=ctx,
-                    patient_id=patient_id,
-                    body=form.cleaned_data["body"],
-                    kind=form.cleaned_data["kind"],
-                    prompt=form.cleaned_data["prompt"],
-                    share=form.cleaned_data["share"],
-                    dosing_session_id=_session_choice(request, patient_id),
-                ),
-            )
-        except (AccessDenied, NotFound) as exc:
-            return forbidden(request, exc.message)
+        written = submitted(
+            form,
+            lambda: services.reflection_write(
+                ctx=ctx,
+                patient_id=patient_id,
+                body=form.cleaned_data["body"],
+                kind=form.cleaned_data["kind"],
+                prompt=form.cleaned_data["prompt"],
+                share=form.cleaned_data["share"],
+                dosing_session_id=_session_choice(request, patient_id),
+            ),
+        )
         if written is not None:
             shared = form.cleaned_data["share"]
             messages.success(
@@ -417,10 +454,7 @@ def journal(request: HttpRequest) -> HttpResponse:
             )
             return redirect("journal:home")
         status = refused_status(form)
-    try:
-        entries = selectors.reflections_for_patient(ctx=ctx, patient_id=patient_id, limit=200)
-    except (AccessDenied, NotFound) as exc:
-        return forbidden(request, exc.message)
+    entries = selectors.reflections_for_patient(ctx=ctx, patient_id=patient_id, limit=200)
     sessions = list(
         DosingSession.objects.filter(patient_id=patient_id, scheduled_for__lte=timezone.now()).order_by(
             "-scheduled_for"
@@ -446,6 +480,7 @@ def _session_choice(request: HttpRequest, patient_id: int) -> int | None:
 
 
 @login_required
+@refusals_as_plain_pages
 def journal_entry(request: HttpRequest, reflection_id: int) -> HttpResponse:
     """Change a private entry."""
     patient_id = portal_patient_id(current_user(request))
@@ -460,18 +495,15 @@ def journal_entry(request: HttpRequest, reflection_id: int) -> HttpResponse:
     )
     status = 200
     if request.method == "POST":
-        try:
-            saved = submitted(
-                form,
-                lambda: services.reflection_update(
-                    ctx=AuditContext.from_request(request),
-                    reflection_id=reflection_id,
-                    body=form.cleaned_data["body"],
-                    prompt=form.cleaned_data["prompt"],
-                ),
-            )
-        except (AccessDenied, NotFound) as exc:
-            return forbidden(request, exc.message)
+        saved = submitted(
+            form,
+            lambda: services.reflection_update(
+                ctx=AuditContext.from_request(request),
+                reflection_id=reflection_id,
+                body=form.cleaned_data["body"],
+                prompt=form.cleaned_data["prompt"],
+            ),
+        )
         if saved is not None:
             messages.success(request, "Your entry was saved.")
             return redirect("journal:home")
@@ -492,7 +524,7 @@ def journal_share(request: HttpRequest, reflection_id: int) -> HttpResponse:
         services.reflection_share_set(
             ctx=AuditContext.from_request(request), reflection_id=reflection_id, shared=shared
         )
-    except (NotFound, AccessDenied):
+    except (NotFound, AccessDenied):  # someone else's entry is answered as a missing one: nothing to learn
         return not_found(request, "There is no such entry.")
     messages.success(request, "Shared with your therapist." if shared else "No longer shared. Only you can see it.")
     return redirect("journal:home")
