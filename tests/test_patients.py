@@ -316,6 +316,42 @@ def test_duplicate_flag_shows_on_both_charts(client_for: Any, team_patient: Pati
     assert "Possible duplicate of" in original_chart and created.mrn in original_chart
 
 
+def test_a_refused_emergency_reason_is_shown_again_beside_its_field(client_for: Any, other_patient: Patient) -> None:
+    refused = client_for("outsider_therapist").post(
+        f"/patients/{other_patient.pk}/emergency-access/", {"reason": "  urgent  "}
+    )
+    html = refused.content.decode()
+    assert refused.status_code == 403
+    assert "  urgent  </textarea>" in html
+    assert '<p class="field-error" id="id_reason_error">Ensure this value has at least 10 characters' in html
+    assert not EmergencyAccess.objects.exists()
+    assert AccessEvent.objects.filter(patient=other_patient, action="patient.view", outcome="denied").exists()
+
+
+def test_a_refused_portal_login_or_care_team_change_comes_back_to_the_chart_with_the_reason(
+    client_for: Any, team_patient: Patient, other_patient: Patient, personas: dict[str, User]
+) -> None:
+    coordinator = client_for("coordinator")
+    blank = coordinator.post(f"/patients/{other_patient.pk}/portal-account/", {"username": " "}, follow=True)
+    assert "Choose a username for the patient" in blank.content.decode()
+    taken = coordinator.post(f"/patients/{other_patient.pk}/portal-account/", {"username": "nurse"}, follow=True)
+    assert "That username is taken; choose another." in taken.content.decode()
+    wrong = coordinator.post(
+        f"/patients/{team_patient.pk}/care-team/", {"role": "nurse", "user": personas["therapist"].pk}, follow=True
+    )
+    assert wrong.redirect_chain == [(f"/patients/{team_patient.pk}/", 302)]
+    assert CareTeamMember.objects.get(patient=team_patient, role="nurse").user == personas["nurse"]
+    cleared = coordinator.post(f"/patients/{team_patient.pk}/care-team/", {"role": "nurse", "user": ""}, follow=True)
+    assert "The care team was updated." in cleared.content.decode()
+    assert not CareTeamMember.objects.filter(patient=team_patient, role="nurse").exists()
+
+
+def test_a_page_number_that_is_not_one_shows_the_first_page(client_for: Any, team_patient: Patient) -> None:
+    for page in ("abc", "0", "-3"):
+        response = client_for("coordinator").get("/patients/", {"page": page})
+        assert response.status_code == 200 and team_patient.mrn in response.content.decode()
+
+
 def test_patient_user_learns_nothing_from_emergency_access(
     client_for: Any, other_patient: Patient, personas: dict[str, User]
 ) -> None:

@@ -71,3 +71,24 @@ class EmergencyAccessForm(forms.Form):
 class CareTeamForm(forms.Form):
     role = forms.ChoiceField(choices=CareTeamRole.choices)
     user = forms.IntegerField(required=False)
+
+
+class PatientSearchForm(forms.Form):
+    """The patient list's search box and page number; a page number that is not one shows the first page."""
+
+    q = forms.CharField(required=False, strip=True)
+    page = forms.IntegerField(required=False, min_value=1)
+
+    def query(self) -> str:
+        self.is_valid()
+        return str(self.cleaned_data.get("q") or "")[:100]
+
+    def page_number(self) -> int:
+        self.is_valid()
+        return int(self.cleaned_data.get("page") or 1)
+
+
+class PortalAccountForm(forms.Form):
+    """The username of the patient's portal login; the service checks it is given and free."""
+
+    username = forms.CharField(required=False)

@@ -2,23 +2,22 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from kapclinic.accounts.web import (
-    apply_validation_errors,
     current_user,
     forbidden,
-    not_found,
+    refusal_text,
+    refusals_as_plain_pages,
     refused_status,
     submitted,
 )
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.models import Outcome
 from kapclinic.audit.services import access_event_record
-from kapclinic.errors import AccessDenied, Conflict, NotFound
+from kapclinic.errors import AccessDenied
 from kapclinic.patients import services
 from kapclinic.patients.access import emergency_access_grant, patient_get_for_user
 from kapclinic.patients.forms import (
@@ -27,6 +26,8 @@ from kapclinic.patients.forms import (
     DuplicateConfirmForm,
     EmergencyAccessForm,
     PatientForm,
+    PatientSearchForm,
+    PortalAccountForm,
 )
 from kapclinic.patients.models import Patient
 from kapclinic.patients.pages import refusals_as_pages
@@ -34,27 +35,19 @@ from kapclinic.patients.selectors import patient_search_for_user
 from kapclinic.roles import Action, Role, Scope, may, scope_for
 
 
-def _page_number(request: HttpRequest) -> int:
-    try:
-        return max(1, int(request.GET.get("page", "1")))
-    except ValueError:
-        return 1
-
-
 @login_required
+@refusals_as_plain_pages
 def patient_list(request: HttpRequest) -> HttpResponse:
     user = current_user(request)
     if user.role == Role.PATIENT:
         return redirect("portal:home")
-    query = request.GET.get("q", "").strip()[:100]
+    search = PatientSearchForm(request.GET)
+    query = search.query()
     per_page = 25
-    page_number = _page_number(request)
-    try:
-        page = patient_search_for_user(
-            ctx=AuditContext.from_request(request), query=query, limit=per_page, offset=(page_number - 1) * per_page
-        )
-    except AccessDenied as exc:
-        return forbidden(request, exc.message)
+    page_number = search.page_number()
+    page = patient_search_for_user(
+        ctx=AuditContext.from_request(request), query=query, limit=per_page, offset=(page_number - 1) * per_page
+    )
     context = {
         "page": page,
         "q": query,
@@ -74,18 +67,20 @@ def patient_register(request: HttpRequest) -> HttpResponse:
     form = PatientForm(request.POST or None)
     confirm = DuplicateConfirmForm(request.POST or None)
     duplicates = []
-    if request.method == "POST" and form.is_valid() and confirm.is_valid():
+    if request.method == "POST" and confirm.is_valid():
         try:
-            patient = services.patient_register(
-                ctx=AuditContext.from_request(request),
-                values=form.values(),
-                allow_duplicate=confirm.cleaned_data["confirm_not_duplicate"],
+            patient = submitted(
+                form,
+                lambda: services.patient_register(
+                    ctx=AuditContext.from_request(request),
+                    values=form.values(),
+                    allow_duplicate=confirm.cleaned_data["confirm_not_duplicate"],
+                ),
             )
-        except ValidationError as exc:
-            apply_validation_errors(form, exc)
-        except services.PossibleDuplicates as exc:
+        except services.PossibleDuplicates as exc:  # not a refusal: the page asks to confirm a different person
             duplicates = exc.matches
-        else:
+            patient = None
+        if patient is not None:
             messages.success(request, f"{patient.full_name} was registered with MRN {patient.mrn}.")
             return redirect("chart:patient", patient_id=patient.pk)
     status = 422 if request.method == "POST" else 200
@@ -137,53 +132,58 @@ def patient_edit(request: HttpRequest, patient_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
+@refusals_as_pages
 def emergency_access(request: HttpRequest, patient_id: int) -> HttpResponse:
     """Break the glass: open a chart outside the care team, with a reason that is recorded and reviewed."""
     ctx = AuditContext.from_request(request)
     form = EmergencyAccessForm(request.POST)
     try:
         patient_get_for_user(ctx=ctx, patient_id=patient_id, record_allowed=False)
-    except NotFound:
-        return not_found(request, "No patient with that id.")
     except AccessDenied as exc:
+        # The refusal this page is for; any other (no emergency access for this role) is the 403 page.
         if not exc.emergency_possible:
-            return forbidden(request, exc.message)
+            raise
     else:
         return redirect("chart:patient", patient_id=patient_id)  # already reachable: nothing to grant
-    if not form.is_valid():
+    granted = submitted(
+        form,
+        lambda: emergency_access_grant(
+            ctx=ctx, patient=Patient.objects.get(pk=patient_id), reason=form.cleaned_data["reason"]
+        ),
+    )
+    if granted is None:
         return forbidden(
             request,
             "Emergency access needs a reason of at least 10 characters.",
             context={"emergency_form": form, "patient_id": patient_id},
         )
-    try:
-        emergency_access_grant(ctx=ctx, patient=Patient.objects.get(pk=patient_id), reason=form.cleaned_data["reason"])
-    except AccessDenied as exc:
-        return forbidden(request, exc.message)
     messages.warning(request, "Emergency access granted. It is recorded and will be reviewed by the clinic director.")
     return redirect("chart:patient", patient_id=patient_id)
 
 
 @login_required
 @require_POST
+@refusals_as_pages
 def care_team_assign(request: HttpRequest, patient_id: int) -> HttpResponse:
     form = CareTeamForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Choose a role and a clinician.")
         return redirect("chart:patient", patient_id=patient_id)
-    try:
-        services.care_team_assign(
-            ctx=AuditContext.from_request(request),
-            patient_id=patient_id,
-            role=form.cleaned_data["role"],
-            user_id=form.cleaned_data["user"],
-        )
-    except NotFound as exc:
-        return not_found(request, exc.message)
-    except AccessDenied as exc:
-        return forbidden(request, exc.message)
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
+    # In a tuple: the service answers None when it clears the role, which is not a refusal.
+    assigned = submitted(
+        form,
+        lambda: (
+            services.care_team_assign(
+                ctx=AuditContext.from_request(request),
+                patient_id=patient_id,
+                role=form.cleaned_data["role"],
+                user_id=form.cleaned_data["user"],
+            ),
+        ),
+    )
+    # The form sits on the chart page, which the chart app (above this one) draws: the refusal goes back as a message.
+    if assigned is None:
+        messages.error(request, refusal_text(form))
     else:
         messages.success(request, "The care team was updated.")
     return redirect("chart:patient", patient_id=patient_id)
@@ -191,19 +191,21 @@ def care_team_assign(request: HttpRequest, patient_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
+@refusals_as_pages
 def portal_account(request: HttpRequest, patient_id: int) -> HttpResponse:
     """Open the patient's portal login and show its temporary password once."""
-    try:
-        user, temporary = services.portal_account_open(
-            ctx=AuditContext.from_request(request), patient_id=patient_id, username=request.POST.get("username", "")
-        )
-    except NotFound as exc:
-        return not_found(request, exc.message)
-    except AccessDenied as exc:
-        return forbidden(request, exc.message)
-    except (ValidationError, Conflict) as exc:
-        messages.error(request, " ".join(getattr(exc, "messages", [str(exc)])))
+    form = PortalAccountForm(request.POST)
+    opened = submitted(
+        form,
+        lambda: services.portal_account_open(
+            ctx=AuditContext.from_request(request), patient_id=patient_id, username=form.cleaned_data["username"]
+        ),
+    )
+    if opened is None:
+        # The form sits on the chart page, which the chart app draws: the refusal goes back as a message.
+        messages.error(request, refusal_text(form))
         return redirect("chart:patient", patient_id=patient_id)
+    user, temporary = opened
     return render(
         request, "patients/portal_account.html", {"patient_id": patient_id, "login": user, "temporary": temporary}
     )
