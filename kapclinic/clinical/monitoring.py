@@ -20,7 +20,7 @@ from typing import Literal
 from kapclinic.clinical.dosing import ROUTES
 
 # Bump when a rule or its wording changes: clearances and alerts store it.
-MONITORING_RULES_VERSION = "2026-12-04.3"
+MONITORING_RULES_VERSION = "2026-12-05.1"
 POLICY_VERSION = "monitoring-default-1"
 
 # Spravato PI boxed warning, 2.x and 5.1; REMS: observe at least 2 hours. A policy may lengthen it, never shorten.
@@ -855,6 +855,17 @@ def reading_alerts(
             alerts.append(alert)
             fired.add(rule.measure)
     return alerts
+
+
+def sedation_alerts(moaas: int, *, policy: MonitoringPolicy = DEFAULT_POLICY) -> list[Alert]:
+    """Return the alert for a MOAA/S scored during or after the dose on its own (an in-session score, no vitals):
+    the same MOAA/S rows of `ALERT_RULES` a reading with a score meets (instruments.md: <= 3 sedated, <= 1
+    emergency)."""
+    _check_moaas(moaas)
+    for rule in ALERT_RULES:
+        if rule.measure == "moaas" and (alert := rule.alert(moaas, policy)):
+            return [alert]
+    return []
 
 
 # --- Observation and discharge (§6) -------------------------------------------------------------------------

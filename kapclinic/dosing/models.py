@@ -270,10 +270,12 @@ ALERT_LEVEL_CHOICES = [(level.value, level.label) for level in monitoring_rules.
 
 
 class MonitoringAlert(models.Model):
-    """A reading outside the thresholds (monitoring.md section 3). Append-only; acknowledged separately."""
+    """A reading or an in-session score outside the thresholds (monitoring.md section 3). Append-only;
+    acknowledged separately. It points at what raised it: the vital signs, or the scored event (a MOAA/S)."""
 
     session = models.ForeignKey(DosingSession, on_delete=models.PROTECT, related_name="alerts")
-    vital = models.ForeignKey(VitalSign, on_delete=models.PROTECT, related_name="alerts")
+    vital = models.ForeignKey(VitalSign, null=True, blank=True, on_delete=models.PROTECT, related_name="alerts")
+    event = models.ForeignKey("SessionEvent", null=True, blank=True, on_delete=models.PROTECT, related_name="alerts")
     code = models.CharField(max_length=40)
     level = models.CharField(max_length=10, choices=ALERT_LEVEL_CHOICES)
     message = models.CharField(max_length=300)
@@ -282,6 +284,12 @@ class MonitoringAlert(models.Model):
 
     class Meta:
         ordering = ["raised_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(vital__isnull=False, event__isnull=True) | Q(vital__isnull=True, event__isnull=False),
+                name="monitoring_alert_raised_by_a_reading_or_a_score",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.code} on session {self.session_id}"

@@ -738,8 +738,22 @@ def event_record(
             occurred_at=when,
             by=ctx.user,
         )
-        _audit(ctx, session, "session.event", kind=kind, code=event.code)
+        alerts = _score_alerts(session, event)
+        _audit(ctx, session, "session.event", kind=kind, code=event.code, alerts=[a.code for a in alerts])
     return event
+
+
+def _score_alerts(session: DosingSession, event: SessionEvent) -> list[MonitoringAlert]:
+    """A MOAA/S scored after the dose raises the same alert a reading with that score would (monitoring.md
+    section 3): a deeply sedated patient is on the prescriber's home page whether or not vitals were taken."""
+    if event.kind != SessionEventKind.SCORE or event.code != "moaas" or session.state in states.BEFORE_DOSE:
+        return []
+    return [
+        MonitoringAlert.objects.create(
+            session=session, event=event, code=alert.code, level=alert.level, message=alert.message, source=alert.source
+        )
+        for alert in rules.sedation_alerts(int(event.value), policy=monitoring_policy())
+    ]
 
 
 def _score_value(code: str, value: str) -> str:
