@@ -1,10 +1,20 @@
-"""What every server-side chart (score trajectories, session vitals) shares: one render lock and the SVG clean-up
-that makes matplotlib's output safe to inline in a page and readable by screen readers."""
+"""What every server-side chart (score trajectories, session vitals) shares: the cache of finished charts, one
+render lock, and the SVG clean-up that makes matplotlib's output safe to inline in a page and readable by screen
+readers.
+
+A chart is drawn once per change of its data: the finished SVG is kept in SVG_CACHE under a digest of exactly the
+inputs that drive the drawing (chart_key), so a page shown again with the same data costs a dictionary look-up
+and waits on no lock. Only a miss draws with matplotlib, under RENDER_LOCK.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import re
 import threading
+from collections import OrderedDict
+from collections.abc import Callable
 from html import escape
 from typing import TYPE_CHECKING, Any
 
@@ -12,7 +22,67 @@ if TYPE_CHECKING:
     from matplotlib.typing import RcKeyType
 
 # matplotlib's rcParams are process-wide; renders are serialised so one request's settings never leak into another.
+# Only drawing takes it, so only a cache miss (SvgCache.get_or_draw): a chart already drawn is returned without it.
 RENDER_LOCK = threading.Lock()
+
+# Part of every cache key: raise it when a change to the drawing code changes what the same data looks like, so
+# that no chart drawn by the old code is served (the cache is per process, so a restart also clears it).
+CHART_VERSION = 1
+
+
+def chart_key(kind: str, *inputs: object) -> str:
+    """Return the cache key of a chart: a digest of its kind, CHART_VERSION and every input that drives the drawing.
+
+    The inputs are taken by their repr, which for the values the charts take (frozen dataclasses, datetimes,
+    dates, ZoneInfo, numbers, strings, tuples and lists of them) states their whole value; an input whose repr
+    says less would have to be turned into one that says all first.
+    """
+    text = repr((CHART_VERSION, kind, inputs))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class SvgCache:
+    """The last `maxsize` charts drawn in this process, by chart_key; the least recently used one goes first.
+
+    No lock: each step is one operation on an OrderedDict, which the GIL makes atomic, so a hit waits on nothing
+    and readers never see a half-made entry. Two requests that miss on the same key at once both draw (one after
+    the other: drawing takes RENDER_LOCK) and store the same bytes.
+    """
+
+    def __init__(self, maxsize: int) -> None:
+        self.maxsize = maxsize
+        self._entries: OrderedDict[str, str] = OrderedDict()
+
+    def get_or_draw(self, key: str, draw: Callable[[], str]) -> str:
+        """Return the chart stored under `key`, else `draw()` it, store it and return it."""
+        svg = self._entries.get(key)
+        if svg is not None:
+            # Evicted by another thread since the look-up: still the right chart to return.
+            with contextlib.suppress(KeyError):
+                self._entries.move_to_end(key)
+            return svg
+        svg = draw()  # takes RENDER_LOCK itself, for its matplotlib part only
+        self._entries[key] = svg
+        while len(self._entries) > self.maxsize:
+            try:
+                self._entries.popitem(last=False)
+            except KeyError:  # another thread emptied it meanwhile
+                break
+        return svg
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._entries
+
+
+# A session chart is about 70 kB and a score chart about 25 kB: at most some 10 MB per process. That holds the
+# charts of every session on screen and of the patients recently opened; an older one is simply drawn again.
+SVG_CACHE = SvgCache(maxsize=160)
 
 # The clinic's palette (static/kapclinic/kapclinic.css): body ink and muted axes.
 INK = "#1b1f24"

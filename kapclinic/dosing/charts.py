@@ -36,8 +36,9 @@ from matplotlib.ticker import MaxNLocator, MultipleLocator, NullFormatter, NullL
 from matplotlib.transforms import blended_transform_factory
 
 # rcParams are process-wide: this chart and the score chart take the same lock, so that neither one's settings
-# (and hash salt) can leak into the other's render when both are drawn at once on different threads.
-from kapclinic.svgcharts import INK, RENDER_LOCK, chart_style, inline_svg
+# (and hash salt) can leak into the other's render when both are drawn at once on different threads. Only a
+# drawing takes it: a chart already drawn for the same inputs comes from SVG_CACHE.
+from kapclinic.svgcharts import INK, RENDER_LOCK, SVG_CACHE, chart_key, chart_style, inline_svg
 
 WIDTH_PX, HEIGHT_PX = 720, 360
 _PX_PER_INCH = 96  # CSS pixels; the SVG is written in points (72 per inch), so 720 px = 540 pt
@@ -131,6 +132,19 @@ def vitals_svg(
     if dose_at is not None and dose_at.utcoffset() is None:
         raise ValueError("dose_at must be an aware datetime.")
     ordered = sorted(points, key=lambda point: point.at)
+    thresholds = tuple(thresholds)
+    # Drawn once per change of the data: a session screen shown again with no new reading is a cache hit.
+    key = chart_key("vitals", ordered, thresholds, dose_at, tz, id_prefix)
+    return SVG_CACHE.get_or_draw(key, lambda: _render(ordered, thresholds, dose_at, tz, id_prefix))
+
+
+def _render(
+    ordered: list[VitalPoint],
+    thresholds: tuple[ChartThreshold, ...],
+    dose_at: datetime | None,
+    tz: tzinfo,
+    id_prefix: str,
+) -> str:
     with RENDER_LOCK, matplotlib.rc_context(_RC):
         figure = _draw(ordered, thresholds, dose_at, tz)
         buffer = io.StringIO()

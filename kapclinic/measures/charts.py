@@ -29,7 +29,7 @@ from matplotlib.ticker import NullFormatter, NullLocator
 from kapclinic.clinical.instruments import Instrument
 from kapclinic.clinical.outcomes import Trajectory, TrajectoryPoint
 from kapclinic.clinical.wording import day_text
-from kapclinic.svgcharts import INK, RENDER_LOCK, chart_style, inline_svg
+from kapclinic.svgcharts import INK, RENDER_LOCK, SVG_CACHE, chart_key, chart_style, inline_svg
 
 WIDTH_PX, HEIGHT_PX = 640, 280
 _PX_PER_INCH = 96  # CSS pixels; the SVG is written in points (72 per inch), so 640 px = 480 pt
@@ -103,8 +103,29 @@ def trajectory_svg(
     `dosing_dates` are drawn as dashed vertical lines: a date at noon in `tz`, a datetime at its own time (so
     a pre-dose score taken that morning falls before the line). `tz` is the clinic's time zone for the x axis.
     """
+    doses = [dose_moment(d, tz) for d in dosing_dates]
+    # Drawn once per change of the data: the chart page opened again with no new score is a cache hit. Of the
+    # instrument, what the drawing reads: its name and code (labels, ids), range, bands and outcome rules.
+    key = chart_key(
+        "trajectory",
+        instrument.code,
+        instrument.name,
+        instrument.min_total,
+        instrument.max_total,
+        instrument.bands,
+        instrument.response_rule,
+        instrument.remission,
+        instrument.screen,
+        trajectory,
+        doses,
+        tz,
+    )
+    return SVG_CACHE.get_or_draw(key, lambda: _render(instrument, trajectory, doses, tz))
+
+
+def _render(instrument: Instrument, trajectory: Trajectory, doses: list[datetime], tz: tzinfo) -> str:
     with RENDER_LOCK, matplotlib.rc_context(_RC):
-        figure = _draw(instrument, trajectory, [dose_moment(d, tz) for d in dosing_dates], tz)
+        figure = _draw(instrument, trajectory, doses, tz)
         buffer = io.StringIO()
         # No metadata at all: the date would make every render differ, and the rest says nothing useful.
         figure.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None, "Format": None, "Type": None})

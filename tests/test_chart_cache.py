@@ -1,0 +1,164 @@
+"""The chart cache: a chart is drawn once per change of its data, and concurrent renders never mix charts.
+
+Both server-side charts (the session's vital signs, a score trajectory) go through kapclinic.svgcharts.SVG_CACHE;
+pure inputs, so nothing here touches the database.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from kapclinic import svgcharts
+from kapclinic.clinical.instruments import INSTRUMENTS
+from kapclinic.clinical.outcomes import trajectory
+from kapclinic.dosing import charts as vitals_charts
+from kapclinic.dosing.charts import ChartThreshold, VitalPoint, vitals_svg
+from kapclinic.measures import charts as score_charts
+from kapclinic.measures.charts import trajectory_svg
+from kapclinic.svgcharts import SVG_CACHE, SvgCache
+
+TZ = ZoneInfo("America/New_York")
+START = datetime(2026, 9, 1, 13, 5, tzinfo=UTC)
+PHQ9 = INSTRUMENTS["phq9"]
+THRESHOLDS = (ChartThreshold("Systolic alert > 180", 180, "bp"), ChartThreshold("SpO₂ alert < 92%", 92, "spo2"))
+
+
+def _points(*systolics: int) -> list[VitalPoint]:
+    return [VitalPoint(START + timedelta(minutes=10 * n), s, s * 6 // 10, 72, 98) for n, s in enumerate(systolics)]
+
+
+def _vitals(*systolics: int, id_prefix: str = "vitals") -> str:
+    return vitals_svg(_points(*systolics), THRESHOLDS, dose_at=START, tz=TZ, id_prefix=id_prefix)
+
+
+def _scores(*totals: int, doses: tuple[date, ...] = ()) -> str:
+    points = [(START + timedelta(weeks=n), total) for n, total in enumerate(totals)]
+    return trajectory_svg(PHQ9, trajectory(PHQ9, points), doses, tz=TZ)
+
+
+@pytest.fixture(autouse=True)
+def empty_cache() -> Iterator[None]:
+    SVG_CACHE.clear()
+    yield
+    SVG_CACHE.clear()
+
+
+def _count_draws(monkeypatch: pytest.MonkeyPatch, module: Any) -> list[int]:
+    """Count calls of `module._draw`, the matplotlib drawing, while still drawing."""
+    calls: list[int] = []
+    draw = module._draw
+
+    def counted(*args: Any) -> Any:
+        calls.append(1)
+        return draw(*args)
+
+    monkeypatch.setattr(module, "_draw", counted)
+    return calls
+
+
+def test_vitals_chart_is_drawn_once_per_change_of_its_data(monkeypatch: pytest.MonkeyPatch) -> None:
+    draws = _count_draws(monkeypatch, vitals_charts)
+    first = _vitals(130, 150, 186)
+    assert _vitals(130, 150, 186) == first and len(draws) == 1  # same data: the same bytes, nothing drawn
+    assert vitals_svg(list(reversed(_points(130, 150, 186))), THRESHOLDS, dose_at=START, tz=TZ) == first
+    assert len(draws) == 1  # readings are put in time order before the look-up
+
+    changed = _vitals(130, 150, 186, 170)  # a new reading
+    assert changed != first and len(draws) == 2 and "4 readings" in changed
+    assert _vitals(130, 150, 186, id_prefix="s7") != first and len(draws) == 3  # ids are part of the bytes
+    assert vitals_svg(_points(130, 150, 186), THRESHOLDS, dose_at=None, tz=TZ) != first and len(draws) == 4
+    assert vitals_svg(_points(130, 150, 186), THRESHOLDS[:1], dose_at=START, tz=TZ) != first and len(draws) == 5
+    other_zone = vitals_svg(_points(130, 150, 186), THRESHOLDS, dose_at=START, tz=ZoneInfo("Europe/Paris"))
+    assert other_zone != first and len(draws) == 6 and "15:05" in other_zone  # clock times in the given zone
+
+
+def test_trajectory_chart_is_drawn_once_per_change_of_its_data(monkeypatch: pytest.MonkeyPatch) -> None:
+    draws = _count_draws(monkeypatch, score_charts)
+    first = _scores(20, 16, 11)
+    assert _scores(20, 16, 11) == first and len(draws) == 1
+    assert _scores(20, 16, 10) != first and len(draws) == 2  # a changed total
+    assert _scores(20, 16, 11, doses=(date(2026, 9, 9),)) != first and len(draws) == 3  # a dosing session
+    pcl5_points = [(START + timedelta(weeks=n), total) for n, total in enumerate((50, 38, 30))]
+    pcl5 = trajectory_svg(INSTRUMENTS["pcl5"], trajectory(INSTRUMENTS["pcl5"], pcl5_points), tz=TZ)
+    assert pcl5 != first and len(draws) == 4  # another instrument
+    assert _scores(20, 16, 11) == first and len(draws) == 4
+
+
+def test_a_fresh_drawing_gives_the_same_bytes_as_the_cached_one() -> None:
+    # The cache must not be what makes the output deterministic: drawing again from nothing gives the same bytes.
+    vitals, scores = _vitals(130, 150, 186), _scores(20, 16, 11, 8, 4)
+    SVG_CACHE.clear()
+    assert _vitals(130, 150, 186) == vitals and _scores(20, 16, 11, 8, 4) == scores
+
+
+def test_a_cache_hit_waits_on_no_lock() -> None:
+    first = _scores(20, 16, 11)
+    with svgcharts.RENDER_LOCK:  # a long drawing elsewhere holds the lock
+        result: list[str] = []
+        thread = threading.Thread(target=lambda: result.append(_scores(20, 16, 11)))
+        thread.start()
+        thread.join(timeout=10)
+        assert not thread.is_alive() and result == [first]
+
+
+def test_two_threads_drawing_different_charts_at_once_get_their_own() -> None:
+    # Expected bytes, drawn one at a time.
+    jobs: list[Callable[[], str]] = [
+        lambda: _vitals(130, 150, 186, id_prefix="a"),
+        lambda: _vitals(110, 120, id_prefix="b"),
+        lambda: _scores(20, 16, 11, 8, 4),
+        lambda: _scores(27, 25, doses=(date(2026, 9, 3),)),
+    ]
+    expected = [job() for job in jobs]
+    assert len(set(expected)) == len(jobs)
+    for cold in (True, True, False):  # drawn at once (the cache emptied first), then served at once
+        if cold:
+            SVG_CACHE.clear()
+        barrier = threading.Barrier(len(jobs))
+        results: dict[int, str] = {}
+        threads = [threading.Thread(target=_run, args=(jobs[n], n, barrier, results)) for n in range(len(jobs))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert [results.get(n) for n in range(len(jobs))] == expected
+
+
+def _run(job: Callable[[], str], n: int, barrier: threading.Barrier, results: dict[int, str]) -> None:
+    barrier.wait()  # all threads start drawing together
+    results[n] = job()
+
+
+def test_cache_keeps_the_most_recently_used_charts() -> None:
+    cache = SvgCache(maxsize=2)
+    drawn: list[str] = []
+
+    def draw(name: str) -> Callable[[], str]:
+        def drawing() -> str:
+            drawn.append(name)
+            return f"<svg>{name}</svg>"
+
+        return drawing
+
+    assert cache.get_or_draw("a", draw("a")) == "<svg>a</svg>"
+    cache.get_or_draw("b", draw("b"))
+    cache.get_or_draw("a", draw("a"))  # a hit: "a" is now the most recently used
+    cache.get_or_draw("c", draw("c"))  # over the limit: "b" goes
+    assert drawn == ["a", "b", "c"] and len(cache) == 2 and "a" in cache and "b" not in cache
+    cache.get_or_draw("b", draw("b"))
+    assert drawn == ["a", "b", "c", "b"]
+
+
+def test_key_depends_on_every_input_and_the_chart_version(monkeypatch: pytest.MonkeyPatch) -> None:
+    key = svgcharts.chart_key("vitals", _points(130), THRESHOLDS, START, TZ, "vitals")
+    assert key == svgcharts.chart_key("vitals", _points(130), THRESHOLDS, START, TZ, "vitals")
+    assert key != svgcharts.chart_key("vitals", _points(131), THRESHOLDS, START, TZ, "vitals")
+    assert key != svgcharts.chart_key("trajectory", _points(130), THRESHOLDS, START, TZ, "vitals")
+    monkeypatch.setattr(svgcharts, "CHART_VERSION", svgcharts.CHART_VERSION + 1)
+    assert key != svgcharts.chart_key("vitals", _points(130), THRESHOLDS, START, TZ, "vitals")
