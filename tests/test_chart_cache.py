@@ -1,7 +1,7 @@
 """The chart cache: a chart is drawn once per change of its data, and concurrent renders never mix charts.
 
-Both server-side charts (the session's vital signs, a score trajectory) go through kapclinic.svgcharts.SVG_CACHE;
-pure inputs, so nothing here touches the database.
+Both server-side charts (the session's vital signs, a score trajectory) go through kapclinic.svgcharts.SVG_CACHE.
+The charts take pure inputs; only the last tests, of the two pages that show them, use the database.
 """
 
 from __future__ import annotations
@@ -13,15 +13,23 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.utils import timezone
 
 from kapclinic import svgcharts
+from kapclinic.accounts.models import User
+from kapclinic.audit.context import AuditContext
 from kapclinic.clinical.instruments import INSTRUMENTS
 from kapclinic.clinical.outcomes import trajectory
 from kapclinic.dosing import charts as vitals_charts
 from kapclinic.dosing.charts import ChartThreshold, VitalPoint, vitals_svg
+from kapclinic.dosing.session_services import vital_record
 from kapclinic.measures import charts as score_charts
 from kapclinic.measures.charts import trajectory_svg
+from kapclinic.measures.models import QuestionnaireResponse
+from kapclinic.patients.models import Patient
 from kapclinic.svgcharts import SVG_CACHE, SvgCache
+from tests.probes.dosing import _session
+from tests.probes.world import World
 
 TZ = ZoneInfo("America/New_York")
 START = datetime(2026, 9, 1, 13, 5, tzinfo=UTC)
@@ -162,3 +170,57 @@ def test_key_depends_on_every_input_and_the_chart_version(monkeypatch: pytest.Mo
     assert key != svgcharts.chart_key("trajectory", _points(130), THRESHOLDS, START, TZ, "vitals")
     monkeypatch.setattr(svgcharts, "CHART_VERSION", svgcharts.CHART_VERSION + 1)
     assert key != svgcharts.chart_key("vitals", _points(130), THRESHOLDS, START, TZ, "vitals")
+
+
+# The pages: what a view passes must be the same from one request to the next, or every request would draw.
+
+
+def test_the_session_page_draws_its_chart_again_only_after_a_new_reading(
+    monkeypatch: pytest.MonkeyPatch,
+    client_for: Any,
+    api_for: Any,
+    personas: dict[str, User],
+    team_patient: Patient,
+    other_patient: Patient,
+) -> None:
+    world = World(client_for("nurse"), api_for("nurse"), team_patient, other_patient, personas)
+    session = _session(world, team_patient, "checked_in")
+    ctx = AuditContext(user=personas["nurse"], channel="test")
+    values = {"systolic": 128, "diastolic": 80, "heart_rate": 72, "spo2": 98}
+    vital_record(ctx=ctx, session_id=session.pk, values=values, measured_at=timezone.now() - timedelta(minutes=5))
+    draws = _count_draws(monkeypatch, vitals_charts)
+    nurse = client_for("nurse")
+    first = nurse.get(f"/dosing/sessions/{session.pk}/").content.decode()
+    again = nurse.get(f"/dosing/sessions/{session.pk}/").content.decode()
+    assert len(draws) == 1 and "1 reading at" in first and first.count("<svg") == again.count("<svg") >= 1
+    vital_record(ctx=ctx, session_id=session.pk, values=values, measured_at=timezone.now())
+    after = nurse.get(f"/dosing/sessions/{session.pk}/").content.decode()
+    assert len(draws) == 2 and "2 readings from" in after
+
+
+def test_the_chart_page_draws_its_trajectories_again_only_after_a_new_score(
+    monkeypatch: pytest.MonkeyPatch, client_for: Any, personas: dict[str, User], team_patient: Patient
+) -> None:
+    def record(instrument: str, total: int, weeks: int) -> None:
+        QuestionnaireResponse.objects.create(
+            patient=team_patient,
+            instrument=instrument,
+            version="1",
+            total=total,
+            complete=True,
+            source="portal",
+            entered_by=personas["patient_user"],
+            submitted_at=START + timedelta(weeks=weeks),
+        )
+
+    record("phq9", 20, 0)
+    record("phq9", 14, 1)
+    record("gad7", 12, 0)
+    draws = _count_draws(monkeypatch, score_charts)
+    prescriber = client_for("prescriber")
+    first = prescriber.get(f"/patients/{team_patient.pk}/").content.decode()
+    assert len(draws) == 2 and 'id="trajectory-phq9-totals"' in first and 'id="trajectory-gad7-totals"' in first
+    assert prescriber.get(f"/patients/{team_patient.pk}/").status_code == 200 and len(draws) == 2
+    record("phq9", 9, 2)
+    after = prescriber.get(f"/patients/{team_patient.pk}/").content.decode()
+    assert len(draws) == 3 and "3 PHQ-9 scores" in after  # only the chart whose data changed
