@@ -8,7 +8,8 @@ rate ● on a dotted line and SpO₂ ■ have their own shapes, threshold lines 
 the dose is a dash-dot line labelled "Dose".
 
 Inputs are plain values (VitalPoint, ChartThreshold), so this module imports no Django model and its tests need
-no database.
+no database. The chart is drawn once per change of those inputs: the finished SVG is kept in
+kapclinic.svgcharts.SVG_CACHE, so the session screen shown again without a new reading does not draw.
 """
 
 from __future__ import annotations

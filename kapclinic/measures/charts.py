@@ -3,7 +3,9 @@
 The SVG is embedded inline in the chart (and later in PDFs), so it is made deterministic (fixed hash salt, no
 date in the metadata), its element ids are prefixed per instrument (two charts on one page must not share
 ids), and it carries a <title> and <desc> for screen readers. Bands are shaded and also labelled in words,
-and response and remission have their own marker shapes, so nothing relies on colour alone.
+and response and remission have their own marker shapes, so nothing relies on colour alone. A chart is drawn once
+per change of its inputs (kapclinic.svgcharts.SVG_CACHE): the chart page opened again without a new score does
+not draw.
 """
 
 from __future__ import annotations
