@@ -63,6 +63,9 @@ class DosingSession(SignedRecord):
 
     class Meta:
         ordering = ["scheduled_for", "id"]
+        # Open alerts are read through the sessions under way (state in AFTER_DOSE), the board by day and state:
+        # both start from this index rather than from every session ever held (issue 15, item 3).
+        indexes = [models.Index(fields=["state", "scheduled_for"], name="dosing_session_state_when")]
         constraints = [
             models.UniqueConstraint(fields=["plan", "number"], name="dosing_session_number_unique"),
             models.CheckConstraint(

@@ -15,6 +15,7 @@ from kapclinic.audit.context import AuditContext
 from kapclinic.audit.services import access_events_record_many
 from kapclinic.clinical.session_states import AFTER_DOSE, RECORDED_IN, Step
 from kapclinic.consent.selectors import consent_status
+from kapclinic.days import day_range
 from kapclinic.dosing.models import (
     Administration,
     AdverseEvent,
@@ -60,9 +61,13 @@ def dosing_blockers(*, patient_id: int, plan: TreatmentPlan, on: date | None = N
 
 
 def sessions_between(start: date, end: date) -> QuerySet[DosingSession]:
-    """Sessions on the calendar from `start` to `end` inclusive, with what the schedule shows, in time order."""
+    """Sessions on the calendar from `start` to `end` inclusive, with what the schedule shows, in time order.
+
+    The days are a range of instants in the clinic's time zone, which the index on `scheduled_for` answers.
+    """
+    first, after = day_range(start, end)
     return (
-        DosingSession.objects.filter(scheduled_for__date__gte=start, scheduled_for__date__lte=end)
+        DosingSession.objects.filter(scheduled_for__gte=first, scheduled_for__lt=after)
         .select_related("patient", "plan", "therapist", "nurse", "checklist")
         .order_by("scheduled_for", "id")
     )

@@ -29,6 +29,7 @@ from kapclinic.clinical import session_states as states
 from kapclinic.clinical.instruments import Use, instruments_for
 from kapclinic.clinical.registry import age_on
 from kapclinic.clinical.session_states import Step
+from kapclinic.days import day_start
 from kapclinic.dosing.courses import order_indication, spravato_course
 from kapclinic.dosing.models import (
     Administration,
@@ -397,7 +398,7 @@ def dose_calculate(
     if plan.route == Route.INTRANASAL:
         since = timezone.localdate() - timedelta(days=6)
         spravato_recent = Administration.objects.filter(
-            session__patient_id=session.patient_id, route=Route.INTRANASAL, started_at__date__gte=since
+            session__patient_id=session.patient_id, route=Route.INTRANASAL, started_at__gte=day_start(since)
         ).count()
         spravato = spravato_course(plan, order_indication(plan, indication), excluding_session_id=session.pk)
     starting = plan.starting_dose_mg_per_kg if plan.starting_dose_mg_per_kg is not None else plan.starting_dose_mg

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -22,6 +22,7 @@ from kapclinic.audit.context import AuditContext
 from kapclinic.audit.services import access_event_record, access_events_record_many
 from kapclinic.clinical.ledger import ZERO, EntryKind, Reconciliation, to_mg, units_for_mg
 from kapclinic.clinical.wording import day_text
+from kapclinic.days import day_start
 from kapclinic.ledger.models import BusinessTime, ClinicRegistration, LedgerEntry, Lot, Product, StorageLocation
 from kapclinic.ledger.selectors import EXPIRY_WARNING_DAYS, Balance, ledger_reconciliation, require_ledger_report
 from kapclinic.patients.models import Patient
@@ -45,7 +46,7 @@ def registration() -> ClinicRegistration | None:
 
 def _day_start(day: date) -> datetime:
     """Return midnight at the start of `day` in the clinic's time zone."""
-    return timezone.make_aware(datetime.combine(day, time.min), timezone.get_default_timezone())
+    return day_start(day)
 
 
 def _person(user: User | None) -> str:

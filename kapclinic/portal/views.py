@@ -17,6 +17,7 @@ from kapclinic.audit.context import AuditContext
 from kapclinic.audit.services import access_event_record
 from kapclinic.clinical.instruments import INSTRUMENTS, SUICIDE_RISK
 from kapclinic.clinical.schedule import FREQUENCIES
+from kapclinic.days import day_start
 from kapclinic.dosing.models import FINISHED, NOT_STARTED, DosingSession, Route, SessionState
 from kapclinic.errors import AccessDenied, NotFound
 from kapclinic.measures import services
@@ -66,7 +67,7 @@ def _sessions_to_show(patient_id: int) -> tuple[list[DosingSession], list[Dosing
     """Return today's sessions under way or over, and the ones not started yet (booked or planned), today on."""
     today = timezone.localdate()
     sessions = (
-        DosingSession.objects.filter(patient_id=patient_id, scheduled_for__date__gte=today)
+        DosingSession.objects.filter(patient_id=patient_id, scheduled_for__gte=day_start(today))
         .exclude(state=SessionState.CANCELLED)
         .select_related("checklist")
         .order_by("scheduled_for")
