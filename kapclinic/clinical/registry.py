@@ -6,6 +6,7 @@ Plain Python, no Django: the services and forms call these, tests run them in mi
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -18,6 +19,10 @@ OLDEST_PLAUSIBLE_AGE_YEARS = 125
 _PHONE_ALLOWED = re.compile(r"^\+?[0-9 ().\-]+$")
 _MRN_PATTERN = re.compile(rf"^{MRN_PREFIX}\d{{{MRN_DIGITS + 1}}}$", re.IGNORECASE)
 _DATE_FORMATS = ("%Y-%m-%d", "%m/%d/%Y", "%m-%d-%Y")
+# Marks inside a name that people type or leave out at will: apostrophes (straight and curly) and periods.
+_NAME_MARKS = re.compile(r"['\u2019\u02bc\u2018.]")
+# Letters Unicode does not decompose into a base letter and an accent.
+_LETTERS = str.maketrans({"ø": "o", "ł": "l", "đ": "d", "ð": "d", "þ": "th", "æ": "ae", "œ": "oe", "\u0131": "i"})
 
 
 def luhn_check_digit(digits: str) -> int:
@@ -100,6 +105,19 @@ class PersonKey:
     family_name: str
     birth_date: date | None
     phone_digits: str = ""
+
+
+def search_fold(text: str) -> str:
+    """A name as the search compares it: case-folded, accents and apostrophes off, spaces collapsed.
+
+    "Ó'Brien" and "O'BRIEN" (straight or curly apostrophe) are both "obrien", so "o'b", "ob" and "Ó" find
+    them; "Müller" is "muller" (so is "Muller"; "Mueller" is a different spelling); "Nguyễn" is "nguyen".
+    Hyphens stay: "Smith-Jones" starts with "smith-" and is found by "smith". The patient's columns hold this
+    (kept on save), the query words are folded the same way, so a prefix search is one range on an index.
+    """
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return " ".join(_NAME_MARKS.sub("", bare.translate(_LETTERS)).split())
 
 
 def _fold(name: str) -> str:

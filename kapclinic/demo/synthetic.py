@@ -134,6 +134,7 @@ def patients_ensure(
     ]
     for p in new:
         p.created_by = creator
+        p.search_columns_fill()  # bulk_create does not call save()
     Patient.objects.bulk_create(new, batch_size=2000)
     made = {p.mrn: p for p in Patient.objects.filter(mrn__startswith="K9") if p.mrn in wanted}
     members = [

@@ -47,7 +47,10 @@ class PatientOut(Schema):
 
 class PatientListOut(Schema):
     items: list[PatientOut]
-    count: int
+    count: int = Field(description="How many match; when count_capped, at least this many (the count stops there).")
+    count_capped: bool = Field(
+        default=False, description="True when more patients match than `count`: page on with offset to see them."
+    )
 
 
 class PatientIn(Schema):
@@ -131,7 +134,7 @@ def patient_list(request: HttpRequest, params: Query[ListParams]) -> dict[str, o
     page = patient_search_for_user(
         ctx=api_context(request), query=params.search, limit=params.limit, offset=params.offset
     )
-    return {"items": page.items, "count": page.count}
+    return {"items": page.items, "count": page.count, "count_capped": page.count_capped}
 
 
 @router.post("", response={201: PatientOut, **ERROR_ANSWERS, 409: DuplicatesOut})

@@ -1,12 +1,22 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from kapclinic.clinical.registry import age_on, birth_date_problem, phone_digits, phone_problem
+from kapclinic.clinical.registry import age_on, birth_date_problem, phone_digits, phone_problem, search_fold
+
+# What the search columns are made from; a save that changes one of these refreshes them.
+SEARCH_SOURCES = {
+    "given_name": "search_given",
+    "family_name": "search_family",
+    "preferred_name": "search_preferred",
+    "phone_digits": "phone_digits_reversed",
+}
 
 
 class SexAtBirth(models.TextChoices):
@@ -30,6 +40,12 @@ class Patient(models.Model):
     phone = models.CharField(max_length=25, blank=True)
     # Digits of `phone` only, kept by the service so search by phone is one indexed lookup.
     phone_digits = models.CharField(max_length=20, blank=True, db_index=True, editable=False)
+    # The names as search compares them (registry.search_fold) and the phone digits back to front, kept by save():
+    # a name prefix and the last digits of a phone number are then a range on an index (issue 15, item 3).
+    search_given = models.CharField(max_length=100, blank=True, default="", db_index=True, editable=False)
+    search_family = models.CharField(max_length=100, blank=True, default="", db_index=True, editable=False)
+    search_preferred = models.CharField(max_length=100, blank=True, default="", db_index=True, editable=False)
+    phone_digits_reversed = models.CharField(max_length=20, blank=True, default="", db_index=True, editable=False)
     email = models.EmailField(max_length=254, blank=True)
     address_line1 = models.CharField("address", max_length=200, blank=True)
     address_line2 = models.CharField("address line 2", max_length=200, blank=True)
@@ -75,6 +91,17 @@ class Patient(models.Model):
     def __str__(self) -> str:
         return f"{self.family_name}, {self.given_name} ({self.mrn})"
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Save, with the search columns made from the names and phone digits being saved."""
+        self.search_columns_fill()
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None:
+            kwargs["update_fields"] = {
+                *update_fields,
+                *(SEARCH_SOURCES[name] for name in update_fields if name in SEARCH_SOURCES),
+            }
+        super().save(*args, **kwargs)
+
     def clean(self) -> None:
         """Check what field types cannot: plausible birth date, usable phone numbers."""
         errors: dict[str, str] = {}
@@ -93,6 +120,13 @@ class Patient(models.Model):
         self.phone_digits = phone_digits(self.phone) if self.phone else ""
         if errors:
             raise ValidationError(errors)
+
+    def search_columns_fill(self) -> None:
+        """Set the search columns from the names and phone digits (save does it; bulk_create must call it)."""
+        self.search_given = search_fold(self.given_name)
+        self.search_family = search_fold(self.family_name)
+        self.search_preferred = search_fold(self.preferred_name)
+        self.phone_digits_reversed = self.phone_digits[::-1]
 
     @property
     def full_name(self) -> str:

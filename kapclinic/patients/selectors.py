@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.db import connection
 from django.db.models import Q, QuerySet
 
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.services import access_events_record_many
-from kapclinic.clinical.registry import PersonKey, SearchTerms, duplicate_reasons, parse_search
+from kapclinic.clinical.registry import PersonKey, SearchTerms, duplicate_reasons, parse_search, search_fold
 from kapclinic.patients.access import patients_visible_to
 from kapclinic.patients.models import CareTeamMember, DuplicateFlag, Patient
 from kapclinic.roles import Action
@@ -16,12 +17,20 @@ from kapclinic.roles import Action
 MAX_PAGE_SIZE = 100
 
 
+# The list counts its matches only this far past the page shown: "more than 50" instead of counting the whole
+# table on every keystroke (issue 15, item 3).
+COUNT_CAP = 50
+# Above every code point: `column < prefix + _AFTER_ALL` bounds the strings that start with `prefix`.
+_AFTER_ALL = "\U0010ffff"
+
+
 @dataclass(frozen=True)
 class PatientPage:
     items: list[Patient]
-    count: int
+    count: int  # exact, unless count_capped: then there are more than `count`
     offset: int
     limit: int
+    count_capped: bool = False
 
     @property
     def has_previous(self) -> bool:
@@ -29,7 +38,7 @@ class PatientPage:
 
     @property
     def has_next(self) -> bool:
-        return self.offset + len(self.items) < self.count
+        return self.count_capped or self.offset + len(self.items) < self.count
 
     @property
     def first_shown(self) -> int:
@@ -40,7 +49,22 @@ class PatientPage:
         return self.offset + len(self.items)
 
 
+def _starts_with(column: str, prefix: str) -> Q:
+    """`column` starts with `prefix`, as a lookup an index answers on either database.
+
+    PostgreSQL: LIKE 'prefix%', which the varchar_pattern_ops index Django makes beside every indexed CharField
+    answers whatever the database's collation. SQLite: LIKE ignores its index unless case-sensitive, so a range
+    [prefix, prefix + U+10FFFF) on the column, which the plain index answers (SQLite compares text by code point).
+    """
+    if connection.vendor == "postgresql":
+        return Q(**{f"{column}__startswith": prefix})
+    return Q(**{f"{column}__gte": prefix, f"{column}__lt": prefix + _AFTER_ALL})
+
+
 def _apply_search(patients: QuerySet[Patient], terms: SearchTerms) -> QuerySet[Patient]:
+    """Every kind of search is an indexed lookup: MRN and date of birth by equality, a phone number whole or by
+    its first or last digits (4 or more), each name word as a prefix of the given, family or preferred name
+    compared case-, accent- and apostrophe-blind (registry.search_fold)."""
     if terms.mrn:
         return patients.filter(mrn=terms.mrn)
     if terms.birth_date:
@@ -48,13 +72,31 @@ def _apply_search(patients: QuerySet[Patient], terms: SearchTerms) -> QuerySet[P
     if terms.phone_digits:
         if len(terms.phone_digits) >= 10:  # a whole number: an indexed equality lookup
             return patients.filter(phone_digits=terms.phone_digits)
-        return patients.filter(phone_digits__contains=terms.phone_digits)
+        return patients.filter(
+            _starts_with("phone_digits", terms.phone_digits)
+            | _starts_with("phone_digits_reversed", terms.phone_digits[::-1])
+        )
     for word in terms.name_words:
+        folded = search_fold(word)
+        if not folded:  # a lone apostrophe or period
+            continue
         # Each word must start the given, family or preferred name ("ash syn" finds Ash Synthetic).
         patients = patients.filter(
-            Q(family_name__istartswith=word) | Q(given_name__istartswith=word) | Q(preferred_name__istartswith=word)
+            _starts_with("search_family", folded)
+            | _starts_with("search_given", folded)
+            | _starts_with("search_preferred", folded)
         )
     return patients
+
+
+def _count_capped(patients: QuerySet[Patient], *, offset: int, limit: int) -> tuple[int, bool]:
+    """How many match, counted at most up to the larger of COUNT_CAP and the end of the page; and whether more do.
+
+    One query, SELECT COUNT(*) FROM (SELECT ... LIMIT n): it stops reading at n rows.
+    """
+    ceiling = max(COUNT_CAP, offset + limit)
+    counted = patients.order_by()[: ceiling + 1].count()
+    return (ceiling, True) if counted > ceiling else (counted, False)
 
 
 def patient_search_for_user(
@@ -62,8 +104,8 @@ def patient_search_for_user(
 ) -> PatientPage:
     """Return one page of the patients the user may list that match `query`; audit each one shown.
 
-    `own_caseload` keeps only patients on the user's care team. Queries: count, page, one
-    INSERT of audit rows.
+    `own_caseload` keeps only patients on the user's care team. Queries: a count capped at COUNT_CAP (or the
+    page's end), the page, one INSERT of audit rows.
     """
     limit = max(1, min(limit, MAX_PAGE_SIZE))
     offset = max(0, offset)
@@ -71,11 +113,11 @@ def patient_search_for_user(
     patients = _apply_search(patients_visible_to(ctx=ctx), terms)
     if own_caseload:
         patients = patients.filter(care_team__user_id=ctx.user.pk)
-    count = patients.count()
+    count, capped = _count_capped(patients, offset=offset, limit=limit)
     items = list(patients.order_by("family_name", "given_name", "id")[offset : offset + limit])
     detail = {"query": query[:100], "offset": offset} if query else {"offset": offset}
     access_events_record_many(ctx=ctx, action=Action.PATIENT_LIST, patient_ids=[p.pk for p in items], detail=detail)
-    return PatientPage(items=items, count=count, offset=offset, limit=limit)
+    return PatientPage(items=items, count=count, offset=offset, limit=limit, count_capped=capped)
 
 
 @dataclass(frozen=True)
