@@ -46,6 +46,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--patients", type=int, default=50_000)
     parser.add_argument("--requests", type=int, default=200, help="timed calls per kind")
+    parser.add_argument("--explain", action="append", default=[], help="print the plans of this search first")
     args = parser.parse_args()
     if not os.environ.get("DATABASE_URL"):
         folder = tempfile.mkdtemp(prefix="kapclinic-bench-search-")
@@ -59,6 +60,7 @@ def main() -> None:
     from django.db import connection
 
     from kapclinic.audit.context import AuditContext
+    from kapclinic.clinical.registry import parse_search
     from kapclinic.demo.synthetic import patients_ensure, staff_ensure
     from kapclinic.patients import selectors
     from kapclinic.patients.access import patients_visible_to
@@ -81,7 +83,7 @@ def main() -> None:
         selectors.patient_search_for_user(ctx=ctx, query=query)
 
     def query_only(query: str) -> None:
-        patients = selectors._apply_search(patients_visible_to(ctx=ctx), selectors.parse_search(query))
+        patients = selectors._apply_search(patients_visible_to(ctx=ctx), parse_search(query))
         capped = getattr(selectors, "_count_capped", None)
         if capped is not None:
             capped(patients, offset=0, limit=25)
@@ -89,7 +91,17 @@ def main() -> None:
             patients.count()
         list(patients.order_by("family_name", "given_name", "id")[:25])
 
+    for text in args.explain:
+        patients = selectors._apply_search(patients_visible_to(ctx=ctx), parse_search(text))
+        page = patients.order_by("family_name", "given_name", "id")[:25]
+        analyze = connection.vendor == "postgresql"
+        count = patients.order_by()[:51]
+        print(f"--- {text!r}: page\n{page.explain(analyze=True) if analyze else page.explain()}")
+        print(f"--- {text!r}: count\n{count.explain(analyze=True) if analyze else count.explain()}")
+
     rows = []
+    if args.requests < 2:
+        return
     for label, call in (("search", search), ("query", query_only)):
         timings: dict[str, list[float]] = {kind: [] for kind in queries}
         for text in queries.values():  # warm up
