@@ -139,7 +139,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
         "transaction_mode": "IMMEDIATE",
     }
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
+# SQLite keeps its connection across requests too (DATABASE_CONN_MAX_AGE, as PostgreSQL): opening one costs a
+# file open and the PRAGMAs above on every request (it was 0 for SQLite, with no reason given, since the start).
+# Between transactions it is in autocommit, so a kept connection holds no read snapshot open; a backup is
+# restored with the server stopped, so no kept connection sees an old file.
+# A kept connection that broke (a restarted database server) is noticed and replaced before a request uses it.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"

@@ -108,8 +108,11 @@ def _acknowledged(alert: MonitoringAlert) -> bool:
         return False
 
 
-def session_get(*, ctx: AuditContext, session_id: int, action: Action = Action.SESSION_VIEW) -> SessionRecord:
-    """The session with its whole record, after the access check (audited)."""
+def session_get(
+    *, ctx: AuditContext, session_id: int, action: Action = Action.SESSION_VIEW, record_allowed: bool = True
+) -> SessionRecord:
+    """The session with its whole record, after the access check (audited; `record_allowed=False` leaves the
+    allowed read to the caller, as patient_get_for_user: a poll records it only when what it shows changed)."""
     session = (
         DosingSession.objects.select_related(
             "patient", "plan", "nurse", "therapist", "checklist", "check_in", "discharge", "administration__lot"
@@ -119,7 +122,7 @@ def session_get(*, ctx: AuditContext, session_id: int, action: Action = Action.S
     )
     if session is None:
         raise NotFound("No such dosing session.")
-    patient_get_for_user(ctx=ctx, patient_id=session.patient_id, action=action)
+    patient_get_for_user(ctx=ctx, patient_id=session.patient_id, action=action, record_allowed=record_allowed)
     return SessionRecord(
         session=session,
         check_in=session.check_in if _has(session, "check_in") else None,
@@ -152,7 +155,13 @@ def sessions_on(day: date, *, ctx: AuditContext) -> list[DosingSession]:
 
     The list names patients: each one shown is an audited read, one row each in one INSERT.
     """
-    user = ctx.user
+    sessions = sessions_of_day(day, user=ctx.user)
+    access_events_record_many(ctx=ctx, action="dosing.board.view", patient_ids=sorted({s.patient_id for s in sessions}))
+    return sessions
+
+
+def sessions_of_day(day: date, *, user: User) -> list[DosingSession]:
+    """sessions_on without the audit rows: the caller records them (the board's poll, only when they changed)."""
     scope = scope_for(user.role, Action.SESSION_VIEW)
     if scope is Scope.NONE:
         return []
@@ -163,9 +172,7 @@ def sessions_on(day: date, *, ctx: AuditContext) -> list[DosingSession]:
     )
     if scope is Scope.TEAM:
         rows = rows.filter(patient__care_team__user=user)
-    sessions: list[DosingSession] = list(rows)
-    access_events_record_many(ctx=ctx, action="dosing.board.view", patient_ids=sorted({s.patient_id for s in sessions}))
-    return sessions
+    return list(rows)
 
 
 def open_alerts_for(user: User) -> list[MonitoringAlert]:

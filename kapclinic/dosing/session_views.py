@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import hashlib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -11,7 +12,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.db.models import Sum
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -19,6 +20,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.views.decorators.http import require_POST
 
+from kapclinic.accounts.middleware import POLL_HEADER
 from kapclinic.accounts.routes import SESSION_STEPS
 from kapclinic.accounts.web import current_user, forbidden, not_found, refused_status, submitted
 from kapclinic.audit.context import AuditContext
@@ -53,13 +55,14 @@ from kapclinic.dosing.models import (
     DoseOrder,
     DosingSession,
     EsketamineIndication,
+    MonitoringAlert,
     PregnancyTest,
     RemsEnrollment,
     Route,
     SessionEventKind,
     SessionState,
 )
-from kapclinic.dosing.selectors import SessionRecord, open_alerts_for, rems_form_context, session_get, sessions_on
+from kapclinic.dosing.selectors import SessionRecord, open_alerts_for, rems_form_context, session_get, sessions_of_day
 from kapclinic.errors import AccessDenied, NotFound
 from kapclinic.ledger.models import LedgerEntry, Lot, Product, StorageLocation
 from kapclinic.ledger.services import WitnessCredentials
@@ -262,12 +265,22 @@ def _step_forms(
 @login_required
 def session_alerts(request: HttpRequest, session_id: int, *, refused: StepForm | None = None) -> HttpResponse:
     """The session's alert panel (htmx polls it, so a device's reading shows without a reload); `refused` is an
-    acknowledgement refused, shown next to its alert (htmx swaps only a 200, so the panel answers with one)."""
+    acknowledgement refused, shown next to its alert (htmx swaps only a 200, so the panel answers with one).
+
+    A poll showing what the panel already shows answers 204 and writes nothing (see _poll_unchanged)."""
     user = current_user(request)
+    ctx = AuditContext.from_request(request)
+    poll = _is_poll(request) and refused is None
     try:
-        record = session_get(ctx=AuditContext.from_request(request), session_id=session_id)
+        record = session_get(ctx=ctx, session_id=session_id, record_allowed=not poll)
     except (NotFound, AccessDenied):  # a poll gets no page, only the refusal
         return HttpResponse(status=404)
+    seen = _digest((a.pk, _acknowledgement_id(a)) for a in record.alerts)
+    if poll:
+        if request.GET.get("seen") == seen:
+            return HttpResponse(status=204)
+        # Something new to show: the read is recorded as any other (the access check again, with its audit row).
+        patient_get_for_user(ctx=ctx, patient_id=record.session.patient_id, action=Action.SESSION_VIEW)
     return render(
         request,
         "dosing/_session_alerts.html",
@@ -277,8 +290,31 @@ def session_alerts(request: HttpRequest, session_id: int, *, refused: StepForm |
             "can_ack": may(user.role, Action.ALERT_ACKNOWLEDGE),
             "poll_seconds": settings.KAPCLINIC_ALERT_POLL_SECONDS,
             "ack_form": refused,
+            "seen": seen,
         },
     )
+
+
+def _is_poll(request: HttpRequest) -> bool:
+    return request.headers.get(POLL_HEADER) == "1"
+
+
+def _digest(parts: Iterable[object]) -> str:
+    """A short fingerprint of what a polled panel shows, sent back by the page with its next poll ("seen")."""
+    return hashlib.blake2b(repr(list(parts)).encode(), digest_size=10).hexdigest()
+
+
+def _acknowledgement_id(alert: MonitoringAlert) -> int | None:
+    try:
+        return alert.acknowledgement.pk
+    except ObjectDoesNotExist:
+        return None
+
+
+def _poll_unchanged(request: HttpRequest, seen: str) -> bool:
+    """A poll (POLL_HEADER) from a panel that already shows this: it answers 204, which htmx leaves in place, and
+    writes nothing, not even audit rows (its content was recorded when first shown; issue 15, item 3)."""
+    return _is_poll(request) and request.GET.get("seen") == seen
 
 
 @login_required
@@ -286,14 +322,19 @@ def my_alerts(request: HttpRequest) -> HttpResponse:
     """Open alerts of the user's patients, for the prescriber's and nurse's home page (polled)."""
     user = current_user(request)
     alerts = open_alerts_for(user)
-    # The list names patients: each one shown is an audited read (also when the page polls it).
+    seen = _digest((a.pk, a.session.version) for a in alerts)
+    if _poll_unchanged(request, seen):
+        return HttpResponse(status=204)
+    # The list names patients: each one shown is an audited read (also when a poll shows something new).
     access_events_record_many(
         ctx=AuditContext.from_request(request),
         action="dosing.alerts.view",
         patient_ids=sorted({a.session.patient_id for a in alerts}),
     )
     return render(
-        request, "dosing/_open_alerts.html", {"alerts": alerts, "poll_seconds": settings.KAPCLINIC_ALERT_POLL_SECONDS}
+        request,
+        "dosing/_open_alerts.html",
+        {"alerts": alerts, "poll_seconds": settings.KAPCLINIC_ALERT_POLL_SECONDS, "seen": seen},
     )
 
 
@@ -307,11 +348,19 @@ def board(request: HttpRequest) -> HttpResponse:
         day = parse_date(request.GET.get("date", "")) or timezone.localdate()
     except ValueError:  # a well-formed but impossible date, e.g. 2024-13-45
         day = timezone.localdate()
-    rows = sessions_on(day, ctx=AuditContext.from_request(request))
-    template = "dosing/_board_rows.html" if request.htmx else "dosing/board.html"  # type: ignore[attr-defined]
-    return render(
-        request, template, {"sessions": rows, "day": day, "poll_seconds": settings.KAPCLINIC_ALERT_POLL_SECONDS}
+    rows = sessions_of_day(day, user=user)
+    seen = _digest((s.pk, s.version, s.open_alerts, s.patient.version) for s in rows)  # type: ignore[attr-defined]
+    if _poll_unchanged(request, seen):
+        return HttpResponse(status=204)
+    # Each patient shown is an audited read, one row each in one INSERT (a poll: only when the board changed).
+    access_events_record_many(
+        ctx=AuditContext.from_request(request),
+        action="dosing.board.view",
+        patient_ids=sorted({s.patient_id for s in rows}),
     )
+    template = "dosing/_board_rows.html" if request.htmx else "dosing/board.html"  # type: ignore[attr-defined]
+    context = {"sessions": rows, "day": day, "poll_seconds": settings.KAPCLINIC_ALERT_POLL_SECONDS, "seen": seen}
+    return render(request, template, context)
 
 
 @dataclass(frozen=True)
