@@ -169,3 +169,24 @@ def test_the_search_reads_an_index_and_counts_no_whole_table(personas: dict[str,
             )
             plan = " ".join(str(row) for row in cursor.fetchall())
         assert "MULTI-INDEX OR" in plan and "search_family" in plan and "search_given" in plan
+
+
+@pytest.mark.django_db
+def test_a_name_search_pages_through_family_given_and_preferred_matches_in_order(personas: dict[str, User]) -> None:
+    for i in range(12):
+        _make(7000 + i, f"Given{i:02d}", f"Kestrel{i:02d}")  # the family name matches
+        _make(7100 + i, f"Kestrel{i:02d}", f"Ábbot{i:02d}")  # the given name matches
+        _make(7200 + i, f"Other{i:02d}", f"Zed{i:02d}", preferred_name="Kes")  # the preferred name matches
+    _make(7300, "Kestrel", "Kestrel")  # both: listed once
+    ctx = AuditContext(user=personas["coordinator"], channel="page")
+    pages = [patient_search_for_user(ctx=ctx, query="kes", offset=offset, limit=10) for offset in (0, 10, 20, 30)]
+    shown = [p.pk for page in pages for p in page.items]
+    assert len(shown) == len(set(shown)) == 37
+    expected = list(
+        Patient.objects.filter(mrn__in=[p.mrn for page in pages for p in page.items])
+        .order_by("search_family", "search_given", "id")
+        .values_list("pk", flat=True)
+    )
+    assert shown == expected
+    assert [p.family_name for p in pages[0].items][:2] == ["Ábbot00", "Ábbot01"]  # folded: "abbot" sorts first
+    assert (pages[3].count, pages[3].count_capped, pages[3].has_next) == (37, False, False)

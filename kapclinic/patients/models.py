@@ -42,10 +42,10 @@ class Patient(models.Model):
     phone_digits = models.CharField(max_length=20, blank=True, db_index=True, editable=False)
     # The names as search compares them (registry.search_fold) and the phone digits back to front, kept by save():
     # a name prefix and the last digits of a phone number are then a range on an index (issue 15, item 3).
-    search_given = models.CharField(max_length=100, blank=True, default="", db_index=True, editable=False)
-    search_family = models.CharField(max_length=100, blank=True, default="", db_index=True, editable=False)
-    search_preferred = models.CharField(max_length=100, blank=True, default="", db_index=True, editable=False)
-    phone_digits_reversed = models.CharField(max_length=20, blank=True, default="", db_index=True, editable=False)
+    search_given = models.CharField(max_length=100, blank=True, default="", editable=False)
+    search_family = models.CharField(max_length=100, blank=True, default="", editable=False)
+    search_preferred = models.CharField(max_length=100, blank=True, default="", editable=False)
+    phone_digits_reversed = models.CharField(max_length=20, blank=True, default="", editable=False)
     email = models.EmailField(max_length=254, blank=True)
     address_line1 = models.CharField("address", max_length=200, blank=True)
     address_line2 = models.CharField("address line 2", max_length=200, blank=True)
@@ -81,6 +81,14 @@ class Patient(models.Model):
             # The list's sort order: a page of 25 is read off the index, not sorted from the whole table.
             models.Index(fields=["family_name", "given_name", "id"], name="patient_name_order"),
             models.Index(fields=["birth_date"], name="patient_birth_date"),
+            # Search (issue 15, item 3): a prefix of a folded name or of the reversed phone digits is a range on
+            # these; the family one also gives the search's order, so a page is read off it. On PostgreSQL the
+            # columns compare in the "C" collation (migration 0002), so LIKE 'x%' uses them whatever the
+            # database's own collation, and the order is by code point as on SQLite.
+            models.Index(fields=["search_family", "search_given", "id"], name="patient_search_family"),
+            models.Index(fields=["search_given"], name="patient_search_given"),
+            models.Index(fields=["search_preferred"], name="patient_search_preferred"),
+            models.Index(fields=["phone_digits_reversed"], name="patient_phone_reversed"),
         ]
         constraints = [
             models.CheckConstraint(name="patient_given_name_present", condition=~Q(given_name="")),
