@@ -5,9 +5,9 @@
         sh -c 'DATABASE_URL=$DATABASE_OWNER_URL python bench/search.py'          # a throwaway PostgreSQL
 
 Loads --patients synthetic patients (kapclinic.demo.synthetic, no past audit events) into a database migrated
-from scratch, then times `patient_search_for_user` as the list page and the API call it (the capped count,
-the page of 25 and the one INSERT of audit rows), signed in as the coordinator (every patient visible), the
-kinds taking turns call by call. "query" is the same without the audit INSERT: the two reads alone.
+from scratch, then times `patient_search_for_user` as the list page and the API call it (the count, the page of
+25 and the one INSERT of audit rows), signed in as the coordinator (every patient visible), the kinds taking
+turns call by call. "query" is the same call with the audit INSERT left out: the reads alone.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from unittest import mock
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
@@ -60,7 +61,7 @@ def main() -> None:
     from django.db import connection
 
     from kapclinic.audit.context import AuditContext
-    from kapclinic.clinical.registry import parse_search
+    from kapclinic.clinical.registry import parse_search, search_fold
     from kapclinic.demo.synthetic import patients_ensure, staff_ensure
     from kapclinic.patients import selectors
     from kapclinic.patients.access import patients_visible_to
@@ -83,25 +84,26 @@ def main() -> None:
         selectors.patient_search_for_user(ctx=ctx, query=query)
 
     def query_only(query: str) -> None:
-        patients = selectors._apply_search(patients_visible_to(ctx=ctx), parse_search(query))
-        capped = getattr(selectors, "_count_capped", None)
-        if capped is not None:
-            capped(patients, offset=0, limit=25)
-        else:
-            patients.count()
-        list(patients.order_by("family_name", "given_name", "id")[:25])
+        with mock.patch.object(selectors, "access_events_record_many", lambda **_: None):
+            selectors.patient_search_for_user(ctx=ctx, query=query)
 
-    for text in args.explain:
-        patients = selectors._apply_search(patients_visible_to(ctx=ctx), parse_search(text))
-        page = patients.order_by("family_name", "given_name", "id")[:25]
-        analyze = connection.vendor == "postgresql"
-        count = patients.order_by()[:51]
-        print(f"--- {text!r}: page\n{page.explain(analyze=True) if analyze else page.explain()}")
-        print(f"--- {text!r}: count\n{count.explain(analyze=True) if analyze else count.explain()}")
+    for text in args.explain:  # the count, then each query of the page (one per name column for a name search)
+        terms = parse_search(text)
+        patients = selectors._apply_search(patients_visible_to(ctx=ctx), terms)
+        pages = [patients.order_by("family_name", "given_name", "id")[:25]]
+        if terms.name_words:
+            first = search_fold(terms.name_words[0])
+            pages = [
+                patients.filter(selectors._starts_with(column, first)).order_by(*selectors._NAME_ORDER)[:25]
+                for column in selectors._NAME_COLUMNS
+            ]
+        for label, query in (("count", patients.order_by()[:51]), *(("page", page) for page in pages)):
+            plan = query.explain(analyze=True) if connection.vendor == "postgresql" else query.explain()
+            print(f"--- {text!r}: {label}\n{plan}")
 
-    rows = []
     if args.requests < 2:
         return
+    rows = []
     for label, call in (("search", search), ("query", query_only)):
         timings: dict[str, list[float]] = {kind: [] for kind in queries}
         for text in queries.values():  # warm up
