@@ -234,8 +234,8 @@ SECURE_COOKIES = env_bool("KAPCLINIC_SECURE_COOKIES", default=not DEBUG)
 SESSION_COOKIE_SECURE = SECURE_COOKIES
 CSRF_COOKIE_SECURE = SECURE_COOKIES
 SECURE_SSL_REDIRECT = env_bool("KAPCLINIC_SSL_REDIRECT", default=not DEBUG)
-# A load balancer's plain-http health check must not be redirected.
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+# A load balancer's plain-http health checks (liveness and readiness) must not be redirected.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 SECURE_HSTS_SECONDS = env_int("KAPCLINIC_HSTS_SECONDS", 0 if DEBUG else 31_536_000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("KAPCLINIC_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
 SECURE_HSTS_PRELOAD = env_bool("KAPCLINIC_HSTS_PRELOAD", default=not DEBUG)
@@ -291,6 +291,9 @@ if DEBUG or env_bool("KAPCLINIC_PLAIN_STATIC", default=False):
 
 # Background jobs (reminders) through Django's task interface, queued in the database; `manage.py db_worker` runs them.
 TASKS = {"default": {"BACKEND": env_str("KAPCLINIC_TASK_BACKEND", "django_tasks_db.DatabaseBackend")}}
+# /readyz answers 503 when a task due to run has waited in that queue longer than this (the worker is down or
+# behind). Reminders are queued by the hour, so minutes of delay are harmless; a stopped worker is not.
+KAPCLINIC_READY_MAX_QUEUE_AGE_SECONDS = env_int("KAPCLINIC_READY_MAX_QUEUE_AGE_SECONDS", 300, minimum=1)
 EMAIL_BACKEND = env_str(
     "EMAIL_BACKEND",
     "django.core.mail.backends.console.EmailBackend" if DEBUG else "django.core.mail.backends.smtp.EmailBackend",

@@ -2,7 +2,7 @@ from django.urls import include, path, register_converter
 
 from kapclinic.api import api
 from kapclinic.converters import DbIdConverter
-from kapclinic.home.views import healthz
+from kapclinic.home.views import healthz, readyz
 from kapclinic.intake.views import public_inquiry
 
 # Before the includes below: their patterns use <id:...> (kapclinic/converters.py).
@@ -31,6 +31,7 @@ urlpatterns = [
     path("inquire/", public_inquiry, name="public_inquiry"),
     path("api/v1/", api.urls),
     path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
 ]
 
 handler403 = "kapclinic.errorpages.forbidden"

@@ -16,7 +16,7 @@ from django.urls import reverse
 from kapclinic.accounts.models import User
 from kapclinic.accounts.services import mfa_required_for, sign_in_failure_record, sign_in_record, username_in_body
 
-_ALWAYS_OPEN = ("/static/", "/api/", "/accounts/logout/", "/healthz")
+_ALWAYS_OPEN = ("/static/", "/api/", "/accounts/logout/", "/healthz", "/readyz")
 
 
 class AccountGateMiddleware:

@@ -149,6 +149,7 @@ PAGE_RULES: dict[str, RouteRule] = {
     "accounts:user_set_active": needs(A.USER_MANAGE),
     "home:home": signed_in("each role's start page; patients go to the portal", lists=A.PATIENT_LIST),
     "healthz": public("the load balancer's health check, no data"),
+    "readyz": public("readiness: the database and the task queue's age, no data"),
     "public_inquiry": public("the public inquiry form for people who are not yet patients"),
     "api:openapi-json": public("the OpenAPI document: the API's shape, no data"),
     "api:openapi-view": public("the API documentation page, no data"),

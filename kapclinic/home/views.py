@@ -17,6 +17,7 @@ from kapclinic.dosing.selectors import (
     sessions_on,
     sessions_waiting_for_prescriber,
 )
+from kapclinic.home.health import readiness_check
 from kapclinic.intake.models import Inquiry, InquiryStatus
 from kapclinic.ledger.selectors import ledger_clocks, lots_expiring, open_investigations
 from kapclinic.measures.selectors import open_safety_flags_for_user, overdue_measures
@@ -95,4 +96,11 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 def healthz(request: HttpRequest) -> HttpResponse:
+    """Liveness: the process answers. No database, so a database outage does not get the servers restarted."""
     return HttpResponse("ok", content_type="text/plain")
+
+
+def readyz(request: HttpRequest) -> HttpResponse:
+    """Readiness: 200 when the database answers and the task queue is moving, else 503 with the reason."""
+    readiness = readiness_check()
+    return HttpResponse(readiness.text(), content_type="text/plain", status=200 if readiness.ready else 503)
