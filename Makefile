@@ -8,7 +8,7 @@ PORT ?= 8000
 export PYTHONPATH := $(CURDIR)
 
 
-.PHONY: demo demo-deps test lint typecheck test-sqlite test-postgres bench lock venv assets system-deps clean
+.PHONY: demo demo-deps serve test lint typecheck test-sqlite test-postgres bench lock venv assets system-deps clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,11 @@ demo: demo-deps venv assets
 	KAPCLINIC_DEBUG=true KAPCLINIC_REQUIRE_MFA=false $(PY) manage.py demo_load
 	@echo "Serving on http://127.0.0.1:$(PORT)/ (Ctrl-C to stop)"
 	KAPCLINIC_DEBUG=true KAPCLINIC_REQUIRE_MFA=false $(PY) manage.py runserver --noreload 127.0.0.1:$(PORT)
+
+# Production mode for a given DATABASE_URL (and SECRET_KEY, ALLOWED_HOSTS...): migrate (as DATABASE_OWNER_URL when
+# set), collect static files, then gunicorn and the task worker until Ctrl-C. DEMO=1 loads the demo clinic first.
+serve: demo-deps venv assets
+	PORT=$(PORT) VENV=$(VENV) scripts/serve $(if $(DEMO),--demo)
 
 lint: venv
 	$(VENV)/bin/ruff check .
