@@ -213,3 +213,23 @@ def test_gunicorn_workers_default_to_the_cores_and_no_proxy_is_believed_without_
     assert settings["secure_scheme_headers"] == "{'X-FORWARDED-PROTO': 'https'}"
     assert settings["control_socket_disable"] == "True"
     assert "%(q)s" not in settings["access_log_format"] and "%(r)s" not in settings["access_log_format"]
+
+
+def test_the_deployment_guide_shows_the_units_and_settings_the_repository_has() -> None:
+    guide = (ROOT / "docs" / "deploy.md").read_text()
+    for unit in ("kapclinic-web.service", "kapclinic-worker.service"):
+        text = (ROOT / "deploy" / "systemd" / unit).read_text()
+        starts = [line for line in text.splitlines() if line.startswith("ExecStart=")]
+        assert len(starts) == 1 and starts[0] in guide, f"{unit}: {starts} not in docs/deploy.md"
+    conf = (ROOT / "kapclinic" / "gunicorn_conf.py").read_text()
+    for variable in (
+        "KAPCLINIC_BIND",
+        "KAPCLINIC_WEB_WORKERS",
+        "KAPCLINIC_WEB_TIMEOUT",
+        "KAPCLINIC_WEB_MAX_REQUESTS",
+        "KAPCLINIC_PROXY_ADDRESSES",
+        "KAPCLINIC_ACCESS_LOG",
+        "KAPCLINIC_WEB_LOG_LEVEL",
+    ):
+        assert f'"{variable}"' in conf and f"| `{variable}` |" in guide, variable
+    assert "make serve" in (ROOT / "README.md").read_text()
