@@ -15,8 +15,14 @@ import os
 import time
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
+
 from kapclinic import settings as kapclinic_settings
 from kapclinic.settings import env_bool, env_int, env_str
+
+if kapclinic_settings.DEBUG:
+    # Debug pages show settings and data on an error, and the HTTPS protections are off: never behind a real server.
+    raise ImproperlyConfigured("gunicorn serves production only: unset KAPCLINIC_DEBUG (make demo is for development)")
 
 
 def cores() -> int:

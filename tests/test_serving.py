@@ -215,6 +215,20 @@ def test_gunicorn_workers_default_to_the_cores_and_no_proxy_is_believed_without_
     assert "%(q)s" not in settings["access_log_format"] and "%(r)s" not in settings["access_log_format"]
 
 
+def test_gunicorn_refuses_debug_mode() -> None:
+    result = subprocess.run(  # our own gunicorn configuration, fixed arguments
+        [sys.executable, "-m", "gunicorn", "-c", "python:kapclinic.gunicorn_conf", "--check-config"],
+        cwd=ROOT,
+        env=_production_env(DATABASE_URL="sqlite:///:memory:", KAPCLINIC_DEBUG="true"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "gunicorn serves production only: unset KAPCLINIC_DEBUG" in result.stderr + result.stdout
+
+
 def test_the_deployment_guide_shows_the_units_and_settings_the_repository_has() -> None:
     guide = (ROOT / "docs" / "deploy.md").read_text()
     for unit in ("kapclinic-web.service", "kapclinic-worker.service"):
