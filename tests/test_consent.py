@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
-from decimal import Decimal
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -29,10 +28,10 @@ from kapclinic.consent.services import (
 from kapclinic.dosing.models import DosingSession, SessionState, SessionTransition
 from kapclinic.errors import AccessDenied, Conflict, NotFound
 from kapclinic.patients.models import Patient
-from kapclinic.plans.models import TreatmentPlan
 from kapclinic.roles import Role
 from kapclinic.signing import content_digest
 from tests.db_roles import REFUSED
+from tests.probes.records import plan_make
 
 RISKS = [
     {"code": "dissociation", "text": "You may feel detached from your body for about two hours."},
@@ -337,21 +336,7 @@ def test_staff_witness_a_portal_signature_once_each(
 
 
 def _plan_with_sessions(personas: dict[str, User], patient: Patient) -> dict[str, DosingSession]:
-    plan = TreatmentPlan.objects.create(
-        patient=patient,
-        indication_code="F33.2",
-        indication_text="Major depressive disorder, recurrent, severe",
-        route="iv",
-        starting_dose_mg_per_kg=Decimal("0.5"),
-        session_count=4,
-        interval_days=3,
-        first_session_on=timezone.localdate(),
-        session_time=time(9, 0),
-        therapist=personas["therapist"],
-        goals=["Sleep through the night"],
-        dosing_policy_version="test",
-        created_by=personas["prescriber"],
-    )
+    plan = plan_make(patient, personas, session_count=4, goals=["Sleep through the night"])
     start = timezone.now()
     states = {
         "done": SessionState.DISCHARGED,

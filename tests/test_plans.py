@@ -19,6 +19,7 @@ from kapclinic.measures.models import ScheduledMeasure
 from kapclinic.patients.models import Patient
 from kapclinic.plans.models import TreatmentPlan
 from kapclinic.signing import SignedRecord, content_digest
+from tests.probes.records import plan_make
 
 
 def plan_body(therapist: User, **changes: Any) -> dict[str, Any]:
@@ -313,20 +314,16 @@ def test_plan_page_query_count_does_not_grow_with_sessions(
     decide(team_patient, personas["prescriber"])
     counts = []
     for sessions in (3, 12):
-        plan = TreatmentPlan.objects.create(
-            patient=team_patient,
-            indication_code="F33.2",
+        plan = plan_make(
+            team_patient,
+            personas,
             indication_text="MDD",
-            route="iv",
             starting_dose_mg_per_kg="0.5",
             session_count=sessions,
-            interval_days=3,
             first_session_on=timezone.localdate() + timedelta(days=2),
             session_time="09:00",
-            therapist=personas["therapist"],
             goals=["g"],
             dosing_policy_version="t",
-            created_by=personas["prescriber"],
         )
         plan.signature_stamp(personas["prescriber"].pk)
         plan.save()

@@ -3,7 +3,7 @@ many schedules ask for it, follow-ups after the course's end, the patient's own 
 
 from __future__ import annotations
 
-from datetime import time, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -16,27 +16,20 @@ from kapclinic.dosing.models import DosingSession, SessionState
 from kapclinic.measures.models import ScheduledMeasure
 from kapclinic.patients.models import Patient
 from kapclinic.plans.models import TreatmentPlan
+from tests.probes.records import MODERATE, plan_make
 
 
 def _course(personas: dict[str, User], patient: Patient, states: list[SessionState]) -> TreatmentPlan:
     """A signed plan whose first session is today (in the given states, three days apart)."""
-    plan = TreatmentPlan.objects.create(
-        patient=patient,
-        indication_code="F33.1",
-        indication_text="Major depressive disorder, recurrent, moderate",
-        route="iv",
-        starting_dose_mg_per_kg=Decimal("0.5"),
+    plan = plan_make(
+        patient,
+        personas,
         session_count=len(states),
-        interval_days=3,
-        first_session_on=timezone.localdate(),
-        session_time=time(9, 0),
-        therapist=personas["therapist"],
         goals=["Get back to running on weekends"],
         measures=["phq9"],
-        dosing_policy_version="test",
-        created_by=personas["prescriber"],
         signed_at=timezone.now(),
         signed_by=personas["prescriber"],
+        **MODERATE,
     )
     start = timezone.now() + timedelta(minutes=5)
     for n, state in enumerate(states, start=1):
@@ -135,19 +128,14 @@ def test_the_staff_plan_url_takes_a_patient_to_their_own_plain_plan_page(
         user=personas["patient_user"], patient=other_patient, outcome=Outcome.DENIED
     ).exists()
     # A draft of their own is the prescriber's work in progress: still not found.
-    draft = TreatmentPlan.objects.create(
-        patient=team_patient,
-        indication_code="F33.1",
-        indication_text="Major depressive disorder, recurrent, moderate",
+    draft = plan_make(
+        team_patient,
+        personas,
         route="im",
         starting_dose_mg_per_kg=Decimal("0.75"),
         session_count=2,
         interval_days=7,
-        first_session_on=timezone.localdate(),
-        session_time=time(9, 0),
-        therapist=personas["therapist"],
-        dosing_policy_version="test",
-        created_by=personas["prescriber"],
+        **MODERATE,
     )
     assert portal.get(f"/plans/{draft.pk}/").status_code == 404
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
-from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -16,7 +15,7 @@ from kapclinic.dosing.models import DosingSession, SessionState
 from kapclinic.measures.models import ReminderSent, ScheduledMeasure
 from kapclinic.measures.tasks import send_measure_reminders
 from kapclinic.patients.models import Patient
-from kapclinic.plans.models import TreatmentPlan
+from tests.probes.records import MODERATE, plan_make
 
 
 def test_standard_schedule_and_month_ends() -> None:
@@ -141,23 +140,17 @@ def test_a_follow_up_is_not_reminded_in_the_middle_of_the_course(
     team_patient.save(update_fields=["email"])
     coordinator, prescriber = personas["coordinator"], personas["prescriber"]
     today = timezone.localdate()
-    plan = TreatmentPlan.objects.create(
-        patient=team_patient,
-        indication_code="F33.1",
-        indication_text="Major depressive disorder, recurrent, moderate",
-        route="iv",
-        starting_dose_mg_per_kg=Decimal("0.5"),
+    plan = plan_make(
+        team_patient,
+        personas,
         session_count=2,
         interval_days=7,
         first_session_on=today - timedelta(days=3),
-        session_time=time(9, 0),
-        therapist=personas["therapist"],
         goals=["Sleep through"],
         measures=["phq9"],
-        dosing_policy_version="test",
-        created_by=prescriber,
         signed_at=timezone.now(),
         signed_by=prescriber,
+        **MODERATE,
     )
     last = timezone.now() + timedelta(days=4)
     for number, when, state in (

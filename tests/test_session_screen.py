@@ -31,6 +31,7 @@ from kapclinic.ledger.services import Quantity, ledger_receive
 from kapclinic.patients.models import Patient
 from tests.conftest import PASSWORD
 from tests.probes.dosing import _session
+from tests.probes.records import check_in_make
 from tests.probes.world import World
 
 AT = datetime(2026, 12, 4, 19, 10, tzinfo=UTC)
@@ -222,14 +223,7 @@ def test_a_dose_order_refused_for_its_override_reason_keeps_it(
     product, _cart, _safe = two_places
     session = _session(_world(client_for, api_for, personas, team_patient, other_patient), team_patient, "scheduled")
     # 320 kg at 0.5 mg/kg is 160 mg: above the 150 mg single parenteral dose (dosing.md section 6 hard stop).
-    CheckIn.objects.create(
-        session=session,
-        identity_confirmed=True,
-        checklist_confirmed=True,
-        pregnancy_test="not_applicable",
-        weight_kg=Decimal("320"),
-        by=personas["nurse"],
-    )
+    check_in_make(session, personas["nurse"], "320")
     DosingSession.objects.filter(pk=session.pk).update(state=SessionState.CLEARED)
     typed = {"product": product.pk, "escalate": "0", "infusion_minutes": "50", "override_reason": "Tolerant"}
     refused = _post(client_for("prescriber"), session, "order", typed)

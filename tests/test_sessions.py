@@ -36,6 +36,7 @@ from kapclinic.ledger.services import Quantity, ledger_receive
 from kapclinic.patients.models import CareTeamMember, Patient
 from tests.conftest import PASSWORD
 from tests.probes.dosing import _session
+from tests.probes.records import check_in_make
 from tests.probes.world import World
 
 
@@ -270,14 +271,7 @@ def test_an_order_above_the_policy_maximum_needs_a_reason(
     heavy = DosingSession.objects.create(
         patient=team_patient, plan=session.plan, number=2, scheduled_for=session.scheduled_for, state="cleared"
     )
-    CheckIn.objects.create(
-        session=heavy,
-        identity_confirmed=True,
-        checklist_confirmed=True,
-        pregnancy_test="not_applicable",
-        weight_kg=Decimal("320"),
-        by=personas["nurse"],
-    )
+    check_in_make(heavy, personas["nurse"], "320")
     prescriber = client_for("prescriber")
     step(prescriber, heavy, "order", {"product": product.pk})
     assert not DoseOrder.objects.exists()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import UTC, date, time, timedelta
+from datetime import UTC, date, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
@@ -28,6 +28,7 @@ from kapclinic.plans.models import TreatmentPlan
 from kapclinic.signing import Signed, SignedRecord, content_digest
 from kapclinic.therapy import services as therapy
 from kapclinic.therapy.models import NoteAddendum, NoteCosignature, TherapyNote
+from tests.probes.records import plan_make
 
 pytestmark = pytest.mark.django_db
 
@@ -93,25 +94,14 @@ def test_no_digest_is_built_by_hand_outside_the_signing_module() -> None:
 @pytest.fixture
 def plan(personas: dict[str, User], team_patient: Patient) -> TreatmentPlan:
     """A signed plan, stamped before it is saved (as the demo does) with a decimal the column writes as 0.500."""
-    plan = TreatmentPlan(
-        patient=team_patient,
-        indication_code="F33.2",
-        indication_text="Major depressive disorder, recurrent, severe",
-        route="iv",
-        starting_dose_mg_per_kg=Decimal("0.5"),
-        session_count=6,
-        interval_days=3,
+    return plan_make(
+        team_patient,
+        personas,
+        stamp=True,
         first_session_on=date(2026, 1, 5),
-        session_time=time(9, 0),
-        therapist=personas["therapist"],
         goals=["Sleep through the night"],
         measures=["phq9"],
-        dosing_policy_version="test",
-        created_by=personas["prescriber"],
     )
-    plan.signature_stamp(personas["prescriber"].pk)
-    plan.save()
-    return plan
 
 
 @pytest.fixture

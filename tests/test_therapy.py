@@ -3,8 +3,7 @@ the patient's reflections, goals progress, search; the pages, the portal journal
 
 from __future__ import annotations
 
-from datetime import date, time, timedelta
-from decimal import Decimal
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -26,6 +25,7 @@ from kapclinic.therapy import selectors, services
 from kapclinic.therapy.kinds import BODY_MAX, REFLECTION_MAX, SECTION_MAX
 from kapclinic.therapy.models import GoalProgress, NoteAddendum, NoteShare, Reflection, TherapyNote
 from tests.db_roles import REFUSED
+from tests.probes.records import plan_make
 
 pytestmark = pytest.mark.django_db
 
@@ -58,25 +58,14 @@ def therapist(personas: dict[str, User]) -> User:
 
 @pytest.fixture
 def plan(personas: dict[str, User], team_patient: Patient) -> TreatmentPlan:
-    plan = TreatmentPlan(
-        patient=team_patient,
-        indication_code="F33.2",
-        indication_text="Major depressive disorder, recurrent, severe",
-        route="iv",
-        starting_dose_mg_per_kg=Decimal("0.5"),
-        session_count=6,
-        interval_days=3,
+    return plan_make(
+        team_patient,
+        personas,
+        stamp=True,
         first_session_on=date(2026, 1, 5),
-        session_time=time(9, 0),
-        therapist=personas["therapist"],
         goals=["Sleep through the night", "Walk in the park twice a week"],
         measures=["phq9"],
-        dosing_policy_version="test",
-        created_by=personas["prescriber"],
     )
-    plan.signature_stamp(personas["prescriber"].pk)
-    plan.save()
-    return plan
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ names written one way."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,7 @@ from kapclinic.patients.templatetags.clinic_words import (
     person,
     weekday_time,
 )
-from kapclinic.plans.models import TreatmentPlan
+from tests.probes.records import MODERATE, plan_make
 
 INQUIRY = {
     "given_name": "Sorrel",
@@ -55,21 +55,8 @@ def test_a_converted_chart_shows_its_inquiry_and_no_needless_confirmation(client
 def test_the_plan_and_chart_session_tables_link_to_the_session(
     client_for: Any, personas: dict[str, User], team_patient: Patient
 ) -> None:
-    plan = TreatmentPlan.objects.create(
-        patient=team_patient,
-        indication_code="F33.1",
-        indication_text="Major depressive disorder, recurrent, moderate",
-        route="iv",
-        starting_dose_mg_per_kg=Decimal("0.5"),
-        session_count=1,
-        interval_days=3,
-        first_session_on=timezone.localdate(),
-        session_time=time(9, 0),
-        therapist=personas["therapist"],
-        dosing_policy_version="test",
-        created_by=personas["prescriber"],
-        signed_at=timezone.now(),
-        signed_by=personas["prescriber"],
+    plan = plan_make(
+        team_patient, personas, session_count=1, signed_at=timezone.now(), signed_by=personas["prescriber"], **MODERATE
     )
     session = DosingSession.objects.create(
         patient=team_patient, plan=plan, number=1, scheduled_for=timezone.now(), state=SessionState.SCHEDULED

@@ -11,7 +11,6 @@ from kapclinic.consent.models import ConsentSignature, ConsentVersion
 from kapclinic.dosing.models import (
     AdverseEvent,
     AdverseEventReview,
-    CheckIn,
     Clearance,
     DosingSession,
     MonitoringAlert,
@@ -25,6 +24,7 @@ from kapclinic.patients.models import Patient
 from kapclinic.plans.models import TreatmentPlan
 from kapclinic.roles import Action
 from kapclinic.signing import content_digest
+from tests.probes.records import check_in_make, plan_make
 from tests.probes.world import Probe, World
 
 
@@ -46,9 +46,10 @@ def _ready(w: World, patient: Patient, route: str = "iv") -> TreatmentPlan:
         digest=content_digest({"p": patient.pk}),
     )
     fixed = route in ("intranasal", "sublingual")
-    plan = TreatmentPlan(
-        patient=patient,
-        indication_code="F33.2",
+    return plan_make(
+        patient,
+        w.people,
+        stamp=True,
         indication_text="MDD",
         route=route,
         starting_dose_mg_per_kg=None if fixed else Decimal("0.5"),
@@ -57,14 +58,9 @@ def _ready(w: World, patient: Patient, route: str = "iv") -> TreatmentPlan:
         interval_days=7,
         first_session_on=timezone.localdate() + timedelta(days=1),
         session_time="09:00",
-        therapist=w.people["therapist"],
         goals=["g"],
         dosing_policy_version="t",
-        created_by=prescriber,
     )
-    plan.signature_stamp(prescriber.pk)
-    plan.save()
-    return plan
 
 
 def later_today() -> datetime:
@@ -84,15 +80,7 @@ def _session(w: World, patient: Patient, state: str, route: str = "iv") -> Dosin
         patient=patient, plan=plan, number=1, scheduled_for=later_today(), state=state
     )
     if state not in (SessionState.PROPOSED, SessionState.SCHEDULED):
-        CheckIn.objects.create(
-            session=session,
-            identity_confirmed=True,
-            checklist_confirmed=True,
-            pregnancy_test="not_applicable",
-            weight_kg=Decimal("70"),
-            by=w.people["nurse"],
-            at=timezone.now() - timedelta(minutes=20),
-        )
+        check_in_make(session, w.people["nurse"], at=timezone.now() - timedelta(minutes=20))
     return session
 
 

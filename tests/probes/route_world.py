@@ -19,16 +19,16 @@ from kapclinic.appointments.models import Appointment
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.models import EmergencyAccess
 from kapclinic.consent.models import ConsentSignature, ConsentVersion
-from kapclinic.dosing.models import AdverseEvent, CheckIn, DosingSession, MonitoringAlert, SessionState, VitalSign
+from kapclinic.dosing.models import AdverseEvent, DosingSession, MonitoringAlert, SessionState, VitalSign
 from kapclinic.intake.models import Inquiry
 from kapclinic.ledger.models import CountLine, InventoryCount, Investigation, Lot, Product, StorageLocation
 from kapclinic.ledger.services import Quantity, WitnessCredentials, ledger_entry_record, ledger_receive
 from kapclinic.measures.models import QuestionnaireResponse, SafetyFlag
 from kapclinic.patients.models import Patient
-from kapclinic.plans.models import TreatmentPlan
 from kapclinic.therapy.models import Reflection, TherapyNote
 from tests.conftest import PASSWORD, other_patient_create, personas_create, team_patient_create
 from tests.probes.dosing import _ready
+from tests.probes.records import check_in_make, plan_make
 from tests.probes.world import World
 
 # The patient-bound objects a URL can name, by the name of its URL parameter.
@@ -93,22 +93,17 @@ def _objects(w: World, patient: Patient, *, note_author: User, cosigner: User | 
         patient=patient, plan=signed_plan, number=1, scheduled_for=now, state=SessionState.MONITORING
     )
     alert = _alert_on(w, session)
-    draft_plan = TreatmentPlan(
-        patient=patient,
-        indication_code="F33.2",
+    draft_plan = plan_make(
+        patient,
+        people,
         indication_text="MDD",
-        route="iv",
-        starting_dose_mg_per_kg=Decimal("0.5"),
         session_count=2,
         interval_days=7,
         first_session_on=timezone.localdate() + timedelta(days=3),
         session_time="09:00",
-        therapist=people["therapist"],
         goals=["Sleep through the night"],
         dosing_policy_version="t",
-        created_by=people["prescriber"],
     )
-    draft_plan.save()
     note = TherapyNote(
         patient=patient,
         author=note_author,
@@ -175,15 +170,7 @@ def _objects(w: World, patient: Patient, *, note_author: User, cosigner: User | 
 
 def _alert_on(w: World, session: DosingSession) -> MonitoringAlert:
     # tests/probes/dosing._alert makes its own session and plan; this raises the alert on the world's session.
-    CheckIn.objects.create(
-        session=session,
-        identity_confirmed=True,
-        checklist_confirmed=True,
-        pregnancy_test="not_applicable",
-        weight_kg=Decimal("70"),
-        by=w.people["nurse"],
-        at=timezone.now() - timedelta(minutes=20),
-    )
+    check_in_make(session, w.people["nurse"], at=timezone.now() - timedelta(minutes=20))
     vital = VitalSign.objects.create(
         session=session, measured_at=timezone.now(), systolic=186, diastolic=100, recorded_by=w.people["nurse"]
     )

@@ -6,16 +6,15 @@ role in the matrix walk, so a persona never reads a note because they wrote it.
 
 from __future__ import annotations
 
-from datetime import date, time
-from decimal import Decimal
+from datetime import date
 
 from django.utils import timezone
 
 from kapclinic.accounts.models import User
 from kapclinic.patients.models import Patient
-from kapclinic.plans.models import TreatmentPlan
 from kapclinic.roles import Action
 from kapclinic.therapy.models import GoalProgress, NoteCosignature, NoteShare, Reflection, TherapyNote
+from tests.probes.records import plan_make
 from tests.probes.world import Probe, World
 
 
@@ -91,23 +90,17 @@ def _reflection_view(w: World, patient: Patient) -> bool:
 
 
 def _goal_progress(w: World, patient: Patient) -> bool:
-    plan = TreatmentPlan(
-        patient=patient,
-        indication_code="F33.2",
+    plan_make(
+        patient,
+        w.people,
+        stamp=True,
         indication_text="Probe indication",
-        route="iv",
-        starting_dose_mg_per_kg=Decimal("0.5"),
         session_count=1,
-        interval_days=3,
         first_session_on=date(2026, 1, 5),
-        session_time=time(9, 0),
         therapist=w.people["outsider_therapist"],
         goals=["Probe goal"],
         dosing_policy_version="probe",
-        created_by=w.people["prescriber"],
     )
-    plan.signature_stamp(w.people["prescriber"].pk)
-    plan.save()
     w.api.post(f"/api/v1/patients/{patient.pk}/goals/0/progress", {"level": "some"}, content_type="application/json")
     return GoalProgress.objects.filter(patient=patient).exists()
 

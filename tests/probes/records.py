@@ -1,0 +1,65 @@
+"""Records the tests make straight in the database, where many tests need one and only a few fields differ."""
+
+from __future__ import annotations
+
+from datetime import time
+from decimal import Decimal
+from typing import Any
+
+from django.utils import timezone
+
+from kapclinic.accounts.models import User
+from kapclinic.dosing.models import CheckIn, DosingSession
+from kapclinic.patients.models import Patient
+from kapclinic.plans.models import TreatmentPlan
+
+# What a test's plan says unless the test says otherwise.
+PLAN_FIELDS: dict[str, Any] = {
+    "indication_code": "F33.2",
+    "indication_text": "Major depressive disorder, recurrent, severe",
+    "route": "iv",
+    "starting_dose_mg_per_kg": Decimal("0.5"),
+    "session_count": 6,
+    "interval_days": 3,
+    "session_time": time(9, 0),
+    "dosing_policy_version": "test",
+}
+# The indication some tests' plans are for instead.
+MODERATE: dict[str, Any] = {
+    "indication_code": "F33.1",
+    "indication_text": "Major depressive disorder, recurrent, moderate",
+}
+
+
+def plan_make(patient: Patient, people: dict[str, User], *, stamp: bool = False, **fields: Any) -> TreatmentPlan:
+    """A saved plan by people["prescriber"] with people["therapist"], its first session today, PLAN_FIELDS where
+    `fields` does not say otherwise; with `stamp`, signed by the prescriber (stamped before the save, as the plan
+    page and the demo do)."""
+    prescriber = people["prescriber"]
+    plan = TreatmentPlan(
+        patient=patient,
+        **{
+            "therapist": people["therapist"],
+            "created_by": prescriber,
+            "first_session_on": timezone.localdate(),
+            **PLAN_FIELDS,
+            **fields,
+        },
+    )
+    if stamp:
+        plan.signature_stamp(prescriber.pk)
+    plan.save()
+    return plan
+
+
+def check_in_make(session: DosingSession, nurse: User, weight_kg: str = "70", **fields: Any) -> CheckIn:
+    """The session's check-in by the nurse: identity and checklist confirmed, no pregnancy test needed."""
+    return CheckIn.objects.create(
+        session=session,
+        identity_confirmed=True,
+        checklist_confirmed=True,
+        pregnancy_test="not_applicable",
+        weight_kg=Decimal(weight_kg),
+        by=nurse,
+        **fields,
+    )
