@@ -30,6 +30,7 @@ from kapclinic.clinical.registry import mrn_from_number
 from kapclinic.patients.models import CareTeamMember, Patient
 from kapclinic.roles import Role
 from tests.db_roles import django_db_modify_db_settings, django_db_setup  # noqa: F401 - two roles on PostgreSQL
+from tests.probes.world import World
 
 PASSWORD = "correct-horse-battery-42"
 
@@ -175,3 +176,11 @@ def api_for(personas: dict[str, User]) -> Any:
         return Client(HTTP_AUTHORIZATION=f"Bearer {raw}")
 
     return make
+
+
+@pytest.fixture
+def nurse_world(
+    client_for: Any, api_for: Any, personas: dict[str, User], team_patient: Patient, other_patient: Patient
+) -> World:
+    """The probes' World (tests/probes/world.py) as the nurse: what the session tests set a session up with."""
+    return World(client_for("nurse"), api_for("nurse"), team_patient, other_patient, personas)

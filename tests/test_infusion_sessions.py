@@ -14,8 +14,8 @@ from django.utils import timezone
 from kapclinic.accounts.models import User
 from kapclinic.audit.models import AccessEvent
 from kapclinic.dosing.models import Administration, DoseOrder, DosingSession, SessionState
-from kapclinic.patients.models import Patient
 from tests.conftest import PASSWORD
+from tests.probes.world import World
 from tests.test_sessions import scheduled, vitals
 from tests.test_sessions import stock as ketamine_stock
 
@@ -26,10 +26,9 @@ def ketamine(personas: dict[str, User]) -> Any:
     return ketamine_stock.__wrapped__(personas)  # type: ignore[attr-defined]
 
 
-def _cleared(client_for: Any, api_for: Any, personas: dict[str, User], team: Patient, other: Patient) -> DosingSession:
-    session = scheduled(client_for, api_for, personas, team, other)
-    nurse = client_for("nurse")
-    checked = nurse.post(
+def _cleared(w: World) -> DosingSession:
+    session = scheduled(w)
+    checked = w.page.post(
         f"/dosing/sessions/{session.pk}/check-in/",
         {
             "version": session.version,
@@ -41,7 +40,7 @@ def _cleared(client_for: Any, api_for: Any, personas: dict[str, User], team: Pat
     )
     assert checked.status_code == 302
     session.refresh_from_db()
-    reading = vitals(api_for("nurse"), session, systolic=124, diastolic=80, heart_rate=70, spo2=98, respiratory_rate=14)
+    reading = vitals(w.api, session, systolic=124, diastolic=80, heart_rate=70, spo2=98, respiratory_rate=14)
     assert reading.json()["clearance"] == "clear"
     session.refresh_from_db()
     return session
@@ -73,15 +72,10 @@ def _give(api: Any, session: DosingSession, lot_id: int, location_id: int, start
 
 
 def test_the_order_carries_the_planned_minutes(
-    client_for: Any,
-    api_for: Any,
-    personas: dict[str, User],
-    team_patient: Patient,
-    other_patient: Patient,
-    ketamine: Any,
+    client_for: Any, api_for: Any, nurse_world: World, ketamine: Any
 ) -> None:
     product, _, _ = ketamine
-    session = _cleared(client_for, api_for, personas, team_patient, other_patient)
+    session = _cleared(nurse_world)
     prescriber = api_for("prescriber")
     for minutes in (1, 101, 0):
         refused = _order(prescriber, session, product.pk, infusion_minutes=minutes)
@@ -95,16 +89,9 @@ def test_the_order_carries_the_planned_minutes(
     assert "infused over 60 min" in page
 
 
-def test_the_page_order_defaults_to_40_minutes(
-    client_for: Any,
-    api_for: Any,
-    personas: dict[str, User],
-    team_patient: Patient,
-    other_patient: Patient,
-    ketamine: Any,
-) -> None:
+def test_the_page_order_defaults_to_40_minutes(client_for: Any, nurse_world: World, ketamine: Any) -> None:
     product, _, _ = ketamine
-    session = _cleared(client_for, api_for, personas, team_patient, other_patient)
+    session = _cleared(nurse_world)
     prescriber = client_for("prescriber")
     page = prescriber.get(f"/dosing/sessions/{session.pk}/", {"product": product.pk}).content.decode()
     assert 'name="infusion_minutes"' in page and 'value="40"' in page
@@ -117,17 +104,12 @@ def test_the_page_order_defaults_to_40_minutes(
 
 
 def test_an_infusion_ended_far_sooner_needs_a_reason_which_is_kept(
-    client_for: Any,
-    api_for: Any,
-    personas: dict[str, User],
-    team_patient: Patient,
-    other_patient: Patient,
-    ketamine: Any,
+    nurse_world: World, api_for: Any, ketamine: Any
 ) -> None:
     product, lot, safe = ketamine
     nurse = api_for("nurse")
     with time_machine.travel(timezone.now() - timedelta(minutes=8, seconds=30)):
-        session = _cleared(client_for, api_for, personas, team_patient, other_patient)
+        session = _cleared(nurse_world)
         assert _order(api_for("prescriber"), session, product.pk).status_code == 201  # the standard 40 minutes
         assert _give(nurse, session, lot.pk, safe.pk, timezone.now()).status_code == 200
     url = f"/api/v1/dosing-sessions/{session.pk}/advance"
@@ -150,19 +132,12 @@ def test_an_infusion_ended_far_sooner_needs_a_reason_which_is_kept(
 
 @pytest.mark.parametrize(("minutes_ago", "needs_reason"), [(42, False), (25, False), (15, True)])
 def test_an_infusion_that_ran_about_as_planned_needs_no_reason(
-    client_for: Any,
-    api_for: Any,
-    personas: dict[str, User],
-    team_patient: Patient,
-    other_patient: Patient,
-    ketamine: Any,
-    minutes_ago: int,
-    needs_reason: bool,
+    nurse_world: World, api_for: Any, ketamine: Any, minutes_ago: int, needs_reason: bool
 ) -> None:
     product, lot, safe = ketamine
     nurse = api_for("nurse")
     with time_machine.travel(timezone.now() - timedelta(minutes=minutes_ago, seconds=30)):
-        session = _cleared(client_for, api_for, personas, team_patient, other_patient)
+        session = _cleared(nurse_world)
         assert _order(api_for("prescriber"), session, product.pk).status_code == 201
         assert _give(nurse, session, lot.pk, safe.pk, timezone.now()).status_code == 200
     ended = nurse.post(

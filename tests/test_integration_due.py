@@ -28,10 +28,10 @@ def _discharged(w: World, patient: Patient, nurse: User, hours_ago: int) -> Dosi
 
 
 def test_a_discharged_patient_is_due_until_an_integration_session_is_held(
-    client_for: Any, api_for: Any, personas: dict[str, User], team_patient: Patient, other_patient: Patient
+    client_for: Any, nurse_world: World, personas: dict[str, User], team_patient: Patient
 ) -> None:
     therapist = personas["therapist"]
-    w = World(client_for("nurse"), api_for("nurse"), team_patient, other_patient, personas)
+    w = nurse_world
     home = client_for("therapist")
     assert "No integration sessions due" in home.get("/").content.decode()
     session = _discharged(w, team_patient, personas["nurse"], hours_ago=26)
@@ -59,9 +59,9 @@ def test_a_discharged_patient_is_due_until_an_integration_session_is_held(
 
 
 def test_only_the_therapists_own_patients_and_only_discharged_sessions(
-    client_for: Any, api_for: Any, personas: dict[str, User], team_patient: Patient, other_patient: Patient
+    nurse_world: World, personas: dict[str, User], team_patient: Patient
 ) -> None:
-    w = World(client_for("nurse"), api_for("nurse"), team_patient, other_patient, personas)
+    w = nurse_world
     _discharged(w, team_patient, personas["nurse"], hours_ago=2)
     # The other therapist is on nobody's care team: nothing is due for them.
     assert integration_sessions_due(ctx=AuditContext(user=personas["outsider_therapist"], channel="test")) == []
@@ -69,9 +69,9 @@ def test_only_the_therapists_own_patients_and_only_discharged_sessions(
 
 
 def test_a_later_session_that_is_not_discharged_yet_leaves_the_earlier_one_due(
-    client_for: Any, api_for: Any, personas: dict[str, User], team_patient: Patient, other_patient: Patient
+    nurse_world: World, personas: dict[str, User], team_patient: Patient
 ) -> None:
-    w = World(client_for("nurse"), api_for("nurse"), team_patient, other_patient, personas)
+    w = nurse_world
     first = _discharged(w, team_patient, personas["nurse"], hours_ago=50)
     DosingSession.objects.create(
         patient=team_patient, plan=first.plan, number=2, scheduled_for=timezone.now(), state=SessionState.MONITORING

@@ -57,12 +57,10 @@ def test_the_coordinator_sees_the_banner_without_clinical_facts(client_for: Any,
 
 
 def test_the_banner_is_on_every_page_about_one_patient(
-    client_for: Any, api_for: Any, personas: dict[str, User], team_patient: Patient, other_patient: Patient
+    client_for: Any, nurse_world: World, personas: dict[str, User], team_patient: Patient
 ) -> None:
     Evaluation.objects.create(patient=team_patient, recorded_by=personas["prescriber"], data={"allergies": ["sulfa"]})
-    session = _session(
-        World(client_for("nurse"), api_for("nurse"), team_patient, other_patient, personas), team_patient, "monitoring"
-    )
+    session = _session(nurse_world, team_patient, "monitoring")
     pages = {
         "nurse": [
             f"/patients/{team_patient.pk}/",

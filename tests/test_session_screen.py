@@ -78,25 +78,16 @@ def two_places(personas: dict[str, User]) -> tuple[Product, StorageLocation, Sto
     return product, cart, safe
 
 
-def _world(client_for: Any, api_for: Any, personas: dict[str, User], team: Patient, other: Patient) -> World:
-    return World(client_for("nurse"), api_for("nurse"), team, other, personas)
-
-
 def _post(client: Any, session: DosingSession, name: str, data: dict[str, Any]) -> Any:
     session.refresh_from_db()
     return client.post(f"/dosing/sessions/{session.pk}/{name}/", {"version": session.version, **data})
 
 
 def test_administration_defaults_to_the_stock_keeps_what_was_typed_and_marks_overdue_vitals(
-    client_for: Any,
-    api_for: Any,
-    personas: dict[str, User],
-    team_patient: Patient,
-    other_patient: Patient,
-    two_places: Any,
+    client_for: Any, nurse_world: World, team_patient: Patient, two_places: Any
 ) -> None:
     product, _cart, safe = two_places
-    session = _session(_world(client_for, api_for, personas, team_patient, other_patient), team_patient, "cleared")
+    session = _session(nurse_world, team_patient, "cleared")
     assert (
         _post(client_for("prescriber"), session, "order", {"product": product.pk, "infusion_minutes": 40}).status_code
         == 302
@@ -125,10 +116,8 @@ def test_administration_defaults_to_the_stock_keeps_what_was_typed_and_marks_ove
     assert "Vitals overdue: the next reading was due at" in later and "⚠" in later
 
 
-def test_a_refused_reading_keeps_what_was_typed(
-    client_for: Any, api_for: Any, personas: dict[str, User], team_patient: Patient, other_patient: Patient
-) -> None:
-    session = _session(_world(client_for, api_for, personas, team_patient, other_patient), team_patient, "checked_in")
+def test_a_refused_reading_keeps_what_was_typed(client_for: Any, nurse_world: World, team_patient: Patient) -> None:
+    session = _session(nurse_world, team_patient, "checked_in")
     refused = _post(
         client_for("nurse"),
         session,
@@ -141,10 +130,8 @@ def test_a_refused_reading_keeps_what_was_typed(
     assert "Enter a whole number." in body
 
 
-def test_a_refused_check_in_keeps_what_was_typed(
-    client_for: Any, api_for: Any, personas: dict[str, User], team_patient: Patient, other_patient: Patient
-) -> None:
-    session = _session(_world(client_for, api_for, personas, team_patient, other_patient), team_patient, "scheduled")
+def test_a_refused_check_in_keeps_what_was_typed(client_for: Any, nurse_world: World, team_patient: Patient) -> None:
+    session = _session(nurse_world, team_patient, "scheduled")
     typed = {
         "identity_confirmed": "on",
         "checklist_note": "Ride not arranged until noon",
@@ -180,15 +167,10 @@ def test_a_refused_check_in_keeps_what_was_typed(
 
 
 def test_a_refused_dose_order_keeps_what_was_typed(
-    client_for: Any,
-    api_for: Any,
-    personas: dict[str, User],
-    team_patient: Patient,
-    other_patient: Patient,
-    two_places: Any,
+    client_for: Any, nurse_world: World, team_patient: Patient, two_places: Any
 ) -> None:
     product, _cart, _safe = two_places
-    w = _world(client_for, api_for, personas, team_patient, other_patient)
+    w = nurse_world
     session = _session(w, team_patient, "cleared")
     prescriber = client_for("prescriber")
     # The planned infusion minutes out of range (dosing.md section 2: 2-100): the order form again, with the dose.
@@ -213,15 +195,10 @@ def test_a_refused_dose_order_keeps_what_was_typed(
 
 
 def test_a_dose_order_refused_for_its_override_reason_keeps_it(
-    client_for: Any,
-    api_for: Any,
-    personas: dict[str, User],
-    team_patient: Patient,
-    other_patient: Patient,
-    two_places: Any,
+    client_for: Any, nurse_world: World, personas: dict[str, User], team_patient: Patient, two_places: Any
 ) -> None:
     product, _cart, _safe = two_places
-    session = _session(_world(client_for, api_for, personas, team_patient, other_patient), team_patient, "scheduled")
+    session = _session(nurse_world, team_patient, "scheduled")
     # 320 kg at 0.5 mg/kg is 160 mg: above the 150 mg single parenteral dose (dosing.md section 6 hard stop).
     check_in_make(session, personas["nurse"], "320")
     DosingSession.objects.filter(pk=session.pk).update(state=SessionState.CLEARED)
@@ -236,9 +213,9 @@ def test_a_dose_order_refused_for_its_override_reason_keeps_it(
 
 
 def test_an_unanswered_checklist_reads_not_answered(
-    client_for: Any, api_for: Any, personas: dict[str, User], team_patient: Patient, other_patient: Patient
+    client_for: Any, nurse_world: World, personas: dict[str, User], team_patient: Patient
 ) -> None:
-    session = _session(_world(client_for, api_for, personas, team_patient, other_patient), team_patient, "scheduled")
+    session = _session(nurse_world, team_patient, "scheduled")
     PreparationChecklist.objects.create(session=session, updated_by=personas["nurse"])  # created when scheduled
     page = client_for("nurse").get(f"/dosing/sessions/{session.pk}/").content.decode()
     assert "<dt>Medications held</dt><dd>not answered</dd>" in page
@@ -249,9 +226,9 @@ def test_an_unanswered_checklist_reads_not_answered(
 
 
 def test_the_exit_suicide_check_is_a_question_and_unanswered_never_meets_discharge(
-    client_for: Any, api_for: Any, personas: dict[str, User], team_patient: Patient, other_patient: Patient
+    client_for: Any, nurse_world: World, team_patient: Patient
 ) -> None:
-    session = _session(_world(client_for, api_for, personas, team_patient, other_patient), team_patient, "monitoring")
+    session = _session(nurse_world, team_patient, "monitoring")
 
     def criterion(answers: dict[str, Any]) -> Any:
         return next(c for c in discharge_criteria(session, answers) if c.code == "no_new_suicidal_ideation")
@@ -277,15 +254,10 @@ def _ordered(client_for: Any, w: World, product: Product) -> DosingSession:
 
 
 def test_a_refused_administration_keeps_what_was_typed_next_to_the_message(
-    client_for: Any,
-    api_for: Any,
-    personas: dict[str, User],
-    team_patient: Patient,
-    other_patient: Patient,
-    two_places: Any,
+    client_for: Any, nurse_world: World, two_places: Any
 ) -> None:
     product, cart, _safe = two_places
-    session = _ordered(client_for, _world(client_for, api_for, personas, team_patient, other_patient), product)
+    session = _ordered(client_for, nurse_world, product)
     cart_lot = Lot.objects.get(lot_number="LOT-CART")
     started = timezone.localtime() - timedelta(minutes=5)
     typed = {
@@ -312,15 +284,10 @@ def test_a_refused_administration_keeps_what_was_typed_next_to_the_message(
 
 
 def test_an_infusion_ended_early_keeps_the_reason_typed_next_to_the_message(
-    client_for: Any,
-    api_for: Any,
-    personas: dict[str, User],
-    team_patient: Patient,
-    other_patient: Patient,
-    two_places: Any,
+    client_for: Any, nurse_world: World, two_places: Any
 ) -> None:
     product, _cart, safe = two_places
-    session = _ordered(client_for, _world(client_for, api_for, personas, team_patient, other_patient), product)
+    session = _ordered(client_for, nurse_world, product)
     nurse = client_for("nurse")
     lot = Lot.objects.get(lot_number="LOT-SAFE")
     dose = {"lot": lot.pk, "location": safe.pk, "drawn": "3.5", "given": "3.5", "infusion_rate": "52.5"}
@@ -336,9 +303,9 @@ def test_an_infusion_ended_early_keeps_the_reason_typed_next_to_the_message(
 
 
 def test_a_stale_screen_is_a_conflict_and_keeps_what_was_typed(
-    client_for: Any, api_for: Any, personas: dict[str, User], team_patient: Patient, other_patient: Patient
+    client_for: Any, nurse_world: World, team_patient: Patient
 ) -> None:
-    session = _session(_world(client_for, api_for, personas, team_patient, other_patient), team_patient, "monitoring")
+    session = _session(nurse_world, team_patient, "monitoring")
     stale = {"version": session.version - 1, "outcome": "escalated", "reason": "Chest pain; ambulance called."}
     refused = client_for("nurse").post(f"/dosing/sessions/{session.pk}/stop/", stale)
     body = refused.content.decode()
@@ -350,9 +317,9 @@ def test_a_stale_screen_is_a_conflict_and_keeps_what_was_typed(
 
 
 def test_a_refused_adverse_event_and_a_refused_acknowledgement_keep_what_was_typed(
-    client_for: Any, api_for: Any, personas: dict[str, User], team_patient: Patient, other_patient: Patient
+    client_for: Any, nurse_world: World, personas: dict[str, User], team_patient: Patient
 ) -> None:
-    session = _session(_world(client_for, api_for, personas, team_patient, other_patient), team_patient, "monitoring")
+    session = _session(nurse_world, team_patient, "monitoring")
     nurse = client_for("nurse")
     typed = {"what": "Vasovagal episode", "severity": "moderate", "serious": "on", "action": ""}
     refused = _post(nurse, session, "adverse-event", typed)
@@ -391,15 +358,9 @@ def test_a_refused_adverse_event_and_a_refused_acknowledgement_keep_what_was_typ
     ],
 )
 def test_the_screen_offers_the_steps_the_state_table_allows(
-    client_for: Any,
-    api_for: Any,
-    personas: dict[str, User],
-    team_patient: Patient,
-    other_patient: Patient,
-    state: str,
-    offered: set[str],
+    client_for: Any, nurse_world: World, team_patient: Patient, state: str, offered: set[str]
 ) -> None:
-    session = _session(_world(client_for, api_for, personas, team_patient, other_patient), team_patient, state)
+    session = _session(nurse_world, team_patient, state)
     page = client_for("nurse").get(f"/dosing/sessions/{session.pk}/").content.decode()
     steps = {"check-in", "vitals", "event", "advance", "discharge", "stop", "sign", "adverse-event"}
     shown = {step for step in steps if f'action="/dosing/sessions/{session.pk}/{step}/"' in page}
@@ -407,11 +368,11 @@ def test_the_screen_offers_the_steps_the_state_table_allows(
 
 
 def test_the_events_form_offers_every_in_session_scale_and_a_score_reads_by_its_name(
-    client_for: Any, api_for: Any, personas: dict[str, User], team_patient: Patient, other_patient: Patient
+    client_for: Any, nurse_world: World, personas: dict[str, User], team_patient: Patient
 ) -> None:
     """The scales come from the instrument registry's in-session use (issue 14, item 3), not a list in the
     template; a recorded score is named as the instrument is published ("CADSS-6"), not by its code."""
-    session = _session(_world(client_for, api_for, personas, team_patient, other_patient), team_patient, "monitoring")
+    session = _session(nurse_world, team_patient, "monitoring")
     event_record(
         ctx=AuditContext(user=personas["nurse"], channel="test"),
         session_id=session.pk,

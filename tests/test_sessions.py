@@ -60,12 +60,8 @@ def stock(personas: dict[str, User]) -> tuple[Product, Lot, StorageLocation]:
     return product, Lot.objects.get(lot_number="LOT-A"), safe
 
 
-def world(client_for: Any, api_for: Any, personas: dict[str, User], team: Patient, other: Patient) -> World:
-    return World(client_for("nurse"), api_for("nurse"), team, other, personas)
-
-
-def scheduled(client_for: Any, api_for: Any, personas: dict[str, User], team: Patient, other: Patient) -> DosingSession:
-    session = _session(world(client_for, api_for, personas, team, other), team, SessionState.SCHEDULED)
+def scheduled(w: World) -> DosingSession:
+    session = _session(w, w.team, SessionState.SCHEDULED)
     DosingSession.objects.filter(pk=session.pk).update(scheduled_for=timezone.now() - timedelta(minutes=10))
     return DosingSession.objects.get(pk=session.pk)
 
@@ -80,10 +76,10 @@ def vitals(api: Any, session: DosingSession, **values: Any) -> Any:
 
 
 def test_a_whole_iv_session_from_check_in_to_signature(
-    client_for: Any, api_for: Any, personas: dict[str, User], team_patient: Patient, other_patient: Patient, stock: Any
+    client_for: Any, api_for: Any, personas: dict[str, User], nurse_world: World, stock: Any
 ) -> None:
     product, lot, safe = stock
-    session = scheduled(client_for, api_for, personas, team_patient, other_patient)
+    session = scheduled(nurse_world)
     nurse, prescriber = client_for("nurse"), client_for("prescriber")
     nurse_api = api_for("nurse")
     checked = step(
@@ -201,24 +197,18 @@ def test_a_whole_iv_session_from_check_in_to_signature(
     ],
 )
 def test_implausible_readings_are_refused_and_nothing_is_stored(
-    client_for: Any,
-    api_for: Any,
-    personas: dict[str, User],
-    team_patient: Patient,
-    other_patient: Patient,
-    values: dict[str, int],
-    problem: str,
+    nurse_world: World, api_for: Any, team_patient: Patient, values: dict[str, int], problem: str
 ) -> None:
-    session = _session(world(client_for, api_for, personas, team_patient, other_patient), team_patient, "checked_in")
+    session = _session(nurse_world, team_patient, "checked_in")
     response = vitals(api_for("nurse"), session, **values)
     assert response.status_code == 422 and problem in response.content.decode().lower()
     assert not VitalSign.objects.exists()
 
 
 def test_readings_in_the_future_or_before_the_session_are_refused(
-    client_for: Any, api_for: Any, personas: dict[str, User], team_patient: Patient, other_patient: Patient
+    nurse_world: World, api_for: Any, team_patient: Patient
 ) -> None:
-    session = _session(world(client_for, api_for, personas, team_patient, other_patient), team_patient, "checked_in")
+    session = _session(nurse_world, team_patient, "checked_in")
     api = api_for("nurse")
     reading = {"systolic": 120, "diastolic": 80, "heart_rate": 70, "spo2": 98}
     future = vitals(api, session, **reading, measured_at=(timezone.now() + timedelta(minutes=30)).isoformat())
@@ -228,9 +218,14 @@ def test_readings_in_the_future_or_before_the_session_are_refused(
 
 
 def test_a_hold_needs_the_prescriber_and_do_not_dose_is_never_overridden(
-    client_for: Any, api_for: Any, personas: dict[str, User], team_patient: Patient, other_patient: Patient
+    client_for: Any,
+    api_for: Any,
+    personas: dict[str, User],
+    team_patient: Patient,
+    other_patient: Patient,
+    nurse_world: World,
 ) -> None:
-    w = world(client_for, api_for, personas, team_patient, other_patient)
+    w = nurse_world
     session = _session(w, team_patient, "checked_in")
     held = vitals(api_for("nurse"), session, systolic=165, diastolic=92, heart_rate=80, spo2=97)
     assert held.json()["clearance"] == "hold"
@@ -262,10 +257,10 @@ def _join_team(patient: Patient, personas: dict[str, User]) -> None:
 
 
 def test_an_order_above_the_policy_maximum_needs_a_reason(
-    client_for: Any, api_for: Any, personas: dict[str, User], team_patient: Patient, other_patient: Patient, stock: Any
+    client_for: Any, nurse_world: World, personas: dict[str, User], team_patient: Patient, stock: Any
 ) -> None:
     product, _lot, _safe = stock
-    w = world(client_for, api_for, personas, team_patient, other_patient)
+    w = nurse_world
     session = _session(w, team_patient, "cleared")
     # 320 kg at 0.5 mg/kg is 160 mg: above the 150 mg single parenteral dose (dosing.md section 6 hard stop).
     heavy = DosingSession.objects.create(
@@ -283,11 +278,11 @@ def test_an_order_above_the_policy_maximum_needs_a_reason(
 
 
 def test_acknowledging_as_someone_else_is_refused(
-    client_for: Any, api_for: Any, personas: dict[str, User], team_patient: Patient, other_patient: Patient
+    nurse_world: World, api_for: Any, personas: dict[str, User], team_patient: Patient
 ) -> None:
     from tests.probes.dosing import _alert
 
-    alert = _alert(world(client_for, api_for, personas, team_patient, other_patient), team_patient)
+    alert = _alert(nurse_world, team_patient)
     response = api_for("nurse").post(
         f"/api/v1/alerts/{alert.pk}/acknowledgement",
         {"action_taken": "Rechecked", "by": personas["prescriber"].pk},
@@ -305,9 +300,9 @@ def test_acknowledging_as_someone_else_is_refused(
 
 
 def test_a_stale_screen_is_refused_and_readings_never_make_it_stale(
-    client_for: Any, api_for: Any, personas: dict[str, User], team_patient: Patient, other_patient: Patient
+    nurse_world: World, personas: dict[str, User], team_patient: Patient
 ) -> None:
-    session = _session(world(client_for, api_for, personas, team_patient, other_patient), team_patient, "monitoring")
+    session = _session(nurse_world, team_patient, "monitoring")
     shown = session.version
     ctx = AuditContext(user=personas["nurse"], channel="test")
     # A device posting readings does not change the version the nurse's screen holds.
@@ -360,9 +355,9 @@ def test_two_nurses_saving_one_screen_at_once_one_wins(personas: dict[str, User]
 
 
 def test_session_page_query_count_is_constant_as_readings_grow(
-    client_for: Any, api_for: Any, personas: dict[str, User], team_patient: Patient, other_patient: Patient
+    client_for: Any, nurse_world: World, personas: dict[str, User], team_patient: Patient
 ) -> None:
-    session = _session(world(client_for, api_for, personas, team_patient, other_patient), team_patient, "monitoring")
+    session = _session(nurse_world, team_patient, "monitoring")
     nurse = client_for("nurse")
     ctx = AuditContext(user=personas["nurse"], channel="test")
     counts = []
@@ -378,9 +373,9 @@ def test_session_page_query_count_is_constant_as_readings_grow(
 
 
 def test_todays_board_and_the_api_list(
-    client_for: Any, api_for: Any, personas: dict[str, User], team_patient: Patient, other_patient: Patient
+    client_for: Any, api_for: Any, nurse_world: World, team_patient: Patient
 ) -> None:
-    session = _session(world(client_for, api_for, personas, team_patient, other_patient), team_patient, "monitoring")
+    session = _session(nurse_world, team_patient, "monitoring")
     board = client_for("nurse").get("/dosing/today/").content.decode()
     assert team_patient.mrn in board and "Monitoring" in board
     listed = api_for("nurse").get("/api/v1/dosing-sessions", {"date": timezone.localdate().isoformat()}).json()
@@ -389,11 +384,11 @@ def test_todays_board_and_the_api_list(
 
 
 def test_an_esketamine_session_over_the_api_with_rems(
-    client_for: Any, api_for: Any, personas: dict[str, User], team_patient: Patient, other_patient: Patient
+    client_for: Any, api_for: Any, personas: dict[str, User], team_patient: Patient, nurse_world: World
 ) -> None:
     """Spravato REMS (monitoring.md s1, s6): enrollment before the first dose; 2 hours of observation that no
     override shortens; the monitoring form filled from the record; the 7-day clock until marked submitted."""
-    w = world(client_for, api_for, personas, team_patient, other_patient)
+    w = nurse_world
     session = _session(w, team_patient, "checked_in", route="intranasal")
     spravato = Product.objects.create(
         name="Spravato (esketamine) nasal spray",
@@ -491,9 +486,9 @@ def test_an_esketamine_session_over_the_api_with_rems(
 
 
 def test_adverse_event_reported_on_the_session_page_reaches_the_director(
-    client_for: Any, api_for: Any, personas: dict[str, User], team_patient: Patient, other_patient: Patient
+    client_for: Any, nurse_world: World, team_patient: Patient
 ) -> None:
-    session = _session(world(client_for, api_for, personas, team_patient, other_patient), team_patient, "monitoring")
+    session = _session(nurse_world, team_patient, "monitoring")
     nurse = client_for("nurse")
     assert "Report an adverse event" in nurse.get(f"/dosing/sessions/{session.pk}/").content.decode()
     step(
@@ -510,9 +505,9 @@ def test_adverse_event_reported_on_the_session_page_reaches_the_director(
 
 
 def test_an_empty_reading_is_a_clear_error(
-    client_for: Any, api_for: Any, personas: dict[str, User], team_patient: Patient, other_patient: Patient
+    client_for: Any, api_for: Any, nurse_world: World, team_patient: Patient
 ) -> None:
-    session = _session(world(client_for, api_for, personas, team_patient, other_patient), team_patient, "monitoring")
+    session = _session(nurse_world, team_patient, "monitoring")
     assert vitals(api_for("nurse"), session).status_code == 422
     page = step(client_for("nurse"), session, "vitals", {"systolic": "", "heart_rate": ""})
     # Shown again with the message next to the form (issue 13, bad input), nothing stored.
@@ -523,9 +518,9 @@ def test_an_empty_reading_is_a_clear_error(
 
 
 def test_refusals_stay_in_the_audit_log(
-    client_for: Any, api_for: Any, personas: dict[str, User], team_patient: Patient, other_patient: Patient
+    client_for: Any, api_for: Any, personas: dict[str, User], team_patient: Patient, nurse_world: World
 ) -> None:
-    session = _session(world(client_for, api_for, personas, team_patient, other_patient), team_patient, "held")
+    session = _session(nurse_world, team_patient, "held")
     # A nurse may not override a hold; a nurse off the care team may not post readings.
     step(client_for("nurse"), session, "override", {"reason": "Nurse tries to clear the hold."})
     off_team = vitals(api_for("outsider_nurse"), session, systolic=120, diastolic=80, heart_rate=70, spo2=98)
@@ -536,12 +531,12 @@ def test_refusals_stay_in_the_audit_log(
 
 
 def test_a_changed_evaluation_needs_a_new_decision_before_dosing(
-    client_for: Any, api_for: Any, personas: dict[str, User], team_patient: Patient, other_patient: Patient
+    nurse_world: World, personas: dict[str, User], team_patient: Patient
 ) -> None:
     from kapclinic.dosing.services import session_schedule
     from kapclinic.intake.services import evaluation_save
 
-    w = world(client_for, api_for, personas, team_patient, other_patient)
+    w = nurse_world
     session = _session(w, team_patient, "proposed")
     prescriber = AuditContext(user=personas["prescriber"], channel="test")
     # A contraindication recorded after the "eligible" decision: nothing more may be scheduled or given.
@@ -556,16 +551,9 @@ def test_a_changed_evaluation_needs_a_new_decision_before_dosing(
     [("moaas", "5", True), ("moaas", "6", False), ("rass", "-5", True), ("cadss6", "x", False), ("mood", "3", False)],
 )
 def test_in_session_scores_use_the_scales_ranges(
-    client_for: Any,
-    api_for: Any,
-    personas: dict[str, User],
-    team_patient: Patient,
-    other_patient: Patient,
-    code: str,
-    value: str,
-    ok: bool,
+    nurse_world: World, api_for: Any, team_patient: Patient, code: str, value: str, ok: bool
 ) -> None:
-    session = _session(world(client_for, api_for, personas, team_patient, other_patient), team_patient, "monitoring")
+    session = _session(nurse_world, team_patient, "monitoring")
     response = api_for("nurse").post(
         f"/api/v1/dosing-sessions/{session.pk}/events",
         {"kind": "score", "code": code, "value": value},
@@ -574,13 +562,11 @@ def test_in_session_scores_use_the_scales_ranges(
     assert (response.status_code == 201) is ok and session.events.exists() is ok
 
 
-def test_pre_dose_checks_take_what_check_in_records(
-    client_for: Any, api_for: Any, personas: dict[str, User], team_patient: Patient, other_patient: Patient
-) -> None:
+def test_pre_dose_checks_take_what_check_in_records(client_for: Any, api_for: Any, nurse_world: World) -> None:
     """monitoring.md section 1 (issue 13, rule 6): the check-in page records fasting, the escort and alcohol or
     substances today; the pre-dose clearance judges them with the vitals (ketamine: no solids 4 h, clear
     liquids 2 h, clinic policy), and a wrong answer is refused with nothing saved."""
-    session = scheduled(client_for, api_for, personas, team_patient, other_patient)
+    session = scheduled(nurse_world)
     nurse = client_for("nurse")
     now = timezone.localtime()
     answers = {
