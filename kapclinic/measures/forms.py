@@ -8,7 +8,11 @@ from typing import Any
 
 from django import forms
 
+from kapclinic.accounts.web import submitted
+from kapclinic.audit.context import AuditContext
 from kapclinic.clinical.instruments import Instrument, Item
+from kapclinic.measures import services
+from kapclinic.measures.models import QuestionnaireResponse
 
 # The questionnaires the chart offers to schedule (measures/_chart_outcomes.html).
 STANDARD_MEASURES = [("phq9", "PHQ-9"), ("gad7", "GAD-7"), ("pcl5", "PCL-5"), ("auditc", "AUDIT-C")]
@@ -66,6 +70,21 @@ class QuestionnaireForm(forms.Form):
             raw = str(getattr(self, "cleaned_data", {}).get(item.id) or "")
             answers[item.id] = None if raw == "" else int(raw) if raw.lstrip("-").isdigit() and len(raw) < 7 else raw
         return answers
+
+    def submit(self, ctx: AuditContext, patient_id: int) -> tuple[QuestionnaireResponse, bool] | None:
+        """Store the answers as the patient's response (the staff's paper entry and the portal alike): the response
+        and whether it is new, or None when refused (the refusal is on the form, `submitted`)."""
+        return submitted(
+            self,
+            lambda: services.response_submit(
+                ctx=ctx,
+                patient_id=patient_id,
+                instrument_code=self.instrument.code,
+                answers=self.answers(),
+                version=self.cleaned_data["version"] or None,
+                client_token=self.cleaned_data["client_token"],
+            ),
+        )
 
     def problems(self) -> list[str]:
         """Every refusal in words, for the summary above the questions."""

@@ -36,17 +36,7 @@ def paper_entry(request: HttpRequest, patient_id: int, code: str) -> HttpRespons
     form = QuestionnaireForm(request.POST or None, instrument=instrument)
     status = 200
     if request.method == "POST":
-        stored = submitted(
-            form,
-            lambda: services.response_submit(
-                ctx=ctx,
-                patient_id=patient_id,
-                instrument_code=instrument.code,
-                answers=form.answers(),
-                version=form.cleaned_data["version"] or None,
-                client_token=form.cleaned_data["client_token"],
-            ),
-        )
+        stored = form.submit(ctx, patient_id)
         if stored is not None:
             messages.success(request, f"The {instrument.name} was recorded.")
             return redirect("chart:patient", patient_id=patient_id)

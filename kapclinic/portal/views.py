@@ -12,7 +12,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from kapclinic.accounts.web import current_user, forbidden, not_found, refused_status, submitted
+from kapclinic.accounts.web import current_user, forbidden, not_found, refused_status
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.services import access_event_record
 from kapclinic.clinical.instruments import INSTRUMENTS, SUICIDE_RISK
@@ -170,17 +170,7 @@ def questionnaire(request: HttpRequest, code: str) -> HttpResponse:
     form = QuestionnaireForm(request.POST or None, instrument=instrument)
     status = 200
     if request.method == "POST":
-        stored = submitted(
-            form,
-            lambda: services.response_submit(
-                ctx=ctx,
-                patient_id=patient_id,
-                instrument_code=instrument.code,
-                answers=form.answers(),
-                version=form.cleaned_data["version"] or None,
-                client_token=form.cleaned_data["client_token"],
-            ),
-        )
+        stored = form.submit(ctx, patient_id)
         if stored is not None:
             response, _created = stored
             return redirect("portal:response_done", response_id=response.pk)
