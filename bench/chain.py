@@ -28,6 +28,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
+from bench import django_setup  # noqa: E402
+
 BLOCK = 500
 PAGE = 25
 
@@ -37,10 +39,7 @@ def _peak_mib() -> float:
 
 
 def measure(events: int, verify_rows: int) -> dict[str, Any]:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kapclinic.settings")
-    import django
-
-    django.setup()
+    django_setup()
     from django.core.management import call_command
     from django.db import transaction
 

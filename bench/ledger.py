@@ -24,7 +24,7 @@ untimed).
 
 from __future__ import annotations
 
-import os
+import functools
 import random
 import statistics
 import time
@@ -34,6 +34,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from bench import django_setup
 
 LEDGER_ENTRIES = 1_000_000
 LEDGER_REPS = 3  # timed calls of the reconciliation
@@ -47,26 +49,17 @@ LOT_PREFIX = "BENCH"
 SPAN = timedelta(days=730)  # the entries are spread over the two years before the run
 
 BASELINE_SQL = "SELECT lot_id, location_id, SUM(quantity_mg) FROM inventory_ledgerentry GROUP BY lot_id, location_id"
-COLUMNS = (
-    "id",
-    "kind",
-    "lot_id",
-    "location_id",
-    "quantity_mg",
-    "units",
-    "balance_after_mg",
-    "occurred_at",
-    "recorded_at",
-    "actor_id",
-    "witness_id",
-    "patient_id",
-    "reason",
-    "reference",
-    "corrects_id",
-    "counterpart_id",
-    "previous_hash",
-    "row_hash",
-)
+
+
+@functools.cache
+def hashed_columns() -> tuple[str, ...]:
+    """What a bench row holds before its two hashes: the ledger chain's fields (kapclinic.audit.chain.LEDGER, after
+    django.setup()) but the count line, which no bench entry has."""
+    from kapclinic.audit.chain import LEDGER
+
+    return tuple(name for name in LEDGER.fields if name != "count_line_id")
+
+
 SAFE, ROOM, CART = 0, 1, 2
 LOCATIONS = (
     ("Main safe", "Double-locked safe in the pharmacy room (synthetic, benchmark)"),
@@ -241,7 +234,7 @@ class LedgerLoader:
         from kapclinic.hashchain import canonical, link_hash
 
         utc = moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")  # start is UTC, aware or naive
-        content = dict(zip(COLUMNS[:16], values, strict=True))
+        content = dict(zip(hashed_columns(), values, strict=True))
         content.update(occurred_at=utc, recorded_at=utc, count_line_id=None)
         return link_hash(previous, canonical(content))
 
@@ -463,7 +456,8 @@ def _state(lot_ids: list[int]) -> tuple[dict[tuple[int, int], int], dict[tuple[i
 def _inserter() -> Callable[[list[Row]], None]:
     from django.db import connection, transaction
 
-    columns = ", ".join(COLUMNS)
+    names = (*hashed_columns(), "previous_hash", "row_hash")
+    columns = ", ".join(names)
     if connection.vendor == "postgresql":
 
         def copy(rows: list[Row]) -> None:
@@ -475,7 +469,7 @@ def _inserter() -> Callable[[list[Row]], None]:
 
         return copy
 
-    sql = f"INSERT INTO inventory_ledgerentry ({columns}) VALUES ({', '.join(['%s'] * len(COLUMNS))})"  # noqa: S608
+    sql = f"INSERT INTO inventory_ledgerentry ({columns}) VALUES ({', '.join(['%s'] * len(names))})"  # noqa: S608
 
     def many(rows: list[Row]) -> None:
         with transaction.atomic(), connection.cursor() as cursor:
@@ -551,11 +545,7 @@ def _peak(call: Callable[[], object]) -> tuple[object, int]:
 
 def measure_ledger(entries: int, reps: int) -> dict[str, Any]:
     """Load the ledger to `entries` rows in the configured database and time the three workloads."""
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kapclinic.settings")
-    os.environ["KAPCLINIC_REQUIRE_MFA"] = "false"
-    import django
-
-    django.setup()
+    django_setup(KAPCLINIC_REQUIRE_MFA="false")
 
     from django.core.management import call_command
     from django.db import connection

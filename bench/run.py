@@ -48,6 +48,7 @@ RESULTS_DIR = BENCH_DIR / "results"
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
+from bench import django_setup  # noqa: E402
 from bench.ledger import BASELINE_SQL, FAST_REPS, LEDGER_ENTRIES, LEDGER_REPS, ledger_table, measure_ledger  # noqa: E402
 from bench.scoring import MIX, SCORING_REPS, SCORING_RESPONSES, measure_scoring, scoring_table  # noqa: E402
 
@@ -74,11 +75,7 @@ def percentile(values: list[float], pct: int) -> float:
 
 def measure_scale(scale: int, requests: int, seconds: float) -> dict[str, Any]:
     """Load `scale` times the base data into the configured database and time every workload."""
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kapclinic.settings")
-    os.environ["KAPCLINIC_REQUIRE_MFA"] = "false"
-    import django
-
-    django.setup()
+    django_setup(KAPCLINIC_REQUIRE_MFA="false")
 
     from django.core.management import call_command
     from django.db import connection
