@@ -14,6 +14,7 @@ from kapclinic.audit.models import AccessEvent
 from kapclinic.measures.models import QuestionnaireResponse, ResponseDraft, ResponseItem, SafetyFlag
 from kapclinic.patients.models import Patient
 from tests.db_roles import REFUSED
+from tests.probes.records import response_make
 
 PHQ9_ITEM9 = [1, 1, 1, 1, 0, 0, 0, 0, 2, 1]  # total 6 (item 10 is not scored), item 9 = 2
 
@@ -183,15 +184,7 @@ def test_calm_result_page_without_risk(client_for: Any, team_patient: Patient) -
 def test_a_patient_reaches_no_other_patients_data_by_any_url(
     client_for: Any, api_for: Any, team_patient: Patient, other_patient: Patient, personas: dict[str, User]
 ) -> None:
-    other_response = QuestionnaireResponse.objects.create(
-        patient=other_patient,
-        instrument="phq9",
-        version="1",
-        total=3,
-        complete=True,
-        source="paper",
-        entered_by=personas["nurse"],
-    )
+    other_response = response_make(other_patient, personas["nurse"], 3)
     page, api = client_for("patient_user"), api_for("patient_user")
     pages = [
         f"/patients/{other_patient.pk}/",

@@ -35,11 +35,12 @@ from kapclinic.ledger.models import (
     Product,
     StorageLocation,
 )
-from kapclinic.measures.models import QuestionnaireResponse, SafetyFlag
+from kapclinic.measures.models import QuestionnaireResponse
 from kapclinic.patients.models import CareTeamMember, Patient
 from kapclinic.roles import MATRIX, Action, Role, Scope
 from tests.conftest import made_once, other_patient_create, personas_create, team_patient_create
 from tests.probes import PROBES_BY_AREA, Probe, World
+from tests.probes.records import suicide_risk_flag_make
 
 # The persona that plays each role (clinicians are on team_patient's care team).
 PERSONA = {
@@ -236,17 +237,7 @@ def _measure_view(w: World, patient: Patient) -> bool:
 
 
 def _safety_acknowledge(w: World, patient: Patient) -> bool:
-    response = QuestionnaireResponse.objects.create(
-        patient=patient,
-        instrument="phq9",
-        version="1",
-        total=1,
-        complete=True,
-        source="paper",
-        entered_by=w.people["director"],
-        flags=["suicide_risk"],
-    )
-    flag = SafetyFlag.objects.create(patient=patient, response=response, code="suicide_risk")
+    flag = suicide_risk_flag_make(patient, w.people["director"], 1)
     w.page.post(f"/measures/safety-flags/{flag.pk}/acknowledge/", {"action_taken": "Called the patient"})
     flag.refresh_from_db()
     return flag.acknowledged_at is not None

@@ -16,9 +16,9 @@ from kapclinic.accounts.models import User
 from kapclinic.clinical.instruments import PCL5, PHQ9
 from kapclinic.clinical.outcomes import trajectory
 from kapclinic.measures.charts import trajectory_svg, trajectory_table
-from kapclinic.measures.models import QuestionnaireResponse
 from kapclinic.measures.trajectories import trajectories_for_patient
 from kapclinic.patients.models import Patient
+from tests.probes.records import response_make
 
 NEW_YORK = "America/New_York"
 START = datetime(2026, 9, 1, 14, 0, tzinfo=UTC)  # 10:00 in New York
@@ -32,14 +32,13 @@ def _clinic_zone(settings: Any) -> None:
 
 def _record(patient: Patient, user: User, instrument: str, *totals: int | None, **extra: Any) -> list[Any]:
     return [
-        QuestionnaireResponse.objects.create(
-            patient=patient,
-            instrument=instrument,
-            version="1",
-            total=total,
-            complete=total is not None,
+        response_make(
+            patient,
+            user,
+            total,
             source="portal",
-            entered_by=user,
+            instrument=instrument,
+            complete=total is not None,
             submitted_at=START + timedelta(weeks=week),
             **extra,
         )
@@ -79,17 +78,9 @@ def test_selector_builds_one_trajectory_per_instrument_in_one_query(
 def test_selector_skips_unscorable_and_corrected_responses(team_patient: Patient, personas: dict[str, User]) -> None:
     nurse = personas["nurse"]
     wrong, _ = _record(team_patient, nurse, "phq9", 25, None)
-    QuestionnaireResponse.objects.create(
-        patient=team_patient,
-        instrument="phq9",
-        version="1",
-        total=15,
-        complete=True,
-        source="paper",
-        entered_by=nurse,
-        submitted_at=START + timedelta(days=1),
-        corrects=wrong,
-        correction_reason="Item 3 was misread from the paper form",
+    reason = "Item 3 was misread from the paper form"
+    response_make(
+        team_patient, nurse, 15, submitted_at=START + timedelta(days=1), corrects=wrong, correction_reason=reason
     )
     (chart,) = trajectories_for_patient(patient_id=team_patient.pk)
     assert [p.total for p in chart.trajectory.points] == [15]
@@ -109,16 +100,8 @@ def test_first_dosing_session_ends_the_baseline(team_patient: Patient, personas:
 
 
 def test_dates_are_the_clinics(team_patient: Patient, personas: dict[str, User]) -> None:
-    QuestionnaireResponse.objects.create(
-        patient=team_patient,
-        instrument="phq9",
-        version="1",
-        total=10,
-        complete=True,
-        source="portal",
-        entered_by=personas["patient_user"],
-        submitted_at=datetime(2026, 9, 2, 2, 30, tzinfo=UTC),  # still Sep 1 in New York
-    )
+    late_evening = datetime(2026, 9, 2, 2, 30, tzinfo=UTC)  # still Sep 1 in New York
+    response_make(team_patient, personas["patient_user"], 10, source="portal", submitted_at=late_evening)
     (chart,) = trajectories_for_patient(patient_id=team_patient.pk)
     assert chart.rows[0].at.strftime("%Y-%m-%d %H:%M") == "2026-09-01 22:30"
     assert "10 (moderate) on Sep 1, 2026" in chart.summary

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from kapclinic.accounts.models import User
 from kapclinic.dosing.models import CheckIn, DosingSession
+from kapclinic.measures.models import QuestionnaireResponse, SafetyFlag
 from kapclinic.patients.models import Patient
 from kapclinic.plans.models import TreatmentPlan
 
@@ -63,3 +64,22 @@ def check_in_make(session: DosingSession, nurse: User, weight_kg: str = "70", **
         by=nurse,
         **fields,
     )
+
+
+def response_make(
+    patient: Patient, entered_by: User, total: int | None, *, source: str = "paper", **fields: Any
+) -> QuestionnaireResponse:
+    """A PHQ-9 response (version 1) stored straight, complete unless `fields` says otherwise."""
+    return QuestionnaireResponse.objects.create(
+        patient=patient,
+        **{"instrument": "phq9", "version": "1", "complete": True, **fields},
+        total=total,
+        source=source,
+        entered_by=entered_by,
+    )
+
+
+def suicide_risk_flag_make(patient: Patient, entered_by: User, total: int) -> SafetyFlag:
+    """An open suicide-risk flag raised by a paper PHQ-9."""
+    response = response_make(patient, entered_by, total, flags=["suicide_risk"])
+    return SafetyFlag.objects.create(patient=patient, response=response, code="suicide_risk")

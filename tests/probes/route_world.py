@@ -23,12 +23,11 @@ from kapclinic.dosing.models import AdverseEvent, DosingSession, MonitoringAlert
 from kapclinic.intake.models import Inquiry
 from kapclinic.ledger.models import CountLine, InventoryCount, Investigation, Lot, Product, StorageLocation
 from kapclinic.ledger.services import Quantity, WitnessCredentials, ledger_entry_record, ledger_receive
-from kapclinic.measures.models import QuestionnaireResponse, SafetyFlag
 from kapclinic.patients.models import Patient
 from kapclinic.therapy.models import Reflection, TherapyNote
 from tests.conftest import PASSWORD, other_patient_create, personas_create, team_patient_create
 from tests.probes.dosing import _ready
-from tests.probes.records import check_in_make, plan_make
+from tests.probes.records import check_in_make, plan_make, suicide_risk_flag_make
 from tests.probes.world import World
 
 # The patient-bound objects a URL can name, by the name of its URL parameter.
@@ -115,17 +114,8 @@ def _objects(w: World, patient: Patient, *, note_author: User, cosigner: User | 
     note.signature_stamp(note_author.pk)
     note.save()
     reflection = Reflection.objects.create(patient=patient, body="Walk reflection.", shared_at=now)
-    response = QuestionnaireResponse.objects.create(
-        patient=patient,
-        instrument="phq9",
-        version="1",
-        total=12,
-        complete=True,
-        source="paper",
-        entered_by=people["director"],
-        flags=["suicide_risk"],
-    )
-    flag = SafetyFlag.objects.create(patient=patient, response=response, code="suicide_risk")
+    flag = suicide_risk_flag_make(patient, people["director"], 12)
+    response = flag.response
     event = AdverseEvent.objects.create(
         patient=patient, what="Nausea", severity="mild", action="Ondansetron", occurred_at=now, by=people["nurse"]
     )
