@@ -13,7 +13,6 @@ from __future__ import annotations
 import io
 import threading
 from collections.abc import Callable, Iterator
-from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -22,7 +21,6 @@ from django.conf import settings
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.utils import timezone
 
 from kapclinic.accounts.models import User
 from kapclinic.audit.chain import AUDIT, CHAINS, LEDGER, chain_backfill, chain_rows, chain_table
@@ -32,8 +30,9 @@ from kapclinic.audit.services import access_event_record, access_events_record_m
 from kapclinic.dbtriggers import APPEND_ONLY_TABLES, append_only_restore
 from kapclinic.hashchain import chain_links, chain_verify
 from kapclinic.ledger.models import LedgerEntry, Product, StorageLocation
-from kapclinic.ledger.services import Quantity, ledger_receive
+from kapclinic.ledger.services import Quantity
 from kapclinic.roles import Role
+from tests.probes.records import receive_make
 
 ON_POSTGRESQL = settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
 TWO_ROLES = "owner" in settings.DATABASES
@@ -49,17 +48,7 @@ def clinic() -> AuditContext:
     safe = StorageLocation.objects.create(name="Safe")
     ctx = AuditContext(user=nurse, channel=Channel.SYSTEM, client_address="::ffff:10.0.0.7", path="/test/")
     for n in range(ROWS):
-        ledger_receive(
-            ctx=ctx,
-            product_id=product.pk,
-            lot_number=f"CH-{n}",
-            expires_on=timezone.localdate() + timedelta(days=90),
-            supplier_name="Synthetic supplier",
-            invoice_reference=f"INV-{n}",
-            received_on=timezone.localdate(),
-            location_id=safe.pk,
-            quantity=Quantity("1000.5", "mg"),
-        )
+        receive_make(ctx, product, safe, f"CH-{n}", Quantity("1000.5", "mg"), days=90, invoice_reference=f"INV-{n}")
     return ctx
 
 

@@ -7,20 +7,19 @@ Real threads, each with its own database connection, so this runs on PostgreSQL 
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection
-from django.utils import timezone
 
 from kapclinic.accounts.models import User
 from kapclinic.audit.context import AuditContext
 from kapclinic.ledger.models import LedgerEntry, Product, StorageLocation
-from kapclinic.ledger.services import Quantity, ledger_entry_record, ledger_receive
+from kapclinic.ledger.services import Quantity, ledger_entry_record
 from kapclinic.patients.models import Patient
 from kapclinic.roles import Role
+from tests.probes.records import receive_make
 
 pytestmark = [pytest.mark.postgres_only, pytest.mark.django_db(transaction=True)]
 
@@ -38,17 +37,7 @@ def test_simultaneous_draws_never_overdraw_the_lot() -> None:
     )
     safe = StorageLocation.objects.create(name="Safe")
     ctx = AuditContext(user=nurse, channel="system")
-    ledger_receive(
-        ctx=ctx,
-        product_id=product.pk,
-        lot_number="C1",
-        expires_on=timezone.localdate() + timedelta(days=90),
-        supplier_name="Synthetic supplier",
-        invoice_reference="INV-C",
-        received_on=timezone.localdate(),
-        location_id=safe.pk,
-        quantity=Quantity("1000", "mg"),
-    )
+    receive_make(ctx, product, safe, "C1", Quantity("1000", "mg"), days=90, invoice_reference="INV-C")
     lot_id = LedgerEntry.objects.get().lot_id
     barrier = threading.Barrier(DRAWS)
     outcomes: list[str] = []

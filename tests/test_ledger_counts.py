@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from django.db import DatabaseError, transaction
-from django.utils import timezone
 
 from kapclinic.accounts.models import User
 from kapclinic.audit.context import AuditContext
 from kapclinic.ledger.models import CountLine, Investigation, LedgerEntry, Lot, Product, StorageLocation
-from kapclinic.ledger.services import Quantity, ledger_receive
+from kapclinic.ledger.services import Quantity
 from tests.conftest import PASSWORD
 from tests.db_roles import REFUSED
+from tests.probes.records import receive_make
 
 D = Decimal
 
@@ -30,17 +29,7 @@ def stocked(personas: dict[str, User]) -> dict[str, Any]:
     ctx = AuditContext(user=personas["nurse"], channel="system")
     lots = []
     for number, ml in (("A1", "20"), ("B2", "10")):
-        ledger_receive(
-            ctx=ctx,
-            product_id=product.pk,
-            lot_number=number,
-            expires_on=timezone.localdate() + timedelta(days=200),
-            supplier_name="Synthetic supplier",
-            invoice_reference=f"INV-{number}",
-            received_on=timezone.localdate(),
-            location_id=safe.pk,
-            quantity=Quantity(ml, "mL"),
-        )
+        receive_make(ctx, product, safe, number, Quantity(ml, "mL"), days=200)
         lots.append(Lot.objects.get(lot_number=number))
     return {"product": product, "safe": safe, "cart": cart, "a": lots[0], "b": lots[1]}
 

@@ -3,13 +3,11 @@ in the database equal the replayed sum of the entries, and none is below zero.""
 
 from __future__ import annotations
 
-from datetime import timedelta
 from decimal import Decimal
 from itertools import count
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.utils import timezone
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
@@ -22,11 +20,11 @@ from kapclinic.ledger.services import (
     Quantity,
     WitnessCredentials,
     ledger_entry_record,
-    ledger_receive,
     ledger_transfer,
 )
 from kapclinic.patients.models import Patient
 from tests.conftest import PASSWORD
+from tests.probes.records import receive_make
 
 AMOUNTS = st.decimals(min_value=Decimal("0.5"), max_value=Decimal("600"), places=1)
 _serial = count(1)
@@ -60,16 +58,9 @@ def test_random_ledger_operations_keep_the_books(personas: dict[str, User], team
         @rule(amount=AMOUNTS, where=st.integers(0, 1))
         def receive(self, amount: Decimal, where: int) -> None:
             location = self.locations[where]
-            entry = ledger_receive(
-                ctx=self.ctx,
-                product_id=self.product.pk,
-                lot_number=f"L{next(_serial)}",
-                expires_on=timezone.localdate() + timedelta(days=100),
-                supplier_name="Synthetic",
-                invoice_reference="INV",
-                received_on=timezone.localdate(),
-                location_id=location.pk,
-                quantity=Quantity(amount, "mg"),
+            lot = f"L{next(_serial)}"
+            entry = receive_make(
+                self.ctx, self.product, location, lot, Quantity(amount, "mg"), days=100, invoice_reference="INV"
             )
             self.lots.append(entry.lot_id)
             self.model[(entry.lot_id, location.pk)] = amount

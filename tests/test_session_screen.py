@@ -27,11 +27,11 @@ from kapclinic.dosing.models import (
 from kapclinic.dosing.session_services import discharge_criteria, event_record
 from kapclinic.dosing.session_views import _thresholds
 from kapclinic.ledger.models import Lot, Product, StorageLocation
-from kapclinic.ledger.services import Quantity, ledger_receive
+from kapclinic.ledger.services import Quantity
 from kapclinic.patients.models import Patient
 from tests.conftest import PASSWORD
 from tests.probes.dosing import _session
-from tests.probes.records import check_in_make
+from tests.probes.records import check_in_make, receive_make
 from tests.probes.world import World
 
 AT = datetime(2026, 12, 4, 19, 10, tzinfo=UTC)
@@ -64,17 +64,7 @@ def two_places(personas: dict[str, User]) -> tuple[Product, StorageLocation, Sto
     cart = StorageLocation.objects.create(name="A crash cart")
     safe = StorageLocation.objects.create(name="Safe")
     for place, lot, ml in ((cart, "LOT-CART", "5"), (safe, "LOT-SAFE", "20")):
-        ledger_receive(
-            ctx=AuditContext(user=personas["nurse"], channel="test"),
-            product_id=product.pk,
-            lot_number=lot,
-            expires_on=timezone.localdate() + timedelta(days=300),
-            supplier_name="Synthetic Supplier",
-            invoice_reference=f"INV-{lot}",
-            received_on=timezone.localdate(),
-            location_id=place.pk,
-            quantity=Quantity(ml, "mL"),
-        )
+        receive_make(AuditContext(user=personas["nurse"], channel="test"), product, place, lot, Quantity(ml, "mL"))
     return product, cart, safe
 
 

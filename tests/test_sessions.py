@@ -32,11 +32,11 @@ from kapclinic.dosing.models import (
 from kapclinic.dosing.session_services import session_advance, session_stop, vital_record
 from kapclinic.errors import Conflict
 from kapclinic.ledger.models import LedgerEntry, Lot, Product, StorageLocation
-from kapclinic.ledger.services import Quantity, ledger_receive
+from kapclinic.ledger.services import Quantity
 from kapclinic.patients.models import CareTeamMember, Patient
 from tests.conftest import PASSWORD
 from tests.probes.dosing import _session
-from tests.probes.records import check_in_make
+from tests.probes.records import check_in_make, receive_make
 from tests.probes.world import World
 
 
@@ -46,17 +46,8 @@ def stock(personas: dict[str, User]) -> tuple[Product, Lot, StorageLocation]:
         name="Ketamine HCl injection", form="vial", mg_per_unit=Decimal("10"), unit="mL", units_per_container=20
     )
     safe = StorageLocation.objects.create(name="Safe")
-    ledger_receive(
-        ctx=AuditContext(user=personas["nurse"], channel="test"),
-        product_id=product.pk,
-        lot_number="LOT-A",
-        expires_on=timezone.localdate() + timedelta(days=300),
-        supplier_name="Synthetic Supplier",
-        invoice_reference="INV-1",
-        received_on=timezone.localdate(),
-        location_id=safe.pk,
-        quantity=Quantity("20", "mL"),
-    )
+    nurse = AuditContext(user=personas["nurse"], channel="test")
+    receive_make(nurse, product, safe, "LOT-A", Quantity("20", "mL"), invoice_reference="INV-1")
     return product, Lot.objects.get(lot_number="LOT-A"), safe
 
 
@@ -398,17 +389,8 @@ def test_an_esketamine_session_over_the_api_with_rems(
         units_per_container=1,
     )
     safe = StorageLocation.objects.create(name="Safe")
-    ledger_receive(
-        ctx=AuditContext(user=personas["nurse"], channel="test"),
-        product_id=spravato.pk,
-        lot_number="SPR-1",
-        expires_on=timezone.localdate() + timedelta(days=60),
-        supplier_name="Synthetic Supplier",
-        invoice_reference="INV-S",
-        received_on=timezone.localdate(),
-        location_id=safe.pk,
-        quantity=Quantity("6", "device"),
-    )
+    nurse_ctx = AuditContext(user=personas["nurse"], channel="test")
+    receive_make(nurse_ctx, spravato, safe, "SPR-1", Quantity("6", "device"), days=60, invoice_reference="INV-S")
     nurse, prescriber = api_for("nurse"), api_for("prescriber")
     base = f"/api/v1/dosing-sessions/{session.pk}"
     assert vitals(nurse, session, systolic=124, diastolic=78, heart_rate=70, spo2=98).json()["clearance"] == "clear"

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import time
+from datetime import time, timedelta
 from decimal import Decimal
 from typing import Any
 
 from django.utils import timezone
 
 from kapclinic.accounts.models import User
+from kapclinic.audit.context import AuditContext
 from kapclinic.dosing.models import CheckIn, DosingSession
+from kapclinic.ledger.models import LedgerEntry, Product, StorageLocation
+from kapclinic.ledger.services import Quantity, ledger_receive
 from kapclinic.measures.models import QuestionnaireResponse, SafetyFlag
 from kapclinic.patients.models import Patient
 from kapclinic.plans.models import TreatmentPlan
@@ -83,3 +86,32 @@ def suicide_risk_flag_make(patient: Patient, entered_by: User, total: int) -> Sa
     """An open suicide-risk flag raised by a paper PHQ-9."""
     response = response_make(patient, entered_by, total, flags=["suicide_risk"])
     return SafetyFlag.objects.create(patient=patient, response=response, code="suicide_risk")
+
+
+def receive_make(
+    ctx: AuditContext,
+    product: Product,
+    location: StorageLocation,
+    lot_number: str,
+    quantity: Quantity,
+    *,
+    days: int = 300,
+    **fields: Any,
+) -> LedgerEntry:
+    """A delivery received through the service (ledger rows are hash-chained): the lot expiring in `days` days,
+    received today from a synthetic supplier on invoice INV-<lot number>, unless `fields` says otherwise."""
+    today = timezone.localdate()
+    return ledger_receive(
+        ctx=ctx,
+        product_id=product.pk,
+        lot_number=lot_number,
+        location_id=location.pk,
+        quantity=quantity,
+        **{
+            "expires_on": today + timedelta(days=days),
+            "supplier_name": "Synthetic supplier",
+            "invoice_reference": f"INV-{lot_number}",
+            "received_on": today,
+            **fields,
+        },
+    )

@@ -22,12 +22,12 @@ from kapclinic.consent.models import ConsentSignature, ConsentVersion
 from kapclinic.dosing.models import AdverseEvent, DosingSession, MonitoringAlert, SessionState, VitalSign
 from kapclinic.intake.models import Inquiry
 from kapclinic.ledger.models import CountLine, InventoryCount, Investigation, Lot, Product, StorageLocation
-from kapclinic.ledger.services import Quantity, WitnessCredentials, ledger_entry_record, ledger_receive
+from kapclinic.ledger.services import Quantity, WitnessCredentials, ledger_entry_record
 from kapclinic.patients.models import Patient
 from kapclinic.therapy.models import Reflection, TherapyNote
 from tests.conftest import PASSWORD, other_patient_create, personas_create, team_patient_create
 from tests.probes.dosing import _ready
-from tests.probes.records import check_in_make, plan_make, suicide_risk_flag_make
+from tests.probes.records import check_in_make, plan_make, receive_make, suicide_risk_flag_make
 from tests.probes.world import World
 
 # The patient-bound objects a URL can name, by the name of its URL parameter.
@@ -190,17 +190,7 @@ def _ledger(people: dict[str, User]) -> dict[str, int]:
     investigation = Investigation.objects.create(line=line)
     # A witnessed loss, through the services (ledger rows are hash-chained), for the DEA loss-report routes.
     ctx = AuditContext(user=people["nurse"], channel="page")
-    ledger_receive(
-        ctx=ctx,
-        product_id=product.pk,
-        lot_number="W1",
-        expires_on=lot.expires_on,
-        supplier_name="Synthetic supplier",
-        invoice_reference="INV-W",
-        received_on=timezone.localdate(),
-        location_id=safe.pk,
-        quantity=Quantity("10", "mL"),
-    )
+    receive_make(ctx, product, safe, "W1", Quantity("10", "mL"), expires_on=lot.expires_on, invoice_reference="INV-W")
     loss = ledger_entry_record(
         ctx=ctx,
         kind="loss",
