@@ -890,24 +890,7 @@ def _sublingual(
         "Record the troches given, time in mouth, and whether saliva was swallowed or spat (dosing.md §4).",
         "Compounded product, not FDA-approved (FDA safety communication, 10 Oct 2023).",
     )
-    return DoseCalculation(
-        route="sublingual",
-        dose_mg=dose_mg,
-        measured_mg=dose_mg,
-        volume_ml=None,
-        units=units,
-        unit_name="troche",
-        concentration=strength,
-        dose_mg_per_kg=None,
-        weight_kg=weight,
-        actual_weight_kg=weight,
-        weight_basis=None,
-        escalated=target.escalated,
-        working=tuple(working),
-        hard_stops=tuple(stops),
-        notes=notes,
-        policy_version=policy.version,
-    )
+    return _whole_units("sublingual", target, dose_mg, units, "troche", strength, weight, working, stops, notes, policy)
 
 
 def _intranasal(
@@ -960,13 +943,32 @@ def _intranasal(
     if target.dose not in SPRAVATO_US_DOSES_MG and target.dose in spravato_doses(policy):
         notes_list.append(f"{_fmt(target.dose)} mg is ex-US dosing ({SOURCE_IN_EX_US}), not a US label dose.")
     notes = tuple(notes_list)
+    return _whole_units(
+        "intranasal", target, target.dose, devices, "device", strength, weight, working, stops, notes, policy
+    )
+
+
+def _whole_units(
+    route: str,
+    target: TargetDose,
+    dose_mg: Decimal,
+    units: Decimal,
+    unit_name: str,
+    strength: Decimal,
+    weight: Decimal | None,
+    working: list[str],
+    stops: list[HardStop],
+    notes: tuple[str, ...],
+    policy: DosingPolicy,
+) -> DoseCalculation:
+    """A dose given as whole units of a fixed strength (troches, Spravato devices): nothing drawn up, not per kg."""
     return DoseCalculation(
-        route="intranasal",
-        dose_mg=target.dose,
-        measured_mg=target.dose,
+        route=route,
+        dose_mg=dose_mg,
+        measured_mg=dose_mg,
         volume_ml=None,
-        units=devices,
-        unit_name="device",
+        units=units,
+        unit_name=unit_name,
         concentration=strength,
         dose_mg_per_kg=None,
         weight_kg=weight,
