@@ -27,11 +27,7 @@ from kapclinic.audit.models import EmergencyAccess
 from kapclinic.clinical.instruments import INSTRUMENTS
 from kapclinic.intake.models import EligibilityDecision, Evaluation, Inquiry
 from kapclinic.ledger.models import (
-    CountLine,
-    InventoryCount,
-    Investigation,
     LedgerEntry,
-    Lot,
     Product,
     StorageLocation,
 )
@@ -40,7 +36,7 @@ from kapclinic.patients.models import CareTeamMember, Patient
 from kapclinic.roles import MATRIX, Action, Role, Scope
 from tests.conftest import made_once, other_patient_create, personas_create, team_patient_create
 from tests.probes import PROBES_BY_AREA, Probe, World
-from tests.probes.records import suicide_risk_flag_make
+from tests.probes.records import investigation_make, suicide_risk_flag_make
 
 # The persona that plays each role (clinicians are on team_patient's care team).
 PERSONA = {
@@ -197,21 +193,7 @@ def _ledger_setup(w: World, patient: Patient) -> bool:
 
 def _ledger_investigate(w: World, patient: Patient) -> bool:
     product, safe = _ledger_stock()
-    nurse = w.people["nurse"]
-    lot = Lot.objects.create(
-        product=product,
-        lot_number="I1",
-        expires_on=timezone.localdate() + timedelta(days=90),
-        supplier_name="Synthetic supplier",
-        invoice_reference="INV-I",
-        received_on=timezone.localdate(),
-        received_by=nurse,
-    )
-    count = InventoryCount.objects.create(
-        kind="daily", business_time="close", location=safe, counted_by=nurse, witness=w.people["prescriber"]
-    )
-    line = CountLine.objects.create(count=count, lot=lot, counted_mg=Decimal("0"), expected_mg=Decimal("0"))
-    investigation = Investigation.objects.create(line=line)
+    investigation = investigation_make(product, safe, "I1", "INV-I", w.people["nurse"], w.people["prescriber"])
     w.page.post(f"/ledger/investigations/{investigation.pk}/", {"resolution": "Counted again: fine"})
     investigation.refresh_from_db()
     return investigation.resolved_at is not None

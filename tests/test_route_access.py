@@ -41,6 +41,7 @@ from kapclinic.api import api
 from kapclinic.audit.models import EmergencyAccess
 from kapclinic.dosing.session_views import STEP_DONE
 from kapclinic.roles import Role, Scope
+from tests.probes.records import plan_body
 from tests.probes.route_world import PATIENT_PARAMETERS, PatientObjects, RouteWorld, route_world_build
 
 # --- The routes, as the running code declares them ----------------------------------------------------
@@ -228,18 +229,7 @@ def _bodies(world: RouteWorld, patient: PatientObjects) -> dict[str, dict[str, o
     people, shared = world.people, world.shared
     now = timezone.now()
     soon = (now + timedelta(days=2)).replace(minute=0, second=0, microsecond=0)
-    plan = {
-        "indication_code": "F33.2",
-        "indication_text": "MDD",
-        "route": "iv",
-        "dose": "0.5",
-        "session_count": 2,
-        "interval_days": 7,
-        "first_session_on": (timezone.localdate() + timedelta(days=2)).isoformat(),
-        "session_time": "10:00",
-        "therapist": people["therapist"].pk,
-        "goals": ["Sleep better"],
-    }
+    plan = plan_body(people["therapist"])
     vitals: dict[str, object] = {"systolic": 128, "diastolic": 80, "heart_rate": 72, "spo2": 98}
     check_in = {"identity_confirmed": True, "checklist_confirmed": True, "pregnancy_test": "not_applicable"}
     api = "/api/v1"

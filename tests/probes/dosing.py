@@ -24,7 +24,7 @@ from kapclinic.patients.models import Patient
 from kapclinic.plans.models import TreatmentPlan
 from kapclinic.roles import Action
 from kapclinic.signing import content_digest
-from tests.probes.records import check_in_make, plan_make
+from tests.probes.records import check_in_make, plan_body, plan_make
 from tests.probes.world import Probe, World
 
 
@@ -85,18 +85,7 @@ def _session(w: World, patient: Patient, state: str, route: str = "iv") -> Dosin
 
 
 def _plan_write(w: World, patient: Patient) -> bool:
-    body = {
-        "indication_code": "F33.2",
-        "indication_text": "MDD",
-        "route": "iv",
-        "dose": "0.5",
-        "session_count": 2,
-        "interval_days": 7,
-        "first_session_on": (timezone.localdate() + timedelta(days=2)).isoformat(),
-        "session_time": "10:00",
-        "therapist": w.people["therapist"].pk,
-        "goals": ["Sleep better"],
-    }
+    body = plan_body(w.people["therapist"])
     response = w.api.post(f"/api/v1/patients/{patient.pk}/plans", body, content_type="application/json")
     return response.status_code == 201
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 from kapclinic.accounts.models import User
 from kapclinic.audit.context import AuditContext
 from kapclinic.dosing.models import CheckIn, DosingSession
-from kapclinic.ledger.models import LedgerEntry, Product, StorageLocation
+from kapclinic.ledger.models import CountLine, InventoryCount, Investigation, LedgerEntry, Lot, Product, StorageLocation
 from kapclinic.ledger.services import Quantity, ledger_receive
 from kapclinic.measures.models import QuestionnaireResponse, SafetyFlag
 from kapclinic.patients.models import Patient
@@ -115,3 +115,40 @@ def receive_make(
             **fields,
         },
     )
+
+
+def plan_body(therapist: User) -> dict[str, object]:
+    """A plan the API's POST /patients/{id}/plans accepts: two IV sessions a week apart from the day after tomorrow."""
+    return {
+        "indication_code": "F33.2",
+        "indication_text": "MDD",
+        "route": "iv",
+        "dose": "0.5",
+        "session_count": 2,
+        "interval_days": 7,
+        "first_session_on": (timezone.localdate() + timedelta(days=2)).isoformat(),
+        "session_time": "10:00",
+        "therapist": therapist.pk,
+        "goals": ["Sleep better"],
+    }
+
+
+def investigation_make(
+    product: Product, location: StorageLocation, lot_number: str, invoice: str, nurse: User, witness: User
+) -> Investigation:
+    """An open investigation: the nurse's daily count at close found none of a lot received today (made directly,
+    without ledger entries), expiring in 90 days."""
+    lot = Lot.objects.create(
+        product=product,
+        lot_number=lot_number,
+        expires_on=timezone.localdate() + timedelta(days=90),
+        supplier_name="Synthetic supplier",
+        invoice_reference=invoice,
+        received_on=timezone.localdate(),
+        received_by=nurse,
+    )
+    count = InventoryCount.objects.create(
+        kind="daily", business_time="close", location=location, counted_by=nurse, witness=witness
+    )
+    line = CountLine.objects.create(count=count, lot=lot, counted_mg=Decimal("0"), expected_mg=Decimal("0"))
+    return Investigation.objects.create(line=line)

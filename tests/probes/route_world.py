@@ -21,13 +21,13 @@ from kapclinic.audit.models import EmergencyAccess
 from kapclinic.consent.models import ConsentSignature, ConsentVersion
 from kapclinic.dosing.models import AdverseEvent, DosingSession, MonitoringAlert, SessionState, VitalSign
 from kapclinic.intake.models import Inquiry
-from kapclinic.ledger.models import CountLine, InventoryCount, Investigation, Lot, Product, StorageLocation
+from kapclinic.ledger.models import Product, StorageLocation
 from kapclinic.ledger.services import Quantity, WitnessCredentials, ledger_entry_record
 from kapclinic.patients.models import Patient
 from kapclinic.therapy.models import Reflection, TherapyNote
 from tests.conftest import PASSWORD, other_patient_create, personas_create, team_patient_create
 from tests.probes.dosing import _ready
-from tests.probes.records import check_in_make, plan_make, receive_make, suicide_risk_flag_make
+from tests.probes.records import check_in_make, investigation_make, plan_make, receive_make, suicide_risk_flag_make
 from tests.probes.world import World
 
 # The patient-bound objects a URL can name, by the name of its URL parameter.
@@ -174,20 +174,8 @@ def _ledger(people: dict[str, User]) -> dict[str, int]:
         name="Ketamine HCl injection", form="vial", mg_per_unit=Decimal("50"), unit="mL", units_per_container=10
     )
     safe = StorageLocation.objects.create(name="Safe")
-    lot = Lot.objects.create(
-        product=product,
-        lot_number="W1",
-        expires_on=timezone.localdate() + timedelta(days=90),
-        supplier_name="Synthetic supplier",
-        invoice_reference="INV-W",
-        received_on=timezone.localdate(),
-        received_by=people["nurse"],
-    )
-    count = InventoryCount.objects.create(
-        kind="daily", business_time="close", location=safe, counted_by=people["nurse"], witness=people["prescriber"]
-    )
-    line = CountLine.objects.create(count=count, lot=lot, counted_mg=Decimal("0"), expected_mg=Decimal("0"))
-    investigation = Investigation.objects.create(line=line)
+    investigation = investigation_make(product, safe, "W1", "INV-W", people["nurse"], people["prescriber"])
+    lot, count = investigation.line.lot, investigation.line.count
     # A witnessed loss, through the services (ledger rows are hash-chained), for the DEA loss-report routes.
     ctx = AuditContext(user=people["nurse"], channel="page")
     receive_make(ctx, product, safe, "W1", Quantity("10", "mL"), expires_on=lot.expires_on, invoice_reference="INV-W")
