@@ -28,8 +28,10 @@ from kapclinic.accounts.models import User
 from kapclinic.accounts.services import api_token_issue
 from kapclinic.clinical.registry import mrn_from_number
 from kapclinic.patients.models import CareTeamMember, Patient
+from kapclinic.plans.models import TreatmentPlan
 from kapclinic.roles import Role
 from tests.db_roles import django_db_modify_db_settings, django_db_setup  # noqa: F401 - two roles on PostgreSQL
+from tests.probes.records import plan_make
 from tests.probes.world import World
 
 PASSWORD = "correct-horse-battery-42"
@@ -184,3 +186,13 @@ def nurse_world(
 ) -> World:
     """The probes' World (tests/probes/world.py) as the nurse: what the session tests set a session up with."""
     return World(client_for("nurse"), api_for("nurse"), team_patient, other_patient, personas)
+
+
+@pytest.fixture
+def plan(personas: dict[str, User], team_patient: Patient) -> TreatmentPlan:
+    """A signed plan for the team patient with two goals, stamped before it is saved (as the demo does), with a
+    decimal the column writes as 0.500."""
+    goals = ["Sleep through the night", "Walk in the park twice a week"]
+    return plan_make(
+        team_patient, personas, stamp=True, first_session_on=date(2026, 1, 5), goals=goals, measures=["phq9"]
+    )

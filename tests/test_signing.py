@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import UTC, date, timedelta
+from datetime import UTC, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
@@ -28,7 +28,6 @@ from kapclinic.plans.models import TreatmentPlan
 from kapclinic.signing import Signed, SignedRecord, content_digest
 from kapclinic.therapy import services as therapy
 from kapclinic.therapy.models import NoteAddendum, NoteCosignature, TherapyNote
-from tests.probes.records import plan_make
 
 pytestmark = pytest.mark.django_db
 
@@ -89,19 +88,6 @@ def test_no_digest_is_built_by_hand_outside_the_signing_module() -> None:
 
 
 # --- Records ---------------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def plan(personas: dict[str, User], team_patient: Patient) -> TreatmentPlan:
-    """A signed plan, stamped before it is saved (as the demo does) with a decimal the column writes as 0.500."""
-    return plan_make(
-        team_patient,
-        personas,
-        stamp=True,
-        first_session_on=date(2026, 1, 5),
-        goals=["Sleep through the night"],
-        measures=["phq9"],
-    )
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@ the patient's reflections, goals progress, search; the pages, the portal journal
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -25,7 +25,6 @@ from kapclinic.therapy import selectors, services
 from kapclinic.therapy.kinds import BODY_MAX, REFLECTION_MAX, SECTION_MAX
 from kapclinic.therapy.models import GoalProgress, NoteAddendum, NoteShare, Reflection, TherapyNote
 from tests.db_roles import REFUSED
-from tests.probes.records import plan_make
 
 pytestmark = pytest.mark.django_db
 
@@ -54,18 +53,6 @@ def last_event(**filters: Any) -> AccessEvent:
 @pytest.fixture
 def therapist(personas: dict[str, User]) -> User:
     return personas["therapist"]
-
-
-@pytest.fixture
-def plan(personas: dict[str, User], team_patient: Patient) -> TreatmentPlan:
-    return plan_make(
-        team_patient,
-        personas,
-        stamp=True,
-        first_session_on=date(2026, 1, 5),
-        goals=["Sleep through the night", "Walk in the park twice a week"],
-        measures=["phq9"],
-    )
 
 
 @pytest.fixture
