@@ -11,10 +11,11 @@ from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from kapclinic.accounts.models import User
-from kapclinic.ledger.models import LedgerEntry, Lot, Product, StorageLocation
+from kapclinic.ledger.models import LedgerEntry, Lot, StorageLocation
 from kapclinic.patients.models import Patient
 from tests.conftest import PASSWORD
 from tests.db_roles import REFUSED
+from tests.probes.records import vials_safe_and_cart
 
 D = Decimal
 
@@ -22,12 +23,7 @@ D = Decimal
 @pytest.fixture
 def stock(personas: dict[str, User]) -> dict[str, Any]:
     """Ketamine 50 mg/mL, 10 mL vials; a safe and a crash cart; lot A with 2 vials (1000 mg) in the safe."""
-    product = Product.objects.create(
-        name="Ketamine HCl injection", form="multi-dose vial", mg_per_unit=D("50"), unit="mL", units_per_container=10
-    )
-    safe = StorageLocation.objects.create(name="Safe")
-    cart = StorageLocation.objects.create(name="Crash cart")
-    return {"product": product, "safe": safe, "cart": cart}
+    return vials_safe_and_cart()
 
 
 def _receive(api: Any, stock: dict[str, Any], **change: Any) -> Any:

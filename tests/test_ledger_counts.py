@@ -10,22 +10,19 @@ from django.db import DatabaseError, transaction
 
 from kapclinic.accounts.models import User
 from kapclinic.audit.context import AuditContext
-from kapclinic.ledger.models import CountLine, Investigation, LedgerEntry, Lot, Product, StorageLocation
+from kapclinic.ledger.models import CountLine, Investigation, LedgerEntry, Lot
 from kapclinic.ledger.services import Quantity
 from tests.conftest import PASSWORD
 from tests.db_roles import REFUSED
-from tests.probes.records import receive_make
+from tests.probes.records import receive_make, vials_safe_and_cart
 
 D = Decimal
 
 
 @pytest.fixture
 def stocked(personas: dict[str, User]) -> dict[str, Any]:
-    product = Product.objects.create(
-        name="Ketamine HCl injection", form="multi-dose vial", mg_per_unit=D("50"), unit="mL", units_per_container=10
-    )
-    safe = StorageLocation.objects.create(name="Safe")
-    cart = StorageLocation.objects.create(name="Crash cart")
+    places = vials_safe_and_cart()
+    product, safe, cart = places["product"], places["safe"], places["cart"]
     ctx = AuditContext(user=personas["nurse"], channel="system")
     lots = []
     for number, ml in (("A1", "20"), ("B2", "10")):

@@ -31,9 +31,10 @@ from kapclinic.accounts.models import User
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.models import AccessEvent
 from kapclinic.ledger import reports, services
-from kapclinic.ledger.models import ClinicRegistration, LedgerEntry, Lot, Product, StorageLocation
+from kapclinic.ledger.models import ClinicRegistration, LedgerEntry, Lot
 from kapclinic.patients.models import Patient
 from tests.conftest import PASSWORD
+from tests.probes.records import vials_safe_and_cart
 
 D = Decimal
 NY = ZoneInfo("America/New_York")
@@ -62,16 +63,8 @@ def ledger(settings: Any, personas: dict[str, User], team_patient: Patient) -> I
         address="1 Main Street\nSpringfield, NY 10001",
         expires_on=date(2027, 6, 30),
     )
-    product = Product.objects.create(
-        name="Ketamine HCl injection",
-        form="multi-dose vial",
-        mg_per_unit=D("50"),
-        unit="mL",
-        units_per_container=D("10"),
-        ndc="0000-0000-00",
-    )
-    safe = StorageLocation.objects.create(name="Safe")
-    cart = StorageLocation.objects.create(name="Crash cart")
+    places = vials_safe_and_cart(units_per_container=D("10"), ndc="0000-0000-00")
+    product, safe, cart = places["product"], places["safe"], places["cart"]
     nurse = AuditContext(user=personas["nurse"], channel="system")
     with time_machine.travel(at(2, 2, 9), tick=False) as clock:
 

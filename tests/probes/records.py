@@ -152,3 +152,14 @@ def investigation_make(
     )
     line = CountLine.objects.create(count=count, lot=lot, counted_mg=Decimal("0"), expected_mg=Decimal("0"))
     return Investigation.objects.create(line=line)
+
+
+def vials_safe_and_cart(**product: Any) -> dict[str, Any]:
+    """Ketamine 50 mg/mL in 10 mL multi-dose vials (`product` changes the product's fields), a safe and a crash
+    cart, by "product", "safe" and "cart"."""
+    fields = {"name": "Ketamine HCl injection", "form": "multi-dose vial", "mg_per_unit": Decimal("50"), "unit": "mL"}
+    return {
+        "product": Product.objects.create(**{**fields, "units_per_container": 10, **product}),
+        "safe": StorageLocation.objects.create(name="Safe"),
+        "cart": StorageLocation.objects.create(name="Crash cart"),
+    }
