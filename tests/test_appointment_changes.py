@@ -232,31 +232,18 @@ def test_did_not_attend_only_once_started(client_for: Any, personas: dict[str, U
 
 def test_the_api_is_the_twin_of_the_page(api_for: Any, personas: dict[str, User], team_patient: Patient) -> None:
     api = api_for("coordinator")
-    booked = api.post(
-        "/api/v1/appointments",
-        {
-            "kind": "evaluation",
-            "with_user": personas["auditor"].pk,
-            "starts_at": _weekday_at(10).isoformat(),
-            "minutes": 60,
-            "mode": "in_person",
-            "patient": team_patient.pk,
-        },
-        content_type="application/json",
-    )
+    evaluation = {
+        "kind": "evaluation",
+        "starts_at": _weekday_at(10).isoformat(),
+        "minutes": 60,
+        "mode": "in_person",
+        "patient": team_patient.pk,
+    }
+    with_auditor = {**evaluation, "with_user": personas["auditor"].pk}
+    booked = api.post("/api/v1/appointments", with_auditor, content_type="application/json")
     assert booked.status_code == 422 and "does not hold" in booked.content.decode()
-    booked = api.post(
-        "/api/v1/appointments",
-        {
-            "kind": "evaluation",
-            "with_user": personas["prescriber"].pk,
-            "starts_at": _weekday_at(10).isoformat(),
-            "minutes": 60,
-            "mode": "in_person",
-            "patient": team_patient.pk,
-        },
-        content_type="application/json",
-    )
+    with_prescriber = {**evaluation, "with_user": personas["prescriber"].pk}
+    booked = api.post("/api/v1/appointments", with_prescriber, content_type="application/json")
     assert booked.status_code == 201
     pk = booked.json()["id"]
     moved = api.post(
