@@ -144,25 +144,28 @@ def _apply(plan: TreatmentPlan, values: dict[str, Any]) -> None:
     plan.dosing_policy_version = dosing_policy().version
 
 
-def _refuse_invalid(ctx: AuditContext, patient_id: int, exc: ValidationError) -> None:
-    # A plan above the policy maximum is a safety refusal: it stays in the audit log.
-    access_event_record(
-        ctx=ctx,
-        action=Action.PLAN_WRITE,
-        patient_id=patient_id,
-        outcome=Outcome.INVALID,
-        detail={"fields": sorted(exc.message_dict), "errors": {k: v[:1] for k, v in exc.message_dict.items()}},
-    )
+def _plan_checked(
+    ctx: AuditContext, patient_id: int, raw: dict[str, Any], instance: TreatmentPlan | None = None
+) -> dict[str, Any]:
+    """plan_clean for a write; a refusal is recorded before it is raised (a plan above the policy maximum is a
+    safety refusal: it stays in the audit log)."""
+    try:
+        return plan_clean(raw, instance=instance, patient_id=patient_id)
+    except ValidationError as exc:
+        access_event_record(
+            ctx=ctx,
+            action=Action.PLAN_WRITE,
+            patient_id=patient_id,
+            outcome=Outcome.INVALID,
+            detail={"fields": sorted(exc.message_dict), "errors": {k: v[:1] for k, v in exc.message_dict.items()}},
+        )
+        raise
 
 
 def plan_draft_create(*, ctx: AuditContext, patient_id: int, raw: dict[str, Any]) -> TreatmentPlan:
     """Start a plan as a draft (prescriber). The latest signed plan, if any, is what it will replace."""
     patient_get_for_user(ctx=ctx, patient_id=patient_id, action=Action.PLAN_WRITE, record_allowed=False)
-    try:
-        values = plan_clean(raw, patient_id=patient_id)
-    except ValidationError as exc:
-        _refuse_invalid(ctx, patient_id, exc)
-        raise
+    values = _plan_checked(ctx, patient_id, raw)
     with transaction.atomic():
         previous = (
             TreatmentPlan.objects.filter(patient_id=patient_id, signed_at__isnull=False)
@@ -201,11 +204,7 @@ def plan_draft_update(
             detail={"plan": plan.pk, "why": "signed"},
         )
         raise Conflict("This plan is signed and cannot be changed; write a new plan to replace it.")
-    try:
-        values = plan_clean(raw, instance=plan)
-    except ValidationError as exc:
-        _refuse_invalid(ctx, plan.patient_id, exc)
-        raise
+    values = _plan_checked(ctx, plan.patient_id, raw, plan)
     with transaction.atomic():
         plan = TreatmentPlan.objects.select_for_update().get(pk=plan_id)
         if plan.is_signed:
@@ -248,11 +247,7 @@ def plan_sign(*, ctx: AuditContext, plan_id: int) -> TreatmentPlan:
         )
         raise ValidationError({"plan": f"The plan can be signed only when the patient is eligible: {why}"})
     # Re-check the draft against today's policy and date: it may have been written under an older one.
-    try:
-        plan_clean(_raw_of(plan), instance=plan)
-    except ValidationError as exc:
-        _refuse_invalid(ctx, plan.patient_id, exc)
-        raise
+    _plan_checked(ctx, plan.patient_id, _raw_of(plan), plan)
     with transaction.atomic():
         plan = TreatmentPlan.objects.select_for_update().get(pk=plan_id)
         if plan.is_signed:
