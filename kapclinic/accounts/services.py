@@ -35,6 +35,15 @@ def _require(ctx: AuditContext, action: Action) -> None:
         raise AccessDenied("Your role does not allow this.")
 
 
+def _user_to_manage(ctx: AuditContext, user_id: int) -> User:
+    """The account the director is about to change (a role that manages no users is refused first)."""
+    _require(ctx, Action.USER_MANAGE)
+    user = User.objects.filter(pk=user_id).first()
+    if user is None:
+        raise NotFound("No such user.")
+    return user
+
+
 def user_create(
     *,
     ctx: AuditContext,
@@ -74,10 +83,7 @@ def user_create(
 
 def user_password_reset(*, ctx: AuditContext, user_id: int, new_password: str) -> User:
     """Set a temporary password for a user (director only); they must change it at next sign-in."""
-    _require(ctx, Action.USER_MANAGE)
-    user = User.objects.filter(pk=user_id).first()
-    if user is None:
-        raise NotFound("No such user.")
+    user = _user_to_manage(ctx, user_id)
     password_validation.validate_password(new_password, user)
     with transaction.atomic():
         user.set_password(new_password)
@@ -91,10 +97,7 @@ def user_password_reset(*, ctx: AuditContext, user_id: int, new_password: str) -
 
 def user_set_active(*, ctx: AuditContext, user_id: int, active: bool) -> User:
     """Deactivate or reactivate an account; accounts are never deleted (the audit trail points at them)."""
-    _require(ctx, Action.USER_MANAGE)
-    user = User.objects.filter(pk=user_id).first()
-    if user is None:
-        raise NotFound("No such user.")
+    user = _user_to_manage(ctx, user_id)
     if user.pk == ctx.user.pk and not active:
         raise ValidationError("You cannot deactivate your own account.")
     with transaction.atomic():
