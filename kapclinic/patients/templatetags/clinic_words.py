@@ -8,6 +8,7 @@ Dates never appear as 2026-12-04 or 12/04/2026 on a page (the REMS form keeps it
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
@@ -56,12 +57,17 @@ def instrument_name(code: object) -> str:
     return instrument.name if instrument else str(code)
 
 
+def _date_in(value: object, words: Callable[[date], str]) -> str:
+    """A date, or a date-time's day in the clinic's time zone, in `words`; "—" for anything else."""
+    if isinstance(value, datetime):
+        value = _local(value)
+    return words(value) if isinstance(value, date) else "—"
+
+
 @register.filter
 def day(value: object) -> str:
     """Return a date (or a date-time's local day) as "Dec 4, 2026"."""
-    if isinstance(value, datetime):
-        value = _local(value)
-    return wording.day_text(value) if isinstance(value, date) else "—"
+    return _date_in(value, wording.day_text)
 
 
 @register.filter
@@ -81,10 +87,8 @@ def day_time_zone(value: object) -> str:
 
 @register.filter
 def weekday_day(value: object) -> str:
-    """Return a date as "Fri, Dec 4, 2026" (schedules)."""
-    if isinstance(value, datetime):
-        value = _local(value)
-    return wording.weekday_day_text(value) if isinstance(value, date) else "—"
+    """Return a date (or a date-time's local day) as "Fri, Dec 4, 2026" (schedules)."""
+    return _date_in(value, wording.weekday_day_text)
 
 
 @register.filter
