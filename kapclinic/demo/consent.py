@@ -133,32 +133,28 @@ def load_consent(staff: dict[str, User]) -> int:
         if ConsentSignature.objects.filter(patient=patient).exists():
             continue
         name = f"{patient.given_name} {patient.family_name}"
-        if patient.user is not None:
-            # In the portal, from the patient's own login; the nurse confirms it with them at the next visit.
-            signature = consent_sign(
-                ctx=AuditContext(user=patient.user, channel="system", client_address="192.0.2.10"),
-                patient_id=patient.pk,
-                version_id=version.pk,
-                typed_name=name,
-                risks_acknowledged=version.risk_codes,
-                user_agent="Demo phone browser (synthetic)",
-                channel="portal",
-            )
+        # In the portal, from the patient's own login (the nurse confirms it with them at the next visit); else on
+        # the clinic tablet, handed over by the nurse, who is recorded as the witness.
+        portal = patient.user is not None
+        signer, address, device = (
+            (patient.user, "192.0.2.10", "Demo phone browser (synthetic)")
+            if patient.user is not None
+            else (_witness_for(patient, staff), "192.0.2.20", "Clinic tablet (synthetic)")
+        )
+        signature = consent_sign(
+            ctx=AuditContext(user=signer, channel="system", client_address=address),
+            patient_id=patient.pk,
+            version_id=version.pk,
+            typed_name=name,
+            risks_acknowledged=version.risk_codes,
+            user_agent=device,
+            channel="portal" if portal else "clinic",
+        )
+        if portal:
             consent_witness(
                 ctx=AuditContext(user=_witness_for(patient, staff), channel="system"),
                 signature_id=signature.pk,
                 note="Confirmed with the patient at the preparation visit.",
-            )
-        else:
-            # On the clinic tablet, handed over by the nurse, who is recorded as the witness.
-            consent_sign(
-                ctx=AuditContext(user=_witness_for(patient, staff), channel="system", client_address="192.0.2.20"),
-                patient_id=patient.pk,
-                version_id=version.pk,
-                typed_name=name,
-                risks_acknowledged=version.risk_codes,
-                user_agent="Clinic tablet (synthetic)",
-                channel="clinic",
             )
         made += 1
     return made
