@@ -19,6 +19,7 @@ from datetime import date
 from decimal import ROUND_HALF_DOWN, ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Literal
 
+from kapclinic.clinical.consistency import refuse_inconsistent
 from kapclinic.clinical.wording import day_text
 
 # Bump when a rule or its wording changes: orders store it to explain their working later.
@@ -127,9 +128,7 @@ class DosingPolicy:
     iv_far_shorter_percent: int = 50  # ended before this % of the planned minutes: "far shorter than ordered"
 
     def __post_init__(self) -> None:
-        problems = policy_problems(self)
-        if problems:
-            raise ValueError(f"Dosing policy {self.version!r}: " + "; ".join(problems))
+        refuse_inconsistent("Dosing", self.version, policy_problems(self))
 
 
 def policy_problems(policy: DosingPolicy) -> list[str]:

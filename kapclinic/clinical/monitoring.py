@@ -17,6 +17,7 @@ from dataclasses import dataclass, fields
 from enum import StrEnum
 from typing import Literal
 
+from kapclinic.clinical.consistency import refuse_inconsistent
 from kapclinic.clinical.dosing import ROUTES
 
 # Bump when a rule or its wording changes: clearances and alerts store it.
@@ -179,9 +180,7 @@ class MonitoringPolicy:
     fasting_liquid_minutes_ketamine: int = 120
 
     def __post_init__(self) -> None:
-        problems = policy_problems(self)
-        if problems:
-            raise ValueError(f"Monitoring policy {self.version!r}: " + "; ".join(problems))
+        refuse_inconsistent("Monitoring", self.version, policy_problems(self))
 
 
 def policy_problems(policy: MonitoringPolicy) -> list[str]:

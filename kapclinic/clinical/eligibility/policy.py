@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kapclinic.clinical.consistency import refuse_inconsistent
+
 
 @dataclass(frozen=True)
 class EligibilityPolicy:
@@ -44,9 +46,7 @@ class EligibilityPolicy:
     trials_for_resistance: int = 2
 
     def __post_init__(self) -> None:
-        problems = policy_problems(self)
-        if problems:
-            raise ValueError(f"Eligibility policy {self.version!r}: " + "; ".join(problems))
+        refuse_inconsistent("Eligibility", self.version, policy_problems(self))
 
 
 def policy_problems(policy: EligibilityPolicy) -> list[str]:
