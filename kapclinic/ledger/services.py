@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from typing import TypeVar
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
@@ -393,15 +395,24 @@ def _require_setup(ctx: AuditContext, what: str) -> None:
         raise AccessDenied("Only the clinic director sets up products and storage locations.")
 
 
+SetupT = TypeVar("SetupT", bound=models.Model)
+
+
+def _setup_save(ctx: AuditContext, record: SetupT, what: str, detail: Callable[[SetupT], dict[str, str]]) -> SetupT:
+    """Check and save a setup record (a location, a product, the registration), with `detail` of it as saved in the
+    audit log."""
+    record.full_clean()
+    with transaction.atomic():
+        record.save()
+        access_event_record(ctx=ctx, action=f"ledger.setup.{what}", detail=detail(record))
+    return record
+
+
 def storage_location_create(*, ctx: AuditContext, name: str, description: str = "") -> StorageLocation:
     """Add a place where controlled stock is kept (e.g. the safe, a crash cart)."""
     _require_setup(ctx, "location")
     location = StorageLocation(name=name.strip(), description=description.strip())
-    location.full_clean()
-    with transaction.atomic():
-        location.save()
-        access_event_record(ctx=ctx, action="ledger.setup.location", detail={"location": location.name})
-    return location
+    return _setup_save(ctx, location, "location", lambda saved: {"location": saved.name})
 
 
 def product_create(
@@ -424,11 +435,7 @@ def product_create(
         units_per_container=units_per_container,
         ndc=ndc.strip(),
     )
-    product.full_clean()
-    with transaction.atomic():
-        product.save()
-        access_event_record(ctx=ctx, action="ledger.setup.product", detail={"product": str(product)})
-    return product
+    return _setup_save(ctx, product, "product", lambda saved: {"product": str(saved)})
 
 
 @dataclass(frozen=True)
@@ -576,11 +583,7 @@ def clinic_registration_save(
     registration.updated_at = timezone.now()
     if not re.fullmatch(r"[A-Z]{2}\d{7}", registration.dea_number):
         raise ValidationError({"dea_number": "A DEA number is two letters and seven digits, e.g. AB1234563."})
-    registration.full_clean()
-    with transaction.atomic():
-        registration.save()
-        access_event_record(ctx=ctx, action="ledger.setup.registration", detail={"dea_number": registration.dea_number})
-    return registration
+    return _setup_save(ctx, registration, "registration", lambda saved: {"dea_number": saved.dea_number})
 
 
 def loss_report_record(
