@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
@@ -40,6 +40,24 @@ def _csv(filename: str, lines: Iterator[str]) -> StreamingHttpResponse:
     response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
+
+
+def _download(
+    request: HttpRequest,
+    output: str,
+    stem: str,
+    columns: Iterable[str],
+    rows: Iterable[Iterable[object]],
+    printed: str,
+    context: dict[str, object],
+) -> HttpResponseBase | None:
+    """The report as a file named `stem`: a CSV of `columns` and `rows`, or the PDF of the `printed` template;
+    None when the output is the page."""
+    if output == "csv":
+        return _csv(f"{stem}.csv", csv_lines(columns, rows))
+    if output == "pdf":
+        return pdf_response(request, printed, context, filename=f"{stem}.pdf")
+    return None
 
 
 @login_required
@@ -133,10 +151,10 @@ def dispensing_log(request: HttpRequest, output: str = "page") -> HttpResponseBa
     if log is None:
         return _refused(request, output, template, filters, {})
     stem = f"kapclinic-dispensing-log-{log.date_from:%Y%m%d}-{log.date_to:%Y%m%d}"
-    if output == "csv":
-        return _csv(f"{stem}.csv", csv_lines(LOG_COLUMNS, _log_csv_rows(log)))
-    if output == "pdf":
-        return pdf_response(request, "ledger/reports/dispensing_log_print.html", {"log": log}, filename=f"{stem}.pdf")
+    printed = "ledger/reports/dispensing_log_print.html"
+    download = _download(request, output, stem, LOG_COLUMNS, _log_csv_rows(log), printed, {"log": log})
+    if download is not None:
+        return download
     page = Paginator(log.rows, LOG_PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
@@ -222,10 +240,10 @@ def inventory(request: HttpRequest, output: str = "page") -> HttpResponseBase:
     if report is None:
         return _refused(request, output, template, filters, context)
     stem = f"kapclinic-inventory-{report.as_of:%Y%m%d-%H%M}-{report.timing.value}"
-    if output == "csv":
-        return _csv(f"{stem}.csv", csv_lines(INVENTORY_COLUMNS, _inventory_csv_rows(report)))
-    if output == "pdf":
-        return pdf_response(request, "ledger/reports/inventory_print.html", {"report": report}, filename=f"{stem}.pdf")
+    rows, printed = _inventory_csv_rows(report), "ledger/reports/inventory_print.html"
+    download = _download(request, output, stem, INVENTORY_COLUMNS, rows, printed, {"report": report})
+    if download is not None:
+        return download
     params = {"date": day, "time": at, "timing": report.timing.value}
     # The downloads are pinned to the moment shown here, not to a later "now".
     pinned = params if day else {**params, "date": f"{report.as_of:%Y-%m-%d}", "time": f"{report.as_of:%H:%M:%S}"}
@@ -294,10 +312,9 @@ def reconciliation(request: HttpRequest, output: str = "page") -> HttpResponseBa
     assert output in OUTPUTS
     report = reports.reconciliation_report(ctx=AuditContext.from_request(request), output=output)
     stem = f"kapclinic-reconciliation-{report.generated_at:%Y%m%d-%H%M}"
-    if output == "csv":
-        return _csv(f"{stem}.csv", csv_lines(_reconciliation_columns(), _reconciliation_csv_rows(report)))
-    if output == "pdf":
-        return pdf_response(
-            request, "ledger/reports/reconciliation_print.html", {"report": report}, filename=f"{stem}.pdf"
-        )
+    rows = _reconciliation_csv_rows(report)
+    printed = "ledger/reports/reconciliation_print.html"
+    download = _download(request, output, stem, _reconciliation_columns(), rows, printed, {"report": report})
+    if download is not None:
+        return download
     return render(request, "ledger/reports/reconciliation.html", {"report": report})
