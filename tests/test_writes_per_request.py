@@ -18,7 +18,12 @@ from kapclinic.audit.models import AccessEvent
 from kapclinic.dosing.models import AlertAcknowledgement, DosingSession, MonitoringAlert, SessionState, VitalSign
 from kapclinic.patients.models import Patient
 from tests.probes.dosing import _alert, _session
-from tests.test_sessions import world
+from tests.probes.world import World
+
+
+def world(client_for: Any, api_for: Any, personas: dict[str, User], team: Patient, other: Patient) -> World:
+    return World(client_for("nurse"), api_for("nurse"), team, other, personas)
+
 
 POLL = {"HTTP_X_KAPCLINIC_POLL": "1", "HTTP_HX_REQUEST": "true"}
 
