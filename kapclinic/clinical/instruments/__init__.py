@@ -7,10 +7,13 @@ mark [verify] or [unverified] says so in the data.
 
 The modules: `scoring` (the types, and scoring a response against them); one module per family of instruments,
 `phq` (PHQ-9, GAD-7), `trauma` (PCL-5), `suicide` (C-SSRS screener), `substance` (AUDIT-C, the drug screen, the
-craving scale), `in_session` (dissociation and sedation during dosing); and `registry` (INSTRUMENTS by code).
+craving scale), `in_session` (dissociation and sedation during dosing); `registry` (INSTRUMENTS by code); and
+`batch` (many responses to one instrument scored at once with numpy: `score_many`, `score_array`, identical to
+score()).
 Import from the package (`from kapclinic.clinical.instruments import PHQ9, score`).
 """
 
+from kapclinic.clinical.instruments.batch import BatchAnswersError, BatchScores, answer_array, score_array, score_many
 from kapclinic.clinical.instruments.in_session import CADSS6, DISSOCIATION_NRS, MOAAS, RASS
 from kapclinic.clinical.instruments.phq import GAD7, PHQ9, PHQ9_SOURCE_OF_WORDING
 from kapclinic.clinical.instruments.registry import INSTRUMENTS, NOT_SHIPPED, get_instrument, instruments_for
@@ -83,6 +86,8 @@ __all__ = [
     "SUICIDE_RISK",
     "SUICIDE_RISK_URGENT",
     "Band",
+    "BatchAnswersError",
+    "BatchScores",
     "ClusterRule",
     "Instrument",
     "Item",
@@ -99,6 +104,7 @@ __all__ = [
     "Threshold",
     "TriageLevel",
     "Use",
+    "answer_array",
     "band_for",
     "get_instrument",
     "instruments_for",
@@ -108,6 +114,8 @@ __all__ = [
     "response",
     "safety_items",
     "score",
+    "score_array",
+    "score_many",
     "screen_positive",
     "triage_level",
     "validated_answers",
