@@ -41,6 +41,10 @@ _BAND_TABLE_LIMIT = 4096  # totals spanning at most this many values find their 
 _INT64_MAX = int(np.iinfo(np.int64).max)
 
 
+class _TooLarge(ValueError):
+    """Answers beyond what 64-bit sums hold (an unbounded count): score_many scores them one by one instead."""
+
+
 class BatchAnswersError(ValueError):
     """A batch refused: the message is score()'s for the first invalid response; `index` is its position."""
 
@@ -320,7 +324,7 @@ def _checked(instrument: Instrument, plan: _Plan, values: object, missing: objec
         # Sums (and a prorated 2 x sum x items) must not overflow 64 bits.
         scored = len(plan.scored) or 1
         if max(abs(low), abs(high)) > _INT64_MAX // (4 * scored * scored + 4):
-            raise ValueError(f"{instrument.name} answers too large to score in a batch: score each with score().")
+            raise _TooLarge(f"{instrument.name} answers too large to score in a batch: score each with score().")
     return ints, mask
 
 
@@ -522,7 +526,7 @@ def answer_array(
     except OverflowError:
         # Beyond the instrument's range or 64 bits: score()'s message for the first invalid response; else too large.
         _first_refusal(instrument, answers, len(answers) - 1, required=False)
-        raise ValueError(f"{instrument.name} answers too large to score in a batch: score each with score().") from None
+        raise _TooLarge(f"{instrument.name} answers too large to score in a batch: score each with score().") from None
     return values, missing
 
 
@@ -552,13 +556,22 @@ def score_many(instrument: Instrument, answers: Sequence[Sequence[object] | Mapp
     """
     try:
         _plan(instrument)
-    except ValueError:
-        results = []
-        for index, row in enumerate(answers):
-            try:
-                results.append(score(instrument, row))
-            except ValueError as exc:
-                raise BatchAnswersError(str(exc), index) from None
-        return results
-    values, missing = answer_array(instrument, answers)
-    return score_array(instrument, values, missing).results()
+    except ValueError:  # a triage or branching instrument
+        return _one_by_one(instrument, answers)
+    try:
+        values, missing = answer_array(instrument, answers)
+        return score_array(instrument, values, missing).results()
+    except _TooLarge:
+        return _one_by_one(instrument, answers)
+
+
+def _one_by_one(
+    instrument: Instrument, answers: Sequence[Sequence[object] | Mapping[str, object]]
+) -> list[ScoreResult]:
+    results = []
+    for index, row in enumerate(answers):
+        try:
+            results.append(score(instrument, row))
+        except ValueError as exc:
+            raise BatchAnswersError(str(exc), index) from None
+    return results
