@@ -17,9 +17,12 @@ entries (--ledger-entries) in its own process and times all balances and the rec
 as a ratio to one SQL aggregate over the same table.
 
 The scoring workload (bench/scoring.py) scores 100,000 seeded random questionnaire responses
-(--scoring-responses) with kapclinic.clinical.instruments.score(), in this process and without
-Django (the scoring is plain Python), as a ratio to a plain sum() over the same answer lists,
-as a whole and per instrument. `--only web`, `--only ledger` or `--only scoring` runs one part.
+(--scoring-responses; the issue's figure is at 1000000) with kapclinic.clinical.instruments.score(),
+in this process and without Django (the scoring is plain Python), as a ratio to a plain sum()
+over the same answer lists, as a whole and per instrument; and with the batch path
+(score_array over each instrument's answer array, checked identical to score() first) as a
+ratio to a plain numpy pass over the same arrays (values.sum(axis=1)), whose target is at most 3.
+`--only web`, `--only ledger` or `--only scoring` runs one part.
 
 Results: tables on stdout, and bench/results/<UTC timestamp>.json and latest.json.
 """
@@ -50,7 +53,14 @@ if str(REPO_ROOT) not in sys.path:
 
 from bench import django_setup  # noqa: E402
 from bench.ledger import BASELINE_SQL, FAST_REPS, LEDGER_ENTRIES, LEDGER_REPS, ledger_table, measure_ledger  # noqa: E402
-from bench.scoring import MIX, SCORING_REPS, SCORING_RESPONSES, measure_scoring, scoring_table  # noqa: E402
+from bench.scoring import (  # noqa: E402
+    BATCH_REPS,
+    MIX,
+    SCORING_REPS,
+    SCORING_RESPONSES,
+    measure_scoring,
+    scoring_table,
+)
 
 PATIENTS_PER_SCALE = 250
 EVENTS_PER_PATIENT = 4
@@ -296,16 +306,25 @@ def main() -> None:
                 "queries": "in the untimed call, including the audit insert",
             },
             "scoring": {
-                "baseline": "sum_baseline: sum(filter(None, answers)) over the same answer lists, in the same process",
+                "baseline": "sum_baseline: sum(filter(None, answers)) over the same answer lists, in the same process; "
+                "for the batch path numpy_rowsum: values.sum(axis=1) over each instrument's answer array "
+                "(answer_array: int8, int64 for the unbounded drug count)",
                 "workloads": "score(instrument, answers) from kapclinic.clinical.instruments, pure Python, no Django; "
-                "score_all over every response in shuffled order, score_<code> over one instrument's responses",
+                "score_all over every response in shuffled order, score_<code> over one instrument's responses; "
+                "score_many_all: score_many over each instrument's answer lists (to ScoreResults); batch_all: "
+                "score_array over each instrument's answer array and missing mask, batch_<code> over one; "
+                "numpy_matvec: values @ ones, numpy's faster integer row sum (score_array uses it)",
+                "batch_check": "before timing, every batch result is compared with score()'s, field by field",
                 "responses": "seeded random valid answer lists in item order; mix (per cent) "
                 + ", ".join(f"{code} {share}" for code, share in MIX.items())
                 + "; 10% of PHQ-9 with one of items 1-8 unanswered (prorated), PHQ-9 item 10 answered, None "
                 "or left off",
-                "ratio": "median of the workload / median of sum_baseline over the same responses",
+                "ratio": "median of the workload / median of its baseline (the row's 'baseline') over the same "
+                "responses",
                 "reps": f"{args.scoring_reps} timed passes of each, baseline and score() taking turns, after one "
-                "untimed pass that checks every total; garbage collector on, collected before each pass",
+                "untimed pass that checks every total; batch path and numpy baselines "
+                f"{max(args.scoring_reps, BATCH_REPS)} passes taking turns; garbage collector on, collected before "
+                "each pass",
             },
         },
         "scales": {
