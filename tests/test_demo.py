@@ -104,3 +104,12 @@ def test_the_demo_prescriber_and_therapist_each_see_their_upcoming_appointments(
     assert "Integration session</a>" not in pages["prescriber"]
     assert "No appointments booked with you" not in pages["therapist"] + pages["prescriber"]
     assert "My appointments" not in pages["nurse"]
+
+
+def test_the_demo_questionnaire_courses_are_scored_in_one_batch_as_score_scores_them() -> None:
+    from kapclinic.clinical.instruments import GAD7, PHQ9, score, score_many
+    from kapclinic.demo.measures import GAD7_COURSE, PHQ9_COURSE
+
+    for instrument, course in ((PHQ9, PHQ9_COURSE), (GAD7, GAD7_COURSE)):
+        answers = [list(week) for week in course]
+        assert score_many(instrument, answers) == [score(instrument, week) for week in answers]

@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from kapclinic.accounts.models import User
-from kapclinic.clinical.instruments import INSTRUMENTS, score
+from kapclinic.clinical.instruments import INSTRUMENTS, score_many
 from kapclinic.clinical.registry import SYNTHETIC_MRN_BASE, mrn_from_number
 from kapclinic.clinical.schedule import standard_schedule
 from kapclinic.measures.models import QuestionnaireResponse, ResponseItem, ResponseSource, ScheduledMeasure
@@ -48,8 +48,9 @@ def measures_demo_ensure(staff: dict[str, User]) -> int:
     for code, course in (("phq9", PHQ9_COURSE), ("gad7", GAD7_COURSE)):
         instrument = INSTRUMENTS[code]
         weeks = len(course)
-        for week, answers in enumerate(course):
-            result = score(instrument, list(answers))
+        # The whole course scored at once: the batch path gives what score() gives, response by response.
+        results = score_many(instrument, [list(answers) for answers in course])
+        for week, (answers, result) in enumerate(zip(course, results, strict=True)):
             response = QuestionnaireResponse.objects.create(
                 patient=patient,
                 instrument=code,

@@ -80,7 +80,7 @@ class _Plan:
     contiguous: tuple[bool, ...]  # an item whose allowed answers are every whole number from lowest to highest
     dtype: type[np.signedinteger[Any]]  # holds every answer and every partial sum (int64 when unbounded)
     bounded: bool
-    partial_sum_ok: bool  # unanswered items can only add (what _flags checks before using a partial sum)
+    band_lookup: npt.NDArray[np.int8] | None  # the band of each total from min_total up, when few enough
 
 
 def _plan(instrument: Instrument) -> _Plan:
@@ -129,13 +129,23 @@ def _plan(instrument: Instrument) -> _Plan:
         ),
         dtype=dtype,
         bounded=bounded,
-        partial_sum_ok=all(item.lowest >= 0 for item in instrument.scored_items),
+        band_lookup=_band_lookup(instrument),
     )
     _PLANS[id(instrument)] = (instrument, plan)
     return plan
 
 
 _PLANS: dict[int, tuple[Instrument, _Plan]] = {}
+
+
+def _band_lookup(instrument: Instrument) -> npt.NDArray[np.int8] | None:
+    low, top = instrument.min_total, instrument.max_total
+    if not instrument.bands or top is None or top - low >= _BAND_TABLE_LIMIT:
+        return None
+    bands = instrument.bands
+    return np.array(
+        [next(n for n, band in enumerate(bands) if band.contains(t)) for t in range(low, top + 1)], dtype=np.int8
+    )
 
 
 @dataclass(frozen=True, eq=False)
@@ -353,7 +363,6 @@ def score_array(instrument: Instrument, values: npt.NDArray[Any], missing: BoolA
     complete = np.ones(count, dtype=bool)
     risk_missing = np.zeros(count, dtype=bool)
     missing_items = np.zeros((0, len(plan.required)), dtype=bool)
-    sub_mask: BoolArray | None = None
     if len(rows):
         assert mask is not None
         sub_mask = mask[rows]
@@ -386,7 +395,7 @@ def score_array(instrument: Instrument, values: npt.NDArray[Any], missing: BoolA
     else:
         missing_rows = rows
         totals = sums
-    flag_code = _flag_codes(instrument, ints, mask, rows, sub_mask, totals, has_total, sums, risk_missing)
+    flag_code = _flag_codes(instrument, ints, mask, rows, totals, has_total, sums, risk_missing)
     return BatchScores(
         instrument=instrument,
         total=totals,
@@ -409,13 +418,10 @@ def _bands(
     bands = instrument.bands
     if not bands:
         return np.full(len(totals), -1, dtype=np.int8)
-    low, top = instrument.min_total, instrument.max_total
-    if top is not None and top - low < _BAND_TABLE_LIMIT:
-        lookup = np.array(
-            [next(n for n, band in enumerate(bands) if band.contains(t)) for t in range(low, top + 1)], dtype=np.int8
-        )
+    low = instrument.min_total
+    if plan.band_lookup is not None:
         index = totals if low == 0 else totals.astype(np.int64) - low
-        band = lookup.take(index, mode="clip")
+        band = plan.band_lookup.take(index, mode="clip")
     else:
         band = np.zeros(len(totals), dtype=np.int8)
         for edge in bands[1:]:
@@ -430,7 +436,6 @@ def _flag_codes(
     ints: IntArray,
     mask: BoolArray | None,
     rows: npt.NDArray[np.intp],
-    sub_mask: BoolArray | None,
     totals: IntArray,
     has_total: BoolArray,
     sums: IntArray,
@@ -462,7 +467,6 @@ def _flag_codes(
         code |= fired.view(np.uint8) << r
     if len(rows):
         code[rows] |= risk_missing[rows].view(np.uint8) << len(rules)
-    del sub_mask
     return code
 
 
