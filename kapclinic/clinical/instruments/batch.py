@@ -28,6 +28,7 @@ import numpy.typing as npt
 from kapclinic.clinical.instruments.scoring import (
     RISK_ITEM_MISSING,
     Instrument,
+    SafetyRule,
     ScoreResult,
     score,
     validated_answers,
@@ -81,6 +82,7 @@ class _Plan:
     dtype: type[np.signedinteger[Any]]  # holds every answer and every partial sum (int64 when unbounded)
     bounded: bool
     band_lookup: npt.NDArray[np.int8] | None  # the band of each total from min_total up, when few enough
+    subscales_partition: bool  # every scored item in exactly one subscale: the total is the subscales' sum
 
 
 def _plan(instrument: Instrument) -> _Plan:
@@ -130,6 +132,8 @@ def _plan(instrument: Instrument) -> _Plan:
         dtype=dtype,
         bounded=bounded,
         band_lookup=_band_lookup(instrument),
+        subscales_partition=bool(instrument.subscales)
+        and sorted(position[i] for subscale in instrument.subscales for i in subscale.items) == list(scored),
     )
     _PLANS[id(instrument)] = (instrument, plan)
     return plan
@@ -353,11 +357,17 @@ def score_array(instrument: Instrument, values: npt.NDArray[Any], missing: BoolA
         ints = ints.astype(dtype)
     # Rows where something that counts is unanswered: only they need more than the sum.
     rows = np.zeros(0, dtype=np.intp) if mask is None else np.flatnonzero(mask.view(np.uint8) @ plan.relevant)
-    # Partial sums of the answered scored items (= the total where all are answered).
-    if len(plan.scored) == 1:
-        sums: IntArray = ints[:, plan.scored[0]].copy()
+    # Partial sums of the answered scored items (= the total where all are answered), and of each subscale.
+    subscale_columns = _subscale_columns(instrument, ints) if instrument.subscales else []
+    if subscale_columns and plan.subscales_partition:
+        sums: IntArray = subscale_columns[0].copy()
+        for column in subscale_columns[1:]:
+            sums += column
+    elif len(plan.scored) == 1:
+        sums = ints[:, plan.scored[0]].copy()
     else:
         sums = ints @ plan.weights.astype(dtype)
+    subscales = np.stack(subscale_columns, axis=1) if subscale_columns else None
     has_total = np.ones(count, dtype=bool)
     prorated = np.zeros(count, dtype=bool)
     complete = np.ones(count, dtype=bool)
@@ -366,8 +376,11 @@ def score_array(instrument: Instrument, values: npt.NDArray[Any], missing: BoolA
     if len(rows):
         assert mask is not None
         sub_mask = mask[rows]
-        sub_sums = np.where(sub_mask, 0, ints[rows]) @ plan.weights.astype(dtype)
+        answered_values = np.where(sub_mask, 0, ints[rows])
+        sub_sums = answered_values @ plan.weights.astype(dtype)
         sums[rows] = sub_sums
+        if subscales is not None:
+            subscales[rows] = answered_values @ _subscale_weights(instrument, ints)
         unanswered = sub_mask[:, list(plan.scored)].sum(axis=1)
         answered = len(plan.scored) - unanswered
         total = sub_sums.astype(np.int64)
@@ -407,7 +420,7 @@ def score_array(instrument: Instrument, values: npt.NDArray[Any], missing: BoolA
         complete=complete,
         missing_rows=missing_rows,
         missing_items=missing_items,
-        subscales=_subscales(instrument, ints, mask, rows),
+        subscales=subscales,
         _required_ids=tuple(instrument.items[n].id for n in plan.required),
     )
 
@@ -431,6 +444,16 @@ def _bands(
     return band
 
 
+def _fires(rule: SafetyRule, value: IntArray) -> BoolArray:
+    if rule.at_least is not None and rule.at_most is not None:
+        return (value >= rule.at_least) & (value <= rule.at_most)
+    if rule.at_least is not None:
+        return value >= rule.at_least
+    if rule.at_most is not None:
+        return value <= rule.at_most
+    return np.ones(len(value), dtype=bool)
+
+
 def _flag_codes(
     instrument: Instrument,
     ints: IntArray,
@@ -441,7 +464,10 @@ def _flag_codes(
     sums: IntArray,
     risk_missing: BoolArray,
 ) -> npt.NDArray[np.uint8]:
-    """Return each response's flag code (see _flag_table), rule by rule as _flags() reads them."""
+    """Return each response's flag code (see _flag_table), rule by rule as _flags() reads them.
+
+    Every rule is first read as if everything were answered; then the rows with something unanswered (`rows`:
+    every row where a rule's item, or a scored item, is unanswered) are read again as _flags() reads them."""
     rules = instrument.safety_rules
     code = np.zeros(len(ints), dtype=np.uint8)
     partial_sum_ok = all(item.lowest >= 0 for item in instrument.scored_items)
@@ -449,42 +475,48 @@ def _flag_codes(
     for r, rule in enumerate(rules):
         if rule.item is not None:
             n = position[rule.item]
-            value = ints[:, n]
-            known: BoolArray | None = None if mask is None else ~mask[:, n]
-        elif rule.at_most is None and partial_sum_ok:
-            value = np.where(has_total, totals, sums) if len(rows) else totals
-            known = None
+            fired = _fires(rule, ints[:, n])
+            if len(rows):
+                assert mask is not None
+                fired[rows] &= ~mask[rows, n]  # an unanswered item fires nothing
         else:
-            value = totals
-            known = has_total
-        fired = np.ones(len(ints), dtype=bool)
-        if rule.at_least is not None:
-            fired &= value >= rule.at_least
-        if rule.at_most is not None:
-            fired &= value <= rule.at_most
-        if known is not None:
-            fired &= known
+            fired = _fires(rule, totals)
+            if len(rows):
+                if rule.at_most is None and partial_sum_ok:
+                    # No total: the partial sum, which unanswered items can only add to.
+                    value = np.where(has_total[rows], totals[rows], sums[rows])
+                    fired[rows] = _fires(rule, value)
+                else:
+                    fired[rows] &= has_total[rows]
         code |= fired.view(np.uint8) << r
     if len(rows):
         code[rows] |= risk_missing[rows].view(np.uint8) << len(rules)
     return code
 
 
-def _subscales(
-    instrument: Instrument, ints: IntArray, mask: BoolArray | None, rows: npt.NDArray[np.intp]
-) -> IntArray | None:
-    if not instrument.subscales:
-        return None
+def _subscale_columns(instrument: Instrument, ints: IntArray) -> list[IntArray]:
+    """Return each subscale's sum over every row, as if everything were answered."""
+    position = {item.id: n for n, item in enumerate(instrument.items)}
+    columns = []
+    for subscale in instrument.subscales:
+        at = sorted(position[item_id] for item_id in subscale.items)
+        if at == list(range(at[0], at[0] + len(at))):  # adjacent items: a slice, numpy's fast row sum
+            columns.append(ints[:, at[0] : at[-1] + 1] @ np.ones(len(at), dtype=ints.dtype))
+        else:
+            weights = np.zeros(ints.shape[1], dtype=ints.dtype)
+            for n in at:
+                weights[n] += 1
+            columns.append(ints @ weights)
+    return columns
+
+
+def _subscale_weights(instrument: Instrument, ints: IntArray) -> IntArray:
     position = {item.id: n for n, item in enumerate(instrument.items)}
     weights = np.zeros((ints.shape[1], len(instrument.subscales)), dtype=ints.dtype)
     for s, subscale in enumerate(instrument.subscales):
         for item_id in subscale.items:
             weights[position[item_id], s] += 1
-    sums: IntArray = ints @ weights
-    if len(rows):
-        assert mask is not None
-        sums[rows] = np.where(mask[rows], 0, ints[rows]) @ weights
-    return sums
+    return weights
 
 
 def answer_array(
