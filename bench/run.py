@@ -320,7 +320,7 @@ def main() -> None:
                 + "; 10% of PHQ-9 with one of items 1-8 unanswered (prorated), PHQ-9 item 10 answered, None "
                 "or left off",
                 "ratio": "median of the workload / median of its baseline (the row's 'baseline') over the same "
-                "responses",
+                "responses; ratio_of_min: fastest pass / fastest pass (less of what a busy machine adds)",
                 "reps": f"{args.scoring_reps} timed passes of each, baseline and score() taking turns, after one "
                 "untimed pass that checks every total; batch path and numpy baselines "
                 f"{max(args.scoring_reps, BATCH_REPS)} passes taking turns; garbage collector on, collected before "
