@@ -252,6 +252,8 @@ def test_array_refusals() -> None:
         score_array(PHQ9, np.ones((2, 10), dtype=bool))
     with pytest.raises(BatchAnswersError, match=r"1\.5 is not a whole number"):
         score_array(PHQ9, np.full((2, 10), 1.5))
+    with pytest.raises(ValueError, match="must be an integer array"):
+        score_array(PHQ9, np.zeros((2, 10), dtype=object))
     with pytest.raises(ValueError, match="one column per item"):
         score_array(PHQ9, np.zeros((2, 9), dtype=np.int8))
     with pytest.raises(ValueError, match="mask"):

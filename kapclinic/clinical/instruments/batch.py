@@ -299,6 +299,8 @@ def _checked(instrument: Instrument, plan: _Plan, values: object, missing: objec
         if not missing.any():
             missing = None
     mask: BoolArray | None = missing
+    if values.dtype.kind == "O":
+        raise ValueError(f"{instrument.name} batch answers must be an integer array: answer_array() makes one.")
     if values.dtype.kind not in "iu":
         # Not whole numbers (bool, float, object...): score()'s message for the first response with an answer.
         answered = np.ones(values.shape, dtype=bool) if mask is None else ~mask
@@ -347,7 +349,8 @@ def score_array(instrument: Instrument, values: npt.NDArray[Any], missing: BoolA
 
     What `values` holds where `missing` is True is ignored. Refuses what score() refuses, for the first invalid
     response, with score()'s message (a BatchAnswersError giving its index); refuses a triage or branching
-    instrument.
+    instrument, an array that is not of numbers (an object array: answer_array() makes the integer one), and
+    unbounded answers (the drug count) beyond what 64-bit sums hold (score_many scores those with score()).
     """
     plan = _plan(instrument)
     ints, mask = _checked(instrument, plan, values, missing)
