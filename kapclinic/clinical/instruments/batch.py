@@ -83,6 +83,9 @@ class _Plan:
     bounded: bool
     band_lookup: npt.NDArray[np.int8] | None  # the band of each total from min_total up, when few enough
     subscales_partition: bool  # every scored item in exactly one subscale: the total is the subscales' sum
+    # Per item that safety rules read: its column, and the flag bits of each answer, rolled so that an answer v
+    # is at v modulo the table's length (take(mode="wrap") reads it); None when the answers are too many.
+    item_flag_bits: tuple[tuple[int, npt.NDArray[np.uint8] | None], ...]
 
 
 def _plan(instrument: Instrument) -> _Plan:
@@ -132,6 +135,7 @@ def _plan(instrument: Instrument) -> _Plan:
         dtype=dtype,
         bounded=bounded,
         band_lookup=_band_lookup(instrument),
+        item_flag_bits=tuple((n, _item_flag_bits(instrument, n)) for n in sorted(rule_items)),
         subscales_partition=bool(instrument.subscales)
         and sorted(position[i] for subscale in instrument.subscales for i in subscale.items) == list(scored),
     )
@@ -143,13 +147,25 @@ _PLANS: dict[int, tuple[Instrument, _Plan]] = {}
 
 
 def _band_lookup(instrument: Instrument) -> npt.NDArray[np.int8] | None:
+    """Return the band index of every total, rolled: total t at t modulo the table's length."""
     low, top = instrument.min_total, instrument.max_total
     if not instrument.bands or top is None or top - low >= _BAND_TABLE_LIMIT:
         return None
     bands = instrument.bands
-    return np.array(
-        [next(n for n, band in enumerate(bands) if band.contains(t)) for t in range(low, top + 1)], dtype=np.int8
-    )
+    table = [next(n for n, band in enumerate(bands) if band.contains(t)) for t in range(low, top + 1)]
+    return np.roll(np.array(table, dtype=np.int8), low)
+
+
+def _item_flag_bits(instrument: Instrument, column: int) -> npt.NDArray[np.uint8] | None:
+    item = instrument.items[column]
+    low, top = item.lowest, item.highest
+    if top is None or top - low >= _BAND_TABLE_LIMIT:
+        return None
+    bits = [
+        sum(1 << r for r, rule in enumerate(instrument.safety_rules) if rule.item == item.id and rule.fires(value))
+        for value in range(low, top + 1)
+    ]
+    return np.roll(np.array(bits, dtype=np.uint8), low)
 
 
 @dataclass(frozen=True, eq=False)
@@ -411,7 +427,7 @@ def score_array(instrument: Instrument, values: npt.NDArray[Any], missing: BoolA
     else:
         missing_rows = rows
         totals = sums
-    flag_code = _flag_codes(instrument, ints, mask, rows, totals, has_total, sums, risk_missing)
+    flag_code = _flag_codes(instrument, plan, ints, mask, rows, totals, has_total, sums, risk_missing)
     return BatchScores(
         instrument=instrument,
         total=totals,
@@ -434,10 +450,8 @@ def _bands(
     bands = instrument.bands
     if not bands:
         return np.full(len(totals), -1, dtype=np.int8)
-    low = instrument.min_total
     if plan.band_lookup is not None:
-        index = totals if low == 0 else totals.astype(np.int64) - low
-        band = plan.band_lookup.take(index, mode="clip")
+        band = plan.band_lookup.take(totals, mode="wrap")  # rolled: every valid total reads its own band
     else:
         band = np.zeros(len(totals), dtype=np.int8)
         for edge in bands[1:]:
@@ -459,6 +473,7 @@ def _fires(rule: SafetyRule, value: IntArray) -> BoolArray:
 
 def _flag_codes(
     instrument: Instrument,
+    plan: _Plan,
     ints: IntArray,
     mask: BoolArray | None,
     rows: npt.NDArray[np.intp],
@@ -469,28 +484,36 @@ def _flag_codes(
 ) -> npt.NDArray[np.uint8]:
     """Return each response's flag code (see _flag_table), rule by rule as _flags() reads them.
 
-    Every rule is first read as if everything were answered; then the rows with something unanswered (`rows`:
+    The rules on an item are read together, from a table of the bits each answer sets. Every rule is first read
+    as if everything were answered; then the rows with something unanswered (`rows`:
     every row where a rule's item, or a scored item, is unanswered) are read again as _flags() reads them."""
     rules = instrument.safety_rules
     code = np.zeros(len(ints), dtype=np.uint8)
     partial_sum_ok = all(item.lowest >= 0 for item in instrument.scored_items)
     position = {item.id: n for n, item in enumerate(instrument.items)}
+    for n, table in plan.item_flag_bits:
+        if table is not None:  # every rule on this item at once: the bits of each answer
+            bits = table.take(ints[:, n], mode="wrap")
+        else:
+            bits = np.zeros(len(ints), dtype=np.uint8)
+            for r, rule in enumerate(rules):
+                if rule.item is not None and position[rule.item] == n:
+                    bits |= _fires(rule, ints[:, n]).view(np.uint8) << r
+        if len(rows):
+            assert mask is not None
+            bits[rows] = np.where(mask[rows, n], 0, bits[rows])  # an unanswered item fires nothing
+        code |= bits
     for r, rule in enumerate(rules):
         if rule.item is not None:
-            n = position[rule.item]
-            fired = _fires(rule, ints[:, n])
-            if len(rows):
-                assert mask is not None
-                fired[rows] &= ~mask[rows, n]  # an unanswered item fires nothing
-        else:
-            fired = _fires(rule, totals)
-            if len(rows):
-                if rule.at_most is None and partial_sum_ok:
-                    # No total: the partial sum, which unanswered items can only add to.
-                    value = np.where(has_total[rows], totals[rows], sums[rows])
-                    fired[rows] = _fires(rule, value)
-                else:
-                    fired[rows] &= has_total[rows]
+            continue
+        fired = _fires(rule, totals)
+        if len(rows):
+            if rule.at_most is None and partial_sum_ok:
+                # No total: the partial sum, which unanswered items can only add to.
+                value = np.where(has_total[rows], totals[rows], sums[rows])
+                fired[rows] = _fires(rule, value)
+            else:
+                fired[rows] &= has_total[rows]
         code |= fired.view(np.uint8) << r
     if len(rows):
         code[rows] |= risk_missing[rows].view(np.uint8) << len(rules)
