@@ -83,8 +83,8 @@ class _Plan:
     bounded: bool
     band_lookup: npt.NDArray[np.int8] | None  # the band of each total from min_total up, when few enough
     subscales_partition: bool  # every scored item in exactly one subscale: the total is the subscales' sum
-    # Per item that safety rules read: its column, and the flag bits of each answer, rolled so that an answer v
-    # is at v modulo the table's length (take(mode="wrap") reads it); None when the answers are too many.
+    # Per item that safety rules read: its column, and the flag bits of each answer from its lowest up (None when
+    # the answers are too many).
     item_flag_bits: tuple[tuple[int, npt.NDArray[np.uint8] | None], ...]
 
 
@@ -147,13 +147,21 @@ _PLANS: dict[int, tuple[Instrument, _Plan]] = {}
 
 
 def _band_lookup(instrument: Instrument) -> npt.NDArray[np.int8] | None:
-    """Return the band index of every total, rolled: total t at t modulo the table's length."""
+    """Return the band index of every total from the lowest up."""
     low, top = instrument.min_total, instrument.max_total
     if not instrument.bands or top is None or top - low >= _BAND_TABLE_LIMIT:
         return None
     bands = instrument.bands
-    table = [next(n for n, band in enumerate(bands) if band.contains(t)) for t in range(low, top + 1)]
-    return np.roll(np.array(table, dtype=np.int8), low)
+    return np.array([next(n for n, band in enumerate(bands) if band.contains(t)) for t in range(low, top + 1)], np.int8)
+
+
+def _lookup(table: npt.NDArray[Any], values: IntArray, low: int) -> npt.NDArray[Any]:
+    """Return table[value - low] for each value; values outside the table read an end (they are ignored)."""
+    if low != 0:
+        if len(table) - 1 > np.iinfo(values.dtype).max:
+            values = values.astype(np.int64)
+        values = values - low  # exact for the values the table holds; others wrap, and are clipped
+    return table.take(values, mode="clip")
 
 
 def _item_flag_bits(instrument: Instrument, column: int) -> npt.NDArray[np.uint8] | None:
@@ -165,7 +173,7 @@ def _item_flag_bits(instrument: Instrument, column: int) -> npt.NDArray[np.uint8
         sum(1 << r for r, rule in enumerate(instrument.safety_rules) if rule.item == item.id and rule.fires(value))
         for value in range(low, top + 1)
     ]
-    return np.roll(np.array(bits, dtype=np.uint8), low)
+    return np.array(bits, dtype=np.uint8)
 
 
 @dataclass(frozen=True, eq=False)
@@ -451,7 +459,7 @@ def _bands(
     if not bands:
         return np.full(len(totals), -1, dtype=np.int8)
     if plan.band_lookup is not None:
-        band = plan.band_lookup.take(totals, mode="wrap")  # rolled: every valid total reads its own band
+        band = _lookup(plan.band_lookup, totals, instrument.min_total)
     else:
         band = np.zeros(len(totals), dtype=np.int8)
         for edge in bands[1:]:
@@ -493,7 +501,7 @@ def _flag_codes(
     position = {item.id: n for n, item in enumerate(instrument.items)}
     for n, table in plan.item_flag_bits:
         if table is not None:  # every rule on this item at once: the bits of each answer
-            bits = table.take(ints[:, n], mode="wrap")
+            bits = _lookup(table, ints[:, n], plan.lows[n])
         else:
             bits = np.zeros(len(ints), dtype=np.uint8)
             for r, rule in enumerate(rules):
