@@ -31,7 +31,7 @@ from typing import Any
 from django.apps import apps
 from django.conf import settings
 from django.core.management import call_command
-from django.db import connections, transaction
+from django.db import DatabaseError, connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 from kapclinic.dbroles import RoleError, grants_apply
@@ -112,8 +112,8 @@ def _run(command: list[str], env: dict[str, str]) -> str:
     except OSError as exc:
         raise BackupError(f"Cannot run {command[0]}: {exc.strerror}") from None
     if done.returncode != 0:
-        tool = Path(command[0]).name
-        raise BackupError(f"{tool} failed (exit status {done.returncode}): {done.stderr.strip() or done.stdout.strip()}")
+        said = done.stderr.strip() or done.stdout.strip()
+        raise BackupError(f"{Path(command[0]).name} failed (exit status {done.returncode}): {said}")
     return done.stdout
 
 
@@ -381,10 +381,15 @@ def _check(path: Path, report: RestoreReport) -> None:
             report.problems.append("verify_audit found a break (below)")
     report.lines.extend(out.getvalue().splitlines())
     checked, broken = 0, []
-    for record in _signed_records():
-        checked += 1
-        if not record.signature_intact:
-            broken.append(f"{type(record).__name__} {record.pk}")
+    try:
+        for record in _signed_records():
+            checked += 1
+            if not record.signature_intact:
+                broken.append(f"{type(record).__name__} {record.pk}")
+    except DatabaseError as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        report.problems.append(f"signed records unreadable ({first}): a backup of another version? run migrate")
+        return
     if broken:
         report.problems.append(f"signatures not intact: {', '.join(broken[:20])}")
     report.lines.append(f"Signed records: {checked:,} checked, {len(broken)} not intact.")
