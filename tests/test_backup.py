@@ -288,8 +288,8 @@ def assert_audit_row_refused(env: dict[str, str]) -> None:
     if "DATABASE_OWNER_URL" in env:
         logins.append((env["DATABASE_OWNER_URL"], "append-only"))  # the owner passes the grants: the trigger refuses
     for url, refusal in logins:
-        with psycopg.connect(url) as db, pytest.raises(psycopg.Error, match=refusal):
-            db.execute(update)
+        with psycopg.connect(url) as pg, pytest.raises(psycopg.Error, match=refusal):
+            pg.execute(update)
 
 
 # --- refusals, in this process ---------------------------------------------------------------------

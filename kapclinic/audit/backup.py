@@ -203,7 +203,7 @@ def backup_take(path: Path, *, force: bool = False) -> BackupResult:
 
 def _sqlite_name(connection: BaseDatabaseWrapper) -> str:
     name = str(connection.settings_dict["NAME"])
-    if connection.is_in_memory_db():
+    if name == ":memory:" or "mode=memory" in name:
         raise BackupError("The database is in memory: there is no file to back up or restore into.")
     return name
 
