@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError
 
 from kapclinic.audit.backup import BackupError, backup_take, manifest_path
 
@@ -26,6 +27,8 @@ class Command(BaseCommand):
             result = backup_take(options["file"], force=options["force"])
         except BackupError as exc:
             raise CommandError(str(exc)) from None
+        except DatabaseError as exc:
+            raise CommandError(f"The database cannot be read: {" ".join(str(exc).split())}") from None
         m = result.manifest
         rows = sum(m["tables"].values())
         self.stdout.write(

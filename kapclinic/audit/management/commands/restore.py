@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError
 
 from kapclinic.audit.backup import BackupError, restore_from
 
@@ -26,6 +27,8 @@ class Command(BaseCommand):
             report = restore_from(options["file"])
         except BackupError as exc:
             raise CommandError(str(exc)) from None
+        except DatabaseError as exc:
+            raise CommandError(f"Database error: {" ".join(str(exc).split())}") from None
         for line in report.lines:
             self.stdout.write(line)
         if report.problems:
