@@ -28,7 +28,7 @@ class Command(BaseCommand):
         except BackupError as exc:
             raise CommandError(str(exc)) from None
         except DatabaseError as exc:
-            raise CommandError(f"The database cannot be read: {" ".join(str(exc).split())}") from None
+            raise CommandError(f"The database cannot be read: {' '.join(str(exc).split())}") from None
         m = result.manifest
         rows = sum(m["tables"].values())
         self.stdout.write(

@@ -28,7 +28,7 @@ class Command(BaseCommand):
         except BackupError as exc:
             raise CommandError(str(exc)) from None
         except DatabaseError as exc:
-            raise CommandError(f"Database error: {" ".join(str(exc).split())}") from None
+            raise CommandError(f"Database error: {' '.join(str(exc).split())}") from None
         for line in report.lines:
             self.stdout.write(line)
         if report.problems:
