@@ -36,23 +36,11 @@ TWO_ROLES = "owner" in settings.DATABASES
 
 # Tables the source still leaves empty (each is compared all the same: its schema, and that it is empty).
 KNOWN_EMPTY = {
-    "appointments_appointmentchange",
-    "audit_emergencyaccess",
     "axes_accessattempt",
     "axes_accessattemptexpiration",
     "axes_accessfailurelog",
     "axes_accesslog",
-    "consent_consentwithdrawal",
     "django_tasks_database_dbtaskresult",
-    "dosing_adverseeventreview",
-    "dosing_alertacknowledgement",
-    "dosing_remssubmission",
-    "measures_remindersent",
-    "measures_responsedraft",
-    "measures_safetyflag",
-    "patients_duplicateflag",
-    "therapy_notecosignature",
-    "therapy_noteshare",
 }
 
 
@@ -77,6 +65,80 @@ def records_add() -> None:
     session = SessionStore()
     session["backup"] = "drill"
     session.create()
+    _clinical_records_add(director)
+
+
+def _clinical_records_add(director: Any) -> None:
+    """One row of each clinical kind the demo leaves empty, written directly (their content is not checked here)."""
+    from datetime import timedelta
+
+    from django.apps import apps
+    from django.utils import timezone
+
+    def model(label: str) -> Any:
+        return apps.get_model(label)
+
+    def first(label: str, **where: Any) -> Any:
+        found = model(label).objects.filter(**where).order_by("pk").first()
+        assert found is not None, label
+        return found
+
+    def choice(label: str, field: str) -> Any:
+        choices = model(label)._meta.get_field(field).choices
+        return choices[0][0] if choices else "drill"
+
+    now = timezone.now()
+    patients = list(model("patients.Patient").objects.order_by("pk")[:2])
+    nurse, therapist = first("accounts.User", role="nurse"), first("accounts.User", role="therapist")
+    model("audit.EmergencyAccess").objects.create(
+        user=nurse, patient=patients[0], reason="Covering the evening clinic", expires_at=now + timedelta(hours=1)
+    )
+    model("patients.DuplicateFlag").objects.create(
+        patient=patients[0], other=patients[1], reasons=choice("patients.DuplicateFlag", "reasons")
+    )
+    response = first("measures.QuestionnaireResponse")
+    model("measures.SafetyFlag").objects.create(
+        patient_id=response.patient_id,
+        response=response,
+        code=choice("measures.SafetyFlag", "code"),
+        action_taken="Called the patient",
+    )
+    model("measures.ResponseDraft").objects.create(
+        patient=patients[0], instrument=choice("measures.ResponseDraft", "instrument")
+    )
+    model("measures.ReminderSent").objects.create(
+        scheduled=first("measures.ScheduledMeasure"),
+        kind=choice("measures.ReminderSent", "kind"),
+        to="patient@example.test",
+    )
+    appointment = first("appointments.Appointment")
+    model("appointments.AppointmentChange").objects.create(
+        appointment=appointment,
+        kind=choice("appointments.AppointmentChange", "kind"),
+        reason="Clinician unwell",
+        from_starts_at=appointment.starts_at,
+        from_ends_at=appointment.ends_at,
+        from_with_user_id=appointment.with_user_id or director.pk,
+        by=director,
+    )
+    model("consent.ConsentWithdrawal").objects.create(
+        signature=first("consent.ConsentSignature"),
+        recorded_by=director,
+        reason="Moved away",
+        channel=choice("consent.ConsentWithdrawal", "channel"),
+    )
+    model("dosing.AlertAcknowledgement").objects.create(
+        alert=first("dosing.MonitoringAlert"), by=nurse, action_taken="Rechecked"
+    )
+    model("dosing.AdverseEventReview").objects.create(event=first("dosing.AdverseEvent"), by=director, note="Seen")
+    model("dosing.RemsSubmission").objects.create(
+        session=first("dosing.DosingSession", state="discharged"), by=nurse, reference="REMS-1"
+    )
+    note = first("therapy.TherapyNote", signed_at__isnull=False)
+    model("therapy.NoteCosignature").objects.create(
+        note=note, cosigner=director, note_digest=note.signed_digest, comment="Agreed"
+    )
+    model("therapy.NoteShare").objects.create(note=note, shared_with=nurse, by=therapist)
 
 
 BUILD = (
