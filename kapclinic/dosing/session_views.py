@@ -270,17 +270,21 @@ def session_alerts(request: HttpRequest, session_id: int, *, refused: StepForm |
     A poll showing what the panel already shows answers 204 and writes nothing (see _poll_unchanged)."""
     user = current_user(request)
     ctx = AuditContext.from_request(request)
-    poll = _is_poll(request) and refused is None
     try:
-        record = session_get(ctx=ctx, session_id=session_id, record_allowed=not poll)
+        if refused is None and _is_poll(request):
+            # A poll first compares the alerts alone (one small query after the access check, nothing written):
+            # the whole session record is read, and the read recorded, only when there is something new to show.
+            patient_id = DosingSession.objects.filter(pk=session_id).values_list("patient_id", flat=True).first()
+            if patient_id is None:
+                raise NotFound("No such dosing session.")
+            patient_get_for_user(ctx=ctx, patient_id=patient_id, action=Action.SESSION_VIEW, record_allowed=False)
+            shown = MonitoringAlert.objects.filter(session_id=session_id).order_by("raised_at", "id")
+            if _poll_unchanged(request, _digest(shown.values_list("pk", "acknowledgement__id"))):
+                return HttpResponse(status=204)
+        record = session_get(ctx=ctx, session_id=session_id)
     except (NotFound, AccessDenied):  # a poll gets no page, only the refusal
         return HttpResponse(status=404)
     seen = _digest((a.pk, _acknowledgement_id(a)) for a in record.alerts)
-    if poll:
-        if request.GET.get("seen") == seen:
-            return HttpResponse(status=204)
-        # Something new to show: the read is recorded as any other (the access check again, with its audit row).
-        patient_get_for_user(ctx=ctx, patient_id=record.session.patient_id, action=Action.SESSION_VIEW)
     return render(
         request,
         "dosing/_session_alerts.html",
