@@ -90,6 +90,8 @@ MIDDLEWARE = [
     # Below WhiteNoise: every answer but a static file gets the content policy and "no-store".
     "kapclinic.middleware.SecurityHeadersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The audit rows a page's reads record, written in one INSERT as the answer leaves (kapclinic/audit/page_reads.py).
+    "kapclinic.audit.page_reads.PageReadsMiddleware",
     # Before anything reads the body: an unreadable sign-in request is a counted failure.
     "kapclinic.accounts.middleware.SignInRequestGuard",
     "django.middleware.common.CommonMiddleware",

@@ -142,3 +142,54 @@ def test_the_schedule_page_writes_its_audit_rows_in_one_insert(
 def test_sqlite_keeps_its_connection_across_requests() -> None:
     assert (settings.DATABASES["default"]["CONN_MAX_AGE"] or 0) > 0
     assert settings.DATABASES["default"]["CONN_HEALTH_CHECKS"] is True
+
+
+def test_a_home_page_with_several_audited_lists_writes_them_in_one_insert(
+    client_for: Any, api_for: Any, personas: dict[str, User], team_patient: Patient, other_patient: Patient
+) -> None:
+    """The nurse's home shows the caseload and today's sessions, each list an audited read: one INSERT for both
+    (kapclinic/audit/page_reads.py), every row still there."""
+    _session(world(client_for, api_for, personas, team_patient, other_patient), team_patient, SessionState.SCHEDULED)
+    nurse = client_for("nurse")
+    nurse.get("/")
+    last = AccessEvent.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+    with CaptureQueriesContext(connection) as queries:
+        assert nurse.get("/").status_code == 200
+    inserts = [sql for sql in _writes(queries) if "audit_accessevent" in sql]
+    assert len(inserts) == 1
+    recorded = set(AccessEvent.objects.filter(pk__gt=last).values_list("action", "patient_id"))
+    assert len({action for action, _ in recorded}) >= 2  # the caseload and today's sessions, in that one INSERT
+    assert all(patient == team_patient.pk for _, patient in recorded)
+
+
+def test_a_refused_read_is_recorded_though_the_page_fails(client_for: Any, other_patient: Patient) -> None:
+    """The batch is written on the way out whatever the view did: a refusal (404 page) keeps its row."""
+    nurse = client_for("nurse")  # on the team patient's care team, not this one's
+    refused = AccessEvent.objects.filter(patient=other_patient, outcome="denied").count()
+    assert nurse.get(f"/patients/{other_patient.pk}/").status_code in (403, 404)
+    assert AccessEvent.objects.filter(patient=other_patient, outcome="denied").count() == refused + 1
+
+
+def test_reads_outside_a_request_and_inside_a_transaction_go_in_at_once(personas: dict[str, User]) -> None:
+    from django.db import transaction
+
+    from kapclinic.audit.context import AuditContext
+    from kapclinic.audit.page_reads import page_reads
+    from kapclinic.audit.services import access_event_record
+
+    ctx = AuditContext(user=personas["director"], channel="page")
+    before = AccessEvent.objects.count()
+    access_event_record(ctx=ctx, action="test.outside")  # no batch open: written now
+    assert AccessEvent.objects.count() == before + 1
+    with page_reads():
+        access_event_record(ctx=ctx, action="test.deferred")
+        assert AccessEvent.objects.count() == before + 1  # held for the request's one INSERT
+        with transaction.atomic():
+            access_event_record(ctx=ctx, action="test.in_transaction")  # a write's audit goes in with it
+            assert AccessEvent.objects.count() == before + 2
+    assert AccessEvent.objects.count() == before + 3
+    assert list(AccessEvent.objects.order_by("-pk").values_list("action", flat=True)[:3]) == [
+        "test.deferred",
+        "test.in_transaction",
+        "test.outside",
+    ]

@@ -11,6 +11,7 @@ from django.utils import timezone
 from kapclinic.audit.chain import chain_append
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.models import AccessEvent, EmergencyAccess, Outcome
+from kapclinic.audit.page_reads import reads_deferred
 from kapclinic.errors import AccessDenied, Conflict, NotFound
 from kapclinic.roles import Action, may
 
@@ -66,7 +67,8 @@ def access_event_record(
     if patient_id is not None and outcome != Outcome.ALLOWED and not _patient_exists(patient_id):
         detail, patient_id = {**(detail or {}), "patient_id": patient_id}, None
     event = _event(ctx, action, patient_id, outcome, detail, emergency)
-    chain_append([event])
+    if not reads_deferred([event]):
+        chain_append([event])
     return event
 
 
@@ -74,7 +76,9 @@ def access_events_record_many(
     *, ctx: AuditContext, action: str, patient_ids: Iterable[int], detail: dict[str, Any] | None = None
 ) -> None:
     """Record that a list showed these patients: one row each, in one INSERT (and one chain lock)."""
-    chain_append([_event(ctx, action, pid, Outcome.ALLOWED, detail, None) for pid in patient_ids])
+    events = [_event(ctx, action, pid, Outcome.ALLOWED, detail, None) for pid in patient_ids]
+    if not reads_deferred(events):
+        chain_append(events)
 
 
 def emergency_access_active(*, user_id: int, patient_id: int) -> EmergencyAccess | None:
