@@ -885,10 +885,10 @@ def test_the_integration_note_screen_costs_the_same_however_much_there_is_beside
     for rounds in (1, 6):
         for _ in range(rounds):
             grow()
-        # session, user; the note, its addenda, co-signatures, shares; patient, care team, audit chain head and
-        # INSERT (note); patient, care team, audit chain head and INSERT, reflections (beside); plan, goal progress;
-        # banner: care team, duplicate flags, safety flags, allergies; the form's dosing sessions and co-signers.
-        with django_assert_num_queries(23):
+        # session, user; the note, its addenda, co-signatures, shares; patient, care team (note); patient, care
+        # team, reflections (beside); plan, goal progress; banner: care team, duplicate flags, safety flags,
+        # allergies; the form's dosing sessions and co-signers; the page's audit rows: chain head and one INSERT.
+        with django_assert_num_queries(21):
             response = client.get(f"/notes/{note.pk}/")
         assert response.status_code == 200
 
@@ -923,10 +923,10 @@ def test_the_notes_list_costs_the_same_however_many_notes(
             services.reflection_write(
                 ctx=ctx(personas["patient_user"]), patient_id=team_patient.pk, body="Shared.", share=True
             )
-        # session, user; patient, care team, audit chain head and INSERT, the notes (with addenda counts); patient,
-        # care team, audit chain head and INSERT, reflections; banner: care team, duplicate flags, safety flags,
-        # allergies; plan.
-        with django_assert_num_queries(17):
+        # session, user; patient, care team, the notes (with addenda counts); patient, care team, reflections;
+        # banner: care team, duplicate flags, safety flags, allergies; plan; the page's audit rows: chain head and
+        # one INSERT (kapclinic/audit/page_reads.py).
+        with django_assert_num_queries(15):
             assert client.get(f"/patients/{team_patient.pk}/notes/").status_code == 200
 
 
