@@ -65,7 +65,12 @@ class DosingSession(SignedRecord):
         ordering = ["scheduled_for", "id"]
         # Open alerts are read through the sessions under way (state in AFTER_DOSE), the board by day and state:
         # both start from this index rather than from every session ever held (issue 15, item 3).
-        indexes = [models.Index(fields=["state", "scheduled_for"], name="dosing_session_state_when")]
+        indexes = [
+            models.Index(fields=["state", "scheduled_for"], name="dosing_session_state_when"),
+            # A patient's latest discharged session (the therapist's integration sessions due), one probe however
+            # many sessions the patient has had.
+            models.Index(fields=["patient", "state", "ended_at"], name="dosing_session_patient_end"),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["plan", "number"], name="dosing_session_number_unique"),
             models.CheckConstraint(

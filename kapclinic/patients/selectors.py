@@ -162,29 +162,40 @@ class PossibleDuplicate:
     reasons: list[str]
 
 
+# Registration runs this on every new patient: plain SQL, as building the ORM query cost twenty times the query
+# (issue 15, item 3). The folded names are at most as strict as duplicate_reasons' comparison, so it sees every
+# candidate the names could match; index patient_search_family, or the phone digits' index. NULL never equals.
+_DUPLICATE_CANDIDATES = (
+    "SELECT id, given_name, family_name, birth_date, phone_digits FROM {table} "
+    "WHERE ((search_family = %s AND search_given = %s AND birth_date = %s) OR phone_digits = %s) AND id <> %s "
+    "ORDER BY id LIMIT 20"
+)
+
+
 def possible_duplicates(key: PersonKey, *, exclude_id: int | None = None) -> list[PossibleDuplicate]:
     """Return registered patients who may be the person described by `key`.
 
-    One query: candidates share the date of birth (then names are compared) or the phone digits.
+    One indexed query when nobody matches: candidates share the folded names and the date of birth, or the
+    phone digits. A second one loads the patients who do match.
     """
-    match = Q()
-    if key.birth_date is not None:
-        match |= Q(birth_date=key.birth_date, family_name__iexact=key.family_name.strip())
-    if key.phone_digits:
-        match |= Q(phone_digits=key.phone_digits)
-    if not match:
+    if key.birth_date is None and not key.phone_digits:
         return []
-    candidates = Patient.objects.filter(match)
-    if exclude_id is not None:
-        candidates = candidates.exclude(pk=exclude_id)
-    found = []
-    for other in candidates[:20]:
-        reasons = duplicate_reasons(
-            key, PersonKey(other.given_name, other.family_name, other.birth_date, other.phone_digits)
-        )
+    birth_date = connection.ops.adapt_datefield_value(key.birth_date)
+    params = [search_fold(key.family_name), search_fold(key.given_name), birth_date, key.phone_digits or None]
+    with connection.cursor() as cursor:
+        cursor.execute(_DUPLICATE_CANDIDATES.format(table=Patient._meta.db_table), [*params, exclude_id or 0])
+        rows = cursor.fetchall()
+    birth_date_field = Patient._meta.get_field("birth_date")
+    reasons_by_id = {}
+    for pk, given, family, born, digits in rows:
+        born = birth_date_field.to_python(born)  # text on SQLite
+        reasons = duplicate_reasons(key, PersonKey(given, family, born, digits))
         if reasons:
-            found.append(PossibleDuplicate(patient=other, reasons=reasons))
-    return found
+            reasons_by_id[pk] = reasons
+    if not reasons_by_id:
+        return []
+    patients = Patient.objects.in_bulk(list(reasons_by_id))
+    return [PossibleDuplicate(patient=patients[pk], reasons=reasons) for pk, reasons in reasons_by_id.items()]
 
 
 @dataclass(frozen=True)

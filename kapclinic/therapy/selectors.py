@@ -26,9 +26,10 @@ from kapclinic.accounts.models import User
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.models import Outcome
 from kapclinic.audit.services import access_event_record, access_events_record_many, emergency_access_active
-from kapclinic.dosing.models import Discharge, DosingSession
+from kapclinic.dosing.models import Discharge, DosingSession, SessionState
 from kapclinic.errors import AccessDenied, NotFound
 from kapclinic.patients.access import PatientAccess, is_on_care_team, patient_get_for_user
+from kapclinic.patients.models import Patient
 from kapclinic.plans.models import TreatmentPlan
 from kapclinic.plans.selectors import current_plan
 from kapclinic.roles import Action, Role, Scope, may, scope_for
@@ -471,12 +472,20 @@ def integration_sessions_due(*, ctx: AuditContext, limit: int = 50) -> list[Inte
 
     Integration follows each dosing session (../shared/design/pathway.md, stage 6).
     """
-    latest = Discharge.objects.filter(session__patient=OuterRef("session__patient")).order_by("-at", "-id")
+    # Each team patient's latest discharged session (a discharge sets the session's end to its own time), one
+    # probe each of the index on (patient, state, end): the caseload decides the work, not every discharge ever
+    # written (issue 15, item 3; before, each of the team's discharges was compared with its patient's latest).
+    latest = (
+        DosingSession.objects.filter(patient=OuterRef("pk"), state=SessionState.DISCHARGED)
+        .order_by("-ended_at", "-id")
+        .values("pk")[:1]
+    )
+    last_sessions = Patient.objects.filter(care_team__user=ctx.user).annotate(last=Subquery(latest)).values("last")
     integrated_since = TherapyNote.objects.filter(
         patient=OuterRef("session__patient"), kind=NoteKind.INTEGRATION, occurred_at__gte=OuterRef("at")
     )
     discharges = list(
-        Discharge.objects.filter(session__patient__care_team__user=ctx.user, pk=Subquery(latest.values("pk")[:1]))
+        Discharge.objects.filter(session_id__in=last_sessions)
         .exclude(Exists(integrated_since))
         .select_related("session__patient")
         .order_by("at", "id")[:limit]

@@ -1,0 +1,109 @@
+"""Registration's queries (issue 15, item 3; bench/registration.py): one read and three writes, and what the cut
+queries checked is still checked: a duplicate by name and date of birth or by phone, the check constraints, a
+drawn MRN already taken."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+from unittest import mock
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from kapclinic.accounts.models import User
+from kapclinic.audit.chain import chain_check
+from kapclinic.audit.context import AuditContext
+from kapclinic.audit.models import AccessEvent
+from kapclinic.clinical.registry import mrn_from_number
+from kapclinic.patients import services
+from kapclinic.patients.models import DuplicateFlag, Patient
+from kapclinic.patients.services import PossibleDuplicates, patient_register
+
+PERSON: dict[str, Any] = {
+    "given_name": "Quince",
+    "family_name": "Registertest",
+    "birth_date": date(1988, 5, 17),
+    "sex_at_birth": "female",
+    "phone": "(212) 555-0123",
+}
+TRANSACTION_CONTROL = ("SAVEPOINT", "RELEASE", "ROLLBACK", "BEGIN", "COMMIT")
+
+
+def _ctx(personas: dict[str, User]) -> AuditContext:
+    return AuditContext(user=personas["coordinator"], channel="page", method="POST", path="/patients/new/")
+
+
+def _statements(captured: CaptureQueriesContext) -> list[str]:
+    sqls = [q["sql"].lstrip() for q in captured.captured_queries]
+    return [sql for sql in sqls if not sql.upper().startswith(TRANSACTION_CONTROL)]
+
+
+def test_registration_is_one_read_and_three_writes(personas: dict[str, User]) -> None:
+    with CaptureQueriesContext(connection) as captured:
+        patient = patient_register(ctx=_ctx(personas), values=PERSON)
+    statements = _statements(captured)
+    assert len(statements) == 4, statements
+    # 1. The duplicate check, one indexed read (folded names and date of birth, or phone digits); validation
+    #    reads nothing, and the MRN is checked by the insert itself.
+    assert statements[0].startswith("SELECT") and "patients_patient" in statements[0]
+    # 2. The patient row.
+    assert statements[1].startswith("INSERT") and '"patients_patient"' in statements[1]
+    # 3. The audit chain's head (and on PostgreSQL its lock): the new row's hash links to it.
+    assert statements[2].startswith("SELECT") and ("audit_accessevent" in statements[2] or "head" in statements[2])
+    # 4. The audit row.
+    assert statements[3].startswith("INSERT") and '"audit_accessevent"' in statements[3]
+    event = AccessEvent.objects.get(action="patient.register", patient=patient)
+    assert event.user == personas["coordinator"]
+    assert chain_check("audit").intact
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"given_name": "QUINCE", "family_name": " registertest ", "phone": ""}, "same name and date of birth"),
+        ({"given_name": "Other", "family_name": "Person", "phone": "212.555.0123"}, "same phone number"),
+    ],
+)
+def test_a_duplicate_is_still_found_and_kept_when_confirmed(
+    personas: dict[str, User], change: dict[str, str], reason: str
+) -> None:
+    first = patient_register(ctx=_ctx(personas), values=PERSON)
+    with pytest.raises(PossibleDuplicates) as refused:
+        patient_register(ctx=_ctx(personas), values={**PERSON, **change})
+    assert [(m.patient, m.reasons) for m in refused.value.matches] == [(first, [reason])]
+    second = patient_register(ctx=_ctx(personas), values={**PERSON, **change}, allow_duplicate=True)
+    assert DuplicateFlag.objects.get(patient=second).other == first
+
+
+def test_the_same_name_born_another_day_is_no_duplicate(personas: dict[str, User]) -> None:
+    patient_register(ctx=_ctx(personas), values=PERSON)
+    patient_register(ctx=_ctx(personas), values={**PERSON, "birth_date": date(1988, 5, 18), "phone": ""})
+    assert Patient.objects.count() == 2
+
+
+def test_the_check_constraints_are_validated_without_the_database(personas: dict[str, User]) -> None:
+    # Registration skips validate_constraints (a query each): every check constraint must be a field rule too.
+    # A new constraint fails this test until its rule is checked here.
+    assert sorted(c.name for c in Patient._meta.constraints) == [
+        "patient_family_name_present",
+        "patient_given_name_present",
+        "patient_sex_at_birth_known",
+    ]
+    for field, value in (("given_name", " "), ("family_name", ""), ("sex_at_birth", "other")):
+        with pytest.raises(ValidationError) as refused:
+            patient_register(ctx=_ctx(personas), values={**PERSON, field: value})
+        assert field in refused.value.message_dict
+    assert not Patient.objects.exists()
+
+
+def test_a_drawn_mrn_already_taken_is_drawn_again(personas: dict[str, User]) -> None:
+    first = patient_register(ctx=_ctx(personas), values=PERSON)
+    other = {**PERSON, "given_name": "Other", "phone": ""}
+    with mock.patch.object(services, "_new_mrn", side_effect=[first.mrn, mrn_from_number(1)]):
+        second = patient_register(ctx=_ctx(personas), values=other)
+    assert second.mrn == mrn_from_number(1) and Patient.objects.count() == 2
+    assert AccessEvent.objects.filter(action="patient.register").count() == 2
+    assert chain_check("audit").intact
