@@ -1,0 +1,147 @@
+"""The read replica's router and the read-your-writes pin (kapclinic/replica.py; issue 15, item 4).
+
+The `replica` alias of the test run mirrors the test database (tests/db_roles.py), so no second database is
+needed; KAPCLINIC_READ_REPLICA is off for every other test, as in a deployment without DATABASE_REPLICA_URL.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.db import connections, router, transaction
+from django.http import HttpRequest, HttpResponse
+from django.test import Client, RequestFactory
+from django.test.utils import CaptureQueriesContext
+
+from kapclinic.accounts.models import User
+from kapclinic.audit.models import AccessEvent
+from kapclinic.ledger.models import LedgerEntry
+from kapclinic.patients.models import Patient
+from kapclinic.replica import WROTE_COOKIE, ReadYourWritesMiddleware, primary_pinned, replica_reads
+
+REPORT_MODELS = (LedgerEntry, Patient, AccessEvent)
+
+
+@pytest.fixture
+def replica_on(settings: Any) -> None:
+    settings.KAPCLINIC_READ_REPLICA = "replica"
+
+
+def test_without_a_replica_every_choice_is_djangos_own(settings: Any) -> None:
+    settings.KAPCLINIC_READ_REPLICA = ""
+    with replica_reads():
+        for model in REPORT_MODELS:
+            assert router.db_for_read(model) == "default"
+            assert router.db_for_write(model) == "default"
+    assert router.allow_migrate("default", "audit") is True
+
+
+@pytest.mark.usefixtures("replica_on")
+def test_a_report_read_goes_to_the_replica_and_every_other_read_and_every_write_to_the_primary() -> None:
+    with replica_reads():
+        for model in REPORT_MODELS:
+            assert router.db_for_read(model) == "replica"
+            assert router.db_for_write(model) == "default"  # the audit insert of the same report
+    for model in REPORT_MODELS:
+        assert router.db_for_read(model) == "default"  # not opted in
+
+
+@pytest.mark.usefixtures("replica_on")
+def test_a_row_read_from_the_replica_is_saved_to_and_followed_on_the_primary() -> None:
+    row = Patient(pk=1)
+    row._state.db = "replica"
+    assert router.db_for_write(Patient, instance=row) == "default"
+    assert router.db_for_read(Patient, instance=row) == "default"
+    with replica_reads():
+        assert router.db_for_read(Patient, instance=row) == "replica"
+
+
+@pytest.mark.usefixtures("replica_on")
+def test_the_replica_is_never_migrated() -> None:
+    assert router.allow_migrate("replica", "audit", model_name="accessevent") is False
+    assert router.allow_migrate("default", "audit", model_name="accessevent") is True
+
+
+@pytest.mark.usefixtures("replica_on")
+def test_reads_after_a_write_stay_on_the_primary() -> None:
+    with replica_reads(), primary_pinned():
+        assert router.db_for_read(LedgerEntry) == "default"
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("replica_on")
+def test_reads_inside_a_transaction_stay_on_the_primary() -> None:
+    with transaction.atomic(), replica_reads():
+        assert router.db_for_read(LedgerEntry) == "default"
+
+
+def _answer_where_reports_read(request: HttpRequest) -> HttpResponse:
+    with replica_reads():
+        return HttpResponse(router.db_for_read(LedgerEntry))
+
+
+@pytest.mark.usefixtures("replica_on")
+def test_a_write_pins_that_request_and_that_browsers_next_requests_to_the_primary(settings: Any) -> None:
+    settings.KAPCLINIC_REPLICA_STICKY_SECONDS = 7
+    middleware = ReadYourWritesMiddleware(_answer_where_reports_read)
+    factory = RequestFactory()
+    assert middleware(factory.get("/ledger/reports/")).content == b"replica"
+    wrote = middleware(factory.post("/ledger/receive/"))
+    assert wrote.content == b"default"
+    cookie = wrote.cookies[WROTE_COOKIE]
+    assert cookie["max-age"] == 7 and cookie["httponly"] and cookie["samesite"] == "Lax"
+    after = factory.get("/ledger/reports/")
+    after.COOKIES[WROTE_COOKIE] = "1"
+    assert middleware(after).content == b"default"
+    assert WROTE_COOKIE not in middleware(after).cookies  # the window runs from the write, not the last read
+
+
+def test_without_a_replica_a_write_leaves_no_cookie(settings: Any) -> None:
+    settings.KAPCLINIC_READ_REPLICA = ""
+    answer = ReadYourWritesMiddleware(_answer_where_reports_read)(RequestFactory().post("/ledger/receive/"))
+    assert answer.content == b"default" and WROTE_COOKIE not in answer.cookies
+
+
+def _statements(captured: CaptureQueriesContext) -> list[str]:
+    return [q["sql"].lstrip().split(None, 1)[0].upper() for q in captured.captured_queries]
+
+
+# Committed rows (a mirror is a second connection: it sees no uncommitted row), so PostgreSQL only: flushing
+# the append-only tables between such tests needs tests/db_roles.py's PostgreSQL flush.
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True, databases=["default", "replica"])
+@pytest.mark.usefixtures("replica_on")
+@pytest.mark.parametrize("path", ["/", "/ledger/reports/dispensing-log/", "/ledger/reports/inventory.csv"])
+def test_the_dashboard_and_reports_read_the_replica_and_audit_to_the_primary(
+    personas: dict[str, User], path: str
+) -> None:
+    client = Client()
+    client.force_login(personas["director"])
+    before = AccessEvent.objects.count()
+    with (
+        CaptureQueriesContext(connections["replica"]) as on_replica,
+        CaptureQueriesContext(connections["default"]) as on_primary,
+    ):
+        answer = client.get(path)
+        assert answer.status_code == 200
+        if answer.streaming:
+            b"".join(answer.streaming_content)  # a streamed export reads while it streams
+    assert "SELECT" in _statements(on_replica)
+    assert set(_statements(on_replica)) <= {"SELECT"}, on_replica.captured_queries
+    assert "INSERT" in _statements(on_primary)
+    assert AccessEvent.objects.count() > before
+
+
+# Committed rows (a mirror is a second connection: it sees no uncommitted row), so PostgreSQL only: flushing
+# the append-only tables between such tests needs tests/db_roles.py's PostgreSQL flush.
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True, databases=["default", "replica"])
+@pytest.mark.usefixtures("replica_on")
+def test_after_a_post_the_same_browser_reads_the_dashboard_from_the_primary(personas: dict[str, User]) -> None:
+    client = Client()
+    client.force_login(personas["director"])
+    client.cookies[WROTE_COOKIE] = "1"  # left by the director's last POST
+    with CaptureQueriesContext(connections["replica"]) as on_replica:
+        assert client.get("/").status_code == 200
+    assert on_replica.captured_queries == []
