@@ -6,6 +6,11 @@ needed; KAPCLINIC_READ_REPLICA is off for every other test, as in a deployment w
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,6 +25,7 @@ from kapclinic.ledger.models import LedgerEntry
 from kapclinic.patients.models import Patient
 from kapclinic.replica import WROTE_COOKIE, ReadYourWritesMiddleware, primary_pinned, replica_reads
 
+ROOT = Path(__file__).resolve().parent.parent
 REPORT_MODELS = (LedgerEntry, Patient, AccessEvent)
 
 
@@ -145,3 +151,73 @@ def test_after_a_post_the_same_browser_reads_the_dashboard_from_the_primary(pers
     with CaptureQueriesContext(connections["replica"]) as on_replica:
         assert client.get("/").status_code == 200
     assert on_replica.captured_queries == []
+
+
+def _settings_from(**env: str) -> dict[str, Any]:
+    """kapclinic/settings.py's DATABASES and replica alias under this environment (a fresh interpreter)."""
+    clean = {key: value for key, value in os.environ.items() if not key.startswith(("KAPCLINIC_", "DATABASE_"))}
+    code = (
+        "import json, kapclinic.settings as s; "
+        "print(json.dumps({'DATABASES': s.DATABASES, 'replica': s.KAPCLINIC_READ_REPLICA}, default=str))"
+    )
+    result = subprocess.run(  # noqa: S603 - our own settings module, fixed arguments
+        [sys.executable, "-c", code],
+        env={**clean, "KAPCLINIC_DEBUG": "true", "PYTHONPATH": str(ROOT), **env},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    found: dict[str, Any] = json.loads(result.stdout)
+    return found
+
+
+def test_without_replica_or_pool_settings_the_databases_are_as_before() -> None:
+    found = _settings_from(DATABASE_URL="postgres://app@db/kapclinic")
+    assert set(found["DATABASES"]) == {"default"} and found["replica"] == ""
+    assert "pool" not in found["DATABASES"]["default"].get("OPTIONS", {})
+    assert found["DATABASES"]["default"]["CONN_MAX_AGE"] == 60
+
+
+def test_the_replica_url_makes_a_mirrored_replica_alias() -> None:
+    found = _settings_from(
+        DATABASE_URL="postgres://app@db/kapclinic", DATABASE_REPLICA_URL="postgres://app@ro/kapclinic"
+    )
+    replica = found["DATABASES"]["replica"]
+    assert found["replica"] == "replica" and replica["HOST"] == "ro" and replica["TEST"] == {"MIRROR": "default"}
+
+
+def test_the_pool_settings_give_each_postgresql_alias_a_pool_and_no_persistent_connections() -> None:
+    found = _settings_from(
+        DATABASE_URL="postgres://app@db/kapclinic",
+        DATABASE_REPLICA_URL="postgres://app@ro/kapclinic",
+        DATABASE_POOL_MIN="2",
+        DATABASE_POOL_MAX="4",
+        DATABASE_POOL_TIMEOUT="5",
+    )
+    for alias in ("default", "replica"):
+        assert found["DATABASES"][alias]["OPTIONS"]["pool"] == {"min_size": 2, "max_size": 4, "timeout": 5}
+        assert found["DATABASES"][alias]["CONN_MAX_AGE"] == 0
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"DATABASE_POOL_MAX": "4"}, "needs PostgreSQL"),
+        ({"DATABASE_URL": "postgres://app@db/k", "DATABASE_POOL_MIN": "5", "DATABASE_POOL_MAX": "4"}, "must not"),
+    ],
+)
+def test_pool_settings_that_cannot_work_are_refused(env: dict[str, str], message: str) -> None:
+    clean = {key: value for key, value in os.environ.items() if not key.startswith(("KAPCLINIC_", "DATABASE_"))}
+    result = subprocess.run(
+        [sys.executable, "-c", "import kapclinic.settings"],
+        env={**clean, "KAPCLINIC_DEBUG": "true", "PYTHONPATH": str(ROOT), **env},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode != 0 and message in result.stderr
