@@ -168,6 +168,12 @@ KAPCLINIC_REPLICA_STICKY_SECONDS = env_int("KAPCLINIC_REPLICA_STICKY_SECONDS", 1
 # DATABASE_POOL_MAX > 0: a psycopg 3 connection pool per process for the primary and the replica (Django 5.1+,
 # OPTIONS["pool"]; needs the psycopg-pool package). A pooled connection goes back to the pool after each
 # request, so CONN_MAX_AGE must be 0 (Django refuses persistent connections with a pool).
+# PgBouncer in transaction mode cannot keep a server-side cursor across transactions (Django docs,
+# "Transaction pooling and server-side cursors"): DATABASE_SERVER_SIDE_CURSORS=false there.
+if not env_bool("DATABASE_SERVER_SIDE_CURSORS", default=True):
+    for _alias in ("default", "replica"):
+        if _alias in DATABASES:
+            DATABASES[_alias]["DISABLE_SERVER_SIDE_CURSORS"] = True
 DATABASE_POOL_MAX = env_int("DATABASE_POOL_MAX", 0)
 if DATABASE_POOL_MAX:
     _pool_min = env_int("DATABASE_POOL_MIN", 1)

@@ -132,7 +132,7 @@ def test_the_dashboard_and_reports_read_the_replica_and_audit_to_the_primary(
         answer = client.get(path)
         assert answer.status_code == 200
         if answer.streaming:
-            b"".join(answer.streaming_content)  # a streamed export reads while it streams
+            b"".join(answer.streaming_content)  # type: ignore[attr-defined]  # a streamed export reads as it streams
     assert "SELECT" in _statements(on_replica)
     assert set(_statements(on_replica)) <= {"SELECT"}, on_replica.captured_queries
     assert "INSERT" in _statements(on_primary)
@@ -200,6 +200,14 @@ def test_the_pool_settings_give_each_postgresql_alias_a_pool_and_no_persistent_c
     for alias in ("default", "replica"):
         assert found["DATABASES"][alias]["OPTIONS"]["pool"] == {"min_size": 2, "max_size": 4, "timeout": 5}
         assert found["DATABASES"][alias]["CONN_MAX_AGE"] == 0
+
+
+def test_server_side_cursors_can_be_turned_off_for_pgbouncer() -> None:
+    found = _settings_from(DATABASE_URL="postgres://app@bouncer/kapclinic", DATABASE_SERVER_SIDE_CURSORS="false")
+    assert found["DATABASES"]["default"]["DISABLE_SERVER_SIDE_CURSORS"] is True
+    assert (
+        "DISABLE_SERVER_SIDE_CURSORS" not in _settings_from(DATABASE_URL="postgres://app@db/k")["DATABASES"]["default"]
+    )
 
 
 @pytest.mark.parametrize(

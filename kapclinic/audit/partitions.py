@@ -94,7 +94,7 @@ def month_partitions_create(connection: BaseDatabaseWrapper, table: str, first: 
     return created
 
 
-def _one(connection: BaseDatabaseWrapper, sql: str, params: list[object]) -> list[tuple[object, ...]]:
+def _one(connection: BaseDatabaseWrapper, sql: str, params: list[str]) -> list[tuple[object, ...]]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return list(cursor.fetchall())
