@@ -86,7 +86,14 @@ def grants_apply(connection: BaseDatabaseWrapper, role: str) -> list[str]:
         owned = [row[0] for row in cursor.fetchall()]
         if owned:
             raise RoleError(f"{role} owns {', '.join(owned)}: run the migrations as the owner role, not as {role}.")
-        cursor.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s AND tableowner = current_user", [schema])
+        # Partitions get nothing: the application reaches them only through their partitioned table, where
+        # its privileges are checked (PostgreSQL docs, "Table Partitioning"; kapclinic/audit/partitions.py).
+        cursor.execute(
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = %s AND c.relkind IN ('r', 'p') AND NOT c.relispartition "
+            "AND pg_get_userbyid(c.relowner) = current_user",
+            [schema],
+        )
         tables = [row[0] for row in cursor.fetchall()]
         statements = [
             f"GRANT CONNECT ON DATABASE {_q(database)} TO {_q(role)}",

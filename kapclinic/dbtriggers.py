@@ -80,6 +80,17 @@ def _pg_truncate_sql(table: str) -> str:
     )
 
 
+def append_only_sql(table: str) -> list[str]:
+    """PostgreSQL: the statements that (re)make `table` append-only (kapclinic/audit/partitions.py)."""
+    return [*_drop_sql("postgresql", table), *_create_sql("postgresql", table)]
+
+
+def truncate_refused_sql(table: str) -> list[str]:
+    """PostgreSQL: the statements that make `table` refuse TRUNCATE (a partition: statement triggers are not
+    cloned onto partitions, PostgreSQL docs, CREATE TRIGGER)."""
+    return [_PG_FUNCTION, f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table};", _pg_truncate_sql(table)]
+
+
 def _drop_sql(vendor: str, table: str) -> list[str]:
     if vendor == "sqlite":
         return [f"DROP TRIGGER IF EXISTS {table}_no_update;", f"DROP TRIGGER IF EXISTS {table}_no_delete;"]

@@ -89,6 +89,8 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Below WhiteNoise: every answer but a static file gets the content policy and "no-store".
     "kapclinic.middleware.SecurityHeadersMiddleware",
+    # Around everything that reads: a request that writes, and the next ones of that browser, read the primary.
+    "kapclinic.replica.ReadYourWritesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     # The audit rows a page's reads record, written in one INSERT as the answer leaves (kapclinic/audit/page_reads.py).
     "kapclinic.audit.page_reads.PageReadsMiddleware",
@@ -147,6 +149,49 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 # restored with the server stopped, so no kept connection sees an old file.
 # A kept connection that broke (a restarted database server) is noticed and replaced before a request uses it.
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+
+# --- A read replica and connection pools (issue 15, item 4; docs/deploy.md) --------------------------------
+# DATABASE_REPLICA_URL: a streaming replica of the primary, read by the reports, dashboards, exports and
+# outcome charts only (kapclinic/replica.py says which reads and why). Unset: one database, as before.
+KAPCLINIC_READ_REPLICA = ""
+if env_str("DATABASE_REPLICA_URL", ""):
+    DATABASES["replica"] = dj_database_url.parse(
+        env_str("DATABASE_REPLICA_URL", ""), conn_max_age=DATABASES["default"]["CONN_MAX_AGE"]
+    )
+    DATABASES["replica"]["CONN_HEALTH_CHECKS"] = True
+    # Tests read the test database through this alias, not a second database (Django docs, "Testing
+    # primary/replica configurations").
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+    KAPCLINIC_READ_REPLICA = "replica"
+DATABASE_ROUTERS = ["kapclinic.replica.ReplicaRouter"]
+# After a write, that browser reads from the primary this long (above the replica's usual replay lag).
+KAPCLINIC_REPLICA_STICKY_SECONDS = env_int("KAPCLINIC_REPLICA_STICKY_SECONDS", 10, minimum=1)
+
+# DATABASE_POOL_MAX > 0: a psycopg 3 connection pool per process for the primary and the replica (Django 5.1+,
+# OPTIONS["pool"]; needs the psycopg-pool package). A pooled connection goes back to the pool after each
+# request, so CONN_MAX_AGE must be 0 (Django refuses persistent connections with a pool).
+# PgBouncer in transaction mode cannot keep a server-side cursor across transactions (Django docs,
+# "Transaction pooling and server-side cursors"): DATABASE_SERVER_SIDE_CURSORS=false there.
+if not env_bool("DATABASE_SERVER_SIDE_CURSORS", default=True):
+    for _alias in ("default", "replica"):
+        if _alias in DATABASES:
+            DATABASES[_alias]["DISABLE_SERVER_SIDE_CURSORS"] = True
+DATABASE_POOL_MAX = env_int("DATABASE_POOL_MAX", 0)
+if DATABASE_POOL_MAX:
+    _pool_min = env_int("DATABASE_POOL_MIN", 1)
+    if _pool_min > DATABASE_POOL_MAX:
+        raise ImproperlyConfigured("DATABASE_POOL_MIN must not exceed DATABASE_POOL_MAX")
+    for _alias in ("default", "replica"):
+        if _alias in DATABASES:
+            if DATABASES[_alias]["ENGINE"] != "django.db.backends.postgresql":
+                raise ImproperlyConfigured("DATABASE_POOL_MAX needs PostgreSQL: unset it for SQLite")
+            DATABASES[_alias].setdefault("OPTIONS", {})["pool"] = {
+                "min_size": _pool_min,
+                "max_size": DATABASE_POOL_MAX,
+                # Seconds a request waits for a free connection before failing (psycopg_pool's `timeout`).
+                "timeout": env_int("DATABASE_POOL_TIMEOUT", 10, minimum=1),
+            }
+            DATABASES[_alias]["CONN_MAX_AGE"] = 0
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"

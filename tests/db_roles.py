@@ -14,6 +14,7 @@ superuser has it.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -58,10 +59,26 @@ def _flush_with_triggers_off(self: BaseDatabaseOperations, sql_list: Iterable[st
         owner.close()
 
 
+def _replica_mirror_add() -> None:
+    """A `replica` alias that mirrors the test database (Django docs, "Testing primary/replica configurations").
+
+    Only tests/test_replica.py reads through it, turning KAPCLINIC_READ_REPLICA on; for every other test no
+    replica is configured and the router leaves every choice to Django. A mirror shares the primary's settings
+    (and so its login, switched to the application role below).
+    """
+    if "replica" in settings.DATABASES:
+        return  # DATABASE_REPLICA_URL was set: kapclinic/settings.py made it a mirror already
+    mirror = copy.deepcopy(connections.settings["default"])
+    mirror["TEST"]["MIRROR"] = "default"
+    settings.DATABASES["replica"] = mirror
+    connections.settings["replica"] = mirror
+
+
 @pytest.fixture(scope="session")
 def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: None) -> Iterator[None]:
     original = DatabaseOperations.execute_sql_flush
     DatabaseOperations.execute_sql_flush = _flush_with_triggers_off  # type: ignore[method-assign]
+    _replica_mirror_add()
     if _two_roles():
         # Create and migrate the test database as the owner; django_db_setup below switches to the app role.
         _app_login.update(_login("default"))

@@ -17,7 +17,9 @@ from kapclinic.dosing.models import DosingSession, VitalSign
 from kapclinic.intake.models import EligibilityDecision
 from kapclinic.measures.models import QuestionnaireResponse
 from kapclinic.patients.access import patient_get_for_user
+from kapclinic.patients.models import Patient
 from kapclinic.plans.models import TreatmentPlan
+from kapclinic.replica import replica_reads
 from kapclinic.roles import Action, may
 from kapclinic.therapy.selectors import notes_for_export
 
@@ -33,7 +35,21 @@ def record_export(*, ctx: AuditContext, patient_id: int, include_own_process_not
     access = patient_get_for_user(
         ctx=ctx, patient_id=patient_id, action=Action.PATIENT_VIEW_CLINICAL, record_allowed=False
     )
-    patient = access.patient
+    record = _record_read(ctx=ctx, patient=access.patient, include_own_process_notes=include_own_process_notes)
+    access_event_record(
+        ctx=ctx,
+        action="patient.export",
+        patient_id=access.patient.pk,
+        emergency=access.emergency,
+        detail={"process_notes": include_own_process_notes},
+    )
+    return record
+
+
+# An export: read from the replica when there is one (kapclinic/replica.py); the access check above and the
+# audit insert stay on the primary.
+@replica_reads()
+def _record_read(*, ctx: AuditContext, patient: Patient, include_own_process_notes: bool) -> dict[str, Any]:
     record: dict[str, Any] = {
         "format": EXPORT_FORMAT,
         "exported_at": timezone.now().isoformat(),
@@ -137,11 +153,4 @@ def record_export(*, ctx: AuditContext, patient_id: int, include_own_process_not
             }
             for n in notes
         ]
-    access_event_record(
-        ctx=ctx,
-        action="patient.export",
-        patient_id=patient.pk,
-        emergency=access.emergency,
-        detail={"process_notes": include_own_process_notes},
-    )
     return record

@@ -26,6 +26,7 @@ from kapclinic.days import day_start
 from kapclinic.ledger.models import BusinessTime, ClinicRegistration, LedgerEntry, Lot, Product, StorageLocation
 from kapclinic.ledger.selectors import EXPIRY_WARNING_DAYS, Balance, ledger_reconciliation, require_ledger_report
 from kapclinic.patients.models import Patient
+from kapclinic.replica import replica_reads
 
 # A log longer than this is refused as one PDF: WeasyPrint lays out about 20 rows a second, and a
 # request must finish well within the server's timeout. The CSV has no limit.
@@ -249,6 +250,7 @@ def _kind_totals(rows: list[DispensingRow]) -> list[KindTotal]:
     return sorted(totals.values(), key=lambda t: (t.product, order.index(t.kind)))
 
 
+@replica_reads()  # a report: from the replica when there is one (kapclinic/replica.py)
 def dispensing_log(
     *,
     ctx: AuditContext,
@@ -422,6 +424,7 @@ def _containers(units: Decimal, per_container: Decimal) -> tuple[int, Decimal]:
     return full, units - full * per_container
 
 
+@replica_reads()  # a report: from the replica when there is one (kapclinic/replica.py)
 def inventory_report(
     *,
     ctx: AuditContext,
@@ -575,6 +578,7 @@ def _per_lot(lines: list[ReconciliationLine], kinds: list[EntryKind]) -> list[Re
     return rollup
 
 
+@replica_reads()  # a report: from the replica when there is one (kapclinic/replica.py)
 def reconciliation_report(
     *, ctx: AuditContext, output: str = "page", today: date | None = None
 ) -> ReconciliationReport:

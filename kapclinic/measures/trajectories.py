@@ -14,6 +14,7 @@ from django.utils.safestring import SafeString, mark_safe
 from kapclinic.clinical.instruments import INSTRUMENTS, Instrument
 from kapclinic.clinical.outcomes import Trajectory, trajectory
 from kapclinic.measures.models import QuestionnaireResponse
+from kapclinic.replica import replica_reads
 
 if TYPE_CHECKING:
     from kapclinic.measures.charts import TrajectoryRow
@@ -30,6 +31,7 @@ class ChartTrajectory:
     rows: list[TrajectoryRow]
 
 
+@replica_reads()  # the outcome charts: from the replica when there is one (kapclinic/replica.py)
 def trajectories_for_patient(*, patient_id: int, dosing_dates: Sequence[date] = ()) -> list[ChartTrajectory]:
     """Return one trajectory per instrument with a total, in the registry's order (the chart read is audited).
 

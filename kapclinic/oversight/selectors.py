@@ -14,6 +14,7 @@ from kapclinic.audit.models import AccessEvent, EmergencyAccess
 from kapclinic.audit.services import access_event_record
 from kapclinic.errors import AccessDenied, NotFound
 from kapclinic.patients.models import Patient
+from kapclinic.replica import replica_reads_alias
 from kapclinic.roles import Action, may
 
 
@@ -62,6 +63,9 @@ def access_events_for(*, ctx: AuditContext, filters: AuditFilter, export: bool =
     """Return the events matching `filters`, newest first; browsing the log is itself recorded."""
     require_audit_browse(ctx)
     events = AccessEvent.objects.select_related("patient")
+    if export and (replica := replica_reads_alias()):
+        # Streamed after the view returns: bound now to the replica when there is one (kapclinic/replica.py).
+        events = events.using(replica)
     if filters.patient_id is not None:
         events = events.filter(patient_id=filters.patient_id)
     if filters.username:
