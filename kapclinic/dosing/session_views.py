@@ -153,15 +153,25 @@ def session_page(request: HttpRequest, session_id: int, *, refused: tuple[str, S
     session = record.session
     svg, summary = _chart(record)
     order = record.order
-    products = list(Product.objects.filter(active=True).order_by("name")) if may(user.role, Action.DOSE_ORDER) else []
+    # The dose section, with the product list (before the order) and the administration form with its lots and
+    # defaults (after it), shows only while the state allows the order: not read for a session past it.
+    dose_section = refusal(session.state, Step.ORDER_DOSE) is None
+    products = (
+        list(Product.objects.filter(active=True).order_by("name"))
+        if dose_section and order is None and may(user.role, Action.DOSE_ORDER)
+        else []
+    )
+    administer_form = dose_section and order is not None and may(user.role, Action.SESSION_RUN)
     lots = (
         list(
             Lot.objects.filter(product_id=order.product_id, expires_on__gte=timezone.localdate()).order_by("expires_on")
         )
-        if order
+        if order and administer_form
         else []
     )
-    lot_default, location_default = _administration_defaults(session, order.product_id, lots) if order else (None, None)
+    lot_default, location_default = (
+        _administration_defaults(session, order.product_id, lots) if order and administer_form else (None, None)
+    )
     next_due = _next_reading_due(record)
     preview = None
     # The dose order form comes with the dose it signs: worked out from the product chosen with Calculate, or from
