@@ -61,7 +61,11 @@ def _chart_context(user: User, access: PatientAccess) -> dict[str, object]:
         "can_view_scores": can_view_scores,
         "plan": current_plan(patient.pk) if show_clinical else None,
         "consent": consent_status(patient.pk) if show_clinical else None,
-        "therapy_notes": notes_for_chart(user=user, patient_id=patient.pk, limit=10) if show_clinical else [],
+        "therapy_notes": notes_for_chart(
+            user=user, patient_id=patient.pk, limit=10, care_team={m.user_id for m in header.care_team}
+        )
+        if show_clinical
+        else [],
         "dosing_sessions": list(
             DosingSession.objects.filter(patient=patient)
             .exclude(state=SessionState.CANCELLED)

@@ -115,14 +115,22 @@ def session_get(
     allowed read to the caller, as patient_get_for_user: a poll records it only when what it shows changed)."""
     session = (
         DosingSession.objects.select_related(
-            "patient", "plan", "nurse", "therapist", "checklist", "check_in", "discharge", "administration__lot"
+            "plan",
+            "nurse",
+            "therapist",
+            "checklist",
+            "check_in__by",
+            "discharge__by",
+            "administration__lot",
+            "administration__by",
         )
         .filter(pk=session_id)
         .first()
     )
     if session is None:
         raise NotFound("No such dosing session.")
-    patient_get_for_user(ctx=ctx, patient_id=session.patient_id, action=action, record_allowed=record_allowed)
+    access = patient_get_for_user(ctx=ctx, patient_id=session.patient_id, action=action, record_allowed=record_allowed)
+    session.patient = access.patient  # the door has read the patient: not a second time in the join above
     return SessionRecord(
         session=session,
         check_in=session.check_in if _has(session, "check_in") else None,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -153,15 +153,25 @@ def session_page(request: HttpRequest, session_id: int, *, refused: tuple[str, S
     session = record.session
     svg, summary = _chart(record)
     order = record.order
-    products = list(Product.objects.filter(active=True).order_by("name")) if may(user.role, Action.DOSE_ORDER) else []
+    # The dose section, with the product list (before the order) and the administration form with its lots and
+    # defaults (after it), shows only while the state allows the order: not read for a session past it.
+    dose_section = refusal(session.state, Step.ORDER_DOSE) is None
+    products = (
+        list(Product.objects.filter(active=True).order_by("name"))
+        if dose_section and order is None and may(user.role, Action.DOSE_ORDER)
+        else []
+    )
+    administer_form = dose_section and order is not None and may(user.role, Action.SESSION_RUN)
     lots = (
         list(
             Lot.objects.filter(product_id=order.product_id, expires_on__gte=timezone.localdate()).order_by("expires_on")
         )
-        if order
+        if order and administer_form
         else []
     )
-    lot_default, location_default = _administration_defaults(session, order.product_id, lots) if order else (None, None)
+    lot_default, location_default = (
+        _administration_defaults(session, order.product_id, lots) if order and administer_form else (None, None)
+    )
     next_due = _next_reading_due(record)
     preview = None
     # The dose order form comes with the dose it signs: worked out from the product chosen with Calculate, or from
@@ -241,7 +251,7 @@ def _step_forms(
     refused: tuple[str, StepForm] | None,
     lot: int | None,
     location: int | None,
-) -> dict[str, StepForm]:
+) -> StepForms:
     """Each step's form for the page (keyed for the template: check_in, adverse_event, ...): the refused one as it
     was posted, the others with what the page starts with."""
     checklist = getattr(session, "checklist", None)
@@ -256,10 +266,34 @@ def _step_forms(
         "order": {"infusion_minutes": STANDARD_MINUTES},
         "administer": {"lot": lot, "location": location, "given": given.normalize() if given is not None else None},
     }
-    forms = {name: step.form(initial=initial.get(name)) for name, step in STEPS.items()}
-    if refused:
-        forms[refused[0]] = refused[1]
-    return {name.replace("-", "_"): form for name, form in forms.items()}
+    made = {refused[0].replace("-", "_"): refused[1]} if refused else {}
+    builders = {name.replace("-", "_"): (step.form, initial.get(name)) for name, step in STEPS.items()}
+    return StepForms(builders, made)
+
+
+class StepForms(Mapping[str, StepForm]):
+    """The step forms by template key, each built when the page first shows it: a session's state shows a few of
+    the steps, and building a form copies all its fields."""
+
+    def __init__(
+        self,
+        builders: dict[str, tuple[type[StepForm], dict[str, object] | None]],
+        made: dict[str, StepForm],
+    ) -> None:
+        self._builders = builders
+        self._made = made
+
+    def __getitem__(self, key: str) -> StepForm:
+        if key not in self._made:
+            form_class, initial = self._builders[key]
+            self._made[key] = form_class(initial=initial)
+        return self._made[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._builders)
+
+    def __len__(self) -> int:
+        return len(self._builders)
 
 
 @login_required

@@ -47,6 +47,8 @@ def open_safety_flags_for_patient(*, patient_id: int) -> list[SafetyFlag]:
     return list(
         SafetyFlag.objects.filter(patient_id=patient_id, acknowledged_at__isnull=True)
         .select_related("response")
+        # What the banner shows: a whole response row (its answers) costs more to build than to read.
+        .only("patient", "response", "code", "raised_at", "acknowledged_at", "response__instrument", "response__total")
         .order_by("-raised_at")
     )
 

@@ -198,6 +198,11 @@ def possible_duplicates(key: PersonKey, *, exclude_id: int | None = None) -> lis
     return [PossibleDuplicate(patient=patients[pk], reasons=reasons) for pk, reasons in reasons_by_id.items()]
 
 
+# What a name on a page reads (the person and patient_name filters, User.display_name, the MRN beside a name).
+STAFF_NAME_FIELDS = ("username", "first_name", "last_name", "role")
+PATIENT_NAME_FIELDS = ("given_name", "family_name", "preferred_name", "mrn")
+
+
 @dataclass(frozen=True)
 class DuplicateAlert:
     other: Patient
@@ -215,8 +220,22 @@ def chart_header(*, patient: Patient) -> ChartHeader:
 
     A possible duplicate shows on both charts: the one registered later and the one it matched.
     """
-    care_team = list(patient.care_team.select_related("user").order_by("role"))
-    flags = DuplicateFlag.objects.filter(Q(patient=patient) | Q(other=patient)).select_related("patient", "other")
+    # Only the columns shown (names, MRN): building whole joined rows cost more than reading them.
+    care_team = list(
+        patient.care_team.select_related("user")
+        .only("patient", "role", "user", *(f"user__{name}" for name in STAFF_NAME_FIELDS))
+        .order_by("role")
+    )
+    flags = (
+        DuplicateFlag.objects.filter(Q(patient=patient) | Q(other=patient))
+        .select_related("patient", "other")
+        .only(
+            "reasons",
+            "patient",
+            "other",
+            *(f"{side}__{name}" for side in ("patient", "other") for name in PATIENT_NAME_FIELDS),
+        )
+    )
     alerts = [
         DuplicateAlert(other=flag.other if flag.patient_id == patient.pk else flag.patient, reasons=flag.reasons)
         for flag in flags

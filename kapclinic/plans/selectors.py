@@ -35,6 +35,7 @@ def current_plan(patient_id: int) -> TreatmentPlan | None:
     """The newest signed plan (the one in force). Callers have already checked access."""
     return (
         TreatmentPlan.objects.filter(patient_id=patient_id, signed_at__isnull=False)
+        .select_related("therapist", "signed_by")  # the chart names both
         .order_by("-signed_at", "-id")
         .first()
     )

@@ -12,6 +12,7 @@ Who sees a note:
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -67,15 +68,20 @@ def visible_notes_q(user: User, *, may_view_notes: bool) -> Q:
     return visible
 
 
-def may_view_notes_of(user: User, patient_id: int) -> bool:
-    """Whether the role matrix lets `user` read this patient's notes (team or emergency access); not audited."""
+def may_view_notes_of(user: User, patient_id: int, *, care_team: Collection[int] | None = None) -> bool:
+    """Whether the role matrix lets `user` read this patient's notes (team or emergency access); not audited.
+
+    `care_team`: the user ids of the patient's care team when the page has read them already (the chart).
+    """
     scope = scope_for(user.role, Action.NOTE_VIEW)
     if scope is Scope.ALL:
         return True
     if scope is Scope.TEAM:
-        return is_on_care_team(user_id=user.pk, patient_id=patient_id) or (
-            emergency_access_active(user_id=user.pk, patient_id=patient_id) is not None
-        )
+        if care_team is not None:
+            on_team = user.pk in care_team
+        else:
+            on_team = is_on_care_team(user_id=user.pk, patient_id=patient_id)
+        return on_team or (emergency_access_active(user_id=user.pk, patient_id=patient_id) is not None)
     return False
 
 
@@ -215,13 +221,16 @@ def notes_for_patient(*, ctx: AuditContext, patient_id: int, kind: str | None = 
     return patient_notes_for_user(ctx=ctx, patient_id=patient_id, kind=kind).notes
 
 
-def notes_for_chart(*, user: User, patient_id: int, limit: int = 20) -> list[TherapyNote]:
+def notes_for_chart(
+    *, user: User, patient_id: int, limit: int = 20, care_team: Collection[int] | None = None
+) -> list[TherapyNote]:
     """The chart's list of therapy notes (kind, author, time, signed or draft) for a chart already opened.
 
     The chart read itself is audited by the chart; opening a note is audited by `note_get_for_user`.
     A prescriber who may open the chart but is not on the team sees none (NOTE_VIEW is team-scoped).
+    `care_team`: as for `may_view_notes_of`.
     """
-    may_view = may_view_notes_of(user, patient_id)
+    may_view = may_view_notes_of(user, patient_id, care_team=care_team)
     if not may_view and not may(user.role, Action.PROCESS_NOTE_VIEW):
         return []
     return list(

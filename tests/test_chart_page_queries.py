@@ -1,0 +1,64 @@
+"""The chart and session pages on a full record (the demo clinic, as bench/chart_pages.py measures them): a fixed
+number of queries, none read twice, and one write, the audit row (issue 15, item 3)."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django.db.models import Count
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+from kapclinic.accounts.models import User
+from kapclinic.dosing.models import VitalSign
+from kapclinic.measures.models import QuestionnaireResponse
+
+# session, user; patient (and the nurse's care-team check), audit chain head and INSERT; the care team with the
+# users' names, duplicate flags; the clinicians to assign (prescriber); open safety flags, recent scores, trajectory
+# scores, measurement schedule and its dosing days; the plan with its therapist and signer; consent; therapy notes
+# (their team check reads the care team above); dosing sessions with checklists; appointments with clinicians; the
+# banner's allergies; the portal login; the inquiry.
+CHART = {"prescriber": 21, "nurse": 20}
+# session, user; the session with plan, clinicians, checklist, check-in, administration and discharge (and who did
+# each); patient (and the nurse's care-team check), audit chain head and INSERT; vital signs, alerts, clearances,
+# orders, events, transitions; the banner: allergies, safety flags, care team, duplicate flags; the notes about the
+# session. (Past the dose, as here, not the products, lots and stock of the dose section, which is not shown.)
+SESSION = {"prescriber": 17, "nurse": 18}
+
+
+def _pages() -> dict[str, str]:
+    scored = (
+        QuestionnaireResponse.objects.filter(total__isnull=False)
+        .values("patient_id")
+        .annotate(n=Count("id"))
+        .order_by("-n", "patient_id")
+        .first()
+    )
+    measured = VitalSign.objects.values("session_id").annotate(n=Count("id")).order_by("-n", "session_id").first()
+    assert scored is not None and measured is not None
+    return {"chart": f"/patients/{scored['patient_id']}/", "session": f"/dosing/sessions/{measured['session_id']}/"}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("username", ["prescriber", "nurse"])
+def test_the_chart_and_session_pages_read_each_thing_once_in_a_fixed_number_of_queries(username: str) -> None:
+    call_command("demo_load", "--quiet")
+    client = Client()
+    client.force_login(User.objects.get(username=username))
+    for page, url in _pages().items():
+        assert client.get(url).status_code == 200  # the first request may fill caches (the charts, the session)
+        with CaptureQueriesContext(connection) as captured:
+            response = client.get(url)
+        assert response.status_code == 200 and b"<svg" in response.content
+        statements = [q["sql"] for q in captured.captured_queries]
+        repeated = [sql for sql, n in Counter(statements).items() if n > 1 and sql not in ("BEGIN", "COMMIT")]
+        assert repeated == [], f"{page}: read twice: {repeated}"  # e.g. a user or a related row per row shown
+        writes = [
+            sql for sql in statements if not sql.startswith(("SELECT", "BEGIN", "COMMIT", "SAVEPOINT", "RELEASE"))
+        ]
+        assert len(writes) == 1 and writes[0].startswith('INSERT INTO "audit_accessevent"'), writes
+        expected = (CHART if page == "chart" else SESSION)[username]
+        assert len(statements) == expected, f"{page} as {username}: " + "\n".join(s[:120] for s in statements)
