@@ -62,8 +62,9 @@ test: system-deps venv assets
 	$(MAKE) --no-print-directory lint typecheck test-sqlite test-postgres && \
 	echo "make test: all passed in $$(( $$(date +%s) - start )) s"
 
-bench: venv
-	KAPCLINIC_DEBUG=true $(PY) bench/run.py
+# Every speed figure with its floor, SQLite and PostgreSQL (scripts/bench; BENCH_PARTS="charts load" for some).
+bench: system-deps venv assets
+	PY=$(PY) scripts/bench
 
 lock:
 	$(PYTHON) -m venv /tmp/kapclinic-lock && /tmp/kapclinic-lock/bin/pip install --quiet -r requirements.in
