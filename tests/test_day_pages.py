@@ -21,9 +21,9 @@ from kapclinic.therapy.selectors import integration_sessions_due
 
 # Page -> (who, what, queries), in a test's transaction (no BEGIN of the audit insert's own). The board: the
 # sign-in session, the user, the day's sessions with their open-alert counts, the audit chain's head and one INSERT
-# of its rows; the API the same with its token for the first two. The homes add one query per list they show (prescriber:
-# safety flags, caseload count and page, appointments, today's sessions, the sessions waiting, the notes to sign and
-# to co-sign) and one head and one INSERT for all the lists naming patients (kapclinic/audit/page_reads.py).
+# of its rows; the API the same with its token for the first two. The homes add one query per list they show
+# (prescriber: safety flags, caseload count and page, appointments, today's sessions, the sessions waiting, the
+# notes to sign and to co-sign) and one head and one INSERT for all the lists naming patients (audit/page_reads.py).
 PAGES = {
     "board": ("nurse", "/dosing/today/", 5),
     "schedule": ("nurse", "/dosing/schedule/", 5),
