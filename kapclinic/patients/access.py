@@ -12,7 +12,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
 from kapclinic.accounts.models import User
@@ -87,6 +87,17 @@ def patient_get_for_user(
     return PatientAccess(patient=patient, scope=scope, emergency=grant)
 
 
+def on_care_team_of(user_id: int, *, patient_field: str = "pk") -> Exists:
+    """A condition on patients (or, with `patient_field`, on rows that name a patient): `user_id` is on the
+    patient's care team.
+
+    EXISTS, not a join: a list sorted by name can then walk the name index and stop at the page's end, where the
+    join read every patient of the user's caseload (12,500 rows for a clinician of a 25,000-patient clinic)
+    before sorting them for the first ten; and a patient is never repeated.
+    """
+    return Exists(CareTeamMember.objects.filter(patient_id=OuterRef(patient_field), user_id=user_id))
+
+
 def patients_visible_to(*, ctx: AuditContext, action: Action = Action.PATIENT_LIST) -> QuerySet[Patient]:
     """Return the patients `ctx.user` may list; raises AccessDenied for roles that list none."""
     user = ctx.user
@@ -95,7 +106,7 @@ def patients_visible_to(*, ctx: AuditContext, action: Action = Action.PATIENT_LI
     if scope is Scope.ALL:
         return patients
     if scope is Scope.TEAM:
-        return patients.filter(Q(care_team__user_id=user.pk))
+        return patients.filter(on_care_team_of(user.pk))
     if scope is Scope.OWN:
         return patients.filter(user_id=user.pk)
     access_event_record(ctx=ctx, action=action, outcome=Outcome.DENIED)

@@ -10,9 +10,9 @@ from django.db.models import Q, QuerySet
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.services import access_events_record_many
 from kapclinic.clinical.registry import PersonKey, SearchTerms, duplicate_reasons, parse_search, search_fold
-from kapclinic.patients.access import patients_visible_to
+from kapclinic.patients.access import on_care_team_of, patients_visible_to
 from kapclinic.patients.models import CareTeamMember, DuplicateFlag, Patient
-from kapclinic.roles import Action
+from kapclinic.roles import Action, Scope, scope_for
 
 MAX_PAGE_SIZE = 100
 
@@ -143,8 +143,9 @@ def patient_search_for_user(
     offset = max(0, offset)
     terms = parse_search(query)
     patients = _apply_search(patients_visible_to(ctx=ctx), terms)
-    if own_caseload:
-        patients = patients.filter(care_team__user_id=ctx.user.pk)
+    if own_caseload and scope_for(ctx.user.role, Action.PATIENT_LIST) is not Scope.TEAM:
+        # A team-scoped role sees only its caseload already (patients_visible_to).
+        patients = patients.filter(on_care_team_of(ctx.user.pk))
     count, capped = _count_capped(patients, offset=offset, limit=limit)
     words = _folded_words(terms) if not (terms.mrn or terms.birth_date or terms.phone_digits) else []
     if words:
