@@ -1,10 +1,20 @@
-"""The next free start times of a staff member: plain date arithmetic, no Django (tested on its own)."""
+"""The next free start times of a staff member within the clinic's opening hours: the booking form's offer.
+
+The arithmetic is kapclinic/clinical/availability.py's, which the calendar's booking engine uses too; this module
+only says what an appointment's opening hours are. No Django (tested on its own).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time
+
+from kapclinic.clinical import availability
+from kapclinic.clinical.availability import Grid, Resource, WeeklyHours
+
+# Any Monday before the first appointment: the weekly rule needs an anchor, and its weeks count from there.
+_ANCHOR = date(2000, 1, 3)
 
 
 @dataclass(frozen=True)
@@ -16,6 +26,10 @@ class OpeningHours:
     step_minutes: int = 15
     weekdays_only: bool = True
 
+    def weekly(self) -> WeeklyHours:
+        rule = "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR" if self.weekdays_only else "FREQ=DAILY"
+        return WeeklyHours(rule, self.opens, self.closes, since=_ANCHOR)
+
 
 def next_free_starts(
     *,
@@ -25,42 +39,20 @@ def next_free_starts(
     not_before: datetime,
     count: int = 3,
     hours: OpeningHours = OpeningHours(),
-    search_days: int = 14,
+    search_days: int = availability.SEARCH_DAYS,
 ) -> list[datetime]:
     """Return up to `count` starts at or after `wanted` (and `not_before`) where `minutes` fit between the busy
     intervals, within opening hours, on the grid of `hours.step_minutes`. Times keep `wanted`'s time zone."""
-    if minutes <= 0 or count <= 0:
-        return []
-    length = timedelta(minutes=minutes)
-    step = timedelta(minutes=hours.step_minutes)
-    intervals = sorted(busy)
-    start = _onto_grid(max(wanted, not_before), hours.step_minutes)
-    found: list[datetime] = []
-    limit = start + timedelta(days=search_days)
-    candidate = start
-    while candidate < limit and len(found) < count:
-        day_open = candidate.replace(hour=hours.opens.hour, minute=hours.opens.minute, second=0, microsecond=0)
-        day_close = candidate.replace(hour=hours.closes.hour, minute=hours.closes.minute, second=0, microsecond=0)
-        if (hours.weekdays_only and candidate.weekday() >= 5) or candidate + length > day_close:
-            candidate = day_open + timedelta(days=1)
-            continue
-        if candidate < day_open:
-            candidate = day_open
-            continue
-        blocking = [end for begin, end in intervals if begin < candidate + length and end > candidate]
-        if blocking:
-            # Jump past the latest clash, back onto the grid.
-            candidate = _onto_grid(max(candidate + step, max(blocking)), hours.step_minutes)
-            continue
-        found.append(candidate)
-        candidate += step
-    return found
-
-
-def _onto_grid(moment: datetime, step_minutes: int) -> datetime:
-    """Round up to the next multiple of `step_minutes` past the hour (10:07 becomes 10:15; 10:15 stays)."""
-    exact = moment.replace(second=0, microsecond=0)
-    if exact != moment:
-        exact += timedelta(minutes=1)
-    extra = exact.minute % step_minutes
-    return exact + timedelta(minutes=step_minutes - extra) if extra else exact
+    zone = wanted.tzinfo
+    if zone is None:
+        raise ValueError("wanted must be an aware datetime")
+    staff = Resource("staff", hours=[hours.weekly()], busy=list(busy))
+    return availability.next_free_starts(
+        [staff],
+        minutes=minutes,
+        wanted=wanted,
+        zone=zone,
+        grid=Grid(step_minutes=hours.step_minutes, not_before=not_before),
+        count=count,
+        search_days=search_days,
+    )

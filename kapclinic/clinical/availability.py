@@ -1,0 +1,243 @@
+"""When a booking can happen: working hours, opening hours, time off, closures and what is already booked (issue 16,
+items 1 and 2). Plain date arithmetic over intervals; no Django.
+
+A resource is anything a booking needs at its time: a member of staff, a room, a chair. Each has weekly hours
+written as iCalendar recurrence rules (RFC 5545 section 3.3.10 RRULE, read with python-dateutil's rrulestr, so
+"every weekday", "every other Friday" and "the first Monday of the month" mean what a calendar means by them),
+minus its time off and the clinic's closures, minus its bookings. A booking fits where every resource it needs is
+free for its whole length, on the clinic's grid of start times.
+
+How long a booking lasts comes from its kind; a dosing session's from its route: the dose or infusion, the
+observation minimum of monitoring.md section 6 (Spravato's from the label; the others clinic policy) and the
+check-in and discharge around them (clinic policy).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, tzinfo
+
+from dateutil.rrule import rrulestr
+
+from kapclinic.clinical.monitoring import DEFAULT_POLICY as MONITORING_POLICY
+from kapclinic.clinical.monitoring import MonitoringPolicy, observation_minutes
+
+Interval = tuple[datetime, datetime]
+
+# How far ahead "next free times" looks before it says there are none: two weeks, as the booking form offers.
+SEARCH_DAYS = 14
+
+
+@dataclass(frozen=True)
+class WeeklyHours:
+    """One recurring block of hours: starting at `starts` on the days `rule` picks, lasting until `ends`.
+
+    `rule` is an RRULE value without DTSTART, e.g. "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR" or
+    "FREQ=WEEKLY;INTERVAL=2;BYDAY=FR"; `since` anchors it (an every-other-week rule counts its weeks from there).
+    """
+
+    rule: str
+    starts: time
+    ends: time
+    since: date
+
+    def __post_init__(self) -> None:
+        if self.ends <= self.starts:
+            raise ValueError("Hours must end after they start (a night shift is two blocks).")
+        if "DTSTART" in self.rule.upper():
+            raise ValueError("Give the rule without DTSTART; `since` anchors it.")
+        try:
+            rrulestr(self.rule, dtstart=datetime.combine(self.since, self.starts))
+        except (ValueError, KeyError, TypeError) as error:
+            raise ValueError(f"Not an iCalendar recurrence rule: {self.rule!r} ({error}).") from error
+
+    def windows(self, first: date, last: date, zone: tzinfo) -> list[Interval]:
+        """The blocks on the days from `first` to `last` inclusive, as aware instants in `zone` (local wall
+        time, so a block keeps its hours across a daylight-saving change)."""
+        anchor = datetime.combine(self.since, self.starts)
+        days = rrulestr(self.rule, dtstart=anchor).between(
+            datetime.combine(max(first, self.since), time.min), datetime.combine(last, time.max), inc=True
+        )
+        return [
+            (
+                datetime.combine(day.date(), self.starts, tzinfo=zone),
+                datetime.combine(day.date(), self.ends, tzinfo=zone),
+            )
+            for day in days
+        ]
+
+
+@dataclass(frozen=True)
+class Resource:
+    """A member of staff, a room or a chair, with its hours, time off and bookings."""
+
+    key: str
+    hours: Sequence[WeeklyHours]
+    time_off: Sequence[Interval] = ()
+    busy: Sequence[Interval] = ()
+
+
+@dataclass(frozen=True)
+class Grid:
+    """Where starts may fall: every `step_minutes` past the hour, not before `not_before`."""
+
+    step_minutes: int = 15
+    not_before: datetime | None = None
+
+
+def merged(intervals: Iterable[Interval]) -> list[Interval]:
+    """The intervals sorted, overlapping or touching ones joined."""
+    out: list[Interval] = []
+    for begin, end in sorted(i for i in intervals if i[1] > i[0]):
+        if out and begin <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], end))
+        else:
+            out.append((begin, end))
+    return out
+
+
+def minus(windows: Iterable[Interval], taken: Iterable[Interval]) -> list[Interval]:
+    """What is left of `windows` once `taken` is cut out of them."""
+    cuts = merged(taken)
+    left: list[Interval] = []
+    for begin, end in merged(windows):
+        cursor = begin
+        for cut_begin, cut_end in cuts:
+            if cut_end <= cursor or cut_begin >= end:
+                continue
+            if cut_begin > cursor:
+                left.append((cursor, cut_begin))
+            cursor = max(cursor, cut_end)
+            if cursor >= end:
+                break
+        if cursor < end:
+            left.append((cursor, end))
+    return left
+
+
+def overlap(a: Iterable[Interval], b: Iterable[Interval]) -> list[Interval]:
+    """The instants in both `a` and `b`."""
+    left, right = merged(a), merged(b)
+    out: list[Interval] = []
+    i = j = 0
+    while i < len(left) and j < len(right):
+        begin, end = max(left[i][0], right[j][0]), min(left[i][1], right[j][1])
+        if begin < end:
+            out.append((begin, end))
+        if left[i][1] < right[j][1]:
+            i += 1
+        else:
+            j += 1
+    return out
+
+
+def free_windows(
+    resource: Resource, first: date, last: date, zone: tzinfo, closures: Iterable[Interval] = ()
+) -> list[Interval]:
+    """When `resource` is free from `first` to `last`: its hours less its time off, the closures and its bookings."""
+    hours = [w for block in resource.hours for w in block.windows(first, last, zone)]
+    return minus(hours, [*resource.time_off, *closures, *resource.busy])
+
+
+def clashes(start: datetime, end: datetime, busy: Iterable[Interval]) -> list[Interval]:
+    """The bookings in `busy` that overlap [start, end): half-open, so one ending at 10:00 leaves 10:00 free."""
+    return [(b, e) for b, e in busy if b < end and e > start]
+
+
+def next_free_starts(
+    resources: Sequence[Resource],
+    *,
+    minutes: int,
+    wanted: datetime,
+    zone: tzinfo,
+    closures: Iterable[Interval] = (),
+    grid: Grid = Grid(),
+    count: int = 3,
+    search_days: int = SEARCH_DAYS,
+) -> list[datetime]:
+    """Up to `count` starts at or after `wanted` where every one of `resources` is free for `minutes`, on the grid.
+
+    No resource means nothing constrains the time, which is never what a booking means: it returns nothing.
+    """
+    if minutes <= 0 or count <= 0 or not resources:
+        return []
+    length = timedelta(minutes=minutes)
+    earliest = max(wanted, grid.not_before) if grid.not_before else wanted
+    first = earliest.astimezone(zone).date()
+    last = first + timedelta(days=search_days)
+    closures = list(closures)
+    common = free_windows(resources[0], first, last, zone, closures)
+    for resource in resources[1:]:
+        common = overlap(common, free_windows(resource, first, last, zone, closures))
+    found: list[datetime] = []
+    for begin, end in common:
+        start = on_grid(max(begin, earliest), grid.step_minutes)
+        while start + length <= end and len(found) < count:
+            found.append(start)
+            start += timedelta(minutes=grid.step_minutes)
+        if len(found) >= count:
+            break
+    return found
+
+
+def on_grid(moment: datetime, step_minutes: int) -> datetime:
+    """Round up to the next multiple of `step_minutes` past the hour (10:07 becomes 10:15; 10:15 stays)."""
+    exact = moment.replace(second=0, microsecond=0)
+    if exact != moment:
+        exact += timedelta(minutes=1)
+    extra = (exact.hour * 60 + exact.minute) % step_minutes
+    return exact + timedelta(minutes=step_minutes - extra) if extra else exact
+
+
+# --- How long a booking lasts --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BookingLengths:
+    """Minutes a booking of each kind holds its people and room. Clinic policy, not a published figure, except the
+    observation minimum inside a dosing session's length (monitoring.md section 6, MonitoringPolicy)."""
+
+    consultation: int = 30
+    evaluation: int = 60
+    integration: int = 50
+    therapy: int = 50
+    telehealth: int = 30
+    # Around every dose: check-in with the pre-dose vitals and checks, then discharge and its signatures.
+    check_in: int = 20
+    discharge: int = 15
+    # IM, sublingual and nasal doses take minutes to give; an IV infusion its planned minutes (the order's, or
+    # MonitoringPolicy.iv_infusion_minutes).
+    dose: int = 10
+    monitoring: MonitoringPolicy = field(default=MONITORING_POLICY)
+
+
+DEFAULT_LENGTHS = BookingLengths()
+
+KINDS = ("consultation", "evaluation", "integration", "therapy", "telehealth", "dosing")
+
+
+def booking_minutes(
+    kind: str,
+    *,
+    route: str | None = None,
+    infusion_minutes: int | None = None,
+    lengths: BookingLengths = DEFAULT_LENGTHS,
+) -> int:
+    """How long a booking of `kind` lasts. A dosing session: check-in, the dose (an IV infusion's planned minutes),
+    the route's observation minimum after it (monitoring.md section 6; IV counts from the infusion's end), and
+    discharge. The therapist's guiding happens within the observation, so it adds nothing."""
+    if kind not in KINDS:
+        raise ValueError(f"Unknown kind of booking {kind!r}; choose one of {', '.join(KINDS)}.")
+    if kind != "dosing":
+        return int(getattr(lengths, kind))
+    if route is None:
+        raise ValueError("A dosing session's length depends on its route.")
+    observe = observation_minutes(route, lengths.monitoring)
+    if route == "iv":
+        dose = infusion_minutes if infusion_minutes is not None else lengths.monitoring.iv_infusion_minutes
+        if dose <= 0:
+            raise ValueError("An infusion lasts at least a minute.")
+    else:
+        dose = lengths.dose
+    return lengths.check_in + dose + observe + lengths.discharge
