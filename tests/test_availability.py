@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kapclinic.clinical.availability import (
+    KIND_NEEDS,
     BookingLengths,
     Grid,
     Resource,
@@ -22,8 +23,10 @@ from kapclinic.clinical.availability import (
     next_free_starts,
     on_grid,
     overlap,
+    place_needed,
 )
 from kapclinic.clinical.monitoring import MonitoringPolicy
+from kapclinic.roles import Role
 
 NY = ZoneInfo("America/New_York")
 WEEKDAYS = "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR"
@@ -201,6 +204,21 @@ def test_lengths_follow_the_clinics_monitoring_policy() -> None:
     longer = BookingLengths(monitoring=MonitoringPolicy(observation_minutes_im=180))
     assert booking_minutes("dosing", route="im", lengths=longer) == 20 + 10 + 180 + 15
     assert booking_minutes("integration") == 50
+
+
+def test_an_iv_session_needs_a_chair_a_video_visit_no_place() -> None:
+    assert place_needed("dosing", route="iv") == "chair"
+    assert place_needed("dosing", route="intranasal") == "room"
+    assert place_needed("integration", video=True) == ""
+    assert place_needed("evaluation") == "room"
+
+
+def test_who_holds_each_kind() -> None:
+    assert KIND_NEEDS["evaluation"].held_by == (Role.PRESCRIBER,)
+    assert Role.COORDINATOR in KIND_NEEDS["consultation"].held_by
+    assert Role.COORDINATOR not in KIND_NEEDS["integration"].held_by
+    assert KIND_NEEDS["dosing"].held_by == (Role.NURSE,)
+    assert KIND_NEEDS["dosing"].on_site == (Role.PRESCRIBER,)
 
 
 @pytest.mark.parametrize(

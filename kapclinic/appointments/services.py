@@ -24,6 +24,7 @@ from kapclinic.appointments.models import (
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.models import Outcome
 from kapclinic.audit.services import access_event_record
+from kapclinic.clinical.availability import KIND_NEEDS
 from kapclinic.clinical.instruments import Use, instruments_for
 from kapclinic.clinical.wording import day_text, weekday_time_text
 from kapclinic.errors import AccessDenied, Conflict, NotFound
@@ -35,11 +36,9 @@ from kapclinic.roles import Action, Role, may
 # Who may hold each kind of appointment (../shared/design/pathway.md): the intake coordinator or a clinician holds
 # the free consultation (stage 1); the prescriber the medical and psychiatric evaluation (stage 2); the therapist or
 # the prescriber the preparation and integration sessions (stages 4 and 6: they write those notes, roles.md).
+# Who may hold each kind: the booking rules' table (kapclinic/clinical/availability.py), defined once.
 WHO_HOLDS: dict[str, tuple[Role, ...]] = {
-    AppointmentKind.CONSULTATION: (Role.COORDINATOR, Role.PRESCRIBER, Role.THERAPIST),
-    AppointmentKind.EVALUATION: (Role.PRESCRIBER,),
-    AppointmentKind.PREPARATION: (Role.THERAPIST, Role.PRESCRIBER),
-    AppointmentKind.INTEGRATION: (Role.THERAPIST, Role.PRESCRIBER),
+    kind: tuple(Role(role) for role in KIND_NEEDS[kind].held_by) for kind in AppointmentKind.values
 }
 
 REASON_MAX = 500

@@ -141,8 +141,9 @@ def free_windows(
 
 
 def clashes(start: datetime, end: datetime, busy: Iterable[Interval]) -> list[Interval]:
-    """The bookings in `busy` that overlap [start, end): half-open, so one ending at 10:00 leaves 10:00 free."""
-    return [(b, e) for b, e in busy if b < end and e > start]
+    """The bookings in `busy` that overlap [start, end): half-open, so one ending at 10:00 leaves 10:00 free (and an
+    empty interval holds nothing)."""
+    return [(b, e) for b, e in busy if b < end and e > start and e > b]
 
 
 def next_free_starts(
@@ -190,19 +191,56 @@ def on_grid(moment: datetime, step_minutes: int) -> datetime:
     return exact + timedelta(minutes=step_minutes - extra) if extra else exact
 
 
-# --- How long a booking lasts --------------------------------------------------------------------------------
+# --- What each kind of booking needs, and how long it lasts ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KindNeeds:
+    """Who and what a kind of booking needs (clinic policy). Roles by their names in kapclinic.roles.Role.
+
+    `held_by`: the roles that may hold it, one of whom is booked for its whole length (an appointment; a dosing
+    session's monitoring nurse). `on_site`: roles of whom one must be at work during it, not held by it, so one
+    prescriber can be on site for several sessions at once (a dosing session; monitoring.md section 6 asks for the
+    prescriber or a delegate at discharge). `place`: "room", "chair" or "" (a video visit needs none).
+    """
+
+    label: str
+    held_by: tuple[str, ...]
+    on_site: tuple[str, ...] = ()
+    place: str = "room"
+
+
+# The appointment kinds keep the holders they had (appointments.services.WHO_HOLDS); a dosing session takes a nurse
+# for its whole length and a prescriber on site; an IV infusion takes a chair, the other routes a room.
+KIND_NEEDS: dict[str, KindNeeds] = {
+    "consultation": KindNeeds("Free consultation", ("coordinator", "prescriber", "therapist")),
+    "evaluation": KindNeeds("Medical and psychiatric evaluation", ("prescriber",)),
+    "preparation": KindNeeds("Preparation session", ("therapist", "prescriber")),
+    "integration": KindNeeds("Integration session", ("therapist", "prescriber")),
+    "dosing": KindNeeds("Dosing session", ("nurse",), on_site=("prescriber",)),
+}
+KINDS = tuple(KIND_NEEDS)
+PLACE_KINDS = {"room": "Room", "chair": "Infusion chair"}
+
+
+def place_needed(kind: str, *, route: str | None = None, video: bool = False) -> str:
+    """The kind of place a booking needs: an IV dosing session a chair; a video visit none; the others a room."""
+    if kind not in KIND_NEEDS:
+        raise ValueError(f"Unknown kind of booking {kind!r}; choose one of {', '.join(KINDS)}.")
+    if kind == "dosing":
+        return "chair" if route == "iv" else "room"
+    return "" if video else KIND_NEEDS[kind].place
 
 
 @dataclass(frozen=True)
 class BookingLengths:
-    """Minutes a booking of each kind holds its people and room. Clinic policy, not a published figure, except the
+    """Minutes a booking of each kind holds its people and place. Clinic policy, not a published figure, except the
     observation minimum inside a dosing session's length (monitoring.md section 6, MonitoringPolicy)."""
 
     consultation: int = 30
     evaluation: int = 60
+    preparation: int = 50
     integration: int = 50
-    therapy: int = 50
-    telehealth: int = 30
     # Around every dose: check-in with the pre-dose vitals and checks, then discharge and its signatures.
     check_in: int = 20
     discharge: int = 15
@@ -213,8 +251,6 @@ class BookingLengths:
 
 
 DEFAULT_LENGTHS = BookingLengths()
-
-KINDS = ("consultation", "evaluation", "integration", "therapy", "telehealth", "dosing")
 
 
 def booking_minutes(
@@ -227,7 +263,7 @@ def booking_minutes(
     """How long a booking of `kind` lasts. A dosing session: check-in, the dose (an IV infusion's planned minutes),
     the route's observation minimum after it (monitoring.md section 6; IV counts from the infusion's end), and
     discharge. The therapist's guiding happens within the observation, so it adds nothing."""
-    if kind not in KINDS:
+    if kind not in KIND_NEEDS:
         raise ValueError(f"Unknown kind of booking {kind!r}; choose one of {', '.join(KINDS)}.")
     if kind != "dosing":
         return int(getattr(lengths, kind))
