@@ -66,6 +66,15 @@ def test_the_first_monday_of_each_month() -> None:
     assert [w[0].date() for w in firsts] == [date(2027, 1, 4), date(2027, 2, 1), date(2027, 3, 1)]
 
 
+def test_hours_that_changed_stop_on_their_last_day() -> None:
+    old = WeeklyHours(WEEKDAYS, time(9), time(17), since=date(2026, 1, 1), until=MONDAY + timedelta(days=1))
+    assert [w[0].date() for w in old.windows(MONDAY, MONDAY + timedelta(days=4), NY)] == [
+        MONDAY,
+        MONDAY + timedelta(days=1),
+    ]
+    assert old.windows(MONDAY + timedelta(days=2), MONDAY + timedelta(days=4), NY) == []
+
+
 def test_hours_keep_the_wall_clock_across_daylight_saving() -> None:
     # 2027-03-14: New York moves to daylight time; 9:00 is 14:00 UTC before and 13:00 UTC after.
     windows = WeeklyHours("FREQ=DAILY", time(9), time(17), since=date(2027, 3, 1)).windows(

@@ -12,6 +12,7 @@ from django.test import Client
 from django.utils import timezone
 
 from kapclinic.accounts.models import User
+from kapclinic.appointments.models import Appointment
 from kapclinic.audit.context import AuditContext
 from kapclinic.dosing.models import AdverseEvent, CheckIn, Clearance, DosingSession, MonitoringAlert, SessionState
 from kapclinic.intake.models import EligibilityDecision, Evaluation
@@ -104,6 +105,17 @@ def test_the_demo_prescriber_and_therapist_each_see_their_upcoming_appointments(
     assert "Integration session</a>" not in pages["prescriber"]
     assert "No appointments booked with you" not in pages["therapist"] + pages["prescriber"]
     assert "My appointments" not in pages["nurse"]
+    # Issue 16: two rooms, three chairs in the second, the clinicians' hours; Iris's session holds the Garden room.
+    from kapclinic.appointments.models import Place, WorkingHours
+
+    assert sorted(Place.objects.filter(kind="room").values_list("name", flat=True)) == ["Garden room", "Infusion suite"]
+    assert Place.objects.filter(kind="chair", in_room__name="Infusion suite").count() == 3
+    for username in ("prescriber", "nurse", "therapist"):
+        assert WorkingHours.objects.filter(user__username=username).exists()
+    held = Appointment.objects.get(kind="integration", with_user__username="therapist").place
+    assert held is not None and held.name == "Garden room"
+    call_command("demo_load", "--quiet")  # again: nothing twice
+    assert Place.objects.count() == 5 and WorkingHours.objects.filter(place__isnull=False).count() == 5
 
 
 def test_the_demo_questionnaire_courses_are_scored_in_one_batch_as_score_scores_them() -> None:

@@ -304,6 +304,7 @@ API_RULES: dict[str, RouteRule] = {
     f"POST {API}/inquiries/{{inquiry_id}}/conversion": needs(A.INQUIRY_MANAGE),
     f"POST {API}/appointments": needs(A.APPOINTMENT_BOOK),
     f"POST {API}/appointments/{{appointment_id}}/outcome": needs(A.APPOINTMENT_BOOK),
+    f"GET {API}/availability": needs(A.APPOINTMENT_BOOK),
     f"POST {API}/appointments/{{appointment_id}}/cancel": needs(A.APPOINTMENT_BOOK),
     f"POST {API}/appointments/{{appointment_id}}/no-show": needs(A.APPOINTMENT_BOOK),
     f"POST {API}/appointments/{{appointment_id}}/reschedule": needs(A.APPOINTMENT_BOOK),

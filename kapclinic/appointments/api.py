@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.http import HttpRequest
-from ninja import Field, Router, Schema, Status
+from ninja import Field, Query, Router, Schema, Status
 from pydantic import ConfigDict
 
 from kapclinic.accounts.web import api_context
@@ -28,6 +28,7 @@ class BookingIn(Schema):
     video_link: str = Field(default="", description="https only, for a video appointment")
     patient: DbId | None = None
     inquiry: DbId | None = None
+    place: DbId | None = Field(default=None, description="the room it holds (in person only)")
 
 
 class AppointmentOut(Schema):
@@ -36,6 +37,7 @@ class AppointmentOut(Schema):
     patient: int | None = Field(alias="patient_id")
     inquiry: int | None = Field(alias="inquiry_id")
     with_user: int = Field(alias="with_user_id")
+    place: int | None = Field(alias="place_id")
     starts_at: datetime
     ends_at: datetime
     mode: str
@@ -59,6 +61,7 @@ def appointment_create(request: HttpRequest, payload: BookingIn) -> Status[Appoi
         video_link=values["video_link"],
         patient_id=values["patient"],
         inquiry_id=values["inquiry"],
+        place_id=values["place"],
     )
     return Status(201, appointment)
 
@@ -118,4 +121,39 @@ def appointment_reschedule(request: HttpRequest, appointment_id: DbId, payload: 
         minutes=payload.minutes,
         with_user_id=payload.with_user,
         reason=payload.reason,
+    )
+
+
+class FreeTimesOut(Schema):
+    kind: str
+    minutes: int
+    staff: int
+    place: int | None
+    starts: list[datetime] = Field(
+        description="the next starts when the staff member, the room and the patient are free"
+    )
+
+
+class FreeTimesQuery(Schema):
+    # Optional in the schema so that a role that may not book is told so first, whatever it sends (422 after).
+    kind: str = Field(default="", description="consultation, evaluation, preparation, integration or dosing")
+    staff: DbId | None = None
+    start: datetime | None = Field(default=None, alias="from", description="from when (default now)")
+    minutes: DbInt | None = Field(default=None, description="default: the kind's length (needed for dosing)")
+    place: DbId | None = None
+    patient: DbId | None = None
+
+
+@router.get("/availability", response={200: FreeTimesOut, **ERROR_ANSWERS})
+def availability(request: HttpRequest, filters: Query[FreeTimesQuery]) -> dict[str, object]:
+    """The next free start times for a kind of booking with a staff member (and a room, and a patient): within
+    their hours, outside time off, closures and other bookings. 422 for a kind or staff member that cannot."""
+    return services.free_times_for(
+        ctx=api_context(request),
+        kind=filters.kind,
+        staff_id=filters.staff,
+        wanted=filters.start,
+        minutes=filters.minutes,
+        place_id=filters.place,
+        patient_id=filters.patient,
     )

@@ -5,7 +5,7 @@ from typing import Any
 from django import forms
 
 from kapclinic.accounts.models import User
-from kapclinic.appointments.models import AppointmentKind, AppointmentMode, ConsultationOutcome
+from kapclinic.appointments.models import AppointmentKind, AppointmentMode, ConsultationOutcome, Place
 from kapclinic.appointments.services import REASON_MAX, WHO_HOLDS, may_hold
 
 
@@ -44,10 +44,22 @@ class BookingForm(forms.Form):
     minutes = forms.IntegerField(label="Length (minutes)", initial=30, min_value=10, max_value=480)
     mode = forms.ChoiceField(choices=AppointmentMode.choices, widget=forms.RadioSelect, initial=AppointmentMode.VIDEO)
     video_link = forms.URLField(required=False, assume_scheme="https", help_text="For a video appointment.")
+    place = forms.TypedChoiceField(
+        label="Room",
+        coerce=int,
+        required=False,
+        empty_value=None,
+        choices=[],
+        help_text="In person: the room it holds, so nobody else is booked into it. A video appointment takes none.",
+    )
 
     def __init__(self, *args: Any, booker: User | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         staff_choices(self.fields["with_user"])
+        rooms = Place.objects.filter(kind="room", active=True).order_by("name").values_list("pk", "name")
+        place = self.fields["place"]
+        assert isinstance(place, forms.TypedChoiceField)
+        place.choices = [("", "No room")] + [(pk, name) for pk, name in rooms]
         self.fields["kind"].widget.attrs["data-holds-for"] = "id_with_user"
         # The booker is the suggestion only when they hold the first kind offered (a coordinator and a consultation).
         if booker is not None and may_hold(booker.role, str(self.fields["kind"].initial)):

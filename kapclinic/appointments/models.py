@@ -10,6 +10,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from kapclinic.appointments.links import video_href
+from kapclinic.clinical.availability import PLACE_KINDS
 
 if TYPE_CHECKING:
     from kapclinic.intake.models import Inquiry
@@ -47,6 +48,104 @@ class ConsultationOutcome(models.TextChoices):
     DECLINED = "declined", "Declined"
 
 
+class Place(models.Model):
+    """A room, or an infusion chair (in a room), that a booking may hold (issue 16, item 1)."""
+
+    name = models.CharField(max_length=80, unique=True)
+    kind = models.CharField(max_length=8, choices=list(PLACE_KINDS.items()))
+    in_room = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="chairs",
+        limit_choices_to={"kind": "room"},
+    )
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["kind", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def _one_owner(prefix: str) -> models.CheckConstraint:
+    return models.CheckConstraint(
+        name=f"{prefix}_one_owner",
+        condition=Q(user__isnull=False, place__isnull=True) | Q(user__isnull=True, place__isnull=False),
+    )
+
+
+class WorkingHours(models.Model):
+    """A recurring block of a staff member's working hours or a place's opening hours, as an iCalendar RRULE
+    (kapclinic/clinical/availability.py WeeklyHours). Someone or somewhere with no hours recorded is taken to be
+    available during the clinic's opening hours (appointments/free_times.py OpeningHours)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="working_hours"
+    )
+    place = models.ForeignKey(Place, null=True, blank=True, on_delete=models.PROTECT, related_name="opening_hours")
+    rule = models.CharField(max_length=200, help_text="e.g. FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR")
+    starts = models.TimeField()
+    ends = models.TimeField()
+    since = models.DateField()
+    until = models.DateField(null=True, blank=True)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["since", "starts", "id"]
+        constraints = [
+            _one_owner("working_hours"),
+            models.CheckConstraint(name="working_hours_end_after_start", condition=Q(ends__gt=F("starts"))),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rule} {self.starts:%H:%M}-{self.ends:%H:%M}"
+
+
+class TimeOff(models.Model):
+    """A staff member away, or a place out of use, from `starts_at` to `ends_at`."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="time_off"
+    )
+    place = models.ForeignKey(Place, null=True, blank=True, on_delete=models.PROTECT, related_name="time_off")
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    reason = models.CharField(max_length=200, blank=True)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["starts_at", "id"]
+        constraints = [
+            _one_owner("time_off"),
+            models.CheckConstraint(name="time_off_ends_after_start", condition=Q(ends_at__gt=F("starts_at"))),
+        ]
+
+    def __str__(self) -> str:
+        return f"time off {self.starts_at:%Y-%m-%d %H:%M}"
+
+
+class Closure(models.Model):
+    """The whole clinic closed (a holiday, a move): nothing is booked over it."""
+
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    reason = models.CharField(max_length=200)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["starts_at", "id"]
+        constraints = [models.CheckConstraint(name="closure_ends_after_start", condition=Q(ends_at__gt=F("starts_at")))]
+
+    def __str__(self) -> str:
+        return f"closed {self.starts_at:%Y-%m-%d}: {self.reason}"
+
+
 class Appointment(models.Model):
     kind = models.CharField(max_length=14, choices=AppointmentKind.choices)
     patient = models.ForeignKey(
@@ -56,6 +155,7 @@ class Appointment(models.Model):
         "intake.Inquiry", null=True, blank=True, on_delete=models.PROTECT, related_name="appointments"
     )
     with_user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="appointments")
+    place = models.ForeignKey(Place, null=True, blank=True, on_delete=models.PROTECT, related_name="appointments")
     starts_at = models.DateTimeField()
     ends_at = models.DateTimeField()
     mode = models.CharField(max_length=10, choices=AppointmentMode.choices)
@@ -68,7 +168,10 @@ class Appointment(models.Model):
 
     class Meta:
         ordering = ["starts_at"]
-        indexes = [models.Index(fields=["with_user", "starts_at"], name="appointment_staff_time")]
+        indexes = [
+            models.Index(fields=["with_user", "starts_at"], name="appointment_staff_time"),
+            models.Index(fields=["place", "starts_at"], name="appointment_place_time"),
+        ]
         constraints = [
             models.CheckConstraint(name="appointment_ends_after_start", condition=Q(ends_at__gt=F("starts_at"))),
             models.CheckConstraint(

@@ -6,11 +6,10 @@ from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from kapclinic.accounts.models import User
-from kapclinic.appointments.free_times import next_free_starts
+from kapclinic.appointments.availability import availability_problems, next_free_times
 from kapclinic.appointments.links import video_link_problem
 from kapclinic.appointments.models import (
     Appointment,
@@ -20,11 +19,12 @@ from kapclinic.appointments.models import (
     AppointmentMode,
     AppointmentStatus,
     ConsultationOutcome,
+    Place,
 )
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.models import Outcome
 from kapclinic.audit.services import access_event_record
-from kapclinic.clinical.availability import KIND_NEEDS
+from kapclinic.clinical.availability import KIND_NEEDS, booking_minutes, place_needed
 from kapclinic.clinical.instruments import Use, instruments_for
 from kapclinic.clinical.wording import day_text, weekday_time_text
 from kapclinic.errors import AccessDenied, Conflict, NotFound
@@ -58,75 +58,63 @@ def _holder_problem(staff: User | None, kind: str) -> str | None:
     return None
 
 
-def _clash_message(
-    *,
-    who: str,
-    clash: Appointment | None,
-    staff: User,
-    patient_id: int | None,
-    starts_at: datetime,
-    minutes: int,
-    ignore: int | None,
+def _next_free_text(
+    *, staff: User, place: Place | None, patient_id: int | None, starts_at: datetime, minutes: int, ignore: int | None
 ) -> str:
-    """The refusal of a clashing time, with the next free times of both the staff member and the patient."""
-    busy = Appointment.objects.filter(status=AppointmentStatus.BOOKED, ends_at__gt=starts_at).exclude(pk=ignore or 0)
-    busy_for = busy.filter(with_user=staff)
-    if patient_id is not None:
-        busy_for = busy.filter(Q(with_user=staff) | Q(patient_id=patient_id))
-    local = timezone.localtime(starts_at)
-    free = next_free_starts(
-        wanted=local,
-        minutes=minutes,
-        busy=[(timezone.localtime(a), timezone.localtime(b)) for a, b in busy_for.values_list("starts_at", "ends_at")],
-        not_before=timezone.localtime(),
+    """ " Next free: ..." — the next times when the staff member, the place and the patient are all free (within
+    hours, outside time off and closures), or nothing when there are none in the next two weeks."""
+    free = next_free_times(
+        staff=staff, minutes=minutes, wanted=starts_at, place=place, patient_id=patient_id, ignore=ignore
     )
-    if clash is not None:
-        at = timezone.localtime(clash.starts_at)
-        text = f"{who} already has an appointment at {at:%H:%M} on {day_text(at)}."
-    else:
-        text = f"{who} already has an appointment at that time."
-    if free:
-        text += " Next free: " + ", ".join(weekday_time_text(f) for f in free) + "."
-    return text
+    return " Next free: " + ", ".join(weekday_time_text(f) for f in free) + "." if free else ""
 
 
 def _free_or_refuse(
-    *, staff: User, patient_id: int | None, starts_at: datetime, ends_at: datetime, ignore: int | None = None
+    *,
+    staff: User,
+    patient_id: int | None,
+    starts_at: datetime,
+    ends_at: datetime,
+    ignore: int | None = None,
+    place: Place | None = None,
 ) -> None:
-    """Refuse a time that overlaps the staff member's or the patient's other booked appointments."""
+    """Refuse a time when the clinic is closed, the staff member is not working or away, the place is not open,
+    or the staff member, the patient or the place already has a booking then; each with the next free times.
+    The caller holds the locks on the staff member's and the place's rows."""
+    minutes = int((ends_at - starts_at).total_seconds() // 60)
+
+    def refuse(field: str, text: str) -> None:
+        suffix = _next_free_text(
+            staff=staff, place=place, patient_id=patient_id, starts_at=starts_at, minutes=minutes, ignore=ignore
+        )
+        raise ValidationError({field: text + suffix})
+
+    for field, text in availability_problems(staff=staff, place=place, starts_at=starts_at, ends_at=ends_at).items():
+        refuse(field, text)
     overlapping = Appointment.objects.filter(
         status=AppointmentStatus.BOOKED, starts_at__lt=ends_at, ends_at__gt=starts_at
     ).exclude(pk=ignore or 0)  # the appointment being moved is not its own clash
-    minutes = int((ends_at - starts_at).total_seconds() // 60)
     clash = overlapping.filter(with_user=staff).first()
     if clash is not None:
-        raise ValidationError(
-            {
-                "starts_at": _clash_message(
-                    who=staff.display_name,
-                    clash=clash,
-                    staff=staff,
-                    patient_id=patient_id,
-                    starts_at=starts_at,
-                    minutes=minutes,
-                    ignore=ignore,
-                )
-            }
-        )
+        at = timezone.localtime(clash.starts_at)
+        refuse("starts_at", f"{staff.display_name} already has an appointment at {at:%H:%M} on {day_text(at)}.")
     if patient_id is not None and overlapping.filter(patient_id=patient_id).exists():
-        raise ValidationError(
-            {
-                "starts_at": _clash_message(
-                    who="The patient",
-                    clash=None,
-                    staff=staff,
-                    patient_id=patient_id,
-                    starts_at=starts_at,
-                    minutes=minutes,
-                    ignore=ignore,
-                )
-            }
-        )
+        refuse("starts_at", "The patient already has an appointment at that time.")
+    if place is not None and (taken := overlapping.filter(place=place).first()) is not None:
+        at = timezone.localtime(taken.starts_at)
+        refuse("place", f"{place.name} is booked at {at:%H:%M} on {day_text(at)}.")
+
+
+def _place_locked(place_id: int, kind: str) -> Place:
+    """The place, its row locked so that two bookings of the same room or chair at once are serialised; refused
+    when it does not exist, is out of use, or is not the kind of place this kind of booking takes."""
+    place = Place.objects.select_for_update().filter(pk=place_id, active=True).first()
+    if place is None:
+        raise ValidationError({"place": "Choose a room that is in use."})
+    wanted = place_needed(kind)
+    if place.kind != wanted:
+        raise ValidationError({"place": f"{place.name} is {place.get_kind_display().lower()}: this takes a {wanted}."})
+    return place
 
 
 def _time_problems(starts_at: datetime, minutes: int) -> dict[str, str]:
@@ -149,9 +137,11 @@ def appointment_book(
     video_link: str = "",
     patient_id: int | None = None,
     inquiry_id: int | None = None,
+    place_id: int | None = None,
 ) -> Appointment:
-    """Book an appointment with staff who hold that kind; refused (with the next free times) if the staff member
-    or the patient already has one at that time."""
+    """Book an appointment with staff who hold that kind, in a room if given; refused (with the next free times)
+    when the clinic is closed, the staff member is not working, or the staff member, the patient or the room
+    already has a booking at that time."""
     if not may(ctx.user.role, Action.APPOINTMENT_BOOK):
         access_event_record(ctx=ctx, action=Action.APPOINTMENT_BOOK, outcome=Outcome.DENIED)
         raise AccessDenied("Your role does not book appointments.")
@@ -170,6 +160,8 @@ def appointment_book(
     errors.update(_time_problems(starts_at, minutes))
     if (patient_id is None) == (inquiry_id is None):
         errors["patient"] = "Book for a patient or for an inquiry."
+    if place_id is not None and mode == AppointmentMode.VIDEO:
+        errors["place"] = "A video appointment takes no room."
     if errors:
         raise ValidationError(errors)
     if patient_id is not None:
@@ -183,10 +175,12 @@ def appointment_book(
         if (problem := _holder_problem(staff, kind)) is not None:
             raise ValidationError({"with_user": problem})
         assert staff is not None
-        _free_or_refuse(staff=staff, patient_id=patient_id, starts_at=starts_at, ends_at=ends_at)
+        place = _place_locked(place_id, kind) if place_id is not None else None
+        _free_or_refuse(staff=staff, patient_id=patient_id, starts_at=starts_at, ends_at=ends_at, place=place)
         appointment = Appointment.objects.create(
             kind=kind,
             with_user=staff,
+            place=place,
             starts_at=starts_at,
             ends_at=ends_at,
             mode=mode,
@@ -334,8 +328,14 @@ def appointment_reschedule(
         before = (appointment.starts_at, appointment.ends_at, appointment.with_user_id)
         if before == (starts_at, ends_at, staff.pk):
             raise ValidationError({"starts_at": "That is the time it is already booked for."})
+        place = _place_locked(appointment.place_id, appointment.kind) if appointment.place_id is not None else None
         _free_or_refuse(
-            staff=staff, patient_id=appointment.patient_id, starts_at=starts_at, ends_at=ends_at, ignore=appointment.pk
+            staff=staff,
+            patient_id=appointment.patient_id,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            ignore=appointment.pk,
+            place=place,
         )
         appointment.starts_at, appointment.ends_at, appointment.with_user = starts_at, ends_at, staff
         appointment.save(update_fields=["starts_at", "ends_at", "with_user"])
@@ -401,3 +401,57 @@ def consultation_outcome_record(
             detail={"appointment": appointment.pk, "outcome": outcome, "pre_screen": sent},
         )
     return appointment
+
+
+def free_times_for(
+    *,
+    ctx: AuditContext,
+    kind: str,
+    staff_id: int | None,
+    wanted: datetime | None = None,
+    minutes: int | None = None,
+    place_id: int | None = None,
+    patient_id: int | None = None,
+) -> dict[str, object]:
+    """The next free starts for a booking of `kind` with the staff member (and the place and the patient)."""
+    if not may(ctx.user.role, Action.APPOINTMENT_BOOK):
+        access_event_record(ctx=ctx, action=Action.APPOINTMENT_BOOK, outcome=Outcome.DENIED)
+        raise AccessDenied("Your role does not book appointments.")
+    errors: dict[str, str] = {}
+    if kind not in KIND_NEEDS:
+        errors["kind"] = "Choose the kind of booking: " + ", ".join(KIND_NEEDS) + "."
+    elif minutes is None:
+        if kind == "dosing":
+            errors["minutes"] = "Give a dosing session's length (it depends on the route)."
+        else:
+            minutes = booking_minutes(kind)
+    if minutes is not None and not 10 <= minutes <= 480:
+        errors["minutes"] = "A booking lasts 10 minutes to 8 hours."
+    if wanted is not None and timezone.is_naive(wanted):
+        wanted = timezone.make_aware(wanted)
+    staff = User.objects.filter(pk=staff_id or 0, is_active=True).exclude(role=Role.PATIENT).first()
+    if staff is None:
+        errors["staff"] = "Choose an active staff member."
+    elif kind in KIND_NEEDS and staff.role not in KIND_NEEDS[kind].held_by:
+        errors["staff"] = f"{staff.display_name} does not hold this kind of booking."
+    place = None
+    if place_id is not None and kind in KIND_NEEDS:
+        place = Place.objects.filter(pk=place_id, active=True).first()
+        if place is None:
+            errors["place"] = "Choose a place that is in use."
+        elif kind != "dosing" and place.kind != place_needed(kind):
+            errors["place"] = f"{place.name} is {place.get_kind_display().lower()}: this takes a {place_needed(kind)}."
+    if errors:
+        raise ValidationError(errors)
+    if patient_id is not None:
+        patient_get_for_user(ctx=ctx, patient_id=patient_id, action=Action.APPOINTMENT_BOOK)
+    assert staff is not None and minutes is not None
+    starts = next_free_times(
+        staff=staff,
+        minutes=minutes,
+        wanted=wanted or timezone.now(),
+        place=place,
+        patient_id=patient_id,
+        count=10,
+    )
+    return {"kind": kind, "minutes": minutes, "staff": staff.pk, "place": place_id, "starts": starts}

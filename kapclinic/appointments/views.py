@@ -62,6 +62,7 @@ def book(request: HttpRequest) -> HttpResponse:
                 video_link=form.cleaned_data["video_link"] or "",
                 patient_id=patient.pk if patient else None,
                 inquiry_id=inquiry.pk if inquiry and not patient else None,
+                place_id=form.cleaned_data["place"],
             ),
         )
         if appointment is not None:

@@ -41,6 +41,7 @@ class WeeklyHours:
     starts: time
     ends: time
     since: date
+    until: date | None = None  # the last day these hours hold (hours that changed), or open-ended
 
     def __post_init__(self) -> None:
         if self.ends <= self.starts:
@@ -56,6 +57,10 @@ class WeeklyHours:
         """The blocks on the days from `first` to `last` inclusive, as aware instants in `zone` (local wall
         time, so a block keeps its hours across a daylight-saving change)."""
         anchor = datetime.combine(self.since, self.starts)
+        if self.until is not None:
+            last = min(last, self.until)
+        if last < first:
+            return []
         days = rrulestr(self.rule, dtstart=anchor).between(
             datetime.combine(max(first, self.since), time.min), datetime.combine(last, time.max), inc=True
         )

@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from kapclinic.accounts.models import User
-from kapclinic.appointments.models import Appointment
+from kapclinic.appointments.models import Appointment, Place
 from kapclinic.appointments.services import appointment_book
 from kapclinic.audit.context import AuditContext
 from kapclinic.clinical.registry import SYNTHETIC_MRN_BASE, mrn_from_number
@@ -46,6 +46,7 @@ def clinician_appointments_ensure(staff: dict[str, User]) -> int:
             minutes=50,
             mode="in_person",
             patient_id=iris.pk,
+            place_id=Place.objects.filter(name="Garden room").values_list("pk", flat=True).first(),
         )
     ]
     if not_evaluated is not None:

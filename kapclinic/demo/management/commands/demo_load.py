@@ -17,6 +17,7 @@ from kapclinic.demo.dosing import dosing_demo_decide, dosing_demo_ensure
 from kapclinic.demo.intake import intake_demo_ensure
 from kapclinic.demo.ledger import ledger_demo_ensure
 from kapclinic.demo.measures import measures_demo_ensure
+from kapclinic.demo.places import places_and_hours_ensure
 from kapclinic.demo.synthetic import (
     DEMO_PASSWORD,
     DEMO_STAFF,
@@ -97,6 +98,7 @@ class Command(BaseCommand):
         dosing_demo_ensure(staff, DEMO_PASSWORD)
         load_therapy(staff)
         discharged_demo_ensure(staff)  # integration due: discharged yesterday, no integration session since
+        places_and_hours_ensure(staff)  # two rooms, three chairs, the clinicians' hours (issue 16)
         clinician_appointments_ensure(staff)  # after the discharged patient: her integration session is booked
         for chain in CHAINS:  # a signed starting point for verify_audit (docs/operations.md)
             checkpoint_take(chain)

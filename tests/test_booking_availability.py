@@ -1,0 +1,285 @@
+"""Bookings honour working hours, time off, closures and rooms (issue 16, items 1 and 2): each refusal says why,
+offers the next free times, and changes nothing; two bookings of the last room at once: exactly one wins."""
+
+from __future__ import annotations
+
+import threading
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import connection
+from django.utils import timezone
+
+from kapclinic.accounts.models import User
+from kapclinic.appointments.availability import next_free_times
+from kapclinic.appointments.models import Appointment, Closure, Place, TimeOff, WorkingHours
+from kapclinic.appointments.services import appointment_book
+from kapclinic.audit.context import AuditContext
+from kapclinic.patients.models import Patient
+
+WEEKDAYS = "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR"
+
+
+def next_weekday(days_ahead: int = 7) -> date:
+    day = timezone.localdate() + timedelta(days=days_ahead)
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
+    return day
+
+
+def at(day: date, hour: int, minute: int = 0) -> datetime:
+    return datetime.combine(day, time(hour, minute), tzinfo=timezone.get_current_timezone())
+
+
+def hours_for(user: User | None = None, place: Place | None = None, starts: int = 9, ends: int = 17) -> None:
+    recorder = user or User.objects.exclude(role="patient").first()
+    assert recorder is not None
+    WorkingHours.objects.create(
+        user=user,
+        place=place,
+        rule=WEEKDAYS,
+        starts=time(starts),
+        ends=time(ends),
+        since=date(2026, 1, 1),
+        recorded_by=recorder,
+    )
+
+
+def book(ctx: AuditContext, staff: User, patient: Patient, when: datetime, **extra: object) -> Appointment:
+    values: dict[str, object] = {
+        "ctx": ctx,
+        "kind": "integration",
+        "with_user_id": staff.pk,
+        "starts_at": when,
+        "minutes": 50,
+        "mode": "in_person",
+        "patient_id": patient.pk,
+        **extra,
+    }
+    return appointment_book(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def room() -> Place:
+    return Place.objects.create(name="Garden room", kind="room")
+
+
+@pytest.mark.django_db
+def test_outside_working_hours_is_refused_with_the_next_free_times(
+    personas: dict[str, User], team_patient: Patient
+) -> None:
+    therapist = personas["therapist"]
+    hours_for(therapist)
+    ctx = AuditContext(user=personas["coordinator"], channel="system")
+    day = next_weekday()
+    with pytest.raises(ValidationError) as refused:
+        book(ctx, therapist, team_patient, at(day, 8))
+    message = refused.value.message_dict["starts_at"][0]
+    assert "not working then" in message and "Next free:" in message and "09:00" in message
+    assert not Appointment.objects.exists()
+    assert book(ctx, therapist, team_patient, at(day, 9)).pk
+
+
+@pytest.mark.django_db
+def test_time_off_and_closures_are_refused_and_skipped_by_next_free_times(
+    personas: dict[str, User], team_patient: Patient
+) -> None:
+    therapist, director = personas["therapist"], personas["director"]
+    ctx = AuditContext(user=personas["coordinator"], channel="system")
+    day = next_weekday()
+    TimeOff.objects.create(user=therapist, starts_at=at(day, 9), ends_at=at(day, 12), recorded_by=director)
+    Closure.objects.create(
+        starts_at=at(day + timedelta(days=1), 0),
+        ends_at=at(day + timedelta(days=2), 0),
+        reason="Staff training",
+        recorded_by=director,
+    )
+    with pytest.raises(ValidationError, match="not working then"):
+        book(ctx, therapist, team_patient, at(day, 10))
+    with pytest.raises(ValidationError, match=r"closed then \(Staff training"):
+        book(ctx, therapist, team_patient, at(day + timedelta(days=1), 10))
+    free = next_free_times(staff=therapist, minutes=50, wanted=at(day, 9), count=200)
+    assert free[0] == at(day, 12)
+    assert not [f for f in free if f.date() == day + timedelta(days=1)]
+    assert not Appointment.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_room_is_held_and_a_clash_names_the_room(
+    personas: dict[str, User], team_patient: Patient, room: Place
+) -> None:
+    ctx = AuditContext(user=personas["coordinator"], channel="system")
+    day = next_weekday()
+    first = book(ctx, personas["therapist"], team_patient, at(day, 10), place_id=room.pk)
+    assert first.place == room
+    other = Patient.objects.create(mrn="K00000077", given_name="Rowan", family_name="Roomtest", birth_date="1990-01-01")
+    with pytest.raises(ValidationError) as refused:
+        book(ctx, personas["prescriber"], other, at(day, 10, 30), place_id=room.pk, kind="evaluation", minutes=60)
+    assert "Garden room is booked at 10:00" in refused.value.message_dict["place"][0]
+    assert Appointment.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_the_wrong_kind_of_place_and_a_room_for_a_video_visit_are_refused(
+    personas: dict[str, User], team_patient: Patient, room: Place
+) -> None:
+    ctx = AuditContext(user=personas["coordinator"], channel="system")
+    chair = Place.objects.create(name="Chair 1", kind="chair", in_room=room)
+    when = at(next_weekday(), 10)
+    with pytest.raises(ValidationError, match="this takes a room"):
+        book(ctx, personas["therapist"], team_patient, when, place_id=chair.pk)
+    with pytest.raises(ValidationError, match="takes no room"):
+        book(
+            ctx,
+            personas["therapist"],
+            team_patient,
+            when,
+            place_id=room.pk,
+            mode="video",
+            video_link="https://video.example.test/a",
+        )
+    room.active = False
+    room.save()
+    with pytest.raises(ValidationError, match="in use"):
+        book(ctx, personas["therapist"], team_patient, when, place_id=room.pk)
+    assert not Appointment.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_room_outside_its_opening_hours_is_refused(
+    personas: dict[str, User], team_patient: Patient, room: Place
+) -> None:
+    hours_for(place=room, starts=12, ends=16)
+    ctx = AuditContext(user=personas["coordinator"], channel="system")
+    with pytest.raises(ValidationError) as refused:
+        book(ctx, personas["therapist"], team_patient, at(next_weekday(), 10), place_id=room.pk)
+    assert "Garden room is not open then" in refused.value.message_dict["place"][0]
+    assert "12:00" in refused.value.message_dict["place"][0]
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_two_bookings_of_the_last_room_at_once_exactly_one_wins() -> None:
+    assert connection.vendor == "postgresql"
+    director = User.objects.create(username="race-director", role="director")
+    holders = [User.objects.create(username=f"race-therapist-{n}", role="therapist") for n in range(2)]
+    patients = [
+        Patient.objects.create(mrn=f"K0000009{n}", given_name="Race", family_name=f"Test{n}", birth_date="1980-01-01")
+        for n in range(2)
+    ]
+    room = Place.objects.create(name="Last room", kind="room")
+    ctx = AuditContext(user=director, channel="system")
+    when = at(next_weekday(), 10)
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+    lock = threading.Lock()
+
+    def attempt(n: int) -> None:
+        try:
+            barrier.wait()
+            book(ctx, holders[n], patients[n], when, place_id=room.pk)
+            result = "booked"
+        except ValidationError as exc:
+            result = "refused: " + " ".join(exc.messages)
+        finally:
+            connection.close()
+        with lock:
+            outcomes.append(result)
+
+    threads = [threading.Thread(target=attempt, args=(n,)) for n in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(o[:7] for o in outcomes) == ["booked", "refused"]
+    assert any("Last room is booked at 10:00" in o for o in outcomes)
+    assert Appointment.objects.filter(place=room).count() == 1
+
+
+@pytest.mark.django_db
+def test_the_api_offers_free_times_and_books_a_room(
+    api_for: Any, personas: dict[str, User], team_patient: Patient, room: Place
+) -> None:
+    therapist = personas["therapist"]
+    hours_for(therapist)
+    api = api_for("coordinator")
+    day = next_weekday()
+    answer = api.get(
+        "/api/v1/availability",
+        {"kind": "integration", "staff": therapist.pk, "from": at(day, 7).isoformat(), "place": room.pk},
+    )
+    assert answer.status_code == 200, answer.content
+    body = answer.json()
+    assert body["minutes"] == 50
+    assert datetime.fromisoformat(body["starts"][0]) == at(day, 9)
+    booked = api.post(
+        "/api/v1/appointments",
+        {
+            "kind": "integration",
+            "with_user": therapist.pk,
+            "starts_at": body["starts"][0],
+            "minutes": 50,
+            "mode": "in_person",
+            "patient": team_patient.pk,
+            "place": room.pk,
+        },
+        content_type="application/json",
+    )
+    assert booked.status_code == 201 and booked.json()["place"] == room.pk
+    again = api.get(
+        "/api/v1/availability", {"kind": "integration", "staff": therapist.pk, "from": at(day, 7).isoformat()}
+    )
+    assert datetime.fromisoformat(again.json()["starts"][0]) == at(day, 9, 50) + timedelta(minutes=10)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ({"kind": "massage"}, "kind"),
+        ({"kind": "dosing"}, "minutes"),
+        ({"kind": "evaluation"}, "staff"),  # the therapist does not hold evaluations
+        ({"kind": "integration", "minutes": 5000}, "minutes"),
+    ],
+)
+def test_the_api_refuses_what_cannot_be_booked(
+    api_for: Any, personas: dict[str, User], query: dict[str, object], field: str
+) -> None:
+    answer = api_for("coordinator").get("/api/v1/availability", {"staff": personas["therapist"].pk, **query})
+    assert answer.status_code == 422
+    assert field in answer.content.decode()
+
+
+@pytest.mark.django_db
+def test_roles_that_do_not_book_are_refused(api_for: Any, personas: dict[str, User]) -> None:
+    answer = api_for("auditor").get("/api/v1/availability", {"kind": "integration", "staff": personas["therapist"].pk})
+    assert answer.status_code == 403
+
+
+@pytest.mark.django_db
+def test_the_booking_page_offers_rooms_and_keeps_what_was_typed_on_a_clash(
+    client_for: Any, personas: dict[str, User], team_patient: Patient, room: Place
+) -> None:
+    ctx = AuditContext(user=personas["coordinator"], channel="system")
+    day = next_weekday()
+    book(ctx, personas["prescriber"], team_patient, at(day, 10), place_id=room.pk, kind="evaluation", minutes=60)
+    page = client_for("coordinator").get(f"/appointments/book/?patient={team_patient.pk}")
+    assert "Garden room" in page.content.decode()
+    other = Patient.objects.create(mrn="K00000078", given_name="Sky", family_name="Pagetest", birth_date="1991-01-01")
+    refused = client_for("coordinator").post(
+        f"/appointments/book/?patient={other.pk}",
+        {
+            "kind": "integration",
+            "with_user": personas["therapist"].pk,
+            "starts_at": at(day, 10, 15).strftime("%Y-%m-%dT%H:%M"),
+            "minutes": 50,
+            "mode": "in_person",
+            "place": room.pk,
+        },
+    )
+    text = refused.content.decode()
+    assert refused.status_code == 422
+    assert "Garden room is booked at 10:00" in text
+    assert f'value="{room.pk}" selected' in text
