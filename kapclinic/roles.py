@@ -75,6 +75,7 @@ class Action(StrEnum):
     INQUIRY_MANAGE = "inquiry.manage"
     INQUIRY_VIEW = "inquiry.view"
     APPOINTMENT_BOOK = "appointment.book"
+    AVAILABILITY_MANAGE = "availability.manage"
     EVALUATION_RECORD = "evaluation.record"
     ELIGIBILITY_DECIDE = "eligibility.decide"
     ELIGIBILITY_VIEW = "eligibility.view"
@@ -153,6 +154,8 @@ _ROWS: dict[Action, tuple[Scope, ...]] = {
     Action.INQUIRY_MANAGE:        (_A,   _N,   _N,   _N,   _A,   _N,   _N),
     Action.INQUIRY_VIEW:          (_A,   _A,   _N,   _N,   _A,   _A,   _N),
     Action.APPOINTMENT_BOOK:      (_A,   _A,   _T,   _T,   _A,   _N,   _N),
+    # Rooms, working hours, time off and closures: the coordinator runs the calendar, the director the clinic.
+    Action.AVAILABILITY_MANAGE:   (_A,   _N,   _N,   _N,   _A,   _N,   _N),
     # Evaluation and eligibility: the prescriber records and decides; the care team, director and auditor read.
     Action.EVALUATION_RECORD:     (_N,   _A,   _N,   _N,   _N,   _N,   _N),
     Action.ELIGIBILITY_DECIDE:    (_N,   _A,   _N,   _N,   _N,   _N,   _N),

@@ -283,3 +283,107 @@ def test_the_booking_page_offers_rooms_and_keeps_what_was_typed_on_a_clash(
     assert refused.status_code == 422
     assert "Garden room is booked at 10:00" in text
     assert f'value="{room.pk}" selected' in text
+
+
+# --- The rooms and hours page (coordinator, director) ----------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_coordinator_records_hours_time_off_and_a_closure_and_bookings_follow(
+    client_for: Any, personas: dict[str, User], team_patient: Patient, room: Place
+) -> None:
+    coordinator = client_for("coordinator")
+    therapist = personas["therapist"]
+    day = next_weekday()
+    page = coordinator.get("/appointments/availability/")
+    assert page.status_code == 200 and "Garden room" in page.content.decode()
+    added = coordinator.post(
+        "/appointments/availability/",
+        {
+            "form": "hours",
+            "owner": f"user:{therapist.pk}",
+            "days": ["MO", "TU", "WE", "TH", "FR"],
+            "starts": "09:00",
+            "ends": "13:00",
+            "since": "2026-01-01",
+        },
+    )
+    assert added.status_code == 302
+    assert WorkingHours.objects.get(user=therapist).rule == "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR"
+    away = coordinator.post(
+        "/appointments/availability/",
+        {
+            "form": "time_off",
+            "owner": f"place:{room.pk}",
+            "starts_at": at(day, 9).strftime("%Y-%m-%dT%H:%M"),
+            "ends_at": at(day, 11).strftime("%Y-%m-%dT%H:%M"),
+            "reason": "Repainting",
+        },
+    )
+    assert away.status_code == 302 and TimeOff.objects.get().place == room
+    ctx = AuditContext(user=personas["coordinator"], channel="system")
+    with pytest.raises(ValidationError, match="not working then"):
+        book(ctx, therapist, team_patient, at(day, 14))
+    with pytest.raises(ValidationError, match="Garden room is not open then"):
+        book(ctx, therapist, team_patient, at(day, 9), place_id=room.pk)
+    book(ctx, therapist, team_patient, at(day, 11), place_id=room.pk)
+    # A closure over a booked appointment is refused, naming it; typed values stay.
+    refused = coordinator.post(
+        "/appointments/availability/",
+        {
+            "form": "closure",
+            "starts_at": at(day, 0).strftime("%Y-%m-%dT%H:%M"),
+            "ends_at": at(day + timedelta(days=1), 0).strftime("%Y-%m-%dT%H:%M"),
+            "reason": "<script>alert(1)</script>",
+        },
+    )
+    text = refused.content.decode()
+    assert refused.status_code == 422
+    assert "has appointments booked then" in text and "move or cancel them first" in text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text and "<script>alert(1)" not in text
+    assert not Closure.objects.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("data", "field_text"),
+    [
+        ({"form": "hours", "days": ["MO"], "starts": "17:00", "ends": "09:00", "since": "2026-01-01"}, "end after"),
+        (
+            {"form": "closure", "starts_at": "2027-01-02T10:00", "ends_at": "2027-01-01T10:00", "reason": "x"},
+            "after the start",
+        ),
+        ({"form": "closure", "starts_at": "2027-01-01T10:00", "ends_at": "2027-01-02T10:00", "reason": ""}, "required"),
+        (
+            {
+                "form": "time_off",
+                "owner": "user:999999",
+                "starts_at": "2027-01-01T10:00",
+                "ends_at": "2027-01-02T10:00",
+            },
+            "Select a valid choice",
+        ),
+    ],
+)
+def test_bad_input_is_refused_next_to_its_field_and_changes_nothing(
+    client_for: Any, personas: dict[str, User], data: dict[str, object], field_text: str
+) -> None:
+    if data["form"] == "hours":
+        data = {**data, "owner": f"user:{personas['therapist'].pk}"}
+    answer = client_for("director").post("/appointments/availability/", data)
+    assert answer.status_code == 422
+    assert field_text in answer.content.decode()
+    assert not WorkingHours.objects.exists() and not Closure.objects.exists() and not TimeOff.objects.exists()
+
+
+@pytest.mark.django_db
+def test_clinicians_may_not_manage_hours(client_for: Any) -> None:
+    for role in ("nurse", "therapist", "prescriber", "auditor"):
+        assert client_for(role).get("/appointments/availability/").status_code == 403
+        refused = client_for(role).post(
+            "/appointments/availability/",
+            {"form": "closure", "starts_at": "2027-01-01T10:00", "ends_at": "2027-01-02T10:00", "reason": "x"},
+        )
+        assert refused.status_code == 403
+    assert not Closure.objects.exists()
+    assert client_for("coordinator").post("/appointments/availability/", {"form": "nonsense"}).status_code == 400

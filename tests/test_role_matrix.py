@@ -22,7 +22,7 @@ import pytest
 from django.utils import timezone
 
 from kapclinic.accounts.models import User
-from kapclinic.appointments.models import Appointment
+from kapclinic.appointments.models import Appointment, Closure
 from kapclinic.audit.models import EmergencyAccess
 from kapclinic.clinical.instruments import INSTRUMENTS
 from kapclinic.intake.models import EligibilityDecision, Evaluation, Inquiry
@@ -252,6 +252,20 @@ def _appointment_book(w: World, patient: Patient) -> bool:
     return Appointment.objects.filter(patient=patient).exists()
 
 
+def _availability_manage(w: World, patient: Patient) -> bool:
+    start = (timezone.localtime() + timedelta(days=400)).replace(minute=0, second=0, microsecond=0)
+    w.page.post(
+        "/appointments/availability/",
+        {
+            "form": "closure",
+            "starts_at": start.strftime("%Y-%m-%dT%H:%M"),
+            "ends_at": (start + timedelta(hours=8)).strftime("%Y-%m-%dT%H:%M"),
+            "reason": "Role matrix closure",
+        },
+    )
+    return Closure.objects.filter(reason="Role matrix closure").exists()
+
+
 def _evaluation_record(w: World, patient: Patient) -> bool:
     response = w.api.put(
         f"/api/v1/patients/{patient.pk}/evaluation", {"weight_kg": 70}, content_type="application/json"
@@ -299,6 +313,7 @@ PROBES: dict[Action, tuple[Probe, bool]] = {
     Action.INQUIRY_MANAGE: (_inquiry_manage, False),
     Action.INQUIRY_VIEW: (_inquiry_view, False),
     Action.APPOINTMENT_BOOK: (_appointment_book, True),
+    Action.AVAILABILITY_MANAGE: (_availability_manage, False),
     Action.EVALUATION_RECORD: (_evaluation_record, True),
     Action.ELIGIBILITY_DECIDE: (_eligibility_decide, True),
     Action.ELIGIBILITY_VIEW: (_eligibility_view, True),

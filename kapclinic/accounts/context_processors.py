@@ -34,5 +34,6 @@ def role(request: HttpRequest) -> dict[str, object]:
             "ledger_report": may(current, Action.LEDGER_REPORT),
             "sessions": may(current, Action.SESSION_VIEW) and current is not Role.PATIENT,
             "consent_texts": may(current, Action.CONSENT_PUBLISH),
+            "availability": may(current, Action.AVAILABILITY_MANAGE),
         },
     }

@@ -228,6 +228,7 @@ PAGE_RULES: dict[str, RouteRule] = {
     "intake:icd10": staff("the ICD-10-CM code list for the diagnosis pickers: reference data, no patient data"),
     "intake:eligibility": needs(A.ELIGIBILITY_VIEW, post=A.EVALUATION_RECORD),
     "appointments:book": needs(A.APPOINTMENT_BOOK),
+    "appointments:availability": needs(A.AVAILABILITY_MANAGE),
     "appointments:ics_mine": signed_in(
         "the signed-in user's own appointments as a calendar file", lists=A.APPOINTMENT_BOOK
     ),

@@ -93,3 +93,78 @@ class RescheduleForm(forms.Form):
     def __init__(self, *args: Any, kind: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         staff_choices(self.fields["with_user"], kind=kind)
+
+
+# --- Rooms, hours, time off and closures (issue 16, item 2) -----------------------------------------------------
+
+WEEKDAY_CHOICES = [
+    ("MO", "Mon"),
+    ("TU", "Tue"),
+    ("WE", "Wed"),
+    ("TH", "Thu"),
+    ("FR", "Fri"),
+    ("SA", "Sat"),
+    ("SU", "Sun"),
+]
+_LOCAL = {"type": "datetime-local"}
+
+
+def owner_choices(field: forms.Field) -> None:
+    """Staff members and places in one list, each value saying which ("user:3", "place:2")."""
+    staff = User.objects.filter(is_active=True).exclude(role="patient").order_by("last_name", "first_name")
+    places = Place.objects.filter(active=True).order_by("kind", "name")
+    assert isinstance(field, forms.ChoiceField)
+    field.choices = [
+        ("", "— choose —"),
+        ("Staff", [(f"user:{u.pk}", f"{u.display_name} ({u.get_role_display()})") for u in staff]),
+        ("Rooms and chairs", [(f"place:{p.pk}", f"{p.name} ({p.get_kind_display().lower()})") for p in places]),
+    ]
+
+
+def owner_ids(value: str) -> dict[str, int | None]:
+    """ "user:3" → {"user_id": 3, "place_id": None}; the form's choices only allow these two shapes."""
+    kind, _, pk = value.partition(":")
+    return {"user_id": int(pk) if kind == "user" else None, "place_id": int(pk) if kind == "place" else None}
+
+
+class HoursForm(forms.Form):
+    owner = forms.ChoiceField(label="Whose hours")
+    days = forms.MultipleChoiceField(
+        label="Days",
+        choices=WEEKDAY_CHOICES,
+        widget=forms.CheckboxSelectMultiple,
+        initial=["MO", "TU", "WE", "TH", "FR"],
+    )
+    fortnightly = forms.BooleanField(label="Every other week (counted from the first day)", required=False)
+    starts = forms.TimeField(label="From", widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"))
+    ends = forms.TimeField(label="Until", widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"))
+    since = forms.DateField(label="First day", widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(
+        label="Last day", required=False, widget=forms.DateInput(attrs={"type": "date"}), help_text="Empty: open-ended."
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        owner_choices(self.fields["owner"])
+
+    def rule(self) -> str:
+        """The days as an iCalendar RRULE (RFC 5545): weekly on the days ticked, every other week if asked."""
+        interval = ";INTERVAL=2" if self.cleaned_data["fortnightly"] else ""
+        return f"FREQ=WEEKLY{interval};BYDAY={','.join(self.cleaned_data['days'])}"
+
+
+class TimeOffForm(forms.Form):
+    owner = forms.ChoiceField(label="Who or what is away")
+    starts_at = forms.DateTimeField(label="From", widget=forms.DateTimeInput(attrs=_LOCAL, format="%Y-%m-%dT%H:%M"))
+    ends_at = forms.DateTimeField(label="Until", widget=forms.DateTimeInput(attrs=_LOCAL, format="%Y-%m-%dT%H:%M"))
+    reason = forms.CharField(label="Reason (optional)", max_length=200, required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        owner_choices(self.fields["owner"])
+
+
+class ClosureForm(forms.Form):
+    starts_at = forms.DateTimeField(label="From", widget=forms.DateTimeInput(attrs=_LOCAL, format="%Y-%m-%dT%H:%M"))
+    ends_at = forms.DateTimeField(label="Until", widget=forms.DateTimeInput(attrs=_LOCAL, format="%Y-%m-%dT%H:%M"))
+    reason = forms.CharField(label="Reason", max_length=200, help_text="Shown when a booking over it is refused.")

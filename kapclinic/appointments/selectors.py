@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
 from django.utils import timezone
 
-from kapclinic.appointments.models import Appointment, AppointmentKind, AppointmentStatus
+from kapclinic.appointments.models import (
+    Appointment,
+    AppointmentKind,
+    AppointmentStatus,
+    Closure,
+    Place,
+    TimeOff,
+    WorkingHours,
+)
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.services import access_events_record_many
 
@@ -48,3 +57,25 @@ def appointments_upcoming_for(*, ctx: AuditContext, days: int = 14, limit: int =
         patient_ids=sorted({a.patient_id for a in mine if a.patient_id is not None}),
     )
     return mine
+
+
+@dataclass(frozen=True)
+class AvailabilityBoard:
+    """What the availability page lists: the places, every block of hours, and time off and closures still to come."""
+
+    places: list[Place]
+    hours: list[WorkingHours]
+    time_off: list[TimeOff]
+    closures: list[Closure]
+
+
+def availability_board() -> AvailabilityBoard:
+    now = timezone.now()
+    return AvailabilityBoard(
+        places=list(Place.objects.select_related("in_room").order_by("kind", "name")),
+        hours=list(WorkingHours.objects.select_related("user", "place").order_by("user_id", "place_id", "since")),
+        time_off=list(
+            TimeOff.objects.filter(ends_at__gt=now).select_related("user", "place").order_by("starts_at")[:100]
+        ),
+        closures=list(Closure.objects.filter(ends_at__gt=now).order_by("starts_at")[:100]),
+    )

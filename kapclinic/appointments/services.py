@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -18,13 +18,16 @@ from kapclinic.appointments.models import (
     AppointmentKind,
     AppointmentMode,
     AppointmentStatus,
+    Closure,
     ConsultationOutcome,
     Place,
+    TimeOff,
+    WorkingHours,
 )
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.models import Outcome
 from kapclinic.audit.services import access_event_record
-from kapclinic.clinical.availability import KIND_NEEDS, booking_minutes, place_needed
+from kapclinic.clinical.availability import KIND_NEEDS, WeeklyHours, booking_minutes, place_needed
 from kapclinic.clinical.instruments import Use, instruments_for
 from kapclinic.clinical.wording import day_text, weekday_time_text
 from kapclinic.errors import AccessDenied, Conflict, NotFound
@@ -455,3 +458,134 @@ def free_times_for(
         count=10,
     )
     return {"kind": kind, "minutes": minutes, "staff": staff.pk, "place": place_id, "starts": starts}
+
+
+# --- Rooms, hours, time off and closures (issue 16, item 2) ------------------------------------------------------
+
+
+def _may_manage_availability(ctx: AuditContext, what: str) -> None:
+    if not may(ctx.user.role, Action.AVAILABILITY_MANAGE):
+        access_event_record(ctx=ctx, action=Action.AVAILABILITY_MANAGE, outcome=Outcome.DENIED, detail={"what": what})
+        raise AccessDenied("Your role does not manage rooms, hours or closures.")
+
+
+def _owner(user_id: int | None, place_id: int | None) -> tuple[User | None, Place | None]:
+    """The staff member or the place whose hours or time off these are: exactly one."""
+    if (user_id is None) == (place_id is None):
+        raise ValidationError({"owner": "Choose a staff member or a room."})
+    if user_id is not None:
+        user = User.objects.filter(pk=user_id, is_active=True).exclude(role=Role.PATIENT).first()
+        if user is None:
+            raise ValidationError({"owner": "Choose an active staff member."})
+        return user, None
+    place = Place.objects.filter(pk=place_id or 0, active=True).first()
+    if place is None:
+        raise ValidationError({"owner": "Choose a room or chair that is in use."})
+    return None, place
+
+
+def working_hours_record(
+    *,
+    ctx: AuditContext,
+    rule: str,
+    starts: time,
+    ends: time,
+    since: date,
+    until: date | None = None,
+    user_id: int | None = None,
+    place_id: int | None = None,
+) -> WorkingHours:
+    """Record a recurring block of a staff member's working hours or a place's opening hours."""
+    _may_manage_availability(ctx, "hours")
+    errors: dict[str, str] = {}
+    rule = rule.strip().upper()
+    try:
+        WeeklyHours(rule, starts, ends, since=since, until=until)
+    except ValueError as exc:
+        errors["ends" if "end after" in str(exc) else "rule"] = str(exc)
+    if until is not None and until < since:
+        errors["until"] = "The last day cannot be before the first."
+    if errors:
+        raise ValidationError(errors)
+    user, place = _owner(user_id, place_id)
+    with transaction.atomic():
+        hours = WorkingHours.objects.create(
+            user=user, place=place, rule=rule, starts=starts, ends=ends, since=since, until=until, recorded_by=ctx.user
+        )
+        access_event_record(ctx=ctx, action="availability.hours", detail={"hours": hours.pk})
+    return hours
+
+
+def _booked_between(starts_at: datetime, ends_at: datetime, **owner: object) -> list[Appointment]:
+    return list(
+        Appointment.objects.filter(
+            status=AppointmentStatus.BOOKED, starts_at__lt=ends_at, ends_at__gt=starts_at, **owner
+        ).order_by("starts_at")[:5]
+    )
+
+
+def _period_problems(starts_at: datetime, ends_at: datetime) -> dict[str, str]:
+    if ends_at <= starts_at:
+        return {"ends_at": "The end must be after the start."}
+    if ends_at - starts_at > timedelta(days=366):
+        return {"ends_at": "Record at most a year at a time."}
+    return {}
+
+
+def _booked_refusal(booked: list[Appointment], whom: str) -> ValidationError:
+    times = ", ".join(weekday_time_text(timezone.localtime(a.starts_at)) for a in booked)
+    return ValidationError({"starts_at": f"{whom} has appointments booked then ({times}): move or cancel them first."})
+
+
+def time_off_record(
+    *,
+    ctx: AuditContext,
+    starts_at: datetime,
+    ends_at: datetime,
+    reason: str = "",
+    user_id: int | None = None,
+    place_id: int | None = None,
+) -> TimeOff:
+    """Record a staff member away or a place out of use; refused while appointments are booked in the period."""
+    _may_manage_availability(ctx, "time_off")
+    errors = _period_problems(starts_at, ends_at)
+    if len(reason) > 200:
+        errors["reason"] = "Keep the reason under 200 characters."
+    if errors:
+        raise ValidationError(errors)
+    user, place = _owner(user_id, place_id)
+    with transaction.atomic():
+        # Locked as a booking locks them, so no appointment slips into the period meanwhile.
+        if user is not None:
+            User.objects.select_for_update().filter(pk=user.pk).first()
+            booked = _booked_between(starts_at, ends_at, with_user=user)
+        else:
+            Place.objects.select_for_update().filter(pk=place_id or 0).first()
+            booked = _booked_between(starts_at, ends_at, place=place)
+        if booked:
+            raise _booked_refusal(booked, user.display_name if user is not None else place.name if place else "")
+        away = TimeOff.objects.create(
+            user=user, place=place, starts_at=starts_at, ends_at=ends_at, reason=reason.strip(), recorded_by=ctx.user
+        )
+        access_event_record(ctx=ctx, action="availability.time_off", detail={"time_off": away.pk})
+    return away
+
+
+def closure_record(*, ctx: AuditContext, starts_at: datetime, ends_at: datetime, reason: str) -> Closure:
+    """Close the clinic for a period (a holiday, training); refused while appointments are booked in it."""
+    _may_manage_availability(ctx, "closure")
+    errors = _period_problems(starts_at, ends_at)
+    reason = reason.strip()
+    if not reason:
+        errors["reason"] = "Say why the clinic is closed: the refusal of a booking shows it."
+    elif len(reason) > 200:
+        errors["reason"] = "Keep the reason under 200 characters."
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        booked = _booked_between(starts_at, ends_at)
+        if booked:
+            raise _booked_refusal(booked, "The clinic")
+        closure = Closure.objects.create(starts_at=starts_at, ends_at=ends_at, reason=reason, recorded_by=ctx.user)
+        access_event_record(ctx=ctx, action="availability.closure", detail={"closure": closure.pk})
+    return closure

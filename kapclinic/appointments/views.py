@@ -3,7 +3,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
@@ -11,8 +11,18 @@ from django.views.decorators.http import require_POST
 from kapclinic.accounts.web import current_user, forbidden, not_found, refused_status, submitted
 from kapclinic.appointments import services
 from kapclinic.appointments.calendar import appointments_ics
-from kapclinic.appointments.forms import BookingForm, ChangeReasonForm, OutcomeForm, RescheduleForm
+from kapclinic.appointments.forms import (
+    BookingForm,
+    ChangeReasonForm,
+    ClosureForm,
+    HoursForm,
+    OutcomeForm,
+    RescheduleForm,
+    TimeOffForm,
+    owner_ids,
+)
 from kapclinic.appointments.models import Appointment, AppointmentChange, AppointmentStatus
+from kapclinic.appointments.selectors import availability_board
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.services import access_event_record
 from kapclinic.errors import AccessDenied, NotFound
@@ -230,3 +240,55 @@ def ics_mine(request: HttpRequest) -> HttpResponse:
     response = HttpResponse(appointments_ics(mine), content_type="text/calendar; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="my-appointments.ics"'
     return response
+
+
+_AVAILABILITY_FORMS = {"hours": HoursForm, "time_off": TimeOffForm, "closure": ClosureForm}
+
+
+@login_required
+@refusals_as_pages
+def availability(request: HttpRequest) -> HttpResponse:
+    """Rooms and chairs, working and opening hours, time off and closures: the coordinator's and director's page."""
+    user = current_user(request)
+    if not may(user.role, Action.AVAILABILITY_MANAGE):
+        return forbidden(request, "Your role does not manage rooms, hours or closures.")
+    forms_shown: dict[str, forms.Form] = {name: form_class() for name, form_class in _AVAILABILITY_FORMS.items()}
+    status = 200
+    if request.method == "POST":
+        which = request.POST.get("form", "")
+        if which not in _AVAILABILITY_FORMS:
+            return HttpResponseBadRequest("Unknown form: choose hours, time off or a closure.")
+        form = _AVAILABILITY_FORMS[which](request.POST)
+        forms_shown[which] = form
+        ctx = AuditContext.from_request(request)
+        recorded = submitted(form, lambda: _availability_write(ctx, which, form), fallback_field=None)
+        if recorded is not None:
+            messages.success(request, "Recorded.")
+            return redirect("appointments:availability")
+        status = refused_status(form)
+    context = {"board": availability_board(), "forms": forms_shown}
+    return render(request, "appointments/availability.html", context, status=status)
+
+
+def _availability_write(ctx: AuditContext, which: str, form: forms.Form) -> object:
+    data = form.cleaned_data
+    if which == "hours":
+        assert isinstance(form, HoursForm)
+        return services.working_hours_record(
+            ctx=ctx,
+            rule=form.rule(),
+            starts=data["starts"],
+            ends=data["ends"],
+            since=data["since"],
+            until=data["until"],
+            **owner_ids(data["owner"]),
+        )
+    if which == "time_off":
+        return services.time_off_record(
+            ctx=ctx,
+            starts_at=data["starts_at"],
+            ends_at=data["ends_at"],
+            reason=data["reason"],
+            **owner_ids(data["owner"]),
+        )
+    return services.closure_record(ctx=ctx, starts_at=data["starts_at"], ends_at=data["ends_at"], reason=data["reason"])
