@@ -24,6 +24,7 @@ from kapclinic.clinical.availability import (
     on_grid,
     overlap,
     place_needed,
+    rule_text,
 )
 from kapclinic.clinical.monitoring import MonitoringPolicy
 from kapclinic.roles import Role
@@ -237,3 +238,18 @@ def test_who_holds_each_kind() -> None:
 def test_unknown_kinds_and_routes_are_refused(kind: str, route: str | None, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         booking_minutes(kind, route=route)
+
+
+@pytest.mark.parametrize(
+    ("rule", "words"),
+    [
+        ("FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR", "Mon to Fri"),
+        ("FREQ=WEEKLY;BYDAY=FR,MO", "Mon, Fri"),
+        ("FREQ=WEEKLY;INTERVAL=2;BYDAY=FR", "every other week: Fri"),
+        ("FREQ=DAILY", "every day"),
+        ("FREQ=MONTHLY;BYDAY=1MO", "FREQ=MONTHLY;BYDAY=1MO"),
+        ("FREQ=WEEKLY;BYDAY=MO;COUNT=3", "FREQ=WEEKLY;BYDAY=MO;COUNT=3"),
+    ],
+)
+def test_rules_in_words(rule: str, words: str) -> None:
+    assert rule_text(rule) == words

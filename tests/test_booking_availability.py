@@ -301,11 +301,11 @@ def test_the_coordinator_records_hours_time_off_and_a_closure_and_bookings_follo
         "/appointments/availability/",
         {
             "form": "hours",
-            "owner": f"user:{therapist.pk}",
-            "days": ["MO", "TU", "WE", "TH", "FR"],
-            "starts": "09:00",
-            "ends": "13:00",
-            "since": "2026-01-01",
+            "hours-owner": f"user:{therapist.pk}",
+            "hours-days": ["MO", "TU", "WE", "TH", "FR"],
+            "hours-starts": "09:00",
+            "hours-ends": "13:00",
+            "hours-since": "2026-01-01",
         },
     )
     assert added.status_code == 302
@@ -314,10 +314,10 @@ def test_the_coordinator_records_hours_time_off_and_a_closure_and_bookings_follo
         "/appointments/availability/",
         {
             "form": "time_off",
-            "owner": f"place:{room.pk}",
-            "starts_at": at(day, 9).strftime("%Y-%m-%dT%H:%M"),
-            "ends_at": at(day, 11).strftime("%Y-%m-%dT%H:%M"),
-            "reason": "Repainting",
+            "time_off-owner": f"place:{room.pk}",
+            "time_off-starts_at": at(day, 9).strftime("%Y-%m-%dT%H:%M"),
+            "time_off-ends_at": at(day, 11).strftime("%Y-%m-%dT%H:%M"),
+            "time_off-reason": "Repainting",
         },
     )
     assert away.status_code == 302 and TimeOff.objects.get().place == room
@@ -332,9 +332,9 @@ def test_the_coordinator_records_hours_time_off_and_a_closure_and_bookings_follo
         "/appointments/availability/",
         {
             "form": "closure",
-            "starts_at": at(day, 0).strftime("%Y-%m-%dT%H:%M"),
-            "ends_at": at(day + timedelta(days=1), 0).strftime("%Y-%m-%dT%H:%M"),
-            "reason": "<script>alert(1)</script>",
+            "closure-starts_at": at(day, 0).strftime("%Y-%m-%dT%H:%M"),
+            "closure-ends_at": at(day + timedelta(days=1), 0).strftime("%Y-%m-%dT%H:%M"),
+            "closure-reason": "<script>alert(1)</script>",
         },
     )
     text = refused.content.decode()
@@ -348,18 +348,40 @@ def test_the_coordinator_records_hours_time_off_and_a_closure_and_bookings_follo
 @pytest.mark.parametrize(
     ("data", "field_text"),
     [
-        ({"form": "hours", "days": ["MO"], "starts": "17:00", "ends": "09:00", "since": "2026-01-01"}, "end after"),
         (
-            {"form": "closure", "starts_at": "2027-01-02T10:00", "ends_at": "2027-01-01T10:00", "reason": "x"},
+            {
+                "form": "hours",
+                "hours-days": ["MO"],
+                "hours-starts": "17:00",
+                "hours-ends": "09:00",
+                "hours-since": "2026-01-01",
+            },
+            "end after",
+        ),
+        (
+            {
+                "form": "closure",
+                "closure-starts_at": "2027-01-02T10:00",
+                "closure-ends_at": "2027-01-01T10:00",
+                "closure-reason": "x",
+            },
             "after the start",
         ),
-        ({"form": "closure", "starts_at": "2027-01-01T10:00", "ends_at": "2027-01-02T10:00", "reason": ""}, "required"),
+        (
+            {
+                "form": "closure",
+                "closure-starts_at": "2027-01-01T10:00",
+                "closure-ends_at": "2027-01-02T10:00",
+                "closure-reason": "",
+            },
+            "required",
+        ),
         (
             {
                 "form": "time_off",
-                "owner": "user:999999",
-                "starts_at": "2027-01-01T10:00",
-                "ends_at": "2027-01-02T10:00",
+                "time_off-owner": "user:999999",
+                "time_off-starts_at": "2027-01-01T10:00",
+                "time_off-ends_at": "2027-01-02T10:00",
             },
             "Select a valid choice",
         ),
@@ -369,7 +391,7 @@ def test_bad_input_is_refused_next_to_its_field_and_changes_nothing(
     client_for: Any, personas: dict[str, User], data: dict[str, object], field_text: str
 ) -> None:
     if data["form"] == "hours":
-        data = {**data, "owner": f"user:{personas['therapist'].pk}"}
+        data = {**data, "hours-owner": f"user:{personas['therapist'].pk}"}
     answer = client_for("director").post("/appointments/availability/", data)
     assert answer.status_code == 422
     assert field_text in answer.content.decode()
@@ -382,7 +404,12 @@ def test_clinicians_may_not_manage_hours(client_for: Any) -> None:
         assert client_for(role).get("/appointments/availability/").status_code == 403
         refused = client_for(role).post(
             "/appointments/availability/",
-            {"form": "closure", "starts_at": "2027-01-01T10:00", "ends_at": "2027-01-02T10:00", "reason": "x"},
+            {
+                "form": "closure",
+                "closure-starts_at": "2027-01-01T10:00",
+                "closure-ends_at": "2027-01-02T10:00",
+                "closure-reason": "x",
+            },
         )
         assert refused.status_code == 403
     assert not Closure.objects.exists()

@@ -258,9 +258,9 @@ def _availability_manage(w: World, patient: Patient) -> bool:
         "/appointments/availability/",
         {
             "form": "closure",
-            "starts_at": start.strftime("%Y-%m-%dT%H:%M"),
-            "ends_at": (start + timedelta(hours=8)).strftime("%Y-%m-%dT%H:%M"),
-            "reason": "Role matrix closure",
+            "closure-starts_at": start.strftime("%Y-%m-%dT%H:%M"),
+            "closure-ends_at": (start + timedelta(hours=8)).strftime("%Y-%m-%dT%H:%M"),
+            "closure-reason": "Role matrix closure",
         },
     )
     return Closure.objects.filter(reason="Role matrix closure").exists()

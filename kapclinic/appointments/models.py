@@ -10,7 +10,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from kapclinic.appointments.links import video_href
-from kapclinic.clinical.availability import PLACE_KINDS
+from kapclinic.clinical.availability import PLACE_KINDS, rule_text
 
 if TYPE_CHECKING:
     from kapclinic.intake.models import Inquiry
@@ -102,7 +102,12 @@ class WorkingHours(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.rule} {self.starts:%H:%M}-{self.ends:%H:%M}"
+        return f"{self.days} {self.starts:%H:%M}-{self.ends:%H:%M}"
+
+    @property
+    def days(self) -> str:
+        """The rule in words ("Mon to Fri")."""
+        return rule_text(self.rule)
 
 
 class TimeOff(models.Model):

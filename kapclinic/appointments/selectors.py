@@ -72,7 +72,7 @@ class AvailabilityBoard:
 def availability_board() -> AvailabilityBoard:
     now = timezone.now()
     return AvailabilityBoard(
-        places=list(Place.objects.select_related("in_room").order_by("kind", "name")),
+        places=list(Place.objects.select_related("in_room").order_by("-kind", "name")),  # rooms first
         hours=list(WorkingHours.objects.select_related("user", "place").order_by("user_id", "place_id", "since")),
         time_off=list(
             TimeOff.objects.filter(ends_at__gt=now).select_related("user", "place").order_by("starts_at")[:100]

@@ -252,13 +252,14 @@ def availability(request: HttpRequest) -> HttpResponse:
     user = current_user(request)
     if not may(user.role, Action.AVAILABILITY_MANAGE):
         return forbidden(request, "Your role does not manage rooms, hours or closures.")
-    forms_shown: dict[str, forms.Form] = {name: form_class() for name, form_class in _AVAILABILITY_FORMS.items()}
+    # Each form with its own prefix: three forms on one page, and every field's id unique for its label.
+    forms_shown: dict[str, forms.Form] = {name: form(prefix=name) for name, form in _AVAILABILITY_FORMS.items()}
     status = 200
     if request.method == "POST":
         which = request.POST.get("form", "")
         if which not in _AVAILABILITY_FORMS:
             return HttpResponseBadRequest("Unknown form: choose hours, time off or a closure.")
-        form = _AVAILABILITY_FORMS[which](request.POST)
+        form = _AVAILABILITY_FORMS[which](request.POST, prefix=which)
         forms_shown[which] = form
         ctx = AuditContext.from_request(request)
         recorded = submitted(form, lambda: _availability_write(ctx, which, form), fallback_field=None)

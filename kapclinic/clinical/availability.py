@@ -73,6 +73,32 @@ class WeeklyHours:
         ]
 
 
+_DAY_NAMES = {"MO": "Mon", "TU": "Tue", "WE": "Wed", "TH": "Thu", "FR": "Fri", "SA": "Sat", "SU": "Sun"}
+
+
+def rule_text(rule: str) -> str:
+    """A recurrence rule in words, for the rules the hours form writes ("Mon to Fri", "every other Fri", "every
+    day"); any other rule as written."""
+    parts = dict(part.partition("=")[::2] for part in rule.upper().split(";") if "=" in part)
+    if set(parts) - {"FREQ", "INTERVAL", "BYDAY"}:
+        return rule
+    every_other = parts.get("INTERVAL") == "2"
+    if parts.get("INTERVAL") not in (None, "1", "2"):
+        return rule
+    if parts.get("FREQ") == "DAILY" and "BYDAY" not in parts:
+        return "every other day" if every_other else "every day"
+    days = parts.get("BYDAY", "").split(",")
+    if parts.get("FREQ") != "WEEKLY" or not all(day in _DAY_NAMES for day in days):
+        return rule
+    order = list(_DAY_NAMES)
+    days.sort(key=order.index)
+    if len(days) > 2 and days == order[order.index(days[0]) : order.index(days[0]) + len(days)]:
+        text = f"{_DAY_NAMES[days[0]]} to {_DAY_NAMES[days[-1]]}"
+    else:
+        text = ", ".join(_DAY_NAMES[day] for day in days)
+    return f"every other week: {text}" if every_other else text
+
+
 @dataclass(frozen=True)
 class Resource:
     """A member of staff, a room or a chair, with its hours, time off and bookings."""
