@@ -414,3 +414,61 @@ def test_clinicians_may_not_manage_hours(client_for: Any) -> None:
         assert refused.status_code == 403
     assert not Closure.objects.exists()
     assert client_for("coordinator").post("/appointments/availability/", {"form": "nonsense"}).status_code == 400
+
+
+# --- The calendar ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_week_calendar_by_staff_and_by_room_in_a_constant_number_of_queries(
+    client_for: Any, personas: dict[str, User], team_patient: Patient, room: Place
+) -> None:
+    from django.db import connection as db
+    from django.test.utils import CaptureQueriesContext
+
+    ctx = AuditContext(user=personas["coordinator"], channel="system")
+    day = next_weekday()
+    book(ctx, personas["therapist"], team_patient, at(day, 10), place_id=room.pk)
+    coordinator = client_for("coordinator")
+    week = coordinator.get("/appointments/calendar/", {"start": day.isoformat()})
+    text = week.content.decode()
+    assert week.status_code == 200 and "Integration session" in text and "Garden room" in text
+    by_room = coordinator.get("/appointments/calendar/", {"start": day.isoformat(), "place": room.pk}).content.decode()
+    assert "Integration session" in by_room
+    other_room = Place.objects.create(name="Quiet room", kind="room")
+    elsewhere = coordinator.get("/appointments/calendar/", {"start": day.isoformat(), "place": other_room.pk})
+    assert "Integration session" not in elsewhere.content.decode()
+    with CaptureQueriesContext(db) as few:
+        coordinator.get("/appointments/calendar/", {"start": day.isoformat()})
+    for hour in (11, 12, 13, 14, 15):
+        other = Patient.objects.create(
+            mrn=f"K000001{hour}", given_name="Many", family_name=f"Cal{hour}", birth_date="1990-01-01"
+        )
+        book(ctx, personas["therapist"], other, at(day, hour))
+    with CaptureQueriesContext(db) as many:
+        page = coordinator.get("/appointments/calendar/", {"start": day.isoformat()})
+    assert page.content.decode().count("Integration session") == 6
+    assert len(many) == len(few)
+
+
+@pytest.mark.django_db
+def test_a_care_team_role_sees_only_its_own_and_its_teams_appointments(
+    client_for: Any, personas: dict[str, User], team_patient: Patient
+) -> None:
+    ctx = AuditContext(user=personas["coordinator"], channel="system")
+    day = next_weekday()
+    stranger = Patient.objects.create(
+        mrn="K00000199", given_name="Outside", family_name="Team", birth_date="1990-01-01"
+    )
+    book(ctx, personas["prescriber"], stranger, at(day, 9), kind="evaluation", minutes=60)
+    book(ctx, personas["prescriber"], team_patient, at(day, 11), kind="evaluation", minutes=60)
+    text = client_for("nurse").get("/appointments/calendar/", {"start": day.isoformat()}).content.decode()
+    assert "TEAM, Outside" not in text
+    assert team_patient.family_name.upper() in text
+
+
+@pytest.mark.django_db
+def test_calendar_bad_input_and_roles(client_for: Any) -> None:
+    assert client_for("auditor").get("/appointments/calendar/").status_code == 403
+    bad = client_for("coordinator").get("/appointments/calendar/", {"start": "99999-01-01", "staff": "x"})
+    assert bad.status_code == 422 and "Enter a valid date" in bad.content.decode()

@@ -35,5 +35,6 @@ def role(request: HttpRequest) -> dict[str, object]:
             "sessions": may(current, Action.SESSION_VIEW) and current is not Role.PATIENT,
             "consent_texts": may(current, Action.CONSENT_PUBLISH),
             "availability": may(current, Action.AVAILABILITY_MANAGE),
+            "calendar": may(current, Action.APPOINTMENT_BOOK),
         },
     }

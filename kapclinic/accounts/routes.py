@@ -229,6 +229,8 @@ PAGE_RULES: dict[str, RouteRule] = {
     "intake:eligibility": needs(A.ELIGIBILITY_VIEW, post=A.EVALUATION_RECORD),
     "appointments:book": needs(A.APPOINTMENT_BOOK),
     "appointments:availability": needs(A.AVAILABILITY_MANAGE),
+    # Lists names: a care-team role sees its own and its team's patients' appointments (calendar_week).
+    "appointments:calendar": needs(A.APPOINTMENT_BOOK),
     "appointments:ics_mine": signed_in(
         "the signed-in user's own appointments as a calendar file", lists=A.APPOINTMENT_BOOK
     ),

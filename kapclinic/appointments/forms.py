@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from django import forms
@@ -168,3 +169,30 @@ class ClosureForm(forms.Form):
     starts_at = forms.DateTimeField(label="From", widget=forms.DateTimeInput(attrs=_LOCAL, format="%Y-%m-%dT%H:%M"))
     ends_at = forms.DateTimeField(label="Until", widget=forms.DateTimeInput(attrs=_LOCAL, format="%Y-%m-%dT%H:%M"))
     reason = forms.CharField(label="Reason", max_length=200, help_text="Shown when a booking over it is refused.")
+
+
+class CalendarForm(forms.Form):
+    """What the calendar shows: a week or a day, from a date, for a staff member or a room (each optional)."""
+
+    view = forms.ChoiceField(label="Show", choices=[("week", "Week"), ("day", "Day")], required=False, initial="week")
+    start = forms.DateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    staff = forms.TypedChoiceField(label="Staff member", coerce=int, required=False, empty_value=None, choices=[])
+    place = forms.TypedChoiceField(label="Room", coerce=int, required=False, empty_value=None, choices=[])
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        staff = User.objects.filter(is_active=True, role__in=sorted({r for h in WHO_HOLDS.values() for r in h}))
+        staff_field = self.fields["staff"]
+        place_field = self.fields["place"]
+        assert isinstance(staff_field, forms.TypedChoiceField) and isinstance(place_field, forms.TypedChoiceField)
+        staff_field.choices = [("", "Everyone")] + [
+            (u.pk, u.display_name) for u in staff.order_by("last_name", "first_name")
+        ]
+        places = Place.objects.filter(active=True).order_by("-kind", "name").values_list("pk", "name")
+        place_field.choices = [("", "Any room")] + [(pk, name) for pk, name in places]
+
+    def clean_start(self) -> object:
+        start = self.cleaned_data.get("start")
+        if start is not None and not date(2000, 1, 1) <= start <= date(2100, 12, 31):
+            raise forms.ValidationError("Choose a date between 2000 and 2100.")
+        return start

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
+from django.db.models import Q
 from django.utils import timezone
 
 from kapclinic.appointments.models import (
@@ -18,6 +19,9 @@ from kapclinic.appointments.models import (
 )
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.services import access_events_record_many
+from kapclinic.days import day_range
+from kapclinic.patients.access import on_care_team_of
+from kapclinic.roles import Action, Scope, scope_for
 
 
 def consultations_coming(*, days: int = 1) -> list[Appointment]:
@@ -79,3 +83,50 @@ def availability_board() -> AvailabilityBoard:
         ),
         closures=list(Closure.objects.filter(ends_at__gt=now).order_by("starts_at")[:100]),
     )
+
+
+@dataclass(frozen=True)
+class CalendarDay:
+    day: date
+    appointments: list[Appointment]
+    closed: list[Closure]
+
+
+def calendar_week(
+    *, ctx: AuditContext, first: date, days: int = 7, staff_id: int | None = None, place_id: int | None = None
+) -> list[CalendarDay]:
+    """The booked and past appointments of `days` days from `first`, for one staff member or one room, or all the
+    user may see (roles limited to a care team: their own and their team's patients'). Three queries whatever
+    the number; each patient shown is an audited read."""
+    start, after = day_range(first, first + timedelta(days=days - 1))
+    rows = (
+        Appointment.objects.filter(starts_at__gte=start, starts_at__lt=after)
+        .exclude(status=AppointmentStatus.CANCELLED)
+        .select_related("patient", "inquiry", "with_user", "place")
+        .order_by("starts_at", "id")
+    )
+    if staff_id is not None:
+        rows = rows.filter(with_user_id=staff_id)
+    if place_id is not None:
+        rows = rows.filter(place_id=place_id)
+    if scope_for(ctx.user.role, Action.APPOINTMENT_BOOK) is Scope.TEAM:
+        rows = rows.filter(Q(with_user=ctx.user) | on_care_team_of(ctx.user.pk, patient_field="patient_id"))
+    shown = list(rows)
+    closures = list(Closure.objects.filter(starts_at__lt=after, ends_at__gt=start).order_by("starts_at"))
+    access_events_record_many(
+        ctx=ctx,
+        action="appointment.calendar",
+        patient_ids=sorted({a.patient_id for a in shown if a.patient_id is not None}),
+    )
+    out = []
+    for offset in range(days):
+        day = first + timedelta(days=offset)
+        begin, end = day_range(day)
+        out.append(
+            CalendarDay(
+                day=day,
+                appointments=[a for a in shown if timezone.localtime(a.starts_at).date() == day],
+                closed=[c for c in closures if c.starts_at < end and c.ends_at > begin],
+            )
+        )
+    return out

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -13,6 +15,7 @@ from kapclinic.appointments import services
 from kapclinic.appointments.calendar import appointments_ics
 from kapclinic.appointments.forms import (
     BookingForm,
+    CalendarForm,
     ChangeReasonForm,
     ClosureForm,
     HoursForm,
@@ -22,7 +25,7 @@ from kapclinic.appointments.forms import (
     owner_ids,
 )
 from kapclinic.appointments.models import Appointment, AppointmentChange, AppointmentStatus
-from kapclinic.appointments.selectors import availability_board
+from kapclinic.appointments.selectors import availability_board, calendar_week
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.services import access_event_record
 from kapclinic.errors import AccessDenied, NotFound
@@ -293,3 +296,34 @@ def _availability_write(ctx: AuditContext, which: str, form: forms.Form) -> obje
             **owner_ids(data["owner"]),
         )
     return services.closure_record(ctx=ctx, starts_at=data["starts_at"], ends_at=data["ends_at"], reason=data["reason"])
+
+
+@login_required
+@refusals_as_pages
+def calendar(request: HttpRequest) -> HttpResponse:
+    """A week (or a day) of appointments, for one staff member or one room, or all the user may see."""
+    user = current_user(request)
+    if not may(user.role, Action.APPOINTMENT_BOOK):
+        return forbidden(request, "Your role does not see the calendar.")
+    form = CalendarForm(request.GET or None, initial={"start": timezone.localdate(), "view": "week"})
+    chosen = form.cleaned_data if form.is_valid() else {}
+    today = timezone.localdate()
+    first = chosen.get("start") or today
+    one_day = chosen.get("view") == "day"
+    if not one_day:
+        first -= timedelta(days=first.weekday())  # weeks start on Monday
+    days = calendar_week(
+        ctx=AuditContext.from_request(request),
+        first=first,
+        days=1 if one_day else 7,
+        staff_id=chosen.get("staff"),
+        place_id=chosen.get("place"),
+    )
+    step = timedelta(days=1 if one_day else 7)
+    query = request.GET.copy()
+    links = {}
+    for name, moved in (("previous", first - step), ("next", first + step), ("today", today)):
+        query["start"] = moved.isoformat()
+        links[name] = query.urlencode()
+    context = {"form": form, "days": days, "today": today, "one_day": one_day, "links": links}
+    return render(request, "appointments/calendar.html", context, status=200 if not form.errors else 422)
