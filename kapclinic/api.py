@@ -107,6 +107,7 @@ def _mount() -> None:
     from kapclinic.chart.api import router as chart_router
     from kapclinic.consent.api import router as consent_router
     from kapclinic.dosing.api import router as dosing_router
+    from kapclinic.home.api import router as inbox_router
     from kapclinic.intake.api import router as intake_router
     from kapclinic.ledger.api import router as ledger_router
     from kapclinic.ledger.report_api import router as ledger_reports_router
@@ -129,6 +130,7 @@ def _mount() -> None:
     api.add_router("", plans_router)
     api.add_router("", dosing_router)
     api.add_router("", therapy_router)
+    api.add_router("", inbox_router)
 
 
 _mount()

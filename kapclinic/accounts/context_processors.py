@@ -36,5 +36,6 @@ def role(request: HttpRequest) -> dict[str, object]:
             "consent_texts": may(current, Action.CONSENT_PUBLISH),
             "availability": may(current, Action.AVAILABILITY_MANAGE),
             "calendar": may(current, Action.APPOINTMENT_BOOK),
+            "inbox": current is not Role.PATIENT,
         },
     }

@@ -106,8 +106,8 @@ def signed_in(reason: str, *, lists: Action | None = None) -> RouteRule:
     return RouteRule(audience=Audience.SIGNED_IN, reason=reason, lists=lists)
 
 
-def staff(reason: str) -> RouteRule:
-    return RouteRule(audience=Audience.STAFF, reason=reason)
+def staff(reason: str, *, lists: Action | None = None) -> RouteRule:
+    return RouteRule(audience=Audience.STAFF, reason=reason, lists=lists)
 
 
 A = Action
@@ -148,6 +148,7 @@ PAGE_RULES: dict[str, RouteRule] = {
     "accounts:user_password_reset": needs(A.USER_MANAGE),
     "accounts:user_set_active": needs(A.USER_MANAGE),
     "home:home": signed_in("each role's start page; patients go to the portal", lists=A.PATIENT_LIST),
+    "home:inbox": signed_in("each member of staff's own inbox (patients go to the portal)", lists=A.PATIENT_LIST),
     "healthz": public("the load balancer's health check, no data"),
     "readyz": public("readiness: the database and the task queue's age, no data"),
     "public_inquiry": public("the public inquiry form for people who are not yet patients"),
@@ -305,6 +306,9 @@ API_RULES: dict[str, RouteRule] = {
     f"POST {API}/patients/{{patient_id}}/eligibility-decisions": needs(A.ELIGIBILITY_DECIDE),
     f"POST {API}/inquiries/{{inquiry_id}}/status": needs(A.INQUIRY_MANAGE),
     f"POST {API}/inquiries/{{inquiry_id}}/conversion": needs(A.INQUIRY_MANAGE),
+    f"GET {API}/inbox": staff(
+        "each member of staff's own inbox, from selectors that check their role and team", lists=A.PATIENT_LIST
+    ),
     f"POST {API}/appointments": needs(A.APPOINTMENT_BOOK),
     f"POST {API}/appointments/{{appointment_id}}/outcome": needs(A.APPOINTMENT_BOOK),
     f"GET {API}/availability": needs(A.APPOINTMENT_BOOK),

@@ -4,4 +4,4 @@ from kapclinic.home import views
 
 app_name = "home"
 
-urlpatterns = [path("", views.home, name="home")]
+urlpatterns = [path("", views.home, name="home"), path("inbox/", views.inbox, name="inbox")]

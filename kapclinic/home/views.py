@@ -18,6 +18,7 @@ from kapclinic.dosing.selectors import (
     sessions_waiting_for_prescriber,
 )
 from kapclinic.home.health import readiness_check
+from kapclinic.home.inbox import inbox_count, inbox_for
 from kapclinic.intake.models import Inquiry, InquiryStatus
 from kapclinic.ledger.selectors import ledger_clocks, lots_expiring, open_investigations
 from kapclinic.measures.selectors import open_safety_flags_for_user, overdue_measures
@@ -104,6 +105,16 @@ def _oversight_dashboard(request: HttpRequest, ctx: AuditContext) -> dict[str, o
     context["patient_count"] = Patient.objects.count()
     context["staff_count"] = User.objects.filter(is_active=True).exclude(role=Role.PATIENT).count()
     return context
+
+
+@login_required
+def inbox(request: HttpRequest) -> HttpResponse:
+    """What needs the signed-in member of staff, each item linking to where it is done (issue 16, item 5)."""
+    user = current_user(request)
+    if user.role == Role.PATIENT:
+        return redirect("portal:home")
+    sections = inbox_for(AuditContext.from_request(request))
+    return render(request, "home/inbox.html", {"sections": sections, "total": inbox_count(sections)})
 
 
 def healthz(request: HttpRequest) -> HttpResponse:
