@@ -59,8 +59,12 @@ def percentile(values: list[float], pct: int) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[pct - 1]
 
 
-def _round(requests: int, pk: int) -> tuple[dict[str, list[float]], dict[str, int]]:
-    """Time every page, taking turns; return the timings and the queries of each (from the warm-up)."""
+def _round(
+    requests: int, pk: int, pages: dict[str, tuple[str, str]] | None = None
+) -> tuple[dict[str, list[float]], dict[str, int]]:
+    """Time every page, taking turns; return the timings and the queries of each (from the warm-up).
+    bench/calendar_pages.py times its pages with it too."""
+    pages = PAGES if pages is None else pages
     from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext, override_settings
@@ -69,7 +73,7 @@ def _round(requests: int, pk: int) -> tuple[dict[str, list[float]], dict[str, in
     from kapclinic.accounts.services import api_token_issue
 
     clients: dict[str, Client] = {}
-    for who, _ in PAGES.values():
+    for who, _ in pages.values():
         if who in clients:
             continue
         user = User.objects.get(username=who.removeprefix("api:"))
@@ -81,7 +85,7 @@ def _round(requests: int, pk: int) -> tuple[dict[str, list[float]], dict[str, in
             clients[who].force_login(user, backend="django.contrib.auth.backends.ModelBackend")
 
     def get(name: str) -> float:
-        who, url = PAGES[name]
+        who, url = pages[name]
         begin = time.perf_counter()
         response = clients[who].get(url.format(pk=pk))
         elapsed = time.perf_counter() - begin
@@ -90,16 +94,16 @@ def _round(requests: int, pk: int) -> tuple[dict[str, list[float]], dict[str, in
         return elapsed
 
     queries: dict[str, int] = {}
-    timings: dict[str, list[float]] = {name: [] for name in PAGES}
+    timings: dict[str, list[float]] = {name: [] for name in pages}
     with override_settings(ROOT_URLCONF="bench.urls", DEBUG=False):
-        for name in PAGES:
+        for name in pages:
             for turn in range(WARMUP):
                 with CaptureQueriesContext(connection) as captured:
                     get(name)
                 if turn:  # the first request may fill caches
                     queries[name] = max(queries.get(name, 0), len(captured))
         for _ in range(requests):
-            for name in PAGES:
+            for name in pages:
                 timings[name].append(get(name))
     return timings, queries
 
@@ -135,18 +139,29 @@ def measure_day_pages(past: int = PAST, scale: int = SCALE, requests: int = REQU
         timings, queries = _round(requests, pk)
         results[f"{factor}x"] = {
             "sessions": {"past": counts.past, "today": counts.today, "coming": counts.coming, "all": total},
-            "pages": {
-                name: {
-                    "n": len(values),
-                    "p50_ms": round(statistics.median(values) * 1000, 2),
-                    "p95_ms": round(percentile(values, 95) * 1000, 2),
-                    "queries": queries[name],
-                }
-                for name, values in timings.items()
-            },
+            "pages": timed(timings, queries),
         }
+    rows = ratio_rows(results, scale)
+    return {"vendor": connection.vendor, "scale": scale, "target": TARGET, "rounds": results, "rows": rows}
+
+
+def timed(timings: dict[str, list[float]], queries: dict[str, int]) -> dict[str, dict[str, Any]]:
+    """Each page's n, p50, p95 and queries from a round."""
+    return {
+        name: {
+            "n": len(values),
+            "p50_ms": round(statistics.median(values) * 1000, 2),
+            "p95_ms": round(percentile(values, 95) * 1000, 2),
+            "queries": queries[name],
+        }
+        for name, values in timings.items()
+    }
+
+
+def ratio_rows(results: dict[str, dict[str, Any]], scale: int) -> list[dict[str, Any]]:
+    """A row per page: p50 and p95 at 1x and at `scale`x, their p50 ratio and the queries of each round."""
     small, large = results["1x"]["pages"], results[f"{scale}x"]["pages"]
-    rows = [
+    return [
         {
             "name": name,
             "p50_ms_1x": small[name]["p50_ms"],
@@ -157,9 +172,8 @@ def measure_day_pages(past: int = PAST, scale: int = SCALE, requests: int = REQU
             "queries_1x": small[name]["queries"],
             f"queries_{scale}x": large[name]["queries"],
         }
-        for name in PAGES
+        for name in small
     ]
-    return {"vendor": connection.vendor, "scale": scale, "target": TARGET, "rounds": results, "rows": rows}
 
 
 def day_pages_table(rows: list[dict[str, Any]], scale: int) -> str:

@@ -27,7 +27,14 @@ def _hours(rows: list[WorkingHours]) -> list[WeeklyHours]:
 
 def _booked(q: Q, start: datetime, end: datetime, ignore: int | None) -> list[Interval]:
     rows = (
-        Appointment.objects.filter(q, status=AppointmentStatus.BOOKED, starts_at__lt=end, ends_at__gt=start)
+        Appointment.objects.filter(
+            q,
+            status=AppointmentStatus.BOOKED,
+            starts_at__lt=end,
+            # Nothing longer than the longest booking: bounds the index range to the window, not the history.
+            starts_at__gt=start - timedelta(minutes=availability.LONGEST_BOOKING_MINUTES),
+            ends_at__gt=start,
+        )
         .exclude(pk=ignore or 0)
         .values_list("starts_at", "ends_at")
     )

@@ -8,6 +8,7 @@ from django import forms
 from kapclinic.accounts.models import User
 from kapclinic.appointments.models import AppointmentKind, AppointmentMode, ConsultationOutcome, Place
 from kapclinic.appointments.services import REASON_MAX, WHO_HOLDS, may_hold
+from kapclinic.clinical.availability import LONGEST_BOOKING_MINUTES, SHORTEST_BOOKING_MINUTES
 
 
 class StaffSelect(forms.Select):
@@ -42,7 +43,9 @@ class BookingForm(forms.Form):
     starts_at = forms.DateTimeField(
         label="Starts", widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
     )
-    minutes = forms.IntegerField(label="Length (minutes)", initial=30, min_value=10, max_value=480)
+    minutes = forms.IntegerField(
+        label="Length (minutes)", initial=30, min_value=SHORTEST_BOOKING_MINUTES, max_value=LONGEST_BOOKING_MINUTES
+    )
     mode = forms.ChoiceField(choices=AppointmentMode.choices, widget=forms.RadioSelect, initial=AppointmentMode.VIDEO)
     video_link = forms.URLField(required=False, assume_scheme="https", help_text="For a video appointment.")
     place = forms.TypedChoiceField(
@@ -87,7 +90,9 @@ class RescheduleForm(forms.Form):
     starts_at = forms.DateTimeField(
         label="New start", widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
     )
-    minutes = forms.IntegerField(label="Length (minutes)", min_value=10, max_value=480)
+    minutes = forms.IntegerField(
+        label="Length (minutes)", min_value=SHORTEST_BOOKING_MINUTES, max_value=LONGEST_BOOKING_MINUTES
+    )
     with_user = forms.TypedChoiceField(label="With", coerce=int, choices=[], widget=StaffSelect)
     reason = forms.CharField(label="Reason for the move", max_length=REASON_MAX)
 

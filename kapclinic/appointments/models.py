@@ -176,6 +176,8 @@ class Appointment(models.Model):
         indexes = [
             models.Index(fields=["with_user", "starts_at"], name="appointment_staff_time"),
             models.Index(fields=["place", "starts_at"], name="appointment_place_time"),
+            # The calendar's week for everyone, and the clinic-wide clash search of a closure.
+            models.Index(fields=["starts_at"], name="appointment_time"),
         ]
         constraints = [
             models.CheckConstraint(name="appointment_ends_after_start", condition=Q(ends_at__gt=F("starts_at"))),

@@ -27,7 +27,14 @@ from kapclinic.appointments.models import (
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.models import Outcome
 from kapclinic.audit.services import access_event_record
-from kapclinic.clinical.availability import KIND_NEEDS, WeeklyHours, booking_minutes, place_needed
+from kapclinic.clinical.availability import (
+    KIND_NEEDS,
+    LONGEST_BOOKING_MINUTES,
+    SHORTEST_BOOKING_MINUTES,
+    WeeklyHours,
+    booking_minutes,
+    place_needed,
+)
 from kapclinic.clinical.instruments import Use, instruments_for
 from kapclinic.clinical.wording import day_text, weekday_time_text
 from kapclinic.errors import AccessDenied, Conflict, NotFound
@@ -95,7 +102,10 @@ def _free_or_refuse(
     for field, text in availability_problems(staff=staff, place=place, starts_at=starts_at, ends_at=ends_at).items():
         refuse(field, text)
     overlapping = Appointment.objects.filter(
-        status=AppointmentStatus.BOOKED, starts_at__lt=ends_at, ends_at__gt=starts_at
+        status=AppointmentStatus.BOOKED,
+        starts_at__lt=ends_at,
+        starts_at__gt=starts_at - timedelta(minutes=LONGEST_BOOKING_MINUTES),  # bounds the index range
+        ends_at__gt=starts_at,
     ).exclude(pk=ignore or 0)  # the appointment being moved is not its own clash
     clash = overlapping.filter(with_user=staff).first()
     if clash is not None:
@@ -122,7 +132,7 @@ def _place_locked(place_id: int, kind: str) -> Place:
 
 def _time_problems(starts_at: datetime, minutes: int) -> dict[str, str]:
     errors: dict[str, str] = {}
-    if not 10 <= minutes <= 480:
+    if not SHORTEST_BOOKING_MINUTES <= minutes <= LONGEST_BOOKING_MINUTES:
         errors["minutes"] = "An appointment lasts 10 minutes to 8 hours."
     if starts_at < timezone.now() - timedelta(minutes=5):
         errors["starts_at"] = "An appointment cannot be booked in the past."
@@ -428,7 +438,7 @@ def free_times_for(
             errors["minutes"] = "Give a dosing session's length (it depends on the route)."
         else:
             minutes = booking_minutes(kind)
-    if minutes is not None and not 10 <= minutes <= 480:
+    if minutes is not None and not SHORTEST_BOOKING_MINUTES <= minutes <= LONGEST_BOOKING_MINUTES:
         errors["minutes"] = "A booking lasts 10 minutes to 8 hours."
     if wanted is not None and timezone.is_naive(wanted):
         wanted = timezone.make_aware(wanted)
@@ -519,7 +529,11 @@ def working_hours_record(
 def _booked_between(starts_at: datetime, ends_at: datetime, **owner: object) -> list[Appointment]:
     return list(
         Appointment.objects.filter(
-            status=AppointmentStatus.BOOKED, starts_at__lt=ends_at, ends_at__gt=starts_at, **owner
+            status=AppointmentStatus.BOOKED,
+            starts_at__lt=ends_at,
+            starts_at__gt=starts_at - timedelta(minutes=LONGEST_BOOKING_MINUTES),
+            ends_at__gt=starts_at,
+            **owner,
         ).order_by("starts_at")[:5]
     )
 

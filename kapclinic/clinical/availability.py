@@ -25,6 +25,12 @@ from kapclinic.clinical.monitoring import MonitoringPolicy, observation_minutes
 
 Interval = tuple[datetime, datetime]
 
+# A booking lasts 10 minutes to 8 hours (clinic policy; the longest, an IV session with a long infusion, is under
+# 4 hours). The upper bound also bounds the search for clashes: nothing that started more than 8 hours before a time
+# can still be running then, so an index on the start answers it without reading the whole history.
+SHORTEST_BOOKING_MINUTES = 10
+LONGEST_BOOKING_MINUTES = 480
+
 # How far ahead "next free times" looks before it says there are none: two weeks, as the booking form offers.
 SEARCH_DAYS = 14
 
