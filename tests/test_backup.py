@@ -115,6 +115,12 @@ def _clinical_records_add(director: Any) -> None:
         from_with_user_id=appointment.with_user_id or director.pk,
         by=director,
     )
+    model("appointments.TimeOff").objects.create(
+        user=therapist, starts_at=now + timedelta(days=30), ends_at=now + timedelta(days=31), recorded_by=director
+    )
+    model("appointments.Closure").objects.create(
+        starts_at=now + timedelta(days=60), ends_at=now + timedelta(days=61), reason="Holiday", recorded_by=director
+    )
     model("consent.ConsentWithdrawal").objects.create(
         signature=first("consent.ConsentSignature"),
         recorded_by=director,
