@@ -23,6 +23,7 @@ from kapclinic.intake.models import Inquiry, InquiryStatus
 from kapclinic.ledger.selectors import ledger_clocks
 from kapclinic.measures.selectors import open_safety_flags_for_user
 from kapclinic.oversight.selectors import emergency_accesses_to_review
+from kapclinic.patients.templatetags.clinic_words import patient_name
 from kapclinic.roles import Action, Role, may
 from kapclinic.therapy.selectors import integration_sessions_due, notes_to_sign
 
@@ -50,9 +51,8 @@ class InboxSection:
 
 
 def _name(patient: object) -> str:
-    family = str(getattr(patient, "family_name", "")).upper()
-    given = getattr(patient, "given_name", "")
-    return f"{family}, {given}" if family else ""
+    """"FAMILY, Given", as every staff page names a patient (the patient_name filter)."""
+    return patient_name(patient)
 
 
 def inbox_for(ctx: AuditContext) -> list[InboxSection]:
