@@ -51,7 +51,7 @@ class InboxSection:
 
 
 def _name(patient: object) -> str:
-    """"FAMILY, Given", as every staff page names a patient (the patient_name filter)."""
+    """ "FAMILY, Given", as every staff page names a patient (the patient_name filter)."""
     return patient_name(patient)
 
 

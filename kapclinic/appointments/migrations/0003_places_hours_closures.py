@@ -7,131 +7,199 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('appointments', '0002_appointment_changes'),
-        ('intake', '0004_eligibility_decision_signed'),
-        ('patients', '0002_search_columns'),
+        ("appointments", "0002_appointment_changes"),
+        ("intake", "0004_eligibility_decision_signed"),
+        ("patients", "0002_search_columns"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='TimeOff',
+            name="TimeOff",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('starts_at', models.DateTimeField()),
-                ('ends_at', models.DateTimeField()),
-                ('reason', models.CharField(blank=True, max_length=200)),
-                ('recorded_at', models.DateTimeField(default=django.utils.timezone.now)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("starts_at", models.DateTimeField()),
+                ("ends_at", models.DateTimeField()),
+                ("reason", models.CharField(blank=True, max_length=200)),
+                ("recorded_at", models.DateTimeField(default=django.utils.timezone.now)),
             ],
             options={
-                'ordering': ['starts_at', 'id'],
+                "ordering": ["starts_at", "id"],
             },
         ),
         migrations.CreateModel(
-            name='WorkingHours',
+            name="WorkingHours",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('rule', models.CharField(help_text='e.g. FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR', max_length=200)),
-                ('starts', models.TimeField()),
-                ('ends', models.TimeField()),
-                ('since', models.DateField()),
-                ('until', models.DateField(blank=True, null=True)),
-                ('recorded_at', models.DateTimeField(default=django.utils.timezone.now)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("rule", models.CharField(help_text="e.g. FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR", max_length=200)),
+                ("starts", models.TimeField()),
+                ("ends", models.TimeField()),
+                ("since", models.DateField()),
+                ("until", models.DateField(blank=True, null=True)),
+                ("recorded_at", models.DateTimeField(default=django.utils.timezone.now)),
             ],
             options={
-                'ordering': ['since', 'starts', 'id'],
+                "ordering": ["since", "starts", "id"],
             },
         ),
         migrations.CreateModel(
-            name='Closure',
+            name="Closure",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('starts_at', models.DateTimeField()),
-                ('ends_at', models.DateTimeField()),
-                ('reason', models.CharField(max_length=200)),
-                ('recorded_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('recorded_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("starts_at", models.DateTimeField()),
+                ("ends_at", models.DateTimeField()),
+                ("reason", models.CharField(max_length=200)),
+                ("recorded_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "recorded_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
             options={
-                'ordering': ['starts_at', 'id'],
+                "ordering": ["starts_at", "id"],
             },
         ),
         migrations.CreateModel(
-            name='Place',
+            name="Place",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=80, unique=True)),
-                ('kind', models.CharField(choices=[('room', 'Room'), ('chair', 'Infusion chair')], max_length=8)),
-                ('active', models.BooleanField(default=True)),
-                ('in_room', models.ForeignKey(blank=True, limit_choices_to={'kind': 'room'}, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='chairs', to='appointments.place')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=80, unique=True)),
+                ("kind", models.CharField(choices=[("room", "Room"), ("chair", "Infusion chair")], max_length=8)),
+                ("active", models.BooleanField(default=True)),
+                (
+                    "in_room",
+                    models.ForeignKey(
+                        blank=True,
+                        limit_choices_to={"kind": "room"},
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="chairs",
+                        to="appointments.place",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['kind', 'name'],
+                "ordering": ["kind", "name"],
             },
         ),
         migrations.AddField(
-            model_name='appointment',
-            name='place',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='appointments', to='appointments.place'),
+            model_name="appointment",
+            name="place",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="appointments",
+                to="appointments.place",
+            ),
         ),
         migrations.AddIndex(
-            model_name='appointment',
-            index=models.Index(fields=['place', 'starts_at'], name='appointment_place_time'),
+            model_name="appointment",
+            index=models.Index(fields=["place", "starts_at"], name="appointment_place_time"),
         ),
         migrations.AddIndex(
-            model_name='appointment',
-            index=models.Index(fields=['starts_at'], name='appointment_time'),
+            model_name="appointment",
+            index=models.Index(fields=["starts_at"], name="appointment_time"),
         ),
         migrations.AddField(
-            model_name='timeoff',
-            name='place',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='time_off', to='appointments.place'),
+            model_name="timeoff",
+            name="place",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="time_off",
+                to="appointments.place",
+            ),
         ),
         migrations.AddField(
-            model_name='timeoff',
-            name='recorded_by',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="timeoff",
+            name="recorded_by",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, related_name="+", to=settings.AUTH_USER_MODEL
+            ),
         ),
         migrations.AddField(
-            model_name='timeoff',
-            name='user',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='time_off', to=settings.AUTH_USER_MODEL),
+            model_name="timeoff",
+            name="user",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="time_off",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='workinghours',
-            name='place',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='opening_hours', to='appointments.place'),
+            model_name="workinghours",
+            name="place",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="opening_hours",
+                to="appointments.place",
+            ),
         ),
         migrations.AddField(
-            model_name='workinghours',
-            name='recorded_by',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="workinghours",
+            name="recorded_by",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, related_name="+", to=settings.AUTH_USER_MODEL
+            ),
         ),
         migrations.AddField(
-            model_name='workinghours',
-            name='user',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='working_hours', to=settings.AUTH_USER_MODEL),
+            model_name="workinghours",
+            name="user",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="working_hours",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddConstraint(
-            model_name='closure',
-            constraint=models.CheckConstraint(condition=models.Q(('ends_at__gt', models.F('starts_at'))), name='closure_ends_after_start'),
+            model_name="closure",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("ends_at__gt", models.F("starts_at"))), name="closure_ends_after_start"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='timeoff',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('place__isnull', True), ('user__isnull', False)), models.Q(('place__isnull', False), ('user__isnull', True)), _connector='OR'), name='time_off_one_owner'),
+            model_name="timeoff",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("place__isnull", True), ("user__isnull", False)),
+                    models.Q(("place__isnull", False), ("user__isnull", True)),
+                    _connector="OR",
+                ),
+                name="time_off_one_owner",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='timeoff',
-            constraint=models.CheckConstraint(condition=models.Q(('ends_at__gt', models.F('starts_at'))), name='time_off_ends_after_start'),
+            model_name="timeoff",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("ends_at__gt", models.F("starts_at"))), name="time_off_ends_after_start"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='workinghours',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('place__isnull', True), ('user__isnull', False)), models.Q(('place__isnull', False), ('user__isnull', True)), _connector='OR'), name='working_hours_one_owner'),
+            model_name="workinghours",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("place__isnull", True), ("user__isnull", False)),
+                    models.Q(("place__isnull", False), ("user__isnull", True)),
+                    _connector="OR",
+                ),
+                name="working_hours_one_owner",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='workinghours',
-            constraint=models.CheckConstraint(condition=models.Q(('ends__gt', models.F('starts'))), name='working_hours_end_after_start'),
+            model_name="workinghours",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("ends__gt", models.F("starts"))), name="working_hours_end_after_start"
+            ),
         ),
     ]
