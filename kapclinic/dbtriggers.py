@@ -81,7 +81,7 @@ def _pg_truncate_sql(table: str) -> str:
 
 
 def append_only_sql(table: str) -> list[str]:
-    """PostgreSQL: the statements that (re)make `table` append-only (kapclinic/audit/partitions.py)."""
+    """PostgreSQL: the statements that (re)make `table` append-only (kapclinic/dbpartitions.py)."""
     return [*_drop_sql("postgresql", table), *_create_sql("postgresql", table)]
 
 

@@ -1,4 +1,4 @@
-"""The audit log partitioned by month on PostgreSQL (kapclinic/audit/partitions.py; issue 15, item 4)."""
+"""The audit log partitioned by month on PostgreSQL (kapclinic/dbpartitions.py; issue 15, item 4)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from django.utils import timezone
 from kapclinic.accounts.models import User
 from kapclinic.audit.chain import chain_append
 from kapclinic.audit.models import AccessEvent, Channel
-from kapclinic.audit.partitions import default_partition_name, month_partition_name, month_start
+from kapclinic.dbpartitions import default_partition_name, month_partition_name, month_start
 from kapclinic.dbtriggers import triggers_present
 
 TABLE = "audit_accessevent"

@@ -13,7 +13,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connections, transaction
 from django.utils import timezone
 
-from kapclinic.audit.partitions import (
+from kapclinic.dbpartitions import (
     PARTITIONED,
     default_partition_name,
     is_partitioned,
