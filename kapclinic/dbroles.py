@@ -87,7 +87,7 @@ def grants_apply(connection: BaseDatabaseWrapper, role: str) -> list[str]:
         if owned:
             raise RoleError(f"{role} owns {', '.join(owned)}: run the migrations as the owner role, not as {role}.")
         # Partitions get nothing: the application reaches them only through their partitioned table, where
-        # its privileges are checked (PostgreSQL docs, "Table Partitioning"; kapclinic/audit/partitions.py).
+        # its privileges are checked (PostgreSQL docs, "Table Partitioning"; kapclinic/dbpartitions.py).
         cursor.execute(
             "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
             "WHERE n.nspname = %s AND c.relkind IN ('r', 'p') AND NOT c.relispartition "

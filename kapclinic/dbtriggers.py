@@ -47,6 +47,7 @@ APPEND_ONLY_TABLES = (
     "consent_consentwitness",
     "consent_consentwithdrawal",
     "dosing_sessiontransition",
+    "dosing_vitalsign",  # REFERENCES_CHECKED relies on it
     "therapy_noteaddendum",
     "therapy_notecosignature",
     "therapy_noteshare",
@@ -81,7 +82,7 @@ def _pg_truncate_sql(table: str) -> str:
 
 
 def append_only_sql(table: str) -> list[str]:
-    """PostgreSQL: the statements that (re)make `table` append-only (kapclinic/audit/partitions.py)."""
+    """PostgreSQL: the statements that (re)make `table` append-only (kapclinic/dbpartitions.py)."""
     return [*_drop_sql("postgresql", table), *_create_sql("postgresql", table)]
 
 
@@ -244,3 +245,102 @@ def truncate_refused(tables: tuple[str, ...]) -> migrations.RunPython:
                 schema_editor.execute(f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table};", params=None)
 
     return migrations.RunPython(forwards, backwards, elidable=False)
+
+
+# Foreign keys kept by trigger: (table, column, referenced table). PostgreSQL cannot point a foreign key at a
+# partitioned table through `id` alone (the partition key must be in the referenced unique key; Django has no
+# composite foreign keys), so these Django foreign keys have db_constraint=False and a trigger refuses an id
+# with no row (kapclinic/dbpartitions.py). Checking when the referencing row is written is enough because the
+# referenced table is append-only: its rows are never deleted, nor their id changed (UPDATE and DELETE refused
+# by row trigger, TRUNCATE by statement trigger on the table and on every partition, DETACH and DROP need
+# the owner), so an id that exists once exists for good.
+REFERENCES_CHECKED = (
+    ("dosing_clearance", "vital_id", "dosing_vitalsign"),
+    ("dosing_monitoringalert", "vital_id", "dosing_vitalsign"),
+    ("dosing_vitalsign", "corrects_id", "dosing_vitalsign"),
+)
+
+_PG_REFERENCE_FUNCTION = """
+CREATE OR REPLACE FUNCTION kapclinic_refuse_missing_reference() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    wanted bigint := (to_jsonb(NEW) ->> TG_ARGV[0])::bigint;
+    found boolean;
+BEGIN
+    IF wanted IS NULL THEN
+        RETURN NULL;
+    END IF;
+    EXECUTE format('SELECT EXISTS (SELECT 1 FROM %I WHERE id = $1)', TG_ARGV[1]) USING wanted INTO found;
+    IF NOT found THEN
+        RAISE EXCEPTION '%.% = %: no % row has that id', TG_TABLE_NAME, TG_ARGV[0], wanted, TG_ARGV[1]
+            USING ERRCODE = 'foreign_key_violation';
+    END IF;
+    RETURN NULL;
+END
+$$;
+"""
+
+
+def _reference_names(table: str, column: str) -> list[str]:
+    return [f"{table}_{column}_exists", f"{table}_{column}_exists_on_update"]
+
+
+def _reference_create_sql(vendor: str, table: str, column: str, target: str) -> list[str]:
+    on_insert, on_update = _reference_names(table, column)
+    if vendor == "sqlite":
+        when = f"WHEN NEW.{column} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {target} WHERE id = NEW.{column}) "  # noqa: S608 - names from code
+        refuse = f"BEGIN SELECT RAISE(ABORT, '{table}.{column}: no {target} row has that id'); END;"
+        return [
+            f"CREATE TRIGGER {on_insert} BEFORE INSERT ON {table} {when}{refuse}",
+            f"CREATE TRIGGER {on_update} BEFORE UPDATE OF {column} ON {table} {when}{refuse}",
+        ]
+    if vendor == "postgresql":
+        # A constraint trigger deferred to commit, as Django's foreign keys are (DEFERRABLE INITIALLY DEFERRED):
+        # SET CONSTRAINTS ALL IMMEDIATE checks it too. One trigger for INSERT and UPDATE of the column.
+        return [
+            _PG_REFERENCE_FUNCTION,
+            f"CREATE CONSTRAINT TRIGGER {on_insert} AFTER INSERT OR UPDATE OF {column} ON {table} "
+            f"DEFERRABLE INITIALLY DEFERRED FOR EACH ROW "
+            f"EXECUTE FUNCTION kapclinic_refuse_missing_reference('{column}', '{target}');",
+        ]
+    raise NotImplementedError(f"No reference trigger for the {vendor} backend")
+
+
+def _reference_drop_sql(vendor: str, table: str, column: str) -> list[str]:
+    on = "" if vendor == "sqlite" else f" ON {table}"
+    return [f"DROP TRIGGER IF EXISTS {name}{on};" for name in _reference_names(table, column)]
+
+
+def reference_check_present(connection: BaseDatabaseWrapper, table: str, column: str) -> bool:
+    """Return whether `table.column` still has its trigger refusing an id with no row, enabled."""
+    names = _reference_names(table, column)
+    return _present(connection, table, names, names[:1])
+
+
+def reference_checked(table: str, column: str, target: str) -> migrations.RunPython:
+    """Return a migration operation: `table.column` must hold an id of a `target` row (or NULL), by trigger.
+
+    For a foreign key with db_constraint=False to an append-only table (REFERENCES_CHECKED). On SQLite the
+    trigger names `target` in its body: a later migration that rebuilds `target` on SQLite (an AlterField
+    there rebuilds the table, and the rename at its end fails on a trigger naming a table that is gone) must
+    lift this check first (`reference_check_lifted`) and end with `reference_checked` again.
+    """
+
+    def forwards(apps: StateApps, schema_editor: BaseDatabaseSchemaEditor) -> None:
+        vendor = schema_editor.connection.vendor
+        for statement in [
+            *_reference_drop_sql(vendor, table, column),
+            *_reference_create_sql(vendor, table, column, target),
+        ]:
+            schema_editor.execute(statement, params=None)
+
+    def backwards(apps: StateApps, schema_editor: BaseDatabaseSchemaEditor) -> None:
+        for statement in _reference_drop_sql(schema_editor.connection.vendor, table, column):
+            schema_editor.execute(statement, params=None)
+
+    return migrations.RunPython(forwards, backwards, elidable=False)
+
+
+def reference_check_lifted(table: str, column: str, target: str) -> migrations.RunPython:
+    """The reverse of `reference_checked`: drops the trigger; reversed, puts it back."""
+    checked = reference_checked(table, column, target)
+    return migrations.RunPython(checked.reverse_code or migrations.RunPython.noop, checked.code, elidable=False)

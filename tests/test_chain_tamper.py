@@ -158,6 +158,16 @@ def test_sqlite_drop_the_trigger_then_change_a_row_is_found(chain: str, statemen
     assert "triggers: every append-only table" in verify("--chain", chain)[1]
 
 
+@pytest.mark.skipif(ON_POSTGRESQL, reason="SQLite: the application's own connection may drop a trigger")
+@pytest.mark.django_db
+def test_a_dropped_reference_trigger_is_reported() -> None:
+    """A foreign key kept by trigger (kapclinic/dbtriggers.py REFERENCES_CHECKED) is checked like the others."""
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TRIGGER dosing_clearance_vital_id_exists")
+    code, out = verify("--chain", "audit")
+    assert code == 1 and "missing or disabled on dosing_clearance.vital_id" in out
+
+
 @pytest.mark.skipif(ON_POSTGRESQL, reason="the migration's backfill, run here without the owner's rights")
 @pytest.mark.django_db
 def test_the_migration_chains_rows_written_before_the_chain() -> None:

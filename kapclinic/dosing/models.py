@@ -166,10 +166,20 @@ class VitalSource(models.TextChoices):
 
 
 class VitalSign(models.Model):
-    """One set of vital signs at a moment of the session. Append-only; a correction points at what it corrects."""
+    """One set of vital signs at a moment of the session. Append-only; a correction points at what it corrects.
+
+    On PostgreSQL the table is partitioned by month of `measured_at` (dosing 0010, kapclinic/dbpartitions.py),
+    not of `recorded_at`: every row has it at insert (required; the service fills in now when none is given)
+    and it never changes (append-only), and it is what a session's vitals are read and ordered by (the
+    session_id, measured_at index), bounded below by the session itself (a reading more than 30 minutes before
+    check-in is refused: session_services._measured_at), so a session's query can skip every earlier month
+    (selectors.session_vitals). `recorded_at` would put a late entry in a later month than its reading and
+    has no bound a query of the session knows. The foreign keys pointing here (a correction, a clearance, an
+    alert) are kept by trigger, not by constraint: kapclinic/dbtriggers.py REFERENCES_CHECKED.
+    """
 
     session = models.ForeignKey(DosingSession, on_delete=models.PROTECT, related_name="vitals")
-    measured_at = models.DateTimeField()
+    measured_at = models.DateTimeField()  # the partition key on PostgreSQL (above)
     systolic = models.PositiveSmallIntegerField(null=True, blank=True)
     diastolic = models.PositiveSmallIntegerField(null=True, blank=True)
     heart_rate = models.PositiveSmallIntegerField(null=True, blank=True)
@@ -179,7 +189,10 @@ class VitalSign(models.Model):
     source = models.CharField(max_length=8, choices=VitalSource.choices, default=VitalSource.MANUAL)
     recorded_at = models.DateTimeField(default=timezone.now)
     recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    corrects = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    # Kept by trigger: no foreign key can reference a partitioned table by id alone (REFERENCES_CHECKED).
+    corrects = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_constraint=False
+    )
     correction_reason = models.CharField(max_length=300, blank=True)
 
     class Meta:
@@ -194,7 +207,7 @@ class Clearance(models.Model):
     """The pre-dose rules' verdict on the pre-dose vitals (clear, hold, do not dose), with their findings."""
 
     session = models.ForeignKey(DosingSession, on_delete=models.PROTECT, related_name="clearances")
-    vital = models.ForeignKey(VitalSign, on_delete=models.PROTECT, related_name="+")
+    vital = models.ForeignKey(VitalSign, on_delete=models.PROTECT, related_name="+", db_constraint=False)  # by trigger
     status = models.CharField(max_length=12)
     findings = models.JSONField(default=list)
     policy_version = models.CharField(max_length=40)
@@ -282,7 +295,9 @@ class MonitoringAlert(models.Model):
     acknowledged separately. It points at what raised it: the vital signs, or the scored event (a MOAA/S)."""
 
     session = models.ForeignKey(DosingSession, on_delete=models.PROTECT, related_name="alerts")
-    vital = models.ForeignKey(VitalSign, null=True, blank=True, on_delete=models.PROTECT, related_name="alerts")
+    vital = models.ForeignKey(  # kept by trigger, as Clearance.vital
+        VitalSign, null=True, blank=True, on_delete=models.PROTECT, related_name="alerts", db_constraint=False
+    )
     event = models.ForeignKey("SessionEvent", null=True, blank=True, on_delete=models.PROTECT, related_name="alerts")
     code = models.CharField(max_length=40)
     level = models.CharField(max_length=10, choices=ALERT_LEVEL_CHOICES)

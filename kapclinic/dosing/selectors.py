@@ -132,10 +132,11 @@ def session_get(
         raise NotFound("No such dosing session.")
     access = patient_get_for_user(ctx=ctx, patient_id=session.patient_id, action=action, record_allowed=record_allowed)
     session.patient = access.patient  # the door has read the patient: not a second time in the join above
+    check_in = session.check_in if _has(session, "check_in") else None
     return SessionRecord(
         session=session,
-        check_in=session.check_in if _has(session, "check_in") else None,
-        vitals=list(VitalSign.objects.filter(session=session).order_by("measured_at", "id")),
+        check_in=check_in,
+        vitals=list(session_vitals(session, check_in)),
         alerts=list(
             MonitoringAlert.objects.filter(session=session)
             .select_related("acknowledgement__by", "vital")
@@ -150,6 +151,20 @@ def session_get(
         transitions=list(SessionTransition.objects.filter(session=session).select_related("by").order_by("at", "id")),
         discharge=session.discharge if _has(session, "discharge") else None,
     )
+
+
+# No reading is timed more than 30 minutes before its session's check-in (session_services._measured_at refuses
+# it), and vitals are recorded only once checked in; a day's margin costs nothing, as PostgreSQL partitions the
+# vitals by month of measured_at (VitalSign's docstring): the months before the check-in's are not read.
+VITALS_BEFORE_CHECK_IN = timedelta(days=1)
+
+
+def session_vitals(session: DosingSession, check_in: CheckIn | None) -> QuerySet[VitalSign]:
+    """A session's vital signs as measured, in order; given its check-in, only the months from it on are read."""
+    vitals = VitalSign.objects.filter(session=session)
+    if check_in is not None:
+        vitals = vitals.filter(measured_at__gte=check_in.at - VITALS_BEFORE_CHECK_IN)
+    return vitals.order_by("measured_at", "id")
 
 
 def _has(session: DosingSession, name: str) -> bool:

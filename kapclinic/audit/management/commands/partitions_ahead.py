@@ -1,4 +1,4 @@
-"""Create the coming months' partitions of the audit log (PostgreSQL; docs/deploy.md, "Partitions").
+"""Create the coming months' partitions of the audit log and the vitals (PostgreSQL; docs/deploy.md, "Partitions").
 
 Run by kapclinic-partitions.timer (monthly) as the owner. A month with no partition of its own fills the
 DEFAULT partition, and PostgreSQL then refuses to create that month's partition: keep months ahead.
@@ -13,7 +13,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connections, transaction
 from django.utils import timezone
 
-from kapclinic.audit.partitions import (
+from kapclinic.dbpartitions import (
     PARTITIONED,
     default_partition_name,
     is_partitioned,
@@ -24,7 +24,7 @@ from kapclinic.audit.partitions import (
 
 
 class Command(BaseCommand):
-    help = "Create the month partitions of the audit log from this month to --months ahead. Safe to run again."
+    help = "Create the month partitions of the audit log and the vitals up to --months ahead. Safe to run again."
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--months", type=int, default=3, help="How many months after this one (default 3).")

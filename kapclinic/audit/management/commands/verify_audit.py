@@ -18,7 +18,9 @@ from kapclinic.audit.chain import CHAINS, chain_check, chain_table
 from kapclinic.dbtriggers import (
     APPEND_ONLY_TABLES,
     FROZEN_ONCE_SIGNED_TABLES,
+    REFERENCES_CHECKED,
     frozen_triggers_present,
+    reference_check_present,
     triggers_present,
 )
 from kapclinic.hashchain import Checkpoint, checkpoint_parse
@@ -91,4 +93,10 @@ class Command(BaseCommand):
         # The chained tables first, then every other append-only table (a dropped trigger anywhere is news).
         tables = [*chained, *(t for t in APPEND_ONLY_TABLES if t not in chained)]
         missing = [t for t in tables if not triggers_present(connection, t)]
-        return missing + [t for t in FROZEN_ONCE_SIGNED_TABLES if not frozen_triggers_present(connection, t)]
+        missing += [t for t in FROZEN_ONCE_SIGNED_TABLES if not frozen_triggers_present(connection, t)]
+        # A foreign key kept by trigger (a vital's id): named table.column.
+        return missing + [
+            f"{table}.{column}"
+            for table, column, _target in REFERENCES_CHECKED
+            if not reference_check_present(connection, table, column)
+        ]

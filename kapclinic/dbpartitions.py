@@ -1,21 +1,24 @@
-"""Monthly partitions of the audit log on PostgreSQL (issue 15, item 4; docs/sizing.md).
+"""Monthly partitions on PostgreSQL: the audit log and the vitals (issue 15, item 4; docs/sizing.md).
 
-The audit log grows by some 100 million rows a year across a network of clinics and is only ever added to
-and read by time or by patient: one partition a month (range on `occurred_at`, months in UTC) keeps each
-month's table and indexes small, lets a month be backed up, moved or (after the retention period) detached as
-a whole, and lets a query for a period skip the other months. Rows outside every month partition land in the
-DEFAULT partition (a clock far off, a month nobody created yet); `manage.py partitions_ahead` keeps the coming
-months created.
+The audit log grows by some 100 million rows a year across a network of clinics, the vitals by some 5
+million; both are only ever added to and read by time, by patient or by session: one partition a month
+(range on the table's time, months in UTC) keeps each month's table and indexes small, lets a month be backed
+up, moved or (after the retention period) detached as a whole, and lets a query for a period skip the other
+months. Rows outside every month partition land in the DEFAULT partition (a clock far off, a month nobody
+created yet); `manage.py partitions_ahead` keeps the coming months created, for every table in PARTITIONED.
+One piece serves both tables: audit 0005 and dosing 0010 each call `partition_by_month` on theirs.
 
 What integrity costs, and how it is kept (PostgreSQL docs, "Table Partitioning", 5.11.2.3 Limitations):
-- a primary key or unique index must include the partition key: the primary key becomes (id, occurred_at) in
+- a primary key or unique index must include the partition key: the primary key becomes (id, key) in
   the database. Django still knows `id` as the pk; ids come from one sequence, so they stay unique;
-- a foreign key referencing a partitioned table needs a unique key that includes the partition key: no
-  foreign key points at the audit log (conversion refuses if one does). The vitals have three (a clearance, an
-  alert and a correction point at a vital), so they stay unpartitioned: docs/sizing.md says why;
+- a foreign key referencing a partitioned table needs a unique key that includes the partition key, and
+  Django has no composite foreign keys: `partition_by_month` refuses a table a foreign key points at. No foreign
+  key points at the audit log. Three point at a vital (a clearance, an alert, a correction): dosing 0010 first
+  makes them db_constraint=False, and after the conversion a trigger on each referencing table refuses an id
+  with no vital (kapclinic/dbtriggers.py REFERENCES_CHECKED, which says why checking at insert is enough);
 - row triggers made on the partitioned table are cloned onto every partition, present and future (the
   append-only trigger); a statement trigger is not, so each partition gets its own TRUNCATE trigger here;
-- privileges are checked on the table named in the query: the application role has SELECT and INSERT on the
+- privileges are checked on the table named in the query: the application role has its privileges on the
   partitioned table and nothing on the partitions (kapclinic/dbroles.py lists no partition), so it cannot
   reach a partition directly.
 SQLite has no partitions: everything here does nothing there.
@@ -29,8 +32,8 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 
 from kapclinic.dbtriggers import append_only_sql, truncate_refused_sql
 
-# The partitioned tables and their partition key.
-PARTITIONED = {"audit_accessevent": "occurred_at"}
+# The partitioned tables and their partition key (the migrations that convert them name their own).
+PARTITIONED = {"audit_accessevent": "occurred_at", "dosing_vitalsign": "measured_at"}
 
 
 def _q(name: str) -> str:
