@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.management import call_command
 from django.db import DatabaseError, transaction
 from django.test import Client
 from django.utils.html import escape
@@ -382,3 +383,18 @@ def test_api_refusals(p: dict[str, User], team_patient: Patient, other_patient: 
     )
     assert too_long.status_code == 422
     assert Message.objects.count() == 1
+
+
+# --- demo --------------------------------------------------------------------------------------------------
+
+
+def test_the_demo_patient_has_a_conversation_with_their_therapist() -> None:
+    call_command("demo_load", "--quiet")
+    therapist, patient_user = User.objects.get(username="therapist"), User.objects.get(username="patient")
+    patient = Patient.objects.get(user=patient_user)
+    shown = selectors.threads_for_patient(ctx=ctx(patient_user), patient_id=patient.pk).threads
+    assert [t.subject for t in shown] == ["Dreams since the last session (synthetic demo)"]
+    waiting = selectors.inbox_for_user(ctx=ctx(therapist))
+    assert [counts(t)[1] for t in waiting if t.patient_id == patient.pk] == [1]
+    call_command("demo_load", "--quiet")
+    assert MessageThread.objects.filter(patient=patient).count() == 2
