@@ -398,3 +398,16 @@ def test_the_demo_patient_has_a_conversation_with_their_therapist() -> None:
     assert [counts(t)[1] for t in waiting if t.patient_id == patient.pk] == [1]
     call_command("demo_load", "--quiet")
     assert MessageThread.objects.filter(patient=patient).count() == 2
+
+
+def test_the_inbox_shows_what_waits_and_home_links_to_it(
+    p: dict[str, User], team_patient: Patient, client_for: Any
+) -> None:
+    therapist = client_for("therapist")
+    assert "Nothing waiting" in therapist.get("/messages/").content.decode()
+    assert 'href="/messages/"' in therapist.get("/").content.decode()
+    start(p["patient_user"], team_patient, body="Can we move Friday?")
+    page = therapist.get("/messages/").content.decode()
+    assert "Sleep" in page and "1 unread" in page and team_patient.mrn in page
+    assert client_for("director").get("/messages/").status_code == 403
+    assert client_for("patient_user").get("/messages/")["Location"] == "/portal/messages/"
