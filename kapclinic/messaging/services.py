@@ -223,10 +223,13 @@ def message_safety_flag_raise(
             detail={"message": message_id, "thread": thread_id},
         )
         raise NotFound("No such message.")
-    if MessageSafetyFlag.objects.filter(message=message).exists():
-        raise Conflict("A safety flag was already raised from this message.")
     try:
         with transaction.atomic():
+            # Two clinicians raising a flag from the same message at once: the thread's row lock (messages are
+            # append-only, the application may not lock their rows) makes the second see the first's flag.
+            MessageThread.objects.select_for_update().filter(pk=message.thread_id).get()
+            if MessageSafetyFlag.objects.filter(message=message).exists():
+                raise Conflict("A safety flag was already raised from this message.")
             flag = safety_flag_raise(
                 ctx=ctx,
                 patient_id=patient_id,
