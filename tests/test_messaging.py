@@ -9,8 +9,9 @@ import pytest
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, connection, transaction
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils.html import escape
 
 from kapclinic.accounts.models import User
@@ -411,3 +412,21 @@ def test_the_inbox_shows_what_waits_and_home_links_to_it(
     assert "Sleep" in page and "1 unread" in page and team_patient.mrn in page
     assert client_for("director").get("/messages/").status_code == 403
     assert client_for("patient_user").get("/messages/")["Location"] == "/portal/messages/"
+
+
+def test_list_pages_do_not_grow_a_query_per_conversation(
+    p: dict[str, User], team_patient: Patient, client_for: Any
+) -> None:
+    therapist = client_for("therapist")
+
+    def queries(url: str) -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert therapist.get(url).status_code == 200
+        return len(captured)
+
+    start(p["patient_user"], team_patient)
+    urls = [f"/patients/{team_patient.pk}/messages/", "/messages/"]
+    few = [queries(url) for url in urls]
+    for n in range(6):
+        start(p["patient_user"], team_patient, body=f"Message {n}")
+    assert [queries(url) for url in urls] == few
