@@ -15,6 +15,7 @@ from kapclinic.audit.services import access_event_record, access_events_record_m
 from kapclinic.messaging.models import Message, MessageRead, MessageThread
 from kapclinic.messaging.services import thread_for_access
 from kapclinic.patients.access import PatientAccess, on_care_team_of, patient_get_for_user
+from kapclinic.patients.models import Patient
 from kapclinic.roles import Action, Role, Scope, scope_for
 
 
@@ -97,3 +98,17 @@ def inbox_for_user(*, ctx: AuditContext, limit: int = 50) -> list[MessageThread]
     waiting = list(threads.filter(Q(unread_count__gt=0) | Q(needs_response_at__isnull=False))[:limit])
     access_events_record_many(ctx=ctx, action="message.inbox", patient_ids=sorted({t.patient_id for t in waiting}))
     return waiting
+
+
+def recipients_for_user(*, ctx: AuditContext, limit: int = 500) -> list[tuple[int, str]]:
+    """The patients the user may start a conversation about (their care team's), as (id, "Family, Given (MRN)")
+    for a select; audited as a list of names shown."""
+    if scope_for(ctx.user.role, Action.MESSAGE_SEND) is not Scope.TEAM:
+        return []
+    patients = list(
+        Patient.objects.filter(on_care_team_of(ctx.user.pk))
+        .order_by("family_name", "given_name", "pk")
+        .values_list("pk", "family_name", "given_name", "mrn")[:limit]
+    )
+    access_events_record_many(ctx=ctx, action="message.recipients", patient_ids=[row[0] for row in patients])
+    return [(pk, f"{family}, {given} ({mrn})") for pk, family, given, mrn in patients]

@@ -32,7 +32,7 @@ from kapclinic.messaging.forms import (
     SafetyFlagForm,
     ThreadStartForm,
 )
-from kapclinic.patients.access import patients_visible_to, portal_patient_id
+from kapclinic.patients.access import portal_patient_id
 from kapclinic.patients.models import Patient
 from kapclinic.patients.pages import refusals_as_pages
 from kapclinic.patients.selectors import chart_header
@@ -219,10 +219,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
     if not may(user.role, Action.MESSAGE_VIEW):
         return forbidden(request, "Your role does not read patients' messages.")
     ctx = AuditContext.from_request(request)
-    patients = [
-        (p.pk, f"{p.family_name}, {p.given_name} ({p.mrn})")
-        for p in patients_visible_to(ctx=ctx, action=Action.MESSAGE_SEND).order_by("family_name", "given_name")[:500]
-    ]
+    patients = selectors.recipients_for_user(ctx=ctx)
     form = InboxThreadStartForm(request.POST or None, patients=patients)
     status = 200
     if request.method == "POST":
