@@ -394,11 +394,15 @@ def test_the_demo_patient_has_a_conversation_with_their_therapist() -> None:
     therapist, patient_user = User.objects.get(username="therapist"), User.objects.get(username="patient")
     patient = Patient.objects.get(user=patient_user)
     shown = selectors.threads_for_patient(ctx=ctx(patient_user), patient_id=patient.pk).threads
-    assert [t.subject for t in shown] == ["Dreams since the last session (synthetic demo)"]
+    assert [t.subject for t in shown] == [
+        "Dreams since the last session (synthetic demo)",
+        "A hard night (synthetic demo)",
+    ]
+    assert MessageSafetyFlag.objects.get(message__thread__patient=patient).flag.acknowledged_at is not None
     waiting = selectors.inbox_for_user(ctx=ctx(therapist))
     assert [counts(t)[1] for t in waiting if t.patient_id == patient.pk] == [1]
     call_command("demo_load", "--quiet")
-    assert MessageThread.objects.filter(patient=patient).count() == 2
+    assert MessageThread.objects.filter(patient=patient).count() == 3
 
 
 def test_the_inbox_shows_what_waits_and_home_links_to_it(

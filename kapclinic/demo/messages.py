@@ -1,5 +1,6 @@
 """Synthetic secure messages for the demo patient (serial 1, portal login "patient"): a conversation with their
-therapist (the last answer not read yet by the therapist), and a staff-only note between the nurse and the
+therapist (the last answer not read yet by the therapist), an older one that the therapist turned into a safety
+flag (acknowledged after a call), and a staff-only note between the nurse and the
 therapist about them, which the patient never sees. Every word is made up."""
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from django.utils import timezone
 
 from kapclinic.accounts.models import User
 from kapclinic.clinical.registry import SYNTHETIC_MRN_BASE, mrn_from_number
-from kapclinic.messaging.models import Message, MessageRead, MessageThread
+from kapclinic.measures.models import SafetyFlag, SafetyFlagCode
+from kapclinic.messaging.models import Message, MessageRead, MessageSafetyFlag, MessageThread
 from kapclinic.patients.models import Patient
 
 
@@ -80,4 +82,31 @@ def load_messages(staff: dict[str, User]) -> int:
         ],
         staff_only=True,
     )
-    return 2
+    older = _thread(
+        patient,
+        "A hard night (synthetic demo)",
+        [
+            (me, "Last night was hard. I could not stop thinking that nothing will change.", now - timedelta(days=20)),
+            (
+                therapist,
+                "Thank you for telling me. I am calling you this morning; if it gets worse, call or text 988.",
+                now - timedelta(days=20) + timedelta(hours=1),
+            ),
+        ],
+    )
+    # The therapist turned the first message into a safety flag, then acknowledged it after the call.
+    worrying = older.messages.order_by("sent_at").first()
+    assert worrying is not None
+    raised_at = worrying.sent_at + timedelta(minutes=40)
+    flag = SafetyFlag.objects.create(
+        patient=patient,
+        code=SafetyFlagCode.MESSAGE_CONCERN,
+        raised_at=raised_at,
+        raised_by=therapist,
+        reason="Hopelessness in a portal message (synthetic demo).",
+        acknowledged_by=therapist,
+        acknowledged_at=raised_at + timedelta(hours=2),
+        action_taken="Called the patient; safety plan reviewed; no current intent (synthetic demo).",
+    )
+    MessageSafetyFlag.objects.create(message=worrying, flag=flag)
+    return 3
