@@ -112,6 +112,7 @@ def _mount() -> None:
     from kapclinic.ledger.api import router as ledger_router
     from kapclinic.ledger.report_api import router as ledger_reports_router
     from kapclinic.measures.api import router as measures_router
+    from kapclinic.messaging.api import router as messaging_router
     from kapclinic.oversight.api import router as audit_router
     from kapclinic.patients.api import router as patients_router
     from kapclinic.plans.api import router as plans_router
@@ -131,6 +132,7 @@ def _mount() -> None:
     api.add_router("", dosing_router)
     api.add_router("", therapy_router)
     api.add_router("", inbox_router)
+    api.add_router("", messaging_router)
 
 
 _mount()

@@ -52,6 +52,9 @@ APPEND_ONLY_TABLES = (
     "therapy_notecosignature",
     "therapy_noteshare",
     "therapy_goalprogress",
+    "messaging_message",
+    "messaging_messageread",
+    "messaging_messagesafetyflag",
 )
 
 

@@ -104,6 +104,10 @@ class Action(StrEnum):
     REFLECTION_WRITE = "reflection.write"
     REFLECTION_VIEW = "reflection.view"
     GOAL_PROGRESS = "goal.progress"
+    # Secure messages (issue 16, item 6).
+    MESSAGE_VIEW = "message.view"
+    MESSAGE_SEND = "message.send"
+    MESSAGE_TRIAGE = "message.triage"
 
 
 _N, _A, _T, _O = Scope.NONE, Scope.ALL, Scope.TEAM, Scope.OWN
@@ -200,6 +204,13 @@ _ROWS: dict[Action, tuple[Scope, ...]] = {
     Action.REFLECTION_VIEW:       (_N,   _T,   _N,   _T,   _N,   _N,   _O),
     # Progress on the plan's goals, recorded at integration sessions (the patient reads it with the plan).
     Action.GOAL_PROGRESS:         (_N,   _T,   _N,   _T,   _N,   _N,   _N),
+    # Secure messages: only the patient and their care team read and write a thread (the director, the auditor
+    # and the coordinator are on no care team: they see that messages were read in the audit log, not what they
+    # say). A staff-only thread is never shown to the patient (an object rule). The team triages: marks a thread
+    # as needing a clinical response, or turns a message into a safety flag.
+    Action.MESSAGE_VIEW:          (_N,   _T,   _T,   _T,   _N,   _N,   _O),
+    Action.MESSAGE_SEND:          (_N,   _T,   _T,   _T,   _N,   _N,   _O),
+    Action.MESSAGE_TRIAGE:        (_N,   _T,   _T,   _T,   _N,   _N,   _N),
 }
 # fmt: on
 

@@ -80,6 +80,7 @@ INSTALLED_APPS = [
     "kapclinic.plans",
     "kapclinic.dosing",
     "kapclinic.therapy",
+    "kapclinic.messaging.apps.MessagingConfig",
     "kapclinic.chart",
     "kapclinic.demo",
 ]

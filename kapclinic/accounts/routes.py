@@ -193,6 +193,8 @@ PAGE_RULES: dict[str, RouteRule] = {
     "journal:home": needs(A.REFLECTION_WRITE),
     "journal:entry": needs(A.REFLECTION_WRITE),
     "journal:share": needs(A.REFLECTION_WRITE),
+    "messaging_portal:home": needs(A.MESSAGE_VIEW, post=A.MESSAGE_SEND),
+    "messaging_portal:thread": needs(A.MESSAGE_VIEW, post=A.MESSAGE_SEND),
     # Controlled-substance ledger and its reports.
     "ledger:stock": needs(A.LEDGER_VIEW),
     "ledger:entries": needs(A.LEDGER_VIEW),
@@ -269,6 +271,12 @@ PAGE_RULES: dict[str, RouteRule] = {
     "therapy:note_shares": needs(A.PROCESS_NOTE_WRITE, object_rule="only the author of a process note shares it"),
     "therapy:note_goal_progress": needs(A.GOAL_PROGRESS),
     "therapy:search": needs(A.NOTE_WRITE),
+    # Secure messages (issue 16, item 6): the patient and their care team only.
+    "messaging:inbox": needs(A.MESSAGE_VIEW, post=A.MESSAGE_SEND),
+    "messaging:patient_threads": needs(A.MESSAGE_VIEW, post=A.MESSAGE_SEND),
+    "messaging:thread": needs(A.MESSAGE_VIEW, post=A.MESSAGE_SEND),
+    "messaging:needs_response": needs(A.MESSAGE_TRIAGE),
+    "messaging:safety_flag": needs(A.MESSAGE_TRIAGE),
 }
 PAGE_RULES.update({f"dosing:step/{step}": rule for step, rule in SESSION_STEPS.items()})
 
@@ -365,6 +373,12 @@ API_RULES: dict[str, RouteRule] = {
     f"GET {API}/patients/{{patient_id}}/reflections": needs(A.REFLECTION_VIEW),
     f"POST {API}/patients/{{patient_id}}/reflections": needs(A.REFLECTION_WRITE),
     f"POST {API}/reflections/{{reflection_id}}/share": needs(A.REFLECTION_WRITE),
+    f"GET {API}/patients/{{patient_id}}/messages": needs(A.MESSAGE_VIEW),
+    f"POST {API}/patients/{{patient_id}}/messages": needs(A.MESSAGE_SEND),
+    f"GET {API}/patients/{{patient_id}}/messages/{{thread_id}}": needs(A.MESSAGE_VIEW),
+    f"POST {API}/patients/{{patient_id}}/messages/{{thread_id}}/read": needs(A.MESSAGE_VIEW),
+    f"POST {API}/patients/{{patient_id}}/messages/{{thread_id}}/needs-response": needs(A.MESSAGE_TRIAGE),
+    f"POST {API}/patients/{{patient_id}}/messages/{{thread_id}}/{{message_id}}/safety-flag": needs(A.MESSAGE_TRIAGE),
     f"GET {API}/patients/{{patient_id}}/goals": needs(A.PLAN_VIEW),
     f"POST {API}/patients/{{patient_id}}/goals/{{goal_index}}/progress": needs(A.GOAL_PROGRESS),
 }

@@ -89,6 +89,7 @@ def _chart_context(user: User, access: PatientAccess) -> dict[str, object]:
             Appointment.objects.filter(patient=patient).select_related("with_user").order_by("-starts_at")[:10]
         ),
         "can_read_audit": may(user.role, Action.AUDIT_BROWSE),
+        "can_message": may(user.role, Action.MESSAGE_VIEW),
         "team_rows": [
             (role, label, team_by_role.get(role), [c for c in clinicians if c.role == role])
             for role, label in CareTeamRole.choices

@@ -67,15 +67,26 @@ class SafetyFlagCode(models.TextChoices):
     SUICIDE_RISK_URGENT = "suicide_risk_urgent", "Urgent: suicide risk"
     SUICIDE_RISK = "suicide_risk", "Suicide risk"
     RISK_ITEM_MISSING = "risk_item_missing", "Suicide-risk question left unanswered"
+    # Raised by a clinician who read a worrying message (kapclinic/messaging): never raised automatically.
+    MESSAGE_CONCERN = "message_concern", "Concern raised from a message"
 
 
 class SafetyFlag(models.Model):
-    """A safety answer (e.g. PHQ-9 item 9 above 0): shown until a clinician acknowledges it with an action."""
+    """A safety answer (e.g. PHQ-9 item 9 above 0), or a clinician's concern about a message: shown until a
+    clinician acknowledges it with an action."""
 
     patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="safety_flags")
-    response = models.ForeignKey(QuestionnaireResponse, on_delete=models.PROTECT, related_name="safety_flags")
+    # The answer that raised it; None for a flag a clinician raised by hand (then `raised_by` and `reason` say
+    # who and why, and the origin's own row points here: messaging.MessageSafetyFlag).
+    response = models.ForeignKey(
+        QuestionnaireResponse, null=True, blank=True, on_delete=models.PROTECT, related_name="safety_flags"
+    )
     code = models.CharField(max_length=40, choices=SafetyFlagCode.choices)
     raised_at = models.DateTimeField(default=timezone.now)
+    raised_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    reason = models.TextField(blank=True)
     acknowledged_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
@@ -89,7 +100,12 @@ class SafetyFlag(models.Model):
             models.CheckConstraint(
                 name="safety_flag_ack_with_action",
                 condition=Q(acknowledged_at__isnull=True) | ~Q(action_taken=""),
-            )
+            ),
+            # Raised by an answer, or by a named clinician with a reason.
+            models.CheckConstraint(
+                name="safety_flag_has_origin",
+                condition=Q(response__isnull=False) | (Q(raised_by__isnull=False) & ~Q(reason="")),
+            ),
         ]
 
     def __str__(self) -> str:

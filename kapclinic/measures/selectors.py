@@ -34,7 +34,7 @@ def open_safety_flags_for_user(*, ctx: AuditContext, limit: int = 50) -> list[Sa
     scope = scope_for(ctx.user.role, Action.SAFETY_ACKNOWLEDGE)
     if scope is Scope.NONE:
         return []
-    flags = SafetyFlag.objects.filter(acknowledged_at__isnull=True).select_related("patient", "response")
+    flags = SafetyFlag.objects.filter(acknowledged_at__isnull=True).select_related("patient", "response", "raised_by")
     if scope is Scope.TEAM:
         flags = flags.filter(patient__care_team__user_id=ctx.user.pk)
     shown = list(flags.order_by("-raised_at")[:limit])
@@ -46,9 +46,21 @@ def open_safety_flags_for_patient(*, patient_id: int) -> list[SafetyFlag]:
     """For the chart banner (the chart read itself is already audited)."""
     return list(
         SafetyFlag.objects.filter(patient_id=patient_id, acknowledged_at__isnull=True)
-        .select_related("response")
+        .select_related("response", "raised_by")
         # What the banner shows: a whole response row (its answers) costs more to build than to read.
-        .only("patient", "response", "code", "raised_at", "acknowledged_at", "response__instrument", "response__total")
+        .only(
+            "patient",
+            "response",
+            "code",
+            "raised_at",
+            "acknowledged_at",
+            "response__instrument",
+            "response__total",
+            "reason",
+            "raised_by__first_name",
+            "raised_by__last_name",
+            "raised_by__username",
+        )
         .order_by("-raised_at")
     )
 

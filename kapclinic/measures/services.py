@@ -164,6 +164,33 @@ def _int_or_none(value: object) -> int | None:
     return None if value is None or value == "" else int(str(value))
 
 
+SAFETY_REASON_MAX = 2_000
+
+
+def safety_flag_raise(
+    *, ctx: AuditContext, patient_id: int, code: str, reason: str, origin: dict[str, object]
+) -> SafetyFlag:
+    """A clinician raises a safety flag by hand, saying why (who and when are recorded); `origin` names what
+    prompted it (e.g. {"message": 12}) for the audit row.
+
+    The caller checks the user's right to the patient and the origin (kapclinic/messaging/services.py) and
+    calls this inside its own transaction, so the flag and the origin's link to it are written together.
+    """
+    reason = reason.strip()
+    if not reason:
+        raise ValidationError({"reason": "Say why this needs a safety flag (what in it worries you)."})
+    if len(reason) > SAFETY_REASON_MAX:
+        raise ValidationError({"reason": f"Keep the reason under {SAFETY_REASON_MAX:,} characters."})
+    with transaction.atomic():
+        flag = SafetyFlag.objects.create(
+            patient_id=patient_id, code=code, raised_by=ctx.user, raised_at=timezone.now(), reason=reason
+        )
+        access_event_record(
+            ctx=ctx, action="safety.raise", patient_id=patient_id, detail={"flag": flag.pk, "code": code, **origin}
+        )
+    return flag
+
+
 def safety_flag_acknowledge(*, ctx: AuditContext, flag_id: int, action_taken: str) -> SafetyFlag:
     """Close a safety flag with the action the clinician took (who and when are recorded)."""
     flag = SafetyFlag.objects.filter(pk=flag_id).first()

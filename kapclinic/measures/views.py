@@ -61,7 +61,7 @@ def paper_entry(request: HttpRequest, patient_id: int, code: str) -> HttpRespons
 @refusals_as_pages
 def safety_acknowledge(request: HttpRequest, flag_id: int) -> HttpResponse:
     """Close a safety flag from any page that lists it; a refusal shows the flag with what was typed and why."""
-    flag = SafetyFlag.objects.select_related("patient", "response").filter(pk=flag_id).first()
+    flag = SafetyFlag.objects.select_related("patient", "response", "raised_by").filter(pk=flag_id).first()
     if flag is None:
         raise NotFound("No such safety flag.")
     ctx = AuditContext.from_request(request)

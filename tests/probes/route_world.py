@@ -23,6 +23,7 @@ from kapclinic.dosing.models import AdverseEvent, DosingSession, MonitoringAlert
 from kapclinic.intake.models import Inquiry
 from kapclinic.ledger.models import Product, StorageLocation
 from kapclinic.ledger.services import Quantity, WitnessCredentials, ledger_entry_record
+from kapclinic.messaging.models import Message, MessageThread
 from kapclinic.patients.models import Patient
 from kapclinic.therapy.models import Reflection, TherapyNote
 from tests.conftest import PASSWORD, other_patient_create, personas_create, team_patient_create
@@ -44,6 +45,8 @@ PATIENT_PARAMETERS = (
     "flag_id",
     "appointment_id",
     "grant_id",
+    "thread_id",
+    "message_id",
 )
 
 
@@ -114,8 +117,11 @@ def _objects(w: World, patient: Patient, *, note_author: User, cosigner: User | 
     note.signature_stamp(note_author.pk)
     note.save()
     reflection = Reflection.objects.create(patient=patient, body="Walk reflection.", shared_at=now)
+    thread = MessageThread.objects.create(patient=patient, subject="Walk conversation", started_by=note_author)
+    message = Message.objects.create(thread=thread, author=note_author, body="Walk message.")
     flag = suicide_risk_flag_make(patient, people["director"], 12)
     response = flag.response
+    assert response is not None
     event = AdverseEvent.objects.create(
         patient=patient, what="Nausea", severity="mild", action="Ondansetron", occurred_at=now, by=people["nurse"]
     )
@@ -153,6 +159,8 @@ def _objects(w: World, patient: Patient, *, note_author: User, cosigner: User | 
             "flag_id": flag.pk,
             "appointment_id": appointment.pk,
             "grant_id": grant.pk,
+            "thread_id": thread.pk,
+            "message_id": message.pk,
             "note_version": note.version,
         },
     )

@@ -17,6 +17,7 @@ from kapclinic.demo.dosing import dosing_demo_decide, dosing_demo_ensure
 from kapclinic.demo.intake import intake_demo_ensure
 from kapclinic.demo.ledger import ledger_demo_ensure
 from kapclinic.demo.measures import measures_demo_ensure
+from kapclinic.demo.messages import load_messages
 from kapclinic.demo.places import places_and_hours_ensure
 from kapclinic.demo.synthetic import (
     DEMO_PASSWORD,
@@ -97,6 +98,7 @@ class Command(BaseCommand):
         load_consent(staff)
         dosing_demo_ensure(staff, DEMO_PASSWORD)
         load_therapy(staff)
+        load_messages(staff)
         discharged_demo_ensure(staff)  # integration due: discharged yesterday, no integration session since
         places_and_hours_ensure(staff)  # two rooms, three chairs, the clinicians' hours (issue 16)
         clinician_appointments_ensure(staff)  # after the discharged patient: her integration session is booked
