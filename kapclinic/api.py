@@ -113,6 +113,7 @@ def _mount() -> None:
     from kapclinic.measures.api import router as measures_router
     from kapclinic.oversight.api import router as audit_router
     from kapclinic.patients.api import router as patients_router
+    from kapclinic.patients.api import search_router
     from kapclinic.plans.api import router as plans_router
     from kapclinic.therapy.api import router as therapy_router
 
@@ -129,6 +130,7 @@ def _mount() -> None:
     api.add_router("", plans_router)
     api.add_router("", dosing_router)
     api.add_router("", therapy_router)
+    api.add_router("", search_router)
 
 
 _mount()

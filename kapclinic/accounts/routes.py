@@ -157,6 +157,10 @@ PAGE_RULES: dict[str, RouteRule] = {
     # Patients: registry, chart, care team, emergency access.
     "patients:list": needs(A.PATIENT_LIST),
     "patients:register": needs(A.PATIENT_REGISTER),
+    # The header's search box (issue 16, item 7): the list's row; Enter on an exact MRN redirects to the chart,
+    # which asks PATIENT_VIEW itself.
+    "patients:quick_search": needs(A.PATIENT_LIST),
+    "patients:search_go": needs(A.PATIENT_LIST),
     "chart:patient": needs(A.PATIENT_VIEW),
     # The view asks PATIENT_EDIT of those who have it, else PATIENT_EDIT_CONTACT; this row is the wider.
     "patients:edit": needs(A.PATIENT_EDIT_CONTACT),
@@ -274,6 +278,7 @@ API_RULES: dict[str, RouteRule] = {
     f"DELETE {API}/auth/token": signed_in("revokes the token the request was sent with"),
     f"POST {API}/auth/tokens/{{token_id}}/revoke": signed_in("a user revokes one of their own API tokens"),
     f"GET {API}/patients": needs(A.PATIENT_LIST),
+    f"GET {API}/search": needs(A.PATIENT_LIST),
     f"POST {API}/patients": needs(A.PATIENT_REGISTER),
     f"GET {API}/patients/{{patient_id}}": needs(A.PATIENT_VIEW),
     f"PATCH {API}/patients/{{patient_id}}": needs(A.PATIENT_EDIT_CONTACT),
