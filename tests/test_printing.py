@@ -1,13 +1,16 @@
 """Printing (issue 16, item 8): PDFs of a signed therapy note, a dosing session record, a treatment plan and the
 one-page chart summary; and the print stylesheet every page links.
 
-Each PDF is a real WeasyPrint PDF (it starts with %PDF). Neither pypdf nor poppler's pdftotext is installed here and
-WeasyPrint's text is not searchable in the PDF bytes, so the content checks read the HTML each PDF was rendered
-from (the spy below keeps it and still renders the real PDF), as tests/test_consent.py does.
+Each PDF is a real WeasyPrint PDF (it starts with %PDF). WeasyPrint's text is not searchable in the PDF bytes and
+pypdf is not a dependency, so the content checks read the HTML each PDF was rendered from (the spy below keeps it
+and still renders the real PDF), as tests/test_consent.py does; where poppler's pdftotext is installed, the
+patient's name and MRN are also read back out of the PDF itself.
 """
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from datetime import timedelta
 from typing import Any
 
@@ -77,10 +80,22 @@ def _session(plan: TreatmentPlan, nurse: User) -> DosingSession:
     return session
 
 
+def _pdf_text(content: bytes) -> str | None:
+    """The PDF's text as poppler's pdftotext reads it; None where it is not installed."""
+    pdftotext = shutil.which("pdftotext")
+    if pdftotext is None:
+        return None
+    done = subprocess.run([pdftotext, "-layout", "-", "-"], input=content, capture_output=True, check=True)  # noqa: S603
+    return done.stdout.decode()
+
+
 def _assert_pdf(answer: Any, mrn: str, stem: str) -> None:
     assert answer.status_code == 200, answer.content[:300]
     assert answer["Content-Type"] == "application/pdf"
     assert answer.content.startswith(b"%PDF")
+    text = _pdf_text(answer.content)
+    if text is not None:
+        assert mrn in text and "TEAMPATIENT, Alder" in text, text[:500]
     disposition = answer["Content-Disposition"]
     assert disposition.startswith("attachment;") and f"{stem}-{mrn}-" in disposition and disposition.endswith('.pdf"')
 
@@ -102,6 +117,9 @@ def test_a_signed_therapy_note_prints(
     for text in ("TEAMPATIENT, Alder", team_patient.mrn, "Integration session", "Grief for her father", "✓ Signed"):
         assert text in html, text
     assert "unchanged since signing" in html
+    text = _pdf_text(answer.content)
+    if text is not None:
+        assert "Grief for her father" in text and "Signed by Therapist Persona" in " ".join(text.split())
     [row] = _printed_rows(personas["therapist"])
     assert row.patient_id == team_patient.pk and row.detail == {"what": "therapy_note", "id": note.pk, "output": "pdf"}
 
