@@ -83,3 +83,20 @@ def test_the_portal_has_no_search(new_context: Any) -> None:
     page = new_context().new_page()
     sign_in(page, "patient")
     expect(page.locator("#header-search-q")).to_have_count(0)
+
+
+def test_a_printed_chart_shows_the_record_not_the_screen(new_context: Any, artifacts: Path) -> None:
+    """The print stylesheet (issue 16, item 8): header, menu, search, forms and buttons are not printed."""
+    page = new_context().new_page()
+    sign_in(page, "prescriber")
+    box = page.get_by_role("searchbox", name="Search patients by name, MRN, phone or date of birth", exact=True)
+    box.fill(mrn_from_number(SYNTHETIC_MRN_BASE + 1))
+    box.press("Enter")
+    expect(page).to_have_url(re.compile(r"/patients/\d+/$"))
+    expect(page.get_by_role("link", name="Download PDF")).to_be_visible()
+    page.emulate_media(media="print")
+    for hidden in (".site-header", ".site-footer", "main form", "main .button"):
+        expect(page.locator(hidden).first).to_be_hidden()
+    expect(page.locator(".patient-banner")).to_be_visible()
+    page.screenshot(path=str(artifacts / "chart-print.png"), full_page=True)
+    (artifacts / "chart-print.pdf").write_bytes(page.pdf(format="Letter"))
