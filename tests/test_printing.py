@@ -117,9 +117,9 @@ def test_a_signed_therapy_note_prints(
     for text in ("TEAMPATIENT, Alder", team_patient.mrn, "Integration session", "Grief for her father", "✓ Signed"):
         assert text in html, text
     assert "unchanged since signing" in html
-    text = _pdf_text(answer.content)
-    if text is not None:
-        assert "Grief for her father" in text and "Signed by Therapist Persona" in " ".join(text.split())
+    extracted = _pdf_text(answer.content)
+    if extracted is not None:
+        assert "Grief for her father" in extracted and "Signed by Therapist Persona" in " ".join(extracted.split())
     [row] = _printed_rows(personas["therapist"])
     assert row.patient_id == team_patient.pk and row.detail == {"what": "therapy_note", "id": note.pk, "output": "pdf"}
 
