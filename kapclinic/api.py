@@ -115,6 +115,7 @@ def _mount() -> None:
     from kapclinic.messaging.api import router as messaging_router
     from kapclinic.oversight.api import router as audit_router
     from kapclinic.patients.api import router as patients_router
+    from kapclinic.patients.api import search_router
     from kapclinic.plans.api import router as plans_router
     from kapclinic.therapy.api import router as therapy_router
 
@@ -133,6 +134,7 @@ def _mount() -> None:
     api.add_router("", therapy_router)
     api.add_router("", inbox_router)
     api.add_router("", messaging_router)
+    api.add_router("", search_router)
 
 
 _mount()

@@ -423,7 +423,12 @@ def test_pages_and_api_answers_carry_the_security_headers(client_for: Any, api_f
 
 TEMPLATES = ROOT / "kapclinic" / "templates"
 # Print templates become PDFs through WeasyPrint and are never served as pages.
-PDF_ONLY = {"dosing/rems_print.html", "consent/print.html", "ledger/reports/_print_base.html"}
+PDF_ONLY = {
+    "dosing/rems_print.html",
+    "consent/print.html",
+    "ledger/reports/_print_base.html",
+    "print/_base.html",
+}
 
 
 @pytest.mark.parametrize(

@@ -158,11 +158,17 @@ PAGE_RULES: dict[str, RouteRule] = {
     # Patients: registry, chart, care team, emergency access.
     "patients:list": needs(A.PATIENT_LIST),
     "patients:register": needs(A.PATIENT_REGISTER),
+    # The header's search box (issue 16, item 7): the list's row; Enter on an exact MRN redirects to the chart,
+    # which asks PATIENT_VIEW itself.
+    "patients:quick_search": needs(A.PATIENT_LIST),
+    "patients:search_go": needs(A.PATIENT_LIST),
     "chart:patient": needs(A.PATIENT_VIEW),
     # The view asks PATIENT_EDIT of those who have it, else PATIENT_EDIT_CONTACT; this row is the wider.
     "patients:edit": needs(A.PATIENT_EDIT_CONTACT),
     "patients:emergency_access": needs(A.EMERGENCY_ACCESS),
     "chart:record": needs(A.PATIENT_VIEW_CLINICAL, narrowed_by=A.NOTE_VIEW),
+    # Printed records (issue 16, item 8): each PDF asks what its page asks, and audits the print.
+    "chart:summary_pdf": needs(A.PATIENT_VIEW_CLINICAL),
     "patients:portal_account": needs(A.PATIENT_EDIT),
     "patients:care_team": needs(A.CARE_TEAM_ASSIGN),
     # Consent at the clinic (a patient's consent pages are in the portal).
@@ -246,6 +252,7 @@ PAGE_RULES: dict[str, RouteRule] = {
     "plans:list": needs(A.PLAN_VIEW),
     "plans:new": needs(A.PLAN_WRITE),
     "plans:detail": needs(A.PLAN_VIEW, object_rule=SIGNED_PLANS),
+    "plans:pdf": needs(A.PLAN_VIEW, object_rule=SIGNED_PLANS),
     "plans:edit": needs(A.PLAN_WRITE),
     "plans:sign": needs(A.PLAN_WRITE),
     # The view checks PATIENT_VIEW_CLINICAL's scope and turns patients away: for staff that is SESSION_VIEW's row.
@@ -258,12 +265,16 @@ PAGE_RULES: dict[str, RouteRule] = {
     "dosing:adverse_review": needs(A.ADVERSE_EVENT_REVIEW),
     "dosing:session": needs(A.SESSION_VIEW),
     "dosing:rems_pdf": needs(A.SESSION_VIEW),
+    "dosing:session_pdf": needs(A.SESSION_VIEW),
     "dosing:session_alerts": needs(A.SESSION_VIEW),
     # Psychotherapy notes (process notes follow PROCESS_NOTE_*; their rows match NOTE_WRITE's).
     "therapy:patient_notes": needs(A.NOTE_VIEW),
     "therapy:note_new": needs(A.NOTE_WRITE),
     "therapy:in_session_note": needs(A.NOTE_WRITE),
     "therapy:note": needs(A.NOTE_VIEW, post=A.NOTE_WRITE, object_rule=AUTHOR_ONLY),
+    "therapy:note_pdf": needs(
+        A.NOTE_VIEW, object_rule="a signed note only; a process note for its author only (therapy/selectors.py)"
+    ),
     "therapy:note_autosave": needs(A.NOTE_WRITE, object_rule=AUTHOR_ONLY),
     "therapy:note_sign": needs(A.NOTE_WRITE, object_rule=AUTHOR_ONLY),
     "therapy:note_addendum": needs(A.NOTE_WRITE, object_rule=AUTHOR_ONLY),
@@ -286,6 +297,7 @@ API_RULES: dict[str, RouteRule] = {
     f"DELETE {API}/auth/token": signed_in("revokes the token the request was sent with"),
     f"POST {API}/auth/tokens/{{token_id}}/revoke": signed_in("a user revokes one of their own API tokens"),
     f"GET {API}/patients": needs(A.PATIENT_LIST),
+    f"GET {API}/search": needs(A.PATIENT_LIST),
     f"POST {API}/patients": needs(A.PATIENT_REGISTER),
     f"GET {API}/patients/{{patient_id}}": needs(A.PATIENT_VIEW),
     f"PATCH {API}/patients/{{patient_id}}": needs(A.PATIENT_EDIT_CONTACT),

@@ -16,6 +16,7 @@ from kapclinic.appointments.models import Appointment
 from kapclinic.audit.context import AuditContext
 from kapclinic.chart.export import record_export
 from kapclinic.chart.sections import chart_sections
+from kapclinic.chart.summary import chart_summary
 from kapclinic.clinical.instruments import INSTRUMENTS
 from kapclinic.consent.selectors import consent_status
 from kapclinic.dosing.models import DosingSession, SessionState
@@ -24,6 +25,7 @@ from kapclinic.measures.trajectories import trajectories_for_patient
 from kapclinic.patients.access import PatientAccess, patient_get_for_user
 from kapclinic.patients.models import CareTeamRole
 from kapclinic.patients.pages import refusals_as_pages
+from kapclinic.patients.printing import printed_pdf_response
 from kapclinic.patients.selectors import chart_header
 from kapclinic.plans.selectors import current_plan
 from kapclinic.roles import Action, Role, may
@@ -109,3 +111,25 @@ def patient_record_download(request: HttpRequest, patient_id: int) -> HttpRespon
     response = JsonResponse(record, json_dumps_params={"indent": 2, "ensure_ascii": False})
     response["Content-Disposition"] = f'attachment; filename="record-{record["patient"]["mrn"]}.json"'
     return response
+
+
+@login_required
+@refusals_as_pages
+def patient_summary_pdf(request: HttpRequest, patient_id: int) -> HttpResponse:
+    """The one-page chart summary as a PDF (the clinical record's access check; audited)."""
+    if current_user(request).role == Role.PATIENT:
+        return redirect("portal:home")  # as the chart: a patient's record is the portal
+    ctx = AuditContext.from_request(request)
+    summary = chart_summary(ctx=ctx, patient_id=patient_id)
+    patient = summary.access.patient
+    return printed_pdf_response(
+        request,
+        ctx=ctx,
+        patient=patient,
+        what="chart_summary",
+        record_id=patient.pk,
+        title="Chart summary",
+        template="chart/summary_print.html",
+        context={"summary": summary},
+        emergency=summary.access.emergency,
+    )

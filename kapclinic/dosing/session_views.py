@@ -68,6 +68,7 @@ from kapclinic.ledger.models import LedgerEntry, Lot, Product, StorageLocation
 from kapclinic.ledger.services import WitnessCredentials
 from kapclinic.patients.access import patient_get_for_user
 from kapclinic.patients.pages import refusals_as_pages
+from kapclinic.patients.printing import printed_pdf_response
 from kapclinic.pdf import pdf_response
 from kapclinic.policy import monitoring_policy
 from kapclinic.roles import Action, Role, may
@@ -673,6 +674,26 @@ def rems_pdf(request: HttpRequest, session_id: int) -> HttpResponse:
         "dosing/rems_print.html",
         rems_form_context(record),
         filename=f"rems-monitoring-{record.session.patient.mrn}-{record.session.number}.pdf",
+    )
+
+
+@login_required
+@refusals_as_pages
+def session_pdf(request: HttpRequest, session_id: int) -> HttpResponse:
+    """The session record as a PDF: the same read as the session screen (audited), in any state; an unsigned
+    record says so at its top."""
+    ctx = AuditContext.from_request(request)
+    record = session_get(ctx=ctx, session_id=session_id)
+    session = record.session
+    return printed_pdf_response(
+        request,
+        ctx=ctx,
+        patient=session.patient,
+        what="dosing_session",
+        record_id=session.pk,
+        title=f"Dosing session {session.number} record",
+        template="dosing/session_print.html",
+        context={"record": record, "session": session, "plan": session.plan},
     )
 
 

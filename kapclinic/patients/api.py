@@ -3,17 +3,21 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from django.http import HttpRequest
+from django.urls import reverse
 from ninja import Field, Query, Router, Schema, Status
 from pydantic import ConfigDict
 
 from kapclinic.accounts.web import api_context
 from kapclinic.apitypes import ERROR_ANSWERS, DbId, DbInt, Offset
+from kapclinic.clinical.registry import parse_search
 from kapclinic.patients import services
-from kapclinic.patients.access import patient_get_for_user
+from kapclinic.patients.access import patient_get_for_user, patients_visible_to
 from kapclinic.patients.models import Patient
 from kapclinic.patients.selectors import MAX_PAGE_SIZE, patient_search_for_user
 
 router = Router(tags=["patients"])
+# GET /api/v1/search: the header's search box as JSON (issue 16, item 7), mounted at the API's root.
+search_router = Router(tags=["search"])
 
 
 class PatientOut(Schema):
@@ -168,3 +172,65 @@ def patient_update(request: HttpRequest, patient_id: DbId, payload: PatientPatch
     return services.patient_update(
         ctx=api_context(request), patient_id=patient_id, values=values, expected_version=payload.version
     )
+
+
+# --- search from anywhere -------------------------------------------------------------------------------
+
+SEARCH_LIMIT_MAX = 25
+
+
+class PatientSearchParams(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    q: str = Field(
+        default="",
+        max_length=100,
+        pattern=r"^[^\x00-\x08\x0b-\x1f\x7f]*$",
+        description="A name (or the start of one), an MRN, a phone number or a date of birth (YYYY-MM-DD).",
+    )
+    limit: int = Field(default=8, ge=1, le=SEARCH_LIMIT_MAX)
+
+
+class PatientSearchHit(Schema):
+    id: int
+    mrn: str
+    given_name: str
+    family_name: str
+    preferred_name: str
+    birth_date: date
+    url: str = Field(description="The chart page, for a person to open.")
+
+
+class PatientSearchOut(Schema):
+    items: list[PatientSearchHit]
+    count: int = Field(description="How many match; when count_capped, at least this many.")
+    count_capped: bool = False
+    exact_mrn: bool = Field(description="True when the query is an MRN and exactly one patient has it.")
+
+
+@search_router.get("/search", response={200: PatientSearchOut, **ERROR_ANSWERS})
+def search(request: HttpRequest, params: Query[PatientSearchParams]) -> dict[str, object]:
+    """Find patients the caller may list, as the staff header's search box does; each one returned is audited.
+
+    An empty `q` finds nobody (it is not "everyone"); page through GET /patients?search= for the full list.
+    """
+    ctx = api_context(request)
+    query = " ".join(params.q.split())
+    if not query:
+        patients_visible_to(ctx=ctx)  # the access check alone: a role that lists nobody is refused (audited)
+        return {"items": [], "count": 0, "count_capped": False, "exact_mrn": False}
+    page = patient_search_for_user(ctx=ctx, query=query, limit=params.limit)
+    items = [
+        {
+            "id": p.pk,
+            "mrn": p.mrn,
+            "given_name": p.given_name,
+            "family_name": p.family_name,
+            "preferred_name": p.preferred_name,
+            "birth_date": p.birth_date,
+            "url": reverse("chart:patient", kwargs={"patient_id": p.pk}),
+        }
+        for p in page.items
+    ]
+    exact = len(items) == 1 and parse_search(query).mrn is not None
+    return {"items": items, "count": page.count, "count_capped": page.count_capped, "exact_mrn": exact}

@@ -19,6 +19,7 @@ from kapclinic.intake.icd10 import icd10_description
 from kapclinic.intake.models import Evaluation
 from kapclinic.patients.access import patient_get_for_user
 from kapclinic.patients.pages import refusals_as_pages
+from kapclinic.patients.printing import printed_pdf_response
 from kapclinic.plans import services
 from kapclinic.plans.forms import INTERVAL_CHOICES, PlanForm, PlanSignForm
 from kapclinic.plans.models import TreatmentPlan
@@ -122,6 +123,31 @@ def plan_detail(request: HttpRequest, plan_id: int) -> HttpResponse:
         # plan_get has already refused another patient's plan and a draft (404, audited).
         return redirect("portal:plan")
     return render(request, "plans/detail.html", _detail_context(user, plan, PlanSignForm()))
+
+
+@login_required
+@refusals_as_pages
+def plan_pdf(request: HttpRequest, plan_id: int) -> HttpResponse:
+    """The plan as a PDF: the same read as the plan page (audited); a draft prints marked as a draft."""
+    ctx = AuditContext.from_request(request)
+    plan = plan_get(ctx=ctx, plan_id=plan_id)
+    if ctx.user.role == Role.PATIENT:
+        return redirect("portal:plan")  # as the plan page: the patient's plan is the portal's page
+    sessions = list(plan.sessions.select_related("nurse").order_by("number")) if plan.is_signed else []
+    return printed_pdf_response(
+        request,
+        ctx=ctx,
+        patient=plan.patient,
+        what="treatment_plan",
+        record_id=plan.pk,
+        title="Treatment plan" if plan.is_signed else "Treatment plan (DRAFT, not signed)",
+        template="plans/plan_print.html",
+        context={
+            "plan": plan,
+            "sessions": sessions,
+            "frequency": dict(INTERVAL_CHOICES).get(plan.interval_days, f"every {plan.interval_days} days"),
+        },
+    )
 
 
 def _detail_context(user: User, plan: TreatmentPlan, sign_form: PlanSignForm) -> dict[str, object]:

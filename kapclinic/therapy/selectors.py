@@ -28,7 +28,7 @@ from kapclinic.audit.context import AuditContext
 from kapclinic.audit.models import Outcome
 from kapclinic.audit.services import access_event_record, access_events_record_many, emergency_access_active
 from kapclinic.dosing.models import Discharge, DosingSession, SessionState
-from kapclinic.errors import AccessDenied, NotFound
+from kapclinic.errors import AccessDenied, Conflict, NotFound
 from kapclinic.patients.access import PatientAccess, is_on_care_team, patient_get_for_user
 from kapclinic.patients.models import Patient
 from kapclinic.plans.models import TreatmentPlan
@@ -183,6 +183,35 @@ def note_get_for_user(*, ctx: AuditContext, note_id: int) -> NoteDetail:
         shares=grants if is_author else [],
         user_id=user.pk,
     )
+
+
+NOT_SIGNED_FOR_PRINT = (
+    "Only a signed note can be printed or downloaded as a PDF: this one is a draft. Sign it first; what is "
+    "printed is then exactly what was signed."
+)
+PROCESS_PRINT_REFUSAL = (
+    "A psychotherapy process note is printed only by its author: like a record export, a copy of it leaves the "
+    "clinic only when its author releases it."
+)
+
+
+def note_for_print(*, ctx: AuditContext, note_id: int) -> NoteDetail:
+    """Return the note for its PDF: read as the note page reads it (audited), then only if signed, and a process
+    note only for its author (the rule of notes_for_export: nobody releases a colleague's process note)."""
+    detail = note_get_for_user(ctx=ctx, note_id=note_id)
+    note = detail.note
+    if note.is_process and not detail.is_author:
+        access_event_record(
+            ctx=ctx,
+            action="record.print",
+            patient_id=note.patient_id,
+            outcome=Outcome.DENIED,
+            detail={"what": "therapy_note", "id": note.pk, "kind": note.kind},
+        )
+        raise AccessDenied(PROCESS_PRINT_REFUSAL)
+    if not note.is_signed:
+        raise Conflict(NOT_SIGNED_FOR_PRINT)
+    return detail
 
 
 # --- a patient's notes --------------------------------------------------------------------------------

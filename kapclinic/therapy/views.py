@@ -29,6 +29,7 @@ from kapclinic.measures.selectors import open_safety_flags_for_patient
 from kapclinic.patients.access import portal_patient_id
 from kapclinic.patients.models import Patient
 from kapclinic.patients.pages import refusals_as_pages
+from kapclinic.patients.printing import not_printable_as_page, printed_pdf_response
 from kapclinic.patients.selectors import chart_header
 from kapclinic.roles import Action, Role, may
 from kapclinic.therapy import selectors, services
@@ -211,6 +212,28 @@ def note_detail(request: HttpRequest, note_id: int) -> HttpResponse:
             return redirect("therapy:note", note_id=note_id)
         return _refused_page(request, ctx, detail, form, shown_as="form")
     return render(request, "therapy/note.html", _note_context(request, ctx, detail))
+
+
+@login_required
+@refusals_as_pages
+@not_printable_as_page
+def note_pdf(request: HttpRequest, note_id: int) -> HttpResponse:
+    """The signed note as a PDF (a draft is refused with the reason; a process note prints for its author only)."""
+    ctx = AuditContext.from_request(request)
+    detail = selectors.note_for_print(ctx=ctx, note_id=note_id)
+    note = detail.note
+    sections = [(s.label, note.sections[s.key]) for s in SECTIONS[NoteKind(note.kind)] if note.sections.get(s.key)]
+    return printed_pdf_response(
+        request,
+        ctx=ctx,
+        patient=note.patient,
+        what="therapy_note",
+        record_id=note.pk,
+        title=f"Therapy note: {note.get_kind_display()}",
+        template="therapy/note_print.html",
+        context={"note": note, "detail": detail, "sections": sections},
+        emergency=detail.access.emergency,
+    )
 
 
 def _refused_page(

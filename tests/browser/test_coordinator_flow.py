@@ -93,7 +93,7 @@ def search_and_open(page: Page, patient: NewPatient) -> None:
     expect(page.get_by_role("heading", level=1)).to_have_text("Patients")
     # A marker on window survives an htmx swap but not a full page load.
     page.evaluate("window.__noReload = true")
-    page.get_by_role("searchbox").press_sequentially(patient.family, delay=30)
+    page.locator("main").get_by_role("searchbox").press_sequentially(patient.family, delay=30)
     row_link = page.locator("#results").get_by_role("link", name=patient.list_name)
     expect(row_link).to_be_visible()
     expect(page.locator("#results .result-count")).to_contain_text(f"matching “{patient.family}”")

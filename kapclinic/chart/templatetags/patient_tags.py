@@ -41,3 +41,10 @@ def patient_banner(context: template.Context, patient: Patient, heading: bool = 
         "access": context.get("access"),
         "heading": heading,
     }
+
+
+@register.inclusion_tag("print/_banner.html", takes_context=True)
+def print_banner(context: template.Context, patient: Patient) -> dict[str, Any]:
+    """The banner at the top of a printed record: identity, allergies, open safety flags (as the role may see)."""
+    banner = banner_for(role=context["request"].user.role, patient=patient)
+    return {"patient": patient, "banner": banner}
