@@ -3,8 +3,8 @@ one-page chart summary; and the print stylesheet every page links.
 
 Each PDF is a real WeasyPrint PDF (it starts with %PDF). WeasyPrint's text is not searchable in the PDF bytes and
 pypdf is not a dependency, so the content checks read the HTML each PDF was rendered from (the spy below keeps it
-and still renders the real PDF), as tests/test_consent.py does; where poppler's pdftotext is installed, the
-patient's name and MRN are also read back out of the PDF itself.
+and still renders the real PDF), as tests/test_consent.py does; and poppler's pdftotext (poppler-utils, installed by
+scripts/system-deps) reads the patient's name and MRN back out of the PDF itself.
 """
 
 from __future__ import annotations
@@ -80,11 +80,10 @@ def _session(plan: TreatmentPlan, nurse: User) -> DosingSession:
     return session
 
 
-def _pdf_text(content: bytes) -> str | None:
-    """The PDF's text as poppler's pdftotext reads it; None where it is not installed."""
+def _pdf_text(content: bytes) -> str:
+    """The PDF's text as poppler's pdftotext reads it (poppler-utils: scripts/system-deps installs it)."""
     pdftotext = shutil.which("pdftotext")
-    if pdftotext is None:
-        return None
+    assert pdftotext is not None, "pdftotext is missing: run scripts/system-deps (Debian's poppler-utils)"
     done = subprocess.run([pdftotext, "-layout", "-", "-"], input=content, capture_output=True, check=True)  # noqa: S603
     return done.stdout.decode()
 
@@ -94,8 +93,7 @@ def _assert_pdf(answer: Any, mrn: str, stem: str) -> None:
     assert answer["Content-Type"] == "application/pdf"
     assert answer.content.startswith(b"%PDF")
     text = _pdf_text(answer.content)
-    if text is not None:
-        assert mrn in text and "TEAMPATIENT, Alder" in text, text[:500]
+    assert mrn in text and "TEAMPATIENT, Alder" in text, text[:500]
     disposition = answer["Content-Disposition"]
     assert disposition.startswith("attachment;") and f"{stem}-{mrn}-" in disposition and disposition.endswith('.pdf"')
 
@@ -118,8 +116,7 @@ def test_a_signed_therapy_note_prints(
         assert text in html, text
     assert "unchanged since signing" in html
     extracted = _pdf_text(answer.content)
-    if extracted is not None:
-        assert "Grief for her father" in extracted and "Signed by Therapist Persona" in " ".join(extracted.split())
+    assert "Grief for her father" in extracted and "Signed by Therapist Persona" in " ".join(extracted.split())
     [row] = _printed_rows(personas["therapist"])
     assert row.patient_id == team_patient.pk and row.detail == {"what": "therapy_note", "id": note.pk, "output": "pdf"}
 
