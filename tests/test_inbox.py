@@ -34,6 +34,7 @@ def test_the_demo_inbox_has_items_for_each_clinical_role_and_the_api_agrees() ->
     assert counts("prescriber")["orders"] >= 1 and counts("prescriber")["alerts"] >= 1
     assert counts("nurse")["alerts"] >= 1
     assert counts("therapist")["integration"] >= 1 and counts("therapist")["notes"] >= 1
+    assert counts("therapist")["messages"] >= 1  # the demo patient's newest message, unread by the therapist
     assert counts("director")["adverse"] >= 1
     page = signed_in("nurse").get("/inbox/")
     text = page.content.decode()

@@ -37,5 +37,6 @@ def role(request: HttpRequest) -> dict[str, object]:
             "availability": may(current, Action.AVAILABILITY_MANAGE),
             "calendar": may(current, Action.APPOINTMENT_BOOK),
             "inbox": current is not Role.PATIENT,
+            "messages": may(current, Action.MESSAGE_VIEW) and current is not Role.PATIENT,
         },
     }

@@ -22,6 +22,7 @@ from kapclinic.dosing.selectors import (
 from kapclinic.intake.models import Inquiry, InquiryStatus
 from kapclinic.ledger.selectors import ledger_clocks
 from kapclinic.measures.selectors import open_safety_flags_for_user
+from kapclinic.messaging.selectors import inbox_for_user as message_threads_waiting
 from kapclinic.oversight.selectors import emergency_accesses_to_review
 from kapclinic.patients.templatetags.clinic_words import patient_name
 from kapclinic.roles import Action, Role, may
@@ -96,6 +97,26 @@ def inbox_for(ctx: AuditContext) -> list[InboxSection]:
                         urgent=a.level in ("alert", "critical"),
                     )
                     for a in alerts
+                ],
+            )
+        )
+    if may(role, Action.MESSAGE_VIEW):
+        threads = message_threads_waiting(ctx=ctx, limit=LIMIT)
+        sections.append(
+            InboxSection(
+                "messages",
+                "Messages waiting on you",
+                [
+                    InboxItem(
+                        t.subject
+                        + (" — needs a clinical response" if t.needs_response_at else "")
+                        + (" (staff only)" if t.staff_only else ""),
+                        reverse("messaging:thread", args=[t.patient_id, t.pk]),
+                        _name(t.patient),
+                        t.last_message_at,
+                        urgent=t.needs_response_at is not None,
+                    )
+                    for t in threads
                 ],
             )
         )
