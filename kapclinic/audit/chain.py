@@ -175,16 +175,27 @@ def _contents(
 # One round trip on PostgreSQL: take the chain's lock, then read the head and draw the ids in a new
 # statement, whose snapshot (a VOLATILE function's statements each take a fresh one in READ COMMITTED:
 # PostgreSQL docs, "Function Volatility Categories") includes the rows of whoever held the lock before.
+# The two chains' statements are written out, not built with EXECUTE: PL/pgSQL keeps their plans, where an
+# EXECUTE'd statement was parsed and planned on every call (0.16 ms a call against 0.07 ms, issue 15, item 3).
+# Any other table still goes through EXECUTE.
 PG_CHAIN_HEAD = """
 CREATE OR REPLACE FUNCTION kapclinic_chain_head(lock_key bigint, chain_table regclass, wanted integer)
 RETURNS TABLE (last_hash varchar, new_id bigint) LANGUAGE plpgsql VOLATILE AS $$
 BEGIN
     PERFORM pg_advisory_xact_lock(lock_key);
-    RETURN QUERY EXECUTE format(
-        'SELECT (SELECT row_hash FROM %s ORDER BY id DESC LIMIT 1), '
-        'nextval(pg_get_serial_sequence(%L, ''id'')) FROM generate_series(1, $1)',
-        chain_table, chain_table::text
-    ) USING wanted;
+    IF chain_table = 'audit_accessevent'::regclass THEN
+        RETURN QUERY SELECT (SELECT t.row_hash FROM audit_accessevent t ORDER BY t.id DESC LIMIT 1),
+            nextval(pg_get_serial_sequence('audit_accessevent', 'id')) FROM generate_series(1, wanted);
+    ELSIF chain_table = 'inventory_ledgerentry'::regclass THEN
+        RETURN QUERY SELECT (SELECT t.row_hash FROM inventory_ledgerentry t ORDER BY t.id DESC LIMIT 1),
+            nextval(pg_get_serial_sequence('inventory_ledgerentry', 'id')) FROM generate_series(1, wanted);
+    ELSE
+        RETURN QUERY EXECUTE format(
+            'SELECT (SELECT row_hash FROM %s ORDER BY id DESC LIMIT 1), '
+            'nextval(pg_get_serial_sequence(%L, ''id'')) FROM generate_series(1, $1)',
+            chain_table, chain_table::text
+        ) USING wanted;
+    END IF;
 END
 $$;
 """
