@@ -332,10 +332,10 @@ def _link_and_insert(
     for row, (previous, row_hash) in zip(rows, chain_links(spec.name, last_hash, contents), strict=True):
         row.previous_hash = previous  # type: ignore[attr-defined]
         row.row_hash = row_hash  # type: ignore[attr-defined]
-    if len(rows) == 1:
-        rows[0].save(force_insert=True, using=using)
-    else:
-        _insert_many(connection, model, rows, batch_size)
+    # One row too: save() would build the same INSERT through the query compiler, and ask for the id back.
+    _insert_many(connection, model, rows, batch_size)
+    for row in rows:
+        row._state.adding, row._state.db = False, using
 
 
 def _insert_many(
