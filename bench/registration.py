@@ -14,7 +14,8 @@ reads a table of realistic size), then, signed in as the coordinator with DEBUG 
 each with a new made-up person (no duplicate), after untimed warm-up calls that also count the queries.
 Prints p50 and p95 in ms, the ratio of each p50 to the floor's (target: register at most 1.5) and the queries as
 Django logs them (with SQLite's BEGIN and COMMIT; PostgreSQL's BEGIN goes with the first statement): the floor
-BEGIN, INSERT, INSERT, COMMIT; register the duplicate check, BEGIN, INSERT, the audit chain's head, INSERT, COMMIT.
+BEGIN, INSERT, INSERT, COMMIT; register BEGIN, the duplicate check with the audit chain's lock and head in one
+statement, INSERT, INSERT, COMMIT.
 """
 
 from __future__ import annotations

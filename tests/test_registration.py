@@ -1,26 +1,29 @@
-"""Registration's queries (issue 15, item 3; bench/registration.py): one read and three writes, and what the cut
+"""Registration's queries (issue 15, item 3; bench/registration.py): one read and two writes, and what the cut
 queries checked is still checked: a duplicate by name and date of birth or by phone, the check constraints, a
 drawn MRN already taken."""
 
 from __future__ import annotations
 
+import threading
 from datetime import date
 from typing import Any
 from unittest import mock
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from kapclinic.accounts.models import User
-from kapclinic.audit.chain import chain_check
+from kapclinic.audit.chain import chain_append_after, chain_check
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.models import AccessEvent
+from kapclinic.audit.services import access_event_new, access_event_record
 from kapclinic.clinical.registry import mrn_from_number
 from kapclinic.patients import services
 from kapclinic.patients.models import DuplicateFlag, Patient
 from kapclinic.patients.services import PossibleDuplicates, patient_register
+from tests.conftest import personas_create
 
 PERSON: dict[str, Any] = {
     "given_name": "Quince",
@@ -41,20 +44,20 @@ def _statements(captured: CaptureQueriesContext) -> list[str]:
     return [sql for sql in sqls if not sql.upper().startswith(TRANSACTION_CONTROL)]
 
 
-def test_registration_is_one_read_and_three_writes(personas: dict[str, User]) -> None:
+def test_registration_is_one_read_and_two_writes(personas: dict[str, User]) -> None:
     with CaptureQueriesContext(connection) as captured:
         patient = patient_register(ctx=_ctx(personas), values=PERSON)
     statements = _statements(captured)
-    assert len(statements) == 4, statements
-    # 1. The duplicate check, one indexed read (folded names and date of birth, or phone digits); validation
-    #    reads nothing, and the MRN is checked by the insert itself.
+    assert len(statements) == 3, statements
+    # 1. The duplicate check, one indexed read (folded names and date of birth, or phone digits), in the same
+    #    statement as the audit chain's head (and on PostgreSQL its lock), which the new audit row's hash links to;
+    #    validation reads nothing, and the MRN is checked by the insert itself.
     assert statements[0].startswith("SELECT") and "patients_patient" in statements[0]
+    assert "audit_accessevent" in statements[0] or "kapclinic_chain_head" in statements[0]
     # 2. The patient row.
     assert statements[1].startswith("INSERT") and '"patients_patient"' in statements[1]
-    # 3. The audit chain's head (and on PostgreSQL its lock): the new row's hash links to it.
-    assert statements[2].startswith("SELECT") and ("audit_accessevent" in statements[2] or "head" in statements[2])
-    # 4. The audit row.
-    assert statements[3].startswith("INSERT") and '"audit_accessevent"' in statements[3]
+    # 3. The audit row.
+    assert statements[2].startswith("INSERT") and '"audit_accessevent"' in statements[2]
     event = AccessEvent.objects.get(action="patient.register", patient=patient)
     assert event.user == personas["coordinator"]
     assert chain_check("audit").intact
@@ -107,3 +110,62 @@ def test_a_drawn_mrn_already_taken_is_drawn_again(personas: dict[str, User]) -> 
     assert second.mrn == mrn_from_number(1) and Patient.objects.count() == 2
     assert AccessEvent.objects.filter(action="patient.register").count() == 2
     assert chain_check("audit").intact
+
+
+def test_a_write_that_appends_to_the_chain_whose_head_it_holds_is_refused(personas: dict[str, User]) -> None:
+    # chain_append_after has read the head: a row appended in between would be linked to the same one.
+    def write(found: list[tuple[Any, ...]]) -> list[AccessEvent]:
+        access_event_record(ctx=_ctx(personas), action="inside")
+        return [access_event_new(ctx=_ctx(personas), action="after")]
+
+    with pytest.raises(RuntimeError, match="head is read"), transaction.atomic():
+        chain_append_after(AccessEvent, write)
+    assert not AccessEvent.objects.filter(action__in=["inside", "after"]).exists()
+    assert chain_check("audit").intact
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_simultaneous_registrations_and_audit_writes_keep_one_chain() -> None:
+    # Real threads, each with its own connection: registration takes the chain's lock with its duplicate check,
+    # before the patient row; other writers take it just before their row. Every row must link in commit order.
+    assert connection.vendor == "postgresql"
+    ctx = _ctx(personas_create())
+    registrants, writers, each = 4, 2, 6
+    barrier = threading.Barrier(registrants + writers)
+    failures: list[BaseException] = []
+
+    def register(thread: int) -> None:
+        try:
+            barrier.wait()
+            for n in range(each):
+                patient_register(
+                    ctx=ctx,
+                    values={**PERSON, "family_name": f"Threaded-{thread}-{n}", "phone": f"(212) 555-01{thread}{n}"},
+                )
+        except BaseException as exc:  # reported below, in the test's thread
+            failures.append(exc)
+        finally:
+            connection.close()
+
+    def write() -> None:
+        try:
+            barrier.wait()
+            for n in range(each):
+                access_event_record(ctx=ctx, action=f"concurrent.{n}")
+        except BaseException as exc:
+            failures.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=register, args=(t,)) for t in range(registrants)]
+    threads += [threading.Thread(target=write) for _ in range(writers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert failures == []
+    assert Patient.objects.filter(family_name__startswith="Threaded-").count() == registrants * each
+    assert AccessEvent.objects.filter(action="patient.register").count() == registrants * each
+    report = chain_check("audit")
+    assert report.intact, report

@@ -72,6 +72,14 @@ def access_event_record(
     return event
 
 
+def access_event_new(
+    *, ctx: AuditContext, action: str, patient_id: int | None = None, detail: dict[str, Any] | None = None
+) -> AccessEvent:
+    """Return an allowed access event, not yet written: for chain_append_after, which writes it with what it
+    records (one round trip fewer)."""
+    return _event(ctx, action, patient_id, Outcome.ALLOWED, detail, None)
+
+
 def access_events_record_many(
     *, ctx: AuditContext, action: str, patient_ids: Iterable[int], detail: dict[str, Any] | None = None
 ) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import connection
 from django.db.models import Q, QuerySet
@@ -179,16 +181,29 @@ def possible_duplicates(key: PersonKey, *, exclude_id: int | None = None) -> lis
     One indexed query when nobody matches: candidates share the folded names and the date of birth, or the
     phone digits. A second one loads the patients who do match.
     """
-    if key.birth_date is None and not key.phone_digits:
+    query = duplicate_candidates_query(key, exclude_id=exclude_id)
+    if query is None:
         return []
+    with connection.cursor() as cursor:
+        cursor.execute(*query)
+        rows = cursor.fetchall()
+    return duplicates_among(key, rows)
+
+
+def duplicate_candidates_query(key: PersonKey, *, exclude_id: int | None = None) -> tuple[str, list[Any]] | None:
+    """Return the candidates' query as (sql, params), for `duplicates_among` (None: nothing to compare)."""
+    if key.birth_date is None and not key.phone_digits:
+        return None
     birth_date = connection.ops.adapt_datefield_value(key.birth_date)
     params = [search_fold(key.family_name), search_fold(key.given_name), birth_date, key.phone_digits or None]
-    with connection.cursor() as cursor:
-        cursor.execute(_DUPLICATE_CANDIDATES.format(table=Patient._meta.db_table), [*params, exclude_id or 0])
-        rows = cursor.fetchall()
+    return _DUPLICATE_CANDIDATES.format(table=Patient._meta.db_table), [*params, exclude_id or 0]
+
+
+def duplicates_among(key: PersonKey, rows: Sequence[Sequence[Any]]) -> list[PossibleDuplicate]:
+    """Return the possible duplicates among the candidates' rows, in id order; loads the patients who match."""
     birth_date_field = Patient._meta.get_field("birth_date")
     reasons_by_id = {}
-    for pk, given, family, born, digits in rows:
+    for pk, given, family, born, digits in sorted(rows, key=lambda row: row[0]):
         born = birth_date_field.to_python(born)  # text on SQLite
         reasons = duplicate_reasons(key, PersonKey(given, family, born, digits))
         if reasons:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import secrets
 from collections.abc import Mapping
 from typing import Any
@@ -11,14 +12,15 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from kapclinic.accounts.models import User
+from kapclinic.audit.chain import chain_append_after
 from kapclinic.audit.context import AuditContext
-from kapclinic.audit.models import Outcome
-from kapclinic.audit.services import access_event_record
+from kapclinic.audit.models import AccessEvent, Outcome
+from kapclinic.audit.services import access_event_new, access_event_record
 from kapclinic.clinical.registry import SYNTHETIC_MRN_BASE, PersonKey, mrn_from_number, phone_digits
 from kapclinic.errors import AccessDenied, Conflict, NotFound
 from kapclinic.patients.access import patient_get_for_user
 from kapclinic.patients.models import CareTeamMember, CareTeamRole, DuplicateFlag, Patient
-from kapclinic.patients.selectors import PossibleDuplicate, possible_duplicates
+from kapclinic.patients.selectors import PossibleDuplicate, duplicate_candidates_query, duplicates_among
 from kapclinic.roles import Action, Role, may
 
 CONTACT_FIELDS = (
@@ -107,21 +109,27 @@ def patient_register(*, ctx: AuditContext, values: Mapping[str, Any], allow_dupl
         )
         raise
     key = PersonKey(patient.given_name, patient.family_name, patient.birth_date, phone_digits(patient.phone))
-    matches = possible_duplicates(key)
-    if matches and not allow_duplicate:
-        for match in matches:
-            access_event_record(
-                ctx=ctx,
-                action="patient.duplicate_check",
-                patient_id=match.patient.pk,
-                detail={"reasons": match.reasons},
-            )
-        raise PossibleDuplicates(matches)
     for _ in range(MRN_DRAWS):
         patient.mrn = _new_mrn()
         try:
             with transaction.atomic():
-                _register_insert(ctx, patient, matches)
+                # One round trip for the duplicate check, the audit chain's lock and its head: the chain is
+                # locked from here to the commit, the patient row and its audit row inserted in between.
+                chain_append_after(
+                    AccessEvent,
+                    functools.partial(_register_insert, ctx, patient, key, allow_duplicate),
+                    read=duplicate_candidates_query(key),
+                )
+        except _Refused as refused:
+            # Rolled back; the check is recorded as before (refusals outside the registration's transaction).
+            for match in refused.matches:
+                access_event_record(
+                    ctx=ctx,
+                    action="patient.duplicate_check",
+                    patient_id=match.patient.pk,
+                    detail={"reasons": match.reasons},
+                )
+            raise PossibleDuplicates(refused.matches) from None
         except IntegrityError:
             # Only a clash of the drawn MRN is drawn again (the row that holds it is committed by now: on
             # PostgreSQL a unique violation waits for the other transaction); anything else is raised.
@@ -132,18 +140,25 @@ def patient_register(*, ctx: AuditContext, values: Mapping[str, Any], allow_dupl
     raise RuntimeError("Could not draw a free MRN")  # pragma: no cover
 
 
-def _register_insert(ctx: AuditContext, patient: Patient, matches: list[PossibleDuplicate]) -> None:
+class _Refused(Exception):
+    def __init__(self, matches: list[PossibleDuplicate]):
+        self.matches = matches
+
+
+def _register_insert(
+    ctx: AuditContext, patient: Patient, key: PersonKey, allow_duplicate: bool, candidates: list[tuple[Any, ...]]
+) -> list[AccessEvent]:
+    matches = duplicates_among(key, candidates)
+    if matches and not allow_duplicate:
+        raise _Refused(matches)
     patient.save(force_insert=True)
-    DuplicateFlag.objects.bulk_create(
-        DuplicateFlag(patient=patient, other=m.patient, reasons=", ".join(m.reasons), flagged_by=ctx.user)
-        for m in matches
-    )
-    access_event_record(
-        ctx=ctx,
-        action=Action.PATIENT_REGISTER,
-        patient_id=patient.pk,
-        detail={"possible_duplicates": [m.patient.mrn for m in matches]} if matches else None,
-    )
+    if matches:
+        DuplicateFlag.objects.bulk_create(
+            DuplicateFlag(patient=patient, other=m.patient, reasons=", ".join(m.reasons), flagged_by=ctx.user)
+            for m in matches
+        )
+    detail = {"possible_duplicates": [m.patient.mrn for m in matches]} if matches else None
+    return [access_event_new(ctx=ctx, action=Action.PATIENT_REGISTER, patient_id=patient.pk, detail=detail)]
 
 
 def _fields(exc: ValidationError) -> list[str]:
