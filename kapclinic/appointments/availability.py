@@ -51,60 +51,57 @@ def closures_between(start: datetime, end: datetime) -> list[tuple[datetime, dat
     return [(timezone.localtime(a), timezone.localtime(b), reason) for a, b, reason in rows]
 
 
+def _resource(
+    key: str, owner: Q, start: datetime, end: datetime, *, booked: Q | None = None, ignore: int | None = None
+) -> tuple[Resource, bool]:
+    """A staff member's or a place's hours, time off and (with `booked`) bookings from `start` to `end`, and
+    whether it has hours recorded (`owner`: Q(user=...) or Q(place=...), as both tables name their owner)."""
+    rows = list(WorkingHours.objects.filter(owner))
+    resource = Resource(
+        key,
+        hours=_hours(rows),
+        time_off=_time_off(owner, start, end),
+        busy=_booked(booked, start, end, ignore) if booked is not None else (),
+    )
+    return resource, bool(rows)
+
+
 def staff_resource(
     staff: User, start: datetime, end: datetime, *, patient_id: int | None = None, ignore: int | None = None
 ) -> Resource:
     """The staff member's hours, time off and bookings from `start` to `end` (and the patient's bookings, which
     a time for both must also avoid)."""
-    rows = list(WorkingHours.objects.filter(user=staff))
     booked = Q(with_user=staff) | Q(patient_id=patient_id) if patient_id is not None else Q(with_user=staff)
-    return Resource(
-        f"staff:{staff.pk}",
-        hours=_hours(rows),
-        time_off=_time_off(Q(user=staff), start, end),
-        busy=_booked(booked, start, end, ignore),
-    )
+    return _resource(f"staff:{staff.pk}", Q(user=staff), start, end, booked=booked, ignore=ignore)[0]
 
 
 def place_resource(place: Place, start: datetime, end: datetime, *, ignore: int | None = None) -> Resource:
-    rows = list(WorkingHours.objects.filter(place=place))
-    return Resource(
-        f"place:{place.pk}",
-        hours=_hours(rows),
-        time_off=_time_off(Q(place=place), start, end),
-        busy=_booked(Q(place=place), start, end, ignore),
-    )
+    return _resource(f"place:{place.pk}", Q(place=place), start, end, booked=Q(place=place), ignore=ignore)[0]
 
 
 def availability_problems(
     *, staff: User, place: Place | None, starts_at: datetime, ends_at: datetime
 ) -> dict[str, str]:
     """Why the staff member or the place cannot have this time, apart from other bookings: a closure, outside
-    working or opening hours, time off. Empty when they can."""
+    working or opening hours, time off. Empty when they can. (Other bookings are the caller's check, under its
+    locks; they are not read here.)"""
     start, end = timezone.localtime(starts_at), timezone.localtime(ends_at)
     for begin, _, reason in closures_between(start, end):
         return {"starts_at": f"The clinic is closed then ({reason}, from {weekday_time_text(begin)})."}
     problems: dict[str, str] = {}
-    who = staff_resource(staff, start - timedelta(days=1), end + timedelta(days=1))
-    if not _fits(who, start, end, hours_recorded=WorkingHours.objects.filter(user=staff).exists()):
+    if not _fits(*_resource("staff", Q(user=staff), start, end), start, end):
         problems["starts_at"] = f"{staff.display_name} is not working then (outside their hours, or away)."
-    if place is not None:
-        where = place_resource(place, start - timedelta(days=1), end + timedelta(days=1))
-        if not _fits(where, start, end, hours_recorded=WorkingHours.objects.filter(place=place).exists()):
-            problems["place"] = f"{place.name} is not open then (outside its hours, or out of use)."
+    if place is not None and not _fits(*_resource("place", Q(place=place), start, end), start, end):
+        problems["place"] = f"{place.name} is not open then (outside its hours, or out of use)."
     return problems
 
 
-def _fits(resource: Resource, start: datetime, end: datetime, *, hours_recorded: bool) -> bool:
-    """Within the resource's hours (when it has any recorded: before this, bookings were not held to hours, and
-    someone with none recorded still is not) and outside its time off."""
+def _fits(resource: Resource, hours_recorded: bool, start: datetime, end: datetime) -> bool:
+    """Outside the resource's time off, and within its hours when it has any recorded (before hours existed,
+    bookings were not held to any, and someone with none recorded still is not)."""
     if availability.clashes(start, end, resource.time_off):
         return False
-    if not hours_recorded:
-        return True
-    zone = timezone.get_current_timezone()
-    windows = [w for block in resource.hours for w in block.windows(start.date(), end.date(), zone)]
-    return any(begin <= start and end <= finish for begin, finish in availability.merged(windows))
+    return not hours_recorded or availability.within_hours(resource.hours, start, end, timezone.get_current_timezone())
 
 
 def next_free_times(

@@ -122,12 +122,20 @@ def _place_locked(place_id: int, kind: str) -> Place:
     """The place, its row locked so that two bookings of the same room or chair at once are serialised; refused
     when it does not exist, is out of use, or is not the kind of place this kind of booking takes."""
     place = Place.objects.select_for_update().filter(pk=place_id, active=True).first()
+    if (problem := _place_problem(place, kind)) is not None:
+        raise ValidationError({"place": problem})
+    assert place is not None
+    return place
+
+
+def _place_problem(place: Place | None, kind: str) -> str | None:
+    """Why this place cannot hold a booking of `kind`: none in use, or the wrong kind of place."""
     if place is None:
-        raise ValidationError({"place": "Choose a room that is in use."})
+        return "Choose a room that is in use."
     wanted = place_needed(kind)
     if place.kind != wanted:
-        raise ValidationError({"place": f"{place.name} is {place.get_kind_display().lower()}: this takes a {wanted}."})
-    return place
+        return f"{place.name} is {place.get_kind_display().lower()}: this takes a {wanted}."
+    return None
 
 
 def _time_problems(starts_at: datetime, minutes: int) -> dict[str, str]:
@@ -450,10 +458,10 @@ def free_times_for(
     place = None
     if place_id is not None and kind in KIND_NEEDS:
         place = Place.objects.filter(pk=place_id, active=True).first()
-        if place is None:
-            errors["place"] = "Choose a place that is in use."
-        elif kind != "dosing" and place.kind != place_needed(kind):
-            errors["place"] = f"{place.name} is {place.get_kind_display().lower()}: this takes a {place_needed(kind)}."
+        # A dosing session's place depends on its route (a chair for IV), which free times are not told.
+        problem = _place_problem(place, kind) if kind != "dosing" or place is None else None
+        if problem is not None:
+            errors["place"] = problem
     if errors:
         raise ValidationError(errors)
     if patient_id is not None:

@@ -177,6 +177,14 @@ def free_windows(
     return minus(hours, [*resource.time_off, *closures, *resource.busy])
 
 
+def within_hours(hours: Iterable[WeeklyHours], start: datetime, end: datetime, zone: tzinfo) -> bool:
+    """Whether [start, end) lies inside one block of `hours` (touching blocks count as one)."""
+    windows = [
+        w for block in hours for w in block.windows(start.astimezone(zone).date(), end.astimezone(zone).date(), zone)
+    ]
+    return any(begin <= start and end <= finish for begin, finish in merged(windows))
+
+
 def clashes(start: datetime, end: datetime, busy: Iterable[Interval]) -> list[Interval]:
     """The bookings in `busy` that overlap [start, end): half-open, so one ending at 10:00 leaves 10:00 free (and an
     empty interval holds nothing)."""
