@@ -112,17 +112,30 @@ def thread(request: HttpRequest, patient_id: int, thread_id: int) -> HttpRespons
     form = ReplyForm(request.POST or None)
     status = 200
     if request.method == "POST":
-        sent = submitted(
-            form,
-            lambda: services.message_send(
-                ctx=ctx, patient_id=patient_id, thread_id=thread_id, body=form.cleaned_data["body"]
-            ),
-        )
-        if sent is not None:
+        if _reply_sent(ctx, form, patient_id, thread_id):
             flash.success(request, "Message sent.")
             return redirect("messaging:thread", patient_id=patient_id, thread_id=thread_id)
         status = refused_status(form)
     return _thread_page(request, patient_id, thread_id, form=form, status=status)
+
+
+def _reply_sent(ctx: AuditContext, form: ReplyForm, patient_id: int, thread_id: int) -> bool:
+    """Send the reply typed in `form` (staff page and portal alike); False when refused (errors on the form)."""
+    sent = submitted(
+        form,
+        lambda: services.message_send(
+            ctx=ctx, patient_id=patient_id, thread_id=thread_id, body=form.cleaned_data["body"]
+        ),
+    )
+    return sent is not None
+
+
+def _thread_shown(ctx: AuditContext, patient_id: int, thread_id: int) -> selectors.ThreadView:
+    """The thread as the user may see it, its unread messages marked read: they are on the page now."""
+    view = selectors.thread_for_user(ctx=ctx, patient_id=patient_id, thread_id=thread_id)
+    if view.unread_ids:
+        services.thread_read_mark(ctx=ctx, patient_id=patient_id, thread_id=thread_id)
+    return view
 
 
 def _thread_page(
@@ -137,9 +150,7 @@ def _thread_page(
 ) -> HttpResponse:
     user = current_user(request)
     ctx = AuditContext.from_request(request)
-    view = selectors.thread_for_user(ctx=ctx, patient_id=patient_id, thread_id=thread_id)
-    if view.unread_ids:
-        services.thread_read_mark(ctx=ctx, patient_id=patient_id, thread_id=thread_id)
+    view = _thread_shown(ctx, patient_id, thread_id)
     patient = view.access.patient
     return render(
         request,
@@ -290,19 +301,11 @@ def portal_thread(request: HttpRequest, thread_id: int) -> HttpResponse:
     form = ReplyForm(request.POST or None)
     status = 200
     if request.method == "POST":
-        sent = submitted(
-            form,
-            lambda: services.message_send(
-                ctx=ctx, patient_id=patient_id, thread_id=thread_id, body=form.cleaned_data["body"]
-            ),
-        )
-        if sent is not None:
+        if _reply_sent(ctx, form, patient_id, thread_id):
             flash.success(request, "Sent to your care team.")
             return redirect("messaging_portal:thread", thread_id=thread_id)
         status = refused_status(form)
-    view = selectors.thread_for_user(ctx=ctx, patient_id=patient_id, thread_id=thread_id)
-    if view.unread_ids:
-        services.thread_read_mark(ctx=ctx, patient_id=patient_id, thread_id=thread_id)
+    view = _thread_shown(ctx, patient_id, thread_id)
     return render(
         request,
         "messaging/portal_thread.html",
