@@ -44,13 +44,12 @@ def printed_pdf_response(
         emergency=emergency,
         detail={"what": what, "id": record_id, "output": "pdf"},
     )
-    user = ctx.user
     page = {
         **context,
         "patient": patient,
         "document_title": title,
         "printed_at": timezone.localtime(),
-        "printed_by": user.get_full_name() or user.username,
+        "printed_by": ctx.user.display_name,
     }
     filename = f"{what.replace('_', '-')}-{patient.mrn}-{record_id}.pdf"
     return pdf_response(request, template, page, filename=filename)
