@@ -173,7 +173,7 @@ def test_needs_response_is_marked_by_a_clinician_and_cleared_by_the_teams_answer
     )
     assert marked.needs_response and marked.needs_response_by == p["nurse"]
     assert last_event(user=p["nurse"], action="message.triage").detail["needs_response"] is True
-    waiting = selectors.inbox_for_user(ctx=ctx(p["prescriber"]))
+    waiting = selectors.threads_waiting_for_user(ctx=ctx(p["prescriber"]))
     assert [t.pk for t in waiting] == [thread.pk]
     # The patient's own reply does not clear it; the team's does.
     services.message_send(ctx=ctx(p["patient_user"]), patient_id=team_patient.pk, thread_id=thread.pk, body="Still.")
@@ -399,7 +399,7 @@ def test_the_demo_patient_has_a_conversation_with_their_therapist() -> None:
         "A hard night (synthetic demo)",
     ]
     assert MessageSafetyFlag.objects.get(message__thread__patient=patient).flag.acknowledged_at is not None
-    waiting = selectors.inbox_for_user(ctx=ctx(therapist))
+    waiting = selectors.threads_waiting_for_user(ctx=ctx(therapist))
     assert [counts(t)[1] for t in waiting if t.patient_id == patient.pk] == [1]
     call_command("demo_load", "--quiet")
     assert MessageThread.objects.filter(patient=patient).count() == 3

@@ -22,7 +22,7 @@ from kapclinic.dosing.selectors import (
 from kapclinic.intake.models import Inquiry, InquiryStatus
 from kapclinic.ledger.selectors import ledger_clocks
 from kapclinic.measures.selectors import open_safety_flags_for_user
-from kapclinic.messaging.selectors import inbox_for_user as message_threads_waiting
+from kapclinic.messaging.selectors import threads_waiting_for_user
 from kapclinic.oversight.selectors import emergency_accesses_to_review
 from kapclinic.patients.templatetags.clinic_words import patient_name
 from kapclinic.roles import Action, Role, may
@@ -101,7 +101,7 @@ def inbox_for(ctx: AuditContext) -> list[InboxSection]:
             )
         )
     if may(role, Action.MESSAGE_VIEW):
-        threads = message_threads_waiting(ctx=ctx, limit=LIMIT)
+        threads = threads_waiting_for_user(ctx=ctx, limit=LIMIT)
         sections.append(
             InboxSection(
                 "messages",

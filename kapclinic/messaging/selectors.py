@@ -82,7 +82,7 @@ def thread_for_user(*, ctx: AuditContext, patient_id: int, thread_id: int) -> Th
     return ThreadView(access=access, thread=thread, messages=messages, unread_ids=unread)
 
 
-def inbox_for_user(*, ctx: AuditContext, limit: int = 50) -> list[MessageThread]:
+def threads_waiting_for_user(*, ctx: AuditContext, limit: int = 50) -> list[MessageThread]:
     """The conversations that wait on a care-team member: of their patients, with a message they have not read
     or marked as needing a clinical response; derived from the messages, never a second copy. Audited as a
     list (one row per patient shown). Empty for roles that read no messages and for patients."""

@@ -251,7 +251,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "messaging/inbox.html",
-        {"waiting": selectors.inbox_for_user(ctx=ctx), "form": form},
+        {"waiting": selectors.threads_waiting_for_user(ctx=ctx), "form": form},
         status=status,
     )
 
