@@ -7,14 +7,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from kapclinic.appointments.models import Appointment, AppointmentStatus
+from kapclinic.audit.context import AuditContext
+from kapclinic.audit.services import access_event_record
 from kapclinic.clinical.reminders import Preparation, Which, preparation_for, reminder_due
+from kapclinic.patients.access import PatientAccess, patient_get_for_user
 from kapclinic.plans.models import TreatmentPlan
 from kapclinic.policy import monitoring_policy
 from kapclinic.reminders.models import BookingReply, ReminderPreference, ReminderSent, ReplyKind
+from kapclinic.roles import Action
 
 DOSING = "dosing"  # the kind of a dosing session's booking (issue 16, item 1)
 # Reminders go out the day before at the earliest: bookings further ahead are not read.
@@ -108,9 +112,27 @@ def upcoming_bookings(*, patient_id: int, now: datetime, limit: int = 20) -> lis
     return [BookingView(a, replies.get(a.pk), prepared.get(a.pk)) for a in appointments]
 
 
-def reminders_for_patient(*, patient_id: int, limit: int = 50) -> QuerySet[ReminderSent]:
-    """The reminders sent to the patient, newest first."""
-    return ReminderSent.objects.filter(appointment__patient_id=patient_id).order_by("-sent_at", "-id")[:limit]
+def portal_bookings(*, ctx: AuditContext, patient_id: int) -> list[BookingView]:
+    """The patient's own upcoming bookings (`upcoming_bookings`) for their portal; the read is audited."""
+    patient_get_for_user(ctx=ctx, patient_id=patient_id, action=Action.PORTAL_USE, record_allowed=False)
+    bookings = upcoming_bookings(patient_id=patient_id, now=timezone.now())
+    access_event_record(
+        ctx=ctx,
+        action="portal.bookings",
+        patient_id=patient_id,
+        detail={"bookings": [b.appointment.pk for b in bookings]},
+    )
+    return bookings
+
+
+def portal_reminders(
+    *, ctx: AuditContext, patient_id: int, limit: int = 50
+) -> tuple[PatientAccess, list[ReminderSent]]:
+    """The reminders sent to the patient, newest first, for their portal; the read is audited."""
+    access = patient_get_for_user(ctx=ctx, patient_id=patient_id, action=Action.PORTAL_USE, record_allowed=False)
+    sent = list(ReminderSent.objects.filter(appointment__patient_id=patient_id).order_by("-sent_at", "-id")[:limit])
+    access_event_record(ctx=ctx, action="portal.reminders", patient_id=patient_id, detail={"shown": len(sent)})
+    return access, sent
 
 
 def reschedule_requests(*, now: datetime, limit: int) -> list[Appointment]:
