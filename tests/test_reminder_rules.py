@@ -90,11 +90,8 @@ def test_channel_for(chosen: Channel | None, email: bool, phone: bool, sms: bool
     assert channel_for(chosen=chosen, has_email=email, has_phone=phone, sms_offered=sms) is channel
 
 
-def _text(
-    kind: str = "integration", *, name_visit: bool = False, route: str | None = None, which: Which = Which.DAY_BEFORE
-) -> str:
+def _text(kind: str = "integration", *, name_visit: bool = False, route: str | None = None) -> str:
     text = reminder_text(
-        which=which,
         booking=Booking(starts=START, kind=kind, video=False),
         clinic="Riverside Clinic",
         address="1 Main Street",
@@ -108,13 +105,13 @@ def _text(
 @pytest.mark.parametrize("kind", [*VISIT_WORDS, "dosing"])
 def test_the_default_text_says_where_and_when_and_nothing_clinical(kind: str) -> None:
     words = _text(kind, route="intranasal")
-    assert "Reminder: your appointment at Riverside Clinic tomorrow, Thu, Dec 10, 2026, at 14:30." in words
+    assert "Reminder: your appointment at Riverside Clinic on Thu, Dec 10, 2026 at 14:30." in words
     assert "1 Main Street" in words
     assert not CLINICAL.search(words), CLINICAL.search(words)
 
 
 def test_the_kind_of_visit_is_named_only_when_the_patient_chose_it() -> None:
-    assert "your integration session at Riverside Clinic today" in _text(name_visit=True, which=Which.ON_THE_DAY)
+    assert "your integration session at Riverside Clinic on Thu, Dec 10, 2026" in _text(name_visit=True)
     assert "integration" not in _text(name_visit=False)
 
 
@@ -157,7 +154,6 @@ def test_duration_words() -> None:
 
 def test_a_video_visit_points_to_the_portal_not_a_link() -> None:
     text = reminder_text(
-        which=Which.ON_THE_DAY,
         booking=Booking(starts=START, kind="integration", video=True),
         clinic="Riverside Clinic",
         address="1 Main Street",
@@ -165,5 +161,5 @@ def test_a_video_visit_points_to_the_portal_not_a_link() -> None:
         name_visit=False,
         preparation=None,
     )
-    assert "by video with Riverside Clinic today" in text.body
+    assert "by video with Riverside Clinic on Thu" in text.body
     assert "http" not in text.body and "1 Main Street" not in text.body

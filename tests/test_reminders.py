@@ -77,7 +77,8 @@ def test_a_reminder_is_sent_once_by_email_and_says_nothing_clinical(
     assert len(mail.outbox) == 1
     email = mail.outbox[0]
     assert email.to == ["alder@example.test"]
-    assert "Reminder: your appointment at Riverside Clinic tomorrow" in email.body
+    assert "Reminder: your appointment at Riverside Clinic on " in email.body
+    assert email.subject.startswith("Reminder: your appointment on ")
     assert not CLINICAL.search(email.subject + email.body)
     sent = ReminderSent.objects.get()
     assert (sent.appointment, sent.which, sent.channel, sent.body) == (appointment, "day_before", "email", email.body)
@@ -241,7 +242,7 @@ def test_the_reminder_preference_page_and_the_reminders_list(
     with day_before_at_ten():
         reminders_send_due()
     page = client.get("/portal/bookings/reminders/").content.decode()
-    assert "Reminders sent to you" in page and "Reminder: your appointment at Riverside Clinic tomorrow" in page
+    assert "Reminders sent to you" in page and "Reminder: your appointment at Riverside Clinic on " in page
     assert "Text message (SMS)" in page  # no email on file: texts, the default
 
     # Email with no address on file: refused, nothing stored.

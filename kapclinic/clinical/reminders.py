@@ -181,7 +181,6 @@ class ReminderText:
 
 def reminder_text(
     *,
-    which: Which,
     booking: Booking,
     clinic: str,
     address: str,
@@ -189,13 +188,14 @@ def reminder_text(
     name_visit: bool,
     preparation: Preparation | None,
 ) -> ReminderText:
-    """Return the reminder's words. Only where and when, unless the patient chose to have the visit named
-    (`name_visit`); a dosing session's preparation when given. Never a drug, dose, diagnosis or note."""
+    """Return the reminder's words, the same the day before and on the day. Only where and when, unless the
+    patient chose to have the visit named (`name_visit`); a dosing session's preparation when given. Never a
+    drug, dose, diagnosis or note."""
     what = f"your {VISIT_WORDS.get(booking.kind, 'appointment')}" if name_visit else "your appointment"
-    day = "tomorrow" if which is Which.DAY_BEFORE else "today"
-    when = f"{day}, {weekday_day_text(booking.starts.date())}, at {booking.starts:%H:%M}"
+    # The day in full, never "tomorrow": a reminder read late, or sent late, still names the right day.
+    day = weekday_day_text(booking.starts.date())
     where = f"by video with {clinic}" if booking.video else f"at {clinic}"
-    headline = f"Reminder: {what} {where} {when}."
+    headline = f"Reminder: {what} {where} on {day} at {booking.starts:%H:%M}."
     steps = preparation_lines(preparation) if preparation else []
     place = (
         "The video link is on your page at the clinic."
@@ -213,4 +213,4 @@ def reminder_text(
         "To change how reminders reach you, or to stop them, see Reminders on the same page.",
     ]
     short = " ".join([headline, *steps, "Confirm or ask for another time on your clinic page."])
-    return ReminderText(subject=f"Reminder: {what} {day}", body="\n".join(body_lines) + "\n", short=short)
+    return ReminderText(subject=f"Reminder: {what} on {day}", body="\n".join(body_lines) + "\n", short=short)

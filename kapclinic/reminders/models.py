@@ -55,6 +55,10 @@ class ReminderSent(models.Model):
         ordering = ["-sent_at", "-id"]
         constraints = [
             models.UniqueConstraint(fields=["appointment", "which", "for_starts_at"], name="reminder_sent_once"),
+            models.CheckConstraint(name="reminder_sent_which_known", condition=Q(which__in=[w.value for w in Which])),
+            models.CheckConstraint(
+                name="reminder_sent_channel_known", condition=Q(channel__in=[Channel.EMAIL.value, Channel.SMS.value])
+            ),
         ]
 
     def __str__(self) -> str:

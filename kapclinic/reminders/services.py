@@ -60,7 +60,6 @@ def reminder_send(due: DueReminder) -> ReminderSent | None:
     if channel is Channel.NONE:
         return None
     text = reminder_text(
-        which=due.which,
         booking=Booking(
             starts=timezone.localtime(appointment.starts_at), kind=appointment.kind, video=appointment.mode == "video"
         ),
