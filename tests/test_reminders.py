@@ -319,3 +319,14 @@ def test_the_answer_shows_on_the_calendar_and_in_the_coordinators_inbox(
     mine.save()
     assert asking("coordinator") == []
     assert "asks to reschedule" not in coordinator.get("/appointments/calendar/").content.decode()
+
+
+def test_the_demo_has_reminders_sent_and_a_patient_asking_to_reschedule() -> None:
+    call_command("demo_load", "--quiet")
+    patient = Client()
+    patient.force_login(User.objects.get(username="patient"))
+    page = patient.get("/portal/bookings/reminders/").content.decode()
+    assert "Reminders sent to you" in page and "Reminder: your appointment at" in page
+    assert "I will be there" in patient.get("/portal/bookings/").content.decode()
+    ctx = AuditContext(user=User.objects.get(username="coordinator"), channel="system")
+    assert [s.count for s in inbox_for(ctx) if s.key == "reschedule"] == [1]

@@ -59,7 +59,7 @@ def reminders_demo_ensure(staff: dict[str, User]) -> int:
     ReminderPreference.objects.create(patient=first, channel=Channel.EMAIL, updated_by=first.user)
     booked = [
         (patient, appointment)
-        for patient, kind in ((first, "preparation"), (second, "integration"))
+        for patient, kind in ((first, "preparation"), (second, "preparation"))
         if (appointment := _first_free(ctx, patient=patient, therapist=staff["therapist"], kind=kind)) is not None
     ]
     sent = 0
