@@ -24,13 +24,13 @@ from kapclinic.roles import Action
 router = Router(tags=["portal"])
 
 
-class ReplyOut(Schema):
+class BookingReplyOut(Schema):
     kind: Literal["confirmed", "reschedule"]
     note: str
     at: datetime
 
 
-class BookingOut(Schema):
+class PortalBookingOut(Schema):
     id: int
     kind: str
     kind_label: str
@@ -40,33 +40,33 @@ class BookingOut(Schema):
     with_user: str = Field(description="the member of staff the appointment is with")
     place: str
     preparation: list[str] = Field(description="what to do before a dosing session (fasting, a ride home)")
-    reply: ReplyOut | None = Field(description="the patient's newest answer at the booked time, if any")
+    reply: BookingReplyOut | None = Field(description="the patient's newest answer at the booked time, if any")
 
 
-class BookingListOut(Schema):
-    items: list[BookingOut]
+class PortalBookingListOut(Schema):
+    items: list[PortalBookingOut]
 
 
-class RescheduleIn(Schema):
+class RescheduleRequestIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
     note: str = Field(default="", description=f"optional, up to {NOTE_MAX} characters: e.g. the times that suit")
 
 
-class PreferenceOut(Schema):
+class ReminderPreferenceOut(Schema):
     channel: Literal["email", "sms", "none"] = Field(description="how reminders go now; none: opted out")
     name_visit: bool = Field(description="reminders may name the kind of visit (off: where and when only)")
     chosen: bool = Field(description="false: the clinic's default, the patient has not chosen")
 
 
-class PreferenceIn(Schema):
+class ReminderPreferenceIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
     channel: str = Field(description="email, sms or none (no reminders)")
     name_visit: bool = False
 
 
-class ReminderOut(Schema):
+class SentReminderOut(Schema):
     id: int
     appointment: int
     which: Literal["day_before", "on_the_day"]
@@ -77,8 +77,8 @@ class ReminderOut(Schema):
     sent_at: datetime
 
 
-class ReminderListOut(Schema):
-    items: list[ReminderOut]
+class SentReminderListOut(Schema):
+    items: list[SentReminderOut]
 
 
 def _own(request: HttpRequest) -> tuple[AuditContext, int]:
@@ -94,7 +94,7 @@ def _reply_out(reply: BookingReply | None) -> dict[str, Any] | None:
     return None if reply is None else {"kind": reply.kind, "note": reply.note, "at": reply.at}
 
 
-@router.get("/portal/bookings", response={200: BookingListOut, **ERROR_ANSWERS})
+@router.get("/portal/bookings", response={200: PortalBookingListOut, **ERROR_ANSWERS})
 def booking_list(request: HttpRequest) -> dict[str, Any]:
     """The caller's own upcoming bookings, soonest first, with what to prepare and their answer."""
     ctx, patient_id = _own(request)
@@ -118,7 +118,7 @@ def booking_list(request: HttpRequest) -> dict[str, Any]:
     }
 
 
-@router.post("/portal/bookings/{appointment_id}/confirm", response={201: ReplyOut, **ERROR_ANSWERS})
+@router.post("/portal/bookings/{appointment_id}/confirm", response={201: BookingReplyOut, **ERROR_ANSWERS})
 def booking_confirm(request: HttpRequest, appointment_id: DbId) -> Status[dict[str, Any] | None]:
     """Confirm one's own booking (409 if it was cancelled or its time has passed)."""
     reply = services.booking_reply_record(
@@ -127,9 +127,9 @@ def booking_confirm(request: HttpRequest, appointment_id: DbId) -> Status[dict[s
     return Status(201, _reply_out(reply))
 
 
-@router.post("/portal/bookings/{appointment_id}/reschedule-request", response={201: ReplyOut, **ERROR_ANSWERS})
+@router.post("/portal/bookings/{appointment_id}/reschedule-request", response={201: BookingReplyOut, **ERROR_ANSWERS})
 def booking_reschedule_request(
-    request: HttpRequest, appointment_id: DbId, payload: RescheduleIn
+    request: HttpRequest, appointment_id: DbId, payload: RescheduleRequestIn
 ) -> Status[dict[str, Any] | None]:
     """Ask the clinic for another time for one's own booking, with an optional short note."""
     reply = services.booking_reply_record(
@@ -147,7 +147,7 @@ def _preference_out(ctx: AuditContext, patient_id: int, preference: ReminderPref
     }
 
 
-@router.get("/portal/reminder-preference", response={200: PreferenceOut, **ERROR_ANSWERS})
+@router.get("/portal/reminder-preference", response={200: ReminderPreferenceOut, **ERROR_ANSWERS})
 def preference_read(request: HttpRequest) -> dict[str, Any]:
     """How the caller's reminders reach them now, and whether they may name the kind of visit."""
     ctx, patient_id = _own(request)
@@ -156,8 +156,8 @@ def preference_read(request: HttpRequest) -> dict[str, Any]:
     return out
 
 
-@router.put("/portal/reminder-preference", response={200: PreferenceOut, **ERROR_ANSWERS})
-def preference_write(request: HttpRequest, payload: PreferenceIn) -> dict[str, Any]:
+@router.put("/portal/reminder-preference", response={200: ReminderPreferenceOut, **ERROR_ANSWERS})
+def preference_write(request: HttpRequest, payload: ReminderPreferenceIn) -> dict[str, Any]:
     """Choose email, sms or none (no reminders), and whether reminders may name the kind of visit."""
     ctx, patient_id = _own(request)
     preference = services.reminder_preference_set(
@@ -166,7 +166,7 @@ def preference_write(request: HttpRequest, payload: PreferenceIn) -> dict[str, A
     return _preference_out(ctx, patient_id, preference)
 
 
-@router.get("/portal/reminders", response={200: ReminderListOut, **ERROR_ANSWERS})
+@router.get("/portal/reminders", response={200: SentReminderListOut, **ERROR_ANSWERS})
 def reminder_list(request: HttpRequest) -> dict[str, Any]:
     """The reminders sent to the caller, newest first, with the words sent."""
     ctx, patient_id = _own(request)

@@ -16,7 +16,7 @@ from django.utils import timezone
 from kapclinic.appointments.models import Appointment, AppointmentStatus
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.models import Outcome
-from kapclinic.audit.services import access_event_record
+from kapclinic.audit.services import access_event_record, invalid_value_record
 from kapclinic.clinical.reminders import Booking, Channel, channel_for, reminder_text
 from kapclinic.errors import Conflict, NotFound
 from kapclinic.patients.access import patient_get_for_user
@@ -96,11 +96,8 @@ def reminders_send_due(*, now: datetime | None = None) -> int:
 
 
 def _refused(ctx: AuditContext, action: Action, patient_id: int, exc: ValidationError, **detail: Any) -> Exception:
-    errors = exc.message_dict if hasattr(exc, "error_dict") else {"": exc.messages}
-    access_event_record(
-        ctx=ctx, action=action, patient_id=patient_id, outcome=Outcome.INVALID, detail={**detail, "errors": errors}
-    )
-    return exc
+    """Audit a refused value (nothing written) and return the error to raise."""
+    return invalid_value_record(ctx=ctx, action=action, patient_id=patient_id, exc=exc, detail=detail)
 
 
 def reminder_preference_set(

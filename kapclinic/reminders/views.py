@@ -56,42 +56,40 @@ def bookings(request: HttpRequest) -> HttpResponse:
 @require_POST
 @refusals_as_plain_pages
 def confirm(request: HttpRequest, appointment_id: int) -> HttpResponse:
-    patient_id = portal_patient_id(current_user(request))
-    if patient_id is None:
-        return redirect("home:home")
-    form = ConfirmForm(request.POST)
-    reply = submitted(
-        form,
-        lambda: services.booking_reply_record(
-            ctx=AuditContext.from_request(request), appointment_id=appointment_id, kind=ReplyKind.CONFIRMED
-        ),
-    )
-    if reply is not None:
-        flash.success(request, "Thank you: the clinic knows you are coming.")
-        return redirect("reminders_portal:bookings")
-    return _bookings_page(request, patient_id, form=form, form_for=appointment_id, status=refused_status(form))
+    """The patient will come: the booking shows as confirmed on the clinic's calendar."""
+    return _answer(request, appointment_id, ConfirmForm(request.POST), ReplyKind.CONFIRMED)
 
 
 @login_required
 @require_POST
 @refusals_as_plain_pages
 def reschedule(request: HttpRequest, appointment_id: int) -> HttpResponse:
+    """The patient asks for another time, with an optional note: the coordinator's inbox shows it."""
+    return _answer(request, appointment_id, RescheduleForm(request.POST), ReplyKind.RESCHEDULE)
+
+
+THANKS = {
+    ReplyKind.CONFIRMED: "Thank you: the clinic knows you are coming.",
+    ReplyKind.RESCHEDULE: "Sent: the clinic will call or write to you to find another time.",
+}
+
+
+def _answer(request: HttpRequest, appointment_id: int, form: ConfirmForm, kind: ReplyKind) -> HttpResponse:
     patient_id = portal_patient_id(current_user(request))
     if patient_id is None:
         return redirect("home:home")
-    form = RescheduleForm(request.POST)
     reply = submitted(
         form,
         lambda: services.booking_reply_record(
             ctx=AuditContext.from_request(request),
             appointment_id=appointment_id,
-            kind=ReplyKind.RESCHEDULE,
-            note=form.cleaned_data["note"],
+            kind=kind,
+            note=form.cleaned_data.get("note", ""),
         ),
         fallback_field="note",
     )
     if reply is not None:
-        flash.success(request, "Sent: the clinic will call or write to you to find another time.")
+        flash.success(request, THANKS[kind])
         return redirect("reminders_portal:bookings")
     return _bookings_page(request, patient_id, form=form, form_for=appointment_id, status=refused_status(form))
 
