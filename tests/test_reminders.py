@@ -129,6 +129,30 @@ def test_a_moved_booking_is_reminded_again_and_a_cancelled_one_not(
     assert ReminderSent.objects.filter(appointment=moved).count() == 2
 
 
+class RefusingSms:
+    """A provider that refuses every text."""
+
+    def send_text(self, to: str, body: str) -> None:
+        raise ConnectionError("provider down")
+
+
+def test_a_failed_send_is_retried_later_and_does_not_stop_the_others(
+    settings: Any, personas: dict[str, User], team_patient: Patient, other_patient: Patient
+) -> None:
+    other_patient.email = "birch@example.test"
+    other_patient.save()
+    book(team_patient, personas)  # no email: by text, which fails
+    book(other_patient, personas, hour=15)
+    settings.KAPCLINIC_SMS_BACKEND = "tests.test_reminders.RefusingSms"
+    with day_before_at_ten():
+        assert reminders_send_due() == 1
+        assert [m.to for m in mail.outbox] == [["birch@example.test"]]
+        assert not ReminderSent.objects.filter(appointment__patient=team_patient).exists()
+        settings.KAPCLINIC_SMS_BACKEND = "kapclinic.reminders.sms.LocmemSmsBackend"
+        assert reminders_send_due() == 1  # the next run
+    assert len(sms.outbox) == 1
+
+
 @pytest.mark.postgres_only
 @pytest.mark.django_db(transaction=True)
 def test_two_workers_at_once_send_each_reminder_once(personas: dict[str, User], team_patient: Patient) -> None:

@@ -4,6 +4,7 @@ changes nothing and is audited outside the transaction so that its row stays."""
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Any
 
@@ -25,6 +26,8 @@ from kapclinic.reminders.models import NOTE_MAX, BookingReply, ReminderPreferenc
 from kapclinic.reminders.selectors import DueReminder, reminders_due
 from kapclinic.reminders.sms import sms_backend, sms_offered
 from kapclinic.roles import Action
+
+logger = logging.getLogger(__name__)
 
 
 def _preference(patient: Patient) -> ReminderPreference | None:
@@ -91,8 +94,19 @@ def reminder_send(due: DueReminder) -> ReminderSent | None:
 
 
 def reminders_send_due(*, now: datetime | None = None) -> int:
-    """Send every reminder due now; return how many were sent."""
-    return sum(1 for due in reminders_due(now=now or timezone.now()) if reminder_send(due) is not None)
+    """Send every reminder due now; return how many were sent. A send that fails (a provider's refusal, a
+    server down) is logged and left for the next run: it must not stop the other patients' reminders."""
+    sent = 0
+    for due in reminders_due(now=now or timezone.now()):
+        try:
+            sent += reminder_send(due) is not None
+        except Exception:  # any backend's failure: its row was rolled back, and the next run retries
+            logger.exception(
+                "The %s reminder of appointment %s was not sent; the next run tries again.",
+                due.which,
+                due.appointment.pk,
+            )
+    return sent
 
 
 def _refused(ctx: AuditContext, action: Action, patient_id: int, exc: ValidationError, **detail: Any) -> Exception:
