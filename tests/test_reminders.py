@@ -331,6 +331,8 @@ def test_the_answer_shows_on_the_calendar_and_in_the_coordinators_inbox(
         ctx = AuditContext(user=personas[username], channel="system")
         return [i.text for s in inbox_for(ctx) if s.key == "reschedule" for i in s.items]
 
+    detail = coordinator.get(f"/appointments/{mine.pk}/").content.decode()
+    assert "↻ asks to reschedule" in detail and "&lt;script&gt;alert(1)&lt;/script&gt; after five" in detail
     assert len(asking("coordinator")) == 1 and "after five" in asking("coordinator")[0]
     assert len(asking("director")) == 1
     assert "reschedule" not in [s.key for s in inbox_for(AuditContext(user=personas["therapist"], channel="system"))]

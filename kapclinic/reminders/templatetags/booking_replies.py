@@ -1,5 +1,6 @@
 """`{% booking_replies days as replies %}` and `{{ replies|reply_of:appointment }}`: the patients' answers to the
-bookings on a calendar page (confirmed, or asks to reschedule). The calendar belongs to the appointments app,
+bookings on a calendar page (confirmed, or asks to reschedule); `{% booking_reply appointment as reply %}` on one
+booking's page. The calendar belongs to the appointments app,
 beneath reminders in the house, so its template asks reminders itself: one query for the whole page."""
 
 from __future__ import annotations
@@ -25,3 +26,9 @@ def booking_replies(days: Iterable[Any]) -> dict[int, BookingReply]:
 @register.filter
 def reply_of(replies: dict[int, BookingReply], appointment: Appointment) -> BookingReply | None:
     return replies.get(appointment.pk)
+
+
+@register.simple_tag
+def booking_reply(appointment: Appointment) -> BookingReply | None:
+    """Return the patient's newest answer to this booking at its current time, if any."""
+    return current_replies([appointment]).get(appointment.pk)
