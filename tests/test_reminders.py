@@ -14,6 +14,7 @@ from django.core import mail
 from django.core.management import call_command
 from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from kapclinic.accounts.models import User
@@ -230,6 +231,29 @@ def test_the_patient_sees_their_bookings_confirms_and_asks_to_reschedule(
     assert refused.status_code == 404
     assert not BookingReply.objects.filter(appointment=theirs).exists()
     assert AccessEvent.objects.filter(action="booking.reply", patient=other_patient, outcome="denied").exists()
+
+
+def test_the_bookings_page_reads_the_same_number_of_times_however_many_bookings(
+    client_for: Any, personas: dict[str, User], team_patient: Patient
+) -> None:
+    """Sign-in, the patient record and its access check, the bookings with their staff and place, the answers,
+    the plan's route for the dosing sessions, and the audit row: not one more per booking."""
+    plan_make(team_patient, personas, stamp=True)
+    client = client_for("patient_user")
+
+    def reads() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get("/portal/bookings/").status_code == 200
+        return len(queries)
+
+    book(team_patient, personas, kind="dosing", hour=9)
+    one = reads()
+    for hour, kind in ((11, "integration"), (13, "dosing"), (15, "preparation")):
+        appointment = book(team_patient, personas, kind=kind, hour=hour)
+        BookingReply.objects.create(
+            appointment=appointment, kind="confirmed", for_starts_at=appointment.starts_at, by=personas["patient_user"]
+        )
+    assert reads() == one
 
 
 def test_staff_are_refused_the_patients_answer(
