@@ -130,6 +130,17 @@ def test_a_moved_booking_is_reminded_again_and_a_cancelled_one_not(
     assert ReminderSent.objects.filter(appointment=moved).count() == 2
 
 
+def test_a_booking_cancelled_after_it_was_found_is_not_reminded(
+    personas: dict[str, User], team_patient: Patient
+) -> None:
+    appointment = book(team_patient, personas)
+    with day_before_at_ten():
+        [due] = reminders_due(now=timezone.now())
+        Appointment.objects.filter(pk=appointment.pk).update(status="cancelled")
+        assert reminder_send(due) is None
+    assert sms.outbox == [] and not ReminderSent.objects.exists()
+
+
 class RefusingSms:
     """A provider that refuses every text."""
 

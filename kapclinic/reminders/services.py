@@ -75,6 +75,12 @@ def reminder_send(due: DueReminder) -> ReminderSent | None:
     to = patient.email if channel is Channel.EMAIL else patient.phone
     try:
         with transaction.atomic():
+            # Locked and read again: a booking cancelled or moved since it was found is not reminded of.
+            still = Appointment.objects.select_for_update().filter(
+                pk=appointment.pk, status=AppointmentStatus.BOOKED, starts_at=appointment.starts_at
+            )
+            if not still.exists():
+                return None
             sent = ReminderSent.objects.create(
                 appointment=appointment,
                 which=due.which,
