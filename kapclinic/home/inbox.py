@@ -25,6 +25,7 @@ from kapclinic.measures.selectors import open_safety_flags_for_user
 from kapclinic.messaging.selectors import threads_waiting_for_user
 from kapclinic.oversight.selectors import emergency_accesses_to_review
 from kapclinic.patients.templatetags.clinic_words import patient_name
+from kapclinic.reminders.selectors import reschedule_requests
 from kapclinic.roles import Action, Role, may
 from kapclinic.therapy.selectors import integration_sessions_due, notes_to_sign
 
@@ -207,9 +208,33 @@ def inbox_for(ctx: AuditContext) -> list[InboxSection]:
                 ],
             )
         )
+    if may(role, Action.APPOINTMENT_BOOK) and role in (Role.COORDINATOR, Role.DIRECTOR):
+        sections.append(_reschedule_section(ctx))
     if role == Role.DIRECTOR:
         sections += _director_sections(ctx)
     return sections
+
+
+def _reschedule_section(ctx: AuditContext) -> InboxSection:
+    """The bookings whose patient asks for another time: the coordinator (and the director) move them."""
+    asking = reschedule_requests(now=timezone.now(), limit=LIMIT)
+    access_events_record_many(
+        ctx=ctx, action="inbox.reschedule", patient_ids=sorted({a.patient_id for a in asking if a.patient_id})
+    )
+    return InboxSection(
+        "reschedule",
+        "Patients asking to reschedule",
+        [
+            InboxItem(
+                f"{a.get_kind_display()} on {weekday_time_text(timezone.localtime(a.starts_at))} with "
+                f"{a.with_user.display_name}" + (f" — “{a.reply_note}”" if a.reply_note else ""),  # type: ignore[attr-defined]
+                reverse("appointments:detail", args=[a.pk]) + "#change",
+                _name(a.patient),
+                a.reply_at,  # type: ignore[attr-defined]
+            )
+            for a in asking
+        ],
+    )
 
 
 def _director_sections(ctx: AuditContext) -> list[InboxSection]:
