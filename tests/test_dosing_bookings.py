@@ -154,7 +154,7 @@ def test_a_nurse_watches_up_to_three_sessions_at_once_and_a_chair_holds_one(
     with pytest.raises(ValidationError) as refused:
         session_schedule(ctx=prescriber, session_id=sessions[3].pk, nurse_id=nurse, place_id=chairs[3].pk)
     message = refused.value.message_dict["starts_at"][0]
-    assert "as many sessions as one may hold at once" in message and "Next free:" in message
+    assert "3 dosing sessions (the most one holds at once)" in message and "Next free:" in message
     # The chair the first session holds is taken, whoever the nurse.
     with pytest.raises(ValidationError) as taken:
         session_schedule(
