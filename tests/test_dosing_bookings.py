@@ -98,6 +98,11 @@ def test_scheduling_books_the_nurse_and_the_chair_for_the_routes_length(
     page = client_for("nurse").get(f"/appointments/calendar/?view=day&start={when.date().isoformat()}")
     body = page.content.decode()
     assert page.status_code == 200 and "Dosing session" in body and f"/dosing/sessions/{session.pk}/" in body
+    # The booking's own page links to the session screen for the nurse, not for the coordinator (no clinical view).
+    detail = f"/appointments/{booking.pk}/"
+    assert f"/dosing/sessions/{session.pk}/" in client_for("nurse").get(detail).content.decode()
+    seen = client_for("coordinator").get(detail)
+    assert seen.status_code == 200 and f"/dosing/sessions/{session.pk}/" not in seen.content.decode()
 
 
 @pytest.mark.django_db
