@@ -150,14 +150,21 @@ def appointment_reschedule(request: HttpRequest, appointment_id: DbId, payload: 
     )
 
 
+class FreeTimeOut(Schema):
+    start: datetime
+    staff: int
+    staff_name: str
+
+
 class FreeTimesOut(Schema):
     kind: str
     minutes: int
-    staff: int
+    staff: int | None = Field(description="the staff member asked about; null: anyone who holds the kind")
     place: int | None
     starts: list[datetime] = Field(
-        description="the next starts when the staff member, the room and the patient are free"
+        description="the next starts when the staff member (or someone), the room and the patient are free"
     )
+    options: list[FreeTimeOut] = Field(description="each free start with who is free then, earliest first")
 
 
 class FreeTimesQuery(Schema):

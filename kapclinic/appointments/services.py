@@ -531,6 +531,10 @@ def consultation_outcome_record(
     return appointment
 
 
+FREE_TIMES_OFFERED = 10
+ANY_STAFF_LIMIT = 25  # holders searched when no staff member is named: a clinic's whole staff of that kind
+
+
 def free_times_for(
     *,
     ctx: AuditContext,
@@ -541,7 +545,8 @@ def free_times_for(
     place_id: int | None = None,
     patient_id: int | None = None,
 ) -> dict[str, object]:
-    """The next free starts for a booking of `kind` with the staff member (and the place and the patient)."""
+    """The next free starts for a booking of `kind` with the staff member, or with anyone who holds that kind
+    when none is named (each start with who is free then), and the place and the patient if given."""
     if not may(ctx.user.role, Action.APPOINTMENT_BOOK):
         access_event_record(ctx=ctx, action=Action.APPOINTMENT_BOOK, outcome=Outcome.DENIED)
         raise AccessDenied("Your role does not book appointments.")
@@ -557,11 +562,21 @@ def free_times_for(
         errors["minutes"] = "A booking lasts 10 minutes to 8 hours."
     if wanted is not None and timezone.is_naive(wanted):
         wanted = timezone.make_aware(wanted)
-    staff = User.objects.filter(pk=staff_id or 0, is_active=True).exclude(role=Role.PATIENT).first()
-    if staff is None:
-        errors["staff"] = "Choose an active staff member."
-    elif kind in KIND_NEEDS and staff.role not in KIND_NEEDS[kind].held_by:
-        errors["staff"] = f"{staff.display_name} does not hold this kind of booking."
+    holders = User.objects.filter(is_active=True).exclude(role=Role.PATIENT)
+    staff: list[User] = []
+    if staff_id is not None:
+        one = holders.filter(pk=staff_id).first()
+        if one is None:
+            errors["staff"] = "Choose an active staff member."
+        elif kind in KIND_NEEDS and one.role not in KIND_NEEDS[kind].held_by:
+            errors["staff"] = f"{one.display_name} does not hold this kind of booking."
+        else:
+            staff = [one]
+    elif kind in KIND_NEEDS:
+        roles = KIND_NEEDS[kind].held_by
+        staff = list(holders.filter(role__in=roles).order_by("last_name", "first_name", "pk")[:ANY_STAFF_LIMIT])
+        if not staff:
+            errors["staff"] = "No active staff member holds this kind of booking."
     place = None
     if place_id is not None and kind in KIND_NEEDS:
         place = Place.objects.filter(pk=place_id, active=True).first()
@@ -573,17 +588,31 @@ def free_times_for(
         raise ValidationError(errors)
     if patient_id is not None:
         patient_get_for_user(ctx=ctx, patient_id=patient_id, action=Action.APPOINTMENT_BOOK)
-    assert staff is not None and minutes is not None
-    starts = next_free_times(
-        staff=staff,
-        kind=kind,
-        minutes=minutes,
-        wanted=wanted or timezone.now(),
-        place=place,
-        patient_id=patient_id,
-        count=10,
-    )
-    return {"kind": kind, "minutes": minutes, "staff": staff.pk, "place": place_id, "starts": starts}
+    assert minutes is not None
+    options = sorted(
+        (
+            (start, person)
+            for person in staff
+            for start in next_free_times(
+                staff=person,
+                kind=kind,
+                minutes=minutes,
+                wanted=wanted or timezone.now(),
+                place=place,
+                patient_id=patient_id,
+                count=FREE_TIMES_OFFERED,
+            )
+        ),
+        key=lambda option: (option[0], option[1].last_name, option[1].first_name, option[1].pk),
+    )[:FREE_TIMES_OFFERED]
+    return {
+        "kind": kind,
+        "minutes": minutes,
+        "staff": staff_id,
+        "place": place_id,
+        "starts": sorted({start for start, _ in options}),
+        "options": [{"start": start, "staff": p.pk, "staff_name": p.display_name} for start, p in options],
+    }
 
 
 # --- Rooms, hours, time off and closures (issue 16, item 2) ------------------------------------------------------
