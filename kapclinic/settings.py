@@ -266,6 +266,10 @@ KAPCLINIC_PUBLIC_INQUIRIES_PER_HOUR = env_int("KAPCLINIC_PUBLIC_INQUIRIES_PER_HO
 KAPCLINIC_CLINIC_ADDRESS = env_str("KAPCLINIC_CLINIC_ADDRESS", "The clinic")
 # The clinic's name as reminders give it ("your appointment at <name>"): a plain name, nothing clinical.
 KAPCLINIC_CLINIC_NAME = env_str("KAPCLINIC_CLINIC_NAME", "the clinic")
+# The FHIR face's identifier systems (issue 17): the clinic's own URIs for its MRNs and its staff numbers. Set them
+# to a URL the clinic controls (e.g. https://clinic.example/fhir/sid/mrn) before records leave.
+KAPCLINIC_FHIR_MRN_SYSTEM = env_str("KAPCLINIC_FHIR_MRN_SYSTEM", "urn:kapclinic:mrn")
+KAPCLINIC_FHIR_STAFF_SYSTEM = env_str("KAPCLINIC_FHIR_STAFF_SYSTEM", "urn:kapclinic:staff")
 KAPCLINIC_PAGE_SIZE = env_int("KAPCLINIC_PAGE_SIZE", 25, minimum=1)
 # Therapy notes left unsigned longer than this show on the author's home page and the director's dashboard.
 KAPCLINIC_UNSIGNED_NOTE_DAYS = env_int("KAPCLINIC_UNSIGNED_NOTE_DAYS", 3, minimum=0)

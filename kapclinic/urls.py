@@ -15,6 +15,7 @@ urlpatterns = [
     path("patients/", include("kapclinic.chart.urls")),
     path("patients/<id:patient_id>/consent/", include("kapclinic.consent.patient_urls")),
     path("audit/", include("kapclinic.oversight.urls")),
+    path("fhir/", include("kapclinic.fhir.urls")),
     path("portal/sessions/", include("kapclinic.dosing.portal_urls")),
     path("portal/consent/", include("kapclinic.consent.portal_urls")),
     path("portal/journal/", include("kapclinic.therapy.portal_urls")),

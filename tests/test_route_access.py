@@ -484,6 +484,8 @@ def _fill(world: RouteWorld, route: Route, variant: str, who: str) -> str:
     for name in route.parameters:
         if variant in ("missing", "huge") and name not in SLUG_PARAMETERS:
             values[name] = MISSING_ID if variant == "missing" else HUGE_ID
+        elif name == "observation_id":  # a FHIR Observation id: the patient's set of vital signs, its BP
+            values[name] = f"vs-{(world.other if variant == 'other' else world.team).ids['vital_id']}-bp"
         elif name in PATIENT_PARAMETERS:
             values[name] = (world.other if variant == "other" else world.team).ids[name]
         elif name in world.shared:
@@ -492,6 +494,8 @@ def _fill(world: RouteWorld, route: Route, variant: str, who: str) -> str:
             values[name] = world.token_ids["auditor" if who == "anonymous" else who]
         elif name == "user_id":
             values[name] = world.people["outsider_therapist"].pk
+        elif name == "practitioner_id":
+            values[name] = world.people["prescriber"].pk
         elif name == "code":
             values[name] = "phq9"
         elif name == "what":
