@@ -143,6 +143,12 @@ PAGE_RULES: dict[str, RouteRule] = {
     "accounts:account": signed_in("the user's own account page and API tokens"),
     "accounts:keepalive": signed_in("'stay signed in' after the idle warning, for the user's own session"),
     "accounts:token_revoke": signed_in("a user revokes one of their own API tokens"),
+    # A person's own calendar feed (issue 16, item 3): their own bookings only, whatever the role.
+    "calendar_feed:page": signed_in("a user makes or replaces the address of their own calendar feed"),
+    "calendar_feed:revoke": signed_in("a user ends the address of their own calendar feed"),
+    "calendar_feed:feed": public(
+        "a calendar app reads its owner's feed; the secret in the address is the sign-in (unknown: 404)"
+    ),
     "accounts:user_list": needs(A.USER_LIST),
     "accounts:user_create": needs(A.USER_MANAGE),
     "accounts:user_password_reset": needs(A.USER_MANAGE),
