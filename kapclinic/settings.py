@@ -124,6 +124,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "kapclinic.accounts.context_processors.role",
+                "kapclinic.home.context_processors.header_counts",
             ],
             # One way to write names, questionnaires, dates and amounts on every page (issue 13, defect 10).
             "builtins": ["kapclinic.patients.templatetags.clinic_words"],

@@ -227,13 +227,8 @@ class LedgerClocks:
 LOSS_SHOWN_DAYS = 90
 
 
-def ledger_clocks(*, ctx: AuditContext, today: date | None = None) -> LedgerClocks:
-    """Return the inventory, theft-or-loss and retention clocks (director and auditor). Five queries.
-
-    Inventories are taken per storage location (21 CFR 1304.11(a)); a location counts once it holds entries.
-    """
-    require_ledger_report(ctx, "clocks")
-    today = today or timezone.localdate()
+def _inventory_deadlines(today: date) -> dict[int, Deadline]:
+    """Each storage location's next inventory deadline, by location id (two queries)."""
     firsts = dict(
         LedgerEntry.objects.values("location_id").annotate(first=Min("occurred_at")).values_list("location_id", "first")
     )
@@ -243,27 +238,20 @@ def ledger_clocks(*, ctx: AuditContext, today: date | None = None) -> LedgerCloc
         .annotate(last=Max("counted_at"))
         .values_list("location_id", "last")
     )
-    locations = StorageLocation.objects.in_bulk(set(firsts) | set(lasts))
-    inventories = [
-        InventoryClock(
-            location=locations[pk],
-            deadline=inventory_deadline(
-                last_inventory_on=timezone.localdate(lasts[pk]) if pk in lasts else None,
-                first_activity_on=timezone.localdate(firsts[pk]) if pk in firsts else None,
-                today=today,
-            ),
+    return {
+        pk: inventory_deadline(
+            last_inventory_on=timezone.localdate(lasts[pk]) if pk in lasts else None,
+            first_activity_on=timezone.localdate(firsts[pk]) if pk in firsts else None,
+            today=today,
         )
-        for pk in sorted(locations, key=lambda pk: locations[pk].name)
-    ]
-    since = timezone.now() - timedelta(days=LOSS_SHOWN_DAYS)
-    loss_entries = (
-        LedgerEntry.objects.filter(kind=EntryKind.LOSS)
-        .select_related("lot__product", "location")
-        .prefetch_related("loss_reports")
-        .order_by("occurred_at", "id")
-    )
-    losses = []
-    for entry in loss_entries:
+        for pk in set(firsts) | set(lasts)
+    }
+
+
+def _loss_clocks(today: date, entries: QuerySet[LedgerEntry]) -> list[LossClock]:
+    """The two filing clocks of each theft or loss in `entries` (two queries)."""
+    clocks = []
+    for entry in entries.prefetch_related("loss_reports").order_by("occurred_at", "id"):
         filed = {r.kind: r.filed_on for r in entry.loss_reports.all()}
         notice, form_106 = loss_deadlines(
             timezone.localdate(entry.occurred_at),
@@ -271,9 +259,43 @@ def ledger_clocks(*, ctx: AuditContext, today: date | None = None) -> LedgerCloc
             notice_on=filed.get(LossReportKind.WRITTEN_NOTICE),
             form_106_on=filed.get(LossReportKind.FORM_106),
         )
-        clock = LossClock(entry=entry, notice=notice, form_106=form_106)
-        if clock.open or entry.occurred_at >= since:
-            losses.append(clock)
+        clocks.append(LossClock(entry=entry, notice=notice, form_106=form_106))
+    return clocks
+
+
+def ledger_overdue(today: date) -> int:
+    """How many controlled-substance clocks are overdue (LedgerClocks.attention), for the header of the director's
+    pages: four queries, and no audit row, since it reads a number and no record (the clocks page is audited)."""
+    deadlines = list(_inventory_deadlines(today).values())
+    deadlines += [
+        d
+        for clock in _loss_clocks(today, LedgerEntry.objects.filter(kind=EntryKind.LOSS))
+        for d in (clock.notice, clock.form_106)
+    ]
+    return sum(d.state is ClockState.OVERDUE for d in deadlines)
+
+
+def ledger_clocks(*, ctx: AuditContext, today: date | None = None) -> LedgerClocks:
+    """Return the inventory, theft-or-loss and retention clocks (director and auditor). Five queries.
+
+    Inventories are taken per storage location (21 CFR 1304.11(a)); a location counts once it holds entries.
+    """
+    require_ledger_report(ctx, "clocks")
+    today = today or timezone.localdate()
+    deadlines = _inventory_deadlines(today)
+    locations = StorageLocation.objects.in_bulk(set(deadlines))
+    inventories = [
+        InventoryClock(location=locations[pk], deadline=deadlines[pk])
+        for pk in sorted(locations, key=lambda pk: locations[pk].name)
+    ]
+    since = timezone.now() - timedelta(days=LOSS_SHOWN_DAYS)
+    losses = [
+        clock
+        for clock in _loss_clocks(
+            today, LedgerEntry.objects.filter(kind=EntryKind.LOSS).select_related("lot__product", "location")
+        )
+        if clock.open or clock.entry.occurred_at >= since
+    ]
     oldest = LedgerEntry.objects.aggregate(oldest=Min("occurred_at"))["oldest"]
     oldest_on = timezone.localdate(oldest) if oldest else None
     access_event_record(ctx=ctx, action="ledger.clocks")
