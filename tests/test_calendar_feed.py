@@ -177,3 +177,21 @@ def test_a_patient_feed_holds_their_own_bookings_with_the_clinicians_name(
     assert str(event["uid"]) == f"appointment-{mine.pk}@kapclinic"
     assert str(event["summary"]) == f"Integration session — {personas['therapist'].display_name}"
     assert "Otherpatient" not in Client().get(address).content.decode()
+
+
+def test_the_api_makes_reports_and_ends_the_callers_address(
+    api_for: Any, personas: dict[str, User], team_patient: Patient
+) -> None:
+    _book(personas["therapist"], team_patient)
+    api = api_for("therapist")
+    assert api.get("/api/v1/calendar-feed").json() == {"live": False, "created_at": None, "last_used_at": None}
+    made = api.post("/api/v1/calendar-feed")
+    assert made.status_code == 201
+    url = made.json()["url"]
+    assert url.startswith("http://testserver/calendar/feed/") and url.endswith(".ics")
+    assert len(_events(Client().get(url))) == 1
+    state = api.get("/api/v1/calendar-feed").json()
+    assert state["live"] and state["last_used_at"] is not None
+    assert api.delete("/api/v1/calendar-feed").json() == {"ended": 1}
+    assert Client().get(url).status_code == 404
+    assert api.delete("/api/v1/calendar-feed").json() == {"ended": 0}

@@ -335,6 +335,9 @@ API_RULES: dict[str, RouteRule] = {
     f"GET {API}/inbox": staff(
         "each member of staff's own inbox, from selectors that check their role and team", lists=A.PATIENT_LIST
     ),
+    f"GET {API}/calendar-feed": signed_in("whether the caller has a calendar feed address (their own)"),
+    f"POST {API}/calendar-feed": signed_in("the caller makes a new address for their own calendar feed"),
+    f"DELETE {API}/calendar-feed": signed_in("the caller ends the address of their own calendar feed"),
     f"POST {API}/appointments": needs(A.APPOINTMENT_BOOK),
     f"POST {API}/appointments/{{appointment_id}}/outcome": needs(A.APPOINTMENT_BOOK),
     f"GET {API}/availability": needs(A.APPOINTMENT_BOOK),

@@ -7,6 +7,8 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from django.conf import settings
+from django.http import HttpRequest
+from django.urls import reverse
 from icalendar import Calendar, Event
 
 from kapclinic.appointments.models import Appointment
@@ -69,3 +71,8 @@ def feed_ics(appointments: Iterable[Appointment], *, name: str, for_patient: boo
             event.add("url", appointment.video_href)
         calendar.add_component(event)
     return bytes(calendar.to_ical())
+
+
+def feed_address(request: HttpRequest, secret: str) -> str:
+    """The full address of the calendar feed with this secret, as a calendar app subscribes to it."""
+    return request.build_absolute_uri(reverse("calendar_feed:feed", args=[secret]))

@@ -9,7 +9,6 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from kapclinic.accounts.services import (
@@ -19,7 +18,7 @@ from kapclinic.accounts.services import (
     calendar_feed_user_for,
 )
 from kapclinic.accounts.web import current_user
-from kapclinic.appointments.calendar import feed_ics
+from kapclinic.appointments.calendar import feed_address, feed_ics
 from kapclinic.appointments.selectors import appointments_for_feed
 from kapclinic.audit.context import AuditContext
 from kapclinic.roles import Role
@@ -43,7 +42,7 @@ def feed_page(request: HttpRequest) -> HttpResponse:
     address = ""
     if request.method == "POST":
         _token, secret = calendar_feed_token_issue(ctx=AuditContext.from_request(request))
-        address = request.build_absolute_uri(reverse("calendar_feed:feed", args=[secret]))
+        address = feed_address(request, secret)
     context = {
         "live": calendar_feed_token_live(user),
         "address": address,
