@@ -354,7 +354,9 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "kapclinic <no-reply@clinic.e
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    # A calendar feed's address is its sign-in: request lines name its route, never the secret (logpaths.py).
+    "filters": {"paths_without_secrets": {"()": "kapclinic.logpaths.PathsWithoutSecrets"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["paths_without_secrets"]}},
     "root": {"handlers": ["console"], "level": env_str("KAPCLINIC_LOG_LEVEL", "WARNING")},
 }
 
