@@ -398,7 +398,7 @@ def unread_messages_count(user: User) -> int:
 
 def inbox_counts(user: User) -> InboxCounts:
     """How many items each inbox section lists for `user`, and their unread messages: ONE query of scalar
-    subqueries (for the director, four more for the ledger's clocks, which are rules over dates and not a count).
+    subqueries (for the director, two more for the ledger's clocks, which are rules over dates and not a count).
 
     Not audited, unlike the inbox page: it reads numbers, never a row of a patient's record, so nobody's data is
     shown (the same reason the home pages' counts are not). Empty for patients, whose inbox is the portal."""
