@@ -16,6 +16,7 @@ from ninja.security import APIKeyCookie, HttpBearer
 
 from kapclinic.accounts.models import User
 from kapclinic.accounts.services import api_token_for, mfa_required_for
+from kapclinic.appointments.services import BookingClash
 from kapclinic.errors import AccessDenied, Conflict, NotFound
 
 
@@ -75,6 +76,13 @@ def validation_detail(exc: DjangoValidationError, location: str = "body") -> lis
 @api.exception_handler(DjangoValidationError)
 def _on_validation(request: HttpRequest, exc: DjangoValidationError) -> HttpResponse:
     return api.create_response(request, {"detail": validation_detail(exc)}, status=422)
+
+
+@api.exception_handler(BookingClash)
+def _on_clash(request: HttpRequest, exc: BookingClash) -> HttpResponse:
+    """A booking's time is taken: 409 with what clashed and the next free starts (apitypes.ClashOut)."""
+    body = {"detail": exc.messages[0], "field": exc.field, "next_free": [f.isoformat() for f in exc.next_free]}
+    return api.create_response(request, body, status=409)
 
 
 @api.exception_handler(AccessDenied)

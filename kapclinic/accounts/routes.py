@@ -344,6 +344,12 @@ API_RULES: dict[str, RouteRule] = {
     f"POST {API}/appointments/{{appointment_id}}/cancel": needs(A.APPOINTMENT_BOOK),
     f"POST {API}/appointments/{{appointment_id}}/no-show": needs(A.APPOINTMENT_BOOK),
     f"POST {API}/appointments/{{appointment_id}}/reschedule": needs(A.APPOINTMENT_BOOK),
+    # The names for the same booking services (a dosing session is booked by scheduling it).
+    f"GET {API}/calendar": needs(A.APPOINTMENT_BOOK),
+    f"POST {API}/bookings": needs(A.APPOINTMENT_BOOK),
+    f"POST {API}/bookings/{{appointment_id}}/cancel": needs(A.APPOINTMENT_BOOK),
+    f"POST {API}/bookings/{{appointment_id}}/no-show": needs(A.APPOINTMENT_BOOK),
+    f"POST {API}/bookings/{{appointment_id}}/reschedule": needs(A.APPOINTMENT_BOOK),
     f"GET {API}/consent-versions": signed_in("the published consent texts, read by patients before signing"),
     f"POST {API}/consent-versions": needs(A.CONSENT_PUBLISH),
     f"GET {API}/patients/{{patient_id}}/consents": needs(A.CONSENT_VIEW),

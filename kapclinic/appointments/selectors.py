@@ -20,10 +20,12 @@ from kapclinic.appointments.models import (
     WorkingHours,
 )
 from kapclinic.audit.context import AuditContext
-from kapclinic.audit.services import access_events_record_many
+from kapclinic.audit.models import Outcome
+from kapclinic.audit.services import access_event_record, access_events_record_many
 from kapclinic.days import day_range
+from kapclinic.errors import AccessDenied
 from kapclinic.patients.access import on_care_team_of
-from kapclinic.roles import Action, Role, Scope, scope_for
+from kapclinic.roles import Action, Role, Scope, may, scope_for
 
 
 def consultations_coming(*, days: int = 1) -> list[Appointment]:
@@ -132,12 +134,16 @@ def calendar_week(
 ) -> list[CalendarDay]:
     """The booked and past appointments of `days` days from `first`, for one staff member or one room, or all the
     user may see (roles limited to a care team: their own and their team's patients'). Three queries whatever
-    the number; each patient shown is an audited read."""
+    the number; each patient shown is an audited read. Refused (and audited) for a role that does not book."""
+    if not may(ctx.user.role, Action.APPOINTMENT_BOOK):
+        access_event_record(ctx=ctx, action="appointment.calendar", outcome=Outcome.DENIED)
+        raise AccessDenied("Your role does not see the calendar.")
     start, after = day_range(first, first + timedelta(days=days - 1))
     rows = (
         Appointment.objects.filter(starts_at__gte=start, starts_at__lt=after)
         .exclude(status=AppointmentStatus.CANCELLED)
-        .select_related("patient", "inquiry", "with_user", "place")
+        # A dosing booking links to its session screen (DosingSession.booking, the dosing app's side of it).
+        .select_related("patient", "inquiry", "with_user", "place", "dosing_session")
         .order_by("starts_at", "id")
     )
     if staff_id is not None:

@@ -33,8 +33,9 @@ def session_schedule(request: HttpRequest, session_id: int) -> HttpResponse:
         lambda: services.session_schedule(
             ctx=AuditContext.from_request(request),
             session_id=session_id,
-            room=form.cleaned_data["room"],
             nurse_id=form.cleaned_data["nurse"],
+            place_id=form.cleaned_data["place"],
+            starts_at=form.cleaned_data["starts_at"],
             version=form.cleaned_data["version"],
         ),
     )
