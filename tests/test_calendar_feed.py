@@ -195,3 +195,15 @@ def test_the_api_makes_reports_and_ends_the_callers_address(
     assert api.delete("/api/v1/calendar-feed").json() == {"ended": 1}
     assert Client().get(url).status_code == 404
     assert api.delete("/api/v1/calendar-feed").json() == {"ended": 0}
+
+
+def test_a_nurses_dosing_booking_is_in_their_feed_with_its_chair(
+    client_for: Any, personas: dict[str, User], team_patient: Patient
+) -> None:
+    room = Place.objects.create(name="Room Birch", kind="room")
+    chair = Place.objects.create(name="Chair 2", kind="chair", in_room=room)
+    dosing = _book(personas["nurse"], team_patient, kind="dosing", place=chair)
+    address, _ = _address(client_for("nurse"))
+    (event,) = _events(Client().get(address))
+    assert str(event["uid"]) == f"appointment-{dosing.pk}@kapclinic"
+    assert str(event["summary"]) == "Dosing session — Alder Teampatient" and str(event["location"]) == "Chair 2"
