@@ -126,6 +126,7 @@ def _mount() -> None:
     from kapclinic.patients.api import router as patients_router
     from kapclinic.patients.api import search_router
     from kapclinic.plans.api import router as plans_router
+    from kapclinic.reminders.api import router as reminders_router
     from kapclinic.therapy.api import router as therapy_router
 
     api.add_router("/auth", auth_router)
@@ -144,6 +145,7 @@ def _mount() -> None:
     api.add_router("", therapy_router)
     api.add_router("", inbox_router)
     api.add_router("", messaging_router)
+    api.add_router("", reminders_router)
     api.add_router("", search_router)
 
 

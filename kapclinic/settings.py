@@ -81,6 +81,7 @@ INSTALLED_APPS = [
     "kapclinic.dosing",
     "kapclinic.therapy",
     "kapclinic.messaging.apps.MessagingConfig",
+    "kapclinic.reminders",
     "kapclinic.chart",
     "kapclinic.demo",
 ]
@@ -264,6 +265,8 @@ KAPCLINIC_CRISIS_TEXT = env_str(
 # Spam protection of the public inquiry form: at most this many from one address an hour.
 KAPCLINIC_PUBLIC_INQUIRIES_PER_HOUR = env_int("KAPCLINIC_PUBLIC_INQUIRIES_PER_HOUR", 5, minimum=1)
 KAPCLINIC_CLINIC_ADDRESS = env_str("KAPCLINIC_CLINIC_ADDRESS", "The clinic")
+# The clinic's name as reminders give it ("your appointment at <name>"): a plain name, nothing clinical.
+KAPCLINIC_CLINIC_NAME = env_str("KAPCLINIC_CLINIC_NAME", "the clinic")
 KAPCLINIC_PAGE_SIZE = env_int("KAPCLINIC_PAGE_SIZE", 25, minimum=1)
 # Therapy notes left unsigned longer than this show on the author's home page and the director's dashboard.
 KAPCLINIC_UNSIGNED_NOTE_DAYS = env_int("KAPCLINIC_UNSIGNED_NOTE_DAYS", 3, minimum=0)
@@ -347,9 +350,17 @@ EMAIL_BACKEND = env_str(
     "EMAIL_BACKEND",
     "django.core.mail.backends.console.EmailBackend" if DEBUG else "django.core.mail.backends.smtp.EmailBackend",
 )
+# A provider's HTTP API instead of SMTP: EMAIL_BACKEND=anymail.backends.<provider>.EmailBackend (django-anymail,
+# e.g. postmark, mailgun, amazon_ses) with the provider's settings as ANYMAIL_<NAME> variables, e.g.
+# ANYMAIL_POSTMARK_SERVER_TOKEN=... (docs/deploy.md, "Email and text messages").
+ANYMAIL = {name.removeprefix("ANYMAIL_"): value for name, value in os.environ.items() if name.startswith("ANYMAIL_")}
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
 EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "kapclinic <no-reply@clinic.example.test>")
+# Text messages (appointment reminders): the dotted path of a class with send_text(to, body)
+# (kapclinic/reminders/sms.py). Empty: the clinic sends no texts, and patients are not offered them. The demo and
+# development print texts to the console; a clinic names its provider's backend.
+KAPCLINIC_SMS_BACKEND = env_str("KAPCLINIC_SMS_BACKEND", "kapclinic.reminders.sms.ConsoleSmsBackend" if DEBUG else "")
 
 LOGGING = {
     "version": 1,

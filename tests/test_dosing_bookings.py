@@ -98,6 +98,11 @@ def test_scheduling_books_the_nurse_and_the_chair_for_the_routes_length(
     page = client_for("nurse").get(f"/appointments/calendar/?view=day&start={when.date().isoformat()}")
     body = page.content.decode()
     assert page.status_code == 200 and "Dosing session" in body and f"/dosing/sessions/{session.pk}/" in body
+    # The booking's own page links to the session screen for the nurse, not for the coordinator (no clinical view).
+    detail = f"/appointments/{booking.pk}/"
+    assert f"/dosing/sessions/{session.pk}/" in client_for("nurse").get(detail).content.decode()
+    seen = client_for("coordinator").get(detail)
+    assert seen.status_code == 200 and f"/dosing/sessions/{session.pk}/" not in seen.content.decode()
 
 
 @pytest.mark.django_db
@@ -154,7 +159,7 @@ def test_a_nurse_watches_up_to_three_sessions_at_once_and_a_chair_holds_one(
     with pytest.raises(ValidationError) as refused:
         session_schedule(ctx=prescriber, session_id=sessions[3].pk, nurse_id=nurse, place_id=chairs[3].pk)
     message = refused.value.message_dict["starts_at"][0]
-    assert "as many sessions as one may hold at once" in message and "Next free:" in message
+    assert "3 dosing sessions (the most one holds at once)" in message and "Next free:" in message
     # The chair the first session holds is taken, whoever the nurse.
     with pytest.raises(ValidationError) as taken:
         session_schedule(

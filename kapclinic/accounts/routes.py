@@ -207,6 +207,11 @@ PAGE_RULES: dict[str, RouteRule] = {
     "journal:share": needs(A.REFLECTION_WRITE),
     "messaging_portal:home": needs(A.MESSAGE_VIEW, post=A.MESSAGE_SEND),
     "messaging_portal:thread": needs(A.MESSAGE_VIEW, post=A.MESSAGE_SEND),
+    # Bookings and reminders (issue 16, item 4): the patient's own bookings, answers and reminder choice.
+    "reminders_portal:bookings": needs(A.PORTAL_USE),
+    "reminders_portal:confirm": needs(A.BOOKING_REPLY),
+    "reminders_portal:reschedule": needs(A.BOOKING_REPLY),
+    "reminders_portal:reminders": needs(A.PORTAL_USE, post=A.REMINDER_PREFERENCE),
     # Controlled-substance ledger and its reports.
     "ledger:stock": needs(A.LEDGER_VIEW),
     "ledger:entries": needs(A.LEDGER_VIEW),
@@ -406,6 +411,12 @@ API_RULES: dict[str, RouteRule] = {
     f"POST {API}/patients/{{patient_id}}/messages/{{thread_id}}/read": needs(A.MESSAGE_VIEW),
     f"POST {API}/patients/{{patient_id}}/messages/{{thread_id}}/needs-response": needs(A.MESSAGE_TRIAGE),
     f"POST {API}/patients/{{patient_id}}/messages/{{thread_id}}/{{message_id}}/safety-flag": needs(A.MESSAGE_TRIAGE),
+    f"GET {API}/portal/bookings": needs(A.PORTAL_USE),
+    f"POST {API}/portal/bookings/{{appointment_id}}/confirm": needs(A.BOOKING_REPLY),
+    f"POST {API}/portal/bookings/{{appointment_id}}/reschedule-request": needs(A.BOOKING_REPLY),
+    f"GET {API}/portal/reminder-preference": needs(A.PORTAL_USE),
+    f"PUT {API}/portal/reminder-preference": needs(A.REMINDER_PREFERENCE),
+    f"GET {API}/portal/reminders": needs(A.PORTAL_USE),
     f"GET {API}/patients/{{patient_id}}/goals": needs(A.PLAN_VIEW),
     f"POST {API}/patients/{{patient_id}}/goals/{{goal_index}}/progress": needs(A.GOAL_PROGRESS),
 }

@@ -119,8 +119,13 @@ def _free_or_refuse(
     held = staff_busy(staff, kind, start, end, patient_id=None, ignore=ignore)
     if (clash := next(iter(clashes(start, end, held)), None)) is not None:
         at = max(clash[0], start)
-        more = " as many sessions as one may hold at once" if KIND_NEEDS[kind].at_once > 1 else " an appointment"
-        refuse("starts_at", f"{staff.display_name} already has{more} at {at:%H:%M} on {day_text(at)}.")
+        at_once = KIND_NEEDS[kind].at_once
+        what = (
+            f"{at_once} {KIND_NEEDS[kind].label.lower()}s (the most one holds at once)"
+            if at_once > 1
+            else "an appointment"
+        )
+        refuse("starts_at", f"{staff.display_name} already has {what} at {at:%H:%M} on {day_text(at)}.")
     if patient_id is not None and booked_between(Q(patient_id=patient_id), start, end, ignore):
         refuse("starts_at", "The patient already has an appointment at that time.")
     if place is not None and (taken := booked_between(Q(place=place), start, end, ignore)):

@@ -32,6 +32,7 @@ from kapclinic.messaging.selectors import messages_unread, threads_waiting, thre
 from kapclinic.oversight.selectors import emergency_accesses_to_review
 from kapclinic.patients.access import on_care_team_of
 from kapclinic.patients.templatetags.clinic_words import patient_name
+from kapclinic.reminders.selectors import reschedule_asked, reschedule_requests
 from kapclinic.roles import Action, Role, Scope, may, scope_for
 from kapclinic.therapy.selectors import integration_sessions_due, integration_waiting, notes_to_sign, notes_waiting
 
@@ -85,6 +86,8 @@ def sections_for(role: str) -> list[str]:
         keys.append("integration")
     if may(role, Action.INQUIRY_MANAGE):
         keys.append("inquiries")
+    if may(role, Action.APPOINTMENT_BOOK) and role in (Role.COORDINATOR, Role.DIRECTOR):
+        keys.append("reschedule")
     if role == Role.DIRECTOR:
         keys += DIRECTOR_SECTIONS
     return keys
@@ -242,9 +245,33 @@ def inbox_for(ctx: AuditContext) -> list[InboxSection]:
                 ],
             )
         )
+    if "reschedule" in keys:
+        sections.append(_reschedule_section(ctx))
     if "adverse" in keys:
         sections += _director_sections(ctx)
     return sections
+
+
+def _reschedule_section(ctx: AuditContext) -> InboxSection:
+    """The bookings whose patient asks for another time: the coordinator (and the director) move them."""
+    asking = reschedule_requests(now=timezone.now(), limit=LIMIT)
+    access_events_record_many(
+        ctx=ctx, action="inbox.reschedule", patient_ids=sorted({a.patient_id for a in asking if a.patient_id})
+    )
+    return InboxSection(
+        "reschedule",
+        "Patients asking to reschedule",
+        [
+            InboxItem(
+                f"{a.get_kind_display()} on {weekday_time_text(timezone.localtime(a.starts_at))} with "
+                f"{a.with_user.display_name}" + (f" — “{a.reply_note}”" if a.reply_note else ""),  # type: ignore[attr-defined]
+                reverse("appointments:detail", args=[a.pk]) + "#change",
+                _name(a.patient),
+                a.reply_at,  # type: ignore[attr-defined]
+            )
+            for a in asking
+        ],
+    )
 
 
 def _director_sections(ctx: AuditContext) -> list[InboxSection]:
@@ -359,6 +386,7 @@ def _counted(user: User, key: str) -> list[tuple[QuerySet[Any], int]]:
         "orders": lambda: _orders_waiting(user),
         "integration": lambda: integration_waiting(user),
         "inquiries": _inquiries_new,
+        "reschedule": lambda: reschedule_asked(now=timezone.now()),
         "adverse": lambda: AdverseEvent.objects.filter(review__isnull=True),
         "rems": _rems_unsubmitted,
         "emergency": emergency_accesses_to_review,

@@ -19,6 +19,7 @@ from kapclinic.demo.ledger import ledger_demo_ensure
 from kapclinic.demo.measures import measures_demo_ensure
 from kapclinic.demo.messages import load_messages
 from kapclinic.demo.places import places_and_hours_ensure, places_ensure
+from kapclinic.demo.reminders import reminders_demo_ensure
 from kapclinic.demo.synthetic import (
     DEMO_PASSWORD,
     DEMO_STAFF,
@@ -104,6 +105,7 @@ class Command(BaseCommand):
         places_and_hours_ensure(staff)  # two rooms, three chairs, the clinicians' hours (issue 16)
         clinician_appointments_ensure(staff)  # after the discharged patient: her integration session is booked
         week_of_bookings_ensure(staff)  # after the hours: every kind, at free times
+        reminders_demo_ensure(staff)  # last of the bookings: it takes the first times left free
         for chain in CHAINS:  # a signed starting point for verify_audit (docs/operations.md)
             checkpoint_take(chain)
         return made, entries
