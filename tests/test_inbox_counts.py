@@ -63,7 +63,17 @@ def test_each_roles_header_count_is_its_inbox_total_in_one_query() -> None:
         assert badge(page, "/inbox/") == ((str(counts.total), words) if counts.total else None), user.username
         unread = badge(page, "/messages/")
         assert unread == ((str(counts.unread_messages), ANY) if counts.unread_messages else None), user.username
-    assert {"safety", "alerts", "messages", "orders", "notes", "integration", "inquiries", "reschedule", "adverse"} <= seen
+    assert {
+        "safety",
+        "alerts",
+        "messages",
+        "orders",
+        "notes",
+        "integration",
+        "inquiries",
+        "reschedule",
+        "adverse",
+    } <= seen
 
 
 def test_the_header_says_50_plus_past_the_inbox_page() -> None:
