@@ -134,6 +134,8 @@ def test_a_new_address_ends_the_old_and_an_ended_or_unknown_one_is_not_found(
     therapist = client_for("therapist")
     first, _ = _address(therapist)
     second, secret = _address(therapist)
+    again = therapist.get("/calendar/feed/").content.decode()
+    assert secret not in again and "Last read by a calendar app" in again  # the address is shown once
     assert Client().get(first).status_code == 404
     assert len(_events(Client().get(second))) == 1
 
