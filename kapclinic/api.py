@@ -112,6 +112,7 @@ def _on_unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpR
 def _mount() -> None:
     from kapclinic.accounts.api import router as auth_router
     from kapclinic.appointments.api import router as appointments_router
+    from kapclinic.appointments.feed_api import router as calendar_feed_router
     from kapclinic.chart.api import router as chart_router
     from kapclinic.consent.api import router as consent_router
     from kapclinic.dosing.api import router as dosing_router
@@ -137,6 +138,7 @@ def _mount() -> None:
     api.add_router("", measures_router)
     api.add_router("", intake_router)
     api.add_router("", appointments_router)
+    api.add_router("/calendar-feed", calendar_feed_router)
     api.add_router("", consent_router)
     api.add_router("", plans_router)
     api.add_router("", dosing_router)

@@ -125,6 +125,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "kapclinic.accounts.context_processors.role",
+                "kapclinic.home.context_processors.header_counts",
             ],
             # One way to write names, questionnaires, dates and amounts on every page (issue 13, defect 10).
             "builtins": ["kapclinic.patients.templatetags.clinic_words"],
@@ -368,7 +369,9 @@ KAPCLINIC_SMS_BACKEND = env_str("KAPCLINIC_SMS_BACKEND", "kapclinic.reminders.sm
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    # A calendar feed's address is its sign-in: request lines name its route, never the secret (logpaths.py).
+    "filters": {"paths_without_secrets": {"()": "kapclinic.logpaths.PathsWithoutSecrets"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["paths_without_secrets"]}},
     "root": {"handlers": ["console"], "level": env_str("KAPCLINIC_LOG_LEVEL", "WARNING")},
 }
 

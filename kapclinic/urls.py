@@ -28,6 +28,7 @@ urlpatterns = [
     path("measures/", include("kapclinic.measures.urls")),
     path("intake/", include("kapclinic.intake.urls")),
     path("appointments/", include("kapclinic.appointments.urls")),
+    path("calendar/feed/", include("kapclinic.appointments.feed_urls")),
     path("", include("kapclinic.plans.urls")),
     path("", include("kapclinic.therapy.urls")),
     path("", include("kapclinic.messaging.urls")),

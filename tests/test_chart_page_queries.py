@@ -20,13 +20,14 @@ from kapclinic.measures.models import QuestionnaireResponse
 # users' names, duplicate flags; the clinicians to assign (prescriber); open safety flags, recent scores, trajectory
 # scores, measurement schedule and its dosing days; the plan with its therapist and signer; consent; therapy notes
 # (their team check reads the care team above); dosing sessions with checklists; appointments with clinicians; the
-# banner's allergies; the portal login; the inquiry.
-CHART = {"prescriber": 21, "nurse": 20}
+# banner's allergies; the portal login; the inquiry; the header's inbox and message counts (one query).
+CHART = {"prescriber": 22, "nurse": 21}
 # session, user; the session with plan, clinicians, checklist, check-in, administration and discharge (and who did
 # each); patient (and the nurse's care-team check), audit chain head and INSERT; vital signs, alerts, clearances,
 # orders, events, transitions; the banner: allergies, safety flags, care team, duplicate flags; the notes about the
-# session. (Past the dose, as here, not the products, lots and stock of the dose section, which is not shown.)
-SESSION = {"prescriber": 17, "nurse": 18}
+# session; the header's counts. (Past the dose, as here, not the products, lots and stock of the dose section,
+# which is not shown.)
+SESSION = {"prescriber": 18, "nurse": 19}
 
 
 def _pages() -> dict[str, str]:

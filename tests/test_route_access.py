@@ -212,7 +212,7 @@ WHO: dict[str, Role | None] = {
 }
 MISSING_ID = 999_999_999
 HUGE_ID = 2**63
-SLUG_PARAMETERS = {"code", "step", "what"}
+SLUG_PARAMETERS = {"code", "step", "what", "token"}
 REFUSED = {401, 403, 404, 405}
 
 # Routes whose body or query string, not their path, names the patient: walked on both patients too.
@@ -502,6 +502,8 @@ def _fill(world: RouteWorld, route: Route, variant: str, who: str) -> str:
             values[name] = "cancel"  # every change of an appointment has the booking rule
         elif name == "goal_index":
             values[name] = 0
+        elif name == "token":
+            values[name] = "not-a-feed-address"  # a calendar feed's secret: every caller gets "not found"
         else:
             raise AssertionError(f"The walk does not know how to fill {{{name}}} of {route.key}: add it to _fill")
     url = route.path.format(**values)

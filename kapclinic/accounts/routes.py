@@ -143,6 +143,12 @@ PAGE_RULES: dict[str, RouteRule] = {
     "accounts:account": signed_in("the user's own account page and API tokens"),
     "accounts:keepalive": signed_in("'stay signed in' after the idle warning, for the user's own session"),
     "accounts:token_revoke": signed_in("a user revokes one of their own API tokens"),
+    # A person's own calendar feed (issue 16, item 3): their own bookings only, whatever the role.
+    "calendar_feed:page": signed_in("a user makes or replaces the address of their own calendar feed"),
+    "calendar_feed:revoke": signed_in("a user ends the address of their own calendar feed"),
+    "calendar_feed:feed": public(
+        "a calendar app reads its owner's feed; the secret in the address is the sign-in (unknown: 404)"
+    ),
     "accounts:user_list": needs(A.USER_LIST),
     "accounts:user_create": needs(A.USER_MANAGE),
     "accounts:user_password_reset": needs(A.USER_MANAGE),
@@ -342,6 +348,9 @@ API_RULES: dict[str, RouteRule] = {
     f"GET {API}/inbox": staff(
         "each member of staff's own inbox, from selectors that check their role and team", lists=A.PATIENT_LIST
     ),
+    f"GET {API}/calendar-feed": signed_in("whether the caller has a calendar feed address (their own)"),
+    f"POST {API}/calendar-feed": signed_in("the caller makes a new address for their own calendar feed"),
+    f"DELETE {API}/calendar-feed": signed_in("the caller ends the address of their own calendar feed"),
     f"POST {API}/appointments": needs(A.APPOINTMENT_BOOK),
     f"POST {API}/appointments/{{appointment_id}}/outcome": needs(A.APPOINTMENT_BOOK),
     f"GET {API}/availability": needs(A.APPOINTMENT_BOOK),

@@ -5,11 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from django.db.models import Q
+from django.db.models import Count, IntegerField, Max, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from kapclinic.appointments.models import (
     Appointment,
+    AppointmentChange,
     AppointmentKind,
     AppointmentStatus,
     Closure,
@@ -23,7 +25,7 @@ from kapclinic.audit.services import access_event_record, access_events_record_m
 from kapclinic.days import day_range
 from kapclinic.errors import AccessDenied
 from kapclinic.patients.access import on_care_team_of
-from kapclinic.roles import Action, Scope, may, scope_for
+from kapclinic.roles import Action, Role, Scope, may, scope_for
 
 
 def consultations_coming(*, days: int = 1) -> list[Appointment]:
@@ -60,6 +62,39 @@ def appointments_upcoming_for(*, ctx: AuditContext, days: int = 14, limit: int =
     access_events_record_many(
         ctx=ctx,
         action="appointment.upcoming_list",
+        patient_ids=sorted({a.patient_id for a in mine if a.patient_id is not None}),
+    )
+    return mine
+
+
+# A calendar feed holds the last month (what was) and the next six (what is booked), as calendar apps keep them.
+FEED_DAYS_BACK = 30
+FEED_DAYS_AHEAD = 180
+
+
+def appointments_for_feed(*, ctx: AuditContext) -> list[Appointment]:
+    """The person's own booked appointments from FEED_DAYS_BACK days ago to FEED_DAYS_AHEAD days ahead, for their
+    calendar feed: a staff member's bookings with them, or a patient's own. Each is annotated with `sequence`
+    (how often it was changed) and `changed_at` (when last). One query; each patient named is an audited read."""
+    user = ctx.user
+    now = timezone.now()
+    changes = AppointmentChange.objects.filter(appointment=OuterRef("pk")).order_by().values("appointment")
+    rows = Appointment.objects.filter(
+        status=AppointmentStatus.BOOKED,
+        starts_at__gte=now - timedelta(days=FEED_DAYS_BACK),
+        starts_at__lt=now + timedelta(days=FEED_DAYS_AHEAD),
+    ).annotate(
+        sequence=Coalesce(Subquery(changes.annotate(n=Count("pk")).values("n"), output_field=IntegerField()), 0),
+        changed_at=Subquery(changes.annotate(last=Max("at")).values("last")),
+    )
+    if user.role == Role.PATIENT:
+        rows = rows.filter(patient__user=user).select_related("with_user", "place")
+    else:
+        rows = rows.filter(with_user=user).select_related("patient", "inquiry", "place")
+    mine: list[Appointment] = list(rows.order_by("starts_at", "id"))
+    access_events_record_many(
+        ctx=ctx,
+        action="appointment.feed",
         patient_ids=sorted({a.patient_id for a in mine if a.patient_id is not None}),
     )
     return mine

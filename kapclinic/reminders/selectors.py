@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import OuterRef, Subquery
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
 from kapclinic.appointments.models import Appointment, AppointmentStatus
@@ -135,14 +135,14 @@ def portal_reminders(
     return access, sent
 
 
-def reschedule_requests(*, now: datetime, limit: int) -> list[Appointment]:
-    """Return the upcoming bookings whose patient's newest answer at the booked time asks for another time,
-    soonest first, annotated with `reply_note` and `reply_at`. Derived: moving or cancelling the booking, or
-    the patient confirming, takes it off the list."""
+def reschedule_asked(*, now: datetime) -> QuerySet[Appointment]:
+    """The upcoming bookings whose patient's newest answer at the booked time asks for another time, annotated
+    with `reply_note` and `reply_at`, unread: reschedule_requests lists them, the staff header counts them.
+    Derived: moving or cancelling the booking, or the patient confirming, takes it off."""
     newest = BookingReply.objects.filter(appointment=OuterRef("pk"), for_starts_at=OuterRef("starts_at")).order_by(
         "-at", "-id"
     )
-    return list(
+    return (
         Appointment.objects.filter(status=AppointmentStatus.BOOKED, patient__isnull=False, starts_at__gt=now)
         .annotate(
             reply_kind=Subquery(newest.values("kind")[:1]),
@@ -150,6 +150,9 @@ def reschedule_requests(*, now: datetime, limit: int) -> list[Appointment]:
             reply_at=Subquery(newest.values("at")[:1]),
         )
         .filter(reply_kind=ReplyKind.RESCHEDULE)
-        .select_related("patient", "with_user")
-        .order_by("starts_at", "id")[:limit]
     )
+
+
+def reschedule_requests(*, now: datetime, limit: int) -> list[Appointment]:
+    """Return reschedule_asked's bookings, soonest first."""
+    return list(reschedule_asked(now=now).select_related("patient", "with_user").order_by("starts_at", "id")[:limit])
