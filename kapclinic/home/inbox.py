@@ -9,20 +9,22 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from django.db.models import Exists, IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.db.models import IntegerField, QuerySet, Subquery
 from django.urls import reverse
 from django.utils import timezone
 
 from kapclinic.accounts.models import User
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.services import access_events_record_many
-from kapclinic.clinical.session_states import AFTER_DOSE, RECORDED_IN, Step
 from kapclinic.clinical.wording import weekday_time_text
-from kapclinic.dosing.models import AdverseEvent, DoseOrder, DosingSession, MonitoringAlert, SessionState
 from kapclinic.dosing.selectors import (
     adverse_events_to_review,
+    adverse_events_unreviewed,
+    alerts_open,
     open_alerts_for,
     rems_forms_due,
+    rems_unsubmitted,
+    sessions_waiting,
     sessions_waiting_for_prescriber,
 )
 from kapclinic.intake.models import Inquiry, InquiryStatus
@@ -30,10 +32,9 @@ from kapclinic.ledger.selectors import ledger_clocks, ledger_overdue
 from kapclinic.measures.selectors import open_safety_flags, open_safety_flags_for_user
 from kapclinic.messaging.selectors import messages_unread, threads_waiting, threads_waiting_for_user
 from kapclinic.oversight.selectors import emergency_accesses_to_review
-from kapclinic.patients.access import on_care_team_of
 from kapclinic.patients.templatetags.clinic_words import patient_name
 from kapclinic.reminders.selectors import reschedule_asked, reschedule_requests
-from kapclinic.roles import Action, Role, Scope, may, scope_for
+from kapclinic.roles import Action, Role, may
 from kapclinic.therapy.selectors import integration_sessions_due, integration_waiting, notes_to_sign, notes_waiting
 
 LIMIT = 50  # per section: the inbox says when there are more, the home pages and lists have the rest
@@ -347,33 +348,6 @@ def _inquiries_new() -> QuerySet[Inquiry]:
     return Inquiry.objects.filter(status=InquiryStatus.NEW)
 
 
-# Dosing's four lists as unread querysets, to count them: the same filters as dosing.selectors' open_alerts_for,
-# sessions_waiting_for_prescriber, adverse_events_to_review and rems_forms_due. They belong beside those lists (as
-# measures, messaging and therapy have theirs), and move there once the dosing app's rework into appointments has
-# landed; until then tests/test_inbox_counts.py holds each count equal to its list.
-def _alerts_open(user: User) -> QuerySet[MonitoringAlert]:
-    alerts = MonitoringAlert.objects.filter(acknowledgement__isnull=True, session__state__in=AFTER_DOSE)
-    if scope_for(user.role, Action.ALERT_ACKNOWLEDGE) is Scope.TEAM:
-        alerts = alerts.filter(session__patient__care_team__user=user)
-    return alerts
-
-
-def _orders_waiting(user: User) -> QuerySet[DosingSession]:
-    waiting_states = DosingSession.objects.filter(state__in=[SessionState.HELD, SessionState.CLEARED]).values("pk")
-    ordered = DoseOrder.objects.filter(session=OuterRef("pk"))
-    return DosingSession.objects.filter(
-        Q(state=SessionState.HELD) | Q(state=SessionState.CLEARED) & ~Exists(ordered),
-        on_care_team_of(user.pk, patient_field="patient_id"),
-        pk__in=waiting_states,
-    )
-
-
-def _rems_unsubmitted() -> QuerySet[DosingSession]:
-    return DosingSession.objects.filter(
-        plan__route="intranasal", state__in=RECORDED_IN[Step.SUBMIT_REMS], rems_submission__isnull=True
-    )
-
-
 def _counted(user: User, key: str) -> list[tuple[QuerySet[Any], int]]:
     """What a section lists, as (rows, how many the page lists at most): the notes section lists three."""
     if key == "notes":
@@ -381,14 +355,14 @@ def _counted(user: User, key: str) -> list[tuple[QuerySet[Any], int]]:
         return [(notes.own_drafts, LIMIT), (notes.to_cosign, LIMIT), (notes.overdue_all, LIMIT)]
     rows: dict[str, Callable[[], QuerySet[Any]]] = {
         "safety": lambda: open_safety_flags(user),
-        "alerts": lambda: _alerts_open(user),
+        "alerts": lambda: alerts_open(user),
         "messages": lambda: threads_waiting(user),
-        "orders": lambda: _orders_waiting(user),
+        "orders": lambda: sessions_waiting(user),
         "integration": lambda: integration_waiting(user),
         "inquiries": _inquiries_new,
         "reschedule": lambda: reschedule_asked(now=timezone.now()),
-        "adverse": lambda: AdverseEvent.objects.filter(review__isnull=True),
-        "rems": _rems_unsubmitted,
+        "adverse": adverse_events_unreviewed,
+        "rems": rems_unsubmitted,
         "emergency": emergency_accesses_to_review,
     }
     return [(rows[key](), ORDERS_LIMIT if key == "orders" else LIMIT)]
