@@ -23,7 +23,7 @@ from kapclinic.audit.models import AccessEvent
 from kapclinic.dosing.models import DosingSession, VitalSign
 from kapclinic.fhir.search import SUPPORTED
 from kapclinic.patients.models import Patient
-from tests.probes.records import plan_make
+from tests.probes.records import plan_make, response_make
 
 MRN_SYSTEM = "urn:kapclinic:mrn"
 VALIDATORS: dict[str, type[FHIRResourceModel]] = {
@@ -214,6 +214,7 @@ def test_vital_signs_are_us_core_observations(api_for: Any, team_patient: Patien
     recent = fhir(api, "Observation", {"patient": str(team_patient.pk), "date": f"gt{since}", "code": "8867-4"})
     assert sorted(ids(recent)) == sorted([f"vs-{wrong.pk}-hr", f"vs-{fixed.pk}-hr"])
     assert ids(fhir(api, "Observation", {"patient": str(team_patient.pk), "category": "survey"})) == []
+    assert ids(fhir(api, "Observation", {"patient": str(team_patient.pk), "category": "laboratory"})) == []
     assert fhir(api, f"Observation/vs-{first.pk}-hr")["valueQuantity"]["value"] == 72
     fhir(api, f"Observation/vs-{wrong.pk}-spo2", status=404)  # that set has no SpO2
     fhir(api, "Observation/nonsense", status=404)
@@ -243,3 +244,44 @@ def test_practitioners_are_staff_with_their_licence(api_for: Any, personas: dict
     fhir(api_for("nurse"), f"Practitioner/{personas['patient_user'].pk}", status=404)  # a patient is not staff
     found = fhir(api_for("nurse"), "Practitioner", {"identifier": "TEST-MD-1"})
     assert ids(found) == [str(personas["prescriber"].pk)]
+
+
+@pytest.mark.django_db
+def test_questionnaire_totals_are_screening_observations_merged_with_vitals_newest_first(
+    api_for: Any, personas: dict[str, User], team_patient: Patient, vitals: list[VitalSign]
+) -> None:
+    now = timezone.now()
+    nurse = personas["nurse"]
+    phq = response_make(team_patient, nurse, 14, submitted_at=now - timedelta(minutes=60))
+    fixed = response_make(
+        team_patient, nurse, 12, submitted_at=now - timedelta(minutes=30), corrects=phq, correction_reason="Item 3"
+    )
+    gad = response_make(team_patient, nurse, 9, instrument="gad7", submitted_at=now - timedelta(minutes=5))
+    api = api_for("therapist")
+    surveys = fhir(api, "Observation", {"patient": str(team_patient.pk), "category": "survey"})
+    by_id = {e["resource"]["id"]: e["resource"] for e in surveys["entry"]}
+    assert list(by_id) == [f"qr-{gad.pk}-total", f"qr-{fixed.pk}-total", f"qr-{phq.pk}-total"]
+    assert by_id[f"qr-{phq.pk}-total"]["code"]["coding"][0]["code"] == "44261-6"
+    assert by_id[f"qr-{phq.pk}-total"]["status"] == "entered-in-error"
+    assert by_id[f"qr-{fixed.pk}-total"]["status"] == "amended"
+    assert by_id[f"qr-{gad.pk}-total"]["valueQuantity"] == {
+        "value": 9,
+        "unit": "{score}",
+        "system": "http://unitsofmeasure.org",
+        "code": "{score}",
+    }
+    gad_only = fhir(api, "Observation", {"patient": str(team_patient.pk), "code": "http://loinc.org|70274-6"})
+    assert ids(gad_only) == [f"qr-{gad.pk}-total"]
+    assert fhir(api, f"Observation/qr-{fixed.pk}-total")["valueQuantity"]["value"] == 12
+    # Everything, newest first, three observations a page at most, every record once across the pages.
+    seen: list[str] = []
+    page = fhir(api, "Observation", {"patient": str(team_patient.pk), "_count": "5"})
+    while True:
+        assert 1 <= len(page["entry"]) <= 5
+        seen.extend(ids(page))
+        following = [link["url"] for link in page["link"] if link["relation"] == "next"]
+        if not following:
+            break
+        page = api.get(following[0]).json()
+    assert len(seen) == len(set(seen)) == 3 + 4 + 2 + 2  # the scores, the full set, the two partial sets (bp, hr)
+    assert seen[0] == f"qr-{gad.pk}-total"  # the newest

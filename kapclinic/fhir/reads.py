@@ -12,11 +12,14 @@ from kapclinic.accounts.models import User
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.models import Outcome
 from kapclinic.audit.services import access_event_record, access_events_record_many
+from kapclinic.clinical.instruments import INSTRUMENTS
 from kapclinic.clinical.registry import search_fold
 from kapclinic.dosing.models import VitalSign
 from kapclinic.errors import AccessDenied, NotFound
 from kapclinic.fhir import terminology as t
+from kapclinic.fhir.resources import score_code, score_observation, vital_keys, vital_observation, vital_observations
 from kapclinic.fhir.search import DateBound, Search, SearchError, Token
+from kapclinic.measures.models import QuestionnaireResponse
 from kapclinic.patients.access import patient_get_for_user, patients_visible_to
 from kapclinic.patients.models import Patient
 from kapclinic.roles import Action, Role, Scope, scope_for
@@ -134,14 +137,16 @@ def practitioner_search(*, search: Search) -> Page[User]:
     return _page(rows.order_by("last_name", "first_name", "id"), search)
 
 
-# --- Observation: vital signs ---------------------------------------------------------------------------------
+# --- Observation: vital signs and questionnaire scores ----------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class VitalsPage:
-    vitals: list[VitalSign]
-    keys: set[str] | None  # which vital signs of each set (None: all)
-    superseded: set[int]  # sets a later correction replaced
+class ObservationsPage:
+    """One page of a patient's observations, newest first: sets of vital signs (each up to four observations) and
+    questionnaire totals, `records` of them read (the next page's offset moves by records)."""
+
+    resources: list[dict[str, object]]
+    records: int
     more: bool
 
 
@@ -154,16 +159,31 @@ def _vital_keys(codes: list[Token] | None) -> set[str] | None:
         if token.system not in (None, t.LOINC):
             continue
         for key, vital in t.VITALS.items():
-            if token.code in {c for c, _ in vital.codes} or (
-                key == "bp" and token.code in (t.SYSTOLIC[0], t.DIASTOLIC[0])
-            ):
+            codes_of = {c for c, _ in vital.codes} | ({t.SYSTOLIC[0], t.DIASTOLIC[0]} if key == "bp" else set())
+            if token.code in codes_of:
                 keys.add(key)
     return keys
 
 
-def observation_search(*, ctx: AuditContext, search: Search) -> VitalsPage:
-    """A patient's vital signs as observations (US Core: patient with category, code or date). The patient is an
-    audited clinical read through the access door; categories other than vital-signs find nothing here yet."""
+def _score_instruments(codes: list[Token] | None) -> set[str] | None:
+    """The instruments whose total the `code` tokens name; None: any."""
+    if codes is None:
+        return None
+    wanted = {tk.code for tk in codes if tk.system in (None, t.LOINC)}
+    return {code for code in INSTRUMENTS if (found := score_code(code)) is not None and found[0] in wanted}
+
+
+def _categories(search: Search) -> set[str]:
+    tokens = search.tokens.get("category")
+    if tokens is None:
+        return {"vital-signs", "survey"}
+    return {tk.code for tk in tokens if tk.system in (None, t.OBSERVATION_CATEGORY)}
+
+
+def observation_search(*, ctx: AuditContext, search: Search) -> ObservationsPage:
+    """A patient's vital signs and questionnaire totals as observations (US Core: patient with category, code or
+    date), newest first. Each patient is an audited clinical read through the access door (the scores' own row,
+    MEASURE_VIEW, opens to the same roles as PATIENT_VIEW_CLINICAL: roles.py)."""
     if scope_for(ctx.user.role, Action.PATIENT_VIEW_CLINICAL) is Scope.NONE:
         access_event_record(ctx=ctx, action=Action.PATIENT_VIEW_CLINICAL, outcome=Outcome.DENIED)
         raise AccessDenied("Your role does not see clinical records.")
@@ -171,55 +191,107 @@ def observation_search(*, ctx: AuditContext, search: Search) -> VitalsPage:
     ids = search.tokens.get("_id")
     if not patients and ids is None:
         raise SearchError("Search Observation by patient (US Core): e.g. ?patient=123&category=vital-signs.")
-    rows = VitalSign.objects.select_related("session")
+    vitals = VitalSign.objects.select_related("session")
+    scores = QuestionnaireResponse.objects.filter(total__isnull=False)
     if ids is not None:
-        wanted = [_vital_id(tk.code) for tk in ids]
-        rows = rows.filter(pk__in=[pk for pk, _ in wanted if pk is not None])
+        wanted = [_observation_id(tk.code) for tk in ids]
+        vitals = vitals.filter(pk__in=[pk for kind, pk, _ in wanted if kind == "vs"])
+        scores = scores.filter(pk__in=[pk for kind, pk, _ in wanted if kind == "qr"])
     if patients:
         allowed = []
         for raw in patients:
             if not raw.isdigit():
                 raise SearchError(f"patient must be a Patient id: {raw!r}.")
-            allowed.append(
-                patient_get_for_user(ctx=ctx, patient_id=int(raw), action=Action.PATIENT_VIEW_CLINICAL).patient.pk
-            )
-        rows = rows.filter(session__patient_id__in=allowed)
-    categories = search.tokens.get("category")
-    if categories is not None and not any(
-        tk.code == "vital-signs" and tk.system in (None, t.OBSERVATION_CATEGORY) for tk in categories
-    ):
-        return VitalsPage([], set(), set(), False)
+            door = patient_get_for_user(ctx=ctx, patient_id=int(raw), action=Action.PATIENT_VIEW_CLINICAL)
+            allowed.append(door.patient.pk)
+        vitals = vitals.filter(session__patient_id__in=allowed)
+        scores = scores.filter(patient_id__in=allowed)
+    categories = _categories(search)
     keys = _vital_keys(search.tokens.get("code"))
-    if keys is not None and not keys:
-        return VitalsPage([], set(), set(), False)
+    instruments = _score_instruments(search.tokens.get("code"))
+    use_vitals = "vital-signs" in categories and (keys is None or bool(keys))
+    use_scores = "survey" in categories and (instruments is None or bool(instruments))
+    scores = scores.filter(instrument__in=instruments if instruments is not None else _SCORED)
     for bound in search.dates.get("date", []):
-        rows = rows.filter(_date_q("measured_at", bound))
-    per_set = len(keys) if keys else len(t.VITALS)
-    page = _page(rows.order_by("-measured_at", "-id"), search, size=max(1, search.count // per_set))
+        vitals = vitals.filter(_date_q("measured_at", bound))
+        scores = scores.filter(_date_q("submitted_at", bound))
+    # Newest first across both: the first offset+count+1 records of each, merged, so that every page is a slice
+    # of one order whatever the offset.
+    reach = search.offset + search.count + 1
+    merged: list[VitalSign | QuestionnaireResponse] = []
+    if use_vitals:
+        merged.extend(vitals.order_by("-measured_at", "-id")[:reach])
+    if use_scores:
+        merged.extend(scores.order_by("-submitted_at", "-id")[:reach])
+    merged.sort(key=_when, reverse=True)
+    window = merged[search.offset :]
     if not patients:  # found by id: each patient shown is still a clinical read through the door
-        for pid in sorted({v.session.patient_id for v in page.items}):
+        for pid in sorted({_patient_of(r) for r in window[: search.count]}):
             patient_get_for_user(ctx=ctx, patient_id=pid, action=Action.PATIENT_VIEW_CLINICAL)
-    return VitalsPage(page.items, keys, _superseded(page.items), page.more)
+    superseded_vitals = _superseded_vitals([r for r in window if isinstance(r, VitalSign)])
+    superseded_scores = set(
+        QuestionnaireResponse.objects.filter(
+            corrects_id__in=[r.pk for r in window if isinstance(r, QuestionnaireResponse)]
+        ).values_list("corrects_id", flat=True)
+    )
+    out: list[dict[str, object]] = []
+    records = 0
+    for record in window:
+        if isinstance(record, VitalSign):
+            made = vital_observations([record], keys, superseded=superseded_vitals)
+        else:
+            made = [score_observation(record, superseded=record.pk in superseded_scores)]
+        if out and len(out) + len(made) > search.count:
+            break
+        out.extend(made)
+        records += 1
+    return ObservationsPage(out, records, records < len(window))
 
 
-def _superseded(vitals: list[VitalSign]) -> set[int]:
+_SCORED = [code for code in INSTRUMENTS if score_code(code) is not None]
+
+
+def _when(record: VitalSign | QuestionnaireResponse) -> tuple[object, int, int]:
+    if isinstance(record, VitalSign):
+        return (record.measured_at, 1, record.pk)
+    return (record.submitted_at, 0, record.pk)
+
+
+def _patient_of(record: VitalSign | QuestionnaireResponse) -> int:
+    return record.session.patient_id if isinstance(record, VitalSign) else record.patient_id
+
+
+def _superseded_vitals(vitals: list[VitalSign]) -> set[int]:
     ids = [v.pk for v in vitals]
     return set(VitalSign.objects.filter(corrects_id__in=ids).values_list("corrects_id", flat=True))
 
 
-def _vital_id(raw: str) -> tuple[int | None, str]:
-    """ "vs-<set id>-<key>" → (set id, key); (None, "") when it is not one of ours."""
+def _observation_id(raw: str) -> tuple[str, int | None, str]:
+    """ "vs-<set id>-<key>" or "qr-<response id>-total" → (kind, id, part); ("", None, "") when not one of ours."""
     parts = raw.split("-")
-    if len(parts) == 3 and parts[0] == "vs" and parts[1].isdigit() and parts[2] in t.VITALS:
-        return int(parts[1]), parts[2]
-    return None, ""
+    if len(parts) == 3 and parts[1].isdigit():
+        if parts[0] == "vs" and parts[2] in t.VITALS:
+            return "vs", int(parts[1]), parts[2]
+        if parts[0] == "qr" and parts[2] == "total":
+            return "qr", int(parts[1]), parts[2]
+    return "", None, ""
 
 
-def observation_read(*, ctx: AuditContext, observation_id: str) -> tuple[VitalSign, str, bool]:
-    """One observation by id: the set of vital signs, which of them, and whether a correction replaced it."""
-    pk, key = _vital_id(observation_id)
-    vital = VitalSign.objects.select_related("session").filter(pk=pk or 0).first()
-    if vital is None:
-        raise NotFound("No observation with that id.")
-    patient_get_for_user(ctx=ctx, patient_id=vital.session.patient_id, action=Action.PATIENT_VIEW_CLINICAL)
-    return vital, key, bool(_superseded([vital]))
+def observation_read(*, ctx: AuditContext, observation_id: str) -> dict[str, object]:
+    """One observation by id, through the patient's access door."""
+    kind, pk, part = _observation_id(observation_id)
+    if kind == "vs":
+        vital = VitalSign.objects.select_related("session").filter(pk=pk or 0).first()
+        if vital is not None and part in vital_keys(vital):
+            patient_get_for_user(ctx=ctx, patient_id=vital.session.patient_id, action=Action.PATIENT_VIEW_CLINICAL)
+            superseded = _superseded_vitals([vital])
+            return vital_observation(
+                vital, part, patient_id=vital.session.patient_id, superseded=vital.pk in superseded
+            )
+    elif kind == "qr":
+        response = QuestionnaireResponse.objects.filter(pk=pk or 0, total__isnull=False).first()
+        if response is not None and score_code(response.instrument) is not None:
+            patient_get_for_user(ctx=ctx, patient_id=response.patient_id, action=Action.PATIENT_VIEW_CLINICAL)
+            replaced = QuestionnaireResponse.objects.filter(corrects_id=response.pk).exists()
+            return score_observation(response, superseded=replaced)
+    raise NotFound("No observation with that id.")

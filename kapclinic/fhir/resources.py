@@ -8,9 +8,11 @@ from datetime import datetime
 from typing import Any
 
 from kapclinic.accounts.models import User
+from kapclinic.clinical.instruments import INSTRUMENTS
 from kapclinic.dosing.models import VitalSign
 from kapclinic.fhir import terminology as t
 from kapclinic.fhir.search import SUPPORTED
+from kapclinic.measures.models import QuestionnaireResponse
 from kapclinic.patients.models import Patient
 
 Resource = dict[str, Any]
@@ -137,6 +139,38 @@ def vital_observation(vital: VitalSign, key: str, *, patient_id: int, superseded
     return resource
 
 
+def score_code(instrument: str) -> tuple[str, str] | None:
+    """The LOINC code and display of an instrument's total, when it has one that is a sum (codes.md)."""
+    found = INSTRUMENTS.get(instrument)
+    if found is None or found.loinc_result is None or instrument in t.NOT_A_SUM:
+        return None
+    return found.loinc_result.code, found.loinc_result.display
+
+
+def score_observation(response: QuestionnaireResponse, *, superseded: bool) -> Resource:
+    """A questionnaire's total as a US Core screening-assessment Observation (category survey), e.g. PHQ-9 total
+    44261-6. A response a later correction replaced is "entered-in-error"; the correction "amended"."""
+    code = score_code(response.instrument)
+    assert code is not None and response.total is not None
+    status = "entered-in-error" if superseded else "amended" if response.corrects_id else "final"
+    name = INSTRUMENTS[response.instrument].name
+    return {
+        "resourceType": "Observation",
+        "id": f"qr-{response.pk}-total",
+        "meta": {"profile": [t.US_CORE_SCREENING]},
+        "status": status,
+        "category": [{"coding": [{"system": t.OBSERVATION_CATEGORY, "code": "survey", "display": "Survey"}]}],
+        "code": {"coding": [{"system": t.LOINC, "code": code[0], "display": code[1]}], "text": f"{name} total"},
+        "subject": {"reference": f"Patient/{response.patient_id}"},
+        "effectiveDateTime": instant(response.submitted_at),
+        "issued": instant(response.submitted_at),
+        "performer": [{"reference": f"Patient/{response.patient_id}"}]
+        if response.source == "portal"
+        else [{"reference": f"Practitioner/{response.entered_by_id}"}],
+        "valueQuantity": {"value": response.total, "unit": t.SCORE_UNIT, "system": t.UCUM, "code": t.SCORE_UNIT},
+    }
+
+
 def operation_outcome(code: str, diagnostics: str, severity: str = "error") -> Resource:
     """R4 OperationOutcome with one issue (issue-type codes: invalid, not-supported, not-found, forbidden, login)."""
     return {
@@ -176,7 +210,7 @@ def capability_statement(base: str, *, published: datetime, software_version: st
         if resource_type in PROFILES:
             item["profile"] = PROFILES[resource_type]
         else:
-            item["supportedProfile"] = list(t.US_CORE_VITALS.values())
+            item["supportedProfile"] = [*t.US_CORE_VITALS.values(), t.US_CORE_SCREENING]
         return item
 
     return {

@@ -49,3 +49,10 @@ OXYGEN_SATURATION = VitalCode(
 )
 RESPIRATORY_RATE = VitalCode("rr", (("9279-1", "Respiratory rate"),), "/min")
 VITALS = {v.key: v for v in (BLOOD_PRESSURE, HEART_RATE, OXYGEN_SATURATION, RESPIRATORY_RATE)}
+
+US_CORE_SCREENING = f"{US_CORE}/StructureDefinition/us-core-observation-screening-assessment"
+# A score has no unit: UCUM's annotation {score}.
+SCORE_UNIT = "{score}"
+# Instruments whose stored total is a sum the LOINC result code names (the C-SSRS screener's result is a risk
+# level, not a sum: it is not offered as a score).
+NOT_A_SUM = frozenset({"cssrs_screen"})

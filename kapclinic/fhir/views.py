@@ -142,13 +142,9 @@ def practitioner_read(request: HttpRequest, ctx: AuditContext, practitioner_id: 
 def observation_search(request: HttpRequest, ctx: AuditContext) -> HttpResponse:
     search = _search(request, "Observation")
     page = reads.observation_search(ctx=ctx, search=search)
-    found = resources.vital_observations(page.vitals, page.keys, superseded=page.superseded)
-    return _bundle(request, "Observation", found, search, more=page.more, rows=len(page.vitals))
+    return _bundle(request, "Observation", page.resources, search, more=page.more, rows=page.records)
 
 
 @fhir_view
 def observation_read(request: HttpRequest, ctx: AuditContext, observation_id: str) -> HttpResponse:
-    vital, key, superseded = reads.observation_read(ctx=ctx, observation_id=observation_id)
-    if key not in resources.vital_keys(vital):
-        raise NotFound("No observation with that id.")
-    return _answer(resources.vital_observation(vital, key, patient_id=vital.session.patient_id, superseded=superseded))
+    return _answer(reads.observation_read(ctx=ctx, observation_id=observation_id))
