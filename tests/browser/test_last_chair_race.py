@@ -5,13 +5,15 @@ times, and its session stays proposed.
 Two patients, each eligible, consented, with a signed IV plan whose first session is proposed at the same time ten
 days ahead; two other patients' sessions already hold Chair 1 and Chair 2 then (tests/browser/worlds.py). The demo
 prescriber and the demo nurse (both on the two patients' care team) each open one plan, choose Chair 3 and a
-nurse, and press Schedule within a few milliseconds of each other: both requests are in flight together.
+nurse; both Schedule buttons are pressed at the same instant (each page armed to click at one moment of the shared
+clock), and the test checks that both requests were in flight together.
 
 Screenshots: test-artifacts/race-winner.png and race-loser.png."""
 
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,9 @@ from tests.browser.conftest import axe_check, server_python, sign_in
 
 pytestmark = pytest.mark.browser
 
+ARM_AHEAD_MS = 1000
+# Click the button at `at` (ms since the epoch); return how long until then.
+CLICK_AT = "(button, at) => { const ms = at - Date.now(); setTimeout(() => button.click(), ms); return ms; }"
 WON = "Session 1 is scheduled; the checklist is now in the patient's portal."
 
 
@@ -54,14 +59,19 @@ def test_two_browsers_race_for_the_last_free_chair(new_context: Any, server_url:
 
     posts: list[Request] = []
     for page in pages:
+        expect(page.locator(".messages")).to_have_count(0)
         page.on("requestfinished", lambda r: posts.append(r) if r.method == "POST" else None)
-    # Both clicks go out before either answer is awaited.
+    # Both buttons pressed at the same instant: each page is armed to click its Schedule button at one moment of the
+    # shared clock, a little ahead. (Two Playwright clicks one after the other are ~100 ms apart, as long as a
+    # request takes here: the first could be answered before the second was sent.)
+    at = time.time() * 1000 + ARM_AHEAD_MS
     for page in pages:
-        page.locator("tbody tr").first.get_by_role("button", name="Schedule").click(no_wait_after=True)
+        button = page.locator("tbody tr").first.get_by_role("button", name="Schedule")
+        left = button.evaluate(CLICK_AT, at)
+        assert left > 0, f"armed too late ({left:.0f} ms): raise ARM_AHEAD_MS"
     for page in pages:
-        page.wait_for_url("**/plans/*/")
-        page.wait_for_load_state()
         expect(page.locator(".messages")).to_be_visible()
+        page.wait_for_load_state()
 
     # The two POSTs were in flight together: each was sent before the other's answer began.
     assert len(posts) == 2, [r.url for r in posts]
