@@ -339,6 +339,7 @@ def _refusals(rsa_key: rsa.RSAPrivateKey, other_rsa_key: rsa.RSAPrivateKey) -> d
         "unknown kid": lambda c: ask(assertion(rsa_key, c, _kid="k9")),
         "unknown client": lambda c: ask(assertion(rsa_key, "no-such-client")),
         "not a jwt": lambda c: ask("not-a-jwt"),
+        "too long": lambda c: ask(assertion(rsa_key, c, padding="x" * 9000)),
         "scope not registered": lambda c: ask(assertion(rsa_key, c), "system/Practitioner.rs"),
         "scope wider than registered": lambda c: ask(assertion(rsa_key, c), "system/*.rs"),
         "scope of a patient": lambda c: ask(assertion(rsa_key, c), "patient/Patient.rs"),
@@ -361,6 +362,7 @@ EXPECTED = {
     "grant type": (400, "unsupported_grant_type"),
     "assertion type": (400, "invalid_request"),
     "json body": (400, "invalid_request"),
+    "too long": (400, "invalid_request"),
 }
 
 
@@ -378,6 +380,7 @@ WHY = {
     "unknown kid": "No registered key has kid",
     "unknown client": "Unknown client",
     "not a jwt": "not a JWT",
+    "too long": "too long",
     "scope not registered": "Not registered for this client: system/Practitioner.rs",
     "scope wider than registered": "Not registered for this client: system/*.rs",
     "scope of a patient": "system/... scopes",

@@ -51,6 +51,7 @@ CHANNEL = "smart"  # the audit channel of a system client's reads and of the tok
 _PRIVATE_MEMBERS = ("d", "p", "q", "dp", "dq", "qi", "oth", "k")
 _ALGORITHM_OF_KTY = {"RSA": "RS384", "EC": "ES384"}
 MAX_KEYS = 10
+MAX_ASSERTION_CHARACTERS = 8_000  # an RS384 assertion with a 4096-bit key is under 1,500
 
 
 # --- Scopes (SMART App Launch 2.0, 3.0.1: resource.permissions; v1 .read accepted) --------------------------
@@ -398,6 +399,8 @@ def _token_issue(request: HttpRequest, audience: str) -> Issued:
     assertion = _one(form, "client_assertion")
     if not assertion:
         raise TokenRefused("invalid_request", "client_assertion is missing.")
+    if len(assertion) > MAX_ASSERTION_CHARACTERS:
+        raise TokenRefused("invalid_request", "client_assertion is too long.")
     requested = _one(form, "scope")
     now = timezone.now()
     client, claims = _assertion_claims(assertion, audience, now)
