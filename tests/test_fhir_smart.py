@@ -440,7 +440,9 @@ def test_revoking_the_client_or_deactivating_its_account_ends_its_tokens(
     after = ask(assertion(rsa_key, client["client_id"]))
     assert (after.status_code, after.json()["error"]) == (401, "invalid_client")
     assert "revoked" in after.json()["error_description"]
-    assert SmartAccessToken.objects.count() == 1
+    assert SmartAccessToken.objects.count() == 1 and SmartAssertionJti.objects.count() == 1
+    refusals = AccessEvent.objects.filter(action="smart.token", outcome="denied", detail__client_id=client["client_id"])
+    assert [e.detail["error"] for e in refusals.order_by("pk")] == ["invalid_grant", "invalid_client"]
 
 
 @pytest.mark.django_db

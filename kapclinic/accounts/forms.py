@@ -7,6 +7,7 @@ from django.contrib.auth.forms import AuthenticationForm
 
 from kapclinic.accounts.models import User
 from kapclinic.accounts.services import password_check
+from kapclinic.accounts.smart import smart_client_accounts
 from kapclinic.roles import Role
 
 
@@ -101,7 +102,5 @@ class SmartClientForm(forms.Form):
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        from kapclinic.accounts.smart import smart_client_accounts
-
         super().__init__(*args, **kwargs)
         self.fields["user"].queryset = smart_client_accounts()  # type: ignore[attr-defined]

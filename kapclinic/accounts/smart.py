@@ -171,7 +171,7 @@ def jwks_parse(raw: str | dict[str, Any]) -> dict[str, Any]:
             raise refuse(f"{where}: an ES384 key is on the P-384 curve.")
         try:
             public = jwt.PyJWK(key, algorithm=algorithm).key
-        except (jwt.PyJWKError, jwt.InvalidKeyError, ValueError, TypeError) as exc:
+        except (jwt.PyJWTError, ValueError, TypeError, KeyError) as exc:
             raise refuse(f"{where} cannot be read: {exc}.") from None
         if isinstance(public, rsa.RSAPublicKey) and public.key_size < 2048:
             raise refuse(f"{where}: an RSA key has at least 2048 bits.")
