@@ -271,6 +271,9 @@ KAPCLINIC_CLINIC_NAME = env_str("KAPCLINIC_CLINIC_NAME", "the clinic")
 # to a URL the clinic controls (e.g. https://clinic.example/fhir/sid/mrn) before records leave.
 KAPCLINIC_FHIR_MRN_SYSTEM = env_str("KAPCLINIC_FHIR_MRN_SYSTEM", "urn:kapclinic:mrn")
 KAPCLINIC_FHIR_STAFF_SYSTEM = env_str("KAPCLINIC_FHIR_STAFF_SYSTEM", "urn:kapclinic:staff")
+# The SMART token endpoint's address as clients reach it (the `aud` of their assertions); empty: this server's own
+# address of /fhir/auth/token as the request found it. Set it behind a proxy that rewrites the host or scheme.
+KAPCLINIC_FHIR_TOKEN_URL = env_str("KAPCLINIC_FHIR_TOKEN_URL", "")
 KAPCLINIC_PAGE_SIZE = env_int("KAPCLINIC_PAGE_SIZE", 25, minimum=1)
 # Therapy notes left unsigned longer than this show on the author's home page and the director's dashboard.
 KAPCLINIC_UNSIGNED_NOTE_DAYS = env_int("KAPCLINIC_UNSIGNED_NOTE_DAYS", 3, minimum=0)

@@ -1,11 +1,13 @@
 from django.urls import path
 
-from kapclinic.fhir import views
+from kapclinic.fhir import smart, views
 
 app_name = "fhir"
 
 urlpatterns = [
     path("metadata", views.metadata, name="metadata"),
+    path(".well-known/smart-configuration", smart.smart_configuration, name="smart_configuration"),
+    path("auth/token", smart.token, name="smart_token"),
     path("Patient", views.patient_search, name="patient_search"),
     path("Patient/<str:patient_id>", views.patient_read, name="patient"),
     path("Practitioner", views.practitioner_search, name="practitioner_search"),
