@@ -106,3 +106,20 @@ def test_the_polled_partials_count_nothing(client_for: Any, personas: dict[str, 
         page = nurse.get("/dosing/today/")
     assert b'class="site-header"' in page.content
     assert len([q["sql"] for q in queries if "counted" in q["sql"]]) == 1  # the whole page: the header's one query
+
+
+def test_one_built_query_serves_each_user_of_a_role_with_their_own_counts(
+    personas: dict[str, User], team_patient: Patient, other_patient: Patient
+) -> None:
+    """The counts' SQL is built once a minute per role (home/inbox.py _count_query) and run with each user's id:
+    two nurses in the same minute see their own patients' flags, and a new flag shows at the next request."""
+    nurse, outsider = personas["nurse"], personas["outsider_nurse"]
+    before = inbox_counts(nurse).sections.get("safety", 0), inbox_counts(outsider).sections.get("safety", 0)
+    SafetyFlag.objects.create(
+        patient=team_patient, code=SafetyFlagCode.values[0], reason="Synthetic flag", raised_by=personas["therapist"]
+    )
+    assert inbox_counts(nurse).sections["safety"] == before[0] + 1
+    assert inbox_counts(outsider).sections.get("safety", 0) == before[1]  # not on that patient's team
+    with CaptureQueriesContext(connection) as queries:
+        inbox_counts(outsider)
+    assert len(queries) == 1
