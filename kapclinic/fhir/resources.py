@@ -195,7 +195,14 @@ def searchset(base: str, resources: Sequence[Resource], *, self_url: str, next_u
     }
 
 
-PROFILES = {"Patient": t.US_CORE_PATIENT, "Practitioner": t.US_CORE_PRACTITIONER}
+PROFILES = {
+    "Patient": t.US_CORE_PATIENT,
+    "Practitioner": t.US_CORE_PRACTITIONER,
+    "MedicationRequest": f"{t.US_CORE}/StructureDefinition/us-core-medicationrequest",
+}
+# Types whose resources claim one of several profiles (a type with none here or in PROFILES claims none: US Core
+# 6.1 has no MedicationAdministration profile).
+SUPPORTED_PROFILES = {"Observation": [*t.US_CORE_VITALS.values(), t.US_CORE_SCREENING]}
 
 
 def capability_statement(base: str, *, published: datetime, software_version: str) -> Resource:
@@ -209,8 +216,8 @@ def capability_statement(base: str, *, published: datetime, software_version: st
         }
         if resource_type in PROFILES:
             item["profile"] = PROFILES[resource_type]
-        else:
-            item["supportedProfile"] = [*t.US_CORE_VITALS.values(), t.US_CORE_SCREENING]
+        if resource_type in SUPPORTED_PROFILES:
+            item["supportedProfile"] = SUPPORTED_PROFILES[resource_type]
         return item
 
     return {
@@ -230,7 +237,7 @@ def capability_statement(base: str, *, published: datetime, software_version: st
                     "description": "Bearer tokens (POST /api/v1/auth/token); each read of patient data is audited "
                     "under the same role and care-team rules as the pages.",
                 },
-                "resource": [entry(name) for name in ("Patient", "Practitioner", "Observation")],
+                "resource": [entry(name) for name in SUPPORTED],
             }
         ],
     }

@@ -30,6 +30,14 @@ SUPPORTED: dict[str, dict[str, str]] = {
     },
     "Practitioner": {"_id": "token", "name": "string", "identifier": "token"},
     "Observation": {"_id": "token", "patient": "reference", "category": "token", "code": "token", "date": "date"},
+    "MedicationAdministration": {"_id": "token", "patient": "reference", "status": "token", "effective-time": "date"},
+    "MedicationRequest": {
+        "_id": "token",
+        "patient": "reference",
+        "status": "token",
+        "intent": "token",
+        "authoredon": "date",
+    },
 }
 
 DATE_PREFIXES = ("eq", "gt", "lt", "ge", "le")

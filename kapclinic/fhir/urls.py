@@ -1,6 +1,6 @@
 from django.urls import path
 
-from kapclinic.fhir import views
+from kapclinic.fhir import clinical_views, views
 
 app_name = "fhir"
 
@@ -12,4 +12,16 @@ urlpatterns = [
     path("Practitioner/<str:practitioner_id>", views.practitioner_read, name="practitioner"),
     path("Observation", views.observation_search, name="observation_search"),
     path("Observation/<str:observation_id>", views.observation_read, name="observation"),
+    path(
+        "MedicationAdministration",
+        clinical_views.medication_administration_search,
+        name="medication_administration_search",
+    ),
+    path(
+        "MedicationAdministration/<str:administration_id>",
+        clinical_views.medication_administration_read,
+        name="medication_administration",
+    ),
+    path("MedicationRequest", clinical_views.medication_request_search, name="medication_request_search"),
+    path("MedicationRequest/<str:order_id>", clinical_views.medication_request_read, name="medication_request"),
 ]

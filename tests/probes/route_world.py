@@ -28,6 +28,7 @@ from kapclinic.patients.models import Patient
 from kapclinic.therapy.models import Reflection, TherapyNote
 from tests.conftest import PASSWORD, other_patient_create, personas_create, team_patient_create
 from tests.probes.dosing import _ready
+from tests.probes.medications import dose_given_make
 from tests.probes.records import check_in_make, investigation_make, plan_make, receive_make, suicide_risk_flag_make
 from tests.probes.world import World
 
@@ -48,6 +49,8 @@ PATIENT_PARAMETERS = (
     "thread_id",
     "message_id",
     "observation_id",
+    "administration_id",
+    "order_id",
 )
 
 
@@ -96,6 +99,7 @@ def _objects(w: World, patient: Patient, *, note_author: User, cosigner: User | 
         patient=patient, plan=signed_plan, number=1, scheduled_for=now, state=SessionState.MONITORING
     )
     alert = _alert_on(w, session)
+    order, administration = dose_given_make(session, people)
     draft_plan = plan_make(
         patient,
         people,
@@ -164,6 +168,8 @@ def _objects(w: World, patient: Patient, *, note_author: User, cosigner: User | 
             "thread_id": thread.pk,
             "message_id": message.pk,
             "note_version": note.version,
+            "administration_id": administration.pk,
+            "order_id": order.pk,
         },
     )
 

@@ -1,0 +1,37 @@
+"""The FHIR types bound to a patient beyond Patient and Observation (issue 17, item 1): thin views on the reads of
+kapclinic/fhir/medications.py (and the other type modules), through views.py's fhir_view (who asks; refusals as
+OperationOutcomes) and its searchset Bundle."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+
+from kapclinic.audit.context import AuditContext
+from kapclinic.fhir import medications
+from kapclinic.fhir.views import _answer, _bundle, _search, fhir_view
+
+
+@fhir_view
+def medication_administration_search(request: HttpRequest, ctx: AuditContext) -> HttpResponse:
+    search = _search(request, "MedicationAdministration")
+    page = medications.administration_search(ctx=ctx, search=search)
+    found = [medications.administration_resource(a) for a in page.items]
+    return _bundle(request, "MedicationAdministration", found, search, more=page.more, rows=len(page.items))
+
+
+@fhir_view
+def medication_administration_read(request: HttpRequest, ctx: AuditContext, administration_id: str) -> HttpResponse:
+    return _answer(medications.administration_read(ctx=ctx, administration_id=administration_id))
+
+
+@fhir_view
+def medication_request_search(request: HttpRequest, ctx: AuditContext) -> HttpResponse:
+    search = _search(request, "MedicationRequest")
+    page = medications.order_search(ctx=ctx, search=search)
+    found = [medications.order_resource(o) for o in page.items]
+    return _bundle(request, "MedicationRequest", found, search, more=page.more, rows=len(page.items))
+
+
+@fhir_view
+def medication_request_read(request: HttpRequest, ctx: AuditContext, order_id: str) -> HttpResponse:
+    return _answer(medications.order_read(ctx=ctx, order_id=order_id))
