@@ -486,6 +486,8 @@ def _fill(world: RouteWorld, route: Route, variant: str, who: str) -> str:
             values[name] = MISSING_ID if variant == "missing" else HUGE_ID
         elif name == "observation_id":  # a FHIR Observation id: the patient's set of vital signs, its BP
             values[name] = f"vs-{(world.other if variant == 'other' else world.team).ids['vital_id']}-bp"
+        elif name == "encounter_id":  # a FHIR Encounter id: the patient's dosing session
+            values[name] = f"ds-{(world.other if variant == 'other' else world.team).ids['session_id']}"
         elif name in PATIENT_PARAMETERS:
             values[name] = (world.other if variant == "other" else world.team).ids[name]
         elif name in world.shared:

@@ -168,6 +168,8 @@ PAGE_RULES: dict[str, RouteRule] = {
     "fhir:medication_administration": needs(A.PATIENT_VIEW_CLINICAL),
     "fhir:medication_request_search": needs(A.PATIENT_VIEW_CLINICAL),
     "fhir:medication_request": needs(A.PATIENT_VIEW_CLINICAL),
+    "fhir:encounter_search": needs(A.PATIENT_VIEW_CLINICAL),
+    "fhir:encounter": needs(A.PATIENT_VIEW_CLINICAL),
     "readyz": public("readiness: the database and the task queue's age, no data"),
     "public_inquiry": public("the public inquiry form for people who are not yet patients"),
     "api:openapi-json": public("the OpenAPI document: the API's shape, no data"),

@@ -7,7 +7,7 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 
 from kapclinic.audit.context import AuditContext
-from kapclinic.fhir import medications
+from kapclinic.fhir import encounters, medications
 from kapclinic.fhir.views import _answer, _bundle, _search, fhir_view
 
 
@@ -35,3 +35,15 @@ def medication_request_search(request: HttpRequest, ctx: AuditContext) -> HttpRe
 @fhir_view
 def medication_request_read(request: HttpRequest, ctx: AuditContext, order_id: str) -> HttpResponse:
     return _answer(medications.order_read(ctx=ctx, order_id=order_id))
+
+
+@fhir_view
+def encounter_search(request: HttpRequest, ctx: AuditContext) -> HttpResponse:
+    search = _search(request, "Encounter")
+    found, more = encounters.encounter_search(ctx=ctx, search=search)
+    return _bundle(request, "Encounter", found, search, more=more, rows=len(found))
+
+
+@fhir_view
+def encounter_read(request: HttpRequest, ctx: AuditContext, encounter_id: str) -> HttpResponse:
+    return _answer(encounters.encounter_read(ctx=ctx, encounter_id=encounter_id))

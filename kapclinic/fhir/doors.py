@@ -5,7 +5,7 @@ records them in one bulk insert (access_events_record_many)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -34,12 +34,17 @@ def read_door(*, ctx: AuditContext, patient_id: int, action: Action) -> None:
 
 
 @dataclass(frozen=True)
-class _Door:
+class Door:
+    """A search's access: the role's scope, and the patients the search names (None: not named)."""
+
+    action: Action
     scope: Scope
-    named: dict[int, EmergencyAccess | None] | None  # the patients the search names; None: not named
+    named: dict[int, EmergencyAccess | None] | None
 
 
-def _open(ctx: AuditContext, search: Search, action: Action) -> _Door:
+def search_door(*, ctx: AuditContext, search: Search, action: Action) -> Door:
+    """Open the door for a search: a role that sees nobody's such records is refused (audited); a search must name
+    its patient (or `_id`) unless the role sees every patient; each patient named goes through the door."""
     scope = scope_for(ctx.user.role, action)
     if scope is Scope.NONE:
         access_event_record(ctx=ctx, action=action, outcome=Outcome.DENIED)
@@ -48,14 +53,36 @@ def _open(ctx: AuditContext, search: Search, action: Action) -> _Door:
     if not patients:
         if scope is not Scope.ALL and "_id" not in search.tokens:
             raise SearchError(f"Search {search.resource_type} by patient (US Core): e.g. ?patient=123.")
-        return _Door(scope, None)
+        return Door(action, scope, None)
     named: dict[int, EmergencyAccess | None] = {}
     for raw in patients:
-        if record_pk(raw) is None:
+        pk = record_pk(raw)
+        if pk is None:
             raise SearchError(f"patient must be a Patient id: {raw!r}.")
-        door = patient_get_for_user(ctx=ctx, patient_id=int(raw), action=action, record_allowed=False)
+        door = patient_get_for_user(ctx=ctx, patient_id=pk, action=action, record_allowed=False)
         named[door.patient.pk] = door.emergency
-    return _Door(scope, named)
+    return Door(action, scope, named)
+
+
+def search_record(*, ctx: AuditContext, door: Door, search: Search, shown: Iterable[int]) -> None:
+    """Record the search's patient reads: the patients named, or else each patient `shown` (checked through the
+    door first unless the role sees everyone), in one insert; an emergency read on its own, with its grant."""
+    grants = door.named
+    if grants is None:
+        grants = {}
+        for pid in sorted(set(shown)):
+            if door.scope is Scope.ALL:
+                grants[pid] = None
+            else:
+                grants[pid] = patient_get_for_user(
+                    ctx=ctx, patient_id=pid, action=door.action, record_allowed=False
+                ).emergency
+    detail = {"fhir": f"{search.resource_type} search"}
+    plain = [pid for pid, grant in grants.items() if grant is None]
+    access_events_record_many(ctx=ctx, action=door.action, patient_ids=plain, detail=detail)
+    for pid, grant in grants.items():
+        if grant is not None:
+            access_event_record(ctx=ctx, action=door.action, patient_id=pid, detail=detail, emergency=grant)
 
 
 def patient_bound_search(
@@ -69,30 +96,12 @@ def patient_bound_search(
     order: tuple[str, ...],
 ) -> Page[T]:
     """A page of `rows` (already filtered by the type's own parameters) for the patients the caller may see with
-    `action`: those named by `patient`, or, found by `_id` or by a role that sees everyone, each patient shown
-    checked through the door. Every patient read is recorded in one insert (an emergency read on its own, with
-    its grant)."""
-    door = _open(ctx, search, action)
+    `action` (search_door), every patient read recorded (search_record)."""
+    door = search_door(ctx=ctx, search=search, action=action)
     if door.named is not None:
         rows = rows.filter(**{f"{patient_field}__in": list(door.named)})
     size = search.count
     found = list(rows.order_by(*order)[search.offset : search.offset + size + 1])
     page = Page(found[:size], len(found) > size)
-    grants = door.named
-    if grants is None:
-        grants = {}
-        for pid in sorted({patient_of(item) for item in page.items}):
-            if door.scope is Scope.ALL:
-                grants[pid] = None
-            else:
-                grants[pid] = patient_get_for_user(
-                    ctx=ctx, patient_id=pid, action=action, record_allowed=False
-                ).emergency
-    detail = {"fhir": f"{search.resource_type} search"}
-    access_events_record_many(
-        ctx=ctx, action=action, patient_ids=[pid for pid, grant in grants.items() if grant is None], detail=detail
-    )
-    for pid, grant in grants.items():
-        if grant is not None:
-            access_event_record(ctx=ctx, action=action, patient_id=pid, detail=detail, emergency=grant)
+    search_record(ctx=ctx, door=door, search=search, shown=(patient_of(item) for item in page.items))
     return page

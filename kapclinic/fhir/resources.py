@@ -199,6 +199,7 @@ PROFILES = {
     "Patient": t.US_CORE_PATIENT,
     "Practitioner": t.US_CORE_PRACTITIONER,
     "MedicationRequest": f"{t.US_CORE}/StructureDefinition/us-core-medicationrequest",
+    "Encounter": f"{t.US_CORE}/StructureDefinition/us-core-encounter",
 }
 # Types whose resources claim one of several profiles (a type with none here or in PROFILES claims none: US Core
 # 6.1 has no MedicationAdministration profile).

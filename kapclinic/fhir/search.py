@@ -38,6 +38,7 @@ SUPPORTED: dict[str, dict[str, str]] = {
         "intent": "token",
         "authoredon": "date",
     },
+    "Encounter": {"_id": "token", "patient": "reference", "date": "date", "status": "token", "class": "token"},
 }
 
 DATE_PREFIXES = ("eq", "gt", "lt", "ge", "le")

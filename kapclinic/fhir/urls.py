@@ -24,4 +24,6 @@ urlpatterns = [
     ),
     path("MedicationRequest", clinical_views.medication_request_search, name="medication_request_search"),
     path("MedicationRequest/<str:order_id>", clinical_views.medication_request_read, name="medication_request"),
+    path("Encounter", clinical_views.encounter_search, name="encounter_search"),
+    path("Encounter/<str:encounter_id>", clinical_views.encounter_read, name="encounter"),
 ]

@@ -51,6 +51,7 @@ PATIENT_PARAMETERS = (
     "observation_id",
     "administration_id",
     "order_id",
+    "encounter_id",
 )
 
 
