@@ -7,7 +7,7 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 
 from kapclinic.audit.context import AuditContext
-from kapclinic.fhir import encounters, medications
+from kapclinic.fhir import conditions, encounters, medications
 from kapclinic.fhir.views import _answer, _bundle, _search, fhir_view
 
 
@@ -47,3 +47,27 @@ def encounter_search(request: HttpRequest, ctx: AuditContext) -> HttpResponse:
 @fhir_view
 def encounter_read(request: HttpRequest, ctx: AuditContext, encounter_id: str) -> HttpResponse:
     return _answer(encounters.encounter_read(ctx=ctx, encounter_id=encounter_id))
+
+
+@fhir_view
+def condition_search(request: HttpRequest, ctx: AuditContext) -> HttpResponse:
+    search = _search(request, "Condition")
+    found, more = conditions.condition_search(ctx=ctx, search=search)
+    return _bundle(request, "Condition", found, search, more=more, rows=len(found))
+
+
+@fhir_view
+def condition_read(request: HttpRequest, ctx: AuditContext, condition_id: str) -> HttpResponse:
+    return _answer(conditions.condition_read(ctx=ctx, condition_id=condition_id))
+
+
+@fhir_view
+def allergy_search(request: HttpRequest, ctx: AuditContext) -> HttpResponse:
+    search = _search(request, "AllergyIntolerance")
+    found, more = conditions.allergy_search(ctx=ctx, search=search)
+    return _bundle(request, "AllergyIntolerance", found, search, more=more, rows=len(found))
+
+
+@fhir_view
+def allergy_read(request: HttpRequest, ctx: AuditContext, allergy_id: str) -> HttpResponse:
+    return _answer(conditions.allergy_read(ctx=ctx, allergy_id=allergy_id))

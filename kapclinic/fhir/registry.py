@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db.models import Exists, OuterRef
 
 from kapclinic.dosing.models import VitalSign
-from kapclinic.fhir import encounters, medications
+from kapclinic.fhir import conditions, encounters, medications
 from kapclinic.fhir.reads import _SCORED  # the instruments whose total is an Observation
 from kapclinic.fhir.resources import Resource, patient_resource, score_observation, vital_observations
 from kapclinic.fhir.search import SUPPORTED
@@ -54,6 +54,8 @@ BULK_TYPES: dict[str, ResourcesFor] = {
     "MedicationAdministration": medications.administration_resources_for,
     "MedicationRequest": medications.order_resources_for,
     "Encounter": encounters.encounter_resources_for,
+    "Condition": conditions.condition_resources_for,
+    "AllergyIntolerance": conditions.allergy_resources_for,
 }
 
 # Every searchable type bound to a patient streams (Practitioner is staff, not a patient's record).

@@ -200,10 +200,17 @@ PROFILES = {
     "Practitioner": t.US_CORE_PRACTITIONER,
     "MedicationRequest": f"{t.US_CORE}/StructureDefinition/us-core-medicationrequest",
     "Encounter": f"{t.US_CORE}/StructureDefinition/us-core-encounter",
+    "AllergyIntolerance": f"{t.US_CORE}/StructureDefinition/us-core-allergyintolerance",
 }
 # Types whose resources claim one of several profiles (a type with none here or in PROFILES claims none: US Core
 # 6.1 has no MedicationAdministration profile).
-SUPPORTED_PROFILES = {"Observation": [*t.US_CORE_VITALS.values(), t.US_CORE_SCREENING]}
+SUPPORTED_PROFILES = {
+    "Observation": [*t.US_CORE_VITALS.values(), t.US_CORE_SCREENING],
+    "Condition": [
+        f"{t.US_CORE}/StructureDefinition/us-core-condition-problems-health-concerns",
+        f"{t.US_CORE}/StructureDefinition/us-core-condition-encounter-diagnosis",
+    ],
+}
 
 
 def capability_statement(base: str, *, published: datetime, software_version: str) -> Resource:

@@ -39,6 +39,8 @@ SUPPORTED: dict[str, dict[str, str]] = {
         "authoredon": "date",
     },
     "Encounter": {"_id": "token", "patient": "reference", "date": "date", "status": "token", "class": "token"},
+    "Condition": {"_id": "token", "patient": "reference", "category": "token", "clinical-status": "token"},
+    "AllergyIntolerance": {"_id": "token", "patient": "reference", "clinical-status": "token"},
 }
 
 DATE_PREFIXES = ("eq", "gt", "lt", "ge", "le")

@@ -26,4 +26,8 @@ urlpatterns = [
     path("MedicationRequest/<str:order_id>", clinical_views.medication_request_read, name="medication_request"),
     path("Encounter", clinical_views.encounter_search, name="encounter_search"),
     path("Encounter/<str:encounter_id>", clinical_views.encounter_read, name="encounter"),
+    path("Condition", clinical_views.condition_search, name="condition_search"),
+    path("Condition/<str:condition_id>", clinical_views.condition_read, name="condition"),
+    path("AllergyIntolerance", clinical_views.allergy_search, name="allergy_search"),
+    path("AllergyIntolerance/<str:allergy_id>", clinical_views.allergy_read, name="allergy"),
 ]

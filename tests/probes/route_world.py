@@ -20,7 +20,7 @@ from kapclinic.audit.context import AuditContext
 from kapclinic.audit.models import EmergencyAccess
 from kapclinic.consent.models import ConsentSignature, ConsentVersion
 from kapclinic.dosing.models import AdverseEvent, DosingSession, MonitoringAlert, SessionState, VitalSign
-from kapclinic.intake.models import Inquiry
+from kapclinic.intake.models import Evaluation, Inquiry
 from kapclinic.ledger.models import Product, StorageLocation
 from kapclinic.ledger.services import Quantity, WitnessCredentials, ledger_entry_record
 from kapclinic.messaging.models import Message, MessageThread
@@ -52,6 +52,8 @@ PATIENT_PARAMETERS = (
     "administration_id",
     "order_id",
     "encounter_id",
+    "condition_id",
+    "allergy_id",
 )
 
 
@@ -101,6 +103,7 @@ def _objects(w: World, patient: Patient, *, note_author: User, cosigner: User | 
     )
     alert = _alert_on(w, session)
     order, administration = dose_given_make(session, people)
+    evaluation = Evaluation.objects.create(patient=patient, data={"allergies": []}, recorded_by=people["prescriber"])
     draft_plan = plan_make(
         patient,
         people,
@@ -171,6 +174,8 @@ def _objects(w: World, patient: Patient, *, note_author: User, cosigner: User | 
             "note_version": note.version,
             "administration_id": administration.pk,
             "order_id": order.pk,
+            "signed_plan_id": signed_plan.pk,
+            "evaluation_id": evaluation.pk,
         },
     )
 
