@@ -7,7 +7,7 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 
 from kapclinic.audit.context import AuditContext
-from kapclinic.fhir import conditions, encounters, medications
+from kapclinic.fhir import conditions, encounters, medications, plans
 from kapclinic.fhir.views import _answer, _bundle, _search, fhir_view
 
 
@@ -71,3 +71,42 @@ def allergy_search(request: HttpRequest, ctx: AuditContext) -> HttpResponse:
 @fhir_view
 def allergy_read(request: HttpRequest, ctx: AuditContext, allergy_id: str) -> HttpResponse:
     return _answer(conditions.allergy_read(ctx=ctx, allergy_id=allergy_id))
+
+
+@fhir_view
+def careplan_search(request: HttpRequest, ctx: AuditContext) -> HttpResponse:
+    search = _search(request, "CarePlan")
+    page = plans.careplan_search(ctx=ctx, search=search)
+    found = [plans.careplan_resource(p) for p in page.items]
+    return _bundle(request, "CarePlan", found, search, more=page.more, rows=len(page.items))
+
+
+@fhir_view
+def careplan_read(request: HttpRequest, ctx: AuditContext, careplan_id: str) -> HttpResponse:
+    return _answer(plans.careplan_read(ctx=ctx, careplan_id=careplan_id))
+
+
+@fhir_view
+def consent_search(request: HttpRequest, ctx: AuditContext) -> HttpResponse:
+    search = _search(request, "Consent")
+    page = plans.consent_search(ctx=ctx, search=search)
+    found = [plans.consent_resource(s) for s in page.items]
+    return _bundle(request, "Consent", found, search, more=page.more, rows=len(page.items))
+
+
+@fhir_view
+def consent_read(request: HttpRequest, ctx: AuditContext, signature_id: str) -> HttpResponse:
+    return _answer(plans.consent_read(ctx=ctx, consent_id=signature_id))
+
+
+@fhir_view
+def appointment_search(request: HttpRequest, ctx: AuditContext) -> HttpResponse:
+    search = _search(request, "Appointment")
+    page = plans.appointment_search(ctx=ctx, search=search)
+    found = [plans.appointment_resource(a) for a in page.items]
+    return _bundle(request, "Appointment", found, search, more=page.more, rows=len(page.items))
+
+
+@fhir_view
+def appointment_read(request: HttpRequest, ctx: AuditContext, appointment_id: str) -> HttpResponse:
+    return _answer(plans.appointment_read(ctx=ctx, appointment_id=appointment_id))

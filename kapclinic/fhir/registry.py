@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db.models import Exists, OuterRef
 
 from kapclinic.dosing.models import VitalSign
-from kapclinic.fhir import conditions, encounters, medications
+from kapclinic.fhir import conditions, encounters, medications, plans
 from kapclinic.fhir.reads import _SCORED  # the instruments whose total is an Observation
 from kapclinic.fhir.resources import Resource, patient_resource, score_observation, vital_observations
 from kapclinic.fhir.search import SUPPORTED
@@ -56,6 +56,9 @@ BULK_TYPES: dict[str, ResourcesFor] = {
     "Encounter": encounters.encounter_resources_for,
     "Condition": conditions.condition_resources_for,
     "AllergyIntolerance": conditions.allergy_resources_for,
+    "CarePlan": plans.careplan_resources_for,
+    "Consent": plans.consent_resources_for,
+    "Appointment": plans.appointment_resources_for,
 }
 
 # Every searchable type bound to a patient streams (Practitioner is staff, not a patient's record).

@@ -201,6 +201,7 @@ PROFILES = {
     "MedicationRequest": f"{t.US_CORE}/StructureDefinition/us-core-medicationrequest",
     "Encounter": f"{t.US_CORE}/StructureDefinition/us-core-encounter",
     "AllergyIntolerance": f"{t.US_CORE}/StructureDefinition/us-core-allergyintolerance",
+    "CarePlan": f"{t.US_CORE}/StructureDefinition/us-core-careplan",
 }
 # Types whose resources claim one of several profiles (a type with none here or in PROFILES claims none: US Core
 # 6.1 has no MedicationAdministration profile).

@@ -41,6 +41,9 @@ SUPPORTED: dict[str, dict[str, str]] = {
     "Encounter": {"_id": "token", "patient": "reference", "date": "date", "status": "token", "class": "token"},
     "Condition": {"_id": "token", "patient": "reference", "category": "token", "clinical-status": "token"},
     "AllergyIntolerance": {"_id": "token", "patient": "reference", "clinical-status": "token"},
+    "CarePlan": {"_id": "token", "patient": "reference", "category": "token", "status": "token"},
+    "Consent": {"_id": "token", "patient": "reference", "status": "token"},
+    "Appointment": {"_id": "token", "patient": "reference", "status": "token", "date": "date"},
 }
 
 DATE_PREFIXES = ("eq", "gt", "lt", "ge", "le")

@@ -30,4 +30,10 @@ urlpatterns = [
     path("Condition/<str:condition_id>", clinical_views.condition_read, name="condition"),
     path("AllergyIntolerance", clinical_views.allergy_search, name="allergy_search"),
     path("AllergyIntolerance/<str:allergy_id>", clinical_views.allergy_read, name="allergy"),
+    path("CarePlan", clinical_views.careplan_search, name="careplan_search"),
+    path("CarePlan/<str:careplan_id>", clinical_views.careplan_read, name="careplan"),
+    path("Consent", clinical_views.consent_search, name="consent_search"),
+    path("Consent/<str:signature_id>", clinical_views.consent_read, name="consent"),
+    path("Appointment", clinical_views.appointment_search, name="appointment_search"),
+    path("Appointment/<str:appointment_id>", clinical_views.appointment_read, name="appointment"),
 ]

@@ -4,7 +4,7 @@ route walk."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.utils import timezone
@@ -32,9 +32,15 @@ def dose_order_make(session: DosingSession, prescriber: User, product: Product, 
 
 
 def dose_given_make(
-    session: DosingSession, people: dict[str, User], *, ndc: str = "0409-2051-05", dose_mg: str = "35"
+    session: DosingSession,
+    people: dict[str, User],
+    *,
+    ndc: str = "0409-2051-05",
+    dose_mg: str = "35",
+    started: datetime | None = None,
 ) -> tuple[DoseOrder, Administration]:
-    """The prescriber's order for the session's dose and the nurse's administration of it, from a fresh lot."""
+    """The prescriber's order for the session's dose and the nurse's administration of it, from a fresh lot,
+    started at `started` (20 minutes after the session's time unless given)."""
     nurse = people["nurse"]
     product = Product.objects.create(
         name="Ketamine HCl injection 100 mg/mL" if session.plan.route != "intranasal" else "Spravato 28 mg device",
@@ -48,7 +54,7 @@ def dose_given_make(
     lot_number = f"L{session.pk}-{Product.objects.count()}"
     entry = receive_make(AuditContext(user=nurse, channel="page"), product, shelf, lot_number, Quantity("5", "mL"))
     order = dose_order_make(session, people["prescriber"], product, dose_mg)
-    started = session.scheduled_for + timedelta(minutes=20)
+    started = started or session.scheduled_for + timedelta(minutes=20)
     administration = Administration.objects.create(
         session=session,
         order=order,

@@ -54,6 +54,7 @@ PATIENT_PARAMETERS = (
     "encounter_id",
     "condition_id",
     "allergy_id",
+    "careplan_id",
 )
 
 
@@ -102,7 +103,8 @@ def _objects(w: World, patient: Patient, *, note_author: User, cosigner: User | 
         patient=patient, plan=signed_plan, number=1, scheduled_for=now, state=SessionState.MONITORING
     )
     alert = _alert_on(w, session)
-    order, administration = dose_given_make(session, people)
+    # Given half an hour ago (a dose time in the future fails the discharge arithmetic).
+    order, administration = dose_given_make(session, people, started=now - timedelta(minutes=30))
     evaluation = Evaluation.objects.create(patient=patient, data={"allergies": []}, recorded_by=people["prescriber"])
     draft_plan = plan_make(
         patient,
