@@ -172,7 +172,7 @@ def encounter_search(*, ctx: AuditContext, search: Search) -> tuple[list[Resourc
         wanted = [_encounter_id(tk.code) for tk in ids]
         sessions = sessions.filter(pk__in=[pk for kind, pk in wanted if kind == "ds"])
         visits = visits.filter(pk__in=[pk for kind, pk in wanted if kind == "ap"])
-    if (statuses := _codes(search.tokens.get("status"), "")) is not None:
+    if (statuses := _codes(search.tokens.get("status"), "http://hl7.org/fhir/encounter-status")) is not None:
         states = [state.value for state, status in SESSION_STATUS.items() if status in statuses]
         sessions = sessions.filter(state__in=states)
         if "finished" not in statuses:
