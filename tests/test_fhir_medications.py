@@ -13,7 +13,7 @@ from fhir.resources.R4B.medicationadministration import MedicationAdministration
 from fhir.resources.R4B.medicationrequest import MedicationRequest
 
 from kapclinic.accounts.models import User
-from kapclinic.audit.models import AccessEvent
+from kapclinic.audit.models import AccessEvent, EmergencyAccess
 from kapclinic.dosing.models import Administration, DoseOrder, DosingSession
 from kapclinic.fhir.registry import BULK_TYPES
 from kapclinic.patients.models import Patient
@@ -240,3 +240,18 @@ def test_the_bulk_streams_give_every_dose_and_order_validated(
     assert list(BULK_TYPES["MedicationRequest"]([other_patient.pk], None)) == []
     assert list(BULK_TYPES["MedicationRequest"]([team_patient.pk], timezone.now() + timedelta(days=1))) == []
     _no_note({"all": administrations + orders})
+
+
+@pytest.mark.django_db
+def test_a_search_under_emergency_access_is_recorded_as_one(
+    api_for: Any, personas: dict[str, User], team_patient: Patient, given: dict[str, Any]
+) -> None:
+    now = timezone.now()
+    EmergencyAccess.objects.create(
+        user=personas["outsider_nurse"], patient=team_patient, reason="Covering the night shift",
+        granted_at=now - timedelta(minutes=5), expires_at=now + timedelta(hours=1),
+    )  # fmt: skip
+    found = fhir(api_for("outsider_nurse"), "MedicationAdministration", {"patient": str(team_patient.pk)})
+    assert ids(found) == [str(given["administration"].pk)]
+    event = AccessEvent.objects.get(user=personas["outsider_nurse"], patient_id=team_patient.pk, channel="fhir")
+    assert event.emergency and event.action == "patient.view_clinical"
