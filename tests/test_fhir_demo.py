@@ -8,16 +8,32 @@ from typing import Any
 
 import pytest
 from django.core.management import call_command
+from fhir.resources.R4B.allergyintolerance import AllergyIntolerance
+from fhir.resources.R4B.appointment import Appointment
+from fhir.resources.R4B.careplan import CarePlan
+from fhir.resources.R4B.condition import Condition
+from fhir.resources.R4B.consent import Consent
+from fhir.resources.R4B.encounter import Encounter
 from fhir.resources.R4B.fhirresourcemodel import FHIRResourceModel
+from fhir.resources.R4B.medicationadministration import MedicationAdministration
+from fhir.resources.R4B.medicationrequest import MedicationRequest
 
 from kapclinic.fhir.registry import BULK_TYPES
 from kapclinic.patients.models import Patient
 from kapclinic.therapy.models import TherapyNote
 from tests.test_fhir import VALIDATORS
-from tests.test_fhir_conditions import VALIDATORS as _conditions  # noqa: F401  (each adds its types' models)
-from tests.test_fhir_encounters import VALIDATORS as _encounters  # noqa: F401
-from tests.test_fhir_medications import VALIDATORS as _medications  # noqa: F401
-from tests.test_fhir_plans import VALIDATORS as _plans  # noqa: F401
+
+MODELS: dict[str, type[FHIRResourceModel]] = {
+    **VALIDATORS,
+    "MedicationAdministration": MedicationAdministration,
+    "MedicationRequest": MedicationRequest,
+    "Encounter": Encounter,
+    "Condition": Condition,
+    "AllergyIntolerance": AllergyIntolerance,
+    "CarePlan": CarePlan,
+    "Consent": Consent,
+    "Appointment": Appointment,
+}
 
 
 @pytest.mark.django_db
@@ -27,7 +43,7 @@ def test_every_demo_resource_validates_and_holds_no_note_text() -> None:
     counts: dict[str, int] = {}
     text: list[str] = []
     for kind, stream in BULK_TYPES.items():
-        model: type[FHIRResourceModel] = VALIDATORS[kind]
+        model = MODELS[kind]
         for resource in stream(patients, None):
             model.model_validate(resource)
             counts[kind] = counts.get(kind, 0) + 1
