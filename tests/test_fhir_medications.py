@@ -255,3 +255,27 @@ def test_a_search_under_emergency_access_is_recorded_as_one(
     assert ids(found) == [str(given["administration"].pk)]
     event = AccessEvent.objects.get(user=personas["outsider_nurse"], patient_id=team_patient.pk, channel="fhir")
     assert event.emergency and event.action == "patient.view_clinical"
+
+
+@pytest.mark.django_db
+def test_an_infusion_under_way_is_in_progress_and_one_stopped_early_stopped(
+    api_for: Any, personas: dict[str, User], team_patient: Patient, given: dict[str, Any]
+) -> None:
+    session = DosingSession.objects.create(
+        patient=team_patient, plan=given["session"].plan, number=3, scheduled_for=timezone.now(), state="discharged"
+    )
+    _, administration = dose_given_make(session, personas, infusion_ended=False)
+    api = api_for("nurse")
+    patient = str(team_patient.pk)
+    assert fhir(api, f"MedicationAdministration/{administration.pk}")["status"] == "completed"  # discharged
+    DosingSession.objects.filter(pk=session.pk).update(state="dosing")
+    assert fhir(api, f"MedicationAdministration/{administration.pk}")["status"] == "in-progress"
+    assert ids(fhir(api, "MedicationAdministration", {"patient": patient, "status": "in-progress"})) == [
+        str(administration.pk)
+    ]
+    DosingSession.objects.filter(pk=session.pk).update(state="stopped_early")
+    assert fhir(api, f"MedicationAdministration/{administration.pk}")["status"] == "stopped"
+    assert ids(fhir(api, "MedicationAdministration", {"patient": patient, "status": "in-progress"})) == []
+    assert ids(fhir(api, "MedicationAdministration", {"patient": patient, "status": "stopped"})) == [
+        str(administration.pk)
+    ]

@@ -80,19 +80,20 @@ def _mg(value: Decimal) -> dict[str, Any]:
 
 
 def administration_status(administration: Administration) -> str:
-    """stopped: the session was stopped early; in-progress: an infusion not yet ended; completed otherwise."""
-    if administration.session.state == SessionState.STOPPED_EARLY:
+    """stopped: the session was stopped early; in-progress: an infusion not yet ended in a session still under way;
+    completed otherwise."""
+    state = administration.session.state
+    if state == SessionState.STOPPED_EARLY:
         return "stopped"
-    if administration.ended_at is None and administration.route == "iv":
+    if administration.ended_at is None and administration.route == "iv" and state not in _ENDED:
         return "in-progress"
     return "completed"
 
 
-_STATUS_Q = {
-    "stopped": Q(session__state=SessionState.STOPPED_EARLY),
-    "in-progress": ~Q(session__state=SessionState.STOPPED_EARLY) & Q(ended_at__isnull=True, route="iv"),
-    "completed": ~Q(session__state=SessionState.STOPPED_EARLY) & ~Q(ended_at__isnull=True, route="iv"),
-}
+_ENDED = [state.value for state in FINISHED]
+_STOPPED = Q(session__state=SessionState.STOPPED_EARLY)
+_RUNNING = Q(ended_at__isnull=True, route="iv") & ~Q(session__state__in=_ENDED)
+_STATUS_Q = {"stopped": _STOPPED, "in-progress": ~_STOPPED & _RUNNING, "completed": ~_STOPPED & ~_RUNNING}
 
 
 def administration_resource(administration: Administration) -> Resource:
@@ -217,7 +218,6 @@ def _orders() -> QuerySet[DoseOrder]:
     )
 
 
-_ENDED = [state.value for state in FINISHED]
 _REQUEST_STATUS_Q = {
     "completed": Q(given=True),
     "cancelled": Q(given=False) & (Q(replaced=True) | Q(session__state__in=_ENDED)),

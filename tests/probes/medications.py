@@ -38,6 +38,7 @@ def dose_given_make(
     ndc: str = "0409-2051-05",
     dose_mg: str = "35",
     started: datetime | None = None,
+    infusion_ended: bool = True,
 ) -> tuple[DoseOrder, Administration]:
     """The prescriber's order for the session's dose and the nurse's administration of it, from a fresh lot,
     started at `started` (20 minutes after the session's time unless given)."""
@@ -62,7 +63,7 @@ def dose_given_make(
         lot=entry.lot,
         location=shelf,
         started_at=started,
-        ended_at=started + timedelta(minutes=40) if order.route == "iv" else None,
+        ended_at=started + timedelta(minutes=40) if order.route == "iv" and infusion_ended else None,
         drawn_mg=Decimal(dose_mg),
         given_mg=Decimal(dose_mg),
         ledger_entry=entry,
