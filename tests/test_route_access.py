@@ -486,6 +486,14 @@ def _fill(world: RouteWorld, route: Route, variant: str, who: str) -> str:
             values[name] = MISSING_ID if variant == "missing" else HUGE_ID
         elif name == "observation_id":  # a FHIR Observation id: the patient's set of vital signs, its BP
             values[name] = f"vs-{(world.other if variant == 'other' else world.team).ids['vital_id']}-bp"
+        elif name == "encounter_id":  # a FHIR Encounter id: the patient's dosing session
+            values[name] = f"ds-{(world.other if variant == 'other' else world.team).ids['session_id']}"
+        elif name == "careplan_id":  # a FHIR CarePlan id: the patient's signed plan
+            values[name] = (world.other if variant == "other" else world.team).ids["signed_plan_id"]
+        elif name == "condition_id":  # a FHIR Condition id: the indication of the patient's signed plan
+            values[name] = f"pl-{(world.other if variant == 'other' else world.team).ids['signed_plan_id']}"
+        elif name == "allergy_id":  # a FHIR AllergyIntolerance id: the evaluation's "no known drug allergy"
+            values[name] = f"ev-{(world.other if variant == 'other' else world.team).ids['evaluation_id']}-nka"
         elif name in PATIENT_PARAMETERS:
             values[name] = (world.other if variant == "other" else world.team).ids[name]
         elif name in world.shared:

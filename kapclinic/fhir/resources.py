@@ -197,7 +197,23 @@ def searchset(base: str, resources: Sequence[Resource], *, self_url: str, next_u
     }
 
 
-PROFILES = {"Patient": t.US_CORE_PATIENT, "Practitioner": t.US_CORE_PRACTITIONER}
+PROFILES = {
+    "Patient": t.US_CORE_PATIENT,
+    "Practitioner": t.US_CORE_PRACTITIONER,
+    "MedicationRequest": f"{t.US_CORE}/StructureDefinition/us-core-medicationrequest",
+    "Encounter": f"{t.US_CORE}/StructureDefinition/us-core-encounter",
+    "AllergyIntolerance": f"{t.US_CORE}/StructureDefinition/us-core-allergyintolerance",
+    "CarePlan": f"{t.US_CORE}/StructureDefinition/us-core-careplan",
+}
+# Types whose resources claim one of several profiles (a type with none here or in PROFILES claims none: US Core
+# 6.1 has no MedicationAdministration profile).
+SUPPORTED_PROFILES = {
+    "Observation": [*t.US_CORE_VITALS.values(), t.US_CORE_SCREENING],
+    "Condition": [
+        f"{t.US_CORE}/StructureDefinition/us-core-condition-problems-health-concerns",
+        f"{t.US_CORE}/StructureDefinition/us-core-condition-encounter-diagnosis",
+    ],
+}
 
 
 def capability_statement(base: str, *, published: datetime, software_version: str) -> Resource:
@@ -211,8 +227,8 @@ def capability_statement(base: str, *, published: datetime, software_version: st
         }
         if resource_type in PROFILES:
             item["profile"] = PROFILES[resource_type]
-        else:
-            item["supportedProfile"] = [*t.US_CORE_VITALS.values(), t.US_CORE_SCREENING]
+        if resource_type in SUPPORTED_PROFILES:
+            item["supportedProfile"] = SUPPORTED_PROFILES[resource_type]
         return item
 
     return {
@@ -237,7 +253,7 @@ def capability_statement(base: str, *, published: datetime, software_version: st
                     "clients (private_key_jwt, RS384/ES384; scopes such as system/Observation.rs); each read of "
                     "patient data is audited under the same role and care-team rules as the pages.",
                 },
-                "resource": [entry(name) for name in ("Patient", "Practitioner", "Observation")],
+                "resource": [entry(name) for name in SUPPORTED],
             }
         ],
     }

@@ -30,6 +30,20 @@ SUPPORTED: dict[str, dict[str, str]] = {
     },
     "Practitioner": {"_id": "token", "name": "string", "identifier": "token"},
     "Observation": {"_id": "token", "patient": "reference", "category": "token", "code": "token", "date": "date"},
+    "MedicationAdministration": {"_id": "token", "patient": "reference", "status": "token", "effective-time": "date"},
+    "MedicationRequest": {
+        "_id": "token",
+        "patient": "reference",
+        "status": "token",
+        "intent": "token",
+        "authoredon": "date",
+    },
+    "Encounter": {"_id": "token", "patient": "reference", "date": "date", "status": "token", "class": "token"},
+    "Condition": {"_id": "token", "patient": "reference", "category": "token", "clinical-status": "token"},
+    "AllergyIntolerance": {"_id": "token", "patient": "reference", "clinical-status": "token"},
+    "CarePlan": {"_id": "token", "patient": "reference", "category": "token", "status": "token"},
+    "Consent": {"_id": "token", "patient": "reference", "status": "token"},
+    "Appointment": {"_id": "token", "patient": "reference", "status": "token", "date": "date"},
 }
 
 DATE_PREFIXES = ("eq", "gt", "lt", "ge", "le")

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from kapclinic.fhir import smart, views
+from kapclinic.fhir import clinical_views, smart, views
 
 app_name = "fhir"
 
@@ -14,4 +14,28 @@ urlpatterns = [
     path("Practitioner/<str:practitioner_id>", views.practitioner_read, name="practitioner"),
     path("Observation", views.observation_search, name="observation_search"),
     path("Observation/<str:observation_id>", views.observation_read, name="observation"),
+    path(
+        "MedicationAdministration",
+        clinical_views.medication_administration_search,
+        name="medication_administration_search",
+    ),
+    path(
+        "MedicationAdministration/<str:administration_id>",
+        clinical_views.medication_administration_read,
+        name="medication_administration",
+    ),
+    path("MedicationRequest", clinical_views.medication_request_search, name="medication_request_search"),
+    path("MedicationRequest/<str:order_id>", clinical_views.medication_request_read, name="medication_request"),
+    path("Encounter", clinical_views.encounter_search, name="encounter_search"),
+    path("Encounter/<str:encounter_id>", clinical_views.encounter_read, name="encounter"),
+    path("Condition", clinical_views.condition_search, name="condition_search"),
+    path("Condition/<str:condition_id>", clinical_views.condition_read, name="condition"),
+    path("AllergyIntolerance", clinical_views.allergy_search, name="allergy_search"),
+    path("AllergyIntolerance/<str:allergy_id>", clinical_views.allergy_read, name="allergy"),
+    path("CarePlan", clinical_views.careplan_search, name="careplan_search"),
+    path("CarePlan/<str:careplan_id>", clinical_views.careplan_read, name="careplan"),
+    path("Consent", clinical_views.consent_search, name="consent_search"),
+    path("Consent/<str:signature_id>", clinical_views.consent_read, name="consent"),
+    path("Appointment", clinical_views.appointment_search, name="appointment_search"),
+    path("Appointment/<str:appointment_id>", clinical_views.appointment_read, name="appointment"),
 ]

@@ -20,7 +20,7 @@ from kapclinic.audit.context import AuditContext
 from kapclinic.audit.models import EmergencyAccess
 from kapclinic.consent.models import ConsentSignature, ConsentVersion
 from kapclinic.dosing.models import AdverseEvent, DosingSession, MonitoringAlert, SessionState, VitalSign
-from kapclinic.intake.models import Inquiry
+from kapclinic.intake.models import Evaluation, Inquiry
 from kapclinic.ledger.models import Product, StorageLocation
 from kapclinic.ledger.services import Quantity, WitnessCredentials, ledger_entry_record
 from kapclinic.messaging.models import Message, MessageThread
@@ -28,6 +28,7 @@ from kapclinic.patients.models import Patient
 from kapclinic.therapy.models import Reflection, TherapyNote
 from tests.conftest import PASSWORD, other_patient_create, personas_create, team_patient_create
 from tests.probes.dosing import _ready
+from tests.probes.medications import dose_given_make
 from tests.probes.records import check_in_make, investigation_make, plan_make, receive_make, suicide_risk_flag_make
 from tests.probes.world import World
 
@@ -48,6 +49,12 @@ PATIENT_PARAMETERS = (
     "thread_id",
     "message_id",
     "observation_id",
+    "administration_id",
+    "order_id",
+    "encounter_id",
+    "condition_id",
+    "allergy_id",
+    "careplan_id",
 )
 
 
@@ -96,6 +103,9 @@ def _objects(w: World, patient: Patient, *, note_author: User, cosigner: User | 
         patient=patient, plan=signed_plan, number=1, scheduled_for=now, state=SessionState.MONITORING
     )
     alert = _alert_on(w, session)
+    # Given half an hour ago (a dose time in the future fails the discharge arithmetic).
+    order, administration = dose_given_make(session, people, started=now - timedelta(minutes=30))
+    evaluation = Evaluation.objects.create(patient=patient, data={"allergies": []}, recorded_by=people["prescriber"])
     draft_plan = plan_make(
         patient,
         people,
@@ -164,6 +174,10 @@ def _objects(w: World, patient: Patient, *, note_author: User, cosigner: User | 
             "thread_id": thread.pk,
             "message_id": message.pk,
             "note_version": note.version,
+            "administration_id": administration.pk,
+            "order_id": order.pk,
+            "signed_plan_id": signed_plan.pk,
+            "evaluation_id": evaluation.pk,
         },
     )
 
