@@ -31,6 +31,7 @@ from kapclinic.ledger.services import Quantity
 from kapclinic.patients.models import Patient
 from tests.conftest import PASSWORD
 from tests.probes.dosing import _session
+from tests.probes.medications import dose_given_make
 from tests.probes.records import check_in_make, receive_make
 from tests.probes.world import World
 
@@ -230,6 +231,18 @@ def test_the_exit_suicide_check_is_a_question_and_unanswered_never_meets_dischar
     page = client_for("nurse").get(f"/dosing/sessions/{session.pk}/").content.decode()
     assert '<input type="radio" name="new_suicidal_ideation" value="no" required>' in page
     assert 'type="checkbox" name="new_suicidal_ideation"' not in page
+
+
+def test_a_dose_recorded_a_moment_ahead_of_the_clock_does_not_break_the_discharge_criteria(
+    client_for: Any, nurse_world: World, team_patient: Patient
+) -> None:
+    """The service accepts a dose up to a minute ahead of the server's clock; the discharge criteria then count no
+    minutes since it (they raised on a negative count, and the session screen answered 500)."""
+    session = _session(nurse_world, team_patient, "monitoring")
+    dose_given_make(session, nurse_world.people, started=timezone.now() + timedelta(seconds=50), infusion_ended=False)
+    criteria = discharge_criteria(session, {})
+    assert criteria and not all(c.met for c in criteria)
+    assert client_for("nurse").get(f"/dosing/sessions/{session.pk}/").status_code == 200
 
 
 # Issue 14, one write-view pattern: every step of the screen parses its post with a form and, refused, shows the

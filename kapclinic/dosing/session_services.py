@@ -806,8 +806,9 @@ def discharge_criteria(session: DosingSession, answers: dict[str, Any]) -> list[
         .first()
     )
     now = timezone.now()
-    since_dose = int((now - administration.started_at).total_seconds() // 60) if administration else 0
-    since_end = int((now - infusion_end).total_seconds() // 60) if infusion_end else None
+    # A dose may be recorded up to a minute ahead of the server's clock (administration_record): never negative.
+    since_dose = max(0, int((now - administration.started_at).total_seconds() // 60)) if administration else 0
+    since_end = max(0, int((now - infusion_end).total_seconds() // 60)) if infusion_end else None
     return rules.discharge_check(
         route=session.plan.route,
         minutes_since_dose=since_dose,
