@@ -35,6 +35,7 @@ from kapclinic.dosing.models import (
 from kapclinic.errors import NotFound
 from kapclinic.intake.selectors import eligibility_in_force
 from kapclinic.patients.access import on_care_team_of, patient_get_for_user
+from kapclinic.patients.selectors import STAFF_NAME_FIELDS
 from kapclinic.roles import Action, Scope, scope_for
 
 if TYPE_CHECKING:
@@ -109,6 +110,16 @@ def _acknowledged(alert: MonitoringAlert) -> bool:
         return False
 
 
+# The session record shows its staff by name only: their other columns (password hash, licence, dates...) are left
+# unread, a third of the session's 180-column join (issue 15, item 3). Read on use, should anything need them.
+_STAFF_UNSHOWN = tuple(f.name for f in User._meta.concrete_fields if f.name not in ("id", *STAFF_NAME_FIELDS))
+
+
+def _names_only(*staff: str) -> list[str]:
+    """defer() arguments leaving every column of these related users unread but their names."""
+    return [f"{relation}__{name}" for relation in staff for name in _STAFF_UNSHOWN]
+
+
 def session_get(
     *, ctx: AuditContext, session_id: int, action: Action = Action.SESSION_VIEW, record_allowed: bool = True
 ) -> SessionRecord:
@@ -125,6 +136,7 @@ def session_get(
             "administration__lot",
             "administration__by",
         )
+        .defer(*_names_only("nurse", "therapist", "check_in__by", "discharge__by", "administration__by"))
         .filter(pk=session_id)
         .first()
     )
@@ -140,15 +152,34 @@ def session_get(
         alerts=list(
             MonitoringAlert.objects.filter(session=session)
             .select_related("acknowledgement__by", "vital")
+            .defer(*_names_only("acknowledgement__by"))
             .order_by("raised_at", "id")
         ),
-        clearances=list(Clearance.objects.filter(session=session).select_related("override_by").order_by("at", "id")),
+        clearances=list(
+            Clearance.objects.filter(session=session)
+            .select_related("override_by")
+            .defer(*_names_only("override_by"))
+            .order_by("at", "id")
+        ),
         orders=list(
-            DoseOrder.objects.filter(session=session).select_related("signed_by", "product").order_by("signed_at", "id")
+            DoseOrder.objects.filter(session=session)
+            .select_related("signed_by", "product")
+            .defer(*_names_only("signed_by"))
+            .order_by("signed_at", "id")
         ),
         administration=session.administration if _has(session, "administration") else None,
-        events=list(SessionEvent.objects.filter(session=session).select_related("by").order_by("occurred_at", "id")),
-        transitions=list(SessionTransition.objects.filter(session=session).select_related("by").order_by("at", "id")),
+        events=list(
+            SessionEvent.objects.filter(session=session)
+            .select_related("by")
+            .defer(*_names_only("by"))
+            .order_by("occurred_at", "id")
+        ),
+        transitions=list(
+            SessionTransition.objects.filter(session=session)
+            .select_related("by")
+            .defer(*_names_only("by"))
+            .order_by("at", "id")
+        ),
         discharge=session.discharge if _has(session, "discharge") else None,
     )
 
