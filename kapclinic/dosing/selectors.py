@@ -62,6 +62,16 @@ def dosing_blockers(*, patient_id: int, plan: TreatmentPlan, on: date | None = N
     return reasons
 
 
+# Pages show a session's staff by name only: their other columns (password hash, licence, dates...) are left
+# unread, a third of the session record's 180-column join (issue 15, item 3). Read on use, should anything need them.
+_STAFF_UNSHOWN = tuple(f.name for f in User._meta.concrete_fields if f.name not in ("id", *STAFF_NAME_FIELDS))
+
+
+def _names_only(*staff: str) -> list[str]:
+    """defer() arguments leaving every column of these related users unread but their names."""
+    return [f"{relation}__{name}" for relation in staff for name in _STAFF_UNSHOWN]
+
+
 def sessions_between(start: date, end: date) -> QuerySet[DosingSession]:
     """Sessions on the calendar from `start` to `end` inclusive, with what the schedule shows, in time order.
 
@@ -71,6 +81,7 @@ def sessions_between(start: date, end: date) -> QuerySet[DosingSession]:
     return (
         DosingSession.objects.filter(scheduled_for__gte=first, scheduled_for__lt=after)
         .select_related("patient", "plan", "therapist", "nurse", "checklist")
+        .defer(*_names_only("therapist", "nurse"))
         .order_by("scheduled_for", "id")
     )
 
@@ -108,16 +119,6 @@ def _acknowledged(alert: MonitoringAlert) -> bool:
         return alert.acknowledgement is not None
     except AlertAcknowledgement.DoesNotExist:
         return False
-
-
-# The session record shows its staff by name only: their other columns (password hash, licence, dates...) are left
-# unread, a third of the session's 180-column join (issue 15, item 3). Read on use, should anything need them.
-_STAFF_UNSHOWN = tuple(f.name for f in User._meta.concrete_fields if f.name not in ("id", *STAFF_NAME_FIELDS))
-
-
-def _names_only(*staff: str) -> list[str]:
-    """defer() arguments leaving every column of these related users unread but their names."""
-    return [f"{relation}__{name}" for relation in staff for name in _STAFF_UNSHOWN]
 
 
 def session_get(
