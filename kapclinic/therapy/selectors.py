@@ -31,6 +31,7 @@ from kapclinic.dosing.models import Discharge, DosingSession, SessionState
 from kapclinic.errors import AccessDenied, Conflict, NotFound
 from kapclinic.patients.access import PatientAccess, is_on_care_team, patient_get_for_user
 from kapclinic.patients.models import Patient
+from kapclinic.patients.selectors import PATIENT_NAME_FIELDS, STAFF_NAME_FIELDS
 from kapclinic.plans.models import TreatmentPlan
 from kapclinic.plans.selectors import current_plan
 from kapclinic.roles import Action, Role, Scope, may, scope_for
@@ -444,6 +445,13 @@ class NotesToSign:
     to_cosign: list[TherapyNote]
 
 
+# What the lists of notes to sign show (the home pages' card, the inbox): kind, dates, the patient's and the author's
+# names; not the notes' text, sections and search columns, nor whole patient rows (issue 15, item 3).
+_LISTED = ("kind", "created_at", "signed_at", "patient", "author")
+_PATIENT_NAMED = tuple(f"patient__{name}" for name in PATIENT_NAME_FIELDS)
+_AUTHOR_NAMED = tuple(f"author__{name}" for name in STAFF_NAME_FIELDS)
+
+
 def notes_to_sign(*, ctx: AuditContext, limit: int = 50) -> NotesToSign:
     """What the home pages list: the user's drafts (overdue ones marked), notes waiting for their co-signature,
     and for the director every draft unsigned longer than KAPCLINIC_UNSIGNED_NOTE_DAYS. Each patient shown is audited.
@@ -459,6 +467,7 @@ def notes_to_sign(*, ctx: AuditContext, limit: int = 50) -> NotesToSign:
             Draft(note=note, overdue=note.created_at < cutoff)
             for note in TherapyNote.objects.filter(author_id=user.pk, signed_at__isnull=True)
             .select_related("patient")
+            .only(*_LISTED, *_PATIENT_NAMED)
             .order_by("created_at", "id")[:limit]
         ]
     if may(user.role, Action.NOTE_COSIGN):
@@ -466,12 +475,14 @@ def notes_to_sign(*, ctx: AuditContext, limit: int = 50) -> NotesToSign:
             TherapyNote.objects.filter(cosigner_id=user.pk, signed_at__isnull=False)
             .exclude(cosignatures__cosigner_id=user.pk)
             .select_related("patient", "author")
+            .only(*_LISTED, *_PATIENT_NAMED, *_AUTHOR_NAMED)
             .order_by("signed_at", "id")[:limit]
         )
     if user.role == Role.DIRECTOR:
         overdue_all = list(
             TherapyNote.objects.filter(signed_at__isnull=True, created_at__lt=cutoff)
             .select_related("patient", "author")
+            .only(*_LISTED, *_PATIENT_NAMED, *_AUTHOR_NAMED)
             .order_by("created_at", "id")[:limit]
         )
     patient_ids = sorted({n.patient_id for n in [*(d.note for d in own), *to_cosign, *overdue_all]})
