@@ -242,16 +242,21 @@ def sessions_of_day(day: date, *, user: User) -> list[DosingSession]:
 
 def open_alerts_for(user: User) -> list[MonitoringAlert]:
     """Unacknowledged alerts on sessions the user may act on (their team's), newest first."""
+    alerts = open_alerts_query(user)
+    return [] if alerts is None else list(alerts.select_related("session__patient", "vital"))
+
+
+def open_alerts_query(user: User) -> QuerySet[MonitoringAlert] | None:
+    """open_alerts_for's alerts as a query, without the related rows (None: the role acts on no alert); a poll asks
+    it for the few values it compares before anything is read whole."""
     scope = scope_for(user.role, Action.ALERT_ACKNOWLEDGE)
     if scope is Scope.NONE:
-        return []
+        return None
     # A reading raises an alert someone must act on only after the dose (the state table's AFTER_DOSE).
-    alerts = MonitoringAlert.objects.filter(acknowledgement__isnull=True, session__state__in=AFTER_DOSE).select_related(
-        "session__patient", "vital"
-    )
+    alerts = MonitoringAlert.objects.filter(acknowledgement__isnull=True, session__state__in=AFTER_DOSE)
     if scope is Scope.TEAM:
         alerts = alerts.filter(session__patient__care_team__user=user)
-    return list(alerts.order_by("-raised_at", "-id")[:50])
+    return alerts.order_by("-raised_at", "-id")[:50]
 
 
 def rems_form_context(record: SessionRecord) -> dict[str, object]:
