@@ -16,6 +16,7 @@ from ninja.security import APIKeyCookie, HttpBearer
 
 from kapclinic.accounts.models import User
 from kapclinic.accounts.services import api_token_for, mfa_required_for
+from kapclinic.appointments.services import BookingClash
 from kapclinic.errors import AccessDenied, Conflict, NotFound
 
 
@@ -77,6 +78,13 @@ def _on_validation(request: HttpRequest, exc: DjangoValidationError) -> HttpResp
     return api.create_response(request, {"detail": validation_detail(exc)}, status=422)
 
 
+@api.exception_handler(BookingClash)
+def _on_clash(request: HttpRequest, exc: BookingClash) -> HttpResponse:
+    """A booking's time is taken: 409 with what clashed and the next free starts (apitypes.ClashOut)."""
+    body = {"detail": exc.messages[0], "field": exc.field, "next_free": [f.isoformat() for f in exc.next_free]}
+    return api.create_response(request, body, status=409)
+
+
 @api.exception_handler(AccessDenied)
 def _on_denied(request: HttpRequest, exc: AccessDenied) -> HttpResponse:
     return api.create_response(request, {"detail": exc.message}, status=403)
@@ -104,6 +112,7 @@ def _on_unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpR
 def _mount() -> None:
     from kapclinic.accounts.api import router as auth_router
     from kapclinic.appointments.api import router as appointments_router
+    from kapclinic.appointments.feed_api import router as calendar_feed_router
     from kapclinic.chart.api import router as chart_router
     from kapclinic.consent.api import router as consent_router
     from kapclinic.dosing.api import router as dosing_router
@@ -117,6 +126,7 @@ def _mount() -> None:
     from kapclinic.patients.api import router as patients_router
     from kapclinic.patients.api import search_router
     from kapclinic.plans.api import router as plans_router
+    from kapclinic.reminders.api import router as reminders_router
     from kapclinic.therapy.api import router as therapy_router
 
     api.add_router("/auth", auth_router)
@@ -128,12 +138,14 @@ def _mount() -> None:
     api.add_router("", measures_router)
     api.add_router("", intake_router)
     api.add_router("", appointments_router)
+    api.add_router("/calendar-feed", calendar_feed_router)
     api.add_router("", consent_router)
     api.add_router("", plans_router)
     api.add_router("", dosing_router)
     api.add_router("", therapy_router)
     api.add_router("", inbox_router)
     api.add_router("", messaging_router)
+    api.add_router("", reminders_router)
     api.add_router("", search_router)
 
 

@@ -5,7 +5,7 @@ Kept out of kapclinic/api.py, which imports every router: a router importing it 
 
 from __future__ import annotations
 
-from datetime import time
+from datetime import datetime, time
 from typing import Annotated, Any
 
 from ninja import Field, Schema
@@ -70,6 +70,15 @@ class ValidationErrorOut(Schema):
     detail: list[FieldErrorOut]
 
 
+class ClashOut(Schema):
+    """409 for a booking: the time is taken (or someone or something is away or closed then); `next_free` are the
+    next starts when everyone and everything it needs is free, `field` the request field it is about."""
+
+    detail: str
+    field: str = ""
+    next_free: list[datetime] = []
+
+
 ERROR_ANSWERS: dict[int, Any] = {
     400: ErrorOut,
     401: ErrorOut,
@@ -81,3 +90,6 @@ ERROR_ANSWERS: dict[int, Any] = {
 }
 """The error answers the API's handlers (kapclinic/api.py) give for any operation; spread into each
 `response={...}` so the OpenAPI document describes them: `response={200: PatientOut, **ERROR_ANSWERS}`."""
+
+BOOKING_ANSWERS: dict[int, Any] = {**ERROR_ANSWERS, 409: ClashOut}
+"""The error answers of the booking operations: a clash is 409 with the next free times (kapclinic/api.py)."""

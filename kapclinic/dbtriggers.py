@@ -55,6 +55,8 @@ APPEND_ONLY_TABLES = (
     "messaging_message",
     "messaging_messageread",
     "messaging_messagesafetyflag",
+    "reminders_remindersent",
+    "reminders_bookingreply",
 )
 
 

@@ -108,6 +108,9 @@ class Action(StrEnum):
     MESSAGE_VIEW = "message.view"
     MESSAGE_SEND = "message.send"
     MESSAGE_TRIAGE = "message.triage"
+    # Booking reminders (issue 16, item 4).
+    BOOKING_REPLY = "booking.reply"
+    REMINDER_PREFERENCE = "reminder.preference"
 
 
 _N, _A, _T, _O = Scope.NONE, Scope.ALL, Scope.TEAM, Scope.OWN
@@ -211,6 +214,10 @@ _ROWS: dict[Action, tuple[Scope, ...]] = {
     Action.MESSAGE_VIEW:          (_N,   _T,   _T,   _T,   _N,   _N,   _O),
     Action.MESSAGE_SEND:          (_N,   _T,   _T,   _T,   _N,   _N,   _O),
     Action.MESSAGE_TRIAGE:        (_N,   _T,   _T,   _T,   _N,   _N,   _N),
+    # Reminders: the patient answers their own bookings (confirm, ask for another time) and chooses how reminders
+    # reach them and what they may say; staff see the answers on the calendar and in the inbox.
+    Action.BOOKING_REPLY:         (_N,   _N,   _N,   _N,   _N,   _N,   _O),
+    Action.REMINDER_PREFERENCE:   (_N,   _N,   _N,   _N,   _N,   _N,   _O),
 }
 # fmt: on
 

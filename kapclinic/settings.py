@@ -81,6 +81,7 @@ INSTALLED_APPS = [
     "kapclinic.dosing",
     "kapclinic.therapy",
     "kapclinic.messaging.apps.MessagingConfig",
+    "kapclinic.reminders",
     "kapclinic.chart",
     "kapclinic.demo",
 ]
@@ -124,6 +125,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "kapclinic.accounts.context_processors.role",
+                "kapclinic.home.context_processors.header_counts",
             ],
             # One way to write names, questionnaires, dates and amounts on every page (issue 13, defect 10).
             # {% url %} with its answers kept, in place of Django's (kapclinic/urlcache.py: half of base.html's time).
@@ -264,6 +266,12 @@ KAPCLINIC_CRISIS_TEXT = env_str(
 # Spam protection of the public inquiry form: at most this many from one address an hour.
 KAPCLINIC_PUBLIC_INQUIRIES_PER_HOUR = env_int("KAPCLINIC_PUBLIC_INQUIRIES_PER_HOUR", 5, minimum=1)
 KAPCLINIC_CLINIC_ADDRESS = env_str("KAPCLINIC_CLINIC_ADDRESS", "The clinic")
+# The clinic's name as reminders give it ("your appointment at <name>"): a plain name, nothing clinical.
+KAPCLINIC_CLINIC_NAME = env_str("KAPCLINIC_CLINIC_NAME", "the clinic")
+# The FHIR face's identifier systems (issue 17): the clinic's own URIs for its MRNs and its staff numbers. Set them
+# to a URL the clinic controls (e.g. https://clinic.example/fhir/sid/mrn) before records leave.
+KAPCLINIC_FHIR_MRN_SYSTEM = env_str("KAPCLINIC_FHIR_MRN_SYSTEM", "urn:kapclinic:mrn")
+KAPCLINIC_FHIR_STAFF_SYSTEM = env_str("KAPCLINIC_FHIR_STAFF_SYSTEM", "urn:kapclinic:staff")
 KAPCLINIC_PAGE_SIZE = env_int("KAPCLINIC_PAGE_SIZE", 25, minimum=1)
 # Therapy notes left unsigned longer than this show on the author's home page and the director's dashboard.
 KAPCLINIC_UNSIGNED_NOTE_DAYS = env_int("KAPCLINIC_UNSIGNED_NOTE_DAYS", 3, minimum=0)
@@ -347,14 +355,24 @@ EMAIL_BACKEND = env_str(
     "EMAIL_BACKEND",
     "django.core.mail.backends.console.EmailBackend" if DEBUG else "django.core.mail.backends.smtp.EmailBackend",
 )
+# A provider's HTTP API instead of SMTP: EMAIL_BACKEND=anymail.backends.<provider>.EmailBackend (django-anymail,
+# e.g. postmark, mailgun, amazon_ses) with the provider's settings as ANYMAIL_<NAME> variables, e.g.
+# ANYMAIL_POSTMARK_SERVER_TOKEN=... (docs/deploy.md, "Email and text messages").
+ANYMAIL = {name.removeprefix("ANYMAIL_"): value for name, value in os.environ.items() if name.startswith("ANYMAIL_")}
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
 EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "kapclinic <no-reply@clinic.example.test>")
+# Text messages (appointment reminders): the dotted path of a class with send_text(to, body)
+# (kapclinic/reminders/sms.py). Empty: the clinic sends no texts, and patients are not offered them. The demo and
+# development print texts to the console; a clinic names its provider's backend.
+KAPCLINIC_SMS_BACKEND = env_str("KAPCLINIC_SMS_BACKEND", "kapclinic.reminders.sms.ConsoleSmsBackend" if DEBUG else "")
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    # A calendar feed's address is its sign-in: request lines name its route, never the secret (logpaths.py).
+    "filters": {"paths_without_secrets": {"()": "kapclinic.logpaths.PathsWithoutSecrets"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["paths_without_secrets"]}},
     "root": {"handlers": ["console"], "level": env_str("KAPCLINIC_LOG_LEVEL", "WARNING")},
 }
 

@@ -17,7 +17,9 @@ from kapclinic.clinical.availability import (
     WeeklyHours,
     booking_minutes,
     clashes,
+    crowded,
     free_windows,
+    holder_busy,
     merged,
     minus,
     next_free_starts,
@@ -127,6 +129,29 @@ def test_merged_intervals_are_sorted_and_apart(a: list[tuple[datetime, datetime]
     out = merged(a)
     assert all(b < e for b, e in out)
     assert all(out[i][1] < out[i + 1][0] for i in range(len(out) - 1))
+
+
+@settings(max_examples=200, deadline=None)
+@given(intervals, moments, st.integers(min_value=1, max_value=4))
+def test_crowded_is_where_at_least_so_many_run_at_once_minute_by_minute(
+    a: list[tuple[datetime, datetime]], minute: datetime, at_once: int
+) -> None:
+    running = sum(1 for b, e in a if b <= minute < e)
+    assert covered(crowded(a, at_once), minute) == (running >= at_once)
+
+
+def test_a_nurse_holds_three_dosing_sessions_at_once_but_nothing_beside_another_kind() -> None:
+    assert KIND_NEEDS["dosing"].at_once == 3
+    day = MONDAY
+    sessions = [(at(day, 9), at(day, 12), "dosing"), (at(day, 10), at(day, 13), "dosing")]
+    assert holder_busy(sessions, "dosing") == []
+    third = [*sessions, (at(day, 11), at(day, 14), "dosing")]
+    assert holder_busy(third, "dosing") == [(at(day, 11), at(day, 12))]
+    # For another kind every session keeps the nurse, and an appointment keeps her from a session.
+    assert holder_busy(sessions, "consultation") == [(at(day, 9), at(day, 13))]
+    assert holder_busy([(at(day, 15), at(day, 16), "consultation")], "dosing") == [(at(day, 15), at(day, 16))]
+    with pytest.raises(ValueError):
+        crowded([], 0)
 
 
 def test_a_booking_ending_at_ten_leaves_ten_free() -> None:

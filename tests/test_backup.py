@@ -45,7 +45,8 @@ def records_add() -> None:
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
     from kapclinic.accounts.models import User
-    from kapclinic.accounts.services import api_token_issue
+    from kapclinic.accounts.services import api_token_issue, calendar_feed_token_issue
+    from kapclinic.audit.context import AuditContext
 
     director = User.objects.get(username="director")
     group = Group.objects.create(name="Backup drill")
@@ -55,6 +56,7 @@ def records_add() -> None:
     director.groups.add(group)
     director.user_permissions.add(permission)
     api_token_issue(user=director)
+    calendar_feed_token_issue(ctx=AuditContext(user=director, channel="system"))
     TOTPDevice.objects.create(user=director, name="Phone", confirmed=True)
     session = SessionStore()
     session["backup"] = "drill"

@@ -472,3 +472,32 @@ def test_calendar_bad_input_and_roles(client_for: Any) -> None:
     assert client_for("auditor").get("/appointments/calendar/").status_code == 403
     bad = client_for("coordinator").get("/appointments/calendar/", {"start": "99999-01-01", "staff": "x"})
     assert bad.status_code == 422 and "Enter a valid date" in bad.content.decode()
+
+
+@pytest.mark.django_db
+def test_free_times_without_a_staff_member_offer_whoever_holds_the_kind(
+    api_for: Any, personas: dict[str, User], team_patient: Patient
+) -> None:
+    """GET /availability?kind=&from= (issue 16, item 9): each start with who is free then, earliest first."""
+    therapist, prescriber = personas["therapist"], personas["prescriber"]
+    day = next_weekday()
+    hours_for(therapist, starts=13, ends=17)
+    hours_for(prescriber, starts=9, ends=12)
+    hours_for(personas["outsider_therapist"], starts=14, ends=17)  # (no hours recorded would mean any time)
+    api = api_for("coordinator")
+    answer = api.get("/api/v1/availability", {"kind": "integration", "from": at(day, 8).isoformat()})
+    assert answer.status_code == 200, answer.content
+    body = answer.json()
+    assert body["staff"] is None and len(body["options"]) == 10
+    first = body["options"][0]
+    # The prescriber (who also holds integration sessions) works from nine, the therapist from one.
+    assert datetime.fromisoformat(first["start"]) == at(day, 9) and first["staff"] == prescriber.pk
+    assert [datetime.fromisoformat(s) for s in body["starts"]] == sorted(
+        {datetime.fromisoformat(o["start"]) for o in body["options"]}
+    )
+    # The patient's own booking takes their time out for everyone.
+    book(AuditContext(user=personas["coordinator"], channel="system"), prescriber, team_patient, at(day, 9))
+    again = api.get(
+        "/api/v1/availability", {"kind": "integration", "from": at(day, 8).isoformat(), "patient": team_patient.pk}
+    ).json()
+    assert all(not (at(day, 9) <= datetime.fromisoformat(o["start"]) < at(day, 9, 50)) for o in again["options"])

@@ -631,12 +631,12 @@ def test_the_consent_page_query_count_does_not_grow_with_history(
     sign_and_witness()
     # 1 session, 2 user, 3 patient, 4 care team (the nurse's scope is the team), 5 audit chain head, 6 audit INSERT,
     # 7 signatures (with version, recorder, withdrawal), 8 their witnesses, 9 latest version, 10 care team and
-    # 11 duplicate flags of the banner, 12 safety flags, 13 allergies (the evaluation). The session is not saved:
-    # activity is noted at most once a minute.
-    with django_assert_num_queries(13):
+    # 11 duplicate flags of the banner, 12 safety flags, 13 allergies (the evaluation), 14 the header's inbox and
+    # message counts (one query). The session is not saved: activity is noted at most once a minute.
+    with django_assert_num_queries(14):
         assert nurse.get(url).status_code == 200
     for _ in range(4):
         sign_and_witness()
-    with django_assert_num_queries(13):
+    with django_assert_num_queries(14):
         page = nurse.get(url).content.decode()
     assert page.count("✕ Withdrawn ") == 5

@@ -24,12 +24,13 @@ from kapclinic.therapy.selectors import integration_sessions_due
 # of its rows; the API the same with its token for the first two. The homes add one query per list they show
 # (prescriber: safety flags, caseload count and page, appointments, today's sessions, the sessions waiting, the
 # notes to sign and to co-sign) and one head and one INSERT for all the lists naming patients (audit/page_reads.py).
+# Every page adds the header's inbox and message counts (one query; home/context_processors.py), the API does not.
 PAGES = {
-    "board": ("nurse", "/dosing/today/", 5),
-    "schedule": ("nurse", "/dosing/schedule/", 5),
-    "home_nurse": ("nurse", "/", 8),
-    "home_prescriber": ("prescriber", "/", 12),
-    "home_therapist": ("therapist", "/", 11),
+    "board": ("nurse", "/dosing/today/", 6),
+    "schedule": ("nurse", "/dosing/schedule/", 6),
+    "home_nurse": ("nurse", "/", 9),
+    "home_prescriber": ("prescriber", "/", 13),
+    "home_therapist": ("therapist", "/", 12),
     "api_sessions": ("nurse", "/api/v1/dosing-sessions", 4),
 }
 

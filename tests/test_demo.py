@@ -14,6 +14,7 @@ from django.utils import timezone
 from kapclinic.accounts.models import User
 from kapclinic.appointments.models import Appointment
 from kapclinic.audit.context import AuditContext
+from kapclinic.clinical.availability import crowded
 from kapclinic.dosing.models import AdverseEvent, CheckIn, Clearance, DosingSession, MonitoringAlert, SessionState
 from kapclinic.intake.models import EligibilityDecision, Evaluation
 from kapclinic.intake.selectors import eligibility_for_patient
@@ -104,7 +105,6 @@ def test_the_demo_prescriber_and_therapist_each_see_their_upcoming_appointments(
     assert "Medical and psychiatric evaluation</a>" in pages["prescriber"]
     assert "Integration session</a>" not in pages["prescriber"]
     assert "No appointments booked with you" not in pages["therapist"] + pages["prescriber"]
-    assert "My appointments" not in pages["nurse"]
     # Issue 16: two rooms, three chairs in the second, the clinicians' hours; Iris's session holds the Garden room.
     from kapclinic.appointments.models import Place, WorkingHours
 
@@ -112,10 +112,26 @@ def test_the_demo_prescriber_and_therapist_each_see_their_upcoming_appointments(
     assert Place.objects.filter(kind="chair", in_room__name="Infusion suite").count() == 3
     for username in ("prescriber", "nurse", "therapist"):
         assert WorkingHours.objects.filter(user__username=username).exists()
-    held = Appointment.objects.get(kind="integration", with_user__username="therapist").place
+    held = Appointment.objects.get(kind="integration", patient__given_name="Iris").place
     assert held is not None and held.name == "Garden room"
+    # A week of bookings of every kind, today's and the coming sessions held as dosing bookings, and no clash.
+    booked = list(Appointment.objects.filter(status="booked"))
+    assert {a.kind for a in booked} == {"consultation", "evaluation", "preparation", "integration", "dosing"}
+    assert DosingSession.objects.filter(booking__isnull=False).count() >= 6
+    for one in booked:
+        overlapping = [b for b in booked if b.pk != one.pk and b.starts_at < one.ends_at and one.starts_at < b.ends_at]
+        assert not [b for b in overlapping if b.place_id is not None and b.place_id == one.place_id], one
+        assert not [b for b in overlapping if b.patient_id is not None and b.patient_id == one.patient_id], one
+        same_holder = [b for b in overlapping if b.with_user_id == one.with_user_id]
+        if one.kind == "dosing":  # a nurse watches up to three at once (clinical.availability KIND_NEEDS)
+            assert all(b.kind == "dosing" for b in same_holder), one
+            assert not crowded([(b.starts_at, b.ends_at) for b in [one, *same_holder]], 4), one
+        else:
+            assert not same_holder, one
+    count = Appointment.objects.count()
     call_command("demo_load", "--quiet")  # again: nothing twice
     assert Place.objects.count() == 5 and WorkingHours.objects.filter(place__isnull=False).count() == 5
+    assert Appointment.objects.count() == count
 
 
 def test_the_demo_questionnaire_courses_are_scored_in_one_batch_as_score_scores_them() -> None:

@@ -146,13 +146,13 @@ def test_patient_list_query_count_does_not_grow(
 ) -> None:
     client = client_for("coordinator")
     client.get("/patients/")  # warm the session
-    # session, user, count, page of patients, the audit chain's head and one INSERT of audit rows (the session
-    # is not written: the idle clock is noted at most once a minute)
+    # session, user, count, page of patients, the audit chain's head and one INSERT of audit rows, the header's
+    # inbox count (the session is not written: the idle clock is noted at most once a minute)
     _many_patients(5)
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(7):
         client.get("/patients/")
     _many_patients(40, start=2000)
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(7):
         client.get("/patients/")
 
 
@@ -161,7 +161,7 @@ def test_team_list_adds_no_query_for_nurse(
 ) -> None:
     client = client_for("nurse")
     client.get("/patients/")
-    with django_assert_num_queries(6):  # as for the coordinator: the team filter is a join, not a query
+    with django_assert_num_queries(7):  # as for the coordinator: the team filter is a join, not a query
         assert team_patient.mrn in client.get("/patients/").content.decode()
 
 
@@ -173,12 +173,13 @@ def test_chart_query_count_is_constant(
     # session, user, patient, care-team check, audit chain head and INSERT, care team with users, duplicate flags,
     # open safety flags, recent scores, trajectory scores, measurement schedule, current treatment plan,
     # consent status, therapy notes (the notes' team check reads the care team above), dosing sessions with
-    # checklists, appointments, the inquiry the patient came from with the banner's allergies (the evaluation)
-    with django_assert_num_queries(18):
+    # checklists, appointments, the inquiry the patient came from with the banner's allergies (the evaluation), the
+    # header's inbox and message counts (one query)
+    with django_assert_num_queries(19):
         response = client.get(f"/patients/{team_patient.pk}/")
     assert response.status_code == 200
     _many_patients(20)
-    with django_assert_num_queries(18):
+    with django_assert_num_queries(19):
         client.get(f"/patients/{team_patient.pk}/")
 
 

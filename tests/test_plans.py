@@ -11,6 +11,7 @@ from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from kapclinic.accounts.models import User
+from kapclinic.appointments.models import Place
 from kapclinic.audit.models import AccessEvent
 from kapclinic.consent.models import ConsentSignature, ConsentVersion, ConsentWithdrawal
 from kapclinic.dosing.models import DosingSession, PreparationChecklist, SessionState
@@ -181,13 +182,14 @@ def test_dosing_is_scheduled_only_with_consent_and_an_eligible_decision(
         api.post(f"/api/v1/dosing-sessions/{first.pk}/schedule", {}, content_type="application/json").status_code == 422
     )
     decide(team_patient, personas["prescriber"], "eligible_with_precautions")
+    chair = Place.objects.create(name="Chair 2", kind="chair")
     scheduled = api.post(
         f"/api/v1/dosing-sessions/{first.pk}/schedule",
-        {"room": "Room 2", "nurse": personas["nurse"].pk},
+        {"place": chair.pk, "nurse": personas["nurse"].pk},
         content_type="application/json",
     )
     assert scheduled.status_code == 200, scheduled.content
-    assert scheduled.json()["state"] == "scheduled" and scheduled.json()["room"] == "Room 2"
+    assert scheduled.json()["state"] == "scheduled" and scheduled.json()["room"] == "Chair 2"
     assert PreparationChecklist.objects.filter(session=first).exists()
     # Withdrawn consent blocks the next one.
     ConsentWithdrawal.objects.create(signature=signature, recorded_by=personas["patient_user"], channel="portal")
@@ -216,8 +218,9 @@ def _scheduled_session(api_for: Any, personas: dict[str, User], patient: Patient
     consent(patient, personas["director"], personas["patient_user"])
     plan_id = _signed_plan(api, personas, patient)
     session = DosingSession.objects.get(plan_id=plan_id, number=1)
+    nurse = {"nurse": personas["nurse"].pk}
     assert (
-        api.post(f"/api/v1/dosing-sessions/{session.pk}/schedule", {}, content_type="application/json").status_code
+        api.post(f"/api/v1/dosing-sessions/{session.pk}/schedule", nurse, content_type="application/json").status_code
         == 200
     )
     return session

@@ -212,7 +212,7 @@ WHO: dict[str, Role | None] = {
 }
 MISSING_ID = 999_999_999
 HUGE_ID = 2**63
-SLUG_PARAMETERS = {"code", "step", "what"}
+SLUG_PARAMETERS = {"code", "step", "what", "token"}
 REFUSED = {401, 403, 404, 405}
 
 # Routes whose body or query string, not their path, names the patient: walked on both patients too.
@@ -484,6 +484,8 @@ def _fill(world: RouteWorld, route: Route, variant: str, who: str) -> str:
     for name in route.parameters:
         if variant in ("missing", "huge") and name not in SLUG_PARAMETERS:
             values[name] = MISSING_ID if variant == "missing" else HUGE_ID
+        elif name == "observation_id":  # a FHIR Observation id: the patient's set of vital signs, its BP
+            values[name] = f"vs-{(world.other if variant == 'other' else world.team).ids['vital_id']}-bp"
         elif name in PATIENT_PARAMETERS:
             values[name] = (world.other if variant == "other" else world.team).ids[name]
         elif name in world.shared:
@@ -492,12 +494,16 @@ def _fill(world: RouteWorld, route: Route, variant: str, who: str) -> str:
             values[name] = world.token_ids["auditor" if who == "anonymous" else who]
         elif name == "user_id":
             values[name] = world.people["outsider_therapist"].pk
+        elif name == "practitioner_id":
+            values[name] = world.people["prescriber"].pk
         elif name == "code":
             values[name] = "phq9"
         elif name == "what":
             values[name] = "cancel"  # every change of an appointment has the booking rule
         elif name == "goal_index":
             values[name] = 0
+        elif name == "token":
+            values[name] = "not-a-feed-address"  # a calendar feed's secret: every caller gets "not found"
         else:
             raise AssertionError(f"The walk does not know how to fill {{{name}}} of {route.key}: add it to _fill")
     url = route.path.format(**values)

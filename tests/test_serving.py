@@ -148,6 +148,9 @@ def test_gunicorn_serves_the_clinic_in_production_mode(gunicorn: Server) -> None
     assert page.headers["strict-transport-security"] == "max-age=31536000; includeSubDomains; preload"
     assert "secure" in page.headers["set-cookie"].lower()
 
+    feed = gunicorn.get("/calendar/feed/SecretOfAFeedAddress.ics", via_proxy=True)
+    assert feed.status == 404
+
     time.sleep(0.3)  # the access log line is written after the answer
     log = gunicorn.log.read_text()
     assert "1 worker(s) on 127.0.0.1:" in log and "1 trusted proxy(ies) at 127.0.0.1,::1" in log
@@ -155,6 +158,8 @@ def test_gunicorn_serves_the_clinic_in_production_mode(gunicorn: Server) -> None
     assert '"GET /readyz HTTP/1.1" 200' in log
     # The access log keeps no query string: searches and filters name patients.
     assert "cedar" not in log and "search" not in log and "next=" not in log
+    # Nor a calendar feed's secret, the one path that holds one.
+    assert '"GET /calendar/feed/….ics HTTP/1.1" 404' in log and "SecretOfAFeedAddress" not in log
 
 
 def _serve(env: dict[str, str]) -> subprocess.CompletedProcess[str]:

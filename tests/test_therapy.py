@@ -919,8 +919,9 @@ def test_the_integration_note_screen_costs_the_same_however_much_there_is_beside
             grow()
         # session, user; the note, its addenda, co-signatures, shares; patient, care team (note); patient, care
         # team, reflections (beside); plan, goal progress; banner: care team, duplicate flags, safety flags,
-        # allergies; the form's dosing sessions and co-signers; the page's audit rows: chain head and one INSERT.
-        with django_assert_num_queries(21):
+        # allergies; the form's dosing sessions and co-signers; the page's audit rows: chain head and one INSERT;
+        # the header's inbox and message counts (one query).
+        with django_assert_num_queries(22):
             response = client.get(f"/notes/{note.pk}/")
         assert response.status_code == 200
 
@@ -937,8 +938,9 @@ def test_a_signed_notes_screen_costs_the_same_however_many_addenda(
         for n in range(rounds):
             services.note_addendum_add(ctx=ctx(therapist), note_id=note.pk, body=f"More {n}.", reason="Later")
         # session, user; the note (with author, co-signer, signer, session), addenda, co-signatures, shares;
-        # patient, care team, audit chain head and INSERT; banner: care team, duplicate flags, safety flags, allergies.
-        with django_assert_num_queries(14):
+        # patient, care team, audit chain head and INSERT; banner: care team, duplicate flags, safety flags, allergies;
+        # the header's inbox and message counts (one query).
+        with django_assert_num_queries(15):
             response = client.get(f"/notes/{note.pk}/")
         assert response.content.decode().count("Addendum by") == len(NoteAddendum.objects.filter(note=note))
 
@@ -957,8 +959,8 @@ def test_the_notes_list_costs_the_same_however_many_notes(
             )
         # session, user; patient, care team, the notes (with addenda counts); patient, care team, reflections;
         # banner: care team, duplicate flags, safety flags, allergies; plan; the page's audit rows: chain head and
-        # one INSERT (kapclinic/audit/page_reads.py).
-        with django_assert_num_queries(15):
+        # one INSERT (kapclinic/audit/page_reads.py); the header's inbox and message counts (one query).
+        with django_assert_num_queries(16):
             assert client.get(f"/patients/{team_patient.pk}/notes/").status_code == 200
 
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import hashlib
+import secrets
 from datetime import datetime
 
 from django.contrib.auth.models import AbstractUser
@@ -42,6 +43,12 @@ def api_token_digest(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
+def secret_new(prefix: str) -> tuple[str, str, str]:
+    """Return a new secret as (text shown once, digest stored, characters that tell it apart)."""
+    raw = prefix + secrets.token_urlsafe(32)
+    return raw, api_token_digest(raw), raw[len(prefix) : len(prefix) + 8]
+
+
 class ApiToken(models.Model):
     """A bearer token for the API; only its SHA-256 digest is kept."""
 
@@ -63,3 +70,26 @@ class ApiToken(models.Model):
     def is_usable(self, now: datetime | None = None) -> bool:
         moment = now or timezone.now()
         return self.revoked_at is None and self.expires_at > moment
+
+
+class CalendarFeedToken(models.Model):
+    """The secret in the address of a person's calendar feed (a calendar app cannot sign in; issue 16, item 3).
+    Only its SHA-256 digest is kept, as for API tokens; a person has at most one live feed address."""
+
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="calendar_feed_tokens")
+    digest = models.CharField(max_length=64, unique=True)
+    prefix = models.CharField(max_length=8, help_text="First characters, to tell addresses apart")
+    created_at = models.DateTimeField(default=timezone.now)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user"], condition=Q(revoked_at__isnull=True), name="calendar_feed_token_one_live"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"feed {self.prefix}… ({self.user_id})"

@@ -143,6 +143,12 @@ PAGE_RULES: dict[str, RouteRule] = {
     "accounts:account": signed_in("the user's own account page and API tokens"),
     "accounts:keepalive": signed_in("'stay signed in' after the idle warning, for the user's own session"),
     "accounts:token_revoke": signed_in("a user revokes one of their own API tokens"),
+    # A person's own calendar feed (issue 16, item 3): their own bookings only, whatever the role.
+    "calendar_feed:page": signed_in("a user makes or replaces the address of their own calendar feed"),
+    "calendar_feed:revoke": signed_in("a user ends the address of their own calendar feed"),
+    "calendar_feed:feed": public(
+        "a calendar app reads its owner's feed; the secret in the address is the sign-in (unknown: 404)"
+    ),
     "accounts:user_list": needs(A.USER_LIST),
     "accounts:user_create": needs(A.USER_MANAGE),
     "accounts:user_password_reset": needs(A.USER_MANAGE),
@@ -150,6 +156,14 @@ PAGE_RULES: dict[str, RouteRule] = {
     "home:home": signed_in("each role's start page; patients go to the portal", lists=A.PATIENT_LIST),
     "home:inbox": signed_in("each member of staff's own inbox (patients go to the portal)", lists=A.PATIENT_LIST),
     "healthz": public("the load balancer's health check, no data"),
+    # The FHIR face (issue 17): the same rows as the pages; FHIR reads are audited reads (kapclinic/fhir/reads.py).
+    "fhir:metadata": public("the FHIR CapabilityStatement: what the server supports, no data"),
+    "fhir:patient_search": needs(A.PATIENT_LIST),
+    "fhir:patient": needs(A.PATIENT_VIEW),
+    "fhir:practitioner_search": signed_in("staff names and licence numbers, no patient data"),
+    "fhir:practitioner": signed_in("a staff member's name and licence number, no patient data"),
+    "fhir:observation_search": needs(A.PATIENT_VIEW_CLINICAL),
+    "fhir:observation": needs(A.PATIENT_VIEW_CLINICAL),
     "readyz": public("readiness: the database and the task queue's age, no data"),
     "public_inquiry": public("the public inquiry form for people who are not yet patients"),
     "api:openapi-json": public("the OpenAPI document: the API's shape, no data"),
@@ -201,6 +215,11 @@ PAGE_RULES: dict[str, RouteRule] = {
     "journal:share": needs(A.REFLECTION_WRITE),
     "messaging_portal:home": needs(A.MESSAGE_VIEW, post=A.MESSAGE_SEND),
     "messaging_portal:thread": needs(A.MESSAGE_VIEW, post=A.MESSAGE_SEND),
+    # Bookings and reminders (issue 16, item 4): the patient's own bookings, answers and reminder choice.
+    "reminders_portal:bookings": needs(A.PORTAL_USE),
+    "reminders_portal:confirm": needs(A.BOOKING_REPLY),
+    "reminders_portal:reschedule": needs(A.BOOKING_REPLY),
+    "reminders_portal:reminders": needs(A.PORTAL_USE, post=A.REMINDER_PREFERENCE),
     # Controlled-substance ledger and its reports.
     "ledger:stock": needs(A.LEDGER_VIEW),
     "ledger:entries": needs(A.LEDGER_VIEW),
@@ -329,12 +348,21 @@ API_RULES: dict[str, RouteRule] = {
     f"GET {API}/inbox": staff(
         "each member of staff's own inbox, from selectors that check their role and team", lists=A.PATIENT_LIST
     ),
+    f"GET {API}/calendar-feed": signed_in("whether the caller has a calendar feed address (their own)"),
+    f"POST {API}/calendar-feed": signed_in("the caller makes a new address for their own calendar feed"),
+    f"DELETE {API}/calendar-feed": signed_in("the caller ends the address of their own calendar feed"),
     f"POST {API}/appointments": needs(A.APPOINTMENT_BOOK),
     f"POST {API}/appointments/{{appointment_id}}/outcome": needs(A.APPOINTMENT_BOOK),
     f"GET {API}/availability": needs(A.APPOINTMENT_BOOK),
     f"POST {API}/appointments/{{appointment_id}}/cancel": needs(A.APPOINTMENT_BOOK),
     f"POST {API}/appointments/{{appointment_id}}/no-show": needs(A.APPOINTMENT_BOOK),
     f"POST {API}/appointments/{{appointment_id}}/reschedule": needs(A.APPOINTMENT_BOOK),
+    # The issue's names for the same booking services (a dosing session is booked by scheduling it).
+    f"GET {API}/calendar": needs(A.APPOINTMENT_BOOK),
+    f"POST {API}/bookings": needs(A.APPOINTMENT_BOOK),
+    f"POST {API}/bookings/{{appointment_id}}/cancel": needs(A.APPOINTMENT_BOOK),
+    f"POST {API}/bookings/{{appointment_id}}/no-show": needs(A.APPOINTMENT_BOOK),
+    f"POST {API}/bookings/{{appointment_id}}/reschedule": needs(A.APPOINTMENT_BOOK),
     f"GET {API}/consent-versions": signed_in("the published consent texts, read by patients before signing"),
     f"POST {API}/consent-versions": needs(A.CONSENT_PUBLISH),
     f"GET {API}/patients/{{patient_id}}/consents": needs(A.CONSENT_VIEW),
@@ -391,6 +419,12 @@ API_RULES: dict[str, RouteRule] = {
     f"POST {API}/patients/{{patient_id}}/messages/{{thread_id}}/read": needs(A.MESSAGE_VIEW),
     f"POST {API}/patients/{{patient_id}}/messages/{{thread_id}}/needs-response": needs(A.MESSAGE_TRIAGE),
     f"POST {API}/patients/{{patient_id}}/messages/{{thread_id}}/{{message_id}}/safety-flag": needs(A.MESSAGE_TRIAGE),
+    f"GET {API}/portal/bookings": needs(A.PORTAL_USE),
+    f"POST {API}/portal/bookings/{{appointment_id}}/confirm": needs(A.BOOKING_REPLY),
+    f"POST {API}/portal/bookings/{{appointment_id}}/reschedule-request": needs(A.BOOKING_REPLY),
+    f"GET {API}/portal/reminder-preference": needs(A.PORTAL_USE),
+    f"PUT {API}/portal/reminder-preference": needs(A.REMINDER_PREFERENCE),
+    f"GET {API}/portal/reminders": needs(A.PORTAL_USE),
     f"GET {API}/patients/{{patient_id}}/goals": needs(A.PLAN_VIEW),
     f"POST {API}/patients/{{patient_id}}/goals/{{goal_index}}/progress": needs(A.GOAL_PROGRESS),
 }

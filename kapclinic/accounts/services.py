@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -18,7 +17,7 @@ from django.http import HttpRequest, QueryDict
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from kapclinic.accounts.models import ApiToken, User, api_token_digest
+from kapclinic.accounts.models import ApiToken, CalendarFeedToken, User, api_token_digest, secret_new
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.models import Outcome
 from kapclinic.audit.services import access_event_record
@@ -89,8 +88,9 @@ def user_password_reset(*, ctx: AuditContext, user_id: int, new_password: str) -
         user.set_password(new_password)
         user.must_change_password = True
         user.save(update_fields=["password", "must_change_password"])
-        # A reset password ends every API token the user had.
+        # A reset password ends every API token the user had, and their calendar feed address.
         ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=timezone.now())
+        _calendar_feed_end(user)
         access_event_record(ctx=ctx, action="user.password_reset", detail={"user": user.username})
     return user
 
@@ -127,13 +127,13 @@ def api_token_issue(*, user: User, label: str = "", request: HttpRequest | None 
     """Create a bearer token for `user`; return the row and the token text (shown once, never stored).
 
     Issued through the API (`request` given), the token is in the audit log with the address it went to."""
-    raw = "kap_" + secrets.token_urlsafe(32)
+    raw, digest, prefix = secret_new("kap_")
     now = timezone.now()
     with transaction.atomic():
         token = ApiToken.objects.create(
             user=user,
-            digest=api_token_digest(raw),
-            prefix=raw[4:12],
+            digest=digest,
+            prefix=prefix,
             label=label[:80],
             created_at=now,
             expires_at=now + timedelta(hours=settings.KAPCLINIC_API_TOKEN_HOURS),
@@ -152,11 +152,15 @@ def api_token_for(raw: str) -> ApiToken | None:
     token = ApiToken.objects.select_related("user").filter(digest=api_token_digest(raw)).first()
     if token is None or not token.is_usable() or not token.user.is_active:
         return None
+    _mark_used(token)
+    return token
+
+
+def _mark_used(token: ApiToken | CalendarFeedToken) -> None:
     now = timezone.now()
     # Write the last-used time at most once a minute: reads should not each cost a write.
     if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
-        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
-    return token
+        type(token).objects.filter(pk=token.pk).update(last_used_at=now)
 
 
 def api_token_revoke(*, ctx: AuditContext, token_id: int) -> ApiToken:
@@ -171,6 +175,50 @@ def api_token_revoke(*, ctx: AuditContext, token_id: int) -> ApiToken:
             token.save(update_fields=["revoked_at"])
             access_event_record(ctx=ctx, action="auth.token_revoke", detail={"token": token.pk, "owner": token.user_id})
     return token
+
+
+def calendar_feed_token_issue(*, ctx: AuditContext) -> tuple[CalendarFeedToken, str]:
+    """Give the user a new calendar feed address, ending the one they had; return the row and the secret (shown
+    once, never stored); audited."""
+    raw, digest, prefix = secret_new("")
+    with transaction.atomic():
+        # The lock orders two clicks of "new address" at once: one live address per person (and the constraint).
+        User.objects.select_for_update().filter(pk=ctx.user.pk).first()
+        replaced = _calendar_feed_end(ctx.user)
+        token = CalendarFeedToken.objects.create(user=ctx.user, digest=digest, prefix=prefix)
+        access_event_record(
+            ctx=ctx, action="auth.calendar_feed_issue", detail={"token": token.pk, "replaced": replaced}
+        )
+    return token, raw
+
+
+def calendar_feed_token_revoke(*, ctx: AuditContext) -> int:
+    """End the user's calendar feed address (a calendar app using it gets "not found" from then on); audited.
+    Return how many addresses were ended (0 or 1)."""
+    with transaction.atomic():
+        ended = _calendar_feed_end(ctx.user)
+        if ended:
+            access_event_record(ctx=ctx, action="auth.calendar_feed_revoke", detail={"tokens_revoked": ended})
+    return ended
+
+
+def _calendar_feed_end(user: User) -> int:
+    return CalendarFeedToken.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=timezone.now())
+
+
+def calendar_feed_token_live(user: User) -> CalendarFeedToken | None:
+    """The user's live calendar feed address, if any (its prefix and dates; the secret is not kept)."""
+    return CalendarFeedToken.objects.filter(user=user, revoked_at__isnull=True).first()
+
+
+def calendar_feed_user_for(raw: str) -> User | None:
+    """Return the active user whose live feed address has this secret, or None (unknown, ended, or the account
+    deactivated)."""
+    token = CalendarFeedToken.objects.select_related("user").filter(digest=api_token_digest(raw)).first()
+    if token is None or token.revoked_at is not None or not token.user.is_active:
+        return None
+    _mark_used(token)
+    return token.user
 
 
 def mfa_device_for(user: User) -> TOTPDevice | None:

@@ -25,8 +25,9 @@ def _hours(rows: list[WorkingHours]) -> list[WeeklyHours]:
     return [WeeklyHours(row.rule, row.starts, row.ends, since=row.since, until=row.until) for row in rows]
 
 
-def _booked(q: Q, start: datetime, end: datetime, ignore: int | None) -> list[Interval]:
-    rows = (
+def booked_between(q: Q, start: datetime, end: datetime, ignore: int | None = None) -> list[Appointment]:
+    """The booked appointments matching `q` that overlap `start`..`end` (without the one being moved)."""
+    return list(
         Appointment.objects.filter(
             q,
             status=AppointmentStatus.BOOKED,
@@ -36,9 +37,22 @@ def _booked(q: Q, start: datetime, end: datetime, ignore: int | None) -> list[In
             ends_at__gt=start,
         )
         .exclude(pk=ignore or 0)
-        .values_list("starts_at", "ends_at")
+        .only("starts_at", "ends_at", "kind", "with_user_id", "patient_id", "place_id")
+        .order_by("starts_at")
     )
-    return [(timezone.localtime(a), timezone.localtime(b)) for a, b in rows]
+
+
+def staff_busy(
+    staff: User, kind: str | None, start: datetime, end: datetime, *, patient_id: int | None, ignore: int | None
+) -> list[Interval]:
+    """When a booking of `kind` cannot have the staff member (what they hold: clinical.availability.holder_busy)
+    or the patient (any booking of theirs)."""
+    booked = Q(with_user=staff) | Q(patient_id=patient_id) if patient_id is not None else Q(with_user=staff)
+    rows = booked_between(booked, start, end, ignore)
+    local = [(timezone.localtime(a.starts_at), timezone.localtime(a.ends_at), a) for a in rows]
+    held = availability.holder_busy([(a, b, row.kind) for a, b, row in local if row.with_user_id == staff.pk], kind)
+    theirs = [(a, b) for a, b, row in local if patient_id is not None and row.patient_id == patient_id]
+    return availability.merged(held + theirs)
 
 
 def _time_off(q: Q, start: datetime, end: datetime) -> list[Interval]:
@@ -51,32 +65,34 @@ def closures_between(start: datetime, end: datetime) -> list[tuple[datetime, dat
     return [(timezone.localtime(a), timezone.localtime(b), reason) for a, b, reason in rows]
 
 
-def _resource(
-    key: str, owner: Q, start: datetime, end: datetime, *, booked: Q | None = None, ignore: int | None = None
-) -> tuple[Resource, bool]:
-    """A staff member's or a place's hours, time off and (with `booked`) bookings from `start` to `end`, and
-    whether it has hours recorded (`owner`: Q(user=...) or Q(place=...), as both tables name their owner)."""
+def _resource(key: str, owner: Q, start: datetime, end: datetime, busy: list[Interval]) -> tuple[Resource, bool]:
+    """A staff member's or a place's hours and time off from `start` to `end`, with `busy`, and whether it has
+    hours recorded (`owner`: Q(user=...) or Q(place=...), as both tables name their owner)."""
     rows = list(WorkingHours.objects.filter(owner))
-    resource = Resource(
-        key,
-        hours=_hours(rows),
-        time_off=_time_off(owner, start, end),
-        busy=_booked(booked, start, end, ignore) if booked is not None else (),
-    )
-    return resource, bool(rows)
+    return Resource(key, hours=_hours(rows), time_off=_time_off(owner, start, end), busy=busy), bool(rows)
 
 
 def staff_resource(
-    staff: User, start: datetime, end: datetime, *, patient_id: int | None = None, ignore: int | None = None
+    staff: User,
+    start: datetime,
+    end: datetime,
+    *,
+    kind: str | None = None,
+    patient_id: int | None = None,
+    ignore: int | None = None,
 ) -> Resource:
-    """The staff member's hours, time off and bookings from `start` to `end` (and the patient's bookings, which
-    a time for both must also avoid)."""
-    booked = Q(with_user=staff) | Q(patient_id=patient_id) if patient_id is not None else Q(with_user=staff)
-    return _resource(f"staff:{staff.pk}", Q(user=staff), start, end, booked=booked, ignore=ignore)[0]
+    """The staff member's hours, time off and what keeps them from a booking of `kind` from `start` to `end`
+    (and the patient's bookings, which a time for both must also avoid)."""
+    busy = staff_busy(staff, kind, start, end, patient_id=patient_id, ignore=ignore)
+    return _resource(f"staff:{staff.pk}", Q(user=staff), start, end, busy)[0]
 
 
 def place_resource(place: Place, start: datetime, end: datetime, *, ignore: int | None = None) -> Resource:
-    return _resource(f"place:{place.pk}", Q(place=place), start, end, booked=Q(place=place), ignore=ignore)[0]
+    busy = [
+        (timezone.localtime(a.starts_at), timezone.localtime(a.ends_at))
+        for a in booked_between(Q(place=place), start, end, ignore)
+    ]
+    return _resource(f"place:{place.pk}", Q(place=place), start, end, busy)[0]
 
 
 def availability_problems(
@@ -89,11 +105,27 @@ def availability_problems(
     for begin, _, reason in closures_between(start, end):
         return {"starts_at": f"The clinic is closed then ({reason}, from {weekday_time_text(begin)})."}
     problems: dict[str, str] = {}
-    if not _fits(*_resource("staff", Q(user=staff), start, end), start, end):
+    if not _fits(*_resource("staff", Q(user=staff), start, end, []), start, end):
         problems["starts_at"] = f"{staff.display_name} is not working then (outside their hours, or away)."
-    if place is not None and not _fits(*_resource("place", Q(place=place), start, end), start, end):
+    if place is not None and not _fits(*_resource("place", Q(place=place), start, end, []), start, end):
         problems["place"] = f"{place.name} is not open then (outside its hours, or out of use)."
     return problems
+
+
+def on_site_problems(kind: str, starts_at: datetime, ends_at: datetime) -> dict[str, str]:
+    """Why a booking of `kind` cannot have this time for want of someone on site (a dosing session: a prescriber
+    at work throughout, not held by it: monitoring.md section 6 asks for the prescriber at discharge). Staff with
+    no hours recorded count as at work, as for the staff member booked; time off always counts."""
+    needs = availability.KIND_NEEDS.get(kind)
+    if needs is None or not needs.on_site:
+        return {}
+    start, end = timezone.localtime(starts_at), timezone.localtime(ends_at)
+    for role in needs.on_site:
+        staff = list(User.objects.filter(role=role, is_active=True).only("pk"))
+        if not any(_fits(*_resource("staff", Q(user=person), start, end, []), start, end) for person in staff):
+            label = role.replace("_", " ")
+            return {"starts_at": f"No {label} is at work then to be on site (their hours, or time off)."}
+    return {}
 
 
 def _fits(resource: Resource, hours_recorded: bool, start: datetime, end: datetime) -> bool:
@@ -109,6 +141,7 @@ def next_free_times(
     staff: User,
     minutes: int,
     wanted: datetime,
+    kind: str | None = None,
     place: Place | None = None,
     patient_id: int | None = None,
     ignore: int | None = None,
@@ -118,7 +151,7 @@ def next_free_times(
     within hours, outside time off and closures, on the clinic's grid, not in the past."""
     local = timezone.localtime(wanted)
     start, end = local, local + timedelta(days=availability.SEARCH_DAYS + 1)
-    resources = [staff_resource(staff, start, end, patient_id=patient_id, ignore=ignore)]
+    resources = [staff_resource(staff, start, end, kind=kind, patient_id=patient_id, ignore=ignore)]
     if place is not None:
         resources.append(place_resource(place, start, end, ignore=ignore))
     return availability.next_free_starts(

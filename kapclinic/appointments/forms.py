@@ -7,7 +7,7 @@ from django import forms
 
 from kapclinic.accounts.models import User
 from kapclinic.appointments.models import AppointmentKind, AppointmentMode, ConsultationOutcome, Place
-from kapclinic.appointments.services import REASON_MAX, WHO_HOLDS, may_hold
+from kapclinic.appointments.services import BOOKED_DIRECTLY, REASON_MAX, WHO_HOLDS, may_hold
 from kapclinic.clinical.availability import LONGEST_BOOKING_MINUTES, SHORTEST_BOOKING_MINUTES
 
 
@@ -28,17 +28,21 @@ class StaffSelect(forms.Select):
 def staff_choices(field: forms.Field, *, kind: str | None = None) -> None:
     """Offer the active staff who hold some kind of appointment (or only `kind`), a blank choice first: no one is
     chosen for the booker by the alphabet."""
-    roles = {role for holders in WHO_HOLDS.values() for role in holders} if kind is None else set(WHO_HOLDS[kind])
+    roles = {role for k in BOOKED_DIRECTLY for role in WHO_HOLDS[k]} if kind is None else set(WHO_HOLDS[kind])
     staff = User.objects.filter(is_active=True, role__in=roles).order_by("last_name", "first_name")
     field.choices = [("", "— choose who holds it —")] + [  # type: ignore[attr-defined]
         (u.pk, f"{u.display_name} ({u.get_role_display()})") for u in staff
     ]
     if isinstance(field.widget, StaffSelect):
-        field.widget.kinds_by_user = {str(u.pk): " ".join(k for k in WHO_HOLDS if may_hold(u.role, k)) for u in staff}
+        field.widget.kinds_by_user = {
+            str(u.pk): " ".join(k for k in BOOKED_DIRECTLY if may_hold(u.role, k)) for u in staff
+        }
 
 
 class BookingForm(forms.Form):
-    kind = forms.ChoiceField(choices=AppointmentKind.choices, initial=AppointmentKind.CONSULTATION)
+    kind = forms.ChoiceField(
+        choices=[(k, AppointmentKind(k).label) for k in BOOKED_DIRECTLY], initial=AppointmentKind.CONSULTATION
+    )
     with_user = forms.TypedChoiceField(label="With", coerce=int, choices=[], widget=StaffSelect)
     starts_at = forms.DateTimeField(
         label="Starts", widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")

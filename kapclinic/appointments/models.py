@@ -22,6 +22,9 @@ class AppointmentKind(models.TextChoices):
     EVALUATION = "evaluation", "Medical and psychiatric evaluation"
     PREPARATION = "preparation", "Preparation session"
     INTEGRATION = "integration", "Integration session"
+    # Booked by scheduling a plan's proposed session (dosing.services.session_schedule), never from the booking
+    # form: the session record (DosingSession.booking) is what a dosing booking is for.
+    DOSING = "dosing", "Dosing session"
 
 
 class AppointmentMode(models.TextChoices):

@@ -5,11 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from django.db.models import Q
+from django.db.models import Count, IntegerField, Max, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from kapclinic.appointments.models import (
     Appointment,
+    AppointmentChange,
     AppointmentKind,
     AppointmentStatus,
     Closure,
@@ -18,10 +20,12 @@ from kapclinic.appointments.models import (
     WorkingHours,
 )
 from kapclinic.audit.context import AuditContext
-from kapclinic.audit.services import access_events_record_many
+from kapclinic.audit.models import Outcome
+from kapclinic.audit.services import access_event_record, access_events_record_many
 from kapclinic.days import day_range
+from kapclinic.errors import AccessDenied
 from kapclinic.patients.access import on_care_team_of
-from kapclinic.roles import Action, Scope, scope_for
+from kapclinic.roles import Action, Role, Scope, may, scope_for
 
 
 def consultations_coming(*, days: int = 1) -> list[Appointment]:
@@ -63,6 +67,39 @@ def appointments_upcoming_for(*, ctx: AuditContext, days: int = 14, limit: int =
     return mine
 
 
+# A calendar feed holds the last month (what was) and the next six (what is booked), as calendar apps keep them.
+FEED_DAYS_BACK = 30
+FEED_DAYS_AHEAD = 180
+
+
+def appointments_for_feed(*, ctx: AuditContext) -> list[Appointment]:
+    """The person's own booked appointments from FEED_DAYS_BACK days ago to FEED_DAYS_AHEAD days ahead, for their
+    calendar feed: a staff member's bookings with them, or a patient's own. Each is annotated with `sequence`
+    (how often it was changed) and `changed_at` (when last). One query; each patient named is an audited read."""
+    user = ctx.user
+    now = timezone.now()
+    changes = AppointmentChange.objects.filter(appointment=OuterRef("pk")).order_by().values("appointment")
+    rows = Appointment.objects.filter(
+        status=AppointmentStatus.BOOKED,
+        starts_at__gte=now - timedelta(days=FEED_DAYS_BACK),
+        starts_at__lt=now + timedelta(days=FEED_DAYS_AHEAD),
+    ).annotate(
+        sequence=Coalesce(Subquery(changes.annotate(n=Count("pk")).values("n"), output_field=IntegerField()), 0),
+        changed_at=Subquery(changes.annotate(last=Max("at")).values("last")),
+    )
+    if user.role == Role.PATIENT:
+        rows = rows.filter(patient__user=user).select_related("with_user", "place")
+    else:
+        rows = rows.filter(with_user=user).select_related("patient", "inquiry", "place")
+    mine: list[Appointment] = list(rows.order_by("starts_at", "id"))
+    access_events_record_many(
+        ctx=ctx,
+        action="appointment.feed",
+        patient_ids=sorted({a.patient_id for a in mine if a.patient_id is not None}),
+    )
+    return mine
+
+
 @dataclass(frozen=True)
 class AvailabilityBoard:
     """What the availability page lists: the places, every block of hours, and time off and closures still to come."""
@@ -97,12 +134,16 @@ def calendar_week(
 ) -> list[CalendarDay]:
     """The booked and past appointments of `days` days from `first`, for one staff member or one room, or all the
     user may see (roles limited to a care team: their own and their team's patients'). Three queries whatever
-    the number; each patient shown is an audited read."""
+    the number; each patient shown is an audited read. Refused (and audited) for a role that does not book."""
+    if not may(ctx.user.role, Action.APPOINTMENT_BOOK):
+        access_event_record(ctx=ctx, action="appointment.calendar", outcome=Outcome.DENIED)
+        raise AccessDenied("Your role does not see the calendar.")
     start, after = day_range(first, first + timedelta(days=days - 1))
     rows = (
         Appointment.objects.filter(starts_at__gte=start, starts_at__lt=after)
         .exclude(status=AppointmentStatus.CANCELLED)
-        .select_related("patient", "inquiry", "with_user", "place")
+        # A dosing booking links to its session screen (DosingSession.booking, the dosing app's side of it).
+        .select_related("patient", "inquiry", "with_user", "place", "dosing_session")
         .order_by("starts_at", "id")
     )
     if staff_id is not None:

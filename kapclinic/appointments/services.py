@@ -6,10 +6,17 @@ from datetime import date, datetime, time, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from kapclinic.accounts.models import User
-from kapclinic.appointments.availability import availability_problems, next_free_times
+from kapclinic.appointments.availability import (
+    availability_problems,
+    booked_between,
+    next_free_times,
+    on_site_problems,
+    staff_busy,
+)
 from kapclinic.appointments.links import video_link_problem
 from kapclinic.appointments.models import (
     Appointment,
@@ -24,15 +31,18 @@ from kapclinic.appointments.models import (
     TimeOff,
     WorkingHours,
 )
+from kapclinic.appointments.signals import booking_changed
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.models import Outcome
 from kapclinic.audit.services import access_event_record
 from kapclinic.clinical.availability import (
     KIND_NEEDS,
     LONGEST_BOOKING_MINUTES,
+    PLACE_KINDS,
     SHORTEST_BOOKING_MINUTES,
     WeeklyHours,
     booking_minutes,
+    clashes,
     place_needed,
 )
 from kapclinic.clinical.instruments import Use, instruments_for
@@ -51,6 +61,9 @@ WHO_HOLDS: dict[str, tuple[Role, ...]] = {
     kind: tuple(Role(role) for role in KIND_NEEDS[kind].held_by) for kind in AppointmentKind.values
 }
 
+# The kinds booked through the booking form and POST /appointments; a dosing session through its plan's session.
+BOOKED_DIRECTLY = tuple(kind for kind in AppointmentKind.values if kind != AppointmentKind.DOSING)
+
 REASON_MAX = 500
 
 
@@ -68,20 +81,20 @@ def _holder_problem(staff: User | None, kind: str) -> str | None:
     return None
 
 
-def _next_free_text(
-    *, staff: User, place: Place | None, patient_id: int | None, starts_at: datetime, minutes: int, ignore: int | None
-) -> str:
-    """ " Next free: ..." — the next times when the staff member, the place and the patient are all free (within
-    hours, outside time off and closures), or nothing when there are none in the next two weeks."""
-    free = next_free_times(
-        staff=staff, minutes=minutes, wanted=starts_at, place=place, patient_id=patient_id, ignore=ignore
-    )
-    return " Next free: " + ", ".join(weekday_time_text(f) for f in free) + "." if free else ""
+class BookingClash(ValidationError):
+    """A time refused because someone or something it needs is taken, away or closed then, with the next free
+    starts: a page shows it next to its field; the bookings API answers 409 with the free starts as data."""
+
+    def __init__(self, field: str, text: str, next_free: list[datetime]) -> None:
+        offer = " Next free: " + ", ".join(weekday_time_text(f) for f in next_free) + "." if next_free else ""
+        super().__init__({field: text + offer})
+        self.field, self.text, self.next_free = field, text, next_free
 
 
 def _free_or_refuse(
     *,
     staff: User,
+    kind: str,
     patient_id: int | None,
     starts_at: datetime,
     ends_at: datetime,
@@ -89,52 +102,53 @@ def _free_or_refuse(
     place: Place | None = None,
 ) -> None:
     """Refuse a time when the clinic is closed, the staff member is not working or away, the place is not open,
-    or the staff member, the patient or the place already has a booking then; each with the next free times.
-    The caller holds the locks on the staff member's and the place's rows."""
+    or the staff member (beyond what they may hold at once), the patient or the place already has a booking then;
+    each with the next times when the staff member, the place and the patient are all free (BookingClash). The
+    caller holds the locks on the staff member's and the place's rows."""
     minutes = int((ends_at - starts_at).total_seconds() // 60)
 
     def refuse(field: str, text: str) -> None:
-        suffix = _next_free_text(
-            staff=staff, place=place, patient_id=patient_id, starts_at=starts_at, minutes=minutes, ignore=ignore
+        free = next_free_times(
+            staff=staff, kind=kind, minutes=minutes, wanted=starts_at, place=place, patient_id=patient_id, ignore=ignore
         )
-        raise ValidationError({field: text + suffix})
+        raise BookingClash(field, text, free)
 
     for field, text in availability_problems(staff=staff, place=place, starts_at=starts_at, ends_at=ends_at).items():
         refuse(field, text)
-    overlapping = Appointment.objects.filter(
-        status=AppointmentStatus.BOOKED,
-        starts_at__lt=ends_at,
-        starts_at__gt=starts_at - timedelta(minutes=LONGEST_BOOKING_MINUTES),  # bounds the index range
-        ends_at__gt=starts_at,
-    ).exclude(pk=ignore or 0)  # the appointment being moved is not its own clash
-    clash = overlapping.filter(with_user=staff).first()
-    if clash is not None:
-        at = timezone.localtime(clash.starts_at)
-        refuse("starts_at", f"{staff.display_name} already has an appointment at {at:%H:%M} on {day_text(at)}.")
-    if patient_id is not None and overlapping.filter(patient_id=patient_id).exists():
+    start, end = timezone.localtime(starts_at), timezone.localtime(ends_at)
+    held = staff_busy(staff, kind, start, end, patient_id=None, ignore=ignore)
+    if (clash := next(iter(clashes(start, end, held)), None)) is not None:
+        at = max(clash[0], start)
+        at_once = KIND_NEEDS[kind].at_once
+        what = (
+            f"{at_once} {KIND_NEEDS[kind].label.lower()}s (the most one holds at once)"
+            if at_once > 1
+            else "an appointment"
+        )
+        refuse("starts_at", f"{staff.display_name} already has {what} at {at:%H:%M} on {day_text(at)}.")
+    if patient_id is not None and booked_between(Q(patient_id=patient_id), start, end, ignore):
         refuse("starts_at", "The patient already has an appointment at that time.")
-    if place is not None and (taken := overlapping.filter(place=place).first()) is not None:
-        at = timezone.localtime(taken.starts_at)
+    if place is not None and (taken := booked_between(Q(place=place), start, end, ignore)):
+        at = timezone.localtime(taken[0].starts_at)
         refuse("place", f"{place.name} is booked at {at:%H:%M} on {day_text(at)}.")
 
 
-def _place_locked(place_id: int, kind: str) -> Place:
+def _place_locked(place_id: int, wanted: str) -> Place:
     """The place, its row locked so that two bookings of the same room or chair at once are serialised; refused
-    when it does not exist, is out of use, or is not the kind of place this kind of booking takes."""
+    when it does not exist, is out of use, or is not the kind of place (`wanted`: room or chair) the booking takes."""
     place = Place.objects.select_for_update().filter(pk=place_id, active=True).first()
-    if (problem := _place_problem(place, kind)) is not None:
+    if (problem := _place_problem(place, wanted)) is not None:
         raise ValidationError({"place": problem})
     assert place is not None
     return place
 
 
-def _place_problem(place: Place | None, kind: str) -> str | None:
-    """Why this place cannot hold a booking of `kind`: none in use, or the wrong kind of place."""
+def _place_problem(place: Place | None, wanted: str) -> str | None:
+    """Why this place cannot hold a booking that takes a `wanted` (room or chair): none in use, or the wrong kind."""
     if place is None:
-        return "Choose a room that is in use."
-    wanted = place_needed(kind)
+        return f"Choose a {PLACE_KINDS.get(wanted, 'room').lower()} that is in use."
     if place.kind != wanted:
-        return f"{place.name} is {place.get_kind_display().lower()}: this takes a {wanted}."
+        return f"{place.name} is {place.get_kind_display().lower()}: this takes a {PLACE_KINDS[wanted].lower()}."
     return None
 
 
@@ -145,6 +159,92 @@ def _time_problems(starts_at: datetime, minutes: int) -> dict[str, str]:
     if starts_at < timezone.now() - timedelta(minutes=5):
         errors["starts_at"] = "An appointment cannot be booked in the past."
     return errors
+
+
+def _booking_hold(
+    *,
+    ctx: AuditContext,
+    kind: str,
+    staff_id: int,
+    starts_at: datetime,
+    minutes: int,
+    place_id: int | None,
+    place_kind: str,
+    patient_id: int | None,
+    inquiry_id: int | None = None,
+    mode: str = AppointmentMode.IN_PERSON,
+    video_link: str = "",
+) -> Appointment:
+    """Inside the caller's transaction: lock the staff member's and the place's rows (two bookings of the same
+    person or chair at once are serialised), refuse any clash or absence with the next free times, and book."""
+    ends_at = starts_at + timedelta(minutes=minutes)
+    staff = User.objects.select_for_update().filter(pk=staff_id, is_active=True).first()
+    if (problem := _holder_problem(staff, kind)) is not None:
+        raise ValidationError({"with_user": problem})
+    assert staff is not None
+    place = _place_locked(place_id, place_kind) if place_id is not None else None
+    _free_or_refuse(staff=staff, kind=kind, patient_id=patient_id, starts_at=starts_at, ends_at=ends_at, place=place)
+    for field, text in on_site_problems(kind, starts_at, ends_at).items():
+        raise ValidationError({field: text})
+    return Appointment.objects.create(
+        kind=kind,
+        with_user=staff,
+        place=place,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        mode=mode,
+        video_link=video_link,
+        patient_id=patient_id,
+        inquiry_id=inquiry_id,
+        created_by=ctx.user,
+    )
+
+
+def dosing_booking_hold(
+    *,
+    ctx: AuditContext,
+    patient_id: int,
+    nurse_id: int,
+    starts_at: datetime,
+    minutes: int,
+    place_id: int | None,
+    place_kind: str,
+) -> Appointment:
+    """Book a dosing session's nurse (for its whole length) and chair or room, with a prescriber on site, inside
+    the scheduling's transaction (dosing.services.session_schedule, which checks access and audits)."""
+    errors = _time_problems(starts_at, minutes)
+    if errors:
+        raise ValidationError(errors)
+    return _booking_hold(
+        ctx=ctx,
+        kind=AppointmentKind.DOSING,
+        staff_id=nurse_id,
+        starts_at=starts_at,
+        minutes=minutes,
+        place_id=place_id,
+        place_kind=place_kind,
+        patient_id=patient_id,
+    )
+
+
+def dosing_bookings_cancel(*, ctx: AuditContext, appointment_ids: list[int], reason: str) -> None:
+    """Cancel the bookings of dosing sessions cancelled with their plan or consent, inside that transaction; each
+    change kept in the booking's history (the caller audits the cancellation)."""
+    for appointment in Appointment.objects.select_for_update().filter(
+        pk__in=appointment_ids, status=AppointmentStatus.BOOKED
+    ):
+        before = (appointment.starts_at, appointment.ends_at, appointment.with_user_id)
+        appointment.status = AppointmentStatus.CANCELLED
+        appointment.save(update_fields=["status"])
+        AppointmentChange.objects.create(
+            appointment=appointment,
+            kind=AppointmentChangeKind.CANCELLED,
+            reason=reason[:REASON_MAX] or "Cancelled with the session.",
+            from_starts_at=before[0],
+            from_ends_at=before[1],
+            from_with_user_id=before[2],
+            by=ctx.user,
+        )
 
 
 def appointment_book(
@@ -168,7 +268,9 @@ def appointment_book(
         raise AccessDenied("Your role does not book appointments.")
     errors: dict[str, str] = {}
     video_link = video_link.strip()
-    if kind not in AppointmentKind.values:
+    if kind == AppointmentKind.DOSING:
+        errors["kind"] = "A dosing session is booked by scheduling the plan's proposed session (the plan page)."
+    elif kind not in AppointmentKind.values:
         errors["kind"] = "Choose the kind of appointment."
     if mode not in AppointmentMode.values:
         errors["mode"] = "Choose in person or video."
@@ -189,26 +291,19 @@ def appointment_book(
         patient_get_for_user(ctx=ctx, patient_id=patient_id, action=Action.APPOINTMENT_BOOK, record_allowed=False)
     elif inquiry_id is not None and not Inquiry.objects.filter(pk=inquiry_id).exists():
         raise NotFound("No such inquiry.")
-    ends_at = starts_at + timedelta(minutes=minutes)
     with transaction.atomic():
-        # Lock the staff member's row: two bookings for the same person at the same time are serialised.
-        staff = User.objects.select_for_update().filter(pk=with_user_id, is_active=True).first()
-        if (problem := _holder_problem(staff, kind)) is not None:
-            raise ValidationError({"with_user": problem})
-        assert staff is not None
-        place = _place_locked(place_id, kind) if place_id is not None else None
-        _free_or_refuse(staff=staff, patient_id=patient_id, starts_at=starts_at, ends_at=ends_at, place=place)
-        appointment = Appointment.objects.create(
+        appointment = _booking_hold(
+            ctx=ctx,
             kind=kind,
-            with_user=staff,
-            place=place,
+            staff_id=with_user_id,
             starts_at=starts_at,
-            ends_at=ends_at,
-            mode=mode,
-            video_link=video_link,
+            minutes=minutes,
+            place_id=place_id,
+            place_kind=place_needed(kind),
             patient_id=patient_id,
             inquiry_id=inquiry_id,
-            created_by=ctx.user,
+            mode=mode,
+            video_link=video_link,
         )
         if inquiry_id is not None and kind == AppointmentKind.CONSULTATION:
             Inquiry.objects.filter(pk=inquiry_id, status__in=[InquiryStatus.NEW, InquiryStatus.CONTACTED]).update(
@@ -275,6 +370,9 @@ def _change_record(
         patient_id=appointment.patient_id,
         detail={"appointment": appointment.pk, "change": change.pk, "inquiry": appointment.inquiry_id},
     )
+    if appointment.kind == AppointmentKind.DOSING:
+        # The session moves or is cancelled with its booking, or refuses (it has begun) and the change rolls back.
+        booking_changed.send(sender=Appointment, ctx=ctx, appointment=appointment, change=kind, reason=reason)
     return change
 
 
@@ -322,15 +420,16 @@ def appointment_reschedule(
     ctx: AuditContext,
     appointment_id: int,
     starts_at: datetime,
-    minutes: int,
     reason: str,
+    minutes: int | None = None,
     with_user_id: int | None = None,
 ) -> Appointment:
-    """Move a booked appointment (and, if given, to another staff member who holds that kind), with the reason;
-    the old time stays in its history. A clash is refused with the next free times."""
+    """Move a booked appointment that has not started (and, if given, to another staff member who holds that
+    kind), with the reason; the old time stays in its history. `minutes`: the new length, default the same (a
+    dosing session's always stays its route's). A clash is refused with the next free times."""
     if timezone.is_naive(starts_at):
         starts_at = timezone.make_aware(starts_at)
-    errors = _time_problems(starts_at, minutes)
+    errors = _time_problems(starts_at, minutes) if minutes is not None else _time_problems(starts_at, 30)
     try:
         reason = _reason_or_refuse(reason)
     except ValidationError as exc:
@@ -338,9 +437,13 @@ def appointment_reschedule(
     if errors:
         raise ValidationError(errors)
     _may_change(ctx, appointment_id, "appointment.rescheduled")
-    ends_at = starts_at + timedelta(minutes=minutes)
     with transaction.atomic():
         appointment = _booked_or_refuse(appointment_id)
+        if appointment.starts_at <= timezone.now():
+            raise Conflict("This appointment has started: it cannot be moved (record its outcome or a no-show).")
+        if minutes is None or appointment.kind == AppointmentKind.DOSING:
+            minutes = int((appointment.ends_at - appointment.starts_at).total_seconds() // 60)
+        ends_at = starts_at + timedelta(minutes=minutes)
         staff_id = with_user_id if with_user_id is not None else appointment.with_user_id
         staff = User.objects.select_for_update().filter(pk=staff_id, is_active=True).first()
         if (problem := _holder_problem(staff, appointment.kind)) is not None:
@@ -349,15 +452,19 @@ def appointment_reschedule(
         before = (appointment.starts_at, appointment.ends_at, appointment.with_user_id)
         if before == (starts_at, ends_at, staff.pk):
             raise ValidationError({"starts_at": "That is the time it is already booked for."})
-        place = _place_locked(appointment.place_id, appointment.kind) if appointment.place_id is not None else None
+        # The booking keeps its room or chair (its kind was checked when it was booked): locked, and still in use.
+        place = _place_locked(appointment.place.pk, appointment.place.kind) if appointment.place is not None else None
         _free_or_refuse(
             staff=staff,
+            kind=appointment.kind,
             patient_id=appointment.patient_id,
             starts_at=starts_at,
             ends_at=ends_at,
             ignore=appointment.pk,
             place=place,
         )
+        for field, text in on_site_problems(appointment.kind, starts_at, ends_at).items():
+            raise ValidationError({field: text})
         appointment.starts_at, appointment.ends_at, appointment.with_user = starts_at, ends_at, staff
         appointment.save(update_fields=["starts_at", "ends_at", "with_user"])
         _change_record(ctx, appointment, AppointmentChangeKind.RESCHEDULED, reason, before=before)
@@ -424,6 +531,10 @@ def consultation_outcome_record(
     return appointment
 
 
+FREE_TIMES_OFFERED = 10
+ANY_STAFF_LIMIT = 25  # holders searched when no staff member is named: a clinic's whole staff of that kind
+
+
 def free_times_for(
     *,
     ctx: AuditContext,
@@ -434,7 +545,8 @@ def free_times_for(
     place_id: int | None = None,
     patient_id: int | None = None,
 ) -> dict[str, object]:
-    """The next free starts for a booking of `kind` with the staff member (and the place and the patient)."""
+    """The next free starts for a booking of `kind` with the staff member, or with anyone who holds that kind
+    when none is named (each start with who is free then), and the place and the patient if given."""
     if not may(ctx.user.role, Action.APPOINTMENT_BOOK):
         access_event_record(ctx=ctx, action=Action.APPOINTMENT_BOOK, outcome=Outcome.DENIED)
         raise AccessDenied("Your role does not book appointments.")
@@ -450,32 +562,57 @@ def free_times_for(
         errors["minutes"] = "A booking lasts 10 minutes to 8 hours."
     if wanted is not None and timezone.is_naive(wanted):
         wanted = timezone.make_aware(wanted)
-    staff = User.objects.filter(pk=staff_id or 0, is_active=True).exclude(role=Role.PATIENT).first()
-    if staff is None:
-        errors["staff"] = "Choose an active staff member."
-    elif kind in KIND_NEEDS and staff.role not in KIND_NEEDS[kind].held_by:
-        errors["staff"] = f"{staff.display_name} does not hold this kind of booking."
+    holders = User.objects.filter(is_active=True).exclude(role=Role.PATIENT)
+    staff: list[User] = []
+    if staff_id is not None:
+        one = holders.filter(pk=staff_id).first()
+        if one is None:
+            errors["staff"] = "Choose an active staff member."
+        elif kind in KIND_NEEDS and one.role not in KIND_NEEDS[kind].held_by:
+            errors["staff"] = f"{one.display_name} does not hold this kind of booking."
+        else:
+            staff = [one]
+    elif kind in KIND_NEEDS:
+        roles = KIND_NEEDS[kind].held_by
+        staff = list(holders.filter(role__in=roles).order_by("last_name", "first_name", "pk")[:ANY_STAFF_LIMIT])
+        if not staff:
+            errors["staff"] = "No active staff member holds this kind of booking."
     place = None
     if place_id is not None and kind in KIND_NEEDS:
         place = Place.objects.filter(pk=place_id, active=True).first()
         # A dosing session's place depends on its route (a chair for IV), which free times are not told.
-        problem = _place_problem(place, kind) if kind != "dosing" or place is None else None
+        problem = _place_problem(place, place_needed(kind)) if kind != "dosing" or place is None else None
         if problem is not None:
             errors["place"] = problem
     if errors:
         raise ValidationError(errors)
     if patient_id is not None:
         patient_get_for_user(ctx=ctx, patient_id=patient_id, action=Action.APPOINTMENT_BOOK)
-    assert staff is not None and minutes is not None
-    starts = next_free_times(
-        staff=staff,
-        minutes=minutes,
-        wanted=wanted or timezone.now(),
-        place=place,
-        patient_id=patient_id,
-        count=10,
-    )
-    return {"kind": kind, "minutes": minutes, "staff": staff.pk, "place": place_id, "starts": starts}
+    assert minutes is not None
+    options = sorted(
+        (
+            (start, person)
+            for person in staff
+            for start in next_free_times(
+                staff=person,
+                kind=kind,
+                minutes=minutes,
+                wanted=wanted or timezone.now(),
+                place=place,
+                patient_id=patient_id,
+                count=FREE_TIMES_OFFERED,
+            )
+        ),
+        key=lambda option: (option[0], option[1].last_name, option[1].first_name, option[1].pk),
+    )[:FREE_TIMES_OFFERED]
+    return {
+        "kind": kind,
+        "minutes": minutes,
+        "staff": staff_id,
+        "place": place_id,
+        "starts": sorted({start for start, _ in options}),
+        "options": [{"start": start, "staff": p.pk, "staff_name": p.display_name} for start, p in options],
+    }
 
 
 # --- Rooms, hours, time off and closures (issue 16, item 2) ------------------------------------------------------

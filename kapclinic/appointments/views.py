@@ -33,7 +33,7 @@ from kapclinic.intake.models import Inquiry
 from kapclinic.patients.access import patient_get_for_user
 from kapclinic.patients.models import Patient
 from kapclinic.patients.pages import refusals_as_pages
-from kapclinic.roles import Action, may
+from kapclinic.roles import Action, Scope, may, scope_for
 
 
 def _int(raw: str | None) -> int | None:
@@ -120,13 +120,18 @@ def _detail_page(
     offered = {
         "cancel": can_change and booked and not started,
         "no-show": can_change and booked and started,
-        "reschedule": can_change and booked,
+        "reschedule": can_change and booked and not started,  # a booking under way is not moved
     }
+    user = current_user(request)
+    # A dosing booking's session screen, for the roles that see clinical records (not the coordinator).
+    session = getattr(appointment, "dosing_session", None)
+    session_shown = session is not None and scope_for(user.role, Action.PATIENT_VIEW_CLINICAL) is not Scope.NONE
     return render(
         request,
         "appointments/detail.html",
         {
             "appointment": appointment,
+            "session": session if session_shown else None,
             "form": outcome_form or OutcomeForm(),
             "can_record": can_change,
             "history": AppointmentChange.objects.filter(appointment=appointment).select_related("by", "from_with_user"),
@@ -302,9 +307,6 @@ def _availability_write(ctx: AuditContext, which: str, form: forms.Form) -> obje
 @refusals_as_pages
 def calendar(request: HttpRequest) -> HttpResponse:
     """A week (or a day) of appointments, for one staff member or one room, or all the user may see."""
-    user = current_user(request)
-    if not may(user.role, Action.APPOINTMENT_BOOK):
-        return forbidden(request, "Your role does not see the calendar.")
     form = CalendarForm(request.GET or None, initial={"start": timezone.localdate(), "view": "week"})
     chosen = form.cleaned_data if form.is_valid() else {}
     today = timezone.localdate()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -70,6 +71,22 @@ def access_event_record(
     if not reads_deferred([event]):
         chain_append([event])
     return event
+
+
+def invalid_value_record(
+    *, ctx: AuditContext, action: str, patient_id: int, exc: ValidationError, detail: dict[str, Any] | None = None
+) -> ValidationError:
+    """Record that a value about the patient was refused (nothing written) with the errors, and return the error
+    for the service to raise. Outside the service's transaction, so that the refusal's row stays."""
+    errors = exc.message_dict if hasattr(exc, "error_dict") else {"": exc.messages}
+    access_event_record(
+        ctx=ctx,
+        action=action,
+        patient_id=patient_id,
+        outcome=Outcome.INVALID,
+        detail={**(detail or {}), "errors": errors},
+    )
+    return exc
 
 
 def access_event_new(

@@ -153,6 +153,25 @@ def minus(windows: Iterable[Interval], taken: Iterable[Interval]) -> list[Interv
     return left
 
 
+def crowded(intervals: Iterable[Interval], at_once: int) -> list[Interval]:
+    """The stretches when at least `at_once` of the intervals run at the same time (a sweep over their ends; an
+    interval ending as another starts does not overlap it). With `at_once` 1, the intervals merged."""
+    if at_once < 1:
+        raise ValueError("At least one at once.")
+    edges = sorted([(a, 1) for a, _ in intervals] + [(b, -1) for _, b in intervals], key=lambda e: (e[0], e[1]))
+    out: list[Interval] = []
+    running, since = 0, None
+    for moment, step in edges:
+        running += step
+        if step == 1 and running == at_once:
+            since = moment
+        elif step == -1 and running == at_once - 1 and since is not None:
+            if moment > since:
+                out.append((since, moment))
+            since = None
+    return merged(out)
+
+
 def overlap(a: Iterable[Interval], b: Iterable[Interval]) -> list[Interval]:
     """The instants in both `a` and `b`."""
     left, right = merged(a), merged(b)
@@ -244,15 +263,18 @@ class KindNeeds:
     """Who and what a kind of booking needs (clinic policy). Roles by their names in kapclinic.roles.Role.
 
     `held_by`: the roles that may hold it, one of whom is booked for its whole length (an appointment; a dosing
-    session's monitoring nurse). `on_site`: roles of whom one must be at work during it, not held by it, so one
-    prescriber can be on site for several sessions at once (a dosing session; monitoring.md section 6 asks for the
-    prescriber or a delegate at discharge). `place`: "room", "chair" or "" (a video visit needs none).
+    session's monitoring nurse, who may watch up to `at_once` sessions at the same time). `on_site`: roles of whom
+    one must be at work during it, not held by it, so one prescriber can be on site for several sessions at once (a
+    dosing session; monitoring.md section 6 asks for the prescriber or a delegate at discharge). `place`: "room",
+    "chair" or "" (a video visit needs none).
     """
 
     label: str
     held_by: tuple[str, ...]
     on_site: tuple[str, ...] = ()
     place: str = "room"
+    # How many bookings of this kind one holder may hold at the same time (never with a booking of another kind).
+    at_once: int = 1
 
 
 # The appointment kinds keep the holders they had (appointments.services.WHO_HOLDS); a dosing session takes a nurse
@@ -262,10 +284,22 @@ KIND_NEEDS: dict[str, KindNeeds] = {
     "evaluation": KindNeeds("Medical and psychiatric evaluation", ("prescriber",)),
     "preparation": KindNeeds("Preparation session", ("therapist", "prescriber")),
     "integration": KindNeeds("Integration session", ("therapist", "prescriber")),
-    "dosing": KindNeeds("Dosing session", ("nurse",), on_site=("prescriber",)),
+    # One nurse monitors up to three dosing sessions at once, each in its own chair or room: clinic policy (no
+    # published ratio in ../shared/domain; monitoring.md section 2 asks for vitals every 5-15 minutes and continuous
+    # SpO2, which one nurse can keep for a few patients), set here by the clinic (1 for one-to-one monitoring).
+    "dosing": KindNeeds("Dosing session", ("nurse",), on_site=("prescriber",), at_once=3),
 }
 KINDS = tuple(KIND_NEEDS)
 PLACE_KINDS = {"room": "Room", "chair": "Infusion chair"}
+
+
+def holder_busy(bookings: Iterable[tuple[datetime, datetime, str]], kind: str | None) -> list[Interval]:
+    """When a staff member cannot take a booking of `kind`, given what they already hold (start, end, kind): every
+    booking of another kind, and the stretches where they already hold as many of this kind as one may at once."""
+    at_once = KIND_NEEDS[kind].at_once if kind in KIND_NEEDS else 1
+    shared = [(a, b) for a, b, k in bookings if k == kind and at_once > 1]
+    alone = [(a, b) for a, b, k in bookings if k != kind or at_once == 1]
+    return merged(alone + crowded(shared, at_once)) if shared else merged(alone)
 
 
 def place_needed(kind: str, *, route: str | None = None, video: bool = False) -> str:

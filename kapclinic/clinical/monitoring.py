@@ -499,6 +499,15 @@ def _fasting(route: str, what: str, minutes: int | None, needed: int, source: st
     )
 
 
+def fasting_minutes(route: str, policy: MonitoringPolicy = DEFAULT_POLICY) -> tuple[int, int, str]:
+    """Return the minutes without food and without liquids before a dose by `route`, and their source
+    (monitoring.md §1): the check-in's hold and the patient's reminder the day before say the same."""
+    _check_route(route)
+    if route == "intranasal":
+        return policy.fasting_food_minutes_intranasal, policy.fasting_liquid_minutes_intranasal, SOURCE_FASTING_SPRAVATO
+    return policy.fasting_food_minutes_ketamine, policy.fasting_liquid_minutes_ketamine, SOURCE_FASTING_KETAMINE
+
+
 def check_in_findings(route: str, answers: CheckInAnswers, policy: MonitoringPolicy = DEFAULT_POLICY) -> list[Finding]:
     """Return the pre-dose findings from what check-in records (monitoring.md §1), a ladder:
 
@@ -510,20 +519,8 @@ def check_in_findings(route: str, answers: CheckInAnswers, policy: MonitoringPol
     | alcohol or other substances today | hold (not asked: warn) | Spravato PI 7; policy |
     """
     _check_route(route)
-    p = policy
     findings: list[Finding] = []
-    if route == "intranasal":
-        food, liquid, source = (
-            p.fasting_food_minutes_intranasal,
-            p.fasting_liquid_minutes_intranasal,
-            SOURCE_FASTING_SPRAVATO,
-        )
-    else:
-        food, liquid, source = (
-            p.fasting_food_minutes_ketamine,
-            p.fasting_liquid_minutes_ketamine,
-            SOURCE_FASTING_KETAMINE,
-        )
+    food, liquid, source = fasting_minutes(route, policy)
     for what, minutes, needed in (
         ("food", answers.minutes_since_food, food),
         ("liquid", answers.minutes_since_liquid, liquid),

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from kapclinic.accounts.models import User
+from kapclinic.appointments.models import Place
 from kapclinic.audit.context import AuditContext
 from kapclinic.clinical.registry import SYNTHETIC_MRN_BASE, mrn_from_number
 from kapclinic.dosing import services, session_services
@@ -112,7 +113,10 @@ def dosing_demo_ensure(staff: dict[str, User], password: str) -> int:
     prescriber = AuditContext(user=staff["prescriber"], channel="system")
     witness = WitnessCredentials("prescriber", password)
     safe = StorageLocation.objects.get(name="Safe (medication room)")
-    rooms = {1: "Room 1", 5: "Room 2", 7: "Room 3", 9: "Room 1"}
+    # IV takes a chair, the other routes a room (kapclinic/demo/places.py); the demo nurse monitors three at once
+    # (clinical.availability KIND_NEEDS), so 9 goes to the second nurse when a late load crowds it in with them.
+    places = {p.name: p.pk for p in Place.objects.all()}
+    where = {1: "Chair 1", 5: "Garden room", 7: "Infusion suite", 9: "Chair 2"}
     sessions: dict[int, DosingSession] = {}
     for serial, course in COURSES.items():
         patient = _patient(serial)
@@ -120,7 +124,13 @@ def dosing_demo_ensure(staff: dict[str, User], password: str) -> int:
         when = max(soon, min(soon + timedelta(hours=3), last_slot)) if serial == 9 else soon
         plan = _plan(staff, patient, course, when.date(), when.strftime("%H:%M"))
         first = plan.sessions.get(number=1)
-        services.session_schedule(ctx=nurse, session_id=first.pk, room=rooms[serial], nurse_id=staff["nurse"].pk)
+        crowded = serial == 9 and when < soon + timedelta(minutes=first.minutes)
+        services.session_schedule(
+            ctx=nurse,
+            session_id=first.pk,
+            place_id=places.get(where[serial]),
+            nurse_id=staff["nurse2" if crowded else "nurse"].pk,
+        )
         sessions[serial] = first
     # Esketamine needs the patient's REMS enrollment before the first dose (Spravato REMS).
     session_services.rems_enrollment_record(

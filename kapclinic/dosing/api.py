@@ -31,8 +31,9 @@ router = Router(tags=["dosing sessions"])
 class ScheduleIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
-    room: str = ""
-    nurse: DbId | None = None
+    nurse: DbId | None = Field(default=None, description="the nurse booked for the session's whole length")
+    place: DbId | None = Field(default=None, description="the chair (IV) or room it takes, when the clinic has any")
+    starts_at: datetime | None = Field(default=None, description="default: the time the plan proposed")
     version: DbInt | None = None
 
 
@@ -92,12 +93,15 @@ class ChecklistOut(Schema):
 
 @router.post("/dosing-sessions/{session_id}/schedule", response={200: DosingSessionOut, **ERROR_ANSWERS})
 def session_schedule(request: HttpRequest, session_id: DbId, payload: ScheduleIn) -> DosingSession:
-    """Confirm a proposed session: 422 without current consent, an eligible decision and a signed plan."""
+    """Confirm a proposed session: book its nurse and chair or room (a prescriber on site). 422 without current
+    consent, an eligible decision and a signed plan, or when the nurse, the place or the patient is taken then
+    (with the next free times)."""
     return services.session_schedule(
         ctx=api_context(request),
         session_id=session_id,
-        room=payload.room,
         nurse_id=payload.nurse,
+        place_id=payload.place,
+        starts_at=payload.starts_at,
         version=payload.version,
     )
 

@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING, Any
 from django.apps import AppConfig
 
 if TYPE_CHECKING:
+    from kapclinic.appointments.models import Appointment
     from kapclinic.audit.context import AuditContext
 
 
@@ -14,9 +15,11 @@ class DosingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from kapclinic.appointments.signals import booking_changed
         from kapclinic.consent.signals import consent_withdrawn
 
         consent_withdrawn.connect(_cancel_sessions_on_withdrawal, dispatch_uid="dosing.cancel_on_withdrawal")
+        booking_changed.connect(_follow_booking_change, dispatch_uid="dosing.follow_booking")
 
 
 def _cancel_sessions_on_withdrawal(
@@ -26,3 +29,12 @@ def _cancel_sessions_on_withdrawal(
     from kapclinic.dosing.services import sessions_cancel_not_started
 
     return sessions_cancel_not_started(ctx=ctx, patient_id=patient_id, reason=reason)
+
+
+def _follow_booking_change(
+    sender: object, *, ctx: AuditContext, appointment: Appointment, change: str, reason: str, **kwargs: Any
+) -> None:
+    """A dosing booking moved, cancelled or not attended on the calendar: the session follows (or refuses)."""
+    from kapclinic.dosing.services import session_follow_booking_change
+
+    session_follow_booking_change(ctx=ctx, appointment=appointment, change=change, reason=reason)

@@ -31,10 +31,12 @@ class ChecklistForm(forms.ModelForm[PreparationChecklist]):
 
 
 class SessionScheduleForm(forms.Form):
-    """Confirming a proposed session from the plan page: its room, its nurse, the version the page showed."""
+    """Confirming a proposed session from the plan page: its nurse, its chair or room, its time (the proposed one
+    unless changed), the version the page showed. The service says what is missing or taken."""
 
-    room = forms.CharField(max_length=40, required=False)
     nurse = forms.IntegerField(required=False, min_value=1)
+    place = forms.IntegerField(required=False, min_value=1)
+    starts_at = forms.DateTimeField(required=False)
     version = forms.IntegerField(required=False, min_value=0)
 
 

@@ -54,6 +54,15 @@ class DosingSession(SignedRecord):
     therapist = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    # The calendar's booking that holds the nurse and the chair or room (issue 16: one booking engine for every
+    # kind), made when the session is scheduled; `scheduled_for`, `nurse` and `room` follow it when it moves.
+    booking = models.OneToOneField(
+        "appointments.Appointment",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="dosing_session",
+    )
     started_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)

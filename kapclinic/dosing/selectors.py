@@ -240,23 +240,28 @@ def sessions_of_day(day: date, *, user: User) -> list[DosingSession]:
     return list(rows)
 
 
-def open_alerts_for(user: User) -> list[MonitoringAlert]:
-    """Unacknowledged alerts on sessions the user may act on (their team's), newest first."""
-    alerts = open_alerts_query(user)
-    return [] if alerts is None else list(alerts.select_related("session__patient", "vital"))
-
-
-def open_alerts_query(user: User) -> QuerySet[MonitoringAlert] | None:
-    """open_alerts_for's alerts as a query, without the related rows (None: the role acts on no alert); a poll asks
-    it for the few values it compares before anything is read whole."""
+def alerts_open(user: User) -> QuerySet[MonitoringAlert]:
+    """Unacknowledged alerts on sessions the user may act on (their team's), unread: the list below and the
+    inbox's count (home/inbox.py) are this one filter."""
     scope = scope_for(user.role, Action.ALERT_ACKNOWLEDGE)
     if scope is Scope.NONE:
-        return None
+        return MonitoringAlert.objects.none()
     # A reading raises an alert someone must act on only after the dose (the state table's AFTER_DOSE).
     alerts = MonitoringAlert.objects.filter(acknowledgement__isnull=True, session__state__in=AFTER_DOSE)
     if scope is Scope.TEAM:
         alerts = alerts.filter(session__patient__care_team__user=user)
-    return alerts.order_by("-raised_at", "-id")[:50]
+    return alerts
+
+
+def open_alerts_for(user: User) -> list[MonitoringAlert]:
+    """Unacknowledged alerts on sessions the user may act on (their team's), newest first."""
+    return list(open_alerts_newest(user).select_related("session__patient", "vital"))
+
+
+def open_alerts_newest(user: User) -> QuerySet[MonitoringAlert]:
+    """The alerts open_alerts_for lists, in its order, unread: a poll asks it for the few values it compares before
+    anything is read whole."""
+    return alerts_open(user).order_by("-raised_at", "-id")[:50]
 
 
 def rems_form_context(record: SessionRecord) -> dict[str, object]:
@@ -291,11 +296,11 @@ def rems_form_context(record: SessionRecord) -> dict[str, object]:
     }
 
 
-def sessions_waiting_for_prescriber(user: User) -> list[DosingSession]:
-    """Today's sessions of the prescriber's team that wait for them: held (override or not) or cleared without an
-    order yet."""
+def sessions_waiting(user: User) -> QuerySet[DosingSession]:
+    """The sessions of the prescriber's team that wait for them, unread (the list below and the inbox's count):
+    held (override or not) or cleared without an order yet."""
     if scope_for(user.role, Action.DOSE_ORDER) is Scope.NONE:
-        return []
+        return DosingSession.objects.none()
     # The few sessions in these two states, found on the state index as a subquery: asked directly, SQLite walks
     # the time index for its order through every session ever held, the LIMIT in mind (it cannot know these
     # states are rare), which grew with the clinic's history (bench/day_pages.py, issue 15, item 3).
@@ -303,23 +308,26 @@ def sessions_waiting_for_prescriber(user: User) -> list[DosingSession]:
     # EXISTS rather than joins with DISTINCT: one row per session without de-duplicating wide rows (planning the
     # DISTINCT over the joined columns took PostgreSQL 2-4 ms, for 0.1 ms of work).
     ordered = DoseOrder.objects.filter(session=OuterRef("pk"))
-    return list(
-        DosingSession.objects.filter(
-            Q(state=SessionState.HELD) | Q(state=SessionState.CLEARED) & ~Exists(ordered),
-            on_care_team_of(user.pk, patient_field="patient_id"),
-            pk__in=waiting_states,
-        )
-        .select_related("patient", "plan")
-        .order_by("scheduled_for")[:20]
+    return DosingSession.objects.filter(
+        Q(state=SessionState.HELD) | Q(state=SessionState.CLEARED) & ~Exists(ordered),
+        on_care_team_of(user.pk, patient_field="patient_id"),
+        pk__in=waiting_states,
     )
+
+
+def sessions_waiting_for_prescriber(user: User) -> list[DosingSession]:
+    """Today's sessions of the prescriber's team that wait for them (sessions_waiting), soonest first."""
+    return list(sessions_waiting(user).select_related("patient", "plan").order_by("scheduled_for")[:20])
+
+
+def adverse_events_unreviewed() -> QuerySet[AdverseEvent]:
+    return AdverseEvent.objects.filter(review__isnull=True)
 
 
 def adverse_events_to_review() -> list[AdverseEvent]:
     """Adverse events the director has not reviewed yet, serious first (monitoring.md section 4)."""
     return list(
-        AdverseEvent.objects.filter(review__isnull=True)
-        .select_related("patient", "session", "by")
-        .order_by("-serious", "-occurred_at")[:50]
+        adverse_events_unreviewed().select_related("patient", "session", "by").order_by("-serious", "-occurred_at")[:50]
     )
 
 
@@ -334,17 +342,18 @@ class RemsDue:
 REMS_SUBMIT_DAYS = 7
 
 
+def rems_unsubmitted() -> QuerySet[DosingSession]:
+    """Finished esketamine sessions whose REMS monitoring form is not marked submitted, unread."""
+    return DosingSession.objects.filter(
+        plan__route="intranasal",
+        state__in=RECORDED_IN[Step.SUBMIT_REMS],  # the states the form may be submitted in
+        rems_submission__isnull=True,
+    )
+
+
 def rems_forms_due(today: date) -> list[RemsDue]:
     """Finished esketamine sessions whose REMS monitoring form is not marked submitted, with their 7-day clock."""
-    sessions = (
-        DosingSession.objects.filter(
-            plan__route="intranasal",
-            state__in=RECORDED_IN[Step.SUBMIT_REMS],  # the states the form may be submitted in
-            rems_submission__isnull=True,
-        )
-        .select_related("patient")
-        .order_by("scheduled_for")[:50]
-    )
+    sessions = rems_unsubmitted().select_related("patient").order_by("scheduled_for")[:50]
     due = []
     for session in sessions:
         day = timezone.localtime(session.ended_at or session.scheduled_for).date()

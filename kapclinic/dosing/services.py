@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -10,10 +10,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from kapclinic.accounts.models import User
+from kapclinic.appointments.models import Appointment, Place
+from kapclinic.appointments.services import dosing_booking_hold, dosing_bookings_cancel
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.models import Outcome
 from kapclinic.audit.services import access_event_record
 from kapclinic.clinical import session_states as states
+from kapclinic.clinical.availability import PLACE_KINDS, booking_minutes, place_needed
 from kapclinic.clinical.session_states import NOT_STARTED, Step
 from kapclinic.dosing.models import DosingSession, PreparationChecklist, SessionTransition
 from kapclinic.dosing.selectors import dosing_blockers
@@ -22,38 +25,54 @@ from kapclinic.patients.access import patient_get_for_user
 from kapclinic.roles import Action, Role
 
 
+def _cancel(ctx: AuditContext, session: DosingSession, reason: str) -> None:
+    """Move a locked session not yet begun to cancelled, with the reason in its transitions."""
+    cancelled = states.next_state(session.state, Step.CANCEL)
+    assert cancelled is not None  # not started: the table cancels it
+    SessionTransition.objects.create(
+        session=session, from_state=session.state, to_state=cancelled, by=ctx.user, reason=reason[:2000]
+    )
+    session.state = cancelled
+    session.updated_at = timezone.now()
+    session.version += 1
+    session.save(update_fields=["state", "updated_at", "version"])
+
+
 def sessions_cancel_not_started(*, ctx: AuditContext, patient_id: int, reason: str) -> list[int]:
-    """Cancel the patient's proposed and scheduled sessions (consent withdrawn, plan replaced); return their ids.
+    """Cancel the patient's proposed and scheduled sessions (consent withdrawn, plan replaced) and free their
+    bookings; return their ids.
 
     Runs inside the caller's transaction when there is one, so the cancellation and its cause land together.
     """
-    now = timezone.now()
     with transaction.atomic():
         sessions = list(DosingSession.objects.select_for_update().filter(patient_id=patient_id, state__in=NOT_STARTED))
         for session in sessions:
-            cancelled = states.next_state(session.state, Step.CANCEL)
-            assert cancelled is not None  # not started: the table cancels it
-            SessionTransition.objects.create(
-                session=session, from_state=session.state, to_state=cancelled, by=ctx.user, reason=reason
-            )
-            session.state = cancelled
-            session.updated_at = now
-            session.version += 1
-            session.save(update_fields=["state", "updated_at", "version"])
+            _cancel(ctx, session, reason)
+        booked = [s.booking_id for s in sessions if s.booking_id is not None]
+        if booked:
+            dosing_bookings_cancel(ctx=ctx, appointment_ids=booked, reason=reason)
         if sessions:
             access_event_record(
                 ctx=ctx,
                 action="dosing.cancel",
                 patient_id=patient_id,
-                detail={"sessions": [s.pk for s in sessions], "reason": reason[:200]},
+                detail={"sessions": [s.pk for s in sessions], "bookings": booked, "reason": reason[:200]},
             )
     return [s.pk for s in sessions]
 
 
 def session_schedule(
-    *, ctx: AuditContext, session_id: int, room: str = "", nurse_id: int | None = None, version: int | None = None
+    *,
+    ctx: AuditContext,
+    session_id: int,
+    nurse_id: int | None = None,
+    place_id: int | None = None,
+    starts_at: datetime | None = None,
+    version: int | None = None,
 ) -> DosingSession:
-    """Confirm a proposed session on the calendar: refused (and audited) without consent, eligibility, a signed plan."""
+    """Confirm a proposed session on the calendar: book its nurse for its whole length and its chair (IV) or room,
+    with a prescriber on site, at the proposed time or `starts_at`. Refused (and audited) without consent,
+    eligibility, a signed plan; refused with the next free times when the nurse, the place or the patient is taken."""
     session = DosingSession.objects.select_related("plan").filter(pk=session_id).first()
     if session is None:
         raise NotFound("No such dosing session.")
@@ -69,29 +88,79 @@ def session_schedule(
             detail={"session": session.pk, "why": blockers},
         )
         raise ValidationError({"session": " ".join(blockers)})
-    if nurse_id is not None and not User.objects.filter(pk=nurse_id, role=Role.NURSE, is_active=True).exists():
-        raise ValidationError({"nurse": "Choose an active nurse."})
+    errors: dict[str, str] = {}
+    if nurse_id is None:
+        errors["nurse"] = "Choose the nurse who monitors this session (booked for its whole length)."
+    elif not User.objects.filter(pk=nurse_id, role=Role.NURSE, is_active=True).exists():
+        errors["nurse"] = "Choose an active nurse."
+    place_kind = place_needed("dosing", route=session.plan.route)
+    if place_id is None and Place.objects.filter(kind=place_kind, active=True).exists():
+        errors["place"] = f"Choose the {PLACE_KINDS[place_kind].lower()} it takes."
+    if starts_at is not None and timezone.is_naive(starts_at):
+        starts_at = timezone.make_aware(starts_at)
+    if errors:
+        raise ValidationError(errors)
+    assert nurse_id is not None
     with transaction.atomic():
-        session = DosingSession.objects.select_for_update().get(pk=session_id)
+        session = DosingSession.objects.select_for_update().select_related("plan").get(pk=session_id)
         if version is not None and version != session.version:
             raise Conflict("Someone else changed this session since you opened it; reload and try again.")
         scheduled = states.next_state(session.state, Step.SCHEDULE)
         if scheduled is None:
             raise Conflict(f"This session is {session.get_state_display().lower()}, not proposed.")
-        if session.scheduled_for < timezone.now():
-            raise ValidationError({"session": "This session's time has passed; a new plan proposes new dates."})
+        when = starts_at or session.scheduled_for
+        if when < timezone.now():
+            field = "starts_at" if starts_at is not None else "session"
+            raise ValidationError({field: "This time has passed; choose a time to come."})
+        # As long as the plan's session, and never shorter than the route needs (dose, observation, discharge).
+        minutes = max(session.minutes, booking_minutes("dosing", route=session.plan.route))
+        booking = dosing_booking_hold(
+            ctx=ctx,
+            patient_id=session.patient_id,
+            nurse_id=nurse_id,
+            starts_at=when,
+            minutes=minutes,
+            place_id=place_id,
+            place_kind=place_kind,
+        )
         SessionTransition.objects.create(session=session, from_state=session.state, to_state=scheduled, by=ctx.user)
         session.state = scheduled
-        session.room = room.strip()[:40]
-        session.nurse_id = nurse_id
-        session.updated_at = timezone.now()
-        session.version += 1
+        _follow_booking(session, booking)
         session.save()
         PreparationChecklist.objects.get_or_create(session=session, defaults={"updated_by": ctx.user})
         access_event_record(
-            ctx=ctx, action=Action.DOSING_SCHEDULE, patient_id=session.patient_id, detail={"session": session.pk}
+            ctx=ctx,
+            action=Action.DOSING_SCHEDULE,
+            patient_id=session.patient_id,
+            detail={"session": session.pk, "booking": booking.pk},
         )
     return session
+
+
+def _follow_booking(session: DosingSession, booking: Appointment) -> None:
+    """The session's time, length, nurse and room as its booking holds them (the booking is the calendar's)."""
+    session.booking = booking
+    session.scheduled_for = booking.starts_at
+    session.minutes = int((booking.ends_at - booking.starts_at).total_seconds() // 60)
+    session.nurse_id = booking.with_user_id
+    session.room = booking.place.name if booking.place is not None else ""
+    session.updated_at = timezone.now()
+    session.version += 1
+
+
+def session_follow_booking_change(*, ctx: AuditContext, appointment: Appointment, change: str, reason: str) -> None:
+    """The booking of a session not yet begun was moved, cancelled or marked not attended from the calendar (inside
+    that change's transaction): the session moves with it or is cancelled. Refused once the session has begun."""
+    session = DosingSession.objects.select_for_update().filter(booking=appointment).first()
+    if session is None:
+        return
+    if session.state not in NOT_STARTED:
+        raise Conflict(f"This dosing session is {session.get_state_display().lower()}: its booking cannot change.")
+    if change == "rescheduled":
+        _follow_booking(session, appointment)
+        session.save()
+        return
+    _cancel(ctx, session, ("Did not attend: " if change == "no_show" else "Booking cancelled: ") + reason)
 
 
 CHECKLIST_FIELDS = ("fasting_since", "medications_held", "ride_name", "ride_phone", "no_driving_until_next_day")

@@ -33,18 +33,20 @@ def session_schedule(request: HttpRequest, session_id: int) -> HttpResponse:
         lambda: services.session_schedule(
             ctx=AuditContext.from_request(request),
             session_id=session_id,
-            room=form.cleaned_data["room"],
             nurse_id=form.cleaned_data["nurse"],
+            place_id=form.cleaned_data["place"],
+            starts_at=form.cleaned_data["starts_at"],
             version=form.cleaned_data["version"],
         ),
     )
     if session is None:
         # The button sits in the plan page's session table, which the plans app (above this one) draws:
         # the refusal goes back there as a message.
-        messages.error(request, refusal_text(form))
-        plan_id = DosingSession.objects.filter(pk=session_id).values_list("plan_id", flat=True).first()
-        if plan_id is None:
+        found = DosingSession.objects.filter(pk=session_id).values_list("plan_id", "number").first()
+        if found is None:
             return not_found(request, "No such dosing session.")
+        plan_id, number = found
+        messages.error(request, f"Session {number} was not scheduled: {refusal_text(form)}")
         return redirect("plans:detail", plan_id=plan_id)
     messages.success(request, f"Session {session.number} is scheduled; the checklist is now in the patient's portal.")
     return redirect("plans:detail", plan_id=session.plan_id)

@@ -10,7 +10,7 @@ from ninja import Router, Schema
 from kapclinic.accounts.web import api_context
 from kapclinic.apitypes import ERROR_ANSWERS
 from kapclinic.errors import AccessDenied
-from kapclinic.home.inbox import inbox_count, inbox_for
+from kapclinic.home.inbox import inbox_count, inbox_for, unread_messages_count
 from kapclinic.roles import Role
 
 router = Router(tags=["inbox"])
@@ -32,16 +32,19 @@ class InboxSectionOut(Schema):
 
 
 class InboxOut(Schema):
-    total: int
+    total: int  # the items of every section: what the header shows beside "Inbox"
+    unread_messages: int  # of the caller's care team, at most 51: what the header shows beside "Messages"
     sections: list[InboxSectionOut]
 
 
 @router.get("/inbox", response={200: InboxOut, **ERROR_ANSWERS})
 def inbox(request: HttpRequest) -> dict[str, object]:
     """What needs the caller: safety flags, open alerts, sessions waiting for an order, notes to sign or co-sign,
-    integration sessions due, new inquiries, and the director's reviews and deadlines. Staff only."""
+    integration sessions due, new inquiries, and the director's reviews and deadlines, with the header's counts
+    (`total`, and `unread_messages` counted up to 51). Staff only."""
     ctx = api_context(request)
     if ctx.user.role == Role.PATIENT:
         raise AccessDenied("The inbox is for staff; patients have the portal.")
     sections = inbox_for(ctx)
-    return {"total": inbox_count(sections), "sections": sections}
+    unread = unread_messages_count(ctx.user)
+    return {"total": inbox_count(sections), "unread_messages": unread, "sections": sections}

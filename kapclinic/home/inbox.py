@@ -4,31 +4,41 @@ drift: an item leaves the inbox when the record says it is done."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
+from django.db.models import IntegerField, QuerySet, Subquery
 from django.urls import reverse
 from django.utils import timezone
 
+from kapclinic.accounts.models import User
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.services import access_events_record_many
 from kapclinic.clinical.wording import weekday_time_text
 from kapclinic.dosing.selectors import (
     adverse_events_to_review,
+    adverse_events_unreviewed,
+    alerts_open,
     open_alerts_for,
     rems_forms_due,
+    rems_unsubmitted,
+    sessions_waiting,
     sessions_waiting_for_prescriber,
 )
 from kapclinic.intake.models import Inquiry, InquiryStatus
-from kapclinic.ledger.selectors import ledger_clocks
-from kapclinic.measures.selectors import open_safety_flags_for_user
-from kapclinic.messaging.selectors import threads_waiting_for_user
+from kapclinic.ledger.selectors import ledger_clocks, ledger_overdue
+from kapclinic.measures.selectors import open_safety_flags, open_safety_flags_for_user
+from kapclinic.messaging.selectors import messages_unread, threads_waiting, threads_waiting_for_user
 from kapclinic.oversight.selectors import emergency_accesses_to_review
 from kapclinic.patients.templatetags.clinic_words import patient_name
+from kapclinic.reminders.selectors import reschedule_asked, reschedule_requests
 from kapclinic.roles import Action, Role, may
-from kapclinic.therapy.selectors import integration_sessions_due, notes_to_sign
+from kapclinic.therapy.selectors import integration_sessions_due, integration_waiting, notes_to_sign, notes_waiting
 
 LIMIT = 50  # per section: the inbox says when there are more, the home pages and lists have the rest
+ORDERS_LIMIT = 20  # dosing.selectors.sessions_waiting_for_prescriber lists at most 20
 
 
 @dataclass(frozen=True)
@@ -56,12 +66,41 @@ def _name(patient: object) -> str:
     return patient_name(patient)
 
 
+DIRECTOR_SECTIONS = ["adverse", "rems", "emergency", "ledger"]
+
+
+def sections_for(role: str) -> list[str]:
+    """The keys of the inbox sections that apply to `role`, in order of urgency (safety first): the one answer
+    for the page, the API and the header's count."""
+    keys = []
+    if may(role, Action.SAFETY_ACKNOWLEDGE):
+        keys.append("safety")
+    if may(role, Action.ALERT_ACKNOWLEDGE):
+        keys.append("alerts")
+    if may(role, Action.MESSAGE_VIEW):
+        keys.append("messages")
+    if may(role, Action.DOSE_ORDER):
+        keys.append("orders")
+    if may(role, Action.NOTE_WRITE) or may(role, Action.NOTE_COSIGN) or role == Role.DIRECTOR:
+        keys.append("notes")
+    if role == Role.THERAPIST:
+        keys.append("integration")
+    if may(role, Action.INQUIRY_MANAGE):
+        keys.append("inquiries")
+    if may(role, Action.APPOINTMENT_BOOK) and role in (Role.COORDINATOR, Role.DIRECTOR):
+        keys.append("reschedule")
+    if role == Role.DIRECTOR:
+        keys += DIRECTOR_SECTIONS
+    return keys
+
+
 def inbox_for(ctx: AuditContext) -> list[InboxSection]:
     """The sections that apply to the user's role, in order of urgency (safety first), each possibly empty."""
     user = ctx.user
     role = user.role
+    keys = set(sections_for(role))
     sections: list[InboxSection] = []
-    if may(role, Action.SAFETY_ACKNOWLEDGE):
+    if "safety" in keys:
         flags = open_safety_flags_for_user(ctx=ctx, limit=LIMIT)
         sections.append(
             InboxSection(
@@ -79,7 +118,7 @@ def inbox_for(ctx: AuditContext) -> list[InboxSection]:
                 ],
             )
         )
-    if may(role, Action.ALERT_ACKNOWLEDGE):
+    if "alerts" in keys:
         alerts = open_alerts_for(user)
         access_events_record_many(
             ctx=ctx, action="inbox.alerts", patient_ids=sorted({a.session.patient_id for a in alerts})
@@ -100,7 +139,7 @@ def inbox_for(ctx: AuditContext) -> list[InboxSection]:
                 ],
             )
         )
-    if may(role, Action.MESSAGE_VIEW):
+    if "messages" in keys:
         threads = threads_waiting_for_user(ctx=ctx, limit=LIMIT)
         sections.append(
             InboxSection(
@@ -120,7 +159,7 @@ def inbox_for(ctx: AuditContext) -> list[InboxSection]:
                 ],
             )
         )
-    if may(role, Action.DOSE_ORDER):
+    if "orders" in keys:
         waiting = sessions_waiting_for_prescriber(user)
         access_events_record_many(ctx=ctx, action="inbox.orders", patient_ids=sorted({s.patient_id for s in waiting}))
         sections.append(
@@ -141,7 +180,7 @@ def inbox_for(ctx: AuditContext) -> list[InboxSection]:
                 ],
             )
         )
-    if may(role, Action.NOTE_WRITE) or may(role, Action.NOTE_COSIGN) or role == Role.DIRECTOR:
+    if "notes" in keys:
         notes = notes_to_sign(ctx=ctx, limit=LIMIT)
         items = [
             InboxItem(
@@ -173,7 +212,7 @@ def inbox_for(ctx: AuditContext) -> list[InboxSection]:
             for n in notes.overdue_all
         ]
         sections.append(InboxSection("notes", "Notes to sign or co-sign", items))
-    if role == Role.THERAPIST:
+    if "integration" in keys:
         due = integration_sessions_due(ctx=ctx, limit=LIMIT)
         sections.append(
             InboxSection(
@@ -190,8 +229,8 @@ def inbox_for(ctx: AuditContext) -> list[InboxSection]:
                 ],
             )
         )
-    if may(role, Action.INQUIRY_MANAGE):
-        new = list(Inquiry.objects.filter(status=InquiryStatus.NEW).order_by("created_at")[:LIMIT])
+    if "inquiries" in keys:
+        new = list(_inquiries_new().order_by("created_at")[:LIMIT])
         sections.append(
             InboxSection(
                 "inquiries",
@@ -207,9 +246,33 @@ def inbox_for(ctx: AuditContext) -> list[InboxSection]:
                 ],
             )
         )
-    if role == Role.DIRECTOR:
+    if "reschedule" in keys:
+        sections.append(_reschedule_section(ctx))
+    if "adverse" in keys:
         sections += _director_sections(ctx)
     return sections
+
+
+def _reschedule_section(ctx: AuditContext) -> InboxSection:
+    """The bookings whose patient asks for another time: the coordinator (and the director) move them."""
+    asking = reschedule_requests(now=timezone.now(), limit=LIMIT)
+    access_events_record_many(
+        ctx=ctx, action="inbox.reschedule", patient_ids=sorted({a.patient_id for a in asking if a.patient_id})
+    )
+    return InboxSection(
+        "reschedule",
+        "Patients asking to reschedule",
+        [
+            InboxItem(
+                f"{a.get_kind_display()} on {weekday_time_text(timezone.localtime(a.starts_at))} with "
+                f"{a.with_user.display_name}" + (f" — “{a.reply_note}”" if a.reply_note else ""),  # type: ignore[attr-defined]
+                reverse("appointments:detail", args=[a.pk]) + "#change",
+                _name(a.patient),
+                a.reply_at,  # type: ignore[attr-defined]
+            )
+            for a in asking
+        ],
+    )
 
 
 def _director_sections(ctx: AuditContext) -> list[InboxSection]:
@@ -279,3 +342,87 @@ def _director_sections(ctx: AuditContext) -> list[InboxSection]:
 
 def inbox_count(sections: list[InboxSection]) -> int:
     return sum(section.count for section in sections)
+
+
+def _inquiries_new() -> QuerySet[Inquiry]:
+    return Inquiry.objects.filter(status=InquiryStatus.NEW)
+
+
+def _counted(user: User, key: str) -> list[tuple[QuerySet[Any], int]]:
+    """What a section lists, as (rows, how many the page lists at most): the notes section lists three."""
+    if key == "notes":
+        notes = notes_waiting(user)
+        return [(notes.own_drafts, LIMIT), (notes.to_cosign, LIMIT), (notes.overdue_all, LIMIT)]
+    rows: dict[str, Callable[[], QuerySet[Any]]] = {
+        "safety": lambda: open_safety_flags(user),
+        "alerts": lambda: alerts_open(user),
+        "messages": lambda: threads_waiting(user),
+        "orders": lambda: sessions_waiting(user),
+        "integration": lambda: integration_waiting(user),
+        "inquiries": _inquiries_new,
+        "reschedule": lambda: reschedule_asked(now=timezone.now()),
+        "adverse": adverse_events_unreviewed,
+        "rems": rems_unsubmitted,
+        "emergency": emergency_accesses_to_review,
+    }
+    return [(rows[key](), ORDERS_LIMIT if key == "orders" else LIMIT)]
+
+
+class _CountUpTo(Subquery):
+    """(SELECT COUNT(*) FROM (rows LIMIT n)): a count that stops reading at the page's limit."""
+
+    template = "(SELECT COUNT(*) FROM (%(subquery)s) AS counted)"
+    output_field = IntegerField()
+    empty_result_set_value = 0
+
+    def __init__(self, rows: QuerySet[Any], limit: int) -> None:
+        super().__init__(rows.order_by().values("pk")[:limit])
+
+
+@dataclass(frozen=True)
+class InboxCounts:
+    sections: dict[str, int]  # as many items as each section of the inbox lists
+    unread_messages: int  # messages of the user's care team they have not read, at most MESSAGES_COUNTED
+
+    @property
+    def total(self) -> int:
+        """The inbox's items (inbox_count of the page's sections)."""
+        return sum(self.sections.values())
+
+
+MESSAGES_COUNTED = LIMIT + 1  # the header says "50+" past 50
+
+
+def unread_messages_count(user: User) -> int:
+    """The user's unread messages (InboxCounts.unread_messages) alone: one query, not audited (a number)."""
+    return messages_unread(user)[:MESSAGES_COUNTED].count()
+
+
+def inbox_counts(user: User) -> InboxCounts:
+    """How many items each inbox section lists for `user`, and their unread messages: ONE query of scalar
+    subqueries (for the director, two more for the ledger's clocks, which are rules over dates and not a count).
+
+    Not audited, unlike the inbox page: it reads numbers, never a row of a patient's record, so nobody's data is
+    shown (the same reason the home pages' counts are not). Empty for patients, whose inbox is the portal."""
+    if user.role == Role.PATIENT:
+        return InboxCounts(sections={}, unread_messages=0)
+    counted: dict[str, _CountUpTo] = {}
+    for key in sections_for(user.role):
+        if key != "ledger":
+            for n, (rows, limit) in enumerate(_counted(user, key)):
+                counted[f"{key}_{n}"] = _CountUpTo(rows, limit)
+    if may(user.role, Action.MESSAGE_VIEW):
+        counted["unread_messages"] = _CountUpTo(messages_unread(user), MESSAGES_COUNTED)
+    # Any one row to hang the subqueries on: the user's own (an auditor has nothing to count: no query).
+    row: dict[str, int] = {}
+    if counted:
+        values = User.objects.filter(pk=user.pk).annotate(**counted).values_list(*counted).get()
+        row = dict(zip(counted, values, strict=True))
+    unread = row.pop("unread_messages", 0)
+    sections: dict[str, int] = {}
+    for name, value in row.items():
+        key = name.rsplit("_", 1)[0]
+        sections[key] = sections.get(key, 0) + value
+    if user.role == Role.DIRECTOR:
+        sections["ledger"] = 1 if ledger_overdue(timezone.localdate()) else 0
+    return InboxCounts(sections=sections, unread_messages=unread)

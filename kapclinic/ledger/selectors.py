@@ -8,7 +8,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from django.db import connection
-from django.db.models import Max, Min, QuerySet, Sum
+from django.db.models import Min, OuterRef, Q, QuerySet, Subquery, Sum
 from django.utils import timezone
 
 from kapclinic.audit.context import AuditContext
@@ -34,6 +34,7 @@ from kapclinic.ledger.models import (
     InventoryCount,
     Investigation,
     LedgerEntry,
+    LossReport,
     LossReportKind,
     Lot,
     StorageLocation,
@@ -227,53 +228,80 @@ class LedgerClocks:
 LOSS_SHOWN_DAYS = 90
 
 
+def _inventory_clocks(today: date) -> list[InventoryClock]:
+    """Each storage location that holds entries or counts, by name, with its next inventory deadline (one query)."""
+    first = LedgerEntry.objects.filter(location=OuterRef("pk")).order_by("occurred_at").values("occurred_at")[:1]
+    last = (
+        InventoryCount.objects.filter(location=OuterRef("pk"), kind__in=(CountKind.INITIAL, CountKind.BIENNIAL))
+        .order_by("-counted_at")
+        .values("counted_at")[:1]
+    )
+    locations = (
+        StorageLocation.objects.annotate(first=Subquery(first), last=Subquery(last))
+        .filter(Q(first__isnull=False) | Q(last__isnull=False))
+        .order_by()
+    )
+    clocks = [
+        InventoryClock(
+            location=location,
+            deadline=inventory_deadline(
+                last_inventory_on=timezone.localdate(location.last) if location.last else None,
+                first_activity_on=timezone.localdate(location.first) if location.first else None,
+                today=today,
+            ),
+        )
+        for location in locations
+    ]
+    return sorted(clocks, key=lambda clock: clock.location.name)
+
+
+def _loss_clocks(today: date, entries: QuerySet[LedgerEntry]) -> list[LossClock]:
+    """The two filing clocks of each theft or loss in `entries` (one query: a filing of each kind at most)."""
+    filed = LossReport.objects.filter(loss=OuterRef("pk"))
+    annotated = entries.annotate(
+        notice_on=Subquery(filed.filter(kind=LossReportKind.WRITTEN_NOTICE).values("filed_on")[:1]),
+        form_106_on=Subquery(filed.filter(kind=LossReportKind.FORM_106).values("filed_on")[:1]),
+    )
+    clocks = []
+    for entry in annotated.order_by("occurred_at", "id"):
+        notice, form_106 = loss_deadlines(
+            timezone.localdate(entry.occurred_at),
+            today=today,
+            notice_on=entry.notice_on,
+            form_106_on=entry.form_106_on,
+        )
+        clocks.append(LossClock(entry=entry, notice=notice, form_106=form_106))
+    return clocks
+
+
+def ledger_overdue(today: date) -> int:
+    """How many controlled-substance clocks are overdue (LedgerClocks.attention), for the header of the director's
+    pages: two queries, and no audit row, since it reads a number and no record (the clocks page is audited)."""
+    deadlines = [clock.deadline for clock in _inventory_clocks(today)]
+    deadlines += [
+        d
+        for clock in _loss_clocks(today, LedgerEntry.objects.filter(kind=EntryKind.LOSS))
+        for d in (clock.notice, clock.form_106)
+    ]
+    return sum(d.state is ClockState.OVERDUE for d in deadlines)
+
+
 def ledger_clocks(*, ctx: AuditContext, today: date | None = None) -> LedgerClocks:
-    """Return the inventory, theft-or-loss and retention clocks (director and auditor). Five queries.
+    """Return the inventory, theft-or-loss and retention clocks (director and auditor). Three queries.
 
     Inventories are taken per storage location (21 CFR 1304.11(a)); a location counts once it holds entries.
     """
     require_ledger_report(ctx, "clocks")
     today = today or timezone.localdate()
-    firsts = dict(
-        LedgerEntry.objects.values("location_id").annotate(first=Min("occurred_at")).values_list("location_id", "first")
-    )
-    lasts = dict(
-        InventoryCount.objects.filter(kind__in=(CountKind.INITIAL, CountKind.BIENNIAL))
-        .values("location_id")
-        .annotate(last=Max("counted_at"))
-        .values_list("location_id", "last")
-    )
-    locations = StorageLocation.objects.in_bulk(set(firsts) | set(lasts))
-    inventories = [
-        InventoryClock(
-            location=locations[pk],
-            deadline=inventory_deadline(
-                last_inventory_on=timezone.localdate(lasts[pk]) if pk in lasts else None,
-                first_activity_on=timezone.localdate(firsts[pk]) if pk in firsts else None,
-                today=today,
-            ),
-        )
-        for pk in sorted(locations, key=lambda pk: locations[pk].name)
-    ]
+    inventories = _inventory_clocks(today)
     since = timezone.now() - timedelta(days=LOSS_SHOWN_DAYS)
-    loss_entries = (
-        LedgerEntry.objects.filter(kind=EntryKind.LOSS)
-        .select_related("lot__product", "location")
-        .prefetch_related("loss_reports")
-        .order_by("occurred_at", "id")
-    )
-    losses = []
-    for entry in loss_entries:
-        filed = {r.kind: r.filed_on for r in entry.loss_reports.all()}
-        notice, form_106 = loss_deadlines(
-            timezone.localdate(entry.occurred_at),
-            today=today,
-            notice_on=filed.get(LossReportKind.WRITTEN_NOTICE),
-            form_106_on=filed.get(LossReportKind.FORM_106),
+    losses = [
+        clock
+        for clock in _loss_clocks(
+            today, LedgerEntry.objects.filter(kind=EntryKind.LOSS).select_related("lot__product", "location")
         )
-        clock = LossClock(entry=entry, notice=notice, form_106=form_106)
-        if clock.open or entry.occurred_at >= since:
-            losses.append(clock)
+        if clock.open or clock.entry.occurred_at >= since
+    ]
     oldest = LedgerEntry.objects.aggregate(oldest=Min("occurred_at"))["oldest"]
     oldest_on = timezone.localdate(oldest) if oldest else None
     access_event_record(ctx=ctx, action="ledger.clocks")

@@ -8,6 +8,7 @@ from datetime import date, timedelta
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from kapclinic.accounts.models import User
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.services import access_events_record_many
 from kapclinic.clinical.instruments import INSTRUMENTS
@@ -29,14 +30,21 @@ def responses_for_patient(*, ctx: AuditContext, patient_id: int) -> QuerySet[Que
     )
 
 
+def open_safety_flags(user: User) -> QuerySet[SafetyFlag]:
+    """The unacknowledged safety flags of the patients `user` may act on, unread: the list below shows them, the
+    header counts them (a role that acknowledges none gets none)."""
+    scope = scope_for(user.role, Action.SAFETY_ACKNOWLEDGE)
+    if scope is Scope.NONE:
+        return SafetyFlag.objects.none()
+    flags = SafetyFlag.objects.filter(acknowledged_at__isnull=True)
+    if scope is Scope.TEAM:
+        flags = flags.filter(patient__care_team__user_id=user.pk)
+    return flags
+
+
 def open_safety_flags_for_user(*, ctx: AuditContext, limit: int = 50) -> list[SafetyFlag]:
     """Return unacknowledged safety flags of the patients this clinician may act on; each shown is audited."""
-    scope = scope_for(ctx.user.role, Action.SAFETY_ACKNOWLEDGE)
-    if scope is Scope.NONE:
-        return []
-    flags = SafetyFlag.objects.filter(acknowledged_at__isnull=True).select_related("patient", "response", "raised_by")
-    if scope is Scope.TEAM:
-        flags = flags.filter(patient__care_team__user_id=ctx.user.pk)
+    flags = open_safety_flags(ctx.user).select_related("patient", "response", "raised_by")
     shown = list(flags.order_by("-raised_at")[:limit])
     access_events_record_many(ctx=ctx, action="safety.list", patient_ids=[f.patient_id for f in shown])
     return shown

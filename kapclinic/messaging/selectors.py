@@ -10,6 +10,7 @@ from typing import Any
 from django.db.models import Exists, F, Func, IntegerField, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
+from kapclinic.accounts.models import User
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.services import access_event_record, access_events_record_many
 from kapclinic.messaging.models import Message, MessageRead, MessageThread
@@ -82,20 +83,39 @@ def thread_for_user(*, ctx: AuditContext, patient_id: int, thread_id: int) -> Th
     return ThreadView(access=access, thread=thread, messages=messages, unread_ids=unread)
 
 
+def _team_threads(user: User) -> QuerySet[MessageThread] | None:
+    """The conversations about the care-team member's patients; None for roles that read no messages and for
+    patients (whose conversations are their own, in the portal)."""
+    if user.role == Role.PATIENT or scope_for(user.role, Action.MESSAGE_VIEW) is Scope.NONE:
+        return None
+    return MessageThread.objects.filter(on_care_team_of(user.pk, patient_field="patient_id"))
+
+
+def threads_waiting(user: User) -> QuerySet[MessageThread]:
+    """The conversations that wait on a care-team member (a message they have not read, or marked as needing a
+    clinical response), newest first and unread: the inbox lists them, the header counts them."""
+    team = _team_threads(user)
+    if team is None:
+        return MessageThread.objects.none()
+    threads = unread_annotated(team, reader_id=user.pk)
+    return threads.filter(Q(unread_count__gt=0) | Q(needs_response_at__isnull=False))
+
+
+def messages_unread(user: User) -> QuerySet[Message]:
+    """The messages of the care-team member's conversations they have not read, unread themselves (the header
+    counts them)."""
+    team = _team_threads(user)
+    if team is None:
+        return Message.objects.none()
+    read = MessageRead.objects.filter(message=OuterRef("pk"), reader_id=user.pk)
+    return Message.objects.filter(thread__in=team.values("pk")).exclude(Exists(read))
+
+
 def threads_waiting_for_user(*, ctx: AuditContext, limit: int = 50) -> list[MessageThread]:
     """The conversations that wait on a care-team member: of their patients, with a message they have not read
     or marked as needing a clinical response; derived from the messages, never a second copy. Audited as a
     list (one row per patient shown). Empty for roles that read no messages and for patients."""
-    user = ctx.user
-    if user.role == Role.PATIENT or scope_for(user.role, Action.MESSAGE_VIEW) is Scope.NONE:
-        return []
-    threads = unread_annotated(
-        MessageThread.objects.filter(on_care_team_of(user.pk, patient_field="patient_id")).select_related(
-            "patient", "needs_response_by"
-        ),
-        reader_id=user.pk,
-    )
-    waiting = list(threads.filter(Q(unread_count__gt=0) | Q(needs_response_at__isnull=False))[:limit])
+    waiting = list(threads_waiting(ctx.user).select_related("patient", "needs_response_by")[:limit])
     access_events_record_many(ctx=ctx, action="message.inbox", patient_ids=sorted({t.patient_id for t in waiting}))
     return waiting
 

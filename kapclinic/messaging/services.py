@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.models import Outcome
-from kapclinic.audit.services import access_event_record
+from kapclinic.audit.services import access_event_record, invalid_value_record
 from kapclinic.errors import AccessDenied, Conflict, NotFound
 from kapclinic.measures.models import SafetyFlag, SafetyFlagCode
 from kapclinic.measures.services import safety_flag_raise
@@ -35,11 +35,7 @@ from kapclinic.roles import Action, Scope
 
 def _refused(ctx: AuditContext, action: Action, patient_id: int, exc: ValidationError, **detail: Any) -> Exception:
     """Audit a refused value (nothing written) and return the error to raise."""
-    errors = exc.message_dict if hasattr(exc, "error_dict") else {"": exc.messages}
-    access_event_record(
-        ctx=ctx, action=action, patient_id=patient_id, outcome=Outcome.INVALID, detail={**detail, "errors": errors}
-    )
-    return exc
+    return invalid_value_record(ctx=ctx, action=action, patient_id=patient_id, exc=exc, detail=detail)
 
 
 def clean_body(body: str) -> str:

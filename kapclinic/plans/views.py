@@ -11,7 +11,9 @@ from django.views.decorators.http import require_POST
 
 from kapclinic.accounts.models import User
 from kapclinic.accounts.web import current_user, not_found, refused_status, submitted
+from kapclinic.appointments.models import Place
 from kapclinic.audit.context import AuditContext
+from kapclinic.clinical.availability import place_needed
 from kapclinic.dosing.models import SessionState
 from kapclinic.dosing.selectors import dosing_blockers
 from kapclinic.errors import Conflict
@@ -164,6 +166,12 @@ def _detail_context(user: User, plan: TreatmentPlan, sign_form: PlanSignForm) ->
         "can_schedule": can_schedule and not blockers,
         "proposed": SessionState.PROPOSED,
         "nurses": User.objects.filter(role=Role.NURSE, is_active=True).order_by("last_name") if can_schedule else [],
+        # The chairs (IV) or rooms a session of this plan's route takes (clinical.availability.place_needed).
+        "places": (
+            Place.objects.filter(kind=place_needed("dosing", route=plan.route), active=True).order_by("name")
+            if can_schedule
+            else []
+        ),
         "proposed_dates": services.proposed_dates(plan) if not plan.is_signed else [],
         "frequency": dict(INTERVAL_CHOICES).get(plan.interval_days, f"every {plan.interval_days} days"),
     }

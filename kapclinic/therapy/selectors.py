@@ -445,6 +445,34 @@ class NotesToSign:
     to_cosign: list[TherapyNote]
 
 
+@dataclass(frozen=True)
+class NotesWaiting:
+    """The notes waiting on a user, unread: each empty for a role it does not apply to."""
+
+    own_drafts: QuerySet[TherapyNote]  # their own drafts (a role that writes notes)
+    to_cosign: QuerySet[TherapyNote]  # signed notes naming them as co-signer, not co-signed by them yet
+    overdue_all: QuerySet[TherapyNote]  # the director's: everyone's drafts older than KAPCLINIC_UNSIGNED_NOTE_DAYS
+
+
+def notes_waiting(user: User) -> NotesWaiting:
+    """What waits on `user` to sign or co-sign, unread: notes_to_sign lists it, the header counts it."""
+    none = TherapyNote.objects.none()
+    cutoff = timezone.now() - timedelta(days=int(settings.KAPCLINIC_UNSIGNED_NOTE_DAYS))
+    return NotesWaiting(
+        own_drafts=TherapyNote.objects.filter(author_id=user.pk, signed_at__isnull=True)
+        if may(user.role, Action.NOTE_WRITE)
+        else none,
+        to_cosign=TherapyNote.objects.filter(cosigner_id=user.pk, signed_at__isnull=False).exclude(
+            cosignatures__cosigner_id=user.pk
+        )
+        if may(user.role, Action.NOTE_COSIGN)
+        else none,
+        overdue_all=TherapyNote.objects.filter(signed_at__isnull=True, created_at__lt=cutoff)
+        if user.role == Role.DIRECTOR
+        else none,
+    )
+
+
 # What the lists of notes to sign show (the home pages' card, the inbox): kind, dates, the patient's and the author's
 # names; not the notes' text, sections and search columns, nor whole patient rows (issue 15, item 3).
 _LISTED = ("kind", "created_at", "signed_at", "patient", "author")
@@ -456,35 +484,25 @@ def notes_to_sign(*, ctx: AuditContext, limit: int = 50) -> NotesToSign:
     """What the home pages list: the user's drafts (overdue ones marked), notes waiting for their co-signature,
     and for the director every draft unsigned longer than KAPCLINIC_UNSIGNED_NOTE_DAYS. Each patient shown is audited.
     """
-    user = ctx.user
     days = int(settings.KAPCLINIC_UNSIGNED_NOTE_DAYS)
     cutoff = timezone.now() - timedelta(days=days)
-    own: list[Draft] = []
-    overdue_all: list[TherapyNote] = []
-    to_cosign: list[TherapyNote] = []
-    if may(user.role, Action.NOTE_WRITE):
-        own = [
-            Draft(note=note, overdue=note.created_at < cutoff)
-            for note in TherapyNote.objects.filter(author_id=user.pk, signed_at__isnull=True)
-            .select_related("patient")
-            .only(*_LISTED, *_PATIENT_NAMED)
-            .order_by("created_at", "id")[:limit]
-        ]
-    if may(user.role, Action.NOTE_COSIGN):
-        to_cosign = list(
-            TherapyNote.objects.filter(cosigner_id=user.pk, signed_at__isnull=False)
-            .exclude(cosignatures__cosigner_id=user.pk)
-            .select_related("patient", "author")
-            .only(*_LISTED, *_PATIENT_NAMED, *_AUTHOR_NAMED)
-            .order_by("signed_at", "id")[:limit]
-        )
-    if user.role == Role.DIRECTOR:
-        overdue_all = list(
-            TherapyNote.objects.filter(signed_at__isnull=True, created_at__lt=cutoff)
-            .select_related("patient", "author")
-            .only(*_LISTED, *_PATIENT_NAMED, *_AUTHOR_NAMED)
-            .order_by("created_at", "id")[:limit]
-        )
+    waiting = notes_waiting(ctx.user)
+    own = [
+        Draft(note=note, overdue=note.created_at < cutoff)
+        for note in waiting.own_drafts.select_related("patient")
+        .only(*_LISTED, *_PATIENT_NAMED)
+        .order_by("created_at", "id")[:limit]
+    ]
+    to_cosign = list(
+        waiting.to_cosign.select_related("patient", "author")
+        .only(*_LISTED, *_PATIENT_NAMED, *_AUTHOR_NAMED)
+        .order_by("signed_at", "id")[:limit]
+    )
+    overdue_all = list(
+        waiting.overdue_all.select_related("patient", "author")
+        .only(*_LISTED, *_PATIENT_NAMED, *_AUTHOR_NAMED)
+        .order_by("created_at", "id")[:limit]
+    )
     patient_ids = sorted({n.patient_id for n in [*(d.note for d in own), *to_cosign, *overdue_all]})
     access_events_record_many(ctx=ctx, action="note.unsigned_list", patient_ids=patient_ids)
     return NotesToSign(days=days, own_drafts=own, overdue_all=overdue_all, to_cosign=to_cosign)
@@ -514,13 +532,9 @@ class IntegrationDue:
         return (timezone.localdate() - timezone.localdate(self.discharged_at)).days
 
 
-def integration_sessions_due(*, ctx: AuditContext, limit: int = 50) -> list[IntegrationDue]:
-    """The therapist's patients (care team) whose latest dosing session was discharged and who have had no
-    integration session (an integration note, draft or signed) since; longest waiting first. One query, and
-    the patients shown are audited.
-
-    Integration follows each dosing session (../shared/design/pathway.md, stage 6).
-    """
+def integration_waiting(user: User) -> QuerySet[Discharge]:
+    """The discharges of the user's care-team patients' latest dosing sessions with no integration session since,
+    unread: integration_sessions_due lists them, the header counts them."""
     # Each team patient's latest discharged session (a discharge sets the session's end to its own time), one
     # probe each of the index on (patient, state, end): the caseload decides the work, not every discharge ever
     # written (issue 15, item 3; before, each of the team's discharges was compared with its patient's latest).
@@ -529,16 +543,21 @@ def integration_sessions_due(*, ctx: AuditContext, limit: int = 50) -> list[Inte
         .order_by("-ended_at", "-id")
         .values("pk")[:1]
     )
-    last_sessions = Patient.objects.filter(care_team__user=ctx.user).annotate(last=Subquery(latest)).values("last")
+    last_sessions = Patient.objects.filter(care_team__user=user).annotate(last=Subquery(latest)).values("last")
     integrated_since = TherapyNote.objects.filter(
         patient=OuterRef("session__patient"), kind=NoteKind.INTEGRATION, occurred_at__gte=OuterRef("at")
     )
-    discharges = list(
-        Discharge.objects.filter(session_id__in=last_sessions)
-        .exclude(Exists(integrated_since))
-        .select_related("session__patient")
-        .order_by("at", "id")[:limit]
-    )
+    return Discharge.objects.filter(session_id__in=last_sessions).exclude(Exists(integrated_since))
+
+
+def integration_sessions_due(*, ctx: AuditContext, limit: int = 50) -> list[IntegrationDue]:
+    """The therapist's patients (care team) whose latest dosing session was discharged and who have had no
+    integration session (an integration note, draft or signed) since; longest waiting first. One query, and
+    the patients shown are audited.
+
+    Integration follows each dosing session (../shared/design/pathway.md, stage 6).
+    """
+    discharges = list(integration_waiting(ctx.user).select_related("session__patient").order_by("at", "id")[:limit])
     access_events_record_many(
         ctx=ctx, action="integration.due_list", patient_ids=[d.session.patient_id for d in discharges]
     )

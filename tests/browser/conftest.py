@@ -64,6 +64,32 @@ def _manage(env: dict[str, str], *args: str) -> None:
     )
 
 
+# The environment of the running server (its database): for a test that sets up or checks records beside the pages.
+_SERVER_ENV: dict[str, str] = {}
+
+
+def server_python(code: str) -> Any:
+    """Run `code` in `manage.py shell` on the live server's database; return the JSON its last printed line holds.
+
+    For what a test needs set up or checked that no page of the walk does (the server stays the only writer
+    through pages; this runs while no request is in flight, or under the same SQLite locks as a request)."""
+    if not _SERVER_ENV:
+        pytest.fail("server_python needs the server_url fixture")
+    done = subprocess.run(  # noqa: S603 - our own manage.py; the code is the test's own
+        [sys.executable, "manage.py", "shell", "--no-imports", "-c", code],
+        cwd=REPO_ROOT,
+        env=_SERVER_ENV,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if done.returncode != 0:
+        pytest.fail(f"manage.py shell failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+    lines = [line for line in done.stdout.splitlines() if line.strip()]
+    return json.loads(lines[-1]) if lines else None
+
+
 @pytest.fixture(scope="session")
 def server_url() -> Iterator[str]:
     """Start `manage.py runserver` on a fresh demo database; yield its base URL (no trailing slash)."""
@@ -90,6 +116,7 @@ def server_url() -> Iterator[str]:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
+    _SERVER_ENV.update(env)
     try:
         deadline = time.monotonic() + SERVER_START_TIMEOUT
         while not _healthy(f"{base}/healthz"):
@@ -105,6 +132,7 @@ def server_url() -> Iterator[str]:
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait(timeout=10)
+        _SERVER_ENV.clear()
         shutil.rmtree(tmp, ignore_errors=True)
 
 
@@ -140,8 +168,9 @@ def new_context(browser: Browser, server_url: str) -> Iterator[Any]:
             ),
         )
 
-    def make(viewport: dict[str, int] | None = None) -> BrowserContext:
-        context = browser.new_context(base_url=server_url, viewport=viewport or DESKTOP)  # type: ignore[arg-type]
+    def make(viewport: dict[str, int] | None = None, **options: Any) -> BrowserContext:
+        """A context of `viewport` (desktop by default); `options` as Playwright's (e.g. a device's is_mobile)."""
+        context = browser.new_context(base_url=server_url, **{**options, "viewport": viewport or DESKTOP})
         context.set_default_timeout(10_000)
         context.on("page", watch)
         made.append(context)

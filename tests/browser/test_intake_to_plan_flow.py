@@ -346,13 +346,13 @@ def write_and_sign_plan(
     expect(rows.first).to_contain_text(first_session.strftime("%a, %b %-d, %Y, %H:%M"))
 
     first = rows.first
-    first.get_by_label("Room for session 1").fill("Room 4")
+    first.get_by_label("Chair or room for session 1").select_option(label="Chair 3")
     first.get_by_label("Nurse for session 1").select_option(label="Demo Nurse")
     first.get_by_role("button", name="Schedule").click()
     expect(flash(page)).to_contain_text("Session 1 is scheduled; the checklist is now in the patient's portal.")
     first = page.get_by_role("region", name="Dosing sessions").locator("tbody tr").first
     expect(first).to_contain_text("Scheduled")
-    expect(first).to_contain_text("Room 4 · Demo Nurse")
+    expect(first).to_contain_text("Chair 3 · Demo Nurse")
     expect(first).to_contain_text("not started")
     expect(page.get_by_role("region", name="Dosing sessions").locator("tbody tr").nth(1)).to_contain_text("Proposed")
     page.screenshot(path=str(artifacts / "walk-5-plan-signed-sessions.png"), full_page=True)
@@ -382,7 +382,7 @@ def write_preparation_note(page: Page, patient_id: int) -> None:
 
 def complete_checklist(page: Page, last_ate: datetime, artifacts: Path) -> None:
     sessions = page.get_by_role("region", name="Your upcoming sessions")
-    expect(sessions).to_contain_text("· Room 4")
+    expect(sessions).to_contain_text("· Chair 3")
     sessions.get_by_role("link", name="Complete the checklist before session 1").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Before your session")
     axe_check(page, "walk-portal-checklist")
@@ -415,7 +415,7 @@ def nurse_sees_the_session(page: Page, first_session: datetime, artifacts: Path)
     expect(row).to_contain_text(first_session.strftime("%a, %b %-d, %Y, %H:%M"))
     expect(row).to_contain_text("Scheduled")
     expect(row.locator(".badge--ok")).to_have_text("complete")
-    expect(row).to_contain_text("Room 4")
+    expect(row).to_contain_text("Chair 3")
     expect(row).to_contain_text("Demo Nurse / Demo Therapist")
     page.screenshot(path=str(artifacts / "walk-8-dosing-schedule.png"), full_page=True)
 

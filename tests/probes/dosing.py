@@ -96,7 +96,8 @@ def _plan_view(w: World, patient: Patient) -> bool:
 
 def _dosing_schedule(w: World, patient: Patient) -> bool:
     session = _session(w, patient, SessionState.PROPOSED)
-    w.api.post(f"/api/v1/dosing-sessions/{session.pk}/schedule", {}, content_type="application/json")
+    nurse = {"nurse": w.people["nurse"].pk}  # scheduling books the session's nurse
+    w.api.post(f"/api/v1/dosing-sessions/{session.pk}/schedule", nurse, content_type="application/json")
     return DosingSession.objects.get(pk=session.pk).state == SessionState.SCHEDULED
 
 

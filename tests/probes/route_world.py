@@ -47,6 +47,7 @@ PATIENT_PARAMETERS = (
     "grant_id",
     "thread_id",
     "message_id",
+    "observation_id",
 )
 
 
@@ -151,6 +152,7 @@ def _objects(w: World, patient: Patient, *, note_author: User, cosigner: User | 
             "signature_id": signature.pk,
             "session_id": session.pk,
             "alert_id": alert.pk,
+            "vital_id": alert.vital_id or 0,  # the FHIR Observation route names it as vs-<id>-bp
             "event_id": event.pk,
             "plan_id": draft_plan.pk,
             "note_id": note.pk,

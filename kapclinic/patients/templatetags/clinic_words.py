@@ -98,6 +98,12 @@ def weekday_time(value: object) -> str:
 
 
 @register.filter
+def datetime_local(value: object) -> str:
+    """Return a date-time in the clinic's time zone as an <input type="datetime-local"> value ("2026-12-04T14:05")."""
+    return _local(value).strftime("%Y-%m-%dT%H:%M") if isinstance(value, datetime) else ""
+
+
+@register.filter
 def amount(value: object) -> str:
     """Return an amount without trailing zeros ("198", "12.5"); the ledger stores three decimals."""
     if value is None or value == "":

@@ -10,7 +10,7 @@ from django.db import transaction
 from kapclinic.accounts.models import User
 from kapclinic.audit.chain import CHAINS, checkpoint_take
 from kapclinic.clinical.registry import SYNTHETIC_MRN_BASE, mrn_from_number
-from kapclinic.demo.appointments import clinician_appointments_ensure
+from kapclinic.demo.appointments import clinician_appointments_ensure, week_of_bookings_ensure
 from kapclinic.demo.consent import load_consent
 from kapclinic.demo.discharged import discharged_demo_ensure
 from kapclinic.demo.dosing import dosing_demo_decide, dosing_demo_ensure
@@ -18,7 +18,8 @@ from kapclinic.demo.intake import intake_demo_ensure
 from kapclinic.demo.ledger import ledger_demo_ensure
 from kapclinic.demo.measures import measures_demo_ensure
 from kapclinic.demo.messages import load_messages
-from kapclinic.demo.places import places_and_hours_ensure
+from kapclinic.demo.places import places_and_hours_ensure, places_ensure
+from kapclinic.demo.reminders import reminders_demo_ensure
 from kapclinic.demo.synthetic import (
     DEMO_PASSWORD,
     DEMO_STAFF,
@@ -96,12 +97,15 @@ class Command(BaseCommand):
         intake_demo_ensure(staff)
         dosing_demo_decide(staff)
         load_consent(staff)
+        places_ensure()  # the chairs and rooms today's sessions take (their hours come after, see places.py)
         dosing_demo_ensure(staff, DEMO_PASSWORD)
         load_therapy(staff)
         load_messages(staff)
         discharged_demo_ensure(staff)  # integration due: discharged yesterday, no integration session since
         places_and_hours_ensure(staff)  # two rooms, three chairs, the clinicians' hours (issue 16)
         clinician_appointments_ensure(staff)  # after the discharged patient: her integration session is booked
+        week_of_bookings_ensure(staff)  # after the hours: every kind, at free times
+        reminders_demo_ensure(staff)  # last of the bookings: it takes the first times left free
         for chain in CHAINS:  # a signed starting point for verify_audit (docs/operations.md)
             checkpoint_take(chain)
         return made, entries

@@ -1,0 +1,246 @@
+"""This clinic's records as FHIR R4 (4.0.1) resources, profiled on US Core 6.1 where one applies; plain dicts that
+the tests validate with fhir.resources (its R4B models: R4B keeps R4's shape for these resources)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from kapclinic.accounts.models import User
+from kapclinic.clinical.instruments import INSTRUMENTS
+from kapclinic.dosing.models import VitalSign
+from kapclinic.fhir import terminology as t
+from kapclinic.fhir.search import SUPPORTED
+from kapclinic.measures.models import QuestionnaireResponse
+from kapclinic.patients.models import Patient
+
+Resource = dict[str, Any]
+FHIR_VERSION = "4.0.1"
+MEDICAL_RECORD_NUMBER = {
+    "coding": [
+        {"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "MR", "display": "Medical record number"}
+    ]
+}
+
+
+def instant(moment: datetime) -> str:
+    """A FHIR instant/dateTime: ISO 8601 with its offset, to the second as the record keeps it."""
+    return moment.isoformat(timespec="seconds")
+
+
+def patient_resource(patient: Patient, *, mrn_system: str) -> Resource:
+    """A US Core Patient. The registry records sex at birth (the birth-sex extension), not an administrative
+    gender, so `gender` is "unknown" rather than a guess from it."""
+    names: list[dict[str, Any]] = [{"use": "official", "family": patient.family_name, "given": [patient.given_name]}]
+    if patient.preferred_name:
+        names.append({"use": "usual", "given": [patient.preferred_name]})
+    resource: Resource = {
+        "resourceType": "Patient",
+        "id": str(patient.pk),
+        "meta": {"profile": [t.US_CORE_PATIENT], "lastUpdated": instant(patient.updated_at)},
+        "extension": [{"url": t.US_CORE_BIRTH_SEX, "valueCode": t.BIRTH_SEX.get(patient.sex_at_birth, "UNK")}],
+        "identifier": [{"use": "usual", "type": MEDICAL_RECORD_NUMBER, "system": mrn_system, "value": patient.mrn}],
+        "active": True,
+        "name": names,
+        "gender": "unknown",
+        "birthDate": patient.birth_date.isoformat(),
+        "communication": [{"language": {"text": patient.preferred_language}}],
+    }
+    telecom = [{"system": "phone", "value": patient.phone, "use": "home"}] if patient.phone else []
+    if patient.email:
+        telecom.append({"system": "email", "value": patient.email})
+    if telecom:
+        resource["telecom"] = telecom
+    if patient.address_line1:
+        lines = [line for line in (patient.address_line1, patient.address_line2) if line]
+        address = {"use": "home", "line": lines, "city": patient.city, "state": patient.region}
+        address.update({"postalCode": patient.postal_code, "country": patient.country})
+        resource["address"] = [{k: v for k, v in address.items() if v}]
+    return resource
+
+
+def practitioner_resource(user: User, *, staff_system: str) -> Resource:
+    """A US Core Practitioner for a member of staff: name and licence (or the clinic's staff number)."""
+    identifiers: list[dict[str, Any]] = [{"system": staff_system, "value": str(user.pk)}]
+    if user.licence_number:
+        identifiers.append({"type": {"text": f"{user.licence_type or 'Licence'} number"}, "value": user.licence_number})
+    name: dict[str, Any] = {"text": user.display_name}
+    if user.last_name:
+        name["family"] = user.last_name
+    if user.first_name:
+        name["given"] = [user.first_name]
+    return {
+        "resourceType": "Practitioner",
+        "id": str(user.pk),
+        "meta": {"profile": [t.US_CORE_PRACTITIONER]},
+        "identifier": identifiers,
+        "active": user.is_active,
+        "name": [name],
+    }
+
+
+def _quantity(value: int, unit: str) -> dict[str, Any]:
+    return {"value": value, "unit": unit, "system": t.UCUM, "code": unit}
+
+
+def _code(vital: t.VitalCode, text: str) -> dict[str, Any]:
+    return {"coding": [{"system": t.LOINC, "code": c, "display": d} for c, d in vital.codes], "text": text}
+
+
+VITAL_TEXT = {"bp": "Blood pressure", "hr": "Heart rate", "spo2": "Oxygen saturation", "rr": "Respiratory rate"}
+
+
+def vital_keys(vital: VitalSign) -> list[str]:
+    """Which observations a set of vital signs gives: the ones it has a value for."""
+    present = {
+        "bp": vital.systolic is not None or vital.diastolic is not None,
+        "hr": vital.heart_rate is not None,
+        "spo2": vital.spo2 is not None,
+        "rr": vital.respiratory_rate is not None,
+    }
+    return [key for key, there in present.items() if there]
+
+
+def vital_observation(vital: VitalSign, key: str, *, patient_id: int, superseded: bool) -> Resource:
+    """One vital sign of a set as a US Core vital-signs Observation. A reading corrected later is
+    "entered-in-error"; the correction is "amended" (it replaces an earlier reading)."""
+    status = "entered-in-error" if superseded else "amended" if vital.corrects_id else "final"
+    resource: Resource = {
+        "resourceType": "Observation",
+        "id": f"vs-{vital.pk}-{key}",
+        "meta": {"profile": [t.VITAL_SIGNS_PROFILE, t.US_CORE_VITALS[key]]},
+        "status": status,
+        "category": [{"coding": [{"system": t.OBSERVATION_CATEGORY, "code": "vital-signs", "display": "Vital Signs"}]}],
+        "code": _code(t.VITALS[key], VITAL_TEXT[key]),
+        "subject": {"reference": f"Patient/{patient_id}"},
+        "effectiveDateTime": instant(vital.measured_at),
+        "issued": instant(vital.recorded_at),
+        "performer": [{"reference": f"Practitioner/{vital.recorded_by_id}"}],
+    }
+    if key == "bp":
+        components = []
+        for (code, display), value in ((t.SYSTOLIC, vital.systolic), (t.DIASTOLIC, vital.diastolic)):
+            component: dict[str, Any] = {"code": {"coding": [{"system": t.LOINC, "code": code, "display": display}]}}
+            if value is None:
+                component["dataAbsentReason"] = {
+                    "coding": [
+                        {"system": "http://terminology.hl7.org/CodeSystem/data-absent-reason", "code": "unknown"}
+                    ]
+                }
+            else:
+                component["valueQuantity"] = _quantity(value, t.BLOOD_PRESSURE.unit)
+            components.append(component)
+        resource["component"] = components
+    else:
+        value = {"hr": vital.heart_rate, "spo2": vital.spo2, "rr": vital.respiratory_rate}[key]
+        assert value is not None
+        resource["valueQuantity"] = _quantity(value, t.VITALS[key].unit)
+    return resource
+
+
+def score_code(instrument: str) -> tuple[str, str] | None:
+    """The LOINC code and display of an instrument's total, when it has one that is a sum (codes.md)."""
+    found = INSTRUMENTS.get(instrument)
+    if found is None or found.loinc_result is None or instrument in t.NOT_A_SUM:
+        return None
+    return found.loinc_result.code, found.loinc_result.display
+
+
+def score_observation(response: QuestionnaireResponse, *, superseded: bool) -> Resource:
+    """A questionnaire's total as a US Core screening-assessment Observation (category survey), e.g. PHQ-9 total
+    44261-6. A response a later correction replaced is "entered-in-error"; the correction "amended"."""
+    code = score_code(response.instrument)
+    assert code is not None and response.total is not None
+    status = "entered-in-error" if superseded else "amended" if response.corrects_id else "final"
+    name = INSTRUMENTS[response.instrument].name
+    return {
+        "resourceType": "Observation",
+        "id": f"qr-{response.pk}-total",
+        "meta": {"profile": [t.US_CORE_SCREENING]},
+        "status": status,
+        "category": [{"coding": [{"system": t.OBSERVATION_CATEGORY, "code": "survey", "display": "Survey"}]}],
+        "code": {"coding": [{"system": t.LOINC, "code": code[0], "display": code[1]}], "text": f"{name} total"},
+        "subject": {"reference": f"Patient/{response.patient_id}"},
+        "effectiveDateTime": instant(response.submitted_at),
+        "issued": instant(response.submitted_at),
+        "performer": [{"reference": f"Patient/{response.patient_id}"}]
+        if response.source == "portal"
+        else [{"reference": f"Practitioner/{response.entered_by_id}"}],
+        "valueQuantity": {"value": response.total, "unit": t.SCORE_UNIT, "system": t.UCUM, "code": t.SCORE_UNIT},
+    }
+
+
+def operation_outcome(code: str, diagnostics: str, severity: str = "error") -> Resource:
+    """R4 OperationOutcome with one issue (issue-type codes: invalid, not-supported, not-found, forbidden, login)."""
+    return {
+        "resourceType": "OperationOutcome",
+        "issue": [{"severity": severity, "code": code, "diagnostics": diagnostics}],
+    }
+
+
+def searchset(base: str, resources: Sequence[Resource], *, self_url: str, next_url: str | None) -> Resource:
+    """A searchset Bundle; `next` when there may be more (no count of every match: that costs a full scan)."""
+    links = [{"relation": "self", "url": self_url}]
+    if next_url is not None:
+        links.append({"relation": "next", "url": next_url})
+    return {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "link": links,
+        "entry": [
+            {"fullUrl": f"{base}/{r['resourceType']}/{r['id']}", "resource": r, "search": {"mode": "match"}}
+            for r in resources
+        ],
+    }
+
+
+PROFILES = {"Patient": t.US_CORE_PATIENT, "Practitioner": t.US_CORE_PRACTITIONER}
+
+
+def capability_statement(base: str, *, published: datetime, software_version: str) -> Resource:
+    """What this server really does: read and search of the resources below, with exactly these parameters."""
+
+    def entry(resource_type: str) -> dict[str, Any]:
+        item: dict[str, Any] = {
+            "type": resource_type,
+            "interaction": [{"code": "read"}, {"code": "search-type"}],
+            "searchParam": [{"name": name, "type": kind} for name, kind in SUPPORTED[resource_type].items()],
+        }
+        if resource_type in PROFILES:
+            item["profile"] = PROFILES[resource_type]
+        else:
+            item["supportedProfile"] = [*t.US_CORE_VITALS.values(), t.US_CORE_SCREENING]
+        return item
+
+    return {
+        "resourceType": "CapabilityStatement",
+        "status": "active",
+        "date": instant(published),
+        "kind": "instance",
+        "software": {"name": "kapclinic", "version": software_version},
+        "implementation": {"description": "kapclinic FHIR R4 server (read and search)", "url": base},
+        "fhirVersion": FHIR_VERSION,
+        "format": ["json"],
+        "rest": [
+            {
+                "mode": "server",
+                "security": {
+                    "cors": False,
+                    "description": "Bearer tokens (POST /api/v1/auth/token); each read of patient data is audited "
+                    "under the same role and care-team rules as the pages.",
+                },
+                "resource": [entry(name) for name in ("Patient", "Practitioner", "Observation")],
+            }
+        ],
+    }
+
+
+def vital_observations(vitals: Iterable[VitalSign], keys: set[str] | None, *, superseded: set[int]) -> list[Resource]:
+    """Each set's observations (only `keys`, when given), in the order given."""
+    return [
+        vital_observation(v, key, patient_id=v.session.patient_id, superseded=v.pk in superseded)
+        for v in vitals
+        for key in vital_keys(v)
+        if keys is None or key in keys
+    ]
