@@ -15,7 +15,8 @@ each with a new made-up person (no duplicate), after untimed warm-up calls that 
 Prints p50 and p95 in ms, the ratio of each p50 to the floor's (target: register at most 1.5) and the queries as
 Django logs them (with SQLite's BEGIN and COMMIT; PostgreSQL's BEGIN goes with the first statement): the floor
 BEGIN, INSERT, INSERT, COMMIT; register BEGIN, the duplicate check with the audit chain's lock and head in one
-statement, INSERT, INSERT, COMMIT.
+statement (on PostgreSQL with the new patient's id drawn in it too), INSERT, INSERT (on PostgreSQL: the two INSERTs
+in one statement, a data-modifying WITH), COMMIT.
 """
 
 from __future__ import annotations

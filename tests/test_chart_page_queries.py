@@ -20,8 +20,9 @@ from kapclinic.measures.models import QuestionnaireResponse
 # users' names, duplicate flags; the clinicians to assign (prescriber); open safety flags, recent scores, trajectory
 # scores, measurement schedule and its dosing days; the plan with its therapist and signer; consent; therapy notes
 # (their team check reads the care team above); dosing sessions with checklists; appointments with clinicians; the
-# banner's allergies; the portal login; the inquiry; the header's inbox and message counts (one query).
-CHART = {"prescriber": 22, "nurse": 21}
+# inquiry with the portal login and the banner's allergies (one query, where each was one); the header's inbox and
+# message counts (one query).
+CHART = {"prescriber": 20, "nurse": 20}
 # session, user; the session with plan, clinicians, checklist, check-in, administration and discharge (and who did
 # each); patient (and the nurse's care-team check), audit chain head and INSERT; vital signs, alerts, clearances,
 # orders, events, transitions; the banner: allergies, safety flags, care team, duplicate flags; the notes about the

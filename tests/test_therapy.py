@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import DatabaseError, connection, transaction
 from django.template.loader import render_to_string
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from kapclinic.accounts.models import User
@@ -493,6 +494,37 @@ def test_home_lists_drafts_overdue_ones_and_the_directors_view(
     director = selectors.notes_to_sign(ctx=ctx(personas["director"]))
     assert [n.pk for n in director.overdue_all] == [old.pk] and director.own_drafts == []
     assert selectors.notes_to_sign(ctx=ctx(personas["nurse"])).own_drafts == []
+
+
+def test_the_notes_to_sign_card_and_inbox_read_nothing_per_note(
+    personas: dict[str, User], team_patient: Patient, settings: Any, client_for: Any
+) -> None:
+    # The lists read only what they show (kind, dates, names): a column they left unread and the page used would be
+    # one query per note, so two more notes of each kind must cost no query.
+    settings.KAPCLINIC_UNSIGNED_NOTE_DAYS = 3
+    trainee, supervisor = personas["therapist"], personas["outsider_therapist"]
+
+    def more_notes() -> None:
+        old = integration(trainee, team_patient)
+        TherapyNote.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=4))
+        signed(trainee, team_patient, cosigner=supervisor.pk)
+
+    pages = [(trainee.username, "/"), (supervisor.username, "/inbox/"), ("director", "/"), ("director", "/inbox/")]
+    more_notes()
+    counts = []
+    for _ in range(2):
+        seen = []
+        for username, url in pages:
+            client = client_for(username)
+            client.get(url)
+            with CaptureQueriesContext(connection) as captured:
+                body = client.get(url).content.decode()
+            assert "TEAMPATIENT, Alder" in body, (username, url)
+            seen.append(len(captured))
+        counts.append(seen)
+        more_notes()
+        more_notes()
+    assert counts[0] == counts[1]
 
 
 # --- the API --------------------------------------------------------------------------------------------

@@ -121,6 +121,28 @@ def test_alert_polls_with_nothing_new_write_nothing(
     assert nurse.get(session_url, {"seen": seen}, **POLL).status_code == 200
 
 
+def test_the_open_alerts_poll_compares_ids_and_versions_before_reading_anything_whole(
+    client_for: Any, api_for: Any, personas: dict[str, User], team_patient: Patient, other_patient: Patient
+) -> None:
+    alert = _alert(world(client_for, api_for, personas, team_patient, other_patient), team_patient)
+    prescriber = client_for("prescriber")
+    seen = _seen(prescriber.get("/dosing/alerts/", **POLL).content.decode())
+    with CaptureQueriesContext(connection) as queries:
+        assert prescriber.get("/dosing/alerts/", {"seen": seen}, **POLL).status_code == 204
+    alerts_read = [q["sql"] for q in queries.captured_queries if "dosing_monitoringalert" in q["sql"]]
+    assert len(alerts_read) == 1 and "patients_patient" in alerts_read[0]  # the team check only
+    assert '"patients_patient"."mrn"' not in alerts_read[0] and "dosing_vitalsign" not in alerts_read[0]
+    # The alert's session moves on (a new version): the same poll then shows the list again, in full.
+    DosingSession.objects.filter(pk=alert.session_id).update(version=alert.session.version + 1)
+    moved = prescriber.get("/dosing/alerts/", {"seen": seen}, **POLL)
+    assert moved.status_code == 200 and "BP high" in moved.content.decode() and _seen(moved.content.decode()) != seen
+    # Acknowledged, the alert leaves the list: the poll answers with the list, now empty.
+    seen = _seen(moved.content.decode())
+    AlertAcknowledgement.objects.create(alert=alert, by=personas["nurse"], action_taken="Rechecked")
+    emptied = prescriber.get("/dosing/alerts/", {"seen": seen}, **POLL)
+    assert emptied.status_code == 200 and "BP high" not in emptied.content.decode()
+
+
 def test_the_schedule_page_writes_its_audit_rows_in_one_insert(
     client_for: Any, api_for: Any, personas: dict[str, User], team_patient: Patient, other_patient: Patient
 ) -> None:

@@ -49,15 +49,20 @@ def banner_for(
     patient: Patient,
     header: ChartHeader | None = None,
     safety_flags: list[SafetyFlag] | None = None,
+    evaluation: tuple[dict[str, Any] | None] | None = None,
 ) -> PatientBanner:
     """Return what the banner shows beside identity: alerts, care team, allergies.
 
     One query for the allergies, plus two for the header and one for the safety flags unless the page already
-    read them (the chart, the notes pages) and passes them in.
+    read them (the chart, the notes pages) and passes them in; `evaluation` is the evaluation's data as the page
+    read it, in a 1-tuple (its data is None when there is no evaluation).
     """
     allergies: str | None = None
     if may(role, Action.PATIENT_VIEW_CLINICAL):
-        data = Evaluation.objects.filter(patient=patient).values_list("data", flat=True).first()
+        if evaluation is None:
+            data = Evaluation.objects.filter(patient=patient).values_list("data", flat=True).first()
+        else:
+            (data,) = evaluation
         allergies = allergies_in_words(data)
     if safety_flags is None:
         safety_flags = open_safety_flags_for_patient(patient_id=patient.pk) if may(role, Action.MEASURE_VIEW) else []

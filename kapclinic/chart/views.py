@@ -23,10 +23,10 @@ from kapclinic.dosing.models import DosingSession, SessionState
 from kapclinic.measures.selectors import open_safety_flags_for_patient, recent_responses, schedule_for_patient
 from kapclinic.measures.trajectories import trajectories_for_patient
 from kapclinic.patients.access import PatientAccess, patient_get_for_user
-from kapclinic.patients.models import CareTeamRole
+from kapclinic.patients.models import CareTeamRole, Patient
 from kapclinic.patients.pages import refusals_as_pages
 from kapclinic.patients.printing import printed_pdf_response
-from kapclinic.patients.selectors import chart_header
+from kapclinic.patients.selectors import STAFF_NAME_FIELDS, chart_header
 from kapclinic.plans.selectors import current_plan
 from kapclinic.roles import Action, Role, may
 from kapclinic.therapy.selectors import notes_for_chart
@@ -50,11 +50,36 @@ def _chart_context(user: User, access: PatientAccess) -> dict[str, object]:
     clinicians: list[User] = []
     if can_assign:
         clinicians = list(
-            User.objects.filter(role__in=CareTeamRole.values, is_active=True).order_by("last_name", "first_name")
+            User.objects.filter(role__in=CareTeamRole.values, is_active=True)
+            .only(*STAFF_NAME_FIELDS)  # the choices show names only: not whole rows (password hash and all)
+            .order_by("last_name", "first_name")
         )
     team_by_role = {m.role: m for m in header.care_team}
     can_view_scores = may(user.role, Action.MEASURE_VIEW)
+    can_edit_full = may(user.role, Action.PATIENT_EDIT)
+    # The inquiry (the intake section, always shown), the portal login and the evaluation's data (the banner's
+    # allergies) in one query, where the page read each by itself as it rendered (issue 15, item 3).
+    joined = (
+        ["inquiry"]
+        + (["user"] if can_edit_full and patient.user_id else [])
+        + (["evaluation"] if show_clinical else [])
+    )
+    fields = {
+        "inquiry": ("id", "created_at", "status"),
+        "user": ("username", "must_change_password"),
+        "evaluation": ("data",),
+    }
+    extras = (
+        Patient.objects.filter(pk=patient.pk)
+        .select_related(*joined)
+        .only("pk", *(["user"] if "user" in joined else []), *(f"{j}__{f}" for j in joined for f in fields[j]))
+        .get()
+    )
+    evaluation = getattr(extras, "evaluation", None) if show_clinical else None  # None: no evaluation yet
     return {
+        "inquiry": getattr(extras, "inquiry", None),
+        "portal_user": extras.user if "user" in joined else None,
+        "banner_evaluation": (evaluation.data if evaluation else None,) if show_clinical else None,
         "safety_flags": open_safety_flags_for_patient(patient_id=patient.pk) if can_view_scores else [],
         "can_acknowledge": may(user.role, Action.SAFETY_ACKNOWLEDGE),
         "responses": recent_responses(patient_id=patient.pk) if can_view_scores else [],
@@ -84,7 +109,7 @@ def _chart_context(user: User, access: PatientAccess) -> dict[str, object]:
         "show_clinical": show_clinical,
         "can_edit": may(user.role, Action.PATIENT_EDIT) or may(user.role, Action.PATIENT_EDIT_CONTACT),
         "can_assign": can_assign,
-        "can_edit_full": may(user.role, Action.PATIENT_EDIT),
+        "can_edit_full": can_edit_full,
         "can_book": may(user.role, Action.APPOINTMENT_BOOK),
         "can_write_process_notes": may(user.role, Action.PROCESS_NOTE_WRITE),
         "appointments": list(

@@ -62,7 +62,14 @@ from kapclinic.dosing.models import (
     SessionEventKind,
     SessionState,
 )
-from kapclinic.dosing.selectors import SessionRecord, open_alerts_for, rems_form_context, session_get, sessions_of_day
+from kapclinic.dosing.selectors import (
+    SessionRecord,
+    open_alerts_for,
+    open_alerts_newest,
+    rems_form_context,
+    session_get,
+    sessions_of_day,
+)
 from kapclinic.errors import AccessDenied, NotFound
 from kapclinic.ledger.models import LedgerEntry, Lot, Product, StorageLocation
 from kapclinic.ledger.services import WitnessCredentials
@@ -360,6 +367,11 @@ def _poll_unchanged(request: HttpRequest, seen: str) -> bool:
 def my_alerts(request: HttpRequest) -> HttpResponse:
     """Open alerts of the user's patients, for the prescriber's and nurse's home page (polled)."""
     user = current_user(request)
+    # A poll compares the alerts' ids and their sessions' versions alone (one narrow query, nothing written): the
+    # alerts are read whole, with their sessions and patients, only when there is something new to show.
+    shown = open_alerts_newest(user).values_list("pk", "session__version")
+    if _is_poll(request) and _poll_unchanged(request, _digest(shown)):
+        return HttpResponse(status=204)
     alerts = open_alerts_for(user)
     seen = _digest((a.pk, a.session.version) for a in alerts)
     if _poll_unchanged(request, seen):

@@ -31,6 +31,7 @@ from kapclinic.dosing.models import Discharge, DosingSession, SessionState
 from kapclinic.errors import AccessDenied, Conflict, NotFound
 from kapclinic.patients.access import PatientAccess, is_on_care_team, patient_get_for_user
 from kapclinic.patients.models import Patient
+from kapclinic.patients.selectors import PATIENT_NAME_FIELDS, STAFF_NAME_FIELDS
 from kapclinic.plans.models import TreatmentPlan
 from kapclinic.plans.selectors import current_plan
 from kapclinic.roles import Action, Role, Scope, may, scope_for
@@ -472,6 +473,13 @@ def notes_waiting(user: User) -> NotesWaiting:
     )
 
 
+# What the lists of notes to sign show (the home pages' card, the inbox): kind, dates, the patient's and the author's
+# names; not the notes' text, sections and search columns, nor whole patient rows (issue 15, item 3).
+_LISTED = ("kind", "created_at", "signed_at", "patient", "author")
+_PATIENT_NAMED = tuple(f"patient__{name}" for name in PATIENT_NAME_FIELDS)
+_AUTHOR_NAMED = tuple(f"author__{name}" for name in STAFF_NAME_FIELDS)
+
+
 def notes_to_sign(*, ctx: AuditContext, limit: int = 50) -> NotesToSign:
     """What the home pages list: the user's drafts (overdue ones marked), notes waiting for their co-signature,
     and for the director every draft unsigned longer than KAPCLINIC_UNSIGNED_NOTE_DAYS. Each patient shown is audited.
@@ -481,10 +489,20 @@ def notes_to_sign(*, ctx: AuditContext, limit: int = 50) -> NotesToSign:
     waiting = notes_waiting(ctx.user)
     own = [
         Draft(note=note, overdue=note.created_at < cutoff)
-        for note in waiting.own_drafts.select_related("patient").order_by("created_at", "id")[:limit]
+        for note in waiting.own_drafts.select_related("patient")
+        .only(*_LISTED, *_PATIENT_NAMED)
+        .order_by("created_at", "id")[:limit]
     ]
-    to_cosign = list(waiting.to_cosign.select_related("patient", "author").order_by("signed_at", "id")[:limit])
-    overdue_all = list(waiting.overdue_all.select_related("patient", "author").order_by("created_at", "id")[:limit])
+    to_cosign = list(
+        waiting.to_cosign.select_related("patient", "author")
+        .only(*_LISTED, *_PATIENT_NAMED, *_AUTHOR_NAMED)
+        .order_by("signed_at", "id")[:limit]
+    )
+    overdue_all = list(
+        waiting.overdue_all.select_related("patient", "author")
+        .only(*_LISTED, *_PATIENT_NAMED, *_AUTHOR_NAMED)
+        .order_by("created_at", "id")[:limit]
+    )
     patient_ids = sorted({n.patient_id for n in [*(d.note for d in own), *to_cosign, *overdue_all]})
     access_events_record_many(ctx=ctx, action="note.unsigned_list", patient_ids=patient_ids)
     return NotesToSign(days=days, own_drafts=own, overdue_all=overdue_all, to_cosign=to_cosign)

@@ -25,11 +25,13 @@ def patient_banner(context: template.Context, patient: Patient, heading: bool = 
     # The chart and the notes pages have read the header and the safety flags already: no second query.
     header = context.get("header")
     flags = context.get("safety_flags")
+    evaluation = context.get("banner_evaluation")  # the chart reads the evaluation's data with other things
     banner = banner_for(
         role=role,
         patient=patient,
         header=header if isinstance(header, ChartHeader) else None,
         safety_flags=flags if isinstance(flags, list) else None,
+        evaluation=evaluation if isinstance(evaluation, tuple) else None,
     )
     return {
         "request": request,
