@@ -21,7 +21,7 @@ from functools import wraps
 from typing import Any
 
 from django.db import transaction
-from django.http import FileResponse, HttpRequest, HttpResponse
+from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseBase
 from django.middleware.csrf import CsrfViewMiddleware
 from django.urls import reverse
 from django.utils import timezone
@@ -46,7 +46,7 @@ NDJSON = "application/fhir+ndjson"
 OUTPUT_FORMATS = ("application/fhir+ndjson", "application/ndjson", "ndjson")
 KICKOFF_PARAMETERS = ("_type", "_since", "_outputFormat")
 CLINICIANS = (Role.PRESCRIBER, Role.NURSE, Role.THERAPIST)
-View = Callable[..., HttpResponse]
+View = Callable[..., HttpResponseBase]
 
 
 class BadRequest(ValueError):
@@ -71,7 +71,7 @@ def bulk_view(*methods: str) -> Callable[[View], View]:
         @csrf_exempt
         @require_http_methods(list(methods))
         @wraps(view)
-        def answered(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        def answered(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             bearer = request.headers.get("Authorization", "")[:7].lower() == "bearer "
             if request.method == "DELETE" and not bearer:
                 refused = CsrfViewMiddleware(lambda r: HttpResponse()).process_view(request, None, (), {})  # type: ignore[arg-type]
@@ -286,7 +286,7 @@ def export_status(request: HttpRequest, ctx: AuditContext, job_id: Any) -> HttpR
 
 
 @bulk_view("GET")
-def export_file(request: HttpRequest, ctx: AuditContext, job_id: Any, file_name: str) -> HttpResponse:
+def export_file(request: HttpRequest, ctx: AuditContext, job_id: Any, file_name: str) -> HttpResponseBase:
     """One NDJSON file, streamed from disk, to the requester, until the export expires."""
     job = _job_of(ctx, job_id)
     found = job.files.filter(name=file_name).first() if job.status == ExportStatus.COMPLETED else None

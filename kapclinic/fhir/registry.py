@@ -2,23 +2,26 @@
 
 `BULK_TYPES[type](patient_ids, since)` yields that type's resources for one chunk of patients, changed at or after
 `since` when given: a few queries per chunk whatever its size (no query per row), rows read with .iterator() so a
-chunk is never held whole. The resources are the FHIR face's own (resources.py); psychotherapy notes are never a
-type here. Other resource types join this table as their builders arrive (MERGE NOTE: the branch that adds them
-extends the same dict).
+chunk is never held whole. The resources are the FHIR face's own (resources.py), given rows rather than model
+instances: a named tuple of exactly the fields the resource function reads, from values_list (making a model
+instance per row cost more than building the resource). A resource function that starts reading another field
+needs it added here (the tests fail with an AttributeError until it is). Psychotherapy notes are never a type here.
+Other resource types join this table as their builders arrive (MERGE NOTE: the branch that adds them extends the
+same dict).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import datetime
-from typing import Any
+from datetime import date, datetime
+from typing import Any, NamedTuple, cast
 
 from django.conf import settings
-from django.db.models import F, Q
+from django.db.models import Q, QuerySet
 
 from kapclinic.clinical.instruments import INSTRUMENTS
 from kapclinic.dosing.models import VitalSign
-from kapclinic.fhir.resources import patient_resource, score_code, score_observation, vital_keys, vital_observation
+from kapclinic.fhir.resources import patient_resource, score_code, score_observation, vital_set_observations
 from kapclinic.measures.models import QuestionnaireResponse
 from kapclinic.patients.models import Patient
 
@@ -27,20 +30,66 @@ Builder = Callable[[list[int], datetime | None], Iterator[Resource]]
 ROWS_PER_FETCH = 2000
 
 
+class PatientRow(NamedTuple):
+    pk: int
+    mrn: str
+    family_name: str
+    given_name: str
+    preferred_name: str
+    birth_date: date
+    sex_at_birth: str
+    preferred_language: str
+    phone: str
+    email: str
+    address_line1: str
+    address_line2: str
+    city: str
+    region: str
+    postal_code: str
+    country: str
+    updated_at: datetime
+
+
+class VitalRow(NamedTuple):
+    pk: int
+    measured_at: datetime
+    recorded_at: datetime
+    recorded_by_id: int
+    corrects_id: int | None
+    systolic: int | None
+    diastolic: int | None
+    heart_rate: int | None
+    spo2: int | None
+    respiratory_rate: int | None
+    patient_id: int  # the session's
+
+
+class ScoreRow(NamedTuple):
+    pk: int
+    patient_id: int
+    instrument: str
+    total: int | None
+    source: str
+    entered_by_id: int
+    submitted_at: datetime
+    corrects_id: int | None
+
+
+_VITAL_FIELDS = (*VitalRow._fields[:-1], "session__patient_id")
+_SCORED = [code for code in INSTRUMENTS if score_code(code) is not None]
+
+
+def _rows(rows: QuerySet[Any], fields: tuple[str, ...]) -> Iterator[tuple[Any, ...]]:
+    return rows.order_by("pk").values_list(*fields).iterator(chunk_size=ROWS_PER_FETCH)
+
+
 def patients_bulk(patient_ids: list[int], since: datetime | None) -> Iterator[Resource]:
     rows = Patient.objects.filter(pk__in=patient_ids)
     if since is not None:
         rows = rows.filter(updated_at__gte=since)
     system = settings.KAPCLINIC_FHIR_MRN_SYSTEM
-    for patient in rows.order_by("pk").iterator(chunk_size=ROWS_PER_FETCH):
-        yield patient_resource(patient, mrn_system=system)
-
-
-_VITAL_FIELDS = (
-    "id", "measured_at", "recorded_at", "recorded_by_id", "corrects_id",
-    "systolic", "diastolic", "heart_rate", "spo2", "respiratory_rate",
-)  # fmt: skip
-_SCORED = [code for code in INSTRUMENTS if score_code(code) is not None]
+    for row in _rows(rows, PatientRow._fields):
+        yield patient_resource(cast(Patient, PatientRow(*row)), mrn_system=system)
 
 
 def _vitals(patient_ids: list[int], since: datetime | None) -> Iterator[Resource]:
@@ -53,12 +102,11 @@ def _vitals(patient_ids: list[int], since: datetime | None) -> Iterator[Resource
     if since is not None:
         changed = corrected.filter(recorded_at__gte=since).values_list("corrects_id", flat=True)
         rows = rows.filter(Q(recorded_at__gte=since) | Q(pk__in=list(changed)))
-    rows = rows.only(*_VITAL_FIELDS).annotate(export_patient_id=F("session__patient_id"))
-    for vital in rows.order_by("pk").iterator(chunk_size=ROWS_PER_FETCH):
-        patient_id = vital.export_patient_id  # type: ignore[attr-defined]  # the annotation
-        replaced = vital.pk in superseded
-        for key in vital_keys(vital):
-            yield vital_observation(vital, key, patient_id=patient_id, superseded=replaced)
+    for row in _rows(rows, _VITAL_FIELDS):
+        vital = VitalRow(*row)
+        yield from vital_set_observations(
+            cast(VitalSign, vital), patient_id=vital.patient_id, superseded=vital.pk in superseded
+        )
 
 
 def _scores(patient_ids: list[int], since: datetime | None) -> Iterator[Resource]:
@@ -72,11 +120,9 @@ def _scores(patient_ids: list[int], since: datetime | None) -> Iterator[Resource
     if since is not None:
         changed = corrected.filter(submitted_at__gte=since).values_list("corrects_id", flat=True)
         rows = rows.filter(Q(submitted_at__gte=since) | Q(pk__in=list(changed)))
-    rows = rows.only(
-        "id", "patient_id", "instrument", "total", "source", "entered_by_id", "submitted_at", "corrects_id"
-    )
-    for response in rows.order_by("pk").iterator(chunk_size=ROWS_PER_FETCH):
-        yield score_observation(response, superseded=response.pk in superseded)
+    for row in _rows(rows, ScoreRow._fields):
+        response = ScoreRow(*row)
+        yield score_observation(cast(QuestionnaireResponse, response), superseded=response.pk in superseded)
 
 
 def observations_bulk(patient_ids: list[int], since: datetime | None) -> Iterator[Resource]:

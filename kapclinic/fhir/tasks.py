@@ -72,6 +72,7 @@ def export_patients(job: ExportJob) -> QuerySet[Patient]:
     ctx = AuditContext(user=job.requester, channel="fhir")
     rows = patients_visible_to(ctx=ctx, action=Action.PATIENT_VIEW_CLINICAL)
     if job.kind == ExportKind.GROUP:
+        assert job.group_id is not None
         rows = rows.filter(on_care_team_of(job.group_id))
     return rows
 
@@ -88,14 +89,19 @@ def patient_chunks(rows: QuerySet[Patient], size: int = PATIENT_CHUNK) -> Iterat
 
 
 def _patient_of(resource: dict[str, Any]) -> str | None:
-    """The patient a resource is about: a Patient itself, or its subject/patient reference."""
+    """The patient a resource is about, as its reference ("Patient/<id>"): a Patient itself, or its subject or
+    patient reference."""
     if resource["resourceType"] == "Patient":
-        return str(resource["id"])
+        return f"Patient/{resource['id']}"
     for field in ("subject", "patient"):
         reference = resource.get(field)
-        if isinstance(reference, dict) and str(reference.get("reference", "")).startswith("Patient/"):
-            return str(reference["reference"])[8:]
+        if isinstance(reference, dict):
+            return str(reference.get("reference", "")) or None
     return None
+
+
+def _patient_ids(references: set[str]) -> list[int]:
+    return sorted(int(r[8:]) for r in references if r.startswith("Patient/") and r[8:].isdigit())
 
 
 def export_build(job_id: uuid.UUID) -> int:
@@ -146,17 +152,17 @@ def _write(job: ExportJob, folder: Path) -> tuple[dict[str, int], dict[str, int]
             handles[kind] = (folder / file_name(kind)).open("wb", buffering=WRITE_BUFFER)
         done = 0
         for ids in patient_chunks(export_patients(job)):
-            written: set[str] = set()
+            written: set[str | None] = set()
             for kind in job.types:
                 write, count = handles[kind].write, 0
                 for resource in BULK_TYPES[kind](ids, job.since):
                     write(dumps(resource, option=newline))
                     count += 1
-                    if (patient := _patient_of(resource)) is not None:
-                        written.add(patient)
+                    subject = resource.get("subject")  # the common case without a call, then the rest
+                    written.add(subject["reference"] if subject else _patient_of(resource))
                 counts[kind] += count
             access_events_record_many(
-                ctx=ctx, action=AUDIT_ACTION, patient_ids=sorted(int(p) for p in written), detail=detail
+                ctx=ctx, action=AUDIT_ACTION, patient_ids=_patient_ids({w for w in written if w}), detail=detail
             )
             done += len(ids)
             still = ExportJob.objects.filter(pk=job.pk, status=ExportStatus.IN_PROGRESS).update(patients_done=done)
