@@ -1,22 +1,24 @@
 """FHIR Bulk Data export speed (issue 17, item 3): resources written per second, against a floor measured in the
 same run: reading the same rows with values_list and writing each as an orjson line.
 
-    PYTHONPATH=$PWD KAPCLINIC_DEBUG=true python bench/fhir_export.py [--patients 2000,20000] [--reps 3]
+    PYTHONPATH=$PWD KAPCLINIC_DEBUG=true python bench/fhir_export.py [--patients 1000,10000] [--reps 3]
 
 Without DATABASE_URL: a fresh SQLite file in a temporary folder. With DATABASE_URL (e.g. PostgreSQL through
 scripts/with-postgres, as the owner, which may migrate): that database, which should start empty. At each scale
 (patients, cumulative): migrate, the synthetic patients (demo.synthetic.patients_ensure, half on the demo care
-team), about one past dosing session each (demo.sessions.sessions_ensure) with VITALS_PER_SESSION full sets of
-vital signs (four observations each), and SCORES_PER_PATIENT questionnaire totals (PHQ-9 and GAD-7) per patient.
+team), SESSIONS_PER_PATIENT past dosing sessions each on average (demo.sessions.sessions_ensure: a course) with
+VITALS_PER_SESSION full sets of vital signs each (four observations a set), and SCORES_PER_PATIENT questionnaire
+totals (PHQ-9 and GAD-7) per patient.
 Then, taking turns `--reps` times after one untimed run of each:
   orjson_floor  the same rows (patients, vital signs with their patient, scored responses) read with
                 values_list(...).iterator() and written as orjson lines to a file: no FHIR, no model instances
   export        the whole worker task for a system export by the director (tasks.export_build): patient chunks,
-                the registry's builders (model instances, the FHIR face's resource functions), orjson lines, and the
-                audit rows per chunk
-Reported: resources, the median seconds of each, resources/s of the export (one worker process: one core, so
-also resources/s per core), rows/s of the floor, and the ratio of speeds: floor seconds / export seconds
-(target: at least 1/3) and resources/s per core (target: at least 20,000), at the largest scale. The untimed
+                the registry's builders (values_list rows into the FHIR face's resource functions), orjson lines,
+                and the audit rows per chunk
+Reported: resources, the median seconds of each, resources/s per core of the export (resources / the worker
+process's CPU seconds: it runs on one core), rows/s of the floor, and the share of the floor's speed (floor seconds
+/ export seconds, by the clock and by CPU time: the CPU figure holds on a machine shared with other work); targets
+at the largest scale: at least 20,000 resources/s per core and a share of at least 1/3. The untimed
 export runs under tracemalloc: its peak Python memory, which should not grow with the patients.
 `measure_fhir_export()` returns the same rows for `make bench`.
 """
@@ -42,7 +44,8 @@ if str(REPO_ROOT) not in sys.path:
 
 from bench import django_setup  # noqa: E402
 
-VITALS_PER_SESSION = 6
+SESSIONS_PER_PATIENT = 6  # a course of six ketamine sessions
+VITALS_PER_SESSION = 6  # a full set every 15 minutes from the pre-dose check to discharge
 SCORES_PER_PATIENT = 4
 TARGET_PER_CORE = 20_000
 TARGET_SHARE = 1 / 3
@@ -61,7 +64,7 @@ def _load(patients: int) -> dict[str, int]:
 
     staff = staff_ensure()
     patients_ensure(patients, staff=staff)
-    sessions_ensure(staff=staff, past=patients, today=0, coming=0)
+    sessions_ensure(staff=staff, past=patients * SESSIONS_PER_PATIENT, today=0, coming=0)
     rng = random.Random(patients)
     nurse = staff["nurse"]
     with transaction.atomic():
@@ -81,7 +84,7 @@ def _load(patients: int) -> dict[str, int]:
                         heart_rate=rng.randint(55, 100),
                         spo2=rng.randint(94, 100),
                         respiratory_rate=rng.randint(10, 20),
-                    )  # fmt: skip
+                    )
                 )
         VitalSign.objects.bulk_create(vitals, batch_size=2000)
         scored = set(QuestionnaireResponse.objects.values_list("patient_id", flat=True).distinct())
@@ -96,7 +99,7 @@ def _load(patients: int) -> dict[str, int]:
                 total=rng.randint(0, 21),
                 entered_by=nurse,
                 submitted_at=now - timedelta(days=7 * n + 1),
-            )  # fmt: skip
+            )
             for pk in Patient.objects.exclude(pk__in=scored).values_list("pk", flat=True)
             for n in range(SCORES_PER_PATIENT)
         ]
@@ -119,15 +122,12 @@ def _floor(path: Path) -> int:
     from kapclinic.measures.models import QuestionnaireResponse
     from kapclinic.patients.models import Patient
 
-    patient_fields = [f.attname for f in Patient._meta.concrete_fields]
-    sources = [
-        Patient.objects.order_by("pk").values_list(*patient_fields),
-        VitalSign.objects.order_by("pk").values_list(*_VITAL_FIELDS, "session__patient_id"),
+    sources = [  # exactly the columns the export's builders read
+        Patient.objects.order_by("pk").values_list(*PatientRow._fields),
+        VitalSign.objects.order_by("pk").values_list(*_VITAL_FIELDS),
         QuestionnaireResponse.objects.filter(total__isnull=False, instrument__in=_SCORED)
         .order_by("pk")
-        .values_list(
-            "id", "patient_id", "instrument", "total", "source", "entered_by_id", "submitted_at", "corrects_id"
-        ),
+        .values_list(*ScoreRow._fields),
     ]
     rows = 0
     dumps, newline = orjson.dumps, orjson.OPT_APPEND_NEWLINE
@@ -186,17 +186,19 @@ def measure_fhir_export(scales: list[int], reps: int) -> dict[str, Any]:
             resources, _ = _export(director)
             _, peak = tracemalloc.get_traced_memory()
             tracemalloc.stop()
-            floor_times, export_times, export_cpu = [], [], []
+            floor_times, floor_cpu, export_times, export_cpu = [], [], [], []
             for _ in range(reps):
-                begin = time.perf_counter()
+                begin, cpu_begin = time.perf_counter(), time.process_time()
                 _floor(folder / "floor.ndjson")
                 floor_times.append(time.perf_counter() - begin)
+                floor_cpu.append(time.process_time() - cpu_begin)
                 begin = time.perf_counter()
                 written, cpu = _export(director)
                 export_times.append(time.perf_counter() - begin)
                 export_cpu.append(cpu)
                 assert written == resources
             floor_s, export_s = statistics.median(floor_times), statistics.median(export_times)
+            floor_cpu_s, export_cpu_s = statistics.median(floor_cpu), statistics.median(export_cpu)
             rows.append(
                 {
                     "patients": data["patients"],
@@ -204,11 +206,18 @@ def measure_fhir_export(scales: list[int], reps: int) -> dict[str, Any]:
                     "floor_rows": floor_rows,
                     "floor_s": round(floor_s, 3),
                     "export_s": round(export_s, 3),
-                    "export_cpu_s": round(statistics.median(export_cpu), 3),
+                    "export_cpu_s": round(export_cpu_s, 3),
+                    "floor_cpu_s": round(floor_cpu_s, 3),
                     "floor_rows_per_s": round(floor_rows / floor_s),
                     "resources_per_s": round(resources / export_s),
-                    "resources_per_s_per_core": round(resources / export_s),  # one worker process, one core
+                    # One worker process: one core. Its CPU time is the export's own work (SQLite's included, as it
+                    # runs in the process; PostgreSQL's server time is not), robust to a machine shared with others.
+                    "resources_per_s_per_core": round(resources / export_cpu_s),
                     "share_of_floor_speed": round(floor_s / export_s, 3),
+                    "share_of_floor_speed_cpu": round(floor_cpu_s / export_cpu_s, 3),
+                    # The same in each one's own unit: resources/s of the export over rows/s of the floor (a set of
+                    # vital signs is one row and four Observations).
+                    "throughput_share": round((resources / export_s) / (floor_rows / floor_s), 3),
                     "peak_mib": round(peak / 2**20, 1),
                 }
             )
@@ -221,21 +230,23 @@ def measure_fhir_export(scales: list[int], reps: int) -> dict[str, Any]:
 def fhir_export_table(rows: list[dict[str, Any]]) -> str:
     head = (
         f"{'patients':>9} {'resources':>10} {'export s':>9} {'res/s/core':>11} {'floor rows':>10} {'floor s':>8}"
-        f" {'share':>6} {'peak MiB':>8}"
+        f" {'share':>6} {'cpu share':>9} {'res/s:rows/s':>12} {'peak MiB':>8}"
     )
     lines = [head]
-    for r in rows:
-        lines.append(
-            f"{r['patients']:>9,} {r['resources']:>10,} {r['export_s']:>9.2f} {r['resources_per_s_per_core']:>11,}"
-            f" {r['floor_rows']:>10,} {r['floor_s']:>8.2f} {r['share_of_floor_speed']:>6.2f} {r['peak_mib']:>8.1f}"
-        )
+    lines.extend(
+        f"{r['patients']:>9,} {r['resources']:>10,} {r['export_s']:>9.2f} {r['resources_per_s_per_core']:>11,}"
+        f" {r['floor_rows']:>10,} {r['floor_s']:>8.2f} {r['share_of_floor_speed']:>6.2f}"
+        f" {r['share_of_floor_speed_cpu']:>9.2f} {r['throughput_share']:>12.2f} {r['peak_mib']:>8.1f}"
+        for r in rows
+    )
     largest = rows[-1]
     per_core_ok = largest["resources_per_s_per_core"] >= TARGET_PER_CORE
-    share_ok = largest["share_of_floor_speed"] >= TARGET_SHARE
+    share_ok = largest["share_of_floor_speed"] >= TARGET_SHARE  # by the clock, as the target is set
     lines.append(
         f"At {largest['patients']:,} patients: {largest['resources_per_s_per_core']:,} resources/s per core "
         f"(target {TARGET_PER_CORE:,}: {'met' if per_core_ok else 'NOT met'}); "
-        f"{largest['share_of_floor_speed']:.2f} of the orjson dump's speed "
+        f"{largest['share_of_floor_speed']:.2f} of the orjson dump's speed by the clock, "
+        f"{largest['share_of_floor_speed_cpu']:.2f} by CPU time "
         f"(target {TARGET_SHARE:.2f}: {'met' if share_ok else 'NOT met'})"
     )
     return "\n".join(lines)
@@ -243,7 +254,7 @@ def fhir_export_table(rows: list[dict[str, Any]]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--patients", default="2000,20000", help="scales, in patients, comma-separated, increasing")
+    parser.add_argument("--patients", default="1000,10000", help="scales, in patients, comma-separated, increasing")
     parser.add_argument("--reps", type=int, default=3, help="timed runs of each (median)")
     args = parser.parse_args()
     scales = sorted(int(s) for s in args.patients.split(","))

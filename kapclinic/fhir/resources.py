@@ -93,13 +93,14 @@ VITAL_TEXT = {"bp": "Blood pressure", "hr": "Heart rate", "spo2": "Oxygen satura
 
 def vital_keys(vital: VitalSign) -> list[str]:
     """Which observations a set of vital signs gives: the ones it has a value for."""
-    present = {
-        "bp": vital.systolic is not None or vital.diastolic is not None,
-        "hr": vital.heart_rate is not None,
-        "spo2": vital.spo2 is not None,
-        "rr": vital.respiratory_rate is not None,
-    }
-    return [key for key, there in present.items() if there]
+    keys = ["bp"] if vital.systolic is not None or vital.diastolic is not None else []
+    if vital.heart_rate is not None:
+        keys.append("hr")
+    if vital.spo2 is not None:
+        keys.append("spo2")
+    if vital.respiratory_rate is not None:
+        keys.append("rr")
+    return keys
 
 
 _VITAL_CATEGORY = [{"coding": [{"system": t.OBSERVATION_CATEGORY, "code": "vital-signs", "display": "Vital Signs"}]}]
@@ -107,6 +108,8 @@ _DATA_ABSENT = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/dat
 # The parts each vital sign's observations share, built once (shared by every resource: never changed after).
 _VITAL_META = {key: {"profile": [t.VITAL_SIGNS_PROFILE, profile]} for key, profile in t.US_CORE_VITALS.items()}
 _VITAL_CODE = {key: _code(t.VITALS[key], VITAL_TEXT[key]) for key in t.VITALS}
+MM_HG = t.BLOOD_PRESSURE.unit
+_VITAL_UNIT = {key: vital.unit for key, vital in t.VITALS.items()}
 _BP_PARTS = [
     {"coding": [{"system": t.LOINC, "code": code, "display": display}]} for code, display in (t.SYSTOLIC, t.DIASTOLIC)
 ]
@@ -145,13 +148,14 @@ def vital_set_observations(
             resource["component"] = [
                 {"code": part, "dataAbsentReason": _DATA_ABSENT}
                 if value is None
-                else {"code": part, "valueQuantity": _quantity(value, t.BLOOD_PRESSURE.unit)}
+                else {"code": part, "valueQuantity": {"value": value, "unit": MM_HG, "system": t.UCUM, "code": MM_HG}}
                 for part, value in zip(_BP_PARTS, (vital.systolic, vital.diastolic), strict=True)
             ]
         else:
             value = vital.heart_rate if key == "hr" else vital.spo2 if key == "spo2" else vital.respiratory_rate
             assert value is not None
-            resource["valueQuantity"] = _quantity(value, t.VITALS[key].unit)
+            unit = _VITAL_UNIT[key]
+            resource["valueQuantity"] = {"value": value, "unit": unit, "system": t.UCUM, "code": unit}
         made.append(resource)
     return made
 
@@ -171,6 +175,7 @@ def score_observation(response: QuestionnaireResponse, *, superseded: bool) -> R
     assert code is not None and response.total is not None
     status = "entered-in-error" if superseded else "amended" if response.corrects_id else "final"
     name = INSTRUMENTS[response.instrument].name
+    submitted = instant(response.submitted_at)
     return {
         "resourceType": "Observation",
         "id": f"qr-{response.pk}-total",
@@ -179,8 +184,8 @@ def score_observation(response: QuestionnaireResponse, *, superseded: bool) -> R
         "category": [{"coding": [{"system": t.OBSERVATION_CATEGORY, "code": "survey", "display": "Survey"}]}],
         "code": {"coding": [{"system": t.LOINC, "code": code[0], "display": code[1]}], "text": f"{name} total"},
         "subject": {"reference": f"Patient/{response.patient_id}"},
-        "effectiveDateTime": instant(response.submitted_at),
-        "issued": instant(response.submitted_at),
+        "effectiveDateTime": submitted,
+        "issued": submitted,
         "performer": [{"reference": f"Patient/{response.patient_id}"}]
         if response.source == "portal"
         else [{"reference": f"Practitioner/{response.entered_by_id}"}],

@@ -35,6 +35,7 @@ from kapclinic.roles import Action
 logger = logging.getLogger(__name__)
 PATIENT_CHUNK = 1000
 WRITE_BUFFER = 1 << 20
+LINES_PER_WRITE = 2000  # lines joined into one write (a few MB at most)
 AUDIT_ACTION = "fhir.bulk_export.write"
 
 
@@ -154,13 +155,18 @@ def _write(job: ExportJob, folder: Path) -> tuple[dict[str, int], dict[str, int]
         for ids in patient_chunks(export_patients(job)):
             written: set[str | None] = set()
             for kind in job.types:
-                write, count = handles[kind].write, 0
+                out, lines = handles[kind], []
+                keep, note = lines.append, written.add
                 for resource in BULK_TYPES[kind](ids, job.since):
-                    write(dumps(resource, option=newline))
-                    count += 1
+                    keep(dumps(resource, option=newline))
                     subject = resource.get("subject")  # the common case without a call, then the rest
-                    written.add(subject["reference"] if subject else _patient_of(resource))
-                counts[kind] += count
+                    note(subject["reference"] if subject else _patient_of(resource))
+                    if len(lines) == LINES_PER_WRITE:
+                        counts[kind] += len(lines)
+                        out.write(b"".join(lines))
+                        lines.clear()
+                counts[kind] += len(lines)
+                out.write(b"".join(lines))
             access_events_record_many(
                 ctx=ctx, action=AUDIT_ACTION, patient_ids=_patient_ids({w for w in written if w}), detail=detail
             )
