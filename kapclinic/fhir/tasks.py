@@ -155,7 +155,7 @@ def _write(job: ExportJob, folder: Path) -> tuple[dict[str, int], dict[str, int]
         for ids in patient_chunks(export_patients(job)):
             written: set[str | None] = set()
             for kind in job.types:
-                out, lines = handles[kind], []
+                out, lines = handles[kind], list[bytes]()
                 keep, note = lines.append, written.add
                 for resource in BULK_TYPES[kind](ids, job.since):
                     keep(dumps(resource, option=newline))
