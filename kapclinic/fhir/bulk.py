@@ -25,6 +25,7 @@ from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseBas
 from django.middleware.csrf import CsrfViewMiddleware
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import http_date
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
@@ -281,7 +282,7 @@ def export_status(request: HttpRequest, ctx: AuditContext, job_id: Any) -> HttpR
     }
     response = _answer(manifest, content_type="application/json")
     if job.expires_at is not None:
-        response["Expires"] = job.expires_at.strftime("%a, %d %b %Y %H:%M:%S GMT")
+        response["Expires"] = http_date(job.expires_at.timestamp())
     return response
 
 
