@@ -14,6 +14,8 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
+from fhir.resources.R4B.fhirresourcemodel import FHIRResourceModel
 from fhir.resources.R4B.group import Group
 from fhir.resources.R4B.observation import Observation
 from fhir.resources.R4B.operationoutcome import OperationOutcome
@@ -28,8 +30,8 @@ from kapclinic.fhir.tasks import export_build, fhir_export_build
 from kapclinic.patients.models import CareTeamMember, Patient
 from tests.probes.records import plan_make, response_make
 
-ASYNC = {"HTTP_PREFER": "respond-async", "HTTP_ACCEPT": "application/fhir+json"}
-MODELS = {"Patient": FhirPatient, "Observation": Observation}
+ASYNC = {"Prefer": "respond-async", "Accept": "application/fhir+json"}
+MODELS: dict[str, type[FHIRResourceModel]] = {"Patient": FhirPatient, "Observation": Observation}
 
 
 @pytest.fixture(autouse=True)
@@ -69,7 +71,7 @@ def records(personas: dict[str, User], team_patient: Patient, other_patient: Pat
 
 
 def kickoff(client: Client, path: str = "$export", params: dict[str, str] | None = None, status: int = 202) -> Any:
-    answer = client.get(f"/fhir/{path}", params or {}, **ASYNC)
+    answer = client.get(f"/fhir/{path}", params or {}, headers=ASYNC)
     assert answer.status_code == status, answer.content
     if status != 202:
         OperationOutcome.model_validate(answer.json())
@@ -78,8 +80,10 @@ def kickoff(client: Client, path: str = "$export", params: dict[str, str] | None
 
 
 def run(status_url: str) -> ExportJob:
-    """The worker's task, as `manage.py db_worker` runs it (the kick-off queued it)."""
+    """The worker's task, run here as `manage.py db_worker` runs the one the kick-off queued."""
     job_id = status_url.rstrip("/").rsplit("/", 1)[1]
+    queued = DBTaskResult.objects.get(task_path="kapclinic.fhir.tasks.fhir_export_build", args_kwargs__args=[job_id])
+    assert queued.status == "READY"
     fhir_export_build.call(job_id)
     return ExportJob.objects.get(pk=UUID(job_id))
 
@@ -191,9 +195,9 @@ def test_type_and_since_choose_what_is_written(api_for: Any, records: dict[str, 
 def test_a_kickoff_the_server_does_not_support_is_a_400(
     api_for: Any, params: dict[str, str], headers: dict[str, str], words: str
 ) -> None:
-    answer = api_for("director").get("/fhir/$export", params, **headers)
+    answer = api_for("director").get("/fhir/$export", params, headers=headers)
     assert answer.status_code == 400
-    assert words in OperationOutcome.model_validate(answer.json()).issue[0].diagnostics
+    assert words in (OperationOutcome.model_validate(answer.json()).issue[0].diagnostics or "")
     assert not ExportJob.objects.exists()
 
 
@@ -203,7 +207,7 @@ def test_refusals(api_for: Any, personas: dict[str, User], records: dict[str, An
         kickoff(api_for(role), "$export", status=403)
     kickoff(api_for("patient_user"), f"Group/{personas['nurse'].pk}/$export", status=403)
     assert AccessEvent.objects.filter(action="fhir.bulk_export", outcome="denied").count() == 4
-    assert Client().get("/fhir/$export", **ASYNC).status_code == 401
+    assert Client().get("/fhir/$export", headers=ASYNC).status_code == 401
     director = api_for("director")
     status_url = kickoff(director, "$export", {"_type": "Patient"})
     run(status_url)
