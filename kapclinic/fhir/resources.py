@@ -217,6 +217,7 @@ def searchset(base: str, resources: Sequence[Resource], *, self_url: str, next_u
     }
 
 
+BULK_DATA = "http://hl7.org/fhir/uv/bulkdata"
 PROFILES = {"Patient": t.US_CORE_PATIENT, "Practitioner": t.US_CORE_PRACTITIONER}
 
 
@@ -253,6 +254,11 @@ def capability_statement(base: str, *, published: datetime, software_version: st
                     "under the same role and care-team rules as the pages.",
                 },
                 "resource": [entry(name) for name in ("Patient", "Practitioner", "Observation")],
+                # Bulk Data export (bulk.py): the whole clinic, every patient, a clinician's caseload as a Group.
+                "operation": [
+                    {"name": name, "definition": f"{BULK_DATA}/OperationDefinition/{name}"}
+                    for name in ("export", "patient-export", "group-export")
+                ],
             }
         ],
     }
