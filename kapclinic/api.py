@@ -111,6 +111,7 @@ def _on_unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpR
 
 def _mount() -> None:
     from kapclinic.accounts.api import router as auth_router
+    from kapclinic.accounts.api import smart_router
     from kapclinic.appointments.api import router as appointments_router
     from kapclinic.appointments.feed_api import router as calendar_feed_router
     from kapclinic.chart.api import router as chart_router
@@ -130,6 +131,7 @@ def _mount() -> None:
     from kapclinic.therapy.api import router as therapy_router
 
     api.add_router("/auth", auth_router)
+    api.add_router("/smart-clients", smart_router)
     api.add_router("/patients", patients_router)
     api.add_router("/patients", chart_router)
     api.add_router("/audit-events", audit_router)

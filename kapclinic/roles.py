@@ -62,6 +62,8 @@ class Action(StrEnum):
     AUDIT_BROWSE = "audit.browse"
     USER_LIST = "user.list"
     USER_MANAGE = "user.manage"
+    # FHIR system clients (SMART Backend Services, issue 17): register, list and revoke them.
+    SMART_CLIENT_MANAGE = "smart_client.manage"
     PORTAL_USE = "portal.use"
     LEDGER_RECORD = "ledger.record"
     LEDGER_VIEW = "ledger.view"
@@ -142,6 +144,8 @@ _ROWS: dict[Action, tuple[Scope, ...]] = {
     Action.AUDIT_BROWSE:          (_N,   _N,   _N,   _N,   _A,   _A,   _N),
     Action.USER_LIST:             (_N,   _N,   _N,   _N,   _A,   _A,   _N),
     Action.USER_MANAGE:           (_N,   _N,   _N,   _N,   _A,   _N,   _N),
+    # A system client reads as the staff account it is tied to: only the director, who manages accounts, ties one.
+    Action.SMART_CLIENT_MANAGE:   (_N,   _N,   _N,   _N,   _A,   _N,   _N),
     Action.PORTAL_USE:            (_N,   _N,   _N,   _N,   _N,   _N,   _O),
     # Controlled-substance ledger: licensed staff record; director and auditor read the books.
     Action.LEDGER_RECORD:         (_N,   _A,   _A,   _N,   _N,   _N,   _N),

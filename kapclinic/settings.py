@@ -272,6 +272,9 @@ KAPCLINIC_CLINIC_NAME = env_str("KAPCLINIC_CLINIC_NAME", "the clinic")
 # to a URL the clinic controls (e.g. https://clinic.example/fhir/sid/mrn) before records leave.
 KAPCLINIC_FHIR_MRN_SYSTEM = env_str("KAPCLINIC_FHIR_MRN_SYSTEM", "urn:kapclinic:mrn")
 KAPCLINIC_FHIR_STAFF_SYSTEM = env_str("KAPCLINIC_FHIR_STAFF_SYSTEM", "urn:kapclinic:staff")
+# The SMART token endpoint's address as clients reach it (the `aud` of their assertions); empty: this server's own
+# address of /fhir/auth/token as the request found it. Set it behind a proxy that rewrites the host or scheme.
+KAPCLINIC_FHIR_TOKEN_URL = env_str("KAPCLINIC_FHIR_TOKEN_URL", "")
 # FHIR Bulk Data export files (NDJSON, one folder per job): a folder the web server does not serve; only the
 # requester downloads them, through /fhir/$export-file/, until they expire (the worker then deletes them).
 KAPCLINIC_EXPORT_DIR = Path(env_str("KAPCLINIC_EXPORT_DIR", str(BASE_DIR / "var" / "exports")))

@@ -57,11 +57,34 @@ def records_add() -> None:
     director.user_permissions.add(permission)
     api_token_issue(user=director)
     calendar_feed_token_issue(ctx=AuditContext(user=director, channel="system"))
+    _smart_records_add(director)
     TOTPDevice.objects.create(user=director, name="Phone", confirmed=True)
     session = SessionStore()
     session["backup"] = "drill"
     session.create()
     _clinical_records_add(director)
+
+
+def _smart_records_add(director: Any) -> None:
+    """A FHIR system client, an access token and a kept assertion jti (issue 17, SMART Backend Services)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from kapclinic.accounts.models import SmartAccessToken, SmartAssertionJti, SmartClient, secret_new
+
+    client = SmartClient.objects.create(
+        client_id="backup-drill",
+        name="Backup drill client",
+        jwks={"keys": [{"kty": "EC", "crv": "P-384", "kid": "k1", "x": "AA", "y": "AA"}]},
+        scopes="system/*.rs",
+        user=director,
+        created_by=director,
+    )
+    _, digest, prefix = secret_new("kaps_")
+    later = timezone.now() + timedelta(minutes=5)
+    SmartAccessToken.objects.create(client=client, digest=digest, prefix=prefix, scopes="system/*.rs", expires_at=later)
+    SmartAssertionJti.objects.create(client=client, jti="drill-jti", expires_at=later)
 
 
 def _clinical_records_add(director: Any) -> None:

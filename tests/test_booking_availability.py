@@ -3,7 +3,6 @@ offers the next free times, and changes nothing; two bookings of the last room a
 
 from __future__ import annotations
 
-import threading
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -18,6 +17,7 @@ from kapclinic.appointments.models import Appointment, Closure, Place, TimeOff, 
 from kapclinic.appointments.services import appointment_book
 from kapclinic.audit.context import AuditContext
 from kapclinic.patients.models import Patient
+from tests.probes.races import at_once
 
 WEEKDAYS = "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR"
 
@@ -172,28 +172,10 @@ def test_two_bookings_of_the_last_room_at_once_exactly_one_wins() -> None:
     room = Place.objects.create(name="Last room", kind="room")
     ctx = AuditContext(user=director, channel="system")
     when = at(next_weekday(), 10)
-    barrier = threading.Barrier(2)
-    outcomes: list[str] = []
-    lock = threading.Lock()
-
-    def attempt(n: int) -> None:
-        try:
-            barrier.wait()
-            book(ctx, holders[n], patients[n], when, place_id=room.pk)
-            result = "booked"
-        except ValidationError as exc:
-            result = "refused: " + " ".join(exc.messages)
-        finally:
-            connection.close()
-        with lock:
-            outcomes.append(result)
-
-    threads = [threading.Thread(target=attempt, args=(n,)) for n in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert sorted(o[:7] for o in outcomes) == ["booked", "refused"]
+    outcomes = at_once(
+        [lambda n=n: book(ctx, holders[n], patients[n], when, place_id=room.pk) for n in range(2)]  # type: ignore[misc]
+    )
+    assert sorted(o[:7] for o in outcomes) == ["done", "refused"], outcomes
     assert any("Last room is booked at 10:00" in o for o in outcomes)
     assert Appointment.objects.filter(place=room).count() == 1
 

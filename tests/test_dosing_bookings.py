@@ -4,7 +4,6 @@ cancel, move and no-show carry the session with them, or are refused once it has
 
 from __future__ import annotations
 
-import threading
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -25,6 +24,7 @@ from kapclinic.dosing.models import DosingSession, SessionTransition
 from kapclinic.dosing.services import session_schedule
 from kapclinic.patients.models import CareTeamMember, Patient
 from kapclinic.signing import content_digest
+from tests.probes.races import at_once
 from tests.probes.records import plan_make
 from tests.test_plans import decide
 
@@ -216,16 +216,17 @@ def test_a_prescriber_must_be_on_site(
     assert scheduled.state == "scheduled"
 
 
+def scheduled_at_ten(people: dict[str, User], patient: Patient, ctx: AuditContext, chair: Place) -> DosingSession:
+    """The patient's first session scheduled tomorrow at 10:00, with the nurse, in `chair`."""
+    session = proposed(patient, people, tomorrow_at(10))
+    return session_schedule(ctx=ctx, session_id=session.pk, nurse_id=people["nurse"].pk, place_id=chair.pk)
+
+
 @pytest.mark.django_db
 def test_moving_the_booking_moves_the_session_and_keeps_the_old_time(
     api_for: Any, personas: dict[str, User], team_patient: Patient, prescriber: AuditContext, chairs: list[Place]
 ) -> None:
-    session = session_schedule(
-        ctx=prescriber,
-        session_id=proposed(team_patient, personas, tomorrow_at(10)).pk,
-        nurse_id=personas["nurse"].pk,
-        place_id=chairs[0].pk,
-    )
+    session = scheduled_at_ten(personas, team_patient, prescriber, chairs[0])
     version = session.version
     later = tomorrow_at(13)
     moved = api_for("coordinator").post(
@@ -246,12 +247,7 @@ def test_moving_the_booking_moves_the_session_and_keeps_the_old_time(
 def test_a_booking_of_a_session_under_way_cannot_be_moved_or_cancelled(
     api_for: Any, personas: dict[str, User], team_patient: Patient, prescriber: AuditContext, chairs: list[Place]
 ) -> None:
-    session = session_schedule(
-        ctx=prescriber,
-        session_id=proposed(team_patient, personas, tomorrow_at(10)).pk,
-        nurse_id=personas["nurse"].pk,
-        place_id=chairs[0].pk,
-    )
+    session = scheduled_at_ten(personas, team_patient, prescriber, chairs[0])
     DosingSession.objects.filter(pk=session.pk).update(state="checked_in")
     api = api_for("coordinator")
     cancel = api.post(
@@ -273,12 +269,7 @@ def test_a_booking_of_a_session_under_way_cannot_be_moved_or_cancelled(
 def test_cancelling_the_booking_cancels_the_session_with_the_reason(
     api_for: Any, personas: dict[str, User], team_patient: Patient, prescriber: AuditContext, chairs: list[Place]
 ) -> None:
-    session = session_schedule(
-        ctx=prescriber,
-        session_id=proposed(team_patient, personas, tomorrow_at(10)).pk,
-        nurse_id=personas["nurse"].pk,
-        place_id=chairs[0].pk,
-    )
+    session = scheduled_at_ten(personas, team_patient, prescriber, chairs[0])
     answer = api_for("coordinator").post(
         f"/api/v1/appointments/{session.booking_id}/cancel",
         {"reason": "Patient unwell"},
@@ -297,10 +288,7 @@ def test_cancelling_the_booking_cancels_the_session_with_the_reason(
 def test_withdrawn_consent_frees_the_chair(
     personas: dict[str, User], team_patient: Patient, prescriber: AuditContext, chairs: list[Place]
 ) -> None:
-    session = proposed(team_patient, personas, tomorrow_at(10))
-    session = session_schedule(
-        ctx=prescriber, session_id=session.pk, nurse_id=personas["nurse"].pk, place_id=chairs[0].pk
-    )
+    session = scheduled_at_ten(personas, team_patient, prescriber, chairs[0])
     signature = team_patient.consent_signatures.get()
     from kapclinic.consent.services import consent_withdraw
 
@@ -365,28 +353,13 @@ def test_two_schedules_into_the_last_chair_at_once_exactly_one_wins(
     sessions = [proposed(team_patient, personas, when), proposed(another_patient(personas, 7), personas, when)]
     nurses = [personas["nurse"], personas["outsider_nurse"]]
     ctx = AuditContext(user=personas["prescriber"], channel="system")
-    barrier = threading.Barrier(2)
-    outcomes: list[str] = []
-    lock = threading.Lock()
-
-    def attempt(n: int) -> None:
-        try:
-            barrier.wait()
-            session_schedule(ctx=ctx, session_id=sessions[n].pk, nurse_id=nurses[n].pk, place_id=chair.pk)
-            result = "booked"
-        except ValidationError as exc:
-            result = "refused: " + " ".join(exc.messages)
-        finally:
-            connection.close()
-        with lock:
-            outcomes.append(result)
-
-    threads = [threading.Thread(target=attempt, args=(n,)) for n in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert sorted(o[:7] for o in outcomes) == ["booked", "refused"], outcomes
+    outcomes = at_once(
+        [
+            lambda n=n: session_schedule(ctx=ctx, session_id=sessions[n].pk, nurse_id=nurses[n].pk, place_id=chair.pk)  # type: ignore[misc]
+            for n in range(2)
+        ]
+    )
+    assert sorted(o[:7] for o in outcomes) == ["done", "refused"], outcomes
     assert any("Last chair is booked at 10:00" in o for o in outcomes)
     assert Appointment.objects.filter(place=chair).count() == 1
     assert DosingSession.objects.filter(state="scheduled").count() == 1

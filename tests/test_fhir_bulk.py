@@ -281,3 +281,31 @@ def test_the_worker_reads_patients_in_chunks(
     per_chunk = two_chunks - one_chunk
     assert per_chunk == three_chunks - two_chunks
     assert per_chunk < 20  # a handful per chunk, whatever the chunk holds
+
+
+@pytest.mark.django_db
+def test_a_smart_system_client_exports_what_its_scopes_let_it_read(
+    api_for: Any, personas: dict[str, User], records: dict[str, Any], team_patient: Patient
+) -> None:
+    """A system client (SMART Backend Services) runs a Group export to completion, as its account, narrowed to the
+    types its scopes read; a type it has no scope for is a 403, audited."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from tests.test_fhir_smart import ask, assertion, bearer, register
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    client = register(api_for("director"), key, user=personas["director"], scopes="system/Patient.rs system/Group.rs")
+    answer = ask(assertion(key, client["client_id"]), "system/Patient.rs system/Group.rs")
+    assert answer.status_code == 200, answer.content
+    system = bearer(answer.json()["access_token"])
+    nurse = personas["nurse"]
+    assert system.get(f"/fhir/Group/{nurse.pk}").json()["quantity"] == 1
+    kickoff(system, f"Group/{nurse.pk}/$export", {"_type": "Observation"}, status=403)
+    assert AccessEvent.objects.filter(action="smart.scope", outcome="denied", channel="smart").exists()
+    status_url = kickoff(system, f"Group/{nurse.pk}/$export")  # without _type: the types its scopes read
+    assert run(status_url).types == ["Patient"]
+    [output] = manifest(system, status_url)["output"]
+    assert [p["id"] for p in download(system, output["url"])] == [str(team_patient.pk)]
+    written = AccessEvent.objects.get(action=tasks.AUDIT_ACTION)
+    assert written.user == personas["director"] and written.patient_id == team_patient.pk
+    assert api_for("director").get(status_url).status_code == 200  # the same account's own job

@@ -15,7 +15,7 @@ from django.apps import apps
 from django.db import models
 from django.utils import timezone
 
-from kapclinic.accounts.models import ApiToken, User
+from kapclinic.accounts.models import ApiToken, CalendarFeedToken, SmartAccessToken, User
 from kapclinic.audit.context import AuditContext
 from kapclinic.consent.models import ConsentSignature, ConsentVersion
 from kapclinic.consent.services import consent_sign, consent_version_publish
@@ -45,6 +45,8 @@ NOT_SIGNATURES = {
     ConsentVersion: "body_digest is the digest of a published text (checked by text_intact), signed by no one",
     NoteCosignature: "note_digest is the note's signature digest the supervisor saw, not a digest of its own",
     ApiToken: "digest is the hash of a bearer token",
+    CalendarFeedToken: "digest is the hash of a calendar feed's secret address",
+    SmartAccessToken: "digest is the hash of a SMART access token",
 }
 SignedT = TypeVar("SignedT", bound=Signed)
 RISKS = [{"code": "dissociation", "text": "You may feel detached."}]

@@ -6,7 +6,8 @@ from django.http import HttpRequest
 from ninja import Router, Schema, Status
 from pydantic import ConfigDict, Field
 
-from kapclinic.accounts import services
+from kapclinic.accounts import services, smart
+from kapclinic.accounts.models import SmartClient
 from kapclinic.accounts.web import api_context
 from kapclinic.apitypes import ERROR_ANSWERS, DbId
 from kapclinic.errors import AccessDenied
@@ -105,3 +106,64 @@ def token_revoke(request: HttpRequest, token_id: DbId) -> dict[str, object]:
     """Revoke one of your tokens (the director may revoke anyone's)."""
     token = services.api_token_revoke(ctx=api_context(request), token_id=token_id)
     return {"id": token.pk, "revoked_at": token.revoked_at}
+
+
+# --- FHIR system clients (SMART Backend Services, issue 17): the director's, as the page accounts:smart_clients.
+
+smart_router = Router(tags=["smart clients"])
+
+
+class SmartClientIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(max_length=120)
+    jwks: dict[str, object] = Field(description='The public keys: a JWK Set, {"keys": [...]}, RS384 or ES384')
+    scopes: str = Field(max_length=2000, description="SMART v2 system scopes, space-separated")
+    user: DbId = Field(description="The id of the staff account the client reads as")
+
+
+class SmartClientOut(Schema):
+    id: int
+    client_id: str
+    name: str
+    scopes: str
+    user: int
+    username: str
+    created_at: datetime
+    revoked_at: datetime | None
+    kids: list[str]
+
+
+def _smart_client_out(client: SmartClient) -> dict[str, object]:
+    return {
+        "id": client.pk,
+        "client_id": client.client_id,
+        "name": client.name,
+        "scopes": client.scopes,
+        "user": client.user_id,
+        "username": client.user.username,
+        "created_at": client.created_at,
+        "revoked_at": client.revoked_at,
+        "kids": [str(key.get("kid", "")) for key in client.jwks.get("keys", [])],
+    }
+
+
+@smart_router.get("", response={200: list[SmartClientOut], **ERROR_ANSWERS})
+def smart_clients(request: HttpRequest) -> list[dict[str, object]]:
+    """The FHIR system clients (director only)."""
+    return [_smart_client_out(c) for c in smart.smart_clients(ctx=api_context(request))]
+
+
+@smart_router.post("", response={201: SmartClientOut, **ERROR_ANSWERS})
+def smart_client_register(request: HttpRequest, payload: SmartClientIn) -> Status[dict[str, object]]:
+    """Register a system client: its public keys, the scopes it may be granted, the staff account it reads as."""
+    client = smart.smart_client_register(
+        ctx=api_context(request), name=payload.name, jwks=payload.jwks, scopes=payload.scopes, user_id=payload.user
+    )
+    return Status(201, _smart_client_out(client))
+
+
+@smart_router.post("/{smart_client_id}/revoke", response={200: SmartClientOut, **ERROR_ANSWERS})
+def smart_client_revoke(request: HttpRequest, smart_client_id: DbId) -> dict[str, object]:
+    """Revoke a system client: its tokens stop working at once."""
+    return _smart_client_out(smart.smart_client_revoke(ctx=api_context(request), client_pk=smart_client_id))

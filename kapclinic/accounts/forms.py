@@ -7,6 +7,7 @@ from django.contrib.auth.forms import AuthenticationForm
 
 from kapclinic.accounts.models import User
 from kapclinic.accounts.services import password_check
+from kapclinic.accounts.smart import smart_client_accounts
 from kapclinic.roles import Role
 
 
@@ -78,3 +79,28 @@ class UserActiveForm(forms.Form):
 
     def clean_active(self) -> bool:
         return self.data.get("active") == "1"
+
+
+class SmartClientForm(forms.Form):
+    """A system client of the FHIR face: its public keys, the scopes it may be granted, the account it reads as."""
+
+    name = forms.CharField(max_length=120, help_text="Who runs it and what for, e.g. 'Payer quality export'.")
+    user = forms.ModelChoiceField(
+        queryset=User.objects.none(),
+        label="Reads as",
+        help_text="The staff account whose role and care team bound what the client may read (a dedicated one).",
+    )
+    scopes = forms.CharField(
+        max_length=2000,
+        help_text="SMART v2 system scopes, space-separated, e.g. system/Patient.rs system/Observation.rs",
+    )
+    jwks = forms.CharField(
+        label="Public keys (JWK Set)",
+        max_length=50_000,
+        widget=forms.Textarea(attrs={"rows": 10, "spellcheck": "false"}),
+        help_text='Paste the JSON: {"keys": [...]}, RSA (RS384) or EC P-384 (ES384) public keys, each with a kid.',
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["user"].queryset = smart_client_accounts()  # type: ignore[attr-defined]

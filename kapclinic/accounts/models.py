@@ -93,3 +93,55 @@ class CalendarFeedToken(models.Model):
 
     def __str__(self) -> str:
         return f"feed {self.prefix}… ({self.user_id})"
+
+
+class SmartClient(models.Model):
+    """A system client of the FHIR face (SMART Backend Services, issue 17): it proves who it is with a JWT signed
+    by one of its registered public keys (RS384/ES384), and reads as the staff account chosen at registration,
+    under that account's role and care-team rules, further narrowed by its scopes (SMART v2, `system/...`)."""
+
+    client_id = models.CharField(max_length=64, unique=True)
+    name = models.CharField(max_length=120)
+    jwks = models.JSONField(help_text="The client's public keys: a JWK Set")
+    scopes = models.TextField(help_text="The scopes it may be granted, space-separated (system/Patient.rs ...)")
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="smart_clients")
+    created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.client_id})"
+
+
+class SmartAssertionJti(models.Model):
+    """A client assertion's `jti`, kept until the assertion expires: the same one is refused again (replay)."""
+
+    client = models.ForeignKey(SmartClient, on_delete=models.PROTECT, related_name="+")
+    jti = models.CharField(max_length=255)
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["client", "jti"], name="smart_assertion_jti_once")]
+
+    def __str__(self) -> str:
+        return f"jti {self.jti[:16]} ({self.client_id})"
+
+
+class SmartAccessToken(models.Model):
+    """An access token granted to a system client: only its SHA-256 digest is kept, as for API tokens."""
+
+    client = models.ForeignKey(SmartClient, on_delete=models.PROTECT, related_name="tokens")
+    digest = models.CharField(max_length=64, unique=True)
+    prefix = models.CharField(max_length=8, help_text="First characters, to tell tokens apart")
+    scopes = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"smart {self.prefix}… ({self.client_id})"

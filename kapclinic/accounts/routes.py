@@ -156,11 +156,17 @@ PAGE_RULES: dict[str, RouteRule] = {
     "accounts:user_create": needs(A.USER_MANAGE),
     "accounts:user_password_reset": needs(A.USER_MANAGE),
     "accounts:user_set_active": needs(A.USER_MANAGE),
+    "accounts:smart_clients": needs(A.SMART_CLIENT_MANAGE),
+    "accounts:smart_client_revoke": needs(A.SMART_CLIENT_MANAGE),
     "home:home": signed_in("each role's start page; patients go to the portal", lists=A.PATIENT_LIST),
     "home:inbox": signed_in("each member of staff's own inbox (patients go to the portal)", lists=A.PATIENT_LIST),
     "healthz": public("the load balancer's health check, no data"),
     # The FHIR face (issue 17): the same rows as the pages; FHIR reads are audited reads (kapclinic/fhir/reads.py).
     "fhir:metadata": public("the FHIR CapabilityStatement: what the server supports, no data"),
+    "fhir:smart_configuration": public("SMART discovery: where and how a system client gets a token, no data"),
+    "fhir:smart_token": public(
+        "a system client exchanges an assertion signed by its registered key for a token (SMART Backend Services)"
+    ),
     "fhir:patient_search": needs(A.PATIENT_LIST),
     "fhir:patient": needs(A.PATIENT_VIEW),
     "fhir:practitioner_search": signed_in("staff names and licence numbers, no patient data"),
@@ -325,6 +331,9 @@ API_RULES: dict[str, RouteRule] = {
     f"POST {API}/auth/token": public("exchanges a password (and one-time code) for a token; throttled"),
     f"DELETE {API}/auth/token": signed_in("revokes the token the request was sent with"),
     f"POST {API}/auth/tokens/{{token_id}}/revoke": signed_in("a user revokes one of their own API tokens"),
+    f"GET {API}/smart-clients": needs(A.SMART_CLIENT_MANAGE),
+    f"POST {API}/smart-clients": needs(A.SMART_CLIENT_MANAGE),
+    f"POST {API}/smart-clients/{{smart_client_id}}/revoke": needs(A.SMART_CLIENT_MANAGE),
     f"GET {API}/patients": needs(A.PATIENT_LIST),
     f"GET {API}/search": needs(A.PATIENT_LIST),
     f"POST {API}/patients": needs(A.PATIENT_REGISTER),

@@ -17,4 +17,6 @@ urlpatterns = [
     path("users/new/", views.user_create, name="user_create"),
     path("users/<id:user_id>/password/", views.user_password_reset, name="user_password_reset"),
     path("users/<id:user_id>/active/", views.user_set_active, name="user_set_active"),
+    path("smart-clients/", views.smart_clients, name="smart_clients"),
+    path("smart-clients/<id:smart_client_id>/revoke/", views.smart_client_revoke, name="smart_client_revoke"),
 ]

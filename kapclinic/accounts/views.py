@@ -12,11 +12,12 @@ from django.urls import reverse_lazy
 from django.views.decorators.http import require_POST
 from django_otp import login as otp_login
 
-from kapclinic.accounts import services
+from kapclinic.accounts import services, smart
 from kapclinic.accounts.forms import (
     OneTimeCodeForm,
     PasswordResetByDirectorForm,
     SignInForm,
+    SmartClientForm,
     StaffUserForm,
     UserActiveForm,
 )
@@ -226,6 +227,42 @@ def user_set_active(request: HttpRequest, user_id: int) -> HttpResponse:
     state = "reactivated" if target.is_active else "deactivated"
     messages.success(request, f"{target.username} was {state}.")
     return redirect("accounts:user_list")
+
+
+@login_required
+@refusals_as_plain_pages
+def smart_clients(request: HttpRequest) -> HttpResponse:
+    """The FHIR system clients (SMART Backend Services), and the form to register one; the director's."""
+    ctx = AuditContext.from_request(request)
+    clients = smart.smart_clients(ctx=ctx)
+    form = SmartClientForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        created = submitted(
+            form,
+            lambda: smart.smart_client_register(
+                ctx=ctx,
+                name=form.cleaned_data["name"],
+                jwks=form.cleaned_data["jwks"],
+                scopes=form.cleaned_data["scopes"],
+                user_id=form.cleaned_data["user"].pk,
+            ),
+        )
+        if created is not None:
+            messages.success(request, f"{created.name} was registered: its client_id is {created.client_id}.")
+            return redirect("accounts:smart_clients")
+        status = refused_status(form)
+    context = {"clients": clients, "form": form, "token_url": request.build_absolute_uri("/fhir/auth/token")}
+    return render(request, "accounts/smart_clients.html", context, status=status)
+
+
+@login_required
+@require_POST
+@refusals_as_plain_pages
+def smart_client_revoke(request: HttpRequest, smart_client_id: int) -> HttpResponse:
+    revoked = smart.smart_client_revoke(ctx=AuditContext.from_request(request), client_pk=smart_client_id)
+    messages.success(request, f"{revoked.name} was revoked: its tokens no longer work.")
+    return redirect("accounts:smart_clients")
 
 
 def locked_out(

@@ -30,6 +30,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from kapclinic.accounts.models import User
+from kapclinic.accounts.smart import scopes_allow
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.models import Outcome
 from kapclinic.audit.services import access_event_record, access_events_record_many
@@ -37,6 +38,7 @@ from kapclinic.errors import AccessDenied, NotFound
 from kapclinic.fhir import resources
 from kapclinic.fhir.models import ExportFile, ExportJob, ExportKind, ExportStatus
 from kapclinic.fhir.registry import BULK_TYPES
+from kapclinic.fhir.smart import Caller
 from kapclinic.fhir.tasks import export_folder, fhir_export_build
 from kapclinic.fhir.views import _caller
 from kapclinic.patients.access import on_care_team_of
@@ -78,12 +80,13 @@ def bulk_view(*methods: str) -> Callable[[View], View]:
                 refused = CsrfViewMiddleware(lambda r: HttpResponse()).process_view(request, None, (), {})  # type: ignore[arg-type]
                 if refused is not None:
                     return _outcome(403, "forbidden", "The CSRF check failed.")
-            user = _caller(request)
-            if user is None:
+            caller = _caller(request)
+            if caller is None:
                 response = _outcome(401, "login", "Send a valid bearer token (POST /api/v1/auth/token).")
                 response["WWW-Authenticate"] = "Bearer"
                 return response
-            ctx = AuditContext.from_request(request, user=user, channel="fhir")
+            request.fhir_caller = caller  # type: ignore[attr-defined]
+            ctx = AuditContext.from_request(request, user=caller.user, channel=caller.channel)
             try:
                 return view(request, ctx, *args, **kwargs)
             except BadRequest as error:
@@ -167,9 +170,29 @@ def kickoff_parse(request: HttpRequest) -> tuple[list[str], datetime | None]:
     return types, since
 
 
+def _scoped_types(request: HttpRequest, ctx: AuditContext, types: list[str], *, asked: bool) -> list[str]:
+    """A SMART system client exports only the types its scopes let it read (system/Observation.rs, ...): the
+    types it asked for each need one (else 403, audited); without _type, the types its scopes cover."""
+    caller: Caller = request.fhir_caller  # type: ignore[attr-defined]
+    if caller.grants is None:
+        return types
+    allowed = [t for t in types if scopes_allow(caller.grants, t, "r")]
+    if allowed and (allowed == types or not asked):
+        return allowed
+    missing = [t for t in types if t not in allowed] or types
+    access_event_record(
+        ctx=ctx,
+        action="smart.scope",
+        outcome=Outcome.DENIED,
+        detail={"client_id": caller.client_id, "asked": ["$export", *missing]},
+    )
+    raise AccessDenied(f"The token's scopes do not grant reading {', '.join(missing)} (e.g. system/{missing[0]}.rs).")
+
+
 def _kickoff(request: HttpRequest, ctx: AuditContext, kind: str, group_id: str | None = None) -> HttpResponse:
     owner = export_check(ctx, kind, group_id)
     types, since = kickoff_parse(request)
+    types = _scoped_types(request, ctx, types, asked="_type" in request.GET)
     with transaction.atomic():
         job = ExportJob.objects.create(
             requester=ctx.user,
@@ -212,6 +235,7 @@ def group_read(request: HttpRequest, ctx: AuditContext, group_id: str) -> HttpRe
     (each an audited list of that patient)."""
     owner = export_check(ctx, ExportKind.GROUP, group_id)
     assert owner is not None
+    _scoped_types(request, ctx, ["Group"], asked=True)
     members = list(Patient.objects.filter(on_care_team_of(owner.pk)).order_by("pk").values_list("pk", flat=True))
     access_events_record_many(ctx=ctx, action="fhir.group.read", patient_ids=members)
     return _answer(

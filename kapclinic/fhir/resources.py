@@ -17,6 +17,8 @@ from kapclinic.patients.models import Patient
 
 Resource = dict[str, Any]
 FHIR_VERSION = "4.0.1"
+SECURITY_SERVICE = "http://terminology.hl7.org/CodeSystem/restful-security-service"
+OAUTH_URIS = "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris"
 MEDICAL_RECORD_NUMBER = {
     "coding": [
         {"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "MR", "display": "Medical record number"}
@@ -250,8 +252,13 @@ def capability_statement(base: str, *, published: datetime, software_version: st
                 "mode": "server",
                 "security": {
                     "cors": False,
-                    "description": "Bearer tokens (POST /api/v1/auth/token); each read of patient data is audited "
-                    "under the same role and care-team rules as the pages.",
+                    "service": [{"coding": [{"system": SECURITY_SERVICE, "code": "SMART-on-FHIR"}]}],
+                    "extension": [
+                        {"url": OAUTH_URIS, "extension": [{"url": "token", "valueUri": f"{base}/auth/token"}]}
+                    ],
+                    "description": "Bearer tokens (POST /api/v1/auth/token), or SMART Backend Services for system "
+                    "clients (private_key_jwt, RS384/ES384; scopes such as system/Observation.rs); each read of "
+                    "patient data is audited under the same role and care-team rules as the pages.",
                 },
                 "resource": [entry(name) for name in ("Patient", "Practitioner", "Observation")],
                 # Bulk Data export (bulk.py): the whole clinic, every patient, a clinician's caseload as a Group.

@@ -1,11 +1,13 @@
 from django.urls import path
 
-from kapclinic.fhir import bulk, views
+from kapclinic.fhir import bulk, smart, views
 
 app_name = "fhir"
 
 urlpatterns = [
     path("metadata", views.metadata, name="metadata"),
+    path(".well-known/smart-configuration", smart.smart_configuration, name="smart_configuration"),
+    path("auth/token", smart.token, name="smart_token"),
     # Bulk Data export (bulk.py); before Patient/<id>, which would take "$export" for an id.
     path("$export", bulk.system_export, name="export"),
     path("Patient/$export", bulk.patient_export, name="patient_export"),

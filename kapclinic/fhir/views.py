@@ -15,11 +15,12 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from kapclinic.accounts.models import User
-from kapclinic.accounts.services import api_token_for, mfa_required_for
+from kapclinic.accounts.services import mfa_required_for
 from kapclinic.audit.context import AuditContext
 from kapclinic.errors import AccessDenied, NotFound
 from kapclinic.fhir import reads, resources
 from kapclinic.fhir.search import Search, SearchError, search_parse
+from kapclinic.fhir.smart import Caller, bearer_caller, scope_refusal
 
 FHIR_JSON = "application/fhir+json"
 SOFTWARE_VERSION = "0.1"
@@ -34,32 +35,37 @@ def _outcome(status: int, code: str, text: str) -> HttpResponse:
     return _answer(resources.operation_outcome(code, text), status)
 
 
-def _caller(request: HttpRequest) -> User | None:
-    """The bearer token's user, or the signed-in session's once any second factor is passed (as the API)."""
+def _caller(request: HttpRequest) -> Caller | None:
+    """The bearer token's user (an API token; or a SMART access token: its client's account, with its scopes), or
+    the signed-in session's once any second factor is passed (as the API)."""
     header = request.headers.get("Authorization", "")
     if header[:7].lower() == "bearer ":
-        token = api_token_for(header[7:].strip())
-        return token.user if token is not None else None
+        return bearer_caller(header[7:].strip())
     user = request.user
     if not isinstance(user, User) or not user.is_authenticated or user.must_change_password:
         return None
     if not user.is_verified() and mfa_required_for(user, request.session):  # type: ignore[attr-defined]
         return None
-    return user
+    return Caller(user)
 
 
 def fhir_view(view: View) -> View:
-    """Authenticate, and turn the reads' refusals into OperationOutcomes: 401, 403, 404, 400."""
+    """Authenticate, refuse what a SMART token's scopes do not grant (a view that checks them itself sets
+    `fhir_scopes_checked`; `request.fhir_caller` carries them), and turn the reads' refusals into
+    OperationOutcomes: 401, 403, 404, 400."""
 
     @require_GET
     @wraps(view)
     def answered(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        user = _caller(request)
-        if user is None:
+        caller = _caller(request)
+        if caller is None:
             response = _outcome(401, "login", "Send a valid bearer token (POST /api/v1/auth/token).")
             response["WWW-Authenticate"] = "Bearer"
             return response
-        ctx = AuditContext.from_request(request, user=user, channel="fhir")
+        request.fhir_caller = caller  # type: ignore[attr-defined]
+        ctx = AuditContext.from_request(request, user=caller.user, channel=caller.channel)
+        if not getattr(view, "fhir_scopes_checked", False) and (refused := scope_refusal(request, caller, ctx)):
+            return _outcome(403, "forbidden", refused)
         try:
             return view(request, ctx, *args, **kwargs)
         except SearchError as error:

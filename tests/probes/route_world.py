@@ -13,7 +13,7 @@ from decimal import Decimal
 from django.test import Client
 from django.utils import timezone
 
-from kapclinic.accounts.models import ApiToken, User
+from kapclinic.accounts.models import ApiToken, SmartClient, User
 from kapclinic.accounts.services import api_token_issue
 from kapclinic.appointments.models import Appointment
 from kapclinic.audit.context import AuditContext
@@ -225,6 +225,14 @@ def route_world_build() -> RouteWorld:
         **_ledger(people),
         "inquiry_id": inquiry.pk,
         "version_id": ConsentVersion.objects.get().pk,
+        "smart_client_id": SmartClient.objects.create(
+            client_id="walk-client",
+            name="Walk client",
+            jwks={"keys": []},
+            scopes="system/*.rs",
+            user=people["auditor"],
+            created_by=people["director"],
+        ).pk,
     }
     sessions, tokens, token_ids = {}, {}, {}
     for name, user in people.items():
