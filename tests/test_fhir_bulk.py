@@ -308,4 +308,5 @@ def test_a_smart_system_client_exports_what_its_scopes_let_it_read(
     assert [p["id"] for p in download(system, output["url"])] == [str(team_patient.pk)]
     written = AccessEvent.objects.get(action=tasks.AUDIT_ACTION)
     assert written.user == personas["director"] and written.patient_id == team_patient.pk
+    assert written.channel == "smart"
     assert api_for("director").get(status_url).status_code == 200  # the same account's own job

@@ -201,6 +201,7 @@ def _kickoff(request: HttpRequest, ctx: AuditContext, kind: str, group_id: str |
             types=types,
             since=since,
             request_url=request.build_absolute_uri()[:2000],
+            channel=ctx.channel,
             transaction_time=timezone.now(),
         )
         access_event_record(

@@ -44,6 +44,7 @@ class ExportJob(models.Model):
     types = models.JSONField(default=list)  # the resource types asked for, in the order written
     since = models.DateTimeField(null=True, blank=True)
     request_url = models.CharField(max_length=2000)
+    channel = models.CharField(max_length=10, default="fhir")  # the kick-off's: "smart" for a system client
     status = models.CharField(max_length=12, choices=ExportStatus.choices, default=ExportStatus.ACCEPTED)
     # Resources changed after this instant are not promised in the export (the kick-off's time).
     transaction_time = models.DateTimeField()

@@ -4,8 +4,8 @@ database worker: `manage.py db_worker`).
 Streaming: the patients are read in chunks of PATIENT_CHUNK ids (keyset paging on the primary key), and for each
 chunk every resource type's builder (registry.BULK_TYPES) yields resources that go straight to that type's NDJSON
 file as orjson lines; nothing grows with the number of patients but the files. After each chunk, one INSERT
-audits every patient whose data was written (the requester's export, channel "fhir"), the progress is saved, and
-a cancellation (DELETE on the status URL) is noticed.
+audits every patient whose data was written (the requester's export, on the kick-off's channel), the progress is
+saved, and a cancellation (DELETE on the status URL) is noticed.
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ def exports_expired_remove() -> int:
 
 def export_patients(job: ExportJob) -> QuerySet[Patient]:
     """The patients an export covers, through the access door for its requester (a caseload: its care team)."""
-    ctx = AuditContext(user=job.requester, channel="fhir")
+    ctx = AuditContext(user=job.requester, channel=job.channel)
     rows = patients_visible_to(ctx=ctx, action=Action.PATIENT_VIEW_CLINICAL)
     if job.kind == ExportKind.GROUP:
         assert job.group_id is not None
@@ -143,7 +143,7 @@ def export_build(job_id: uuid.UUID) -> int:
 
 def _write(job: ExportJob, folder: Path) -> tuple[dict[str, int], dict[str, int]]:
     folder.mkdir(parents=True, exist_ok=True)
-    ctx = AuditContext(user=job.requester, channel="fhir")
+    ctx = AuditContext(user=job.requester, channel=job.channel)
     detail = {"job": str(job.pk)}
     counts = dict.fromkeys(job.types, 0)
     handles: dict[str, IO[bytes]] = {}
