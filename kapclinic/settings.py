@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "kapclinic.messaging.apps.MessagingConfig",
     "kapclinic.reminders",
     "kapclinic.chart",
+    "kapclinic.fhir",
     "kapclinic.demo",
 ]
 
@@ -275,6 +276,10 @@ KAPCLINIC_FHIR_STAFF_SYSTEM = env_str("KAPCLINIC_FHIR_STAFF_SYSTEM", "urn:kapcli
 # The SMART token endpoint's address as clients reach it (the `aud` of their assertions); empty: this server's own
 # address of /fhir/auth/token as the request found it. Set it behind a proxy that rewrites the host or scheme.
 KAPCLINIC_FHIR_TOKEN_URL = env_str("KAPCLINIC_FHIR_TOKEN_URL", "")
+# FHIR Bulk Data export files (NDJSON, one folder per job): a folder the web server does not serve; only the
+# requester downloads them, through /fhir/$export-file/, until they expire (the worker then deletes them).
+KAPCLINIC_EXPORT_DIR = Path(env_str("KAPCLINIC_EXPORT_DIR", str(BASE_DIR / "var" / "exports")))
+KAPCLINIC_EXPORT_HOURS = env_int("KAPCLINIC_EXPORT_HOURS", 24, minimum=1)
 KAPCLINIC_PAGE_SIZE = env_int("KAPCLINIC_PAGE_SIZE", 25, minimum=1)
 # Therapy notes left unsigned longer than this show on the author's home page and the director's dashboard.
 KAPCLINIC_UNSIGNED_NOTE_DAYS = env_int("KAPCLINIC_UNSIGNED_NOTE_DAYS", 3, minimum=0)

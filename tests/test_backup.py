@@ -164,6 +164,19 @@ def _clinical_records_add(director: Any) -> None:
         note=note, cosigner=director, note_digest=note.signed_digest, comment="Agreed"
     )
     model("therapy.NoteShare").objects.create(note=note, shared_with=nurse, by=therapist)
+    # A finished FHIR bulk export (its files are on disk, not in the backup: the rows only).
+    job = model("fhir.ExportJob").objects.create(
+        requester=director,
+        kind="group",
+        group=nurse,
+        types=["Patient"],
+        request_url="https://clinic.example/fhir/Group/1/$export",
+        status="completed",
+        transaction_time=now,
+        finished_at=now,
+        expires_at=now + timedelta(hours=24),
+    )
+    model("fhir.ExportFile").objects.create(job=job, resource_type="Patient", name="Patient.ndjson", count=1, size=900)
     # A queued background job, and the sign-in throttle's records (django-axes).
     from kapclinic.measures.tasks import send_measure_reminders
 

@@ -502,6 +502,12 @@ def _fill(world: RouteWorld, route: Route, variant: str, who: str) -> str:
             values[name] = world.token_ids["auditor" if who == "anonymous" else who]
         elif name == "user_id":
             values[name] = world.people["outsider_therapist"].pk
+        elif name == "group_id":  # a FHIR Group: a clinician's caseload, the team nurse's
+            values[name] = world.people["nurse"].pk
+        elif name == "job_id":  # a bulk export job: no one's here, so every caller gets "not found"
+            values[name] = "00000000-0000-4000-8000-000000000000"
+        elif name == "file_name":
+            values[name] = "Patient.ndjson"
         elif name == "practitioner_id":
             values[name] = world.people["prescriber"].pk
         elif name == "code":

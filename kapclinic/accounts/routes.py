@@ -112,6 +112,9 @@ def staff(reason: str, *, lists: Action | None = None) -> RouteRule:
 
 A = Action
 AUTHOR_ONLY = "only the note's author changes, signs or amends it (therapy/services.py)"
+BULK_WHOLE = "only the director exports the whole clinic (fhir/bulk.py export_check)"
+BULK_GROUP = "a Group is a clinician's caseload: the director's any, a clinician's own only (fhir/bulk.py)"
+BULK_REQUESTER = "an export's status and files are its requester's only; anyone else gets 404 (fhir/bulk.py)"
 SIGNED_PLANS = "a patient sees their plan once it is signed (plans/selectors.py)"
 
 # The dosing session screen posts every step to one route, dosing:step; each step is its own entry.
@@ -186,6 +189,13 @@ PAGE_RULES: dict[str, RouteRule] = {
     "fhir:consent": needs(A.CONSENT_VIEW),
     "fhir:appointment_search": needs(A.PATIENT_VIEW),
     "fhir:appointment": needs(A.PATIENT_VIEW),
+    # Bulk Data export (kapclinic/fhir/bulk.py): clinical records leave in bulk, so the clinical row, narrowed.
+    "fhir:export": needs(A.PATIENT_VIEW_CLINICAL, object_rule=BULK_WHOLE),
+    "fhir:patient_export": needs(A.PATIENT_VIEW_CLINICAL, object_rule=BULK_WHOLE),
+    "fhir:group_export": needs(A.PATIENT_VIEW_CLINICAL, object_rule=BULK_GROUP),
+    "fhir:group": needs(A.PATIENT_VIEW_CLINICAL, object_rule=BULK_GROUP),
+    "fhir:export_status": needs(A.PATIENT_VIEW_CLINICAL, object_rule=BULK_REQUESTER),
+    "fhir:export_file": needs(A.PATIENT_VIEW_CLINICAL, object_rule=BULK_REQUESTER),
     "readyz": public("readiness: the database and the task queue's age, no data"),
     "public_inquiry": public("the public inquiry form for people who are not yet patients"),
     "api:openapi-json": public("the OpenAPI document: the API's shape, no data"),

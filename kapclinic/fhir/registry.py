@@ -1,56 +1,139 @@
-"""Every FHIR type the server holds, as a stream of resources for a set of patients (the Bulk Data exporter's
-source, kapclinic/fhir/bulk.py): `BULK_TYPES[type](patient_ids, since)` yields that type's resources for those
-patients, changed or recorded since `since` when given. Each stream reads in chunks (iterator(chunk_size=2000)) with
-what its builder needs joined or annotated up front: no query per row, memory flat in the number of rows."""
+"""The resource types a Bulk Data export can write, each a streaming builder (issue 17, item 3).
+
+`BULK_TYPES[type](patient_ids, since)` yields that type's resources for one chunk of patients, changed at or after
+`since` when given: a few queries per chunk whatever its size (no query per row), rows read with .iterator() so a
+chunk is never held whole. The resources are the FHIR face's own (resources.py), given rows rather than model
+instances: a named tuple of exactly the fields the resource function reads, from values_list (making a model
+instance per row cost more than building the resource). A resource function that starts reading another field
+needs it added here (the tests fail with an AttributeError until it is). Psychotherapy notes are never a type here.
+The other types stream model instances with what their builders need joined up front (their modules' *_for).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import date, datetime
+from typing import Any, NamedTuple, cast
 
 from django.conf import settings
-from django.db.models import Exists, OuterRef
+from django.db.models import Q, QuerySet
 
+from kapclinic.clinical.instruments import INSTRUMENTS
 from kapclinic.dosing.models import VitalSign
 from kapclinic.fhir import conditions, encounters, medications, plans
-from kapclinic.fhir.reads import _SCORED  # the instruments whose total is an Observation
-from kapclinic.fhir.resources import Resource, patient_resource, score_observation, vital_observations
+from kapclinic.fhir.resources import patient_resource, score_code, score_observation, vital_set_observations
 from kapclinic.fhir.search import SUPPORTED
 from kapclinic.measures.models import QuestionnaireResponse
 from kapclinic.patients.models import Patient
 
-CHUNK = 2000
-ResourcesFor = Callable[[list[int], datetime | None], Iterator[Resource]]
+Resource = dict[str, Any]
+Builder = Callable[[list[int], datetime | None], Iterator[Resource]]
+ROWS_PER_FETCH = 2000
 
 
-def patient_resources_for(patient_ids: list[int], since: datetime | None) -> Iterator[Resource]:
+class PatientRow(NamedTuple):
+    pk: int
+    mrn: str
+    family_name: str
+    given_name: str
+    preferred_name: str
+    birth_date: date
+    sex_at_birth: str
+    preferred_language: str
+    phone: str
+    email: str
+    address_line1: str
+    address_line2: str
+    city: str
+    region: str
+    postal_code: str
+    country: str
+    updated_at: datetime
+
+
+class VitalRow(NamedTuple):
+    pk: int
+    measured_at: datetime
+    recorded_at: datetime
+    recorded_by_id: int
+    corrects_id: int | None
+    systolic: int | None
+    diastolic: int | None
+    heart_rate: int | None
+    spo2: int | None
+    respiratory_rate: int | None
+    patient_id: int  # the session's
+
+
+class ScoreRow(NamedTuple):
+    pk: int
+    patient_id: int
+    instrument: str
+    total: int | None
+    source: str
+    entered_by_id: int
+    submitted_at: datetime
+    corrects_id: int | None
+
+
+_VITAL_FIELDS = (*VitalRow._fields[:-1], "session__patient_id")
+_SCORED = [code for code in INSTRUMENTS if score_code(code) is not None]
+
+
+def _rows(rows: QuerySet[Any], fields: tuple[str, ...]) -> Iterator[tuple[Any, ...]]:
+    return rows.order_by("pk").values_list(*fields).iterator(chunk_size=ROWS_PER_FETCH)
+
+
+def patients_bulk(patient_ids: list[int], since: datetime | None) -> Iterator[Resource]:
     rows = Patient.objects.filter(pk__in=patient_ids)
     if since is not None:
         rows = rows.filter(updated_at__gte=since)
     system = settings.KAPCLINIC_FHIR_MRN_SYSTEM
-    for patient in rows.order_by("id").iterator(chunk_size=CHUNK):
-        yield patient_resource(patient, mrn_system=system)
+    for row in _rows(rows, PatientRow._fields):
+        yield patient_resource(cast(Patient, PatientRow(*row)), mrn_system=system)
 
 
-def observation_resources_for(patient_ids: list[int], since: datetime | None) -> Iterator[Resource]:
-    """Vital signs (each set up to four observations) and questionnaire totals that are a sum (resources.py)."""
-    vitals = VitalSign.objects.select_related("session").filter(session__patient_id__in=patient_ids)
-    vitals = vitals.annotate(replaced=Exists(VitalSign.objects.filter(corrects_id=OuterRef("pk"))))
-    scores = QuestionnaireResponse.objects.filter(
-        patient_id__in=patient_ids, total__isnull=False, instrument__in=_SCORED
-    ).annotate(replaced=Exists(QuestionnaireResponse.objects.filter(corrects_id=OuterRef("pk"))))
+def _vitals(patient_ids: list[int], since: datetime | None) -> Iterator[Resource]:
+    """Each set of vital signs as its observations. A reading a later correction replaced is entered-in-error:
+    with `since`, a reading whose correction came after `since` is written again with that status."""
+    of_chunk = VitalSign.objects.filter(session__patient_id__in=patient_ids)
+    corrected = of_chunk.filter(corrects__isnull=False)
+    superseded = set(corrected.values_list("corrects_id", flat=True))
+    rows = of_chunk
     if since is not None:
-        vitals = vitals.filter(recorded_at__gte=since)
-        scores = scores.filter(submitted_at__gte=since)
-    for vital in vitals.order_by("id").iterator(chunk_size=CHUNK):
-        yield from vital_observations([vital], None, superseded={vital.pk} if vital.replaced else set())
-    for response in scores.order_by("id").iterator(chunk_size=CHUNK):
-        yield score_observation(response, superseded=response.replaced)
+        changed = corrected.filter(recorded_at__gte=since).values_list("corrects_id", flat=True)
+        rows = rows.filter(Q(recorded_at__gte=since) | Q(pk__in=list(changed)))
+    for row in _rows(rows, _VITAL_FIELDS):
+        vital = VitalRow(*row)
+        yield from vital_set_observations(
+            cast(VitalSign, vital), patient_id=vital.patient_id, superseded=vital.pk in superseded
+        )
 
 
-BULK_TYPES: dict[str, ResourcesFor] = {
-    "Patient": patient_resources_for,
-    "Observation": observation_resources_for,
+def _scores(patient_ids: list[int], since: datetime | None) -> Iterator[Resource]:
+    """Questionnaire totals (PHQ-9, GAD-7, ... each a sum with a LOINC code) as screening observations."""
+    of_chunk = QuestionnaireResponse.objects.filter(
+        patient_id__in=patient_ids, total__isnull=False, instrument__in=_SCORED
+    )
+    corrected = of_chunk.filter(corrects__isnull=False)
+    superseded = set(corrected.values_list("corrects_id", flat=True))
+    rows = of_chunk
+    if since is not None:
+        changed = corrected.filter(submitted_at__gte=since).values_list("corrects_id", flat=True)
+        rows = rows.filter(Q(submitted_at__gte=since) | Q(pk__in=list(changed)))
+    for row in _rows(rows, ScoreRow._fields):
+        response = ScoreRow(*row)
+        yield score_observation(cast(QuestionnaireResponse, response), superseded=response.pk in superseded)
+
+
+def observations_bulk(patient_ids: list[int], since: datetime | None) -> Iterator[Resource]:
+    yield from _vitals(patient_ids, since)
+    yield from _scores(patient_ids, since)
+
+
+BULK_TYPES: dict[str, Builder] = {
+    "Patient": patients_bulk,
+    "Observation": observations_bulk,
     "MedicationAdministration": medications.administration_resources_for,
     "MedicationRequest": medications.order_resources_for,
     "Encounter": encounters.encounter_resources_for,

@@ -95,50 +95,71 @@ VITAL_TEXT = {"bp": "Blood pressure", "hr": "Heart rate", "spo2": "Oxygen satura
 
 def vital_keys(vital: VitalSign) -> list[str]:
     """Which observations a set of vital signs gives: the ones it has a value for."""
-    present = {
-        "bp": vital.systolic is not None or vital.diastolic is not None,
-        "hr": vital.heart_rate is not None,
-        "spo2": vital.spo2 is not None,
-        "rr": vital.respiratory_rate is not None,
-    }
-    return [key for key, there in present.items() if there]
+    keys = ["bp"] if vital.systolic is not None or vital.diastolic is not None else []
+    if vital.heart_rate is not None:
+        keys.append("hr")
+    if vital.spo2 is not None:
+        keys.append("spo2")
+    if vital.respiratory_rate is not None:
+        keys.append("rr")
+    return keys
+
+
+_VITAL_CATEGORY = [{"coding": [{"system": t.OBSERVATION_CATEGORY, "code": "vital-signs", "display": "Vital Signs"}]}]
+_DATA_ABSENT = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/data-absent-reason", "code": "unknown"}]}
+# The parts each vital sign's observations share, built once (shared by every resource: never changed after).
+_VITAL_META = {key: {"profile": [t.VITAL_SIGNS_PROFILE, profile]} for key, profile in t.US_CORE_VITALS.items()}
+_VITAL_CODE = {key: _code(t.VITALS[key], VITAL_TEXT[key]) for key in t.VITALS}
+MM_HG = t.BLOOD_PRESSURE.unit
+_VITAL_UNIT = {key: vital.unit for key, vital in t.VITALS.items()}
+_BP_PARTS = [
+    {"coding": [{"system": t.LOINC, "code": code, "display": display}]} for code, display in (t.SYSTOLIC, t.DIASTOLIC)
+]
 
 
 def vital_observation(vital: VitalSign, key: str, *, patient_id: int, superseded: bool) -> Resource:
     """One vital sign of a set as a US Core vital-signs Observation. A reading corrected later is
     "entered-in-error"; the correction is "amended" (it replaces an earlier reading)."""
+    return vital_set_observations(vital, [key], patient_id=patient_id, superseded=superseded)[0]
+
+
+def vital_set_observations(
+    vital: VitalSign, keys: Iterable[str] | None = None, *, patient_id: int, superseded: bool
+) -> list[Resource]:
+    """The observations of one set of vital signs (`keys`, default: each it has a value for), what they share
+    worked out once (the bulk export writes millions)."""
     status = "entered-in-error" if superseded else "amended" if vital.corrects_id else "final"
-    resource: Resource = {
-        "resourceType": "Observation",
-        "id": f"vs-{vital.pk}-{key}",
-        "meta": {"profile": [t.VITAL_SIGNS_PROFILE, t.US_CORE_VITALS[key]]},
-        "status": status,
-        "category": [{"coding": [{"system": t.OBSERVATION_CATEGORY, "code": "vital-signs", "display": "Vital Signs"}]}],
-        "code": _code(t.VITALS[key], VITAL_TEXT[key]),
-        "subject": {"reference": f"Patient/{patient_id}"},
-        "effectiveDateTime": instant(vital.measured_at),
-        "issued": instant(vital.recorded_at),
-        "performer": [{"reference": f"Practitioner/{vital.recorded_by_id}"}],
-    }
-    if key == "bp":
-        components = []
-        for (code, display), value in ((t.SYSTOLIC, vital.systolic), (t.DIASTOLIC, vital.diastolic)):
-            component: dict[str, Any] = {"code": {"coding": [{"system": t.LOINC, "code": code, "display": display}]}}
-            if value is None:
-                component["dataAbsentReason"] = {
-                    "coding": [
-                        {"system": "http://terminology.hl7.org/CodeSystem/data-absent-reason", "code": "unknown"}
-                    ]
-                }
-            else:
-                component["valueQuantity"] = _quantity(value, t.BLOOD_PRESSURE.unit)
-            components.append(component)
-        resource["component"] = components
-    else:
-        value = {"hr": vital.heart_rate, "spo2": vital.spo2, "rr": vital.respiratory_rate}[key]
-        assert value is not None
-        resource["valueQuantity"] = _quantity(value, t.VITALS[key].unit)
-    return resource
+    subject = {"reference": f"Patient/{patient_id}"}
+    effective, issued = instant(vital.measured_at), instant(vital.recorded_at)
+    performer = [{"reference": f"Practitioner/{vital.recorded_by_id}"}]
+    made = []
+    for key in vital_keys(vital) if keys is None else keys:
+        resource: Resource = {
+            "resourceType": "Observation",
+            "id": f"vs-{vital.pk}-{key}",
+            "meta": _VITAL_META[key],
+            "status": status,
+            "category": _VITAL_CATEGORY,
+            "code": _VITAL_CODE[key],
+            "subject": subject,
+            "effectiveDateTime": effective,
+            "issued": issued,
+            "performer": performer,
+        }
+        if key == "bp":
+            resource["component"] = [
+                {"code": part, "dataAbsentReason": _DATA_ABSENT}
+                if value is None
+                else {"code": part, "valueQuantity": {"value": value, "unit": MM_HG, "system": t.UCUM, "code": MM_HG}}
+                for part, value in zip(_BP_PARTS, (vital.systolic, vital.diastolic), strict=True)
+            ]
+        else:
+            value = vital.heart_rate if key == "hr" else vital.spo2 if key == "spo2" else vital.respiratory_rate
+            assert value is not None
+            unit = _VITAL_UNIT[key]
+            resource["valueQuantity"] = {"value": value, "unit": unit, "system": t.UCUM, "code": unit}
+        made.append(resource)
+    return made
 
 
 def score_code(instrument: str) -> tuple[str, str] | None:
@@ -156,6 +177,7 @@ def score_observation(response: QuestionnaireResponse, *, superseded: bool) -> R
     assert code is not None and response.total is not None
     status = "entered-in-error" if superseded else "amended" if response.corrects_id else "final"
     name = INSTRUMENTS[response.instrument].name
+    submitted = instant(response.submitted_at)
     return {
         "resourceType": "Observation",
         "id": f"qr-{response.pk}-total",
@@ -164,8 +186,8 @@ def score_observation(response: QuestionnaireResponse, *, superseded: bool) -> R
         "category": [{"coding": [{"system": t.OBSERVATION_CATEGORY, "code": "survey", "display": "Survey"}]}],
         "code": {"coding": [{"system": t.LOINC, "code": code[0], "display": code[1]}], "text": f"{name} total"},
         "subject": {"reference": f"Patient/{response.patient_id}"},
-        "effectiveDateTime": instant(response.submitted_at),
-        "issued": instant(response.submitted_at),
+        "effectiveDateTime": submitted,
+        "issued": submitted,
         "performer": [{"reference": f"Patient/{response.patient_id}"}]
         if response.source == "portal"
         else [{"reference": f"Practitioner/{response.entered_by_id}"}],
@@ -197,6 +219,7 @@ def searchset(base: str, resources: Sequence[Resource], *, self_url: str, next_u
     }
 
 
+BULK_DATA = "http://hl7.org/fhir/uv/bulkdata"
 PROFILES = {
     "Patient": t.US_CORE_PATIENT,
     "Practitioner": t.US_CORE_PRACTITIONER,
@@ -254,6 +277,11 @@ def capability_statement(base: str, *, published: datetime, software_version: st
                     "patient data is audited under the same role and care-team rules as the pages.",
                 },
                 "resource": [entry(name) for name in SUPPORTED],
+                # Bulk Data export (bulk.py): the whole clinic, every patient, a clinician's caseload as a Group.
+                "operation": [
+                    {"name": name, "definition": f"{BULK_DATA}/OperationDefinition/{name}"}
+                    for name in ("export", "patient-export", "group-export")
+                ],
             }
         ],
     }
@@ -262,8 +290,12 @@ def capability_statement(base: str, *, published: datetime, software_version: st
 def vital_observations(vitals: Iterable[VitalSign], keys: set[str] | None, *, superseded: set[int]) -> list[Resource]:
     """Each set's observations (only `keys`, when given), in the order given."""
     return [
-        vital_observation(v, key, patient_id=v.session.patient_id, superseded=v.pk in superseded)
+        resource
         for v in vitals
-        for key in vital_keys(v)
-        if keys is None or key in keys
+        for resource in vital_set_observations(
+            v,
+            None if keys is None else [key for key in vital_keys(v) if key in keys],
+            patient_id=v.session.patient_id,
+            superseded=v.pk in superseded,
+        )
     ]

@@ -1,0 +1,85 @@
+"""FHIR Bulk Data export jobs (Bulk Data Access IG v2, issue 17 item 3): who asked for what, how far the worker is,
+and the NDJSON files it wrote.
+
+The files live on disk under settings.KAPCLINIC_EXPORT_DIR (one folder per job, never served by the web server
+directly: only kapclinic.fhir.bulk streams them, to the requester, until the job expires). Not in the database:
+an export is a transient copy of rows the database already holds, it can be as large as the clinic, and a backup
+would carry it twice. A backup restores the job rows; their files are gone, so a restored job answers 404 for its
+files as an expired one does.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class ExportKind(models.TextChoices):
+    SYSTEM = "system", "System ($export)"
+    PATIENT = "patient", "All patients (Patient/$export)"
+    GROUP = "group", "A caseload (Group/[id]/$export)"
+
+
+class ExportStatus(models.TextChoices):
+    ACCEPTED = "accepted", "Accepted"
+    IN_PROGRESS = "in-progress", "In progress"
+    COMPLETED = "completed", "Completed"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class ExportJob(models.Model):
+    """One kick-off. The id is a random UUID: it is in the status URL the client polls."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    requester = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=8, choices=ExportKind.choices)
+    # A Group is a clinician's caseload: the patients whose care team they are on (Group id = the user's id).
+    group = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    types = models.JSONField(default=list)  # the resource types asked for, in the order written
+    since = models.DateTimeField(null=True, blank=True)
+    request_url = models.CharField(max_length=2000)
+    channel = models.CharField(max_length=10, default="fhir")  # the kick-off's: "smart" for a system client
+    status = models.CharField(max_length=12, choices=ExportStatus.choices, default=ExportStatus.ACCEPTED)
+    # Resources changed after this instant are not promised in the export (the kick-off's time).
+    transaction_time = models.DateTimeField()
+    patients_done = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(name="export_status_known", condition=Q(status__in=ExportStatus.values)),
+            models.CheckConstraint(name="export_kind_known", condition=Q(kind__in=ExportKind.values)),
+            models.CheckConstraint(
+                name="export_group_with_kind", condition=Q(kind="group", group__isnull=False) | ~Q(kind="group")
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "expires_at"], name="export_status_expiry")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} export {self.pk} ({self.status})"
+
+
+class ExportFile(models.Model):
+    """One NDJSON file of a job: one resource type, `count` resources, at <export dir>/<job id>/<name>."""
+
+    job = models.ForeignKey(ExportJob, on_delete=models.CASCADE, related_name="files")
+    resource_type = models.CharField(max_length=64)
+    name = models.CharField(max_length=100)
+    count = models.PositiveIntegerField()
+    size = models.PositiveBigIntegerField()
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["job", "name"], name="export_file_name_once")]
+
+    def __str__(self) -> str:
+        return f"{self.name} of {self.job_id}"
