@@ -13,7 +13,6 @@ A job, its status and its files are visible to their requester only; anyone else
 
 from __future__ import annotations
 
-import json
 import shutil
 from collections.abc import Callable
 from datetime import datetime
@@ -38,9 +37,10 @@ from kapclinic.errors import AccessDenied, NotFound
 from kapclinic.fhir import resources
 from kapclinic.fhir.models import ExportFile, ExportJob, ExportKind, ExportStatus
 from kapclinic.fhir.registry import BULK_TYPES
+from kapclinic.fhir.search import SearchError
 from kapclinic.fhir.smart import Caller
 from kapclinic.fhir.tasks import export_folder, fhir_export_build
-from kapclinic.fhir.views import _caller
+from kapclinic.fhir.views import _answer, _outcome, fhir_answered
 from kapclinic.patients.access import on_care_team_of
 from kapclinic.patients.models import Patient
 from kapclinic.roles import Role
@@ -52,18 +52,8 @@ CLINICIANS = (Role.PRESCRIBER, Role.NURSE, Role.THERAPIST)
 View = Callable[..., HttpResponseBase]
 
 
-class BadRequest(ValueError):
-    """A kick-off the server will not start: the OperationOutcome's diagnostics."""
-
-
-def _answer(body: dict[str, Any], status: int = 200, content_type: str = "application/fhir+json") -> HttpResponse:
-    return HttpResponse(
-        json.dumps(body, ensure_ascii=False), status=status, content_type=f"{content_type}; charset=utf-8"
-    )
-
-
-def _outcome(status: int, code: str, text: str) -> HttpResponse:
-    return _answer(resources.operation_outcome(code, text), status)
+# A kick-off the server will not start is a 400 OperationOutcome with the reason, as a search's (views.fhir_answered).
+BadRequest = SearchError
 
 
 def bulk_view(*methods: str) -> Callable[[View], View]:
@@ -80,21 +70,8 @@ def bulk_view(*methods: str) -> Callable[[View], View]:
                 refused = CsrfViewMiddleware(lambda r: HttpResponse()).process_view(request, None, (), {})  # type: ignore[arg-type]
                 if refused is not None:
                     return _outcome(403, "forbidden", "The CSRF check failed.")
-            caller = _caller(request)
-            if caller is None:
-                response = _outcome(401, "login", "Send a valid bearer token (POST /api/v1/auth/token).")
-                response["WWW-Authenticate"] = "Bearer"
-                return response
-            request.fhir_caller = caller  # type: ignore[attr-defined]
-            ctx = AuditContext.from_request(request, user=caller.user, channel=caller.channel)
-            try:
-                return view(request, ctx, *args, **kwargs)
-            except BadRequest as error:
-                return _outcome(400, "not-supported" if "support" in str(error) else "invalid", str(error))
-            except NotFound as error:
-                return _outcome(404, "not-found", error.message)
-            except AccessDenied as error:
-                return _outcome(403, "forbidden", error.message)
+            # The export views check the SMART scopes themselves, per exported type (scopes_allow).
+            return fhir_answered(request, view, args, kwargs, scopes_checked=True)
 
         return answered
 

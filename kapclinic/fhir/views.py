@@ -10,7 +10,7 @@ from functools import wraps
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
@@ -24,11 +24,13 @@ from kapclinic.fhir.smart import Caller, bearer_caller, scope_refusal
 
 FHIR_JSON = "application/fhir+json"
 SOFTWARE_VERSION = "0.1"
-View = Callable[..., HttpResponse]
+View = Callable[..., HttpResponseBase]
 
 
-def _answer(body: dict[str, Any], status: int = 200) -> HttpResponse:
-    return HttpResponse(json.dumps(body, ensure_ascii=False), status=status, content_type=f"{FHIR_JSON}; charset=utf-8")
+def _answer(body: dict[str, Any], status: int = 200, content_type: str = FHIR_JSON) -> HttpResponse:
+    return HttpResponse(
+        json.dumps(body, ensure_ascii=False), status=status, content_type=f"{content_type}; charset=utf-8"
+    )
 
 
 def _outcome(status: int, code: str, text: str) -> HttpResponse:
@@ -49,31 +51,39 @@ def _caller(request: HttpRequest) -> Caller | None:
     return Caller(user)
 
 
+def fhir_answered(
+    request: HttpRequest, view: View, args: Any, kwargs: Any, *, scopes_checked: bool
+) -> HttpResponseBase:
+    """Run a FHIR view as its caller: 401 without one; 403 for what a SMART token's scopes do not grant (unless the
+    view checks them itself: `scopes_checked`; `request.fhir_caller` carries them); the reads' refusals as
+    OperationOutcomes: 400 (SearchError), 404, 403."""
+    caller = _caller(request)
+    if caller is None:
+        response = _outcome(401, "login", "Send a valid bearer token (POST /api/v1/auth/token).")
+        response["WWW-Authenticate"] = "Bearer"
+        return response
+    request.fhir_caller = caller  # type: ignore[attr-defined]
+    ctx = AuditContext.from_request(request, user=caller.user, channel=caller.channel)
+    if not scopes_checked and (refused := scope_refusal(request, caller, ctx)):
+        return _outcome(403, "forbidden", refused)
+    try:
+        return view(request, ctx, *args, **kwargs)
+    except SearchError as error:
+        return _outcome(400, "not-supported" if "support" in str(error) else "invalid", str(error))
+    except NotFound as error:
+        return _outcome(404, "not-found", error.message)
+    except AccessDenied as error:
+        return _outcome(403, "forbidden", error.message)
+
+
 def fhir_view(view: View) -> View:
-    """Authenticate, refuse what a SMART token's scopes do not grant (a view that checks them itself sets
-    `fhir_scopes_checked`; `request.fhir_caller` carries them), and turn the reads' refusals into
-    OperationOutcomes: 401, 403, 404, 400."""
+    """A read or search: GET only, as its caller (fhir_answered); a view that checks the scopes itself sets
+    `fhir_scopes_checked`."""
 
     @require_GET
     @wraps(view)
-    def answered(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        caller = _caller(request)
-        if caller is None:
-            response = _outcome(401, "login", "Send a valid bearer token (POST /api/v1/auth/token).")
-            response["WWW-Authenticate"] = "Bearer"
-            return response
-        request.fhir_caller = caller  # type: ignore[attr-defined]
-        ctx = AuditContext.from_request(request, user=caller.user, channel=caller.channel)
-        if not getattr(view, "fhir_scopes_checked", False) and (refused := scope_refusal(request, caller, ctx)):
-            return _outcome(403, "forbidden", refused)
-        try:
-            return view(request, ctx, *args, **kwargs)
-        except SearchError as error:
-            return _outcome(400, "not-supported" if "support" in str(error) else "invalid", str(error))
-        except NotFound as error:
-            return _outcome(404, "not-found", error.message)
-        except AccessDenied as error:
-            return _outcome(403, "forbidden", error.message)
+    def answered(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        return fhir_answered(request, view, args, kwargs, scopes_checked=getattr(view, "fhir_scopes_checked", False))
 
     return answered
 
