@@ -52,14 +52,17 @@ typecheck: venv
 
 test-sqlite: venv assets
 	@mkdir -p test-artifacts
-	KAPCLINIC_DEBUG=true $(VENV)/bin/pytest -q -m "not postgres_only"
+	KAPCLINIC_DEBUG=true $(VENV)/bin/pytest -q -p no:cacheprovider -m "not postgres_only"
 
 test-postgres: venv assets
-	KAPCLINIC_DEBUG=true scripts/with-postgres $(VENV)/bin/pytest -q -m "not browser"
+	KAPCLINIC_DEBUG=true scripts/with-postgres $(VENV)/bin/pytest -q -p no:cacheprovider -m "not browser"
 
+# The two databases' runs side by side on the two cores (each one process: SQLite in memory, PostgreSQL in its own
+# throwaway server), each run's output printed whole when it ends.
 test: system-deps venv assets
 	@start=$$(date +%s); \
-	$(MAKE) --no-print-directory lint typecheck test-sqlite test-postgres && \
+	$(MAKE) --no-print-directory lint typecheck && \
+	$(MAKE) --no-print-directory -j2 --output-sync=target test-sqlite test-postgres && \
 	echo "make test: all passed in $$(( $$(date +%s) - start )) s"
 
 # Every speed figure with its floor, SQLite and PostgreSQL (scripts/bench; BENCH_PARTS="charts load" for some).
