@@ -9,14 +9,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from django.db.models import Model, QuerySet
+from django.db.models import Model, Q, QuerySet
 
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.models import EmergencyAccess, Outcome
 from kapclinic.audit.services import access_event_record, access_events_record_many
 from kapclinic.errors import AccessDenied
 from kapclinic.fhir.reads import Page
-from kapclinic.fhir.search import Search, SearchError
+from kapclinic.fhir.search import Search, SearchError, Token
 from kapclinic.patients.access import patient_get_for_user
 from kapclinic.roles import Action, Scope, scope_for
 
@@ -26,6 +26,23 @@ T = TypeVar("T", bound=Model)
 def record_pk(raw: str) -> int | None:
     """A row id from a FHIR id, or None when it cannot be one (not digits, or beyond a 64-bit key)."""
     return int(raw) if raw.isdigit() and len(raw) < 19 else None
+
+
+def token_pks(tokens: list[Token]) -> list[int]:
+    """The row ids the `_id` tokens name (those that can be one)."""
+    return [pk for tk in tokens if (pk := record_pk(tk.code)) is not None]
+
+
+def token_q(tokens: list[Token] | None, table: dict[str, Q]) -> Q | None:
+    """The rows any of the tokens' codes picks by `table` (code → condition); a code not in it picks none; None
+    when the parameter was not given."""
+    if tokens is None:
+        return None
+    either = Q(pk__in=[])
+    for token in tokens:
+        if token.code in table:
+            either |= table[token.code]
+    return either
 
 
 def read_door(*, ctx: AuditContext, patient_id: int, action: Action) -> None:

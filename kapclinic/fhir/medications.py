@@ -17,10 +17,10 @@ from kapclinic.audit.context import AuditContext
 from kapclinic.clinical.session_states import FINISHED, SessionState
 from kapclinic.dosing.models import Administration, DoseOrder
 from kapclinic.errors import NotFound
-from kapclinic.fhir.doors import patient_bound_search, read_door, record_pk
+from kapclinic.fhir.doors import patient_bound_search, read_door, record_pk, token_pks, token_q
 from kapclinic.fhir.reads import Page, _date_q
 from kapclinic.fhir.resources import Resource, instant
-from kapclinic.fhir.search import Search, Token
+from kapclinic.fhir.search import Search
 from kapclinic.fhir.terminology import UCUM, US_CORE
 from kapclinic.ledger.models import Product
 from kapclinic.roles import Action
@@ -161,25 +161,11 @@ def administration_read(*, ctx: AuditContext, administration_id: str) -> Resourc
     return administration_resource(found)
 
 
-def _statuses(tokens: list[Token] | None, table: dict[str, Q]) -> Q | None:
-    if tokens is None:
-        return None
-    either = Q(pk__in=[])
-    for token in tokens:
-        if token.code in table:
-            either |= table[token.code]
-    return either
-
-
-def _pks(tokens: list[Token]) -> list[int]:
-    return [pk for tk in tokens if (pk := record_pk(tk.code)) is not None]
-
-
 def administration_search(*, ctx: AuditContext, search: Search) -> Page[Administration]:
     rows = _administrations()
     if (ids := search.tokens.get("_id")) is not None:
-        rows = rows.filter(pk__in=_pks(ids))
-    if (status := _statuses(search.tokens.get("status"), _STATUS_Q)) is not None:
+        rows = rows.filter(pk__in=token_pks(ids))
+    if (status := token_q(search.tokens.get("status"), _STATUS_Q)) is not None:
         rows = rows.filter(status)
     for bound in search.dates.get("effective-time", []):
         rows = rows.filter(_date_q("started_at", bound))
@@ -286,8 +272,8 @@ def order_read(*, ctx: AuditContext, order_id: str) -> Resource:
 def order_search(*, ctx: AuditContext, search: Search) -> Page[DoseOrder]:
     rows = _orders()
     if (ids := search.tokens.get("_id")) is not None:
-        rows = rows.filter(pk__in=_pks(ids))
-    if (status := _statuses(search.tokens.get("status"), _REQUEST_STATUS_Q)) is not None:
+        rows = rows.filter(pk__in=token_pks(ids))
+    if (status := token_q(search.tokens.get("status"), _REQUEST_STATUS_Q)) is not None:
         rows = rows.filter(status)
     if (intents := search.tokens.get("intent")) is not None and "order" not in {tk.code for tk in intents}:
         rows = rows.none()

@@ -17,11 +17,11 @@ from kapclinic.audit.context import AuditContext
 from kapclinic.consent.models import ConsentSignature, ConsentWithdrawal
 from kapclinic.dosing.models import Route
 from kapclinic.errors import NotFound
-from kapclinic.fhir.doors import patient_bound_search, read_door, record_pk
+from kapclinic.fhir.doors import patient_bound_search, read_door, record_pk, token_pks, token_q
 from kapclinic.fhir.medications import ICD10CM
 from kapclinic.fhir.reads import Page, _date_q
 from kapclinic.fhir.resources import Resource, instant
-from kapclinic.fhir.search import Search, Token
+from kapclinic.fhir.search import Search
 from kapclinic.fhir.terminology import LOINC, US_CORE
 from kapclinic.plans.models import TreatmentPlan
 from kapclinic.roles import Action, Role
@@ -32,20 +32,6 @@ CONSENT_SCOPE = "http://terminology.hl7.org/CodeSystem/consentscope"
 # LOINC 59284-0 "Consent Document" (the R4 examples' category; not in codes.md: [verify]).
 CONSENT_CATEGORY = ("59284-0", "Consent Document")
 XHTML = "http://www.w3.org/1999/xhtml"
-
-
-def _tokens(tokens: list[Token] | None, table: dict[str, Q]) -> Q | None:
-    if tokens is None:
-        return None
-    either = Q(pk__in=[])
-    for token in tokens:
-        if token.code in table:
-            either |= table[token.code]
-    return either
-
-
-def _pks(tokens: list[Token]) -> list[int]:
-    return [pk for tk in tokens if (pk := record_pk(tk.code)) is not None]
 
 
 def _one(raw: str, rows: QuerySet[Any], what: str) -> Any:
@@ -151,8 +137,8 @@ def careplan_read(*, ctx: AuditContext, careplan_id: str) -> Resource:
 def careplan_search(*, ctx: AuditContext, search: Search) -> Page[TreatmentPlan]:
     rows = _plans(ctx)
     if (ids := search.tokens.get("_id")) is not None:
-        rows = rows.filter(pk__in=_pks(ids))
-    if (status := _tokens(search.tokens.get("status"), _PLAN_STATUS_Q)) is not None:
+        rows = rows.filter(pk__in=token_pks(ids))
+    if (status := token_q(search.tokens.get("status"), _PLAN_STATUS_Q)) is not None:
         rows = rows.filter(status)
     categories = search.tokens.get("category")
     if categories is not None and not any(tk.code == "assess-plan" for tk in categories):
@@ -225,8 +211,8 @@ def consent_read(*, ctx: AuditContext, consent_id: str) -> Resource:
 def consent_search(*, ctx: AuditContext, search: Search) -> Page[ConsentSignature]:
     rows = _signatures()
     if (ids := search.tokens.get("_id")) is not None:
-        rows = rows.filter(pk__in=_pks(ids))
-    if (status := _tokens(search.tokens.get("status"), _CONSENT_STATUS_Q)) is not None:
+        rows = rows.filter(pk__in=token_pks(ids))
+    if (status := token_q(search.tokens.get("status"), _CONSENT_STATUS_Q)) is not None:
         rows = rows.filter(status)
     return patient_bound_search(
         ctx=ctx,
@@ -307,8 +293,8 @@ def appointment_read(*, ctx: AuditContext, appointment_id: str) -> Resource:
 def appointment_search(*, ctx: AuditContext, search: Search) -> Page[Appointment]:
     rows = _appointments()
     if (ids := search.tokens.get("_id")) is not None:
-        rows = rows.filter(pk__in=_pks(ids))
-    if (status := _tokens(search.tokens.get("status"), _APPOINTMENT_STATUS_Q)) is not None:
+        rows = rows.filter(pk__in=token_pks(ids))
+    if (status := token_q(search.tokens.get("status"), _APPOINTMENT_STATUS_Q)) is not None:
         rows = rows.filter(status)
     for bound in search.dates.get("date", []):
         rows = rows.filter(_date_q("starts_at", bound))
