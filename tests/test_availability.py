@@ -18,6 +18,7 @@ from kapclinic.clinical.availability import (
     booking_minutes,
     clashes,
     crowded,
+    dosing_session_minutes,
     free_windows,
     holder_busy,
     merged,
@@ -278,3 +279,10 @@ def test_unknown_kinds_and_routes_are_refused(kind: str, route: str | None, mess
 )
 def test_rules_in_words(rule: str, words: str) -> None:
     assert rule_text(rule) == words
+
+
+def test_a_dosing_session_is_booked_for_the_plan_but_never_shorter_than_its_route_needs() -> None:
+    needed = booking_minutes("dosing", route="iv")
+    assert dosing_session_minutes(180, route="iv") == max(180, needed)
+    assert dosing_session_minutes(30, route="iv") == needed
+    assert dosing_session_minutes(30, route="intranasal") == booking_minutes("dosing", route="intranasal")

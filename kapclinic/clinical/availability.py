@@ -356,3 +356,9 @@ def booking_minutes(
     else:
         dose = lengths.dose
     return lengths.check_in + dose + observe + lengths.discharge
+
+
+def dosing_session_minutes(planned_minutes: int, *, route: str, infusion_minutes: int | None = None) -> int:
+    """How long a dosing session is booked for: as long as the plan's session (its therapy time), and never shorter
+    than the route needs (booking_minutes: check-in, dose, the observation minimum, discharge)."""
+    return max(planned_minutes, booking_minutes("dosing", route=route, infusion_minutes=infusion_minutes))

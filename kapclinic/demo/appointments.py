@@ -15,7 +15,7 @@ from kapclinic.appointments.availability import next_free_times
 from kapclinic.appointments.models import Appointment, Place
 from kapclinic.appointments.services import appointment_book
 from kapclinic.audit.context import AuditContext
-from kapclinic.clinical.availability import booking_minutes
+from kapclinic.clinical.availability import booking_minutes, dosing_session_minutes
 from kapclinic.clinical.registry import SYNTHETIC_MRN_BASE, mrn_from_number
 from kapclinic.dosing.models import DosingSession
 from kapclinic.dosing.services import session_schedule
@@ -153,7 +153,7 @@ def _next_dosing_sessions_book(staff: dict[str, User], places: dict[str, Place])
             continue
         seen.add(session.patient_id)
         place = places.get(DOSING_PLACES.get(session.plan.route, "Garden room"))
-        minutes = max(session.minutes, booking_minutes("dosing", route=session.plan.route))
+        minutes = dosing_session_minutes(session.minutes, route=session.plan.route)
         wanted = _at((timezone.localtime(session.scheduled_for).date() - timezone.localdate()).days, 9)
         when = _first_free_on_day(nurse, "dosing", minutes, wanted, place, session.patient_id)
         if when is None:

@@ -16,7 +16,7 @@ from kapclinic.audit.context import AuditContext
 from kapclinic.audit.models import Outcome
 from kapclinic.audit.services import access_event_record
 from kapclinic.clinical import session_states as states
-from kapclinic.clinical.availability import PLACE_KINDS, booking_minutes, place_needed
+from kapclinic.clinical.availability import PLACE_KINDS, dosing_session_minutes, place_needed
 from kapclinic.clinical.session_states import NOT_STARTED, Step
 from kapclinic.dosing.models import DosingSession, PreparationChecklist, SessionTransition
 from kapclinic.dosing.selectors import dosing_blockers
@@ -112,8 +112,7 @@ def session_schedule(
         if when < timezone.now():
             field = "starts_at" if starts_at is not None else "session"
             raise ValidationError({field: "This time has passed; choose a time to come."})
-        # As long as the plan's session, and never shorter than the route needs (dose, observation, discharge).
-        minutes = max(session.minutes, booking_minutes("dosing", route=session.plan.route))
+        minutes = dosing_session_minutes(session.minutes, route=session.plan.route)
         booking = dosing_booking_hold(
             ctx=ctx,
             patient_id=session.patient_id,
