@@ -13,13 +13,11 @@ A job, its status and its files are visible to their requester only; anyone else
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 from datetime import datetime
 from functools import wraps
 from typing import Any
 
-from django.db import transaction
 from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseBase
 from django.middleware.csrf import CsrfViewMiddleware
 from django.urls import reverse
@@ -35,11 +33,12 @@ from kapclinic.audit.models import Outcome
 from kapclinic.audit.services import access_event_record, access_events_record_many
 from kapclinic.errors import AccessDenied, NotFound
 from kapclinic.fhir import resources
-from kapclinic.fhir.models import ExportFile, ExportJob, ExportKind, ExportStatus
+from kapclinic.fhir.models import ExportJob, ExportKind, ExportStatus
 from kapclinic.fhir.registry import BULK_TYPES
 from kapclinic.fhir.search import SearchError
+from kapclinic.fhir.services import export_cancel, export_start
 from kapclinic.fhir.smart import Caller
-from kapclinic.fhir.tasks import export_folder, fhir_export_build
+from kapclinic.fhir.tasks import export_folder
 from kapclinic.fhir.views import _answer, _outcome, fhir_answered
 from kapclinic.patients.access import on_care_team_of
 from kapclinic.patients.models import Patient
@@ -170,23 +169,9 @@ def _kickoff(request: HttpRequest, ctx: AuditContext, kind: str, group_id: str |
     owner = export_check(ctx, kind, group_id)
     types, since = kickoff_parse(request)
     types = _scoped_types(request, ctx, types, asked="_type" in request.GET)
-    with transaction.atomic():
-        job = ExportJob.objects.create(
-            requester=ctx.user,
-            kind=kind,
-            group=owner,
-            types=types,
-            since=since,
-            request_url=request.build_absolute_uri()[:2000],
-            channel=ctx.channel,
-            transaction_time=timezone.now(),
-        )
-        access_event_record(
-            ctx=ctx,
-            action="fhir.bulk_export",
-            detail={"job": str(job.pk), "kind": kind, "group": owner.pk if owner else None, "types": types},
-        )
-        fhir_export_build.enqueue(str(job.pk))  # the task row commits with the job's
+    job = export_start(
+        ctx=ctx, kind=kind, owner=owner, types=types, since=since, request_url=request.build_absolute_uri()
+    )
     response = HttpResponse(status=202)
     response["Content-Location"] = request.build_absolute_uri(reverse("fhir:export_status", args=[job.pk]))
     return response
@@ -249,14 +234,8 @@ def export_status(request: HttpRequest, ctx: AuditContext, job_id: Any) -> HttpR
     """202 with X-Progress while it runs; the manifest when done; an OperationOutcome when it failed."""
     job = _job_of(ctx, job_id)
     if request.method == "DELETE":
-        cancelled = ExportJob.objects.filter(
-            pk=job.pk, status__in=[ExportStatus.ACCEPTED, ExportStatus.IN_PROGRESS, ExportStatus.COMPLETED]
-        ).update(status=ExportStatus.CANCELLED, finished_at=timezone.now())
-        if not cancelled:
+        if not export_cancel(ctx=ctx, job_id=job.pk):
             raise NotFound("No export with that id.")
-        ExportFile.objects.filter(job=job).delete()
-        shutil.rmtree(export_folder(job.pk), ignore_errors=True)  # the worker removes what it writes after this
-        access_event_record(ctx=ctx, action="fhir.bulk_export.cancel", detail={"job": str(job.pk)})
         return HttpResponse(status=202)
     if job.status in (ExportStatus.ACCEPTED, ExportStatus.IN_PROGRESS):
         response = HttpResponse(status=202)
