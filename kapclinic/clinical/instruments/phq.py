@@ -196,6 +196,9 @@ GAD7 = Instrument(
     mcid=Threshold(
         4, "Toussaint A et al. J Affect Disord 2020;265:395-401 [unverified exact value]", policy=False, verified=False
     ),
+    # Issue 19 asks for "worse" on every outcome instrument; the notes give a number for the PHQ-9 only, so the
+    # GAD-7's is the size of its meaningful change, in the other direction [policy].
+    worsening=Threshold(4, "[policy] a rise of the GAD-7 meaningful change (4, Toussaint 2020)", policy=True),
     screen=ScreenRule("probable GAD", 10, "Spitzer 2006: >= 10 (sensitivity 89%, specificity 82%)"),
     loinc_panel=LoincCode("69737-5", "Generalized anxiety disorder 7 item (GAD-7)", "verified"),
     loinc_result=LoincCode("70274-6", "GAD-7 total score", "verified"),

@@ -78,6 +78,8 @@ PCL5 = Instrument(
     ),
     response_rule=ResponseRule("outcomes.md PTSD response: PCL-5 decrease >= 10 points (NCPTSD)", points=10),
     mcid=Threshold(10, "NCPTSD guidance: 10-20 points clinically meaningful; default 10", policy=True),
+    # As the GAD-7: no published worsening rule in the notes, so a rise of the meaningful change [policy].
+    worsening=Threshold(10, "[policy] a rise of the PCL-5 meaningful change (10, NCPTSD)", policy=True),
     screen=ScreenRule("provisional PTSD", 33, "NCPTSD: total >= 31-33; default 33", policy=True),
     subscales=(
         Subscale("B intrusion", ("1", "2", "3", "4", "5")),
