@@ -119,7 +119,7 @@ def note_proposals(since: date) -> Iterator[Proposal]:
 def session_proposals(since: date) -> Iterator[Proposal]:
     """Signed, not yet proposed dosing sessions with an administration, from `since`."""
     sessions = (
-        DosingSession.objects.filter(signed_at__isnull=False, administration__isnull=False, started_at__date__gte=since)
+        DosingSession.objects.filter(signed_at__isnull=False, administration__started_at__date__gte=since)
         .exclude(_not_proposed_yet(SourceKind.DOSING_SESSION))
         .select_related("signed_by", "plan", "administration__order__product", "administration__order__signed_by")
         .order_by("started_at", "id")
