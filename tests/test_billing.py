@@ -337,3 +337,43 @@ def test_a_proposal_run_racing_another_is_a_conflict_not_a_500(world: World, mon
     with pytest.raises(Conflict):
         services.charges_propose(ctx=_ctx(world.people["biller"]))
     assert ChargeLine.objects.count() == 1
+
+
+def test_the_coverage_page_costs_the_same_queries_for_1_or_3_coverages(world: World) -> None:
+    payers = [Payer.objects.create(name=f"Synthetic Plan {n}", created_by=world.people["biller"]) for n in range(3)]
+    url = f"/patients/{world.team.pk}/coverage/"
+
+    def count() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            answer = world.page.get(url)
+            assert answer.status_code == 200 and "Synthetic Plan 0" in answer.content.decode()
+        return len(queries)
+
+    def add(payer: Payer, rank: str, start: date, end: date | None = None) -> None:
+        Coverage.objects.create(
+            patient=world.team,
+            payer=payer,
+            rank=rank,
+            member_id="SYN",
+            effective_from=start,
+            effective_to=end,
+            recorded_by=world.people["biller"],
+        )
+
+    add(payers[0], "primary", date(2026, 1, 1))
+    one = count()
+    add(payers[1], "secondary", date(2026, 1, 1))
+    add(payers[2], "primary", date(2025, 1, 1), date(2025, 12, 31))
+    assert count() == one
+
+
+def test_the_propose_button_says_what_it_did(world: World) -> None:
+    plan_make(world.team, world.people, stamp=True)
+    _note(world.team, world.people["therapist"], minutes=55)
+    _note(world.team, world.people["therapist"], minutes=5)
+    answer = world.page.post("/billing/charges/propose/", follow=True)
+    text = answer.content.decode()
+    assert answer.status_code == 200 and "proposed 1 line." in text and "5 documented minutes" in text
+    assert "90837" in text and "Proposed" in text
+    empty = world.page.get("/billing/charges/", {"status": "rejected"})
+    assert "No charge lines with this status" in empty.content.decode()
