@@ -321,13 +321,18 @@ def _review(ctx: AuditContext, line_id: int, decision: Decision, reason: str) ->
             patient_id=line.patient_id,
             exc=ValidationError({"reason": f"Keep the reason under {REASON_MAX:,} characters."}),
         )
+    if decision is Decision.APPROVED and not line.diagnoses:
+        raise Conflict("This line has no diagnosis: reject it and propose a corrected line with one.")
+    # No row lock (the app's login may not UPDATE an append-only table, which FOR UPDATE needs): the one-to-one
+    # review is the guard, and a second review, even a concurrent one, is refused by it.
     with transaction.atomic():
-        ChargeLine.objects.select_for_update().filter(pk=line.pk).first()
         if ChargeReview.objects.filter(line=line).exists():
             raise Conflict("This line was already reviewed.")
-        if decision is Decision.APPROVED and not line.diagnoses:
-            raise Conflict("This line has no diagnosis: reject it and propose a corrected line with one.")
-        review = ChargeReview.objects.create(line=line, decision=decision, reason=reason, by=ctx.user)
+        try:
+            with transaction.atomic():
+                review = ChargeReview.objects.create(line=line, decision=decision, reason=reason, by=ctx.user)
+        except IntegrityError:
+            raise Conflict("This line was already reviewed.") from None
         access_event_record(
             ctx=ctx,
             action=Action.CHARGE_REVIEW,
@@ -380,13 +385,12 @@ def charge_correct(*, ctx: AuditContext, line_id: int, fix: Correction) -> Charg
             ctx=ctx, action=Action.CHARGE_REVIEW, patient_id=line.patient_id, exc=ValidationError(errors)
         )
     with transaction.atomic():
-        ChargeLine.objects.select_for_update().filter(pk=line.pk).first()
         if not ChargeReview.objects.filter(line=line).exists():
             raise Conflict("Review the line first: approve it, or reject it with the reason.")
         if ChargeLine.objects.filter(corrects=line).exists():
             raise Conflict("This line was already corrected: correct the newest line.")
         fee = proposals.fee_cents(list(FeeScheduleEntry.objects.filter(code=code)), code, line.date_of_service)
-        corrected = ChargeLine.objects.create(
+        corrected = ChargeLine(
             patient_id=line.patient_id,
             source_kind=line.source_kind,
             source_id=line.source_id,
@@ -408,6 +412,11 @@ def charge_correct(*, ctx: AuditContext, line_id: int, fix: Correction) -> Charg
             correction_reason=fix.reason.strip()[:REASON_MAX],
             proposed_by=ctx.user,
         )
+        try:
+            with transaction.atomic():  # the one-to-one `corrects` refuses a concurrent second correction
+                corrected.save(force_insert=True)
+        except IntegrityError:
+            raise Conflict("This line was already corrected: correct the newest line.") from None
         access_event_record(
             ctx=ctx,
             action=Action.CHARGE_REVIEW,
