@@ -377,3 +377,18 @@ def test_the_propose_button_says_what_it_did(world: World) -> None:
     assert "90837" in text and "Proposed" in text
     empty = world.page.get("/billing/charges/", {"status": "rejected"})
     assert "No charge lines with this status" in empty.content.decode()
+
+
+def test_ending_a_coverage_keeps_its_dates_in_order(world: World) -> None:
+    ctx = _ctx(world.people["biller"])
+    coverage = services.coverage_add(
+        ctx=ctx, patient_id=world.team.pk, given=services.CoverageInput(self_pay=True, effective_from=date(2026, 3, 1))
+    )
+    url = f"/patients/{world.team.pk}/coverage/"
+    early = world.page.post(url, {"op": "end", "end-coverage": coverage.pk, "end-last_day": "2026-02-01"})
+    assert early.status_code == 422 and "cannot be before the first" in early.content.decode()
+    done = world.page.post(url, {"op": "end", "end-coverage": coverage.pk, "end-last_day": "2026-11-30"})
+    assert done.status_code == 302
+    coverage.refresh_from_db()
+    assert coverage.effective_to == date(2026, 11, 30)
+    assert AccessEvent.objects.filter(action="coverage.edit", patient=world.team, outcome="invalid").exists()

@@ -203,18 +203,28 @@ def coverage_add(*, ctx: AuditContext, patient_id: int, given: CoverageInput) ->
 
 
 def coverage_end(*, ctx: AuditContext, patient_id: int, coverage_id: int, last_day: date) -> Coverage:
+    """Set the last day a coverage is in force (a coverage is never deleted: claims point at it)."""
     patient_get_for_user(ctx=ctx, patient_id=patient_id, action=Action.COVERAGE_EDIT, record_allowed=False)
+    found = Coverage.objects.filter(pk=coverage_id, patient_id=patient_id).first()
+    if found is None:
+        access_event_record(
+            ctx=ctx,
+            action=Action.COVERAGE_EDIT,
+            patient_id=patient_id,
+            outcome=Outcome.NOT_FOUND,
+            detail={"coverage": coverage_id},
+        )
+        raise NotFound("No such coverage for this patient.")
+    if last_day < found.effective_from:
+        # Outside the transaction: the refusal's audit row stays.
+        raise invalid_value_record(
+            ctx=ctx,
+            action=Action.COVERAGE_EDIT,
+            patient_id=patient_id,
+            exc=ValidationError({"effective_to": "The last day cannot be before the first."}),
+        )
     with transaction.atomic():
-        coverage = Coverage.objects.select_for_update().filter(pk=coverage_id, patient_id=patient_id).first()
-        if coverage is None:
-            raise NotFound("No such coverage for this patient.")
-        if last_day < coverage.effective_from:
-            raise invalid_value_record(
-                ctx=ctx,
-                action=Action.COVERAGE_EDIT,
-                patient_id=patient_id,
-                exc=ValidationError({"effective_to": "The last day cannot be before the first."}),
-            )
+        coverage = Coverage.objects.select_for_update().get(pk=found.pk)
         if coverage.effective_to is not None and coverage.effective_to <= last_day:
             raise Conflict("This coverage already ends on or before that day.")
         coverage.effective_to = last_day
