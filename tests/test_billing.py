@@ -165,7 +165,11 @@ def test_the_biller_approves_once_and_the_line_cannot_change(world: World) -> No
     assert page.status_code == 422 and "Tick the box" in page.content.decode()  # confirmation asked
     assert not ChargeReview.objects.exists()
     page = world.page.post(f"/billing/charges/{line.pk}/", {"op": "approve", "confirm": "on"})
-    assert page.status_code == 302 and ChargeReview.objects.get(line=line).decision == "approved"
+    assert page.status_code == 302
+    shown = world.page.get(f"/billing/charges/{line.pk}/").content.decode()
+    assert (
+        'value="90837"' in shown and 'value="F33.2"' in shown
+    )  # the correction form starts from the line and ChargeReview.objects.get(line=line).decision == "approved"
     again = world.api.post(f"/api/v1/charges/{line.pk}/approve", content_type=JSON)
     assert again.status_code == 409
     with pytest.raises(DatabaseError), transaction.atomic():
@@ -213,6 +217,10 @@ def test_a_correction_is_a_new_line_pointing_at_the_old(world: World) -> None:
     assert answer.status_code == 201, answer.content
     corrected = answer.json()
     assert corrected["corrects"] == line.pk and corrected["status"] == "proposed" and corrected["code"] == "90834"
+    form = world.page.get(f"/billing/charges/{corrected['id']}/")
+    assert form.status_code == 200 and "Approve line" in form.content.decode()
+    done = world.page.get(f"/billing/charges/{line.pk}/").content.decode()
+    assert "Correct this line" not in done  # corrected already: the newest line is the one to correct
     old = world.api.get(f"/api/v1/charges/{line.pk}").json()
     assert old["status"] == "corrected" and old["code"] == "90837"
     assert world.api.get("/api/v1/charges", {"status": "corrected"}).json()["count"] == 1

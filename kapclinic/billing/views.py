@@ -121,6 +121,14 @@ def charge(request: HttpRequest, line_id: int) -> HttpResponse:
             return redirect("billing:charge", line_id=line_id)
         status = refused_status(form)
     line = selectors.charge_line(ctx=ctx, line_id=line_id)
+    if not correct_form.is_bound:  # a correction starts from what the line says
+        correct_form.initial = {
+            "code": line.code,
+            "units": line.units,
+            "modifiers": " ".join(line.modifiers),
+            "place_of_service": line.place_of_service,
+            "diagnoses": " ".join(line.diagnoses),
+        }
     return render(
         request,
         "billing/charge.html",
