@@ -400,3 +400,14 @@ def test_ending_a_coverage_keeps_its_dates_in_order(world: World) -> None:
     coverage.refresh_from_db()
     assert coverage.effective_to == date(2026, 11, 30)
     assert AccessEvent.objects.filter(action="coverage.edit", patient=world.team, outcome="invalid").exists()
+
+
+def test_an_in_session_note_is_psychedelic_monitoring_except_beside_spravato(world: World) -> None:
+    iv = _signed_session(world, world.team)
+    _note(world.team, world.people["therapist"], minutes=120, kind="in_session", dosing_session=iv)
+    spravato = _signed_session(world, world.other, route="intranasal", dose_mg="56")
+    beside = _note(world.other, world.people["therapist"], minutes=120, kind="in_session", dosing_session=spravato)
+    run = services.charges_propose(ctx=_ctx(world.people["biller"]))
+    monitoring = [(line.code, line.units) for line in run.lines if line.source_kind == "therapy_note"]
+    assert monitoring == [("0820T", 2)]
+    assert any(f"{beside.pk}: Monitoring: the esketamine visit code already includes" in w for w in run.not_proposed)
