@@ -114,6 +114,7 @@ def _mount() -> None:
     from kapclinic.accounts.api import smart_router
     from kapclinic.appointments.api import router as appointments_router
     from kapclinic.appointments.feed_api import router as calendar_feed_router
+    from kapclinic.billing.api import router as billing_router
     from kapclinic.chart.api import router as chart_router
     from kapclinic.consent.api import router as consent_router
     from kapclinic.dosing.api import router as dosing_router
@@ -148,6 +149,7 @@ def _mount() -> None:
     api.add_router("", inbox_router)
     api.add_router("", messaging_router)
     api.add_router("", reminders_router)
+    api.add_router("", billing_router)
     api.add_router("", search_router)
 
 

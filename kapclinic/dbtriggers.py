@@ -57,6 +57,8 @@ APPEND_ONLY_TABLES = (
     "messaging_messagesafetyflag",
     "reminders_remindersent",
     "reminders_bookingreply",
+    "billing_chargeline",
+    "billing_chargereview",
 )
 
 

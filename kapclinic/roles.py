@@ -18,6 +18,8 @@ class Role(StrEnum):
     DIRECTOR = "director"
     AUDITOR = "auditor"
     PATIENT = "patient"
+    # Billing (issue 18): demographics, coverage, codes and the facts behind them; no clinical content.
+    BILLER = "biller"
 
     @property
     def label(self) -> str:
@@ -37,6 +39,7 @@ ROLE_LABELS = {
     Role.DIRECTOR: "Clinic director",
     Role.AUDITOR: "Auditor",
     Role.PATIENT: "Patient",
+    Role.BILLER: "Biller",
 }
 
 
@@ -113,6 +116,12 @@ class Action(StrEnum):
     # Booking reminders (issue 16, item 4).
     BOOKING_REPLY = "booking.reply"
     REMINDER_PREFERENCE = "reminder.preference"
+    # Billing (issue 18): coverage, payers and the fee schedule, charge lines proposed from signed records.
+    COVERAGE_VIEW = "coverage.view"
+    COVERAGE_EDIT = "coverage.edit"
+    BILLING_SETUP = "billing.setup"
+    CHARGE_VIEW = "charge.view"
+    CHARGE_REVIEW = "charge.review"
 
 
 _N, _A, _T, _O = Scope.NONE, Scope.ALL, Scope.TEAM, Scope.OWN
@@ -222,11 +231,33 @@ _ROWS: dict[Action, tuple[Scope, ...]] = {
     # reach them and what they may say; staff see the answers on the calendar and in the inbox.
     Action.BOOKING_REPLY:         (_N,   _N,   _N,   _N,   _N,   _N,   _O),
     Action.REMINDER_PREFERENCE:   (_N,   _N,   _N,   _N,   _N,   _N,   _O),
+    # Billing (issue 18). Coverage: the front desk records the card, the director and auditor read it. Payers and
+    # the fee schedule: the director. Charge lines: clinicians see the lines their own signed records produced
+    # (an object rule: the rendering provider), the director and auditor all of them.
+    Action.COVERAGE_VIEW:         (_A,   _N,   _N,   _N,   _A,   _A,   _N),
+    Action.COVERAGE_EDIT:         (_A,   _N,   _N,   _N,   _A,   _N,   _N),
+    Action.BILLING_SETUP:         (_N,   _N,   _N,   _N,   _A,   _N,   _N),
+    Action.CHARGE_VIEW:           (_N,   _T,   _T,   _T,   _A,   _A,   _N),
+    Action.CHARGE_REVIEW:         (_N,   _N,   _N,   _N,   _N,   _N,   _N),
 }
 # fmt: on
 
+# The biller's column, apart so that a row added above needs no eighth value: a row not named here is "not
+# allowed". The biller sees who the patient is (demographics), their coverage, the codes and the facts that justify
+# them (never notes, journal text or scores), sets up payers and fees, and reviews charge lines.
+_BILLER: dict[Action, Scope] = {
+    Action.PATIENT_LIST: _A,
+    Action.PATIENT_VIEW: _A,
+    Action.COVERAGE_VIEW: _A,
+    Action.COVERAGE_EDIT: _A,
+    Action.BILLING_SETUP: _A,
+    Action.CHARGE_VIEW: _A,
+    Action.CHARGE_REVIEW: _A,
+}
+
 MATRIX: dict[Action, dict[Role, Scope]] = {
-    action: dict(zip(_COLUMNS, scopes, strict=True)) for action, scopes in _ROWS.items()
+    action: {**dict(zip(_COLUMNS, scopes, strict=True)), Role.BILLER: _BILLER.get(action, _N)}
+    for action, scopes in _ROWS.items()
 }
 
 

@@ -84,6 +84,7 @@ INSTALLED_APPS = [
     "kapclinic.reminders",
     "kapclinic.chart",
     "kapclinic.fhir",
+    "kapclinic.billing",
     "kapclinic.demo",
 ]
 

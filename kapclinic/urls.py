@@ -32,6 +32,7 @@ urlpatterns = [
     path("", include("kapclinic.plans.urls")),
     path("", include("kapclinic.therapy.urls")),
     path("", include("kapclinic.messaging.urls")),
+    path("", include("kapclinic.billing.urls")),
     path("dosing/", include("kapclinic.dosing.urls")),
     path("inquire/", public_inquiry, name="public_inquiry"),
     path("api/v1/", api.urls),

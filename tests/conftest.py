@@ -53,6 +53,7 @@ CAST: dict[str, tuple[Role, dict[str, str]]] = {
     "outsider_nurse": (Role.NURSE, {"licence_type": "RN", "licence_number": "TEST-RN-2"}),
     "outsider_therapist": (Role.THERAPIST, {}),
     "patient_user": (Role.PATIENT, {}),
+    "biller": (Role.BILLER, {}),
 }
 
 

@@ -47,6 +47,7 @@ PERSONA = {
     Role.DIRECTOR: "director",
     Role.AUDITOR: "auditor",
     Role.PATIENT: "patient_user",
+    Role.BILLER: "biller",
 }
 
 

@@ -116,6 +116,7 @@ BULK_WHOLE = "only the director exports the whole clinic (fhir/bulk.py export_ch
 BULK_GROUP = "a Group is a clinician's caseload: the director's any, a clinician's own only (fhir/bulk.py)"
 BULK_REQUESTER = "an export's status and files are its requester's only; anyone else gets 404 (fhir/bulk.py)"
 SIGNED_PLANS = "a patient sees their plan once it is signed (plans/selectors.py)"
+OWN_LINES = "a clinician sees only the lines their own signed records produced (billing/selectors.py)"
 
 # The dosing session screen posts every step to one route, dosing:step; each step is its own entry.
 SESSION_STEPS: dict[str, RouteRule] = {
@@ -252,6 +253,12 @@ PAGE_RULES: dict[str, RouteRule] = {
     "reminders_portal:confirm": needs(A.BOOKING_REPLY),
     "reminders_portal:reschedule": needs(A.BOOKING_REPLY),
     "reminders_portal:reminders": needs(A.PORTAL_USE, post=A.REMINDER_PREFERENCE),
+    # Billing (issue 18): charge lines from signed records, payers and fees, a patient's coverage.
+    "billing:charges": needs(A.CHARGE_VIEW, object_rule=OWN_LINES),
+    "billing:propose": needs(A.CHARGE_REVIEW),
+    "billing:charge": needs(A.CHARGE_VIEW, post=A.CHARGE_REVIEW, object_rule=OWN_LINES),
+    "billing:setup": needs(A.BILLING_SETUP),
+    "billing:coverages": needs(A.COVERAGE_VIEW, post=A.COVERAGE_EDIT),
     # Controlled-substance ledger and its reports.
     "ledger:stock": needs(A.LEDGER_VIEW),
     "ledger:entries": needs(A.LEDGER_VIEW),
@@ -461,6 +468,18 @@ API_RULES: dict[str, RouteRule] = {
     f"PUT {API}/portal/reminder-preference": needs(A.REMINDER_PREFERENCE),
     f"GET {API}/portal/reminders": needs(A.PORTAL_USE),
     f"GET {API}/patients/{{patient_id}}/goals": needs(A.PLAN_VIEW),
+    f"GET {API}/patients/{{patient_id}}/coverages": needs(A.COVERAGE_VIEW),
+    f"POST {API}/patients/{{patient_id}}/coverages": needs(A.COVERAGE_EDIT),
+    f"GET {API}/payers": needs(A.BILLING_SETUP, alternative=A.COVERAGE_EDIT),
+    f"POST {API}/payers": needs(A.BILLING_SETUP),
+    f"GET {API}/fee-schedule": needs(A.BILLING_SETUP),
+    f"POST {API}/fee-schedule": needs(A.BILLING_SETUP),
+    f"GET {API}/charges": needs(A.CHARGE_VIEW, object_rule=OWN_LINES),
+    f"POST {API}/charges/propose": needs(A.CHARGE_REVIEW),
+    f"GET {API}/charges/{{line_id}}": needs(A.CHARGE_VIEW, object_rule=OWN_LINES),
+    f"POST {API}/charges/{{line_id}}/approve": needs(A.CHARGE_REVIEW),
+    f"POST {API}/charges/{{line_id}}/reject": needs(A.CHARGE_REVIEW),
+    f"POST {API}/charges/{{line_id}}/correct": needs(A.CHARGE_REVIEW),
     f"POST {API}/patients/{{patient_id}}/goals/{{goal_index}}/progress": needs(A.GOAL_PROGRESS),
 }
 

@@ -49,6 +49,7 @@ DEMO_STAFF = (
     StaffSpec("therapist", Role.THERAPIST, "Demo", "Therapist", "LCSW", "DEMO-LCSW-0001"),
     StaffSpec("director", Role.DIRECTOR, "Demo", "Director"),
     StaffSpec("auditor", Role.AUDITOR, "Demo", "Auditor"),
+    StaffSpec("biller", Role.BILLER, "Demo", "Biller"),
     # A second nurse and therapist who are on no demo patient's team: to show care-team limits.
     StaffSpec("nurse2", Role.NURSE, "Demo", "Nurse-Two", "RN", "DEMO-RN-0002"),
     StaffSpec("therapist2", Role.THERAPIST, "Demo", "Therapist-Two", "LPC", "DEMO-LPC-0002"),

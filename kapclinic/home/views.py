@@ -36,6 +36,7 @@ _TEMPLATES = {
     Role.THERAPIST: "home/therapist.html",
     Role.DIRECTOR: "home/director.html",
     Role.AUDITOR: "home/auditor.html",
+    Role.BILLER: "billing/home.html",  # the billing app's start page (issue 18)
 }
 
 

@@ -18,6 +18,7 @@ from kapclinic.accounts.services import api_token_issue
 from kapclinic.appointments.models import Appointment
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.models import EmergencyAccess
+from kapclinic.billing.models import ChargeLine
 from kapclinic.consent.models import ConsentSignature, ConsentVersion
 from kapclinic.dosing.models import AdverseEvent, DosingSession, MonitoringAlert, SessionState, VitalSign
 from kapclinic.intake.models import Evaluation, Inquiry
@@ -55,6 +56,7 @@ PATIENT_PARAMETERS = (
     "condition_id",
     "allergy_id",
     "careplan_id",
+    "line_id",
 )
 
 
@@ -155,6 +157,21 @@ def _objects(w: World, patient: Patient, *, note_author: User, cosigner: User | 
         expires_at=now - timedelta(hours=1),  # over: it grants the outsider nothing during the walk
     )
     signature = ConsentSignature.objects.filter(patient=patient).get()
+    # A charge line the note produced (its author renders it): what a clinician sees of billing.
+    line = ChargeLine.objects.create(
+        patient=patient,
+        source_kind="therapy_note",
+        source_id=note.pk,
+        date_of_service=timezone.localdate(),
+        place_of_service="11",
+        rendering_provider=note_author,
+        code="90837",
+        units=1,
+        diagnoses=["F33.2"],
+        justification="Walk line: 55 documented minutes",
+        rules_version="t",
+        proposed_by=people["director"],
+    )
     return PatientObjects(
         patient=patient,
         ids={
@@ -178,6 +195,7 @@ def _objects(w: World, patient: Patient, *, note_author: User, cosigner: User | 
             "order_id": order.pk,
             "signed_plan_id": signed_plan.pk,
             "evaluation_id": evaluation.pk,
+            "line_id": line.pk,
         },
     )
 

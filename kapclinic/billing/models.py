@@ -1,0 +1,207 @@
+"""Paying for care (issue 18): payers, a patient's coverages, the clinic's fee schedule, and charge lines proposed
+from signed records with the biller's review of each.
+
+A charge line is what a claim line will say (date and place of service, rendering provider, code, modifiers,
+units, diagnosis pointers, NDC, amount in integer cents) and the recorded fact that justifies it. Lines and
+reviews are append-only (database triggers, kapclinic/dbtriggers.py): a line is never edited; a correction is a
+new line pointing at the one it corrects, reviewed again. Which codes a record supports is decided by the pure
+rules in kapclinic/clinical/billing.py.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from kapclinic.clinical.billing import EsketamineScheme
+
+NAME_MAX = 120
+REASON_MAX = 1000
+
+
+class Payer(models.Model):
+    """An insurer the clinic bills or gives superbills for."""
+
+    name = models.CharField(max_length=NAME_MAX, unique=True)
+    # The payer's electronic id (X12 NM109 of the payer loop), as the clearinghouse lists it.
+    payer_id = models.CharField("payer id", max_length=80, blank=True)
+    in_network = models.BooleanField("in network for this clinic", default=False)
+    esketamine_scheme = models.CharField(
+        "how it pays a Spravato session",
+        max_length=12,
+        choices=[
+            (EsketamineScheme.VISIT_CODE.value, "G2082/G2083 visit code (drug and observation included)"),
+            (EsketamineScheme.DRUG_PER_MG.value, "Drug per mg (J0013) beside a visit"),
+        ],
+        default=EsketamineScheme.VISIT_CODE.value,
+    )
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CoverageRank(models.TextChoices):
+    PRIMARY = "primary", "Primary"
+    SECONDARY = "secondary", "Secondary"
+
+
+class Relationship(models.TextChoices):
+    """The patient's relationship to the subscriber (X12 individual relationship, in words)."""
+
+    SELF = "self", "Self"
+    SPOUSE = "spouse", "Spouse"
+    CHILD = "child", "Child"
+    OTHER = "other", "Other"
+
+
+class Coverage(models.Model):
+    """One coverage of a patient: a payer's plan (primary or secondary), or self-pay (no payer). A coverage is in
+    force from `effective_from` through `effective_to` (open when blank); ending it sets `effective_to`."""
+
+    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="coverages")
+    payer = models.ForeignKey(Payer, null=True, blank=True, on_delete=models.PROTECT, related_name="coverages")
+    self_pay = models.BooleanField(default=False)
+    rank = models.CharField(max_length=10, choices=CoverageRank.choices, default=CoverageRank.PRIMARY)
+    member_id = models.CharField("member id", max_length=80, blank=True)
+    group_number = models.CharField("group number", max_length=80, blank=True)
+    subscriber_name = models.CharField("subscriber", max_length=200, blank=True)
+    subscriber_birth_date = models.DateField("subscriber's date of birth", null=True, blank=True)
+    relationship = models.CharField(
+        "patient's relationship to the subscriber", max_length=8, choices=Relationship.choices, default="self"
+    )
+    effective_from = models.DateField()
+    effective_to = models.DateField(null=True, blank=True)
+    recorded_at = models.DateTimeField(default=timezone.now)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["rank", "-effective_from", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                name="coverage_payer_or_self_pay",
+                condition=Q(self_pay=True, payer__isnull=True) | Q(self_pay=False, payer__isnull=False),
+            ),
+            models.CheckConstraint(
+                name="coverage_dates_in_order",
+                condition=Q(effective_to__isnull=True) | Q(effective_to__gte=models.F("effective_from")),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{'self-pay' if self.self_pay else self.payer_id} coverage of patient {self.patient_id}"
+
+    def in_force(self, day: date) -> bool:
+        return self.effective_from <= day and (self.effective_to is None or day <= self.effective_to)
+
+
+class FeeScheduleEntry(models.Model):
+    """The clinic's price for one unit of a code from a date. A new price closes the one before it (the day before
+    the new one starts); prices are never rewritten."""
+
+    code = models.CharField(max_length=5)
+    price_cents = models.PositiveIntegerField("price per unit (cents)")
+    effective_from = models.DateField()
+    effective_to = models.DateField(null=True, blank=True)
+    recorded_at = models.DateTimeField(default=timezone.now)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["code", "-effective_from"]
+        constraints = [
+            models.UniqueConstraint(fields=["code", "effective_from"], name="fee_one_price_per_code_and_day"),
+            models.CheckConstraint(
+                name="fee_dates_in_order",
+                condition=Q(effective_to__isnull=True) | Q(effective_to__gte=models.F("effective_from")),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.price_cents} cents from {self.effective_from}"
+
+
+class SourceKind(models.TextChoices):
+    """The signed record a line comes from."""
+
+    THERAPY_NOTE = "therapy_note", "Therapy note"
+    DOSING_SESSION = "dosing_session", "Dosing session"
+
+
+class ChargeLine(models.Model):
+    """One proposed charge line and the fact that justifies it. Append-only; its review is a separate row."""
+
+    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="charge_lines")
+    source_kind = models.CharField(max_length=16, choices=SourceKind.choices)
+    source_id = models.PositiveBigIntegerField()
+    date_of_service = models.DateField(db_index=True)
+    place_of_service = models.CharField(max_length=2)
+    rendering_provider = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    code = models.CharField(max_length=5)
+    modifiers = models.JSONField(default=list)  # up to four two-character modifiers, in order
+    units = models.PositiveIntegerField()
+    # ICD-10-CM codes, in pointer order (the claim's diagnosis pointers A, B, ... point into this list).
+    diagnoses = models.JSONField(default=list)
+    ndc = models.CharField("NDC", max_length=14, blank=True)
+    ndc_quantity = models.DecimalField(max_digits=10, decimal_places=3, null=True, blank=True)
+    ndc_unit = models.CharField(max_length=2, blank=True)
+    amount_cents = models.PositiveIntegerField(null=True, blank=True)  # units x the fee on the date; None: no fee
+    justification = models.TextField()
+    caveats = models.JSONField(default=list)
+    rules_version = models.CharField(max_length=20)
+    corrects = models.OneToOneField("self", null=True, blank=True, on_delete=models.PROTECT, related_name="correction")
+    correction_reason = models.CharField(max_length=REASON_MAX, blank=True)
+    proposed_at = models.DateTimeField(default=timezone.now)
+    proposed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["-date_of_service", "-id"]
+        indexes = [models.Index(fields=["source_kind", "source_id"], name="charge_source")]
+        constraints = [
+            # One proposal per record and code: proposing again adds nothing (a correction is not a proposal).
+            models.UniqueConstraint(
+                fields=["source_kind", "source_id", "code"],
+                condition=Q(corrects__isnull=True),
+                name="charge_proposed_once",
+            ),
+            models.CheckConstraint(name="charge_units_positive", condition=Q(units__gte=1)),
+            models.CheckConstraint(
+                name="charge_correction_has_reason", condition=Q(corrects__isnull=True) | ~Q(correction_reason="")
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} x {self.units} on {self.date_of_service} for patient {self.patient_id}"
+
+
+class Decision(models.TextChoices):
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+
+
+class ChargeReview(models.Model):
+    """The biller's decision on one line: approved, or rejected with a reason. Once; append-only."""
+
+    line = models.OneToOneField(ChargeLine, on_delete=models.PROTECT, related_name="review")
+    decision = models.CharField(max_length=8, choices=Decision.choices)
+    reason = models.CharField(max_length=REASON_MAX, blank=True)
+    at = models.DateTimeField(default=timezone.now)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                name="charge_rejection_has_reason", condition=Q(decision="approved") | ~Q(reason="")
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.decision} line {self.line_id}"

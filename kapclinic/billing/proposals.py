@@ -1,0 +1,174 @@
+"""From signed records to proposed charge lines: read the facts each signed record holds and ask the pure rules
+(kapclinic/clinical/billing.py) which codes they support. Reads only; `services.charges_propose` writes.
+
+What is read, and only that: a therapy note's kind, signer, date, modality and documented minutes (never its
+text; process notes are never read), and a signed dosing session's administration (route, start and stop, mg
+given, the product's NDC) and dose order's signer. Diagnoses come from the signed treatment plan's indication.
+Evaluations and consultations are not coded here: their E/M level is the clinician's choice, which the record
+does not hold yet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
+
+from kapclinic.accounts.models import User
+from kapclinic.billing.models import ChargeLine, Coverage, FeeScheduleEntry, SourceKind
+from kapclinic.clinical import billing as rules
+from kapclinic.dosing.models import DosingSession, Route
+from kapclinic.plans.models import TreatmentPlan
+from kapclinic.therapy.kinds import NoteKind
+from kapclinic.therapy.models import TherapyNote
+
+# Note kinds coded as psychotherapy by time; the in-session (guiding) note is coded as psychedelic monitoring.
+PSYCHOTHERAPY_KINDS = (NoteKind.PREPARATION, NoteKind.INTEGRATION, NoteKind.THERAPY)
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """The lines one signed record supports."""
+
+    patient_id: int
+    source_kind: SourceKind
+    source_id: int
+    date_of_service: date
+    rendering_provider: User
+    diagnoses: tuple[str, ...]
+    coding: rules.Coding
+
+
+def _name(user: User | None) -> str:
+    return user.display_name if user is not None else "an unknown user"
+
+
+def _not_proposed_yet(source_kind: SourceKind) -> Exists:
+    return Exists(ChargeLine.objects.filter(source_kind=source_kind, source_id=OuterRef("pk")))
+
+
+def _plan_indications(patient_ids: set[int]) -> dict[int, str]:
+    """Each patient's newest signed plan's indication (ICD-10-CM)."""
+    found: dict[int, str] = {}
+    plans = (
+        TreatmentPlan.objects.filter(patient_id__in=patient_ids, signed_at__isnull=False)
+        .order_by("patient_id", "-signed_at")
+        .values_list("patient_id", "indication_code")
+    )
+    for patient_id, code in plans:
+        found.setdefault(patient_id, code)
+    return found
+
+
+def _esketamine_scheme(patient_id: int, day: date) -> rules.EsketamineScheme:
+    """The primary payer's way of paying a Spravato session on the day (the G-code when none is in force)."""
+    for coverage in Coverage.objects.filter(patient_id=patient_id, rank="primary", self_pay=False).select_related(
+        "payer"
+    ):
+        if coverage.in_force(day) and coverage.payer is not None:
+            return rules.EsketamineScheme(coverage.payer.esketamine_scheme)
+    return rules.EsketamineScheme.VISIT_CODE
+
+
+def note_proposals(since: date) -> Iterator[Proposal]:
+    """Signed, not yet proposed therapy notes (never process notes) from `since`."""
+    notes = list(
+        TherapyNote.objects.filter(
+            signed_at__isnull=False,
+            kind__in=[*PSYCHOTHERAPY_KINDS, NoteKind.IN_SESSION],
+            occurred_at__date__gte=since,
+        )
+        .exclude(_not_proposed_yet(SourceKind.THERAPY_NOTE))
+        .select_related("signed_by", "dosing_session__plan")
+        .defer("body", "sections", "search_text")  # the note's text is never read for billing
+        .order_by("occurred_at", "id")
+    )
+    indications = _plan_indications({n.patient_id for n in notes})
+    for note in notes:
+        day = timezone.localdate(note.occurred_at)
+        who = f"{NoteKind(note.kind).label} note signed by {_name(note.signed_by)}"
+        if note.kind == NoteKind.IN_SESSION:
+            session = note.dosing_session
+            if session is not None and session.plan.route == Route.INTRANASAL:
+                coding = rules.Coding(
+                    not_proposed=("Monitoring: the esketamine visit code already includes the 2-hour observation.",)
+                )
+            else:
+                coding = rules.psychedelic_monitoring(
+                    minutes=note.minutes, day=day, monitor=rules.Monitor.FIRST_CLINICIAN, who=who
+                )
+        else:
+            setting = rules.setting_for(rules.Modality(note.modality), rules.PatientLocation.UNKNOWN, day)
+            coding = rules.psychotherapy(minutes=note.minutes, day=day, with_em=False, setting=setting, who=who)
+        assert note.signed_by is not None  # signed
+        yield Proposal(
+            note.patient_id,
+            SourceKind.THERAPY_NOTE,
+            note.pk,
+            day,
+            note.signed_by,
+            tuple(c for c in [indications.get(note.patient_id, "")] if c),
+            coding,
+        )
+
+
+def session_proposals(since: date) -> Iterator[Proposal]:
+    """Signed, not yet proposed dosing sessions with an administration, from `since`."""
+    sessions = (
+        DosingSession.objects.filter(signed_at__isnull=False, administration__started_at__date__gte=since)
+        .exclude(_not_proposed_yet(SourceKind.DOSING_SESSION))
+        .select_related("signed_by", "plan", "administration__order__product", "administration__order__signed_by")
+        .order_by("started_at", "id")
+    )
+    for session in sessions:
+        given = session.administration
+        order = given.order
+        product = order.product
+        day = timezone.localdate(given.started_at)
+        who = f"Dosing session {session.number} signed by {_name(session.signed_by)}"
+        coding = rules.Coding()
+        if given.route == Route.IV:
+            minutes = None
+            if given.ended_at is not None:
+                minutes = int((given.ended_at - given.started_at).total_seconds() // 60)
+            coding += rules.iv_infusion(minutes=minutes, day=day, who=who)
+        elif given.route == Route.IM:
+            coding += rules.Coding(not_proposed=("IM injection: the administration code is coded by hand.",))
+        if given.route == Route.INTRANASAL:
+            coding += rules.esketamine(
+                given_mg=Decimal(given.given_mg),
+                day=day,
+                scheme=_esketamine_scheme(session.patient_id, day),
+                ndc=product.ndc,
+                who=who,
+            )
+        else:
+            coding += rules.ketamine_drug(
+                given_mg=Decimal(given.given_mg),
+                mg_per_unit=Decimal(product.mg_per_unit),
+                product_unit=product.unit,
+                ndc=product.ndc,
+                day=day,
+                who=who,
+            )
+        yield Proposal(
+            session.patient_id,
+            SourceKind.DOSING_SESSION,
+            session.pk,
+            day,
+            order.signed_by,  # the prescriber who ordered the dose renders the drug and its administration
+            tuple(c for c in [session.plan.indication_code] if c),
+            coding,
+        )
+
+
+def fee_cents(fees: list[FeeScheduleEntry], code: str, day: date) -> int | None:
+    """The price of one unit of `code` on `day` from the loaded schedule, or None."""
+    for fee in fees:
+        if fee.code == code and fee.effective_from <= day and (fee.effective_to is None or day <= fee.effective_to):
+            return fee.price_cents
+    return None

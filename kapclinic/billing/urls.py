@@ -1,0 +1,13 @@
+from django.urls import path
+
+from kapclinic.billing import views
+
+app_name = "billing"
+
+urlpatterns = [
+    path("billing/charges/", views.charges, name="charges"),
+    path("billing/charges/propose/", views.propose, name="propose"),
+    path("billing/charges/<id:line_id>/", views.charge, name="charge"),
+    path("billing/setup/", views.setup, name="setup"),
+    path("patients/<id:patient_id>/coverage/", views.coverages, name="coverages"),
+]
