@@ -18,7 +18,7 @@ from kapclinic.accounts.models import User
 from kapclinic.accounts.services import mfa_required_for
 from kapclinic.audit.context import AuditContext
 from kapclinic.errors import AccessDenied, NotFound
-from kapclinic.fhir import reads, resources
+from kapclinic.fhir import part2, provenance, reads, resources
 from kapclinic.fhir.search import Search, SearchError, search_parse
 from kapclinic.fhir.smart import Caller, bearer_caller, scope_refusal
 
@@ -28,6 +28,8 @@ View = Callable[..., HttpResponseBase]
 
 
 def _answer(body: dict[str, Any], status: int = 200, content_type: str = FHIR_JSON) -> HttpResponse:
+    if status == 200 and content_type == FHIR_JSON:
+        body = part2.labelled_answer(body)  # 42 CFR Part 2 labels on a Part 2 patient's resources
     return HttpResponse(
         json.dumps(body, ensure_ascii=False), status=status, content_type=f"{content_type}; charset=utf-8"
     )
@@ -109,7 +111,9 @@ def _bundle(
     if more:
         query["_offset"] = str(search.offset + rows)
         next_url = f"{base}/{resource_type}?{query.urlencode()}"
-    return _answer(resources.searchset(base, found, self_url=self_url, next_url=next_url))
+    # _revinclude=Provenance:target (search.py REVINCLUDES): who signed or recorded what was found.
+    included = provenance.revincluded(found) if search.revincludes else []
+    return _answer(resources.searchset(base, found, self_url=self_url, next_url=next_url, included=included))
 
 
 @require_GET
