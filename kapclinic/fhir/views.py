@@ -17,6 +17,8 @@ from django.views.decorators.http import require_GET
 from kapclinic.accounts.models import User
 from kapclinic.accounts.services import mfa_required_for
 from kapclinic.audit.context import AuditContext
+from kapclinic.audit.models import Outcome
+from kapclinic.audit.services import access_event_record
 from kapclinic.errors import AccessDenied, NotFound
 from kapclinic.fhir import part2, provenance, reads, resources
 from kapclinic.fhir.search import Search, SearchError, search_parse
@@ -71,6 +73,9 @@ def fhir_answered(
     try:
         return view(request, ctx, *args, **kwargs)
     except SearchError as error:
+        # Bad input is audited too (issue 17, "Bad input"); nothing was read or changed.
+        detail = {"fhir": request.path, "query": request.META.get("QUERY_STRING", "")[:300], "reason": str(error)}
+        access_event_record(ctx=ctx, action="fhir.request", outcome=Outcome.INVALID, detail=detail)
         return _outcome(400, "not-supported" if "support" in str(error) else "invalid", str(error))
     except NotFound as error:
         return _outcome(404, "not-found", error.message)
