@@ -55,6 +55,7 @@ PATIENT_PARAMETERS = (
     "condition_id",
     "allergy_id",
     "careplan_id",
+    "provenance_id",
 )
 
 
