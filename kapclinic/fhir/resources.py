@@ -302,7 +302,10 @@ def capability_statement(base: str, *, published: datetime, software_version: st
                     ],
                     "description": "Bearer tokens (POST /api/v1/auth/token), or SMART Backend Services for system "
                     "clients (private_key_jwt, RS384/ES384; scopes such as system/Observation.rs); each read of "
-                    "patient data is audited under the same role and care-team rules as the pages.",
+                    "patient data is audited under the same role and care-team rules as the pages. A patient's own "
+                    "token reads their own record only (patient/*.rs). In a 42 CFR Part 2 program, a substance use "
+                    "disorder patient's resources carry meta.security 42CFRPart2, R, ETH and NORDSLCD and the "
+                    "redisclosure notice (42 CFR 2.32). Psychotherapy notes never leave through FHIR.",
                 },
                 "resource": [entry(name) for name in SUPPORTED],
                 # Bulk Data export (bulk.py): the whole clinic, every patient, a clinician's caseload as a Group.
