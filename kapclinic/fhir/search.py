@@ -63,6 +63,7 @@ SUPPORTED: dict[str, dict[str, str]] = {
 # else is a 400, never ignored.
 PROVENANCE_TARGETS = (
     "Patient",
+    "Practitioner",
     "Observation",
     "MedicationAdministration",
     "MedicationRequest",
