@@ -289,7 +289,8 @@ def test_the_audit_trail_is_read_only_for_the_director_and_the_auditor(
     assert len(by_agent["entry"]) == 1 and [link for link in by_agent["link"] if link["relation"] == "next"]
     assert ids(fhir(api, "AuditEvent", {"entity": f"Patient/{other_patient.pk}", "date": f"lt{today}"})) == []
     # Reading the trail is itself recorded; everyone else is refused (recorded); nothing can be written.
-    assert AccessEvent.objects.filter(action="audit.browse", user=personas["auditor"], channel="fhir").exists()
+    browsed = AccessEvent.objects.filter(action="audit.browse", user=personas["auditor"], channel="fhir")
+    assert browsed.filter(patient_id=team_patient.pk).exists()  # a patient's trail read is recorded against them
     for who in ("nurse", "prescriber", "coordinator", "patient_user"):
         fhir(api_for(who), "AuditEvent", status=403)
         fhir(api_for(who), f"AuditEvent/{read.pk}", status=403)

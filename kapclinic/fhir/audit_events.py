@@ -115,7 +115,12 @@ def audit_event_read(*, ctx: AuditContext, audit_event_id: str) -> Resource:
     event = AccessEvent.objects.filter(pk=pk).first() if pk is not None else None
     if event is None:
         raise NotFound("No audit event with that id.")
-    access_event_record(ctx=ctx, action=Action.AUDIT_BROWSE, detail={"fhir": "AuditEvent read", "id": event.pk})
+    access_event_record(
+        ctx=ctx,
+        action=Action.AUDIT_BROWSE,
+        patient_id=event.patient_id,
+        detail={"fhir": "AuditEvent read", "id": event.pk},
+    )
     return audit_event_resource(event, _patient_users([event]))
 
 
@@ -138,9 +143,12 @@ def audit_event_search(*, ctx: AuditContext, search: Search) -> tuple[list[Resou
         rows = rows.filter(pk__in=token_pks(ids))
     for bound in search.dates.get("date", []):
         rows = rows.filter(_date_q("occurred_at", bound))
+    about: set[int] = set()
     for name in ("patient", "entity"):
         if (values := search.references.get(name)) is not None:
-            rows = rows.filter(patient_id__in=_reference_ids(values, "Patient", name))
+            named = _reference_ids(values, "Patient", name)
+            rows = rows.filter(patient_id__in=named)
+            about.update(named)
     if (agents := search.references.get("agent")) is not None:
         either = Q(pk__in=[])
         staff = [v for v in agents if not v.startswith("Patient/")]
@@ -155,9 +163,12 @@ def audit_event_search(*, ctx: AuditContext, search: Search) -> tuple[list[Resou
         rows = rows.filter(either)
     found = list(rows.order_by("-occurred_at", "-id")[search.offset : search.offset + search.count + 1])
     page = found[: search.count]
+    # Browsing one patient's trail is recorded against that patient, as the audit log page does (oversight).
+    one = next(iter(about)) if len(about) == 1 and Patient.objects.filter(pk=next(iter(about))).exists() else None
     access_event_record(
         ctx=ctx,
         action=Action.AUDIT_BROWSE,
+        patient_id=one,
         detail={"fhir": "AuditEvent search", "query": dict(search.references), "shown": len(page)},
     )
     users = _patient_users(page)
