@@ -40,6 +40,7 @@ from tests.probes.medications import dose_given_make
 from tests.probes.records import plan_make, response_make
 from tests.probes.world import World
 from tests.test_fhir import VALIDATORS, fhir, ids
+from tests.test_fhir_bulk import download, kickoff, manifest, run
 
 VALIDATORS.update(
     {
@@ -377,6 +378,27 @@ def test_a_part_2_programs_substance_use_records_carry_the_labels_and_notice(
             VALIDATORS[kind].model_validate(streamed[0])
     # The vital signs' shared meta was not changed by labelling (a new meta per labelled resource).
     assert _labels(fhir(api, f"Patient/{team_patient.pk}")) == set()
+
+
+@pytest.mark.django_db
+def test_a_part_2_bulk_export_writes_the_labels_in_its_files(
+    api_for: Any, personas: dict[str, User], team_patient: Patient, other_patient: Patient, settings: Any, tmp_path: Any
+) -> None:
+    settings.KAPCLINIC_EXPORT_DIR = tmp_path / "exports"
+    settings.KAPCLINIC_PART2_PROGRAM = True
+    plan = plan_make(
+        team_patient, personas, stamp=True, indication_code="F11.20", indication_text="Opioid use disorder"
+    )
+    theirs = plan_make(other_patient, personas, stamp=True)
+    api = api_for("director")
+    status_url = kickoff(api, params={"_type": "Patient,CarePlan,Provenance"})
+    run(status_url)
+    lines = [line for output in manifest(api, status_url)["output"] for line in download(api, output["url"])]
+    labelled = {f"{r['resourceType']}/{r['id']}" for r in lines if _labels(r) >= PART2_CODES}
+    assert labelled == {f"Patient/{team_patient.pk}", f"CarePlan/{plan.pk}", f"Provenance/cp-{plan.pk}"}
+    assert {f"Patient/{other_patient.pk}", f"CarePlan/{theirs.pk}", f"Provenance/cp-{theirs.pk}"} <= {
+        f"{r['resourceType']}/{r['id']}" for r in lines
+    }
 
 
 # --- Psychotherapy process notes never leave --------------------------------------------------------------------------
