@@ -281,6 +281,10 @@ KAPCLINIC_FHIR_TOKEN_URL = env_str("KAPCLINIC_FHIR_TOKEN_URL", "")
 # requester downloads them, through /fhir/$export-file/, until they expire (the worker then deletes them).
 KAPCLINIC_EXPORT_DIR = Path(env_str("KAPCLINIC_EXPORT_DIR", str(BASE_DIR / "var" / "exports")))
 KAPCLINIC_EXPORT_HOURS = env_int("KAPCLINIC_EXPORT_HOURS", 24, minimum=1)
+# 42 CFR Part 2: the clinic is a Part 2 program (federally assisted and holding itself out as treating substance use
+# disorders, 42 CFR 2.11/2.12). Then the records of its patients treated or diagnosed for one leave through FHIR with
+# the Part 2 security labels and the redisclosure notice (kapclinic/fhir/part2.py).
+KAPCLINIC_PART2_PROGRAM = env_bool("KAPCLINIC_PART2_PROGRAM", default=False)
 KAPCLINIC_PAGE_SIZE = env_int("KAPCLINIC_PAGE_SIZE", 25, minimum=1)
 # Therapy notes left unsigned longer than this show on the author's home page and the director's dashboard.
 KAPCLINIC_UNSIGNED_NOTE_DAYS = env_int("KAPCLINIC_UNSIGNED_NOTE_DAYS", 3, minimum=0)

@@ -152,7 +152,8 @@ def test_patient_search_pages_with_next_links_and_shows_a_team_only_its_team(
     assert not [link for link in second.json()["link"] if link["relation"] == "next"]
     # The nurse's search holds only the care team's patients.
     assert ids(fhir(api_for("nurse"), "Patient", {"birthdate": "ge1900"})) == [str(team_patient.pk)]
-    fhir(api_for("patient_user"), "Patient", status=403)  # a patient lists no one (reads their own by id)
+    # A patient's own token finds exactly their own record (patient/*.rs).
+    assert ids(fhir(api_for("patient_user"), "Patient", {"birthdate": "ge1900"})) == [str(team_patient.pk)]
 
 
 @pytest.mark.django_db

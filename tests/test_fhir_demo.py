@@ -17,6 +17,8 @@ from fhir.resources.R4B.encounter import Encounter
 from fhir.resources.R4B.fhirresourcemodel import FHIRResourceModel
 from fhir.resources.R4B.medicationadministration import MedicationAdministration
 from fhir.resources.R4B.medicationrequest import MedicationRequest
+from fhir.resources.R4B.provenance import Provenance
+from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
 
 from kapclinic.fhir.registry import BULK_TYPES
 from kapclinic.patients.models import Patient
@@ -33,6 +35,8 @@ MODELS: dict[str, type[FHIRResourceModel]] = {
     "CarePlan": CarePlan,
     "Consent": Consent,
     "Appointment": Appointment,
+    "QuestionnaireResponse": QuestionnaireResponse,
+    "Provenance": Provenance,
 }
 
 
@@ -52,3 +56,4 @@ def test_every_demo_resource_validates_and_holds_no_note_text() -> None:
     bodies: list[Any] = list(TherapyNote.objects.values_list("body", flat=True))
     assert bodies and not [body for body in bodies if len(body) > 20 and body in everything]
     assert {"Patient", "Observation", "MedicationAdministration", "MedicationRequest", "Encounter"} <= set(counts)
+    assert {"QuestionnaireResponse", "Provenance"} <= set(counts)

@@ -38,7 +38,7 @@ from django.utils import timezone
 from kapclinic.accounts.models import ApiToken
 from kapclinic.accounts.routes import API_RULES, PAGE_RULES, ROUTE_RULES, SESSION_STEPS, Audience, RouteRule
 from kapclinic.api import api
-from kapclinic.audit.models import EmergencyAccess
+from kapclinic.audit.models import AccessEvent, EmergencyAccess
 from kapclinic.dosing.session_views import STEP_DONE
 from kapclinic.roles import Role, Scope
 from tests.probes.records import plan_body
@@ -488,6 +488,12 @@ def _fill(world: RouteWorld, route: Route, variant: str, who: str) -> str:
             values[name] = f"vs-{(world.other if variant == 'other' else world.team).ids['vital_id']}-bp"
         elif name == "encounter_id":  # a FHIR Encounter id: the patient's dosing session
             values[name] = f"ds-{(world.other if variant == 'other' else world.team).ids['session_id']}"
+        elif name == "provenance_id":  # a FHIR Provenance id: who signed the patient's dose order
+            values[name] = f"mr-{(world.other if variant == 'other' else world.team).ids['order_id']}"
+        elif name == "questionnaire_id":  # a FHIR Questionnaire: an instrument, no one's data
+            values[name] = "phq9"
+        elif name == "audit_event_id":  # a FHIR AuditEvent: the oldest row of the audit trail
+            values[name] = AccessEvent.objects.order_by("pk").values_list("pk", flat=True).first() or MISSING_ID
         elif name == "careplan_id":  # a FHIR CarePlan id: the patient's signed plan
             values[name] = (world.other if variant == "other" else world.team).ids["signed_plan_id"]
         elif name == "condition_id":  # a FHIR Condition id: the indication of the patient's signed plan

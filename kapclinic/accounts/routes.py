@@ -168,7 +168,7 @@ PAGE_RULES: dict[str, RouteRule] = {
     "fhir:smart_token": public(
         "a system client exchanges an assertion signed by its registered key for a token (SMART Backend Services)"
     ),
-    "fhir:patient_search": needs(A.PATIENT_LIST),
+    "fhir:patient_search": needs(A.PATIENT_VIEW),  # a patient finds their own record only (fhir/reads.py)
     "fhir:patient": needs(A.PATIENT_VIEW),
     "fhir:practitioner_search": signed_in("staff names and licence numbers, no patient data"),
     "fhir:practitioner": signed_in("a staff member's name and licence number, no patient data"),
@@ -190,6 +190,15 @@ PAGE_RULES: dict[str, RouteRule] = {
     "fhir:consent": needs(A.CONSENT_VIEW),
     "fhir:appointment_search": needs(A.PATIENT_VIEW),
     "fhir:appointment": needs(A.PATIENT_VIEW),
+    # Issue 17, second part (kapclinic/fhir/record_views.py).
+    "fhir:questionnaire_search": signed_in("the clinic's instruments (items and codes), no patient data"),
+    "fhir:questionnaire": signed_in("one of the clinic's instruments (items and codes), no patient data"),
+    "fhir:questionnaire_response_search": needs(A.MEASURE_VIEW),
+    "fhir:questionnaire_response": needs(A.MEASURE_VIEW),
+    "fhir:provenance_search": needs(A.PATIENT_VIEW_CLINICAL),
+    "fhir:provenance": needs(A.PATIENT_VIEW_CLINICAL),
+    "fhir:audit_event_search": needs(A.AUDIT_BROWSE),
+    "fhir:audit_event": needs(A.AUDIT_BROWSE),
     # Bulk Data export (kapclinic/fhir/bulk.py): clinical records leave in bulk, so the clinical row, narrowed.
     "fhir:export": needs(A.PATIENT_VIEW_CLINICAL, object_rule=BULK_WHOLE),
     "fhir:patient_export": needs(A.PATIENT_VIEW_CLINICAL, object_rule=BULK_WHOLE),

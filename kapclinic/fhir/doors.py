@@ -15,7 +15,7 @@ from kapclinic.audit.context import AuditContext
 from kapclinic.audit.models import EmergencyAccess, Outcome
 from kapclinic.audit.services import access_event_record, access_events_record_many
 from kapclinic.errors import AccessDenied
-from kapclinic.fhir.reads import Page
+from kapclinic.fhir.reads import Page, patient_context
 from kapclinic.fhir.search import Search, SearchError, Token
 from kapclinic.patients.access import patient_get_for_user
 from kapclinic.roles import Action, Scope, scope_for
@@ -66,6 +66,7 @@ def search_door(*, ctx: AuditContext, search: Search, action: Action) -> Door:
     if scope is Scope.NONE:
         access_event_record(ctx=ctx, action=action, outcome=Outcome.DENIED)
         raise AccessDenied("Your role does not see these records.")
+    patient_context(ctx, search)
     patients = search.references.get("patient")
     if not patients:
         if scope is not Scope.ALL and "_id" not in search.tokens:

@@ -20,7 +20,7 @@ from kapclinic.fhir import terminology as t
 from kapclinic.fhir.resources import score_code, score_observation, vital_keys, vital_observation, vital_observations
 from kapclinic.fhir.search import DateBound, Search, SearchError, Token
 from kapclinic.measures.models import QuestionnaireResponse
-from kapclinic.patients.access import patient_get_for_user, patients_visible_to
+from kapclinic.patients.access import patient_get_for_user, patients_visible_to, portal_patient_id
 from kapclinic.patients.models import Patient
 from kapclinic.roles import Action, Role, Scope, scope_for
 
@@ -57,6 +57,15 @@ def _ids(tokens: list[Token]) -> list[int]:
     return [int(token.code) for token in tokens if token.code.isdigit()]
 
 
+def patient_context(ctx: AuditContext, search: Search) -> None:
+    """A patient's own token searches in their own context (SMART patient/*.rs): a search that names no patient
+    (nor _id) is about their own record, as if it named it."""
+    if ctx.user.role == Role.PATIENT and not search.references.get("patient") and "_id" not in search.tokens:
+        own = portal_patient_id(ctx.user)
+        if own is not None:
+            search.references["patient"] = [str(own)]
+
+
 # --- Patient -------------------------------------------------------------------------------------------------
 
 
@@ -66,8 +75,9 @@ def patient_read(*, ctx: AuditContext, patient_id: int) -> Patient:
 
 def patient_search(*, ctx: AuditContext, search: Search, mrn_system: str) -> Page[Patient]:
     """The patients the user may list matching every parameter (names by prefix, case and accents folded, as the
-    patient search does); each returned is an audited read."""
-    rows = patients_visible_to(ctx=ctx)
+    patient search does); each returned is an audited read. A patient's own token finds their own record only
+    (PATIENT_VIEW is OWN for them: the patient/*.rs sense of a patient's access), staff those they may list."""
+    rows = patients_visible_to(ctx=ctx, action=Action.PATIENT_VIEW)
     if (ids := search.tokens.get("_id")) is not None:
         rows = rows.filter(pk__in=_ids(ids))
     if (identifiers := search.tokens.get("identifier")) is not None:
@@ -187,6 +197,7 @@ def observation_search(*, ctx: AuditContext, search: Search) -> ObservationsPage
     if scope_for(ctx.user.role, Action.PATIENT_VIEW_CLINICAL) is Scope.NONE:
         access_event_record(ctx=ctx, action=Action.PATIENT_VIEW_CLINICAL, outcome=Outcome.DENIED)
         raise AccessDenied("Your role does not see clinical records.")
+    patient_context(ctx, search)
     patients = search.references.get("patient")
     ids = search.tokens.get("_id")
     if not patients and ids is None:

@@ -20,7 +20,7 @@ from django.db.models import Q, QuerySet
 
 from kapclinic.clinical.instruments import INSTRUMENTS
 from kapclinic.dosing.models import VitalSign
-from kapclinic.fhir import conditions, encounters, medications, plans
+from kapclinic.fhir import conditions, encounters, medications, part2, plans, provenance, questionnaires
 from kapclinic.fhir.resources import patient_resource, score_code, score_observation, vital_set_observations
 from kapclinic.fhir.search import SUPPORTED
 from kapclinic.measures.models import QuestionnaireResponse
@@ -142,7 +142,15 @@ BULK_TYPES: dict[str, Builder] = {
     "CarePlan": plans.careplan_resources_for,
     "Consent": plans.consent_resources_for,
     "Appointment": plans.appointment_resources_for,
+    "QuestionnaireResponse": questionnaires.response_resources_for,
+    "Provenance": provenance.provenance_resources_for,
 }
+# 42 CFR Part 2 (part2.py): each stream labels the resources of its chunk's Part 2 patients (untouched when the
+# clinic is not a Part 2 program).
+BULK_TYPES.update({kind: part2.labelled_builder(builder) for kind, builder in BULK_TYPES.items()})
 
-# Every searchable type bound to a patient streams (Practitioner is staff, not a patient's record).
-assert set(BULK_TYPES) == set(SUPPORTED) - {"Practitioner"}, "register each new FHIR type's stream here"
+# Every searchable type bound to a patient streams. Not: Practitioner (staff, not a patient's record),
+# Questionnaire (the instruments, the same for everyone), AuditEvent (the audit trail is read where it is, by the
+# director and the auditor, never exported with a patient's record).
+NOT_EXPORTED = {"Practitioner", "Questionnaire", "AuditEvent"}
+assert set(BULK_TYPES) == set(SUPPORTED) - NOT_EXPORTED, "register each new FHIR type's stream here"

@@ -11,7 +11,7 @@ from kapclinic.accounts.models import User
 from kapclinic.clinical.instruments import INSTRUMENTS
 from kapclinic.dosing.models import VitalSign
 from kapclinic.fhir import terminology as t
-from kapclinic.fhir.search import SUPPORTED
+from kapclinic.fhir.search import INCLUDES, REVINCLUDES, SUPPORTED
 from kapclinic.measures.models import QuestionnaireResponse
 from kapclinic.patients.models import Patient
 
@@ -203,8 +203,16 @@ def operation_outcome(code: str, diagnostics: str, severity: str = "error") -> R
     }
 
 
-def searchset(base: str, resources: Sequence[Resource], *, self_url: str, next_url: str | None) -> Resource:
-    """A searchset Bundle; `next` when there may be more (no count of every match: that costs a full scan)."""
+def searchset(
+    base: str,
+    resources: Sequence[Resource],
+    *,
+    self_url: str,
+    next_url: str | None,
+    included: Sequence[Resource] = (),
+) -> Resource:
+    """A searchset Bundle; `next` when there may be more (no count of every match: that costs a full scan);
+    `included`: what _include/_revinclude added (search mode "include")."""
     links = [{"relation": "self", "url": self_url}]
     if next_url is not None:
         links.append({"relation": "next", "url": next_url})
@@ -215,6 +223,10 @@ def searchset(base: str, resources: Sequence[Resource], *, self_url: str, next_u
         "entry": [
             {"fullUrl": f"{base}/{r['resourceType']}/{r['id']}", "resource": r, "search": {"mode": "match"}}
             for r in resources
+        ]
+        + [
+            {"fullUrl": f"{base}/{r['resourceType']}/{r['id']}", "resource": r, "search": {"mode": "include"}}
+            for r in included
         ],
     }
 
@@ -227,6 +239,16 @@ PROFILES = {
     "Encounter": f"{t.US_CORE}/StructureDefinition/us-core-encounter",
     "AllergyIntolerance": f"{t.US_CORE}/StructureDefinition/us-core-allergyintolerance",
     "CarePlan": f"{t.US_CORE}/StructureDefinition/us-core-careplan",
+    "Provenance": f"{t.US_CORE}/StructureDefinition/us-core-provenance",
+    # US Core 6.1 uses the SDC profiles for questionnaires and their responses.
+    "Questionnaire": "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire",
+    "QuestionnaireResponse": "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaireresponse",
+}
+# What the statement says of a type beyond its parameters.
+DOCUMENTATION = {
+    "AuditEvent": "Read-only: the clinic's audit trail, to the clinic director and the auditor only.",
+    "Provenance": "Who signed or recorded each record, and when; also by _revinclude=Provenance:target.",
+    "Questionnaire": "The clinic's instruments, with LOINC item codes where they exist.",
 }
 # Types whose resources claim one of several profiles (a type with none here or in PROFILES claims none: US Core
 # 6.1 has no MedicationAdministration profile).
@@ -252,6 +274,12 @@ def capability_statement(base: str, *, published: datetime, software_version: st
             item["profile"] = PROFILES[resource_type]
         if resource_type in SUPPORTED_PROFILES:
             item["supportedProfile"] = SUPPORTED_PROFILES[resource_type]
+        if resource_type in INCLUDES:
+            item["searchInclude"] = list(INCLUDES[resource_type])
+        if resource_type in REVINCLUDES:
+            item["searchRevInclude"] = list(REVINCLUDES[resource_type])
+        if resource_type in DOCUMENTATION:
+            item["documentation"] = DOCUMENTATION[resource_type]
         return item
 
     return {
@@ -274,7 +302,10 @@ def capability_statement(base: str, *, published: datetime, software_version: st
                     ],
                     "description": "Bearer tokens (POST /api/v1/auth/token), or SMART Backend Services for system "
                     "clients (private_key_jwt, RS384/ES384; scopes such as system/Observation.rs); each read of "
-                    "patient data is audited under the same role and care-team rules as the pages.",
+                    "patient data is audited under the same role and care-team rules as the pages. A patient's own "
+                    "token reads their own record only (patient/*.rs). In a 42 CFR Part 2 program, a substance use "
+                    "disorder patient's resources carry meta.security 42CFRPart2, R, ETH and NORDSLCD and the "
+                    "redisclosure notice (42 CFR 2.32). Psychotherapy notes never leave through FHIR.",
                 },
                 "resource": [entry(name) for name in SUPPORTED],
                 # Bulk Data export (bulk.py): the whole clinic, every patient, a clinician's caseload as a Group.

@@ -44,7 +44,38 @@ SUPPORTED: dict[str, dict[str, str]] = {
     "CarePlan": {"_id": "token", "patient": "reference", "category": "token", "status": "token"},
     "Consent": {"_id": "token", "patient": "reference", "status": "token"},
     "Appointment": {"_id": "token", "patient": "reference", "status": "token", "date": "date"},
+    # Issue 17, second part (kapclinic/fhir/questionnaires.py, provenance.py, audit_events.py).
+    "Questionnaire": {"_id": "token", "url": "uri", "name": "string", "status": "token", "code": "token"},
+    "QuestionnaireResponse": {
+        "_id": "token",
+        "patient": "reference",
+        "questionnaire": "reference",
+        "authored": "date",
+        "status": "token",
+    },
+    "Provenance": {"_id": "token", "patient": "reference", "target": "reference"},
+    "AuditEvent": {"_id": "token", "date": "date", "agent": "reference", "entity": "reference", "patient": "reference"},
 }
+
+# What `_include` and `_revinclude` may name (R4 3.1.1.5.4): US Core 6.1 asks every server to support
+# _revinclude=Provenance:target on each US Core type it serves, and _include=MedicationRequest:medication (this
+# server codes the drug in the request itself, so that include adds no resource: nothing is referenced). Anything
+# else is a 400, never ignored.
+PROVENANCE_TARGETS = (
+    "Patient",
+    "Practitioner",
+    "Observation",
+    "MedicationAdministration",
+    "MedicationRequest",
+    "Encounter",
+    "Condition",
+    "AllergyIntolerance",
+    "CarePlan",
+    "Consent",
+    "QuestionnaireResponse",
+)
+INCLUDES: dict[str, tuple[str, ...]] = {"MedicationRequest": ("MedicationRequest:medication",)}
+REVINCLUDES: dict[str, tuple[str, ...]] = dict.fromkeys(PROVENANCE_TARGETS, ("Provenance:target",))
 
 DATE_PREFIXES = ("eq", "gt", "lt", "ge", "le")
 
@@ -77,6 +108,8 @@ class Search:
     tokens: dict[str, list[Token]] = field(default_factory=dict)
     dates: dict[str, list[DateBound]] = field(default_factory=dict)
     references: dict[str, list[str]] = field(default_factory=dict)
+    includes: list[str] = field(default_factory=list)
+    revincludes: list[str] = field(default_factory=list)
 
 
 _DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
@@ -136,6 +169,14 @@ def search_parse(resource_type: str, pairs: Iterable[tuple[str, str]], zone: tzi
             elif raw not in ("json", "application/json", "application/fhir+json"):
                 raise SearchError("This server answers JSON only (_format=json).")
             continue
+        if name in ("_include", "_revinclude"):
+            allowed = (INCLUDES if name == "_include" else REVINCLUDES).get(resource_type, ())
+            if raw not in allowed:
+                raise SearchError(
+                    f"{name}={raw!r} is not supported for {resource_type}; supported: {', '.join(allowed) or 'none'}."
+                )
+            (search.includes if name == "_include" else search.revincludes).append(raw)
+            continue
         base, _, modifier = name.partition(":")
         kind = supported.get(base)
         if kind is None:
@@ -153,10 +194,13 @@ def search_parse(resource_type: str, pairs: Iterable[tuple[str, str]], zone: tzi
             search.strings.setdefault(name, []).extend(values)
         elif kind == "token":
             search.tokens.setdefault(base, []).extend(_token(v) for v in values)
+        elif kind == "uri":
+            search.strings.setdefault(base, []).extend(values)
         elif kind == "date":
             if len(values) > 1:
                 raise SearchError(f"Give {base!r} once per bound, not as a list.")
             search.dates.setdefault(base, []).append(_date_bound(values[0], zone))
         else:
-            search.references.setdefault(base, []).extend(v.removeprefix("Patient/") for v in values)
+            prefix = "Patient/" if base == "patient" else ""  # other references keep their type (target, agent...)
+            search.references.setdefault(base, []).extend(v.removeprefix(prefix) for v in values)
     return search

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from kapclinic.fhir import bulk, clinical_views, smart, views
+from kapclinic.fhir import bulk, clinical_views, record_views, smart, views
 
 app_name = "fhir"
 
@@ -45,4 +45,17 @@ urlpatterns = [
     path("Consent/<str:signature_id>", clinical_views.consent_read, name="consent"),
     path("Appointment", clinical_views.appointment_search, name="appointment_search"),
     path("Appointment/<str:appointment_id>", clinical_views.appointment_read, name="appointment"),
+    # Issue 17, second part (record_views.py): instruments, answers, who signed what, the audit trail.
+    path("Questionnaire", record_views.questionnaire_search, name="questionnaire_search"),
+    path("Questionnaire/<str:questionnaire_id>", record_views.questionnaire_read, name="questionnaire"),
+    path("QuestionnaireResponse", record_views.questionnaire_response_search, name="questionnaire_response_search"),
+    path(
+        "QuestionnaireResponse/<str:response_id>",
+        record_views.questionnaire_response_read,
+        name="questionnaire_response",
+    ),
+    path("Provenance", record_views.provenance_search, name="provenance_search"),
+    path("Provenance/<str:provenance_id>", record_views.provenance_read, name="provenance"),
+    path("AuditEvent", record_views.audit_event_search, name="audit_event_search"),
+    path("AuditEvent/<str:audit_event_id>", record_views.audit_event_read, name="audit_event"),
 ]

@@ -17,8 +17,10 @@ from django.views.decorators.http import require_GET
 from kapclinic.accounts.models import User
 from kapclinic.accounts.services import mfa_required_for
 from kapclinic.audit.context import AuditContext
+from kapclinic.audit.models import Outcome
+from kapclinic.audit.services import access_event_record
 from kapclinic.errors import AccessDenied, NotFound
-from kapclinic.fhir import reads, resources
+from kapclinic.fhir import part2, provenance, reads, resources
 from kapclinic.fhir.search import Search, SearchError, search_parse
 from kapclinic.fhir.smart import Caller, bearer_caller, scope_refusal
 
@@ -28,6 +30,8 @@ View = Callable[..., HttpResponseBase]
 
 
 def _answer(body: dict[str, Any], status: int = 200, content_type: str = FHIR_JSON) -> HttpResponse:
+    if status == 200 and content_type == FHIR_JSON:
+        body = part2.labelled_answer(body)  # 42 CFR Part 2 labels on a Part 2 patient's resources
     return HttpResponse(
         json.dumps(body, ensure_ascii=False), status=status, content_type=f"{content_type}; charset=utf-8"
     )
@@ -69,6 +73,9 @@ def fhir_answered(
     try:
         return view(request, ctx, *args, **kwargs)
     except SearchError as error:
+        # Bad input is audited too (issue 17, "Bad input"); nothing was read or changed.
+        detail = {"fhir": request.path, "query": request.META.get("QUERY_STRING", "")[:300], "reason": str(error)}
+        access_event_record(ctx=ctx, action="fhir.request", outcome=Outcome.INVALID, detail=detail)
         return _outcome(400, "not-supported" if "support" in str(error) else "invalid", str(error))
     except NotFound as error:
         return _outcome(404, "not-found", error.message)
@@ -109,7 +116,9 @@ def _bundle(
     if more:
         query["_offset"] = str(search.offset + rows)
         next_url = f"{base}/{resource_type}?{query.urlencode()}"
-    return _answer(resources.searchset(base, found, self_url=self_url, next_url=next_url))
+    # _revinclude=Provenance:target (search.py REVINCLUDES): who signed or recorded what was found.
+    included = provenance.revincluded(found) if search.revincludes else []
+    return _answer(resources.searchset(base, found, self_url=self_url, next_url=next_url, included=included))
 
 
 @require_GET

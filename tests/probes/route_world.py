@@ -57,6 +57,7 @@ PATIENT_PARAMETERS = (
     "allergy_id",
     "careplan_id",
     "line_id",
+    "provenance_id",
 )
 
 
