@@ -4,8 +4,9 @@ queries however many rows (no query per row), and `since` keeps only what change
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.utils import timezone
@@ -15,7 +16,9 @@ from fhir.resources.R4B.patient import Patient as FhirPatient
 from kapclinic.accounts.models import User
 from kapclinic.dosing.models import DosingSession, VitalSign
 from kapclinic.fhir.registry import BULK_TYPES
+from kapclinic.fhir.resources import instant, patient_resource, score_observation, vital_observations
 from kapclinic.fhir.search import SUPPORTED
+from kapclinic.measures.models import QuestionnaireResponse
 from kapclinic.patients.models import Patient
 from tests.probes.records import plan_make, response_make
 from tests.test_fhir import fhir
@@ -82,3 +85,53 @@ def test_the_capability_statement_names_each_new_type_with_its_profile(client: A
         "status",
         "effective-time",
     }
+
+
+@pytest.mark.django_db
+def test_the_bulk_rows_give_exactly_the_resources_the_search_face_builds_from_records(
+    personas: dict[str, User], team_patient: Patient, settings: Any
+) -> None:
+    """The export reads plain rows with their times as text the database writes (registry.InstantText); what it
+    builds is the same, to the character, as the resources built from the model instances the reads return."""
+    plan = plan_make(team_patient, personas, stamp=True)
+    session = DosingSession.objects.create(
+        patient=team_patient, plan=plan, number=1, scheduled_for=timezone.now(), state="monitoring"
+    )
+    nurse = personas["nurse"]
+    # Microseconds and a time just before midnight UTC, to be cut (never rounded) to the second.
+    moments = [timezone.now(), datetime(2026, 3, 8, 23, 59, 59, 999_999, tzinfo=UTC)]
+    for at in moments:
+        VitalSign.objects.create(
+            session=session, measured_at=at, systolic=118, diastolic=None, heart_rate=64, spo2=97,
+            respiratory_rate=14, recorded_by=nurse,
+        )  # fmt: skip
+    wrong = VitalSign.objects.first()
+    assert wrong is not None
+    VitalSign.objects.create(
+        session=session, measured_at=moments[0], heart_rate=66, recorded_by=nurse, corrects=wrong,
+        correction_reason="typo",
+    )  # fmt: skip
+    response_make(team_patient, nurse, 12, submitted_at=moments[1])
+    patient = Patient.objects.get(pk=team_patient.pk)
+    superseded = {wrong.pk}
+    vitals = VitalSign.objects.filter(session__patient=patient).select_related("session").order_by("pk")
+    expected = [
+        *vital_observations(vitals, None, superseded=superseded),
+        *(score_observation(r, superseded=False) for r in QuestionnaireResponse.objects.filter(patient=patient)),
+    ]
+    assert list(BULK_TYPES["Observation"]([patient.pk], None)) == expected
+    mrn_system = settings.KAPCLINIC_FHIR_MRN_SYSTEM
+    assert list(BULK_TYPES["Patient"]([patient.pk], None)) == [patient_resource(patient, mrn_system=mrn_system)]
+    assert expected[-1]["effectiveDateTime"] == "2026-03-08T23:59:59+00:00"
+
+
+@pytest.mark.parametrize("zone", [UTC, ZoneInfo("America/New_York"), None])
+def test_an_instant_is_the_isoformat_to_the_second(zone: tzinfo | None) -> None:
+    for moment in (datetime(2026, 7, 2, 3, 4, 5, 999_999, tzinfo=zone), datetime(1900, 1, 1, tzinfo=zone)):
+        assert instant(moment) == moment.isoformat(timespec="seconds")
+
+
+def test_an_instant_offset_is_hours_and_minutes_as_fhir_requires() -> None:
+    # New York's local mean time (before 1883) is -4:56:02; FHIR's dateTime allows only hh:mm (isoformat would
+    # write the seconds too).
+    assert instant(datetime(1850, 1, 1, tzinfo=ZoneInfo("America/New_York"))) == "1850-01-01T00:00:00-04:56"

@@ -246,6 +246,10 @@ PAGE_RULES: dict[str, RouteRule] = {
     "portal:questionnaire_draft": needs(A.MEASURE_ANSWER),
     "portal:response_done": needs(A.MEASURE_ANSWER),
     "portal:plan": needs(A.PLAN_VIEW),
+    # The patient's own copy of their record: the page, and the FHIR Bundle and JSON it offers (issue 17, item 5).
+    "portal:record": needs(A.PORTAL_USE),
+    "portal:record_fhir": needs(A.PATIENT_VIEW_CLINICAL),
+    "portal:record_json": needs(A.PATIENT_VIEW_CLINICAL),
     "consent_portal:home": needs(A.CONSENT_VIEW),
     "consent_portal:sign": needs(A.CONSENT_SIGN),
     "consent_portal:signature": needs(A.CONSENT_VIEW),

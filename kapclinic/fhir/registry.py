@@ -13,10 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import date, datetime
+from itertools import chain
 from typing import Any, NamedTuple, cast
 
 from django.conf import settings
-from django.db.models import Q, QuerySet
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import CharField, Func, Q, QuerySet
+from django.db.models.sql.compiler import SQLCompiler
 
 from kapclinic.clinical.instruments import INSTRUMENTS
 from kapclinic.dosing.models import VitalSign
@@ -48,13 +51,13 @@ class PatientRow(NamedTuple):
     region: str
     postal_code: str
     country: str
-    updated_at: datetime
+    updated_at: str  # its instant text (InstantText), as the other rows' times
 
 
 class VitalRow(NamedTuple):
     pk: int
-    measured_at: datetime
-    recorded_at: datetime
+    measured_at: str
+    recorded_at: str
     recorded_by_id: int
     corrects_id: int | None
     systolic: int | None
@@ -72,16 +75,44 @@ class ScoreRow(NamedTuple):
     total: int | None
     source: str
     entered_by_id: int
-    submitted_at: datetime
+    submitted_at: str
     corrects_id: int | None
 
 
 _VITAL_FIELDS = (*VitalRow._fields[:-1], "session__patient_id")
 _SCORED = [code for code in INSTRUMENTS if score_code(code) is not None]
+_TIMES = {"updated_at", "measured_at", "recorded_at", "submitted_at"}
 
 
-def _rows(rows: QuerySet[Any], fields: tuple[str, ...]) -> Iterator[tuple[Any, ...]]:
+class InstantText(Func):
+    """A timestamp column as its FHIR instant text, written by the database: UTC to the second, the same text as
+    resources.instant() of the aware datetime Django would read (tests compare them, on both databases). The export
+    then neither parses a datetime per column (Django's converters) nor formats it back: a row of plain values."""
+
+    output_field = CharField()
+    template = "to_char(%(expressions)s AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"+00:00\"')"
+
+    def as_sqlite(
+        self, compiler: SQLCompiler, connection: BaseDatabaseWrapper, **extra_context: Any
+    ) -> tuple[str, list[Any]]:
+        # SQLite keeps a datetime as UTC text, "YYYY-MM-DD HH:MM:SS[.ffffff]" (Django's adapter).
+        template = "strftime('%%%%Y-%%%%m-%%%%dT%%%%H:%%%%M:%%%%S+00:00', %(expressions)s)"
+        sql, params = super().as_sql(compiler, connection, template=template, **extra_context)
+        return sql, list(params)
+
+
+def _select(fields: tuple[str, ...]) -> list[str | InstantText]:
+    """The columns to read for a row type, its times as their instant text."""
+    return [InstantText(name) if name in _TIMES else name for name in fields]
+
+
+def _rows(rows: QuerySet[Any], fields: list[str | InstantText]) -> Iterator[tuple[Any, ...]]:
     return rows.order_by("pk").values_list(*fields).iterator(chunk_size=ROWS_PER_FETCH)
+
+
+_PATIENT_SELECT = _select(PatientRow._fields)
+_VITAL_SELECT = _select(_VITAL_FIELDS)
+_SCORE_SELECT = _select(ScoreRow._fields)
 
 
 def patients_bulk(patient_ids: list[int], since: datetime | None) -> Iterator[Resource]:
@@ -89,8 +120,8 @@ def patients_bulk(patient_ids: list[int], since: datetime | None) -> Iterator[Re
     if since is not None:
         rows = rows.filter(updated_at__gte=since)
     system = settings.KAPCLINIC_FHIR_MRN_SYSTEM
-    for row in _rows(rows, PatientRow._fields):
-        yield patient_resource(cast(Patient, PatientRow(*row)), mrn_system=system)
+    for row in _rows(rows, _PATIENT_SELECT):
+        yield patient_resource(cast(Patient, PatientRow._make(row)), mrn_system=system)
 
 
 def _vitals(patient_ids: list[int], since: datetime | None) -> Iterator[Resource]:
@@ -103,11 +134,14 @@ def _vitals(patient_ids: list[int], since: datetime | None) -> Iterator[Resource
     if since is not None:
         changed = corrected.filter(recorded_at__gte=since).values_list("corrects_id", flat=True)
         rows = rows.filter(Q(recorded_at__gte=since) | Q(pk__in=list(changed)))
-    for row in _rows(rows, _VITAL_FIELDS):
-        vital = VitalRow(*row)
-        yield from vital_set_observations(
+
+    def observations(row: tuple[Any, ...]) -> list[Resource]:
+        vital = VitalRow._make(row)
+        return vital_set_observations(
             cast(VitalSign, vital), patient_id=vital.patient_id, superseded=vital.pk in superseded
         )
+
+    return chain.from_iterable(map(observations, _rows(rows, _VITAL_SELECT)))
 
 
 def _scores(patient_ids: list[int], since: datetime | None) -> Iterator[Resource]:
@@ -121,14 +155,17 @@ def _scores(patient_ids: list[int], since: datetime | None) -> Iterator[Resource
     if since is not None:
         changed = corrected.filter(submitted_at__gte=since).values_list("corrects_id", flat=True)
         rows = rows.filter(Q(submitted_at__gte=since) | Q(pk__in=list(changed)))
-    for row in _rows(rows, ScoreRow._fields):
-        response = ScoreRow(*row)
-        yield score_observation(cast(QuestionnaireResponse, response), superseded=response.pk in superseded)
+
+    def observation(row: tuple[Any, ...]) -> Resource:
+        response = ScoreRow._make(row)
+        return score_observation(cast(QuestionnaireResponse, response), superseded=response.pk in superseded)
+
+    return map(observation, _rows(rows, _SCORE_SELECT))
 
 
 def observations_bulk(patient_ids: list[int], since: datetime | None) -> Iterator[Resource]:
-    yield from _vitals(patient_ids, since)
-    yield from _scores(patient_ids, since)
+    # Plain iterators chained (no generator frame resumed per resource); each stream's queries run when it starts.
+    return chain.from_iterable(stream(patient_ids, since) for stream in (_vitals, _scores))
 
 
 BULK_TYPES: dict[str, Builder] = {

@@ -35,7 +35,6 @@ from kapclinic.roles import Action
 logger = logging.getLogger(__name__)
 PATIENT_CHUNK = 1000
 WRITE_BUFFER = 1 << 20
-LINES_PER_WRITE = 2000  # lines joined into one write (a few MB at most)
 AUDIT_ACTION = "fhir.bulk_export.write"
 
 
@@ -155,18 +154,13 @@ def _write(job: ExportJob, folder: Path) -> tuple[dict[str, int], dict[str, int]
         for ids in patient_chunks(export_patients(job)):
             written: set[str | None] = set()
             for kind in job.types:
-                out, lines = handles[kind], list[bytes]()
-                keep, note = lines.append, written.add
+                write, note, count = handles[kind].write, written.add, 0
                 for resource in BULK_TYPES[kind](ids, job.since):
-                    keep(dumps(resource, option=newline))
+                    write(dumps(resource, option=newline))  # into the file's buffer: each line freed at once
                     subject = resource.get("subject")  # the common case without a call, then the rest
                     note(subject["reference"] if subject else _patient_of(resource))
-                    if len(lines) == LINES_PER_WRITE:
-                        counts[kind] += len(lines)
-                        out.write(b"".join(lines))
-                        lines.clear()
-                counts[kind] += len(lines)
-                out.write(b"".join(lines))
+                    count += 1
+                counts[kind] += count
             access_events_record_many(
                 ctx=ctx, action=AUDIT_ACTION, patient_ids=_patient_ids({w for w in written if w}), detail=detail
             )

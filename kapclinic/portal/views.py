@@ -7,7 +7,7 @@ from datetime import date
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
@@ -15,11 +15,13 @@ from django.views.decorators.http import require_POST
 from kapclinic.accounts.web import current_user, forbidden, not_found, refused_status
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.services import access_event_record
+from kapclinic.chart.export import record_export
 from kapclinic.clinical.instruments import INSTRUMENTS, SUICIDE_RISK
 from kapclinic.clinical.schedule import FREQUENCIES
 from kapclinic.days import day_start
 from kapclinic.dosing.models import FINISHED, NOT_STARTED, DosingSession, Route, SessionState
 from kapclinic.errors import AccessDenied, NotFound
+from kapclinic.fhir.record import bundle_bytes, record_bundle
 from kapclinic.measures import services
 from kapclinic.measures.forms import QuestionnaireForm, question_fields
 from kapclinic.measures.models import QuestionnaireResponse, ResponseDraft
@@ -235,3 +237,49 @@ def response_done(request: HttpRequest, response_id: int) -> HttpResponse:
             "crisis_text": settings.KAPCLINIC_CRISIS_TEXT,
         },
     )
+
+
+# --- The patient's own copy of their record (issue 17, item 5) ----------------------------------------------------
+
+
+@login_required
+@refusals_as_pages
+def my_record(request: HttpRequest) -> HttpResponse:
+    """Take your record with you: as FHIR (for another clinic, a doctor or a health app) or as the clinic's JSON."""
+    patient_id = portal_patient_id(current_user(request))
+    if patient_id is None:
+        return redirect("home:home")
+    ctx = AuditContext.from_request(request)
+    access = patient_get_for_user(ctx=ctx, patient_id=patient_id, action=Action.PORTAL_USE)
+    return render(request, "portal/record.html", {"patient": access.patient})
+
+
+def _download(response: HttpResponse, file_name: str) -> HttpResponse:
+    response["Content-Disposition"] = f'attachment; filename="{file_name}"'
+    response["Cache-Control"] = "no-store"  # a copy of a health record stays in no shared cache
+    return response
+
+
+@login_required
+@refusals_as_pages
+def my_record_fhir(request: HttpRequest) -> HttpResponse:
+    """The record as a FHIR R4 collection Bundle (fhir/record.py; audited there)."""
+    patient_id = portal_patient_id(current_user(request))
+    if patient_id is None:
+        return redirect("home:home")
+    base = request.build_absolute_uri("/fhir").rstrip("/")
+    bundle = record_bundle(ctx=AuditContext.from_request(request), patient_id=patient_id, base=base)
+    body = HttpResponse(bundle_bytes(bundle), content_type="application/fhir+json; charset=utf-8")
+    return _download(body, f"my-record-{timezone.localdate().isoformat()}.fhir.json")
+
+
+@login_required
+@refusals_as_pages
+def my_record_json(request: HttpRequest) -> HttpResponse:
+    """The record as the clinic's own JSON (chart/export.py, the export staff make; audited there)."""
+    patient_id = portal_patient_id(current_user(request))
+    if patient_id is None:
+        return redirect("home:home")
+    record = record_export(ctx=AuditContext.from_request(request), patient_id=patient_id)
+    body = JsonResponse(record, json_dumps_params={"indent": 2, "ensure_ascii": False})
+    return _download(body, f"my-record-{timezone.localdate().isoformat()}.json")

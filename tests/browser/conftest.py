@@ -99,6 +99,7 @@ def server_url() -> Iterator[str]:
         "DATABASE_URL": f"sqlite:///{tmp / 'browser.sqlite3'}",
         "KAPCLINIC_DEBUG": "true",
         "KAPCLINIC_REQUIRE_MFA": "false",
+        "KAPCLINIC_EXPORT_DIR": str(tmp / "exports"),  # FHIR bulk export files, gone with the server
         "PYTHONPATH": str(REPO_ROOT),
         "PYTHONUNBUFFERED": "1",
     }
