@@ -30,6 +30,7 @@ from tests.conftest import PASSWORD, other_patient_create, personas_create, team
 from tests.probes.dosing import _ready
 from tests.probes.medications import dose_given_make
 from tests.probes.records import check_in_make, investigation_make, plan_make, receive_make, suicide_risk_flag_make
+from tests.probes.referrals import referral_make
 from tests.probes.world import World
 
 # The patient-bound objects a URL can name, by the name of its URL parameter.
@@ -55,6 +56,7 @@ PATIENT_PARAMETERS = (
     "condition_id",
     "allergy_id",
     "careplan_id",
+    "referral_id",
 )
 
 
@@ -155,6 +157,7 @@ def _objects(w: World, patient: Patient, *, note_author: User, cosigner: User | 
         expires_at=now - timedelta(hours=1),  # over: it grants the outsider nothing during the walk
     )
     signature = ConsentSignature.objects.filter(patient=patient).get()
+    referral = referral_make(patient, people["coordinator"])
     return PatientObjects(
         patient=patient,
         ids={
@@ -178,6 +181,7 @@ def _objects(w: World, patient: Patient, *, note_author: User, cosigner: User | 
             "order_id": order.pk,
             "signed_plan_id": signed_plan.pk,
             "evaluation_id": evaluation.pk,
+            "referral_id": referral.pk,
         },
     )
 
