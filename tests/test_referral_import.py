@@ -69,6 +69,7 @@ def test_a_referral_offers_its_diagnosis_medication_allergy_and_score() -> None:
             "names no patient",
         ),
         (b"[" * 100_000 + b"]" * 100_000, "not valid JSON"),
+        (b'{"resourceType": "Bundle", "id": "a\\u0000b"}', "NUL character"),
     ],
 )
 def test_what_is_not_a_referral_bundle_is_refused_with_the_reason(raw: bytes, reason: str) -> None:

@@ -135,8 +135,12 @@ def _status(resource: dict[str, Any], field: str) -> str:
     value = resource.get(field)
     if isinstance(value, str):
         return _text(value, 40)
-    codes = _codings(value)
-    return codes[0][1] if codes else ""
+    # A status CodeableConcept's system is fixed by its element (condition-clinical and the like): the code suffices.
+    codings = value.get("coding") if isinstance(value, dict) else None
+    for coding in codings if isinstance(codings, list) else []:
+        if isinstance(coding, dict) and _text(coding.get("code"), 40):
+            return _text(coding.get("code"), 40)
+    return ""
 
 
 def _first_date(resource: dict[str, Any], *fields: str) -> str:
@@ -249,7 +253,10 @@ def _score(key: str, resource: dict[str, Any]) -> Offer | None:
     if loinc is None:
         categories = resource.get("category")
         survey = isinstance(categories, list) and any(
-            c for cat in categories for s, c, _ in _codings(cat) if c == "survey"
+            isinstance(cat, dict)
+            and isinstance(cat.get("coding"), list)
+            and any(isinstance(c, dict) and c.get("code") == "survey" for c in cat["coding"])
+            for cat in categories
         )
         if not survey:
             return None
@@ -311,6 +318,9 @@ def bundle_read(raw: bytes) -> ReadBundle:
         )
     if not raw.strip():
         raise BundleProblem("The file is empty.")
+    # No clinical text holds one, and PostgreSQL refuses it in a text column (as kapclinic/middleware.py for forms).
+    if b"\x00" in raw or b"\\u0000" in raw:
+        raise BundleProblem("The file contains a NUL character, which no FHIR text holds.")
     try:
         document = json.loads(raw.decode("utf-8-sig"))
     except UnicodeDecodeError:
