@@ -89,7 +89,7 @@ def test_two_patients_in_one_bundle_are_refused() -> None:
 
 
 def test_unknown_codes_are_not_recognised_never_guessed() -> None:
-    extra = [
+    extra: list[dict[str, Any]] = [
         # A SNOMED CT condition without its ICD-10-CM code: the evaluation records ICD-10-CM; no mapping is guessed.
         {"resourceType": "Condition", "id": "x1", "code": {"coding": [{"system": SNOMED, "code": "47505003"}]}},
         # An ICD-10-CM code that is not in the list.
@@ -122,7 +122,7 @@ def test_unknown_codes_are_not_recognised_never_guessed() -> None:
 
 
 def test_stopped_resolved_and_out_of_range_items_are_shown_but_not_offered() -> None:
-    extra = [
+    extra: list[dict[str, Any]] = [
         {
             "resourceType": "MedicationRequest",
             "id": "x1",
