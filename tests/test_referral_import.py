@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import DatabaseError, transaction
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from kapclinic.accounts.models import User
 from kapclinic.audit.models import AccessEvent
@@ -70,6 +72,8 @@ def test_a_referral_offers_its_diagnosis_medication_allergy_and_score() -> None:
         ),
         (b"[" * 100_000 + b"]" * 100_000, "not valid JSON"),
         (b'{"resourceType": "Bundle", "id": "a\\u0000b"}', "NUL character"),
+        (b'{"resourceType": "Bundle", "total": NaN}', "not valid JSON"),
+        (b'{"resourceType": "Bundle", "total": ' + b"9" * 5000 + b"}", "not valid JSON"),
     ],
 )
 def test_what_is_not_a_referral_bundle_is_refused_with_the_reason(raw: bytes, reason: str) -> None:
@@ -369,3 +373,51 @@ def test_kept_bundles_and_choices_are_append_only(patient: Patient, personas: di
         ReferralImport.objects.filter(pk=referral.pk).update(source="changed")
     with pytest.raises(DatabaseError), transaction.atomic():
         ReferralImport.objects.filter(pk=referral.pk).delete()
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=6,
+)
+_FIELDS = [
+    "code", "medicationCodeableConcept", "medicationReference", "clinicalStatus", "verificationStatus", "status",
+    "category", "valueQuantity", "valueInteger", "effectiveDateTime", "effectivePeriod", "onsetDateTime",
+    "authoredOn", "recordedDate", "name", "birthDate", "given", "coding", "system", "display", "text", "id",
+]  # fmt: skip
+_CODING = st.fixed_dictionaries(
+    {
+        "system": st.sampled_from([LOINC, SNOMED, RXNORM, ICD10CM, "urn:x"]),
+        "code": st.sampled_from(["44261-6", "F33.1", "1", "x"]),
+    }
+)
+
+
+# Input generation is slow on a busy machine; the check is what each input does.
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    kind=st.sampled_from(
+        [
+            "Condition",
+            "MedicationRequest",
+            "MedicationStatement",
+            "AllergyIntolerance",
+            "Observation",
+            "Organization",
+            "Patient",
+            "Medication",
+        ]
+    ),
+    fields=st.dictionaries(
+        st.sampled_from(_FIELDS),
+        _JSON | st.fixed_dictionaries({"coding": st.lists(_CODING | _JSON, max_size=2)}),
+        max_size=6,
+    ),
+)
+def test_whatever_a_resource_holds_it_is_read_or_refused_never_an_error(kind: str, fields: dict[str, Any]) -> None:
+    bundle = _bundle([{**fields, "resourceType": kind}])
+    try:
+        read = bundle_read(_raw(bundle))
+    except BundleProblem:
+        return  # a second Patient: refused with its reason
+    assert all(isinstance(o.why_not, str) and isinstance(o.value, str) for o in read.offers)

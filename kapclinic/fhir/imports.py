@@ -99,7 +99,8 @@ def referral_upload(*, ctx: AuditContext, patient_id: int, raw: bytes) -> Referr
 
 def referrals_for_patient(*, ctx: AuditContext, patient_id: int) -> QuerySet[ReferralImport]:
     """The bundles uploaded for the patient, newest first (who and when: no clinical content)."""
-    patient_get_for_user(ctx=ctx, patient_id=patient_id, action=Action.REFERRAL_UPLOAD)
+    patient_get_for_user(ctx=ctx, patient_id=patient_id, action=Action.REFERRAL_UPLOAD, record_allowed=False)
+    access_event_record(ctx=ctx, action="referral.list", patient_id=patient_id)
     return ReferralImport.objects.filter(patient_id=patient_id).select_related("uploaded_by").defer("bundle")
 
 
@@ -181,7 +182,10 @@ def _listed(data: dict[str, Any], name: str) -> list[str]:
 def referral_compare(*, ctx: AuditContext, referral_id: int) -> Comparison:
     """What the bundle offers beside what the record holds, section by section (an audited clinical read)."""
     referral = _referral(referral_id)
-    patient_get_for_user(ctx=ctx, patient_id=referral.patient_id, action=Action.REFERRAL_REVIEW)
+    patient_get_for_user(ctx=ctx, patient_id=referral.patient_id, action=Action.REFERRAL_REVIEW, record_allowed=False)
+    access_event_record(
+        ctx=ctx, action="referral.compare", patient_id=referral.patient_id, detail={"referral": referral.pk}
+    )
     read = bundle_read(referral.bundle.encode())
     data = Evaluation.objects.filter(patient_id=referral.patient_id).values_list("data", flat=True).first() or {}
     scores = _scores_held(referral.patient_id)

@@ -273,7 +273,8 @@ def _score(key: str, resource: dict[str, Any]) -> Offer | None:
     elif number != int(number):
         why_not = f"The total {number:g} is not a whole number."
     elif high is not None and not low <= int(number) <= high:
-        why_not = f"The total {int(number)} is outside {instrument.name}'s {low} to {high}."
+        shown = f"{number:g}" if isinstance(number, float) else str(number) if abs(number) < 10**12 else "far"
+        why_not = f"The total {shown} is outside {instrument.name}'s {low} to {high}."
     else:
         total = str(int(number))
     if not why_not and status not in OBSERVATION_USABLE:
@@ -309,6 +310,10 @@ def _person(resource: dict[str, Any]) -> BundlePerson:
     )
 
 
+def _not_json(constant: str) -> float:
+    raise ValueError(f"{constant} is not a JSON number")
+
+
 def bundle_read(raw: bytes) -> ReadBundle:
     """Read the uploaded bytes; raise BundleProblem with the reason when they are not an importable Bundle."""
     if len(raw) > BUNDLE_MAX_BYTES:
@@ -322,10 +327,11 @@ def bundle_read(raw: bytes) -> ReadBundle:
     if b"\x00" in raw or b"\\u0000" in raw:
         raise BundleProblem("The file contains a NUL character, which no FHIR text holds.")
     try:
-        document = json.loads(raw.decode("utf-8-sig"))
+        # NaN and Infinity are not JSON (RFC 8259 section 6), though Python's reader takes them.
+        document = json.loads(raw.decode("utf-8-sig"), parse_constant=_not_json)
     except UnicodeDecodeError:
         raise BundleProblem("The file is not UTF-8 text: FHIR JSON is UTF-8.") from None
-    except (json.JSONDecodeError, RecursionError) as exc:
+    except (ValueError, RecursionError) as exc:  # a JSONDecodeError, or a number of more than 4,300 digits
         where = f" (line {exc.lineno}, column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else ""
         raise BundleProblem(f"The file is not valid JSON{where}.") from None
     if not isinstance(document, dict) or document.get("resourceType") != "Bundle":

@@ -89,7 +89,7 @@ def referral_bundle_for(
         "resourceType": "Bundle",
         "type": kind,
         "identifier": {"value": "synthetic-referral-1"},
-        "entry": [{"fullUrl": f"urn:uuid:{r['id']}", "resource": r} for r in resources],
+        "entry": [{"fullUrl": f"urn:uuid:{r.get('id', i)}", "resource": r} for i, r in enumerate(resources)],
     }
 
 
