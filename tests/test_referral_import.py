@@ -225,6 +225,13 @@ def test_the_prescriber_uploads_compares_and_takes_item_by_item(
     html = client.get(page.request["PATH_INFO"]).content.decode()
     assert html.count("Synthetic Family Practice") >= 4 and "Taken" in html
     assert 'name="item_e4"' in html and 'name="item_e2"' not in html
+    # ... and on the evaluation screen, where the diagnosis and the medication now are.
+    evaluation_page = client.get(f"/intake/patients/{patient.pk}/eligibility/").content.decode()
+    assert "Taken from referral records (3)" in evaluation_page
+    assert (
+        "<strong>F33.1</strong>" in evaluation_page
+        and "from Synthetic Family Practice, dated Feb 1, 2024" in evaluation_page
+    )
     events = AccessEvent.objects.filter(patient_id=patient.pk, action=Action.REFERRAL_REVIEW, outcome="allowed")
     assert any(e.detail.get("taken") == ["e2", "e3", "e5"] for e in events)
     # Revisited: the allergy left before is taken now.

@@ -11,11 +11,14 @@ files as an expired one does.
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+
+from kapclinic.fhir.imports_bundle import fhir_instant
 
 
 class ExportKind(models.TextChoices):
@@ -144,3 +147,8 @@ class ReferralChoice(models.Model):
 
     def __str__(self) -> str:
         return f"{'took' if self.taken else 'left'} {self.item} of referral {self.referral_id}"
+
+    @property
+    def dated(self) -> datetime | None:
+        """The item's own date as an instant; None when the bundle gave a partial date (shown as written)."""
+        return fhir_instant(self.original_date)
