@@ -198,7 +198,9 @@ def test_the_prescriber_uploads_compares_and_takes_item_by_item(
     referral = ReferralImport.objects.get(patient=patient)
     assert response.status_code == 302 and response.url == f"/patients/{patient.pk}/referrals/{referral.pk}/"
     assert referral.uploaded_by == personas["prescriber"] and referral.bundle_type == "collection"
-    with django_assert_max_num_queries(25):
+    with django_assert_max_num_queries(
+        15
+    ):  # session, user, the bundle, patient, evaluation, scores, choices, banner, audit
         page = client.get(response.url)
     html = page.content.decode()
     assert page.status_code == 200
@@ -428,3 +430,18 @@ def test_whatever_a_resource_holds_it_is_read_or_refused_never_an_error(kind: st
     except BundleProblem:
         return  # a second Patient: refused with its reason
     assert all(isinstance(o.why_not, str) and isinstance(o.value, str) for o in read.offers)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("kept", [1, 25])
+def test_the_list_of_kept_bundles_is_paged_in_a_fixed_number_of_queries(
+    client_for: Any, patient: Patient, personas: dict[str, User], django_assert_max_num_queries: Any, kept: int
+) -> None:
+    for _ in range(kept):
+        referral_make(patient, personas["coordinator"])
+    client = client_for("coordinator")
+    with django_assert_max_num_queries(14):
+        page = client.get(f"/patients/{patient.pk}/referrals/")
+    assert page.status_code == 200
+    assert page.content.decode().count("Synthetic Family Practice") == min(kept, 20)
+    assert ("Page 1 of 2" in page.content.decode()) == (kept > 20)
