@@ -118,6 +118,7 @@ def _mount() -> None:
     from kapclinic.chart.api import router as chart_router
     from kapclinic.consent.api import router as consent_router
     from kapclinic.dosing.api import router as dosing_router
+    from kapclinic.fhir.imports_api import router as referral_imports_router
     from kapclinic.home.api import router as inbox_router
     from kapclinic.intake.api import router as intake_router
     from kapclinic.ledger.api import router as ledger_router
@@ -151,6 +152,7 @@ def _mount() -> None:
     api.add_router("", reminders_router)
     api.add_router("", billing_router)
     api.add_router("", search_router)
+    api.add_router("", referral_imports_router)
 
 
 _mount()

@@ -41,6 +41,8 @@ APPEND_ONLY_TABLES = (
     "inventory_lossreport",
     "measures_questionnaireresponse",
     "measures_responseitem",
+    "fhir_referralimport",
+    "fhir_referralchoice",
     "intake_eligibilitydecision",
     "consent_consentversion",
     "consent_consentsignature",

@@ -67,6 +67,9 @@ class Action(StrEnum):
     USER_MANAGE = "user.manage"
     # FHIR system clients (SMART Backend Services, issue 17): register, list and revoke them.
     SMART_CLIENT_MANAGE = "smart_client.manage"
+    # A referral's FHIR Bundle (issue 17 item 4): upload it; compare it with the record and choose what to take.
+    REFERRAL_UPLOAD = "referral.upload"
+    REFERRAL_REVIEW = "referral.review"
     PORTAL_USE = "portal.use"
     LEDGER_RECORD = "ledger.record"
     LEDGER_VIEW = "ledger.view"
@@ -155,6 +158,10 @@ _ROWS: dict[Action, tuple[Scope, ...]] = {
     Action.USER_MANAGE:           (_N,   _N,   _N,   _N,   _A,   _N,   _N),
     # A system client reads as the staff account it is tied to: only the director, who manages accounts, ties one.
     Action.SMART_CLIENT_MANAGE:   (_N,   _N,   _N,   _N,   _A,   _N,   _N),
+    # The coordinator receives referrals but sees no clinical content; the prescriber, who records the
+    # evaluation, compares the bundle with it and chooses.
+    Action.REFERRAL_UPLOAD:       (_A,   _A,   _N,   _N,   _N,   _N,   _N),
+    Action.REFERRAL_REVIEW:       (_N,   _A,   _N,   _N,   _N,   _N,   _N),
     Action.PORTAL_USE:            (_N,   _N,   _N,   _N,   _N,   _N,   _O),
     # Controlled-substance ledger: licensed staff record; director and auditor read the books.
     Action.LEDGER_RECORD:         (_N,   _A,   _A,   _N,   _N,   _N,   _N),

@@ -14,6 +14,7 @@ urlpatterns = [
     path("patients/", include("kapclinic.patients.urls")),
     path("patients/", include("kapclinic.chart.urls")),
     path("patients/<id:patient_id>/consent/", include("kapclinic.consent.patient_urls")),
+    path("patients/<id:patient_id>/referrals/", include("kapclinic.fhir.imports_urls")),
     path("audit/", include("kapclinic.oversight.urls")),
     path("fhir/", include("kapclinic.fhir.urls")),
     path("portal/sessions/", include("kapclinic.dosing.portal_urls")),

@@ -177,6 +177,25 @@ def _clinical_records_add(director: Any) -> None:
         expires_at=now + timedelta(hours=24),
     )
     model("fhir.ExportFile").objects.create(job=job, resource_type="Patient", name="Patient.ndjson", count=1, size=900)
+    # A referral's bundle kept, and one item of it taken (issue 17 item 4).
+    referral = model("fhir.ReferralImport").objects.create(
+        patient=patients[0],
+        uploaded_by=director,
+        bundle='{"resourceType": "Bundle", "type": "collection", "entry": []}',
+        sha256="0" * 64,
+        bundle_type="collection",
+        source="Synthetic Family Practice",
+        entries=0,
+    )
+    model("fhir.ReferralChoice").objects.create(
+        referral=referral,
+        item="e3",
+        kind="medication",
+        taken=False,
+        label="sertraline",
+        value="sertraline",
+        chosen_by=director,
+    )
     # A queued background job, and the sign-in throttle's records (django-axes).
     from kapclinic.measures.tasks import send_measure_reminders
 

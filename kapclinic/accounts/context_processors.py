@@ -31,6 +31,7 @@ def role(request: HttpRequest) -> dict[str, object]:
             "portal": may(current, Action.PORTAL_USE),
             "ledger": may(current, Action.LEDGER_VIEW),
             "inquiries": may(current, Action.INQUIRY_VIEW),
+            "referrals": may(current, Action.REFERRAL_UPLOAD),
             "ledger_report": may(current, Action.LEDGER_REPORT),
             "sessions": may(current, Action.SESSION_VIEW) and current is not Role.PATIENT,
             "consent_texts": may(current, Action.CONSENT_PUBLISH),

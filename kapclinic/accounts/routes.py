@@ -307,6 +307,9 @@ PAGE_RULES: dict[str, RouteRule] = {
     "intake:status": needs(A.INQUIRY_MANAGE),
     "intake:icd10": staff("the ICD-10-CM code list for the diagnosis pickers: reference data, no patient data"),
     "intake:eligibility": needs(A.ELIGIBILITY_VIEW, post=A.EVALUATION_RECORD),
+    # A referral's FHIR Bundle (issue 17 item 4): kept by whoever receives it; compared and chosen by the prescriber.
+    "referrals:list": needs(A.REFERRAL_UPLOAD),
+    "referrals:detail": needs(A.REFERRAL_REVIEW),
     "appointments:book": needs(A.APPOINTMENT_BOOK),
     "appointments:availability": needs(A.AVAILABILITY_MANAGE),
     # Lists names: a care-team role sees its own and its team's patients' appointments (calendar_week).
@@ -398,6 +401,10 @@ API_RULES: dict[str, RouteRule] = {
     f"PUT {API}/patients/{{patient_id}}/evaluation": needs(A.EVALUATION_RECORD),
     f"GET {API}/patients/{{patient_id}}/eligibility": needs(A.ELIGIBILITY_VIEW),
     f"POST {API}/patients/{{patient_id}}/eligibility-decisions": needs(A.ELIGIBILITY_DECIDE),
+    f"POST {API}/patients/{{patient_id}}/referral-imports": needs(A.REFERRAL_UPLOAD),
+    f"GET {API}/patients/{{patient_id}}/referral-imports": needs(A.REFERRAL_UPLOAD),
+    f"GET {API}/referral-imports/{{referral_id}}": needs(A.REFERRAL_REVIEW),
+    f"POST {API}/referral-imports/{{referral_id}}/choices": needs(A.REFERRAL_REVIEW),
     f"POST {API}/inquiries/{{inquiry_id}}/status": needs(A.INQUIRY_MANAGE),
     f"POST {API}/inquiries/{{inquiry_id}}/conversion": needs(A.INQUIRY_MANAGE),
     f"GET {API}/inbox": staff(

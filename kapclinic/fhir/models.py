@@ -11,10 +11,14 @@ files as an expired one does.
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
+
+from kapclinic.fhir.imports_bundle import fhir_instant
 
 
 class ExportKind(models.TextChoices):
@@ -83,3 +87,68 @@ class ExportFile(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} of {self.job_id}"
+
+
+class ReferralImport(models.Model):
+    """A referral's FHIR Bundle as uploaded for one patient (issue 17 item 4). Append-only (trigger): the bundle is
+    kept as received, so what it offered can be shown again and a choice revisited."""
+
+    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="+")
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    uploaded_at = models.DateTimeField(default=timezone.now)
+    channel = models.CharField(max_length=10, default="web")
+    bundle = models.TextField()  # the JSON as received (UTF-8), size-capped by the service
+    sha256 = models.CharField(max_length=64)  # of the bytes received: the same file uploaded twice is recognised
+    bundle_type = models.CharField(max_length=12)
+    bundle_identifier = models.CharField(max_length=200, blank=True)
+    source = models.CharField(max_length=300, blank=True)  # the sending organisation(s), as named in the bundle
+    entries = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["-uploaded_at", "-id"]
+        indexes = [models.Index(fields=["patient", "-uploaded_at"], name="referral_patient_uploaded")]
+
+    def __str__(self) -> str:
+        return f"referral bundle {self.pk} for patient {self.patient_id}"
+
+
+class ReferralChoiceKind(models.TextChoices):
+    CONDITION = "condition", "Condition"
+    MEDICATION = "medication", "Medication"
+    ALLERGY = "allergy", "Allergy"
+    SCORE = "score", "Questionnaire score"
+
+
+class ReferralChoice(models.Model):
+    """The clinician's choice for one item of a referral bundle: taken (written to the record through its owner's
+    service) or left. Append-only: a later choice for the same item is a new row; the latest counts. What was taken
+    keeps where it came from here: the bundle, its sender and the item's own date."""
+
+    referral = models.ForeignKey(ReferralImport, on_delete=models.PROTECT, related_name="choices")
+    item = models.CharField(max_length=40)  # the offer's key in the bundle (its entry), see fhir/imports_bundle.py
+    kind = models.CharField(max_length=12, choices=ReferralChoiceKind.choices)
+    taken = models.BooleanField()
+    label = models.CharField(max_length=300)  # the bundle's words for it
+    value = models.CharField(max_length=200)  # what was (or would have been) written
+    original_date = models.CharField(max_length=40, blank=True)  # the item's date as the bundle gives it
+    chosen_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    chosen_at = models.DateTimeField(default=timezone.now)
+    # A score taken is a questionnaire response of the measures app; this is the one written.
+    response = models.ForeignKey(
+        "measures.QuestionnaireResponse", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["referral", "item", "-chosen_at", "-id"]
+        indexes = [models.Index(fields=["referral", "item"], name="referral_choice_item")]
+        constraints = [
+            models.CheckConstraint(name="referral_choice_kind_known", condition=Q(kind__in=ReferralChoiceKind.values))
+        ]
+
+    def __str__(self) -> str:
+        return f"{'took' if self.taken else 'left'} {self.item} of referral {self.referral_id}"
+
+    @property
+    def dated(self) -> datetime | None:
+        """The item's own date as an instant; None when the bundle gave a partial date (shown as written)."""
+        return fhir_instant(self.original_date)

@@ -12,6 +12,8 @@ class ResponseSource(models.TextChoices):
     PORTAL = "portal", "Answered by the patient in the portal"
     PAPER = "paper", "Entered by staff from a paper form"
     CLINICIAN = "clinician", "Rated by a clinician"
+    # A total another provider recorded, taken from a referral's FHIR Bundle (issue 17 item 4): no item answers.
+    REFERRAL = "referral", "Reported in a referral's record"
 
 
 class QuestionnaireResponse(models.Model):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from datetime import date
+from datetime import date, datetime
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -17,6 +17,7 @@ from kapclinic.clinical.instruments import (
     SAFETY_FLAGS_BY_URGENCY,
     Instrument,
     ScoreResult,
+    band_for,
     get_instrument,
     score,
 )
@@ -285,3 +286,40 @@ def schedule_fulfil(patient_id: int, instrument: str, response: QuestionnaireRes
         if counts_for(scheduled.due_on, answered_on):
             scheduled.response = response
             scheduled.save(update_fields=["response"])
+
+
+def response_from_referral(
+    *, ctx: AuditContext, patient_id: int, instrument_code: str, total: int, taken_at: datetime
+) -> QuestionnaireResponse:
+    """Keep a total another provider recorded (a referral's FHIR Bundle, issue 17 item 4), dated when it was taken.
+
+    Only the total: no item answers, so no safety flag is raised from it and no scheduled questionnaire is
+    fulfilled by it. The caller (kapclinic/fhir/imports.py) runs it inside its transaction and audits the import.
+    """
+    patient_get_for_user(ctx=ctx, patient_id=patient_id, action=Action.MEASURE_ENTER, record_allowed=False)
+    instrument = instrument_or_error(instrument_code)
+    high = instrument.max_total
+    if instrument.scoring != "sum" or high is None or not instrument.min_total <= total <= high:
+        raise ValidationError({"total": f"{total} is not a {instrument.name} total."})
+    if taken_at > timezone.now():
+        raise ValidationError({"taken_at": "The score is dated in the future."})
+    band = band_for(instrument, total)
+    response = QuestionnaireResponse.objects.create(
+        patient_id=patient_id,
+        instrument=instrument.code,
+        version=instrument.version,
+        total=total,
+        severity=band.label if band is not None else "",
+        flags=[],
+        complete=True,
+        source=ResponseSource.REFERRAL,
+        entered_by=ctx.user,
+        submitted_at=taken_at,
+    )
+    access_event_record(
+        ctx=ctx,
+        action="measure.referral",
+        patient_id=patient_id,
+        detail={"response": response.pk, "instrument": instrument.code},
+    )
+    return response

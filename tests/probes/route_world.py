@@ -31,6 +31,7 @@ from tests.conftest import PASSWORD, other_patient_create, personas_create, team
 from tests.probes.dosing import _ready
 from tests.probes.medications import dose_given_make
 from tests.probes.records import check_in_make, investigation_make, plan_make, receive_make, suicide_risk_flag_make
+from tests.probes.referrals import referral_make
 from tests.probes.world import World
 
 # The patient-bound objects a URL can name, by the name of its URL parameter.
@@ -58,6 +59,7 @@ PATIENT_PARAMETERS = (
     "careplan_id",
     "line_id",
     "provenance_id",
+    "referral_id",
 )
 
 
@@ -173,6 +175,7 @@ def _objects(w: World, patient: Patient, *, note_author: User, cosigner: User | 
         rules_version="t",
         proposed_by=people["director"],
     )
+    referral = referral_make(patient, people["coordinator"])
     return PatientObjects(
         patient=patient,
         ids={
@@ -197,6 +200,7 @@ def _objects(w: World, patient: Patient, *, note_author: User, cosigner: User | 
             "signed_plan_id": signed_plan.pk,
             "evaluation_id": evaluation.pk,
             "line_id": line.pk,
+            "referral_id": referral.pk,
         },
     )
 
