@@ -123,6 +123,7 @@ def _mount() -> None:
     from kapclinic.ledger.report_api import router as ledger_reports_router
     from kapclinic.measures.api import router as measures_router
     from kapclinic.messaging.api import router as messaging_router
+    from kapclinic.outcomes.api import router as outcomes_router
     from kapclinic.oversight.api import router as audit_router
     from kapclinic.patients.api import router as patients_router
     from kapclinic.patients.api import search_router
@@ -149,6 +150,7 @@ def _mount() -> None:
     api.add_router("", messaging_router)
     api.add_router("", reminders_router)
     api.add_router("", search_router)
+    api.add_router("", outcomes_router)
 
 
 _mount()

@@ -57,6 +57,7 @@ APPEND_ONLY_TABLES = (
     "messaging_messagesafetyflag",
     "reminders_remindersent",
     "reminders_bookingreply",
+    "outcomes_promptaction",
 )
 
 

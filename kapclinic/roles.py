@@ -113,6 +113,10 @@ class Action(StrEnum):
     # Booking reminders (issue 16, item 4).
     BOOKING_REPLY = "booking.reply"
     REMINDER_PREFERENCE = "reminder.preference"
+    # Outcomes (issue 19): a patient's course outcome and prompts; answering a prompt; the clinic's cohorts.
+    OUTCOME_VIEW = "outcome.view"
+    OUTCOME_PROMPT_ACT = "outcome.prompt_act"
+    OUTCOME_COHORTS = "outcome.cohorts"
 
 
 _N, _A, _T, _O = Scope.NONE, Scope.ALL, Scope.TEAM, Scope.OWN
@@ -222,6 +226,11 @@ _ROWS: dict[Action, tuple[Scope, ...]] = {
     # reach them and what they may say; staff see the answers on the calendar and in the inbox.
     Action.BOOKING_REPLY:         (_N,   _N,   _N,   _N,   _N,   _N,   _O),
     Action.REMINDER_PREFERENCE:   (_N,   _N,   _N,   _N,   _N,   _N,   _O),
+    # Outcomes (issue 19): prompts go to the patient's care team (prescriber, therapist), who answer them; the
+    # director sees every patient's; the dashboard is the director's, a prescriber's over their own patients.
+    Action.OUTCOME_VIEW:          (_N,   _T,   _N,   _T,   _A,   _N,   _N),
+    Action.OUTCOME_PROMPT_ACT:    (_N,   _T,   _N,   _T,   _N,   _N,   _N),
+    Action.OUTCOME_COHORTS:       (_N,   _T,   _N,   _N,   _A,   _N,   _N),
 }
 # fmt: on
 

@@ -33,6 +33,7 @@ urlpatterns = [
     path("", include("kapclinic.therapy.urls")),
     path("", include("kapclinic.messaging.urls")),
     path("dosing/", include("kapclinic.dosing.urls")),
+    path("outcomes/", include("kapclinic.outcomes.urls")),
     path("inquire/", public_inquiry, name="public_inquiry"),
     path("api/v1/", api.urls),
     path("healthz", healthz, name="healthz"),

@@ -7,7 +7,7 @@ Each area keeps its probes in its own module here and registers its dict in PROB
 from __future__ import annotations
 
 from kapclinic.roles import Action
-from tests.probes import consent, dosing, messaging, reminders, smart, therapy
+from tests.probes import consent, dosing, messaging, outcomes, reminders, smart, therapy
 from tests.probes.world import Probe, World
 
 # Each area's module defines PROBES: {action: (probe, whether the probe is about one patient)}.
@@ -18,5 +18,6 @@ PROBES_BY_AREA.append(dosing.PROBES)
 PROBES_BY_AREA.append(messaging.PROBES)
 PROBES_BY_AREA.append(reminders.PROBES)
 PROBES_BY_AREA.append(smart.PROBES)
+PROBES_BY_AREA.append(outcomes.PROBES)
 
 __all__ = ["PROBES_BY_AREA", "Probe", "World"]

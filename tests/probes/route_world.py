@@ -29,6 +29,7 @@ from kapclinic.therapy.models import Reflection, TherapyNote
 from tests.conftest import PASSWORD, other_patient_create, personas_create, team_patient_create
 from tests.probes.dosing import _ready
 from tests.probes.medications import dose_given_make
+from tests.probes.outcomes import outcome_prompt_make
 from tests.probes.records import check_in_make, investigation_make, plan_make, receive_make, suicide_risk_flag_make
 from tests.probes.world import World
 
@@ -55,6 +56,7 @@ PATIENT_PARAMETERS = (
     "condition_id",
     "allergy_id",
     "careplan_id",
+    "prompt_id",
 )
 
 
@@ -155,6 +157,7 @@ def _objects(w: World, patient: Patient, *, note_author: User, cosigner: User | 
         expires_at=now - timedelta(hours=1),  # over: it grants the outsider nothing during the walk
     )
     signature = ConsentSignature.objects.filter(patient=patient).get()
+    prompt = outcome_prompt_make(patient, signed_plan)
     return PatientObjects(
         patient=patient,
         ids={
@@ -178,6 +181,7 @@ def _objects(w: World, patient: Patient, *, note_author: User, cosigner: User | 
             "order_id": order.pk,
             "signed_plan_id": signed_plan.pk,
             "evaluation_id": evaluation.pk,
+            "prompt_id": prompt.pk,
         },
     )
 
