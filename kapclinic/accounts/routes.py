@@ -340,6 +340,8 @@ PAGE_RULES: dict[str, RouteRule] = {
     "messaging:needs_response": needs(A.MESSAGE_TRIAGE),
     "messaging:safety_flag": needs(A.MESSAGE_TRIAGE),
     # Outcomes (issue 19): prompts for the care team (and the director), answered by the care team.
+    "outcomes:dashboard": needs(A.OUTCOME_COHORTS),
+    "outcomes:dashboard_csv": needs(A.OUTCOME_COHORTS),
     "outcomes:prompts": needs(A.OUTCOME_VIEW),
     "outcomes:prompt": needs(A.OUTCOME_VIEW, post=A.OUTCOME_PROMPT_ACT),
     "outcomes:patient": needs(A.OUTCOME_VIEW),

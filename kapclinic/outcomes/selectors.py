@@ -19,7 +19,7 @@ from kapclinic.errors import NotFound
 from kapclinic.outcomes.courses import Course, course_of
 from kapclinic.outcomes.models import OutcomePrompt
 from kapclinic.outcomes.services import course_findings
-from kapclinic.patients.access import PatientAccess, is_on_care_team, on_care_team_of, patient_get_for_user
+from kapclinic.patients.access import PatientAccess, on_care_team_of, patient_get_for_user
 from kapclinic.patients.models import Patient
 from kapclinic.roles import Action, Scope, scope_for
 
@@ -113,12 +113,20 @@ def open_prompts_page(*, ctx: AuditContext, page: str | int | None, per_page: in
     return shown
 
 
+def open_prompts_newest(*, ctx: AuditContext, limit: int) -> list[OutcomePrompt]:
+    """The newest open prompts of the user's patients, up to `limit` and one more (whether there are more); the
+    ones to show are audited. One query."""
+    found = list(open_prompts(ctx.user).select_related("patient").order_by("-raised_at", "-id")[: limit + 1])
+    access_events_record_many(ctx=ctx, action="outcome.prompt_list", patient_ids=[p.patient_id for p in found[:limit]])
+    return found
+
+
 def open_prompts_on_chart(*, user: User, patient_id: int) -> list[OutcomePrompt]:
-    """For the chart (the chart read is audited): the patient's open prompts if `user` may see them."""
-    scope = scope_for(user.role, Action.OUTCOME_VIEW)
-    if scope is Scope.NONE or (scope is Scope.TEAM and not is_on_care_team(user_id=user.pk, patient_id=patient_id)):
+    """For the chart (the chart read is audited): the patient's open prompts if `user` may see them. One query (the
+    care-team check inside it); none for a role that sees no prompts."""
+    if scope_for(user.role, Action.OUTCOME_VIEW) is Scope.NONE:
         return []
-    return list(OutcomePrompt.objects.filter(patient_id=patient_id, cleared_at__isnull=True).order_by("-raised_at"))
+    return list(open_prompts(user).filter(patient_id=patient_id).order_by("-raised_at", "-id"))
 
 
 def prompt_get(*, ctx: AuditContext, prompt_id: int) -> OutcomePrompt:

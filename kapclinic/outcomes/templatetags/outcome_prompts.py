@@ -8,7 +8,7 @@ from typing import Any
 from django import template
 
 from kapclinic.audit.context import AuditContext
-from kapclinic.outcomes.selectors import open_prompts_on_chart, open_prompts_page
+from kapclinic.outcomes.selectors import open_prompts_newest, open_prompts_on_chart
 
 register = template.Library()
 
@@ -26,12 +26,13 @@ def chart_outcome_prompts(context: template.Context) -> dict[str, Any]:
 
 @register.inclusion_tag("outcomes/_prompt_list.html", takes_context=True)
 def my_outcome_prompts(context: template.Context) -> dict[str, Any]:
-    """The newest open prompts of the clinician's patients (each shown audited), with the whole list one click away."""
+    """The newest open prompts of the clinician's patients (each shown audited), with the whole list one click away.
+    One query: one more than shown says whether there are more."""
     request = context["request"]
-    page = open_prompts_page(ctx=AuditContext.from_request(request), page=1, per_page=HOME_SHOWN)
+    prompts = open_prompts_newest(ctx=AuditContext.from_request(request), limit=HOME_SHOWN)
     return {
-        "prompts": list(page),
-        "total": page.paginator.count,
+        "prompts": prompts[:HOME_SHOWN],
+        "more": len(prompts) > HOME_SHOWN,
         "show_patient": True,
         "heading": "Outcome prompts",
         "shown_when_empty": True,
