@@ -178,5 +178,5 @@ def _scores(patient: Patient, staff: dict[str, User], scores: tuple[tuple[int, i
         )
         ResponseItem.objects.bulk_create(
             ResponseItem(response=response, item=item.id, value=value)
-            for item, value in zip(instrument.items, answers, strict=True)
+            for item, value in zip(instrument.items, answers, strict=False)
         )
