@@ -288,3 +288,24 @@ def test_the_prompt_list_reads_in_a_constant_number_of_queries(
             evidence_until=timezone.now(),
         )
     assert queries() == one
+
+
+def test_the_sweep_raises_a_loss_of_response_at_the_one_month_follow_up(
+    personas: dict[str, User], team_patient: Patient
+) -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    # Six doses, the last 43 days ago; PHQ-9 20 → 8 at the end (response), 14 at the one-month follow-up.
+    _, times = course_make(team_patient, personas, days_ago=(60, 57, 53, 50, 46, 43))
+    for when, total in ((times[0] - timedelta(days=2), 20), (times[-1] + timedelta(days=2), 8)):
+        response_make(team_patient, personas["nurse"], total, submitted_at=when)
+    response_make(team_patient, personas["nurse"], 14, submitted_at=times[-1] + timedelta(days=31))
+    out = StringIO()
+    call_command("outcomes_sweep", stdout=out)
+    assert out.getvalue().strip() == "Outcome prompts raised: 1"
+    prompt = OutcomePrompt.objects.get()
+    assert prompt.rule == "loss_at_follow_up" and [t for _, t in prompt.evidence_points] == [20, 8, 14]
+    call_command("outcomes_sweep", stdout=out)  # idempotent
+    assert OutcomePrompt.objects.count() == 1

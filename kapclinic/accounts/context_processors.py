@@ -38,5 +38,6 @@ def role(request: HttpRequest) -> dict[str, object]:
             "calendar": may(current, Action.APPOINTMENT_BOOK),
             "inbox": current is not Role.PATIENT,
             "messages": may(current, Action.MESSAGE_VIEW) and current is not Role.PATIENT,
+            "outcomes": may(current, Action.OUTCOME_COHORTS),
         },
     }

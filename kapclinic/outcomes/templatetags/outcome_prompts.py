@@ -21,7 +21,13 @@ def chart_outcome_prompts(context: template.Context) -> dict[str, Any]:
     request = context["request"]
     patient = context["patient"]
     prompts = open_prompts_on_chart(user=request.user, patient_id=patient.pk)
-    return {"prompts": prompts, "show_patient": False, "heading": "Outcome prompts", "shown_when_empty": False}
+    return {
+        "prompts": prompts,
+        "patient": patient,
+        "show_patient": False,
+        "heading": "Outcome prompts",
+        "shown_when_empty": False,
+    }
 
 
 @register.inclusion_tag("outcomes/_prompt_list.html", takes_context=True)
