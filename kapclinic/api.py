@@ -125,6 +125,7 @@ def _mount() -> None:
     from kapclinic.ledger.report_api import router as ledger_reports_router
     from kapclinic.measures.api import router as measures_router
     from kapclinic.messaging.api import router as messaging_router
+    from kapclinic.outcomes.api import router as outcomes_router
     from kapclinic.oversight.api import router as audit_router
     from kapclinic.patients.api import router as patients_router
     from kapclinic.patients.api import search_router
@@ -153,6 +154,7 @@ def _mount() -> None:
     api.add_router("", billing_router)
     api.add_router("", search_router)
     api.add_router("", referral_imports_router)
+    api.add_router("", outcomes_router)
 
 
 _mount()

@@ -61,6 +61,7 @@ APPEND_ONLY_TABLES = (
     "reminders_bookingreply",
     "billing_chargeline",
     "billing_chargereview",
+    "outcomes_promptaction",
 )
 
 

@@ -125,6 +125,10 @@ class Action(StrEnum):
     BILLING_SETUP = "billing.setup"
     CHARGE_VIEW = "charge.view"
     CHARGE_REVIEW = "charge.review"
+    # Outcomes (issue 19): a patient's course outcome and prompts; answering a prompt; the clinic's cohorts.
+    OUTCOME_VIEW = "outcome.view"
+    OUTCOME_PROMPT_ACT = "outcome.prompt_act"
+    OUTCOME_COHORTS = "outcome.cohorts"
 
 
 _N, _A, _T, _O = Scope.NONE, Scope.ALL, Scope.TEAM, Scope.OWN
@@ -246,6 +250,11 @@ _ROWS: dict[Action, tuple[Scope, ...]] = {
     Action.BILLING_SETUP:         (_N,   _N,   _N,   _N,   _A,   _N,   _N),
     Action.CHARGE_VIEW:           (_N,   _T,   _T,   _T,   _A,   _A,   _N),
     Action.CHARGE_REVIEW:         (_N,   _N,   _N,   _N,   _N,   _N,   _N),
+    # Outcomes (issue 19): prompts go to the patient's care team (prescriber, therapist), who answer them; the
+    # director sees every patient's; the dashboard is the director's, a prescriber's over their own patients.
+    Action.OUTCOME_VIEW:          (_N,   _T,   _N,   _T,   _A,   _N,   _N),
+    Action.OUTCOME_PROMPT_ACT:    (_N,   _T,   _N,   _T,   _N,   _N,   _N),
+    Action.OUTCOME_COHORTS:       (_N,   _T,   _N,   _N,   _A,   _N,   _N),
 }
 # fmt: on
 

@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "kapclinic.messaging.apps.MessagingConfig",
     "kapclinic.reminders",
     "kapclinic.chart",
+    "kapclinic.outcomes",
     "kapclinic.fhir",
     "kapclinic.billing",
     "kapclinic.demo",

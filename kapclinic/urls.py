@@ -35,6 +35,7 @@ urlpatterns = [
     path("", include("kapclinic.messaging.urls")),
     path("", include("kapclinic.billing.urls")),
     path("dosing/", include("kapclinic.dosing.urls")),
+    path("outcomes/", include("kapclinic.outcomes.urls")),
     path("inquire/", public_inquiry, name="public_inquiry"),
     path("api/v1/", api.urls),
     path("healthz", healthz, name="healthz"),

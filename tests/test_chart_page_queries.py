@@ -21,8 +21,8 @@ from kapclinic.measures.models import QuestionnaireResponse
 # scores, measurement schedule and its dosing days; the plan with its therapist and signer; consent; therapy notes
 # (their team check reads the care team above); dosing sessions with checklists; appointments with clinicians; the
 # inquiry with the portal login and the banner's allergies (one query, where each was one); the header's inbox and
-# message counts (one query).
-CHART = {"prescriber": 20, "nurse": 20}
+# message counts (one query); the prescriber's open outcome prompts (one query; a nurse sees none, no query).
+CHART = {"prescriber": 21, "nurse": 20}
 # session, user; the session with plan, clinicians, checklist, check-in, administration and discharge (and who did
 # each); patient (and the nurse's care-team check), audit chain head and INSERT; vital signs, alerts, clearances,
 # orders, events, transitions; the banner: allergies, safety flags, care team, duplicate flags; the notes about the

@@ -166,3 +166,49 @@ def test_wilson_interval_holds_the_observed_share(total: int, data: st.DataObjec
     assert interval is not None
     low, high = interval
     assert 0.0 <= low <= successes / total <= high <= 1.0
+
+
+# --- Worsening during the course and loss of response at a follow-up (issue 19 item 2 prompts) ---------------
+
+
+def test_worsening_fires_on_a_rise_of_five_phq9_points_since_baseline() -> None:
+    from kapclinic.clinical.outcomes import worsening
+
+    worse = worsening(PHQ9, [(day(-2), 12), (day(4), 14), (day(8), 17)], first_dose=FIRST)
+    assert worse.fires is True and worse.evidence == ((day(-2), 12), (day(8), 17))
+    assert worsening(PHQ9, [(day(-2), 12), (day(8), 16)], first_dose=FIRST).fires is False
+
+
+def test_worsening_cannot_tell_without_a_baseline_or_a_later_score() -> None:
+    from kapclinic.clinical.outcomes import worsening
+
+    assert worsening(PHQ9, [(day(-20), 12), (day(8), 20)], first_dose=FIRST).fires is None
+    no_later = worsening(PHQ9, [(day(-2), 12)], first_dose=FIRST)
+    assert no_later.fires is None and "since the first dose" in no_later.reason
+    assert worsening(CRAVING_VAS, [(day(-2), 12), (day(8), 90)], first_dose=FIRST).fires is None
+
+
+def test_response_lost_at_the_first_follow_up_measured_not_responding() -> None:
+    from kapclinic.clinical.outcomes import response_lost_at_follow_up
+
+    # Responds at the end (20 → 8, day 19); 11 at one month (target day 17 + 31 = day 48): above the half of 20.
+    points = [(day(-3), 20), (day(19), 8), (day(48), 11)]
+    lost = response_lost_at_follow_up(PHQ9, points, first_dose=FIRST, last_dose=LAST, now=day(60))
+    assert lost.fires is True and lost.evidence[-1] == (day(48), 11) and "1-month" in lost.reason
+    holds = response_lost_at_follow_up(
+        PHQ9, [(day(-3), 20), (day(19), 8), (day(48), 9)], first_dose=FIRST, last_dose=LAST, now=day(60)
+    )
+    assert holds.fires is False
+
+
+def test_response_lost_is_not_judged_without_an_end_of_course_response() -> None:
+    from kapclinic.clinical.outcomes import response_lost_at_follow_up
+
+    missing = response_lost_at_follow_up(
+        PHQ9, [(day(-3), 20), (day(48), 18)], first_dose=FIRST, last_dose=LAST, now=day(60)
+    )
+    assert missing.fires is None and "7 days after the last dose" in missing.reason
+    never = response_lost_at_follow_up(
+        PHQ9, [(day(-3), 20), (day(19), 15), (day(48), 18)], first_dose=FIRST, last_dose=LAST, now=day(60)
+    )
+    assert never.fires is False

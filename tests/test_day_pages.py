@@ -23,14 +23,15 @@ from kapclinic.therapy.selectors import integration_sessions_due
 # sign-in session, the user, the day's sessions with their open-alert counts, the audit chain's head and one INSERT
 # of its rows; the API the same with its token for the first two. The homes add one query per list they show
 # (prescriber: safety flags, caseload count and page, appointments, today's sessions, the sessions waiting, the
-# notes to sign and to co-sign) and one head and one INSERT for all the lists naming patients (audit/page_reads.py).
+# notes to sign and to co-sign; prescriber and therapist: the open outcome prompts) and one head and one INSERT
+# for all the lists naming patients (audit/page_reads.py).
 # Every page adds the header's inbox and message counts (one query; home/context_processors.py), the API does not.
 PAGES = {
     "board": ("nurse", "/dosing/today/", 6),
     "schedule": ("nurse", "/dosing/schedule/", 6),
     "home_nurse": ("nurse", "/", 9),
-    "home_prescriber": ("prescriber", "/", 13),
-    "home_therapist": ("therapist", "/", 12),
+    "home_prescriber": ("prescriber", "/", 14),
+    "home_therapist": ("therapist", "/", 13),
     "api_sessions": ("nurse", "/api/v1/dosing-sessions", 4),
 }
 

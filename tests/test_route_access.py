@@ -236,6 +236,8 @@ def _bodies(world: RouteWorld, patient: PatientObjects) -> dict[str, dict[str, o
     steps = "dosing:step"
     return {
         "patients:emergency_access": {"reason": "Patient unwell in the waiting room"},
+        "outcomes:prompt": {"choice": "continue", "reason": "Walk: one more session before deciding."},
+        f"POST {api}/prompts/{{prompt_id}}/action": {"choice": "continue", "reason": "Walk."},
         "therapy:note_autosave": {
             "version": patient.ids["note_version"],
             "occurred_at": timezone.localtime(now).strftime("%Y-%m-%dT%H:%M"),

@@ -40,5 +40,6 @@ def role(request: HttpRequest) -> dict[str, object]:
             "inbox": current is not Role.PATIENT,
             "messages": may(current, Action.MESSAGE_VIEW) and current is not Role.PATIENT,
             "billing": may(current, Action.CHARGE_VIEW),
+            "outcomes": may(current, Action.OUTCOME_COHORTS),
         },
     }

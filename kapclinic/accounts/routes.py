@@ -362,6 +362,12 @@ PAGE_RULES: dict[str, RouteRule] = {
     "messaging:thread": needs(A.MESSAGE_VIEW, post=A.MESSAGE_SEND),
     "messaging:needs_response": needs(A.MESSAGE_TRIAGE),
     "messaging:safety_flag": needs(A.MESSAGE_TRIAGE),
+    # Outcomes (issue 19): prompts for the care team (and the director), answered by the care team.
+    "outcomes:dashboard": needs(A.OUTCOME_COHORTS),
+    "outcomes:dashboard_csv": needs(A.OUTCOME_COHORTS),
+    "outcomes:prompts": needs(A.OUTCOME_VIEW),
+    "outcomes:prompt": needs(A.OUTCOME_VIEW, post=A.OUTCOME_PROMPT_ACT),
+    "outcomes:patient": needs(A.OUTCOME_VIEW),
 }
 PAGE_RULES.update({f"dosing:step/{step}": rule for step, rule in SESSION_STEPS.items()})
 
@@ -501,6 +507,10 @@ API_RULES: dict[str, RouteRule] = {
     f"POST {API}/charges/{{line_id}}/reject": needs(A.CHARGE_REVIEW),
     f"POST {API}/charges/{{line_id}}/correct": needs(A.CHARGE_REVIEW),
     f"POST {API}/patients/{{patient_id}}/goals/{{goal_index}}/progress": needs(A.GOAL_PROGRESS),
+    f"GET {API}/patients/{{patient_id}}/outcome": needs(A.OUTCOME_VIEW),
+    f"GET {API}/prompts/{{prompt_id}}": needs(A.OUTCOME_VIEW),
+    f"POST {API}/prompts/{{prompt_id}}/action": needs(A.OUTCOME_PROMPT_ACT),
+    f"GET {API}/outcomes/cohorts": needs(A.OUTCOME_COHORTS),
 }
 
 ROUTE_RULES: dict[str, RouteRule] = {**PAGE_RULES, **API_RULES}

@@ -341,6 +341,72 @@ def _months_after(moment: datetime, months: int) -> datetime:
     return moment.replace(year=year, month=month, day=min(moment.day, monthrange(year, month)[1]))
 
 
+SOURCE_WORSENING = (
+    "outcomes.md section 2 Worsening [policy]: an increase of at least the instrument's threshold (PHQ-9 5)"
+)
+SOURCE_LOSS = (
+    "outcomes.md section 3 follow-up: responding at the end of the course, not responding at a 1-, 3- or 6-month "
+    "follow-up (section 1 windows)"
+)
+
+
+def worsening(instrument: Instrument, points: Sequence[Score], *, first_dose: datetime) -> Finding:
+    """Return whether the latest score since the first dose is worse than the baseline by the instrument's threshold.
+
+    During the course as after it: a patient getting worse should not wait for the end-of-course measure.
+    """
+    rule = "worsening"
+    if instrument.worsening is None:
+        return Finding(rule, None, f"{instrument.name} has no worsening definition.", SOURCE_WORSENING)
+    baseline = baseline_score(points, first_dose)
+    if baseline is None:
+        return Finding(rule, None, f"No baseline {instrument.name} before the first dose.", SOURCE_WORSENING)
+    after = [point for point in points if point[0] > first_dose]
+    if not after:
+        return Finding(rule, None, f"No {instrument.name} since the first dose.", SOURCE_WORSENING, (baseline,))
+    latest = max(after, key=lambda point: point[0])
+    fires = instruments.worsened(baseline[1], latest[1], instrument)
+    reason = (
+        f"{instrument.name} {baseline[1]} → {latest[1]}: "
+        f"{'worse by' if fires else 'not worse by'} {instrument.worsening.points} points or more."
+    )
+    return Finding(rule, fires, reason, SOURCE_WORSENING, (baseline, latest))
+
+
+def response_lost_at_follow_up(
+    instrument: Instrument,
+    points: Sequence[Score],
+    *,
+    first_dose: datetime,
+    last_dose: datetime,
+    now: datetime,
+) -> Finding:
+    """Return whether a patient responding at the end of the course was not responding at a durability point.
+
+    The first follow-up (1, 3 or 6 months) measured as "not responding" fires; a missing follow-up is said,
+    never counted as a loss.
+    """
+    rule = "loss of response at follow-up"
+    outcome = course_outcome(instrument, points, first_dose=first_dose, last_dose=last_dose)
+    if outcome.response is None:
+        reason = " ".join(outcome.missing) or f"{instrument.name} has no response definition."
+        return Finding(rule, None, reason, SOURCE_LOSS)
+    if not outcome.response:
+        return Finding(rule, False, "Not responding at the end of the course: nothing to lose.", SOURCE_LOSS)
+    assert outcome.baseline is not None and outcome.end is not None
+    follow_ups = durability(instrument, points, first_dose=first_dose, course_end=last_dose, now=now)
+    for point in follow_ups:
+        if point.status == "not responding" and point.score is not None:
+            reason = (
+                f"Responding at the end of the course ({instrument.name} {outcome.baseline[1]} → {outcome.end[1]}), "
+                f"{point.score[1]} at the {point.months}-month follow-up."
+            )
+            return Finding(rule, True, reason, SOURCE_LOSS, (outcome.baseline, outcome.end, point.score))
+    missing = [f"{point.months} month" for point in follow_ups if point.status == "missing"]
+    reason = "The response holds at every follow-up measured." + (f" Missing: {', '.join(missing)}." if missing else "")
+    return Finding(rule, False, reason, SOURCE_LOSS, (outcome.baseline, outcome.end))
+
+
 def days_to_response(trajectory_: Trajectory, first_dose: datetime) -> int | None:
     """Return whole days from the first dose to the first response, or None when there was none."""
     if trajectory_.first_response is None:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from django.core.exceptions import ObjectDoesNotExist
@@ -14,7 +15,7 @@ from django.utils import timezone
 from kapclinic.accounts.models import User
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.services import access_events_record_many
-from kapclinic.clinical.session_states import AFTER_DOSE, RECORDED_IN, Step
+from kapclinic.clinical.session_states import AFTER_DOSE, FINISHED, RECORDED_IN, Step
 from kapclinic.consent.selectors import consent_status
 from kapclinic.days import day_range
 from kapclinic.dosing.models import (
@@ -70,6 +71,34 @@ _STAFF_UNSHOWN = tuple(f.name for f in User._meta.concrete_fields if f.name not 
 def _names_only(*staff: str) -> list[str]:
     """defer() arguments leaving every column of these related users unread but their names."""
     return [f"{relation}__{name}" for relation in staff for name in _STAFF_UNSHOWN]
+
+
+@dataclass(frozen=True)
+class CourseDoses:
+    """A plan's doses given (their start times, in order) and how many of its sessions are still to come."""
+
+    dose_times: tuple[datetime, ...]
+    sessions_to_come: int
+
+
+def course_doses(plan_ids: Collection[int]) -> dict[int, CourseDoses]:
+    """Each plan's doses and sessions still to come (two queries, whatever the number of plans): the outcome rules
+    judge a course from its first and last dose (kapclinic/clinical/outcomes.py). Callers have checked access."""
+    times: dict[int, list[datetime]] = {}
+    for plan_id, started in Administration.objects.filter(session__plan_id__in=plan_ids).values_list(
+        "session__plan_id", "started_at"
+    ):
+        times.setdefault(plan_id, []).append(started)
+    to_come = dict(
+        DosingSession.objects.filter(plan_id__in=plan_ids)
+        .exclude(state__in=[state.value for state in FINISHED])
+        .values("plan_id")
+        .annotate(n=Count("id"))
+        .values_list("plan_id", "n")
+    )
+    return {
+        plan_id: CourseDoses(tuple(sorted(times.get(plan_id, []))), to_come.get(plan_id, 0)) for plan_id in plan_ids
+    }
 
 
 def sessions_between(start: date, end: date) -> QuerySet[DosingSession]:

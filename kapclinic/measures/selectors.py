@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
 from kapclinic.accounts.models import User
@@ -76,6 +77,27 @@ def open_safety_flags_for_patient(*, patient_id: int) -> list[SafetyFlag]:
 def recent_responses(*, patient_id: int, limit: int = 20) -> list[QuestionnaireResponse]:
     """For the chart's outcomes section (the chart read itself is already audited)."""
     return list(QuestionnaireResponse.objects.filter(patient_id=patient_id).order_by("-submitted_at", "-id")[:limit])
+
+
+def scores_by_patient(
+    patient_ids: Collection[int], instruments: Collection[str]
+) -> dict[tuple[int, str], list[tuple[datetime, int]]]:
+    """Each patient's scored totals by instrument, oldest first, in one query: a corrected response counts by its
+    correction only. For the outcome rules and cohorts (kapclinic/outcomes); callers have checked access."""
+    corrected = QuestionnaireResponse.objects.filter(corrects=OuterRef("pk"))
+    rows = (
+        QuestionnaireResponse.objects.filter(
+            patient_id__in=patient_ids, instrument__in=instruments, total__isnull=False
+        )
+        .exclude(Exists(corrected))
+        .order_by("submitted_at", "id")
+        .values_list("patient_id", "instrument", "submitted_at", "total")
+    )
+    scores: dict[tuple[int, str], list[tuple[datetime, int]]] = {}
+    for patient_id, instrument, at, total in rows:
+        if total is not None:  # filtered above; the column allows it
+            scores.setdefault((patient_id, instrument), []).append((at, total))
+    return scores
 
 
 @dataclass(frozen=True)

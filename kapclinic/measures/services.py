@@ -31,6 +31,7 @@ from kapclinic.measures.models import (
     SafetyFlag,
     ScheduledMeasure,
 )
+from kapclinic.measures.signals import response_scored
 from kapclinic.patients.access import patient_get_for_user
 from kapclinic.patients.models import Patient
 from kapclinic.roles import Action, Role
@@ -145,6 +146,10 @@ def _store(
         patient_id=patient_id,
         detail={"response": response.pk, "instrument": instrument.code, "flags": list(result.flags)},
     )
+    if response.total is not None:
+        response_scored.send(
+            sender=QuestionnaireResponse, patient_id=patient_id, instrument=instrument.code, response_id=response.pk
+        )
     return response, True
 
 

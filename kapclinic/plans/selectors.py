@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.db.models import QuerySet
+
 from kapclinic.audit.context import AuditContext
 from kapclinic.errors import NotFound
 from kapclinic.patients.access import PatientAccess, patient_get_for_user
@@ -39,3 +41,8 @@ def current_plan(patient_id: int) -> TreatmentPlan | None:
         .order_by("-signed_at", "-id")
         .first()
     )
+
+
+def signed_plans() -> QuerySet[TreatmentPlan]:
+    """Every signed plan, unread: the outcome cohorts count courses from them (they check access and audit)."""
+    return TreatmentPlan.objects.filter(signed_at__isnull=False)

@@ -30,6 +30,7 @@ from kapclinic.therapy.models import Reflection, TherapyNote
 from tests.conftest import PASSWORD, other_patient_create, personas_create, team_patient_create
 from tests.probes.dosing import _ready
 from tests.probes.medications import dose_given_make
+from tests.probes.outcomes import outcome_prompt_make
 from tests.probes.records import check_in_make, investigation_make, plan_make, receive_make, suicide_risk_flag_make
 from tests.probes.referrals import referral_make
 from tests.probes.world import World
@@ -60,6 +61,7 @@ PATIENT_PARAMETERS = (
     "line_id",
     "provenance_id",
     "referral_id",
+    "prompt_id",
 )
 
 
@@ -176,6 +178,7 @@ def _objects(w: World, patient: Patient, *, note_author: User, cosigner: User | 
         proposed_by=people["director"],
     )
     referral = referral_make(patient, people["coordinator"])
+    prompt = outcome_prompt_make(patient, signed_plan)
     return PatientObjects(
         patient=patient,
         ids={
@@ -201,6 +204,7 @@ def _objects(w: World, patient: Patient, *, note_author: User, cosigner: User | 
             "evaluation_id": evaluation.pk,
             "line_id": line.pk,
             "referral_id": referral.pk,
+            "prompt_id": prompt.pk,
         },
     )
 

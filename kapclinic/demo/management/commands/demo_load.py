@@ -19,6 +19,7 @@ from kapclinic.demo.intake import intake_demo_ensure
 from kapclinic.demo.ledger import ledger_demo_ensure
 from kapclinic.demo.measures import measures_demo_ensure
 from kapclinic.demo.messages import load_messages
+from kapclinic.demo.outcomes import outcomes_demo_ensure
 from kapclinic.demo.places import places_and_hours_ensure, places_ensure
 from kapclinic.demo.reminders import reminders_demo_ensure
 from kapclinic.demo.synthetic import (
@@ -103,6 +104,7 @@ class Command(BaseCommand):
         load_therapy(staff)
         load_messages(staff)
         discharged_demo_ensure(staff)  # integration due: discharged yesterday, no integration session since
+        outcomes_demo_ensure(staff)  # a non-responder and a relapse, each with the prompt the rules raise
         places_and_hours_ensure(staff)  # two rooms, three chairs, the clinicians' hours (issue 16)
         clinician_appointments_ensure(staff)  # after the discharged patient: her integration session is booked
         week_of_bookings_ensure(staff)  # after the hours: every kind, at free times

@@ -1,0 +1,227 @@
+"""The clinic's outcome figures by cohort (issue 19 item 3): started, evaluable, response, remission and worsening
+rates for everyone started and for completers, with 95 % Wilson intervals, time to response and durability.
+
+The primary outcome is the PHQ-9 (outcomes.md section 3: report denominators; ITT and completers separately).
+A course is a signed plan with at least one dose; its start is its first dose. "All started" counts a course with
+no baseline or no end-of-course score as not responding (not evaluable, said as such, never imputed as a score);
+"completers" are the courses with both scores. A constant number of queries whatever the number of courses: the
+plans, their doses (two), the scores (one).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from statistics import median
+
+from django.utils import timezone
+
+from kapclinic.audit.context import AuditContext
+from kapclinic.audit.models import Outcome
+from kapclinic.audit.services import access_event_record
+from kapclinic.clinical import outcomes as rules
+from kapclinic.clinical.instruments import INSTRUMENTS
+from kapclinic.dosing.models import Route
+from kapclinic.dosing.selectors import course_doses
+from kapclinic.errors import AccessDenied
+from kapclinic.measures.selectors import scores_by_patient
+from kapclinic.outcomes.courses import PRIMARY
+from kapclinic.patients.access import on_care_team_of
+from kapclinic.plans.selectors import signed_plans
+from kapclinic.roles import Action, Scope, scope_for
+
+FOLLOW_UP_MONTHS = tuple(months for months, _ in rules.DURABILITY_WINDOWS)
+
+
+@dataclass(frozen=True)
+class CohortFilter:
+    start_from: date | None = None
+    start_to: date | None = None
+    route: str = ""
+    indication: str = ""  # an ICD-10-CM code or its start ("F33" takes F33.0-F33.9)
+    clinician: int | None = None  # the plan's prescriber (signer) or therapist
+
+
+@dataclass(frozen=True)
+class CourseRow:
+    """One course with its PHQ-9 outcome: what every figure is counted from."""
+
+    plan_id: int
+    patient_id: int
+    start: datetime
+    route: str
+    indication: str
+    prescriber_id: int | None
+    therapist_id: int
+    finished: bool
+    outcome: rules.CourseOutcome
+    days_to_response: int | None
+    follow_ups: tuple[rules.DurabilityPoint, ...]
+
+
+@dataclass(frozen=True)
+class Rate:
+    """`count` of `of`, with its share and 95 % Wilson interval (None when `of` is 0: "no patients")."""
+
+    count: int
+    of: int
+
+    @property
+    def share(self) -> float | None:
+        return None if self.of == 0 else self.count / self.of
+
+    @property
+    def interval(self) -> tuple[float, float] | None:
+        return rules.wilson_interval(self.count, self.of)
+
+
+@dataclass(frozen=True)
+class CohortFigures:
+    label: str
+    started: int
+    with_baseline: int
+    with_end: int
+    completers: int
+    response_all: Rate
+    remission_all: Rate
+    worsened_all: Rate
+    response_completers: Rate
+    remission_completers: Rate
+    worsened_completers: Rate
+    median_days_to_response: float | None
+    durability: dict[int, Rate] = field(default_factory=dict)
+
+    @property
+    def not_evaluable(self) -> int:
+        return self.started - self.completers
+
+
+def _scope_plans(ctx: AuditContext) -> Scope:
+    scope = scope_for(ctx.user.role, Action.OUTCOME_COHORTS)
+    if scope is Scope.NONE:
+        access_event_record(ctx=ctx, action=Action.OUTCOME_COHORTS, outcome=Outcome.DENIED)
+        raise AccessDenied("Your role does not see the clinic's outcome figures.")
+    return scope
+
+
+def course_rows(*, ctx: AuditContext, where: CohortFilter, now: datetime | None = None) -> list[CourseRow]:
+    """Every course the reader may count that matches `where` (a prescriber: their care team's patients)."""
+    scope = _scope_plans(ctx)
+    now = now or timezone.now()
+    plans = signed_plans()
+    if scope is Scope.TEAM:
+        plans = plans.filter(on_care_team_of(ctx.user.pk, patient_field="patient_id"))
+    if where.route:
+        plans = plans.filter(route=where.route)
+    if where.indication:
+        plans = plans.filter(indication_code__istartswith=where.indication.strip())
+    if where.clinician is not None:
+        plans = plans.filter(signed_by_id=where.clinician) | plans.filter(therapist_id=where.clinician)
+    found = list(plans.values_list("pk", "patient_id", "route", "indication_code", "signed_by_id", "therapist_id"))
+    doses = course_doses([row[0] for row in found])
+    scores = scores_by_patient(sorted({row[1] for row in found}), [PRIMARY])
+    instrument = INSTRUMENTS[PRIMARY]
+    rows: list[CourseRow] = []
+    for plan_id, patient_id, route, indication, prescriber_id, therapist_id in found:
+        given = doses[plan_id]
+        if not given.dose_times:
+            continue
+        first, last = given.dose_times[0], given.dose_times[-1]
+        start = timezone.localdate(first)
+        if (where.start_from and start < where.start_from) or (where.start_to and start > where.start_to):
+            continue
+        points = scores.get((patient_id, PRIMARY), [])
+        outcome = rules.course_outcome(instrument, points, first_dose=first, last_dose=last)
+        days = None
+        if outcome.baseline is not None:
+            days = rules.days_to_response(rules.trajectory(instrument, points, first_dose=first), first)
+        rows.append(
+            CourseRow(
+                plan_id=plan_id,
+                patient_id=patient_id,
+                start=first,
+                route=route,
+                indication=indication,
+                prescriber_id=prescriber_id,
+                therapist_id=therapist_id,
+                finished=given.sessions_to_come == 0,
+                outcome=outcome,
+                days_to_response=days,
+                follow_ups=rules.durability(instrument, points, first_dose=first, course_end=last, now=now),
+            )
+        )
+    access_event_record(
+        ctx=ctx,
+        action=Action.OUTCOME_COHORTS,
+        detail={"courses": len(rows), "scope": scope.value, "filter": _filter_detail(where)},
+    )
+    return rows
+
+
+def _filter_detail(where: CohortFilter) -> dict[str, object]:
+    return {
+        "from": where.start_from.isoformat() if where.start_from else "",
+        "to": where.start_to.isoformat() if where.start_to else "",
+        "route": where.route,
+        "indication": where.indication,
+        "clinician": where.clinician,
+    }
+
+
+def figures(label: str, rows: Iterable[CourseRow]) -> CohortFigures:
+    """The cohort's figures from its courses (pure counting: the test recomputes them from raw responses)."""
+    rows = list(rows)
+    started = len(rows)
+    completers = [r for r in rows if r.outcome.complete]
+    responders = [r for r in completers if r.outcome.response]
+    durability: dict[int, Rate] = {}
+    for index, months in enumerate(FOLLOW_UP_MONTHS):
+        measured = [r.follow_ups[index] for r in responders if r.follow_ups[index].status in _MEASURED]
+        durability[months] = Rate(sum(1 for p in measured if p.status == "responding"), len(measured))
+    days = [r.days_to_response for r in rows if r.days_to_response is not None]
+
+    def count(test: Callable[[rules.CourseOutcome], bool | None]) -> int:
+        return sum(1 for r in completers if test(r.outcome))
+
+    return CohortFigures(
+        label=label,
+        started=started,
+        with_baseline=sum(1 for r in rows if r.outcome.baseline is not None),
+        with_end=sum(1 for r in rows if r.outcome.end is not None),
+        completers=len(completers),
+        response_all=Rate(count(lambda o: o.response), started),
+        remission_all=Rate(count(lambda o: o.remission), started),
+        worsened_all=Rate(count(lambda o: o.worsened), started),
+        response_completers=Rate(count(lambda o: o.response), len(completers)),
+        remission_completers=Rate(count(lambda o: o.remission), len(completers)),
+        worsened_completers=Rate(count(lambda o: o.worsened), len(completers)),
+        median_days_to_response=median(days) if days else None,
+        durability=durability,
+    )
+
+
+_MEASURED = ("responding", "not responding")
+
+ROUTE_LABELS = dict(Route.choices)
+
+
+def _month(row: CourseRow) -> str:
+    return timezone.localdate(row.start).strftime("%Y-%m")
+
+
+DIMENSIONS: dict[str, tuple[str, Callable[[CourseRow], str]]] = {
+    "month": ("Start month", _month),
+    "indication": ("Indication", lambda row: row.indication),
+    "route": ("Route", lambda row: ROUTE_LABELS.get(row.route, row.route)),
+    "prescriber": ("Prescriber", lambda row: str(row.prescriber_id or "")),
+}
+
+
+def cohorts_by(rows: list[CourseRow], dimension: str) -> list[CohortFigures]:
+    """The figures of each group of `rows` by `dimension` (month, indication, route, prescriber), in order."""
+    _, key = DIMENSIONS[dimension]
+    groups: dict[str, list[CourseRow]] = {}
+    for row in rows:
+        groups.setdefault(key(row), []).append(row)
+    return [figures(label, groups[label]) for label in sorted(groups)]

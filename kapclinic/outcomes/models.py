@@ -1,0 +1,98 @@
+"""Prompts on the record (issue 19, item 2): a rule fired for a patient's course, and the clinician's answer.
+
+A prompt stays open until a clinician of the care team records an action; the action is append-only (who, when,
+what and why) and clears the prompt. One open prompt per patient, course, rule and instrument (unique, so two
+evaluations at once cannot raise it twice), and never twice for the same evidence.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class PromptRule(models.TextChoices):
+    EARLY_NON_RESPONSE = "early_non_response", "Early non-response"
+    WORSENING = "worsening", "Worsening"
+    RELAPSE = "relapse", "Relapse"
+    LOSS_AT_FOLLOW_UP = "loss_at_follow_up", "Loss of response at follow-up"
+
+
+class PromptChoice(models.TextChoices):
+    """What the clinician decides (issue 19 item 2; outcomes.md section 1: scores change the plan)."""
+
+    CONTINUE = "continue", "Continue the plan as it is"
+    ADJUST_PLAN = "adjust_plan", "Adjust the plan (dose, route, frequency)"
+    ADD_INTEGRATION = "add_integration", "Add integration sessions"
+    BOOSTER = "booster", "Booster session"
+    REFER = "refer", "Refer elsewhere"
+    STOP = "stop", "Stop the course"
+
+
+class OutcomePrompt(models.Model):
+    """A rule that fired for a patient's course, with the evidence it fired on."""
+
+    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="outcome_prompts")
+    # The course: the signed plan in force when the rule fired.
+    plan = models.ForeignKey("plans.TreatmentPlan", on_delete=models.PROTECT, related_name="outcome_prompts")
+    rule = models.CharField(max_length=24, choices=PromptRule.choices)
+    instrument = models.CharField(max_length=30)
+    reason = models.TextField()
+    source = models.TextField()
+    # [{"at": ISO datetime, "total": int}, ...]: the scores the rule read, oldest first.
+    evidence = models.JSONField(default=list)
+    # The newest score of the evidence: the same evidence never raises the prompt again once answered.
+    evidence_until = models.DateTimeField()
+    raised_at = models.DateTimeField(default=timezone.now)
+    cleared_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-raised_at", "-id"]
+        indexes = [models.Index(fields=["cleared_at", "patient"], name="outcome_prompt_open")]
+        constraints = [
+            models.CheckConstraint(name="outcome_prompt_rule_known", condition=Q(rule__in=PromptRule.values)),
+            models.UniqueConstraint(
+                fields=["patient", "plan", "rule", "instrument"],
+                condition=Q(cleared_at__isnull=True),
+                name="outcome_prompt_one_open",
+            ),
+            models.UniqueConstraint(
+                fields=["patient", "plan", "rule", "instrument", "evidence_until"],
+                name="outcome_prompt_once_per_evidence",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rule} on {self.instrument} for patient {self.patient_id}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.cleared_at is None
+
+    @property
+    def evidence_points(self) -> list[tuple[datetime, int]]:
+        """The evidence as (when, total), for the pages."""
+        return [(datetime.fromisoformat(point["at"]), int(point["total"])) for point in self.evidence]
+
+
+class PromptAction(models.Model):
+    """The clinician's answer to a prompt: one per prompt, append-only (trigger); it clears the prompt."""
+
+    prompt = models.OneToOneField(OutcomePrompt, on_delete=models.PROTECT, related_name="action")
+    choice = models.CharField(max_length=16, choices=PromptChoice.choices)
+    reason = models.TextField(max_length=2000)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(name="prompt_action_choice_known", condition=Q(choice__in=PromptChoice.values)),
+            models.CheckConstraint(name="prompt_action_has_reason", condition=~Q(reason="")),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.choice} on prompt {self.prompt_id}"

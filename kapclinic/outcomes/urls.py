@@ -1,0 +1,12 @@
+from django.urls import path
+
+from kapclinic.outcomes import views
+
+app_name = "outcomes"
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+    path("cohorts.csv", views.dashboard_csv, name="dashboard_csv"),
+    path("prompts/", views.prompts, name="prompts"),
+    path("prompts/<id:prompt_id>/", views.prompt, name="prompt"),
+    path("patients/<id:patient_id>/", views.patient, name="patient"),
+]

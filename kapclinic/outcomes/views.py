@@ -1,0 +1,205 @@
+"""Outcome pages: a clinician's open prompts, one prompt with its answer, a patient's outcome."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+
+from kapclinic.accounts.models import User
+from kapclinic.accounts.web import current_user, querystring_without_page, refused_status, submitted
+from kapclinic.audit.context import AuditContext
+from kapclinic.clinical.benchmarks import BENCHMARKS
+from kapclinic.csvsafe import csv_lines
+from kapclinic.errors import AccessDenied
+from kapclinic.outcomes import services
+from kapclinic.outcomes.cohorts import (
+    FOLLOW_UP_MONTHS,
+    CohortFigures,
+    CohortFilter,
+    Rate,
+    cohorts_by,
+    course_rows,
+    figures,
+)
+from kapclinic.outcomes.forms import GROUPINGS, CohortFilterForm, PromptActionForm
+from kapclinic.outcomes.selectors import open_prompts_page, patient_outcome, prompt_get
+from kapclinic.patients.access import is_on_care_team
+from kapclinic.patients.pages import refusals_as_pages
+from kapclinic.roles import Action, Role, Scope, may, scope_for
+
+
+@login_required
+@refusals_as_pages
+def prompts(request: HttpRequest) -> HttpResponse:
+    user = current_user(request)
+    if not may(user.role, Action.OUTCOME_VIEW):
+        raise AccessDenied("Your role does not see outcome prompts.")
+    page = open_prompts_page(ctx=AuditContext.from_request(request), page=request.GET.get("page"))
+    return render(request, "outcomes/prompts.html", {"page": page, "querystring": querystring_without_page(request)})
+
+
+@login_required
+@refusals_as_pages
+def prompt(request: HttpRequest, prompt_id: int) -> HttpResponse:
+    """The prompt with its evidence; the care team answers it here (POST)."""
+    ctx = AuditContext.from_request(request)
+    form = PromptActionForm(request.POST if request.method == "POST" else None)
+    status = 200
+    if request.method == "POST":
+        call = lambda: services.prompt_act(  # noqa: E731 - the service call the form runs when valid
+            ctx=ctx, prompt_id=prompt_id, choice=form.cleaned_data["choice"], reason=form.cleaned_data["reason"]
+        )
+        if submitted(form, call) is not None:
+            messages.success(request, "Your answer is on the record; the prompt is cleared.")
+            return redirect("outcomes:prompt", prompt_id=prompt_id)
+        status = refused_status(form)
+    found = prompt_get(ctx=ctx, prompt_id=prompt_id)
+    user = current_user(request)
+    scope = scope_for(user.role, Action.OUTCOME_PROMPT_ACT)
+    can_act = found.is_open and (
+        scope is Scope.ALL or (scope is Scope.TEAM and is_on_care_team(user_id=user.pk, patient_id=found.patient_id))
+    )
+    return render(
+        request,
+        "outcomes/prompt.html",
+        {"prompt": found, "patient": found.patient, "form": form, "can_act": can_act},
+        status=status,
+    )
+
+
+@login_required
+@refusals_as_pages
+def patient(request: HttpRequest, patient_id: int) -> HttpResponse:
+    status = patient_outcome(ctx=AuditContext.from_request(request), patient_id=patient_id)
+    return render(request, "outcomes/patient.html", {"status": status, "patient": status.patient})
+
+
+def _filter_form(request: HttpRequest) -> CohortFilterForm:
+    clinicians = [
+        (user.pk, user.display_name)
+        for user in User.objects.filter(role__in=[Role.PRESCRIBER, Role.THERAPIST], is_active=True).order_by(
+            "last_name", "first_name", "pk"
+        )
+    ]
+    return CohortFilterForm(request.GET or None, clinicians=clinicians)
+
+
+def _cohorts(request: HttpRequest) -> tuple[CohortFilterForm, CohortFigures | None, list[CohortFigures], str]:
+    """The filter form and, when it is valid, the overall figures and the cohorts (audited in course_rows)."""
+    user = current_user(request)
+    if not may(user.role, Action.OUTCOME_COHORTS):
+        course_rows(ctx=AuditContext.from_request(request), where=CohortFilter())  # refuses and audits
+    form = _filter_form(request)
+    if request.GET and not form.is_valid():
+        return form, None, [], "month"
+    data = form.cleaned_data if request.GET else {}
+    group = data.get("group") or "month"
+    where = CohortFilter(
+        start_from=data.get("start_from"),
+        start_to=data.get("start_to"),
+        route=data.get("route") or "",
+        indication=(data.get("indication") or "").strip().upper(),
+        clinician=data.get("clinician"),
+    )
+    rows = course_rows(ctx=AuditContext.from_request(request), where=where)
+    groups = cohorts_by(rows, group)
+    if group == "prescriber":
+        names = dict(form.fields["clinician"].choices)  # type: ignore[attr-defined]
+        groups = [
+            replace(g, label=str(names.get(int(g.label), "not signed")) if g.label else "not signed") for g in groups
+        ]
+    return form, figures("Every course", rows), groups, group
+
+
+@login_required
+@refusals_as_pages
+def dashboard(request: HttpRequest) -> HttpResponse:
+    """The clinic's outcomes by cohort beside the published benchmarks (director; a prescriber: own patients)."""
+    form, overall, groups, group = _cohorts(request)
+    return render(
+        request,
+        "outcomes/dashboard.html",
+        {
+            "form": form,
+            "overall": overall,
+            "groups": groups,
+            "group_label": dict(GROUPINGS)[group],
+            "benchmarks": BENCHMARKS,
+            "querystring": request.GET.urlencode(),
+        },
+        status=200 if overall is not None else 422,
+    )
+
+
+CSV_COLUMNS = (
+    "cohort",
+    "started",
+    "with_baseline",
+    "with_end_of_course",
+    "completers",
+    "not_evaluable",
+    *(
+        f"{what}_{population}_{part}"
+        for population in ("all_started", "completers")
+        for what in ("response", "remission", "worsened")
+        for part in ("count", "percent", "ci95_low", "ci95_high")
+    ),
+    "median_days_to_response",
+    *(f"still_responding_{months}m_{part}" for months in FOLLOW_UP_MONTHS for part in ("count", "of")),
+)
+
+
+def _percent(value: float | None) -> str:
+    return "" if value is None else f"{value * 100:.1f}"
+
+
+def _rate_cells(rate: Rate) -> list[object]:
+    interval = rate.interval
+    return [
+        rate.count,
+        _percent(rate.share),
+        _percent(interval[0] if interval else None),
+        _percent(interval[1] if interval else None),
+    ]
+
+
+def _csv_row(found: CohortFigures) -> list[object]:
+    return [
+        found.label,
+        found.started,
+        found.with_baseline,
+        found.with_end,
+        found.completers,
+        found.not_evaluable,
+        *_rate_cells(found.response_all),
+        *_rate_cells(found.remission_all),
+        *_rate_cells(found.worsened_all),
+        *_rate_cells(found.response_completers),
+        *_rate_cells(found.remission_completers),
+        *_rate_cells(found.worsened_completers),
+        "" if found.median_days_to_response is None else found.median_days_to_response,
+        *(
+            cell
+            for months in FOLLOW_UP_MONTHS
+            for cell in (found.durability[months].count, found.durability[months].of)
+        ),
+    ]
+
+
+@login_required
+@refusals_as_pages
+def dashboard_csv(request: HttpRequest) -> HttpResponse:
+    """The dashboard's figures as CSV: the overall row, then one per cohort (PHQ-9; percentages to one decimal)."""
+    form, overall, groups, _ = _cohorts(request)
+    if overall is None:
+        return HttpResponse(
+            " ".join(str(m) for errors in form.errors.values() for m in errors), status=422, content_type="text/plain"
+        )
+    body = "".join(csv_lines(CSV_COLUMNS, (_csv_row(found) for found in [overall, *groups])))
+    response = HttpResponse(body, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="outcome-cohorts.csv"'
+    return response
