@@ -168,12 +168,12 @@ _PG_FUNCTION = """
 CREATE OR REPLACE FUNCTION kapclinic_record_version() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     column_name text := TG_ARGV[0];
-    via text := TG_ARGV[1];
-    owns text := TG_ARGV[2];
+    link_via text := TG_ARGV[1];
+    link_owns text := TG_ARGV[2];
     clinic boolean := TG_ARGV[3] = 'clinic';
     refs bigint[] := ARRAY[]::bigint[];
-    ref bigint;
-    patient bigint;
+    one_ref bigint;
+    found_patient bigint;
 BEGIN
     IF TG_OP <> 'DELETE' THEN
         refs := refs || (to_jsonb(NEW) ->> column_name)::bigint;
@@ -181,22 +181,23 @@ BEGIN
     IF TG_OP <> 'INSERT' THEN
         refs := refs || (to_jsonb(OLD) ->> column_name)::bigint;
     END IF;
-    FOREACH ref IN ARRAY refs LOOP
+    FOREACH one_ref IN ARRAY refs LOOP
         IF clinic THEN
-            patient := 0;
-        ELSIF via = '' THEN
-            patient := ref;
+            found_patient := 0;
+        ELSIF link_via = '' THEN
+            found_patient := one_ref;
         ELSE
-            SELECT o.patient_id INTO patient FROM chart_recordowner o WHERE o.kind = via AND o.ref = ref;
+            SELECT o.patient_id INTO found_patient FROM chart_recordowner o WHERE o.kind = link_via AND o.ref = one_ref;
         END IF;
-        IF patient IS NOT NULL THEN
-            INSERT INTO chart_recordversion AS v (patient_id, version) VALUES (patient, 1)
-                ON CONFLICT (patient_id) DO UPDATE SET version = v.version + 1;
+        IF found_patient IS NOT NULL THEN
+            INSERT INTO chart_recordversion AS v (patient_id, version) VALUES (found_patient, 1)
+                ON CONFLICT ON CONSTRAINT chart_recordversion_pkey DO UPDATE SET version = v.version + 1;
         END IF;
     END LOOP;
-    IF owns <> '' AND TG_OP = 'INSERT' AND patient IS NOT NULL THEN
-        INSERT INTO chart_recordowner (kind, ref, patient_id) VALUES (owns, (to_jsonb(NEW) ->> 'id')::bigint, patient)
-            ON CONFLICT (kind, ref) DO NOTHING;
+    IF link_owns <> '' AND TG_OP = 'INSERT' AND found_patient IS NOT NULL THEN
+        INSERT INTO chart_recordowner (kind, ref, patient_id)
+            VALUES (link_owns, (to_jsonb(NEW) ->> 'id')::bigint, found_patient)
+            ON CONFLICT ON CONSTRAINT chart_recordowner_kind_ref DO NOTHING;
     END IF;
     RETURN NULL;
 END

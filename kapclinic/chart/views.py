@@ -55,7 +55,7 @@ def patient_chart(request: HttpRequest, patient_id: int) -> HttpResponse:
     # the read is audited above on every request, from the cache or not.
     body = cached_part(request, fragment_key("chart", request, patient, user.pk, user.role), draw)
     # Drawn anew, the chart has read what the banner shows: the banner, if drawn anew too, reads it no second time.
-    shared = {k: drawn[k] for k in ("header", "safety_flags", "banner_evaluation") if k in drawn}
+    shared: dict[str, object] = {k: drawn[k] for k in ("header", "safety_flags", "banner_evaluation") if k in drawn}
     return render(request, "chart/patient.html", {**shared, "patient": patient, "access": access, "chart_body": body})
 
 

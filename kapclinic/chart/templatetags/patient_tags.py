@@ -31,6 +31,7 @@ def patient_banner(context: template.Context, patient: Patient, heading: bool = 
     def draw(csrf_token: str) -> str:
         banner_context = _banner_context(context, patient, heading)
         banner_context["csrf_token"] = csrf_token
+        assert context.template is not None  # a tag renders inside a template
         return context.template.engine.get_template("chart/_banner.html").render(context.new(banner_context))
 
     if getattr(access, "emergency", None) is not None:
