@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 from django.conf import settings as django_settings
 from django.contrib.auth.hashers import get_hasher, make_password
+from django.core.cache import cache
 from django.db import transaction
 from django.test import Client, override_settings
 
@@ -67,6 +68,13 @@ def _test_only_settings() -> Iterator[None]:
     """
     with override_settings(PASSWORD_HASHERS=FAST_PASSWORD_HASHERS, WHITENOISE_AUTOREFRESH=True):
         yield
+
+
+@pytest.fixture(autouse=True)
+def _page_parts_forgotten() -> None:
+    """Empty the cache of drawn page parts (kapclinic/chart/fragments.py) before each test: a test's writes are
+    rolled back after it, so the next test may reach the same record version with other content."""
+    cache.clear()
 
 
 @pytest.fixture(autouse=True)

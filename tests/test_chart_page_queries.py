@@ -16,19 +16,18 @@ from kapclinic.accounts.models import User
 from kapclinic.dosing.models import VitalSign
 from kapclinic.measures.models import QuestionnaireResponse
 
-# session, user; patient (and the nurse's care-team check), audit chain head and INSERT; the care team with the
-# users' names, duplicate flags; the clinicians to assign (prescriber); open safety flags, recent scores, trajectory
-# scores, measurement schedule and its dosing days; the plan with its therapist and signer; consent; therapy notes
-# (their team check reads the care team above); dosing sessions with checklists; appointments with clinicians; the
-# inquiry with the portal login and the banner's allergies (one query, where each was one); the header's inbox and
-# message counts (one query); the prescriber's open outcome prompts (one query; a nurse sees none, no query).
-CHART = {"prescriber": 21, "nurse": 20}
+# From the cache (chart/fragments.py; the request before drew it): session, user; patient (and the nurse's
+# care-team check); the record version with the banner's allergies; audit chain head and INSERT; the header's
+# inbox and message counts (one query); the prescriber's open outcome prompts, drawn live beside the cached body
+# (one query; a nurse sees none, no query). What the chart shows is read when the record changes
+# (tests/test_patients.py, test_chart_query_count_is_constant, counts that).
+CHART = {"prescriber": 8, "nurse": 8}
 # session, user; the session with plan, clinicians, checklist, check-in, administration and discharge (and who did
 # each); patient (and the nurse's care-team check), audit chain head and INSERT; vital signs, alerts, clearances,
-# orders, events, transitions; the banner: allergies, safety flags, care team, duplicate flags; the notes about the
-# session; the header's counts. (Past the dose, as here, not the products, lots and stock of the dose section,
-# which is not shown.)
-SESSION = {"prescriber": 18, "nurse": 19}
+# orders, events, transitions; the record version with the banner's allergies (the banner itself from the cache);
+# the notes about the session; the header's counts. (Past the dose, as here, not the products, lots and stock of
+# the dose section, which is not shown.)
+SESSION = {"prescriber": 15, "nurse": 16}
 
 
 def _pages() -> dict[str, str]:

@@ -170,16 +170,23 @@ def test_chart_query_count_is_constant(
 ) -> None:
     client = client_for("nurse")
     client.get(f"/patients/{team_patient.pk}/")
-    # session, user, patient, care-team check, audit chain head and INSERT, care team with users, duplicate flags,
-    # open safety flags, recent scores, trajectory scores, measurement schedule, current treatment plan,
-    # consent status, therapy notes (the notes' team check reads the care team above), dosing sessions with
-    # checklists, appointments, the inquiry the patient came from with the banner's allergies (the evaluation), the
-    # header's inbox and message counts (one query)
-    with django_assert_num_queries(19):
+    # Drawn anew (the record changed): session, user, patient, care-team check, the record version with the
+    # banner's allergies (the evaluation's data; chart/fragments.py), audit chain head and INSERT, care team with
+    # users, duplicate flags, open safety flags, recent scores, trajectory scores, measurement schedule, current
+    # treatment plan, consent status, therapy notes (the notes' team check reads the care team above), dosing
+    # sessions with checklists, appointments, the inquiry the patient came from, the header's inbox and message
+    # counts (one query)
+    Patient.objects.filter(pk=team_patient.pk).update(pronouns="they/them")
+    with django_assert_num_queries(20):
         response = client.get(f"/patients/{team_patient.pk}/")
     assert response.status_code == 200
+    # From the cache, the record unchanged: session, user, patient, care-team check, the record version, audit
+    # chain head and INSERT, the header's counts: the chart's own reads and the banner's are gone.
+    with django_assert_num_queries(8):
+        response = client.get(f"/patients/{team_patient.pk}/")
+    assert "they/them" in response.content.decode()
     _many_patients(20)
-    with django_assert_num_queries(19):
+    with django_assert_num_queries(8):
         client.get(f"/patients/{team_patient.pk}/")
 
 

@@ -6,15 +6,19 @@ measures, therapy, appointments) and the patients app; none of them imports it.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 
 from kapclinic.accounts.models import User
 from kapclinic.accounts.web import current_user
 from kapclinic.appointments.models import Appointment
 from kapclinic.audit.context import AuditContext
 from kapclinic.chart.export import record_export
+from kapclinic.chart.fragments import cached_part, facts_of, fragment_key
 from kapclinic.chart.sections import chart_sections
 from kapclinic.chart.summary import chart_summary
 from kapclinic.clinical.instruments import INSTRUMENTS
@@ -39,10 +43,24 @@ def patient_chart(request: HttpRequest, patient_id: int) -> HttpResponse:
     if user.role == Role.PATIENT:
         return redirect("portal:home")
     access = patient_get_for_user(ctx=AuditContext.from_request(request), patient_id=patient_id)
-    return render(request, "chart/patient.html", _chart_context(user, access))
+    patient = access.patient
+
+    drawn: dict[str, object] = {}
+
+    def draw(csrf_token: str) -> str:
+        drawn.update(_chart_context(user, access, facts_of(request, patient.pk).evaluation))
+        return render_to_string("chart/_body.html", {**drawn, "csrf_token": csrf_token}, request=request)
+
+    # What the chart shows differs by user (therapy notes by care team and authorship), so the part is the user's;
+    # the read is audited above on every request, from the cache or not.
+    body = cached_part(request, fragment_key("chart", request, patient, user.pk, user.role), draw)
+    # Drawn anew, the chart has read what the banner shows: the banner, if drawn anew too, reads it no second time.
+    shared: dict[str, object] = {k: drawn[k] for k in ("header", "safety_flags", "banner_evaluation") if k in drawn}
+    return render(request, "chart/patient.html", {**shared, "patient": patient, "access": access, "chart_body": body})
 
 
-def _chart_context(user: User, access: PatientAccess) -> dict[str, object]:
+def _chart_context(user: User, access: PatientAccess, evaluation: tuple[dict[str, Any] | None]) -> dict[str, object]:
+    """`evaluation`: the evaluation's data as read with the record version (chart/fragments.py), for the banner."""
     patient = access.patient
     header = chart_header(patient=patient)
     show_clinical = may(user.role, Action.PATIENT_VIEW_CLINICAL)
@@ -57,29 +75,20 @@ def _chart_context(user: User, access: PatientAccess) -> dict[str, object]:
     team_by_role = {m.role: m for m in header.care_team}
     can_view_scores = may(user.role, Action.MEASURE_VIEW)
     can_edit_full = may(user.role, Action.PATIENT_EDIT)
-    # The inquiry (the intake section, always shown), the portal login and the evaluation's data (the banner's
-    # allergies) in one query, where the page read each by itself as it rendered (issue 15, item 3).
-    joined = (
-        ["inquiry"]
-        + (["user"] if can_edit_full and patient.user_id else [])
-        + (["evaluation"] if show_clinical else [])
-    )
-    fields = {
-        "inquiry": ("id", "created_at", "status"),
-        "user": ("username", "must_change_password"),
-        "evaluation": ("data",),
-    }
+    # The inquiry (the intake section, always shown) and the portal login in one query, where the page read each
+    # by itself as it rendered (issue 15, item 3).
+    joined = ["inquiry"] + (["user"] if can_edit_full and patient.user_id else [])
+    fields = {"inquiry": ("id", "created_at", "status"), "user": ("username", "must_change_password")}
     extras = (
         Patient.objects.filter(pk=patient.pk)
         .select_related(*joined)
         .only("pk", *(["user"] if "user" in joined else []), *(f"{j}__{f}" for j in joined for f in fields[j]))
         .get()
     )
-    evaluation = getattr(extras, "evaluation", None) if show_clinical else None  # None: no evaluation yet
     return {
         "inquiry": getattr(extras, "inquiry", None),
         "portal_user": extras.user if "user" in joined else None,
-        "banner_evaluation": (evaluation.data if evaluation else None,) if show_clinical else None,
+        "banner_evaluation": evaluation if show_clinical else None,
         "safety_flags": open_safety_flags_for_patient(patient_id=patient.pk) if can_view_scores else [],
         "can_acknowledge": may(user.role, Action.SAFETY_ACKNOWLEDGE),
         "responses": recent_responses(patient_id=patient.pk) if can_view_scores else [],
