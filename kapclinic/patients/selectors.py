@@ -12,8 +12,9 @@ from django.db.models import Q, QuerySet
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.services import access_events_record_many
 from kapclinic.clinical.registry import PersonKey, SearchTerms, duplicate_reasons, parse_search, search_fold
-from kapclinic.patients.access import on_care_team_of, patients_visible_to
+from kapclinic.patients.access import on_care_team_of, patients_in_scope, patients_visible_to
 from kapclinic.patients.models import CareTeamMember, DuplicateFlag, Patient
+from kapclinic.prepared import AFTER_ALL, prepared_rows
 from kapclinic.roles import Action, Scope, scope_for
 
 MAX_PAGE_SIZE = 100
@@ -22,8 +23,6 @@ MAX_PAGE_SIZE = 100
 # The list counts its matches only this far past the page shown: "more than 50" instead of counting the whole
 # table on every keystroke (issue 15, item 3).
 COUNT_CAP = 50
-# Above every code point: `column < prefix + _AFTER_ALL` bounds the strings that start with `prefix`.
-_AFTER_ALL = "\U0010ffff"
 
 
 @dataclass(frozen=True)
@@ -61,7 +60,7 @@ def _starts_with(column: str, prefix: str) -> Q:
     """
     if connection.vendor == "postgresql":
         return Q(**{f"{column}__startswith": prefix})
-    return Q(**{f"{column}__gte": prefix, f"{column}__lt": prefix + _AFTER_ALL})
+    return Q(**{f"{column}__gte": prefix, f"{column}__lt": prefix + AFTER_ALL})
 
 
 def _apply_search(patients: QuerySet[Patient], terms: SearchTerms) -> QuerySet[Patient]:
@@ -144,19 +143,79 @@ def patient_search_for_user(
     limit = max(1, min(limit, MAX_PAGE_SIZE))
     offset = max(0, offset)
     terms = parse_search(query)
-    patients = _apply_search(patients_visible_to(ctx=ctx), terms)
-    if own_caseload and scope_for(ctx.user.role, Action.PATIENT_LIST) is not Scope.TEAM:
-        # A team-scoped role sees only its caseload already (patients_visible_to).
-        patients = patients.filter(on_care_team_of(ctx.user.pk))
-    count, capped = _count_capped(patients, offset=offset, limit=limit)
+    patients_visible_to(ctx=ctx)  # the role's check (and its refusal recorded); the rows come from the shapes below
+    role = ctx.user.role
+    scope = scope_for(role, Action.PATIENT_LIST)
+    caseload = own_caseload and scope is not Scope.TEAM  # a team-scoped role sees only its caseload already
     words = _folded_words(terms) if not (terms.mrn or terms.birth_date or terms.phone_digits) else []
-    if words:
-        items = _name_page(patients, words, offset=offset, limit=limit)
-    else:
+    if terms.mrn or terms.birth_date or (terms.phone_digits and len(terms.phone_digits) >= 10):
+        # Rare and exact: built per request.
+        patients = _apply_search(patients_in_scope(scope, ctx.user.pk), terms)
+        if caseload:
+            patients = patients.filter(on_care_team_of(ctx.user.pk))
+        count, capped = _count_capped(patients, offset=offset, limit=limit)
         items = list(patients.order_by("family_name", "given_name", "id")[offset : offset + limit])
+    else:
+        count, capped, items = _prepared_page(
+            scope, ctx.user.pk, caseload, terms.phone_digits or "", words, offset, limit
+        )
     detail = {"query": query[:100], "offset": offset} if query else {"offset": offset}
     access_events_record_many(ctx=ctx, action=Action.PATIENT_LIST, patient_ids=[p.pk for p in items], detail=detail)
     return PatientPage(items=items, count=count, offset=offset, limit=limit, count_capped=capped)
+
+
+def _prepared_page(
+    scope: Scope, user_id: int, caseload: bool, digits: str, words: list[str], offset: int, limit: int
+) -> tuple[int, bool, list[Patient]]:
+    """The list, the caseload, a name search and a search by some of a phone number's digits: the capped count
+    and the page, each query built once per process and shape (kapclinic/prepared.py) and run with the user's id
+    and the typed words; the same SQL as patient_search_for_user built them each time."""
+    shape = (scope, caseload, bool(digits), len(words), offset, limit)
+
+    def matching(user: int, *typed: str) -> QuerySet[Patient]:
+        patients = patients_in_scope(scope, user)
+        if caseload:
+            patients = patients.filter(on_care_team_of(user))
+        if digits:
+            return patients.filter(
+                _starts_with("phone_digits", typed[0]) | _starts_with("phone_digits_reversed", typed[1])
+            )
+        for word in typed:
+            patients = patients.filter(_name_starts_with(word))
+        return patients
+
+    typed = [digits, digits[::-1]] if digits else words
+    ceiling = max(COUNT_CAP, offset + limit)
+    counted = len(
+        prepared_rows(
+            ("patients.count", *shape),
+            lambda user, *t: matching(user, *t).order_by().values_list("pk", flat=True)[: ceiling + 1],
+            user_id,
+            *typed,
+        )
+    )
+    count, capped = (ceiling, True) if counted > ceiling else (counted, False)
+    end = offset + limit
+    if not words:
+        items = prepared_rows(
+            ("patients.page", *shape),
+            lambda user, *t: matching(user, *t).order_by("family_name", "given_name", "id")[offset:end],
+            user_id,
+            *typed,
+        )
+        return count, capped, items
+    # A name search's page as _name_page reads it: one query per name column, merged here.
+    keys: set[tuple[str, str, int]] = set()
+    for column in _NAME_COLUMNS:
+
+        def by_column(user: int, first: str, *rest: str, column: str = column) -> QuerySet[Any]:
+            narrowed = matching(user, *rest)
+            return narrowed.filter(_starts_with(column, first)).order_by(*_NAME_ORDER).values_list(*_NAME_ORDER)[:end]
+
+        keys.update(prepared_rows(("patients.names", column, *shape), by_column, user_id, *words))
+    chosen = [pk for _, _, pk in sorted(keys)[offset:end]]
+    found = Patient.objects.in_bulk(chosen)
+    return count, capped, [found[pk] for pk in chosen]
 
 
 @dataclass(frozen=True)
