@@ -64,11 +64,15 @@ def test_the_day_pages_ask_the_same_queries_however_long_the_history(
     assert counts == {name: queries for name, (_, _, queries) in PAGES.items()}
 
 
-def _plan(sql: str) -> str:
+def _plan(sql: str, *, driven_by_sessions: bool = False) -> str:
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             # A small table may be read whole; what matters is that the planner is allowed the index.
             cursor.execute("SET LOCAL enable_seqscan = off")
+            if driven_by_sessions:
+                # With statistics gathered by earlier tests, a few rows may be reached from the care team by
+                # primary key instead; the question is whether the sessions' own filter can use its index.
+                cursor.execute("SET LOCAL enable_nestloop = off")
             cursor.execute("EXPLAIN " + sql)
         else:
             cursor.execute("EXPLAIN QUERY PLAN " + sql)
@@ -84,7 +88,7 @@ def _sessions_sql(call: Any) -> str:
 def test_the_sessions_waiting_for_the_prescriber_start_from_the_state_index(clinic: dict[str, User]) -> None:
     sessions_ensure(staff=clinic, past=50, today=8, coming=0)
     assert sessions_waiting_for_prescriber(clinic["prescriber"])  # today's held and cleared sessions
-    plan = _plan(_sessions_sql(lambda: sessions_waiting_for_prescriber(clinic["prescriber"])))
+    plan = _plan(_sessions_sql(lambda: sessions_waiting_for_prescriber(clinic["prescriber"])), driven_by_sessions=True)
     assert "dosing_session_state_when" in plan
     if connection.vendor == "sqlite":  # not a walk through every session in time order
         assert "SCAN dosing_dosingsession" not in plan

@@ -110,6 +110,17 @@ NOT_SHOWN = frozenset(
         "reminders_reminderpreference",
         "reminders_remindersent",
         "reminders_bookingreply",
+        # Billing's own pages; the chart shows none of it (its Insurance line is the patient's own fields).
+        "billing_coverage",
+        "billing_chargeline",
+        "billing_chargereview",
+        # Outcome prompts are drawn live beside the cached chart body (templates/chart/patient.html), never in it.
+        "outcomes_outcomeprompt",
+        "outcomes_promptaction",
+        # A kept referral bundle and the choices on it: shown on their own pages; what is taken is written to the
+        # evaluation and the responses, which move the version.
+        "fhir_referralimport",
+        "fhir_referralchoice",
     }
 )
 # accounts_user: only the columns pages show; sign-ins (last_login) and password changes move nothing.

@@ -53,7 +53,7 @@ class ReferralListOut(Schema):
     count: int
 
 
-class ListParams(Schema):
+class ReferralListParams(Schema):
     limit: int = Field(default=20, ge=1, le=100)
     offset: Offset = 0
 
@@ -199,7 +199,9 @@ def referral_import_create(request: HttpRequest, patient_id: DbId) -> Status[dic
 
 
 @router.get("/patients/{patient_id}/referral-imports", response={200: ReferralListOut, **ERROR_ANSWERS})
-def referral_import_list(request: HttpRequest, patient_id: DbId, params: Query[ListParams]) -> dict[str, object]:
+def referral_import_list(
+    request: HttpRequest, patient_id: DbId, params: Query[ReferralListParams]
+) -> dict[str, object]:
     """The bundles kept for the patient, newest first: who uploaded them, when, from whom."""
     found = referrals_for_patient(ctx=api_context(request), patient_id=patient_id)
     page = found[params.offset : params.offset + params.limit]

@@ -26,7 +26,7 @@ class ScoreOut(Schema):
     total: int
 
 
-class FindingOut(Schema):
+class OutcomeFindingOut(Schema):
     rule: str
     fires: bool | None = Field(description="true: the rule fires; null: the record cannot tell (see reason)")
     reason: str
@@ -58,7 +58,7 @@ class InstrumentOutcomeOut(Schema):
     name: str
     latest: ScoreOut | None
     outcome: CourseOutcomeOut | None = Field(description="null while the course goes on")
-    findings: list[FindingOut]
+    findings: list[OutcomeFindingOut]
     follow_ups: list[FollowUpOut]
 
 
