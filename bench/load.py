@@ -246,6 +246,7 @@ def measure_load(patients: int, users: int, seconds: float, warmup: float) -> di
     if not os.environ.get("DATABASE_URL"):
         os.environ["DATABASE_URL"] = f"sqlite:///{folder / 'bench.sqlite3'}"
     server: subprocess.Popen[bytes] | None = None
+    keep_logs = True  # until the run ends without errors: the server's log is how a failed request is explained
     try:
         data = prepare(patients, folder)
         print(f"  load: {data['patients']} patients on {data['database']}, {data['load_seconds']} s to load")
@@ -263,6 +264,7 @@ def measure_load(patients: int, users: int, seconds: float, warmup: float) -> di
             and mix["all"]["errors"] == 0
             and bare["all"]["errors"] == 0,
         }
+        keep_logs = mix["all"]["errors"] > 0 or bare["all"]["errors"] > 0
         return {"data": data, "users": users, "seconds": seconds, "mix": mix, "bare": bare, "verdict": verdict}
     finally:
         if server is not None:
@@ -271,6 +273,12 @@ def measure_load(patients: int, users: int, seconds: float, warmup: float) -> di
                 server.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 server.kill()
+        if keep_logs:
+            kept = REPO_ROOT / "bench" / "results" / f"load-logs-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"
+            kept.mkdir(parents=True, exist_ok=True)
+            for log in folder.glob("*.log"):
+                shutil.copy(log, kept / log.name)
+            print(f"  load: errors or a failed run; the server's and locust's logs are kept in {kept}")
         shutil.rmtree(folder, ignore_errors=True)
 
 
