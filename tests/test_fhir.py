@@ -286,3 +286,26 @@ def test_questionnaire_totals_are_screening_observations_merged_with_vitals_newe
         page = api.get(following[0]).json()
     assert len(seen) == len(set(seen)) == 3 + 4 + 2 + 2  # the scores, the full set, the two partial sets (bp, hr)
     assert seen[0] == f"qr-{gad.pk}-total"  # the newest
+
+
+@pytest.mark.django_db
+def test_in_session_sedation_and_dissociation_totals_are_observations_with_the_clinics_code(
+    api_for: Any, personas: dict[str, User], team_patient: Patient
+) -> None:
+    now = timezone.now()
+    nurse = personas["nurse"]
+    moaas = response_make(team_patient, nurse, 4, instrument="moaas", submitted_at=now - timedelta(minutes=20))
+    cadss = response_make(team_patient, nurse, 7, instrument="cadss6", submitted_at=now - timedelta(minutes=10))
+    api = api_for("nurse")
+    surveys = fhir(api, "Observation", {"patient": str(team_patient.pk), "category": "survey"})
+    by_id = {e["resource"]["id"]: e["resource"] for e in surveys["entry"]}
+    assert by_id[f"qr-{moaas.pk}-total"]["code"]["coding"] == [
+        {"system": "urn:kapclinic:instrument-total", "code": "moaas", "display": "MOAA/S (0-5) total"}
+    ]
+    assert by_id[f"qr-{cadss.pk}-total"]["valueQuantity"]["value"] == 7
+    found = fhir(api, "Observation", {"patient": str(team_patient.pk), "code": "urn:kapclinic:instrument-total|cadss6"})
+    assert ids(found) == [f"qr-{cadss.pk}-total"]
+    # A bare code finds it too; the same code in another system does not.
+    assert ids(fhir(api, "Observation", {"patient": str(team_patient.pk), "code": "moaas"})) == [f"qr-{moaas.pk}-total"]
+    assert ids(fhir(api, "Observation", {"patient": str(team_patient.pk), "code": "http://loinc.org|moaas"})) == []
+    assert fhir(api, f"Observation/qr-{moaas.pk}-total")["valueQuantity"]["value"] == 4

@@ -179,8 +179,12 @@ def _score_instruments(codes: list[Token] | None) -> set[str] | None:
     """The instruments whose total the `code` tokens name; None: any."""
     if codes is None:
         return None
-    wanted = {tk.code for tk in codes if tk.system in (None, t.LOINC)}
-    return {code for code in INSTRUMENTS if (found := score_code(code)) is not None and found[0] in wanted}
+    found = {code: score_code(code) for code in INSTRUMENTS}
+    return {
+        code
+        for code, named in found.items()
+        if named is not None and any(tk.code == named[1] and tk.system in (None, named[0]) for tk in codes)
+    }
 
 
 def _categories(search: Search) -> set[str]:

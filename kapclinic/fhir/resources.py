@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 
 from kapclinic.accounts.models import User
-from kapclinic.clinical.instruments import INSTRUMENTS
+from kapclinic.clinical.instruments import INSTRUMENTS, Use
 from kapclinic.dosing.models import VitalSign
 from kapclinic.fhir import terminology as t
 from kapclinic.fhir.search import INCLUDES, REVINCLUDES, SUPPORTED
@@ -174,12 +174,22 @@ def vital_set_observations(
     return made
 
 
-def score_code(instrument: str) -> tuple[str, str] | None:
-    """The LOINC code and display of an instrument's total, when it has one that is a sum (codes.md)."""
+def score_code(instrument: str) -> tuple[str, str, str] | None:
+    """The code system, code and display of an instrument's total, when it has one that is a sum (codes.md).
+
+    LOINC where the instrument has a result code; the in-session scales (MOAA/S, RASS, CADSS-6, the dissociation
+    rating) have none in codes.md, so their totals carry the clinic's own code system (issue 17 item 1 asks for
+    in-session sedation and dissociation scores as Observations; US Core's screening-assessment code binding is
+    extensible, and no LOINC code stands for them).
+    """
     found = INSTRUMENTS.get(instrument)
-    if found is None or found.loinc_result is None or instrument in t.NOT_A_SUM:
+    if found is None or instrument in t.NOT_A_SUM:
         return None
-    return found.loinc_result.code, found.loinc_result.display
+    if found.loinc_result is not None:
+        return t.LOINC, found.loinc_result.code, found.loinc_result.display
+    if Use.IN_SESSION in found.uses:
+        return t.INSTRUMENT_SCORE, found.code, f"{found.name} total"
+    return None
 
 
 def score_observation(response: QuestionnaireResponse, *, superseded: bool) -> Resource:
@@ -196,7 +206,7 @@ def score_observation(response: QuestionnaireResponse, *, superseded: bool) -> R
         "meta": {"profile": [t.US_CORE_SCREENING]},
         "status": status,
         "category": [{"coding": [{"system": t.OBSERVATION_CATEGORY, "code": "survey", "display": "Survey"}]}],
-        "code": {"coding": [{"system": t.LOINC, "code": code[0], "display": code[1]}], "text": f"{name} total"},
+        "code": {"coding": [{"system": code[0], "code": code[1], "display": code[2]}], "text": f"{name} total"},
         "subject": {"reference": f"Patient/{response.patient_id}"},
         "effectiveDateTime": submitted,
         "issued": submitted,

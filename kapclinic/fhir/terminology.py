@@ -51,6 +51,8 @@ RESPIRATORY_RATE = VitalCode("rr", (("9279-1", "Respiratory rate"),), "/min")
 VITALS = {v.key: v for v in (BLOOD_PRESSURE, HEART_RATE, OXYGEN_SATURATION, RESPIRATORY_RATE)}
 
 US_CORE_SCREENING = f"{US_CORE}/StructureDefinition/us-core-observation-screening-assessment"
+# The clinic's own codes for totals no LOINC code names (the in-session scales): the code is the instrument's.
+INSTRUMENT_SCORE = "urn:kapclinic:instrument-total"
 # A score has no unit: UCUM's annotation {score}.
 SCORE_UNIT = "{score}"
 # Instruments whose stored total is a sum the LOINC result code names (the C-SSRS screener's result is a risk
