@@ -21,6 +21,7 @@ from django.utils import timezone
 from kapclinic.accounts.models import User
 from kapclinic.billing.models import ChargeLine, Coverage, FeeScheduleEntry, SourceKind
 from kapclinic.clinical import billing as rules
+from kapclinic.days import day_start
 from kapclinic.dosing.models import DosingSession, Route
 from kapclinic.plans.models import TreatmentPlan
 from kapclinic.therapy.kinds import NoteKind
@@ -64,11 +65,18 @@ def _plan_indications(patient_ids: set[int]) -> dict[int, str]:
     return found
 
 
-def _esketamine_scheme(patient_id: int, day: date) -> rules.EsketamineScheme:
+def _primary_coverages(patient_ids: set[int]) -> dict[int, list[Coverage]]:
+    """Each patient's primary insured coverages, with their payers, in one query."""
+    found: dict[int, list[Coverage]] = {}
+    rows = Coverage.objects.filter(patient_id__in=patient_ids, rank="primary", self_pay=False).select_related("payer")
+    for coverage in rows:
+        found.setdefault(coverage.patient_id, []).append(coverage)
+    return found
+
+
+def _esketamine_scheme(coverages: list[Coverage], day: date) -> rules.EsketamineScheme:
     """The primary payer's way of paying a Spravato session on the day (the G-code when none is in force)."""
-    for coverage in Coverage.objects.filter(patient_id=patient_id, rank="primary", self_pay=False).select_related(
-        "payer"
-    ):
+    for coverage in coverages:
         if coverage.in_force(day) and coverage.payer is not None:
             return rules.EsketamineScheme(coverage.payer.esketamine_scheme)
     return rules.EsketamineScheme.VISIT_CODE
@@ -80,7 +88,7 @@ def note_proposals(since: date) -> Iterator[Proposal]:
         TherapyNote.objects.filter(
             signed_at__isnull=False,
             kind__in=[*PSYCHOTHERAPY_KINDS, NoteKind.IN_SESSION],
-            occurred_at__date__gte=since,
+            occurred_at__gte=day_start(since),
         )
         .exclude(_not_proposed_yet(SourceKind.THERAPY_NOTE))
         .select_related("signed_by", "dosing_session__plan")
@@ -118,12 +126,13 @@ def note_proposals(since: date) -> Iterator[Proposal]:
 
 def session_proposals(since: date) -> Iterator[Proposal]:
     """Signed, not yet proposed dosing sessions with an administration, from `since`."""
-    sessions = (
-        DosingSession.objects.filter(signed_at__isnull=False, administration__started_at__date__gte=since)
+    sessions = list(
+        DosingSession.objects.filter(signed_at__isnull=False, administration__started_at__gte=day_start(since))
         .exclude(_not_proposed_yet(SourceKind.DOSING_SESSION))
         .select_related("signed_by", "plan", "administration__order__product", "administration__order__signed_by")
         .order_by("started_at", "id")
     )
+    coverages = _primary_coverages({s.patient_id for s in sessions if s.administration.route == Route.INTRANASAL})
     for session in sessions:
         given = session.administration
         order = given.order
@@ -142,7 +151,7 @@ def session_proposals(since: date) -> Iterator[Proposal]:
             coding += rules.esketamine(
                 given_mg=Decimal(given.given_mg),
                 day=day,
-                scheme=_esketamine_scheme(session.patient_id, day),
+                scheme=_esketamine_scheme(coverages.get(session.patient_id, []), day),
                 ndc=product.ndc,
                 who=who,
             )
