@@ -7,7 +7,6 @@ Definitions are those of ../shared/domain/outcomes.md section 2 as coded in `ins
 
 from __future__ import annotations
 
-from calendar import monthrange
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -15,6 +14,7 @@ from math import sqrt
 
 from kapclinic.clinical import instruments
 from kapclinic.clinical.instruments import Instrument
+from kapclinic.clinical.schedule import add_months
 
 
 @dataclass(frozen=True)
@@ -336,9 +336,9 @@ def durability(
 
 
 def _months_after(moment: datetime, months: int) -> datetime:
-    month_index = moment.month - 1 + months
-    year, month = moment.year + month_index // 12, month_index % 12 + 1
-    return moment.replace(year=year, month=month, day=min(moment.day, monthrange(year, month)[1]))
+    """The same time `months` later, on the day `schedule.add_months` gives (the follow-ups' own calendar)."""
+    day = add_months(moment.date(), months)
+    return moment.replace(year=day.year, month=day.month, day=day.day)
 
 
 SOURCE_WORSENING = (
