@@ -125,6 +125,10 @@ class Action(StrEnum):
     BILLING_SETUP = "billing.setup"
     CHARGE_VIEW = "charge.view"
     CHARGE_REVIEW = "charge.review"
+    # Money (issue 18 item 6): recording payments, refunds, write-offs and package sales; a patient's balance,
+    # statement and superbill.
+    MONEY_RECORD = "money.record"
+    MONEY_VIEW = "money.view"
     # Outcomes (issue 19): a patient's course outcome and prompts; answering a prompt; the clinic's cohorts.
     OUTCOME_VIEW = "outcome.view"
     OUTCOME_PROMPT_ACT = "outcome.prompt_act"
@@ -250,6 +254,10 @@ _ROWS: dict[Action, tuple[Scope, ...]] = {
     Action.BILLING_SETUP:         (_N,   _N,   _N,   _N,   _A,   _N,   _N),
     Action.CHARGE_VIEW:           (_N,   _T,   _T,   _T,   _A,   _A,   _N),
     Action.CHARGE_REVIEW:         (_N,   _N,   _N,   _N,   _N,   _N,   _N),
+    # Money: the biller and the director record it; they and the auditor read balances; the patient their own
+    # (portal: balance and superbill). Clinicians see none of it.
+    Action.MONEY_RECORD:          (_N,   _N,   _N,   _N,   _A,   _N,   _N),
+    Action.MONEY_VIEW:            (_N,   _N,   _N,   _N,   _A,   _A,   _O),
     # Outcomes (issue 19): prompts go to the patient's care team (prescriber, therapist), who answer them; the
     # director sees every patient's; the dashboard is the director's, a prescriber's over their own patients.
     Action.OUTCOME_VIEW:          (_N,   _T,   _N,   _T,   _A,   _N,   _N),
@@ -269,6 +277,8 @@ _BILLER: dict[Action, Scope] = {
     Action.BILLING_SETUP: _A,
     Action.CHARGE_VIEW: _A,
     Action.CHARGE_REVIEW: _A,
+    Action.MONEY_RECORD: _A,
+    Action.MONEY_VIEW: _A,
 }
 
 MATRIX: dict[Action, dict[Role, Scope]] = {
