@@ -1,6 +1,6 @@
 from django.urls import path
 
-from kapclinic.billing import views
+from kapclinic.billing import payment_views, views
 
 app_name = "billing"
 
@@ -10,4 +10,13 @@ urlpatterns = [
     path("billing/charges/<id:line_id>/", views.charge, name="charge"),
     path("billing/setup/", views.setup, name="setup"),
     path("patients/<id:patient_id>/coverage/", views.coverages, name="coverages"),
+]
+
+# Money (issue 18 item 6): kapclinic/billing/payment_views.py.
+urlpatterns += [
+    path("patients/<id:patient_id>/billing/", payment_views.account, name="account"),
+    path("patients/<id:patient_id>/billing/record/", payment_views.record, name="record"),
+    path("patients/<id:patient_id>/billing/statement.pdf", payment_views.statement, name="statement"),
+    path("patients/<id:patient_id>/billing/superbill.pdf", payment_views.superbill, name="superbill"),
+    path("billing/packages/", payment_views.packages, name="packages"),
 ]
