@@ -371,3 +371,22 @@ def test_packages_are_offered_sold_on_the_account_page_and_shown(
     assert "Six IV sessions" in page and "<strong>6</strong> of 6" in page and "$4,500.00" in page
     portal = client_for("patient_user").get("/portal/billing/").content.decode()
     assert "6 of 6 sessions left" in portal and "$4,500.00 still to pay" in portal
+
+
+def test_the_biller_corrects_an_entry_on_the_account_page(
+    biller: Any, personas: dict[str, User], team_patient: Patient
+) -> None:
+    approved_line(team_patient, personas, cents=10_000)
+    entry = payments.money_entry_record(
+        ctx=_ctx(personas["biller"]),
+        given=payments.MoneyEntryInput(team_patient.pk, "payment", 9_000, method="check", reference="1042"),
+    )
+    url = f"/patients/{team_patient.pk}/billing/"
+    fix = {"op": "correct", "correct-entry": str(entry.pk), "correct-amount": "0", "correct-reason": "Check bounced"}
+    unconfirmed = biller.post(url, fix)
+    assert unconfirmed.status_code == 422 and "Tick the box to confirm the correction" in unconfirmed.content.decode()
+    assert 'value="Check bounced"' in unconfirmed.content.decode()
+    assert biller.post(url, {**fix, "correct-confirm": "on"}).status_code == 302
+    void = MoneyEntry.objects.get(corrects=entry)
+    assert (void.amount_cents, void.reference, void.reason) == (0, "1042", "Check bounced")
+    assert "Balance owed: <strong>$100.00</strong>" in biller.get(url).content.decode()

@@ -129,3 +129,21 @@ class PeriodForm(forms.Form):
     @staticmethod
     def from_query(query: Any, default_first: date, default_last: date) -> PeriodForm:
         return PeriodForm({"first": query.get("from") or default_first, "last": query.get("to") or default_last})
+
+
+class CorrectEntryForm(forms.Form):
+    """A correction of an entry: a new entry with the right amount (0 voids it), pointing at the one it replaces."""
+
+    entry = forms.ChoiceField(label="Entry to correct")
+    amount = AmountField(label="Right amount ($)", help_text="0.00 voids the entry (e.g. a check that bounced).")
+    reason = forms.CharField(label="What the correction changes and why", max_length=REASON_MAX)
+    confirm = forms.BooleanField(
+        label="I checked it: the entry stays in the ledger, marked as corrected by this one.",
+        error_messages={"required": "Tick the box to confirm the correction."},
+    )
+
+    def __init__(self, *args: Any, entries: list[tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["entry"]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = [("", "(choose)"), *entries]

@@ -19,7 +19,7 @@ from kapclinic.accounts.web import current_user, querystring_without_page, refus
 from kapclinic.audit.context import AuditContext
 from kapclinic.billing import balances, payments, superbills
 from kapclinic.billing.models import MoneyEntry, PackagePurchase, SelfPayPackage
-from kapclinic.billing.payment_forms import MoneyForm, PackageForm, PeriodForm, SellForm
+from kapclinic.billing.payment_forms import CorrectEntryForm, MoneyForm, PackageForm, PeriodForm, SellForm
 from kapclinic.clinical.money import cents_text
 from kapclinic.patients.access import portal_patient_id
 from kapclinic.patients.pages import refusals_as_pages
@@ -49,6 +49,14 @@ def _targets(patient_id: int) -> list[tuple[str, str]]:
     return found
 
 
+def _correctable(patient_id: int) -> list[tuple[str, str]]:
+    """The entries that still count (a corrected one is corrected through its correction)."""
+    return [
+        (str(e.pk), f"{e.received_on.isoformat()} {e.get_kind_display()} {cents_text(e.amount_cents)}")
+        for e in balances.counted_entries(patient_id).order_by("-received_on", "-id")[:100]
+    ]
+
+
 def _packages_offered() -> list[tuple[str, str]]:
     today = timezone.localdate()
     return [
@@ -67,9 +75,30 @@ def account(request: HttpRequest, patient_id: int) -> HttpResponse:
     if user.role == Role.PATIENT:
         return redirect("billing_portal:home")  # a patient's bills are in the portal
     ctx = AuditContext.from_request(request)
-    sell_form = SellForm(request.POST if request.method == "POST" else None, packages=_packages_offered())
+    op = request.POST.get("op", "sell") if request.method == "POST" else ""
+    sell_form = SellForm(request.POST if op == "sell" else None, packages=_packages_offered())
+    correct_form = CorrectEntryForm(
+        request.POST if op == "correct" else None, prefix="correct", entries=_correctable(patient_id)
+    )
     status = 200
-    if request.method == "POST":
+    if op == "correct":
+        payments.money_record_check(ctx, patient_id)
+        fixed = submitted(
+            correct_form,
+            lambda: payments.money_entry_correct(
+                ctx=ctx,
+                patient_id=patient_id,
+                entry_id=int(correct_form.cleaned_data["entry"]),
+                amount_cents=correct_form.cleaned_data["amount"],
+                reason=correct_form.cleaned_data["reason"],
+            ),
+            fallback_field="amount",
+        )
+        if fixed is not None:
+            flash.success(request, "Correction recorded: the entry it corrects no longer counts.")
+            return redirect("billing:account", patient_id=patient_id)
+        status = refused_status(correct_form)
+    elif op:
         payments.money_record_check(ctx, patient_id)
         sold = submitted(
             sell_form,
@@ -101,6 +130,7 @@ def account(request: HttpRequest, patient_id: int) -> HttpResponse:
             "page": entries,
             "querystring": querystring_without_page(request),
             "sell_form": sell_form,
+            "correct_form": correct_form,
             "can_record": may(user.role, Action.MONEY_RECORD),
             "period_from": (today - timedelta(days=30)).isoformat(),
             "period_to": today.isoformat(),
