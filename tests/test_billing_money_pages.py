@@ -409,3 +409,29 @@ def test_a_line_of_another_patient_typed_into_the_form_is_refused_next_to_apply_
     )
     assert answer.status_code == 422 and not MoneyEntry.objects.exists()
     assert 'id="id_apply_to_error"' in answer.content.decode()
+
+
+def test_the_portal_page_costs_the_same_queries_for_2_or_20_lines(
+    client_for: Any, personas: dict[str, User], team_patient: Patient
+) -> None:
+    portal = client_for("patient_user")
+
+    def count() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert portal.get("/portal/billing/").status_code == 200
+        return len(queries)
+
+    def add(n: int) -> None:
+        for _ in range(n):
+            line = approved_line(team_patient, personas, cents=1_000)
+            payments.money_entry_record(
+                ctx=_ctx(personas["biller"]),
+                given=payments.MoneyEntryInput(
+                    team_patient.pk, "payment", 500, method="card", reference="T", line_id=line.pk
+                ),
+            )
+
+    add(2)
+    few = count()
+    add(18)
+    assert count() == few
