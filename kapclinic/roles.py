@@ -125,6 +125,9 @@ class Action(StrEnum):
     BILLING_SETUP = "billing.setup"
     CHARGE_VIEW = "charge.view"
     CHARGE_REVIEW = "charge.review"
+    AUTHORISATION_VIEW = "authorisation.view"
+    AUTHORISATION_RECORD = "authorisation.record"
+    BILLING_REPORT = "billing.report"
     # Outcomes (issue 19): a patient's course outcome and prompts; answering a prompt; the clinic's cohorts.
     OUTCOME_VIEW = "outcome.view"
     OUTCOME_PROMPT_ACT = "outcome.prompt_act"
@@ -250,6 +253,11 @@ _ROWS: dict[Action, tuple[Scope, ...]] = {
     Action.BILLING_SETUP:         (_N,   _N,   _N,   _N,   _A,   _N,   _N),
     Action.CHARGE_VIEW:           (_N,   _T,   _T,   _T,   _A,   _A,   _N),
     Action.CHARGE_REVIEW:         (_N,   _N,   _N,   _N,   _N,   _N,   _N),
+    # Prior authorisations: the coordinator (and biller) record the payer's letter; the team's prescriber, who
+    # schedules, and the director and auditor read them. Billing reports: the director (and the biller).
+    Action.AUTHORISATION_VIEW:    (_A,   _T,   _N,   _N,   _A,   _A,   _N),
+    Action.AUTHORISATION_RECORD:  (_A,   _N,   _N,   _N,   _A,   _N,   _N),
+    Action.BILLING_REPORT:        (_N,   _N,   _N,   _N,   _A,   _N,   _N),
     # Outcomes (issue 19): prompts go to the patient's care team (prescriber, therapist), who answer them; the
     # director sees every patient's; the dashboard is the director's, a prescriber's over their own patients.
     Action.OUTCOME_VIEW:          (_N,   _T,   _N,   _T,   _A,   _N,   _N),
@@ -269,6 +277,9 @@ _BILLER: dict[Action, Scope] = {
     Action.BILLING_SETUP: _A,
     Action.CHARGE_VIEW: _A,
     Action.CHARGE_REVIEW: _A,
+    Action.AUTHORISATION_VIEW: _A,
+    Action.AUTHORISATION_RECORD: _A,
+    Action.BILLING_REPORT: _A,
 }
 
 MATRIX: dict[Action, dict[Role, Scope]] = {

@@ -272,6 +272,8 @@ PAGE_RULES: dict[str, RouteRule] = {
     "billing:charge": needs(A.CHARGE_VIEW, post=A.CHARGE_REVIEW, object_rule=OWN_LINES),
     "billing:setup": needs(A.BILLING_SETUP),
     "billing:coverages": needs(A.COVERAGE_VIEW, post=A.COVERAGE_EDIT),
+    "billing:prior_authorisations": needs(A.AUTHORISATION_VIEW, post=A.AUTHORISATION_RECORD),
+    "billing:reports": needs(A.BILLING_REPORT),
     # Controlled-substance ledger and its reports.
     "ledger:stock": needs(A.LEDGER_VIEW),
     "ledger:entries": needs(A.LEDGER_VIEW),
@@ -496,6 +498,8 @@ API_RULES: dict[str, RouteRule] = {
     f"GET {API}/patients/{{patient_id}}/goals": needs(A.PLAN_VIEW),
     f"GET {API}/patients/{{patient_id}}/coverages": needs(A.COVERAGE_VIEW),
     f"POST {API}/patients/{{patient_id}}/coverages": needs(A.COVERAGE_EDIT),
+    f"GET {API}/patients/{{patient_id}}/prior-authorisations": needs(A.AUTHORISATION_VIEW),
+    f"POST {API}/patients/{{patient_id}}/prior-authorisations": needs(A.AUTHORISATION_RECORD),
     f"GET {API}/payers": needs(A.BILLING_SETUP, alternative=A.COVERAGE_EDIT),
     f"POST {API}/payers": needs(A.BILLING_SETUP),
     f"GET {API}/fee-schedule": needs(A.BILLING_SETUP),

@@ -246,11 +246,16 @@ class ProposalRun:
 
 
 def charges_propose(*, ctx: AuditContext, since: date | None = None) -> ProposalRun:
-    """Propose lines for every signed therapy note and dosing session from `since` that has none yet. Proposing
+    """Propose lines for every signed evaluation with an E/M level, therapy note and dosing session from `since`
+    that has none yet. Proposing
     again adds nothing for a record already proposed (the unique constraint holds against a concurrent run)."""
     _require(ctx, Action.CHARGE_REVIEW, "Only a biller proposes charge lines.")
     since = since or timezone.localdate() - timedelta(days=PROPOSE_LOOKBACK_DAYS)
-    found = [*proposals.note_proposals(since), *proposals.session_proposals(since)]
+    found = [
+        *proposals.evaluation_proposals(since),
+        *proposals.note_proposals(since),
+        *proposals.session_proposals(since),
+    ]
     codes = {line.code for p in found for line in p.coding.lines}
     fees = list(FeeScheduleEntry.objects.filter(code__in=codes))
     made: list[ChargeLine] = []

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from kapclinic.billing import views
+from kapclinic.billing import authorisation_views, views
 
 app_name = "billing"
 
@@ -10,4 +10,9 @@ urlpatterns = [
     path("billing/charges/<id:line_id>/", views.charge, name="charge"),
     path("billing/setup/", views.setup, name="setup"),
     path("patients/<id:patient_id>/coverage/", views.coverages, name="coverages"),
+    path(
+        "patients/<id:patient_id>/prior-authorisations/",
+        authorisation_views.prior_authorisations,
+        name="prior_authorisations",
+    ),
 ]
