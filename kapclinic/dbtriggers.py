@@ -61,6 +61,8 @@ APPEND_ONLY_TABLES = (
     "reminders_bookingreply",
     "billing_chargeline",
     "billing_chargereview",
+    "billing_moneyentry",
+    "billing_packagepurchase",
     "outcomes_promptaction",
 )
 

@@ -128,6 +128,10 @@ class Action(StrEnum):
     AUTHORISATION_VIEW = "authorisation.view"
     AUTHORISATION_RECORD = "authorisation.record"
     BILLING_REPORT = "billing.report"
+    # Money (issue 18 item 6): recording payments, refunds, write-offs and package sales; a patient's balance,
+    # statement and superbill.
+    MONEY_RECORD = "money.record"
+    MONEY_VIEW = "money.view"
     # Outcomes (issue 19): a patient's course outcome and prompts; answering a prompt; the clinic's cohorts.
     OUTCOME_VIEW = "outcome.view"
     OUTCOME_PROMPT_ACT = "outcome.prompt_act"
@@ -258,6 +262,10 @@ _ROWS: dict[Action, tuple[Scope, ...]] = {
     Action.AUTHORISATION_VIEW:    (_A,   _T,   _N,   _N,   _A,   _A,   _N),
     Action.AUTHORISATION_RECORD:  (_A,   _N,   _N,   _N,   _A,   _N,   _N),
     Action.BILLING_REPORT:        (_N,   _N,   _N,   _N,   _A,   _N,   _N),
+    # Money: the biller and the director record it; they and the auditor read balances; the patient their own
+    # (portal: balance and superbill). Clinicians see none of it.
+    Action.MONEY_RECORD:          (_N,   _N,   _N,   _N,   _A,   _N,   _N),
+    Action.MONEY_VIEW:            (_N,   _N,   _N,   _N,   _A,   _A,   _O),
     # Outcomes (issue 19): prompts go to the patient's care team (prescriber, therapist), who answer them; the
     # director sees every patient's; the dashboard is the director's, a prescriber's over their own patients.
     Action.OUTCOME_VIEW:          (_N,   _T,   _N,   _T,   _A,   _N,   _N),
@@ -280,6 +288,8 @@ _BILLER: dict[Action, Scope] = {
     Action.AUTHORISATION_VIEW: _A,
     Action.AUTHORISATION_RECORD: _A,
     Action.BILLING_REPORT: _A,
+    Action.MONEY_RECORD: _A,
+    Action.MONEY_VIEW: _A,
 }
 
 MATRIX: dict[Action, dict[Role, Scope]] = {

@@ -114,6 +114,8 @@ NOT_SHOWN = frozenset(
         "billing_coverage",
         "billing_chargeline",
         "billing_chargereview",
+        "billing_moneyentry",
+        "billing_packagepurchase",
         # Outcome prompts are drawn live beside the cached chart body (templates/chart/patient.html), never in it.
         "outcomes_outcomeprompt",
         "outcomes_promptaction",

@@ -10,7 +10,7 @@ from kapclinic.dbtriggers import append_only
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("billing", "0001_initial"),
+        ("billing", "0002_money_ledger"),
         ("dosing", "0011_session_booking"),
         ("patients", "0002_search_columns"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
