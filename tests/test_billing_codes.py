@@ -5,6 +5,7 @@ session would exceed one, the going-on record, and the coordinator's home and in
 from __future__ import annotations
 
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -18,7 +19,17 @@ from kapclinic.appointments.models import Appointment
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.models import AccessEvent
 from kapclinic.billing import authorisations, services
-from kapclinic.billing.models import AuthorisationGoOn, ChargeLine, Payer, PriorAuthorisation, SourceKind
+from kapclinic.billing import reports as billing_reports
+from kapclinic.billing.models import (
+    AuthorisationGoOn,
+    ChargeLine,
+    ChargeReview,
+    Coverage,
+    MoneyEntry,
+    Payer,
+    PriorAuthorisation,
+    SourceKind,
+)
 from kapclinic.clinical import billing as rules
 from kapclinic.dosing.models import DosingSession
 from kapclinic.dosing.services import session_schedule
@@ -472,3 +483,122 @@ def test_ending_and_used_up_authorisations_show_on_the_coordinators_home_and_inb
     assert AccessEvent.objects.filter(action="authorisation.attention_list", patient_id=other_patient.pk).exists()
     shown = authorisations.authorisations_for_patient(ctx=_ctx(personas["biller"]), patient_id=other_patient.pk)
     assert [(s.authorisation.pk, s.used, s.attention) for s in shown.authorisations] == [(used_up.pk, 1, "used up")]
+
+
+# --- reports -------------------------------------------------------------------------------------------------------
+
+
+def test_days_in_receivables_is_the_receivable_over_the_average_daily_charge() -> None:
+    # [DAR] $155 outstanding, $230 charged over 2 days ($115 a day): 1.3 days.
+    assert rules.days_in_receivables(outstanding_cents=15_500, charged_cents=23_000, days=2) == Decimal("1.3")
+    assert rules.days_in_receivables(outstanding_cents=900_000, charged_cents=900_000, days=90) == Decimal("90.0")
+    assert rules.days_in_receivables(outstanding_cents=100, charged_cents=0, days=30) is None
+
+
+def _billed(
+    patient: Patient, by: User, renderer: User, day: date, cents: int, decision: str = "approved"
+) -> ChargeLine:
+    line = ChargeLine.objects.create(
+        patient=patient, source_kind="therapy_note", source_id=50_000 + ChargeLine.objects.count(),
+        date_of_service=day, place_of_service="11", rendering_provider=renderer, code="90834", units=1,
+        diagnoses=["F33.2"], amount_cents=cents, justification="Report test line", rules_version="t", proposed_by=by,
+    )  # fmt: skip
+    if decision:
+        ChargeReview.objects.create(line=line, decision=decision, reason="" if decision == "approved" else "No.", by=by)
+    return line
+
+
+def _money(patient: Patient, by: User, kind: str, cents: int, day: date, **extra: Any) -> MoneyEntry:
+    method = {"payment": "card", "refund": "card"}.get(kind, "")
+    return MoneyEntry.objects.create(
+        patient=patient, kind=kind, amount_cents=cents, method=extra.pop("method", method), received_on=day,
+        recorded_by=by, **extra,
+    )  # fmt: skip
+
+
+@pytest.fixture
+def books(personas: dict[str, User], team_patient: Patient, other_patient: Patient, payer: Payer) -> dict[str, Any]:
+    biller, prescriber, therapist = personas["biller"], personas["prescriber"], personas["therapist"]
+    d1, d2 = date(2026, 11, 2), date(2026, 11, 3)
+    Coverage.objects.create(
+        patient=team_patient, payer=payer, member_id="SYN-M", effective_from=date(2026, 1, 1), recorded_by=biller
+    )
+    first = _billed(team_patient, biller, prescriber, d1, 10_000)
+    _billed(team_patient, biller, therapist, d2, 5_000)
+    third = _billed(other_patient, biller, prescriber, d2, 8_000)
+    _billed(other_patient, biller, prescriber, d2, 99_900, decision="rejected")  # not billed
+    _billed(other_patient, biller, prescriber, d2, 77_700, decision="")  # proposed, not billed
+    _money(team_patient, biller, "payment", 6_000, d2, method="insurance", payer=payer, line=first)
+    _money(team_patient, biller, "refund", 1_000, d2, line=first)
+    _money(other_patient, biller, "write_off", 500, d2, line=third, reason="Small balance")
+    _money(other_patient, biller, "payment", 2_000, d2)  # on the account, not on a line
+    return {"d1": d1, "d2": d2}
+
+
+@pytest.mark.django_db
+def test_the_report_by_day_payer_and_provider_adds_up(
+    personas: dict[str, User], books: dict[str, Any], payer: Payer
+) -> None:
+    ctx = _ctx(personas["director"])
+    d1, d2 = books["d1"], books["d2"]
+    by_day = billing_reports.billing_report(ctx=ctx, first=d1, last=d2, group_by=billing_reports.GroupBy.DAY)
+    assert [(r.key, r.lines, r.charged_cents, r.paid_cents, r.written_off_cents, r.outstanding_cents)
+            for r in by_day.charges] == [
+        (d1.isoformat(), 1, 10_000, 5_000, 0, 5_000), (d2.isoformat(), 2, 13_000, 0, 500, 12_500),
+    ]  # fmt: skip
+    assert [(m.key, m.payments_cents, m.refunds_cents) for m in by_day.received] == [(d2.isoformat(), 8_000, 1_000)]
+    # A/R: 230.00 billed - 60 - 5 - 20 + 10 refunded = 155.00; over 2 days of 115.00 a day: 1.3 days.
+    assert by_day.receivable_cents == 15_500 and by_day.days_in_ar == Decimal("1.3")
+    by_payer = billing_reports.billing_report(ctx=ctx, first=d1, last=d2, group_by=billing_reports.GroupBy.PAYER)
+    assert [(r.key, r.charged_cents) for r in by_payer.charges] == [("Self-pay", 8_000), (payer.name, 15_000)]
+    assert [(m.key, m.net_cents) for m in by_payer.received] == [("Patient", 1_000), (payer.name, 6_000)]
+    by_provider = billing_reports.billing_report(ctx=ctx, first=d1, last=d2, group_by=billing_reports.GroupBy.PROVIDER)
+    names = {personas["prescriber"].display_name: 18_000, personas["therapist"].display_name: 5_000}
+    assert {r.key: r.charged_cents for r in by_provider.charges} == names
+    assert {m.key: m.net_cents for m in by_provider.received} == {
+        personas["prescriber"].display_name: 5_000, "Not on a line": 2_000,
+    }  # fmt: skip
+    assert AccessEvent.objects.filter(action="billing.report", outcome="allowed").count() == 3
+
+
+@pytest.mark.django_db
+def test_the_report_costs_the_same_queries_for_3_or_30_lines(
+    personas: dict[str, User], books: dict[str, Any], other_patient: Patient
+) -> None:
+    ctx = _ctx(personas["biller"])
+
+    def count() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            billing_reports.billing_report(
+                ctx=ctx, first=books["d1"], last=books["d2"], group_by=billing_reports.GroupBy.PAYER
+            )
+        return len(queries)
+
+    few = count()
+    for n in range(27):
+        patient = Patient.objects.create(
+            mrn=f"K0007{n:04d}", given_name="Synthetic", family_name=f"Ledger{n}", birth_date=date(1980, 1, 1)
+        )
+        line = _billed(patient, personas["biller"], personas["therapist"], books["d2"], 1_000 + n)
+        _money(patient, personas["biller"], "payment", 100, books["d2"], line=line)
+    assert count() == few
+
+
+@pytest.mark.django_db
+def test_the_report_page_csv_and_pdf_for_the_director_and_not_the_nurse(
+    client_for: Any, books: dict[str, Any], payer: Payer
+) -> None:
+    director = client_for("director")
+    query = {"first": books["d1"].isoformat(), "last": books["d2"].isoformat(), "by": "payer"}
+    page = director.get("/billing/reports/", query)
+    assert page.status_code == 200 and payer.name in page.content.decode() and "$150.00" in page.content.decode()
+    csv = director.get("/billing/reports/", {**query, "output": "csv"})
+    body = b"".join(csv.streaming_content).decode()  # type: ignore[attr-defined]
+    assert csv["Content-Type"].startswith("text/csv") and f"charges,{payer.name},2,150.00" in body
+    assert "receivable,A/R today,,,,,,155.00" in body
+    pdf = client_for("biller").get("/billing/reports/", {**query, "output": "pdf"})
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    assert client_for("nurse").get("/billing/reports/").status_code == 403
+    reversed_days = director.get("/billing/reports/", {**query, "first": "2026-11-05"})
+    assert reversed_days.status_code == 400 and "cannot be before the first" in reversed_days.content.decode()
+    assert director.get("/billing/reports/", {**query, "first": "2026-11-05", "output": "csv"}).status_code == 400

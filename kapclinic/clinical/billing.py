@@ -617,6 +617,21 @@ def authorisation_needs_attention(*, today: date, last_day: date, approved: int,
     return ""
 
 
+# --- reports: days in accounts receivable [DAR] ---------------------------------------------------------------
+# [DAR] Days in A/R = accounts receivable outstanding / average daily gross charges over a period (HFMA / MGMA
+# revenue-cycle definition, as summarised by medical-billing guides; commonly over the last 90 days). Integer
+# cents in, a Decimal of days out, None when nothing was charged in the period (no average to divide by).
+
+
+def days_in_receivables(*, outstanding_cents: int, charged_cents: int, days: int) -> Decimal | None:
+    if days < 1:
+        raise ValueError("A period has at least one day.")
+    if charged_cents <= 0:
+        return None
+    per_day = Decimal(charged_cents) / Decimal(days)
+    return (Decimal(outstanding_cents) / per_day).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+
+
 def em_codes_in_force(day: date) -> Sequence[BillingCode]:
     """The office E/M codes a clinician may choose from on `day`."""
     return [c for c in CODES if c.concept in EM_CONCEPTS and c.in_force(day)]
@@ -645,6 +660,7 @@ __all__ = [
     "authorisation_needs_attention",
     "code_for",
     "code_in_force",
+    "days_in_receivables",
     "em_choice_errors",
     "em_codes_in_force",
     "esketamine",

@@ -2,6 +2,8 @@
 
 from django.db import migrations, models
 
+from kapclinic.dbtriggers import append_only
+
 
 class Migration(migrations.Migration):
     dependencies = [
@@ -29,4 +31,7 @@ class Migration(migrations.Migration):
             name="em_minutes",
             field=models.PositiveSmallIntegerField(blank=True, null=True, verbose_name="total minutes on the day"),
         ),
+        # On SQLite an added column can rebuild the table, which drops its triggers: put the append-only ones back
+        # (kapclinic/dbtriggers.py); chart 0003 puts back the record-version ones.
+        append_only("intake_eligibilitydecision"),
     ]
