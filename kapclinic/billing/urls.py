@@ -1,6 +1,6 @@
 from django.urls import path
 
-from kapclinic.billing import authorisation_views, report_views, views
+from kapclinic.billing import authorisation_views, payment_views, report_views, views
 
 app_name = "billing"
 
@@ -16,4 +16,13 @@ urlpatterns = [
         authorisation_views.prior_authorisations,
         name="prior_authorisations",
     ),
+]
+
+# Money (issue 18 item 6): kapclinic/billing/payment_views.py.
+urlpatterns += [
+    path("patients/<id:patient_id>/billing/", payment_views.account, name="account"),
+    path("patients/<id:patient_id>/billing/record/", payment_views.record, name="record"),
+    path("patients/<id:patient_id>/billing/statement.pdf", payment_views.statement, name="statement"),
+    path("patients/<id:patient_id>/billing/superbill.pdf", payment_views.superbill, name="superbill"),
+    path("billing/packages/", payment_views.packages, name="packages"),
 ]
