@@ -593,7 +593,7 @@ def test_the_report_page_csv_and_pdf_for_the_director_and_not_the_nurse(
     page = director.get("/billing/reports/", query)
     assert page.status_code == 200 and payer.name in page.content.decode() and "$150.00" in page.content.decode()
     csv = director.get("/billing/reports/", {**query, "output": "csv"})
-    body = b"".join(csv.streaming_content).decode()  # type: ignore[attr-defined]
+    body = b"".join(csv.streaming_content).decode()
     assert csv["Content-Type"].startswith("text/csv") and f"charges,{payer.name},2,150.00" in body
     assert "receivable,A/R today,,,,,,155.00" in body
     pdf = client_for("biller").get("/billing/reports/", {**query, "output": "pdf"})

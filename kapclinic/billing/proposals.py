@@ -122,6 +122,7 @@ def evaluation_proposals(since: date) -> Iterator[Proposal]:
         .exclude(digest="")
         .exclude(_not_proposed_yet(SourceKind.EVALUATION))
         .select_related("decided_by")
+        .defer("findings", "reason")  # billing reads the level and the diagnoses signed over, not the findings
         .order_by("decided_at", "id")
     )
     modes = _evaluation_modes({d.patient_id for d in decisions}, since)

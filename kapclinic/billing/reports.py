@@ -149,8 +149,8 @@ def billing_report(*, ctx: AuditContext, first: date, last: date, group_by: Grou
         .values("line_id", "kind")
         .annotate(total=Sum("amount_cents"))
     )
-    for row in on_lines:
-        moved[row["line_id"]][row["kind"]] += int(row["total"])
+    for sums in on_lines:
+        moved[sums["line_id"]][sums["kind"]] += int(sums["total"])
     received_rows = list(
         counted_entries()
         .filter(kind__in=[MoneyKind.PAYMENT, MoneyKind.REFUND], received_on__gte=first, received_on__lte=last)
@@ -171,15 +171,13 @@ def billing_report(*, ctx: AuditContext, first: date, last: date, group_by: Grou
     total = ChargeRow("Total")
     for pk, day, provider, amount, payer in lines:
         m = moved[pk]
-        for row in (
-            charges.setdefault(line_key(day, provider, payer), ChargeRow(line_key(day, provider, payer))),
-            total,
-        ):
-            row.lines += 1
-            row.charged_cents += int(amount)
-            row.paid_cents += m[MoneyKind.PAYMENT] - m[MoneyKind.REFUND]
-            row.adjusted_cents += m[MoneyKind.ADJUSTMENT]
-            row.written_off_cents += m[MoneyKind.WRITE_OFF]
+        key = line_key(day, provider, payer)
+        for charge in (charges.setdefault(key, ChargeRow(key)), total):
+            charge.lines += 1
+            charge.charged_cents += int(amount or 0)  # billed lines carry an amount
+            charge.paid_cents += m[MoneyKind.PAYMENT] - m[MoneyKind.REFUND]
+            charge.adjusted_cents += m[MoneyKind.ADJUSTMENT]
+            charge.written_off_cents += m[MoneyKind.WRITE_OFF]
     received: dict[str, ReceivedRow] = {}
     received_total = ReceivedRow("Total")
     for r in received_rows:
@@ -190,11 +188,11 @@ def billing_report(*, ctx: AuditContext, first: date, last: date, group_by: Grou
         else:
             provider = r["line__rendering_provider_id"]
             key = names.get(provider, "?") if provider else NOT_ON_A_LINE
-        for row in (received.setdefault(key, ReceivedRow(key)), received_total):
+        for money in (received.setdefault(key, ReceivedRow(key)), received_total):
             if r["kind"] == MoneyKind.PAYMENT:
-                row.payments_cents += int(r["total"])
+                money.payments_cents += int(r["total"])
             else:
-                row.refunds_cents += int(r["total"])
+                money.refunds_cents += int(r["total"])
     receivable = _receivable_cents()
     report = BillingReport(
         first=first,
