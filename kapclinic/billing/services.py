@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.models import Outcome
-from kapclinic.audit.services import access_event_record, invalid_value_record
+from kapclinic.audit.services import access_event_record, access_events_record_each, invalid_value_record
 from kapclinic.billing import proposals
 from kapclinic.billing.models import (
     NAME_MAX,
@@ -297,13 +297,14 @@ def charges_propose(*, ctx: AuditContext, since: date | None = None) -> Proposal
                 made = ChargeLine.objects.bulk_create(made)
         except IntegrityError:
             raise Conflict("Another proposal run wrote these lines first: reload the page.") from None
-        for patient_id in sorted({line.patient_id for line in made}):
-            access_event_record(
-                ctx=ctx,
-                action=Action.CHARGE_REVIEW,
-                patient_id=patient_id,
-                detail={"op": "propose", "lines": [line.pk for line in made if line.patient_id == patient_id]},
-            )
+        per_patient: dict[int, list[int]] = {}
+        for line in made:
+            per_patient.setdefault(line.patient_id, []).append(line.pk)
+        access_events_record_each(  # one row per patient, one INSERT
+            ctx=ctx,
+            action=Action.CHARGE_REVIEW,
+            details={pid: {"op": "propose", "lines": lines} for pid, lines in sorted(per_patient.items())},
+        )
     return ProposalRun(records=len(found), lines=made, not_proposed=missing)
 
 
