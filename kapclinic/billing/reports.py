@@ -132,7 +132,8 @@ def _names(user_ids: set[int]) -> dict[int, str]:
 
 
 def billing_report(*, ctx: AuditContext, first: date, last: date, group_by: GroupBy) -> BillingReport:
-    """The report over [first, last] (audited; figures only, no patient named). Seven reads and the audit row, whatever the size."""
+    """The report over [first, last] (audited; figures only, no patient named). Seven reads and the audit row,
+    whatever the size."""
     require_billing_report(ctx)
     if last < first:
         raise ValueError("The last day cannot be before the first.")

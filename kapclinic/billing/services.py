@@ -298,8 +298,8 @@ def charges_propose(*, ctx: AuditContext, since: date | None = None) -> Proposal
         except IntegrityError:
             raise Conflict("Another proposal run wrote these lines first: reload the page.") from None
         per_patient: dict[int, list[int]] = {}
-        for line in made:
-            per_patient.setdefault(line.patient_id, []).append(line.pk)
+        for written in made:
+            per_patient.setdefault(written.patient_id, []).append(written.pk)
         access_events_record_each(  # one row per patient, one INSERT
             ctx=ctx,
             action=Action.CHARGE_REVIEW,
