@@ -458,6 +458,8 @@ def test_the_plan_page_says_why_and_lets_the_scheduler_go_on(
     went = page.post(url, {**form, "go_on_reason": "Renewal requested; payer confirmed by fax."})
     assert went.status_code == 302 and DosingSession.objects.get(pk=session.pk).state == "scheduled"
     assert AuthorisationGoOn.objects.get().reason == "Renewal requested; payer confirmed by fax."
+    shown = client_for("coordinator").get(f"/patients/{team_patient.pk}/prior-authorisations/").content.decode()
+    assert "Scheduled despite a warning" in shown and "Renewal requested; payer confirmed by fax." in shown
 
 
 @pytest.mark.django_db
