@@ -63,6 +63,8 @@ APPEND_ONLY_TABLES = (
     "billing_chargereview",
     "billing_moneyentry",
     "billing_packagepurchase",
+    "billing_priorauthorisation",
+    "billing_authorisationgoon",
     "outcomes_promptaction",
 )
 

@@ -125,6 +125,9 @@ class Action(StrEnum):
     BILLING_SETUP = "billing.setup"
     CHARGE_VIEW = "charge.view"
     CHARGE_REVIEW = "charge.review"
+    AUTHORISATION_VIEW = "authorisation.view"
+    AUTHORISATION_RECORD = "authorisation.record"
+    BILLING_REPORT = "billing.report"
     # Money (issue 18 item 6): recording payments, refunds, write-offs and package sales; a patient's balance,
     # statement and superbill.
     MONEY_RECORD = "money.record"
@@ -254,6 +257,11 @@ _ROWS: dict[Action, tuple[Scope, ...]] = {
     Action.BILLING_SETUP:         (_N,   _N,   _N,   _N,   _A,   _N,   _N),
     Action.CHARGE_VIEW:           (_N,   _T,   _T,   _T,   _A,   _A,   _N),
     Action.CHARGE_REVIEW:         (_N,   _N,   _N,   _N,   _N,   _N,   _N),
+    # Prior authorisations: the coordinator (and biller) record the payer's letter; the team's prescriber, who
+    # schedules, and the director and auditor read them. Billing reports: the director (and the biller).
+    Action.AUTHORISATION_VIEW:    (_A,   _T,   _N,   _N,   _A,   _A,   _N),
+    Action.AUTHORISATION_RECORD:  (_A,   _N,   _N,   _N,   _A,   _N,   _N),
+    Action.BILLING_REPORT:        (_N,   _N,   _N,   _N,   _A,   _N,   _N),
     # Money: the biller and the director record it; they and the auditor read balances; the patient their own
     # (portal: balance and superbill). Clinicians see none of it.
     Action.MONEY_RECORD:          (_N,   _N,   _N,   _N,   _A,   _N,   _N),
@@ -277,6 +285,9 @@ _BILLER: dict[Action, Scope] = {
     Action.BILLING_SETUP: _A,
     Action.CHARGE_VIEW: _A,
     Action.CHARGE_REVIEW: _A,
+    Action.AUTHORISATION_VIEW: _A,
+    Action.AUTHORISATION_RECORD: _A,
+    Action.BILLING_REPORT: _A,
     Action.MONEY_RECORD: _A,
     Action.MONEY_VIEW: _A,
 }

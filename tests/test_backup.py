@@ -164,6 +164,16 @@ def _clinical_records_add(director: Any) -> None:
         note=note, cosigner=director, note_digest=note.signed_digest, comment="Agreed"
     )
     model("therapy.NoteShare").objects.create(note=note, shared_with=nurse, by=therapist)
+    # A session scheduled past a prior-authorisation warning (issue 18 item 7; the demo has the authorisations).
+    authorisation = first("billing.PriorAuthorisation")
+    model("billing.AuthorisationGoOn").objects.create(
+        patient_id=authorisation.patient_id,
+        session=first("dosing.DosingSession"),
+        authorisation=authorisation,
+        warning="Prior authorisation used up.",
+        reason="Payer extended it by phone.",
+        by=director,
+    )
     # A finished FHIR bulk export (its files are on disk, not in the backup: the rows only).
     job = model("fhir.ExportJob").objects.create(
         requester=director,

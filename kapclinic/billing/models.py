@@ -134,6 +134,7 @@ class SourceKind(models.TextChoices):
 
     THERAPY_NOTE = "therapy_note", "Therapy note"
     DOSING_SESSION = "dosing_session", "Dosing session"
+    EVALUATION = "evaluation", "Eligibility evaluation"  # the signed decision holding the E/M level
 
 
 class ChargeLine(models.Model):
@@ -345,3 +346,71 @@ class MoneyEntry(models.Model):
     def signed_cents(self) -> int:
         """The entry's effect on the balance: a refund adds, everything else takes away."""
         return self.amount_cents if self.kind == MoneyKind.REFUND else -self.amount_cents
+
+
+# --- prior authorisations (issue 18 item 7) -------------------------------------------------------------------
+
+
+class AuthorisedFor(models.TextChoices):
+    """What a prior authorisation covers: a drug's sessions, or a code."""
+
+    ESKETAMINE = "esketamine", "Esketamine (Spravato) sessions"
+    IV_KETAMINE = "iv_ketamine", "IV ketamine infusions"
+    CODE = "code", "A billing code"
+
+
+class PriorAuthorisation(models.Model):
+    """A payer's prior authorisation for a patient (issue 18 item 7): its number, what it covers, how many sessions
+    or units it approves, and the days it is in force. Recorded by the biller or the coordinator as the payer's
+    letter says; never edited (a changed authorisation is a new one, pointing at the one it replaces)."""
+
+    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="prior_authorisations")
+    payer = models.ForeignKey(Payer, on_delete=models.PROTECT, related_name="prior_authorisations")
+    covers = models.CharField(max_length=12, choices=AuthorisedFor.choices)
+    code = models.CharField(max_length=5, blank=True)  # the code covered, when `covers` is a code
+    number = models.CharField("authorisation number", max_length=50)
+    approved_units = models.PositiveIntegerField("approved sessions or units")
+    effective_from = models.DateField("from")
+    effective_to = models.DateField("through")
+    note = models.CharField(max_length=REASON_MAX, blank=True)
+    replaces = models.OneToOneField("self", null=True, blank=True, on_delete=models.PROTECT, related_name="replaced_by")
+    recorded_at = models.DateTimeField(default=timezone.now)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["-effective_to", "-id"]
+        indexes = [models.Index(fields=["effective_to"], name="prior_auth_ends")]
+        constraints = [
+            models.CheckConstraint(
+                name="prior_auth_dates_in_order", condition=Q(effective_to__gte=models.F("effective_from"))
+            ),
+            models.CheckConstraint(name="prior_auth_units_positive", condition=Q(approved_units__gte=1)),
+            models.CheckConstraint(
+                name="prior_auth_code_when_code", condition=(Q(covers="code") & ~Q(code="")) | ~Q(covers="code")
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"prior authorisation {self.number} for patient {self.patient_id}"
+
+
+class AuthorisationGoOn(models.Model):
+    """A dosing session scheduled despite a prior-authorisation warning: who went on, when, and why (the house's
+    override pattern). Append-only."""
+
+    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="+")
+    session = models.ForeignKey("dosing.DosingSession", on_delete=models.PROTECT, related_name="+")
+    authorisation = models.ForeignKey(
+        PriorAuthorisation, null=True, blank=True, on_delete=models.PROTECT, related_name="went_on"
+    )
+    warning = models.TextField()
+    reason = models.CharField(max_length=REASON_MAX)
+    at = models.DateTimeField(default=timezone.now)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        constraints = [models.CheckConstraint(name="authorisation_go_on_has_reason", condition=~Q(reason=""))]
+
+    def __str__(self) -> str:
+        return f"went on despite a prior authorisation warning for session {self.session_id}"

@@ -19,10 +19,13 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from kapclinic.accounts.models import User
+from kapclinic.appointments.models import Appointment, AppointmentKind, AppointmentMode, AppointmentStatus
 from kapclinic.billing.models import ChargeLine, Coverage, FeeScheduleEntry, SourceKind
 from kapclinic.clinical import billing as rules
+from kapclinic.clinical.icd10 import is_icd10_cm
 from kapclinic.days import day_start
 from kapclinic.dosing.models import DosingSession, Route
+from kapclinic.intake.models import EligibilityDecision
 from kapclinic.plans.models import TreatmentPlan
 from kapclinic.therapy.kinds import NoteKind
 from kapclinic.therapy.models import TherapyNote
@@ -82,8 +85,89 @@ def _esketamine_scheme(coverages: list[Coverage], day: date) -> rules.Esketamine
     return rules.EsketamineScheme.VISIT_CODE
 
 
+DIAGNOSES_MAX = 12  # a claim carries up to 12 diagnosis codes (CMS-1500 box 21 A-L)
+
+EmVisits = frozenset[tuple[int, int, date]]  # (clinician, patient, day) of each E/M chosen where signed
+
+
+def em_visits(since: date) -> EmVisits:
+    """Every E/M a clinician chose where they signed, from `since` (proposed already or not): the add-on rule
+    asks whether one was billed by the same clinician for the same patient that day. One query."""
+    rows = (
+        EligibilityDecision.objects.filter(decided_at__gte=day_start(since))
+        .exclude(em_code="")
+        .exclude(digest="")
+        .values_list("decided_by_id", "patient_id", "decided_at")
+    )
+    return frozenset((who, patient, timezone.localdate(at)) for who, patient, at in rows)
+
+
+def _evaluation_modes(patient_ids: set[int], since: date) -> dict[tuple[int, date], str]:
+    """How each patient's evaluation booking of a day was held (in person or video), in one query."""
+    rows = (
+        Appointment.objects.filter(
+            patient_id__in=patient_ids, kind=AppointmentKind.EVALUATION, starts_at__gte=day_start(since)
+        )
+        .exclude(status=AppointmentStatus.CANCELLED)
+        .values_list("patient_id", "starts_at", "mode")
+    )
+    return {(patient, timezone.localdate(at)): mode for patient, at, mode in rows}
+
+
+def evaluation_proposals(since: date) -> Iterator[Proposal]:
+    """Signed eligibility decisions with the E/M level the prescriber chose, not yet proposed, from `since`."""
+    decisions = list(
+        EligibilityDecision.objects.filter(decided_at__gte=day_start(since))
+        .exclude(em_code="")
+        .exclude(digest="")
+        .exclude(_not_proposed_yet(SourceKind.EVALUATION))
+        .select_related("decided_by")
+        .defer("findings", "reason")  # billing reads the level and the diagnoses signed over, not the findings
+        .order_by("decided_at", "id")
+    )
+    modes = _evaluation_modes({d.patient_id for d in decisions}, since)
+    add_on_days = _add_on_days(since)
+    for decision in decisions:
+        day = timezone.localdate(decision.decided_at)
+        mode = modes.get((decision.patient_id, day))
+        if mode is None:
+            setting = rules.Setting(
+                rules.POS_OFFICE,
+                (),
+                ("No evaluation booking that day: in person at the clinic (POS 11) assumed; confirm it.",),
+                "in person at the clinic (POS 11)",
+            )
+        else:
+            modality = rules.Modality.VIDEO if mode == AppointmentMode.VIDEO else rules.Modality.IN_PERSON
+            setting = rules.setting_for(modality, rules.PatientLocation.UNKNOWN, day)
+        choice = rules.EmChoice(decision.em_code, rules.EmBasis(decision.em_basis), decision.em_minutes)
+        coding = rules.evaluation_visit(
+            choice=choice,
+            day=day,
+            setting=setting,
+            who=f"Eligibility evaluation signed by {_name(decision.decided_by)}",
+            with_add_on=(decision.decided_by_id, decision.patient_id, day) in add_on_days,
+        )
+        listed = decision.evaluation_data.get("diagnoses") or []
+        diagnoses = tuple(c for c in listed if isinstance(c, str) and is_icd10_cm(c))[:DIAGNOSES_MAX]
+        yield Proposal(
+            decision.patient_id, SourceKind.EVALUATION, decision.pk, day, decision.decided_by, diagnoses, coding
+        )
+
+
+def _add_on_days(since: date) -> EmVisits:
+    """(clinician, patient, day) of each signed psychotherapy note from `since`, one query: an E/M by time on such
+    a day warns that the psychotherapy minutes do not count toward it."""
+    rows = TherapyNote.objects.filter(
+        signed_at__isnull=False, kind__in=PSYCHOTHERAPY_KINDS, occurred_at__gte=day_start(since)
+    ).values_list("signed_by_id", "patient_id", "occurred_at")
+    return frozenset((who, patient, timezone.localdate(at)) for who, patient, at in rows if who is not None)
+
+
 def note_proposals(since: date) -> Iterator[Proposal]:
-    """Signed, not yet proposed therapy notes (never process notes) from `since`."""
+    """Signed, not yet proposed therapy notes (never process notes) from `since`; psychotherapy is the add-on
+    when the note's signer chose an E/M for its patient on its day (signed, proposed or not)."""
+    visits = em_visits(since)
     notes = list(
         TherapyNote.objects.filter(
             signed_at__isnull=False,
@@ -111,7 +195,11 @@ def note_proposals(since: date) -> Iterator[Proposal]:
                 )
         else:
             setting = rules.setting_for(rules.Modality(note.modality), rules.PatientLocation.UNKNOWN, day)
-            coding = rules.psychotherapy(minutes=note.minutes, day=day, with_em=False, setting=setting, who=who)
+            assert note.signed_by_id is not None  # signed
+            with_em = rules.psychotherapy_add_on_applies(
+                clinician_id=note.signed_by_id, patient_id=note.patient_id, day=day, em_visits=visits
+            )
+            coding = rules.psychotherapy(minutes=note.minutes, day=day, with_em=with_em, setting=setting, who=who)
         assert note.signed_by is not None  # signed
         yield Proposal(
             note.patient_id,

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.models import Outcome
-from kapclinic.audit.services import access_event_record, invalid_value_record
+from kapclinic.audit.services import access_event_record, access_events_record_each, invalid_value_record
 from kapclinic.billing import proposals
 from kapclinic.billing.models import (
     NAME_MAX,
@@ -246,11 +246,16 @@ class ProposalRun:
 
 
 def charges_propose(*, ctx: AuditContext, since: date | None = None) -> ProposalRun:
-    """Propose lines for every signed therapy note and dosing session from `since` that has none yet. Proposing
+    """Propose lines for every signed evaluation with an E/M level, therapy note and dosing session from `since`
+    that has none yet. Proposing
     again adds nothing for a record already proposed (the unique constraint holds against a concurrent run)."""
     _require(ctx, Action.CHARGE_REVIEW, "Only a biller proposes charge lines.")
     since = since or timezone.localdate() - timedelta(days=PROPOSE_LOOKBACK_DAYS)
-    found = [*proposals.note_proposals(since), *proposals.session_proposals(since)]
+    found = [
+        *proposals.evaluation_proposals(since),
+        *proposals.note_proposals(since),
+        *proposals.session_proposals(since),
+    ]
     codes = {line.code for p in found for line in p.coding.lines}
     fees = list(FeeScheduleEntry.objects.filter(code__in=codes))
     made: list[ChargeLine] = []
@@ -292,13 +297,14 @@ def charges_propose(*, ctx: AuditContext, since: date | None = None) -> Proposal
                 made = ChargeLine.objects.bulk_create(made)
         except IntegrityError:
             raise Conflict("Another proposal run wrote these lines first: reload the page.") from None
-        for patient_id in sorted({line.patient_id for line in made}):
-            access_event_record(
-                ctx=ctx,
-                action=Action.CHARGE_REVIEW,
-                patient_id=patient_id,
-                detail={"op": "propose", "lines": [line.pk for line in made if line.patient_id == patient_id]},
-            )
+        per_patient: dict[int, list[int]] = {}
+        for written in made:
+            per_patient.setdefault(written.patient_id, []).append(written.pk)
+        access_events_record_each(  # one row per patient, one INSERT
+            ctx=ctx,
+            action=Action.CHARGE_REVIEW,
+            details={pid: {"op": "propose", "lines": lines} for pid, lines in sorted(per_patient.items())},
+        )
     return ProposalRun(records=len(found), lines=made, not_proposed=missing)
 
 

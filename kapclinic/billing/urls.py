@@ -1,6 +1,6 @@
 from django.urls import path
 
-from kapclinic.billing import payment_views, views
+from kapclinic.billing import authorisation_views, payment_views, report_views, views
 
 app_name = "billing"
 
@@ -9,7 +9,13 @@ urlpatterns = [
     path("billing/charges/propose/", views.propose, name="propose"),
     path("billing/charges/<id:line_id>/", views.charge, name="charge"),
     path("billing/setup/", views.setup, name="setup"),
+    path("billing/reports/", report_views.billing_reports, name="reports"),
     path("patients/<id:patient_id>/coverage/", views.coverages, name="coverages"),
+    path(
+        "patients/<id:patient_id>/prior-authorisations/",
+        authorisation_views.prior_authorisations,
+        name="prior_authorisations",
+    ),
 ]
 
 # Money (issue 18 item 6): kapclinic/billing/payment_views.py.

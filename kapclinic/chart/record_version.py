@@ -116,6 +116,10 @@ NOT_SHOWN = frozenset(
         "billing_chargereview",
         "billing_moneyentry",
         "billing_packagepurchase",
+        # Prior authorisations and the going-on past their warnings: their own page (and the coordinator's home),
+        # never the cached chart body.
+        "billing_priorauthorisation",
+        "billing_authorisationgoon",
         # Outcome prompts are drawn live beside the cached chart body (templates/chart/patient.html), never in it.
         "outcomes_outcomeprompt",
         "outcomes_promptaction",

@@ -27,6 +27,13 @@ descriptors here are short paraphrases):
   Medicare modifier pages).
 - [E/M] The E/M level is the clinician's choice from their documentation (MDM or total time); a rule only checks
   that the chosen code is an office E/M code in force. 2021 office E/M: 99202-99205 new, 99212-99215 established.
+- [E/M-TIME] Office E/M by total time on the date of the encounter (AMA CPT 2021 office E/M guidelines, minimums
+  from 2024): 99202 15 min, 99203 30, 99204 45, 99205 60; 99212 10, 99213 20, 99214 30, 99215 40. With a
+  psychotherapy add-on the same day, the psychotherapy minutes do not count toward the E/M time (AMA CPT
+  psychotherapy guidelines, "time spent on psychotherapy is not used to select the E/M level") [verify].
+- [ADD-ON] 90833/90836/90838 are add-ons to an E/M service the same day by the same physician or QHP; without one,
+  the stand-alone 90832/90834/90837 (CPT psychotherapy guidelines via the [CPT-TIME] sources).
+- A free consultation (the intake coordinator's, before any evaluation) is not billed: no rule codes it.
 """
 
 from __future__ import annotations
@@ -38,7 +45,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 
 # Bump when a rule, a band or a code row changes: proposed lines store it.
-BILLING_RULES_VERSION = "2026-12-05.1"
+BILLING_RULES_VERSION = "2026-12-06.1"
 
 
 class CodeSystem(StrEnum):
@@ -459,18 +466,190 @@ def office_visit(*, code: str, day: date, setting: Setting, who: str) -> Coding:
     )
 
 
+class EmBasis(StrEnum):
+    """What the clinician chose the E/M level by [E/M]."""
+
+    MDM = "mdm"  # medical decision making
+    TIME = "time"  # total time on the date of the encounter
+
+
+EM_BASIS_LABELS = {EmBasis.MDM: "medical decision making", EmBasis.TIME: "total time"}
+
+# [E/M-TIME] the least total time on the day each office E/M level needs when chosen by time.
+EM_MINUTES_AT_LEAST: dict[str, int] = {
+    "99202": 15, "99203": 30, "99204": 45, "99205": 60,
+    "99212": 10, "99213": 20, "99214": 30, "99215": 40,
+}  # fmt: skip
+EM_MINUTES_MAX = 24 * 60
+
+
+@dataclass(frozen=True)
+class EmChoice:
+    """The E/M level a clinician recorded where they signed: the code, what they chose it by, the time if by time."""
+
+    code: str
+    basis: EmBasis
+    minutes: int | None = None
+
+
+def em_choice_errors(*, code: str, basis: str, minutes: int | None, day: date) -> dict[str, str]:
+    """Why a recorded E/M choice is refused, by field (empty when it stands) [E/M] [E/M-TIME]. A level chosen by
+    time needs the documented minutes, and they must reach the level's minimum."""
+    errors: dict[str, str] = {}
+    row = code_in_force(code, day)
+    if row is None or row.concept not in EM_CONCEPTS:
+        errors["em_code"] = f"{code or 'That code'} is not an office E/M level in force on {day.isoformat()}."
+    if basis not in set(EmBasis):
+        errors["em_basis"] = "Say whether the level was chosen by medical decision making or by total time."
+    elif basis == EmBasis.TIME:
+        if minutes is None:
+            errors["em_minutes"] = "Give the total minutes spent on the day (the level was chosen by time)."
+        elif not 1 <= minutes <= EM_MINUTES_MAX:
+            errors["em_minutes"] = "Give the total minutes on the day, from 1 to 1,440."
+        elif "em_code" not in errors and minutes < EM_MINUTES_AT_LEAST[code]:
+            errors["em_minutes"] = (
+                f"{minutes} minutes does not reach {code}, which needs at least {EM_MINUTES_AT_LEAST[code]} "
+                f"minutes by time; choose the level the time supports or choose by medical decision making."
+            )
+    if minutes is not None and basis == EmBasis.MDM and not 1 <= minutes <= EM_MINUTES_MAX:
+        errors["em_minutes"] = "Give the total minutes on the day, from 1 to 1,440 (or leave it blank)."
+    return errors
+
+
+def evaluation_visit(*, choice: EmChoice, day: date, setting: Setting, who: str, with_add_on: bool) -> Coding:
+    """The E/M line of a signed evaluation: the clinician's level, checked [E/M] [E/M-TIME]; by time with a
+    psychotherapy add-on the same day, the line warns that the psychotherapy minutes may not count."""
+    errors = em_choice_errors(code=choice.code, basis=choice.basis, minutes=choice.minutes, day=day)
+    if errors:
+        return Coding(not_proposed=(f"E/M: {' '.join(errors.values())}",))
+    if choice.basis is EmBasis.TIME:
+        why = f"by total time ({choice.minutes} min ≥ {EM_MINUTES_AT_LEAST[choice.code]})"
+    else:
+        why = "by medical decision making"
+    caveats = list(setting.caveats)
+    if with_add_on and choice.basis is EmBasis.TIME:
+        caveats.append("Chosen by time with a psychotherapy add-on the same day: the time must exclude psychotherapy.")
+    line = Line(
+        choice.code,
+        1,
+        f"{who} chose E/M level {choice.code} {why}; {setting.why}",
+        setting.place_of_service,
+        setting.modifiers,
+        tuple(caveats),
+    )
+    return Coding((line,))
+
+
+def psychotherapy_add_on_applies(
+    *, clinician_id: int, patient_id: int, day: date, em_visits: frozenset[tuple[int, int, date]]
+) -> bool:
+    """Whether a psychotherapy note is coded as the add-on: an E/M billed for the same patient by the same
+    clinician on the same day [ADD-ON]. `em_visits` holds (clinician, patient, day) of each E/M line."""
+    return (clinician_id, patient_id, day) in em_visits
+
+
+# --- prior authorisation (issue 18 item 7) -------------------------------------------------------------------
+
+# [policy] how long before its last day an authorisation shows on the coordinator's home and inbox.
+AUTHORISATION_EXPIRY_NOTICE_DAYS = 14
+
+
+@dataclass(frozen=True)
+class Authorisation:
+    """A payer's prior authorisation as the scheduling check reads it: the sessions it approves, its days, and how
+    many sessions are already scheduled or given within those days."""
+
+    id: int
+    number: str
+    approved: int
+    first_day: date
+    last_day: date
+    used: int
+
+
+@dataclass(frozen=True)
+class AuthorisationWarning:
+    authorisation_id: int | None
+    message: str
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def scheduling_warnings(*, day: date, authorisations: Sequence[Authorisation]) -> tuple[AuthorisationWarning, ...]:
+    """What a coordinator is told before scheduling a session on `day` for a patient with these authorisations
+    (for the session's drug). None when no authorisation is recorded (self-pay, or not needed) or one in force
+    still has sessions; otherwise why: outside every authorisation's days, or the one in force is used up. A
+    warning, not a refusal: the payer may extend it, and the clinician decides (the going-on is recorded)."""
+    if not authorisations:
+        return ()
+    in_force = [a for a in authorisations if a.first_day <= day <= a.last_day]
+    if not in_force:
+        last = max(authorisations, key=lambda a: (a.last_day, a.id))
+        return (
+            AuthorisationWarning(
+                last.id,
+                f"Prior authorisation {last.number} covers {last.first_day.isoformat()} through "
+                f"{last.last_day.isoformat()}; a session on {day.isoformat()} falls outside it.",
+            ),
+        )
+    if any(a.used < a.approved for a in in_force):
+        return ()
+    full = max(in_force, key=lambda a: (a.last_day, a.id))
+    return (
+        AuthorisationWarning(
+            full.id,
+            f"Prior authorisation {full.number} approves {full.approved} sessions and {full.used} are already "
+            f"scheduled or given: this one would be session {full.used + 1}.",
+        ),
+    )
+
+
+def authorisation_needs_attention(*, today: date, last_day: date, approved: int, used: int) -> str:
+    """Why an authorisation shows on the coordinator's home ("" when it does not): it ends within the notice
+    days, or its sessions are used up while it is in force."""
+    if last_day < today:
+        return ""
+    if used >= approved:
+        return "used up"
+    if (last_day - today).days <= AUTHORISATION_EXPIRY_NOTICE_DAYS:
+        return "ends soon"
+    return ""
+
+
+# --- reports: days in accounts receivable [DAR] ---------------------------------------------------------------
+# [DAR] Days in A/R = accounts receivable outstanding / average daily gross charges over a period (HFMA / MGMA
+# revenue-cycle definition, as summarised by medical-billing guides; commonly over the last 90 days). Integer
+# cents in, a Decimal of days out, None when nothing was charged in the period (no average to divide by).
+
+
+def days_in_receivables(*, outstanding_cents: int, charged_cents: int, days: int) -> Decimal | None:
+    if days < 1:
+        raise ValueError("A period has at least one day.")
+    if charged_cents <= 0:
+        return None
+    per_day = Decimal(charged_cents) / Decimal(days)
+    return (Decimal(outstanding_cents) / per_day).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+
+
 def em_codes_in_force(day: date) -> Sequence[BillingCode]:
     """The office E/M codes a clinician may choose from on `day`."""
     return [c for c in CODES if c.concept in EM_CONCEPTS and c.in_force(day)]
 
 
 __all__ = [
+    "AUTHORISATION_EXPIRY_NOTICE_DAYS",
     "BILLING_RULES_VERSION",
     "CODES",
+    "EM_MINUTES_AT_LEAST",
+    "Authorisation",
+    "AuthorisationWarning",
     "BillingCode",
     "CodeSystem",
     "Coding",
     "Concept",
+    "EmBasis",
+    "EmChoice",
     "EsketamineScheme",
     "Line",
     "Modality",
@@ -478,10 +657,14 @@ __all__ = [
     "NoCodeInForce",
     "PatientLocation",
     "Setting",
+    "authorisation_needs_attention",
     "code_for",
     "code_in_force",
+    "days_in_receivables",
+    "em_choice_errors",
     "em_codes_in_force",
     "esketamine",
+    "evaluation_visit",
     "infusion_additional_hours",
     "iv_infusion",
     "ketamine_drug",
@@ -489,5 +672,7 @@ __all__ = [
     "office_visit",
     "psychedelic_monitoring",
     "psychotherapy",
+    "psychotherapy_add_on_applies",
+    "scheduling_warnings",
     "setting_for",
 ]

@@ -23,6 +23,7 @@ from kapclinic.billing.services import (
     payer_create,
 )
 from kapclinic.clinical.registry import SYNTHETIC_MRN_BASE, mrn_from_number
+from kapclinic.demo.billing_codes import prior_authorisations_demo_ensure
 from kapclinic.dosing.models import DosingSession
 from kapclinic.patients.models import Patient
 
@@ -45,6 +46,8 @@ FEES = {
     "J0013": 1_500,
     "0820T": 30_000,
     "99214": 20_000,
+    "99204": 30_000,
+    "90836": 16_000,
 }
 # Demo patient serial -> payer index (None: self-pay).
 COVERED = {1: 0, 2: 1, 3: None, 4: 2}
@@ -108,4 +111,5 @@ def billing_demo_ensure(staff: dict[str, User]) -> int:
             charge_approve(ctx=ctx, line_id=line.pk)
         if len(reviewable) > 6:
             charge_reject(ctx=ctx, line_id=reviewable[6].pk, reason="Demo: the session was part of a prepaid package.")
+        prior_authorisations_demo_ensure(staff, payers)  # issue 18 item 7
     return ChargeLine.objects.count()

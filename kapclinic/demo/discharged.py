@@ -78,6 +78,9 @@ def discharged_demo_ensure(staff: dict[str, User]) -> int:
         patient_id=patient.pk,
         decision="eligible_with_precautions",
         reason="Demo: findings reviewed with the patient; blood pressure to be rechecked before each dose.",
+        em_code="99204",  # the evaluation's visit level, chosen by total time (issue 18: its E/M line)
+        em_basis="time",
+        em_minutes=60,
     )
     version = consent_version_latest(consent_document())
     assert version is not None  # published by load_consent, which runs first

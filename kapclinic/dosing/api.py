@@ -35,6 +35,12 @@ class ScheduleIn(Schema):
     place: DbId | None = Field(default=None, description="the chair (IV) or room it takes, when the clinic has any")
     starts_at: datetime | None = Field(default=None, description="default: the time the plan proposed")
     version: DbInt | None = None
+    go_on_reason: str = Field(
+        default="",
+        max_length=1000,
+        description="after a 422 warning on go_on_reason (a prior authorisation used up or out of its dates): why "
+        "the session is scheduled anyway; recorded with who and when",
+    )
 
 
 class DosingSessionOut(Schema):
@@ -103,6 +109,7 @@ def session_schedule(request: HttpRequest, session_id: DbId, payload: ScheduleIn
         place_id=payload.place,
         starts_at=payload.starts_at,
         version=payload.version,
+        go_on_reason=payload.go_on_reason,
     )
 
 

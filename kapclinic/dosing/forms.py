@@ -38,6 +38,8 @@ class SessionScheduleForm(forms.Form):
     place = forms.IntegerField(required=False, min_value=1)
     starts_at = forms.DateTimeField(required=False)
     version = forms.IntegerField(required=False, min_value=0)
+    # Given after a warning (a prior authorisation used up or out of its dates): why it is scheduled anyway.
+    go_on_reason = forms.CharField(required=False, max_length=1000)
 
 
 # The session screen's steps (issue 14: one write-view pattern): each form parses what the nurse or prescriber

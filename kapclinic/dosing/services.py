@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -20,6 +20,7 @@ from kapclinic.clinical.availability import PLACE_KINDS, dosing_session_minutes,
 from kapclinic.clinical.session_states import NOT_STARTED, Step
 from kapclinic.dosing.models import DosingSession, PreparationChecklist, SessionTransition
 from kapclinic.dosing.selectors import dosing_blockers
+from kapclinic.dosing.signals import scheduled_despite_warnings, scheduling_warnings_asked
 from kapclinic.errors import Conflict, NotFound
 from kapclinic.patients.access import patient_get_for_user
 from kapclinic.roles import Action, Role
@@ -69,10 +70,13 @@ def session_schedule(
     place_id: int | None = None,
     starts_at: datetime | None = None,
     version: int | None = None,
+    go_on_reason: str = "",
 ) -> DosingSession:
     """Confirm a proposed session on the calendar: book its nurse for its whole length and its chair (IV) or room,
     with a prescriber on site, at the proposed time or `starts_at`. Refused (and audited) without consent,
-    eligibility, a signed plan; refused with the next free times when the nurse, the place or the patient is taken."""
+    eligibility, a signed plan; refused with the next free times when the nurse, the place or the patient is taken.
+    A warning from above (a prior authorisation used up or out of its dates) stops it until the user goes on with
+    `go_on_reason`, which the warning app records (who, when, why)."""
     session = DosingSession.objects.select_related("plan").filter(pk=session_id).first()
     if session is None:
         raise NotFound("No such dosing session.")
@@ -100,6 +104,18 @@ def session_schedule(
         starts_at = timezone.make_aware(starts_at)
     if errors:
         raise ValidationError(errors)
+    warnings = scheduling_warnings(session, timezone.localdate(starts_at or session.scheduled_for))
+    if warnings and len(go_on_reason.strip()) < GO_ON_REASON_MIN:
+        access_event_record(
+            ctx=ctx,
+            action=Action.DOSING_SCHEDULE,
+            patient_id=session.patient_id,
+            outcome=Outcome.INVALID,
+            detail={"session": session.pk, "warnings": [str(w) for w in warnings]},
+        )
+        raise ValidationError(
+            {"go_on_reason": " ".join(str(w) for w in warnings) + " To schedule it anyway, say why (a sentence)."}
+        )
     assert nurse_id is not None
     with transaction.atomic():
         session = DosingSession.objects.select_for_update().select_related("plan").get(pk=session_id)
@@ -127,13 +143,28 @@ def session_schedule(
         _follow_booking(session, booking)
         session.save()
         PreparationChecklist.objects.get_or_create(session=session, defaults={"updated_by": ctx.user})
+        if warnings:
+            scheduled_despite_warnings.send(
+                sender=DosingSession, ctx=ctx, session=session, warnings=warnings, reason=go_on_reason.strip()
+            )
         access_event_record(
             ctx=ctx,
             action=Action.DOSING_SCHEDULE,
             patient_id=session.patient_id,
-            detail={"session": session.pk, "booking": booking.pk},
+            detail={"session": session.pk, "booking": booking.pk, **({"went_on": True} if warnings else {})},
         )
     return session
+
+
+GO_ON_REASON_MIN = 10  # a sentence, as the house's other override reasons
+
+
+def scheduling_warnings(session: DosingSession, day: date) -> list[object]:
+    """What the apps above warn of before `session` is scheduled on `day` (str() of each is its sentence)."""
+    answers = scheduling_warnings_asked.send(
+        sender=DosingSession, patient_id=session.patient_id, route=session.plan.route, day=day, session_id=session.pk
+    )
+    return [warning for _, found in answers for warning in (found or [])]
 
 
 def _follow_booking(session: DosingSession, booking: Appointment) -> None:

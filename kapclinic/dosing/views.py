@@ -37,6 +37,7 @@ def session_schedule(request: HttpRequest, session_id: int) -> HttpResponse:
             place_id=form.cleaned_data["place"],
             starts_at=form.cleaned_data["starts_at"],
             version=form.cleaned_data["version"],
+            go_on_reason=form.cleaned_data["go_on_reason"],
         ),
     )
     if session is None:

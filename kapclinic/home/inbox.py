@@ -18,6 +18,7 @@ from django.utils import timezone
 from kapclinic.accounts.models import User
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.services import access_events_record_many
+from kapclinic.billing.authorisations import authorisations_needing_attention, needing_attention_rows
 from kapclinic.clinical.wording import weekday_time_text
 from kapclinic.dosing.selectors import (
     adverse_events_to_review,
@@ -91,6 +92,8 @@ def sections_for(role: str) -> list[str]:
         keys.append("inquiries")
     if may(role, Action.APPOINTMENT_BOOK) and role in (Role.COORDINATOR, Role.DIRECTOR):
         keys.append("reschedule")
+    if may(role, Action.AUTHORISATION_RECORD):
+        keys.append("authorisations")
     if role == Role.DIRECTOR:
         keys += DIRECTOR_SECTIONS
     return keys
@@ -250,6 +253,8 @@ def inbox_for(ctx: AuditContext) -> list[InboxSection]:
         )
     if "reschedule" in keys:
         sections.append(_reschedule_section(ctx))
+    if "authorisations" in keys:
+        sections.append(_authorisations_section(ctx))
     if "adverse" in keys:
         sections += _director_sections(ctx)
     return sections
@@ -273,6 +278,26 @@ def _reschedule_section(ctx: AuditContext) -> InboxSection:
                 a.reply_at,  # type: ignore[attr-defined]
             )
             for a in asking
+        ],
+    )
+
+
+def _authorisations_section(ctx: AuditContext) -> InboxSection:
+    """Prior authorisations ending within the notice days or used up: ask the payer for more (issue 18 item 7)."""
+    return InboxSection(
+        "authorisations",
+        "Prior authorisations ending or used up",
+        [
+            InboxItem(
+                f"{s.authorisation.number} ({s.authorisation.payer.name}): {s.attention}, through "
+                f"{s.authorisation.effective_to:%b} {s.authorisation.effective_to.day}"
+                + ("" if s.used is None else f", {s.used} of {s.authorisation.approved_units} used"),
+                reverse("billing:prior_authorisations", args=[s.authorisation.patient_id]),
+                _name(s.authorisation.patient),
+                s.authorisation.effective_to,
+                urgent=s.attention == "used up",
+            )
+            for s in authorisations_needing_attention(ctx=ctx, limit=LIMIT)
         ],
     )
 
@@ -366,6 +391,7 @@ def _counted(user: User, key: str) -> list[tuple[QuerySet[Any], int]]:
         "adverse": adverse_events_unreviewed,
         "rems": rems_unsubmitted,
         "emergency": emergency_accesses_to_review,
+        "authorisations": lambda: needing_attention_rows(timezone.localdate()),
     }
     return [(rows[key](), ORDERS_LIMIT if key == "orders" else LIMIT)]
 

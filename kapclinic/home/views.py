@@ -11,6 +11,7 @@ from kapclinic.accounts.web import current_user
 from kapclinic.appointments.selectors import appointments_upcoming_for, consultations_coming
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.services import access_events_record_many
+from kapclinic.billing.authorisations import authorisations_needing_attention
 from kapclinic.dosing.selectors import (
     adverse_events_to_review,
     rems_forms_due,
@@ -70,6 +71,7 @@ def home(request: HttpRequest) -> HttpResponse:
         context["overdue"] = overdue_measures(ctx=ctx)
         context["new_inquiries"] = list(Inquiry.objects.filter(status=InquiryStatus.NEW).order_by("created_at")[:10])
         context["consultations"] = consultations_coming(days=2)
+        context["authorisations"] = authorisations_needing_attention(ctx=ctx, limit=10)
     if role in (Role.DIRECTOR, Role.AUDITOR):
         context.update(_oversight_dashboard(request, ctx))
     if role is Role.DIRECTOR:

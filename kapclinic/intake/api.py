@@ -91,6 +91,9 @@ class DecisionOut(Schema):
     decided_at: datetime
     rule_set_version: str
     policy_version: str
+    em_code: str
+    em_basis: str
+    em_minutes: int | None
 
 
 class DerivedOut(Schema):
@@ -112,6 +115,9 @@ class DecisionIn(Schema):
 
     decision: str = Field(description="eligible, eligible_with_precautions or not_eligible")
     reason: str = Field(default="", max_length=4000)
+    em_code: str = Field(default="", max_length=5, description="office E/M level, 99202-99205 or 99212-99215")
+    em_basis: str = Field(default="", max_length=4, description="mdm or time")
+    em_minutes: int | None = Field(default=None, description="total minutes on the day (needed by time)")
 
 
 def _decision_out(decision: EligibilityDecision) -> dict[str, object]:
@@ -123,6 +129,9 @@ def _decision_out(decision: EligibilityDecision) -> dict[str, object]:
         "decided_at": decision.decided_at,
         "rule_set_version": decision.rule_set_version,
         "policy_version": decision.policy_version,
+        "em_code": decision.em_code,
+        "em_basis": decision.em_basis,
+        "em_minutes": decision.em_minutes,
     }
 
 
@@ -156,7 +165,13 @@ def eligibility_get(request: HttpRequest, patient_id: DbId) -> dict[str, object]
 def eligibility_decision_post(request: HttpRequest, patient_id: DbId, payload: DecisionIn) -> Status[dict[str, object]]:
     """Decide (prescriber). Eligible despite an absolute contraindication is refused; a relative one needs a reason."""
     decision = eligibility_decide(
-        ctx=api_context(request), patient_id=patient_id, decision=payload.decision, reason=payload.reason
+        ctx=api_context(request),
+        patient_id=patient_id,
+        decision=payload.decision,
+        reason=payload.reason,
+        em_code=payload.em_code,
+        em_basis=payload.em_basis,
+        em_minutes=payload.em_minutes,
     )
     return Status(201, _decision_out(decision))
 

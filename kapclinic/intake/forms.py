@@ -64,3 +64,7 @@ class DecisionForm(forms.Form):
 
     decision = forms.CharField(max_length=40, required=False)
     reason = forms.CharField(label="Reason", required=False)
+    # The evaluation's E/M level, signed with the decision (optional; billing reads it).
+    em_code = forms.CharField(label="E/M level", max_length=5, required=False)
+    em_basis = forms.CharField(label="Chosen by", max_length=4, required=False)
+    em_minutes = forms.IntegerField(label="Total minutes on the day", required=False, min_value=1, max_value=1440)

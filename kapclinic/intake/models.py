@@ -99,6 +99,8 @@ class EligibilityDecision(Signed):
         "findings",
         "evaluation_data",
     )
+    # The E/M level the prescriber chose when signing (issue 18): added after decisions were first signed.
+    SIGNED_WHEN_SET = ("em_code", "em_basis", "em_minutes")
     SIGNER_FIELD = "decided_by"
     SIGNED_AT_FIELD = "decided_at"
     DIGEST_FIELD = "digest"
@@ -114,6 +116,13 @@ class EligibilityDecision(Signed):
     evaluation_data = models.JSONField(default=dict)
     # Blank on decisions recorded before they were signed (2026-12): those stay unsigned, never signed later.
     digest = models.CharField(max_length=64, blank=True, default="")
+    # The evaluation's office E/M level as the prescriber chose it where they signed (blank: not billed as a
+    # visit), by medical decision making or total time, with the minutes when by time. Signed, so frozen.
+    em_code = models.CharField("E/M level", max_length=5, blank=True)
+    em_basis = models.CharField(
+        "chosen by", max_length=4, blank=True, choices=[("mdm", "Medical decision making"), ("time", "Total time")]
+    )
+    em_minutes = models.PositiveSmallIntegerField("total minutes on the day", null=True, blank=True)
 
     class Meta:
         ordering = ["-decided_at", "-id"]

@@ -17,6 +17,7 @@ from kapclinic.accounts.models import User
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.models import Outcome
 from kapclinic.audit.services import access_event_record
+from kapclinic.clinical import billing as billing_rules
 from kapclinic.clinical.eligibility import (
     RULE_SET_VERSION,
     decision_allowed,
@@ -234,17 +235,48 @@ def evaluation_save(*, ctx: AuditContext, patient_id: int, values: Mapping[str, 
     return evaluation
 
 
-def eligibility_decide(*, ctx: AuditContext, patient_id: int, decision: str, reason: str = "") -> EligibilityDecision:
+def _em_errors(em_code: str, em_basis: str, em_minutes: int | None) -> dict[str, str]:
+    """The E/M level chosen with the decision (optional): checked by the pure rule before anything is signed."""
+    if not em_code:
+        if em_basis or em_minutes is not None:
+            return {"em_code": "Choose the E/M level (or leave the level, its basis and its minutes all blank)."}
+        return {}
+    return billing_rules.em_choice_errors(code=em_code, basis=em_basis, minutes=em_minutes, day=timezone.localdate())
+
+
+def eligibility_decide(
+    *,
+    ctx: AuditContext,
+    patient_id: int,
+    decision: str,
+    reason: str = "",
+    em_code: str = "",
+    em_basis: str = "",
+    em_minutes: int | None = None,
+) -> EligibilityDecision:
     """Record the prescriber's decision; refused (and the refusal audited) when the rules do not allow it.
 
     "eligible" despite an absolute contraindication is refused; despite a relative one it needs a reason.
-    The decision keeps the findings, the rule set version and the policy version in force.
+    The decision keeps the findings, the rule set version and the policy version in force. The prescriber may
+    record the evaluation's E/M level with it (the code, by MDM or total time, the minutes): it is signed with the
+    decision, so it is chosen now or never (billing proposes the visit line from it).
     """
     access = patient_get_for_user(
         ctx=ctx, patient_id=patient_id, action=Action.ELIGIBILITY_DECIDE, record_allowed=False
     )
+    em_code = em_code.strip().upper()
     if decision not in EligibilityDecisionKind.values:
         raise ValidationError({"decision": "Choose eligible, eligible_with_precautions or not_eligible."})
+    em_errors = _em_errors(em_code, em_basis, em_minutes)
+    if em_errors:
+        access_event_record(
+            ctx=ctx,
+            action=Action.ELIGIBILITY_DECIDE,
+            patient_id=patient_id,
+            outcome=Outcome.INVALID,
+            detail={"fields": sorted(em_errors)},
+        )
+        raise ValidationError(em_errors)
     evaluation = Evaluation.objects.filter(patient_id=patient_id).first()
     data = evaluation.data if evaluation else {}
     policy = eligibility_policy()
@@ -269,6 +301,9 @@ def eligibility_decide(*, ctx: AuditContext, patient_id: int, decision: str, rea
             policy_version=policy.version,
             findings=[f.as_dict() for f in findings],
             evaluation_data=data,
+            em_code=em_code,
+            em_basis=em_basis if em_code else "",
+            em_minutes=em_minutes if em_code else None,
         )
         saved.signature_stamp(ctx.user.pk)
         saved.save(force_insert=True)

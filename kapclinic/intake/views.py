@@ -9,11 +9,13 @@ from django.core.paginator import Paginator
 from django.forms import BaseFormSet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from kapclinic.accounts.web import current_user, forbidden, not_found, refused_status, submitted
 from kapclinic.audit.context import AuditContext, client_address
 from kapclinic.audit.services import access_event_record
+from kapclinic.clinical.billing import EM_BASIS_LABELS, em_codes_in_force
 from kapclinic.clinical.eligibility import Evidence, Finding, treatment_resistance
 from kapclinic.intake import services
 from kapclinic.intake.evaluation_forms import EvaluationForm, TrialForm, TrialFormSet, trial_initial
@@ -308,6 +310,9 @@ def eligibility_page(request: HttpRequest, patient_id: int) -> HttpResponse:
                     patient_id=patient_id,
                     decision=decision_form.cleaned_data["decision"],
                     reason=decision_form.cleaned_data["reason"],
+                    em_code=decision_form.cleaned_data["em_code"],
+                    em_basis=decision_form.cleaned_data["em_basis"],
+                    em_minutes=decision_form.cleaned_data["em_minutes"],
                 ),
             )
             if decided is not None:
@@ -344,6 +349,8 @@ def eligibility_page(request: HttpRequest, patient_id: int) -> HttpResponse:
             "can_decide": may(user.role, Action.ELIGIBILITY_DECIDE),
             "decision_form": decision_form,
             "decisions": EligibilityDecisionKind.choices,
+            "em_codes": em_codes_in_force(timezone.localdate()),
+            "em_bases": [(b.value, label.capitalize()) for b, label in EM_BASIS_LABELS.items()],
         },
         status=status,
     )
