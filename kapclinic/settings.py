@@ -271,6 +271,26 @@ KAPCLINIC_PUBLIC_INQUIRIES_PER_HOUR = env_int("KAPCLINIC_PUBLIC_INQUIRIES_PER_HO
 KAPCLINIC_CLINIC_ADDRESS = env_str("KAPCLINIC_CLINIC_ADDRESS", "The clinic")
 # The clinic's name as reminders give it ("your appointment at <name>"): a plain name, nothing clinical.
 KAPCLINIC_CLINIC_NAME = env_str("KAPCLINIC_CLINIC_NAME", "the clinic")
+# The practice as a claim names it (issue 18: the 837P billing provider and the clearinghouse envelope). Blank in
+# production until set: a claim file is refused, saying which is missing. The demo and tests (KAPCLINIC_DEBUG) get
+# synthetic values (the NPI passes the check digit; no real practice).
+_BILLING_DEMO = DEBUG
+KAPCLINIC_BILLING_NAME = env_str("KAPCLINIC_BILLING_NAME", "Synthetic KAP Clinic" if _BILLING_DEMO else "")
+KAPCLINIC_BILLING_NPI = env_str("KAPCLINIC_BILLING_NPI", "1234567893" if _BILLING_DEMO else "")
+KAPCLINIC_BILLING_TAX_ID = env_str("KAPCLINIC_BILLING_TAX_ID", "990000001" if _BILLING_DEMO else "")  # EIN, 9 digits
+KAPCLINIC_BILLING_TAXONOMY = env_str("KAPCLINIC_BILLING_TAXONOMY", "261QM0801X" if _BILLING_DEMO else "")
+KAPCLINIC_BILLING_STREET = env_str("KAPCLINIC_BILLING_STREET", "100 Example Street" if _BILLING_DEMO else "")
+KAPCLINIC_BILLING_CITY = env_str("KAPCLINIC_BILLING_CITY", "Austin" if _BILLING_DEMO else "")
+KAPCLINIC_BILLING_STATE = env_str("KAPCLINIC_BILLING_STATE", "TX" if _BILLING_DEMO else "")
+KAPCLINIC_BILLING_ZIP = env_str("KAPCLINIC_BILLING_ZIP", "787010001" if _BILLING_DEMO else "")  # ZIP+4, 9 digits
+KAPCLINIC_BILLING_PHONE = env_str("KAPCLINIC_BILLING_PHONE", "5125550100" if _BILLING_DEMO else "")
+KAPCLINIC_BILLING_CONTACT = env_str("KAPCLINIC_BILLING_CONTACT", "Billing office" if _BILLING_DEMO else "")
+# The clearinghouse: the ids it gave the clinic (ISA06/GS02, submitter) and its own (ISA08/GS03, receiver).
+KAPCLINIC_X12_SUBMITTER_ID = env_str("KAPCLINIC_X12_SUBMITTER_ID", "KAPDEMO" if _BILLING_DEMO else "")
+KAPCLINIC_X12_RECEIVER_ID = env_str("KAPCLINIC_X12_RECEIVER_ID", "CLEARDEMO" if _BILLING_DEMO else "")
+KAPCLINIC_X12_RECEIVER_NAME = env_str("KAPCLINIC_X12_RECEIVER_NAME", "Synthetic Clearinghouse" if _BILLING_DEMO else "")
+# ISA15: T (test) until the clearinghouse has accepted the clinic's test files, then P.
+KAPCLINIC_X12_USAGE = env_str("KAPCLINIC_X12_USAGE", "T")
 # The FHIR face's identifier systems (issue 17): the clinic's own URIs for its MRNs and its staff numbers. Set them
 # to a URL the clinic controls (e.g. https://clinic.example/fhir/sid/mrn) before records leave.
 KAPCLINIC_FHIR_MRN_SYSTEM = env_str("KAPCLINIC_FHIR_MRN_SYSTEM", "urn:kapclinic:mrn")

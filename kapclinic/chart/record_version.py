@@ -114,6 +114,11 @@ NOT_SHOWN = frozenset(
         "billing_coverage",
         "billing_chargeline",
         "billing_chargereview",
+        # Claims and remittances: the biller's pages only (issue 18 item 5).
+        "billing_claim",
+        "billing_claimline",
+        "billing_claimevent",
+        "billing_remittance",
         # Outcome prompts are drawn live beside the cached chart body (templates/chart/patient.html), never in it.
         "outcomes_outcomeprompt",
         "outcomes_promptaction",
