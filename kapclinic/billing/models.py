@@ -225,9 +225,7 @@ class Claim(models.Model):
     diagnoses = models.JSONField(default=list)
     place_of_service = models.CharField(max_length=2)
     total_cents = models.PositiveIntegerField()
-    replaces = models.OneToOneField(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="replacement"
-    )
+    replaces = models.OneToOneField("self", null=True, blank=True, on_delete=models.PROTECT, related_name="replacement")
     # The payer's claim control number (835 CLP07), which a replacement names in REF*F8.
     payer_claim_number = models.CharField(max_length=50, blank=True)
     created_at = models.DateTimeField(default=timezone.now)

@@ -172,7 +172,9 @@ def claim_segments(claim: ClaimRecord, hl_next: int, billing_hl: int) -> tuple[l
         )
     )
     sub = claim.subscriber
-    out.append(_seg("NM1", "IL", "1", clean(sub.last, 60), clean(sub.first, 35), "", "", "", "MI", clean(claim.member_id, 80)))
+    out.append(
+        _seg("NM1", "IL", "1", clean(sub.last, 60), clean(sub.first, 35), "", "", "", "MI", clean(claim.member_id, 80))
+    )
     if is_self:
         out += _n3_n4(sub)
         out.append(_dmg(sub))
@@ -204,11 +206,7 @@ def claim_segments(claim: ClaimRecord, hl_next: int, billing_hl: int) -> tuple[l
         out.append(_seg("REF", "F8", clean(claim.original_reference, 50)))
     out.append(
         ELEMENT.join(
-            ["HI"]
-            + [
-                COMPONENT.join(("ABK" if i == 0 else "ABF", icd(code)))
-                for i, code in enumerate(claim.diagnoses)
-            ]
+            ["HI"] + [COMPONENT.join(("ABK" if i == 0 else "ABF", icd(code))) for i, code in enumerate(claim.diagnoses)]
         )
     )
     out.append(
@@ -247,9 +245,7 @@ def claim_segments(claim: ClaimRecord, hl_next: int, billing_hl: int) -> tuple[l
     return out, hl
 
 
-def claim_file(
-    practice: Practice, claims: Sequence[ClaimRecord], *, control_number: int, created: datetime
-) -> str:
+def claim_file(practice: Practice, claims: Sequence[ClaimRecord], *, control_number: int, created: datetime) -> str:
     """One 837P interchange for `claims` (one or many). `control_number` (1..999999999) numbers ISA13, GS06 and
     BHT03; the clearinghouse refuses a number it has seen, so the caller gives a fresh one."""
     day, clock = created.strftime("%Y%m%d"), created.strftime("%H%M")
@@ -259,7 +255,9 @@ def claim_file(
         _seg("BHT", "0019", "00", control, day, clock, "CH"),
         _seg("NM1", "41", "2", clean(practice.name, 60), "", "", "", "", "46", clean(practice.submitter_id, 80)),
         _seg("PER", "IC", clean(practice.contact, 60), "TE", "".join(c for c in practice.phone if c.isdigit())),
-        _seg("NM1", "40", "2", clean(practice.receiver_name, 60), "", "", "", "", "46", clean(practice.receiver_id, 80)),
+        _seg(
+            "NM1", "40", "2", clean(practice.receiver_name, 60), "", "", "", "", "46", clean(practice.receiver_id, 80)
+        ),
         _seg("HL", "1", "", "20", "1"),
         _seg("PRV", "BI", "PXC", practice.taxonomy),
         _seg("NM1", "85", "2", clean(practice.name, 60), "", "", "", "", "XX", practice.npi),
@@ -294,7 +292,17 @@ def claim_file(
     )
     envelope_start = [
         isa,
-        _seg("GS", "HC", clean(practice.submitter_id, 15), clean(practice.receiver_id, 15), day, clock, str(control_number), "X", "005010X222A1"),
+        _seg(
+            "GS",
+            "HC",
+            clean(practice.submitter_id, 15),
+            clean(practice.receiver_id, 15),
+            day,
+            clock,
+            str(control_number),
+            "X",
+            "005010X222A1",
+        ),
     ]
     envelope_end = [_seg("GE", "1", str(control_number)), _seg("IEA", "1", control)]
     return (SEGMENT_END + "\n").join(envelope_start + body + envelope_end) + SEGMENT_END + "\n"
