@@ -115,6 +115,7 @@ def _mount() -> None:
     from kapclinic.appointments.api import router as appointments_router
     from kapclinic.appointments.feed_api import router as calendar_feed_router
     from kapclinic.billing.api import router as billing_router
+    from kapclinic.billing.payments_api import router as payments_router
     from kapclinic.billing.claims_api import router as claims_router
     from kapclinic.chart.api import router as chart_router
     from kapclinic.consent.api import router as consent_router
@@ -153,6 +154,7 @@ def _mount() -> None:
     api.add_router("", messaging_router)
     api.add_router("", reminders_router)
     api.add_router("", billing_router)
+    api.add_router("", payments_router)
     api.add_router("", claims_router)
     api.add_router("", search_router)
     api.add_router("", referral_imports_router)

@@ -61,6 +61,8 @@ APPEND_ONLY_TABLES = (
     "reminders_bookingreply",
     "billing_chargeline",
     "billing_chargereview",
+    "billing_moneyentry",
+    "billing_packagepurchase",
     "billing_claimevent",  # a claim's state changes (issue 18 item 5)
     "billing_remittance",
     "outcomes_promptaction",

@@ -125,6 +125,10 @@ class Action(StrEnum):
     BILLING_SETUP = "billing.setup"
     CHARGE_VIEW = "charge.view"
     CHARGE_REVIEW = "charge.review"
+    # Money (issue 18 item 6): recording payments, refunds, write-offs and package sales; a patient's balance,
+    # statement and superbill.
+    MONEY_RECORD = "money.record"
+    MONEY_VIEW = "money.view"
     # Claims (issue 18 item 5): reading claims and their 837P; making, marking and resubmitting them, posting 835s.
     CLAIM_VIEW = "claim.view"
     CLAIM_MANAGE = "claim.manage"
@@ -253,6 +257,10 @@ _ROWS: dict[Action, tuple[Scope, ...]] = {
     Action.BILLING_SETUP:         (_N,   _N,   _N,   _N,   _A,   _N,   _N),
     Action.CHARGE_VIEW:           (_N,   _T,   _T,   _T,   _A,   _A,   _N),
     Action.CHARGE_REVIEW:         (_N,   _N,   _N,   _N,   _N,   _N,   _N),
+    # Money: the biller and the director record it; they and the auditor read balances; the patient their own
+    # (portal: balance and superbill). Clinicians see none of it.
+    Action.MONEY_RECORD:          (_N,   _N,   _N,   _N,   _A,   _N,   _N),
+    Action.MONEY_VIEW:            (_N,   _N,   _N,   _N,   _A,   _A,   _O),
     # Claims: the biller and the director make and post them; the auditor reads them. Clinicians see their lines
     # (CHARGE_VIEW), not the claims.
     Action.CLAIM_VIEW:            (_N,   _N,   _N,   _N,   _A,   _A,   _N),
@@ -276,6 +284,8 @@ _BILLER: dict[Action, Scope] = {
     Action.BILLING_SETUP: _A,
     Action.CHARGE_VIEW: _A,
     Action.CHARGE_REVIEW: _A,
+    Action.MONEY_RECORD: _A,
+    Action.MONEY_VIEW: _A,
     Action.CLAIM_VIEW: _A,
     Action.CLAIM_MANAGE: _A,
 }

@@ -506,6 +506,8 @@ API_RULES: dict[str, RouteRule] = {
     f"POST {API}/charges/{{line_id}}/approve": needs(A.CHARGE_REVIEW),
     f"POST {API}/charges/{{line_id}}/reject": needs(A.CHARGE_REVIEW),
     f"POST {API}/charges/{{line_id}}/correct": needs(A.CHARGE_REVIEW),
+    f"POST {API}/payments": needs(A.MONEY_RECORD),
+    f"GET {API}/patients/{{patient_id}}/balance": needs(A.MONEY_VIEW),
     f"POST {API}/patients/{{patient_id}}/goals/{{goal_index}}/progress": needs(A.GOAL_PROGRESS),
     f"GET {API}/patients/{{patient_id}}/outcome": needs(A.OUTCOME_VIEW),
     f"GET {API}/prompts/{{prompt_id}}": needs(A.OUTCOME_VIEW),

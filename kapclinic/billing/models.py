@@ -207,6 +207,146 @@ class ChargeReview(models.Model):
         return f"{self.decision} line {self.line_id}"
 
 
+# --- money: self-pay packages and the money ledger --------------------------------------------------------------
+
+
+class SelfPayPackage(models.Model):
+    """A self-pay course the clinic sells at one price, e.g. six ketamine sessions each with an integration
+    session. Offered from `effective_from` through `effective_to` (open when blank); a new price is a new
+    package, so what a patient bought keeps the terms they bought."""
+
+    name = models.CharField(max_length=NAME_MAX)
+    description = models.CharField("what it includes", max_length=REASON_MAX, blank=True)
+    sessions = models.PositiveSmallIntegerField("dosing sessions included")
+    price_cents = models.PositiveIntegerField("price (cents)")
+    effective_from = models.DateField()
+    effective_to = models.DateField(null=True, blank=True)
+    recorded_at = models.DateTimeField(default=timezone.now)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["name", "-effective_from"]
+        constraints = [
+            models.CheckConstraint(name="package_sessions_positive", condition=Q(sessions__gte=1)),
+            models.CheckConstraint(
+                name="package_dates_in_order",
+                condition=Q(effective_to__isnull=True) | Q(effective_to__gte=models.F("effective_from")),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.sessions} sessions, {self.price_cents} cents)"
+
+    def offered(self, day: date) -> bool:
+        return self.effective_from <= day and (self.effective_to is None or day <= self.effective_to)
+
+
+class PackagePurchase(models.Model):
+    """A patient's purchase of a package: what they owe for it (the price on the day, copied), paid up front or in
+    parts through the money ledger. Its sessions count down as the patient's dosing sessions from `bought_on`
+    are signed. Append-only: a purchase made in error is refunded, never removed."""
+
+    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="package_purchases")
+    package = models.ForeignKey(SelfPayPackage, on_delete=models.PROTECT, related_name="purchases")
+    bought_on = models.DateField()
+    sessions = models.PositiveSmallIntegerField()
+    price_cents = models.PositiveIntegerField()
+    recorded_at = models.DateTimeField(default=timezone.now)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["-bought_on", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.package_id} bought by patient {self.patient_id} on {self.bought_on}"
+
+
+class MoneyKind(models.TextChoices):
+    """What a money entry does to the balance: a payment, an adjustment and a write-off lower it; a refund (money
+    given back) raises it."""
+
+    PAYMENT = "payment", "Payment"
+    REFUND = "refund", "Refund"
+    WRITE_OFF = "write_off", "Write-off"
+    ADJUSTMENT = "adjustment", "Insurance adjustment"
+
+
+class PaymentMethod(models.TextChoices):
+    CARD = "card", "Card"
+    CASH = "cash", "Cash"
+    CHECK = "check", "Check"
+    INSURANCE = "insurance", "Insurance"
+
+
+class AdjustmentGroup(models.TextChoices):
+    """X12 claim adjustment group codes (CAS01), as an 835 remittance gives them."""
+
+    CONTRACTUAL = "CO", "CO: contractual obligation"
+    PATIENT = "PR", "PR: patient responsibility"
+    OTHER = "OA", "OA: other adjustment"
+    PAYER_INITIATED = "PI", "PI: payer-initiated reduction"
+    CORRECTION = "CR", "CR: correction and reversal"
+
+
+class MoneyEntry(models.Model):
+    """One movement of money on a patient's account, in integer cents (always positive; the kind says which way).
+
+    Append-only (database trigger): an entry is never edited; a correction is a new entry with `corrects`
+    pointing at the one it replaces, which then no longer counts (a correction of 0 cents voids it)."""
+
+    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="money_entries")
+    kind = models.CharField(max_length=10, choices=MoneyKind.choices)
+    amount_cents = models.PositiveIntegerField()
+    # Payments and refunds: how the money moved, and its reference (card terminal reference, check number).
+    method = models.CharField(max_length=10, choices=PaymentMethod.choices, blank=True)
+    reference = models.CharField(max_length=80, blank=True)
+    # Insurance payments and adjustments: the payer and its claim reference (e.g. the 835's CLP01/CLP07).
+    payer = models.ForeignKey(Payer, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    claim_reference = models.CharField(max_length=80, blank=True)
+    adjustment_group = models.CharField(max_length=2, choices=AdjustmentGroup.choices, blank=True)
+    adjustment_reason = models.CharField("adjustment reason code", max_length=5, blank=True)  # CARC, e.g. 45
+    reason = models.CharField(max_length=REASON_MAX, blank=True)  # a write-off's or a correction's reason
+    line = models.ForeignKey(ChargeLine, null=True, blank=True, on_delete=models.PROTECT, related_name="money")
+    purchase = models.ForeignKey(PackagePurchase, null=True, blank=True, on_delete=models.PROTECT, related_name="money")
+    # Chosen when a payment is more than the balance: the rest stays on the account as the patient's credit.
+    keep_as_credit = models.BooleanField(default=False)
+    received_on = models.DateField("date")  # the day the money moved (the check's or the remittance's date)
+    corrects = models.OneToOneField("self", null=True, blank=True, on_delete=models.PROTECT, related_name="correction")
+    recorded_at = models.DateTimeField(default=timezone.now)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["-received_on", "-id"]
+        indexes = [models.Index(fields=["patient", "received_on"], name="money_patient_day")]
+        constraints = [
+            models.CheckConstraint(
+                name="money_positive_unless_void", condition=Q(amount_cents__gte=1) | Q(corrects__isnull=False)
+            ),
+            models.CheckConstraint(
+                name="money_method_of_payments",
+                condition=Q(kind__in=["payment", "refund"], method__in=["card", "cash", "check", "insurance"])
+                | (~Q(kind__in=["payment", "refund"]) & Q(method="")),
+            ),
+            models.CheckConstraint(name="money_write_off_reason", condition=~Q(kind="write_off") | ~Q(reason="")),
+            models.CheckConstraint(
+                name="money_adjustment_codes",
+                condition=~Q(kind="adjustment") | (~Q(adjustment_group="") & ~Q(adjustment_reason="")),
+            ),
+            models.CheckConstraint(
+                name="money_line_or_purchase", condition=Q(line__isnull=True) | Q(purchase__isnull=True)
+            ),
+            models.CheckConstraint(name="money_correction_reason", condition=Q(corrects__isnull=True) | ~Q(reason="")),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.amount_cents} cents for patient {self.patient_id}"
+
+    @property
+    def signed_cents(self) -> int:
+        """The entry's effect on the balance: a refund adds, everything else takes away."""
+        return self.amount_cents if self.kind == MoneyKind.REFUND else -self.amount_cents
+
+
 # --- claims and remittances (issue 18 item 5) ----------------------------------------------------------------
 
 

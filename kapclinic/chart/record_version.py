@@ -114,6 +114,8 @@ NOT_SHOWN = frozenset(
         "billing_coverage",
         "billing_chargeline",
         "billing_chargereview",
+        "billing_moneyentry",
+        "billing_packagepurchase",
         # Claims and remittances: the biller's pages only (issue 18 item 5).
         "billing_claim",
         "billing_claimline",

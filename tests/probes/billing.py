@@ -7,7 +7,7 @@ from datetime import date
 
 from django.utils import timezone
 
-from kapclinic.billing.models import ChargeLine, ChargeReview, Coverage, Payer
+from kapclinic.billing.models import ChargeLine, ChargeReview, Coverage, MoneyEntry, Payer
 from kapclinic.patients.models import Patient
 from kapclinic.roles import Action
 from tests.probes.world import Probe, World
@@ -107,3 +107,48 @@ PROBES: dict[Action, tuple[Probe, bool]] = {
     Action.CHARGE_VIEW: (_charge_view, True),
     Action.CHARGE_REVIEW: (_charge_review, True),
 }
+
+
+# --- money (issue 18 item 6) ------------------------------------------------------------------------------------
+
+
+def _priced_line(w: World, patient: Patient, cents: int) -> ChargeLine:
+    line = ChargeLine.objects.create(
+        patient=patient,
+        source_kind="therapy_note",
+        source_id=20_000 + ChargeLine.objects.count(),
+        date_of_service=timezone.localdate(),
+        place_of_service="11",
+        rendering_provider=w.people["therapist"],
+        code="90837",
+        units=1,
+        diagnoses=["F33.2"],
+        amount_cents=cents,
+        justification="Probe line: 55 documented minutes",
+        rules_version="t",
+        proposed_by=w.people["director"],
+    )
+    ChargeReview.objects.create(line=line, decision="approved", by=w.people["director"])
+    return line
+
+
+def _money_record(w: World, patient: Patient) -> bool:
+    line = _priced_line(w, patient, 20_000)
+    before = MoneyEntry.objects.count()
+    w.api.post(
+        "/api/v1/payments",
+        {"patient": patient.pk, "kind": "payment", "amount_cents": 5_000, "method": "cash", "line": line.pk},
+        content_type=JSON,
+    )
+    api = MoneyEntry.objects.count() == before + 1
+    return api
+
+
+def _money_view(w: World, patient: Patient) -> bool:
+    _priced_line(w, patient, 12_345)
+    api = w.api.get(f"/api/v1/patients/{patient.pk}/balance")
+    return api.status_code == 200 and api.json()["balance_cents"] == 12_345
+
+
+PROBES[Action.MONEY_RECORD] = (_money_record, True)
+PROBES[Action.MONEY_VIEW] = (_money_view, True)
