@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any, Literal
 
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from ninja import Field, Query, Router, Schema, Status
 from pydantic import ConfigDict
@@ -13,6 +14,7 @@ from pydantic import ConfigDict
 from kapclinic.accounts.web import api_context
 from kapclinic.apitypes import ERROR_ANSWERS, DbId
 from kapclinic.billing import claims as service
+from kapclinic.billing import remittances
 from kapclinic.billing.models import Claim
 from kapclinic.clinical.claims import MAX_LINES
 
@@ -223,3 +225,82 @@ def claim_resubmit(request: HttpRequest, claim_id: DbId, payload: ResubmitIn) ->
         ctx=api_context(request), claim_id=claim_id, reason=payload.reason, line_ids=payload.charges
     )
     return Status(201, _reread(request, claim.pk, "created"))
+
+
+class PostedClaimOut(Schema):
+    claim: int
+    number: str
+    state: str
+    paid_cents: int
+    patient_cents: int = Field(description="left to the patient (PR): not posted, it stays on the line")
+    codes: list[str]
+
+
+class RemittanceOut(Schema):
+    remittance: int
+    already_posted: bool = Field(description="the same file was posted before: nothing was posted now")
+    payer_name: str
+    trace_number: str
+    paid_on: date
+    total_cents: int
+    entries: int = Field(description="money ledger entries written now")
+    claims: list[PostedClaimOut]
+
+
+class RemittanceIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    x12: str = Field(min_length=1, max_length=5_000_000, description="the 835 file's text")
+
+
+@router.post(
+    "/remittances",
+    response={201: RemittanceOut, 200: RemittanceOut, **ERROR_ANSWERS},
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                X12_MEDIA_TYPE: {"schema": {"type": "string"}},
+                "application/json": {"schema": RemittanceIn.model_json_schema()},
+            }
+        }
+    },
+)
+def remittance_post(request: HttpRequest) -> Status[dict[str, Any]]:
+    """Post an 835 remittance (the file as the body, or JSON {"x12": "..."}): all or nothing; the same file again
+    posts nothing (200 with already_posted)."""
+    ctx = api_context(request)
+    if (request.content_type or "").startswith("application/json"):
+        try:
+            text = RemittanceIn.model_validate_json(request.body).x12
+        except ValueError:
+            raise ValidationError({"file": 'Send the 835 as the body, or as JSON {"x12": "..."}.'}) from None
+    else:
+        try:
+            text = request.body.decode("ascii")
+        except UnicodeDecodeError:
+            raise ValidationError({"file": "An 835 file is plain ASCII text."}) from None
+    posting = remittances.remittance_post(ctx=ctx, text=text)
+    r = posting.remittance
+    return Status(
+        200 if posting.already_posted else 201,
+        {
+            "remittance": r.pk,
+            "already_posted": posting.already_posted,
+            "payer_name": r.payer_name,
+            "trace_number": r.trace_number,
+            "paid_on": r.paid_on,
+            "total_cents": r.total_cents,
+            "entries": posting.entries,
+            "claims": [
+                {
+                    "claim": p.claim.pk,
+                    "number": p.claim.number,
+                    "state": p.state,
+                    "paid_cents": p.paid_cents,
+                    "patient_cents": p.patient_cents,
+                    "codes": p.codes,
+                }
+                for p in posting.claims
+            ],
+        },
+    )

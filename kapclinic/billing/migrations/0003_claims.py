@@ -9,85 +9,166 @@ from kapclinic.dbtriggers import append_only
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('billing', '0002_money_ledger'),
-        ('patients', '0002_search_columns'),
+        ("billing", "0002_money_ledger"),
+        ("patients", "0002_search_columns"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Claim',
+            name="Claim",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('state', models.CharField(db_index=True, default='draft', max_length=12)),
-                ('diagnoses', models.JSONField(default=list)),
-                ('place_of_service', models.CharField(max_length=2)),
-                ('total_cents', models.PositiveIntegerField()),
-                ('payer_claim_number', models.CharField(blank=True, max_length=50)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('coverage', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='claims', to='billing.coverage')),
-                ('created_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('patient', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='claims', to='patients.patient')),
-                ('payer', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='claims', to='billing.payer')),
-                ('rendering_provider', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('replaces', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='replacement', to='billing.claim')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("state", models.CharField(db_index=True, default="draft", max_length=12)),
+                ("diagnoses", models.JSONField(default=list)),
+                ("place_of_service", models.CharField(max_length=2)),
+                ("total_cents", models.PositiveIntegerField()),
+                ("payer_claim_number", models.CharField(blank=True, max_length=50)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "coverage",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="claims", to="billing.coverage"
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="claims", to="patients.patient"
+                    ),
+                ),
+                (
+                    "payer",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="claims", to="billing.payer"
+                    ),
+                ),
+                (
+                    "rendering_provider",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+                (
+                    "replaces",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="replacement",
+                        to="billing.claim",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='Remittance',
+            name="Remittance",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('digest', models.CharField(max_length=64, unique=True)),
-                ('text', models.TextField()),
-                ('payer_name', models.CharField(max_length=200)),
-                ('trace_number', models.CharField(max_length=80)),
-                ('paid_on', models.DateField()),
-                ('total_cents', models.BigIntegerField()),
-                ('received_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('received_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("digest", models.CharField(max_length=64, unique=True)),
+                ("text", models.TextField()),
+                ("payer_name", models.CharField(max_length=200)),
+                ("trace_number", models.CharField(max_length=80)),
+                ("paid_on", models.DateField()),
+                ("total_cents", models.BigIntegerField()),
+                ("received_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "received_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-received_at', '-id'],
+                "ordering": ["-received_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='ClaimLine',
+            name="ClaimLine",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('position', models.PositiveSmallIntegerField()),
-                ('pointers', models.JSONField(default=list)),
-                ('amount_cents', models.PositiveIntegerField()),
-                ('released', models.BooleanField(default=False)),
-                ('claim', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='lines', to='billing.claim')),
-                ('line', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='claim_lines', to='billing.chargeline')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("position", models.PositiveSmallIntegerField()),
+                ("pointers", models.JSONField(default=list)),
+                ("amount_cents", models.PositiveIntegerField()),
+                ("released", models.BooleanField(default=False)),
+                (
+                    "claim",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="lines", to="billing.claim"
+                    ),
+                ),
+                (
+                    "line",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="claim_lines", to="billing.chargeline"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['claim', 'position'],
-                'constraints': [models.UniqueConstraint(condition=models.Q(('released', False)), fields=('line',), name='claim_line_on_one_open_claim'), models.UniqueConstraint(fields=('claim', 'position'), name='claim_line_position_once')],
+                "ordering": ["claim", "position"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("released", False)), fields=("line",), name="claim_line_on_one_open_claim"
+                    ),
+                    models.UniqueConstraint(fields=("claim", "position"), name="claim_line_position_once"),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='ClaimEvent',
+            name="ClaimEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('state', models.CharField(max_length=12)),
-                ('reason', models.CharField(blank=True, max_length=1000)),
-                ('codes', models.JSONField(default=list)),
-                ('paid_cents', models.PositiveIntegerField(blank=True, null=True)),
-                ('patient_cents', models.PositiveIntegerField(blank=True, null=True)),
-                ('at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('claim', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='events', to='billing.claim')),
-                ('remittance', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='claim_events', to='billing.remittance')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("state", models.CharField(max_length=12)),
+                ("reason", models.CharField(blank=True, max_length=1000)),
+                ("codes", models.JSONField(default=list)),
+                ("paid_cents", models.PositiveIntegerField(blank=True, null=True)),
+                ("patient_cents", models.PositiveIntegerField(blank=True, null=True)),
+                ("at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+                (
+                    "claim",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="events", to="billing.claim"
+                    ),
+                ),
+                (
+                    "remittance",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="claim_events",
+                        to="billing.remittance",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['at', 'id'],
-                'constraints': [models.CheckConstraint(condition=models.Q(models.Q(('state', 'denied'), _negated=True), models.Q(('reason', ''), _negated=True), _connector='OR'), name='claim_denial_has_reason')],
+                "ordering": ["at", "id"],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            models.Q(("state", "denied"), _negated=True),
+                            models.Q(("reason", ""), _negated=True),
+                            _connector="OR",
+                        ),
+                        name="claim_denial_has_reason",
+                    )
+                ],
             },
         ),
         append_only("billing_claimevent"),
