@@ -22,6 +22,7 @@ from tests.test_claims import DAY, approved_line, billable, ctx_of
 JSON = "application/json"
 X12 = "application/edi-x12"
 pytestmark = pytest.mark.django_db
+CO_45 = Adjustment("CO", "45", 7_000)  # the contractual write-down
 
 
 @pytest.fixture
@@ -57,7 +58,7 @@ def _file(therapy: Claim, infusion: Claim, *, trace: str = "CHK1001", therapy_nu
         claims=[
             RemitClaimIn(
                 therapy_number or therapy.number, "1", 25_000, 15_000, 3_000, "PCN-1", "Persona", "Team", "SYN-M-001",
-                [RemitLineIn("90837", [], 25_000, 15_000, DAY, [Adjustment("CO", "45", 7_000), Adjustment("PR", "2", 3_000)])],
+                [RemitLineIn("90837", [], 25_000, 15_000, DAY, [CO_45, Adjustment("PR", "2", 3_000)])],
             ),
             RemitClaimIn(
                 infusion.number, "4", 40_000, 0, 0, "PCN-2", "Persona", "Team", "SYN-M-001",
