@@ -24,7 +24,7 @@ from kapclinic.audit.models import Outcome
 from kapclinic.audit.services import access_event_record, access_events_record_many, invalid_value_record
 from kapclinic.billing import x12_837
 from kapclinic.billing.models import REASON_MAX, ChargeLine, Claim, ClaimEvent, ClaimLine, Coverage, CoverageRank
-from kapclinic.billing.selectors import LineStatus, status_of, with_status
+from kapclinic.billing.selectors import LineStatus, charge_lines, status_of, with_status
 from kapclinic.clinical import claims as rules
 from kapclinic.clinical.claims import ClaimState
 from kapclinic.errors import AccessDenied, Conflict, NotFound
@@ -453,3 +453,14 @@ def claim_file_for(*, ctx: AuditContext, claim_ids: Sequence[int]) -> str:
             raise Conflict(f"Claim {claim.number} was replaced by a resubmission: send the replacement.")
         records.append(claim_record(claim, claim_lines(claim)))
     return x12_837.claim_file(details, records, control_number=control_number(), created=timezone.localtime())
+
+
+def claimable_lines(*, ctx: AuditContext) -> QuerySet[ChargeLine]:
+    """Approved, not corrected lines on no open claim, oldest date of service first (what the biller claims next),
+    by patient. The caller audits the page it shows (selectors.charge_lines_shown)."""
+    manage_check(ctx)
+    return (
+        charge_lines(ctx=ctx, status=LineStatus.APPROVED)
+        .exclude(claim_lines__released=False)
+        .order_by("patient__family_name", "patient_id", "date_of_service", "id")
+    )

@@ -386,6 +386,10 @@ class Claim(models.Model):
     def frequency_code(self) -> str:
         return "7" if self.replaces_id is not None else "1"
 
+    @property
+    def state_label(self) -> str:
+        return self.state.replace("_", " ").capitalize()
+
 
 class ClaimLine(models.Model):
     """A charge line on a claim, in claim order, with its diagnosis pointers. A charge line is on one open claim
@@ -435,6 +439,10 @@ class ClaimEvent(models.Model):
 
     def __str__(self) -> str:
         return f"claim {self.claim_id} {self.state}"
+
+    @property
+    def state_label(self) -> str:
+        return self.state.replace("_", " ").capitalize()
 
 
 class Remittance(models.Model):

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from kapclinic.billing import views
+from kapclinic.billing import claim_views, views
 
 app_name = "billing"
 
@@ -9,5 +9,10 @@ urlpatterns = [
     path("billing/charges/propose/", views.propose, name="propose"),
     path("billing/charges/<id:line_id>/", views.charge, name="charge"),
     path("billing/setup/", views.setup, name="setup"),
+    path("billing/claims/", claim_views.claims, name="claims"),
+    path("billing/claims/new/", claim_views.claim_new, name="claim_new"),
+    path("billing/claims/<id:claim_id>/", claim_views.claim, name="claim"),
+    path("billing/claims/<id:claim_id>/837/", claim_views.claim_file, name="claim_file"),
+    path("billing/remittances/", claim_views.remittance_upload, name="remittances"),
     path("patients/<id:patient_id>/coverage/", views.coverages, name="coverages"),
 ]

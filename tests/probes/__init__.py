@@ -7,7 +7,7 @@ Each area keeps its probes in its own module here and registers its dict in PROB
 from __future__ import annotations
 
 from kapclinic.roles import Action
-from tests.probes import billing, consent, dosing, messaging, outcomes, referrals, reminders, smart, therapy
+from tests.probes import billing, claims, consent, dosing, messaging, outcomes, referrals, reminders, smart, therapy
 from tests.probes.world import Probe, World
 
 # Each area's module defines PROBES: {action: (probe, whether the probe is about one patient)}.
@@ -19,6 +19,7 @@ PROBES_BY_AREA.append(messaging.PROBES)
 PROBES_BY_AREA.append(reminders.PROBES)
 PROBES_BY_AREA.append(smart.PROBES)
 PROBES_BY_AREA.append(billing.PROBES)
+PROBES_BY_AREA.append(claims.PROBES)
 PROBES_BY_AREA.append(referrals.PROBES)
 PROBES_BY_AREA.append(outcomes.PROBES)
 
