@@ -115,8 +115,8 @@ def _mount() -> None:
     from kapclinic.appointments.api import router as appointments_router
     from kapclinic.appointments.feed_api import router as calendar_feed_router
     from kapclinic.billing.api import router as billing_router
-    from kapclinic.billing.payments_api import router as payments_router
     from kapclinic.billing.claims_api import router as claims_router
+    from kapclinic.billing.payments_api import router as payments_router
     from kapclinic.chart.api import router as chart_router
     from kapclinic.consent.api import router as consent_router
     from kapclinic.dosing.api import router as dosing_router
