@@ -60,11 +60,9 @@ def may_become(current: ClaimState, wanted: ClaimState) -> bool:
     return wanted in NEXT_STATES[current]
 
 
-def npi_valid(npi: str) -> bool:
-    """[NPI] Ten digits whose last is the Luhn check digit of 80840 followed by the first nine."""
-    if len(npi) != 10 or not npi.isdigit():
-        return False
-    digits = [int(c) for c in "80840" + npi[:9]]
+def npi_check_digit(first_nine: str) -> str:
+    """[NPI] The Luhn check digit of 80840 followed by the NPI's first nine digits."""
+    digits = [int(c) for c in "80840" + first_nine]
     total = 0
     for i, d in enumerate(reversed(digits)):
         if i % 2 == 0:  # every second digit from the right, starting with the rightmost of the payload
@@ -72,7 +70,12 @@ def npi_valid(npi: str) -> bool:
             if d > 9:
                 d -= 9
         total += d
-    return (10 - total % 10) % 10 == int(npi[9])
+    return str((10 - total % 10) % 10)
+
+
+def npi_valid(npi: str) -> bool:
+    """[NPI] Ten digits whose last is the check digit of the first nine."""
+    return len(npi) == 10 and npi.isdigit() and npi_check_digit(npi[:9]) == npi[9]
 
 
 @dataclass(frozen=True)
