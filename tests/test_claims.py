@@ -144,6 +144,12 @@ def test_many_claims_in_one_file_and_a_subscriber_who_is_not_the_patient_validat
     assert x12_errors(text) == []
     assert "PAT*19~" in text and "NM1*IL*1*EXAMPLE*PARENT****MI*SYN-M-001~" in text
     assert text.count("CLM*") == 2
+    # The batch's read is audited: one row per patient, naming that patient's claim.
+    rows = AccessEvent.objects.filter(action=Action.CLAIM_VIEW, detail__op="837")
+    assert {(e.patient_id, tuple(e.detail["claims"])) for e in rows} == {
+        (team_patient.pk, (first.pk,)),
+        (other_patient.pk, (second.pk,)),
+    }
 
 
 def test_the_validator_is_not_a_rubber_stamp(people: dict[str, User], team_patient: Patient) -> None:

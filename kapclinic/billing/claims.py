@@ -19,9 +19,16 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from kapclinic.accounts.models import User
+from kapclinic.audit.chain import chain_append
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.models import Outcome
-from kapclinic.audit.services import access_event_record, access_events_record_many, invalid_value_record
+from kapclinic.audit.page_reads import reads_deferred
+from kapclinic.audit.services import (
+    access_event_new,
+    access_event_record,
+    access_events_record_many,
+    invalid_value_record,
+)
 from kapclinic.billing import x12_837
 from kapclinic.billing.models import REASON_MAX, ChargeLine, Claim, ClaimEvent, ClaimLine, Coverage, CoverageRank
 from kapclinic.billing.selectors import LineStatus, charge_lines, status_of, with_status
@@ -444,14 +451,44 @@ def control_number() -> int:
 
 
 def claim_file_for(*, ctx: AuditContext, claim_ids: Sequence[int]) -> str:
-    """The 837P file of these claims (read and audited one by one); Conflict when the practice is not set up."""
+    """The 837P file of these claims (one, or a batch for the clearinghouse), in the order given; each patient's
+    read audited (one row per patient). Conflict when the practice is not set up or a claim was replaced."""
     details = practice()
-    records = []
-    for claim_id in claim_ids:
-        claim = claim_read(ctx=ctx, claim_id=claim_id, op="837")
-        if claim.state == ClaimState.RESUBMITTED.value:
-            raise Conflict(f"Claim {claim.number} was replaced by a resubmission: send the replacement.")
-        records.append(claim_record(claim, claim_lines(claim)))
+    ids = list(dict.fromkeys(claim_ids))
+    if len(ids) == 1:
+        found = [claim_read(ctx=ctx, claim_id=ids[0], op="837")]
+    else:
+        _require(ctx, Action.CLAIM_VIEW, "Your role does not see claims.")
+        by_id = {
+            c.pk: c
+            for c in Claim.objects.filter(pk__in=ids).select_related(
+                "patient", "payer", "coverage", "rendering_provider", "replaces"
+            )
+        }
+        missing = [i for i in ids if i not in by_id]
+        if missing:
+            access_event_record(
+                ctx=ctx, action=Action.CLAIM_VIEW, outcome=Outcome.NOT_FOUND, detail={"claims": missing[:100]}
+            )
+            raise NotFound(f"No such claim: {', '.join(map(str, missing[:10]))}.")
+        found = [by_id[i] for i in ids]
+        by_patient: dict[int, list[int]] = {}
+        for c in found:
+            by_patient.setdefault(c.patient_id, []).append(c.pk)
+        # One row per patient naming that patient's claims, written in one INSERT (as access_events_record_many).
+        events = [
+            access_event_new(ctx=ctx, action=Action.CLAIM_VIEW, patient_id=pid, detail={"op": "837", "claims": mine})
+            for pid, mine in sorted(by_patient.items())
+        ]
+        if not reads_deferred(events):
+            chain_append(events)
+    replaced = [c.number for c in found if c.state == ClaimState.RESUBMITTED.value]
+    if replaced:
+        raise Conflict(f"Claim {', '.join(replaced)} was replaced by a resubmission: send the replacement.")
+    lines: dict[int, list[ClaimLine]] = {c.pk: [] for c in found}
+    for cl in ClaimLine.objects.filter(claim_id__in=lines).select_related("line").order_by("claim_id", "position"):
+        lines[cl.claim_id].append(cl)
+    records = [claim_record(c, lines[c.pk]) for c in found]
     return x12_837.claim_file(details, records, control_number=control_number(), created=timezone.localtime())
 
 
