@@ -161,7 +161,7 @@ def _segments(practice: Any, records: list[Any]) -> list[str]:
 def _batch_floor(ids: list[int], segments: list[str]) -> int:
     from kapclinic.billing.models import Claim, ClaimLine
 
-    rows = list(
+    rows: list[tuple[Any, ...]] = list(
         Claim.objects.filter(pk__in=ids).values_list(
             "pk", "total_cents", "diagnoses", "patient__family_name", "patient__given_name", "patient__birth_date",
             "patient__address_line1", "coverage__member_id", "payer__payer_id",
