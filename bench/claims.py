@@ -136,16 +136,9 @@ def _load(claims: int) -> list[int]:
 
 def _records(ids: list[int]) -> list[Any]:
     from kapclinic.billing import claims as service
-    from kapclinic.billing.models import Claim, ClaimLine
 
-    found = {
-        c.pk: c
-        for c in Claim.objects.filter(pk__in=ids).select_related("patient", "payer", "coverage", "rendering_provider")
-    }
-    lines: dict[int, list[Any]] = {i: [] for i in ids}
-    for cl in ClaimLine.objects.filter(claim_id__in=ids).select_related("line").order_by("claim_id", "position"):
-        lines[cl.claim_id].append(cl)
-    return [service.claim_record(found[i], lines[i]) for i in ids]
+    rows = service.claim_rows(ids)
+    return [service.claim_record(rows[i]) for i in ids]
 
 
 def _segments(practice: Any, records: list[Any]) -> list[str]:
