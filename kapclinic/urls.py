@@ -22,6 +22,7 @@ urlpatterns = [
     path("portal/journal/", include("kapclinic.therapy.portal_urls")),
     path("portal/messages/", include("kapclinic.messaging.portal_urls")),
     path("portal/bookings/", include("kapclinic.reminders.portal_urls")),
+    path("portal/billing/", include("kapclinic.billing.portal_urls")),
     path("portal/", include("kapclinic.portal.urls")),
     path("consent/", include("kapclinic.consent.urls")),
     path("ledger/reports/", include("kapclinic.ledger.report_urls")),

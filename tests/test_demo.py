@@ -141,3 +141,35 @@ def test_the_demo_questionnaire_courses_are_scored_in_one_batch_as_score_scores_
     for instrument, course in ((PHQ9, PHQ9_COURSE), (GAD7, GAD7_COURSE)):
         answers = [list(week) for week in course]
         assert score_many(instrument, answers) == [score(instrument, week) for week in answers]
+
+
+@pytest.mark.django_db
+def test_the_demo_has_payments_a_balance_a_package_counting_down_and_a_superbill() -> None:
+    """Issue 18 items 6, 4 and 2 in the demo: the portal patient paid part of a visit (a balance left) and downloads
+    a superbill; a package of six has one signed session counted down; loading again adds nothing."""
+    from kapclinic.billing import balances
+    from kapclinic.billing.models import MoneyEntry
+
+    call_command("demo_load", "--quiet")
+    user = User.objects.get(username="patient")
+    patient = user.patient_record
+    owed = balances.balance_of(patient.pk)
+    assert owed.paid_cents > 0 and owed.balance_cents > 0
+    client = Client()
+    client.force_login(user)
+    page = client.get("/portal/billing/").content.decode()
+    assert "You owe" in page
+    first = balances.billed_lines(patient.pk).order_by("date_of_service").values_list("date_of_service", flat=True)[0]
+    pdf = client.get(
+        "/portal/billing/superbill.pdf", {"from": first.isoformat(), "to": timezone.localdate().isoformat()}
+    )
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    countdowns = [
+        c
+        for p in MoneyEntry.objects.values_list("patient_id", flat=True).distinct()
+        for c in balances.package_countdowns(p)
+    ]
+    assert [(c.purchase.sessions, c.sessions_left) for c in countdowns] == [(6, 5)]
+    entries = MoneyEntry.objects.count()
+    call_command("demo_load", "--quiet")
+    assert MoneyEntry.objects.count() == entries

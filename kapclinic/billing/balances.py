@@ -97,6 +97,11 @@ class ItemBalance:
     paid_net_cents: int
     balance_cents: int
 
+    @property
+    def settled_cents(self) -> int:
+        """Paid, adjusted and written off, less refunds: what no longer stands of the charge."""
+        return self.charged_cents - self.balance_cents
+
 
 def _item_balance(charged: int, entries: QuerySet[MoneyEntry]) -> ItemBalance:
     sums = _sums(entries)

@@ -289,11 +289,16 @@ class PackageInput:
     description: str = ""
 
 
-def package_define(*, ctx: AuditContext, given: PackageInput) -> SelfPayPackage:
-    """Offer a self-pay package (the director or the biller, as payers and fees)."""
+def package_define_check(ctx: AuditContext) -> None:
+    """Refuse (audited) a user who may not define packages (the director and the biller may, as payers and fees)."""
     if not may(ctx.user.role, Action.BILLING_SETUP):
         access_event_record(ctx=ctx, action=Action.BILLING_SETUP, outcome=Outcome.DENIED)
         raise AccessDenied("Only the clinic director or a biller defines packages.")
+
+
+def package_define(*, ctx: AuditContext, given: PackageInput) -> SelfPayPackage:
+    """Offer a self-pay package (the director or the biller, as payers and fees)."""
+    package_define_check(ctx)
     name = " ".join(given.name.split())
     errors: dict[str, str] = {}
     if not name:

@@ -6,15 +6,16 @@ from __future__ import annotations
 from datetime import date
 from typing import Any, Literal
 
-from django.http import HttpRequest
-from ninja import Field, Router, Schema, Status
+from django.http import HttpRequest, HttpResponse
+from ninja import Field, Query, Router, Schema, Status
 from pydantic import ConfigDict
 
 from kapclinic.accounts.web import api_context
 from kapclinic.apitypes import ERROR_ANSWERS, DbId
-from kapclinic.billing import balances, payments
+from kapclinic.billing import balances, payments, superbills
 from kapclinic.billing.models import MoneyEntry
 from kapclinic.clinical.money import AMOUNT_MAX_CENTS
+from kapclinic.patients.printing import printed_pdf_response
 
 router = Router(tags=["billing"])
 
@@ -178,3 +179,31 @@ def balance_get(request: HttpRequest, patient_id: DbId) -> dict[str, Any]:
             for c in account.packages
         ],
     }
+
+
+class PeriodQuery(Schema):
+    first: date | None = Field(default=None, alias="from", description="first day of service")
+    last: date | None = Field(default=None, alias="to", description="last day of service, inclusive")
+
+
+@router.get(
+    "/patients/{patient_id}/superbill",
+    response={200: None, **ERROR_ANSWERS},
+    openapi_extra={"responses": {200: {"description": "The superbill as a PDF", "content": {"application/pdf": {}}}}},
+)
+def superbill_get(request: HttpRequest, patient_id: DbId, period: Query[PeriodQuery]) -> HttpResponse:
+    """The superbill of the patient's approved lines from `from` through `to` (a visit: the same day) as a PDF,
+    audited (the patient: their own). A period missing, reversed or over a year is a 422."""
+    ctx = api_context(request)
+    bill = superbills.superbill(ctx=ctx, patient_id=patient_id, first=period.first, last=period.last)
+    return printed_pdf_response(
+        request,
+        ctx=ctx,
+        patient=bill.patient,
+        what="superbill",
+        record_id=int(bill.first.strftime("%Y%m%d")),
+        title=f"Superbill {bill.first.isoformat()} to {bill.last.isoformat()}",
+        template="billing/superbill_print.html",
+        context={"bill": bill},
+        emergency=bill.access.emergency,
+    )

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from kapclinic.billing import claim_views, views
+from kapclinic.billing import claim_views, payment_views, views
 
 app_name = "billing"
 
@@ -15,4 +15,13 @@ urlpatterns = [
     path("billing/claims/<id:claim_id>/837/", claim_views.claim_file, name="claim_file"),
     path("billing/remittances/", claim_views.remittance_upload, name="remittances"),
     path("patients/<id:patient_id>/coverage/", views.coverages, name="coverages"),
+]
+
+# Money (issue 18 item 6): kapclinic/billing/payment_views.py.
+urlpatterns += [
+    path("patients/<id:patient_id>/billing/", payment_views.account, name="account"),
+    path("patients/<id:patient_id>/billing/record/", payment_views.record, name="record"),
+    path("patients/<id:patient_id>/billing/statement.pdf", payment_views.statement, name="statement"),
+    path("patients/<id:patient_id>/billing/superbill.pdf", payment_views.superbill, name="superbill"),
+    path("billing/packages/", payment_views.packages, name="packages"),
 ]

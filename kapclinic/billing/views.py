@@ -137,6 +137,7 @@ def charge(request: HttpRequest, line_id: int) -> HttpResponse:
             "line_status": status_of(line),
             "header": chart_header(patient=line.patient),
             "can_review": may(user.role, Action.CHARGE_REVIEW),
+            "can_see_money": may(user.role, Action.MONEY_VIEW),
             "approve_form": approve_form,
             "reject_form": reject_form,
             "correct_form": correct_form,

@@ -1,8 +1,8 @@
-"""Claims in the demo (issue 18 item 5): from the approved demo lines of covered patients, three claims, all marked
-submitted (their 837P files can be downloaded); then a made-up payer's 835 remittance, posted as the biller would
-upload it, pays the first (with the contractual write-down, CO-45) and denies the second (CO-50), so one claim
-stays submitted. Everything is synthetic: the practice's NPI and tax id are the demo settings, the clinicians' NPIs
-are made-up numbers that only pass the check digit, addresses are made up."""
+"""Claims in the demo (issue 18 item 5): from the approved demo lines of covered patients, two claims marked
+submitted (their 837P files can be downloaded); a made-up payer's 835 remittance, posted as the biller would upload
+it, pays the first (with the contractual write-down, CO-45) and denies the second (CO-50); the biller resubmits the
+denied one (frequency 7), which stays submitted. Everything is synthetic: the practice's NPI and tax id are the
+demo settings, the clinicians' NPIs are made-up numbers that only pass the check digit, addresses are made up."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from kapclinic.accounts.models import User
 from kapclinic.audit.context import AuditContext
 from kapclinic.billing import claims as service
 from kapclinic.billing import remittances
-from kapclinic.billing.models import ChargeLine, Claim, Coverage, Payer
+from kapclinic.billing.balances import line_balance
+from kapclinic.billing.models import ChargeLine, Claim, Coverage, PackagePurchase, Payer
 from kapclinic.billing.selectors import LineStatus, charge_lines
 from kapclinic.billing.services import CoverageInput, charge_approve, coverage_add
 from kapclinic.billing.x12_835 import Adjustment, RemitClaimIn, RemitLineIn, remittance_text
@@ -38,8 +39,8 @@ def _claimable_groups(ctx: AuditContext) -> list[list[ChargeLine]]:
         if line.patient_id in covered and line.amount_cents:
             groups[(line.patient_id, line.rendering_provider_id, line.place_of_service)].append(line)
     found = [sorted(g, key=lambda x: x.pk) for g in groups.values()]
-    # Three claims at least: a group of several lines is split when there are fewer groups than that.
-    while len(found) < 3 and any(len(g) > 1 for g in found):
+    # Two claims at least: a group of several lines is split when there are fewer groups than that.
+    while len(found) < 2 and any(len(g) > 1 for g in found):
         big = max(found, key=len)
         found.remove(big)
         found += [big[: len(big) // 2], big[len(big) // 2 :]]
@@ -57,7 +58,9 @@ def _queue_finish(ctx: AuditContext) -> None:
     if payer is None:
         return
     approved = charge_lines(ctx=ctx, status=LineStatus.APPROVED)
-    for patient_id in sorted(set(approved.values_list("patient_id", flat=True))):
+    # A patient who bought a self-pay package pays the clinic, not an insurer: no card for them.
+    on_packages = set(PackagePurchase.objects.values_list("patient_id", flat=True))
+    for patient_id in sorted(set(approved.values_list("patient_id", flat=True)) - on_packages):
         if not Coverage.objects.filter(patient_id=patient_id).exists():
             start = min(approved.filter(patient_id=patient_id).values_list("date_of_service", flat=True))
             given = CoverageInput(
@@ -76,7 +79,7 @@ def claims_demo_ensure(staff: dict[str, User]) -> int:
     biller = staff["biller"]
     ctx = AuditContext(user=biller, channel="system")
     _queue_finish(ctx)
-    groups = _claimable_groups(ctx)[:3]
+    groups = _claimable_groups(ctx)[:2]
     if not groups:
         return 0
     with transaction.atomic():
@@ -97,34 +100,8 @@ def claims_demo_ensure(staff: dict[str, User]) -> int:
             service.claim_mark(ctx=ctx, claim_id=claim.pk, state="submitted")
     if len(made) < 2:
         return len(made)
-    paid, denied = made[0], made[1]
-    remit_claims = []
-    for claim, pays in ((paid, True), (denied, False)):
-        lines = service.claim_lines(claim)
-        patient = claim.patient
-        remit_lines = []
-        for cl in lines:
-            payment = cl.amount_cents * 8 // 10 if pays else 0
-            reason = Adjustment("CO", "45" if pays else "50", cl.amount_cents - payment)
-            remit_lines.append(
-                RemitLineIn(
-                    cl.line.code, cl.line.modifiers, cl.amount_cents, payment, cl.line.date_of_service, [reason]
-                )
-            )
-        remit_claims.append(
-            RemitClaimIn(
-                number=claim.number,
-                status="1" if pays else "4",
-                charged_cents=claim.total_cents,
-                paid_cents=sum(r.paid_cents for r in remit_lines),
-                patient_cents=0,
-                payer_claim_number=f"DEMO-PCN-{claim.pk:05d}",
-                patient_last=patient.family_name,
-                patient_first=patient.given_name,
-                member_id=claim.coverage.member_id,
-                lines=remit_lines,
-            )
-        )
+    paid, denied = made
+    remit_claims = [_remitted(paid, pays=True), _remitted(denied, pays=False)]
     text = remittance_text(
         payer_name=paid.payer.name,
         payer_tax_id="990000099",
@@ -135,4 +112,36 @@ def claims_demo_ensure(staff: dict[str, User]) -> int:
         claims=remit_claims,
     )
     remittances.remittance_post(ctx=ctx, text=text)
-    return len(made)
+    # The biller corrects what the denial said and sends the claim again: a replacement (frequency 7) that names
+    # the payer's claim number, left submitted.
+    again = service.claim_resubmit(
+        ctx=ctx, claim_id=denied.pk, reason="Demo: the plan's diagnosis confirmed with the payer; sent again."
+    )
+    service.claim_mark(ctx=ctx, claim_id=again.pk, state="submitted")
+    return Claim.objects.count()
+
+
+def _remitted(claim: Claim, *, pays: bool) -> RemitClaimIn:
+    """What the made-up payer says of `claim`: 80% paid and the rest written down by contract (CO-45), or denied
+    (CO-50, not medically necessary); never more than each line still owes (the patient may have paid part)."""
+    remit_lines = []
+    for cl in service.claim_lines(claim):
+        owed = line_balance(cl.line).balance_cents
+        payment = min(cl.amount_cents * 8 // 10, owed) if pays else 0
+        written = min(cl.amount_cents - payment, owed - payment)
+        reasons = [Adjustment("CO", "45" if pays else "50", written)] if written > 0 else []
+        remit_lines.append(
+            RemitLineIn(cl.line.code, cl.line.modifiers, cl.amount_cents, payment, cl.line.date_of_service, reasons)
+        )
+    return RemitClaimIn(
+        number=claim.number,
+        status="1" if pays else "4",
+        charged_cents=claim.total_cents,
+        paid_cents=sum(r.paid_cents for r in remit_lines),
+        patient_cents=0,
+        payer_claim_number=f"DEMO-PCN-{claim.pk:05d}",
+        patient_last=claim.patient.family_name,
+        patient_first=claim.patient.given_name,
+        member_id=claim.coverage.member_id,
+        lines=remit_lines,
+    )

@@ -135,19 +135,41 @@ def _priced_line(w: World, patient: Patient, cents: int) -> ChargeLine:
 def _money_record(w: World, patient: Patient) -> bool:
     line = _priced_line(w, patient, 20_000)
     before = MoneyEntry.objects.count()
+    w.page.post(
+        f"/patients/{patient.pk}/billing/record/",
+        {
+            "kind": "payment",
+            "amount": "40.00",
+            "method": "cash",
+            "apply_to": f"line:{line.pk}",
+            "received_on": timezone.localdate().isoformat(),
+        },
+    )
+    page = MoneyEntry.objects.count() == before + 1
     w.api.post(
         "/api/v1/payments",
         {"patient": patient.pk, "kind": "payment", "amount_cents": 5_000, "method": "cash", "line": line.pk},
         content_type=JSON,
     )
-    api = MoneyEntry.objects.count() == before + 1
-    return api
+    api = MoneyEntry.objects.count() == before + 1 + int(page)
+    assert page == api, "page and API disagree"
+    return page
 
 
 def _money_view(w: World, patient: Patient) -> bool:
     _priced_line(w, patient, 12_345)
     api = w.api.get(f"/api/v1/patients/{patient.pk}/balance")
-    return api.status_code == 200 and api.json()["balance_cents"] == 12_345
+    api_ok = api.status_code == 200 and api.json()["balance_cents"] == 12_345
+    page = w.page.get(f"/patients/{patient.pk}/billing/")
+    if page.status_code == 302:
+        # A patient's bills are in the portal, which only ever shows their own record.
+        assert page["Location"] == "/portal/billing/"
+        portal = w.page.get("/portal/billing/")
+        page_ok = api_ok and portal.status_code == 200 and "You owe $123.45" in portal.content.decode()
+    else:
+        page_ok = page.status_code == 200 and "$123.45" in page.content.decode()
+    assert page_ok == api_ok, "page and API disagree"
+    return page_ok
 
 
 PROBES[Action.MONEY_RECORD] = (_money_record, True)
