@@ -91,17 +91,11 @@ def test_a_remittance_posts_a_payment_and_a_denial(
     assert "CO-50" in denial.reason and denial.remittance_id == body["remittance"]
     money = MoneyEntry.objects.filter(patient=team_patient).order_by("id")
     got = [(m.kind, m.amount_cents, m.adjustment_group, m.adjustment_reason) for m in money]
-    # The payment and the contractual write-down on the therapy line; the denial's CO-50 write-downs on the
-    # infusion lines; the patient's 30.00 (PR-2) is not posted: it stays on the line.
-    assert got == [
-        ("payment", 15_000, "", ""),
-        ("adjustment", 7_000, "CO", "45"),
-        ("adjustment", 30_000, "CO", "50"),
-        ("adjustment", 10_000, "CO", "50"),
-    ]
-    assert all(m.claim_reference.startswith("KC") and m.payer_id == therapy.payer_id for m in money)
-    therapy_line = therapy.lines.get().line_id
-    assert {m.line_id for m in money[:2]} == {therapy_line}
+    # The payment and the contractual write-down on the therapy line; the patient's 30.00 (PR-2) is not posted: it
+    # stays on the line. The denial posts no money: the infusion lines stay owed, for a resubmission.
+    assert got == [("payment", 15_000, "", ""), ("adjustment", 7_000, "CO", "45")]
+    assert all(m.claim_reference == f"{therapy.number}/PCN-1" and m.payer_id == therapy.payer_id for m in money)
+    assert {m.line_id for m in money} == {therapy.lines.get().line_id}
 
 
 def test_the_same_file_twice_posts_nothing_the_second_time(

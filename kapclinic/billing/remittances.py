@@ -3,8 +3,9 @@ CLM01 "KC<id>"), each SVC to a line of that claim; then in one transaction the r
 the non-patient adjustments through the money ledger (kapclinic/billing/payments.money_entries_record), and each
 claim's new state (paid, partly paid, denied with the reason codes) as an event.
 
-All or nothing: a malformed file, a claim this clinic did not send, a line the claim does not have or an entry the
-ledger refuses is refused whole with the reason, audited, nothing written. The same file posted again is recognised
+A denied claim gets its event with the reason codes and no money entries (the lines stay owed until the biller
+resubmits or writes them off). All or nothing: a malformed file, a claim this clinic did not send, a line the claim
+does not have or an entry the ledger refuses is refused whole with the reason, audited, nothing written. The same file posted again is recognised
 by its digest and posts nothing. A PR (patient responsibility) amount is not posted: it stays on the line as what
 the patient owes (docs/billing.md), and the claim's event records it.
 """
@@ -169,6 +170,11 @@ def _match(ctx: AuditContext, remit: Remit) -> list[_Matched]:
         entries = _line_entries(rc, claim, lines, received_on)
         if isinstance(entries, str):
             raise _refused(ctx, entries)
+        if outcome is rules.Outcome.DENIED:
+            # A denial posts no money: its write-downs would close lines the biller may correct and resubmit (a
+            # later payment of the replacement would then be over the balance). The codes go on the claim's event;
+            # a write-off, if the biller gives up, is theirs to record.
+            entries = []
         matched.append(_Matched(rc, claim, outcome, entries))
     return matched
 
