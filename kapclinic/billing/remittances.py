@@ -5,9 +5,9 @@ claim's new state (paid, partly paid, denied with the reason codes) as an event.
 
 A denied claim gets its event with the reason codes and no money entries (the lines stay owed until the biller
 resubmits or writes them off). All or nothing: a malformed file, a claim this clinic did not send, a line the claim
-does not have or an entry the ledger refuses is refused whole with the reason, audited, nothing written. The same file posted again is recognised
-by its digest and posts nothing. A PR (patient responsibility) amount is not posted: it stays on the line as what
-the patient owes (docs/billing.md), and the claim's event records it.
+does not have or an entry the ledger refuses is refused whole with the reason, audited, nothing written. The same
+file posted again is recognised by its digest and posts nothing. A PR (patient responsibility) amount is not posted:
+it stays on the line as what the patient owes (docs/billing.md), and the claim's event records it.
 """
 
 from __future__ import annotations
