@@ -259,3 +259,22 @@ def test_a_package_is_owed_paid_in_parts_and_counts_down_as_sessions_are_signed(
     assert (countdown.sessions_left, countdown.balance.balance_cents) == (5, 250_000)
     with pytest.raises(DatabaseError), transaction.atomic():
         PackagePurchase.objects.filter(pk=purchase.pk).delete()
+
+
+def test_a_correction_upwards_is_checked_against_the_balance_like_the_entry(
+    personas: dict[str, User], team_patient: Patient
+) -> None:
+    biller = _ctx(personas["biller"])
+    approved_line(team_patient, personas, cents=10_000)
+    entry = payments.money_entry_record(
+        ctx=biller, given=MoneyEntryInput(team_patient.pk, "payment", 6_000, method="cash")
+    )
+    with pytest.raises(ValidationError) as refused:
+        payments.money_entry_correct(
+            ctx=biller, patient_id=team_patient.pk, entry_id=entry.pk, amount_cents=12_000, reason="Typo"
+        )
+    assert "more than the balance of $100.00" in refused.value.message_dict["amount"][0]
+    fixed = payments.money_entry_correct(
+        ctx=biller, patient_id=team_patient.pk, entry_id=entry.pk, amount_cents=10_000, reason="Typo: $100"
+    )
+    assert fixed.corrects_id == entry.pk and balances.balance_of(team_patient.pk).balance_cents == 0

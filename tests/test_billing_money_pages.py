@@ -390,3 +390,48 @@ def test_the_biller_corrects_an_entry_on_the_account_page(
     void = MoneyEntry.objects.get(corrects=entry)
     assert (void.amount_cents, void.reference, void.reason) == (0, "1042", "Check bounced")
     assert "Balance owed: <strong>$100.00</strong>" in biller.get(url).content.decode()
+
+
+def test_a_line_of_another_patient_typed_into_the_form_is_refused_next_to_apply_to(
+    biller: Any, personas: dict[str, User], team_patient: Patient, other_patient: Patient
+) -> None:
+    approved_line(team_patient, personas)
+    theirs = approved_line(other_patient, personas)
+    answer = biller.post(
+        f"/patients/{team_patient.pk}/billing/record/",
+        {
+            "kind": "payment",
+            "amount": "10",
+            "method": "cash",
+            "apply_to": f"line:{theirs.pk}",  # not offered: the choice refuses it first
+            "received_on": timezone.localdate().isoformat(),
+        },
+    )
+    assert answer.status_code == 422 and not MoneyEntry.objects.exists()
+    assert 'id="id_apply_to_error"' in answer.content.decode()
+
+
+def test_the_portal_page_costs_the_same_queries_for_2_or_20_lines(
+    client_for: Any, personas: dict[str, User], team_patient: Patient
+) -> None:
+    portal = client_for("patient_user")
+
+    def count() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert portal.get("/portal/billing/").status_code == 200
+        return len(queries)
+
+    def add(n: int) -> None:
+        for _ in range(n):
+            line = approved_line(team_patient, personas, cents=1_000)
+            payments.money_entry_record(
+                ctx=_ctx(personas["biller"]),
+                given=payments.MoneyEntryInput(
+                    team_patient.pk, "payment", 500, method="card", reference="T", line_id=line.pk
+                ),
+            )
+
+    add(2)
+    few = count()
+    add(18)
+    assert count() == few

@@ -148,7 +148,7 @@ def record(request: HttpRequest, patient_id: int) -> HttpResponse:
     form = MoneyForm(request.POST or None, targets=_targets(patient_id))
     status = 200
     if request.method == "POST":
-        done = submitted(form, lambda: payments.money_entry_record(ctx=ctx, given=_entry(patient_id, form)))
+        done = submitted(form, lambda: _record_on_page(ctx, patient_id, form))
         if done is not None:
             flash.success(request, f"{done.get_kind_display()} of {cents_text(done.amount_cents)} recorded.")
             return redirect("billing:account", patient_id=patient_id)
@@ -167,6 +167,19 @@ def record(request: HttpRequest, patient_id: int) -> HttpResponse:
         },
         status=status,
     )
+
+
+# The service names the line or purchase an entry is applied to; the page has one "Apply to" field for both.
+_FIELD_ON_THE_PAGE = {"line": "apply_to", "purchase": "apply_to", "corrects": "apply_to"}
+
+
+def _record_on_page(ctx: AuditContext, patient_id: int, form: MoneyForm) -> MoneyEntry:
+    try:
+        return payments.money_entry_record(ctx=ctx, given=_entry(patient_id, form))
+    except ValidationError as exc:
+        raise ValidationError(
+            {_FIELD_ON_THE_PAGE.get(name, name): errors for name, errors in exc.message_dict.items()}
+        ) from None
 
 
 def _entry(patient_id: int, form: MoneyForm) -> payments.MoneyEntryInput:

@@ -270,7 +270,7 @@ def money_entry_correct(
             line_id=found.line_id,
             purchase_id=found.purchase_id,
             received_on=found.received_on,
-            keep_as_credit=True,
+            keep_as_credit=found.keep_as_credit,
         )
     )
     return money_entry_record(ctx=ctx, given=replace(base, corrects_id=entry_id, reason=reason))

@@ -108,7 +108,7 @@ def payment_create(request: HttpRequest, payload: MoneyEntryIn) -> Status[dict[s
     return Status(201, _entry_out(entry, balances.balance_of(entry.patient_id).balance_cents))
 
 
-class LineBalanceOut(Schema):
+class ChargeLineBalanceOut(Schema):
     line: int
     date_of_service: date
     code: str
@@ -117,7 +117,7 @@ class LineBalanceOut(Schema):
     balance_cents: int
 
 
-class PackageOut(Schema):
+class PackageCountdownOut(Schema):
     purchase: int
     package: str
     bought_on: date
@@ -127,7 +127,7 @@ class PackageOut(Schema):
     balance_cents: int
 
 
-class BalanceOut(Schema):
+class AccountBalanceOut(Schema):
     patient: int
     balance_cents: int  # negative: the patient's credit
     charged_cents: int
@@ -136,11 +136,11 @@ class BalanceOut(Schema):
     adjusted_cents: int
     written_off_cents: int
     refunded_cents: int
-    lines: list[LineBalanceOut]
-    packages: list[PackageOut]
+    lines: list[ChargeLineBalanceOut]
+    packages: list[PackageCountdownOut]
 
 
-@router.get("/patients/{patient_id}/balance", response={200: BalanceOut, **ERROR_ANSWERS})
+@router.get("/patients/{patient_id}/balance", response={200: AccountBalanceOut, **ERROR_ANSWERS})
 def balance_get(request: HttpRequest, patient_id: DbId) -> dict[str, Any]:
     """The patient's balance (the patient: their own), each approved line's balance and each package's sessions
     left. Audited."""
@@ -181,7 +181,7 @@ def balance_get(request: HttpRequest, patient_id: DbId) -> dict[str, Any]:
     }
 
 
-class PeriodQuery(Schema):
+class SuperbillPeriodQuery(Schema):
     first: date | None = Field(default=None, alias="from", description="first day of service")
     last: date | None = Field(default=None, alias="to", description="last day of service, inclusive")
 
@@ -191,7 +191,7 @@ class PeriodQuery(Schema):
     response={200: None, **ERROR_ANSWERS},
     openapi_extra={"responses": {200: {"description": "The superbill as a PDF", "content": {"application/pdf": {}}}}},
 )
-def superbill_get(request: HttpRequest, patient_id: DbId, period: Query[PeriodQuery]) -> HttpResponse:
+def superbill_get(request: HttpRequest, patient_id: DbId, period: Query[SuperbillPeriodQuery]) -> HttpResponse:
     """The superbill of the patient's approved lines from `from` through `to` (a visit: the same day) as a PDF,
     audited (the patient: their own). A period missing, reversed or over a year is a 422."""
     ctx = api_context(request)
