@@ -116,6 +116,7 @@ def _mount() -> None:
     from kapclinic.appointments.feed_api import router as calendar_feed_router
     from kapclinic.billing.api import router as billing_router
     from kapclinic.billing.authorisation_api import router as prior_authorisations_router
+    from kapclinic.billing.claims_api import router as claims_router
     from kapclinic.billing.payments_api import router as payments_router
     from kapclinic.chart.api import router as chart_router
     from kapclinic.consent.api import router as consent_router
@@ -156,6 +157,7 @@ def _mount() -> None:
     api.add_router("", billing_router)
     api.add_router("", prior_authorisations_router)
     api.add_router("", payments_router)
+    api.add_router("", claims_router)
     api.add_router("", search_router)
     api.add_router("", referral_imports_router)
     api.add_router("", outcomes_router)

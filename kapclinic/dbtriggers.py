@@ -65,6 +65,8 @@ APPEND_ONLY_TABLES = (
     "billing_packagepurchase",
     "billing_priorauthorisation",
     "billing_authorisationgoon",
+    "billing_claimevent",  # a claim's state changes (issue 18 item 5)
+    "billing_remittance",
     "outcomes_promptaction",
 )
 

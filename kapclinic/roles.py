@@ -132,6 +132,9 @@ class Action(StrEnum):
     # statement and superbill.
     MONEY_RECORD = "money.record"
     MONEY_VIEW = "money.view"
+    # Claims (issue 18 item 5): reading claims and their 837P; making, marking and resubmitting them, posting 835s.
+    CLAIM_VIEW = "claim.view"
+    CLAIM_MANAGE = "claim.manage"
     # Outcomes (issue 19): a patient's course outcome and prompts; answering a prompt; the clinic's cohorts.
     OUTCOME_VIEW = "outcome.view"
     OUTCOME_PROMPT_ACT = "outcome.prompt_act"
@@ -266,6 +269,10 @@ _ROWS: dict[Action, tuple[Scope, ...]] = {
     # (portal: balance and superbill). Clinicians see none of it.
     Action.MONEY_RECORD:          (_N,   _N,   _N,   _N,   _A,   _N,   _N),
     Action.MONEY_VIEW:            (_N,   _N,   _N,   _N,   _A,   _A,   _O),
+    # Claims: the biller and the director make and post them; the auditor reads them. Clinicians see their lines
+    # (CHARGE_VIEW), not the claims.
+    Action.CLAIM_VIEW:            (_N,   _N,   _N,   _N,   _A,   _A,   _N),
+    Action.CLAIM_MANAGE:          (_N,   _N,   _N,   _N,   _A,   _N,   _N),
     # Outcomes (issue 19): prompts go to the patient's care team (prescriber, therapist), who answer them; the
     # director sees every patient's; the dashboard is the director's, a prescriber's over their own patients.
     Action.OUTCOME_VIEW:          (_N,   _T,   _N,   _T,   _A,   _N,   _N),
@@ -290,6 +297,8 @@ _BILLER: dict[Action, Scope] = {
     Action.BILLING_REPORT: _A,
     Action.MONEY_RECORD: _A,
     Action.MONEY_VIEW: _A,
+    Action.CLAIM_VIEW: _A,
+    Action.CLAIM_MANAGE: _A,
 }
 
 MATRIX: dict[Action, dict[Role, Scope]] = {

@@ -281,6 +281,12 @@ PAGE_RULES: dict[str, RouteRule] = {
     "billing:packages": needs(A.BILLING_SETUP),
     "billing_portal:home": needs(A.MONEY_VIEW),
     "billing_portal:superbill": needs(A.MONEY_VIEW),
+    # Claims and remittances (issue 18 item 5).
+    "billing:claims": needs(A.CLAIM_VIEW),
+    "billing:claim_new": needs(A.CLAIM_MANAGE),
+    "billing:claim": needs(A.CLAIM_VIEW, post=A.CLAIM_MANAGE),
+    "billing:claim_file": needs(A.CLAIM_VIEW),
+    "billing:remittances": needs(A.CLAIM_VIEW, post=A.CLAIM_MANAGE),
     # Controlled-substance ledger and its reports.
     "ledger:stock": needs(A.LEDGER_VIEW),
     "ledger:entries": needs(A.LEDGER_VIEW),
@@ -520,6 +526,14 @@ API_RULES: dict[str, RouteRule] = {
     f"POST {API}/payments": needs(A.MONEY_RECORD),
     f"GET {API}/patients/{{patient_id}}/balance": needs(A.MONEY_VIEW),
     f"GET {API}/patients/{{patient_id}}/superbill": needs(A.MONEY_VIEW),
+    f"POST {API}/claims": needs(A.CLAIM_MANAGE),
+    f"GET {API}/claims": needs(A.CLAIM_VIEW),
+    f"GET {API}/claims/{{claim_id}}": needs(A.CLAIM_VIEW),
+    f"GET {API}/claims/{{claim_id}}/837": needs(A.CLAIM_VIEW),
+    f"POST {API}/claims/{{claim_id}}/mark": needs(A.CLAIM_MANAGE),
+    f"POST {API}/claims/{{claim_id}}/resubmit": needs(A.CLAIM_MANAGE),
+    # Posting also records money (money_entries_record checks money.record; every role with claim.manage has it).
+    f"POST {API}/remittances": needs(A.CLAIM_MANAGE),
     f"POST {API}/patients/{{patient_id}}/goals/{{goal_index}}/progress": needs(A.GOAL_PROGRESS),
     f"GET {API}/patients/{{patient_id}}/outcome": needs(A.OUTCOME_VIEW),
     f"GET {API}/prompts/{{prompt_id}}": needs(A.OUTCOME_VIEW),

@@ -414,3 +414,121 @@ class AuthorisationGoOn(models.Model):
 
     def __str__(self) -> str:
         return f"went on despite a prior authorisation warning for session {self.session_id}"
+
+
+# --- claims and remittances (issue 18 item 5) ----------------------------------------------------------------
+
+
+class Claim(models.Model):
+    """A professional claim (the CMS-1500's content, sent as an 837P) for one patient's approved lines under one
+    coverage, one rendering provider. Its state is the last of its events (`ClaimEvent`, append-only); the column
+    is kept with each event, in the same transaction, so lists filter on it. A replacement (frequency 7) points at
+    the claim it replaces, which becomes "resubmitted" and hands its lines over."""
+
+    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="claims")
+    coverage = models.ForeignKey(Coverage, on_delete=models.PROTECT, related_name="claims")
+    payer = models.ForeignKey(Payer, on_delete=models.PROTECT, related_name="claims")
+    rendering_provider = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    state = models.CharField(max_length=12, default="draft", db_index=True)
+    # ICD-10-CM codes in pointer order (HI: A is the principal diagnosis); lines point into this list.
+    diagnoses = models.JSONField(default=list)
+    place_of_service = models.CharField(max_length=2)
+    total_cents = models.PositiveIntegerField()
+    replaces = models.OneToOneField("self", null=True, blank=True, on_delete=models.PROTECT, related_name="replacement")
+    # The payer's claim control number (835 CLP07), which a replacement names in REF*F8.
+    payer_claim_number = models.CharField(max_length=50, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"claim {self.pk} ({self.state}) for patient {self.patient_id}"
+
+    @property
+    def number(self) -> str:
+        """The claim id sent in CLM01 and returned by the payer in the 835's CLP01."""
+        return f"KC{self.pk}"
+
+    @property
+    def frequency_code(self) -> str:
+        return "7" if self.replaces_id is not None else "1"
+
+    @property
+    def state_label(self) -> str:
+        return self.state.replace("_", " ").capitalize()
+
+
+class ClaimLine(models.Model):
+    """A charge line on a claim, in claim order, with its diagnosis pointers. A charge line is on one open claim
+    at most: the partial unique index holds it in the database; a replaced claim releases its lines (`released`)
+    in the transaction that hands them to its replacement."""
+
+    claim = models.ForeignKey(Claim, on_delete=models.PROTECT, related_name="lines")
+    line = models.ForeignKey(ChargeLine, on_delete=models.PROTECT, related_name="claim_lines")
+    position = models.PositiveSmallIntegerField()
+    pointers = models.JSONField(default=list)  # 1-based indexes into claim.diagnoses, up to four
+    amount_cents = models.PositiveIntegerField()
+    released = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["claim", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["line"], condition=Q(released=False), name="claim_line_on_one_open_claim"),
+            models.UniqueConstraint(fields=["claim", "position"], name="claim_line_position_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"line {self.line_id} on claim {self.claim_id}"
+
+
+class ClaimEvent(models.Model):
+    """A change of a claim's state: who, when, why (a denial's reason codes from the remittance, or the biller's
+    words). Append-only (database trigger)."""
+
+    claim = models.ForeignKey(Claim, on_delete=models.PROTECT, related_name="events")
+    state = models.CharField(max_length=12)
+    reason = models.CharField(max_length=REASON_MAX, blank=True)
+    # Reason codes (CAS group-reason, e.g. "CO-50") when a remittance said them.
+    codes = models.JSONField(default=list)
+    paid_cents = models.PositiveIntegerField(null=True, blank=True)  # what the remittance paid on the claim
+    patient_cents = models.PositiveIntegerField(null=True, blank=True)  # what it left to the patient (PR)
+    remittance = models.ForeignKey(
+        "Remittance", null=True, blank=True, on_delete=models.PROTECT, related_name="claim_events"
+    )
+    at = models.DateTimeField(default=timezone.now)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["at", "id"]
+        constraints = [
+            models.CheckConstraint(name="claim_denial_has_reason", condition=~Q(state="denied") | ~Q(reason="")),
+        ]
+
+    def __str__(self) -> str:
+        return f"claim {self.claim_id} {self.state}"
+
+    @property
+    def state_label(self) -> str:
+        return self.state.replace("_", " ").capitalize()
+
+
+class Remittance(models.Model):
+    """An 835 file as received, posted whole or not at all. The digest of its text is unique: the same file posted
+    twice is recognised and posts nothing the second time. Append-only."""
+
+    digest = models.CharField(max_length=64, unique=True)  # sha256 of the file's text
+    text = models.TextField()
+    payer_name = models.CharField(max_length=200)
+    trace_number = models.CharField(max_length=80)  # TRN02: the check or EFT number
+    paid_on = models.DateField()  # BPR16
+    total_cents = models.BigIntegerField()  # BPR02
+    received_at = models.DateTimeField(default=timezone.now)
+    received_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"remittance {self.trace_number} of {self.paid_on}"

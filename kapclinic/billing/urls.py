@@ -1,6 +1,6 @@
 from django.urls import path
 
-from kapclinic.billing import authorisation_views, payment_views, report_views, views
+from kapclinic.billing import authorisation_views, claim_views, payment_views, report_views, views
 
 app_name = "billing"
 
@@ -10,6 +10,11 @@ urlpatterns = [
     path("billing/charges/<id:line_id>/", views.charge, name="charge"),
     path("billing/setup/", views.setup, name="setup"),
     path("billing/reports/", report_views.billing_reports, name="reports"),
+    path("billing/claims/", claim_views.claims, name="claims"),
+    path("billing/claims/new/", claim_views.claim_new, name="claim_new"),
+    path("billing/claims/<id:claim_id>/", claim_views.claim, name="claim"),
+    path("billing/claims/<id:claim_id>/837/", claim_views.claim_file, name="claim_file"),
+    path("billing/remittances/", claim_views.remittance_upload, name="remittances"),
     path("patients/<id:patient_id>/coverage/", views.coverages, name="coverages"),
     path(
         "patients/<id:patient_id>/prior-authorisations/",

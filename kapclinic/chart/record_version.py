@@ -120,6 +120,11 @@ NOT_SHOWN = frozenset(
         # never the cached chart body.
         "billing_priorauthorisation",
         "billing_authorisationgoon",
+        # Claims and remittances: the biller's pages only (issue 18 item 5).
+        "billing_claim",
+        "billing_claimline",
+        "billing_claimevent",
+        "billing_remittance",
         # Outcome prompts are drawn live beside the cached chart body (templates/chart/patient.html), never in it.
         "outcomes_outcomeprompt",
         "outcomes_promptaction",

@@ -10,6 +10,7 @@ from kapclinic.roles import Action
 from tests.probes import (
     billing,
     billing_codes,
+    claims,
     consent,
     dosing,
     messaging,
@@ -31,6 +32,7 @@ PROBES_BY_AREA.append(reminders.PROBES)
 PROBES_BY_AREA.append(smart.PROBES)
 PROBES_BY_AREA.append(billing.PROBES)
 PROBES_BY_AREA.append(billing_codes.PROBES)
+PROBES_BY_AREA.append(claims.PROBES)
 PROBES_BY_AREA.append(referrals.PROBES)
 PROBES_BY_AREA.append(outcomes.PROBES)
 

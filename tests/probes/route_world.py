@@ -28,6 +28,7 @@ from kapclinic.messaging.models import Message, MessageThread
 from kapclinic.patients.models import Patient
 from kapclinic.therapy.models import Reflection, TherapyNote
 from tests.conftest import PASSWORD, other_patient_create, personas_create, team_patient_create
+from tests.probes.claims import claim_make
 from tests.probes.dosing import _ready
 from tests.probes.medications import dose_given_make
 from tests.probes.outcomes import outcome_prompt_make
@@ -59,6 +60,7 @@ PATIENT_PARAMETERS = (
     "allergy_id",
     "careplan_id",
     "line_id",
+    "claim_id",
     "provenance_id",
     "referral_id",
     "prompt_id",
@@ -177,6 +179,7 @@ def _objects(w: World, patient: Patient, *, note_author: User, cosigner: User | 
         rules_version="t",
         proposed_by=people["director"],
     )
+    claim = claim_make(patient, line, people["director"])
     referral = referral_make(patient, people["coordinator"])
     prompt = outcome_prompt_make(patient, signed_plan)
     return PatientObjects(
@@ -203,6 +206,7 @@ def _objects(w: World, patient: Patient, *, note_author: User, cosigner: User | 
             "signed_plan_id": signed_plan.pk,
             "evaluation_id": evaluation.pk,
             "line_id": line.pk,
+            "claim_id": claim.pk,
             "referral_id": referral.pk,
             "prompt_id": prompt.pk,
         },

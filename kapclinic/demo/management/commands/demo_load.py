@@ -12,6 +12,7 @@ from kapclinic.audit.chain import CHAINS, checkpoint_take
 from kapclinic.clinical.registry import SYNTHETIC_MRN_BASE, mrn_from_number
 from kapclinic.demo.appointments import clinician_appointments_ensure, week_of_bookings_ensure
 from kapclinic.demo.billing import billing_demo_ensure
+from kapclinic.demo.claims import claims_demo_ensure
 from kapclinic.demo.consent import load_consent
 from kapclinic.demo.discharged import discharged_demo_ensure
 from kapclinic.demo.dosing import dosing_demo_decide, dosing_demo_ensure
@@ -112,6 +113,7 @@ class Command(BaseCommand):
         reminders_demo_ensure(staff)  # last of the bookings: it takes the first times left free
         billing_demo_ensure(staff)  # after every signed session and note: their charge lines (issue 18)
         money_demo_ensure(staff)  # after the approved lines: payments, a balance, a package counting down
+        claims_demo_ensure(staff)  # claims of the approved lines and a posted 835 (issue 18 item 5)
         for chain in CHAINS:  # a signed starting point for verify_audit (docs/operations.md)
             checkpoint_take(chain)
         return made, entries
