@@ -19,7 +19,7 @@ from kapclinic.demo.intake import intake_demo_ensure
 from kapclinic.demo.ledger import ledger_demo_ensure
 from kapclinic.demo.measures import measures_demo_ensure
 from kapclinic.demo.messages import load_messages
-from kapclinic.demo.outcomes import outcomes_demo_ensure
+from kapclinic.demo.outcomes import outcome_cohort_ensure, outcomes_demo_ensure
 from kapclinic.demo.places import places_and_hours_ensure, places_ensure
 from kapclinic.demo.reminders import reminders_demo_ensure
 from kapclinic.demo.synthetic import (
@@ -110,6 +110,7 @@ class Command(BaseCommand):
         week_of_bookings_ensure(staff)  # after the hours: every kind, at free times
         reminders_demo_ensure(staff)  # last of the bookings: it takes the first times left free
         billing_demo_ensure(staff)  # after every signed session and note: their charge lines (issue 18)
+        outcome_cohort_ensure(staff)  # after billing: a few hundred past courses for the outcomes dashboard (issue 19)
         for chain in CHAINS:  # a signed starting point for verify_audit (docs/operations.md)
             checkpoint_take(chain)
         return made, entries
