@@ -365,6 +365,8 @@ PAGE_RULES: dict[str, RouteRule] = {
     # Outcomes (issue 19): prompts for the care team (and the director), answered by the care team.
     "outcomes:dashboard": needs(A.OUTCOME_COHORTS),
     "outcomes:dashboard_csv": needs(A.OUTCOME_COHORTS),
+    "outcomes:completeness": needs(A.OUTCOME_COHORTS),
+    "outcomes:overdue": needs(A.OUTCOME_COHORTS),
     "outcomes:prompts": needs(A.OUTCOME_VIEW),
     "outcomes:prompt": needs(A.OUTCOME_VIEW, post=A.OUTCOME_PROMPT_ACT),
     "outcomes:patient": needs(A.OUTCOME_VIEW),

@@ -13,6 +13,7 @@ from kapclinic.accounts.models import User
 from kapclinic.accounts.web import current_user, querystring_without_page, refused_status, submitted
 from kapclinic.audit.context import AuditContext
 from kapclinic.clinical.benchmarks import BENCHMARKS
+from kapclinic.clinical.instruments import INSTRUMENTS
 from kapclinic.csvsafe import csv_lines
 from kapclinic.errors import AccessDenied
 from kapclinic.outcomes import services
@@ -25,7 +26,9 @@ from kapclinic.outcomes.cohorts import (
     course_rows,
     figures,
 )
-from kapclinic.outcomes.forms import GROUPINGS, CohortFilterForm, PromptActionForm
+from kapclinic.outcomes.completeness import POINTS, completeness, overdue_patients_page
+from kapclinic.outcomes.courses import PRIMARY
+from kapclinic.outcomes.forms import GROUPINGS, CohortFilterForm, OverdueFilterForm, PromptActionForm
 from kapclinic.outcomes.selectors import open_prompts_page, patient_outcome, prompt_get
 from kapclinic.patients.access import is_on_care_team
 from kapclinic.patients.pages import refusals_as_pages
@@ -78,14 +81,17 @@ def patient(request: HttpRequest, patient_id: int) -> HttpResponse:
     return render(request, "outcomes/patient.html", {"status": status, "patient": status.patient})
 
 
-def _filter_form(request: HttpRequest) -> CohortFilterForm:
-    clinicians = [
+def _clinicians() -> list[tuple[int, str]]:
+    return [
         (user.pk, user.display_name)
         for user in User.objects.filter(role__in=[Role.PRESCRIBER, Role.THERAPIST], is_active=True).order_by(
             "last_name", "first_name", "pk"
         )
     ]
-    return CohortFilterForm(request.GET or None, clinicians=clinicians)
+
+
+def _filter_form(request: HttpRequest) -> CohortFilterForm:
+    return CohortFilterForm(request.GET or None, clinicians=_clinicians())
 
 
 def _cohorts(request: HttpRequest) -> tuple[CohortFilterForm, CohortFigures | None, list[CohortFigures], str]:
@@ -104,6 +110,7 @@ def _cohorts(request: HttpRequest) -> tuple[CohortFilterForm, CohortFigures | No
         route=data.get("route") or "",
         indication=(data.get("indication") or "").strip().upper(),
         clinician=data.get("clinician"),
+        instrument=data.get("instrument") or PRIMARY,
     )
     rows = course_rows(ctx=AuditContext.from_request(request), where=where)
     groups = cohorts_by(rows, group)
@@ -128,6 +135,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "overall": overall,
             "groups": groups,
             "group_label": dict(GROUPINGS)[group],
+            "instrument_name": INSTRUMENTS[
+                (form.cleaned_data.get("instrument") if form.is_bound and form.is_valid() else "") or PRIMARY
+            ].name,
             "benchmarks": BENCHMARKS,
             "querystring": request.GET.urlencode(),
         },
@@ -150,6 +160,8 @@ CSV_COLUMNS = (
     ),
     "median_days_to_response",
     *(f"still_responding_{months}m_{part}" for months in FOLLOW_UP_MONTHS for part in ("count", "of")),
+    "relapsed_count",
+    "relapsed_of_responders",
 )
 
 
@@ -187,6 +199,8 @@ def _csv_row(found: CohortFigures) -> list[object]:
             for months in FOLLOW_UP_MONTHS
             for cell in (found.durability[months].count, found.durability[months].of)
         ),
+        found.relapsed.count,
+        found.relapsed.of,
     ]
 
 
@@ -203,3 +217,29 @@ def dashboard_csv(request: HttpRequest) -> HttpResponse:
     response = HttpResponse(body, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="outcome-cohorts.csv"'
     return response
+
+
+@login_required
+@refusals_as_pages
+def completeness_page(request: HttpRequest) -> HttpResponse:
+    """The share of scheduled measures answered on time, by schedule point and by clinician (issue 19 item 4)."""
+    report = completeness(ctx=AuditContext.from_request(request))
+    return render(request, "outcomes/completeness.html", {"report": report})
+
+
+@login_required
+@refusals_as_pages
+def overdue(request: HttpRequest) -> HttpResponse:
+    """The patients whose measures are overdue, a click from the completeness figures; each links to the chart."""
+    ctx = AuditContext.from_request(request)
+    form = OverdueFilterForm(request.GET or None, clinicians=_clinicians(), points=[*POINTS, "Other"])
+    if request.GET and not form.is_valid():
+        completeness(ctx=ctx)  # refuses a role that sees no figures (audited) before saying what is wrong
+        return render(request, "outcomes/overdue.html", {"form": form, "page": None}, status=422)
+    data = form.cleaned_data if request.GET else {}
+    page = overdue_patients_page(
+        ctx=ctx, clinician=data.get("clinician"), point=data.get("point") or "", page=request.GET.get("page")
+    )
+    return render(
+        request, "outcomes/overdue.html", {"form": form, "page": page, "querystring": querystring_without_page(request)}
+    )
