@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from django.core.exceptions import ObjectDoesNotExist
@@ -405,3 +406,28 @@ def rems_forms_due(today: date) -> list[RemsDue]:
         due_on = day + timedelta(days=REMS_SUBMIT_DAYS)
         due.append(RemsDue(session, due_on, today > due_on))
     return due
+
+
+@dataclass(frozen=True)
+class GivenDose:
+    """A dose as a report to another clinician states it (issue 19 item 5)."""
+
+    session_number: int
+    given_at: datetime
+    route: str
+    given_mg: Decimal | None
+
+
+def doses_by_session(plan_id: int) -> list[GivenDose]:
+    """The plan's doses, one per session given, in order (one query). Callers have checked access."""
+    return [
+        GivenDose(number, at, route, given)
+        for number, at, route, given in Administration.objects.filter(session__plan_id=plan_id)
+        .order_by("started_at", "id")
+        .values_list("session__number", "started_at", "route", "given_mg")
+    ]
+
+
+def adverse_events_of(patient_id: int) -> list[AdverseEvent]:
+    """The patient's adverse events, oldest first (one query). Callers have checked access."""
+    return list(AdverseEvent.objects.filter(patient_id=patient_id).order_by("occurred_at", "id"))

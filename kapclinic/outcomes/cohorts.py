@@ -60,6 +60,11 @@ class CourseRow:
     days_to_response: int | None
     follow_ups: tuple[rules.DurabilityPoint, ...]
     relapsed: bool | None = None  # responded, then lost it on 2 consecutive assessments (rules.relapse)
+    last: datetime | None = None  # the last dose
+
+    @property
+    def course_days(self) -> int | None:
+        return None if self.last is None else (self.last - self.start).days
 
 
 @dataclass(frozen=True)
@@ -153,6 +158,7 @@ def course_rows(*, ctx: AuditContext, where: CohortFilter, now: datetime | None 
                 days_to_response=days,
                 follow_ups=rules.durability(instrument, points, first_dose=first, course_end=last, now=now),
                 relapsed=rules.relapse(instrument, points, first_dose=first).fires if outcome.response else None,
+                last=last,
             )
         )
     access_event_record(

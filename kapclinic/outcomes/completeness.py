@@ -132,8 +132,6 @@ def overdue_patients_page(
         by_patient.setdefault(row.patient_id, []).append(row)
     shown = Paginator(list(by_patient.items()), per_page).get_page(page)
     found = Patient.objects.in_bulk([patient_id for patient_id, _ in shown.object_list])
-    shown.object_list = [OverduePatient(found[patient_id], measures) for patient_id, measures in shown.object_list]
-    access_events_record_many(
-        ctx=ctx, action="outcome.overdue_list", patient_ids=[p.patient.pk for p in shown.object_list]
-    )
-    return shown  # type: ignore[return-value]
+    listed = [OverduePatient(found[patient_id], measures) for patient_id, measures in shown.object_list]
+    access_events_record_many(ctx=ctx, action="outcome.overdue_list", patient_ids=[p.patient.pk for p in listed])
+    return Page(listed, shown.number, shown.paginator)  # type: ignore[arg-type]

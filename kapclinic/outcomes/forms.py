@@ -75,3 +75,15 @@ class OverdueFilterForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["clinician"].choices = [("", "Every clinician"), *clinicians]  # type: ignore[attr-defined]
         self.fields["point"].choices = [("", "Every point"), *((p, p) for p in points)]  # type: ignore[attr-defined]
+
+
+class ReferrerReportForm(forms.Form):
+    addressed_to = forms.CharField(
+        label="For", max_length=200, help_text="The referring clinician and practice, as the letter is addressed"
+    )
+    plan_ahead = forms.CharField(
+        label="Plan ahead",
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="What happens next: booster or maintenance sessions, integration, follow-up measures",
+    )

@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 
 from kapclinic.accounts.models import User
 from kapclinic.accounts.web import current_user, querystring_without_page, refused_status, submitted
@@ -15,8 +16,8 @@ from kapclinic.audit.context import AuditContext
 from kapclinic.clinical.benchmarks import BENCHMARKS
 from kapclinic.clinical.instruments import INSTRUMENTS
 from kapclinic.csvsafe import csv_lines
-from kapclinic.errors import AccessDenied
-from kapclinic.outcomes import services
+from kapclinic.errors import AccessDenied, Conflict
+from kapclinic.outcomes import reports, research, services
 from kapclinic.outcomes.cohorts import (
     FOLLOW_UP_MONTHS,
     CohortFigures,
@@ -28,10 +29,17 @@ from kapclinic.outcomes.cohorts import (
 )
 from kapclinic.outcomes.completeness import POINTS, completeness, overdue_patients_page
 from kapclinic.outcomes.courses import PRIMARY
-from kapclinic.outcomes.forms import GROUPINGS, CohortFilterForm, OverdueFilterForm, PromptActionForm
+from kapclinic.outcomes.forms import (
+    GROUPINGS,
+    CohortFilterForm,
+    OverdueFilterForm,
+    PromptActionForm,
+    ReferrerReportForm,
+)
 from kapclinic.outcomes.selectors import open_prompts_page, patient_outcome, prompt_get
 from kapclinic.patients.access import is_on_care_team
 from kapclinic.patients.pages import refusals_as_pages
+from kapclinic.patients.printing import printed_pdf_response
 from kapclinic.roles import Action, Role, Scope, may, scope_for
 
 
@@ -136,10 +144,11 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "groups": groups,
             "group_label": dict(GROUPINGS)[group],
             "instrument_name": INSTRUMENTS[
-                (form.cleaned_data.get("instrument") if form.is_bound and form.is_valid() else "") or PRIMARY
+                (request.GET and overall and form.cleaned_data.get("instrument")) or PRIMARY
             ].name,
             "benchmarks": BENCHMARKS,
             "querystring": request.GET.urlencode(),
+            "can_export": may(current_user(request).role, Action.OUTCOME_RESEARCH_EXPORT),
         },
         status=200 if overall is not None else 422,
     )
@@ -243,3 +252,76 @@ def overdue(request: HttpRequest) -> HttpResponse:
     return render(
         request, "outcomes/overdue.html", {"form": form, "page": page, "querystring": querystring_without_page(request)}
     )
+
+
+@login_required
+@refusals_as_pages
+def report(request: HttpRequest, patient_id: int) -> HttpResponse:
+    """The referrer's report as it reads now, the prescriber's form to sign it (POST), and the reports signed."""
+    ctx = AuditContext.from_request(request)
+    form = ReferrerReportForm(request.POST if request.method == "POST" else None)
+    status = 200
+    if request.method == "POST":
+        call = lambda: reports.referrer_report_sign(  # noqa: E731 - the service call the form runs when valid
+            ctx=ctx,
+            patient_id=patient_id,
+            addressed_to=form.cleaned_data["addressed_to"],
+            plan_ahead=form.cleaned_data["plan_ahead"],
+        )
+        signed = submitted(form, call)
+        if signed is not None:
+            messages.success(request, "The report is signed and kept; download it below.")
+            return redirect("outcomes:report", patient_id=patient_id)
+        status = refused_status(form)
+    try:
+        patient, content = reports.report_preview(ctx=ctx, patient_id=patient_id)
+    except Conflict as exc:
+        return render(request, "print/not_printable.html", {"message": exc.message}, status=409)
+    user = current_user(request)
+    return render(
+        request,
+        "outcomes/report.html",
+        {
+            "patient": patient,
+            "content": content,
+            "instruments": reports.report_instruments(content, tz=timezone.get_current_timezone()),
+            "form": form,
+            "can_sign": scope_for(user.role, Action.OUTCOME_REPORT_SIGN) is not Scope.NONE
+            and is_on_care_team(user_id=user.pk, patient_id=patient_id),
+            "signed": reports.reports_of(patient_id),
+        },
+        status=status,
+    )
+
+
+@login_required
+@refusals_as_pages
+def report_pdf(request: HttpRequest, report_id: int) -> HttpResponse:
+    """A signed report as a one-page PDF, drawn from the kept row (audited as a print)."""
+    ctx = AuditContext.from_request(request)
+    found = reports.referrer_report_get(ctx=ctx, report_id=report_id)
+    return printed_pdf_response(
+        request,
+        ctx=ctx,
+        patient=found.patient,
+        what="progress_report",
+        record_id=found.pk,
+        title="Progress report for the referring clinician",
+        template="outcomes/report_print.html",
+        context={
+            "report": found,
+            "instruments": reports.report_instruments(found.content, tz=timezone.get_current_timezone()),
+        },
+    )
+
+
+@login_required
+@refusals_as_pages
+def research_csv(request: HttpRequest) -> HttpResponse:
+    """The de-identified research export (director only; audited): the method in its header lines, then the rows."""
+    rows = list(research.research_rows(ctx=AuditContext.from_request(request)))
+    body = "".join(f"# {line}\n" for line in research.HEADER) + "".join(csv_lines(research.COLUMNS, rows))
+    response = HttpResponse(body, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="outcomes-deidentified.csv"'
+    response["Cache-Control"] = "no-store"
+    return response

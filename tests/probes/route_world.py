@@ -30,7 +30,7 @@ from kapclinic.therapy.models import Reflection, TherapyNote
 from tests.conftest import PASSWORD, other_patient_create, personas_create, team_patient_create
 from tests.probes.dosing import _ready
 from tests.probes.medications import dose_given_make
-from tests.probes.outcomes import outcome_prompt_make
+from tests.probes.outcomes import outcome_prompt_make, referrer_report_make
 from tests.probes.records import check_in_make, investigation_make, plan_make, receive_make, suicide_risk_flag_make
 from tests.probes.referrals import referral_make
 from tests.probes.world import World
@@ -62,6 +62,7 @@ PATIENT_PARAMETERS = (
     "provenance_id",
     "referral_id",
     "prompt_id",
+    "report_id",
 )
 
 
@@ -179,6 +180,7 @@ def _objects(w: World, patient: Patient, *, note_author: User, cosigner: User | 
     )
     referral = referral_make(patient, people["coordinator"])
     prompt = outcome_prompt_make(patient, signed_plan)
+    report = referrer_report_make(patient, signed_plan, people["prescriber"])
     return PatientObjects(
         patient=patient,
         ids={
@@ -205,6 +207,7 @@ def _objects(w: World, patient: Patient, *, note_author: User, cosigner: User | 
             "line_id": line.pk,
             "referral_id": referral.pk,
             "prompt_id": prompt.pk,
+            "report_id": report.pk,
         },
     )
 
