@@ -99,6 +99,7 @@ class CohortFigures:
     median_days_to_response: float | None
     durability: dict[int, Rate] = field(default_factory=dict)
     relapsed: Rate = field(default_factory=lambda: Rate(0, 0))  # of the responders
+    remission_defined: bool = True  # False for a measure without a remission rule (the PCL-5): never "0 %"
 
     @property
     def not_evaluable(self) -> int:
@@ -210,6 +211,7 @@ def figures(label: str, rows: Iterable[CourseRow]) -> CohortFigures:
         median_days_to_response=median(days) if days else None,
         durability=durability,
         relapsed=Rate(sum(1 for r in responders if r.relapsed), len(responders)),
+        remission_defined=not rows or INSTRUMENTS[rows[0].outcome.instrument].remission is not None,
     )
 
 

@@ -9,6 +9,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.safestring import mark_safe
 
 from kapclinic.accounts.models import User
 from kapclinic.accounts.web import current_user, querystring_without_page, refused_status, submitted
@@ -18,6 +19,7 @@ from kapclinic.clinical.instruments import INSTRUMENTS
 from kapclinic.csvsafe import csv_lines
 from kapclinic.errors import AccessDenied, Conflict
 from kapclinic.outcomes import reports, research, services
+from kapclinic.outcomes.charts import cohort_rates_svg
 from kapclinic.outcomes.cohorts import (
     FOLLOW_UP_MONTHS,
     CohortFigures,
@@ -135,6 +137,7 @@ def _cohorts(request: HttpRequest) -> tuple[CohortFilterForm, CohortFigures | No
 def dashboard(request: HttpRequest) -> HttpResponse:
     """The clinic's outcomes by cohort beside the published benchmarks (director; a prescriber: own patients)."""
     form, overall, groups, group = _cohorts(request)
+    instrument_name = INSTRUMENTS[(request.GET and overall and form.cleaned_data.get("instrument")) or PRIMARY].name
     return render(
         request,
         "outcomes/dashboard.html",
@@ -149,6 +152,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "benchmarks": BENCHMARKS,
             "querystring": request.GET.urlencode(),
             "can_export": may(current_user(request).role, Action.OUTCOME_RESEARCH_EXPORT),
+            "chart": mark_safe(cohort_rates_svg(groups, instrument_name)),  # noqa: S308 - our own SVG, escaped
         },
         status=200 if overall is not None else 422,
     )
