@@ -6,7 +6,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
@@ -83,24 +83,32 @@ class CourseDoses:
     sessions_to_come: int
 
 
-def course_doses(plan_ids: Collection[int]) -> dict[int, CourseDoses]:
+def course_doses(plan_ids: Collection[int] | QuerySet[TreatmentPlan]) -> dict[int, CourseDoses]:
     """Each plan's doses and sessions still to come (two queries, whatever the number of plans): the outcome rules
-    judge a course from its first and last dose (kapclinic/clinical/outcomes.py). Callers have checked access."""
+    judge a course from its first and last dose (kapclinic/clinical/outcomes.py). `plan_ids` may be a query of the
+    plans (read as a subquery: tens of thousands of ids never travel as parameters). Callers have checked access."""
+    if isinstance(plan_ids, QuerySet):
+        plans: Any = plan_ids.order_by().values("pk")
+        wanted: Collection[int] | None = None
+    else:
+        plans, wanted = plan_ids, plan_ids
     times: dict[int, list[datetime]] = {}
-    for plan_id, started in Administration.objects.filter(session__plan_id__in=plan_ids).values_list(
-        "session__plan_id", "started_at"
+    for plan_id, started in (
+        Administration.objects.filter(session__plan_id__in=plans)
+        .order_by()
+        .values_list("session__plan_id", "started_at")
+        .iterator(chunk_size=10_000)
     ):
         times.setdefault(plan_id, []).append(started)
     to_come = dict(
-        DosingSession.objects.filter(plan_id__in=plan_ids)
+        DosingSession.objects.filter(plan_id__in=plans)
         .exclude(state__in=[state.value for state in FINISHED])
         .values("plan_id")
         .annotate(n=Count("id"))
         .values_list("plan_id", "n")
     )
-    return {
-        plan_id: CourseDoses(tuple(sorted(times.get(plan_id, []))), to_come.get(plan_id, 0)) for plan_id in plan_ids
-    }
+    keys = wanted if wanted is not None else times.keys() | to_come.keys()
+    return {plan_id: CourseDoses(tuple(sorted(times.get(plan_id, []))), to_come.get(plan_id, 0)) for plan_id in keys}
 
 
 def sessions_between(start: date, end: date) -> QuerySet[DosingSession]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
@@ -87,10 +88,12 @@ def recent_responses(*, patient_id: int, limit: int = 20) -> list[QuestionnaireR
 
 
 def scores_by_patient(
-    patient_ids: Collection[int], instruments: Collection[str]
+    patient_ids: Collection[int] | QuerySet[Any], instruments: Collection[str]
 ) -> dict[tuple[int, str], list[tuple[datetime, int]]]:
     """Each patient's scored totals by instrument, oldest first, in one query: a corrected response counts by its
-    correction only. For the outcome rules and cohorts (kapclinic/outcomes); callers have checked access."""
+    correction only. For the outcome rules and cohorts (kapclinic/outcomes); callers have checked access.
+    `patient_ids` may be a query of patient ids (a subquery: the cohorts' tens of thousands never travel as
+    parameters)."""
     corrected = QuestionnaireResponse.objects.filter(corrects=OuterRef("pk"))
     rows = (
         QuestionnaireResponse.objects.filter(
@@ -101,7 +104,7 @@ def scores_by_patient(
         .values_list("patient_id", "instrument", "submitted_at", "total")
     )
     scores: dict[tuple[int, str], list[tuple[datetime, int]]] = {}
-    for patient_id, instrument, at, total in rows:
+    for patient_id, instrument, at, total in rows.iterator(chunk_size=20_000):
         if total is not None:  # filtered above; the column allows it
             scores.setdefault((patient_id, instrument), []).append((at, total))
     return scores

@@ -128,13 +128,14 @@ def course_rows(*, ctx: AuditContext, where: CohortFilter, now: datetime | None 
     if where.clinician is not None:
         plans = plans.filter(signed_by_id=where.clinician) | plans.filter(therapist_id=where.clinician)
     found = list(plans.values_list("pk", "patient_id", "route", "indication_code", "signed_by_id", "therapist_id"))
-    doses = course_doses([row[0] for row in found])
+    # The doses and scores of the same plans, by subquery: a constant number of queries, no list of ids.
+    doses = course_doses(plans)
     instrument = INSTRUMENTS[where.instrument]
-    scores = scores_by_patient(sorted({row[1] for row in found}), [instrument.code])
+    scores = scores_by_patient(plans.order_by().values("patient_id"), [instrument.code])
     rows: list[CourseRow] = []
     for plan_id, patient_id, route, indication, prescriber_id, therapist_id in found:
-        given = doses[plan_id]
-        if not given.dose_times:
+        given = doses.get(plan_id)
+        if given is None or not given.dose_times:
             continue
         first, last = given.dose_times[0], given.dose_times[-1]
         start = timezone.localdate(first)
