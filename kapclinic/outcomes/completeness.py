@@ -78,9 +78,9 @@ def completeness(*, ctx: AuditContext, today: date | None = None) -> Completenes
     scope, patients = _visible(ctx)
     rows = measures_timeliness(patients=patients if scope is Scope.TEAM else None, today=today)
     by_point = [_count(point, [r for r in rows if r.label == point]) for point in POINTS]
-    others = [r for r in rows if r.label not in POINTS]
-    if others:
-        by_point.append(_count("Other", others))
+    other = _count("Other", [r for r in rows if r.label not in POINTS])
+    if other.counted:
+        by_point.append(other)
     members: dict[tuple[int, str], set[int]] = {}
     team = CareTeamMember.objects.filter(role__in=CLINICIAN_ROLES, patient_id__in={r.patient_id for r in rows})
     users: dict[int, User] = {}
