@@ -143,9 +143,7 @@ def course_rows(*, ctx: AuditContext, where: CohortFilter, now: datetime | None 
             continue
         points = scores.get((patient_id, instrument.code), [])
         outcome = rules.course_outcome(instrument, points, first_dose=first, last_dose=last)
-        days = None
-        if outcome.baseline is not None:
-            days = rules.days_to_response(rules.trajectory(instrument, points, first_dose=first), first)
+        days = rules.days_to_first_response(instrument, points, first) if outcome.baseline is not None else None
         rows.append(
             CourseRow(
                 plan_id=plan_id,
