@@ -139,6 +139,8 @@ class Action(StrEnum):
     OUTCOME_VIEW = "outcome.view"
     OUTCOME_PROMPT_ACT = "outcome.prompt_act"
     OUTCOME_COHORTS = "outcome.cohorts"
+    OUTCOME_REPORT_SIGN = "outcome.report_sign"
+    OUTCOME_RESEARCH_EXPORT = "outcome.research_export"
 
 
 _N, _A, _T, _O = Scope.NONE, Scope.ALL, Scope.TEAM, Scope.OWN
@@ -278,6 +280,10 @@ _ROWS: dict[Action, tuple[Scope, ...]] = {
     Action.OUTCOME_VIEW:          (_N,   _T,   _N,   _T,   _A,   _N,   _N),
     Action.OUTCOME_PROMPT_ACT:    (_N,   _T,   _N,   _T,   _N,   _N,   _N),
     Action.OUTCOME_COHORTS:       (_N,   _T,   _N,   _N,   _A,   _N,   _N),
+    # The referrer's progress report is signed by a prescriber of the care team; the de-identified research
+    # export (Safe Harbor) is the director's alone.
+    Action.OUTCOME_REPORT_SIGN:   (_N,   _T,   _N,   _N,   _N,   _N,   _N),
+    Action.OUTCOME_RESEARCH_EXPORT: (_N, _N,   _N,   _N,   _A,   _N,   _N),
 }
 # fmt: on
 

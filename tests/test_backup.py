@@ -206,6 +206,17 @@ def _clinical_records_add(director: Any) -> None:
         value="sertraline",
         chosen_by=director,
     )
+    # A signed progress report for a referrer (issue 19 item 5).
+    course_plan = model("plans.TreatmentPlan").objects.filter(signed_at__isnull=False).first()
+    report = model("outcomes.ReferrerReport")(
+        patient_id=course_plan.patient_id,
+        plan=course_plan,
+        addressed_to="Dr Example Referrer (synthetic)",
+        plan_ahead="Monthly booster.",
+        content={"course": {}},
+    )
+    report.signature_stamp(director.pk)
+    report.save(force_insert=True)
     # A queued background job, and the sign-in throttle's records (django-axes).
     from kapclinic.measures.tasks import send_measure_reminders
 

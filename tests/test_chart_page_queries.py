@@ -31,8 +31,8 @@ SESSION = {"prescriber": 15, "nurse": 16}
 
 
 def _pages() -> dict[str, str]:
-    scored = (
-        QuestionnaireResponse.objects.filter(total__isnull=False)
+    scored = (  # the most scored patient both personas may open (the demo's cohort is on another nurse's team)
+        QuestionnaireResponse.objects.filter(total__isnull=False, patient__care_team__user__username="nurse")
         .values("patient_id")
         .annotate(n=Count("id"))
         .order_by("-n", "patient_id")

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from kapclinic.clinical.instruments import CRAVING_VAS, GAD7, PCL5, PHQ9
 from kapclinic.clinical.outcomes import (
     course_outcome,
+    days_to_first_response,
     days_to_response,
     durability,
     early_non_response,
@@ -212,3 +213,16 @@ def test_response_lost_is_not_judged_without_an_end_of_course_response() -> None
         PHQ9, [(day(-3), 20), (day(19), 15), (day(48), 18)], first_dose=FIRST, last_dose=LAST, now=day(60)
     )
     assert never.fires is False
+
+
+@given(
+    st.lists(st.tuples(st.integers(min_value=-30, max_value=120), st.integers(min_value=0, max_value=27)), max_size=12),
+    st.sampled_from([PHQ9, GAD7, PCL5]),
+)
+def test_days_to_first_response_is_the_trajectorys(scores: list[tuple[int, int]], instrument: object) -> None:
+    """The cohorts' fast path gives what the trajectory gives, for any scores (ties in time included)."""
+    assert isinstance(instrument, type(PHQ9))
+    top = 21 if instrument is GAD7 else 27
+    points = [(day(offset), min(total, top)) for offset, total in scores]
+    expected = days_to_response(trajectory(instrument, points, first_dose=FIRST), FIRST) if points else None
+    assert days_to_first_response(instrument, points, FIRST) == expected

@@ -173,3 +173,33 @@ def test_the_demo_has_payments_a_balance_a_package_counting_down_and_a_superbill
     entries = MoneyEntry.objects.count()
     call_command("demo_load", "--quiet")
     assert MoneyEntry.objects.count() == entries
+
+
+def test_the_demo_outcomes_dashboard_has_responders_remitters_non_responders_and_a_relapse() -> None:
+    """Issue 19 "Done when": a few hundred synthetic courses make the dashboard meaningful; loading twice adds none."""
+    from kapclinic.demo.outcomes import COHORT_SIZE
+    from kapclinic.outcomes.cohorts import CohortFilter, course_rows, figures
+    from kapclinic.outcomes.models import OutcomePrompt
+    from kapclinic.plans.models import TreatmentPlan
+
+    call_command("demo_load", "--quiet")
+    director = User.objects.get(username="director")
+    rows = course_rows(ctx=AuditContext(user=director, channel="page"), where=CohortFilter())
+    overall = figures("Every course", rows)
+    assert overall.started >= COHORT_SIZE >= 200
+    assert overall.response_completers.count >= 50  # responders
+    assert overall.remission_completers.count >= 30  # remitters
+    assert overall.completers - overall.response_completers.count >= 50  # non-responders
+    assert overall.relapsed.count >= 1  # a relapse among the responders
+    assert overall.not_evaluable > 0 and overall.with_baseline < overall.started  # some with no baseline
+    assert all(overall.durability[months].of > 0 for months in (1, 3, 6))  # follow-ups at 1, 3 and 6 months
+    # The prompts came from the rules; the older ones were answered, a few wait for the prescriber.
+    assert OutcomePrompt.objects.filter(cleared_at__isnull=True).exists()
+    assert OutcomePrompt.objects.filter(cleared_at__isnull=False).count() > 20
+    page = Client()
+    page.force_login(director)
+    body = page.get("/outcomes/").content.decode()
+    assert "Relapsed, of responders" in body and f"{overall.started}</td>" in body
+    plans = TreatmentPlan.objects.count()
+    call_command("demo_load", "--quiet")  # again: nothing twice
+    assert TreatmentPlan.objects.count() == plans

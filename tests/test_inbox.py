@@ -36,6 +36,9 @@ def test_the_demo_inbox_has_items_for_each_clinical_role_and_the_api_agrees() ->
     assert counts("therapist")["integration"] >= 1 and counts("therapist")["notes"] >= 1
     assert counts("therapist")["messages"] >= 1  # the demo patient's newest message, unread by the therapist
     assert counts("director")["adverse"] >= 1
+    # Issue 19: the open outcome prompts reach the prescriber's and the therapist's inbox, linking to the prompt.
+    assert counts("prescriber")["outcomes"] >= 1 and counts("therapist")["outcomes"] >= 1
+    assert "/outcomes/prompts/" in signed_in("therapist").get("/inbox/").content.decode()
     page = signed_in("nurse").get("/inbox/")
     text = page.content.decode()
     assert page.status_code == 200 and "Monitoring alerts open" in text and "/dosing/sessions/" in text

@@ -71,6 +71,7 @@ def test_each_roles_header_count_is_its_inbox_total_in_one_query() -> None:
         "orders",
         "notes",
         "integration",
+        "outcomes",
         "inquiries",
         "reschedule",
         "adverse",

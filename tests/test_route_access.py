@@ -237,6 +237,7 @@ def _bodies(world: RouteWorld, patient: PatientObjects) -> dict[str, dict[str, o
     return {
         "patients:emergency_access": {"reason": "Patient unwell in the waiting room"},
         "outcomes:prompt": {"choice": "continue", "reason": "Walk: one more session before deciding."},
+        "outcomes:report": {"addressed_to": "Dr Walk, Example Practice", "plan_ahead": "A booster next month."},
         f"POST {api}/prompts/{{prompt_id}}/action": {"choice": "continue", "reason": "Walk."},
         "therapy:note_autosave": {
             "version": patient.ids["note_version"],

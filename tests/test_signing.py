@@ -23,6 +23,7 @@ from kapclinic.dosing.models import DoseOrder, DosingSession
 from kapclinic.intake.models import EligibilityDecision
 from kapclinic.intake.services import eligibility_decide
 from kapclinic.ledger.models import Product
+from kapclinic.outcomes.models import ReferrerReport
 from kapclinic.patients.models import Patient
 from kapclinic.plans.models import TreatmentPlan
 from kapclinic.signing import Signed, SignedRecord, content_digest
@@ -39,6 +40,7 @@ SIGNED_RECORDS = {
     ConsentSignature,
     DoseOrder,
     EligibilityDecision,
+    ReferrerReport,
 }
 # Digests that are not signatures, and why.
 NOT_SIGNATURES = {

@@ -380,9 +380,14 @@ PAGE_RULES: dict[str, RouteRule] = {
     # Outcomes (issue 19): prompts for the care team (and the director), answered by the care team.
     "outcomes:dashboard": needs(A.OUTCOME_COHORTS),
     "outcomes:dashboard_csv": needs(A.OUTCOME_COHORTS),
+    "outcomes:research_csv": needs(A.OUTCOME_RESEARCH_EXPORT),
+    "outcomes:completeness": needs(A.OUTCOME_COHORTS),
+    "outcomes:overdue": needs(A.OUTCOME_COHORTS),
     "outcomes:prompts": needs(A.OUTCOME_VIEW),
     "outcomes:prompt": needs(A.OUTCOME_VIEW, post=A.OUTCOME_PROMPT_ACT),
     "outcomes:patient": needs(A.OUTCOME_VIEW),
+    "outcomes:report": needs(A.OUTCOME_VIEW, post=A.OUTCOME_REPORT_SIGN),
+    "outcomes:report_pdf": needs(A.OUTCOME_VIEW),
 }
 PAGE_RULES.update({f"dosing:step/{step}": rule for step, rule in SESSION_STEPS.items()})
 

@@ -128,6 +128,8 @@ NOT_SHOWN = frozenset(
         # Outcome prompts are drawn live beside the cached chart body (templates/chart/patient.html), never in it.
         "outcomes_outcomeprompt",
         "outcomes_promptaction",
+        # A referrer's progress report is a signed snapshot printed on its own page, never part of the chart body.
+        "outcomes_referrerreport",
         # A kept referral bundle and the choices on it: shown on their own pages; what is taken is written to the
         # evaluation and the responses, which move the version.
         "fhir_referralimport",

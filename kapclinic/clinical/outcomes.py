@@ -414,6 +414,21 @@ def days_to_response(trajectory_: Trajectory, first_dose: datetime) -> int | Non
     return (trajectory_.first_response - first_dose).days
 
 
+def days_to_first_response(instrument: Instrument, points: Sequence[Score], first_dose: datetime) -> int | None:
+    """`days_to_response(trajectory(instrument, points, first_dose=first_dose), first_dose)` without building the
+    trajectory (no band or remission per point): the cohort figures read tens of thousands of courses. The same
+    baseline (the last score at or before the first dose, else the first) and the first later score to respond."""
+    if instrument.response_rule is None or not points:
+        return None
+    ordered = sorted(points, key=lambda point: point[0])
+    index = _baseline_index(ordered, first_dose)
+    baseline = ordered[index][1]
+    for at, total in ordered[index + 1 :]:
+        if instruments.response(baseline, total, instrument):
+            return (at - first_dose).days
+    return None
+
+
 # 95 % two-sided normal quantile.
 Z_95 = 1.959963984540054
 

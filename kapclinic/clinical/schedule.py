@@ -107,3 +107,17 @@ def session_dates(first: date, count: int, interval_days: int) -> list[date]:
         dates.append(day)
         day += timedelta(days=gaps[n % len(gaps)])
     return dates
+
+
+# Measurement completeness (issue 19 item 4): a scheduled measure is answered on time when it comes in before it
+# turns overdue (OVERDUE_AFTER_DAYS past its due date) [policy: the same line as the coordinator's overdue list].
+TIMELINESS = ("on_time", "late", "overdue", "open")
+
+
+def timeliness(due_on: date, answered_on: date | None, today: date) -> str:
+    """Return "on_time", "late" (answered after it turned overdue), "overdue" (never answered and past the line)
+    or "open" (not answered, not yet overdue: not counted for or against the clinic)."""
+    line = due_on + timedelta(days=OVERDUE_AFTER_DAYS)
+    if answered_on is not None:
+        return "on_time" if answered_on <= line else "late"
+    return "overdue" if today > line else "open"

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
@@ -82,24 +83,32 @@ class CourseDoses:
     sessions_to_come: int
 
 
-def course_doses(plan_ids: Collection[int]) -> dict[int, CourseDoses]:
+def course_doses(plan_ids: Collection[int] | QuerySet[TreatmentPlan]) -> dict[int, CourseDoses]:
     """Each plan's doses and sessions still to come (two queries, whatever the number of plans): the outcome rules
-    judge a course from its first and last dose (kapclinic/clinical/outcomes.py). Callers have checked access."""
+    judge a course from its first and last dose (kapclinic/clinical/outcomes.py). `plan_ids` may be a query of the
+    plans (read as a subquery: tens of thousands of ids never travel as parameters). Callers have checked access."""
+    if isinstance(plan_ids, QuerySet):
+        plans: Any = plan_ids.order_by().values("pk")
+        wanted: Collection[int] | None = None
+    else:
+        plans, wanted = plan_ids, plan_ids
     times: dict[int, list[datetime]] = {}
-    for plan_id, started in Administration.objects.filter(session__plan_id__in=plan_ids).values_list(
-        "session__plan_id", "started_at"
+    for plan_id, started in (
+        Administration.objects.filter(session__plan_id__in=plans)
+        .order_by()
+        .values_list("session__plan_id", "started_at")
+        .iterator(chunk_size=10_000)
     ):
         times.setdefault(plan_id, []).append(started)
     to_come = dict(
-        DosingSession.objects.filter(plan_id__in=plan_ids)
+        DosingSession.objects.filter(plan_id__in=plans)
         .exclude(state__in=[state.value for state in FINISHED])
         .values("plan_id")
         .annotate(n=Count("id"))
         .values_list("plan_id", "n")
     )
-    return {
-        plan_id: CourseDoses(tuple(sorted(times.get(plan_id, []))), to_come.get(plan_id, 0)) for plan_id in plan_ids
-    }
+    keys = wanted if wanted is not None else times.keys() | to_come.keys()
+    return {plan_id: CourseDoses(tuple(sorted(times.get(plan_id, []))), to_come.get(plan_id, 0)) for plan_id in keys}
 
 
 def sessions_between(start: date, end: date) -> QuerySet[DosingSession]:
@@ -405,3 +414,28 @@ def rems_forms_due(today: date) -> list[RemsDue]:
         due_on = day + timedelta(days=REMS_SUBMIT_DAYS)
         due.append(RemsDue(session, due_on, today > due_on))
     return due
+
+
+@dataclass(frozen=True)
+class GivenDose:
+    """A dose as a report to another clinician states it (issue 19 item 5)."""
+
+    session_number: int
+    given_at: datetime
+    route: str
+    given_mg: Decimal | None
+
+
+def doses_by_session(plan_id: int) -> list[GivenDose]:
+    """The plan's doses, one per session given, in order (one query). Callers have checked access."""
+    return [
+        GivenDose(number, at, route, given)
+        for number, at, route, given in Administration.objects.filter(session__plan_id=plan_id)
+        .order_by("started_at", "id")
+        .values_list("session__number", "started_at", "route", "given_mg")
+    ]
+
+
+def adverse_events_of(patient_id: int) -> list[AdverseEvent]:
+    """The patient's adverse events, oldest first (one query). Callers have checked access."""
+    return list(AdverseEvent.objects.filter(patient_id=patient_id).order_by("occurred_at", "id"))

@@ -19,6 +19,7 @@ from kapclinic.accounts.models import User
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.services import access_events_record_many
 from kapclinic.billing.authorisations import authorisations_needing_attention, needing_attention_rows
+from kapclinic.clinical.instruments import INSTRUMENTS
 from kapclinic.clinical.wording import weekday_time_text
 from kapclinic.dosing.selectors import (
     adverse_events_to_review,
@@ -34,6 +35,7 @@ from kapclinic.intake.models import Inquiry, InquiryStatus
 from kapclinic.ledger.selectors import ledger_clocks, ledger_overdue
 from kapclinic.measures.selectors import open_safety_flags, open_safety_flags_for_user
 from kapclinic.messaging.selectors import messages_unread, threads_waiting, threads_waiting_for_user
+from kapclinic.outcomes.selectors import open_prompts, open_prompts_newest
 from kapclinic.oversight.selectors import emergency_accesses_to_review
 from kapclinic.patients.templatetags.clinic_words import patient_name
 from kapclinic.reminders.selectors import reschedule_asked, reschedule_requests
@@ -88,6 +90,8 @@ def sections_for(role: str) -> list[str]:
         keys.append("notes")
     if role == Role.THERAPIST:
         keys.append("integration")
+    if may(role, Action.OUTCOME_PROMPT_ACT):
+        keys.append("outcomes")
     if may(role, Action.INQUIRY_MANAGE):
         keys.append("inquiries")
     if may(role, Action.APPOINTMENT_BOOK) and role in (Role.COORDINATOR, Role.DIRECTOR):
@@ -231,6 +235,25 @@ def inbox_for(ctx: AuditContext) -> list[InboxSection]:
                         d.discharged_at,
                     )
                     for d in due
+                ],
+            )
+        )
+    if "outcomes" in keys:
+        prompts = open_prompts_newest(ctx=ctx, limit=LIMIT)[:LIMIT]
+        sections.append(
+            InboxSection(
+                "outcomes",
+                "Outcome prompts to answer",
+                [
+                    InboxItem(
+                        f"{p.get_rule_display()} on the {INSTRUMENTS[p.instrument].name}"
+                        if p.instrument in INSTRUMENTS
+                        else p.get_rule_display(),
+                        reverse("outcomes:prompt", args=[p.pk]),
+                        _name(p.patient),
+                        p.raised_at,
+                    )
+                    for p in prompts
                 ],
             )
         )
@@ -386,6 +409,7 @@ def _counted(user: User, key: str) -> list[tuple[QuerySet[Any], int]]:
         "messages": lambda: threads_waiting(user),
         "orders": lambda: sessions_waiting(user),
         "integration": lambda: integration_waiting(user),
+        "outcomes": lambda: open_prompts(user),
         "inquiries": _inquiries_new,
         "reschedule": lambda: reschedule_asked(now=timezone.now()),
         "adverse": adverse_events_unreviewed,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
@@ -13,10 +14,17 @@ from kapclinic.accounts.models import User
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.services import access_events_record_many
 from kapclinic.clinical.instruments import INSTRUMENTS
-from kapclinic.clinical.schedule import EARLY_WINDOW_DAYS, OVERDUE_AFTER_DAYS, follow_up_due_on, status_on
+from kapclinic.clinical.schedule import (
+    EARLY_WINDOW_DAYS,
+    OVERDUE_AFTER_DAYS,
+    follow_up_due_on,
+    status_on,
+    timeliness,
+)
 from kapclinic.dosing.models import DosingSession, SessionState
 from kapclinic.measures.models import QuestionnaireResponse, SafetyFlag, ScheduledMeasure
 from kapclinic.patients.access import patient_get_for_user
+from kapclinic.patients.models import Patient
 from kapclinic.roles import Action, Scope, scope_for
 
 
@@ -80,10 +88,12 @@ def recent_responses(*, patient_id: int, limit: int = 20) -> list[QuestionnaireR
 
 
 def scores_by_patient(
-    patient_ids: Collection[int], instruments: Collection[str]
+    patient_ids: Collection[int] | QuerySet[Any], instruments: Collection[str]
 ) -> dict[tuple[int, str], list[tuple[datetime, int]]]:
     """Each patient's scored totals by instrument, oldest first, in one query: a corrected response counts by its
-    correction only. For the outcome rules and cohorts (kapclinic/outcomes); callers have checked access."""
+    correction only. For the outcome rules and cohorts (kapclinic/outcomes); callers have checked access.
+    `patient_ids` may be a query of patient ids (a subquery: the cohorts' tens of thousands never travel as
+    parameters)."""
     corrected = QuestionnaireResponse.objects.filter(corrects=OuterRef("pk"))
     rows = (
         QuestionnaireResponse.objects.filter(
@@ -94,7 +104,7 @@ def scores_by_patient(
         .values_list("patient_id", "instrument", "submitted_at", "total")
     )
     scores: dict[tuple[int, str], list[tuple[datetime, int]]] = {}
-    for patient_id, instrument, at, total in rows:
+    for patient_id, instrument, at, total in rows.iterator(chunk_size=20_000):
         if total is not None:  # filtered above; the column allows it
             scores.setdefault((patient_id, instrument), []).append((at, total))
     return scores
@@ -173,3 +183,44 @@ def measures_to_remind(*, today: date | None = None) -> list[DueMeasure]:
     days = _session_days(sorted({s.patient_id for s in rows}))
     due = (_due_measure(s, today, days.get(s.patient_id, [])) for s in rows)
     return [d for d in due if d.status in ("due", "overdue")]
+
+
+@dataclass(frozen=True)
+class MeasureTimeliness:
+    """A scheduled measure judged for completeness (clinical.schedule.timeliness) on its real due date."""
+
+    patient_id: int
+    instrument: str
+    label: str
+    due_on: date
+    answered_on: date | None
+    status: str  # on_time, late, overdue, open
+
+
+def measures_timeliness(
+    *, patients: QuerySet[Patient] | None = None, today: date | None = None
+) -> list[MeasureTimeliness]:
+    """Every scheduled measure of `patients` (all when None) with whether it was answered on time: two queries,
+    whatever the number of patients (the measures with their answers' times; the session days that move a
+    follow-up's date). For the outcomes completeness figures; callers have checked access."""
+    today = today or timezone.localdate()
+    scheduled = ScheduledMeasure.objects.all()
+    sessions = DosingSession.objects.exclude(state=SessionState.CANCELLED)
+    if patients is not None:
+        scheduled = scheduled.filter(patient__in=patients.values("pk"))
+        sessions = sessions.filter(patient__in=patients.values("pk"))
+    days: dict[int, list[date]] = {}
+    for patient_id, when in sessions.values_list("patient_id", "scheduled_for"):
+        days.setdefault(patient_id, []).append(timezone.localdate(when))
+    found = []
+    for patient_id, instrument, label, stored_due, answered_at in scheduled.values_list(
+        "patient_id", "instrument", "label", "due_on", "response__submitted_at"
+    ):
+        due_on = follow_up_due_on(label=label, due_on=stored_due, session_days=days.get(patient_id, []))
+        answered_on = timezone.localdate(answered_at) if answered_at is not None else None
+        found.append(
+            MeasureTimeliness(
+                patient_id, instrument, label, due_on, answered_on, timeliness(due_on, answered_on, today)
+            )
+        )
+    return found

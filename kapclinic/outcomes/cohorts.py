@@ -41,6 +41,7 @@ class CohortFilter:
     route: str = ""
     indication: str = ""  # an ICD-10-CM code or its start ("F33" takes F33.0-F33.9)
     clinician: int | None = None  # the plan's prescriber (signer) or therapist
+    instrument: str = PRIMARY  # the PHQ-9, or the GAD-7 or PCL-5 by their own definitions (clinical.outcomes)
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,12 @@ class CourseRow:
     outcome: rules.CourseOutcome
     days_to_response: int | None
     follow_ups: tuple[rules.DurabilityPoint, ...]
+    relapsed: bool | None = None  # responded, then lost it on 2 consecutive assessments (rules.relapse)
+    last: datetime | None = None  # the last dose
+
+    @property
+    def course_days(self) -> int | None:
+        return None if self.last is None else (self.last - self.start).days
 
 
 @dataclass(frozen=True)
@@ -91,13 +98,15 @@ class CohortFigures:
     worsened_completers: Rate
     median_days_to_response: float | None
     durability: dict[int, Rate] = field(default_factory=dict)
+    relapsed: Rate = field(default_factory=lambda: Rate(0, 0))  # of the responders
+    remission_defined: bool = True  # False for a measure without a remission rule (the PCL-5): never "0 %"
 
     @property
     def not_evaluable(self) -> int:
         return self.started - self.completers
 
 
-def _scope_plans(ctx: AuditContext) -> Scope:
+def figures_scope(ctx: AuditContext) -> Scope:
     scope = scope_for(ctx.user.role, Action.OUTCOME_COHORTS)
     if scope is Scope.NONE:
         access_event_record(ctx=ctx, action=Action.OUTCOME_COHORTS, outcome=Outcome.DENIED)
@@ -107,7 +116,7 @@ def _scope_plans(ctx: AuditContext) -> Scope:
 
 def course_rows(*, ctx: AuditContext, where: CohortFilter, now: datetime | None = None) -> list[CourseRow]:
     """Every course the reader may count that matches `where` (a prescriber: their care team's patients)."""
-    scope = _scope_plans(ctx)
+    scope = figures_scope(ctx)
     now = now or timezone.now()
     plans = signed_plans()
     if scope is Scope.TEAM:
@@ -119,23 +128,22 @@ def course_rows(*, ctx: AuditContext, where: CohortFilter, now: datetime | None 
     if where.clinician is not None:
         plans = plans.filter(signed_by_id=where.clinician) | plans.filter(therapist_id=where.clinician)
     found = list(plans.values_list("pk", "patient_id", "route", "indication_code", "signed_by_id", "therapist_id"))
-    doses = course_doses([row[0] for row in found])
-    scores = scores_by_patient(sorted({row[1] for row in found}), [PRIMARY])
-    instrument = INSTRUMENTS[PRIMARY]
+    # The doses and scores of the same plans, by subquery: a constant number of queries, no list of ids.
+    doses = course_doses(plans)
+    instrument = INSTRUMENTS[where.instrument]
+    scores = scores_by_patient(plans.order_by().values("patient_id"), [instrument.code])
     rows: list[CourseRow] = []
     for plan_id, patient_id, route, indication, prescriber_id, therapist_id in found:
-        given = doses[plan_id]
-        if not given.dose_times:
+        given = doses.get(plan_id)
+        if given is None or not given.dose_times:
             continue
         first, last = given.dose_times[0], given.dose_times[-1]
         start = timezone.localdate(first)
         if (where.start_from and start < where.start_from) or (where.start_to and start > where.start_to):
             continue
-        points = scores.get((patient_id, PRIMARY), [])
+        points = scores.get((patient_id, instrument.code), [])
         outcome = rules.course_outcome(instrument, points, first_dose=first, last_dose=last)
-        days = None
-        if outcome.baseline is not None:
-            days = rules.days_to_response(rules.trajectory(instrument, points, first_dose=first), first)
+        days = rules.days_to_first_response(instrument, points, first) if outcome.baseline is not None else None
         rows.append(
             CourseRow(
                 plan_id=plan_id,
@@ -149,6 +157,8 @@ def course_rows(*, ctx: AuditContext, where: CohortFilter, now: datetime | None 
                 outcome=outcome,
                 days_to_response=days,
                 follow_ups=rules.durability(instrument, points, first_dose=first, course_end=last, now=now),
+                relapsed=rules.relapse(instrument, points, first_dose=first).fires if outcome.response else None,
+                last=last,
             )
         )
     access_event_record(
@@ -166,6 +176,7 @@ def _filter_detail(where: CohortFilter) -> dict[str, object]:
         "route": where.route,
         "indication": where.indication,
         "clinician": where.clinician,
+        "instrument": where.instrument,
     }
 
 
@@ -198,6 +209,8 @@ def figures(label: str, rows: Iterable[CourseRow]) -> CohortFigures:
         worsened_completers=Rate(count(lambda o: o.worsened), len(completers)),
         median_days_to_response=median(days) if days else None,
         durability=durability,
+        relapsed=Rate(sum(1 for r in responders if r.relapsed), len(responders)),
+        remission_defined=not rows or INSTRUMENTS[rows[0].outcome.instrument].remission is not None,
     )
 
 

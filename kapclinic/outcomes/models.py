@@ -14,6 +14,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from kapclinic.signing import Signed
+
 
 class PromptRule(models.TextChoices):
     EARLY_NON_RESPONSE = "early_non_response", "Early non-response"
@@ -96,3 +98,29 @@ class PromptAction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.choice} on prompt {self.prompt_id}"
+
+
+class ReferrerReport(Signed):
+    """A one-page progress report for the clinician who referred the patient (issue 19 item 5), signed by the
+    prescriber: what it says is kept as signed (`content`, a snapshot of the course, doses, scores, outcome and
+    adverse events), with who signed, when, and the digest of it all. Append-only (trigger): a later report is a
+    new row; the PDF is always drawn from the row, so it reads the same whenever it is printed."""
+
+    SIGNED_FIELDS = ("patient", "plan", "addressed_to", "plan_ahead", "content", "signed_by")
+    DIGEST_FIELD = "content_hash"
+
+    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="referrer_reports")
+    plan = models.ForeignKey("plans.TreatmentPlan", on_delete=models.PROTECT, related_name="referrer_reports")
+    addressed_to = models.CharField(max_length=200)
+    plan_ahead = models.TextField(max_length=2000)
+    content = models.JSONField(default=dict)
+    signed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    signed_at = models.DateTimeField(default=timezone.now)
+    content_hash = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["-signed_at", "-id"]
+        indexes = [models.Index(fields=["patient", "signed_at"], name="referrer_report_patient")]
+
+    def __str__(self) -> str:
+        return f"Referrer report {self.pk} for patient {self.patient_id}"

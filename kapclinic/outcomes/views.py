@@ -8,14 +8,18 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.safestring import mark_safe
 
 from kapclinic.accounts.models import User
 from kapclinic.accounts.web import current_user, querystring_without_page, refused_status, submitted
 from kapclinic.audit.context import AuditContext
 from kapclinic.clinical.benchmarks import BENCHMARKS
+from kapclinic.clinical.instruments import INSTRUMENTS
 from kapclinic.csvsafe import csv_lines
-from kapclinic.errors import AccessDenied
-from kapclinic.outcomes import services
+from kapclinic.errors import AccessDenied, Conflict
+from kapclinic.outcomes import reports, research, services
+from kapclinic.outcomes.charts import cohort_rates_svg
 from kapclinic.outcomes.cohorts import (
     FOLLOW_UP_MONTHS,
     CohortFigures,
@@ -25,10 +29,19 @@ from kapclinic.outcomes.cohorts import (
     course_rows,
     figures,
 )
-from kapclinic.outcomes.forms import GROUPINGS, CohortFilterForm, PromptActionForm
+from kapclinic.outcomes.completeness import POINTS, completeness, overdue_patients_page
+from kapclinic.outcomes.courses import PRIMARY
+from kapclinic.outcomes.forms import (
+    GROUPINGS,
+    CohortFilterForm,
+    OverdueFilterForm,
+    PromptActionForm,
+    ReferrerReportForm,
+)
 from kapclinic.outcomes.selectors import open_prompts_page, patient_outcome, prompt_get
 from kapclinic.patients.access import is_on_care_team
 from kapclinic.patients.pages import refusals_as_pages
+from kapclinic.patients.printing import printed_pdf_response
 from kapclinic.roles import Action, Role, Scope, may, scope_for
 
 
@@ -78,14 +91,17 @@ def patient(request: HttpRequest, patient_id: int) -> HttpResponse:
     return render(request, "outcomes/patient.html", {"status": status, "patient": status.patient})
 
 
-def _filter_form(request: HttpRequest) -> CohortFilterForm:
-    clinicians = [
+def _clinicians() -> list[tuple[int, str]]:
+    return [
         (user.pk, user.display_name)
         for user in User.objects.filter(role__in=[Role.PRESCRIBER, Role.THERAPIST], is_active=True).order_by(
             "last_name", "first_name", "pk"
         )
     ]
-    return CohortFilterForm(request.GET or None, clinicians=clinicians)
+
+
+def _filter_form(request: HttpRequest) -> CohortFilterForm:
+    return CohortFilterForm(request.GET or None, clinicians=_clinicians())
 
 
 def _cohorts(request: HttpRequest) -> tuple[CohortFilterForm, CohortFigures | None, list[CohortFigures], str]:
@@ -104,6 +120,7 @@ def _cohorts(request: HttpRequest) -> tuple[CohortFilterForm, CohortFigures | No
         route=data.get("route") or "",
         indication=(data.get("indication") or "").strip().upper(),
         clinician=data.get("clinician"),
+        instrument=data.get("instrument") or PRIMARY,
     )
     rows = course_rows(ctx=AuditContext.from_request(request), where=where)
     groups = cohorts_by(rows, group)
@@ -120,6 +137,7 @@ def _cohorts(request: HttpRequest) -> tuple[CohortFilterForm, CohortFigures | No
 def dashboard(request: HttpRequest) -> HttpResponse:
     """The clinic's outcomes by cohort beside the published benchmarks (director; a prescriber: own patients)."""
     form, overall, groups, group = _cohorts(request)
+    instrument_name = INSTRUMENTS[(request.GET and overall and form.cleaned_data.get("instrument")) or PRIMARY].name
     return render(
         request,
         "outcomes/dashboard.html",
@@ -128,8 +146,13 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "overall": overall,
             "groups": groups,
             "group_label": dict(GROUPINGS)[group],
+            "instrument_name": INSTRUMENTS[
+                (request.GET and overall and form.cleaned_data.get("instrument")) or PRIMARY
+            ].name,
             "benchmarks": BENCHMARKS,
             "querystring": request.GET.urlencode(),
+            "can_export": may(current_user(request).role, Action.OUTCOME_RESEARCH_EXPORT),
+            "chart": mark_safe(cohort_rates_svg(groups, instrument_name)),  # noqa: S308 - our own SVG, escaped
         },
         status=200 if overall is not None else 422,
     )
@@ -150,6 +173,8 @@ CSV_COLUMNS = (
     ),
     "median_days_to_response",
     *(f"still_responding_{months}m_{part}" for months in FOLLOW_UP_MONTHS for part in ("count", "of")),
+    "relapsed_count",
+    "relapsed_of_responders",
 )
 
 
@@ -187,6 +212,8 @@ def _csv_row(found: CohortFigures) -> list[object]:
             for months in FOLLOW_UP_MONTHS
             for cell in (found.durability[months].count, found.durability[months].of)
         ),
+        found.relapsed.count,
+        found.relapsed.of,
     ]
 
 
@@ -202,4 +229,103 @@ def dashboard_csv(request: HttpRequest) -> HttpResponse:
     body = "".join(csv_lines(CSV_COLUMNS, (_csv_row(found) for found in [overall, *groups])))
     response = HttpResponse(body, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="outcome-cohorts.csv"'
+    return response
+
+
+@login_required
+@refusals_as_pages
+def completeness_page(request: HttpRequest) -> HttpResponse:
+    """The share of scheduled measures answered on time, by schedule point and by clinician (issue 19 item 4)."""
+    report = completeness(ctx=AuditContext.from_request(request))
+    return render(request, "outcomes/completeness.html", {"report": report})
+
+
+@login_required
+@refusals_as_pages
+def overdue(request: HttpRequest) -> HttpResponse:
+    """The patients whose measures are overdue, a click from the completeness figures; each links to the chart."""
+    ctx = AuditContext.from_request(request)
+    form = OverdueFilterForm(request.GET or None, clinicians=_clinicians(), points=[*POINTS, "Other"])
+    if request.GET and not form.is_valid():
+        completeness(ctx=ctx)  # refuses a role that sees no figures (audited) before saying what is wrong
+        return render(request, "outcomes/overdue.html", {"form": form, "page": None}, status=422)
+    data = form.cleaned_data if request.GET else {}
+    page = overdue_patients_page(
+        ctx=ctx, clinician=data.get("clinician"), point=data.get("point") or "", page=request.GET.get("page")
+    )
+    return render(
+        request, "outcomes/overdue.html", {"form": form, "page": page, "querystring": querystring_without_page(request)}
+    )
+
+
+@login_required
+@refusals_as_pages
+def report(request: HttpRequest, patient_id: int) -> HttpResponse:
+    """The referrer's report as it reads now, the prescriber's form to sign it (POST), and the reports signed."""
+    ctx = AuditContext.from_request(request)
+    form = ReferrerReportForm(request.POST if request.method == "POST" else None)
+    status = 200
+    if request.method == "POST":
+        call = lambda: reports.referrer_report_sign(  # noqa: E731 - the service call the form runs when valid
+            ctx=ctx,
+            patient_id=patient_id,
+            addressed_to=form.cleaned_data["addressed_to"],
+            plan_ahead=form.cleaned_data["plan_ahead"],
+        )
+        signed = submitted(form, call)
+        if signed is not None:
+            messages.success(request, "The report is signed and kept; download it below.")
+            return redirect("outcomes:report", patient_id=patient_id)
+        status = refused_status(form)
+    try:
+        patient, content = reports.report_preview(ctx=ctx, patient_id=patient_id)
+    except Conflict as exc:
+        return render(request, "print/not_printable.html", {"message": exc.message}, status=409)
+    user = current_user(request)
+    return render(
+        request,
+        "outcomes/report.html",
+        {
+            "patient": patient,
+            "content": content,
+            "instruments": reports.report_instruments(content, tz=timezone.get_current_timezone()),
+            "form": form,
+            "can_sign": scope_for(user.role, Action.OUTCOME_REPORT_SIGN) is not Scope.NONE
+            and is_on_care_team(user_id=user.pk, patient_id=patient_id),
+            "signed": reports.reports_of(patient_id),
+        },
+        status=status,
+    )
+
+
+@login_required
+@refusals_as_pages
+def report_pdf(request: HttpRequest, report_id: int) -> HttpResponse:
+    """A signed report as a one-page PDF, drawn from the kept row (audited as a print)."""
+    ctx = AuditContext.from_request(request)
+    found = reports.referrer_report_get(ctx=ctx, report_id=report_id)
+    return printed_pdf_response(
+        request,
+        ctx=ctx,
+        patient=found.patient,
+        what="progress_report",
+        record_id=found.pk,
+        title="Progress report for the referring clinician",
+        template="outcomes/report_print.html",
+        context={
+            "report": found,
+            "instruments": reports.report_instruments(found.content, tz=timezone.get_current_timezone()),
+        },
+    )
+
+
+@login_required
+@refusals_as_pages
+def research_csv(request: HttpRequest) -> HttpResponse:
+    """The de-identified research export (director only; audited): the method in its header lines, then the rows."""
+    rows = list(research.research_rows(ctx=AuditContext.from_request(request)))
+    body = "".join(f"# {line}\n" for line in research.HEADER) + "".join(csv_lines(research.COLUMNS, rows))
+    response = HttpResponse(body, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="outcomes-deidentified.csv"'
+    response["Cache-Control"] = "no-store"
     return response

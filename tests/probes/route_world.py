@@ -31,7 +31,7 @@ from tests.conftest import PASSWORD, other_patient_create, personas_create, team
 from tests.probes.claims import claim_make
 from tests.probes.dosing import _ready
 from tests.probes.medications import dose_given_make
-from tests.probes.outcomes import outcome_prompt_make
+from tests.probes.outcomes import outcome_prompt_make, referrer_report_make
 from tests.probes.records import check_in_make, investigation_make, plan_make, receive_make, suicide_risk_flag_make
 from tests.probes.referrals import referral_make
 from tests.probes.world import World
@@ -64,6 +64,7 @@ PATIENT_PARAMETERS = (
     "provenance_id",
     "referral_id",
     "prompt_id",
+    "report_id",
 )
 
 
@@ -182,6 +183,7 @@ def _objects(w: World, patient: Patient, *, note_author: User, cosigner: User | 
     claim = claim_make(patient, line, people["director"])
     referral = referral_make(patient, people["coordinator"])
     prompt = outcome_prompt_make(patient, signed_plan)
+    report = referrer_report_make(patient, signed_plan, people["prescriber"])
     return PatientObjects(
         patient=patient,
         ids={
@@ -209,6 +211,7 @@ def _objects(w: World, patient: Patient, *, note_author: User, cosigner: User | 
             "claim_id": claim.pk,
             "referral_id": referral.pk,
             "prompt_id": prompt.pk,
+            "report_id": report.pk,
         },
     )
 

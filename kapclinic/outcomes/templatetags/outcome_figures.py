@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django import template
 
 from kapclinic.outcomes.cohorts import Rate
@@ -22,3 +24,9 @@ def rate_cell(rate: Rate) -> str:
 @register.filter
 def percent(value: float | None) -> str:
     return "—" if value is None else f"{value:.1f} %"
+
+
+@register.filter
+def from_iso(value: str) -> datetime | None:
+    """A moment kept as ISO text in a signed report's content, back as a datetime (for the `day` filters)."""
+    return datetime.fromisoformat(value) if value else None

@@ -21,7 +21,7 @@ from kapclinic.demo.ledger import ledger_demo_ensure
 from kapclinic.demo.measures import measures_demo_ensure
 from kapclinic.demo.messages import load_messages
 from kapclinic.demo.money import money_demo_ensure
-from kapclinic.demo.outcomes import outcomes_demo_ensure
+from kapclinic.demo.outcomes import outcome_cohort_ensure, outcomes_demo_ensure
 from kapclinic.demo.places import places_and_hours_ensure, places_ensure
 from kapclinic.demo.reminders import reminders_demo_ensure
 from kapclinic.demo.synthetic import (
@@ -114,6 +114,7 @@ class Command(BaseCommand):
         billing_demo_ensure(staff)  # after every signed session and note: their charge lines (issue 18)
         money_demo_ensure(staff)  # after the approved lines: payments, a balance, a package counting down
         claims_demo_ensure(staff)  # claims of the approved lines and a posted 835 (issue 18 item 5)
+        outcome_cohort_ensure(staff)  # after billing: a few hundred past courses for the outcomes dashboard (issue 19)
         for chain in CHAINS:  # a signed starting point for verify_audit (docs/operations.md)
             checkpoint_take(chain)
         return made, entries

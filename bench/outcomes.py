@@ -1,0 +1,192 @@
+"""The outcomes dashboard's cohort figures at scale (issue 19 item 8): 50,000 courses and 1,000,000 responses,
+under 2 s on SQLite and PostgreSQL, in a number of queries that does not grow with the data.
+
+    PYTHONPATH=$PWD KAPCLINIC_DEBUG=true python bench/outcomes.py                  # a fresh SQLite file
+    PYTHONPATH=$PWD KAPCLINIC_DEBUG=true scripts/with-postgres \\
+        sh -c 'DATABASE_URL=$DATABASE_OWNER_URL python bench/outcomes.py'           # a throwaway PostgreSQL
+
+Loads the clinic in two steps (a tenth first, then the rest): synthetic patients, one signed course each with its
+first and last dose (an order, a ledger entry and an administration: what `course_doses` reads), and PHQ-9 totals
+spread around the course (baseline, during, end, follow-ups). At each size it counts the queries of the director's
+figures (`course_rows`, overall and by start month) and asserts the two counts are equal, then times the call at
+full size (median and worst of --runs). Rows are written straight (bulk), not through the services: this measures
+the read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+TARGET_S = 2.0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--courses", type=int, default=50_000)
+    parser.add_argument("--responses", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    if not os.environ.get("DATABASE_URL"):
+        folder = tempfile.mkdtemp(prefix="kapclinic-bench-outcomes-")
+        os.environ["DATABASE_URL"] = f"sqlite:///{folder}/bench.sqlite3"
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kapclinic.settings")
+    os.environ["KAPCLINIC_REQUIRE_MFA"] = "false"
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from kapclinic.audit.context import AuditContext
+    from kapclinic.demo.synthetic import staff_ensure
+    from kapclinic.outcomes.cohorts import CohortFilter, cohorts_by, course_rows, figures
+
+    started = time.perf_counter()
+    call_command("migrate", verbosity=0)
+    staff = staff_ensure()
+    ctx = AuditContext(user=staff["director"], channel="page")
+
+    def dashboard() -> int:
+        rows = course_rows(ctx=ctx, where=CohortFilter())
+        overall = figures("Every course", rows)
+        cohorts_by(rows, "month")
+        return overall.started
+
+    counts = []
+    first = args.courses // 10
+    for upto, responses in ((first, args.responses // 10), (args.courses, args.responses)):
+        _load(staff, upto, responses)
+        with connection.cursor() as cursor:  # planner statistics, as a database in use has them
+            cursor.execute("ANALYZE")
+        with CaptureQueriesContext(connection) as queries:
+            started_courses = dashboard()
+        counts.append(len(queries))
+        print(f"{connection.vendor}: {started_courses} courses started, {len(queries)} queries")
+    print(f"loaded in {time.perf_counter() - started:.0f} s")
+    assert counts[0] == counts[1], f"query count grows with the data: {counts}"
+    timings = []
+    for _ in range(args.runs):
+        begin = time.perf_counter()
+        dashboard()
+        timings.append(time.perf_counter() - begin)
+    worst = max(timings)
+    verdict = "met" if worst < TARGET_S else "NOT met"
+    print(
+        f"cohort figures over {args.courses} courses, {args.responses} responses: "
+        f"median {statistics.median(timings):.2f} s, worst {worst:.2f} s (target < {TARGET_S:.0f} s: {verdict})"
+    )
+
+
+def _load(staff: dict, upto: int, responses: int) -> None:  # type: ignore[type-arg]
+    """Courses (and their patients) with serials up to `upto`, and PHQ-9 totals up to `responses` in all."""
+    from django.utils import timezone
+
+    from kapclinic.demo.synthetic import patients_ensure
+    from kapclinic.dosing.models import Administration, DoseOrder, DosingSession
+    from kapclinic.ledger.models import LedgerEntry, Lot, Product, StorageLocation
+    from kapclinic.measures.models import QuestionnaireResponse
+    from kapclinic.patients.models import Patient
+    from kapclinic.plans.models import TreatmentPlan
+
+    patients_ensure(upto, staff=staff, team_every=10)
+    have = set(TreatmentPlan.objects.values_list("patient_id", flat=True))
+    patients = [pk for pk in Patient.objects.order_by("pk").values_list("pk", flat=True) if pk not in have]
+    if not patients:
+        return
+    product, _ = Product.objects.get_or_create(
+        name="Ketamine HCl injection",
+        defaults={"form": "vial", "mg_per_unit": 100, "unit": "mL", "units_per_container": 5},
+    )
+    place, _ = StorageLocation.objects.get_or_create(name="Bench safe")
+    lot, _ = Lot.objects.get_or_create(
+        product=product,
+        lot_number="BENCH",
+        defaults={
+            "expires_on": timezone.localdate() + timedelta(days=400),
+            "supplier_name": "Bench",
+            "invoice_reference": "B",
+            "received_on": timezone.localdate(),
+            "received_by": staff["nurse"],
+        },
+    )
+    rng = random.Random(upto)
+    now = timezone.now()
+    prescriber, therapist, nurse = staff["prescriber"], staff["therapist"], staff["nurse"]
+    plans = []
+    for index, patient_id in enumerate(patients):
+        first = now - timedelta(days=20 + index * 360 // len(patients), hours=rng.randint(0, 8))
+        plans.append(
+            TreatmentPlan(
+                patient_id=patient_id, indication_code=rng.choice(("F33.1", "F32.2", "F43.10")),
+                indication_text="Bench", route=rng.choice(("iv", "im")), session_count=6, interval_days=3,
+                first_session_on=first.date(), session_time=first.time(), therapist=therapist, measures=["phq9"],
+                starting_dose_mg_per_kg=Decimal("0.5"),
+                dosing_policy_version="bench", created_by=prescriber, signed_by=prescriber, signed_at=first,
+            )
+        )  # fmt: skip
+    TreatmentPlan.objects.bulk_create(plans, batch_size=2000)
+    sessions = [
+        DosingSession(
+            patient_id=plan.patient_id, plan=plan, number=number, state="discharged", therapist=therapist,
+            nurse=nurse, scheduled_for=(plan.signed_at or now) + timedelta(days=gap),
+        )
+        for plan in plans
+        for number, gap in ((1, 0), (6, 17))
+    ]  # fmt: skip
+    DosingSession.objects.bulk_create(sessions, batch_size=2000)
+    orders = [
+        DoseOrder(session=s, route="iv", dose_mg=Decimal(35), product=product, policy_version="bench",
+                  signed_by=prescriber, signed_at=s.scheduled_for, digest="0" * 64)
+        for s in sessions
+    ]  # fmt: skip
+    DoseOrder.objects.bulk_create(orders, batch_size=2000)
+    entries = [
+        LedgerEntry(kind="administration", lot=lot, location=place, quantity_mg=Decimal(-35), units=Decimal("-0.35"),
+                    balance_after_mg=Decimal(0), occurred_at=s.scheduled_for, actor=nurse, patient_id=s.patient_id,
+                    previous_hash="0" * 64, row_hash="0" * 64)
+        for s in sessions
+    ]  # fmt: skip
+    LedgerEntry.objects.bulk_create(entries, batch_size=2000)
+    Administration.objects.bulk_create(
+        (
+            Administration(session=s, order=o, route="iv", lot=lot, location=place, started_at=s.scheduled_for,
+                           drawn_mg=Decimal(35), given_mg=Decimal(35), ledger_entry=e, by=nurse, at=s.scheduled_for)
+            for s, o, e in zip(sessions, orders, entries, strict=True)
+        ),
+        batch_size=2000,
+    )  # fmt: skip
+    per_course = max(1, (responses - QuestionnaireResponse.objects.count()) // len(plans))
+    batch: list[QuestionnaireResponse] = []
+    for plan in plans:
+        assert plan.signed_at is not None
+        base = rng.randint(14, 24)
+        for n in range(per_course):
+            # Baseline two days before, then every few days to about seven months after the first dose.
+            at = plan.signed_at + timedelta(days=-2 + n * 210 // per_course, hours=1)
+            batch.append(
+                QuestionnaireResponse(patient_id=plan.patient_id, instrument="phq9", version="1",
+                                      total=max(0, base - rng.randint(0, base) * min(n, 3) // 3), complete=True,
+                                      source="paper", entered_by=nurse, submitted_at=at)
+            )  # fmt: skip
+        if len(batch) >= 20_000:
+            QuestionnaireResponse.objects.bulk_create(batch, batch_size=5000)
+            batch = []
+    QuestionnaireResponse.objects.bulk_create(batch, batch_size=5000)
+
+
+if __name__ == "__main__":
+    main()
