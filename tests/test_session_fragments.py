@@ -197,3 +197,20 @@ def test_the_dose_section_is_drawn_on_every_request(client_for: Any, nurse_world
         name="Probe esketamine", form="vial", mg_per_unit=Decimal("10"), unit="mL", units_per_container=20
     )
     assert "Probe esketamine" in _page(prescriber, session)
+
+
+def test_under_emergency_access_the_page_is_drawn_on_every_request(
+    client_for: Any, nurse_world: World, other_patient: Patient
+) -> None:
+    """The grant is this user's and may end at any time: nothing of the page is kept."""
+    session = _session(nurse_world, other_patient, SessionState.MONITORING)
+    nurse = client_for("nurse")  # not on this patient's care team
+    response = nurse.post(
+        f"/patients/{other_patient.pk}/emergency-access/", {"reason": "Covering for a colleague, urgent call."}
+    )
+    assert response.status_code in (200, 302)
+    for _ in range(2):
+        with CaptureQueriesContext(connection) as captured:
+            page = _page(nurse, session)
+        assert "Emergency access: “Covering for a colleague" in page
+        assert any("dosing_vitalsign" in q["sql"] for q in captured.captured_queries)  # read, not from the cache

@@ -130,8 +130,7 @@ def _chart(record: SessionRecord) -> tuple[str, str]:
     return svg, vitals_summary(points, thresholds, tz=tz, dose_at=dose_at)
 
 
-def record_next_due(record: SessionRecord) -> datetime | None:
-    """When the next post-dose reading is due by the route's schedule (None before the dose and once it ended)."""
+def _next_reading_due(record: SessionRecord) -> datetime | None:
     if record.administration is None or record.session.state not in AFTER_DOSE:
         return None
     start = record.administration.started_at
@@ -183,7 +182,7 @@ def session_page(request: HttpRequest, session_id: int, *, refused: tuple[str, S
         context = _session_context(request, user, record, refused)
         if csrf_token is not None:
             context["csrf_token"] = csrf_token
-        return render_to_string("dosing/_session_body.html", context, request=request), record_next_due(record)
+        return render_to_string("dosing/_session_body.html", context, request=request), _next_reading_due(record)
 
     if refused is not None or head.state == SessionState.CLEARED or access.emergency is not None:
         body, next_due = draw(None)
@@ -207,7 +206,8 @@ def _next_due_line(next_due: datetime | None) -> str:
     """The "next vitals due" line as of now: overdue is said in words and marked with an icon, not by colour alone."""
     if next_due is None:
         return ""
-    late = int((timezone.now() - next_due).total_seconds() // 60) if next_due < timezone.now() else None
+    now = timezone.now()
+    late = int((now - next_due).total_seconds() // 60) if next_due < now else None
     return render_to_string("dosing/_next_due.html", {"next_due": next_due, "next_due_late_minutes": late})
 
 
