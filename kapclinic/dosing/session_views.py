@@ -179,7 +179,8 @@ def session_page(request: HttpRequest, session_id: int, *, refused: tuple[str, S
 
     def draw(csrf_token: str | None) -> tuple[str, datetime | None]:
         record = session_get(ctx=ctx, session_id=session_id, access=access)
-        context = _session_context(request, user, record, refused)
+        # With the access, the banner says so under emergency access (chart/templatetags/patient_tags.py).
+        context = {**_session_context(request, user, record, refused), "access": access}
         if csrf_token is not None:
             context["csrf_token"] = csrf_token
         return render_to_string("dosing/_session_body.html", context, request=request), _next_reading_due(record)
