@@ -50,6 +50,7 @@ class _Prepared:
 _PREPARED: dict[Hashable, _Prepared | None] = {}  # None: the builder's query is empty (EmptyResultSet): none run
 _LOCK = threading.Lock()
 _MISSING: Any = object()
+_IN_A_COLUMN = (-(2**63), 2**63 - 1)  # a 64-bit integer column's range, both databases
 
 
 def _stand_in(value: Value, index: int, variant: int) -> Value:
@@ -134,6 +135,8 @@ def prepared_rows(key: Hashable, build: Callable[..., QuerySet[Any, RowT]], *val
     `build` must give a query of one shape whatever the values (ids, dates, times); anything that changes the
     shape (a role, a search's kind, a list's length) belongs in `key`.
     """
+    if any(isinstance(v, int) and not _IN_A_COLUMN[0] <= v <= _IN_A_COLUMN[1] for v in values):
+        return []  # as the ORM: an id no integer column can hold (an address's 2**63) matches no row
     alias = router.db_for_read(_model_of(build, key, values))
     cache_key = (key, alias, connections[alias].vendor, tuple(type(v) for v in values))
     prepared = _PREPARED.get(cache_key, _MISSING)

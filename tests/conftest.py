@@ -72,7 +72,7 @@ def _test_only_settings() -> Iterator[None]:
 
 @pytest.fixture(autouse=True)
 def _page_parts_forgotten() -> None:
-    """Empty the cache of drawn page parts (kapclinic/chart/fragments.py) before each test: a test's writes are
+    """Empty the cache of drawn page parts (kapclinic/patients/fragments.py) before each test: a test's writes are
     rolled back after it, so the next test may reach the same record version with other content."""
     cache.clear()
 

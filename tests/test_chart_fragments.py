@@ -1,4 +1,4 @@
-"""The chart and the patient banner drawn once per version of the record (kapclinic/chart/fragments.py): every
+"""The chart and the patient banner drawn once per version of the record (kapclinic/patients/fragments.py): every
 kind of change shows on the next page, the parts never cross users or roles where they differ, the CSRF token is
 the request's own, and every page still audits its read.
 
@@ -19,11 +19,11 @@ from django.utils import timezone
 
 from kapclinic.accounts.models import User
 from kapclinic.audit.models import AccessEvent
-from kapclinic.chart.fragments import CSRF_STAND_IN
 from kapclinic.chart.record_version import LINKS, NOT_SHOWN, record_version, record_version_triggers_missing
 from kapclinic.dosing.models import AlertAcknowledgement, DosingSession, SessionState, VitalSign
 from kapclinic.intake.models import Evaluation
 from kapclinic.measures.models import ScheduledMeasure
+from kapclinic.patients.fragments import CSRF_STAND_IN
 from kapclinic.patients.models import CareTeamMember, DuplicateFlag, Patient
 from kapclinic.therapy.models import TherapyNote
 from tests.probes.consent import _signature

@@ -16,18 +16,17 @@ from kapclinic.accounts.models import User
 from kapclinic.dosing.models import VitalSign
 from kapclinic.measures.models import QuestionnaireResponse
 
-# From the cache (chart/fragments.py; the request before drew it): session, user; patient (and the nurse's
+# From the cache (patients/fragments.py; the request before drew it): session, user; patient (and the nurse's
 # care-team check); the record version with the banner's allergies; audit chain head and INSERT; the header's
 # inbox and message counts (one query); the prescriber's open outcome prompts, drawn live beside the cached body
 # (one query; a nurse sees none, no query). What the chart shows is read when the record changes
 # (tests/test_patients.py, test_chart_query_count_is_constant, counts that).
 CHART = {"prescriber": 8, "nurse": 8}
-# session, user; the session with plan, clinicians, checklist, check-in, administration and discharge (and who did
-# each); patient (and the nurse's care-team check), audit chain head and INSERT; vital signs, alerts, clearances,
-# orders, events, transitions; the record version with the banner's allergies (the banner itself from the cache);
-# the notes about the session; the header's counts. (Past the dose, as here, not the products, lots and stock of
-# the dose section, which is not shown.)
-SESSION = {"prescriber": 15, "nurse": 16}
+# The session page's body from the cache too (dosing/session_views.py): session, user; the session's patient,
+# state and number; patient (and the nurse's care-team check); the record version with the banner's allergies;
+# audit chain head and INSERT; the header's counts. What the body shows is read when the record changes
+# (tests/test_sessions.py, test_session_page_query_count_is_constant_as_readings_grow, counts that).
+SESSION = {"prescriber": 8, "nurse": 9}
 
 
 def _pages() -> dict[str, str]:

@@ -171,7 +171,7 @@ def test_chart_query_count_is_constant(
     client = client_for("nurse")
     client.get(f"/patients/{team_patient.pk}/")
     # Drawn anew (the record changed): session, user, patient, care-team check, the record version with the
-    # banner's allergies (the evaluation's data; chart/fragments.py), audit chain head and INSERT, care team with
+    # banner's allergies (the evaluation's data; patients/fragments.py), audit chain head and INSERT, care team with
     # users, duplicate flags, open safety flags, recent scores, trajectory scores, measurement schedule, current
     # treatment plan, consent status, therapy notes (the notes' team check reads the care team above), dosing
     # sessions with checklists, appointments, the inquiry the patient came from, the header's inbox and message

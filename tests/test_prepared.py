@@ -100,3 +100,10 @@ def _built_page(selectors: object, ctx: AuditContext, query: str, caseload: bool
         else list(patients.order_by("family_name", "given_name", "id")[:5])
     )
     return [p.pk for p in items], count, capped
+
+
+def test_an_id_beyond_any_integer_column_matches_no_row_as_with_the_queryset() -> None:
+    """An address's id past 64 bits (/patients/9223372036854775808/) is no row, not a database error."""
+    huge = 2**63
+    assert list(Patient.objects.filter(pk=huge)) == []
+    assert prepared_rows("test.by_pk", lambda pk: Patient.objects.filter(pk=pk), huge) == []

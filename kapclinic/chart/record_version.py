@@ -1,6 +1,6 @@
 """A number per patient that every change to what their chart shows moves on, kept by database triggers.
 
-The chart's sections and the patient banner are drawn once per version and kept in the cache (chart/fragments.py,
+The chart's sections and the patient banner are drawn once per version and kept in the cache (patients/fragments.py,
 issue 15, item 3): the version is part of the cache key, so a change is on the next page as soon as it commits.
 A trigger, not the services, moves it: every writer (services, the admin, the demo loader, the worker, a bulk
 insert) is covered, in the writer's own transaction. On PostgreSQL the bump is an UPDATE of the patient's one row,

@@ -18,7 +18,6 @@ from kapclinic.accounts.web import current_user
 from kapclinic.appointments.models import Appointment
 from kapclinic.audit.context import AuditContext
 from kapclinic.chart.export import record_export
-from kapclinic.chart.fragments import cached_part, facts_of, fragment_key
 from kapclinic.chart.sections import chart_sections
 from kapclinic.chart.summary import chart_summary
 from kapclinic.clinical.instruments import INSTRUMENTS
@@ -27,6 +26,7 @@ from kapclinic.dosing.models import DosingSession, SessionState
 from kapclinic.measures.selectors import open_safety_flags_for_patient, recent_responses, schedule_for_patient
 from kapclinic.measures.trajectories import trajectories_for_patient
 from kapclinic.patients.access import PatientAccess, patient_get_for_user
+from kapclinic.patients.fragments import cached_part, facts_of, fragment_key
 from kapclinic.patients.models import CareTeamRole, Patient
 from kapclinic.patients.pages import refusals_as_pages
 from kapclinic.patients.printing import printed_pdf_response
@@ -60,7 +60,7 @@ def patient_chart(request: HttpRequest, patient_id: int) -> HttpResponse:
 
 
 def _chart_context(user: User, access: PatientAccess, evaluation: tuple[dict[str, Any] | None]) -> dict[str, object]:
-    """`evaluation`: the evaluation's data as read with the record version (chart/fragments.py), for the banner."""
+    """`evaluation`: the evaluation's data as read with the record version (patients/fragments.py), for the banner."""
     patient = access.patient
     header = chart_header(patient=patient)
     show_clinical = may(user.role, Action.PATIENT_VIEW_CLINICAL)

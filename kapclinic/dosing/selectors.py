@@ -36,7 +36,7 @@ from kapclinic.dosing.models import (
 )
 from kapclinic.errors import NotFound
 from kapclinic.intake.selectors import eligibility_in_force
-from kapclinic.patients.access import on_care_team_of, patient_get_for_user
+from kapclinic.patients.access import PatientAccess, on_care_team_of, patient_get_for_user
 from kapclinic.patients.selectors import STAFF_NAME_FIELDS
 from kapclinic.prepared import prepared_rows
 from kapclinic.roles import Action, Scope, scope_for
@@ -164,11 +164,40 @@ def _acknowledged(alert: MonitoringAlert) -> bool:
         return False
 
 
+@dataclass(frozen=True)
+class SessionHead:
+    """What the session screen reads before the record: whose session it is, its state and number (one query)."""
+
+    pk: int
+    patient_id: int
+    state: str
+    number: int
+
+
+def session_head(session_id: int) -> SessionHead:
+    """The session's patient, state and number, with no access check: the caller checks access to the patient
+    (and audits it) before showing anything of the session (built once per process: kapclinic/prepared.py)."""
+    rows = prepared_rows("dosing.session_head", _session_head, session_id)
+    if not rows:
+        raise NotFound("No such dosing session.")
+    return SessionHead(*rows[0])
+
+
+def _session_head(session_id: int) -> QuerySet[DosingSession, tuple[int, int, str, int]]:
+    return DosingSession.objects.filter(pk=session_id).values_list("pk", "patient_id", "state", "number")
+
+
 def session_get(
-    *, ctx: AuditContext, session_id: int, action: Action = Action.SESSION_VIEW, record_allowed: bool = True
+    *,
+    ctx: AuditContext,
+    session_id: int,
+    action: Action = Action.SESSION_VIEW,
+    record_allowed: bool = True,
+    access: PatientAccess | None = None,
 ) -> SessionRecord:
     """The session with its whole record, after the access check (audited; `record_allowed=False` leaves the
-    allowed read to the caller, as patient_get_for_user: a poll records it only when what it shows changed)."""
+    allowed read to the caller, as patient_get_for_user: a poll records it only when what it shows changed).
+    `access`: the caller has checked (and audited) access to the session's patient already, for `action`."""
     session = (
         DosingSession.objects.select_related(
             "plan",
@@ -186,7 +215,12 @@ def session_get(
     )
     if session is None:
         raise NotFound("No such dosing session.")
-    access = patient_get_for_user(ctx=ctx, patient_id=session.patient_id, action=action, record_allowed=record_allowed)
+    if access is None:
+        access = patient_get_for_user(
+            ctx=ctx, patient_id=session.patient_id, action=action, record_allowed=record_allowed
+        )
+    elif access.patient.pk != session.patient_id:
+        raise NotFound("No such dosing session.")  # a check of another patient is no check of this one
     session.patient = access.patient  # the door has read the patient: not a second time in the join above
     check_in = session.check_in if _has(session, "check_in") else None
     return SessionRecord(

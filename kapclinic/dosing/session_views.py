@@ -16,11 +16,14 @@ from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.db.models import Sum
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.dateparse import parse_date
+from django.utils.safestring import SafeString
 from django.views.decorators.http import require_POST
 
 from kapclinic.accounts.middleware import POLL_HEADER
+from kapclinic.accounts.models import User
 from kapclinic.accounts.routes import SESSION_STEPS
 from kapclinic.accounts.web import current_user, forbidden, not_found, refused_status, submitted
 from kapclinic.audit.context import AuditContext
@@ -68,12 +71,14 @@ from kapclinic.dosing.selectors import (
     open_alerts_newest,
     rems_form_context,
     session_get,
+    session_head,
     sessions_of_day,
 )
 from kapclinic.errors import AccessDenied, NotFound
 from kapclinic.ledger.models import LedgerEntry, Lot, Product, StorageLocation
 from kapclinic.ledger.services import WitnessCredentials
 from kapclinic.patients.access import patient_get_for_user
+from kapclinic.patients.fragments import cached_part_with, fragment_key
 from kapclinic.patients.pages import refusals_as_pages
 from kapclinic.patients.printing import printed_pdf_response
 from kapclinic.pdf import pdf_response
@@ -151,13 +156,66 @@ def _fasting_minutes(route: str) -> dict[str, str]:
     }
 
 
+# Where the body kept in the cache has the "next vitals due" line, drawn anew on every request: how long overdue
+# the reading is changes with the clock, not with the record.
+NEXT_DUE_STAND_IN = SafeString("<!--kapclinic:next-due-->")
+
+
 @login_required
 @refusals_as_pages
 def session_page(request: HttpRequest, session_id: int, *, refused: tuple[str, StepForm] | None = None) -> HttpResponse:
     """The session screen; `refused` (the step and its bound form) shows a refused step's form again with each
-    error next to its field and what was typed kept (issue 13, bad input; issue 14, one write-view pattern)."""
+    error next to its field and what was typed kept (issue 13, bad input; issue 14, one write-view pattern).
+
+    The body is drawn once per version of the patient's record for each user and kept (patients/fragments.py, as
+    the chart: every table it shows moves the version, chart/record_version.py), so a new reading, alert or step is
+    on the next page; the read is checked and audited on every request, and the due line is drawn anew each time.
+    Never kept: a refused step's form as posted; the dose section (shown while CLEARED: its products, lots and stock
+    change with the ledger, which moves no patient's version); anything under emergency access."""
     user = current_user(request)
-    record = session_get(ctx=AuditContext.from_request(request), session_id=session_id)
+    ctx = AuditContext.from_request(request)
+    head = session_head(session_id)
+    access = patient_get_for_user(ctx=ctx, patient_id=head.patient_id, action=Action.SESSION_VIEW)
+
+    def draw(csrf_token: str | None) -> tuple[str, datetime | None]:
+        record = session_get(ctx=ctx, session_id=session_id, access=access)
+        # With the access, the banner says so under emergency access (chart/templatetags/patient_tags.py).
+        context = {**_session_context(request, user, record, refused), "access": access}
+        if csrf_token is not None:
+            context["csrf_token"] = csrf_token
+        return render_to_string("dosing/_session_body.html", context, request=request), _next_reading_due(record)
+
+    if refused is not None or head.state == SessionState.CLEARED or access.emergency is not None:
+        body, next_due = draw(None)
+    else:
+        # What the page shows differs by user (the therapy notes on the session), so the part is the user's.
+        key = fragment_key("session", request, access.patient, user.pk, user.role)
+        body, next_due = cached_part_with(request, key, draw)
+    return render(
+        request,
+        "dosing/session.html",
+        {
+            "session": head,
+            "patient": access.patient,
+            "session_body": SafeString(body.replace(NEXT_DUE_STAND_IN, _next_due_line(next_due))),
+        },
+        status=refused_status(refused[1]) if refused else 200,
+    )
+
+
+def _next_due_line(next_due: datetime | None) -> str:
+    """The "next vitals due" line as of now: overdue is said in words and marked with an icon, not by colour alone."""
+    if next_due is None:
+        return ""
+    now = timezone.now()
+    late = int((now - next_due).total_seconds() // 60) if next_due < now else None
+    return render_to_string("dosing/_next_due.html", {"next_due": next_due, "next_due_late_minutes": late})
+
+
+def _session_context(
+    request: HttpRequest, user: User, record: SessionRecord, refused: tuple[str, StepForm] | None
+) -> dict[str, Any]:
+    """What the session body shows, read for the record as it is now."""
     session = record.session
     svg, summary = _chart(record)
     order = record.order
@@ -180,7 +238,6 @@ def session_page(request: HttpRequest, session_id: int, *, refused: tuple[str, S
     lot_default, location_default = (
         _administration_defaults(session, order.product_id, lots) if order and administer_form else (None, None)
     )
-    next_due = _next_reading_due(record)
     preview = None
     # The dose order form comes with the dose it signs: worked out from the product chosen with Calculate, or from
     # the one posted when the order was refused (so the form is shown again with what was typed).
@@ -199,58 +256,49 @@ def session_page(request: HttpRequest, session_id: int, *, refused: tuple[str, S
             except ValueError as exc:
                 if not refused:  # a refused order has said it already, next to the dose
                     messages.error(request, str(exc))
-    return render(
-        request,
-        "dosing/session.html",
-        {
-            "record": record,
-            "session": session,
-            "patient": session.patient,
-            "plan": session.plan,
-            "chart_svg": svg,
-            "chart_summary": summary,
-            "can_run": may(user.role, Action.SESSION_RUN),
-            "can_order": may(user.role, Action.DOSE_ORDER),
-            "can_ack": may(user.role, Action.ALERT_ACKNOWLEDGE),
-            "pregnancy_applies": steps.pregnancy_test_applies(session),
-            "pregnancy_choices": PregnancyTest.choices,
-            "products": products,
-            "lots": lots,
-            "locations": StorageLocation.objects.filter(active=True).order_by("name"),
-            "lot_default": lot_default,
-            "location_default": location_default,
-            "preview": preview,
-            "order_choice": order_choice,
-            "side_effects": SIDE_EFFECTS,
-            "event_kinds": SessionEventKind.choices,
-            "next_due": next_due,
-            # Overdue is said in words and marked with an icon, not by colour alone.
-            "next_due_late_minutes": int((timezone.now() - next_due).total_seconds() // 60)
-            if next_due is not None and next_due < timezone.now()
-            else None,
-            "refused_form": refused[1] if refused else None,
-            "step_forms": _step_forms(session, order, refused, lot_default, location_default),
-            "ack_form": refused[1] if refused and refused[0] == "acknowledge" else None,
-            "is_iv": session.plan.route == Route.IV,
-            "is_spravato": session.plan.route == Route.INTRANASAL,
-            **_fasting_minutes(session.plan.route),
-            "asks_indication": session.plan.route == Route.INTRANASAL and not indication_known,
-            "indication": indication,
-            "indication_choices": EsketamineIndication.choices,
-            "states": SessionState,
-            # Which steps the session's state allows now (the table in kapclinic/clinical/session_states.py).
-            "may_now": {step.name.lower(): refusal(session.state, step) is None for step in Step},
-            "before_dose": session.state in BEFORE_DOSE,
-            "after_dose": session.state in AFTER_DOSE,
-            "poll_seconds": settings.KAPCLINIC_ALERT_POLL_SECONDS,
-            "can_write_notes": may(user.role, Action.NOTE_WRITE),
-            "can_report_adverse": may(user.role, Action.ADVERSE_EVENT_RECORD),
-            "rems_enrollment": RemsEnrollment.objects.filter(patient_id=session.patient_id).first()
-            if session.plan.route == Route.INTRANASAL
-            else None,
-        },
-        status=refused_status(refused[1]) if refused else 200,
-    )
+    return {
+        "record": record,
+        "session": session,
+        "patient": session.patient,
+        "plan": session.plan,
+        "chart_svg": svg,
+        "chart_summary": summary,
+        "can_run": may(user.role, Action.SESSION_RUN),
+        "can_order": may(user.role, Action.DOSE_ORDER),
+        "can_ack": may(user.role, Action.ALERT_ACKNOWLEDGE),
+        "pregnancy_applies": steps.pregnancy_test_applies(session),
+        "pregnancy_choices": PregnancyTest.choices,
+        "products": products,
+        "lots": lots,
+        "locations": StorageLocation.objects.filter(active=True).order_by("name"),
+        "lot_default": lot_default,
+        "location_default": location_default,
+        "preview": preview,
+        "order_choice": order_choice,
+        "side_effects": SIDE_EFFECTS,
+        "event_kinds": SessionEventKind.choices,
+        "next_due_line": NEXT_DUE_STAND_IN,
+        "refused_form": refused[1] if refused else None,
+        "step_forms": _step_forms(session, order, refused, lot_default, location_default),
+        "ack_form": refused[1] if refused and refused[0] == "acknowledge" else None,
+        "is_iv": session.plan.route == Route.IV,
+        "is_spravato": session.plan.route == Route.INTRANASAL,
+        **_fasting_minutes(session.plan.route),
+        "asks_indication": session.plan.route == Route.INTRANASAL and not indication_known,
+        "indication": indication,
+        "indication_choices": EsketamineIndication.choices,
+        "states": SessionState,
+        # Which steps the session's state allows now (the table in kapclinic/clinical/session_states.py).
+        "may_now": {step.name.lower(): refusal(session.state, step) is None for step in Step},
+        "before_dose": session.state in BEFORE_DOSE,
+        "after_dose": session.state in AFTER_DOSE,
+        "poll_seconds": settings.KAPCLINIC_ALERT_POLL_SECONDS,
+        "can_write_notes": may(user.role, Action.NOTE_WRITE),
+        "can_report_adverse": may(user.role, Action.ADVERSE_EVENT_RECORD),
+        "rems_enrollment": RemsEnrollment.objects.filter(patient_id=session.patient_id).first()
+        if session.plan.route == Route.INTRANASAL
+        else None,
+    }
 
 
 def _step_forms(

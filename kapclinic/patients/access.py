@@ -21,6 +21,7 @@ from kapclinic.audit.models import EmergencyAccess, Outcome
 from kapclinic.audit.services import access_event_record, emergency_access_active
 from kapclinic.errors import AccessDenied, NotFound
 from kapclinic.patients.models import CareTeamMember, Patient
+from kapclinic.prepared import prepared_rows
 from kapclinic.roles import Action, Role, Scope, may, scope_for
 
 
@@ -44,7 +45,17 @@ def portal_patient_id(user: User) -> int | None:
 
 
 def is_on_care_team(*, user_id: int, patient_id: int) -> bool:
-    return CareTeamMember.objects.filter(user_id=user_id, patient_id=patient_id).exists()
+    return bool(prepared_rows("patients.on_care_team", _care_team_row, user_id, patient_id))
+
+
+# The door's two reads, built and compiled once per process (kapclinic/prepared.py): every page about a patient
+# opens the door, and building the queries cost more than running them (issue 15, item 3).
+def _care_team_row(user_id: int, patient_id: int) -> QuerySet[CareTeamMember, tuple[int]]:
+    return CareTeamMember.objects.filter(user_id=user_id, patient_id=patient_id).values_list("pk")[:1]
+
+
+def _patient_row(patient_id: int) -> QuerySet[Patient]:
+    return Patient.objects.filter(pk=patient_id).order_by("pk")[:1]
 
 
 def patient_get_for_user(
@@ -63,7 +74,8 @@ def patient_get_for_user(
     """
     user = ctx.user
     scope = scope_for(user.role, action)
-    patient = Patient.objects.filter(pk=patient_id).first()
+    found = prepared_rows("patients.door", _patient_row, patient_id)
+    patient = found[0] if found else None
     if patient is None:
         access_event_record(ctx=ctx, action=action, outcome=Outcome.NOT_FOUND, detail={"patient_id": patient_id})
         raise NotFound("No patient with that id.")

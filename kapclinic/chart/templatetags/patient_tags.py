@@ -8,7 +8,7 @@ from django import template
 from django.utils.safestring import SafeString, mark_safe
 
 from kapclinic.chart.banner import banner_for
-from kapclinic.chart.fragments import cached_part, facts_of, fragment_key
+from kapclinic.patients.fragments import cached_part, facts_of, fragment_key
 from kapclinic.patients.models import Patient
 from kapclinic.patients.selectors import ChartHeader
 from kapclinic.roles import Action, may
@@ -22,7 +22,7 @@ def patient_banner(context: template.Context, patient: Patient, heading: bool = 
 
     `heading=False` on a page with its own <h1> (the session screen, the plan): the name is then not a heading.
     Drawn once per version of the record for each role (what the banner shows differs by role, not by user) and
-    kept (chart/fragments.py); not under emergency access, whose notice is about this user's grant.
+    kept (patients/fragments.py); not under emergency access, whose notice is about this user's grant.
     """
     request = context["request"]
     role = request.user.role

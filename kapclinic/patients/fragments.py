@@ -1,5 +1,9 @@
 """Parts of patient pages drawn once per version of the record and kept in the cache (issue 15, item 3).
 
+Used by the chart and the banner (the chart app) and the dosing session screen (the dosing app, beneath the chart
+in the house: hence here, in the patients app). The version itself is kept by the chart app's triggers
+(kapclinic/chart/record_version.py); this module reads it by its table's name only.
+
 The key is the content's: the patient, their record version (chart/record_version.py, moved by database triggers
 in the writer's transaction), the day (ages, "due" and "overdue" change at midnight), the page's address, and who
 is looking (what the caller passes: the role where the part is the same for a role, the user where it differs by
@@ -14,7 +18,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from django.core.cache import cache
 from django.db import connection
@@ -24,6 +28,8 @@ from django.utils import timezone
 from django.utils.safestring import SafeString
 
 from kapclinic.patients.models import Patient
+
+ValueT = TypeVar("ValueT")
 
 # What a cached part holds where a form's CSRF token goes: {% csrf_token %} draws it as the value.
 CSRF_STAND_IN = "csrf-stand-in-3c9f0d6e"
@@ -77,10 +83,21 @@ def fragment_key(part: str, request: HttpRequest, patient: Patient, *viewer: obj
 
 def cached_part(request: HttpRequest, key: str, draw: Callable[[str], str]) -> SafeString:
     """Return the part under `key`, drawn by `draw(csrf_token)` on a miss with the stand-in as its CSRF token."""
-    html = cache.get(key)
-    if html is None:
-        html = str(draw(CSRF_STAND_IN))
-        cache.set(key, html, KEPT_SECONDS)
+    html, _ = cached_part_with(request, key, lambda csrf_token: (draw(csrf_token), None))
+    return html
+
+
+def cached_part_with(
+    request: HttpRequest, key: str, draw: Callable[[str], tuple[str, ValueT]]
+) -> tuple[SafeString, ValueT]:
+    """cached_part, with a value drawn with the part and kept beside it (what the page needs to draw its live
+    parts around the kept one, e.g. when the next reading is due, for the minutes it is overdue now)."""
+    kept = cache.get(key)
+    if kept is None:
+        drawn, value = draw(CSRF_STAND_IN)
+        kept = (str(drawn), value)
+        cache.set(key, kept, KEPT_SECONDS)
+    html, value = kept
     if CSRF_STAND_IN in html:
         html = html.replace(CSRF_STAND_IN, get_token(request))
-    return SafeString(html)  # drawn by our templates, autoescaped
+    return SafeString(html), value  # drawn by our templates, autoescaped
