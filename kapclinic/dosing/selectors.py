@@ -346,6 +346,10 @@ def sessions_waiting(user: User) -> QuerySet[DosingSession]:
     held (override or not) or cleared without an order yet."""
     if scope_for(user.role, Action.DOSE_ORDER) is Scope.NONE:
         return DosingSession.objects.none()
+    return _sessions_waiting(user.pk)
+
+
+def _sessions_waiting(user_id: int) -> QuerySet[DosingSession]:
     # The few sessions in these two states, found on the state index as a subquery: asked directly, SQLite walks
     # the time index for its order through every session ever held, the LIMIT in mind (it cannot know these
     # states are rare), which grew with the clinic's history (bench/day_pages.py, issue 15, item 3).
@@ -355,14 +359,22 @@ def sessions_waiting(user: User) -> QuerySet[DosingSession]:
     ordered = DoseOrder.objects.filter(session=OuterRef("pk"))
     return DosingSession.objects.filter(
         Q(state=SessionState.HELD) | Q(state=SessionState.CLEARED) & ~Exists(ordered),
-        on_care_team_of(user.pk, patient_field="patient_id"),
+        on_care_team_of(user_id, patient_field="patient_id"),
         pk__in=waiting_states,
     )
 
 
 def sessions_waiting_for_prescriber(user: User) -> list[DosingSession]:
-    """Today's sessions of the prescriber's team that wait for them (sessions_waiting), soonest first."""
-    return list(sessions_waiting(user).select_related("patient", "plan").order_by("scheduled_for")[:20])
+    """Today's sessions of the prescriber's team that wait for them (sessions_waiting), soonest first.
+
+    Built and compiled once per process (kapclinic/prepared.py): the prescriber's home page asks on every load."""
+    if scope_for(user.role, Action.DOSE_ORDER) is Scope.NONE:
+        return []
+    return prepared_rows("dosing.sessions_waiting_for_prescriber", _sessions_waiting_listed, user.pk)
+
+
+def _sessions_waiting_listed(user_id: int) -> QuerySet[DosingSession]:
+    return _sessions_waiting(user_id).select_related("patient", "plan").order_by("scheduled_for")[:20]
 
 
 def adverse_events_unreviewed() -> QuerySet[AdverseEvent]:
