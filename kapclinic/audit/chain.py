@@ -432,30 +432,30 @@ _JSON_SAFE = (
 
 @functools.lru_cache(maxsize=8)
 def _json_columns(model: type[models.Model]) -> tuple[tuple[models.Field[Any, Any], str], ...] | None:
-    """(field, JSON key) per concrete column, or None when a column's type is not one written as JSON here."""
+    """(field, column) per concrete column, or None when a column's type is not one written as JSON here."""
     fields = model._meta.concrete_fields
     if any(not isinstance(f, _JSON_SAFE) or getattr(f, "auto_now", False) for f in fields):
         return None
-    return tuple((f, json.dumps(f.column)) for f in fields)
+    return tuple((f, f.column) for f in fields)
 
 
-def _json_value(field: models.Field[Any, Any], value: Any) -> str:
-    """One value as JSON, as PostgreSQL's input function for the column reads it (what get_db_prep_save gives)."""
+def _json_value(field: models.Field[Any, Any], value: Any) -> object:
+    """One value as JSON reads it, for PostgreSQL's input function of the column (what get_db_prep_save gives)."""
     if value is None:
-        return "null"
+        return None
     if isinstance(field, models.JSONField):
-        return json.dumps(value, cls=field.encoder)
+        return value if field.encoder is None else json.loads(json.dumps(value, cls=field.encoder))
     if isinstance(field, models.DateTimeField):
         if timezone.is_naive(value):
             raise ValueError(f"{field.name}: a chained row's time must carry its time zone")
-        return json.dumps(value.isoformat())
+        return value.isoformat()
     if isinstance(field, models.GenericIPAddressField):
-        return json.dumps(field.get_prep_value(value) or None)
+        return field.get_prep_value(value) or None
     if isinstance(field, models.BooleanField):
-        return "true" if value else "false"
+        return bool(value)
     if isinstance(field, (models.CharField, models.TextField)):
-        return json.dumps(value if type(value) is str else str(value))
-    return json.dumps(int(value))
+        return value if type(value) is str else str(value)
+    return int(value)
 
 
 def _insert_from_json(
@@ -466,12 +466,10 @@ def _insert_from_json(
 ) -> tuple[str, list[Any]]:
     quote = connection.ops.quote_name
     table = quote(model._meta.db_table)
-    names = ", ".join(quote(f.column) for f, _ in columns)
+    names = ", ".join(quote(column) for _, column in columns)
     sql = f"INSERT INTO {table} ({names}) SELECT {names} FROM json_populate_recordset(NULL::{table}, %s::json)"  # noqa: S608 - names from the model
-    document = ",".join(
-        "{" + ",".join(f"{key}:{_json_value(f, f.pre_save(row, True))}" for f, key in columns) + "}" for row in rows
-    )
-    return sql, [f"[{document}]"]
+    document = [{column: _json_value(f, f.pre_save(row, True)) for f, column in columns} for row in rows]
+    return sql, [json.dumps(document, separators=(",", ":"))]
 
 
 def chain_backfill(model: type[models.Model], spec: ChainSpec, connection: BaseDatabaseWrapper) -> int:
