@@ -377,6 +377,25 @@ def _sessions_waiting_listed(user_id: int) -> QuerySet[DosingSession]:
     return _sessions_waiting(user_id).select_related("patient", "plan").order_by("scheduled_for")[:20]
 
 
+def session_alerts_shown(session_id: int) -> tuple[int, list[tuple[int, int | None]]]:
+    """The session's patient, and its alerts as the panel shows them: (alert id, acknowledgement id or None) in the
+    panel's order. Unread and unaudited: the alert panel's poll compares them with what it shows, after the access
+    check (one query, built once per process: kapclinic/prepared.py). Raises NotFound for an unknown session."""
+    found = prepared_rows("dosing.session_alerts_shown", _session_alerts_shown, session_id)
+    if not found:
+        raise NotFound("No such dosing session.")
+    return found[0][0], [(alert, ack) for _, alert, ack in found if alert is not None]
+
+
+def _session_alerts_shown(session_id: int) -> QuerySet[DosingSession, tuple[int, int | None, int | None]]:
+    # A session without alerts is one row with None for both (the LEFT JOIN).
+    return (
+        DosingSession.objects.filter(pk=session_id)
+        .order_by("alerts__raised_at", "alerts__id")
+        .values_list("patient_id", "alerts__id", "alerts__acknowledgement__id")
+    )
+
+
 def adverse_events_unreviewed() -> QuerySet[AdverseEvent]:
     return AdverseEvent.objects.filter(review__isnull=True)
 
