@@ -40,7 +40,11 @@ wsgi_app = "kapclinic.wsgi:application"
 proc_name = "kapclinic"
 bind = [address.strip() for address in env_str("KAPCLINIC_BIND", "127.0.0.1:8000").split(",") if address.strip()]
 workers = env_int("KAPCLINIC_WEB_WORKERS", cores(), minimum=1)
-worker_class = "sync"
+# KAPCLINIC_WEB_THREADS > 1: each worker serves that many requests at once in threads (gunicorn's gthread worker,
+# which also keeps connections alive between requests), so a worker waiting on the database is not a core idle.
+# Each thread holds its own database connection.
+threads = env_int("KAPCLINIC_WEB_THREADS", 1, minimum=1)
+worker_class = "gthread" if threads > 1 else "sync"
 timeout = env_int("KAPCLINIC_WEB_TIMEOUT", 60, minimum=1)
 graceful_timeout = 30
 keepalive = 5

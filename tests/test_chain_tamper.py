@@ -109,6 +109,37 @@ def test_a_list_is_audited_with_one_lock_and_one_insert(django_assert_num_querie
 
 
 @pytest.mark.django_db
+def test_many_rows_in_one_insert_read_back_as_written(personas: Any) -> None:
+    # On PostgreSQL several rows go in as one JSON document (chain._insert_from_json): every kind of value must come
+    # back as the row held it, or the chain would not verify.
+    from kapclinic.audit.chain import chain_append
+    from kapclinic.audit.services import _event
+    from kapclinic.patients.models import Patient
+
+    patient = Patient.objects.create(mrn="K90000001", given_name="Zoë", family_name="O'Brien", birth_date="1990-01-01")
+    ctx = AuditContext(
+        user=personas["coordinator"], channel=Channel.PAGE, client_address="2001:db8::7", method="GET", path="/p/é\\"
+    )
+    odd = {"query": 'a "quoted" \\ back\nslash ✓', "nested": {"n": [1, 2.5, None, True]}, "big": 2**53 + 1}
+    rows = [
+        _event(ctx, "patient.list", patient.pk, "allowed", odd, None),
+        _event(ctx, "patient.search", None, "denied", None, None),
+        _event(ctx, "patient.view", patient.pk, "allowed", {"k": ""}, None),
+    ]
+    rows[2].emergency, rows[2].reason = True, "Ward call — no one else on site"
+    fields = [f.attname for f in AccessEvent._meta.concrete_fields]
+    written = [{name: getattr(row, name) for name in fields} for row in rows]
+    with transaction.atomic():
+        chain_append(rows)
+    stored = list(AccessEvent.objects.filter(pk__in=[row.pk for row in rows]).order_by("id").values(*fields))
+    for before, after in zip(written, stored, strict=True):
+        before["id"] = after["id"]
+        before["previous_hash"], before["row_hash"] = after["previous_hash"], after["row_hash"]
+        assert after == before
+    assert verify("--chain", "audit")[0] == 0
+
+
+@pytest.mark.django_db
 def test_checkpoint_lines_kept_off_the_database_are_checked_too() -> None:
     clinic()
     lines = checkpoint()

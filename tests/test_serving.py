@@ -213,6 +213,7 @@ def test_gunicorn_workers_default_to_the_cores_and_no_proxy_is_believed_without_
     settings = dict(line.split(" = ", 1) for line in result.stdout.splitlines() if " = " in line)
     settings = {key.strip(): value.strip() for key, value in settings.items()}
     assert settings["workers"] == str(len(os.sched_getaffinity(0)))
+    assert settings["worker_class"] == "sync" and settings["threads"] == "1"  # KAPCLINIC_WEB_THREADS unset
     assert settings["bind"] == "['127.0.0.1:8000']"
     assert settings["forwarded_allow_ips"] == "[]"
     assert settings["secure_scheme_headers"] == "{'X-FORWARDED-PROTO': 'https'}"
@@ -244,6 +245,7 @@ def test_the_deployment_guide_shows_the_units_and_settings_the_repository_has() 
     for variable in (
         "KAPCLINIC_BIND",
         "KAPCLINIC_WEB_WORKERS",
+        "KAPCLINIC_WEB_THREADS",
         "KAPCLINIC_WEB_TIMEOUT",
         "KAPCLINIC_WEB_MAX_REQUESTS",
         "KAPCLINIC_PROXY_ADDRESSES",

@@ -101,6 +101,10 @@ def test_alert_polls_with_nothing_new_write_nothing(
         with CaptureQueriesContext(connection) as queries:
             assert client.get(url, {"seen": seen}, **POLL).status_code == 204
         assert not _writes(queries), url
+        if "/sessions/" in url:
+            # The sign-in's session and user, the session's patient with its alerts (one query), and the access
+            # check's patient and care team: nothing of the session record is read for a poll with nothing new.
+            assert len(queries) == 5, [q["sql"] for q in queries.captured_queries]
     # A new alert shows at the next poll of the session's panel, and that read is recorded.
     session_url = f"/dosing/sessions/{session.pk}/alerts/"
     nurse = client_for("nurse")

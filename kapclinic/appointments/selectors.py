@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from django.db.models import Count, IntegerField, Max, OuterRef, Q, Subquery
+from django.db.models import Count, IntegerField, Max, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -25,18 +25,25 @@ from kapclinic.audit.services import access_event_record, access_events_record_m
 from kapclinic.days import day_range
 from kapclinic.errors import AccessDenied
 from kapclinic.patients.access import on_care_team_of
+from kapclinic.prepared import prepared_rows
 from kapclinic.roles import Action, Role, Scope, may, scope_for
 
 
 def consultations_coming(*, days: int = 1) -> list[Appointment]:
-    """Return booked free consultations from the start of today for `days` days (names only; one query)."""
+    """Return booked free consultations from the start of today for `days` days (names only; one query).
+
+    Built and compiled once per process (kapclinic/prepared.py): the coordinator's home page asks on every load."""
     start = timezone.make_aware(datetime.combine(timezone.localdate(), time.min))
-    return list(
+    return prepared_rows("appointments.consultations_coming", _consultations, start, start + timedelta(days=days))
+
+
+def _consultations(start: datetime, end: datetime) -> QuerySet[Appointment]:
+    return (
         Appointment.objects.filter(
             kind=AppointmentKind.CONSULTATION,
             status=AppointmentStatus.BOOKED,
             starts_at__gte=start,
-            starts_at__lt=start + timedelta(days=days),
+            starts_at__lt=end,
         )
         .select_related("patient", "inquiry", "with_user")
         .order_by("starts_at")
@@ -44,20 +51,27 @@ def consultations_coming(*, days: int = 1) -> list[Appointment]:
 
 
 def appointments_upcoming_for(*, ctx: AuditContext, days: int = 14, limit: int = 20) -> list[Appointment]:
-    """The signed-in staff member's own booked appointments from the start of today for `days` days (one query).
+    """The signed-in staff member's own booked appointments from the start of today for `days` days (one query,
+    built and compiled once per process and `limit`: kapclinic/prepared.py).
 
     The list names patients: each patient shown is an audited read (the appointment is theirs with this user).
     """
     start = timezone.make_aware(datetime.combine(timezone.localdate(), time.min))
-    mine = list(
-        Appointment.objects.filter(
-            with_user=ctx.user,
-            status=AppointmentStatus.BOOKED,
-            starts_at__gte=start,
-            starts_at__lt=start + timedelta(days=days),
+
+    def upcoming(user_id: int, first: datetime, end: datetime) -> QuerySet[Appointment]:
+        return (
+            Appointment.objects.filter(
+                with_user_id=user_id,
+                status=AppointmentStatus.BOOKED,
+                starts_at__gte=first,
+                starts_at__lt=end,
+            )
+            .select_related("patient", "inquiry")
+            .order_by("starts_at")[:limit]
         )
-        .select_related("patient", "inquiry")
-        .order_by("starts_at")[:limit]
+
+    mine = prepared_rows(
+        ("appointments.upcoming_for", limit), upcoming, ctx.user.pk, start, start + timedelta(days=days)
     )
     access_events_record_many(
         ctx=ctx,

@@ -389,6 +389,10 @@ def sessions_waiting(user: User) -> QuerySet[DosingSession]:
     held (override or not) or cleared without an order yet."""
     if scope_for(user.role, Action.DOSE_ORDER) is Scope.NONE:
         return DosingSession.objects.none()
+    return _sessions_waiting(user.pk)
+
+
+def _sessions_waiting(user_id: int) -> QuerySet[DosingSession]:
     # The few sessions in these two states, found on the state index as a subquery: asked directly, SQLite walks
     # the time index for its order through every session ever held, the LIMIT in mind (it cannot know these
     # states are rare), which grew with the clinic's history (bench/day_pages.py, issue 15, item 3).
@@ -398,14 +402,41 @@ def sessions_waiting(user: User) -> QuerySet[DosingSession]:
     ordered = DoseOrder.objects.filter(session=OuterRef("pk"))
     return DosingSession.objects.filter(
         Q(state=SessionState.HELD) | Q(state=SessionState.CLEARED) & ~Exists(ordered),
-        on_care_team_of(user.pk, patient_field="patient_id"),
+        on_care_team_of(user_id, patient_field="patient_id"),
         pk__in=waiting_states,
     )
 
 
 def sessions_waiting_for_prescriber(user: User) -> list[DosingSession]:
-    """Today's sessions of the prescriber's team that wait for them (sessions_waiting), soonest first."""
-    return list(sessions_waiting(user).select_related("patient", "plan").order_by("scheduled_for")[:20])
+    """Today's sessions of the prescriber's team that wait for them (sessions_waiting), soonest first.
+
+    Built and compiled once per process (kapclinic/prepared.py): the prescriber's home page asks on every load."""
+    if scope_for(user.role, Action.DOSE_ORDER) is Scope.NONE:
+        return []
+    return prepared_rows("dosing.sessions_waiting_for_prescriber", _sessions_waiting_listed, user.pk)
+
+
+def _sessions_waiting_listed(user_id: int) -> QuerySet[DosingSession]:
+    return _sessions_waiting(user_id).select_related("patient", "plan").order_by("scheduled_for")[:20]
+
+
+def session_alerts_shown(session_id: int) -> tuple[int, list[tuple[int, int | None]]]:
+    """The session's patient, and its alerts as the panel shows them: (alert id, acknowledgement id or None) in the
+    panel's order. Unread and unaudited: the alert panel's poll compares them with what it shows, after the access
+    check (one query, built once per process: kapclinic/prepared.py). Raises NotFound for an unknown session."""
+    found = prepared_rows("dosing.session_alerts_shown", _session_alerts_shown, session_id)
+    if not found:
+        raise NotFound("No such dosing session.")
+    return found[0][0], [(alert, ack) for _, alert, ack in found if alert is not None]
+
+
+def _session_alerts_shown(session_id: int) -> QuerySet[DosingSession, tuple[int, int | None, int | None]]:
+    # A session without alerts is one row with None for both (the LEFT JOIN).
+    return (
+        DosingSession.objects.filter(pk=session_id)
+        .order_by("alerts__raised_at", "alerts__id")
+        .values_list("patient_id", "alerts__id", "alerts__acknowledgement__id")
+    )
 
 
 def adverse_events_unreviewed() -> QuerySet[AdverseEvent]:

@@ -70,6 +70,7 @@ from kapclinic.dosing.selectors import (
     open_alerts_for,
     open_alerts_newest,
     rems_form_context,
+    session_alerts_shown,
     session_get,
     session_head,
     sessions_of_day,
@@ -362,14 +363,12 @@ def session_alerts(request: HttpRequest, session_id: int, *, refused: StepForm |
     ctx = AuditContext.from_request(request)
     try:
         if refused is None and _is_poll(request):
-            # A poll first compares the alerts alone (one small query after the access check, nothing written):
-            # the whole session record is read, and the read recorded, only when there is something new to show.
-            patient_id = DosingSession.objects.filter(pk=session_id).values_list("patient_id", flat=True).first()
-            if patient_id is None:
-                raise NotFound("No such dosing session.")
+            # A poll first compares the alerts alone (nothing written), read with the session's patient in one
+            # query, and answers only after the access check: the whole session record is read, and the read
+            # recorded, only when there is something new to show.
+            patient_id, shown = session_alerts_shown(session_id)
             patient_get_for_user(ctx=ctx, patient_id=patient_id, action=Action.SESSION_VIEW, record_allowed=False)
-            shown = MonitoringAlert.objects.filter(session_id=session_id).order_by("raised_at", "id")
-            if _poll_unchanged(request, _digest(shown.values_list("pk", "acknowledgement__id"))):
+            if _poll_unchanged(request, _digest(shown)):
                 return HttpResponse(status=204)
         record = session_get(ctx=ctx, session_id=session_id)
     except (NotFound, AccessDenied):  # a poll gets no page, only the refusal

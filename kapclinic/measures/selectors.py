@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -25,6 +25,7 @@ from kapclinic.dosing.models import DosingSession, SessionState
 from kapclinic.measures.models import QuestionnaireResponse, SafetyFlag, ScheduledMeasure
 from kapclinic.patients.access import patient_get_for_user
 from kapclinic.patients.models import Patient
+from kapclinic.prepared import prepared_rows
 from kapclinic.roles import Action, Scope, scope_for
 
 
@@ -42,19 +43,37 @@ def responses_for_patient(*, ctx: AuditContext, patient_id: int) -> QuerySet[Que
 def open_safety_flags(user: User) -> QuerySet[SafetyFlag]:
     """The unacknowledged safety flags of the patients `user` may act on, unread: the list below shows them, the
     header counts them (a role that acknowledges none gets none)."""
-    scope = scope_for(user.role, Action.SAFETY_ACKNOWLEDGE)
+    return _open_flags(scope_for(user.role, Action.SAFETY_ACKNOWLEDGE), user.pk)
+
+
+def _open_flags(scope: Scope, user_id: int) -> QuerySet[SafetyFlag]:
     if scope is Scope.NONE:
         return SafetyFlag.objects.none()
     flags = SafetyFlag.objects.filter(acknowledged_at__isnull=True)
     if scope is Scope.TEAM:
-        flags = flags.filter(patient__care_team__user_id=user.pk)
+        flags = flags.filter(patient__care_team__user_id=user_id)
     return flags
+
+
+def _flags_listed(scope: Scope, limit: int) -> Callable[..., QuerySet[SafetyFlag]]:
+    """The list's query for `scope`, taking the user's id when the scope is the care team."""
+
+    def listed(user_id: int = 0) -> QuerySet[SafetyFlag]:
+        flags = _open_flags(scope, user_id).select_related("patient", "response", "raised_by")
+        return flags.order_by("-raised_at")[:limit]
+
+    return listed
 
 
 def open_safety_flags_for_user(*, ctx: AuditContext, limit: int = 50) -> list[SafetyFlag]:
     """Return unacknowledged safety flags of the patients this clinician may act on; each shown is audited."""
-    flags = open_safety_flags(ctx.user).select_related("patient", "response", "raised_by")
-    shown = list(flags.order_by("-raised_at")[:limit])
+    user = ctx.user
+    scope = scope_for(user.role, Action.SAFETY_ACKNOWLEDGE)
+    # Built and compiled once per process, scope and limit (kapclinic/prepared.py): every clinical home page asks.
+    if scope is Scope.TEAM:
+        shown = prepared_rows(("measures.open_safety_flags.team", limit), _flags_listed(scope, limit), user.pk)
+    else:
+        shown = prepared_rows(("measures.open_safety_flags", scope, limit), _flags_listed(scope, limit))
     access_events_record_many(ctx=ctx, action="safety.list", patient_ids=[f.patient_id for f in shown])
     return shown
 

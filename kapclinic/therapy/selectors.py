@@ -34,6 +34,7 @@ from kapclinic.patients.models import Patient
 from kapclinic.patients.selectors import PATIENT_NAME_FIELDS, STAFF_NAME_FIELDS
 from kapclinic.plans.models import TreatmentPlan
 from kapclinic.plans.selectors import current_plan
+from kapclinic.prepared import prepared_rows
 from kapclinic.roles import Action, Role, Scope, may, scope_for
 from kapclinic.therapy.kinds import NoteKind
 from kapclinic.therapy.models import GoalProgress, NoteAddendum, NoteCosignature, NoteShare, Reflection, TherapyNote
@@ -456,19 +457,23 @@ class NotesWaiting:
 
 def notes_waiting(user: User) -> NotesWaiting:
     """What waits on `user` to sign or co-sign, unread: notes_to_sign lists it, the header counts it."""
-    none = TherapyNote.objects.none()
     cutoff = timezone.now() - timedelta(days=int(settings.KAPCLINIC_UNSIGNED_NOTE_DAYS))
+    return _notes_waiting(user.role, user.pk, cutoff)
+
+
+def _notes_waiting(role: str, user_id: int, cutoff: datetime) -> NotesWaiting:
+    none = TherapyNote.objects.none()
     return NotesWaiting(
-        own_drafts=TherapyNote.objects.filter(author_id=user.pk, signed_at__isnull=True)
-        if may(user.role, Action.NOTE_WRITE)
+        own_drafts=TherapyNote.objects.filter(author_id=user_id, signed_at__isnull=True)
+        if may(role, Action.NOTE_WRITE)
         else none,
-        to_cosign=TherapyNote.objects.filter(cosigner_id=user.pk, signed_at__isnull=False).exclude(
-            cosignatures__cosigner_id=user.pk
+        to_cosign=TherapyNote.objects.filter(cosigner_id=user_id, signed_at__isnull=False).exclude(
+            cosignatures__cosigner_id=user_id
         )
-        if may(user.role, Action.NOTE_COSIGN)
+        if may(role, Action.NOTE_COSIGN)
         else none,
         overdue_all=TherapyNote.objects.filter(signed_at__isnull=True, created_at__lt=cutoff)
-        if user.role == Role.DIRECTOR
+        if role == Role.DIRECTOR
         else none,
     )
 
@@ -486,23 +491,40 @@ def notes_to_sign(*, ctx: AuditContext, limit: int = 50) -> NotesToSign:
     """
     days = int(settings.KAPCLINIC_UNSIGNED_NOTE_DAYS)
     cutoff = timezone.now() - timedelta(days=days)
-    waiting = notes_waiting(ctx.user)
+    role = ctx.user.role
+
+    # Each list built and compiled once per process, role and limit (kapclinic/prepared.py): every home page asks.
+    def own_drafts(user_id: int, before: datetime) -> QuerySet[TherapyNote]:
+        return (
+            _notes_waiting(role, user_id, before)
+            .own_drafts.select_related("patient")
+            .only(*_LISTED, *_PATIENT_NAMED)
+            .order_by("created_at", "id")[:limit]
+        )
+
+    def cosign(user_id: int, before: datetime) -> QuerySet[TherapyNote]:
+        return (
+            _notes_waiting(role, user_id, before)
+            .to_cosign.select_related("patient", "author")
+            .only(*_LISTED, *_PATIENT_NAMED, *_AUTHOR_NAMED)
+            .order_by("signed_at", "id")[:limit]
+        )
+
+    def overdue(user_id: int, before: datetime) -> QuerySet[TherapyNote]:
+        return (
+            _notes_waiting(role, user_id, before)
+            .overdue_all.select_related("patient", "author")
+            .only(*_LISTED, *_PATIENT_NAMED, *_AUTHOR_NAMED)
+            .order_by("created_at", "id")[:limit]
+        )
+
+    user_id = ctx.user.pk
     own = [
         Draft(note=note, overdue=note.created_at < cutoff)
-        for note in waiting.own_drafts.select_related("patient")
-        .only(*_LISTED, *_PATIENT_NAMED)
-        .order_by("created_at", "id")[:limit]
+        for note in prepared_rows(("therapy.notes_to_sign.own", role, limit), own_drafts, user_id, cutoff)
     ]
-    to_cosign = list(
-        waiting.to_cosign.select_related("patient", "author")
-        .only(*_LISTED, *_PATIENT_NAMED, *_AUTHOR_NAMED)
-        .order_by("signed_at", "id")[:limit]
-    )
-    overdue_all = list(
-        waiting.overdue_all.select_related("patient", "author")
-        .only(*_LISTED, *_PATIENT_NAMED, *_AUTHOR_NAMED)
-        .order_by("created_at", "id")[:limit]
-    )
+    to_cosign = prepared_rows(("therapy.notes_to_sign.cosign", role, limit), cosign, user_id, cutoff)
+    overdue_all = prepared_rows(("therapy.notes_to_sign.overdue", role, limit), overdue, user_id, cutoff)
     patient_ids = sorted({n.patient_id for n in [*(d.note for d in own), *to_cosign, *overdue_all]})
     access_events_record_many(ctx=ctx, action="note.unsigned_list", patient_ids=patient_ids)
     return NotesToSign(days=days, own_drafts=own, overdue_all=overdue_all, to_cosign=to_cosign)
