@@ -428,6 +428,11 @@ PDF_ONLY = {
     "consent/print.html",
     "ledger/reports/_print_base.html",
     "print/_base.html",
+    # WeasyPrint only (kapclinic/pdf.py): never served as a page, so no CSP applies to them.
+    "billing/_print_base.html",
+    "billing/reports_print.html",
+    "billing/statement_print.html",
+    "outcomes/report_print.html",
 }
 
 

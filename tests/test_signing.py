@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from kapclinic.accounts.models import ApiToken, CalendarFeedToken, SmartAccessToken, User
 from kapclinic.audit.context import AuditContext
+from kapclinic.billing.models import Remittance
 from kapclinic.consent.models import ConsentSignature, ConsentVersion
 from kapclinic.consent.services import consent_sign, consent_version_publish
 from kapclinic.dosing.models import DoseOrder, DosingSession
@@ -49,6 +50,7 @@ NOT_SIGNATURES = {
     ApiToken: "digest is the hash of a bearer token",
     CalendarFeedToken: "digest is the hash of a calendar feed's secret address",
     SmartAccessToken: "digest is the hash of a SMART access token",
+    Remittance: "digest is the sha256 of a received 835 file, kept so the same file never posts twice",
 }
 SignedT = TypeVar("SignedT", bound=Signed)
 RISKS = [{"code": "dissociation", "text": "You may feel detached."}]

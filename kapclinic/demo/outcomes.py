@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from kapclinic.accounts.models import User
 from kapclinic.audit.context import AuditContext
+from kapclinic.clinical.dosing import WEIGHT_BASED_ROUTES
 from kapclinic.clinical.instruments import INSTRUMENTS, Instrument, score
 from kapclinic.clinical.registry import SYNTHETIC_MRN_BASE, mrn_from_number
 from kapclinic.clinical.schedule import add_months, follow_up_label
@@ -283,7 +284,7 @@ def synthetic_courses(today: date) -> list[SyntheticCourse]:
             SyntheticCourse(
                 serial=COHORT_FIRST_SERIAL + index,
                 first_dose_days_ago=first_days_ago,
-                route=("iv", "im")[index % 2],
+                route=WEIGHT_BASED_ROUTES[index % 2],  # IV and IM alternate
                 indication=INDICATIONS[rng.randrange(len(INDICATIONS))],
                 therapist=("therapist2", "therapist")[index % 5 == 0],
                 scores=tuple(scores),
