@@ -230,7 +230,7 @@ def test_the_demo_bills_a_signed_iv_session_and_its_integration_note() -> None:
     assert therapy.source_kind == SourceKind.THERAPY_NOTE
     note = TherapyNote.objects.get(pk=therapy.source_id)
     assert note.kind == "integration" and note.signed_at is not None and note.minutes == 50
-    assert note.occurred_at > session.ended_at
+    assert session.ended_at is not None and note.occurred_at > session.ended_at
     lines = ChargeLine.objects.count()
     call_command("demo_load", "--quiet")
     assert ChargeLine.objects.count() == lines

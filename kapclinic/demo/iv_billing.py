@@ -102,4 +102,3 @@ def iv_session_billing_demo_ensure(staff: dict[str, User]) -> int:
             charge_approve(ctx=biller, line_id=line.pk)
             approved += 1
     return approved
-
