@@ -14,6 +14,7 @@ from django.utils import timezone
 from kapclinic.accounts.models import User
 from kapclinic.appointments.models import Appointment
 from kapclinic.audit.context import AuditContext
+from kapclinic.billing.models import ChargeLine, Decision, SourceKind
 from kapclinic.clinical.availability import crowded
 from kapclinic.dosing.models import AdverseEvent, CheckIn, Clearance, DosingSession, MonitoringAlert, SessionState
 from kapclinic.intake.models import EligibilityDecision, Evaluation
@@ -204,3 +205,32 @@ def test_the_demo_outcomes_dashboard_has_responders_remitters_non_responders_and
     plans = TreatmentPlan.objects.count()
     call_command("demo_load", "--quiet")  # again: nothing twice
     assert TreatmentPlan.objects.count() == plans
+
+
+@pytest.mark.django_db
+def test_the_demo_bills_a_signed_iv_session_and_its_integration_note() -> None:
+    """Issue 18, "Done when": a signed IV session with integration therapy has reviewed charge lines with their
+    justification (96365 infusion, J3490 ketamine, 90834 integration psychotherapy); loading again adds none."""
+    call_command("demo_load", "--quiet")
+    approved = ChargeLine.objects.filter(review__decision=Decision.APPROVED).exclude(justification="")
+    by_patient: dict[int, dict[str, ChargeLine]] = {}
+    for line in approved:
+        by_patient.setdefault(line.patient_id, {})[line.code] = line
+    billed = [codes for codes in by_patient.values() if {"96365", "J3490", "90834"} <= codes.keys()]
+    assert billed, "no patient has approved 96365, J3490 and 90834 lines"
+    codes = billed[0]
+    infusion = codes["96365"]
+    assert infusion.source_kind == SourceKind.DOSING_SESSION and "documented minutes" in infusion.justification
+    session = DosingSession.objects.select_related("administration").get(pk=infusion.source_id)
+    assert session.signed_at is not None and session.signature_intact
+    assert session.administration.route == "iv"
+    drug = codes["J3490"]
+    assert drug.source_id == session.pk and drug.ndc and drug.ndc_unit == "ML" and drug.ndc_quantity
+    therapy = codes["90834"]
+    assert therapy.source_kind == SourceKind.THERAPY_NOTE
+    note = TherapyNote.objects.get(pk=therapy.source_id)
+    assert note.kind == "integration" and note.signed_at is not None and note.minutes == 50
+    assert session.ended_at is not None and note.occurred_at > session.ended_at
+    lines = ChargeLine.objects.count()
+    call_command("demo_load", "--quiet")
+    assert ChargeLine.objects.count() == lines

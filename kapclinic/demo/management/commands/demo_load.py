@@ -17,6 +17,7 @@ from kapclinic.demo.consent import load_consent
 from kapclinic.demo.discharged import discharged_demo_ensure
 from kapclinic.demo.dosing import dosing_demo_decide, dosing_demo_ensure
 from kapclinic.demo.intake import intake_demo_ensure
+from kapclinic.demo.iv_billing import iv_session_billing_demo_ensure
 from kapclinic.demo.ledger import ledger_demo_ensure
 from kapclinic.demo.measures import measures_demo_ensure
 from kapclinic.demo.messages import load_messages
@@ -115,6 +116,7 @@ class Command(BaseCommand):
         money_demo_ensure(staff)  # after the approved lines: payments, a balance, a package counting down
         claims_demo_ensure(staff)  # claims of the approved lines and a posted 835 (issue 18 item 5)
         outcome_cohort_ensure(staff)  # after billing: a few hundred past courses for the outcomes dashboard (issue 19)
+        iv_session_billing_demo_ensure(staff)  # after the cohort: one of its IV sessions signed and billed (issue 18)
         for chain in CHAINS:  # a signed starting point for verify_audit (docs/operations.md)
             checkpoint_take(chain)
         return made, entries
