@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from kapclinic.clinical.claims import npi_valid as npi_valid  # [NPI]: one check-digit rule for claims and superbills
+
 TAXONOMY_BY_LICENCE = {
     "MD": "2084P0800X",
     "DO": "2084P0800X",
@@ -40,18 +42,6 @@ PLACE_OF_SERVICE = {
     "10": "Telehealth in the patient's home",
     "11": "Office",
 }
-
-
-def npi_valid(npi: str) -> bool:
-    """[NPI] Ten digits whose last is the Luhn check digit of 80840 followed by the first nine."""
-    if len(npi) != 10 or not npi.isdigit():
-        return False
-    total = 0
-    for i, digit in enumerate(reversed([int(c) for c in "80840" + npi[:9]])):
-        if i % 2 == 0:  # every second digit from the right, starting with the rightmost of the payload
-            digit = digit * 2 - 9 if digit > 4 else digit * 2
-        total += digit
-    return (10 - total % 10) % 10 == int(npi[9])
 
 
 def taxonomy_for_licence(licence_type: str) -> str:
