@@ -359,7 +359,9 @@ def test_the_answer_shows_on_the_calendar_and_in_the_coordinators_inbox(
         f"/api/v1/portal/bookings/{mine.pk}/reschedule-request", {"note": note}, content_type="application/json"
     )
     coordinator = client_for("coordinator")
-    week = coordinator.get(f"/appointments/calendar/?start={timezone.localdate().isoformat()}").content.decode()
+    # The week of the booking (tomorrow): on a Sunday, today's week (from Monday) ends before it.
+    booked_on = timezone.localdate(mine.starts_at).isoformat()
+    week = coordinator.get(f"/appointments/calendar/?start={booked_on}").content.decode()
     assert "↻ asks to reschedule" in week and "<script>alert(1)" not in week
 
     def asking(username: str) -> list[str]:
