@@ -295,6 +295,14 @@ def _bodies(world: RouteWorld, patient: PatientObjects) -> dict[str, dict[str, o
             "mode": "in_person",
             "patient": patient.patient.pk,
         },
+        # The world's patient, not an id the database may not hold (PostgreSQL's ids do not restart per test).
+        f"POST {api}/payments": {
+            "patient": patient.patient.pk,
+            "kind": "payment",
+            "method": "cash",
+            "amount_cents": 100,
+            "keep_as_credit": True,
+        },
         f"POST {api}/appointments/{{appointment_id}}/outcome": {"outcome": "declined"},
         f"POST {api}/appointments/{{appointment_id}}/cancel": {"reason": "The patient is unwell."},
         f"POST {api}/appointments/{{appointment_id}}/no-show": {"reason": "Did not come."},
