@@ -6,6 +6,7 @@ kapclinic/clinical/money.py."""
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 
 from django.contrib import messages as flash
 from django.contrib.auth.decorators import login_required
@@ -238,6 +239,13 @@ def _superbill_pdf(request: HttpRequest, ctx: AuditContext, patient_id: int) -> 
         for name, errors in exc.message_dict.items():
             period.add_error("first" if name == "from" else "last", errors)
         return render(request, "billing/superbill_period.html", {"period": period}, status=422)
+    return superbill_pdf_response(request, ctx, bill, {"today": today})
+
+
+def superbill_pdf_response(
+    request: HttpRequest, ctx: AuditContext, bill: superbills.Superbill, extra: dict[str, Any] | None = None
+) -> HttpResponse:
+    """The superbill as a PDF, audited as a print: the page and its API twin (payments_api.superbill_get)."""
     return printed_pdf_response(
         request,
         ctx=ctx,
@@ -246,7 +254,7 @@ def _superbill_pdf(request: HttpRequest, ctx: AuditContext, patient_id: int) -> 
         record_id=int(bill.first.strftime("%Y%m%d")),
         title=f"Superbill {bill.first.isoformat()} to {bill.last.isoformat()}",
         template="billing/superbill_print.html",
-        context={"bill": bill, "today": today},
+        context={"bill": bill, **(extra or {})},
         emergency=bill.access.emergency,
     )
 

@@ -14,8 +14,8 @@ from kapclinic.accounts.web import api_context
 from kapclinic.apitypes import ERROR_ANSWERS, DbId
 from kapclinic.billing import balances, payments, superbills
 from kapclinic.billing.models import MoneyEntry
+from kapclinic.billing.payment_views import superbill_pdf_response
 from kapclinic.clinical.money import AMOUNT_MAX_CENTS
-from kapclinic.patients.printing import printed_pdf_response
 
 router = Router(tags=["billing"])
 
@@ -196,14 +196,4 @@ def superbill_get(request: HttpRequest, patient_id: DbId, period: Query[Superbil
     audited (the patient: their own). A period missing, reversed or over a year is a 422."""
     ctx = api_context(request)
     bill = superbills.superbill(ctx=ctx, patient_id=patient_id, first=period.first, last=period.last)
-    return printed_pdf_response(
-        request,
-        ctx=ctx,
-        patient=bill.patient,
-        what="superbill",
-        record_id=int(bill.first.strftime("%Y%m%d")),
-        title=f"Superbill {bill.first.isoformat()} to {bill.last.isoformat()}",
-        template="billing/superbill_print.html",
-        context={"bill": bill},
-        emergency=bill.access.emergency,
-    )
+    return superbill_pdf_response(request, ctx, bill)
