@@ -268,6 +268,9 @@ KAPCLINIC_CRISIS_TEXT = env_str(
 )
 # Spam protection of the public inquiry form: at most this many from one address an hour.
 KAPCLINIC_PUBLIC_INQUIRIES_PER_HOUR = env_int("KAPCLINIC_PUBLIC_INQUIRIES_PER_HOUR", 5, minimum=1)
+# The demo's outcome cohort (kapclinic/demo/outcomes.py): past courses behind the outcomes dashboard. A few hundred
+# make its figures meaningful (issue 19); the test suite loads the demo often and sets fewer (tests/conftest.py).
+KAPCLINIC_DEMO_COHORT = env_int("KAPCLINIC_DEMO_COHORT", 240, minimum=2)
 KAPCLINIC_CLINIC_ADDRESS = env_str("KAPCLINIC_CLINIC_ADDRESS", "The clinic")
 # The clinic's name as reminders give it ("your appointment at <name>"): a plain name, nothing clinical.
 KAPCLINIC_CLINIC_NAME = env_str("KAPCLINIC_CLINIC_NAME", "the clinic")

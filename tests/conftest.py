@@ -58,6 +58,9 @@ CAST: dict[str, tuple[Role, dict[str, str]]] = {
 }
 
 
+DEMO_COHORT_IN_TESTS = 24
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _test_only_settings() -> Iterator[None]:
     """Settings that make the suite faster without changing what it tests.
@@ -65,8 +68,14 @@ def _test_only_settings() -> Iterator[None]:
     - the fast password hasher (see FAST_PASSWORD_HASHERS);
     - WhiteNoise looks static files up when asked instead of listing every file of the finders each time a
       test client is made (over a thousand times a run); no test asks for a static file.
+    - a demo outcome cohort of DEMO_COHORT_IN_TESTS courses instead of a few hundred: the suite loads the demo some
+      thirty times; the tests of the cohort's figures ask for the full size (tests/test_demo.py).
     """
-    with override_settings(PASSWORD_HASHERS=FAST_PASSWORD_HASHERS, WHITENOISE_AUTOREFRESH=True):
+    with override_settings(
+        PASSWORD_HASHERS=FAST_PASSWORD_HASHERS,
+        WHITENOISE_AUTOREFRESH=True,
+        KAPCLINIC_DEMO_COHORT=DEMO_COHORT_IN_TESTS,
+    ):
         yield
 
 

@@ -251,6 +251,7 @@ def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 def environment(**database: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "DATABASE_OWNER_URL"}}
     env.update(database, PYTHONPATH=str(ROOT), DJANGO_SETTINGS_MODULE="kapclinic.settings", KAPCLINIC_DEBUG="true")
+    env["KAPCLINIC_DEMO_COHORT"] = str(settings.KAPCLINIC_DEMO_COHORT)  # the suite's smaller cohort (tests/conftest.py)
     return env
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -192,10 +193,11 @@ def _scores(patient: Patient, staff: dict[str, User], scores: tuple[tuple[int, i
 
 # --- The cohort behind the dashboard (issue 19 "Done when": a few hundred synthetic courses) -------------------
 #
-# COHORT_SIZE past courses, started over the last ten months, each on its own synthetic patient (serials from
-# COHORT_FIRST_SERIAL, names from the synthetic lists, "Example Street"): remitters, responders, partial and
-# non-responders, a few worse, some with no baseline or no end-of-course score (not evaluable), follow-ups at 1, 3
-# and 6 months (some answered late, some never), and responders who relapse. Seeded, so every load is the same.
+# cohort_size() past courses (settings.KAPCLINIC_DEMO_COHORT, 240 by default), started over the last ten months, each
+# on its own synthetic patient (serials from COHORT_FIRST_SERIAL, names from the synthetic lists, "Example Street"):
+# remitters, responders, partial and non-responders, a few worse, some with no baseline or no end-of-course score
+# (not evaluable), follow-ups at 1, 3 and 6 months (some answered late, some never), and responders who relapse.
+# Seeded, so every load is the same.
 #
 # The scores are rows with their past times, as the courses above: `measures.services.response_submit` stamps the
 # present moment, and a course months ago cannot be scored now. The prompts are then raised by the rules themselves
@@ -203,7 +205,6 @@ def _scores(patient: Patient, staff: dict[str, User], scores: tuple[tuple[int, i
 # the prescriber at the time. The doses come from one lot through the ledger's service, as above.
 
 COHORT_FIRST_SERIAL = 1001
-COHORT_SIZE = 240
 COHORT_LOT = "DEMO-K100-H"
 # Twice weekly (clinical.schedule.FREQUENCIES[3]): day offsets of the six doses from the first.
 COURSE_OFFSETS = (0, 3, 7, 10, 14, 17)
@@ -244,12 +245,17 @@ def _end_total(kind: str, baseline: int, rng: random.Random) -> int:
     return min(27, baseline + rng.randint(5, 7))
 
 
+def cohort_size() -> int:
+    return int(settings.KAPCLINIC_DEMO_COHORT)
+
+
 def synthetic_courses(today: date) -> list[SyntheticCourse]:
     """The cohort's courses, drawn from a fixed seed (the same on every load)."""
     courses = []
-    for index in range(COHORT_SIZE):
+    size = cohort_size()
+    for index in range(size):
         rng = random.Random(19_000 + index)
-        first_days_ago = 26 + index * 300 // COHORT_SIZE
+        first_days_ago = 26 + index * 300 // size
         kind = rng.choices([k for k, _ in KINDS], weights=[w for _, w in KINDS])[0]
         baseline = rng.randint(15, 24)
         end = _end_total(kind, baseline, rng)
@@ -331,7 +337,7 @@ def outcome_cohort_ensure(staff: dict[str, User]) -> int:
         invoice_reference=f"INV-{COHORT_LOT}",
         received_on=today - timedelta(days=330),
         location_id=safe.pk,
-        quantity=Quantity(str(COHORT_SIZE * len(COURSE_OFFSETS) * 35 // 100 + 20), "mL"),
+        quantity=Quantity(str(cohort_size() * len(COURSE_OFFSETS) * 35 // 100 + 20), "mL"),
     )
     lot = Lot.objects.select_related("product").get(lot_number=COHORT_LOT)
     plans = _cohort_plans(courses, patients, staff)
