@@ -17,6 +17,7 @@ from kapclinic.audit.models import AccessEvent
 from kapclinic.billing import balances, payments
 from kapclinic.billing.models import ChargeLine, ChargeReview, MoneyEntry, PackagePurchase, Payer
 from kapclinic.billing.payments import MoneyEntryInput
+from kapclinic.billing.services import charges_propose
 from kapclinic.errors import AccessDenied, NotFound
 from kapclinic.patients.models import Patient
 from tests.probes.world import World
@@ -254,9 +255,16 @@ def test_a_package_is_owed_paid_in_parts_and_counts_down_as_sessions_are_signed(
             ),
         )
     world = World(None, None, team_patient, team_patient, personas)  # type: ignore[arg-type]
-    _signed_session(world, team_patient)
+    session = _signed_session(world, team_patient)
     (countdown,) = balances.package_countdowns(team_patient.pk)
     assert (countdown.sessions_left, countdown.balance.balance_cents) == (5, 250_000)
+    # The session's proposed lines say the package paid for it, so the biller does not charge it twice.
+    run = charges_propose(ctx=biller)
+    lines = [line for line in run.lines if line.source_id == session.pk]
+    assert lines and all(
+        any("self-pay package paid for this session (Six IV sessions with integration" in c for c in line.caveats)
+        for line in lines
+    )
     with pytest.raises(DatabaseError), transaction.atomic():
         PackagePurchase.objects.filter(pk=purchase.pk).delete()
 

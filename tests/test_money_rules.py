@@ -72,3 +72,12 @@ def test_sessions_count_down_against_the_earliest_purchase_that_has_one_left() -
     # 02-20 is before any purchase (billed as usual); 03-05 and 03-12 use the first; 03-19 has none left before
     # the second was bought (billed as usual); 04-02 uses the second.
     assert money.sessions_left([second, first], days) == {1: 0, 2: 5}
+
+
+def test_each_session_names_the_purchase_that_covers_it_or_none() -> None:
+    first = money.Purchase(1, date(2026, 3, 1), 2)
+    second = money.Purchase(2, date(2026, 4, 1), 6)
+    sessions = [(15, date(2026, 4, 2)), (11, date(2026, 2, 20)), (12, date(2026, 3, 5)), (14, date(2026, 3, 19))]
+    sessions.append((13, date(2026, 3, 5)))  # two on one day: the lower key first
+    assert money.sessions_covered([second, first], sessions) == {11: None, 12: 1, 13: 1, 14: None, 15: 2}
+    assert money.sessions_covered([], sessions) == dict.fromkeys((11, 12, 13, 14, 15))

@@ -20,8 +20,9 @@ from django.utils import timezone
 
 from kapclinic.accounts.models import User
 from kapclinic.appointments.models import Appointment, AppointmentKind, AppointmentMode, AppointmentStatus
-from kapclinic.billing.models import ChargeLine, Coverage, FeeScheduleEntry, SourceKind
+from kapclinic.billing.models import ChargeLine, Coverage, FeeScheduleEntry, PackagePurchase, SourceKind
 from kapclinic.clinical import billing as rules
+from kapclinic.clinical import money
 from kapclinic.clinical.icd10 import is_icd10_cm
 from kapclinic.days import day_start
 from kapclinic.dosing.models import DosingSession, Route
@@ -45,6 +46,7 @@ class Proposal:
     rendering_provider: User
     diagnoses: tuple[str, ...]
     coding: rules.Coding
+    caveats: tuple[str, ...] = ()  # for every line of the record, e.g. a session a self-pay package paid for
 
 
 def _name(user: User | None) -> str:
@@ -221,6 +223,7 @@ def session_proposals(since: date) -> Iterator[Proposal]:
         .order_by("started_at", "id")
     )
     coverages = _primary_coverages({s.patient_id for s in sessions if s.administration.route == Route.INTRANASAL})
+    packaged = _package_cover({s.patient_id for s in sessions})
     for session in sessions:
         given = session.administration
         order = given.order
@@ -260,7 +263,37 @@ def session_proposals(since: date) -> Iterator[Proposal]:
             order.signed_by,  # the prescriber who ordered the dose renders the drug and its administration
             tuple(c for c in [session.plan.indication_code] if c),
             coding,
+            tuple(c for c in [packaged.get(session.pk)] if c),
         )
+
+
+def _package_cover(patient_ids: set[int]) -> dict[int, str]:
+    """A caveat for each signed session a self-pay package covers, by session id [PKG] (clinical.money): the
+    patient paid for it with the package, so a line billed for it would charge the session twice. Two queries."""
+    purchases: dict[int, list[PackagePurchase]] = {}
+    for purchase in PackagePurchase.objects.filter(patient_id__in=patient_ids).select_related("package"):
+        purchases.setdefault(purchase.patient_id, []).append(purchase)
+    if not purchases:
+        return {}
+    signed: dict[int, list[tuple[int, date]]] = {}
+    first = min(p.bought_on for bought in purchases.values() for p in bought)
+    for pk, patient_id, start in DosingSession.objects.filter(
+        patient_id__in=purchases, signed_at__isnull=False, scheduled_for__gte=day_start(first)
+    ).values_list("pk", "patient_id", "scheduled_for"):
+        signed.setdefault(patient_id, []).append((pk, timezone.localdate(start)))
+    caveats: dict[int, str] = {}
+    for patient_id, bought in purchases.items():
+        by_key = {p.pk: p for p in bought}
+        keyed = [money.Purchase(p.pk, p.bought_on, p.sessions) for p in bought]
+        for session_id, key in money.sessions_covered(keyed, signed.get(patient_id, [])).items():
+            if key is not None:
+                purchase = by_key[key]
+                caveats[session_id] = (
+                    f"A self-pay package paid for this session ({purchase.package.name}, bought "
+                    f"{purchase.bought_on.isoformat()}): approving this line charges it again. Reject it as paid by "
+                    "the package, unless the package is billed per session."
+                )
+    return caveats
 
 
 def fee_cents(fees: list[FeeScheduleEntry], code: str, day: date) -> int | None:

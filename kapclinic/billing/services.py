@@ -265,7 +265,7 @@ def charges_propose(*, ctx: AuditContext, since: date | None = None) -> Proposal
             missing += [f"{p.source_kind.label} {p.source_id}: {why}" for why in p.coding.not_proposed]
             for line in p.coding.lines:
                 price = proposals.fee_cents(fees, line.code, p.date_of_service)
-                caveats = list(line.caveats)
+                caveats = [*line.caveats, *p.caveats]
                 if price is None:
                     caveats.append(f"No fee for {line.code} on {p.date_of_service.isoformat()} in the schedule.")
                 if not p.diagnoses:

@@ -100,15 +100,22 @@ class Purchase:
     sessions: int
 
 
-def sessions_left(purchases: Sequence[Purchase], session_days: Sequence[date]) -> dict[int, int]:
-    """Sessions left on each purchase after the patient's signed sessions on `session_days` [PKG]: each session
-    uses the earliest purchase bought on or before its day that still has one; a session no purchase covers is
-    billed as usual."""
+def sessions_covered(purchases: Sequence[Purchase], sessions: Sequence[tuple[int, date]]) -> dict[int, int | None]:
+    """Which purchase covers each of the patient's signed sessions, given as (session key, day) [PKG]: each
+    session, in order of day (then key), uses the earliest purchase bought on or before its day that still has one;
+    None for a session no purchase covers (billed as usual)."""
     left = {p.key: p.sessions for p in purchases}
     ordered = sorted(purchases, key=lambda p: (p.bought_on, p.key))
-    for day in sorted(session_days):
-        for p in ordered:
-            if p.bought_on <= day and left[p.key] > 0:
-                left[p.key] -= 1
-                break
-    return left
+    covered: dict[int, int | None] = {}
+    for key, day in sorted(sessions, key=lambda s: (s[1], s[0])):
+        by = next((p.key for p in ordered if p.bought_on <= day and left[p.key] > 0), None)
+        covered[key] = by
+        if by is not None:
+            left[by] -= 1
+    return covered
+
+
+def sessions_left(purchases: Sequence[Purchase], session_days: Sequence[date]) -> dict[int, int]:
+    """Sessions left on each purchase after the patient's signed sessions on `session_days` [PKG]."""
+    covered = sessions_covered(purchases, list(enumerate(session_days)))
+    return {p.key: p.sessions - sum(1 for key in covered.values() if key == p.key) for p in purchases}
