@@ -55,7 +55,7 @@ test-sqlite: venv assets
 	KAPCLINIC_DEBUG=true $(VENV)/bin/pytest -q -p no:cacheprovider -m "not postgres_only"
 
 test-postgres: venv assets
-	KAPCLINIC_DEBUG=true scripts/with-postgres $(VENV)/bin/pytest -q -p no:cacheprovider -m "not browser"
+	KAPCLINIC_DEBUG=true scripts/with-postgres $(VENV)/bin/pytest -q -p no:cacheprovider -m "not browser and not demo_scale"
 
 # The two databases' runs side by side on the two cores (each one process: SQLite in memory, PostgreSQL in its own
 # throwaway server), each run's output printed whole when it ends.

@@ -178,6 +178,7 @@ def test_the_demo_has_payments_a_balance_a_package_counting_down_and_a_superbill
 
 
 @pytest.mark.django_db
+@pytest.mark.demo_scale
 def test_the_demo_outcomes_dashboard_has_responders_remitters_non_responders_and_a_relapse(settings: Any) -> None:
     """Issue 19 "Done when": a few hundred synthetic courses make the dashboard meaningful; loading twice adds none."""
     from kapclinic.outcomes.cohorts import CohortFilter, course_rows, figures

@@ -25,6 +25,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from kapclinic.demo.synthetic import DEMO_PASSWORD
+from tests.conftest import DEMO_COHORT_IN_TESTS
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO_ROOT / "test-artifacts"
@@ -100,6 +101,7 @@ def server_url() -> Iterator[str]:
         "KAPCLINIC_DEBUG": "true",
         "KAPCLINIC_REQUIRE_MFA": "false",
         "KAPCLINIC_EXPORT_DIR": str(tmp / "exports"),  # FHIR bulk export files, gone with the server
+        "KAPCLINIC_DEMO_COHORT": str(DEMO_COHORT_IN_TESTS),  # the walks read no cohort figure; the load is shorter
         "PYTHONPATH": str(REPO_ROOT),
         "PYTHONUNBUFFERED": "1",
     }
