@@ -455,6 +455,15 @@ def test_the_plan_page_says_why_and_lets_the_scheduler_go_on(
     warned = page.post(url, form, follow=True)
     assert "falls outside it" in warned.content.decode() and "say why" in warned.content.decode()
     assert DosingSession.objects.get(pk=session.pk).state == "proposed"
+    # Too short a reason: the row keeps what was typed (the nurse, the reason, the time), the error beside the box.
+    short = page.post(url, {**form, "starts_at": "2031-01-02T10:30", "go_on_reason": "ok <b>"}, follow=True)
+    row = short.content.decode()
+    assert f'<option value="{personas["nurse"].pk}" selected>' in row
+    assert 'value="ok &lt;b&gt;" aria-invalid="true" aria-describedby="goon-' in row
+    assert 'value="2031-01-02T10:30"' in row
+    assert f'<p class="field-error" id="goon-{session.pk}-error">' in row and "say why" in row
+    again = page.get(f"/plans/{session.plan_id}/").content.decode()  # kept for one showing only
+    assert 'aria-invalid="true"' not in again and "ok &lt;b&gt;" not in again
     went = page.post(url, {**form, "go_on_reason": "Renewal requested; payer confirmed by fax."})
     assert went.status_code == 302 and DosingSession.objects.get(pk=session.pk).state == "scheduled"
     assert AuthorisationGoOn.objects.get().reason == "Renewal requested; payer confirmed by fax."

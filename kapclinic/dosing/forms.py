@@ -42,6 +42,12 @@ class SessionScheduleForm(forms.Form):
     go_on_reason = forms.CharField(required=False, max_length=1000)
 
 
+# The session key a refused schedule form's typed values and errors travel in to the plan page, which draws the
+# form (kapclinic/plans/views.py), and the fields kept.
+SCHEDULE_REFUSED = "schedule_refused"
+SCHEDULE_FIELDS = ("starts_at", "place", "nurse", "go_on_reason")
+
+
 # The session screen's steps (issue 14: one write-view pattern): each form parses what the nurse or prescriber
 # typed and the view hands the values to the step's service, which judges them (ranges, state, safety). The
 # fields are lenient on purpose: a value the service refuses is refused in the service's words, once.

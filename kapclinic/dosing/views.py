@@ -15,7 +15,7 @@ from kapclinic.accounts.web import current_user, forbidden, not_found, refusal_t
 from kapclinic.audit.context import AuditContext
 from kapclinic.audit.services import access_events_record_many
 from kapclinic.dosing import services
-from kapclinic.dosing.forms import ChecklistForm, SessionScheduleForm
+from kapclinic.dosing.forms import SCHEDULE_FIELDS, SCHEDULE_REFUSED, ChecklistForm, SessionScheduleForm
 from kapclinic.dosing.models import DosingSession, PreparationChecklist, SessionState
 from kapclinic.dosing.selectors import sessions_between
 from kapclinic.patients.access import patient_get_for_user
@@ -48,6 +48,14 @@ def session_schedule(request: HttpRequest, session_id: int) -> HttpResponse:
             return not_found(request, "No such dosing session.")
         plan_id, number = found
         messages.error(request, f"Session {number} was not scheduled: {refusal_text(form)}")
+        # What was typed, and each field's error, for the plan page to show in the session's row (read once there).
+        request.session[SCHEDULE_REFUSED] = {
+            "session": session_id,
+            "values": {name: request.POST.get(name, "")[:1000] for name in SCHEDULE_FIELDS},
+            "errors": {
+                name: " ".join(str(m) for m in form.errors[name]) for name in SCHEDULE_FIELDS if name in form.errors
+            },
+        }
         return redirect("plans:detail", plan_id=plan_id)
     messages.success(request, f"Session {session.number} is scheduled; the checklist is now in the patient's portal.")
     return redirect("plans:detail", plan_id=session.plan_id)

@@ -14,6 +14,7 @@ from kapclinic.accounts.web import current_user, not_found, refused_status, subm
 from kapclinic.appointments.models import Place
 from kapclinic.audit.context import AuditContext
 from kapclinic.clinical.availability import place_needed
+from kapclinic.dosing.forms import SCHEDULE_REFUSED
 from kapclinic.dosing.models import SessionState
 from kapclinic.dosing.selectors import dosing_blockers
 from kapclinic.errors import Conflict
@@ -124,7 +125,20 @@ def plan_detail(request: HttpRequest, plan_id: int) -> HttpResponse:
         # A patient's own plan is the portal's plain-language page (issue 13, defect 8), never the staff page;
         # plan_get has already refused another patient's plan and a draft (404, audited).
         return redirect("portal:plan")
-    return render(request, "plans/detail.html", _detail_context(user, plan, PlanSignForm()))
+    context = _detail_context(user, plan, PlanSignForm())
+    _schedule_refused_keep(request, context["sessions"])
+    return render(request, "plans/detail.html", context)
+
+
+def _schedule_refused_keep(request: HttpRequest, sessions: object) -> None:
+    """Put back what was typed into a session's schedule form that was refused, with each field's error, on that
+    session's row (dosing.views.session_schedule keeps them in the session for one showing)."""
+    kept = request.session.pop(SCHEDULE_REFUSED, None)
+    if not isinstance(kept, dict) or not isinstance(sessions, list):
+        return
+    for session in sessions:
+        if session.pk == kept.get("session"):
+            session.schedule_kept = {"values": kept.get("values", {}), "errors": kept.get("errors", {})}
 
 
 @login_required
