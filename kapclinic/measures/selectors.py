@@ -113,12 +113,8 @@ def scores_by_patient(
     correction only. For the outcome rules and cohorts (kapclinic/outcomes); callers have checked access.
     `patient_ids` may be a query of patient ids (a subquery: the cohorts' tens of thousands never travel as
     parameters)."""
-    corrected = QuestionnaireResponse.objects.filter(corrects=OuterRef("pk"))
     rows = (
-        QuestionnaireResponse.objects.filter(
-            patient_id__in=patient_ids, instrument__in=instruments, total__isnull=False
-        )
-        .exclude(Exists(corrected))
+        scored_responses(patient_ids, instruments)
         .order_by("submitted_at", "id")
         .values_list("patient_id", "instrument", "submitted_at", "total")
     )
@@ -127,6 +123,22 @@ def scores_by_patient(
         if total is not None:  # filtered above; the column allows it
             scores.setdefault((patient_id, instrument), []).append((at, total))
     return scores
+
+
+def scored_responses(
+    patient_ids: Collection[int] | QuerySet[Any], instruments: Collection[str]
+) -> QuerySet[QuestionnaireResponse]:
+    """The scored responses of `patient_ids` on `instruments`, a corrected one by its correction only, unordered:
+    what every outcome reads (`scores_by_patient`; the cohort figures use it as a subquery). Callers have checked
+    access."""
+    corrected = QuestionnaireResponse.objects.filter(corrects=OuterRef("pk"))
+    return (
+        QuestionnaireResponse.objects.filter(
+            patient_id__in=patient_ids, instrument__in=instruments, total__isnull=False
+        )
+        .exclude(Exists(corrected))
+        .order_by()
+    )
 
 
 @dataclass(frozen=True)
