@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
+from functools import partial
 from statistics import median
 
 from django.utils import timezone
@@ -213,8 +214,8 @@ _MEASURED = ("responding", "not responding")
 ROUTE_LABELS = dict(Route.choices)
 
 
-def _month(row: CourseRow) -> str:
-    return timezone.localdate(row.start).strftime("%Y-%m")
+def _month(row: CourseRow, zone: tzinfo | None = None) -> str:
+    return row.start.astimezone(zone or timezone.get_current_timezone()).strftime("%Y-%m")
 
 
 DIMENSIONS: dict[str, tuple[str, Callable[[CourseRow], str]]] = {
@@ -228,6 +229,8 @@ DIMENSIONS: dict[str, tuple[str, Callable[[CourseRow], str]]] = {
 def cohorts_by(rows: list[CourseRow], dimension: str) -> list[CohortFigures]:
     """The figures of each group of `rows` by `dimension` (month, indication, route, prescriber), in order."""
     _, key = DIMENSIONS[dimension]
+    if key is _month:  # the zone looked up once, not per course (tens of thousands)
+        key = partial(_month, zone=timezone.get_current_timezone())
     groups: dict[str, list[CourseRow]] = {}
     for row in rows:
         groups.setdefault(key(row), []).append(row)
