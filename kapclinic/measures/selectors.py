@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from kapclinic.accounts.models import User
@@ -131,12 +131,14 @@ def scored_responses(
     """The scored responses of `patient_ids` on `instruments`, a corrected one by its correction only, unordered:
     what every outcome reads (`scores_by_patient`; the cohort figures use it as a subquery). Callers have checked
     access."""
-    corrected = QuestionnaireResponse.objects.filter(corrects=OuterRef("pk"))
+    # NOT IN the (few) corrected ids, not NOT EXISTS per row: both databases read the corrected ids once and probe
+    # them in memory, where a correlated check costs an index search per score (a million for the cohort figures).
+    corrected = QuestionnaireResponse.objects.filter(corrects__isnull=False).values("corrects_id")
     return (
         QuestionnaireResponse.objects.filter(
             patient_id__in=patient_ids, instrument__in=instruments, total__isnull=False
         )
-        .exclude(Exists(corrected))
+        .exclude(pk__in=corrected)
         .order_by()
     )
 
