@@ -6,7 +6,7 @@ under 2 s on SQLite and PostgreSQL, in a number of queries that does not grow wi
         sh -c 'DATABASE_URL=$DATABASE_OWNER_URL python bench/outcomes.py'           # a throwaway PostgreSQL
 
 Loads the clinic in two steps (a tenth first, then the rest): synthetic patients, one signed course each with its
-first and last dose (an order, a ledger entry and an administration: what `course_doses` reads), and PHQ-9 totals
+first and last dose (an order, a ledger entry and an administration: what `dose_spans` reads), and PHQ-9 totals
 spread around the course (baseline, during, end, follow-ups). At each size it counts the queries of the director's
 figures (`course_rows`, overall and by start month) and asserts the two counts are equal, then times the call at
 full size (median and worst of --runs). Rows are written straight (bulk), not through the services: this measures
