@@ -190,8 +190,12 @@ def course_outcome(
     """Return the course's outcome on `instrument` from its scores (when, total) and the first and last dose."""
     if last_dose < first_dose:
         raise ValueError("The last dose cannot come before the first.")
-    baseline = baseline_score(points, first_dose)
-    end = end_of_course_score(points, last_dose)
+    return outcome_from_scores(instrument, baseline_score(points, first_dose), end_of_course_score(points, last_dose))
+
+
+def outcome_from_scores(instrument: Instrument, baseline: Score | None, end: Score | None) -> CourseOutcome:
+    """Return the course's outcome from its baseline and end-of-course scores as `baseline_score` and
+    `end_of_course_score` pick them (the cohort figures have the database pick them by the same windows)."""
     missing: list[str] = []
     if baseline is None:
         missing.append(f"No {instrument.name} in the 14 days before the first dose.")
@@ -317,13 +321,38 @@ def durability(
     a closed window with none is "missing" (never carried forward). Without a baseline or a response definition
     each measured point is "cannot tell".
     """
-    baseline = baseline_score(points, first_dose)
-    results: list[DurabilityPoint] = []
+    scores: list[Score | None] = []
+    for _, low, target, high in follow_up_windows(course_end):
+        in_window = [point for point in points if low <= point[0] <= high]
+        scores.append(min(in_window, key=lambda point: abs(point[0] - target)) if in_window else None)
+    return durability_from_scores(
+        instrument, baseline=baseline_score(points, first_dose), scores=scores, course_end=course_end, now=now
+    )
+
+
+def follow_up_windows(course_end: datetime) -> tuple[tuple[int, datetime, datetime, datetime], ...]:
+    """Return each follow-up's (months, window start, target, window end) after a course ending at `course_end`."""
+    windows = []
     for months, days in DURABILITY_WINDOWS:
         target = _months_after(course_end, months)
-        low, high = target - timedelta(days=days), target + timedelta(days=days)
-        in_window = [point for point in points if low <= point[0] <= high]
-        score = min(in_window, key=lambda point: abs(point[0] - target)) if in_window else None
+        windows.append((months, target - timedelta(days=days), target, target + timedelta(days=days)))
+    return tuple(windows)
+
+
+def durability_from_scores(
+    instrument: Instrument,
+    *,
+    baseline: Score | None,
+    scores: Sequence[Score | None],
+    course_end: datetime,
+    now: datetime,
+) -> tuple[DurabilityPoint, ...]:
+    """Return the follow-ups from the score each window holds (`durability` picks the one nearest the target;
+    the cohort figures have the database pick it the same way), in the order of `DURABILITY_WINDOWS`."""
+    if len(scores) != len(DURABILITY_WINDOWS):
+        raise ValueError("One score (or None) per follow-up window.")
+    results: list[DurabilityPoint] = []
+    for (months, low, _, high), score in zip(follow_up_windows(course_end), scores, strict=True):
         if score is None:
             status = "not yet due" if now <= high else "missing"
         elif baseline is None or instrument.response_rule is None:

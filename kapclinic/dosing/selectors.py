@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ObjectDoesNotExist
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, Max, Min, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -100,15 +100,32 @@ def course_doses(plan_ids: Collection[int] | QuerySet[TreatmentPlan]) -> dict[in
         .iterator(chunk_size=10_000)
     ):
         times.setdefault(plan_id, []).append(started)
-    to_come = dict(
+    to_come = dict(sessions_to_come(plans))
+    keys = wanted if wanted is not None else times.keys() | to_come.keys()
+    return {plan_id: CourseDoses(tuple(sorted(times.get(plan_id, []))), to_come.get(plan_id, 0)) for plan_id in keys}
+
+
+def sessions_to_come(plans: Any) -> QuerySet[DosingSession, tuple[int, int]]:
+    """(plan id, sessions not finished) of the plans with any, `plans` ids or a query of them (a subquery)."""
+    return (
         DosingSession.objects.filter(plan_id__in=plans)
         .exclude(state__in=[state.value for state in FINISHED])
         .values("plan_id")
         .annotate(n=Count("id"))
         .values_list("plan_id", "n")
     )
-    keys = wanted if wanted is not None else times.keys() | to_come.keys()
-    return {plan_id: CourseDoses(tuple(sorted(times.get(plan_id, []))), to_come.get(plan_id, 0)) for plan_id in keys}
+
+
+def dose_spans(plans: Any) -> QuerySet[Administration, tuple[int, datetime, datetime]]:
+    """(plan id, first dose, last dose) of the plans with a dose given, `plans` a query of their ids (a subquery):
+    the cohort figures summarise each course in the database from these (kapclinic/outcomes/course_summaries.py)."""
+    return (
+        Administration.objects.filter(session__plan_id__in=plans)
+        .order_by()
+        .values("session__plan_id")
+        .annotate(first=Min("started_at"), last=Max("started_at"))
+        .values_list("session__plan_id", "first", "last")
+    )
 
 
 def sessions_between(start: date, end: date) -> QuerySet[DosingSession]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from kapclinic.accounts.models import User
@@ -113,12 +113,8 @@ def scores_by_patient(
     correction only. For the outcome rules and cohorts (kapclinic/outcomes); callers have checked access.
     `patient_ids` may be a query of patient ids (a subquery: the cohorts' tens of thousands never travel as
     parameters)."""
-    corrected = QuestionnaireResponse.objects.filter(corrects=OuterRef("pk"))
     rows = (
-        QuestionnaireResponse.objects.filter(
-            patient_id__in=patient_ids, instrument__in=instruments, total__isnull=False
-        )
-        .exclude(Exists(corrected))
+        scored_responses(patient_ids, instruments)
         .order_by("submitted_at", "id")
         .values_list("patient_id", "instrument", "submitted_at", "total")
     )
@@ -127,6 +123,24 @@ def scores_by_patient(
         if total is not None:  # filtered above; the column allows it
             scores.setdefault((patient_id, instrument), []).append((at, total))
     return scores
+
+
+def scored_responses(
+    patient_ids: Collection[int] | QuerySet[Any], instruments: Collection[str]
+) -> QuerySet[QuestionnaireResponse]:
+    """The scored responses of `patient_ids` on `instruments`, a corrected one by its correction only, unordered:
+    what every outcome reads (`scores_by_patient`; the cohort figures use it as a subquery). Callers have checked
+    access."""
+    # NOT IN the (few) corrected ids, not NOT EXISTS per row: both databases read the corrected ids once and probe
+    # them in memory, where a correlated check costs an index search per score (a million for the cohort figures).
+    corrected = QuestionnaireResponse.objects.filter(corrects__isnull=False).values("corrects_id")
+    return (
+        QuestionnaireResponse.objects.filter(
+            patient_id__in=patient_ids, instrument__in=instruments, total__isnull=False
+        )
+        .exclude(pk__in=corrected)
+        .order_by()
+    )
 
 
 @dataclass(frozen=True)

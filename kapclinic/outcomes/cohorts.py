@@ -4,15 +4,16 @@ rates for everyone started and for completers, with 95 % Wilson intervals, time 
 The primary outcome is the PHQ-9 (outcomes.md section 3: report denominators; ITT and completers separately).
 A course is a signed plan with at least one dose; its start is its first dose. "All started" counts a course with
 no baseline or no end-of-course score as not responding (not evaluable, said as such, never imputed as a score);
-"completers" are the courses with both scores. A constant number of queries whatever the number of courses: the
-plans, their doses (two), the scores (one).
+"completers" are the courses with both scores. One query whatever the number of courses: the database summarises
+each course to the few scores the rules judge (`course_summaries`, issue 19 item 8).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
+from functools import partial
 from statistics import median
 
 from django.utils import timezone
@@ -23,9 +24,8 @@ from kapclinic.audit.services import access_event_record
 from kapclinic.clinical import outcomes as rules
 from kapclinic.clinical.instruments import INSTRUMENTS
 from kapclinic.dosing.models import Route
-from kapclinic.dosing.selectors import course_doses
 from kapclinic.errors import AccessDenied
-from kapclinic.measures.selectors import scores_by_patient
+from kapclinic.outcomes.course_summaries import course_summaries
 from kapclinic.outcomes.courses import PRIMARY
 from kapclinic.patients.access import on_care_team_of
 from kapclinic.plans.selectors import signed_plans
@@ -127,37 +127,32 @@ def course_rows(*, ctx: AuditContext, where: CohortFilter, now: datetime | None 
         plans = plans.filter(indication_code__istartswith=where.indication.strip())
     if where.clinician is not None:
         plans = plans.filter(signed_by_id=where.clinician) | plans.filter(therapist_id=where.clinician)
-    found = list(plans.values_list("pk", "patient_id", "route", "indication_code", "signed_by_id", "therapist_id"))
-    # The doses and scores of the same plans, by subquery: a constant number of queries, no list of ids.
-    doses = course_doses(plans)
     instrument = INSTRUMENTS[where.instrument]
-    scores = scores_by_patient(plans.order_by().values("patient_id"), [instrument.code])
+    zone = timezone.get_current_timezone()
     rows: list[CourseRow] = []
-    for plan_id, patient_id, route, indication, prescriber_id, therapist_id in found:
-        given = doses.get(plan_id)
-        if given is None or not given.dose_times:
-            continue
-        first, last = given.dose_times[0], given.dose_times[-1]
-        start = timezone.localdate(first)
+    for course in course_summaries(plans, instrument):
+        first, last = course.first_dose, course.last_dose
+        start = first.astimezone(zone).date()  # timezone.localdate, without looking the zone up per course
         if (where.start_from and start < where.start_from) or (where.start_to and start > where.start_to):
             continue
-        points = scores.get((patient_id, instrument.code), [])
-        outcome = rules.course_outcome(instrument, points, first_dose=first, last_dose=last)
-        days = rules.days_to_first_response(instrument, points, first) if outcome.baseline is not None else None
+        outcome = rules.outcome_from_scores(instrument, course.baseline, course.end)
+        responded = course.first_response if outcome.baseline is not None else None
         rows.append(
             CourseRow(
-                plan_id=plan_id,
-                patient_id=patient_id,
+                plan_id=course.plan_id,
+                patient_id=course.patient_id,
                 start=first,
-                route=route,
-                indication=indication,
-                prescriber_id=prescriber_id,
-                therapist_id=therapist_id,
-                finished=given.sessions_to_come == 0,
+                route=course.route,
+                indication=course.indication,
+                prescriber_id=course.prescriber_id,
+                therapist_id=course.therapist_id,
+                finished=course.sessions_to_come == 0,
                 outcome=outcome,
-                days_to_response=days,
-                follow_ups=rules.durability(instrument, points, first_dose=first, course_end=last, now=now),
-                relapsed=rules.relapse(instrument, points, first_dose=first).fires if outcome.response else None,
+                days_to_response=None if responded is None else (responded - first).days,  # as days_to_response
+                follow_ups=rules.durability_from_scores(
+                    instrument, baseline=course.baseline, scores=course.follow_ups, course_end=last, now=now
+                ),
+                relapsed=course.relapsed if outcome.response else None,
                 last=last,
             )
         )
@@ -219,8 +214,8 @@ _MEASURED = ("responding", "not responding")
 ROUTE_LABELS = dict(Route.choices)
 
 
-def _month(row: CourseRow) -> str:
-    return timezone.localdate(row.start).strftime("%Y-%m")
+def _month(row: CourseRow, zone: tzinfo | None = None) -> str:
+    return row.start.astimezone(zone or timezone.get_current_timezone()).strftime("%Y-%m")
 
 
 DIMENSIONS: dict[str, tuple[str, Callable[[CourseRow], str]]] = {
@@ -234,6 +229,8 @@ DIMENSIONS: dict[str, tuple[str, Callable[[CourseRow], str]]] = {
 def cohorts_by(rows: list[CourseRow], dimension: str) -> list[CohortFigures]:
     """The figures of each group of `rows` by `dimension` (month, indication, route, prescriber), in order."""
     _, key = DIMENSIONS[dimension]
+    if key is _month:  # the zone looked up once, not per course (tens of thousands)
+        key = partial(_month, zone=timezone.get_current_timezone())
     groups: dict[str, list[CourseRow]] = {}
     for row in rows:
         groups.setdefault(key(row), []).append(row)
