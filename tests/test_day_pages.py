@@ -13,6 +13,7 @@ from django.test.utils import CaptureQueriesContext
 
 from kapclinic.accounts.models import User
 from kapclinic.audit.context import AuditContext
+from kapclinic.clinical.session_states import SessionState
 from kapclinic.demo.sessions import sessions_counted, sessions_ensure
 from kapclinic.demo.synthetic import patients_ensure
 from kapclinic.dosing.models import DosingSession
@@ -93,9 +94,17 @@ def test_the_sessions_waiting_for_the_prescriber_start_from_the_state_index(clin
     sessions_ensure(staff=clinic, past=50, today=8, coming=0)
     assert sessions_waiting_for_prescriber(clinic["prescriber"])  # today's held and cleared sessions
     plan = _plan(_sessions_sql(lambda: sessions_waiting_for_prescriber(clinic["prescriber"])), driven_by_sessions=True)
-    assert "dosing_session_state_when" in plan
     if connection.vendor == "sqlite":  # not a walk through every session in time order
+        assert "dosing_session_state_when" in plan
         assert "SCAN dosing_dosingsession" not in plan
+    else:
+        # On a test's few rows PostgreSQL may as well start from the care team and probe each session by its key;
+        # which of the two it picked changed with the statistics earlier tests left on the other tables (CI, stops
+        # 25 to 27). Either way no session is read in a walk of the table, and the waiting sessions themselves
+        # (the subquery the selector hands it) come from the state index.
+        assert "Seq Scan on dosing_dosingsession" not in plan
+        waiting = DosingSession.objects.filter(state__in=[SessionState.HELD, SessionState.CLEARED]).values("pk")
+        assert "dosing_session_state_when" in _plan(_sessions_sql(lambda: list(waiting)), driven_by_sessions=True)
 
 
 def test_the_integration_sessions_due_start_from_each_patients_latest_discharge(clinic: dict[str, User]) -> None:
