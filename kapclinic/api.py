@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError
+from ninja.openapi.schema import OpenAPISchema
 from ninja.security import APIKeyCookie, HttpBearer
 
 from kapclinic.accounts.models import User
@@ -48,7 +49,30 @@ class SignedInSession(APIKeyCookie):
         return user
 
 
-api = NinjaAPI(
+class KapclinicApi(NinjaAPI):
+    """The API whose OpenAPI document is built once per process and path prefix, not on every request.
+
+    The document follows from the code alone (routers are mounted at import), and building it takes about a second:
+    /api/v1/openapi.json on every fetch cost that much CPU of a worker. The one document is shared: read it, never
+    change it (tests/test_openapi.py copies it before it edits).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._documents: dict[str, OpenAPISchema] = {}
+
+    def get_openapi_schema(
+        self, *, path_prefix: str | None = None, path_params: dict[str, Any] | None = None
+    ) -> OpenAPISchema:
+        if path_prefix is None:
+            path_prefix = self.get_root_path(path_params or {})
+        document = self._documents.get(path_prefix)
+        if document is None:  # two first requests at once may both build it: the same document, harmless
+            document = self._documents[path_prefix] = super().get_openapi_schema(path_prefix=path_prefix)
+        return document
+
+
+api = KapclinicApi(
     title="kapclinic API",
     version="1",
     urls_namespace="api",
