@@ -1,7 +1,8 @@
 """The chart cache: a chart is drawn once per change of its data, and concurrent renders never mix charts.
 
-Both server-side charts (the session's vital signs, a score trajectory) go through kapclinic.svgcharts.SVG_CACHE.
-The charts take pure inputs; only the last tests, of the two pages that show them, use the database.
+The session's vital signs (matplotlib) go through kapclinic.svgcharts.SVG_CACHE; a score trajectory is written as
+SVG text without matplotlib, cache or lock (tests/test_trajectories.py), and is here only as the other chart drawn
+at once. The charts take pure inputs; only the last test, of the page that shows them, uses the database.
 """
 
 from __future__ import annotations
@@ -23,9 +24,7 @@ from kapclinic.clinical.outcomes import trajectory
 from kapclinic.dosing import charts as vitals_charts
 from kapclinic.dosing.charts import ChartThreshold, VitalPoint, vitals_svg
 from kapclinic.dosing.session_services import vital_record
-from kapclinic.measures import charts as score_charts
 from kapclinic.measures.charts import trajectory_svg
-from kapclinic.measures.models import QuestionnaireResponse
 from kapclinic.patients.models import Patient
 from kapclinic.svgcharts import SVG_CACHE, SvgCache
 from tests.probes.dosing import _session
@@ -86,30 +85,19 @@ def test_vitals_chart_is_drawn_once_per_change_of_its_data(monkeypatch: pytest.M
     assert other_zone != first and len(draws) == 6 and "15:05" in other_zone  # clock times in the given zone
 
 
-def test_trajectory_chart_is_drawn_once_per_change_of_its_data(monkeypatch: pytest.MonkeyPatch) -> None:
-    draws = _count_draws(monkeypatch, score_charts)
-    first = _scores(20, 16, 11)
-    assert _scores(20, 16, 11) == first and len(draws) == 1
-    assert _scores(20, 16, 10) != first and len(draws) == 2  # a changed total
-    assert _scores(20, 16, 11, doses=(date(2026, 9, 9),)) != first and len(draws) == 3  # a dosing session
-    pcl5_points = [(START + timedelta(weeks=n), total) for n, total in enumerate((50, 38, 30))]
-    pcl5 = trajectory_svg(INSTRUMENTS["pcl5"], trajectory(INSTRUMENTS["pcl5"], pcl5_points), tz=TZ)
-    assert pcl5 != first and len(draws) == 4  # another instrument
-    assert _scores(20, 16, 11) == first and len(draws) == 4
-
-
 def test_a_fresh_drawing_gives_the_same_bytes_as_the_cached_one() -> None:
     # The cache must not be what makes the output deterministic: drawing again from nothing gives the same bytes.
+    # (A score chart is never cached: it is here as the other chart that must be deterministic.)
     vitals, scores = _vitals(130, 150, 186), _scores(20, 16, 11, 8, 4)
     SVG_CACHE.clear()
     assert _vitals(130, 150, 186) == vitals and _scores(20, 16, 11, 8, 4) == scores
 
 
 def test_a_cache_hit_waits_on_no_lock() -> None:
-    first = _scores(20, 16, 11)
+    first = _vitals(130, 150, 186)
     with svgcharts.RENDER_LOCK:  # a long drawing elsewhere holds the lock
         result: list[str] = []
-        thread = threading.Thread(target=lambda: result.append(_scores(20, 16, 11)))
+        thread = threading.Thread(target=lambda: result.append(_vitals(130, 150, 186)))
         thread.start()
         thread.join(timeout=10)
         assert not thread.is_alive() and result == [first]
@@ -196,31 +184,3 @@ def test_the_session_page_draws_its_chart_again_only_after_a_new_reading(
     vital_record(ctx=ctx, session_id=session.pk, values=values, measured_at=timezone.now())
     after = nurse.get(f"/dosing/sessions/{session.pk}/").content.decode()
     assert len(draws) == 2 and "2 readings from" in after
-
-
-def test_the_chart_page_draws_its_trajectories_again_only_after_a_new_score(
-    monkeypatch: pytest.MonkeyPatch, client_for: Any, personas: dict[str, User], team_patient: Patient
-) -> None:
-    def record(instrument: str, total: int, weeks: int) -> None:
-        QuestionnaireResponse.objects.create(
-            patient=team_patient,
-            instrument=instrument,
-            version="1",
-            total=total,
-            complete=True,
-            source="portal",
-            entered_by=personas["patient_user"],
-            submitted_at=START + timedelta(weeks=weeks),
-        )
-
-    record("phq9", 20, 0)
-    record("phq9", 14, 1)
-    record("gad7", 12, 0)
-    draws = _count_draws(monkeypatch, score_charts)
-    prescriber = client_for("prescriber")
-    first = prescriber.get(f"/patients/{team_patient.pk}/").content.decode()
-    assert len(draws) == 2 and 'id="trajectory-phq9-totals"' in first and 'id="trajectory-gad7-totals"' in first
-    assert prescriber.get(f"/patients/{team_patient.pk}/").status_code == 200 and len(draws) == 2
-    record("phq9", 9, 2)
-    after = prescriber.get(f"/patients/{team_patient.pk}/").content.decode()
-    assert len(draws) == 3 and "3 PHQ-9 scores" in after  # only the chart whose data changed
