@@ -1,10 +1,11 @@
-"""What every server-side chart (score trajectories, session vitals) shares: the cache of finished charts, one
-render lock, and the SVG clean-up that makes matplotlib's output safe to inline in a page and readable by screen
-readers.
+"""What the server-side charts share: for those drawn with matplotlib (session vitals, the cohort figures) the cache
+of finished charts, one render lock, and the SVG clean-up that makes matplotlib's output safe to inline in a page
+and readable by screen readers; for those written as SVG text (score trajectories) number and date-tick helpers.
 
-A chart is drawn once per change of its data: the finished SVG is kept in SVG_CACHE under a digest of exactly the
-inputs that drive the drawing (chart_key), so a page shown again with the same data costs a dictionary look-up
-and waits on no lock. Only a miss draws with matplotlib, under RENDER_LOCK.
+A matplotlib chart is drawn once per change of its data: the finished SVG is kept in SVG_CACHE under a digest of
+exactly the inputs that drive the drawing (chart_key), so a page shown again with the same data costs a dictionary
+look-up and waits on no lock. Only a miss draws with matplotlib, under RENDER_LOCK. A chart written as text takes
+about a millisecond, no lock and no cache (issue 15: "no process-wide lock on a request path").
 """
 
 from __future__ import annotations
@@ -84,8 +85,8 @@ class SvgCache:
         return key in self._entries
 
 
-# A session chart is about 70 kB and a score chart about 25 kB: at most some 10 MB per process. That holds the
-# charts of every session on screen and of the patients recently opened; an older one is simply drawn again.
+# A session chart is about 70 kB: at most some 11 MB per process. That holds the charts of every session on screen
+# and the cohort figures; an older one is simply drawn again.
 SVG_CACHE = SvgCache(maxsize=160)
 
 # The clinic's palette (static/kapclinic/kapclinic.css): body ink and muted axes.

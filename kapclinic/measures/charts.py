@@ -7,8 +7,9 @@ attribute (presentation attributes only: the page's Content-Security-Policy allo
 shaded and also labelled in words, and response and remission have their own marker shapes, so nothing relies on
 colour alone.
 
-No matplotlib (issue 15): writing the few shapes as text takes well under a millisecond and no lock, so a chart
-is simply written again on every request, and nothing is cached. Every text written goes through html.escape.
+No matplotlib (issue 15): writing the few shapes as text takes about a millisecond and no lock, so a chart is
+simply written again on every request, and nothing is cached (a cache would save that millisecond and hold
+10 kB a chart). Every text written goes through html.escape.
 """
 
 from __future__ import annotations
