@@ -1,6 +1,7 @@
-"""What the server-side charts share: for those drawn with matplotlib (session vitals, the cohort figures) the cache
-of finished charts, one render lock, and the SVG clean-up that makes matplotlib's output safe to inline in a page
-and readable by screen readers; for those written as SVG text (score trajectories) number and date-tick helpers.
+"""What the server-side charts share: for those drawn with matplotlib (the outcomes dashboard's cohort figures) the
+cache of finished charts, one render lock, and the SVG clean-up that makes matplotlib's output safe to inline in a
+page and readable by screen readers; for those written as SVG text (score trajectories, session vitals) number,
+text-width and date-tick helpers.
 
 A matplotlib chart is drawn once per change of its data: the finished SVG is kept in SVG_CACHE under a digest of
 exactly the inputs that drive the drawing (chart_key), so a page shown again with the same data costs a dictionary
@@ -85,8 +86,8 @@ class SvgCache:
         return key in self._entries
 
 
-# A session chart is about 70 kB: at most some 11 MB per process. That holds the charts of every session on screen
-# and the cohort figures; an older one is simply drawn again.
+# A cohort chart is some tens of kB: at most a few MB per process, and the dashboard shows few. An older one is simply
+# drawn again.
 SVG_CACHE = SvgCache(maxsize=160)
 
 # The clinic's palette (static/kapclinic/kapclinic.css): body ink and muted axes.
@@ -176,7 +177,8 @@ def _styles_as_attributes(svg: str) -> str:
     return _STYLE_ATTRIBUTE.sub(attributes, svg)
 
 
-# Charts written as SVG text directly (no matplotlib, no lock): the score trajectory. What they share follows.
+# Charts written as SVG text directly (no matplotlib, no lock): score trajectories, session vitals. What they share
+# follows.
 
 # The fonts the charts name; DejaVu Sans is what matplotlib drew with, Verdana has near the same widths.
 FONT_FAMILY = "DejaVu Sans, Verdana, Arial, sans-serif"
