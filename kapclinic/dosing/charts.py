@@ -54,7 +54,7 @@ _DOSE_DASH = "12.13 4.33 2.6 4.33"
 _HR_DOTS = "2.56 3.41"
 _LINE_WIDTH = "2.13"
 _TICK = 4
-_PANEL_GAP_TOP = _TOP + _BP_H + _GAP  # the SpO₂ panel's top edge
+_SPO2_TOP = _TOP + _BP_H + _GAP  # the SpO₂ panel's top edge
 _PLOT_RIGHT = _LEFT + _PLOT_W
 
 Series = Literal["bp", "systolic", "diastolic", "hr", "spo2"]
@@ -289,7 +289,7 @@ class _Chart:
         low, high = _top_range(top_values + [t.value for t in self.bp_lines])
         self.top = _Panel(_TOP, _BP_H, low, high)
         low, high = _spo2_range([p.spo2 for p in points if p.spo2 is not None] + [t.value for t in self.spo2_lines])
-        self.bottom = _Panel(_PANEL_GAP_TOP, _SPO2_H, low, high)
+        self.bottom = _Panel(_SPO2_TOP, _SPO2_H, low, high)
         # Markers shrink a little for a long session, so 60 readings over three hours stay apart (matplotlib's 6 and
         # 4.5 pt).
         self.size = 8.0 if len(points) <= 24 else 6.0
@@ -581,14 +581,11 @@ def _x_range(moments: list[datetime], tz: tzinfo) -> tuple[datetime, datetime]:
 def _time_ticks(start: datetime, end: datetime, tz: tzinfo) -> list[tuple[datetime, str]]:
     """Ticks on round clock times in `tz`, at most about eight of them, each with its "HH:MM"."""
     minutes = (end.timestamp() - start.timestamp()) / 60
-    grid: tuple[int, int] | None = None  # (step in minutes, minutes of the hour or hours of the day it counts in)
-    for step in (5, 10, 15, 20, 30, 60, 120, 180, 240, 360, 720):
-        if minutes / step <= 8:
-            grid = (step, 60 if step < 60 else 24 * 60)
-            break
-    if grid is None:  # a session over days: the date axis of the score chart
+    # Steps that divide the hour, or the day: every tick falls on a round time (matplotlib's MinuteLocator and
+    # HourLocator, as the chart had them).
+    step = next((n for n in (5, 10, 15, 20, 30, 60, 120, 180, 240, 360, 720) if minutes / n <= 8), None)
+    if step is None:  # a session over days: the date axis of the score chart
         return [(tick.at, tick.label) for tick in date_ticks(start, end, tz, most=8)[0]]
-    step, _ = grid
     local = start.astimezone(tz)
     if step < 60:
         moment = local.replace(minute=local.minute - local.minute % step, second=0, microsecond=0)
@@ -596,7 +593,7 @@ def _time_ticks(start: datetime, end: datetime, tz: tzinfo) -> list[tuple[dateti
         hours = step // 60
         moment = local.replace(hour=local.hour - local.hour % hours, minute=0, second=0, microsecond=0)
     ticks = []
-    # Wall-clock steps (step divides the hour, or the day): every tick a round time; compared by timestamp.
+    # Wall-clock steps, compared by timestamp (datetimes sharing a tzinfo compare by wall clock across DST).
     while moment.timestamp() <= end.timestamp():
         if moment.timestamp() >= start.timestamp():
             ticks.append((moment, f"{moment:%H:%M}"))
