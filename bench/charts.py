@@ -2,9 +2,10 @@
 
     PYTHONPATH=$PWD KAPCLINIC_DEBUG=true python bench/charts.py [--renders 30] [--threads 4]
 
-For each chart: the median and p95 of `--renders` cold renders (the chart cache emptied before each, so
-matplotlib draws every time) and of as many warm ones (the same data again, served from the cache), in
-milliseconds; then `--threads` threads rendering at once, warm, to show a cache hit waits on no lock.
+For each chart: the median and p95 of `--renders` cold renders (the chart cache emptied before each, which a
+matplotlib chart would draw again) and of as many warm ones (the same data again), in
+milliseconds; then `--threads` threads rendering at once. Both charts are now written as SVG text with no cache
+and no lock (issue 15): cold and warm are the same work, and the threads wait on nothing.
 The data are fixed: a three-hour session (60 readings, five threshold lines, a dose) and a PHQ-9 course
 (ten scores over ten weeks, four dosing dates).
 """
@@ -80,7 +81,7 @@ def main() -> None:
     django.setup()
     charts = _charts()
     for render in charts.values():
-        render()  # load matplotlib and its font cache once, outside the timings
+        render()  # import and warm up once, outside the timings
     for name, render in charts.items():
         cold, warm = [], []
         for _ in range(args.renders):

@@ -1,10 +1,12 @@
-"""What every server-side chart (score trajectories, session vitals) shares: the cache of finished charts, one
-render lock, and the SVG clean-up that makes matplotlib's output safe to inline in a page and readable by screen
-readers.
+"""What the server-side charts share: for those drawn with matplotlib (the outcomes dashboard's cohort figures) the
+cache of finished charts, one render lock, and the SVG clean-up that makes matplotlib's output safe to inline in a
+page and readable by screen readers; for those written as SVG text (score trajectories, session vitals) number,
+text-width and date-tick helpers.
 
-A chart is drawn once per change of its data: the finished SVG is kept in SVG_CACHE under a digest of exactly the
-inputs that drive the drawing (chart_key), so a page shown again with the same data costs a dictionary look-up
-and waits on no lock. Only a miss draws with matplotlib, under RENDER_LOCK.
+A matplotlib chart is drawn once per change of its data: the finished SVG is kept in SVG_CACHE under a digest of
+exactly the inputs that drive the drawing (chart_key), so a page shown again with the same data costs a dictionary
+look-up and waits on no lock. Only a miss draws with matplotlib, under RENDER_LOCK. A chart written as text takes
+about a millisecond, no lock and no cache (issue 15: "no process-wide lock on a request path").
 """
 
 from __future__ import annotations
@@ -15,8 +17,12 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta, tzinfo
 from html import escape
 from typing import TYPE_CHECKING, Any
+
+from kapclinic.clinical.wording import day_text
 
 if TYPE_CHECKING:
     from matplotlib.typing import RcKeyType
@@ -80,8 +86,8 @@ class SvgCache:
         return key in self._entries
 
 
-# A session chart is about 70 kB and a score chart about 25 kB: at most some 10 MB per process. That holds the
-# charts of every session on screen and of the patients recently opened; an older one is simply drawn again.
+# A cohort chart is some tens of kB: at most a few MB per process, and the dashboard shows few. An older one is simply
+# drawn again.
 SVG_CACHE = SvgCache(maxsize=160)
 
 # The clinic's palette (static/kapclinic/kapclinic.css): body ink and muted axes.
@@ -169,3 +175,134 @@ def _styles_as_attributes(svg: str) -> str:
         return "".join(pairs)
 
     return _STYLE_ATTRIBUTE.sub(attributes, svg)
+
+
+# Charts written as SVG text directly (no matplotlib, no lock): score trajectories, session vitals. What they share
+# follows.
+
+# The fonts the charts name; DejaVu Sans is what matplotlib drew with, Verdana has near the same widths.
+FONT_FAMILY = "DejaVu Sans, Verdana, Arial, sans-serif"
+
+
+def number(value: float) -> str:
+    """Return a coordinate as SVG text: two decimals at most, no trailing zeros (the same value, the same bytes)."""
+    text = f"{value:.2f}".rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+def text_width(text: str, size: float) -> float:
+    """Return about how wide `text` is at font size `size`, in the same units, erring wide.
+
+    The widths are DejaVu Sans's in em (its advance widths over 2048 units), by class of character: a chart only
+    needs them to lay out a legend, and the browser may pick Verdana (as wide) or Arial (narrower) instead.
+    """
+    em = 0.0
+    for char in text:
+        if char in " .,:;'|!":
+            em += 0.32
+        elif char in "ijlft()[]-/rI":
+            em += 0.4
+        elif char in "mwMW%@\N{GREATER-THAN OR EQUAL TO}\N{LESS-THAN OR EQUAL TO}\N{EN DASH}\N{EM DASH}":
+            em += 0.96
+        elif char.isupper():
+            em += 0.74
+        else:
+            em += 0.64  # digits and the other lower-case letters
+    return em * size
+
+
+@dataclass(frozen=True)
+class DateTick:
+    """One tick of a time axis: where (an aware datetime) and its words in the clinic's time zone."""
+
+    at: datetime
+    label: str
+
+
+# Tick steps from the finest to the coarsest, as matplotlib's AutoDateLocator picks them: days fall on the same
+# days of every month (1, 8, 15, 22, 29 for a week), months on the same months of every year.
+_STEPS: tuple[tuple[str, int], ...] = (
+    *(("hour", n) for n in (1, 2, 3, 4, 6, 12)),
+    *(("day", n) for n in (1, 2, 3, 4, 7, 14)),
+    *(("month", n) for n in (1, 2, 3, 4, 6)),
+    *(("year", n) for n in (1, 2, 5, 10, 20, 50, 100)),
+)
+
+
+_UNIT_HOURS = {"hour": 1, "day": 24, "month": 24 * 28, "year": 24 * 365}
+
+# Ticks on the same days of every month, as matplotlib's: 1, 8, 15, 22 for a week, 1 and 15 for a fortnight, and
+# for shorter steps every step-th day from the 1st but none closer than half a step to the next month's 1st (no
+# "Aug 31" crowding "Sep 1").
+_MONTH_DAYS = {7: (1, 8, 15, 22), 14: (1, 15)}
+
+
+def date_ticks(start: datetime, end: datetime, tz: tzinfo, *, most: int = 7) -> tuple[list[DateTick], str]:
+    """Return the ticks between `start` and `end` in time zone `tz`, at most `most`, and the axis's offset words.
+
+    The finest step that gives no more than `most` ticks wins. Labels are short ("Sep 8", "Oct", "14:00"); the
+    offset says what they leave out (the year, or the day of clock times), as matplotlib's ConciseDateFormatter.
+    """
+    first, last = start.astimezone(tz), end.astimezone(tz)
+    hours = (last.timestamp() - first.timestamp()) / 3600
+    for unit, step in _STEPS:
+        # A step that would give twice too many ticks even at its widest spacing is not tried (a month is 28 days).
+        if hours / (_UNIT_HOURS[unit] * step) > 2 * most:
+            continue
+        moments = _moments(unit, step, first, last, tz, most)
+        if moments is not None:
+            break
+    else:  # pragma: no cover - a century per tick covers any span a chart is given
+        return [], ""
+    ticks = [DateTick(moment, _tick_label(unit, moment)) for moment in moments]
+    years = sorted({moment.year for moment in moments} or {first.year})
+    year_words = str(years[0]) if len(years) == 1 else f"{years[0]}\N{EN DASH}{years[-1]}"
+    if unit == "hour":
+        offset = day_text(moments[0] if moments else first)
+    elif unit == "year":
+        offset = ""
+    else:
+        offset = year_words
+    return ticks, offset
+
+
+def _moments(unit: str, step: int, first: datetime, last: datetime, tz: tzinfo, most: int) -> list[datetime] | None:
+    """The local wall-clock moments of one step between first and last, or None when there are more than `most`."""
+    found: list[datetime] = []
+    if unit == "hour":
+        day = first.date()
+        while day <= last.date():
+            found.extend(datetime.combine(day, time(hour), tzinfo=tz) for hour in range(0, 24, step))
+            day += timedelta(days=1)
+    elif unit == "day":
+        day = first.date()
+        while day <= last.date():
+            if day.day in _MONTH_DAYS.get(step, ()) or (
+                step < 7 and (day.day - 1) % step == 0 and day.day + step / 2 <= 31
+            ):
+                found.append(datetime.combine(day, time(0), tzinfo=tz))
+            day += timedelta(days=1)
+    elif unit == "month":
+        year, month = first.year, first.month
+        while (year, month) <= (last.year, last.month):
+            if (month - 1) % step == 0:
+                found.append(datetime(year, month, 1, tzinfo=tz))
+            year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    else:
+        found.extend(
+            datetime(year, 1, 1, tzinfo=tz) for year in range(first.year - first.year % step, last.year + 1, step)
+        )
+    # Compared by timestamp: two datetimes with the same tzinfo would be compared by wall clock, across a DST change.
+    low, high = first.timestamp(), last.timestamp()
+    inside = [moment for moment in found if low <= moment.timestamp() <= high]
+    return inside if len(inside) <= most else None
+
+
+def _tick_label(unit: str, moment: datetime) -> str:
+    if unit == "hour":
+        return f"{moment:%b} {moment.day}" if moment.hour == 0 else f"{moment:%H:%M}"
+    if unit == "day":
+        return f"{moment:%b} {moment.day}"
+    if unit == "month":
+        return str(moment.year) if moment.month == 1 else f"{moment:%b}"
+    return str(moment.year)

@@ -359,11 +359,10 @@ def _bodies(world: RouteWorld, patient: PatientObjects) -> dict[str, dict[str, o
 def world(django_db_setup: None, django_db_blocker: Any) -> Iterator[RouteWorld]:
     """One world for the whole module, rolled back at its end; each test rolls back its own changes."""
     with django_db_blocker.unblock(), pytest.MonkeyPatch.context() as patch:
-        # Printing and charts take a third of a second each and come after the access check: the walk gets the
-        # print template's HTML instead of the PDF (so the leak check reads it) and no chart drawing.
+        # Printing takes a third of a second and comes after the access check: the walk gets the print template's
+        # HTML instead of the PDF (so the leak check reads it). The charts are written as SVG text in a few
+        # milliseconds, so the walk writes them.
         patch.setattr("kapclinic.pdf.pdf_from_html", lambda html: html.encode())
-        patch.setattr("kapclinic.measures.charts.trajectory_svg", lambda *args, **kwargs: "<svg></svg>")
-        patch.setattr("kapclinic.dosing.session_views.vitals_svg", lambda *args, **kwargs: "<svg></svg>")
         outer = transaction.atomic()
         outer.__enter__()
         try:

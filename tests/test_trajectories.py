@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import re
+import subprocess
+import sys
+import threading
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 from zoneinfo import ZoneInfo
@@ -12,12 +18,15 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.template.loader import render_to_string
 
+from kapclinic import svgcharts
 from kapclinic.accounts.models import User
 from kapclinic.clinical.instruments import PCL5, PHQ9
+from kapclinic.clinical.instruments.scoring import Band
 from kapclinic.clinical.outcomes import trajectory
 from kapclinic.measures.charts import trajectory_svg, trajectory_table
 from kapclinic.measures.trajectories import trajectories_for_patient
 from kapclinic.patients.models import Patient
+from kapclinic.svgcharts import date_ticks
 from tests.probes.records import response_make
 
 NEW_YORK = "America/New_York"
@@ -126,6 +135,113 @@ def test_svg_is_accessible_labelled_and_well_formed() -> None:
     assert "Response (≥50% drop)" in texts and "Remission (≤4)" in texts
     assert "Sep 8" in texts and "Sep 22" in texts
     assert "<style" not in svg and "<?xml" not in svg and "<metadata" not in svg
+    assert " style=" not in svg  # presentation attributes only: the page's CSP allows no inline style
+
+
+def _group(root: ElementTree.Element, name: str) -> ElementTree.Element:
+    found = root.find(f".//{SVG}g[@id='trajectory-phq9-{name}']")
+    assert found is not None, name
+    return found
+
+
+def test_svg_has_one_point_per_score_with_its_words_the_bands_and_the_doses() -> None:
+    svg = _phq9_svg(20, 16, 11, 8, 4, doses=(date(2026, 9, 3), datetime(2026, 9, 10, 15, 30, tzinfo=UTC)))
+    root = ElementTree.fromstring(svg)  # noqa: S314  # our own output
+    points = _group(root, "totals").findall(f"{SVG}circle")
+    assert [point.findtext(f"{SVG}title") for point in points] == [
+        "20 (severe) on Sep 1, 2026: baseline, not in remission",
+        "16 (moderately severe) on Sep 8, 2026: no response, not in remission",
+        "11 (moderate) on Sep 15, 2026: no response, not in remission",  # 45% below the baseline, 50% needed
+        "8 (mild) on Sep 22, 2026: response, not in remission",
+        "4 (none/minimal) on Sep 29, 2026: response, remission",
+    ]
+    # Later is further right, higher is further up: the points follow the scores.
+    xs = [float(point.get("cx") or 0) for point in points]
+    ys = [float(point.get("cy") or 0) for point in points]
+    assert xs == sorted(xs) and ys == sorted(ys)
+    bands = _group(root, "bands")
+    assert len(bands.findall(f"{SVG}rect")) == len(PHQ9.bands) == 5
+    captions = ["".join(text.itertext()) for text in bands.iter(f"{SVG}text")]
+    assert captions[0] == "none/minimal (0\N{EN DASH}4)" and captions[-1] == "severe (20\N{EN DASH}27)"
+    doses = [_group(root, f"dose-{n}") for n in (1, 2)]
+    assert [dose.findtext(f"{SVG}title") for dose in doses] == [
+        "Dosing session, Sep 3, 2026",
+        "Dosing session, Sep 10, 2026, 11:30",  # a datetime at its own time, in the clinic's zone
+    ]
+    assert all(dose.find(f"{SVG}line") is not None for dose in doses)
+    assert len(_group(root, "response").findall(f"{SVG}rect")) == 2
+    (star,) = _group(root, "remission").findall(f"{SVG}polygon")
+    assert star.findtext(f"{SVG}title") == "4 (none/minimal) on Sep 29, 2026: response, remission"
+    legend = " ".join("".join(text.itertext()) for text in _group(root, "legend").iter(f"{SVG}text"))
+    assert legend == "Total score Dosing session Response (≥50% drop) Remission (≤4)"
+
+
+def test_svg_escapes_every_text() -> None:
+    hostile = '<script>alert(1)</script> & "quotes"'
+    instrument = dataclasses.replace(
+        PHQ9, code='x"><script>', name=hostile, bands=(Band(0, 9, hostile), Band(10, 27, "high"))
+    )
+    points = [(START, 20), (START + timedelta(weeks=1), 8)]
+    svg = trajectory_svg(instrument, trajectory(instrument, points), tz=ZoneInfo(NEW_YORK))
+    assert "<script" not in svg
+    root = ElementTree.fromstring(svg)  # noqa: S314  # still well formed
+    assert not [node for node in root.iter() if node.tag.endswith("script")]
+    assert root.findtext(f"{SVG}title") == f"{hostile} scores over time"
+    texts = " ".join("".join(node.itertext()) for node in root.iter(f"{SVG}text"))
+    assert f"{hostile} · Total score" in texts and "<script>alert(1)</script>" in texts  # as text, not markup
+    assert root.get("aria-labelledby") == 'trajectory-x"><script>-title trajectory-x"><script>-desc'
+
+
+def test_svg_takes_no_lock_and_loads_no_matplotlib() -> None:
+    expected = _phq9_svg(20, 16, 11)
+    with svgcharts.RENDER_LOCK:  # a matplotlib chart being drawn elsewhere holds the lock
+        result: list[str] = []
+        thread = threading.Thread(target=lambda: result.append(_phq9_svg(20, 16, 11)))
+        thread.start()
+        thread.join(timeout=10)
+        assert not thread.is_alive() and result == [expected]
+    # The chart page's imports: a page with scores no longer pays matplotlib's second of loading.
+    check = "import sys, kapclinic.measures.charts, kapclinic.measures.trajectories; print('matplotlib' in sys.modules)"
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "kapclinic.settings"}
+    ran = subprocess.run(  # noqa: S603  # our own interpreter and a fixed script
+        [sys.executable, "-c", f"import django; django.setup(); {check}"],
+        capture_output=True, text=True, check=True, env=env, cwd=Path(__file__).resolve().parent.parent,
+    )  # fmt: skip
+    assert ran.stdout.strip() == "False"
+
+
+def test_date_ticks_fall_on_the_clinics_days() -> None:
+    tz = ZoneInfo(NEW_YORK)
+    # Weekly scores over a month: the 1st, 8th, 15th and 22nd, at midnight in New York (04:00 UTC in September).
+    ticks, offset = date_ticks(datetime(2026, 8, 30, tzinfo=UTC), datetime(2026, 10, 1, 12, tzinfo=UTC), tz)
+    assert [t.label for t in ticks] == ["Sep 1", "Sep 8", "Sep 15", "Sep 22", "Oct 1"] and offset == "2026"
+    assert ticks[0].at.astimezone(UTC) == datetime(2026, 9, 1, 4, tzinfo=UTC)
+    # Across the end of daylight saving time (Nov 1): each tick is still local midnight.
+    ticks, _ = date_ticks(datetime(2026, 10, 20, tzinfo=UTC), datetime(2026, 11, 20, tzinfo=UTC), tz)
+    assert [t.at.astimezone(UTC).hour for t in ticks] == [4, 4, 5, 5] and ticks[1].label == "Nov 1"
+    # Months over a year, the new year named; clock times within a day, the day as the offset.
+    ticks, offset = date_ticks(datetime(2026, 5, 20, tzinfo=UTC), datetime(2027, 3, 10, tzinfo=UTC), tz)
+    assert [t.label for t in ticks] == ["Jul", "Sep", "Nov", "2027", "Mar"] and offset == "2026\N{EN DASH}2027"
+    ticks, offset = date_ticks(datetime(2026, 9, 1, 13, tzinfo=UTC), datetime(2026, 9, 1, 20, tzinfo=UTC), tz)
+    assert [t.label for t in ticks] == ["10:00", "12:00", "14:00", "16:00"]  # 09:00 to 16:00 in New York
+    assert offset == "Sep 1, 2026"
+    # Never an "Aug 31" next to "Sep 1".
+    ticks, _ = date_ticks(datetime(2026, 8, 29, tzinfo=UTC), datetime(2026, 9, 17, tzinfo=UTC), tz)
+    assert "Aug 31" not in [t.label for t in ticks]
+
+
+def test_chart_page_shows_a_new_score_at_once(
+    client_for: Any, personas: dict[str, User], team_patient: Patient
+) -> None:
+    _record(team_patient, personas["patient_user"], "phq9", 20, 14)
+    _record(team_patient, personas["patient_user"], "gad7", 12)
+    prescriber = client_for("prescriber")
+    first = prescriber.get(f"/patients/{team_patient.pk}/").content.decode()
+    assert 'id="trajectory-phq9-totals"' in first and 'id="trajectory-gad7-totals"' in first
+    assert "2 PHQ-9 scores" in first
+    response_make(team_patient, personas["patient_user"], 9, source="portal", submitted_at=START + timedelta(weeks=2))
+    after = prescriber.get(f"/patients/{team_patient.pk}/").content.decode()
+    assert "3 PHQ-9 scores" in after and "<title>9 (mild) on Sep 15, 2026: response" in after
 
 
 def test_remission_marker_only_when_a_total_is_in_remission() -> None:
@@ -145,9 +261,9 @@ def test_two_charts_on_one_page_share_no_ids() -> None:
     pcl5 = trajectory_svg(PCL5, trajectory(PCL5, points), tz=ZoneInfo(NEW_YORK))
     ids = re.findall(r'\bid="([^"]+)"', _phq9_svg(20, 4) + pcl5)
     assert ids and [name for name, count in Counter(ids).items() if count > 1] == []
-    # Every internal reference points at an id in the same chart.
+    # Every internal reference, if any, points at an id in the same chart.
     refs = re.findall(r'(?:href="#|url\(#)([^")]+)', pcl5)
-    assert refs and set(refs) <= set(ids)
+    assert set(refs) <= set(ids)
 
 
 def test_instrument_without_bands_or_remission() -> None:

@@ -1,48 +1,34 @@
-"""Draw a dosing session's vital signs as a server-side SVG time line (matplotlib), in the score chart's style.
+"""Draw a dosing session's vital signs as a server-side SVG time line, written directly as text, in the score chart's
+style.
 
 Two panels share the clock-time axis: blood pressure and heart rate on top (both on one mmHg/beats-per-minute
-scale, as on an anaesthesia record), SpO₂ below. Like kapclinic.measures.charts the SVG is deterministic (fixed
-hash salt, no date in the metadata), its ids are prefixed (two charts on one page must not share ids), and it
-carries a <title> and <desc> for screen readers. Nothing relies on colour alone: systolic ▼, diastolic ▲, heart
+scale, as on an anaesthesia record), SpO₂ below. Like kapclinic.measures.charts the SVG is deterministic (the same
+data, the same bytes), its ids are prefixed (two charts on one page must not share ids), it carries a <title> and
+<desc> for screen readers and a <title> on every reading, and it has no style attribute (presentation attributes
+only, for the page's Content-Security-Policy). Nothing relies on colour alone: systolic ▼, diastolic ▲, heart
 rate ● on a dotted line and SpO₂ ■ have their own shapes, threshold lines are dashed and labelled in words, and
 the dose is a dash-dot line labelled "Dose".
 
 Inputs are plain values (VitalPoint, ChartThreshold), so this module imports no Django model and its tests need
-no database. The chart is drawn once per change of those inputs: the finished SVG is kept in
-kapclinic.svgcharts.SVG_CACHE, so the session screen shown again without a new reading does not draw.
+no database. No matplotlib (issue 15): a three-hour session's chart is written in a few milliseconds without a
+lock, so it is written again on every request and not cached. Every text written goes through html.escape.
 """
 
 from __future__ import annotations
 
-import io
 import math
 import re
 import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta, tzinfo
-from typing import Any, Literal
+from datetime import date, datetime, time, timedelta, tzinfo
+from html import escape
+from itertools import pairwise
+from typing import Literal
 
-import matplotlib
-import numpy as np
-
-# Agg: never a GUI backend on a server. pyplot is not used at all (a Figure per render keeps no global state).
-matplotlib.use("Agg")
-
-from matplotlib import dates as mdates
-from matplotlib.axes import Axes
-from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
-from matplotlib.ticker import MaxNLocator, MultipleLocator, NullFormatter, NullLocator
-from matplotlib.transforms import blended_transform_factory
-
-# rcParams are process-wide: this chart and the score chart take the same lock, so that neither one's settings
-# (and hash salt) can leak into the other's render when both are drawn at once on different threads. Only a
-# drawing takes it: a chart already drawn for the same inputs comes from SVG_CACHE.
-from kapclinic.svgcharts import INK, RENDER_LOCK, SVG_CACHE, chart_key, chart_style, inline_svg
+from kapclinic.svgcharts import FONT_FAMILY, INK, MUTED, date_ticks, number, text_width
 
 WIDTH_PX, HEIGHT_PX = 720, 360
-_PX_PER_INCH = 96  # CSS pixels; the SVG is written in points (72 per inch), so 720 px = 540 pt
 # Margins in pixels: y tick labels and axis label on the left, threshold labels on the right, legend on top,
 # clock times at the bottom; _GAP separates the two panels, which split the rest 2:1.
 _LEFT, _RIGHT, _TOP, _BOTTOM, _GAP = 56, 146, 34, 30, 16
@@ -60,11 +46,16 @@ _THRESHOLD = "#a86b00"
 _DOSE = "#505a66"
 _GRID = "#e3e7ec"
 
-_THRESHOLD_DASH = (0, (5, 3))
-_DOSE_DASH = (0, (7, 2.5, 1.5, 2.5))
-_HR_DOTS = (0, (1.2, 1.6))
-
-_RC = chart_style("kapclinic-vitals")
+# Sizes in CSS pixels, as the matplotlib chart had them in points (x 4/3). Dashes are matplotlib's, scaled by the
+# line width: (5, 3) at 1.1 pt, (7, 2.5, 1.5, 2.5) at 1.3 pt, dots (1.2, 1.6) at 1.6 pt.
+_TEXT, _SMALL = 12.67, 11.33
+_THRESHOLD_DASH = "7.33 4.4"
+_DOSE_DASH = "12.13 4.33 2.6 4.33"
+_HR_DOTS = "2.56 3.41"
+_LINE_WIDTH = "2.13"
+_TICK = 4
+_SPO2_TOP = _TOP + _BP_H + _GAP  # the SpO₂ panel's top edge
+_PLOT_RIGHT = _LEFT + _PLOT_W
 
 Series = Literal["bp", "systolic", "diastolic", "hr", "spo2"]
 _SERIES: frozenset[str] = frozenset(("bp", "systolic", "diastolic", "hr", "spo2"))
@@ -133,34 +124,7 @@ def vitals_svg(
     if dose_at is not None and dose_at.utcoffset() is None:
         raise ValueError("dose_at must be an aware datetime.")
     ordered = sorted(points, key=lambda point: point.at)
-    thresholds = tuple(thresholds)
-    # Drawn once per change of the data: a session screen shown again with no new reading is a cache hit.
-    key = chart_key("vitals", ordered, thresholds, dose_at, tz, id_prefix)
-    return SVG_CACHE.get_or_draw(key, lambda: _render(ordered, thresholds, dose_at, tz, id_prefix))
-
-
-def _render(
-    ordered: list[VitalPoint],
-    thresholds: tuple[ChartThreshold, ...],
-    dose_at: datetime | None,
-    tz: tzinfo,
-    id_prefix: str,
-) -> str:
-    with RENDER_LOCK, matplotlib.rc_context(_RC):
-        figure = _draw(ordered, thresholds, dose_at, tz)
-        buffer = io.StringIO()
-        # No metadata at all: the date would make every render differ, and the rest says nothing useful.
-        figure.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None, "Format": None, "Type": None})
-    summary = vitals_summary(ordered, thresholds, tz=tz, dose_at=dose_at)
-    return inline_svg(
-        buffer.getvalue(),
-        id_prefix=id_prefix,
-        css_class="vitals-chart",
-        width=WIDTH_PX,
-        height=HEIGHT_PX,
-        title="Vital signs during the dosing session",
-        description=summary,
-    )
+    return _Chart(ordered, tuple(thresholds), dose_at, tz, id_prefix).svg()
 
 
 def vitals_summary(
@@ -265,164 +229,298 @@ def _number(value: float) -> str:
     return f"{value:g}"
 
 
-def _draw(
-    points: list[VitalPoint], thresholds: Sequence[ChartThreshold], dose_at: datetime | None, tz: tzinfo
-) -> Figure:
-    figure = Figure(figsize=(WIDTH_PX / _PX_PER_INCH, HEIGHT_PX / _PX_PER_INCH), facecolor="white")
-    top = figure.add_axes(_box(_BOTTOM + _SPO2_H + _GAP, _BP_H))
-    bottom = figure.add_axes(_box(_BOTTOM, _SPO2_H), sharex=top)
+@dataclass(frozen=True)
+class _Panel:
+    """One panel: its top edge and height in pixels and the values at its bottom and top edge."""
 
-    moments = [point.at for point in points] + ([dose_at] if dose_at is not None else [])
-    start, end = _x_range(moments, tz)
-    bottom.set_xlim(start, end)  # type: ignore[arg-type]  # matplotlib converts datetimes through its units registry
+    top: float
+    height: float
+    low: float
+    high: float
 
-    bp_lines = [t for t in thresholds if t.series != "spo2"]
-    spo2_lines = [t for t in thresholds if t.series == "spo2"]
-    # Without readings, a usual span (40 to 180) keeps the panel from fitting the threshold lines alone.
-    top_values = [v for p in points for v in (p.systolic, p.diastolic, p.heart_rate) if v is not None] or [40, 180]
-    top.set_ylim(*_top_range(top_values + [t.value for t in bp_lines]))
-    bottom.set_ylim(*_spo2_range([p.spo2 for p in points if p.spo2 is not None] + [t.value for t in spo2_lines]))
-    top.yaxis.set_major_locator(MultipleLocator(20 if top.get_ylim()[1] - top.get_ylim()[0] <= 160 else 40))
-    bottom.yaxis.set_major_locator(MaxNLocator(nbins=3, steps=[1, 2, 5, 10], integer=True))
+    @property
+    def bottom(self) -> float:
+        return self.top + self.height
 
-    for ax in (top, bottom):
-        ax.spines[["top", "right"]].set_visible(False)
-        ax.tick_params(length=3)
-        ax.grid(True, color=_GRID, linewidth=0.7, zorder=0)
-        ax.set_axisbelow(True)
-    top.tick_params(labelbottom=False)
-    top.set_ylabel("mmHg · beats/min")
-    bottom.set_ylabel("SpO₂ %")
+    def y(self, value: float) -> float:
+        return self.top + (self.high - value) / (self.high - self.low) * self.height
 
-    if points or dose_at is not None:
-        bottom.xaxis.set_major_locator(_time_locator(end - start, tz))
-        bottom.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M", tz=tz))  # type: ignore[no-untyped-call]
-    else:
-        bottom.xaxis.set_major_locator(NullLocator())
-        bottom.xaxis.set_major_formatter(NullFormatter())
-    if not points:
-        top.text(
-            0.5,
-            0.5,
-            "No readings yet",
-            transform=top.transAxes,
-            ha="center",
-            va="center",
-            color=INK,
-            fontsize=11,
-            zorder=6,
-            bbox={"boxstyle": "round,pad=0.4", "facecolor": "white", "edgecolor": "none"},
+
+@dataclass(frozen=True)
+class _Series:
+    """How one measure is drawn: its id, legend words, value, colour, marker shape and unit for the point titles."""
+
+    gid: str
+    label: str
+    value: Callable[[VitalPoint], int | None]
+    colour: str
+    marker: Literal["down", "up", "circle", "square"]
+    unit: str
+    on_top: bool
+    dashes: str | None = None
+
+
+_SERIES_DRAWN = (
+    _Series("systolic", "Systolic", lambda p: p.systolic, _BP, "down", " mmHg", on_top=True),
+    _Series("diastolic", "Diastolic", lambda p: p.diastolic, _BP, "up", " mmHg", on_top=True),
+    _Series("heart-rate", "Heart rate", lambda p: p.heart_rate, _HR, "circle", " beats/min", True, _HR_DOTS),
+    _Series("spo2", "SpO₂", lambda p: p.spo2, _SPO2, "square", "%", on_top=False),
+)
+
+
+class _Chart:
+    """One chart being written: its two panels, time scale and SVG elements in drawing order (the last on top)."""
+
+    def __init__(
+        self,
+        points: list[VitalPoint],
+        thresholds: tuple[ChartThreshold, ...],
+        dose_at: datetime | None,
+        tz: tzinfo,
+        prefix: str,
+    ) -> None:
+        self.points, self.thresholds, self.dose_at, self.tz, self.prefix = points, thresholds, dose_at, tz, prefix
+        moments = [point.at for point in points] + ([dose_at] if dose_at is not None else [])
+        self.start, self.end = _x_range(moments, tz)
+        self.bp_lines = [t for t in thresholds if t.series != "spo2"]
+        self.spo2_lines = [t for t in thresholds if t.series == "spo2"]
+        # Without readings, a usual span (40 to 180) keeps the panel from fitting the threshold lines alone.
+        top_values = [v for p in points for v in (p.systolic, p.diastolic, p.heart_rate) if v is not None] or [40, 180]
+        low, high = _top_range(top_values + [t.value for t in self.bp_lines])
+        self.top = _Panel(_TOP, _BP_H, low, high)
+        low, high = _spo2_range([p.spo2 for p in points if p.spo2 is not None] + [t.value for t in self.spo2_lines])
+        self.bottom = _Panel(_SPO2_TOP, _SPO2_H, low, high)
+        # Markers shrink a little for a long session, so 60 readings over three hours stay apart (matplotlib's 6 and
+        # 4.5 pt).
+        self.size = 8.0 if len(points) <= 24 else 6.0
+        self.parts: list[str] = []
+
+    def x(self, moment: datetime) -> float:
+        # By timestamp: datetimes sharing a tzinfo subtract by wall clock, which is an hour out across DST.
+        span = self.end.timestamp() - self.start.timestamp()
+        return _LEFT + (moment.timestamp() - self.start.timestamp()) / span * _PLOT_W
+
+    def svg(self) -> str:
+        ticks = _time_ticks(self.start, self.end, self.tz) if self.points or self.dose_at is not None else []
+        self._grid_and_axes(ticks)
+        self._pressure_band()
+        self._threshold_lines(self.top, self.bp_lines, "threshold-top")
+        self._threshold_lines(self.bottom, self.spo2_lines, "threshold-spo2")
+        if self.dose_at is not None:
+            self._dose_line(self.dose_at)
+        drawn = self._series()
+        if not self.points:
+            self._no_readings()
+        self._legend(drawn)
+        summary = vitals_summary(self.points, self.thresholds, tz=self.tz, dose_at=self.dose_at)
+        prefix = self.prefix  # checked by vitals_svg: letters, digits, "-" and "_" only
+        return (
+            f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH_PX}" height="{HEIGHT_PX}" '
+            f'viewBox="0 0 {WIDTH_PX} {HEIGHT_PX}" role="img" aria-labelledby="{prefix}-title {prefix}-desc" '
+            f'class="vitals-chart" font-family="{FONT_FAMILY}" font-size="{_TEXT}" '
+            'stroke-linejoin="round" stroke-linecap="butt">'
+            f'<title id="{prefix}-title">Vital signs during the dosing session</title>'
+            f'<desc id="{prefix}-desc">{escape(summary)}</desc>\n'
+            f'<rect width="{WIDTH_PX}" height="{HEIGHT_PX}" fill="white"/>\n' + "".join(self.parts) + "</svg>\n"
         )
 
-    _threshold_lines(top, bp_lines, "threshold-top")
-    _threshold_lines(bottom, spo2_lines, "threshold-spo2")
-    if dose_at is not None:
-        _dose_line(top, bottom, dose_at, tz, start, end)
+    def _grid_and_axes(self, ticks: list[tuple[datetime, str]]) -> None:
+        grid, axes = [], []
+        top_step = 20 if self.top.high - self.top.low <= 160 else 40
+        # SpO₂: at most three steps of 1, 2, 5 or 10 points (matplotlib's MaxNLocator(nbins=3)).
+        spo2_step = next(n for n in (1, 2, 5, 10, 20, 50) if (self.bottom.high - self.bottom.low) / n <= 3)
+        for panel, step, label in ((self.top, top_step, "mmHg · beats/min"), (self.bottom, spo2_step, "SpO₂ %")):
+            value = math.ceil(panel.low / step) * step
+            while value <= panel.high:
+                at = panel.y(value)
+                grid.append(_line(_LEFT, at, _PLOT_RIGHT, at, stroke=_GRID, stroke_width="0.93"))
+                axes.append(_line(_LEFT - _TICK, at, _LEFT, at, stroke=MUTED, stroke_width="1.07"))
+                axes.append(_text(_LEFT - _TICK - 4, at + 0.35 * _TEXT, f"{value:g}", anchor="end"))
+                value += step
+            middle = panel.top + panel.height / 2
+            axes.append(_text(18, middle, label, anchor="middle", transform=f"rotate(-90 18 {number(middle)})"))
+            for moment, words in ticks:
+                at = self.x(moment)
+                grid.append(_line(at, panel.top, at, panel.bottom, stroke=_GRID, stroke_width="0.93"))
+                axes.append(_line(at, panel.bottom, at, panel.bottom + _TICK, stroke=MUTED, stroke_width="1.07"))
+                if panel is self.bottom:  # clock times under the lower panel only
+                    axes.append(_text(at, panel.bottom + _TICK + 4 + _TEXT * 0.8, words, anchor="middle"))
+            axes.append(
+                f'<path d="M{_LEFT} {number(panel.top)}V{number(panel.bottom)}H{_PLOT_RIGHT}" fill="none" '
+                f'stroke="{MUTED}" stroke-width="1.07" stroke-linecap="square"/>'
+            )
+        self.parts.append(f'<g id="{self.prefix}-grid">{"".join(grid)}</g>\n')
+        self.parts.append(f'<g id="{self.prefix}-axes">{"".join(axes)}</g>\n')
 
-    handles = _plot_series(top, bottom, points)
-    if handles:
-        figure.legend(
-            handles=handles,
-            loc="upper left",
-            bbox_to_anchor=(_LEFT / WIDTH_PX - 0.01, 1.0),
-            ncol=len(handles),
-            frameon=False,
-            fontsize=8.5,
-            handlelength=2.2,
-            columnspacing=1.4,
-            borderaxespad=0.2,
+    def _pressure_band(self) -> None:
+        """Shade between the systolic and diastolic lines, following each line as drawn across a skipped value."""
+        highs = [(p.at.timestamp(), p.systolic) for p in self.points if p.systolic is not None]
+        lows = [(p.at.timestamp(), p.diastolic) for p in self.points if p.diastolic is not None]
+        if len(highs) < 2 or len(lows) < 2:
+            return
+        first, last = max(highs[0][0], lows[0][0]), min(highs[-1][0], lows[-1][0])
+        stamps = sorted({t for t, _ in highs + lows if first <= t <= last})
+        if len(stamps) < 2:
+            return
+        start, span = self.start.timestamp(), self.end.timestamp() - self.start.timestamp()
+
+        def corner(stamp: float, value: float) -> str:
+            return f"{number(_LEFT + (stamp - start) / span * _PLOT_W)},{number(self.top.y(value))}"
+
+        upper = [corner(t, _interpolate(t, highs)) for t in stamps]
+        lower = [corner(t, _interpolate(t, lows)) for t in reversed(stamps)]
+        self.parts.append(
+            f'<polygon id="{self.prefix}-bp-band" points="{" ".join(upper + lower)}" fill="{_BP_BAND}"/>\n'
         )
-    return figure
+
+    def _threshold_lines(self, panel: _Panel, thresholds: Sequence[ChartThreshold], gid: str) -> None:
+        """Draw each threshold dashed across `panel`, labelled at the right edge; labels are spread so none overlap."""
+        if not thresholds:
+            return
+        ordered = sorted(thresholds, key=lambda t: (t.value, t.label))
+        parts = []
+        for n, threshold in enumerate(ordered, start=1):
+            at = panel.y(threshold.value)
+            parts.append(
+                f'<g id="{self.prefix}-{gid}-{n}">'
+                + _line(
+                    _LEFT, at, _PLOT_RIGHT, at, stroke=_THRESHOLD, stroke_width="1.47", stroke_dasharray=_THRESHOLD_DASH
+                )
+                + "</g>"
+            )
+        captions = [_caption(t.label).split("\n") for t in ordered]
+        line_px = 12.5  # 8.5 pt text with some leading, in CSS pixels
+        heights = [len(lines) * line_px for lines in captions]
+        wanted = [panel.bottom - panel.y(t.value) for t in ordered]  # pixels above the panel's bottom
+        placed = _spread(wanted, heights, panel.height)
+        for threshold, lines, want, y_px in zip(ordered, captions, wanted, placed, strict=True):
+            centre = panel.bottom - y_px
+            if abs(y_px - want) > 1:
+                # A leader from the line's end to its label, where the label had to move to make room.
+                parts.append(
+                    _line(_PLOT_RIGHT, panel.y(threshold.value), _PLOT_RIGHT + 6.2, centre, stroke=_THRESHOLD,
+                          stroke_width="1.07")
+                )  # fmt: skip
+            first = centre + 0.35 * _SMALL - (len(lines) - 1) * line_px / 2
+            spans = "".join(
+                f'<tspan x="{number(_PLOT_RIGHT + 8.3)}" y="{number(first + n * line_px)}">{escape(line)}</tspan>'
+                for n, line in enumerate(lines)
+            )
+            parts.append(f'<text font-size="{_SMALL}" fill="{INK}">{spans}</text>')
+        self.parts.append("".join(parts) + "\n")
+
+    def _dose_line(self, dose_at: datetime) -> None:
+        at = self.x(dose_at)
+        for n, panel in enumerate((self.top, self.bottom), start=1):
+            self.parts.append(
+                f'<g id="{self.prefix}-dose-{n}">'
+                + _line(at, panel.top, at, panel.bottom, stroke=_DOSE, stroke_width="1.73", stroke_dasharray=_DOSE_DASH)
+                + "</g>"
+            )
+        # The label sits inside the top panel next to the line, on the side with more room.
+        words = f"Dose {dose_at.astimezone(self.tz):%H:%M}"
+        right = (at - _LEFT) / _PLOT_W < 0.8
+        width = text_width(words, _SMALL)
+        x = at + 5.33 if right else at - 5.33
+        left_edge = x if right else x - width
+        baseline = _TOP + 4 + _SMALL * 0.8
+        self.parts.append(
+            f'<rect x="{number(left_edge - 2)}" y="{number(baseline - _SMALL * 0.86)}" width="{number(width + 4)}" '
+            f'height="{number(_SMALL * 1.1)}" rx="1.5" fill="white" fill-opacity="0.85"/>'
+            + _text(x, baseline, words, anchor="start" if right else "end", size=_SMALL)
+            + "\n"
+        )
+
+    def _series(self) -> list[_Series]:
+        drawn = []
+        for series in _SERIES_DRAWN:
+            panel = self.top if series.on_top else self.bottom
+            taken = [(p.at, v) for p in self.points if (v := series.value(p)) is not None]
+            if not taken:
+                continue
+            drawn.append(series)
+            where = [(self.x(at), panel.y(value)) for at, value in taken]
+            dashes = f' stroke-dasharray="{series.dashes}"' if series.dashes else ""
+            parts = [
+                f'<polyline points="{" ".join(f"{number(x)},{number(y)}" for x, y in where)}" fill="none" '
+                f'stroke="{series.colour}" stroke-width="{_LINE_WIDTH}"{dashes}/>'
+            ]
+            size = self.size - {"down": 0, "up": 0, "circle": 0.67, "square": 1.33}[series.marker]
+            for (at, value), (x, y) in zip(taken, where, strict=True):
+                title = f"{series.label} {value}{series.unit} at {at.astimezone(self.tz):%H:%M}"
+                parts.append(_marker(series.marker, x, y, size, series.colour, escape(title)))
+            self.parts.append(f'<g id="{self.prefix}-{series.gid}">{"".join(parts)}</g>\n')
+        return drawn
+
+    def _no_readings(self) -> None:
+        words = "No readings yet"
+        size = 14.67  # matplotlib's 11 pt
+        width = text_width(words, size)
+        x, middle = _LEFT + _PLOT_W / 2, self.top.top + self.top.height / 2
+        self.parts.append(
+            f'<rect x="{number(x - width / 2 - 6)}" y="{number(middle - size * 0.9)}" width="{number(width + 12)}" '
+            f'height="{number(size * 1.8)}" rx="4" fill="white"/>'
+            + _text(x, middle + 0.35 * size, words, anchor="middle", size=size)
+            + "\n"
+        )
+
+    def _legend(self, drawn: list[_Series]) -> None:
+        if not drawn:
+            return
+        x, middle = 49.0, 17.0
+        parts = []
+        for series in drawn:
+            dashes = f' stroke-dasharray="{series.dashes}"' if series.dashes else ""
+            handle = (
+                f'<line x1="0" y1="0" x2="25" y2="0" stroke="{series.colour}" stroke-width="{_LINE_WIDTH}"{dashes}/>'
+                + _marker(series.marker, 12.5, 0, 8.0, series.colour, None)
+            )
+            parts.append(f'<g transform="translate({number(x)} {number(middle)})">{handle}</g>')
+            parts.append(_text(x + 34, middle + 0.35 * _SMALL, series.label, size=_SMALL))
+            x += 34 + text_width(series.label, _SMALL) + 16
+        self.parts.append(f'<g id="{self.prefix}-legend">{"".join(parts)}</g>\n')
 
 
-def _box(bottom_px: int, height_px: int) -> tuple[float, float, float, float]:
-    return (_LEFT / WIDTH_PX, bottom_px / HEIGHT_PX, _PLOT_W / WIDTH_PX, height_px / HEIGHT_PX)
+def _interpolate(stamp: float, known: list[tuple[float, int]]) -> float:
+    """The value of the line through `known` (time-ordered) at `stamp`, as drawn: straight between two readings."""
+    for (t0, v0), (t1, v1) in pairwise(known):
+        if t0 <= stamp <= t1:
+            return v0 if t1 == t0 else v0 + (v1 - v0) * (stamp - t0) / (t1 - t0)
+    return known[0][1] if stamp < known[0][0] else known[-1][1]
 
 
-def _plot_series(top: Axes, bottom: Axes, points: list[VitalPoint]) -> list[Line2D]:
-    # Markers shrink a little for a long session, so 60 readings over three hours stay apart.
-    size = 6.0 if len(points) <= 24 else 4.5
-    handles: list[Line2D] = []
-
-    _pressure_band(top, points)
-    series: list[tuple[Axes, str, str, Callable[[VitalPoint], int | None], dict[str, Any]]] = [
-        (top, "systolic", "Systolic", lambda p: p.systolic, {"color": _BP, "marker": "v", "linestyle": "-"}),
-        (top, "diastolic", "Diastolic", lambda p: p.diastolic, {"color": _BP, "marker": "^", "linestyle": "-"}),
-        (
-            top,
-            "heart-rate",
-            "Heart rate",
-            lambda p: p.heart_rate,
-            {"color": _HR, "marker": "o", "linestyle": _HR_DOTS, "markersize": size - 0.5},
-        ),
-        (
-            bottom,
-            "spo2",
-            "SpO₂",
-            lambda p: p.spo2,
-            {"color": _SPO2, "marker": "s", "linestyle": "-", "markersize": size - 1},
-        ),
-    ]
-    for ax, gid, label, value, style in series:
-        taken = [(p.at, v) for p in points if (v := value(p)) is not None]
-        if not taken:
-            continue
-        options: dict[str, Any] = {
-            "linewidth": 1.6,
-            "markersize": size,
-            "markeredgecolor": "white",
-            "markeredgewidth": 0.5,
-        } | style
-        line = ax.plot([t for t, _ in taken], [v for _, v in taken], zorder=4, **options)  # type: ignore[arg-type]
-        line[0].set_gid(gid)
-        handles.append(Line2D([], [], label=label, **options))
-    return handles
-
-
-def _pressure_band(ax: Axes, points: list[VitalPoint]) -> None:
-    """Shade between the systolic and diastolic lines, following each line as drawn across a skipped value."""
-    highs = [(p.at.timestamp(), p.systolic) for p in points if p.systolic is not None]
-    lows = [(p.at.timestamp(), p.diastolic) for p in points if p.diastolic is not None]
-    if len(highs) < 2 or len(lows) < 2:
-        return
-    first, last = max(highs[0][0], lows[0][0]), min(highs[-1][0], lows[-1][0])
-    stamps = sorted({t for t, _ in highs + lows if first <= t <= last})
-    if len(stamps) < 2:
-        return
-    ax.fill_between(
-        [datetime.fromtimestamp(t, tz=UTC) for t in stamps],  # type: ignore[arg-type]
-        np.interp(stamps, [t for t, _ in lows], [v for _, v in lows]),
-        np.interp(stamps, [t for t, _ in highs], [v for _, v in highs]),
-        color=_BP_BAND,
-        linewidth=0,
-        zorder=1,
-        gid="bp-band",
+def _marker(shape: str, x: float, y: float, size: float, colour: str, title: str | None) -> str:
+    """A marker of `size` pixels (across) centred on (x, y), edged in white; `title` already escaped, or None."""
+    r = size / 2
+    edge = f'fill="{colour}" stroke="white" stroke-width="0.67"'
+    inner = f"<title>{title}</title>" if title else ""
+    if shape == "circle":
+        return f'<circle cx="{number(x)}" cy="{number(y)}" r="{number(r)}" {edge}>{inner}</circle>'
+    if shape == "square":
+        return (
+            f'<rect x="{number(x - r)}" y="{number(y - r)}" width="{number(size)}" height="{number(size)}" {edge}>'
+            f"{inner}</rect>"
+        )
+    tip = 1 if shape == "down" else -1  # ▼ points down (the top of the pressure), ▲ up
+    corners = (
+        f"{number(x)},{number(y + tip * r)} {number(x - r)},{number(y - tip * r)} {number(x + r)},{number(y - tip * r)}"
     )
+    return f'<polygon points="{corners}" {edge}>{inner}</polygon>'
 
 
-def _threshold_lines(ax: Axes, thresholds: Sequence[ChartThreshold], gid: str) -> None:
-    """Draw each threshold dashed across `ax`, labelled at the right edge; labels are spread so none overlap."""
-    if not thresholds:
-        return
-    low, high = ax.get_ylim()
-    height_px = ax.get_position().height * HEIGHT_PX
-    ordered = sorted(thresholds, key=lambda t: (t.value, t.label))
-    for n, threshold in enumerate(ordered, start=1):
-        ax.axhline(
-            threshold.value, color=_THRESHOLD, linestyle=_THRESHOLD_DASH, linewidth=1.1, zorder=2, gid=f"{gid}-{n}"
-        )
-    captions = [_caption(t.label) for t in ordered]
-    line_px = 12.5  # 8.5 pt text with some leading, in CSS pixels
-    heights = [(caption.count("\n") + 1) * line_px for caption in captions]
-    wanted = [(t.value - low) / (high - low) * height_px for t in ordered]
-    placed = _spread(wanted, heights, height_px)
-    blend = blended_transform_factory(ax.transAxes, ax.transData)
-    for threshold, caption, want, y_px in zip(ordered, captions, wanted, placed, strict=True):
-        y = low + y_px / height_px * (high - low)
-        if abs(y_px - want) > 1:
-            # A leader from the line's end to its label, where the label had to move to make room.
-            ax.plot([1.0, 1.012], [threshold.value, y], transform=blend, color=_THRESHOLD, linewidth=0.8, clip_on=False)
-        ax.text(1.016, y, caption, transform=blend, va="center", ha="left", fontsize=8.5, color=INK, linespacing=1.05)
+def _line(x1: float, y1: float, x2: float, y2: float, **attributes: str) -> str:
+    extra = "".join(f' {name.replace("_", "-")}="{escape(value)}"' for name, value in attributes.items())
+    return f'<line x1="{number(x1)}" y1="{number(y1)}" x2="{number(x2)}" y2="{number(y2)}"{extra}/>'
+
+
+def _text(x: float, y: float, words: str, *, anchor: str = "start", size: float = _TEXT, **extra: str) -> str:
+    attributes = "".join(f' {name.replace("_", "-")}="{escape(value)}"' for name, value in extra.items())
+    anchor_attribute = "" if anchor == "start" else f' text-anchor="{anchor}"'
+    size_attribute = "" if size == _TEXT else f' font-size="{size}"'
+    return (
+        f'<text x="{number(x)}" y="{number(y)}"{anchor_attribute}{size_attribute} fill="{INK}"{attributes}>'
+        f"{escape(words)}</text>"
+    )
 
 
 def _caption(label: str) -> str:
@@ -453,26 +551,6 @@ def _spread(wanted: list[float], heights: list[float], limit: float) -> list[flo
     return placed
 
 
-def _dose_line(top: Axes, bottom: Axes, dose_at: datetime, tz: tzinfo, start: datetime, end: datetime) -> None:
-    for n, ax in enumerate((top, bottom), start=1):
-        ax.axvline(dose_at, color=_DOSE, linestyle=_DOSE_DASH, linewidth=1.3, zorder=3, gid=f"dose-{n}")  # type: ignore[arg-type]
-    # The label sits inside the top panel next to the line, on the side with more room.
-    right = (dose_at - start) / (end - start) < 0.8
-    top.annotate(
-        f"Dose {dose_at.astimezone(tz):%H:%M}",
-        (dose_at, 1.0),
-        xycoords=("data", "axes fraction"),
-        xytext=(4 if right else -4, -3),
-        textcoords="offset points",
-        ha="left" if right else "right",
-        va="top",
-        fontsize=8.5,
-        color=INK,
-        zorder=6,
-        bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.85},
-    )
-
-
 def _top_range(values: Sequence[float]) -> tuple[float, float]:
     low = max(0, math.floor((min(values) - 8) / 20) * 20)
     high = math.ceil((max(values) + 8) / 20) * 20
@@ -500,13 +578,24 @@ def _x_range(moments: list[datetime], tz: tzinfo) -> tuple[datetime, datetime]:
     return first - pad, last + pad
 
 
-def _time_locator(span: timedelta, tz: tzinfo) -> mdates.DateLocator:
-    """Ticks on round clock times, at most about eight of them."""
-    minutes = span.total_seconds() / 60
-    for step in (5, 10, 15, 20, 30):
-        if minutes / step <= 8:
-            return mdates.MinuteLocator(byminute=range(0, 60, step), tz=tz)  # type: ignore[no-untyped-call]
-    for hours in (1, 2, 3, 4, 6, 12):
-        if minutes / (hours * 60) <= 8:
-            return mdates.HourLocator(byhour=range(0, 24, hours), tz=tz)  # type: ignore[no-untyped-call]
-    return mdates.AutoDateLocator(tz=tz, maxticks=8)  # type: ignore[no-untyped-call]
+def _time_ticks(start: datetime, end: datetime, tz: tzinfo) -> list[tuple[datetime, str]]:
+    """Ticks on round clock times in `tz`, at most about eight of them, each with its "HH:MM"."""
+    minutes = (end.timestamp() - start.timestamp()) / 60
+    # Steps that divide the hour, or the day: every tick falls on a round time (matplotlib's MinuteLocator and
+    # HourLocator, as the chart had them).
+    step = next((n for n in (5, 10, 15, 20, 30, 60, 120, 180, 240, 360, 720) if minutes / n <= 8), None)
+    if step is None:  # a session over days: the date axis of the score chart
+        return [(tick.at, tick.label) for tick in date_ticks(start, end, tz, most=8)[0]]
+    local = start.astimezone(tz)
+    if step < 60:
+        moment = local.replace(minute=local.minute - local.minute % step, second=0, microsecond=0)
+    else:
+        hours = step // 60
+        moment = local.replace(hour=local.hour - local.hour % hours, minute=0, second=0, microsecond=0)
+    ticks = []
+    # Wall-clock steps, compared by timestamp (datetimes sharing a tzinfo compare by wall clock across DST).
+    while moment.timestamp() <= end.timestamp():
+        if moment.timestamp() >= start.timestamp():
+            ticks.append((moment, f"{moment:%H:%M}"))
+        moment += timedelta(minutes=step)
+    return ticks

@@ -1,42 +1,37 @@
-"""Draw a score trajectory as a server-side SVG (matplotlib), with a table as its text alternative.
+"""Draw a score trajectory as a server-side SVG, written directly as text, with a table as its text alternative.
 
-The SVG is embedded inline in the chart (and later in PDFs), so it is made deterministic (fixed hash salt, no
-date in the metadata), its element ids are prefixed per instrument (two charts on one page must not share
-ids), and it carries a <title> and <desc> for screen readers. Bands are shaded and also labelled in words,
-and response and remission have their own marker shapes, so nothing relies on colour alone. A chart is drawn once
-per change of its inputs (kapclinic.svgcharts.SVG_CACHE): the chart page opened again without a new score does
-not draw.
+The SVG is embedded inline in the chart page and in the referrer's PDF (WeasyPrint), so it is deterministic (the
+same data, the same bytes), its element ids are prefixed per instrument (two charts on one page must not share
+ids), it carries a <title> and <desc> for screen readers and a <title> on every score, and it has no style
+attribute (presentation attributes only: the page's Content-Security-Policy allows no inline styles). Bands are
+shaded and also labelled in words, and response and remission have their own marker shapes, so nothing relies on
+colour alone.
+
+No matplotlib (issue 15): writing the few shapes as text takes about a millisecond and no lock, so a chart is
+simply written again on every request, and nothing is cached (a cache would save that millisecond and hold
+10 kB a chart). Every text written goes through html.escape.
 """
 
 from __future__ import annotations
 
-import io
+import math
 import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
-
-import matplotlib
-
-# Agg: never a GUI backend on a server. pyplot is not used at all (a Figure per render keeps no global state).
-matplotlib.use("Agg")
-
-from matplotlib import dates as mdates
-from matplotlib.axes import Axes
-from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
-from matplotlib.patches import Patch
-from matplotlib.ticker import NullFormatter, NullLocator
+from html import escape
 
 from kapclinic.clinical.instruments import Instrument
 from kapclinic.clinical.outcomes import Trajectory, TrajectoryPoint
-from kapclinic.clinical.wording import day_text
-from kapclinic.svgcharts import INK, RENDER_LOCK, SVG_CACHE, chart_key, chart_style, inline_svg
+from kapclinic.clinical.wording import day_text, day_time_text
+from kapclinic.svgcharts import FONT_FAMILY, INK, MUTED, date_ticks, number, text_width
 
 WIDTH_PX, HEIGHT_PX = 640, 280
-_PX_PER_INCH = 96  # CSS pixels; the SVG is written in points (72 per inch), so 640 px = 480 pt
 # Margins in pixels: y tick labels and axis label on the left, band labels on the right, legend on top.
 _LEFT, _RIGHT, _TOP, _BOTTOM = 50, 150, 34, 42
+_PLOT_W = WIDTH_PX - _LEFT - _RIGHT
+_PLOT_H = HEIGHT_PX - _TOP - _BOTTOM
+_PLOT_RIGHT, _PLOT_BOTTOM = _LEFT + _PLOT_W, _TOP + _PLOT_H
 
 # The clinic's palette (static/kapclinic/kapclinic.css): brand blue for the line, ok-green, warn-amber, muted.
 _LINE = "#1d4e89"
@@ -47,7 +42,10 @@ _DOSING = "#505a66"
 _SEVERITY_TINTS = ("#e3f1e6", "#eef3d8", "#fbf0cf", "#fbe0c8", "#f6d0cc")
 _NEUTRAL_TINTS = ("#eef1f4", "#f8f9fa")
 
-_RC = chart_style("kapclinic-trajectory")
+# Sizes in CSS pixels, as the matplotlib chart had them in points (x 4/3): 9.5 pt text, 8.5 pt small text.
+_TEXT, _SMALL = 12.67, 11.33
+_DASHES = "5.87 4.4"  # matplotlib's (4, 3) dashes at 1.1 pt, scaled by the line width
+_TICK = 4
 
 
 @dataclass(frozen=True)
@@ -106,179 +104,237 @@ def trajectory_svg(
     a pre-dose score taken that morning falls before the line). `tz` is the clinic's time zone for the x axis.
     """
     doses = [dose_moment(d, tz) for d in dosing_dates]
-    # Drawn once per change of the data: the chart page opened again with no new score is a cache hit. Of the
-    # instrument, what the drawing reads: its name and code (labels, ids), range, bands and outcome rules.
-    key = chart_key(
-        "trajectory",
-        instrument.code,
-        instrument.name,
-        instrument.min_total,
-        instrument.max_total,
-        instrument.bands,
-        instrument.response_rule,
-        instrument.remission,
-        instrument.screen,
-        trajectory,
-        doses,
-        tz,
-    )
-    return SVG_CACHE.get_or_draw(key, lambda: _render(instrument, trajectory, doses, tz))
+    return _Chart(instrument, trajectory, doses, tz).svg()
 
 
-def _render(instrument: Instrument, trajectory: Trajectory, doses: list[datetime], tz: tzinfo) -> str:
-    with RENDER_LOCK, matplotlib.rc_context(_RC):
-        figure = _draw(instrument, trajectory, doses, tz)
-        buffer = io.StringIO()
-        # No metadata at all: the date would make every render differ, and the rest says nothing useful.
-        figure.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None, "Format": None, "Type": None})
-    title = f"{instrument.name} scores over time"
-    return inline_svg(
-        buffer.getvalue(),
-        id_prefix=f"trajectory-{instrument.code}",
-        css_class="trajectory-chart",
-        width=WIDTH_PX,
-        height=HEIGHT_PX,
-        title=title,
-        description=trajectory_summary(instrument, trajectory, tz=tz),
-    )
+class _Chart:
+    """One chart being written: its scales, and the SVG elements in drawing order (the last on top)."""
 
+    def __init__(self, instrument: Instrument, trajectory: Trajectory, doses: list[datetime], tz: tzinfo) -> None:
+        self.instrument, self.trajectory, self.doses, self.tz = instrument, trajectory, doses, tz
+        self.prefix = f"trajectory-{instrument.code}"
+        self.points = trajectory.points
+        self.low, self.high = _y_range(instrument, [point.total for point in self.points])
+        self.start, self.end = _x_range([point.at for point in self.points] + doses, tz)
+        self.parts: list[str] = []
 
-def _draw(instrument: Instrument, trajectory: Trajectory, doses: list[datetime], tz: tzinfo) -> Figure:
-    figure = Figure(figsize=(WIDTH_PX / _PX_PER_INCH, HEIGHT_PX / _PX_PER_INCH), facecolor="white")
-    ax = figure.add_axes(
-        (
-            _LEFT / WIDTH_PX,
-            _BOTTOM / HEIGHT_PX,
-            (WIDTH_PX - _LEFT - _RIGHT) / WIDTH_PX,
-            (HEIGHT_PX - _TOP - _BOTTOM) / HEIGHT_PX,
+    def x(self, moment: datetime) -> float:
+        # By timestamp: datetimes sharing a tzinfo subtract by wall clock, which is an hour out across DST.
+        span = self.end.timestamp() - self.start.timestamp()
+        return _LEFT + (moment.timestamp() - self.start.timestamp()) / span * _PLOT_W
+
+    def y(self, total: float) -> float:
+        bottom, top = self.low - 0.5, self.high + 0.5
+        return _TOP + (top - total) / (top - bottom) * _PLOT_H
+
+    def svg(self) -> str:
+        self._bands()
+        self._axes()
+        self._doses()
+        self._totals()
+        self._outcome_markers()
+        self._legend()
+        prefix = escape(self.prefix)
+        title = escape(f"{self.instrument.name} scores over time")
+        description = escape(trajectory_summary(self.instrument, self.trajectory, tz=self.tz))
+        return (
+            f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH_PX}" height="{HEIGHT_PX}" '
+            f'viewBox="0 0 {WIDTH_PX} {HEIGHT_PX}" role="img" aria-labelledby="{prefix}-title {prefix}-desc" '
+            f'class="trajectory-chart" font-family="{FONT_FAMILY}" font-size="{_TEXT}" '
+            'stroke-linejoin="round" stroke-linecap="butt">'
+            f'<title id="{prefix}-title">{title}</title><desc id="{prefix}-desc">{description}</desc>\n'
+            f'<rect width="{WIDTH_PX}" height="{HEIGHT_PX}" fill="white"/>\n' + "".join(self.parts) + "</svg>\n"
         )
-    )
-    points = trajectory.points
-    totals = [point.total for point in points]
-    low, high = _y_range(instrument, totals)
-    ax.set_ylim(low - 0.5, high + 0.5)
-    _shade_bands(ax, instrument, low, high)
 
-    when = [point.at for point in points]
-    start, end = _x_range(when + doses, tz)
-    ax.set_xlim(start, end)  # type: ignore[arg-type]  # matplotlib converts datetimes through its units registry
-    locator = mdates.AutoDateLocator(tz=tz, minticks=3, maxticks=7)  # type: ignore[no-untyped-call]
-    formatter = mdates.ConciseDateFormatter(  # type: ignore[no-untyped-call]
-        locator,
-        tz=tz,
-        formats=["%Y", "%b", "%b %-d", "%H:%M", "%H:%M", "%S.%f"],
-        zero_formats=["", "%Y", "%b %-d", "%b %-d", "%H:%M", "%H:%M"],
-        offset_formats=["", "%Y", "%Y", "%b %-d %Y", "%b %-d %Y", "%b %-d %Y %H:%M"],
-    )
-    ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(formatter)
-    if not when and not doses:
-        ax.xaxis.set_major_locator(NullLocator())
-        ax.xaxis.set_major_formatter(NullFormatter())
-        ax.text(0.5, 0.5, "No scores yet", transform=ax.transAxes, ha="center", va="center", color=INK)
-    ax.set_ylabel(f"{instrument.name} · Total score")
-    ax.spines[["top", "right"]].set_visible(False)
-    ax.tick_params(length=3)
+    def _text(self, x: float, y: float, words: str, *, anchor: str = "start", size: float = _TEXT, **extra: str) -> str:
+        attributes = "".join(f' {name.replace("_", "-")}="{escape(value)}"' for name, value in extra.items())
+        anchor_attribute = "" if anchor == "start" else f' text-anchor="{anchor}"'
+        size_attribute = "" if size == _TEXT else f' font-size="{size}"'
+        return (
+            f'<text x="{number(x)}" y="{number(y)}"{anchor_attribute}{size_attribute} fill="{INK}"{attributes}>'
+            f"{escape(words)}</text>"
+        )
 
-    handles: list[Line2D | Patch] = []
-    for n, moment in enumerate(doses, start=1):
-        ax.axvline(moment, color=_DOSING, linestyle=(0, (4, 3)), linewidth=1.1, zorder=2, gid=f"dose-{n}")  # type: ignore[arg-type]
-    if doses:
-        handles.append(Line2D([], [], color=_DOSING, linestyle=(0, (4, 3)), linewidth=1.1, label="Dosing session"))
+    def _bands(self) -> None:
+        bands = self.instrument.bands
+        if not bands:
+            return
+        instrument, low, high = self.instrument, self.low, self.high
+        # Only an instrument with a response, remission or screening rule is "higher is worse"; for the others
+        # (MOAA/S, RASS: both ends matter) a traffic-light scale would mislead, so their bands alternate in grey.
+        graded = any((instrument.response_rule, instrument.remission, instrument.screen))
+        shapes, captions = [], []
+        for index, band in enumerate(bands):
+            top = high if band.upper is None else band.upper
+            if top < low or band.lower > high:
+                continue
+            if graded:
+                tint = _SEVERITY_TINTS[round(index * (len(_SEVERITY_TINTS) - 1) / max(len(bands) - 1, 1))]
+            else:
+                tint = _NEUTRAL_TINTS[index % 2]
+            upper_edge, lower_edge = self.y(min(top, high) + 0.5), self.y(max(band.lower, low) - 0.5)
+            shapes.append(
+                f'<rect x="{_LEFT}" y="{number(upper_edge)}" width="{_PLOT_W}" '
+                f'height="{number(lower_edge - upper_edge)}" fill="{tint}"/>'
+            )
+            if index and band.lower > low:  # a white rule between two bands
+                shapes.append(_line(_LEFT, lower_edge, _PLOT_RIGHT, lower_edge, stroke="white", stroke_width="1.33"))
+            lines = _band_caption(band.label, band.lower, band.upper).split("\n")
+            middle = (upper_edge + lower_edge) / 2
+            first_baseline = middle + 0.35 * _SMALL - (len(lines) - 1) * _SMALL * 1.2 / 2
+            spans = "".join(
+                f'<tspan x="{number(_PLOT_RIGHT + 5)}" y="{number(first_baseline + n * _SMALL * 1.2)}">'
+                f"{escape(line)}</tspan>"
+                for n, line in enumerate(lines)
+            )
+            captions.append(f'<text font-size="{_SMALL}" fill="{INK}">{spans}</text>')
+        self.parts.append(f'<g id="{escape(self.prefix)}-bands">{"".join(shapes + captions)}</g>\n')
 
-    line = ax.plot(when, totals, color=_LINE, linewidth=2, marker="o", markersize=5.5, zorder=4)  # type: ignore[arg-type]
-    line[0].set_gid("totals")
-    handles.insert(0, Line2D([], [], color=_LINE, linewidth=2, marker="o", markersize=5.5, label="Total score"))
-    if len(points) <= 12:
-        for point in points:
-            ax.annotate(
-                str(point.total),
-                (point.at, point.total),
-                xytext=(0, 11 if point.response or point.remission else 8),  # clear of the outcome marker
-                textcoords="offset points",
-                ha="center",
-                fontsize=8.5,
-                color=INK,
-                zorder=6,
-                # A light backing keeps the number legible where a dosing line or band edge crosses it.
-                bbox={"boxstyle": "round,pad=0.12", "facecolor": "white", "edgecolor": "none", "alpha": 0.8},
+    def _axes(self) -> None:
+        parts = []
+        # Scores: a tick every 1, 2, 5, 10, 20, 25, 50... points, the finest with at most six steps.
+        step = next(n for n in (1, 2, 5, 10, 20, 25, 50, 100, 200, 500, 1000) if (self.high - self.low) / n <= 6)
+        for value in range(math.ceil(self.low / step) * step, self.high + 1, step):
+            at = self.y(value)
+            parts.append(_line(_LEFT - _TICK, at, _LEFT, at, stroke=MUTED, stroke_width="1.07"))
+            parts.append(self._text(_LEFT - _TICK - 4, at + 0.35 * _TEXT, str(value), anchor="end"))
+        middle = _TOP + _PLOT_H / 2
+        parts.append(
+            self._text(
+                16,
+                middle,
+                f"{self.instrument.name} · Total score",
+                anchor="middle",
+                transform=f"rotate(-90 16 {number(middle)})",
+            )
+        )
+        if self.points or self.doses:
+            ticks, offset = date_ticks(self.start, self.end, self.tz)
+            for tick in ticks:
+                at = self.x(tick.at)
+                parts.append(_line(at, _PLOT_BOTTOM, at, _PLOT_BOTTOM + _TICK, stroke=MUTED, stroke_width="1.07"))
+                parts.append(self._text(at, _PLOT_BOTTOM + _TICK + 4 + _TEXT * 0.8, tick.label, anchor="middle"))
+            if offset:
+                parts.append(self._text(_PLOT_RIGHT, _PLOT_BOTTOM + _TICK + 8 + _TEXT * 1.8, offset, anchor="end"))
+        else:
+            parts.append(self._text(_LEFT + _PLOT_W / 2, middle + 0.35 * _TEXT, "No scores yet", anchor="middle"))
+        # The two spines, left and bottom (matplotlib's 0.8 pt), over the bands.
+        parts.append(
+            f'<path d="M{_LEFT} {_TOP}V{_PLOT_BOTTOM}H{_PLOT_RIGHT}" fill="none" stroke="{MUTED}" '
+            'stroke-width="1.07" stroke-linecap="square"/>'
+        )
+        self.parts.append(f'<g id="{escape(self.prefix)}-axes">{"".join(parts)}</g>\n')
+
+    def _doses(self) -> None:
+        for n, moment in enumerate(self.doses, start=1):
+            at = self.x(moment)
+            local = moment.astimezone(self.tz)
+            # A date is drawn at noon and named as a day; a datetime is named with its time.
+            words = day_text(local) if local.time() == time(12) else day_time_text(local)
+            self.parts.append(
+                f'<g id="{escape(self.prefix)}-dose-{n}"><title>{escape(f"Dosing session, {words}")}</title>'
+                + _line(at, _TOP, at, _PLOT_BOTTOM, stroke=_DOSING, stroke_width="1.47", stroke_dasharray=_DASHES)
+                + "</g>\n"
             )
 
-    responded = [point for point in points if point.response]
-    if responded:
-        ax.plot(
-            [p.at for p in responded],  # type: ignore[arg-type]
-            [p.total for p in responded],
-            linestyle="none",
-            marker="s",
-            markersize=14,
-            markerfacecolor="none",
-            markeredgecolor=_RESPONSE,
-            markeredgewidth=1.8,
-            zorder=5,
-            gid="response",
-        )
-        handles.append(_legend_marker("s", _RESPONSE, filled=False, label=_response_legend(instrument)))
-    remitted = [point for point in points if point.remission]
-    if remitted:
-        ax.plot(
-            [p.at for p in remitted],  # type: ignore[arg-type]
-            [p.total for p in remitted],
-            linestyle="none",
-            marker="*",
-            markersize=15,
-            markerfacecolor=_REMISSION,
-            markeredgecolor="white",
-            markeredgewidth=0.6,
-            zorder=6,
-            gid="remission",
-        )
-        handles.append(_legend_marker("*", _REMISSION, filled=True, label=_remission_legend(instrument)))
+    def _totals(self) -> None:
+        if not self.points:
+            return
+        where = [(self.x(point.at), self.y(point.total)) for point in self.points]
+        line = " ".join(f"{number(x)},{number(y)}" for x, y in where)
+        parts = [f'<polyline points="{line}" fill="none" stroke="{_LINE}" stroke-width="2.67"/>']
+        for point, (x, y) in zip(self.points, where, strict=True):
+            parts.append(
+                f'<circle cx="{number(x)}" cy="{number(y)}" r="3.67" fill="{_LINE}">'
+                f"<title>{escape(self._point_title(point))}</title></circle>"
+            )
+        self.parts.append(f'<g id="{escape(self.prefix)}-totals">{"".join(parts)}</g>\n')
 
-    figure.legend(
-        handles=handles,
-        loc="upper left",
-        bbox_to_anchor=(_LEFT / WIDTH_PX - 0.01, 1.0),
-        ncol=len(handles),
-        frameon=False,
-        fontsize=8.5,
-        handlelength=1.8,
-        columnspacing=1.2,
-        borderaxespad=0.2,
-    )
-    return figure
+    def _point_title(self, point: TrajectoryPoint) -> str:
+        outcome = [words for words in (_response_words(point), _remission_words(point)) if "rule" not in words]
+        return _point_words(point, self.tz) + (f": {', '.join(outcome)}" if outcome else "")
+
+    def _outcome_markers(self) -> None:
+        prefix = escape(self.prefix)
+        responded = [point for point in self.points if point.response]
+        if responded:
+            squares = "".join(
+                f'<rect x="{number(self.x(p.at) - 9.33)}" y="{number(self.y(p.total) - 9.33)}" width="18.67" '
+                f'height="18.67" fill="none" stroke="{_RESPONSE}" stroke-width="2.4">'
+                f"<title>{escape(self._point_title(p))}</title></rect>"
+                for p in responded
+            )
+            self.parts.append(f'<g id="{prefix}-response">{squares}</g>\n')
+        remitted = [point for point in self.points if point.remission]
+        if remitted:
+            stars = "".join(
+                f'<polygon points="{_star(self.x(p.at), self.y(p.total), 10)}" fill="{_REMISSION}" stroke="white" '
+                f'stroke-width="0.8"><title>{escape(self._point_title(p))}</title></polygon>'
+                for p in remitted
+            )
+            self.parts.append(f'<g id="{prefix}-remission">{stars}</g>\n')
+        if len(self.points) <= 12:
+            # Each total written above its point, on a light backing that keeps it legible over a dosing line.
+            labels = []
+            for point in self.points:
+                x = self.x(point.at)
+                baseline = self.y(point.total) - (14.67 if point.response or point.remission else 10.67)
+                width = text_width(str(point.total), _SMALL) + 2
+                labels.append(
+                    f'<rect x="{number(x - width / 2)}" y="{number(baseline - _SMALL * 0.86)}" '
+                    f'width="{number(width)}" height="{number(_SMALL * 1.08)}" rx="1.5" fill="white" '
+                    'fill-opacity="0.8"/>' + self._text(x, baseline, str(point.total), anchor="middle", size=_SMALL)
+                )
+            self.parts.append(f'<g aria-hidden="true">{"".join(labels)}</g>\n')
+
+    def _legend(self) -> None:
+        x, middle = 44.0, 17.0
+        items: list[tuple[str, str]] = [
+            (
+                _line(0, 0, 20, 0, stroke=_LINE, stroke_width="2.67")
+                + f'<circle cx="10" cy="0" r="3.67" fill="{_LINE}"/>',
+                "Total score",
+            )
+        ]
+        if self.doses:
+            items.append(
+                (_line(0, 0, 20, 0, stroke=_DOSING, stroke_width="1.47", stroke_dasharray=_DASHES), "Dosing session")
+            )
+        if any(point.response for point in self.points):
+            items.append(
+                (
+                    f'<rect x="4" y="-6" width="12" height="12" fill="none" stroke="{_RESPONSE}" stroke-width="2.13"/>',
+                    _response_legend(self.instrument),
+                )
+            )
+        if any(point.remission for point in self.points):
+            items.append(
+                (
+                    f'<polygon points="{_star(10, 0, 7.33)}" fill="{_REMISSION}" stroke="white" stroke-width="0.8"/>',
+                    _remission_legend(self.instrument),
+                )
+            )
+        parts = []
+        for handle, words in items:
+            parts.append(f'<g transform="translate({number(x)} {number(middle)})">{handle}</g>')
+            parts.append(self._text(x + 28, middle + 0.35 * _SMALL, words, size=_SMALL))
+            x += 28 + text_width(words, _SMALL) + 14
+        self.parts.append(f'<g id="{escape(self.prefix)}-legend">{"".join(parts)}</g>\n')
 
 
-def _shade_bands(ax: Axes, instrument: Instrument, low: int, high: int) -> None:
-    bands = instrument.bands
-    if not bands:
-        return
-    # Only an instrument with a response, remission or screening rule is "higher is worse"; for the others
-    # (MOAA/S, RASS: both ends matter) a traffic-light scale would mislead, so their bands alternate in grey.
-    graded = any((instrument.response_rule, instrument.remission, instrument.screen))
-    for index, band in enumerate(bands):
-        top = high if band.upper is None else band.upper
-        if top < low or band.lower > high:
-            continue
-        if graded:
-            tint = _SEVERITY_TINTS[round(index * (len(_SEVERITY_TINTS) - 1) / max(len(bands) - 1, 1))]
-        else:
-            tint = _NEUTRAL_TINTS[index % 2]
-        ax.axhspan(band.lower - 0.5, top + 0.5, color=tint, linewidth=0, zorder=0)
-        if index:
-            ax.axhline(band.lower - 0.5, color="white", linewidth=1, zorder=1)
-        middle = (max(band.lower, low) + min(top, high)) / 2
-        ax.text(
-            1.012,
-            middle,
-            _band_caption(band.label, band.lower, band.upper),
-            transform=ax.get_yaxis_transform(),
-            va="center",
-            ha="left",
-            fontsize=8.5,
-            color=INK,
-            linespacing=1.05,
-        )
+def _line(x1: float, y1: float, x2: float, y2: float, **attributes: str) -> str:
+    extra = "".join(f' {name.replace("_", "-")}="{escape(value)}"' for name, value in attributes.items())
+    return f'<line x1="{number(x1)}" y1="{number(y1)}" x2="{number(x2)}" y2="{number(y2)}"{extra}/>'
+
+
+def _star(x: float, y: float, radius: float) -> str:
+    """The corners of a five-pointed star centred on (x, y), point up (matplotlib's "*": inner radius 0.382)."""
+    corners = []
+    for n in range(10):
+        r = radius if n % 2 == 0 else radius * 0.381966
+        angle = math.pi / 2 + n * math.pi / 5
+        corners.append(f"{number(x + r * math.cos(angle))},{number(y - r * math.sin(angle))}")
+    return " ".join(corners)
 
 
 def _band_caption(label: str, lower: int, upper: int | None) -> str:
@@ -286,20 +342,6 @@ def _band_caption(label: str, lower: int, upper: int | None) -> str:
     short = label.split(" (")[0]
     span = f"{lower}+" if upper is None else (str(lower) if upper == lower else f"{lower}\N{EN DASH}{upper}")
     return textwrap.fill(f"{short} ({span})", width=22)
-
-
-def _legend_marker(marker: str, colour: str, *, filled: bool, label: str) -> Line2D:
-    return Line2D(
-        [],
-        [],
-        linestyle="none",
-        marker=marker,
-        markersize=11 if marker == "*" else 9,
-        markerfacecolor=colour if filled else "none",
-        markeredgecolor=colour if not filled else "white",
-        markeredgewidth=1.6 if not filled else 0.6,
-        label=label,
-    )
 
 
 def _response_legend(instrument: Instrument) -> str:

@@ -6,18 +6,15 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import TYPE_CHECKING
 
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
 from kapclinic.clinical.instruments import INSTRUMENTS, Instrument
 from kapclinic.clinical.outcomes import Trajectory, trajectory
+from kapclinic.measures.charts import TrajectoryRow, dose_moment, trajectory_summary, trajectory_svg, trajectory_table
 from kapclinic.measures.models import QuestionnaireResponse
 from kapclinic.replica import replica_reads
-
-if TYPE_CHECKING:
-    from kapclinic.measures.charts import TrajectoryRow
 
 
 @dataclass(frozen=True)
@@ -38,9 +35,6 @@ def trajectories_for_patient(*, patient_id: int, dosing_dates: Sequence[date] = 
     One query. A response that a later one corrects is left out (the correction stands in its place), and so
     is one without a total (not scorable) or for an instrument that gives no total (the C-SSRS triage).
     """
-    # Imported here: matplotlib takes about a second to load, a cost only chart pages with scores should pay.
-    from kapclinic.measures.charts import dose_moment, trajectory_summary, trajectory_svg, trajectory_table
-
     rows = (
         QuestionnaireResponse.objects.filter(patient_id=patient_id, total__isnull=False, corrections__isnull=True)
         .order_by("submitted_at", "id")
@@ -65,7 +59,7 @@ def trajectories_for_patient(*, patient_id: int, dosing_dates: Sequence[date] = 
             ChartTrajectory(
                 instrument=instrument,
                 trajectory=result,
-                # Safe: matplotlib writes every text node XML-escaped, and the title and desc are escaped in charts.
+                # Safe: kapclinic.measures.charts writes every text and attribute through html.escape.
                 svg=mark_safe(trajectory_svg(instrument, result, dosing_dates, tz=tz)),  # noqa: S308
                 summary=trajectory_summary(instrument, result, tz=tz),
                 rows=trajectory_table(instrument, result, tz=tz),
