@@ -26,7 +26,17 @@ from html import escape
 from itertools import pairwise
 from typing import Literal
 
-from kapclinic.svgcharts import FONT_FAMILY, INK, MUTED, date_ticks, number, text_width
+from kapclinic.svgcharts import (
+    FONT_FAMILY,
+    INK,
+    MUTED,
+    TEXT_SIZE,
+    date_ticks,
+    number,
+    svg_line,
+    svg_text,
+    text_width,
+)
 
 WIDTH_PX, HEIGHT_PX = 720, 360
 # Margins in pixels: y tick labels and axis label on the left, threshold labels on the right, legend on top,
@@ -48,7 +58,7 @@ _GRID = "#e3e7ec"
 
 # Sizes in CSS pixels, as the matplotlib chart had them in points (x 4/3). Dashes are matplotlib's, scaled by the
 # line width: (5, 3) at 1.1 pt, (7, 2.5, 1.5, 2.5) at 1.3 pt, dots (1.2, 1.6) at 1.6 pt.
-_TEXT, _SMALL = 12.67, 11.33
+_SMALL = 11.33
 _THRESHOLD_DASH = "7.33 4.4"
 _DOSE_DASH = "12.13 4.33 2.6 4.33"
 _HR_DOTS = "2.56 3.41"
@@ -307,7 +317,7 @@ class _Chart:
         self._threshold_lines(self.top, self.bp_lines, "threshold-top")
         self._threshold_lines(self.bottom, self.spo2_lines, "threshold-spo2")
         if self.dose_at is not None:
-            self._dose_line(self.dose_at)
+            self._dosesvg_line(self.dose_at)
         drawn = self._series()
         if not self.points:
             self._no_readings()
@@ -317,7 +327,7 @@ class _Chart:
         return (
             f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH_PX}" height="{HEIGHT_PX}" '
             f'viewBox="0 0 {WIDTH_PX} {HEIGHT_PX}" role="img" aria-labelledby="{prefix}-title {prefix}-desc" '
-            f'class="vitals-chart" font-family="{FONT_FAMILY}" font-size="{_TEXT}" '
+            f'class="vitals-chart" font-family="{FONT_FAMILY}" font-size="{TEXT_SIZE}" '
             'stroke-linejoin="round" stroke-linecap="butt">'
             f'<title id="{prefix}-title">Vital signs during the dosing session</title>'
             f'<desc id="{prefix}-desc">{escape(summary)}</desc>\n'
@@ -333,18 +343,18 @@ class _Chart:
             value = math.ceil(panel.low / step) * step
             while value <= panel.high:
                 at = panel.y(value)
-                grid.append(_line(_LEFT, at, _PLOT_RIGHT, at, stroke=_GRID, stroke_width="0.93"))
-                axes.append(_line(_LEFT - _TICK, at, _LEFT, at, stroke=MUTED, stroke_width="1.07"))
-                axes.append(_text(_LEFT - _TICK - 4, at + 0.35 * _TEXT, f"{value:g}", anchor="end"))
+                grid.append(svg_line(_LEFT, at, _PLOT_RIGHT, at, stroke=_GRID, stroke_width="0.93"))
+                axes.append(svg_line(_LEFT - _TICK, at, _LEFT, at, stroke=MUTED, stroke_width="1.07"))
+                axes.append(svg_text(_LEFT - _TICK - 4, at + 0.35 * TEXT_SIZE, f"{value:g}", anchor="end"))
                 value += step
             middle = panel.top + panel.height / 2
-            axes.append(_text(18, middle, label, anchor="middle", transform=f"rotate(-90 18 {number(middle)})"))
+            axes.append(svg_text(18, middle, label, anchor="middle", transform=f"rotate(-90 18 {number(middle)})"))
             for moment, words in ticks:
                 at = self.x(moment)
-                grid.append(_line(at, panel.top, at, panel.bottom, stroke=_GRID, stroke_width="0.93"))
-                axes.append(_line(at, panel.bottom, at, panel.bottom + _TICK, stroke=MUTED, stroke_width="1.07"))
+                grid.append(svg_line(at, panel.top, at, panel.bottom, stroke=_GRID, stroke_width="0.93"))
+                axes.append(svg_line(at, panel.bottom, at, panel.bottom + _TICK, stroke=MUTED, stroke_width="1.07"))
                 if panel is self.bottom:  # clock times under the lower panel only
-                    axes.append(_text(at, panel.bottom + _TICK + 4 + _TEXT * 0.8, words, anchor="middle"))
+                    axes.append(svg_text(at, panel.bottom + _TICK + 4 + TEXT_SIZE * 0.8, words, anchor="middle"))
             axes.append(
                 f'<path d="M{_LEFT} {number(panel.top)}V{number(panel.bottom)}H{_PLOT_RIGHT}" fill="none" '
                 f'stroke="{MUTED}" stroke-width="1.07" stroke-linecap="square"/>'
@@ -383,7 +393,7 @@ class _Chart:
             at = panel.y(threshold.value)
             parts.append(
                 f'<g id="{self.prefix}-{gid}-{n}">'
-                + _line(
+                + svg_line(
                     _LEFT, at, _PLOT_RIGHT, at, stroke=_THRESHOLD, stroke_width="1.47", stroke_dasharray=_THRESHOLD_DASH
                 )
                 + "</g>"
@@ -398,7 +408,7 @@ class _Chart:
             if abs(y_px - want) > 1:
                 # A leader from the line's end to its label, where the label had to move to make room.
                 parts.append(
-                    _line(_PLOT_RIGHT, panel.y(threshold.value), _PLOT_RIGHT + 6.2, centre, stroke=_THRESHOLD,
+                    svg_line(_PLOT_RIGHT, panel.y(threshold.value), _PLOT_RIGHT + 6.2, centre, stroke=_THRESHOLD,
                           stroke_width="1.07")
                 )  # fmt: skip
             first = centre + 0.35 * _SMALL - (len(lines) - 1) * line_px / 2
@@ -409,12 +419,14 @@ class _Chart:
             parts.append(f'<text font-size="{_SMALL}" fill="{INK}">{spans}</text>')
         self.parts.append("".join(parts) + "\n")
 
-    def _dose_line(self, dose_at: datetime) -> None:
+    def _dosesvg_line(self, dose_at: datetime) -> None:
         at = self.x(dose_at)
         for n, panel in enumerate((self.top, self.bottom), start=1):
             self.parts.append(
                 f'<g id="{self.prefix}-dose-{n}">'
-                + _line(at, panel.top, at, panel.bottom, stroke=_DOSE, stroke_width="1.73", stroke_dasharray=_DOSE_DASH)
+                + svg_line(
+                    at, panel.top, at, panel.bottom, stroke=_DOSE, stroke_width="1.73", stroke_dasharray=_DOSE_DASH
+                )
                 + "</g>"
             )
         # The label sits inside the top panel next to the line, on the side with more room.
@@ -427,7 +439,7 @@ class _Chart:
         self.parts.append(
             f'<rect x="{number(left_edge - 2)}" y="{number(baseline - _SMALL * 0.86)}" width="{number(width + 4)}" '
             f'height="{number(_SMALL * 1.1)}" rx="1.5" fill="white" fill-opacity="0.85"/>'
-            + _text(x, baseline, words, anchor="start" if right else "end", size=_SMALL)
+            + svg_text(x, baseline, words, anchor="start" if right else "end", size=_SMALL)
             + "\n"
         )
 
@@ -460,7 +472,7 @@ class _Chart:
         self.parts.append(
             f'<rect x="{number(x - width / 2 - 6)}" y="{number(middle - size * 0.9)}" width="{number(width + 12)}" '
             f'height="{number(size * 1.8)}" rx="4" fill="white"/>'
-            + _text(x, middle + 0.35 * size, words, anchor="middle", size=size)
+            + svg_text(x, middle + 0.35 * size, words, anchor="middle", size=size)
             + "\n"
         )
 
@@ -476,7 +488,7 @@ class _Chart:
                 + _marker(series.marker, 12.5, 0, 8.0, series.colour, None)
             )
             parts.append(f'<g transform="translate({number(x)} {number(middle)})">{handle}</g>')
-            parts.append(_text(x + 34, middle + 0.35 * _SMALL, series.label, size=_SMALL))
+            parts.append(svg_text(x + 34, middle + 0.35 * _SMALL, series.label, size=_SMALL))
             x += 34 + text_width(series.label, _SMALL) + 16
         self.parts.append(f'<g id="{self.prefix}-legend">{"".join(parts)}</g>\n')
 
@@ -506,21 +518,6 @@ def _marker(shape: str, x: float, y: float, size: float, colour: str, title: str
         f"{number(x)},{number(y + tip * r)} {number(x - r)},{number(y - tip * r)} {number(x + r)},{number(y - tip * r)}"
     )
     return f'<polygon points="{corners}" {edge}>{inner}</polygon>'
-
-
-def _line(x1: float, y1: float, x2: float, y2: float, **attributes: str) -> str:
-    extra = "".join(f' {name.replace("_", "-")}="{escape(value)}"' for name, value in attributes.items())
-    return f'<line x1="{number(x1)}" y1="{number(y1)}" x2="{number(x2)}" y2="{number(y2)}"{extra}/>'
-
-
-def _text(x: float, y: float, words: str, *, anchor: str = "start", size: float = _TEXT, **extra: str) -> str:
-    attributes = "".join(f' {name.replace("_", "-")}="{escape(value)}"' for name, value in extra.items())
-    anchor_attribute = "" if anchor == "start" else f' text-anchor="{anchor}"'
-    size_attribute = "" if size == _TEXT else f' font-size="{size}"'
-    return (
-        f'<text x="{number(x)}" y="{number(y)}"{anchor_attribute}{size_attribute} fill="{INK}"{attributes}>'
-        f"{escape(words)}</text>"
-    )
 
 
 def _caption(label: str) -> str:

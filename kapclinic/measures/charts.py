@@ -24,7 +24,17 @@ from html import escape
 from kapclinic.clinical.instruments import Instrument
 from kapclinic.clinical.outcomes import Trajectory, TrajectoryPoint
 from kapclinic.clinical.wording import day_text, day_time_text
-from kapclinic.svgcharts import FONT_FAMILY, INK, MUTED, date_ticks, number, text_width
+from kapclinic.svgcharts import (
+    FONT_FAMILY,
+    INK,
+    MUTED,
+    TEXT_SIZE,
+    date_ticks,
+    number,
+    svg_line,
+    svg_text,
+    text_width,
+)
 
 WIDTH_PX, HEIGHT_PX = 640, 280
 # Margins in pixels: y tick labels and axis label on the left, band labels on the right, legend on top.
@@ -43,7 +53,7 @@ _SEVERITY_TINTS = ("#e3f1e6", "#eef3d8", "#fbf0cf", "#fbe0c8", "#f6d0cc")
 _NEUTRAL_TINTS = ("#eef1f4", "#f8f9fa")
 
 # Sizes in CSS pixels, as the matplotlib chart had them in points (x 4/3): 9.5 pt text, 8.5 pt small text.
-_TEXT, _SMALL = 12.67, 11.33
+_SMALL = 11.33
 _DASHES = "5.87 4.4"  # matplotlib's (4, 3) dashes at 1.1 pt, scaled by the line width
 _TICK = 4
 
@@ -140,19 +150,10 @@ class _Chart:
         return (
             f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH_PX}" height="{HEIGHT_PX}" '
             f'viewBox="0 0 {WIDTH_PX} {HEIGHT_PX}" role="img" aria-labelledby="{prefix}-title {prefix}-desc" '
-            f'class="trajectory-chart" font-family="{FONT_FAMILY}" font-size="{_TEXT}" '
+            f'class="trajectory-chart" font-family="{FONT_FAMILY}" font-size="{TEXT_SIZE}" '
             'stroke-linejoin="round" stroke-linecap="butt">'
             f'<title id="{prefix}-title">{title}</title><desc id="{prefix}-desc">{description}</desc>\n'
             f'<rect width="{WIDTH_PX}" height="{HEIGHT_PX}" fill="white"/>\n' + "".join(self.parts) + "</svg>\n"
-        )
-
-    def _text(self, x: float, y: float, words: str, *, anchor: str = "start", size: float = _TEXT, **extra: str) -> str:
-        attributes = "".join(f' {name.replace("_", "-")}="{escape(value)}"' for name, value in extra.items())
-        anchor_attribute = "" if anchor == "start" else f' text-anchor="{anchor}"'
-        size_attribute = "" if size == _TEXT else f' font-size="{size}"'
-        return (
-            f'<text x="{number(x)}" y="{number(y)}"{anchor_attribute}{size_attribute} fill="{INK}"{attributes}>'
-            f"{escape(words)}</text>"
         )
 
     def _bands(self) -> None:
@@ -178,7 +179,7 @@ class _Chart:
                 f'height="{number(lower_edge - upper_edge)}" fill="{tint}"/>'
             )
             if index and band.lower > low:  # a white rule between two bands
-                shapes.append(_line(_LEFT, lower_edge, _PLOT_RIGHT, lower_edge, stroke="white", stroke_width="1.33"))
+                shapes.append(svg_line(_LEFT, lower_edge, _PLOT_RIGHT, lower_edge, stroke="white", stroke_width="1.33"))
             lines = _band_caption(band.label, band.lower, band.upper).split("\n")
             middle = (upper_edge + lower_edge) / 2
             first_baseline = middle + 0.35 * _SMALL - (len(lines) - 1) * _SMALL * 1.2 / 2
@@ -196,11 +197,11 @@ class _Chart:
         step = next(n for n in (1, 2, 5, 10, 20, 25, 50, 100, 200, 500, 1000) if (self.high - self.low) / n <= 6)
         for value in range(math.ceil(self.low / step) * step, self.high + 1, step):
             at = self.y(value)
-            parts.append(_line(_LEFT - _TICK, at, _LEFT, at, stroke=MUTED, stroke_width="1.07"))
-            parts.append(self._text(_LEFT - _TICK - 4, at + 0.35 * _TEXT, str(value), anchor="end"))
+            parts.append(svg_line(_LEFT - _TICK, at, _LEFT, at, stroke=MUTED, stroke_width="1.07"))
+            parts.append(svg_text(_LEFT - _TICK - 4, at + 0.35 * TEXT_SIZE, str(value), anchor="end"))
         middle = _TOP + _PLOT_H / 2
         parts.append(
-            self._text(
+            svg_text(
                 16,
                 middle,
                 f"{self.instrument.name} · Total score",
@@ -212,12 +213,12 @@ class _Chart:
             ticks, offset = date_ticks(self.start, self.end, self.tz)
             for tick in ticks:
                 at = self.x(tick.at)
-                parts.append(_line(at, _PLOT_BOTTOM, at, _PLOT_BOTTOM + _TICK, stroke=MUTED, stroke_width="1.07"))
-                parts.append(self._text(at, _PLOT_BOTTOM + _TICK + 4 + _TEXT * 0.8, tick.label, anchor="middle"))
+                parts.append(svg_line(at, _PLOT_BOTTOM, at, _PLOT_BOTTOM + _TICK, stroke=MUTED, stroke_width="1.07"))
+                parts.append(svg_text(at, _PLOT_BOTTOM + _TICK + 4 + TEXT_SIZE * 0.8, tick.label, anchor="middle"))
             if offset:
-                parts.append(self._text(_PLOT_RIGHT, _PLOT_BOTTOM + _TICK + 8 + _TEXT * 1.8, offset, anchor="end"))
+                parts.append(svg_text(_PLOT_RIGHT, _PLOT_BOTTOM + _TICK + 8 + TEXT_SIZE * 1.8, offset, anchor="end"))
         else:
-            parts.append(self._text(_LEFT + _PLOT_W / 2, middle + 0.35 * _TEXT, "No scores yet", anchor="middle"))
+            parts.append(svg_text(_LEFT + _PLOT_W / 2, middle + 0.35 * TEXT_SIZE, "No scores yet", anchor="middle"))
         # The two spines, left and bottom (matplotlib's 0.8 pt), over the bands.
         parts.append(
             f'<path d="M{_LEFT} {_TOP}V{_PLOT_BOTTOM}H{_PLOT_RIGHT}" fill="none" stroke="{MUTED}" '
@@ -233,7 +234,7 @@ class _Chart:
             words = day_text(local) if local.time() == time(12) else day_time_text(local)
             self.parts.append(
                 f'<g id="{escape(self.prefix)}-dose-{n}"><title>{escape(f"Dosing session, {words}")}</title>'
-                + _line(at, _TOP, at, _PLOT_BOTTOM, stroke=_DOSING, stroke_width="1.47", stroke_dasharray=_DASHES)
+                + svg_line(at, _TOP, at, _PLOT_BOTTOM, stroke=_DOSING, stroke_width="1.47", stroke_dasharray=_DASHES)
                 + "</g>\n"
             )
 
@@ -283,7 +284,7 @@ class _Chart:
                 labels.append(
                     f'<rect x="{number(x - width / 2)}" y="{number(baseline - _SMALL * 0.86)}" '
                     f'width="{number(width)}" height="{number(_SMALL * 1.08)}" rx="1.5" fill="white" '
-                    'fill-opacity="0.8"/>' + self._text(x, baseline, str(point.total), anchor="middle", size=_SMALL)
+                    'fill-opacity="0.8"/>' + svg_text(x, baseline, str(point.total), anchor="middle", size=_SMALL)
                 )
             self.parts.append(f'<g aria-hidden="true">{"".join(labels)}</g>\n')
 
@@ -291,14 +292,14 @@ class _Chart:
         x, middle = 44.0, 17.0
         items: list[tuple[str, str]] = [
             (
-                _line(0, 0, 20, 0, stroke=_LINE, stroke_width="2.67")
+                svg_line(0, 0, 20, 0, stroke=_LINE, stroke_width="2.67")
                 + f'<circle cx="10" cy="0" r="3.67" fill="{_LINE}"/>',
                 "Total score",
             )
         ]
         if self.doses:
             items.append(
-                (_line(0, 0, 20, 0, stroke=_DOSING, stroke_width="1.47", stroke_dasharray=_DASHES), "Dosing session")
+                (svg_line(0, 0, 20, 0, stroke=_DOSING, stroke_width="1.47", stroke_dasharray=_DASHES), "Dosing session")
             )
         if any(point.response for point in self.points):
             items.append(
@@ -317,14 +318,9 @@ class _Chart:
         parts = []
         for handle, words in items:
             parts.append(f'<g transform="translate({number(x)} {number(middle)})">{handle}</g>')
-            parts.append(self._text(x + 28, middle + 0.35 * _SMALL, words, size=_SMALL))
+            parts.append(svg_text(x + 28, middle + 0.35 * _SMALL, words, size=_SMALL))
             x += 28 + text_width(words, _SMALL) + 14
         self.parts.append(f'<g id="{escape(self.prefix)}-legend">{"".join(parts)}</g>\n')
-
-
-def _line(x1: float, y1: float, x2: float, y2: float, **attributes: str) -> str:
-    extra = "".join(f' {name.replace("_", "-")}="{escape(value)}"' for name, value in attributes.items())
-    return f'<line x1="{number(x1)}" y1="{number(y1)}" x2="{number(x2)}" y2="{number(y2)}"{extra}/>'
 
 
 def _star(x: float, y: float, radius: float) -> str:
