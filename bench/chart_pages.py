@@ -1,6 +1,6 @@
 """Server time of the two pages that draw charts, as a ratio to the bare primary-key view (bench/run.py's floor).
 
-    PYTHONPATH=$PWD KAPCLINIC_DEBUG=true python bench/chart_pages.py [--requests 60] [--no-cold]
+    PYTHONPATH=$PWD KAPCLINIC_DEBUG=true python bench/chart_pages.py [--requests 60]
 
 Without DATABASE_URL: on a fresh SQLite file in a temporary folder. With DATABASE_URL (e.g. PostgreSQL through
 scripts/with-postgres, as the owner role, which may migrate): on that database, which should be empty, as the demo
@@ -11,12 +11,10 @@ demo prescriber with DEBUG off, request in turns:
                 access door with its audit row, and the base page with the patient banner (for comparison only)
   chart         the chart page of the demo patient with the most scores (one trajectory chart per instrument)
   session       the dosing session page with the most vital signs (the vital signs chart)
-  chart_cold    the same chart page with the chart cache emptied before each request, so every request
-  session_cold  draws its charts with matplotlib: what every request cost before the cache
-after five untimed warm-up requests each (which count the queries); the cold pages in a second round (with the
-floor again), as emptying the cache would make the warm pages cold. Prints p50 and p95 in ms, the queries of one
-request, and the ratios the target is set in: p95 to the floor's p95 and to the floor's p50 (target: at most 3);
-and p95 to the patient floor's p95.
+after five untimed warm-up requests each (which count the queries). The charts are written again on every request
+(no cache: kapclinic/svgcharts.py), so no page is cold or warm. Prints p50 and p95 in ms, the queries of one request,
+and the ratios the target is set in: p95 to the floor's p95 and to the floor's p50 (target: at most 3); and p95 to
+the patient floor's p95.
 `measure_chart_pages()` returns the same rows for `make bench`.
 """
 
@@ -46,12 +44,11 @@ def percentile(values: list[float], pct: int) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[pct - 1]
 
 
-def measure_chart_pages(requests: int, *, cold: bool = True) -> dict[str, Any]:
+def measure_chart_pages(requests: int) -> dict[str, Any]:
     """Load the demo clinic into the configured database (migrated here) and time the two chart pages.
 
     Returns {"database", "demo", "floor", "rows"}: a row per page with n, p50_ms, p95_ms, queries and the ratios
-    p95/floor-p95, p95/floor-p50, p50/floor-p50 and p95/patient-floor-p95. `cold=False` leaves out the pages drawn
-    without the cache.
+    p95/floor-p95, p95/floor-p50, p50/floor-p50 and p95/patient-floor-p95.
     """
     django_setup(KAPCLINIC_REQUIRE_MFA="false")
 
@@ -61,7 +58,6 @@ def measure_chart_pages(requests: int, *, cold: bool = True) -> dict[str, Any]:
     from django.test import Client
     from django.test.utils import CaptureQueriesContext, override_settings
 
-    from kapclinic import svgcharts
     from kapclinic.accounts.models import User
     from kapclinic.dosing.models import VitalSign
     from kapclinic.measures.models import QuestionnaireResponse
@@ -86,7 +82,6 @@ def measure_chart_pages(requests: int, *, cold: bool = True) -> dict[str, Any]:
     }
     demo = {"chart_scores": scored["n"], "session_vital_signs": measured["n"]}
 
-    cache = svgcharts.SVG_CACHE
     timings: dict[str, list[float]] = {}
     queries: dict[str, list[int]] = {}
     with override_settings(ROOT_URLCONF="bench.urls", DEBUG=False):
@@ -94,9 +89,7 @@ def measure_chart_pages(requests: int, *, cold: bool = True) -> dict[str, Any]:
         client.force_login(User.objects.get(username="prescriber"), backend="django.contrib.auth.backends.ModelBackend")
 
         def get(name: str) -> float:
-            url = pages[name.removesuffix("_cold")]
-            if name.endswith("_cold"):
-                cache.clear()
+            url = pages[name]
             begin = time.perf_counter()
             response = client.get(url)
             elapsed = time.perf_counter() - begin
@@ -106,19 +99,15 @@ def measure_chart_pages(requests: int, *, cold: bool = True) -> dict[str, Any]:
                 raise SystemExit(f"{url} shows no chart")
             return elapsed
 
-        # Two rounds, each taking turns request by request: the cold one empties the cache, so it comes last.
-        rounds = [["bare", "patient_floor", "chart", "session"]] + (
-            [["bare", "chart_cold", "session_cold"]] if cold else []
-        )
-        for names in rounds:
+        names = ["bare", "patient_floor", "chart", "session"]  # taking turns request by request
+        for name in names:
+            for _ in range(WARMUP):
+                with CaptureQueriesContext(connection) as captured:
+                    get(name)
+                queries.setdefault(name, []).append(len(captured))
+        for _ in range(requests):
             for name in names:
-                for _ in range(WARMUP):
-                    with CaptureQueriesContext(connection) as captured:
-                        get(name)
-                    queries.setdefault(name, []).append(len(captured))
-            for _ in range(requests):
-                for name in names:
-                    timings.setdefault(name, []).append(get(name))
+                timings.setdefault(name, []).append(get(name))
 
     floor_p50 = statistics.median(timings["bare"])
     floor_p95 = percentile(timings["bare"], 95)
@@ -171,14 +160,13 @@ def table(result: dict[str, Any]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=60, help="timed requests of each page")
-    parser.add_argument("--no-cold", action="store_true", help="leave out the pages drawn without the chart cache")
     args = parser.parse_args()
     folder: Path | None = None
     if not os.environ.get("DATABASE_URL"):
         folder = Path(tempfile.mkdtemp(prefix="kapclinic-bench-charts-"))
         os.environ["DATABASE_URL"] = f"sqlite:///{folder / 'bench.sqlite3'}"
     try:
-        print(table(measure_chart_pages(args.requests, cold=not args.no_cold)))
+        print(table(measure_chart_pages(args.requests)))
     finally:
         if folder is not None:
             shutil.rmtree(folder, ignore_errors=True)

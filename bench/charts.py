@@ -1,13 +1,12 @@
-"""Time the server-side SVG charts in this process: the session's vital signs and a score trajectory.
+"""Time the server-side SVG charts in this process: the session's vital signs, a score trajectory and the outcomes
+dashboard's cohorts.
 
     PYTHONPATH=$PWD KAPCLINIC_DEBUG=true python bench/charts.py [--renders 30] [--threads 4]
 
-For each chart: the median and p95 of `--renders` cold renders (the chart cache emptied before each, which a
-matplotlib chart would draw again) and of as many warm ones (the same data again), in
-milliseconds; then `--threads` threads rendering at once. Both charts are now written as SVG text with no cache
-and no lock (issue 15): cold and warm are the same work, and the threads wait on nothing.
-The data are fixed: a three-hour session (60 readings, five threshold lines, a dose) and a PHQ-9 course
-(ten scores over ten weeks, four dosing dates).
+For each chart: the median and p95 of `--renders` renders in milliseconds; then `--threads` threads rendering at
+once. Every chart is written as SVG text with no cache and no lock (issue 15), so the threads wait on nothing.
+The data are fixed: a three-hour session (60 readings, five threshold lines, a dose), a PHQ-9 course (ten scores
+over ten weeks, four dosing dates) and twelve cohorts (one a start month over a year).
 """
 
 from __future__ import annotations
@@ -33,6 +32,8 @@ def _charts() -> dict[str, Callable[[], str]]:
     from kapclinic.clinical.outcomes import trajectory
     from kapclinic.dosing.charts import ChartThreshold, VitalPoint, vitals_svg
     from kapclinic.measures.charts import trajectory_svg
+    from kapclinic.outcomes.charts import cohort_rates_svg
+    from kapclinic.outcomes.cohorts import CohortFigures, Rate
 
     tz = ZoneInfo("America/New_York")
     start = datetime(2026, 9, 1, 13, 5, tzinfo=UTC)
@@ -51,18 +52,13 @@ def _charts() -> dict[str, Callable[[], str]]:
     scores = [(start + timedelta(weeks=n), total) for n, total in enumerate((22, 20, 18, 15, 13, 11, 9, 7, 5, 4))]
     course = trajectory(phq9, scores, first_dose=start + timedelta(days=3))
     doses = [date(2026, 9, 4), date(2026, 9, 8), date(2026, 9, 11), date(2026, 9, 15)]
+    rates = (Rate(14, 40), Rate(8, 40), Rate(1, 40), Rate(14, 30), Rate(8, 30), Rate(1, 30))
+    cohorts = [CohortFigures(f"2026-{month:02d}", 40, 38, 30, 30, *rates, 21.0) for month in range(1, 13)]
     return {
+        "cohorts": lambda: cohort_rates_svg(cohorts, "PHQ-9"),
         "session_vitals": lambda: vitals_svg(points, thresholds, dose_at=start + timedelta(minutes=10), tz=tz),
         "trajectory_phq9": lambda: trajectory_svg(phq9, course, doses, tz=tz),
     }
-
-
-def _clear() -> None:
-    from kapclinic import svgcharts
-
-    cache = getattr(svgcharts, "SVG_CACHE", None)
-    if cache is not None:
-        cache.clear()
 
 
 def _ms(values: list[float]) -> str:
@@ -72,8 +68,8 @@ def _ms(values: list[float]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--renders", type=int, default=30, help="timed renders of each chart, cold and warm")
-    parser.add_argument("--threads", type=int, default=4, help="threads rendering at once in the warm run")
+    parser.add_argument("--renders", type=int, default=30, help="timed renders of each chart")
+    parser.add_argument("--threads", type=int, default=4, help="threads rendering at once")
     args = parser.parse_args()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kapclinic.settings")
     import django
@@ -83,17 +79,13 @@ def main() -> None:
     for render in charts.values():
         render()  # import and warm up once, outside the timings
     for name, render in charts.items():
-        cold, warm = [], []
-        for _ in range(args.renders):
-            _clear()
-            began = time.perf_counter()
-            expected = render()
-            cold.append(time.perf_counter() - began)
+        times = []
+        expected = render()
         for _ in range(args.renders):
             began = time.perf_counter()
-            assert render() == expected
-            warm.append(time.perf_counter() - began)
-        print(f"{name:16} cold {_ms(cold)}   warm {_ms(warm)}   ({len(expected):,} bytes)")
+            assert render() == expected  # the same data, the same bytes
+            times.append(time.perf_counter() - began)
+        print(f"{name:16} {_ms(times)}   ({len(expected):,} bytes)")
 
     per_thread: list[float] = []
 
@@ -111,7 +103,7 @@ def main() -> None:
     for thread in threads:
         thread.join()
     wall = time.perf_counter() - began
-    print(f"{args.threads} threads warm  {_ms(per_thread)}   wall {wall * 1000:.1f} ms for {len(per_thread)} renders")
+    print(f"{args.threads} threads at once {_ms(per_thread)}   wall {wall * 1000:.1f} ms for {len(per_thread)} renders")
 
 
 if __name__ == "__main__":

@@ -1,184 +1,24 @@
-"""What the server-side charts share: for those drawn with matplotlib (the outcomes dashboard's cohort figures) the
-cache of finished charts, one render lock, and the SVG clean-up that makes matplotlib's output safe to inline in a
-page and readable by screen readers; for those written as SVG text (score trajectories, session vitals) number,
-text-width and date-tick helpers.
+"""What the server-side charts share (score trajectories, session vitals, the outcomes dashboard's cohorts): the
+<svg> element with its <title> and <desc>, lines and texts, numbers, text widths and date ticks.
 
-A matplotlib chart is drawn once per change of its data: the finished SVG is kept in SVG_CACHE under a digest of
-exactly the inputs that drive the drawing (chart_key), so a page shown again with the same data costs a dictionary
-look-up and waits on no lock. Only a miss draws with matplotlib, under RENDER_LOCK. A chart written as text takes
-about a millisecond, no lock and no cache (issue 15: "no process-wide lock on a request path").
+Every chart is written as SVG text directly, with no matplotlib, no lock and no cache (issue 15: "no process-wide
+lock on a request path"): a chart takes a millisecond or a few, so it is simply written again on every request.
+Every text and attribute value goes through html.escape, and no element has a style attribute (the pages'
+Content-Security-Policy allows no inline styles: presentation attributes only). The same data gives the same bytes.
 """
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import re
-import threading
-from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, tzinfo
 from html import escape
-from typing import TYPE_CHECKING, Any
 
 from kapclinic.clinical.wording import day_text
-
-if TYPE_CHECKING:
-    from matplotlib.typing import RcKeyType
-
-# matplotlib's rcParams are process-wide; renders are serialised so one request's settings never leak into another.
-# Only drawing takes it, so only a cache miss (SvgCache.get_or_draw): a chart already drawn is returned without it.
-RENDER_LOCK = threading.Lock()
-
-# Part of every cache key: raise it when a change to the drawing code changes what the same data looks like, so
-# that no chart drawn by the old code is served (the cache is per process, so a restart also clears it).
-CHART_VERSION = 1
-
-
-def chart_key(kind: str, *inputs: object) -> str:
-    """Return the cache key of a chart: a digest of its kind, CHART_VERSION and every input that drives the drawing.
-
-    The inputs are taken by their repr, which for the values the charts take (frozen dataclasses, datetimes,
-    dates, ZoneInfo, numbers, strings, tuples and lists of them) states their whole value; an input whose repr
-    says less would have to be turned into one that says all first.
-    """
-    text = repr((CHART_VERSION, kind, inputs))
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-class SvgCache:
-    """The last `maxsize` charts drawn in this process, by chart_key; the least recently used one goes first.
-
-    No lock: each step is one operation on an OrderedDict, which the GIL makes atomic, so a hit waits on nothing
-    and readers never see a half-made entry. Two requests that miss on the same key at once both draw (one after
-    the other: drawing takes RENDER_LOCK) and store the same bytes.
-    """
-
-    def __init__(self, maxsize: int) -> None:
-        self.maxsize = maxsize
-        self._entries: OrderedDict[str, str] = OrderedDict()
-
-    def get_or_draw(self, key: str, draw: Callable[[], str]) -> str:
-        """Return the chart stored under `key`, else `draw()` it, store it and return it."""
-        svg = self._entries.get(key)
-        if svg is not None:
-            # Evicted by another thread since the look-up: still the right chart to return.
-            with contextlib.suppress(KeyError):
-                self._entries.move_to_end(key)
-            return svg
-        svg = draw()  # takes RENDER_LOCK itself, for its matplotlib part only
-        self._entries[key] = svg
-        while len(self._entries) > self.maxsize:
-            try:
-                self._entries.popitem(last=False)
-            except KeyError:  # another thread emptied it meanwhile
-                break
-        return svg
-
-    def clear(self) -> None:
-        self._entries.clear()
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._entries
-
-
-# A cohort chart is some tens of kB: at most a few MB per process, and the dashboard shows few. An older one is simply
-# drawn again.
-SVG_CACHE = SvgCache(maxsize=160)
 
 # The clinic's palette (static/kapclinic/kapclinic.css): body ink and muted axes.
 INK = "#1b1f24"
 MUTED = "#505a66"
 
-
-def chart_style(salt: str) -> dict[RcKeyType, Any]:
-    """The matplotlib settings every chart shares; `salt` fixes its ids, so the same data gives the same bytes."""
-    return {
-        "svg.fonttype": "none",  # text stays text: selectable, searchable, read by screen readers, small
-        "svg.hashsalt": salt,
-        "font.family": "sans-serif",
-        "font.sans-serif": ["DejaVu Sans", "Verdana", "Arial"],
-        "font.size": 9.5,  # points in the SVG's own units: about 12.7 CSS px at the native size
-        "axes.edgecolor": MUTED,
-        "axes.labelcolor": INK,
-        "xtick.color": MUTED,
-        "ytick.color": MUTED,
-        "xtick.labelcolor": INK,
-        "ytick.labelcolor": INK,
-    }
-
-
-_ID = re.compile(r'\bid="([^"]+)"')
-
-
-def inline_svg(
-    svg: str, *, id_prefix: str, css_class: str, width: int, height: int, title: str, description: str
-) -> str:
-    """Return `svg` ready to inline in HTML: no XML prologue or global style, ids prefixed, title and desc."""
-    body = svg[svg.index("<svg") :]
-    # matplotlib's <style> sets stroke joins for "*": inline in HTML that selector would reach the whole page.
-    body = re.sub(r"\s*<style[^>]*>.*?</style>", "", body, count=1, flags=re.DOTALL)
-    body = re.sub(r"\s*<defs>\s*</defs>", "", body, count=1)
-    ids = set(_ID.findall(body))
-    prefix = f"{id_prefix}-"
-
-    def rename(match: re.Match[str]) -> str:
-        name = match.group(2)
-        return f"{match.group(1)}{prefix}{name}{match.group(3)}" if name in ids else match.group(0)
-
-    body = re.sub(r'(\bid="|href="#|url\(#)([^")]+)([")])', rename, body)
-    title_id, desc_id = f"{prefix}title", f"{prefix}desc"
-    opening_end = body.index(">") + 1
-    opening = body[:opening_end]
-    opening = re.sub(r'width="[^"]+"', f'width="{width}"', opening, count=1)
-    opening = re.sub(r'height="[^"]+"', f'height="{height}"', opening, count=1)
-    opening = opening.replace(
-        "<svg ",
-        f'<svg role="img" aria-labelledby="{title_id} {desc_id}" class="{css_class}" '
-        'stroke-linejoin="round" stroke-linecap="butt" ',
-        1,
-    )
-    heading = f'<title id="{title_id}">{escape(title)}</title><desc id="{desc_id}">{escape(description)}</desc>'
-    return _styles_as_attributes(opening + heading + body[opening_end:].strip() + "\n")
-
-
-# SVG presentation attributes (SVG 1.1, 6.4): the same properties as attributes, which a Content-Security-Policy
-# without 'unsafe-inline' for styles still applies (an inline style="" attribute it would ignore).
-PRESENTATION_ATTRIBUTES = frozenset(
-    {
-        "clip-rule", "color", "fill", "fill-opacity", "fill-rule", "font-family", "font-size", "font-style",
-        "font-weight", "opacity", "stroke", "stroke-dasharray", "stroke-dashoffset", "stroke-linecap",
-        "stroke-linejoin", "stroke-miterlimit", "stroke-opacity", "stroke-width", "text-anchor",
-        "dominant-baseline", "visibility", "display",
-    }
-)  # fmt: skip
-_STYLE_ATTRIBUTE = re.compile(r'\sstyle="([^"]*)"')
-
-
-def _styles_as_attributes(svg: str) -> str:
-    """Turn matplotlib's style="" attributes into presentation attributes (same look, allowed by the CSP)."""
-
-    def attributes(match: re.Match[str]) -> str:
-        pairs = []
-        for declaration in match.group(1).split(";"):
-            name, _, value = declaration.partition(":")
-            name, value = name.strip(), value.strip()
-            if not name:
-                continue
-            if name not in PRESENTATION_ATTRIBUTES:
-                raise ValueError(f"Chart style {name!r} has no SVG presentation attribute")
-            pairs.append(f' {name}="{escape(value, quote=True)}"')
-        return "".join(pairs)
-
-    return _STYLE_ATTRIBUTE.sub(attributes, svg)
-
-
-# Charts written as SVG text directly (no matplotlib, no lock): score trajectories, session vitals. What they share
-# follows.
 
 # The fonts the charts name; DejaVu Sans is what matplotlib drew with, Verdana has near the same widths.
 FONT_FAMILY = "DejaVu Sans, Verdana, Arial, sans-serif"
@@ -206,6 +46,23 @@ def svg_text(x: float, y: float, words: str, *, anchor: str = "start", size: flo
     return (
         f'<text x="{number(x)}" y="{number(y)}"{anchor_attribute}{size_attribute} fill="{INK}"{svg_attributes(extra)}>'
         f"{escape(words)}</text>"
+    )
+
+
+def svg_document(
+    *, prefix: str, css_class: str, width: int, height: int, title: str, description: str, parts: list[str]
+) -> str:
+    """A chart's <svg> element to inline in a page or a PDF: named for screen readers by its <title> and <desc>
+    (ids under `prefix`, so two charts on a page never share one), a white ground,
+    then `parts` in drawing order (the last on top)."""
+    prefix = escape(prefix)
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" role="img" aria-labelledby="{prefix}-title {prefix}-desc" '
+        f'class="{css_class}" font-family="{FONT_FAMILY}" font-size="{TEXT_SIZE}" '
+        'stroke-linejoin="round" stroke-linecap="butt">'
+        f'<title id="{prefix}-title">{escape(title)}</title><desc id="{prefix}-desc">{escape(description)}</desc>\n'
+        f'<rect width="{width}" height="{height}" fill="white"/>\n' + "".join(parts) + "</svg>\n"
     )
 
 

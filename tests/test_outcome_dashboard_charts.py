@@ -24,7 +24,7 @@ def test_the_chart_is_drawn_with_a_title_and_a_description_that_says_every_figur
     client_for: Any,
 ) -> None:
     body = client_for("director").get("/outcomes/", {"group": "route"}).content.decode()
-    assert body.count('<svg role="img"') == 1
+    assert body.count("<svg ") == 1 and 'role="img" aria-labelledby="cohort-rates-title cohort-rates-desc"' in body
     assert "Response and remission by cohort (PHQ-9, completers)</title>" in body
     assert "response 4 of 6, 67 % (95 % CI 30 to 90); remission 2 of 6" in body  # the <desc>: the figures in words
 
@@ -62,3 +62,38 @@ def test_the_words_say_not_defined_rather_than_zero() -> None:
         remission_defined=False,
     )  # fmt: skip
     assert "remission not defined" in cohort_summary([undefined], "PCL-5")
+
+
+def test_the_chart_has_a_marker_and_whisker_per_rate_each_saying_its_figure_and_escapes_every_label() -> None:
+    from xml.etree import ElementTree
+
+    from kapclinic.outcomes.charts import cohort_rates_svg  # the label is cut to 30 characters on the axis
+
+    hostile = '<script>alert(1)</script> & "IV"'
+    groups = [
+        CohortFigures(
+            hostile, 10, 10, 8, 8, Rate(4, 10), Rate(2, 10), Rate(0, 10), Rate(4, 8), Rate(2, 8), Rate(0, 8), 20.0
+        ),
+        CohortFigures(
+            "PCL-5 course", 5, 5, 5, 5, Rate(2, 5), Rate(0, 5), Rate(0, 5), Rate(2, 5), Rate(0, 5), Rate(0, 5), None,
+            remission_defined=False,
+        ),
+        CohortFigures("Nobody finished", 3, 3, 0, 0, *(Rate(0, 3),) * 3, *(Rate(0, 0),) * 3, None),
+    ]  # fmt: skip
+    svg = cohort_rates_svg(groups, "PHQ-9")
+    assert "<script" not in svg and 'style="' not in svg
+    root = ElementTree.fromstring(svg)  # noqa: S314 - our own chart; parsed: well formed, every text escaped
+    ns = "{http://www.w3.org/2000/svg}"
+    titles = [t.text or "" for g in root.iter(f"{ns}g") for t in g.findall(f"{ns}title")]
+    # A response and a remission for the first cohort, a response only for the PCL-5 (no remission rule), nothing
+    # for a cohort with no completers (not evaluable: no marker drawn at 0 %).
+    assert titles == [
+        f"{hostile}: response 4 of 8, 50 % (95 % CI 22 to 78)",
+        f"{hostile}: remission 2 of 8, 25 % (95 % CI 7 to 59)",
+        "PCL-5 course: response 2 of 5, 40 % (95 % CI 12 to 77)",
+    ]
+    markers = [m for m in root.iter() if m.tag in (f"{ns}circle", f"{ns}rect") and m.get("fill") != "white"]
+    assert len(markers) == 3 + 2  # the three rates and the legend's two
+    labels = [t.text for t in root.iter(f"{ns}text")]
+    assert '<script>alert(1)</script> & "…' in labels and "0 %" in labels and "100 %" in labels
+    assert cohort_rates_svg([], "PHQ-9") == ""

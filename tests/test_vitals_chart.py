@@ -6,7 +6,6 @@ Pure inputs (no models), so nothing here touches the database.
 from __future__ import annotations
 
 import re
-import threading
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -15,7 +14,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from kapclinic import svgcharts
 from kapclinic.dosing.charts import ChartThreshold, VitalPoint, vitals_summary, vitals_svg
 
 TZ = ZoneInfo("America/New_York")
@@ -102,16 +100,6 @@ def test_every_text_is_escaped() -> None:
     assert "<script" not in svg
     texts = " ".join(_texts(svg))  # parsed: still well formed
     assert "<script>alert(1)</script>" in texts  # as text, not markup
-
-
-def test_svg_takes_no_lock() -> None:
-    expected = _svg(_session(130, 150, 186))
-    with svgcharts.RENDER_LOCK:  # a matplotlib chart being drawn elsewhere holds the lock
-        result: list[str] = []
-        thread = threading.Thread(target=lambda: result.append(_svg(_session(130, 150, 186))))
-        thread.start()
-        thread.join(timeout=10)
-        assert not thread.is_alive() and result == [expected]
 
 
 def test_threshold_labels_dose_and_clock_times_are_text() -> None:

@@ -27,12 +27,12 @@ from itertools import pairwise
 from typing import Literal
 
 from kapclinic.svgcharts import (
-    FONT_FAMILY,
     INK,
     MUTED,
     TEXT_SIZE,
     date_ticks,
     number,
+    svg_document,
     svg_line,
     svg_text,
     text_width,
@@ -323,15 +323,14 @@ class _Chart:
             self._no_readings()
         self._legend(drawn)
         summary = vitals_summary(self.points, self.thresholds, tz=self.tz, dose_at=self.dose_at)
-        prefix = self.prefix  # checked by vitals_svg: letters, digits, "-" and "_" only
-        return (
-            f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH_PX}" height="{HEIGHT_PX}" '
-            f'viewBox="0 0 {WIDTH_PX} {HEIGHT_PX}" role="img" aria-labelledby="{prefix}-title {prefix}-desc" '
-            f'class="vitals-chart" font-family="{FONT_FAMILY}" font-size="{TEXT_SIZE}" '
-            'stroke-linejoin="round" stroke-linecap="butt">'
-            f'<title id="{prefix}-title">Vital signs during the dosing session</title>'
-            f'<desc id="{prefix}-desc">{escape(summary)}</desc>\n'
-            f'<rect width="{WIDTH_PX}" height="{HEIGHT_PX}" fill="white"/>\n' + "".join(self.parts) + "</svg>\n"
+        return svg_document(
+            prefix=self.prefix,  # checked by vitals_svg: letters, digits, "-" and "_" only
+            css_class="vitals-chart",
+            width=WIDTH_PX,
+            height=HEIGHT_PX,
+            title="Vital signs during the dosing session",
+            description=summary,
+            parts=self.parts,
         )
 
     def _grid_and_axes(self, ticks: list[tuple[datetime, str]]) -> None:

@@ -25,12 +25,12 @@ from kapclinic.clinical.instruments import Instrument
 from kapclinic.clinical.outcomes import Trajectory, TrajectoryPoint
 from kapclinic.clinical.wording import day_text, day_time_text
 from kapclinic.svgcharts import (
-    FONT_FAMILY,
     INK,
     MUTED,
     TEXT_SIZE,
     date_ticks,
     number,
+    svg_document,
     svg_line,
     svg_text,
     text_width,
@@ -144,16 +144,14 @@ class _Chart:
         self._totals()
         self._outcome_markers()
         self._legend()
-        prefix = escape(self.prefix)
-        title = escape(f"{self.instrument.name} scores over time")
-        description = escape(trajectory_summary(self.instrument, self.trajectory, tz=self.tz))
-        return (
-            f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH_PX}" height="{HEIGHT_PX}" '
-            f'viewBox="0 0 {WIDTH_PX} {HEIGHT_PX}" role="img" aria-labelledby="{prefix}-title {prefix}-desc" '
-            f'class="trajectory-chart" font-family="{FONT_FAMILY}" font-size="{TEXT_SIZE}" '
-            'stroke-linejoin="round" stroke-linecap="butt">'
-            f'<title id="{prefix}-title">{title}</title><desc id="{prefix}-desc">{description}</desc>\n'
-            f'<rect width="{WIDTH_PX}" height="{HEIGHT_PX}" fill="white"/>\n' + "".join(self.parts) + "</svg>\n"
+        return svg_document(
+            prefix=self.prefix,
+            css_class="trajectory-chart",
+            width=WIDTH_PX,
+            height=HEIGHT_PX,
+            title=f"{self.instrument.name} scores over time",
+            description=trajectory_summary(self.instrument, self.trajectory, tz=self.tz),
+            parts=self.parts,
         )
 
     def _bands(self) -> None:

@@ -1,6 +1,7 @@
 """The dashboard's chart (issue 19 item 3): each cohort's response and remission among completers, with the 95 %
-Wilson interval as a whisker, drawn server-side as the chart's trajectories are (kapclinic/svgcharts.py: cached by
-its data, inline SVG with <title> and <desc>); the cohort table beside it is the full text alternative.
+Wilson interval as a whisker, written as SVG text like the chart's trajectories (kapclinic/svgcharts.py: no
+matplotlib, no lock, no cache: a few shapes a cohort, well under a millisecond); <title> and <desc> say it in words,
+each marker has its own <title>, and the cohort table beside it is the full text alternative.
 
 Response and remission have their own marker shapes (circle, square) and the legend says which, so nothing relies
 on colour alone.
@@ -8,24 +9,21 @@ on colour alone.
 
 from __future__ import annotations
 
-import io
-
-import matplotlib
-
-matplotlib.use("Agg")
-
-from matplotlib.figure import Figure
-from matplotlib.ticker import PercentFormatter
+from html import escape
 
 from kapclinic.outcomes.cohorts import CohortFigures, Rate
-from kapclinic.svgcharts import INK, RENDER_LOCK, SVG_CACHE, chart_key, chart_style, inline_svg
+from kapclinic.svgcharts import MUTED, number, svg_document, svg_line, svg_text, text_width
 
 WIDTH_PX = 640
 ROW_PX, BASE_PX = 26, 70
-_PX_PER_INCH = 96
+# Margins in pixels: cohort names on the left, the legend on top, the share axis and its label below.
+_LEFT, _RIGHT, _TOP, _BOTTOM = 192, 26, 34, 42
+_PLOT_W = WIDTH_PX - _LEFT - _RIGHT
 _RESPONSE = "#1d4e89"
 _REMISSION = "#1e6b3a"
-_RC = chart_style("kapclinic-cohorts")
+_GRID = "#d9dee3"
+_SMALL = 11.33
+_MARKER = 3.7  # half a marker's width in pixels (matplotlib's 5.5 pt marker before)
 
 
 def _short(label: str) -> str:
@@ -53,60 +51,76 @@ def cohort_summary(groups: list[CohortFigures], instrument_name: str) -> str:
 
 
 def cohort_rates_svg(groups: list[CohortFigures], instrument_name: str) -> str:
-    """The chart as an inline SVG element ("" with no cohort): drawn once per change of the figures it shows."""
+    """The chart as an inline SVG element ("" with no cohort)."""
     if not groups:
         return ""
-    data = tuple(
-        (
-            g.label,
-            g.response_completers.count,
-            g.response_completers.of,
-            g.remission_completers.count,
-            g.remission_defined,
-        )
-        for g in groups
-    )
-    key = chart_key("cohort-rates", instrument_name, data)
-    return SVG_CACHE.get_or_draw(key, lambda: _render(groups, instrument_name))
-
-
-def _render(groups: list[CohortFigures], instrument_name: str) -> str:
     height = BASE_PX + ROW_PX * len(groups)
-    with RENDER_LOCK, matplotlib.rc_context(_RC):
-        figure = Figure(figsize=(WIDTH_PX / _PX_PER_INCH, height / _PX_PER_INCH), facecolor="white")
-        ax = figure.add_axes((0.3, 42 / height, 0.66, 1 - 76 / height))
-        rows = list(range(len(groups)))[::-1]
-        for y, group in zip(rows, groups, strict=True):
-            for rate, offset, colour, marker in (
-                (group.response_completers, 0.14, _RESPONSE, "o"),
-                (group.remission_completers, -0.14, _REMISSION, "s"),
-            ):
-                if rate.share is None or rate.interval is None or (marker == "s" and not group.remission_defined):
-                    continue
-                low, high = rate.interval
-                ax.plot([low, high], [y + offset, y + offset], color=colour, linewidth=1.4)
-                ax.plot([rate.share], [y + offset], marker=marker, color=colour, markersize=5.5, linestyle="none")
-        ax.set_yticks(rows, [_short(g.label) for g in groups], color=INK)
-        ax.set_ylim(-0.6, len(groups) - 0.4)
-        ax.set_xlim(0, 1)
-        ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
-        ax.grid(axis="x", color="#d9dee3", linewidth=0.6)
-        ax.set_axisbelow(True)
-        ax.set_xlabel(f"{instrument_name}, completers: share with 95 % interval")
-        ax.plot([], [], marker="o", color=_RESPONSE, label="Response")
-        if any(g.remission_defined for g in groups):
-            ax.plot([], [], marker="s", color=_REMISSION, label="Remission")
-        ax.legend(loc="lower left", bbox_to_anchor=(0, 1.0), ncols=2, frameon=False, fontsize=8.5)
-        for side in ("top", "right"):
-            ax.spines[side].set_visible(False)
-        buffer = io.StringIO()
-        figure.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None, "Format": None, "Type": None})
-    return inline_svg(
-        buffer.getvalue(),
-        id_prefix="cohort-rates",
+    plot_bottom = height - _BOTTOM
+    row_h = (plot_bottom - _TOP) / len(groups)  # each cohort a row, the first at the top
+
+    def x(share: float) -> float:
+        return _LEFT + share * _PLOT_W
+
+    parts: list[str] = []
+    for tenth in range(0, 11, 2):
+        at = x(tenth / 10)
+        parts.append(svg_line(at, _TOP, at, plot_bottom, stroke=_GRID, stroke_width="0.8"))
+        parts.append(svg_line(at, plot_bottom, at, plot_bottom + 4, stroke=MUTED, stroke_width="1.07"))
+        parts.append(svg_text(at, plot_bottom + 17, f"{tenth * 10} %", anchor="middle"))
+    parts.append(svg_line(_LEFT, _TOP, _LEFT, plot_bottom, stroke=MUTED, stroke_width="1.07"))
+    parts.append(svg_line(_LEFT, plot_bottom, _LEFT + _PLOT_W, plot_bottom, stroke=MUTED, stroke_width="1.07"))
+    parts.append(
+        svg_text(
+            _LEFT + _PLOT_W / 2, height - 6, f"{instrument_name}, completers: share with 95 % interval", anchor="middle"
+        )
+    )
+    for n, group in enumerate(groups):
+        middle = _TOP + (n + 0.5) * row_h
+        parts.append(svg_line(_LEFT - 4, middle, _LEFT, middle, stroke=MUTED, stroke_width="1.07"))
+        parts.append(svg_text(_LEFT - 8, middle + 4.5, _short(group.label), anchor="end"))
+        for kind, rate, offset, colour in (
+            ("Response", group.response_completers, -0.14, _RESPONSE),
+            ("Remission", group.remission_completers, 0.14, _REMISSION),
+        ):
+            if rate.share is None or rate.interval is None or (kind == "Remission" and not group.remission_defined):
+                continue
+            y = middle + offset * row_h
+            low, high = rate.interval
+            marker = _marker(kind, x(rate.share), y, colour)
+            words = f"{group.label}: {kind.lower()} {_words(rate)}"
+            parts.append(
+                f"<g><title>{escape(words)}</title>"
+                + svg_line(x(low), y, x(high), y, stroke=colour, stroke_width="1.87")
+                + marker
+                + "</g>"
+            )
+    parts.append(_legend(any(g.remission_defined for g in groups)))
+    return svg_document(
+        prefix="cohort-rates",
         css_class="cohort-chart",
         width=WIDTH_PX,
         height=height,
         title=f"Response and remission by cohort ({instrument_name}, completers)",
         description=cohort_summary(groups, instrument_name),
+        parts=parts,
     )
+
+
+def _marker(kind: str, x: float, y: float, colour: str) -> str:
+    if kind == "Response":
+        return f'<circle cx="{number(x)}" cy="{number(y)}" r="{number(_MARKER)}" fill="{colour}"/>'
+    side = _MARKER * 1.8
+    corner = f'x="{number(x - side / 2)}" y="{number(y - side / 2)}"'
+    return f'<rect {corner} width="{number(side)}" height="{number(side)}" fill="{colour}"/>'
+
+
+def _legend(remission: bool) -> str:
+    parts, x = [], float(_LEFT)
+    for kind, colour in (("Response", _RESPONSE), ("Remission", _REMISSION)):
+        if kind == "Remission" and not remission:
+            continue
+        parts.append(svg_line(x, 17, x + 24, 17, stroke=colour, stroke_width="1.87"))
+        parts.append(_marker(kind, x + 12, 17, colour))
+        parts.append(svg_text(x + 30, 21, kind, size=_SMALL))
+        x += 30 + text_width(kind, _SMALL) + 16
+    return f'<g id="cohort-rates-legend">{"".join(parts)}</g>'
