@@ -215,10 +215,15 @@ def overdue_measures(*, ctx: AuditContext, today: date | None = None, limit: int
     """Overdue measures across the clinic for the coordinator's list; each patient shown is audited."""
     today = today or timezone.localdate()
     cutoff = today - timedelta(days=OVERDUE_AFTER_DAYS)
-    rows = list(
-        ScheduledMeasure.objects.filter(response__isnull=True, due_on__lt=cutoff)
-        .select_related("patient")
-        .order_by("due_on")[:limit]
+    # Prepared (kapclinic/prepared.py): the coordinator's home asks on every load.
+    rows = prepared_rows(
+        ("measures.overdue_measures", limit),
+        lambda before: (
+            ScheduledMeasure.objects.filter(response__isnull=True, due_on__lt=before)
+            .select_related("patient")
+            .order_by("due_on")[:limit]
+        ),
+        cutoff,
     )
     days = _session_days(sorted({s.patient_id for s in rows}))
     overdue = [d for s in rows if (d := _due_measure(s, today, days.get(s.patient_id, []))).status == "overdue"]
