@@ -25,6 +25,7 @@ from kapclinic.clinical import billing as rules
 from kapclinic.clinical.session_states import SessionState
 from kapclinic.dosing.models import DosingSession, Route
 from kapclinic.patients.access import PatientAccess, patient_get_for_user
+from kapclinic.prepared import prepared_rows
 from kapclinic.roles import Action, may
 
 NUMBER_MAX = 50
@@ -141,6 +142,11 @@ def needing_attention_rows(today: date) -> QuerySet[PriorAuthorisation]:
     """Authorisations in force on `today` (not replaced) that end within the notice days or whose sessions are used
     up, soonest end first, with `used` annotated: one query, no loop per patient (the home list and the inbox
     count both read it). The rule is rules.authorisation_needs_attention's, in SQL."""
+    return _needing_attention(today, today + timedelta(days=rules.AUTHORISATION_EXPIRY_NOTICE_DAYS))
+
+
+def _needing_attention(today: date, soon: date) -> QuerySet[PriorAuthorisation]:
+    """needing_attention_rows, with the notice's last day `soon` given (a prepared query's argument)."""
     counted = (
         DosingSession.objects.filter(
             patient_id=OuterRef("patient_id"),
@@ -154,7 +160,6 @@ def needing_attention_rows(today: date) -> QuerySet[PriorAuthorisation]:
         .annotate(n=Count("id"))
         .values("n")[:1]
     )
-    soon = today + timedelta(days=rules.AUTHORISATION_EXPIRY_NOTICE_DAYS)
     return (
         PriorAuthorisation.objects.filter(effective_from__lte=today, effective_to__gte=today, replaced_by__isnull=True)
         .annotate(route=_route_case())
@@ -169,7 +174,14 @@ def authorisations_needing_attention(*, ctx: AuditContext, limit: int = 50) -> l
     if not may(ctx.user.role, Action.AUTHORISATION_VIEW):
         return []
     today = timezone.localdate()
-    found = list(needing_attention_rows(today).select_related("payer", "patient")[:limit])
+    # Built and compiled once per process (kapclinic/prepared.py): the coordinator's home asks on every load, and
+    # the query's route CASE and count subquery cost more to compile than to run.
+    found = prepared_rows(
+        ("billing.authorisations_needing_attention", limit),
+        lambda day, soon: _needing_attention(day, soon).select_related("payer", "patient")[:limit],
+        today,
+        today + timedelta(days=rules.AUTHORISATION_EXPIRY_NOTICE_DAYS),
+    )
     access_events_record_many(
         ctx=ctx, action="authorisation.attention_list", patient_ids=sorted({a.patient_id for a in found})
     )

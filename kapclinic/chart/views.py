@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
@@ -32,6 +33,7 @@ from kapclinic.patients.pages import refusals_as_pages
 from kapclinic.patients.printing import printed_pdf_response
 from kapclinic.patients.selectors import STAFF_NAME_FIELDS, chart_header
 from kapclinic.plans.selectors import current_plan
+from kapclinic.prepared import prepared_rows
 from kapclinic.roles import Action, Role, may
 from kapclinic.therapy.selectors import notes_for_chart
 
@@ -67,11 +69,9 @@ def _chart_context(user: User, access: PatientAccess, evaluation: tuple[dict[str
     can_assign = may(user.role, Action.CARE_TEAM_ASSIGN)
     clinicians: list[User] = []
     if can_assign:
-        clinicians = list(
-            User.objects.filter(role__in=CareTeamRole.values, is_active=True)
-            .only(*STAFF_NAME_FIELDS)  # the choices show names only: not whole rows (password hash and all)
-            .order_by("last_name", "first_name")
-        )
+        # Every read of the chart is prepared (kapclinic/prepared.py): built and compiled once per process, where
+        # compiling its queries cost about as much as running them (issue 15, item 3).
+        clinicians = prepared_rows("chart.clinicians", _clinicians)
     team_by_role = {m.role: m for m in header.care_team}
     can_view_scores = may(user.role, Action.MEASURE_VIEW)
     can_edit_full = may(user.role, Action.PATIENT_EDIT)
@@ -79,11 +79,14 @@ def _chart_context(user: User, access: PatientAccess, evaluation: tuple[dict[str
     # by itself as it rendered (issue 15, item 3).
     joined = ["inquiry"] + (["user"] if can_edit_full and patient.user_id else [])
     fields = {"inquiry": ("id", "created_at", "status"), "user": ("username", "must_change_password")}
-    extras = (
-        Patient.objects.filter(pk=patient.pk)
-        .select_related(*joined)
-        .only("pk", *(["user"] if "user" in joined else []), *(f"{j}__{f}" for j in joined for f in fields[j]))
-        .get()
+    (extras,) = prepared_rows(
+        ("chart.extras", *joined),
+        lambda pk: (
+            Patient.objects.filter(pk=pk)
+            .select_related(*joined)
+            .only("pk", *(["user"] if "user" in joined else []), *(f"{j}__{f}" for j in joined for f in fields[j]))
+        ),
+        patient.pk,
     )
     return {
         "inquiry": getattr(extras, "inquiry", None),
@@ -102,12 +105,7 @@ def _chart_context(user: User, access: PatientAccess, evaluation: tuple[dict[str
         )
         if show_clinical
         else [],
-        "dosing_sessions": list(
-            DosingSession.objects.filter(patient=patient)
-            .exclude(state=SessionState.CANCELLED)
-            .select_related("checklist")
-            .order_by("scheduled_for")[:12]
-        )
+        "dosing_sessions": prepared_rows("chart.dosing_sessions", _dosing_sessions, patient.pk)
         if show_clinical
         else [],
         "entry_instruments": list(INSTRUMENTS.values()) if may(user.role, Action.MEASURE_ENTER) else [],
@@ -121,9 +119,7 @@ def _chart_context(user: User, access: PatientAccess, evaluation: tuple[dict[str
         "can_edit_full": can_edit_full,
         "can_book": may(user.role, Action.APPOINTMENT_BOOK),
         "can_write_process_notes": may(user.role, Action.PROCESS_NOTE_WRITE),
-        "appointments": list(
-            Appointment.objects.filter(patient=patient).select_related("with_user").order_by("-starts_at")[:10]
-        ),
+        "appointments": prepared_rows("chart.appointments", _appointments, patient.pk),
         "can_read_audit": may(user.role, Action.AUDIT_BROWSE),
         "can_message": may(user.role, Action.MESSAGE_VIEW),
         "team_rows": [
@@ -131,6 +127,27 @@ def _chart_context(user: User, access: PatientAccess, evaluation: tuple[dict[str
             for role, label in CareTeamRole.choices
         ],
     }
+
+
+def _clinicians() -> QuerySet[User]:
+    return (
+        User.objects.filter(role__in=CareTeamRole.values, is_active=True)
+        .only(*STAFF_NAME_FIELDS)  # the choices show names only: not whole rows (password hash and all)
+        .order_by("last_name", "first_name")
+    )
+
+
+def _dosing_sessions(patient_id: int) -> QuerySet[DosingSession]:
+    return (
+        DosingSession.objects.filter(patient_id=patient_id)
+        .exclude(state=SessionState.CANCELLED)
+        .select_related("checklist")
+        .order_by("scheduled_for")[:12]
+    )
+
+
+def _appointments(patient_id: int) -> QuerySet[Appointment]:
+    return Appointment.objects.filter(patient_id=patient_id).select_related("with_user").order_by("-starts_at")[:10]
 
 
 @login_required

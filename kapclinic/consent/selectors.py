@@ -18,6 +18,7 @@ from kapclinic.clinical.wording import day_text
 from kapclinic.consent.models import ConsentSignature, ConsentVersion, ConsentWithdrawal, ConsentWitness
 from kapclinic.errors import NotFound
 from kapclinic.patients.access import PatientAccess, patient_get_for_user
+from kapclinic.prepared import prepared_rows
 from kapclinic.roles import Action
 
 
@@ -106,15 +107,19 @@ def consent_status(patient_id: int, on: date | None = None) -> ConsentStatus:
     """Return the patient's status on the current consent document on `on` (default today). One query."""
     day = on or timezone.localdate()
     end_of_day = timezone.make_aware(datetime.combine(day + timedelta(days=1), time.min))
-    latest = (
-        ConsentSignature.objects.filter(
-            patient_id=patient_id, version__document=consent_document(), signed_at__lt=end_of_day
-        )
-        .select_related("version", "withdrawal")
-        .order_by("-signed_at", "-id")
-        .first()
+    # Prepared (kapclinic/prepared.py): the chart asks whenever it is drawn; the document is a setting, so in the key.
+    document = consent_document()
+    latest = prepared_rows(
+        ("consent.consent_status", document),
+        lambda pid, before: (
+            ConsentSignature.objects.filter(patient_id=pid, version__document=document, signed_at__lt=before)
+            .select_related("version", "withdrawal")
+            .order_by("-signed_at", "-id")[:1]
+        ),
+        patient_id,
+        end_of_day,
     )
-    return consent_status_of([latest] if latest else [], on=day)
+    return consent_status_of(latest, on=day)
 
 
 def consent_current(patient_id: int, on: date | None = None) -> ConsentSignature | None:

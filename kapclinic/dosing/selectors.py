@@ -215,7 +215,42 @@ def session_get(
     """The session with its whole record, after the access check (audited; `record_allowed=False` leaves the
     allowed read to the caller, as patient_get_for_user: a poll records it only when what it shows changed).
     `access`: the caller has checked (and audited) access to the session's patient already, for `action`."""
-    session = (
+    # Every read of the record is prepared (kapclinic/prepared.py): built and compiled once per process, where
+    # compiling the session page's eight queries cost about as much as running them (issue 15, item 3).
+    found = prepared_rows("dosing.session_get", _session_whole, session_id)
+    if not found:
+        raise NotFound("No such dosing session.")
+    session = found[0]
+    if access is None:
+        access = patient_get_for_user(
+            ctx=ctx, patient_id=session.patient_id, action=action, record_allowed=record_allowed
+        )
+    elif access.patient.pk != session.patient_id:
+        raise NotFound("No such dosing session.")  # a check of another patient is no check of this one
+    session.patient = access.patient  # the door has read the patient: not a second time in the join above
+    check_in = session.check_in if _has(session, "check_in") else None
+    if check_in is None:
+        vitals = prepared_rows("dosing.session_get.vitals", lambda sid: session_vitals_of(sid, None), session.pk)
+    else:
+        vitals = prepared_rows(
+            "dosing.session_get.vitals_since", session_vitals_of, session.pk, check_in.at - VITALS_BEFORE_CHECK_IN
+        )
+    return SessionRecord(
+        session=session,
+        check_in=check_in,
+        vitals=vitals,
+        alerts=prepared_rows("dosing.session_get.alerts", _session_alerts, session.pk),
+        clearances=prepared_rows("dosing.session_get.clearances", _session_clearances, session.pk),
+        orders=prepared_rows("dosing.session_get.orders", _session_orders, session.pk),
+        administration=session.administration if _has(session, "administration") else None,
+        events=prepared_rows("dosing.session_get.events", _session_events, session.pk),
+        transitions=prepared_rows("dosing.session_get.transitions", _session_transitions, session.pk),
+        discharge=session.discharge if _has(session, "discharge") else None,
+    )
+
+
+def _session_whole(session_id: int) -> QuerySet[DosingSession]:
+    return (
         DosingSession.objects.select_related(
             "plan",
             "nurse",
@@ -227,55 +262,52 @@ def session_get(
             "administration__by",
         )
         .defer(*_names_only("nurse", "therapist", "check_in__by", "discharge__by", "administration__by"))
-        .filter(pk=session_id)
-        .first()
+        .filter(pk=session_id)[:1]
     )
-    if session is None:
-        raise NotFound("No such dosing session.")
-    if access is None:
-        access = patient_get_for_user(
-            ctx=ctx, patient_id=session.patient_id, action=action, record_allowed=record_allowed
-        )
-    elif access.patient.pk != session.patient_id:
-        raise NotFound("No such dosing session.")  # a check of another patient is no check of this one
-    session.patient = access.patient  # the door has read the patient: not a second time in the join above
-    check_in = session.check_in if _has(session, "check_in") else None
-    return SessionRecord(
-        session=session,
-        check_in=check_in,
-        vitals=list(session_vitals(session, check_in)),
-        alerts=list(
-            MonitoringAlert.objects.filter(session=session)
-            .select_related("acknowledgement__by", "vital")
-            .defer(*_names_only("acknowledgement__by"))
-            .order_by("raised_at", "id")
-        ),
-        clearances=list(
-            Clearance.objects.filter(session=session)
-            .select_related("override_by")
-            .defer(*_names_only("override_by"))
-            .order_by("at", "id")
-        ),
-        orders=list(
-            DoseOrder.objects.filter(session=session)
-            .select_related("signed_by", "product")
-            .defer(*_names_only("signed_by"))
-            .order_by("signed_at", "id")
-        ),
-        administration=session.administration if _has(session, "administration") else None,
-        events=list(
-            SessionEvent.objects.filter(session=session)
-            .select_related("by")
-            .defer(*_names_only("by"))
-            .order_by("occurred_at", "id")
-        ),
-        transitions=list(
-            SessionTransition.objects.filter(session=session)
-            .select_related("by")
-            .defer(*_names_only("by"))
-            .order_by("at", "id")
-        ),
-        discharge=session.discharge if _has(session, "discharge") else None,
+
+
+def _session_alerts(session_id: int) -> QuerySet[MonitoringAlert]:
+    return (
+        MonitoringAlert.objects.filter(session_id=session_id)
+        .select_related("acknowledgement__by", "vital")
+        .defer(*_names_only("acknowledgement__by"))
+        .order_by("raised_at", "id")
+    )
+
+
+def _session_clearances(session_id: int) -> QuerySet[Clearance]:
+    return (
+        Clearance.objects.filter(session_id=session_id)
+        .select_related("override_by")
+        .defer(*_names_only("override_by"))
+        .order_by("at", "id")
+    )
+
+
+def _session_orders(session_id: int) -> QuerySet[DoseOrder]:
+    return (
+        DoseOrder.objects.filter(session_id=session_id)
+        .select_related("signed_by", "product")
+        .defer(*_names_only("signed_by"))
+        .order_by("signed_at", "id")
+    )
+
+
+def _session_events(session_id: int) -> QuerySet[SessionEvent]:
+    return (
+        SessionEvent.objects.filter(session_id=session_id)
+        .select_related("by")
+        .defer(*_names_only("by"))
+        .order_by("occurred_at", "id")
+    )
+
+
+def _session_transitions(session_id: int) -> QuerySet[SessionTransition]:
+    return (
+        SessionTransition.objects.filter(session_id=session_id)
+        .select_related("by")
+        .defer(*_names_only("by"))
+        .order_by("at", "id")
     )
 
 
@@ -287,9 +319,14 @@ VITALS_BEFORE_CHECK_IN = timedelta(days=1)
 
 def session_vitals(session: DosingSession, check_in: CheckIn | None) -> QuerySet[VitalSign]:
     """A session's vital signs as measured, in order; given its check-in, only the months from it on are read."""
-    vitals = VitalSign.objects.filter(session=session)
-    if check_in is not None:
-        vitals = vitals.filter(measured_at__gte=check_in.at - VITALS_BEFORE_CHECK_IN)
+    return session_vitals_of(session.pk, None if check_in is None else check_in.at - VITALS_BEFORE_CHECK_IN)
+
+
+def session_vitals_of(session_id: int, since: datetime | None) -> QuerySet[VitalSign]:
+    """session_vitals by the session's id and the earliest time a reading may have (None: any)."""
+    vitals = VitalSign.objects.filter(session_id=session_id)
+    if since is not None:
+        vitals = vitals.filter(measured_at__gte=since)
     return vitals.order_by("measured_at", "id")
 
 

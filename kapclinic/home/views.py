@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -26,6 +27,7 @@ from kapclinic.measures.selectors import open_safety_flags_for_user, overdue_mea
 from kapclinic.oversight.selectors import emergency_accesses_to_review
 from kapclinic.patients.models import Patient
 from kapclinic.patients.selectors import patient_search_for_user
+from kapclinic.prepared import prepared_rows
 from kapclinic.replica import replica_reads
 from kapclinic.roles import Role
 from kapclinic.therapy.selectors import integration_sessions_due
@@ -69,7 +71,8 @@ def home(request: HttpRequest) -> HttpResponse:
         context["waiting"] = sessions_waiting_for_prescriber(user)
     if role is Role.COORDINATOR:
         context["overdue"] = overdue_measures(ctx=ctx)
-        context["new_inquiries"] = list(Inquiry.objects.filter(status=InquiryStatus.NEW).order_by("created_at")[:10])
+        # Prepared (kapclinic/prepared.py), as the home's other lists: built and compiled once per process.
+        context["new_inquiries"] = prepared_rows("home.new_inquiries", _new_inquiries)
         context["consultations"] = consultations_coming(days=2)
         context["authorisations"] = authorisations_needing_attention(ctx=ctx, limit=10)
     if role in (Role.DIRECTOR, Role.AUDITOR):
@@ -78,6 +81,10 @@ def home(request: HttpRequest) -> HttpResponse:
         with replica_reads():
             context["ledger_clocks"] = ledger_clocks(ctx=ctx)
     return render(request, _TEMPLATES[role], context)
+
+
+def _new_inquiries() -> QuerySet[Inquiry]:
+    return Inquiry.objects.filter(status=InquiryStatus.NEW).order_by("created_at")[:10]
 
 
 # The director's and auditor's dashboard: from the replica when there is one (kapclinic/replica.py); its audit

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.db import connection
 from django.db.models import Min, OuterRef, Q, QuerySet, Subquery, Sum
@@ -39,6 +40,7 @@ from kapclinic.ledger.models import (
     Lot,
     StorageLocation,
 )
+from kapclinic.prepared import prepared_rows
 from kapclinic.roles import Action, may
 
 EXPIRY_WARNING_DAYS = 60
@@ -228,19 +230,26 @@ class LedgerClocks:
 LOSS_SHOWN_DAYS = 90
 
 
-def _inventory_clocks(today: date) -> list[InventoryClock]:
-    """Each storage location that holds entries or counts, by name, with its next inventory deadline (one query)."""
+def _locations_with_activity() -> QuerySet[Any]:  # StorageLocation rows with `first` and `last`
+    """Each storage location that holds entries or counts, with its first entry and last full count."""
     first = LedgerEntry.objects.filter(location=OuterRef("pk")).order_by("occurred_at").values("occurred_at")[:1]
     last = (
         InventoryCount.objects.filter(location=OuterRef("pk"), kind__in=(CountKind.INITIAL, CountKind.BIENNIAL))
         .order_by("-counted_at")
         .values("counted_at")[:1]
     )
-    locations = (
+    return (
         StorageLocation.objects.annotate(first=Subquery(first), last=Subquery(last))
         .filter(Q(first__isnull=False) | Q(last__isnull=False))
         .order_by()
     )
+
+
+def _inventory_clocks(today: date) -> list[InventoryClock]:
+    """Each storage location that holds entries or counts, by name, with its next inventory deadline (one query)."""
+    # Built and compiled once per process (kapclinic/prepared.py): the director's header asks on every page, and
+    # the two subqueries cost more to compile than to run.
+    locations = prepared_rows("ledger.inventory_clocks", _locations_with_activity)
     clocks = [
         InventoryClock(
             location=location,
@@ -255,15 +264,25 @@ def _inventory_clocks(today: date) -> list[InventoryClock]:
     return sorted(clocks, key=lambda clock: clock.location.name)
 
 
-def _loss_clocks(today: date, entries: QuerySet[LedgerEntry]) -> list[LossClock]:
-    """The two filing clocks of each theft or loss in `entries` (one query: a filing of each kind at most)."""
+def _losses_with_filings(with_names: bool) -> QuerySet[Any]:  # LedgerEntry rows with `notice_on`, `form_106_on`
+    """Every theft or loss with the day of its filing of each kind (None: not filed); `with_names`: with the lot,
+    product and location the clocks page names."""
     filed = LossReport.objects.filter(loss=OuterRef("pk"))
-    annotated = entries.annotate(
+    entries = LedgerEntry.objects.filter(kind=EntryKind.LOSS)
+    if with_names:
+        entries = entries.select_related("lot__product", "location")
+    return entries.annotate(
         notice_on=Subquery(filed.filter(kind=LossReportKind.WRITTEN_NOTICE).values("filed_on")[:1]),
         form_106_on=Subquery(filed.filter(kind=LossReportKind.FORM_106).values("filed_on")[:1]),
-    )
+    ).order_by("occurred_at", "id")
+
+
+def _loss_clocks(today: date, *, with_names: bool) -> list[LossClock]:
+    """The two filing clocks of each theft or loss (one query: a filing of each kind at most)."""
+    # Prepared, as the inventory clocks: the director's header asks on every page.
+    losses = prepared_rows(("ledger.loss_clocks", with_names), lambda: _losses_with_filings(with_names))
     clocks = []
-    for entry in annotated.order_by("occurred_at", "id"):
+    for entry in losses:
         notice, form_106 = loss_deadlines(
             timezone.localdate(entry.occurred_at),
             today=today,
@@ -278,11 +297,7 @@ def ledger_overdue(today: date) -> int:
     """How many controlled-substance clocks are overdue (LedgerClocks.attention), for the header of the director's
     pages: two queries, and no audit row, since it reads a number and no record (the clocks page is audited)."""
     deadlines = [clock.deadline for clock in _inventory_clocks(today)]
-    deadlines += [
-        d
-        for clock in _loss_clocks(today, LedgerEntry.objects.filter(kind=EntryKind.LOSS))
-        for d in (clock.notice, clock.form_106)
-    ]
+    deadlines += [d for clock in _loss_clocks(today, with_names=False) for d in (clock.notice, clock.form_106)]
     return sum(d.state is ClockState.OVERDUE for d in deadlines)
 
 
@@ -295,13 +310,7 @@ def ledger_clocks(*, ctx: AuditContext, today: date | None = None) -> LedgerCloc
     today = today or timezone.localdate()
     inventories = _inventory_clocks(today)
     since = timezone.now() - timedelta(days=LOSS_SHOWN_DAYS)
-    losses = [
-        clock
-        for clock in _loss_clocks(
-            today, LedgerEntry.objects.filter(kind=EntryKind.LOSS).select_related("lot__product", "location")
-        )
-        if clock.open or clock.entry.occurred_at >= since
-    ]
+    losses = [clock for clock in _loss_clocks(today, with_names=True) if clock.open or clock.entry.occurred_at >= since]
     oldest = LedgerEntry.objects.aggregate(oldest=Min("occurred_at"))["oldest"]
     oldest_on = timezone.localdate(oldest) if oldest else None
     access_event_record(ctx=ctx, action="ledger.clocks")

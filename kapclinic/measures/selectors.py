@@ -80,7 +80,13 @@ def open_safety_flags_for_user(*, ctx: AuditContext, limit: int = 50) -> list[Sa
 
 def open_safety_flags_for_patient(*, patient_id: int) -> list[SafetyFlag]:
     """For the chart banner (the chart read itself is already audited)."""
-    return list(
+    # Prepared (kapclinic/prepared.py), as every read of the chart: compiling the chart's queries cost about as
+    # much as running them (issue 15, item 3).
+    return prepared_rows("measures.open_safety_flags_for_patient", _patient_flags_open, patient_id)
+
+
+def _patient_flags_open(patient_id: int) -> QuerySet[SafetyFlag]:
+    return (
         SafetyFlag.objects.filter(patient_id=patient_id, acknowledged_at__isnull=True)
         .select_related("response", "raised_by")
         # What the banner shows: a whole response row (its answers) costs more to build than to read.
@@ -103,7 +109,11 @@ def open_safety_flags_for_patient(*, patient_id: int) -> list[SafetyFlag]:
 
 def recent_responses(*, patient_id: int, limit: int = 20) -> list[QuestionnaireResponse]:
     """For the chart's outcomes section (the chart read itself is already audited)."""
-    return list(QuestionnaireResponse.objects.filter(patient_id=patient_id).order_by("-submitted_at", "-id")[:limit])
+    return prepared_rows(
+        ("measures.recent_responses", limit),
+        lambda pid: QuestionnaireResponse.objects.filter(patient_id=pid).order_by("-submitted_at", "-id")[:limit],
+        patient_id,
+    )
 
 
 def scores_by_patient(
@@ -158,8 +168,12 @@ class DueMeasure:
 def schedule_for_patient(*, patient_id: int, today: date | None = None) -> list[DueMeasure]:
     """Every scheduled measure of the patient with its status today (one query)."""
     today = today or timezone.localdate()
-    rows = list(ScheduledMeasure.objects.filter(patient_id=patient_id).order_by("due_on", "instrument"))
-    days = _session_days([patient_id]) if rows else {}
+    rows = prepared_rows(
+        "measures.schedule_for_patient",
+        lambda pid: ScheduledMeasure.objects.filter(patient_id=pid).order_by("due_on", "instrument"),
+        patient_id,
+    )
+    days = _session_days_of(patient_id) if rows else {}
     due = [_due_measure(s, today, days.get(patient_id, [])) for s in rows]
     return sorted(due, key=lambda d: (d.due_on, d.scheduled.instrument))
 
@@ -176,6 +190,22 @@ def _session_days(patient_ids: list[int]) -> dict[int, list[date]]:
     return days
 
 
+def _session_days_of(patient_id: int) -> dict[int, list[date]]:
+    """_session_days of one patient, the query prepared (the chart asks on every drawing)."""
+    days: dict[int, list[date]] = {}
+    for when in prepared_rows(
+        "measures.session_days_of",
+        lambda pid: (
+            DosingSession.objects.filter(patient_id=pid)
+            .exclude(state=SessionState.CANCELLED)
+            .values_list("scheduled_for", flat=True)
+        ),
+        patient_id,
+    ):
+        days.setdefault(patient_id, []).append(timezone.localdate(when))
+    return days
+
+
 def _due_measure(scheduled: ScheduledMeasure, today: date, session_days: list[date]) -> DueMeasure:
     due_on = follow_up_due_on(label=scheduled.label, due_on=scheduled.due_on, session_days=session_days)
     return DueMeasure(scheduled, status_on(due_on, today, completed=scheduled.response_id is not None), due_on)
@@ -185,10 +215,15 @@ def overdue_measures(*, ctx: AuditContext, today: date | None = None, limit: int
     """Overdue measures across the clinic for the coordinator's list; each patient shown is audited."""
     today = today or timezone.localdate()
     cutoff = today - timedelta(days=OVERDUE_AFTER_DAYS)
-    rows = list(
-        ScheduledMeasure.objects.filter(response__isnull=True, due_on__lt=cutoff)
-        .select_related("patient")
-        .order_by("due_on")[:limit]
+    # Prepared (kapclinic/prepared.py): the coordinator's home asks on every load.
+    rows = prepared_rows(
+        ("measures.overdue_measures", limit),
+        lambda before: (
+            ScheduledMeasure.objects.filter(response__isnull=True, due_on__lt=before)
+            .select_related("patient")
+            .order_by("due_on")[:limit]
+        ),
+        cutoff,
     )
     days = _session_days(sorted({s.patient_id for s in rows}))
     overdue = [d for s in rows if (d := _due_measure(s, today, days.get(s.patient_id, []))).status == "overdue"]

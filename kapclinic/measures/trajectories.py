@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
@@ -14,6 +15,7 @@ from kapclinic.clinical.instruments import INSTRUMENTS, Instrument
 from kapclinic.clinical.outcomes import Trajectory, trajectory
 from kapclinic.measures.charts import TrajectoryRow, dose_moment, trajectory_summary, trajectory_svg, trajectory_table
 from kapclinic.measures.models import QuestionnaireResponse
+from kapclinic.prepared import prepared_rows
 from kapclinic.replica import replica_reads
 
 
@@ -28,6 +30,14 @@ class ChartTrajectory:
     rows: list[TrajectoryRow]
 
 
+def _scored(patient_id: int) -> QuerySet[QuestionnaireResponse, tuple[str, datetime, int | None]]:
+    return (
+        QuestionnaireResponse.objects.filter(patient_id=patient_id, total__isnull=False, corrections__isnull=True)
+        .order_by("submitted_at", "id")
+        .values_list("instrument", "submitted_at", "total")
+    )
+
+
 @replica_reads()  # the outcome charts: from the replica when there is one (kapclinic/replica.py)
 def trajectories_for_patient(*, patient_id: int, dosing_dates: Sequence[date] = ()) -> list[ChartTrajectory]:
     """Return one trajectory per instrument with a total, in the registry's order (the chart read is audited).
@@ -35,11 +45,8 @@ def trajectories_for_patient(*, patient_id: int, dosing_dates: Sequence[date] = 
     One query. A response that a later one corrects is left out (the correction stands in its place), and so
     is one without a total (not scorable) or for an instrument that gives no total (the C-SSRS triage).
     """
-    rows = (
-        QuestionnaireResponse.objects.filter(patient_id=patient_id, total__isnull=False, corrections__isnull=True)
-        .order_by("submitted_at", "id")
-        .values_list("instrument", "submitted_at", "total")
-    )
+    # Prepared (kapclinic/prepared.py): built and compiled once per process, as the chart's other reads.
+    rows = prepared_rows("measures.trajectories_for_patient", _scored, patient_id)
     series: dict[str, list[tuple[datetime, int]]] = defaultdict(list)
     for code, submitted_at, total in rows:
         if total is not None:

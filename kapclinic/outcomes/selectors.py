@@ -117,7 +117,18 @@ def open_prompts_page(*, ctx: AuditContext, page: str | int | None, per_page: in
 def open_prompts_newest(*, ctx: AuditContext, limit: int) -> list[OutcomePrompt]:
     """The newest open prompts of the user's patients, up to `limit` and one more (whether there are more); the
     ones to show are audited. One query."""
-    found = list(open_prompts(ctx.user).select_related("patient").order_by("-raised_at", "-id")[: limit + 1])
+    user = ctx.user
+    scope = scope_for(user.role, Action.OUTCOME_VIEW)
+    # Built and compiled once per process, scope and limit (kapclinic/prepared.py): the prescriber's home asks on
+    # every load. The query is open_prompts', run with the user's id.
+
+    def newest(user_id: int) -> QuerySet[OutcomePrompt]:
+        prompts = OutcomePrompt.objects.filter(cleared_at__isnull=True)
+        if scope is Scope.TEAM:
+            prompts = prompts.filter(on_care_team_of(user_id, patient_field="patient_id"))
+        return prompts.select_related("patient").order_by("-raised_at", "-id")[: limit + 1]
+
+    found = [] if scope is Scope.NONE else prepared_rows(("outcomes.prompts_newest", scope, limit), newest, user.pk)
     access_events_record_many(ctx=ctx, action="outcome.prompt_list", patient_ids=[p.patient_id for p in found[:limit]])
     return found
 

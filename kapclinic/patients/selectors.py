@@ -295,14 +295,29 @@ def chart_header(*, patient: Patient) -> ChartHeader:
 
     A possible duplicate shows on both charts: the one registered later and the one it matched.
     """
+    # Prepared (kapclinic/prepared.py): the banner of every patient page asks when it is drawn.
+    care_team = prepared_rows("patients.chart_header.care_team", _care_team_named, patient.pk)
+    flags = prepared_rows("patients.chart_header.duplicates", _duplicates_named, patient.pk)
+    alerts = [
+        DuplicateAlert(other=flag.other if flag.patient_id == patient.pk else flag.patient, reasons=flag.reasons)
+        for flag in flags
+    ]
+    return ChartHeader(care_team=care_team, duplicate_alerts=alerts)
+
+
+def _care_team_named(patient_id: int) -> QuerySet[CareTeamMember]:
     # Only the columns shown (names, MRN): building whole joined rows cost more than reading them.
-    care_team = list(
-        patient.care_team.select_related("user")
+    return (
+        CareTeamMember.objects.filter(patient_id=patient_id)
+        .select_related("user")
         .only("patient", "role", "user", *(f"user__{name}" for name in STAFF_NAME_FIELDS))
         .order_by("role")
     )
-    flags = (
-        DuplicateFlag.objects.filter(Q(patient=patient) | Q(other=patient))
+
+
+def _duplicates_named(patient_id: int) -> QuerySet[DuplicateFlag]:
+    return (
+        DuplicateFlag.objects.filter(Q(patient_id=patient_id) | Q(other_id=patient_id))
         .select_related("patient", "other")
         .only(
             "reasons",
@@ -311,8 +326,3 @@ def chart_header(*, patient: Patient) -> ChartHeader:
             *(f"{side}__{name}" for side in ("patient", "other") for name in PATIENT_NAME_FIELDS),
         )
     )
-    alerts = [
-        DuplicateAlert(other=flag.other if flag.patient_id == patient.pk else flag.patient, reasons=flag.reasons)
-        for flag in flags
-    ]
-    return ChartHeader(care_team=care_team, duplicate_alerts=alerts)

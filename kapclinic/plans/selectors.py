@@ -8,6 +8,7 @@ from kapclinic.audit.context import AuditContext
 from kapclinic.errors import NotFound
 from kapclinic.patients.access import PatientAccess, patient_get_for_user
 from kapclinic.plans.models import TreatmentPlan
+from kapclinic.prepared import prepared_rows
 from kapclinic.roles import Action, Role
 
 
@@ -35,12 +36,17 @@ def plan_get(*, ctx: AuditContext, plan_id: int) -> TreatmentPlan:
 
 def current_plan(patient_id: int) -> TreatmentPlan | None:
     """The newest signed plan (the one in force). Callers have already checked access."""
-    return (
-        TreatmentPlan.objects.filter(patient_id=patient_id, signed_at__isnull=False)
-        .select_related("therapist", "signed_by")  # the chart names both
-        .order_by("-signed_at", "-id")
-        .first()
+    # Prepared (kapclinic/prepared.py): the chart asks whenever it is drawn.
+    found = prepared_rows(
+        "plans.current_plan",
+        lambda pid: (
+            TreatmentPlan.objects.filter(patient_id=pid, signed_at__isnull=False)
+            .select_related("therapist", "signed_by")  # the chart names both
+            .order_by("-signed_at", "-id")[:1]
+        ),
+        patient_id,
     )
+    return found[0] if found else None
 
 
 def signed_plans() -> QuerySet[TreatmentPlan]:

@@ -62,11 +62,15 @@ def _active_share_for(user_id: int) -> Exists:
 
 def visible_notes_q(user: User, *, may_view_notes: bool) -> Q:
     """The notes of one patient `user` may see; `may_view_notes` says whether they passed NOTE_VIEW for the patient."""
-    visible = Q(author_id=user.pk) | Q(cosigner_id=user.pk, signed_at__isnull=False)
+    return _visible_notes_q(user.pk, may_view_notes, may(user.role, Action.PROCESS_NOTE_VIEW))
+
+
+def _visible_notes_q(user_id: int, may_view_notes: bool, may_view_shared_process_notes: bool) -> Q:
+    visible = Q(author_id=user_id) | Q(cosigner_id=user_id, signed_at__isnull=False)
     if may_view_notes:
         visible |= Q(signed_at__isnull=False) & ~Q(kind=NoteKind.PROCESS)
-    if may(user.role, Action.PROCESS_NOTE_VIEW):
-        visible |= Q(_active_share_for(user.pk), kind=NoteKind.PROCESS)
+    if may_view_shared_process_notes:
+        visible |= Q(_active_share_for(user_id), kind=NoteKind.PROCESS)
     return visible
 
 
@@ -262,14 +266,20 @@ def notes_for_chart(
     `care_team`: as for `may_view_notes_of`.
     """
     may_view = may_view_notes_of(user, patient_id, care_team=care_team)
-    if not may_view and not may(user.role, Action.PROCESS_NOTE_VIEW):
+    may_view_shared = may(user.role, Action.PROCESS_NOTE_VIEW)
+    if not may_view and not may_view_shared:
         return []
-    return list(
-        TherapyNote.objects.filter(patient_id=patient_id)
-        .filter(visible_notes_q(user, may_view_notes=may_view))
-        .select_related("author")
-        .order_by("-occurred_at", "-id")[:limit]
-    )
+
+    def listed(pid: int, user_id: int) -> QuerySet[TherapyNote]:
+        return (
+            TherapyNote.objects.filter(patient_id=pid)
+            .filter(_visible_notes_q(user_id, may_view, may_view_shared))
+            .select_related("author")
+            .order_by("-occurred_at", "-id")[:limit]
+        )
+
+    # Prepared (kapclinic/prepared.py), as the chart's other reads: what the user may see is in the key.
+    return prepared_rows(("therapy.notes_for_chart", may_view, may_view_shared, limit), listed, patient_id, user.pk)
 
 
 def notes_for_dosing_session(*, user: User, session_id: int) -> list[TherapyNote]:
