@@ -4,8 +4,9 @@ rates for everyone started and for completers, with 95 % Wilson intervals, time 
 The primary outcome is the PHQ-9 (outcomes.md section 3: report denominators; ITT and completers separately).
 A course is a signed plan with at least one dose; its start is its first dose. "All started" counts a course with
 no baseline or no end-of-course score as not responding (not evaluable, said as such, never imputed as a score);
-"completers" are the courses with both scores. One query whatever the number of courses: the database summarises
-each course to the few scores the rules judge (`course_summaries`, issue 19 item 8).
+"completers" are the courses with both scores. A fixed number of queries whatever the number of courses: the
+database summarises each course to the few scores the rules judge and keeps the summaries, summarising again only
+the courses whose records changed (`stored_course_summaries`, issue 19 item 8).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from kapclinic.clinical import outcomes as rules
 from kapclinic.clinical.instruments import INSTRUMENTS
 from kapclinic.dosing.models import Route
 from kapclinic.errors import AccessDenied
-from kapclinic.outcomes.course_summaries import course_summaries
+from kapclinic.outcomes.course_summaries import stored_course_summaries
 from kapclinic.outcomes.courses import PRIMARY
 from kapclinic.patients.access import on_care_team_of
 from kapclinic.plans.selectors import signed_plans
@@ -130,7 +131,7 @@ def course_rows(*, ctx: AuditContext, where: CohortFilter, now: datetime | None 
     instrument = INSTRUMENTS[where.instrument]
     zone = timezone.get_current_timezone()
     rows: list[CourseRow] = []
-    for course in course_summaries(plans, instrument):
+    for course in stored_course_summaries(plans, instrument):
         first, last = course.first_dose, course.last_dose
         start = first.astimezone(zone).date()  # timezone.localdate, without looking the zone up per course
         if (where.start_from and start < where.start_from) or (where.start_to and start > where.start_to):

@@ -24,14 +24,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import QuerySet
 
 from kapclinic.clinical import outcomes as rules
-from kapclinic.clinical.instruments import Instrument
+from kapclinic.clinical.instruments import INSTRUMENTS, Instrument
 from kapclinic.dosing.selectors import dose_spans, sessions_to_come
 from kapclinic.measures.selectors import scored_responses
+from kapclinic.outcomes.courses import JUDGED
+from kapclinic.outcomes.models import StaleCourses, StoredCourseSummary
 from kapclinic.plans.models import TreatmentPlan
+from kapclinic.plans.selectors import signed_plans
 
 
 @dataclass(frozen=True)
@@ -194,7 +197,7 @@ sequence AS (
   FROM run GROUP BY plan_id
 )
 SELECT c.plan_id, p.patient_id, p.route, p.indication, p.prescriber_id, p.therapist_id, c.first_at, c.last_at,
-  COALESCE(t.n, 0), {picked_columns}, q.first_response, COALESCE(q.relapsed, 0)
+  COALESCE(t.n, 0) AS to_come, {picked_columns}, q.first_response, COALESCE(q.relapsed, 0) AS relapsed
 FROM course c
 JOIN plan p ON p.id = c.plan_id
 LEFT JOIN picks k ON k.plan_id = c.plan_id
@@ -209,9 +212,7 @@ def _compiled(query: QuerySet[Any, Any]) -> tuple[str, tuple[Any, ...]]:
     return sql, tuple(params)
 
 
-def course_summaries(plans: QuerySet[TreatmentPlan], instrument: Instrument) -> list[CourseSummary]:
-    """Each course among `plans` (a query of signed plans, already filtered to what the reader may count) with a
-    dose given, summarised for `instrument`, newest plan first, in one query. Callers have checked access."""
+def _summaries_sql(plans: QuerySet[TreatmentPlan], instrument: Instrument) -> tuple[str, list[Any]]:
     dialect = _POSTGRESQL if connection.vendor == "postgresql" else _SQLITE
     ids = plans.order_by().values("pk")
     parts = {
@@ -229,36 +230,125 @@ def course_summaries(plans: QuerySet[TreatmentPlan], instrument: Instrument) -> 
         ),
     }
     sql = _sql(dialect, instrument).format(**{name: part[0] for name, part in parts.items()})
-    params = [param for _, part_params in parts.values() for param in part_params]
-    moment = dialect.moment
-    summaries: list[CourseSummary] = []
+    return sql, [param for _, part_params in parts.values() for param in part_params]
+
+
+def _summary(row: tuple[Any, ...], moment: Callable[[Any], datetime]) -> CourseSummary:
+    """A row of the query (or of the stored summaries, whose columns are in the same order) as a CourseSummary."""
     windows = len(rules.DURABILITY_WINDOWS)
+    plan_id, patient_id, route, indication, prescriber_id, therapist_id, first, last, to_come = row[:9]
+    picked = row[9 : 9 + 2 * (2 + windows)]
+    scores = [
+        None if picked[2 * r] is None else (moment(picked[2 * r]), picked[2 * r + 1]) for r in range(2 + windows)
+    ]
+    first_response, relapsed = row[9 + 2 * (2 + windows) :]
+    return CourseSummary(
+        plan_id=plan_id,
+        patient_id=patient_id,
+        route=route,
+        indication=indication,
+        prescriber_id=prescriber_id,
+        therapist_id=therapist_id,
+        first_dose=moment(first),
+        last_dose=moment(last),
+        sessions_to_come=to_come,
+        baseline=scores[0],
+        end=scores[1],
+        follow_ups=tuple(scores[2:]),
+        first_response=None if first_response is None else moment(first_response),
+        relapsed=bool(relapsed),
+    )
+
+
+def course_summaries(plans: QuerySet[TreatmentPlan], instrument: Instrument) -> list[CourseSummary]:
+    """Each course among `plans` (a query of signed plans, already filtered to what the reader may count) with a
+    dose given, summarised for `instrument`, newest plan first, in one query. Callers have checked access."""
+    dialect = _POSTGRESQL if connection.vendor == "postgresql" else _SQLITE
+    sql, params = _summaries_sql(plans, instrument)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        for row in cursor.fetchall():
-            plan_id, patient_id, route, indication, prescriber_id, therapist_id, first, last, to_come = row[:9]
-            picked = row[9 : 9 + 2 * (2 + windows)]
-            scores = [
-                None if picked[2 * r] is None else (moment(picked[2 * r]), picked[2 * r + 1])
-                for r in range(2 + windows)
-            ]
-            first_response, relapsed = row[9 + 2 * (2 + windows) :]
-            summaries.append(
-                CourseSummary(
-                    plan_id=plan_id,
-                    patient_id=patient_id,
-                    route=route,
-                    indication=indication,
-                    prescriber_id=prescriber_id,
-                    therapist_id=therapist_id,
-                    first_dose=moment(first),
-                    last_dose=moment(last),
-                    sessions_to_come=to_come,
-                    baseline=scores[0],
-                    end=scores[1],
-                    follow_ups=tuple(scores[2:]),
-                    first_response=None if first_response is None else moment(first_response),
-                    relapsed=bool(relapsed),
-                )
-            )
-    return summaries
+        return [_summary(row, dialect.moment) for row in cursor.fetchall()]
+
+
+# --- The summaries stored (issue 19 item 8) ---------------------------------------------------------------------
+#
+# Summarising every course takes seconds at 50,000 courses; a course's summary changes only when its patient's
+# scores, sessions, doses or plan do. So the summaries are stored (StoredCourseSummary), the database's triggers
+# mark the patient whose records changed (StaleCourses; kapclinic/dbtriggers.py STALE_MARKING), and the figures
+# summarise only the marked patients again before they read: a fixed number of queries whatever the data.
+
+SUMMARISED = JUDGED  # the instruments the figures offer: each course is stored summarised for each of them
+
+# The stored columns, in the order of the query's columns (`_summary` reads both alike).
+_STORED_COLUMNS = (
+    "plan_id", "patient_id", "route", "indication", "prescriber_id", "therapist_id", "first_dose", "last_dose",
+    "sessions_to_come", "baseline_at", "baseline_total", "end_at", "end_total",
+    *(f"follow_up{n + 1}_{part}" for n in range(len(rules.DURABILITY_WINDOWS)) for part in ("at", "total")),
+    "first_response", "relapsed",
+)  # fmt: skip
+_QUERY_COLUMNS = (
+    "plan_id", "patient_id", "route", "indication", "prescriber_id", "therapist_id", "first_at", "last_at", "to_come",
+    *(f"{part}{r}" for r in range(2 + len(rules.DURABILITY_WINDOWS)) for part in ("at", "total")),
+    "first_response", "relapsed",
+)  # fmt: skip
+assert len(_STORED_COLUMNS) == len(_QUERY_COLUMNS), "a follow-up window without its stored columns"
+
+# Any constant: the refreshes of the summaries take turns on it (PostgreSQL; SQLite's write lock does it there).
+_REFRESH_LOCK = 190_008
+
+
+def _store_sql(plans: QuerySet[TreatmentPlan], instrument: Instrument) -> tuple[str, list[Any]]:
+    """INSERT ... SELECT of the summaries of `plans` for `instrument`: the rows never come into Python."""
+    sql, params = _summaries_sql(plans, instrument)
+    table = StoredCourseSummary._meta.db_table
+    named = ", ".join(f"summary.{name}" for name in _QUERY_COLUMNS[:-1])
+    insert = (
+        f"INSERT INTO {table} (instrument, {', '.join(_STORED_COLUMNS)}) "  # noqa: S608 - names from code
+        f"SELECT %s, {named}, (summary.relapsed = 1) FROM ({sql}) AS summary"
+    )
+    return insert, [instrument.code, *params]
+
+
+def course_summaries_refresh(*, every_course: bool = False) -> int:
+    """Summarise again, for each instrument of SUMMARISED, the courses of the patients marked stale (or every
+    course), and clear their marks, in one transaction; return how many patients were marked. Safe when two
+    requests refresh at once: they take turns, and a change committed meanwhile leaves its mark for the next."""
+    marks = StaleCourses.objects.all()
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_REFRESH_LOCK])
+        # Claimed, not deleted: the marks also say whose summaries go. On PostgreSQL the claim locks each mark, so
+        # a change to a claimed patient committed now waits for this commit and then marks the patient afresh.
+        marked = marks.filter(claimed=False).update(claimed=True)
+        plans = signed_plans()
+        if every_course:
+            StoredCourseSummary.objects.all().delete()
+        else:
+            claimed = marks.filter(claimed=True).values("patient_id")
+            plans = plans.filter(patient_id__in=claimed)
+            StoredCourseSummary.objects.filter(patient_id__in=claimed).delete()
+        with connection.cursor() as cursor:
+            for code in SUMMARISED:
+                cursor.execute(*_store_sql(plans, INSTRUMENTS[code]))
+        marks.filter(claimed=True).delete()
+    return marked
+
+
+def stored_course_summaries(plans: QuerySet[TreatmentPlan], instrument: Instrument) -> list[CourseSummary]:
+    """`course_summaries(plans, instrument)` read from the stored summaries, after summarising again the courses
+    of the patients marked stale: what the cohort figures read. A fixed number of queries whatever the data."""
+    if instrument.code not in SUMMARISED:  # not stored: summarised on the spot
+        return course_summaries(plans, instrument)
+    if StaleCourses.objects.exists():
+        course_summaries_refresh()
+    rows = (
+        StoredCourseSummary.objects.filter(instrument=instrument.code, plan_id__in=plans.order_by().values("pk"))
+        .order_by("-plan__created_at", "-plan_id")
+        .values_list(*_STORED_COLUMNS)
+    )
+    return [_summary(row, _stored_moment) for row in rows]
+
+
+def _stored_moment(value: Any) -> datetime:
+    return value  # type: ignore[no-any-return]  # the ORM hands back aware datetimes
