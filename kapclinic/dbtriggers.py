@@ -389,9 +389,12 @@ def _stale_mark(vendor: str, patient: str) -> str:
     # A mark already there (unique patient) is enough. On PostgreSQL a mark a refresh has claimed (locked, then
     # deleted at its commit) makes this insert wait for that commit and then mark the patient afresh.
     if vendor == "sqlite":
-        return f"INSERT OR IGNORE INTO {STALE_MARKS} (patient_id, claimed) SELECT {patient}, 0 WHERE {patient} IS NOT NULL;"  # noqa: S608 - names from code
+        return (
+            f"INSERT OR IGNORE INTO {STALE_MARKS} (patient_id, claimed) SELECT {patient}, 0 "
+            f"WHERE {patient} IS NOT NULL;"
+        )
     return (
-        f"INSERT INTO {STALE_MARKS} (patient_id, claimed) SELECT {patient}, false WHERE {patient} IS NOT NULL "  # noqa: S608 - names from code
+        f"INSERT INTO {STALE_MARKS} (patient_id, claimed) SELECT {patient}, false WHERE {patient} IS NOT NULL "
         "ON CONFLICT (patient_id) DO NOTHING;"
     )
 

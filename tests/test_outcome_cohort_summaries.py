@@ -102,8 +102,10 @@ class Clinic:
             CareTeamMember.objects.create(patient=patient, user=self.people["prescriber"], role="prescriber")
         return patient
 
-    def course(self, patient: Patient, doses: list[datetime], *, to_come: int = 0, route: str = "iv") -> TreatmentPlan:
-        plan = plan_make(patient, self.people, stamp=True, measures=["phq9"], route=route)
+    def course(
+        self, patient: Patient, doses: list[datetime], *, to_come: int = 0, route: str = "iv", signed: bool = True
+    ) -> TreatmentPlan:
+        plan = plan_make(patient, self.people, stamp=signed, measures=["phq9"], route=route)
         nurse = self.people["nurse"]
         sessions = [
             DosingSession.objects.create(patient=patient, plan=plan, number=n + 1, scheduled_for=at, state="discharged")

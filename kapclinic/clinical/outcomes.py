@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from functools import lru_cache
 from math import sqrt
 
 from kapclinic.clinical import instruments
@@ -332,11 +333,24 @@ def durability(
 
 def follow_up_windows(course_end: datetime) -> tuple[tuple[int, datetime, datetime, datetime], ...]:
     """Return each follow-up's (months, window start, target, window end) after a course ending at `course_end`."""
+    # Each target: the same time `months` later, on the day `schedule.add_months` gives (the follow-ups' calendar).
     windows = []
-    for months, days in DURABILITY_WINDOWS:
-        target = _months_after(course_end, months)
-        windows.append((months, target - timedelta(days=days), target, target + timedelta(days=days)))
+    day = course_end.date()
+    for months, half in _WINDOW_HALVES:
+        target_day = _day_months_after(day, months)
+        target = course_end.replace(year=target_day.year, month=target_day.month, day=target_day.day)
+        windows.append((months, target - half, target, target + half))
     return tuple(windows)
+
+
+# The cohort figures open these windows for every course (tens of thousands), whose last doses fall on a few
+# hundred days: the day arithmetic once per day.
+_WINDOW_HALVES = tuple((months, timedelta(days=days)) for months, days in DURABILITY_WINDOWS)
+
+
+@lru_cache(maxsize=4096)
+def _day_months_after(day: date, months: int) -> date:
+    return add_months(day, months)
 
 
 def durability_from_scores(
@@ -362,12 +376,6 @@ def durability_from_scores(
             status = "responding" if holds else "not responding"
         results.append(DurabilityPoint(months, low, high, status, score))
     return tuple(results)
-
-
-def _months_after(moment: datetime, months: int) -> datetime:
-    """The same time `months` later, on the day `schedule.add_months` gives (the follow-ups' own calendar)."""
-    day = add_months(moment.date(), months)
-    return moment.replace(year=day.year, month=day.month, day=day.day)
 
 
 SOURCE_WORSENING = (
