@@ -150,7 +150,8 @@ def test_the_dashboard_reads_in_the_same_number_of_queries_whatever_the_number_o
 ) -> None:
     now = timezone.now().replace(microsecond=0)
     clinic = Clinic(personas)
-    changed, unchanged = [], []
+    changed: list[int] = []
+    unchanged: list[int] = []
     for courses in (2, 10):
         generate(clinic, random.Random(courses), now, courses=courses)
         for counts in (changed, unchanged):  # after new records (summarised again), then with nothing new
