@@ -365,37 +365,32 @@ def reference_check_lifted(table: str, column: str, target: str) -> migrations.R
 # Course summaries kept by trigger (issue 19 item 8): a change to what `course_summaries` reads marks the patient
 # in STALE_MARKS, and the cohort figures summarise the marked patients again before they read
 # (kapclinic/outcomes/course_summaries.py). Per table: the columns the summaries read (an UPDATE of any other
-# column leaves them true) and the patient of a row, `{row}` standing for NEW or OLD.
+# column leaves them true), and the mark's column with the row's value for it, `{row}` standing for NEW or OLD.
+# A trigger names no table but STALE_MARKS: one naming another table would make a later rebuild of that table on
+# SQLite fail (see `reference_checked`), so a dose marks its session and the refresh looks its patient up.
 STALE_MARKS = "outcomes_stalecourses"
 STALE_MARKING = {
     "measures_questionnaireresponse": (
         ("patient_id", "instrument", "total", "submitted_at", "corrects_id"),
-        "{row}.patient_id",
+        ("patient_id", "{row}.patient_id"),
     ),
-    "dosing_dosingsession": (("patient_id", "plan_id", "state"), "{row}.patient_id"),
-    # dose_spans: the doses given, by their session's plan.
-    "dosing_administration": (
-        ("session_id", "started_at"),
-        "(SELECT patient_id FROM dosing_dosingsession WHERE id = {row}.session_id)",
-    ),
+    "dosing_dosingsession": (("patient_id", "plan_id", "state"), ("patient_id", "{row}.patient_id")),
+    "dosing_administration": (("session_id", "started_at"), ("session_id", "{row}.session_id")),  # dose_spans
     "plans_treatmentplan": (
         ("patient_id", "signed_at", "route", "indication_code", "signed_by_id", "therapist_id", "created_at"),
-        "{row}.patient_id",
+        ("patient_id", "{row}.patient_id"),
     ),
 }
 
 
-def _stale_mark(vendor: str, patient: str) -> str:
-    # A mark already there (unique patient) is enough. On PostgreSQL a mark a refresh has claimed (locked, then
-    # deleted at its commit) makes this insert wait for that commit and then mark the patient afresh.
+def _stale_mark(vendor: str, column: str, value: str) -> str:
+    # A mark already there (unique) is enough. On PostgreSQL a mark a refresh has claimed (locked, then deleted at
+    # its commit) makes this insert wait for that commit and then mark afresh.
     if vendor == "sqlite":
-        return (
-            f"INSERT OR IGNORE INTO {STALE_MARKS} (patient_id, claimed) SELECT {patient}, 0 "
-            f"WHERE {patient} IS NOT NULL;"
-        )
+        return f"INSERT OR IGNORE INTO {STALE_MARKS} ({column}, claimed) SELECT {value}, 0 WHERE {value} IS NOT NULL;"
     return (
-        f"INSERT INTO {STALE_MARKS} (patient_id, claimed) SELECT {patient}, false WHERE {patient} IS NOT NULL "
-        "ON CONFLICT (patient_id) DO NOTHING;"
+        f"INSERT INTO {STALE_MARKS} ({column}, claimed) SELECT {value}, false WHERE {value} IS NOT NULL "
+        "ON CONFLICT DO NOTHING;"
     )
 
 
@@ -404,15 +399,15 @@ def _stale_names(table: str) -> list[str]:
 
 
 def _stale_create_sql(vendor: str, table: str) -> list[str]:
-    columns, patient = STALE_MARKING[table]
-    new, old = patient.format(row="NEW"), patient.format(row="OLD")
+    columns, (column, value) = STALE_MARKING[table]
+    new, old = value.format(row="NEW"), value.format(row="OLD")
     on_insert, on_update, on_delete = _stale_names(table)
     if vendor == "sqlite":
         return [
-            f"CREATE TRIGGER {on_insert} AFTER INSERT ON {table} BEGIN {_stale_mark(vendor, new)} END;",
+            f"CREATE TRIGGER {on_insert} AFTER INSERT ON {table} BEGIN {_stale_mark(vendor, column, new)} END;",
             f"CREATE TRIGGER {on_update} AFTER UPDATE OF {', '.join(columns)} ON {table} "
-            f"BEGIN {_stale_mark(vendor, old)} {_stale_mark(vendor, new)} END;",
-            f"CREATE TRIGGER {on_delete} AFTER DELETE ON {table} BEGIN {_stale_mark(vendor, old)} END;",
+            f"BEGIN {_stale_mark(vendor, column, old)} {_stale_mark(vendor, column, new)} END;",
+            f"CREATE TRIGGER {on_delete} AFTER DELETE ON {table} BEGIN {_stale_mark(vendor, column, old)} END;",
         ]
     if vendor == "postgresql":
         function = f"{table}_stale"
@@ -420,10 +415,10 @@ def _stale_create_sql(vendor: str, table: str) -> list[str]:
             f"""CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP IN ('UPDATE', 'DELETE') THEN
-        {_stale_mark(vendor, old)}
+        {_stale_mark(vendor, column, old)}
     END IF;
     IF TG_OP IN ('INSERT', 'UPDATE') THEN
-        {_stale_mark(vendor, new)}
+        {_stale_mark(vendor, column, new)}
     END IF;
     RETURN NULL;
 END
@@ -450,6 +445,8 @@ def stale_marking_present(connection: BaseDatabaseWrapper, table: str) -> bool:
 def stale_marking(table: str) -> migrations.RunPython:
     """Return a migration operation: a change to `table` (one of STALE_MARKING) marks the patient's course
     summaries stale. On SQLite a migration that rebuilds `table` drops these triggers: it must end with this again.
+    One that rebuilds STALE_MARKS itself (named in every one of them) must first drop them all (this operation
+    reversed) and end by making them all again.
     """
 
     def forwards(apps: StateApps, schema_editor: BaseDatabaseSchemaEditor) -> None:

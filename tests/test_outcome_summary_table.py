@@ -12,6 +12,7 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 from django.db import connection
+from django.db.models import Q
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -46,7 +47,7 @@ def _assert_stored_equal_fresh() -> None:
 
 
 def _marked(patient_id: int) -> bool:
-    return StaleCourses.objects.filter(patient_id=patient_id).exists()
+    return StaleCourses.objects.filter(Q(patient_id=patient_id) | Q(session__patient_id=patient_id)).exists()
 
 
 def test_every_table_the_summaries_read_marks_its_patients_on_insert_update_and_delete() -> None:
@@ -180,11 +181,14 @@ def test_the_command_summarises_the_marked_patients_or_every_course(personas: di
     _assert_stored_equal_fresh()
 
 
-def test_a_refresh_leaves_nothing_marked_and_counts_the_patients(personas: dict[str, User]) -> None:
+def test_a_refresh_clears_the_marks_it_summarised(personas: dict[str, User]) -> None:
     clinic = Clinic(personas)
     patients = [clinic.patient() for _ in range(3)]
     for patient in patients:
         clinic.course(patient, [timezone.now() - timedelta(days=30)])
-    assert course_summaries_refresh() == 3
+    # Each patient marked (plan, session) and each dose's session.
+    assert StaleCourses.objects.filter(patient__in=patients).count() == 3
+    assert StaleCourses.objects.filter(session__patient__in=patients).count() == 3
+    assert course_summaries_refresh() == 6
     assert course_summaries_refresh() == 0
     assert StoredCourseSummary.objects.filter(patient__in=patients).count() == 3 * len(SUMMARISED)

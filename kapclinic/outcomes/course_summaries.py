@@ -25,11 +25,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from kapclinic.clinical import outcomes as rules
 from kapclinic.clinical.instruments import INSTRUMENTS, Instrument
-from kapclinic.dosing.selectors import dose_spans, sessions_to_come
+from kapclinic.dosing.selectors import dose_spans, patients_of_sessions, sessions_to_come
 from kapclinic.measures.selectors import scored_responses
 from kapclinic.outcomes.courses import JUDGED
 from kapclinic.outcomes.models import StaleCourses, StoredCourseSummary
@@ -312,8 +312,9 @@ def _store_sql(plans: QuerySet[TreatmentPlan], instrument: Instrument) -> tuple[
 
 def course_summaries_refresh(*, every_course: bool = False) -> int:
     """Summarise again, for each instrument of SUMMARISED, the courses of the patients marked stale (or every
-    course), and clear their marks, in one transaction; return how many patients were marked. Safe when two
-    requests refresh at once: they take turns, and a change committed meanwhile leaves its mark for the next."""
+    course), and clear their marks, in one transaction. Safe when two
+    requests refresh at once: they take turns, and a change committed meanwhile leaves its mark for the next.
+    Return the number of marks cleared (a patient, or a session whose doses changed)."""
     marks = StaleCourses.objects.all()
     with transaction.atomic():
         if connection.vendor == "postgresql":
@@ -326,9 +327,12 @@ def course_summaries_refresh(*, every_course: bool = False) -> int:
         if every_course:
             StoredCourseSummary.objects.all().delete()
         else:
-            claimed = marks.filter(claimed=True).values("patient_id")
-            plans = plans.filter(patient_id__in=claimed)
-            StoredCourseSummary.objects.filter(patient_id__in=claimed).delete()
+            claimed = marks.filter(claimed=True)
+            whose = Q(patient_id__in=claimed.filter(patient__isnull=False).values("patient_id")) | Q(
+                patient_id__in=patients_of_sessions(claimed.filter(session__isnull=False).values("session_id"))
+            )
+            plans = plans.filter(whose)
+            StoredCourseSummary.objects.filter(whose).delete()
         with connection.cursor() as cursor:
             for code in SUMMARISED:
                 cursor.execute(*_store_sql(plans, INSTRUMENTS[code]))

@@ -167,12 +167,26 @@ class StoredCourseSummary(models.Model):
 
 
 class StaleCourses(models.Model):
-    """A patient whose course summaries no longer match their records: written by database triggers on scores,
-    dosing sessions, doses and plans (outcomes migration 0003), read and cleared by `course_summaries_refresh`.
-    `claimed` is set while a refresh works on the mark: a change committed meanwhile marks the patient afresh."""
+    """A patient (or, for a dose, the session it was given in) whose course summaries no longer match the records:
+    written by database triggers on scores, dosing sessions, doses and plans (kapclinic/dbtriggers.py
+    STALE_MARKING), read and cleared by `course_summaries_refresh`. `claimed` is set while a refresh works on the
+    mark: a change committed meanwhile marks afresh. Every trigger names this table: on SQLite a migration that
+    rebuilds it must drop them first and make them again after (`stale_marking`)."""
 
-    patient = models.OneToOneField("patients.Patient", on_delete=models.CASCADE, related_name="+")
+    # A dose names its session, not its patient: a trigger that looked the patient up would name the sessions'
+    # table, and a later rebuild of that table on SQLite would fail on it (kapclinic/dbtriggers.py).
+    patient = models.OneToOneField("patients.Patient", null=True, on_delete=models.CASCADE, related_name="+")
+    session = models.OneToOneField("dosing.DosingSession", null=True, on_delete=models.CASCADE, related_name="+")
     claimed = models.BooleanField(default=False)
 
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                name="stale_courses_whose",
+                condition=Q(patient__isnull=False) | Q(session__isnull=False),
+            ),
+        ]
+
     def __str__(self) -> str:
-        return f"Courses of patient {self.patient_id} to summarise again"
+        whose = f"patient {self.patient_id}" if self.patient_id else f"the patient of session {self.session_id}"
+        return f"Courses of {whose} to summarise again"

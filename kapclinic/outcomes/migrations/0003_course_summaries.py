@@ -23,11 +23,11 @@ def mark_every_course(apps: Apps, schema_editor: BaseDatabaseSchemaEditor) -> No
 
 class Migration(migrations.Migration):
     dependencies = [
+        ("dosing", "0011_session_booking"),
         ("outcomes", "0002_referrer_report"),
         ("patients", "0002_search_columns"),
         ("plans", "0003_esketamine_indication"),
         ("measures", "0008_referral_source"),
-        ("dosing", "0011_session_booking"),
     ]
 
     operations = [
@@ -39,10 +39,27 @@ class Migration(migrations.Migration):
                 (
                     "patient",
                     models.OneToOneField(
-                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="patients.patient"
+                        null=True, on_delete=django.db.models.deletion.CASCADE, related_name="+", to="patients.patient"
+                    ),
+                ),
+                (
+                    "session",
+                    models.OneToOneField(
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="dosing.dosingsession",
                     ),
                 ),
             ],
+            options={
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("patient__isnull", False), ("session__isnull", False), _connector="OR"),
+                        name="stale_courses_whose",
+                    )
+                ],
+            },
         ),
         migrations.CreateModel(
             name="StoredCourseSummary",

@@ -27,5 +27,5 @@ class Command(BaseCommand):
         began = time.monotonic()
         marked = course_summaries_refresh(every_course=options["all"])
         stored = StoredCourseSummary.objects.count()
-        which = "every course" if options["all"] else f"the courses of {marked} patients whose records changed"
+        which = "every course" if options["all"] else f"the courses whose records changed ({marked} marks)"
         self.stdout.write(f"Summarised {which} in {time.monotonic() - began:.1f} s; {stored} course summaries stored.")
