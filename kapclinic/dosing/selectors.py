@@ -116,7 +116,7 @@ def sessions_to_come(plans: Any) -> QuerySet[DosingSession, tuple[int, int]]:
     )
 
 
-def patients_of_sessions(sessions: Any) -> QuerySet[DosingSession, dict[str, Any]]:
+def patients_of_sessions(sessions: Any) -> QuerySet[DosingSession, Any]:
     """The patients of `sessions` (ids or a query of them), as a subquery: a dose changed marks its session, and
     the course summaries look its patient up here (kapclinic/outcomes/course_summaries.py)."""
     return DosingSession.objects.filter(pk__in=sessions).values("patient_id")
