@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db import connection, transaction
 from django.db.models import Q, QuerySet
@@ -37,9 +37,9 @@ from kapclinic.plans.models import TreatmentPlan
 from kapclinic.plans.selectors import signed_plans
 
 
-@dataclass(frozen=True)
-class CourseSummary:
-    """One course as the query summarises it: what the outcome rules need, nothing more."""
+class CourseSummary(NamedTuple):
+    """One course as the query summarises it: what the outcome rules need, nothing more (a named tuple: made tens
+    of thousands of times per figure, twice as fast as a frozen dataclass)."""
 
     plan_id: int
     patient_id: int
@@ -239,28 +239,30 @@ def _summaries_sql(plans: QuerySet[TreatmentPlan], instrument: Instrument) -> tu
 def _summary(row: tuple[Any, ...], moment: Callable[[Any], datetime]) -> CourseSummary:
     """A row of the query (or of the stored summaries, whose columns are in the same order) as a CourseSummary."""
     plan_id, patient_id, route, indication, prescriber_id, therapist_id, first, last, to_come = row[:9]
-    picked = row[9:_PICKED_END]
-    scores = [None if at is None else (moment(at), total) for at, total in zip(picked[::2], picked[1::2], strict=True)]
+    at = row[9:_PICKED_END:2]
+    totals = row[10:_PICKED_END:2]
+    scores = [None if at[r] is None else (moment(at[r]), totals[r]) for r in _PICKED]
     first_response, relapsed = row[_PICKED_END:]
     return CourseSummary(
-        plan_id=plan_id,
-        patient_id=patient_id,
-        route=route,
-        indication=indication,
-        prescriber_id=prescriber_id,
-        therapist_id=therapist_id,
-        first_dose=moment(first),
-        last_dose=moment(last),
-        sessions_to_come=to_come,
-        baseline=scores[0],
-        end=scores[1],
-        follow_ups=tuple(scores[2:]),
-        first_response=None if first_response is None else moment(first_response),
-        relapsed=bool(relapsed),
+        plan_id,
+        patient_id,
+        route,
+        indication,
+        prescriber_id,
+        therapist_id,
+        moment(first),
+        moment(last),
+        to_come,
+        scores[0],
+        scores[1],
+        tuple(scores[2:]),
+        None if first_response is None else moment(first_response),
+        bool(relapsed),
     )
 
 
-_PICKED_END = 9 + 2 * (2 + len(rules.DURABILITY_WINDOWS))  # after the baseline, end and follow-up (at, total)
+_PICKED = range(2 + len(rules.DURABILITY_WINDOWS))  # the baseline, the end and each follow-up: (at, total) each
+_PICKED_END = 9 + 2 * len(_PICKED)
 
 
 def course_summaries(plans: QuerySet[TreatmentPlan], instrument: Instrument) -> list[CourseSummary]:
