@@ -20,6 +20,7 @@ from kapclinic.accounts.models import User
 from kapclinic.clinical.instruments import INSTRUMENTS
 from kapclinic.dbtriggers import STALE_MARKING, append_only_restore, stale_marking_present
 from kapclinic.dosing.models import Administration, DosingSession
+from kapclinic.outcomes import course_summaries as course_summaries_module
 from kapclinic.outcomes.cohorts import CohortFilter, course_rows
 from kapclinic.outcomes.course_summaries import (
     SUMMARISED,
@@ -192,3 +193,16 @@ def test_a_refresh_clears_the_marks_it_summarised(personas: dict[str, User]) -> 
     assert course_summaries_refresh() == 6
     assert course_summaries_refresh() == 0
     assert StoredCourseSummary.objects.filter(patient__in=patients).count() == 3 * len(SUMMARISED)
+
+
+def test_many_marks_summarise_every_course_in_one_pass(
+    personas: dict[str, User], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    now = timezone.now().replace(microsecond=0)
+    clinic = Clinic(personas)
+    generate(clinic, random.Random(5), now, courses=6)
+    course_summaries_refresh()
+    StoredCourseSummary.objects.update(relapsed=True)  # stale without a mark: only a pass over every course mends it
+    clinic.score(clinic.patient(), "phq9", now, 10)
+    monkeypatch.setattr(course_summaries_module, "_EVERY_COURSE_FROM", 0)
+    _assert_stored_equal_fresh()
