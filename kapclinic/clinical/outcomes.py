@@ -361,24 +361,23 @@ def durability(
 
 def follow_up_windows(course_end: datetime) -> tuple[tuple[int, datetime, datetime, datetime], ...]:
     """Return each follow-up's (months, window start, target, window end) after a course ending at `course_end`."""
-    # Each target: the same time `months` later, on the day `schedule.add_months` gives (the follow-ups' calendar).
-    windows = []
-    day = course_end.date()
-    for months, half in _WINDOW_HALVES:
-        target_day = _day_months_after(day, months)
-        target = course_end.replace(year=target_day.year, month=target_day.month, day=target_day.day)
-        windows.append((months, target - half, target, target + half))
-    return tuple(windows)
-
-
-# The cohort figures open these windows for every course (tens of thousands), whose last doses fall on a few
-# hundred days: the day arithmetic once per day.
-_WINDOW_HALVES = tuple((months, timedelta(days=days)) for months, days in DURABILITY_WINDOWS)
+    return tuple(
+        (months, course_end + before, course_end + at, course_end + after)
+        for months, before, at, after in _window_shifts(course_end.date())
+    )
 
 
 @lru_cache(maxsize=4096)
-def _day_months_after(day: date, months: int) -> date:
-    return add_months(day, months)
+def _window_shifts(day: date) -> tuple[tuple[int, timedelta, timedelta, timedelta], ...]:
+    """From a course's last day to each follow-up window's start, target and end. Each target is the same time
+    `months` later, on the day `schedule.add_months` gives (the follow-ups' own calendar): whole days from `day`.
+    The cohort figures open these windows for every course (tens of thousands), whose last doses fall on a few
+    hundred days: the day arithmetic once per day."""
+    shifts = []
+    for months, days in DURABILITY_WINDOWS:
+        to_target, half = add_months(day, months) - day, timedelta(days=days)
+        shifts.append((months, to_target - half, to_target, to_target + half))
+    return tuple(shifts)
 
 
 def durability_from_scores(
