@@ -364,15 +364,17 @@ def stored_course_summaries(plans: QuerySet[TreatmentPlan], instrument: Instrume
         course_summaries_refresh()
     table, plan_table = StoredCourseSummary._meta.db_table, TreatmentPlan._meta.db_table
     ids, params = _compiled(plans.order_by().values("pk"))
+    # Each timestamp as ISO text with its zone, which datetime.fromisoformat reads in one call: not the column
+    # itself, which Django's converter (SQLite) or loader (PostgreSQL, psycopg's Python date parser) reads ten
+    # times slower. Tens of thousands of rows, seven timestamps each.
     if connection.vendor == "postgresql":
-        columns, moment = ", ".join(f"s.{name}" for name in _STORED_COLUMNS), _POSTGRESQL.moment
+        as_text = "to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"')"
     else:
-        # The stored text with its zone appended, which datetime.fromisoformat reads in one call: not the column
-        # itself, which Django's converter would parse (naive) first. Tens of thousands of rows, seven times each.
-        columns = ", ".join(
-            f"s.{name} || '+00:00'" if name in _STORED_MOMENTS else f"s.{name}" for name in _STORED_COLUMNS
-        )
-        moment = datetime.fromisoformat
+        as_text = "({} || '+00:00')"  # Django keeps an aware datetime on SQLite as naive UTC text
+    columns = ", ".join(
+        as_text.format(f"s.{name}") if name in _STORED_MOMENTS else f"s.{name}" for name in _STORED_COLUMNS
+    )
+    moment = datetime.fromisoformat
     sql = (
         f"SELECT {columns} FROM {table} s JOIN {plan_table} p ON p.id = s.plan_id "  # noqa: S608 - names from code
         f"WHERE s.instrument = %s AND s.plan_id IN ({ids}) ORDER BY p.created_at DESC, s.plan_id DESC"
