@@ -12,6 +12,11 @@ definition are passed in, never restated; the Python rules then build the outcom
 (`outcome_from_scores`, `durability_from_scores`). tests/test_outcome_cohort_summaries.py holds the query to
 the per-score rules on generated cohorts.
 
+The summaries are stored (`StoredCourseSummary`, one row per course and instrument) and kept by database triggers
+that mark a patient whose scores, sessions, doses or plans change (`StaleCourses`, kapclinic/dbtriggers.py
+STALE_MARKING): the figures read the stored rows (`stored_course_summaries`) after summarising the marked patients
+again (`course_summaries_refresh`), so their query count and their cost in the database do not grow with the scores.
+
 Scores and doses are compared in the database's own timestamps (text on SQLite, timestamptz on PostgreSQL), so a
 score exactly on a window's edge counts as the rules count it; distances to a follow-up's target are whole
 microseconds. The dialect's few date expressions are in `_SQLITE` and `_POSTGRESQL`.
