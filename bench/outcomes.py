@@ -13,6 +13,10 @@ figures (`course_rows`, overall and by start month) summarises the courses the l
 reported as such; the later calls read the stored summaries. At each size it counts the queries of both calls and
 asserts the counts are equal across sizes, then times the call at full size (median and worst of --runs). Rows
 are written straight (bulk), not through the services: this measures the read.
+
+Full size, 2026-12-06, on a shared 2-core machine: SQLite median 1.17 s, worst 1.22 s; PostgreSQL median 1.38 s,
+worst 1.45 s; 6 queries at both sizes (15 and 16 on the first call, which summarised the 45,000 new courses in
+10.1 s and 13.9 s). Before the stored summaries: 10.1 s and 9.0 s.
 """
 
 from __future__ import annotations
