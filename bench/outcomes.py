@@ -7,10 +7,16 @@ under 2 s on SQLite and PostgreSQL, in a number of queries that does not grow wi
 
 Loads the clinic in two steps (a tenth first, then the rest): synthetic patients, one signed course each with its
 first and last dose (an order, a ledger entry and an administration: what `dose_spans` reads), and PHQ-9 totals
-spread around the course (baseline, during, end, follow-ups). At each size it counts the queries of the director's
-figures (`course_rows`, overall and by start month) and asserts the two counts are equal, then times the call at
-full size (median and worst of --runs). Rows are written straight (bulk), not through the services: this measures
-the read.
+spread around the course (baseline, during, end, follow-ups). The courses' summaries are stored and kept by
+database triggers (kapclinic/outcomes/course_summaries.py): after each load the first call of the director's
+figures (`course_rows`, overall and by start month) summarises the courses the load marked, and is timed and
+reported as such; the later calls read the stored summaries. At each size it counts the queries of both calls and
+asserts the counts are equal across sizes, then times the call at full size (median and worst of --runs). Rows
+are written straight (bulk), not through the services: this measures the read.
+
+Full size, 2026-12-06, on a shared 2-core machine: SQLite median 1.17 s, worst 1.22 s; PostgreSQL median 1.38 s,
+worst 1.45 s; 6 queries at both sizes (15 and 16 on the first call, which summarised the 45,000 new courses in
+10.1 s and 13.9 s). Before the stored summaries: 10.1 s and 9.0 s.
 """
 
 from __future__ import annotations
@@ -71,19 +77,32 @@ def main() -> None:
         cohorts_by(rows, "month")
         return overall
 
-    counts = []
+    # As a user sees the dashboard: the first call after new records summarises the courses the database's
+    # triggers marked (after the load: every course, what `manage.py course_summaries` does after an upgrade), the
+    # next ones read the stored summaries. Both query counts must stay the same at both sizes.
+    first_counts: list[int] = []
+    steady_counts: list[int] = []
+    first_call = 0.0
     first = args.courses // 10
     for upto, responses in ((first, args.responses // 10), (args.courses, args.responses)):
         _load(staff, upto, responses)
         with connection.cursor() as cursor:  # planner statistics, as a database in use has them
             cursor.execute("ANALYZE")
-        reset_queries()  # loading 50,000 patients fills the debug query log: a full log counts nothing new
-        with CaptureQueriesContext(connection) as queries:
-            overall = dashboard()
-        counts.append(len(queries))
-        print(f"{connection.vendor}: {overall.started} courses started, {len(queries)} queries")
+        for counts in (first_counts, steady_counts):
+            reset_queries()  # loading 50,000 patients fills the debug query log: a full log counts nothing new
+            begin = time.perf_counter()
+            with CaptureQueriesContext(connection) as queries:
+                overall = dashboard()
+            first_call = time.perf_counter() - begin if counts is first_counts else first_call
+            counts.append(len(queries))
+        print(
+            f"{connection.vendor}: {overall.started} courses started; first call after the load "
+            f"{first_call:.1f} s in {first_counts[-1]} queries (summarises the marked courses), then "
+            f"{steady_counts[-1]} queries"
+        )
     print(f"loaded in {time.perf_counter() - started:.0f} s")
-    assert counts[0] == counts[1], f"query count grows with the data: {counts}"
+    assert first_counts[0] == first_counts[1], f"query count grows with the data: {first_counts}"
+    assert steady_counts[0] == steady_counts[1], f"query count grows with the data: {steady_counts}"
     timings = []
     for _ in range(args.runs):
         begin = time.perf_counter()
@@ -95,8 +114,9 @@ def main() -> None:
         verdict += f" at this size; the issue judges it at {FULL_COURSES:,} courses, {FULL_RESPONSES:,} responses"
     print(_figures_line(overall))
     print(
-        f"cohort figures over {args.courses} courses, {args.responses} responses: "
-        f"median {statistics.median(timings):.2f} s, worst {worst:.2f} s (target < {TARGET_S:.0f} s: {verdict})"
+        f"cohort figures over {args.courses} courses, {args.responses} responses, summaries stored: "
+        f"median {statistics.median(timings):.2f} s, worst {worst:.2f} s (target < {TARGET_S:.0f} s: {verdict}); "
+        f"the first call after loading {args.courses - first} courses summarised them in {first_call:.1f} s"
     )
 
 

@@ -360,3 +360,105 @@ def reference_check_lifted(table: str, column: str, target: str) -> migrations.R
     """The reverse of `reference_checked`: drops the trigger; reversed, puts it back."""
     checked = reference_checked(table, column, target)
     return migrations.RunPython(checked.reverse_code or migrations.RunPython.noop, checked.code, elidable=False)
+
+
+# Course summaries kept by trigger (issue 19 item 8): a change to what `course_summaries` reads marks the patient
+# in STALE_MARKS, and the cohort figures summarise the marked patients again before they read
+# (kapclinic/outcomes/course_summaries.py). Per table: the columns the summaries read (an UPDATE of any other
+# column leaves them true), and the mark's column with the row's value for it, `{row}` standing for NEW or OLD.
+# A trigger names no table but STALE_MARKS: one naming another table would make a later rebuild of that table on
+# SQLite fail (see `reference_checked`), so a dose marks its session and the refresh looks its patient up.
+STALE_MARKS = "outcomes_stalecourses"
+STALE_MARKING = {
+    "measures_questionnaireresponse": (
+        ("patient_id", "instrument", "total", "submitted_at", "corrects_id"),
+        ("patient_id", "{row}.patient_id"),
+    ),
+    "dosing_dosingsession": (("patient_id", "plan_id", "state"), ("patient_id", "{row}.patient_id")),
+    "dosing_administration": (("session_id", "started_at"), ("session_id", "{row}.session_id")),  # dose_spans
+    "plans_treatmentplan": (
+        ("patient_id", "signed_at", "route", "indication_code", "signed_by_id", "therapist_id", "created_at"),
+        ("patient_id", "{row}.patient_id"),
+    ),
+}
+
+
+def _stale_mark(vendor: str, column: str, value: str) -> str:
+    # A mark already there (unique) is enough. On PostgreSQL a mark a refresh has claimed (locked, then deleted at
+    # its commit) makes this insert wait for that commit and then mark afresh.
+    if vendor == "sqlite":
+        return f"INSERT OR IGNORE INTO {STALE_MARKS} ({column}, claimed) SELECT {value}, 0 WHERE {value} IS NOT NULL;"
+    return (
+        f"INSERT INTO {STALE_MARKS} ({column}, claimed) SELECT {value}, false WHERE {value} IS NOT NULL "
+        "ON CONFLICT DO NOTHING;"
+    )
+
+
+def _stale_names(table: str) -> list[str]:
+    return [f"{table}_stale_on_insert", f"{table}_stale_on_update", f"{table}_stale_on_delete"]
+
+
+def _stale_create_sql(vendor: str, table: str) -> list[str]:
+    columns, (column, value) = STALE_MARKING[table]
+    new, old = value.format(row="NEW"), value.format(row="OLD")
+    on_insert, on_update, on_delete = _stale_names(table)
+    if vendor == "sqlite":
+        return [
+            f"CREATE TRIGGER {on_insert} AFTER INSERT ON {table} BEGIN {_stale_mark(vendor, column, new)} END;",
+            f"CREATE TRIGGER {on_update} AFTER UPDATE OF {', '.join(columns)} ON {table} "
+            f"BEGIN {_stale_mark(vendor, column, old)} {_stale_mark(vendor, column, new)} END;",
+            f"CREATE TRIGGER {on_delete} AFTER DELETE ON {table} BEGIN {_stale_mark(vendor, column, old)} END;",
+        ]
+    if vendor == "postgresql":
+        function = f"{table}_stale"
+        return [
+            f"""CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP IN ('UPDATE', 'DELETE') THEN
+        {_stale_mark(vendor, column, old)}
+    END IF;
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+        {_stale_mark(vendor, column, new)}
+    END IF;
+    RETURN NULL;
+END
+$$;""",
+            f"CREATE TRIGGER {on_insert} AFTER INSERT ON {table} FOR EACH ROW EXECUTE FUNCTION {function}();",
+            f"CREATE TRIGGER {on_update} AFTER UPDATE OF {', '.join(columns)} ON {table} "
+            f"FOR EACH ROW EXECUTE FUNCTION {function}();",
+            f"CREATE TRIGGER {on_delete} AFTER DELETE ON {table} FOR EACH ROW EXECUTE FUNCTION {function}();",
+        ]
+    raise NotImplementedError(f"No stale-marking trigger for the {vendor} backend")
+
+
+def _stale_drop_sql(vendor: str, table: str) -> list[str]:
+    on = "" if vendor == "sqlite" else f" ON {table}"
+    return [f"DROP TRIGGER IF EXISTS {name}{on};" for name in _stale_names(table)]
+
+
+def stale_marking_present(connection: BaseDatabaseWrapper, table: str) -> bool:
+    """Return whether `table` still marks its patients' course summaries stale on insert, update and delete."""
+    names = _stale_names(table)
+    return _present(connection, table, names, names)
+
+
+def stale_marking(table: str) -> migrations.RunPython:
+    """Return a migration operation: a change to `table` (one of STALE_MARKING) marks the patient's course
+    summaries stale. On SQLite a migration that rebuilds `table` drops these triggers: it must end with this again.
+    One that rebuilds STALE_MARKS itself (named in every one of them) must first drop them all (this operation
+    reversed) and end by making them all again.
+    """
+
+    def forwards(apps: StateApps, schema_editor: BaseDatabaseSchemaEditor) -> None:
+        vendor = schema_editor.connection.vendor
+        for statement in [*_stale_drop_sql(vendor, table), *_stale_create_sql(vendor, table)]:
+            schema_editor.execute(statement, params=None)
+
+    def backwards(apps: StateApps, schema_editor: BaseDatabaseSchemaEditor) -> None:
+        vendor = schema_editor.connection.vendor
+        for statement in _stale_drop_sql(vendor, table):
+            schema_editor.execute(statement, params=None)
+        if vendor == "postgresql":
+            schema_editor.execute(f"DROP FUNCTION IF EXISTS {table}_stale();", params=None)
+
+    return migrations.RunPython(forwards, backwards, elidable=False)

@@ -47,7 +47,10 @@ def records_add() -> None:
     from kapclinic.accounts.models import User
     from kapclinic.accounts.services import api_token_issue, calendar_feed_token_issue
     from kapclinic.audit.context import AuditContext
+    from kapclinic.outcomes.course_summaries import course_summaries_refresh
 
+    # The courses summarised, as the outcome figures leave them; the records written below mark some again.
+    course_summaries_refresh()
     director = User.objects.get(username="director")
     group = Group.objects.create(name="Backup drill")
     permission = Permission.objects.order_by("id").first()
@@ -63,6 +66,22 @@ def records_add() -> None:
     session["backup"] = "drill"
     session.create()
     _clinical_records_add(director)
+    _score_since_the_summaries(director)
+
+
+def _score_since_the_summaries(director: Any) -> None:
+    """A score after the courses were summarised: its patient stays marked for the next figures."""
+    from kapclinic.measures.models import QuestionnaireResponse
+    from kapclinic.outcomes.models import StaleCourses
+    from kapclinic.plans.models import TreatmentPlan
+
+    plan = TreatmentPlan.objects.filter(signed_at__isnull=False).order_by("pk").first()
+    assert plan is not None
+    QuestionnaireResponse.objects.create(
+        patient_id=plan.patient_id, instrument="phq9", version="1", total=11, complete=True, source="paper",
+        entered_by=director,
+    )  # fmt: skip
+    assert StaleCourses.objects.exists()
 
 
 def _smart_records_add(director: Any) -> None:

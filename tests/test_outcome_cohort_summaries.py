@@ -26,6 +26,7 @@ from kapclinic.ledger.models import LedgerEntry, Lot, Product, StorageLocation
 from kapclinic.measures.models import QuestionnaireResponse
 from kapclinic.measures.selectors import scores_by_patient
 from kapclinic.outcomes.cohorts import CohortFilter, CourseRow, course_rows, figures
+from kapclinic.outcomes.course_summaries import SUMMARISED
 from kapclinic.patients.models import CareTeamMember, Patient
 from kapclinic.plans.models import TreatmentPlan
 from kapclinic.plans.selectors import signed_plans
@@ -101,8 +102,10 @@ class Clinic:
             CareTeamMember.objects.create(patient=patient, user=self.people["prescriber"], role="prescriber")
         return patient
 
-    def course(self, patient: Patient, doses: list[datetime], *, to_come: int = 0, route: str = "iv") -> TreatmentPlan:
-        plan = plan_make(patient, self.people, stamp=True, measures=["phq9"], route=route)
+    def course(
+        self, patient: Patient, doses: list[datetime], *, to_come: int = 0, route: str = "iv", signed: bool = True
+    ) -> TreatmentPlan:
+        plan = plan_make(patient, self.people, stamp=signed, measures=["phq9"], route=route)
         nurse = self.people["nurse"]
         sessions = [
             DosingSession.objects.create(patient=patient, plan=plan, number=n + 1, scheduled_for=at, state="discharged")
@@ -273,4 +276,8 @@ def test_the_summaries_read_in_one_query_whatever_the_number_of_courses(personas
             rows = course_rows(ctx=_director(personas), where=CohortFilter(), now=now)
         counts.append(len(queries))
     assert len(rows) > 12 and counts[0] == counts[1]
-    assert sum("WITH plan" in query["sql"] for query in queries) == 1  # the courses: one query
+    # The courses whose records changed summarised again and stored: one query per instrument offered.
+    assert sum("WITH plan" in query["sql"] for query in queries) == len(SUMMARISED)
+    with CaptureQueriesContext(connection) as queries:
+        assert course_rows(ctx=_director(personas), where=CohortFilter(), now=now) == rows
+    assert not any("WITH plan" in query["sql"] for query in queries)  # nothing changed: the stored summaries

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from functools import lru_cache
 from math import sqrt
 
 from kapclinic.clinical import instruments
@@ -203,25 +204,53 @@ def outcome_from_scores(instrument: Instrument, baseline: Score | None, end: Sco
         missing.append(f"No {instrument.name} in the 7 days after the last dose.")
     if baseline is None or end is None:
         return CourseOutcome(instrument.code, baseline, end, None, None, None, None, None, tuple(missing))
-    before, after = baseline[1], end[1]
-    improved = percent_improvement(before, after)
-    responded = instruments.response(before, after, instrument) if instrument.response_rule else None
-    partial: bool | None = None
-    if instrument.response_rule is not None and instrument.response_rule.percent is not None:
-        partial = improved is not None and improved >= PARTIAL_RESPONSE_PERCENT and not responded
+    responded, partial, remission, meaningful, worsened = _judged(instrument, baseline[1], end[1])
     return CourseOutcome(
         instrument=instrument.code,
         baseline=baseline,
         end=end,
         response=responded,
         partial_response=partial,
-        remission=instruments.remission(after, instrument) if instrument.remission else None,
-        meaningful_improvement=(
-            instruments.meaningful_improvement(before, after, instrument) if instrument.mcid else None
-        ),
-        worsened=instruments.worsened(before, after, instrument) if instrument.worsening else None,
+        remission=remission,
+        meaningful_improvement=meaningful,
+        worsened=worsened,
         missing=tuple(missing),
     )
+
+
+_Judgement = tuple[bool | None, bool | None, bool | None, bool | None, bool | None]
+
+
+def _judge(instrument: Instrument, before: int, after: int) -> _Judgement:
+    """Response, partial response, remission, meaningful improvement and worsening from `before` to `after`."""
+    improved = percent_improvement(before, after)
+    responded = instruments.response(before, after, instrument) if instrument.response_rule else None
+    partial: bool | None = None
+    if instrument.response_rule is not None and instrument.response_rule.percent is not None:
+        partial = improved is not None and improved >= PARTIAL_RESPONSE_PERCENT and not responded
+    return (
+        responded,
+        partial,
+        instruments.remission(after, instrument) if instrument.remission else None,
+        instruments.meaningful_improvement(before, after, instrument) if instrument.mcid else None,
+        instruments.worsened(before, after, instrument) if instrument.worsening else None,
+    )
+
+
+# The cohort figures judge every course of the clinic (tens of thousands) on totals that repeat (a PHQ-9 total is
+# 0 to 27): each pair of totals is judged once per registered instrument. Keyed by code, not by the instrument
+# (hashing one walks all its items), and only for the registry's own instrument of that code.
+_JUDGEMENTS: dict[tuple[str, int, int], _Judgement] = {}
+
+
+def _judged(instrument: Instrument, before: int, after: int) -> _Judgement:
+    if instruments.INSTRUMENTS.get(instrument.code) is not instrument:
+        return _judge(instrument, before, after)
+    key = (instrument.code, before, after)
+    found = _JUDGEMENTS.get(key)
+    if found is None:
+        found = _JUDGEMENTS[key] = _judge(instrument, before, after)
+    return found
 
 
 def early_non_response(
@@ -332,11 +361,23 @@ def durability(
 
 def follow_up_windows(course_end: datetime) -> tuple[tuple[int, datetime, datetime, datetime], ...]:
     """Return each follow-up's (months, window start, target, window end) after a course ending at `course_end`."""
-    windows = []
+    return tuple(
+        (months, course_end + before, course_end + at, course_end + after)
+        for months, before, at, after in _window_shifts(course_end.date())
+    )
+
+
+@lru_cache(maxsize=4096)
+def _window_shifts(day: date) -> tuple[tuple[int, timedelta, timedelta, timedelta], ...]:
+    """From a course's last day to each follow-up window's start, target and end. Each target is the same time
+    `months` later, on the day `schedule.add_months` gives (the follow-ups' own calendar): whole days from `day`.
+    The cohort figures open these windows for every course (tens of thousands), whose last doses fall on a few
+    hundred days: the day arithmetic once per day."""
+    shifts = []
     for months, days in DURABILITY_WINDOWS:
-        target = _months_after(course_end, months)
-        windows.append((months, target - timedelta(days=days), target, target + timedelta(days=days)))
-    return tuple(windows)
+        to_target, half = add_months(day, months) - day, timedelta(days=days)
+        shifts.append((months, to_target - half, to_target, to_target + half))
+    return tuple(shifts)
 
 
 def durability_from_scores(
@@ -358,16 +399,10 @@ def durability_from_scores(
         elif baseline is None or instrument.response_rule is None:
             status = "cannot tell"
         else:
-            holds = instruments.response(baseline[1], score[1], instrument)
+            holds = _judged(instrument, baseline[1], score[1])[0]
             status = "responding" if holds else "not responding"
         results.append(DurabilityPoint(months, low, high, status, score))
     return tuple(results)
-
-
-def _months_after(moment: datetime, months: int) -> datetime:
-    """The same time `months` later, on the day `schedule.add_months` gives (the follow-ups' own calendar)."""
-    day = add_months(moment.date(), months)
-    return moment.replace(year=day.year, month=day.month, day=day.day)
 
 
 SOURCE_WORSENING = (

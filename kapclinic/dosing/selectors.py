@@ -116,6 +116,12 @@ def sessions_to_come(plans: Any) -> QuerySet[DosingSession, tuple[int, int]]:
     )
 
 
+def patients_of_sessions(sessions: Any) -> QuerySet[DosingSession, Any]:
+    """The patients of `sessions` (ids or a query of them), as a subquery: a dose changed marks its session, and
+    the course summaries look its patient up here (kapclinic/outcomes/course_summaries.py)."""
+    return DosingSession.objects.filter(pk__in=sessions).values("patient_id")
+
+
 def dose_spans(plans: Any) -> QuerySet[Administration, tuple[int, datetime, datetime]]:
     """(plan id, first dose, last dose) of the plans with a dose given, `plans` a query of their ids (a subquery):
     the cohort figures summarise each course in the database from these (kapclinic/outcomes/course_summaries.py)."""

@@ -124,3 +124,69 @@ class ReferrerReport(Signed):
 
     def __str__(self) -> str:
         return f"Referrer report {self.pk} for patient {self.patient_id}"
+
+
+class StoredCourseSummary(models.Model):
+    """One course summarised for one instrument, as `course_summaries` computes it (issue 19 item 8): the cohort
+    figures read these rows instead of every score. Derived data: database triggers mark a patient's courses stale
+    when a score, session, dose or plan of theirs changes (`StaleCourses`), and the figures summarise the marked
+    patients again before they read (kapclinic/outcomes/course_summaries.py); `manage.py course_summaries --all`
+    summarises every course again after a change of the rules."""
+
+    plan = models.ForeignKey("plans.TreatmentPlan", on_delete=models.CASCADE, related_name="+")
+    patient = models.ForeignKey("patients.Patient", on_delete=models.CASCADE, related_name="+")
+    instrument = models.CharField(max_length=30)
+    route = models.CharField(max_length=12)
+    indication = models.CharField(max_length=10)
+    prescriber_id = models.BigIntegerField(null=True)  # the plan's signer
+    therapist_id = models.BigIntegerField()
+    first_dose = models.DateTimeField()
+    last_dose = models.DateTimeField()
+    sessions_to_come = models.IntegerField()
+    baseline_at = models.DateTimeField(null=True)
+    baseline_total = models.IntegerField(null=True)
+    end_at = models.DateTimeField(null=True)
+    end_total = models.IntegerField(null=True)
+    # One score per rules.DURABILITY_WINDOWS, in its order (1, 3 and 6 months after the course).
+    follow_up1_at = models.DateTimeField(null=True)
+    follow_up1_total = models.IntegerField(null=True)
+    follow_up2_at = models.DateTimeField(null=True)
+    follow_up2_total = models.IntegerField(null=True)
+    follow_up3_at = models.DateTimeField(null=True)
+    follow_up3_total = models.IntegerField(null=True)
+    first_response = models.DateTimeField(null=True)
+    relapsed = models.BooleanField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["instrument", "plan"], name="course_summary_one_per_instrument"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.instrument} summary of plan {self.plan_id}"
+
+
+class StaleCourses(models.Model):
+    """A patient (or, for a dose, the session it was given in) whose course summaries no longer match the records:
+    written by database triggers on scores, dosing sessions, doses and plans (kapclinic/dbtriggers.py
+    STALE_MARKING), read and cleared by `course_summaries_refresh`. `claimed` is set while a refresh works on the
+    mark: a change committed meanwhile marks afresh. Every trigger names this table: on SQLite a migration that
+    rebuilds it must drop them first and make them again after (`stale_marking`)."""
+
+    # A dose names its session, not its patient: a trigger that looked the patient up would name the sessions'
+    # table, and a later rebuild of that table on SQLite would fail on it (kapclinic/dbtriggers.py).
+    patient = models.OneToOneField("patients.Patient", null=True, on_delete=models.CASCADE, related_name="+")
+    session = models.OneToOneField("dosing.DosingSession", null=True, on_delete=models.CASCADE, related_name="+")
+    claimed = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                name="stale_courses_whose",
+                condition=Q(patient__isnull=False) | Q(session__isnull=False),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        whose = f"patient {self.patient_id}" if self.patient_id else f"the patient of session {self.session_id}"
+        return f"Courses of {whose} to summarise again"
