@@ -130,6 +130,10 @@ NOT_SHOWN = frozenset(
         "outcomes_promptaction",
         # A referrer's progress report is a signed snapshot printed on its own page, never part of the chart body.
         "outcomes_referrerreport",
+        # The dashboard's stored course summaries and their stale marks: derived from the scores, doses and plans
+        # (which move the version) and read only by the outcomes dashboard.
+        "outcomes_storedcoursesummary",
+        "outcomes_stalecourses",
         # A kept referral bundle and the choices on it: shown on their own pages; what is taken is written to the
         # evaluation and the responses, which move the version.
         "fhir_referralimport",
