@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from functools import lru_cache
+from functools import cache, lru_cache
 from math import sqrt
 
 from kapclinic.clinical import instruments
@@ -237,20 +237,18 @@ def _judge(instrument: Instrument, before: int, after: int) -> _Judgement:
     )
 
 
-# The cohort figures judge every course of the clinic (tens of thousands) on totals that repeat (a PHQ-9 total is
-# 0 to 27): each pair of totals is judged once per registered instrument. Keyed by code, not by the instrument
-# (hashing one walks all its items), and only for the registry's own instrument of that code.
-_JUDGEMENTS: dict[tuple[str, int, int], _Judgement] = {}
-
-
 def _judged(instrument: Instrument, before: int, after: int) -> _Judgement:
     if instruments.INSTRUMENTS.get(instrument.code) is not instrument:
         return _judge(instrument, before, after)
-    key = (instrument.code, before, after)
-    found = _JUDGEMENTS.get(key)
-    if found is None:
-        found = _JUDGEMENTS[key] = _judge(instrument, before, after)
-    return found
+    return _judged_registered(instrument.code, before, after)
+
+
+# The cohort figures judge every course of the clinic (tens of thousands) on totals that repeat (a PHQ-9 total is
+# 0 to 27): each pair of totals is judged once per registered instrument. Keyed by code, not by the instrument
+# (hashing one walks all its items), and only for the registry's own instrument of that code.
+@cache
+def _judged_registered(code: str, before: int, after: int) -> _Judgement:
+    return _judge(instruments.INSTRUMENTS[code], before, after)
 
 
 def early_non_response(
