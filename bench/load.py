@@ -11,7 +11,8 @@
    off, static files collected into a temporary folder) and bench/settings.py's URLs, which add the bare view.
    Loopback has no TLS, so secure cookies and the HTTPS redirect are off; nothing else differs from service.
 3. Load: locust headless (bench/locustfile.py), --users signed-in staff requesting with no pause for --seconds:
-   first the mix of the clinic's pages, then the bare primary-key view alone for as long. The first
+   first the mix of the clinic's pages, then the bare primary-key view alone for as long, then (for reading the
+   share, not a target) the patient floor: the least a page about a patient does (bench/urls.py). The first
    --warmup seconds of each run are left out. Throughput is requests per second over the rest; percentiles
    are computed from every request's time.
 
@@ -254,18 +255,31 @@ def measure_load(patients: int, users: int, seconds: float, warmup: float) -> di
         data["workers"] = int(os.environ.get("KAPCLINIC_WEB_WORKERS") or len(os.sched_getaffinity(0)))
         mix = drive("ClinicStaff", port, folder, users, seconds, warmup)
         bare = drive("BarePage", port, folder, users, seconds, warmup)
+        floor = drive("PatientFloor", port, folder, users, seconds, warmup)
         share = mix["all"]["per_second"] / bare["all"]["per_second"]
         verdict = {
             "throughput_share": round(share, 2),
             "throughput_share_target": TARGET_THROUGHPUT_SHARE,
             "p95_target_ms": TARGET_P95_MS,
+            # For reading the share, not a target: the least any page about a patient does (the access door,
+            # its audit row, the base page and banner) against the same bare view, and the mix against it.
+            "patient_floor_share": round(floor["all"]["per_second"] / bare["all"]["per_second"], 2),
+            "mix_to_patient_floor": round(mix["all"]["per_second"] / floor["all"]["per_second"], 2),
             "met": share >= TARGET_THROUGHPUT_SHARE
             and mix["all"]["p95_ms"] < TARGET_P95_MS
             and mix["all"]["errors"] == 0
             and bare["all"]["errors"] == 0,
         }
         keep_logs = mix["all"]["errors"] > 0 or bare["all"]["errors"] > 0
-        return {"data": data, "users": users, "seconds": seconds, "mix": mix, "bare": bare, "verdict": verdict}
+        return {
+            "data": data,
+            "users": users,
+            "seconds": seconds,
+            "mix": mix,
+            "bare": bare,
+            "patient_floor": floor,
+            "verdict": verdict,
+        }
     finally:
         if server is not None:
             server.send_signal(signal.SIGTERM)
@@ -286,7 +300,9 @@ def load_table(result: dict[str, Any]) -> str:
     line = "{:<26} {:>6} {:>7} {:>8} {:>8} {:>8} {:>6}"
     header = line.format("load over HTTP", "n", "req/s", "p50 ms", "p95 ms", "p99 ms", "errors")
     lines = [header, "-" * len(header)]
-    for run in ("mix", "bare"):
+    for run in ("mix", "bare", "patient_floor"):
+        if run not in result:  # a result written before the floor was measured
+            continue
         for name, row in [(f"{run}: all", result[run]["all"]), *result[run]["pages"].items()]:
             label = name if name.endswith(": all") else f"  {name}"
             lines.append(
@@ -307,6 +323,12 @@ def load_table(result: dict[str, Any]) -> str:
         f"errors {result['mix']['all']['errors'] + result['bare']['all']['errors']} (target 0): "
         + ("met" if verdict["met"] else "NOT MET")
     )
+    if "patient_floor_share" in verdict:
+        lines.append(
+            f"for reading it: the patient floor (access check, audit row, base page and banner) at "
+            f"{verdict['patient_floor_share']:.2f} of the bare view; the mix at {verdict['mix_to_patient_floor']:.2f} "
+            "of the patient floor"
+        )
     return "\n".join(lines)
 
 

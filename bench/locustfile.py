@@ -155,3 +155,12 @@ class BarePage(SignedIn):
     @task
     def bare(self) -> None:
         self.page("bare", f"/bench/bare/{random.choice(TARGETS['bare_patients'])}/")
+
+
+class PatientFloor(SignedIn):
+    """For comparison: the least a patient's page does (bench/urls.py): the access door, its audit row, the base
+    page with the banner."""
+
+    @task
+    def floor(self) -> None:
+        self.page("patient floor", f"/bench/patient-floor/{random.choice(TARGETS['bare_patients'])}/")

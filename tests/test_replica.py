@@ -158,7 +158,8 @@ def _settings_from(**env: str) -> dict[str, Any]:
     clean = {key: value for key, value in os.environ.items() if not key.startswith(("KAPCLINIC_", "DATABASE_"))}
     code = (
         "import json, kapclinic.settings as s; "
-        "print(json.dumps({'DATABASES': s.DATABASES, 'replica': s.KAPCLINIC_READ_REPLICA}, default=str))"
+        "print(json.dumps({'DATABASES': s.DATABASES, 'replica': s.KAPCLINIC_READ_REPLICA, 'CACHES': s.CACHES}, "
+        "default=str))"
     )
     result = subprocess.run(  # noqa: S603 - our own settings module, fixed arguments
         [sys.executable, "-c", code],
@@ -200,6 +201,38 @@ def test_the_pool_settings_give_each_postgresql_alias_a_pool_and_no_persistent_c
     for alias in ("default", "replica"):
         assert found["DATABASES"][alias]["OPTIONS"]["pool"] == {"min_size": 2, "max_size": 4, "timeout": 5}
         assert found["DATABASES"][alias]["CONN_MAX_AGE"] == 0
+
+
+def test_postgresql_statements_are_prepared_unless_turned_off() -> None:
+    found = _settings_from(DATABASE_URL="postgres://app@db/kapclinic", DATABASE_REPLICA_URL="postgres://app@ro/k")
+    for alias in ("default", "replica"):
+        options = found["DATABASES"][alias]["OPTIONS"]
+        assert options["server_side_binding"] is True and options["prepare_threshold"] == 5
+    # PgBouncer in transaction mode before 1.21 cannot keep them.
+    off = _settings_from(DATABASE_URL="postgres://app@bouncer/kapclinic", DATABASE_PREPARED_STATEMENTS="false")
+    options = off["DATABASES"]["default"].get("OPTIONS", {})
+    assert "server_side_binding" not in options and "prepare_threshold" not in options
+    # SQLite has no such options (its connect() would refuse them).
+    sqlite = _settings_from(DATABASE_URL="sqlite:////tmp/k.sqlite3")["DATABASES"]["default"]["OPTIONS"]
+    assert "server_side_binding" not in sqlite and "prepare_threshold" not in sqlite
+
+
+def test_the_page_parts_kept_are_sized_for_a_clinic_day_and_can_be_turned_off() -> None:
+    default = _settings_from()["CACHES"]["default"]
+    assert default["BACKEND"].endswith("LocMemCache") and default["OPTIONS"]["MAX_ENTRIES"] == 5000
+    assert _settings_from(KAPCLINIC_PAGE_PARTS_KEPT="800")["CACHES"]["default"]["OPTIONS"]["MAX_ENTRIES"] == 800
+    assert _settings_from(KAPCLINIC_PAGE_PARTS_KEPT="0")["CACHES"]["default"]["BACKEND"].endswith("DummyCache")
+
+
+@pytest.mark.django_db
+@pytest.mark.postgres_only
+def test_a_statement_run_again_on_postgresql_runs_prepared() -> None:
+    for _ in range(6):  # psycopg prepares a statement the fifth time a connection runs it (prepare_threshold)
+        list(Patient.objects.filter(pk=-1).values_list("mrn", flat=True))
+    with connections["default"].cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [row[0] for row in cursor.fetchall()]
+    assert any('"patients_patient"."mrn"' in statement and "$1" in statement for statement in prepared), prepared
 
 
 def test_server_side_cursors_can_be_turned_off_for_pgbouncer() -> None:
