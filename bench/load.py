@@ -96,6 +96,7 @@ def prepare(patients: int, folder: Path) -> dict[str, Any]:
     if not scored or not sessions:
         raise SystemExit("the demo clinic has no scored patient or no dosing session to request")
     data = {
+        "database_pid": database_server_pid(connection),
         "patients": Patient.objects.count(),
         "patients_made": made,
         "load_seconds": round(time.perf_counter() - started, 1),
@@ -166,8 +167,53 @@ def start_server(folder: Path) -> tuple[subprocess.Popen[bytes], int, dict[str, 
     raise SystemExit("gunicorn did not answer /healthz within 60 s")
 
 
-def drive(user_class: str, port: int, folder: Path, users: int, seconds: float, warmup: float) -> dict[str, Any]:
-    """One headless locust run of `user_class`; every request's time back from the locustfile's listener."""
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def process_tree_cpu(root: int | None) -> float:
+    """CPU seconds of process `root` and all its descendants, those that have exited included (Linux: a process's
+    cutime and cstime hold the children it has waited for, so replaced gunicorn workers and closed database
+    connections still count). 0 without /proc or the process."""
+    if root is None:
+        return 0.0
+    stats: dict[int, list[str]] = {}
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:  # the fields after the command's name: state, ppid, ... utime (11), stime, cutime, cstime (14)
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # exited meanwhile
+            continue
+        stats[int(entry)] = fields
+        children.setdefault(int(fields[1]), []).append(int(entry))
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        if pid in stats:
+            total += sum(int(value) for value in stats[pid][11:15])
+            todo.extend(children.get(pid, []))
+    return total / CLOCK_TICKS
+
+
+def database_server_pid(connection: Any) -> int | None:
+    """The PostgreSQL server's main process when it runs on this machine (its CPU time is read from /proc)."""
+    if connection.vendor != "postgresql":
+        return None  # SQLite runs inside the server's workers
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        backend = int(cursor.fetchone()[0])
+    try:
+        return int(Path(f"/proc/{backend}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except OSError:  # another machine
+        return None
+
+
+def drive(
+    user_class: str, port: int, folder: Path, users: int, seconds: float, warmup: float, pids: dict[str, int | None]
+) -> dict[str, Any]:
+    """One headless locust run of `user_class`; every request's time back from the locustfile's listener, and the
+    CPU time each part spent per request (`pids`: the server's and the database's main processes)."""
     out = folder / f"{user_class}.json"
     env = dict(os.environ)
     env.update(
@@ -197,12 +243,26 @@ def drive(user_class: str, port: int, folder: Path, users: int, seconds: float, 
         "WARNING",
         user_class,
     ]
+    watched = {part: pid for part, pid in pids.items() if pid is not None}  # no database process on SQLite
+    before = {part: process_tree_cpu(pid) for part, pid in watched.items()}
+    tool_before = os.times()
     with (folder / f"{user_class}.log").open("wb") as log:
         subprocess.run(command, cwd=REPO_ROOT, env=env, stdout=log, stderr=log, check=False)
+    tool_after = os.times()
+    spent = {part: process_tree_cpu(pid) - before[part] for part, pid in watched.items()}
+    spent["load tool"] = (tool_after.children_user + tool_after.children_system) - (
+        tool_before.children_user + tool_before.children_system
+    )
     if not out.exists():
         raise SystemExit(f"locust wrote no results:\n{(folder / f'{user_class}.log').read_text()[-3000:]}")
     result: dict[str, Any] = json.loads(out.read_text())
-    return summarise(result["requests"], warmup)
+    summary = summarise(result["requests"], warmup)
+    # Over the whole run, warm-up included, as the processes' times are: where each request's CPU time went.
+    answered = max(1, int(result.get("answered", 0)))
+    summary["cpu_ms_per_request"] = {
+        part: round(seconds_spent * 1000 / answered, 2) for part, seconds_spent in spent.items()
+    }
+    return summary
 
 
 def percentile(values: list[float], pct: int) -> float:
@@ -253,9 +313,10 @@ def measure_load(patients: int, users: int, seconds: float, warmup: float) -> di
         print(f"  load: {data['patients']} patients on {data['database']}, {data['load_seconds']} s to load")
         server, port, _ = start_server(folder)
         data["workers"] = int(os.environ.get("KAPCLINIC_WEB_WORKERS") or len(os.sched_getaffinity(0)))
-        mix = drive("ClinicStaff", port, folder, users, seconds, warmup)
-        bare = drive("BarePage", port, folder, users, seconds, warmup)
-        floor = drive("PatientFloor", port, folder, users, seconds, warmup)
+        pids = {"server": server.pid, "database": data.pop("database_pid")}
+        mix = drive("ClinicStaff", port, folder, users, seconds, warmup, pids)
+        bare = drive("BarePage", port, folder, users, seconds, warmup, pids)
+        floor = drive("PatientFloor", port, folder, users, seconds, warmup, pids)
         share = mix["all"]["per_second"] / bare["all"]["per_second"]
         verdict = {
             "throughput_share": round(share, 2),
@@ -323,6 +384,11 @@ def load_table(result: dict[str, Any]) -> str:
         f"errors {result['mix']['all']['errors'] + result['bare']['all']['errors']} (target 0): "
         + ("met" if verdict["met"] else "NOT MET")
     )
+    for run in ("mix", "bare", "patient_floor"):
+        cpu = result.get(run, {}).get("cpu_ms_per_request")
+        if cpu:
+            parts = ", ".join(f"{part} {ms:.2f}" for part, ms in cpu.items())
+            lines.append(f"CPU ms per request, {run}: {parts}; in all {sum(cpu.values()):.2f}")
     if "patient_floor_share" in verdict:
         lines.append(
             f"for reading it: the patient floor (access check, audit row, base page and banner) at "

@@ -1,10 +1,11 @@
 """The clinic's mixed day for locust, run headless by bench/load.py (not on its own: it reads the targets it wrote).
 
-Two kinds of simulated user, each signed in once as a demo staff member, then requesting with no pause:
+Three kinds of simulated user, each signed in once as a demo staff member, then requesting with no pause:
   ClinicStaff  the mix: each takes a role in turn (coordinator, prescriber, nurse, director) and requests that
                role's pages with the weights below: homes, the patient list and search, charts with scores, the
                nurse's board and session pages, the ledger, and the alert polls a page sends while open
   BarePage     the floor: the bare primary-key view (bench/urls.py) through the same server
+  PatientFloor for reading the share, not a target: the least a page about a patient does (bench/urls.py)
 
 Every request's time goes to a list (the listener below), apart from the sign-in and the first `warmup` seconds;
 bench/load.py reads it back to compute throughput and percentiles exactly (locust's own table rounds them).
@@ -34,16 +35,19 @@ POLL_HEADERS = {"X-Kapclinic-Poll": "1", "HX-Request": "true"}
 
 started = time.monotonic()
 recorded: list[tuple[str, float, float, bool]] = []  # (page, finished at, milliseconds, ok)
+answered = [0]  # every request but the sign-ins, the warm-up's too: what the processes' CPU time was spent on
 
 
 def _record(name: str, response_time: float, exception: BaseException | None, **_: Any) -> None:
     now = time.monotonic()
-    if name != "sign-in" and now - started >= WARMUP_SECONDS:
-        recorded.append((name, now - started, response_time, exception is None))
+    if name != "sign-in":
+        answered[0] += 1
+        if now - started >= WARMUP_SECONDS:
+            recorded.append((name, now - started, response_time, exception is None))
 
 
 def _write(environment: Environment, **_: Any) -> None:
-    OUT.write_text(json.dumps({"warmup_seconds": WARMUP_SECONDS, "requests": recorded}))
+    OUT.write_text(json.dumps({"warmup_seconds": WARMUP_SECONDS, "requests": recorded, "answered": answered[0]}))
 
 
 # Not as decorators: locust's add_listener is untyped, and would untype the functions (mypy --strict).
