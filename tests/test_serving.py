@@ -218,6 +218,8 @@ def test_gunicorn_workers_default_to_the_cores_and_no_proxy_is_believed_without_
     assert settings["forwarded_allow_ips"] == "[]"
     assert settings["secure_scheme_headers"] == "{'X-FORWARDED-PROTO': 'https'}"
     assert settings["control_socket_disable"] == "True"
+    # A replaced worker imports everything again (about 2 s of CPU): not every 1,000 requests (bench/load.py).
+    assert (settings["max_requests"], settings["max_requests_jitter"]) == ("10000", "1000")
     assert "%(q)s" not in settings["access_log_format"] and "%(r)s" not in settings["access_log_format"]
 
 
