@@ -462,3 +462,22 @@ def stale_marking(table: str) -> migrations.RunPython:
             schema_editor.execute(f"DROP FUNCTION IF EXISTS {table}_stale();", params=None)
 
     return migrations.RunPython(forwards, backwards, elidable=False)
+
+
+def own_index_dropped(
+    alter: migrations.AlterField, *, table: str, column: str, index: str
+) -> migrations.SeparateDatabaseAndState:
+    """A foreign key of an append-only table gives up its own index (`alter` sets db_index=False) where a composite
+    index already starts with its column: the state takes `alter`, the database drops the index by its name.
+
+    AlterField would rebuild the table on SQLite and so drop its triggers. The name is the one Django gave, the same
+    on both databases; on PostgreSQL, for a partitioned table, it is the parent's index, dropped with its partitions'.
+    """
+    return migrations.SeparateDatabaseAndState(
+        state_operations=[alter],
+        database_operations=[
+            migrations.RunSQL(
+                f"DROP INDEX IF EXISTS {index}", reverse_sql=f"CREATE INDEX {index} ON {table} ({column})"
+            )
+        ],
+    )

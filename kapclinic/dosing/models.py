@@ -187,7 +187,8 @@ class VitalSign(models.Model):
     alert) are kept by trigger, not by constraint: kapclinic/dbtriggers.py REFERENCES_CHECKED.
     """
 
-    session = models.ForeignKey(DosingSession, on_delete=models.PROTECT, related_name="vitals")
+    # Indexed first in vital_session_time (below), which serves the foreign key too.
+    session = models.ForeignKey(DosingSession, on_delete=models.PROTECT, related_name="vitals", db_index=False)
     measured_at = models.DateTimeField()  # the partition key on PostgreSQL (above)
     systolic = models.PositiveSmallIntegerField(null=True, blank=True)
     diastolic = models.PositiveSmallIntegerField(null=True, blank=True)

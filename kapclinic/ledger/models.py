@@ -108,7 +108,8 @@ class LedgerEntry(models.Model):
     """
 
     kind = models.CharField(max_length=20, choices=[(k.value, k.label) for k in EntryKind])
-    lot = models.ForeignKey(Lot, on_delete=models.PROTECT, related_name="entries")
+    # Indexed first in ledger_lot_location_latest (below), which serves the foreign key too.
+    lot = models.ForeignKey(Lot, on_delete=models.PROTECT, related_name="entries", db_index=False)
     location = models.ForeignKey(StorageLocation, on_delete=models.PROTECT, related_name="entries")
     quantity_mg = models.DecimalField(max_digits=12, decimal_places=3)
     units = models.DecimalField(max_digits=12, decimal_places=3, help_text="signed, in the product's unit")

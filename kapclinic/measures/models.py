@@ -19,7 +19,8 @@ class ResponseSource(models.TextChoices):
 class QuestionnaireResponse(models.Model):
     """One submitted response. Append-only (trigger): a correction is a new response pointing back."""
 
-    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="responses")
+    # Indexed first in response_patient_instrument (below), which serves the foreign key too.
+    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="responses", db_index=False)
     instrument = models.CharField(max_length=30)
     version = models.CharField(max_length=20)
     total = models.IntegerField(null=True, blank=True)
@@ -53,7 +54,8 @@ class QuestionnaireResponse(models.Model):
 class ResponseItem(models.Model):
     """One answer of a response (append-only)."""
 
-    response = models.ForeignKey(QuestionnaireResponse, on_delete=models.PROTECT, related_name="items")
+    # Indexed first in response_item_once (below), which serves the foreign key too.
+    response = models.ForeignKey(QuestionnaireResponse, on_delete=models.PROTECT, related_name="items", db_index=False)
     item = models.CharField(max_length=30)
     value = models.IntegerField(null=True, blank=True)
 
