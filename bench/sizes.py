@@ -28,8 +28,8 @@ TABLES: dict[str, dict[str, str]] = {
     "dosing_vitalsign": {},
     "inventory_ledgerentry": {"counterpart_id": "NULL"},
     # Unique columns get values of the same width: n is the copy's number (generate_series).
-    "dosing_dosingsession": {"number": "number + 10 * n"},
-    "patients_patient": {"mrn": "'Z' || lpad((n * 100 + id)::text, 10, '0')", "user_id": "NULL"},
+    "dosing_dosingsession": {"number": "number + 10 * n", "booking_id": "NULL"},
+    "patients_patient": {"mrn": "'Z' || lpad((n * 1000000 + id)::text, 10, '0')", "user_id": "NULL"},
 }
 
 
@@ -70,6 +70,7 @@ def main() -> None:
                 copied = f"yes, {demo} x {times + 1}"
             except Exception as exc:  # a unique column: measure the demo's rows alone
                 copied = f"no ({type(exc).__name__})"
+                print(f"{table}: not copied: {str(exc).splitlines()[0]}", file=sys.stderr)
         with owner.cursor() as cursor:
             cursor.execute(f"VACUUM ANALYZE {table}")
             cursor.execute(
