@@ -204,8 +204,10 @@ def database_server_pid(connection: Any) -> int | None:
         cursor.execute("SELECT pg_backend_pid()")
         backend = int(cursor.fetchone()[0])
     try:
-        return int(Path(f"/proc/{backend}/stat").read_text().rsplit(")", 1)[1].split()[1])
-    except OSError:  # another machine
+        server = int(Path(f"/proc/{backend}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        # The same pid may be another process here: a server on another machine, or in a container (its own pids).
+        return server if Path(f"/proc/{server}/comm").read_text().strip() in ("postgres", "postmaster") else None
+    except (OSError, ValueError, IndexError):
         return None
 
 
@@ -331,7 +333,7 @@ def measure_load(patients: int, users: int, seconds: float, warmup: float) -> di
             and mix["all"]["errors"] == 0
             and bare["all"]["errors"] == 0,
         }
-        keep_logs = mix["all"]["errors"] > 0 or bare["all"]["errors"] > 0
+        keep_logs = any(run["all"]["errors"] > 0 for run in (mix, bare, floor))
         return {
             "data": data,
             "users": users,

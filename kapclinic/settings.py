@@ -177,8 +177,9 @@ DATABASE_ROUTERS = ["kapclinic.replica.ReplicaRouter"]
 # prepared by psycopg (prepare_threshold) and PostgreSQL may reuse their plans: under the clinic's mixed load the
 # database spent 2.8 ms of CPU a request instead of 4.2 ms (issue 15; bench/load.py). Some complex statements
 # still get a plan of their own each time (PostgreSQL's plan_cache_mode "auto" judges that).
-# PgBouncer in transaction mode keeps prepared statements only from 1.21 with max_prepared_statements set:
-# DATABASE_PREPARED_STATEMENTS=false before that.
+# PgBouncer in transaction mode keeps them only from 1.22 (which understands the DEALLOCATE ALL psycopg sends after a
+# rollback) with max_prepared_statements set, and with libpq 17 or later on the client (psycopg's docs, "Prepared
+# statements"; psycopg's binary wheel brings its own): DATABASE_PREPARED_STATEMENTS=false otherwise.
 DATABASE_PREPARED_STATEMENTS = env_bool("DATABASE_PREPARED_STATEMENTS", default=True)
 for _alias in ("default", "replica") if DATABASE_PREPARED_STATEMENTS else ():
     if _alias in DATABASES and DATABASES[_alias]["ENGINE"] == "django.db.backends.postgresql":
