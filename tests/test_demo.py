@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from datetime import datetime, time, timedelta
 from typing import Any
 
@@ -9,7 +10,7 @@ import pytest
 import time_machine
 from django.apps import apps
 from django.core.management import call_command
-from django.test import Client
+from django.test import Client, override_settings
 from django.utils import timezone
 
 from kapclinic.accounts.models import User
@@ -20,6 +21,8 @@ from kapclinic.clinical.availability import crowded
 from kapclinic.dosing.models import AdverseEvent, CheckIn, Clearance, DosingSession, MonitoringAlert, SessionState
 from kapclinic.intake.models import EligibilityDecision, Evaluation
 from kapclinic.intake.selectors import eligibility_for_patient
+from kapclinic.reminders import sms
+from kapclinic.reminders.models import ReminderSent
 from kapclinic.signing import Signed
 from kapclinic.therapy.models import TherapyNote
 
@@ -236,3 +239,28 @@ def test_the_demo_bills_a_signed_iv_session_and_its_integration_note() -> None:
     lines = ChargeLine.objects.count()
     call_command("demo_load", "--quiet")
     assert ChargeLine.objects.count() == lines
+
+
+@pytest.mark.django_db
+def test_the_demo_loads_under_production_mail_and_text_settings_and_sends_the_clinic_nothing(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`make serve DEMO=1`: the clinic's SMTP server (here none listens) and text provider are never handed the
+    synthetic patients' reminders; the demo's reminders are printed and recorded, and the load completes."""
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    with override_settings(
+        EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
+        EMAIL_HOST="127.0.0.1",
+        EMAIL_PORT=closed_port,
+        EMAIL_TIMEOUT=2,
+        KAPCLINIC_SMS_BACKEND="kapclinic.reminders.sms.LocmemSmsBackend",
+    ):
+        sms.outbox.clear()
+        call_command("demo_load", "--quiet")
+        assert sms.outbox == []
+    sent = list(ReminderSent.objects.values_list("to", flat=True))
+    assert sent and all(to.endswith(".test") for to in sent if "@" in to)
+    printed = capsys.readouterr().out
+    assert all(to in printed for to in sent)

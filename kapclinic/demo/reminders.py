@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 
 from django.core.exceptions import ValidationError
+from django.core.mail import get_connection
 from django.db import transaction
 from django.utils import timezone
 
@@ -22,6 +23,7 @@ from kapclinic.patients.models import Patient
 from kapclinic.reminders.models import BookingReply, ReminderPreference, ReminderSent, ReplyKind
 from kapclinic.reminders.selectors import DueReminder, preparations
 from kapclinic.reminders.services import booking_reply_record, reminder_send
+from kapclinic.reminders.sms import ConsoleSmsBackend
 from kapclinic.reminders.tasks import send_booking_reminders
 
 PORTAL_SERIALS = (1, 3)  # the demo's portal logins "patient" and "patient2"
@@ -63,9 +65,12 @@ def reminders_demo_ensure(staff: dict[str, User]) -> int:
         if (appointment := _first_free(ctx, patient=patient, therapist=staff["therapist"], kind=kind)) is not None
     ]
     sent = 0
+    # Printed, never sent: under `make serve DEMO=1` the clinic's own mail server (or none: the load failed) and
+    # text provider would otherwise be handed the synthetic patients' reminders.
+    printed = get_connection("django.core.mail.backends.console.EmailBackend")
     for _, appointment in booked:
         due = DueReminder(appointment, Which.DAY_BEFORE, preparations([appointment]).get(appointment.pk))
-        sent += reminder_send(due) is not None
+        sent += reminder_send(due, mail=printed, texts=ConsoleSmsBackend()) is not None
     for patient, appointment in booked:
         assert patient.user is not None
         as_patient = AuditContext(user=patient.user, channel="system")

@@ -11,6 +11,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
+from django.core.mail.backends.base import BaseEmailBackend
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -24,7 +25,7 @@ from kapclinic.patients.access import patient_get_for_user
 from kapclinic.patients.models import Patient
 from kapclinic.reminders.models import NOTE_MAX, BookingReply, ReminderPreference, ReminderSent, ReplyKind
 from kapclinic.reminders.selectors import DueReminder, reminders_due
-from kapclinic.reminders.sms import sms_backend, sms_offered
+from kapclinic.reminders.sms import SmsBackend, sms_backend, sms_offered
 from kapclinic.roles import Action
 
 logger = logging.getLogger(__name__)
@@ -47,9 +48,12 @@ def reminder_channel(patient: Patient, preference: ReminderPreference | None) ->
     )
 
 
-def reminder_send(due: DueReminder) -> ReminderSent | None:
+def reminder_send(
+    due: DueReminder, *, mail: BaseEmailBackend | None = None, texts: SmsBackend | None = None
+) -> ReminderSent | None:
     """Send one due reminder by the patient's channel and record it; None when the patient opted out, has no
-    address for their channel, or the reminder was already sent.
+    address for their channel, or the reminder was already sent. `mail` and `texts` send it instead of the
+    clinic's configured email and text backends (the synthetic demo's reminders must reach nobody).
 
     At most once, even with two workers at once: the row is inserted first, under the unique constraint
     (appointment, which, booked time), and the message is sent inside the same transaction. A second worker's
@@ -91,9 +95,9 @@ def reminder_send(due: DueReminder) -> ReminderSent | None:
                 body=text.body if channel is Channel.EMAIL else text.short,
             )
             if channel is Channel.EMAIL:
-                send_mail(text.subject, text.body, settings.DEFAULT_FROM_EMAIL, [to])
+                send_mail(text.subject, text.body, settings.DEFAULT_FROM_EMAIL, [to], connection=mail)
             else:
-                sms_backend().send_text(to, text.short)
+                (texts or sms_backend()).send_text(to, text.short)
     except IntegrityError:
         return None  # another run sent it first
     return sent
