@@ -367,6 +367,7 @@ SECURE_HSTS_PRELOAD = env_bool("KAPCLINIC_HSTS_PRELOAD", default=not DEBUG)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+CSRF_FAILURE_VIEW = "kapclinic.errorpages.csrf_failure"  # the clinic's page (Django's has inline style: CSP)
 X_FRAME_OPTIONS = "DENY"
 # Reverse proxies in front of the application (0: none). Each appends to X-Forwarded-For; only that many entries
 # from the right are believed (kapclinic.audit.context.client_address), and X-Forwarded-Proto is trusted for https.
