@@ -17,7 +17,7 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
         "This form could not be accepted, so nothing was saved: it had expired (after signing in again, or after "
         "a long time open) or did not come from this site. Go back, reload the page, and submit it again."
     )
-    return render(request, "403.html", {"message": message}, status=403)
+    return render(request, "403.html", {"heading": "Form not accepted", "message": message}, status=403)
 
 
 def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

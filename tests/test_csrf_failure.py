@@ -19,7 +19,7 @@ def test_a_form_without_its_csrf_token_gets_the_clinics_page_and_changes_nothing
     page = browser.post(reverse("patients:register"), {"given_name": "Csrf", "family_name": "Refused"})
     body = page.content.decode()
     assert page.status_code == 403
-    assert "nothing was saved" in body and "reload the page" in body
+    assert "<h1>Form not accepted</h1>" in body and "nothing was saved" in body and "reload the page" in body
     assert "<style" not in body and 'style="' not in body  # nothing the CSP would refuse
     assert "CSRF token" not in body  # Django's page names the token; the clinic's says what to do
     assert Patient.objects.count() == before
