@@ -170,19 +170,23 @@ def start_server(folder: Path) -> tuple[subprocess.Popen[bytes], int, dict[str, 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def process_tree_cpu(root: int | None) -> float:
+def _stat_fields(pid: int | str) -> list[str]:
+    """/proc/<pid>/stat's fields after the command's name: state, ppid (1), ... utime (11), stime, cutime, cstime (14).
+    OSError when the process has gone."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def process_tree_cpu(root: int) -> float:
     """CPU seconds of process `root` and all its descendants, those that have exited included (Linux: a process's
     cutime and cstime hold the children it has waited for, so replaced gunicorn workers and closed database
     connections still count). 0 without /proc or the process."""
-    if root is None:
-        return 0.0
     stats: dict[int, list[str]] = {}
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
-        try:  # the fields after the command's name: state, ppid, ... utime (11), stime, cutime, cstime (14)
-            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+        try:
+            fields = _stat_fields(entry)
         except OSError:  # exited meanwhile
             continue
         stats[int(entry)] = fields
@@ -204,7 +208,7 @@ def database_server_pid(connection: Any) -> int | None:
         cursor.execute("SELECT pg_backend_pid()")
         backend = int(cursor.fetchone()[0])
     try:
-        server = int(Path(f"/proc/{backend}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        server = int(_stat_fields(backend)[1])
         # The same pid may be another process here: a server on another machine, or in a container (its own pids).
         return server if Path(f"/proc/{server}/comm").read_text().strip() in ("postgres", "postmaster") else None
     except (OSError, ValueError, IndexError):
