@@ -14,6 +14,7 @@ from django.db import connection
 from django.db.models import IntegerField, QuerySet, Subquery
 from django.urls import reverse
 from django.utils import timezone
+from psycopg import ClientCursor
 
 from kapclinic.accounts.models import User
 from kapclinic.audit.context import AuditContext
@@ -475,11 +476,27 @@ def _count_query(role: str) -> tuple[str, tuple[Any, ...], list[str]]:
         if counted:
             # Any one row to hang the subqueries on: the user's own.
             rows_sql = User.objects.filter(pk=_STAND_IN_ID).annotate(**counted).values_list(*counted)
-            sql, params = rows_sql.query.sql_with_params()
+            sql, params = _user_id_only(*rows_sql.query.sql_with_params())
         if len(_BUILT) > 64:  # a minute's roles; the older minutes go
             _BUILT.clear()
         built = _BUILT[key] = (sql, tuple(params), list(counted))
     return built
+
+
+def _user_id_only(sql: str, params: tuple[Any, ...]) -> tuple[str, tuple[Any, ...]]:
+    """On PostgreSQL, the minute's values written into the text and only the user's id left as a parameter.
+
+    With its 40-odd values as parameters PostgreSQL planned the prepared statement afresh on every page (a custom
+    plan, 4 ms for the coordinator's and director's counts against 1 ms to run): it judged a generic plan for
+    unknown dates and states costlier. With the user's id alone it keeps one plan per minute (PostgreSQL docs,
+    PREPARE: "generic plan ... custom plan"). The values are the ORM's own, quoted by the driver (psycopg's mogrify)."""
+    if connection.vendor != "postgresql" or not params:
+        return sql, params
+    connection.ensure_connection()
+    with ClientCursor(connection.connection) as quoting:
+        text = quoting.mogrify(sql, list(params)).replace("%", "%%")
+    stand_in = str(_STAND_IN_ID)
+    return text.replace(stand_in, "%s"), (_STAND_IN_ID,) * text.count(stand_in)
 
 
 def inbox_counts(user: User) -> InboxCounts:
